@@ -1,0 +1,68 @@
+/* ltc/db.h - PostgreSQL access: one connection per thread, parameterised statements only (prepared once per
+ * connection and cached), transactions, SQLSTATE -> gRPC status mapping, and migrations under an advisory lock.
+ *
+ * Every statement goes through PQexecPrepared; user data never becomes part of SQL text. The `sql` argument must
+ * be a string literal (or otherwise live for the process's life): its address is the cache key of the prepared
+ * statement. */
+#ifndef LTC_DB_H
+#define LTC_DB_H
+
+#include <libpq-fe.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ltc/status.h"
+
+typedef struct ltc_db ltc_db;
+
+/* Creates a handle; connects lazily (first query) and again after a lost connection. `schema` becomes the
+ * connection's search_path, so SQL names tables unqualified and never another service's schema. */
+ltc_db *ltc_db_create(const char *dsn, const char *schema);
+void ltc_db_destroy(ltc_db *db);  /* NULL-safe; closes the connection */
+
+/* Connects now if not connected. 0, or -1 with st UNAVAILABLE. */
+int ltc_db_connect(ltc_db *db, ltc_status *st);
+
+/* Runs a parameterised statement (text parameters; NULL for SQL NULL). Returns the result (caller PQclear()s it)
+ * when it is PGRES_COMMAND_OK or PGRES_TUPLES_OK, else NULL with st set:
+ *   connection lost -> UNAVAILABLE (the connection is reset for the next call; an open transaction is lost),
+ *   23505 unique_violation -> ALREADY_EXISTS, 40001/40P01 -> ABORTED, 57014 query_canceled -> DEADLINE_EXCEEDED,
+ *   anything else -> INTERNAL (the server's message is logged, not returned to the client). */
+PGresult *ltc_db_query(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params);
+
+/* Same with explicit lengths and formats (1 = binary) per parameter, for bytea. */
+PGresult *ltc_db_query_bin(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params,
+                           const int *lengths, const int *formats);
+
+/* Runs a statement and discards its result. 0 or -1. */
+int ltc_db_exec(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params);
+
+int ltc_db_begin(ltc_db *db, ltc_status *st);
+int ltc_db_commit(ltc_db *db, ltc_status *st);
+void ltc_db_rollback(ltc_db *db);              /* no-op outside a transaction */
+int ltc_db_in_transaction(const ltc_db *db);   /* 1 inside (or failed) transaction */
+PGconn *ltc_db_conn(ltc_db *db);               /* the raw connection (may be NULL before connecting) */
+
+/* Result accessors: NULL / 0 for SQL NULL. */
+const char *ltc_pg_str(const PGresult *r, int row, int col);
+int64_t ltc_pg_i64(const PGresult *r, int row, int col);
+int ltc_pg_bool(const PGresult *r, int row, int col);  /* 't' -> 1 */
+int ltc_pg_isnull(const PGresult *r, int row, int col);
+
+/* A migration: its number orders it (1, 2, ...), its name is the file name, sql is the whole file. */
+typedef struct ltc_migration {
+    int version;
+    const char *name;
+    const char *sql;
+} ltc_migration;
+
+/* Applies, in version order, every migration not yet recorded in `schema_migrations` of the handle's schema, each
+ * in its own transaction together with its record, all under pg_advisory_lock(hash of schema) so that replicas
+ * starting together do not race. Refuses (INTERNAL) a list with duplicate or non-positive versions, and a database
+ * that records a version this binary does not know with a different name. 0 or -1. */
+int ltc_db_migrate(ltc_db *db, const ltc_migration *migs, size_t n, ltc_status *st);
+
+/* Checks a migration list: sorted copy order, unique positive versions. 0 or -1 with st INTERNAL. */
+int ltc_migrations_check(const ltc_migration *migs, size_t n, ltc_status *st);
+
+#endif

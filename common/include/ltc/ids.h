@@ -1,0 +1,20 @@
+/* ltc/ids.h - ids and resource names: UUIDs (libuuid) and "collection/{uuid}" names as in AIP-122. */
+#ifndef LTC_IDS_H
+#define LTC_IDS_H
+
+#include "ltc/status.h"
+
+#define LTC_UUID_LEN 36  /* text form, without the NUL */
+
+/* A new random (v4) UUID in lower-case text form. out must hold LTC_UUID_LEN + 1 bytes. */
+void ltc_uuid_new(char out[LTC_UUID_LEN + 1]);
+
+/* True when s is a UUID in canonical text form (any case). */
+int ltc_uuid_valid(const char *s);
+
+/* Parses `name` of the form "<collection>/<uuid>" (collection without the slash, e.g. "leads") into id_out (lower
+ * case). On a missing or malformed name fails with INVALID_ARGUMENT naming `field`. */
+int ltc_name_parse(const char *name, const char *collection, const char *field,
+                   char id_out[LTC_UUID_LEN + 1], ltc_status *st);
+
+#endif

@@ -1,0 +1,41 @@
+/* ltc/proto.h - helpers between protobuf-c messages and the database: timestamps, dates, page tokens. */
+#ifndef LTC_PROTO_H
+#define LTC_PROTO_H
+
+#include <stdint.h>
+
+#include "ltc/server.h"
+#include "ltc/status.h"
+
+struct Google__Protobuf__Timestamp;
+struct Ltc__Type__V1__Date;
+
+/* A Timestamp in the call's arena from microseconds since the Unix epoch (SQL: `ltc_micros(col)`, see below).
+ * Returns NULL when `is_null`. */
+struct Google__Protobuf__Timestamp *ltc_ts_from_micros(ltc_call *c, int64_t micros, int is_null);
+/* A Timestamp from a result column holding microseconds since the epoch; NULL for SQL NULL. */
+struct Google__Protobuf__Timestamp *ltc_ts_from_pg(ltc_call *c, const PGresult *r, int row, int col);
+/* SQL to turn a timestamptz into microseconds since the epoch:
+ *   SELECT (extract(epoch FROM create_time) * 1000000)::bigint ... */
+
+/* A Date in the call's arena from PostgreSQL's ISO text "YYYY-MM-DD"; NULL for SQL NULL. */
+struct Ltc__Type__V1__Date *ltc_date_from_pg(ltc_call *c, const PGresult *r, int row, int col);
+/* Validates a Date (required unless allow_missing) and writes "YYYY-MM-DD" into out (11 bytes). A missing date with
+ * allow_missing writes "" and returns 0. INVALID_ARGUMENT naming `field` otherwise. */
+int ltc_date_to_text(const struct Ltc__Type__V1__Date *d, const char *field, int allow_missing, char out[11],
+                     ltc_status *st);
+
+/* Pagination (AIP-158). Lists order by a per-table bigserial `seq` column, descending or ascending; a page token
+ * is the opaque (base64url) form of the last seq returned.
+ * Parses page_size (0 -> 50, 1..500, else INVALID_ARGUMENT "page_size") and the token (empty -> *after = 0, which
+ * means "from the start"; malformed -> INVALID_ARGUMENT "page_token"). *limit is page size + 1, to detect a next
+ * page. */
+int ltc_page_parse(int32_t page_size, const char *page_token, int *limit, int64_t *after, ltc_status *st);
+/* The token for a page whose last row has `seq`. In the arena. */
+char *ltc_page_token(ltc_call *c, int64_t seq);
+
+/* Checks a free-text field: valid UTF-8, at most max_chars characters, and (required) not empty. 0, or -1 with
+ * INVALID_ARGUMENT naming `field`. NULL counts as empty. */
+int ltc_check_text(const char *s, const char *field, int required, int max_chars, ltc_status *st);
+
+#endif

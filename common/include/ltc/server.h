@@ -1,0 +1,112 @@
+/* ltc/server.h - unary gRPC services on gRPC core: a method table, worker threads with a database connection each,
+ * one handler signature, transactions and idempotency done for the handler, health, graceful shutdown.
+ *
+ * A handler gets the decoded request and returns 0 with *resp set (built in the call's arena), or -1 with st set.
+ *
+ *   static int create_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+ *       const Ltc__Ltb__V1__CreateLeadRequest *req = (const void *)m;
+ *       ...validate: return ltc_status_bad_field(st, "lead.company_name", "required");
+ *       PGresult *r = ltc_call_query(c, st, SQL_INSERT_LEAD, 3, params);  if (!r) return -1;
+ *       Ltc__Ltb__V1__CreateLeadResponse *resp = LTC_NEW(c, Ltc__Ltb__V1__CreateLeadResponse,
+ *                                                         LTC__LTB__V1__CREATE_LEAD_RESPONSE__INIT);
+ *       ...
+ *       *out = &resp->base;
+ *       return 0;
+ *   }
+ *
+ * Methods flagged LTC_METHOD_WRITE run inside one transaction that the server opens before and commits after the
+ * handler (rolls back when it returns -1), retried up to 3 times on serialization failure or deadlock. When the
+ * method names an idempotency field ("request_id", "handoff_id"), the server records (method, key, fingerprint of
+ * the request, response) in the same transaction: a repeat with the same key and request returns the first
+ * response without running the handler; the same key with another request fails with ALREADY_EXISTS
+ * (reason IDEMPOTENCY_KEY_REUSED, or HANDOFF_PAYLOAD_MISMATCH for hand-offs). */
+#ifndef LTC_SERVER_H
+#define LTC_SERVER_H
+
+#include <libpq-fe.h>
+#include <protobuf-c/protobuf-c.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ltc/arena.h"
+#include "ltc/db.h"
+#include "ltc/status.h"
+
+typedef struct ltc_call ltc_call;
+
+typedef int (*ltc_unary_handler)(ltc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
+                                 ltc_status *st);
+
+enum {
+    LTC_METHOD_READ = 0,            /* no transaction */
+    LTC_METHOD_WRITE = 1u << 0,     /* handler runs in a transaction */
+    LTC_METHOD_KEY_REQUIRED = 1u << 1, /* the idempotency field must be set (hand-offs) */
+};
+
+typedef struct ltc_method {
+    const char *path;                               /* "/ltc.ltb.v1.LeadToBidService/CreateLead" */
+    const ProtobufCMessageDescriptor *request;
+    const ProtobufCMessageDescriptor *response;
+    ltc_unary_handler handler;
+    unsigned flags;
+    const char *idempotency_field;                  /* string field of the request, or NULL */
+} ltc_method;
+
+/* --- inside a handler ------------------------------------------------------------------------------------ */
+
+/* The worker's database handle (search_path = the service's schema). Inside a transaction for WRITE methods. */
+ltc_db *ltc_call_db(ltc_call *c);
+/* Like ltc_db_query on the call's db; the result is cleared automatically when the call ends. */
+PGresult *ltc_call_query(ltc_call *c, ltc_status *st, const char *sql, int nparams, const char *const *params);
+/* Scratch memory freed when the call ends. */
+ltc_arena *ltc_call_arena(ltc_call *c);
+void *ltc_call_alloc(ltc_call *c, size_t n);
+char *ltc_call_strdup(ltc_call *c, const char *s);
+char *ltc_call_printf(ltc_call *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Copies a protobuf-c message struct initialised with its INIT macro into the arena. */
+void *ltc_call_new_msg(ltc_call *c, size_t size, const void *init);
+#define LTC_NEW(call, Type, INIT) ((Type *)ltc_call_new_msg((call), sizeof(Type), &(Type)INIT))
+/* The request id: from the `x-request-id` metadata, else generated. Never NULL. */
+const char *ltc_call_request_id(const ltc_call *c);
+/* The method path being served. */
+const char *ltc_call_method(const ltc_call *c);
+/* Milliseconds left before the caller's deadline (INT64_MAX when it set none). */
+int64_t ltc_call_ms_left(const ltc_call *c);
+/* A metadata value sent by the caller (first occurrence), or NULL. Valid for the call's life. */
+const char *ltc_call_metadata(ltc_call *c, const char *key);
+
+/* --- a raw (pass-through) handler, for the gateway ------------------------------------------------------ */
+
+/* Serves any method not in the table: request bytes in, response bytes out (malloc'd, the server frees them), or -1
+ * with st set (st->raw_details passed through unchanged). */
+typedef int (*ltc_raw_handler)(ltc_call *call, const char *method, const uint8_t *req, size_t req_len,
+                               uint8_t **resp, size_t *resp_len, ltc_status *st, void *user);
+
+/* --- the server ------------------------------------------------------------------------------------------ */
+
+typedef struct ltc_server ltc_server;
+
+typedef struct ltc_server_options {
+    const char *service_name;          /* short name for logs and the error domain: "ltb" */
+    const char *listen_addr;           /* "127.0.0.1:50061" */
+    int workers;                       /* worker threads, each with its own db connection */
+    const char *db_dsn;                /* NULL: no database (gateway) */
+    const char *db_schema;
+    const ltc_method *methods;
+    size_t n_methods;
+    const char *const *health_services;/* full service names reported SERVING besides "" (NULL-terminated) */
+    ltc_raw_handler raw_handler;       /* NULL: unknown methods get UNIMPLEMENTED */
+    void *raw_user;
+    int max_message_bytes;             /* receive and send limit */
+    int shutdown_grace_ms;             /* in-flight calls get this long on SIGTERM */
+} ltc_server_options;
+
+/* Binds and starts serving. NULL with st set (e.g. the port is taken). */
+ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st);
+/* Health of the process and of every listed service: 1 SERVING, 0 NOT_SERVING. */
+void ltc_server_set_serving(ltc_server *s, int serving);
+/* Graceful stop: NOT_SERVING, stop accepting, wait up to the grace for in-flight calls, cancel the rest, join the
+ * workers, free. NULL-safe. */
+void ltc_server_stop(ltc_server *s);
+
+#endif

@@ -1,0 +1,35 @@
+/* ltc/service.h - the whole life of a stage service process: configuration from the environment, logging, the
+ * schema migrations, the gRPC server, the outbox relay, and a graceful exit on SIGTERM/SIGINT. A service's main()
+ * describes its service and calls ltc_service_main. */
+#ifndef LTC_SERVICE_H
+#define LTC_SERVICE_H
+
+#include <stddef.h>
+
+#include "ltc/db.h"
+#include "ltc/server.h"
+
+typedef struct ltc_service_def {
+    const char *name;                    /* "ltb": env prefix LTC_LTB_*, schema "ltb", error domain "ltb.ltc" */
+    const char *default_listen;          /* "127.0.0.1:50061" */
+    const ltc_method *methods;
+    size_t n_methods;
+    const char *const *health_services;  /* NULL-terminated full service names */
+    const char *const *peers;            /* NULL-terminated hand-off destinations ("bto"); target from LTC_BTO_TARGET */
+    const ltc_migration *migrations;
+    size_t n_migrations;
+} ltc_service_def;
+
+/* The migrations of the binary, generated at build time from services/<name>/migrations/NNN_*.sql. */
+extern const ltc_migration ltc_service_migrations[];
+extern const size_t ltc_service_migrations_count;
+
+/* Runs the service until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop, 1 on bad
+ * configuration or a failed start, logged). argv: `--health-probe` checks a running process's health and exits
+ * 0 when SERVING (for container health checks), `--migrate-only` applies migrations and exits. */
+int ltc_service_main(const ltc_service_def *def, int argc, char **argv);
+
+/* Default peer targets (env LTC_<PEER>_TARGET overrides): ltb 127.0.0.1:50061, bto :50062, otd :50063, dtc :50064. */
+const char *ltc_default_target(const char *peer);
+
+#endif

@@ -1,0 +1,1 @@
+int ltc__placeholder;
