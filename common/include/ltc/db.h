@@ -42,6 +42,7 @@ int ltc_db_commit(ltc_db *db, ltc_status *st);
 void ltc_db_rollback(ltc_db *db);              /* no-op outside a transaction */
 int ltc_db_in_transaction(const ltc_db *db);   /* 1 inside (or failed) transaction */
 PGconn *ltc_db_conn(ltc_db *db);               /* the raw connection (may be NULL before connecting) */
+const char *ltc_db_schema(const ltc_db *db);   /* the schema given at creation */
 
 /* Result accessors: NULL / 0 for SQL NULL. */
 const char *ltc_pg_str(const PGresult *r, int row, int col);
@@ -56,11 +57,12 @@ typedef struct ltc_migration {
     const char *sql;
 } ltc_migration;
 
-/* Applies, in version order, every migration not yet recorded in `schema_migrations` of the handle's schema, each
+/* Applies, in version order, every migration of `component` ("runtime" for common's own tables, "service" for the
+ * service's) not yet recorded in `schema_migrations` of the handle's schema, each
  * in its own transaction together with its record, all under pg_advisory_lock(hash of schema) so that replicas
  * starting together do not race. Refuses (INTERNAL) a list with duplicate or non-positive versions, and a database
  * that records a version this binary does not know with a different name. 0 or -1. */
-int ltc_db_migrate(ltc_db *db, const ltc_migration *migs, size_t n, ltc_status *st);
+int ltc_db_migrate(ltc_db *db, const char *component, const ltc_migration *migs, size_t n, ltc_status *st);
 
 /* Checks a migration list: sorted copy order, unique positive versions. 0 or -1 with st INTERNAL. */
 int ltc_migrations_check(const ltc_migration *migs, size_t n, ltc_status *st);

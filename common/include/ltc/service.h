@@ -29,6 +29,15 @@ extern const size_t ltc_service_migrations_count;
  * 0 when SERVING (for container health checks), `--migrate-only` applies migrations and exits. */
 int ltc_service_main(const ltc_service_def *def, int argc, char **argv);
 
+/* Asks the process listening on `listen_addr` (0.0.0.0 / [::] are probed on loopback) for its health over
+ * grpc.health.v1.Health/Check. 0 when SERVING, 1 otherwise (not reachable, NOT_SERVING, error). */
+int ltc_health_probe(const char *listen_addr, int deadline_ms);
+
+/* Blocks SIGTERM, SIGINT and SIGPIPE in the calling thread (call before starting threads, so they inherit it). */
+void ltc_block_signals(void);
+/* Waits until SIGTERM or SIGINT arrives; returns the signal number. */
+int ltc_wait_for_signal(void);
+
 /* Default peer targets (env LTC_<PEER>_TARGET overrides): ltb 127.0.0.1:50061, bto :50062, otd :50063, dtc :50064. */
 const char *ltc_default_target(const char *peer);
 

@@ -1,0 +1,172 @@
+/* client.c - unary calls to a peer over one shared channel (gRPC multiplexes concurrent calls on it). */
+#include "ltc/client.h"
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ltc/config.h"
+
+/* server.c's context; only the grpc_call is needed for propagation. */
+grpc_call *ltc__call_grpc(ltc_call *c);
+
+struct ltc_client {
+    grpc_channel *channel;
+};
+
+ltc_client *ltc_client_create(const char *target, int max_message_bytes) {
+    if (!target || ltc_addr_valid(target) != 0) return NULL;
+    ltc_client *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    grpc_init();
+    if (max_message_bytes <= 0) max_message_bytes = 4 * 1024 * 1024;
+    /* Reconnect quickly after a peer restarts: the default backoff grows to two minutes. */
+    grpc_arg args[5] = {
+        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = max_message_bytes}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = max_message_bytes}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = 100}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 2000}},
+    };
+    grpc_channel_args cargs = {5, args};
+    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    c->channel = grpc_channel_create(target, creds, &cargs);
+    grpc_channel_credentials_release(creds);
+    if (!c->channel) {
+        free(c);
+        grpc_shutdown();
+        return NULL;
+    }
+    return c;
+}
+
+void ltc_client_destroy(ltc_client *c) {
+    if (!c) return;
+    grpc_channel_destroy(c->channel);
+    free(c);
+    grpc_shutdown();
+}
+
+static void copy_details(const grpc_metadata_array *trailing, ltc_status *st) {
+    for (size_t i = 0; i < trailing->count; i++) {
+        if (grpc_slice_str_cmp(trailing->metadata[i].key, "grpc-status-details-bin") != 0) continue;
+        size_t n = GRPC_SLICE_LENGTH(trailing->metadata[i].value);
+        uint8_t *d = malloc(n ? n : 1);
+        if (!d) return;
+        memcpy(d, GRPC_SLICE_START_PTR(trailing->metadata[i].value), n);
+        free(st->raw_details);
+        st->raw_details = d;
+        st->raw_details_len = n;
+        ltc_status_unpack_details(st, d, n);
+        return;
+    }
+}
+
+int ltc_client_call(ltc_client *c, ltc_call *parent, const char *method, const uint8_t *req, size_t req_len,
+                    int deadline_ms, const ltc_metadata_kv *md, size_t n_md, uint8_t **resp, size_t *resp_len,
+                    ltc_status *st) {
+    *resp = NULL;
+    *resp_len = 0;
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    gpr_timespec deadline =
+        deadline_ms > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(deadline_ms, GPR_TIMESPAN))
+                        : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    grpc_slice method_slice = grpc_slice_from_copied_string(method);
+    grpc_call *call = grpc_channel_create_call(c->channel, parent ? ltc__call_grpc(parent) : NULL,
+                                               GRPC_PROPAGATE_DEFAULTS, cq, method_slice, NULL, deadline, NULL);
+    grpc_slice_unref(method_slice);
+
+    grpc_metadata send_md[8];
+    size_t n_send = 0;
+    for (size_t i = 0; i < n_md && n_send < 8; i++) {
+        if (!md[i].value) continue;
+        send_md[n_send].key = grpc_slice_from_copied_string(md[i].key);
+        send_md[n_send].value = grpc_slice_from_copied_string(md[i].value);
+        n_send++;
+    }
+    grpc_slice req_slice = grpc_slice_from_copied_buffer((const char *)req, req_len);
+    grpc_byte_buffer *req_bb = grpc_raw_byte_buffer_create(&req_slice, 1);
+    grpc_slice_unref(req_slice);
+
+    grpc_metadata_array initial, trailing;
+    grpc_metadata_array_init(&initial);
+    grpc_metadata_array_init(&trailing);
+    grpc_byte_buffer *resp_bb = NULL;
+    grpc_status_code code = GRPC_STATUS_UNKNOWN;
+    grpc_slice details = grpc_empty_slice();
+
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = n_send;
+    ops[0].data.send_initial_metadata.metadata = send_md;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = req_bb;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &resp_bb;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
+    ops[5].data.recv_status_on_client.status = &code;
+    ops[5].data.recv_status_on_client.status_details = &details;
+
+    int rc = -1;
+    grpc_call_error e = grpc_call_start_batch(call, ops, 6, (void *)1, NULL);
+    if (e != GRPC_CALL_OK) {
+        ltc_status_set(st, LTC_INTERNAL, "CALL_FAILED", "cannot start call (%d)", (int)e);
+    } else {
+        grpc_event ev = grpc_completion_queue_pluck(cq, (void *)1, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        if (ev.type != GRPC_OP_COMPLETE || !ev.success) {
+            ltc_status_set(st, LTC_UNAVAILABLE, "PEER_UNAVAILABLE", "call to %s failed", method);
+        } else if (code != GRPC_STATUS_OK) {
+            char *msg = grpc_slice_to_c_string(details);
+            ltc_status_set(st, (ltc_code)code, NULL, "%s", msg);
+            gpr_free(msg);
+            copy_details(&trailing, st);
+        } else if (!resp_bb) {
+            ltc_status_set(st, LTC_INTERNAL, "EMPTY_RESPONSE", "peer returned OK without a message");
+        } else {
+            grpc_byte_buffer_reader rd;
+            if (grpc_byte_buffer_reader_init(&rd, resp_bb)) {
+                grpc_slice all = grpc_byte_buffer_reader_readall(&rd);
+                grpc_byte_buffer_reader_destroy(&rd);
+                size_t n = GRPC_SLICE_LENGTH(all);
+                *resp = malloc(n ? n : 1);
+                if (*resp) {
+                    memcpy(*resp, GRPC_SLICE_START_PTR(all), n);
+                    *resp_len = n;
+                    rc = 0;
+                } else {
+                    ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+                }
+                grpc_slice_unref(all);
+            } else {
+                ltc_status_set(st, LTC_INTERNAL, "BAD_RESPONSE", "unreadable response");
+            }
+        }
+    }
+    grpc_slice_unref(details);
+    if (resp_bb) grpc_byte_buffer_destroy(resp_bb);
+    grpc_byte_buffer_destroy(req_bb);
+    grpc_metadata_array_destroy(&initial);
+    grpc_metadata_array_destroy(&trailing);
+    for (size_t i = 0; i < n_send; i++) {
+        grpc_slice_unref(send_md[i].key);
+        grpc_slice_unref(send_md[i].value);
+    }
+    grpc_call_unref(call);
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(cq);
+    return rc;
+}

@@ -1,0 +1,339 @@
+/* db.c - one PostgreSQL connection per handle: lazy (re)connect, prepared-statement cache, SQLSTATE mapping,
+ * transactions and migrations. */
+#include "ltc/db.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ltc/log.h"
+
+typedef struct stmt {
+    const char *sql; /* cache key: the address of the statement text */
+    int nparams;
+} stmt;
+
+struct ltc_db {
+    char *dsn;
+    char *schema;
+    char *app_name;
+    PGconn *conn;
+    stmt *stmts;
+    size_t n_stmts, cap_stmts;
+    int in_tx;     /* BEGIN issued through this handle, not yet committed or rolled back */
+    int tx_broken; /* the connection was lost inside that transaction: everything fails until rollback */
+};
+
+ltc_db *ltc_db_create(const char *dsn, const char *schema) {
+    ltc_db *db = calloc(1, sizeof *db);
+    if (!db) return NULL;
+    db->dsn = strdup(dsn ? dsn : "");
+    db->schema = strdup(schema ? schema : "public");
+    size_t n = strlen(db->schema) + 5;
+    db->app_name = malloc(n);
+    if (!db->dsn || !db->schema || !db->app_name) {
+        ltc_db_destroy(db);
+        return NULL;
+    }
+    snprintf(db->app_name, n, "ltc-%s", db->schema);
+    return db;
+}
+
+static void drop_conn(ltc_db *db) {
+    if (db->in_tx) db->tx_broken = 1;
+    if (db->conn) PQfinish(db->conn);
+    db->conn = NULL;
+    db->n_stmts = 0;
+}
+
+void ltc_db_destroy(ltc_db *db) {
+    if (!db) return;
+    drop_conn(db);
+    free(db->stmts);
+    free(db->dsn);
+    free(db->schema);
+    free(db->app_name);
+    free(db);
+}
+
+PGconn *ltc_db_conn(ltc_db *db) { return db->conn; }
+const char *ltc_db_schema(const ltc_db *db) { return db->schema; }
+
+int ltc_db_in_transaction(const ltc_db *db) {
+    if (db->in_tx) return 1;
+    if (!db->conn) return 0;
+    PGTransactionStatusType t = PQtransactionStatus(db->conn);
+    return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
+}
+
+int ltc_db_connect(ltc_db *db, ltc_status *st) {
+    if (db->conn && PQstatus(db->conn) == CONNECTION_OK) return 0;
+    drop_conn(db);
+    /* Defaults first: values in the DSN (expanded from "dbname") override them. */
+    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
+    const char *vals[] = {"5", db->app_name, db->dsn, NULL};
+    db->conn = PQconnectdbParams(keys, vals, 1);
+    if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
+        char msg[200];
+        snprintf(msg, sizeof msg, "%s", db->conn ? PQerrorMessage(db->conn) : "out of memory");
+        msg[strcspn(msg, "\n")] = 0;
+        LTC_WARN("db_connect_failed", NULL, "%s", msg);
+        drop_conn(db);
+        return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database unavailable");
+    }
+    char *ident = PQescapeIdentifier(db->conn, db->schema, strlen(db->schema));
+    char sql[256];
+    snprintf(sql, sizeof sql, "SET search_path TO %s; SET synchronous_commit TO on", ident ? ident : "public");
+    PQfreemem(ident);
+    PGresult *r = PQexec(db->conn, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    if (!ok) {
+        drop_conn(db);
+        return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database session set-up failed");
+    }
+    return 0;
+}
+
+/* Maps a failed result to a status; drops the connection when it is gone. */
+static void map_error(ltc_db *db, const PGresult *r, ltc_status *st) {
+    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = r ? PQresultErrorMessage(r) : (db->conn ? PQerrorMessage(db->conn) : "no connection");
+    if (!db->conn || PQstatus(db->conn) != CONNECTION_OK || !state || strncmp(state, "08", 2) == 0 ||
+        strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 ||
+        strncmp(state, "53", 2) == 0) {
+        LTC_WARN("db_unavailable", NULL, "%.200s", msg ? msg : "");
+        drop_conn(db);
+        ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database unavailable");
+        return;
+    }
+    const char *constraint = PQresultErrorField(r, PG_DIAG_CONSTRAINT_NAME);
+    if (strcmp(state, "23505") == 0) {
+        ltc_status_set(st, LTC_ALREADY_EXISTS, "ALREADY_EXISTS", "already exists (%s)", constraint ? constraint : "");
+    } else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0) {
+        ltc_status_set(st, LTC_ABORTED, "CONCURRENT_UPDATE", "concurrent update, retry");
+    } else if (strcmp(state, "57014") == 0) {
+        ltc_status_set(st, LTC_DEADLINE_EXCEEDED, "DATABASE_TIMEOUT", "database statement timed out");
+    } else if (strcmp(state, "23514") == 0 || strcmp(state, "23503") == 0 || strcmp(state, "23502") == 0) {
+        ltc_status_set(st, LTC_FAILED_PRECONDITION, "CONSTRAINT_VIOLATION", "refused by constraint %s",
+                       constraint ? constraint : state);
+    } else if (strncmp(state, "22", 2) == 0) {
+        LTC_WARN("db_data_exception", NULL, "%s %.200s", state, msg ? msg : "");
+        ltc_status_set(st, LTC_INVALID_ARGUMENT, "INVALID_VALUE", "a value is out of range or malformed");
+    } else {
+        LTC_ERROR("db_error", NULL, "%s %.300s", state, msg ? msg : "");
+        ltc_status_set(st, LTC_INTERNAL, "DATABASE_ERROR", "internal database error");
+    }
+}
+
+static const stmt *prepared(ltc_db *db, const char *sql, int nparams, int *index, ltc_status *st) {
+    for (size_t i = 0; i < db->n_stmts; i++) {
+        if (db->stmts[i].sql == sql) {
+            *index = (int)i;
+            return &db->stmts[i];
+        }
+    }
+    if (db->n_stmts == db->cap_stmts) {
+        size_t cap = db->cap_stmts ? db->cap_stmts * 2 : 32;
+        stmt *s = realloc(db->stmts, cap * sizeof *s);
+        if (!s) {
+            ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+            return NULL;
+        }
+        db->stmts = s;
+        db->cap_stmts = cap;
+    }
+    char name[32];
+    snprintf(name, sizeof name, "s%zu", db->n_stmts);
+    PGresult *r = PQprepare(db->conn, name, sql, nparams, NULL);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        map_error(db, r, st);
+        PQclear(r);
+        return NULL;
+    }
+    PQclear(r);
+    *index = (int)db->n_stmts;
+    db->stmts[db->n_stmts] = (stmt){sql, nparams};
+    return &db->stmts[db->n_stmts++];
+}
+
+PGresult *ltc_db_query_bin(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params,
+                           const int *lengths, const int *formats) {
+    if (db->in_tx && (db->tx_broken || !db->conn || PQstatus(db->conn) != CONNECTION_OK)) {
+        /* never carry on a transaction on a new connection: its first half is gone */
+        if (db->conn && PQstatus(db->conn) != CONNECTION_OK) drop_conn(db);
+        db->tx_broken = 1;
+        ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database connection lost in a transaction");
+        return NULL;
+    }
+    if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
+        if (ltc_db_connect(db, st) != 0) return NULL;
+    }
+    int idx;
+    if (!prepared(db, sql, nparams, &idx, st)) return NULL;
+    char name[32];
+    snprintf(name, sizeof name, "s%d", idx);
+    PGresult *r = PQexecPrepared(db->conn, name, nparams, params, lengths, formats, 0);
+    ExecStatusType t = PQresultStatus(r);
+    if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) return r;
+    map_error(db, r, st);
+    PQclear(r);
+    return NULL;
+}
+
+PGresult *ltc_db_query(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params) {
+    return ltc_db_query_bin(db, st, sql, nparams, params, NULL, NULL);
+}
+
+int ltc_db_exec(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params) {
+    PGresult *r = ltc_db_query(db, st, sql, nparams, params);
+    if (!r) return -1;
+    PQclear(r);
+    return 0;
+}
+
+static const char SQL_BEGIN[] = "BEGIN";
+static const char SQL_COMMIT[] = "COMMIT";
+
+int ltc_db_begin(ltc_db *db, ltc_status *st) {
+    if (db->in_tx) return ltc_status_set(st, LTC_INTERNAL, "NESTED_TRANSACTION", "transaction already open");
+    if (ltc_db_exec(db, st, SQL_BEGIN, 0, NULL) != 0) return -1;
+    db->in_tx = 1;
+    db->tx_broken = 0;
+    return 0;
+}
+
+int ltc_db_commit(ltc_db *db, ltc_status *st) {
+    PGresult *r = ltc_db_query(db, st, SQL_COMMIT, 0, NULL);
+    db->in_tx = 0;
+    db->tx_broken = 0;
+    if (!r) return -1; /* outcome unknown when the connection broke during COMMIT: callers retry idempotently */
+    /* COMMIT of a failed transaction reports ROLLBACK */
+    int rolled_back = strcmp(PQcmdStatus(r), "ROLLBACK") == 0;
+    PQclear(r);
+    if (rolled_back) return ltc_status_set(st, LTC_ABORTED, "TRANSACTION_ROLLED_BACK", "transaction rolled back");
+    return 0;
+}
+
+void ltc_db_rollback(ltc_db *db) {
+    db->in_tx = 0;
+    db->tx_broken = 0;
+    if (!db->conn || PQtransactionStatus(db->conn) == PQTRANS_IDLE) return;
+    PGresult *r = PQexec(db->conn, "ROLLBACK");
+    PQclear(r);
+    if (PQstatus(db->conn) != CONNECTION_OK) drop_conn(db);
+}
+
+const char *ltc_pg_str(const PGresult *r, int row, int col) {
+    return PQgetisnull(r, row, col) ? NULL : PQgetvalue(r, row, col);
+}
+
+int64_t ltc_pg_i64(const PGresult *r, int row, int col) {
+    return PQgetisnull(r, row, col) ? 0 : strtoll(PQgetvalue(r, row, col), NULL, 10);
+}
+
+int ltc_pg_bool(const PGresult *r, int row, int col) {
+    return !PQgetisnull(r, row, col) && PQgetvalue(r, row, col)[0] == 't';
+}
+
+int ltc_pg_isnull(const PGresult *r, int row, int col) { return PQgetisnull(r, row, col); }
+
+/* --- migrations ------------------------------------------------------------------------------------------ */
+
+int ltc_migrations_check(const ltc_migration *migs, size_t n, ltc_status *st) {
+    for (size_t i = 0; i < n; i++) {
+        if (migs[i].version <= 0 || !migs[i].sql || !migs[i].name)
+            return ltc_status_set(st, LTC_INTERNAL, "BAD_MIGRATION", "migration %zu has no positive version", i);
+        if (i > 0 && migs[i].version <= migs[i - 1].version)
+            return ltc_status_set(st, LTC_INTERNAL, "BAD_MIGRATION", "migration %s: versions must increase (%d after %d)",
+                                  migs[i].name, migs[i].version, migs[i - 1].version);
+    }
+    return 0;
+}
+
+static const char SQL_SCHEMA_EXISTS[] = "SELECT 1 FROM pg_namespace WHERE nspname = $1";
+static const char SQL_LOCK[] = "SELECT pg_advisory_lock(hashtext('ltc-migrate:' || $1))";
+static const char SQL_UNLOCK[] = "SELECT pg_advisory_unlock(hashtext('ltc-migrate:' || $1))";
+static const char SQL_APPLIED[] = "SELECT version, name FROM schema_migrations WHERE component = $1 ORDER BY version";
+static const char SQL_RECORD[] = "INSERT INTO schema_migrations (component, version, name) VALUES ($1, $2, $3)";
+
+static int run_script(ltc_db *db, const char *sql, const char *what, ltc_status *st) {
+    PGresult *r = PQexec(db->conn, sql); /* trusted SQL embedded in the binary, several statements */
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok) {
+        LTC_ERROR("migration_failed", NULL, "%s: %.400s", what, PQresultErrorMessage(r));
+        ltc_status_set(st, LTC_INTERNAL, "MIGRATION_FAILED", "migration %s failed", what);
+    }
+    PQclear(r);
+    return ok ? 0 : -1;
+}
+
+int ltc_db_migrate(ltc_db *db, const char *component, const ltc_migration *migs, size_t n, ltc_status *st) {
+    if (ltc_migrations_check(migs, n, st) != 0) return -1;
+    if (ltc_db_connect(db, st) != 0) return -1;
+    const char *p1[] = {db->schema};
+    PGresult *r = ltc_db_query(db, st, SQL_SCHEMA_EXISTS, 1, p1);
+    if (!r) return -1;
+    int exists = PQntuples(r) == 1;
+    PQclear(r);
+    if (!exists)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "SCHEMA_MISSING",
+                              "schema %s does not exist: create it and its role (deploy/postgres/init.sql)", db->schema);
+    if (ltc_db_exec(db, st, SQL_LOCK, 1, p1) != 0) return -1;
+    int rc = -1;
+    if (run_script(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                       " component text NOT NULL, version integer NOT NULL, name text NOT NULL,"
+                       " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))",
+                   "schema_migrations", st) != 0)
+        goto out;
+    const char *p2[] = {component};
+    r = ltc_db_query(db, st, SQL_APPLIED, 1, p2);
+    if (!r) goto out;
+    int nrows = PQntuples(r);
+    for (int i = 0; i < nrows; i++) {
+        int v = (int)ltc_pg_i64(r, i, 0);
+        const char *name = ltc_pg_str(r, i, 1);
+        int known = 0;
+        for (size_t j = 0; j < n; j++) {
+            if (migs[j].version == v) {
+                known = 1;
+                if (strcmp(migs[j].name, name) != 0) {
+                    ltc_status_set(st, LTC_FAILED_PRECONDITION, "MIGRATION_MISMATCH",
+                                   "%s migration %d is %s in the database but %s in this binary", component, v, name,
+                                   migs[j].name);
+                    PQclear(r);
+                    goto out;
+                }
+            }
+        }
+        if (!known) LTC_WARN("migration_unknown", NULL, "%s migration %d (%s) is newer than this binary", component, v, name);
+    }
+    for (size_t j = 0; j < n; j++) {
+        int applied = 0;
+        for (int i = 0; i < nrows; i++)
+            if ((int)ltc_pg_i64(r, i, 0) == migs[j].version) applied = 1;
+        if (applied) continue;
+        if (ltc_db_begin(db, st) != 0 || run_script(db, migs[j].sql, migs[j].name, st) != 0) {
+            ltc_db_rollback(db);
+            PQclear(r);
+            goto out;
+        }
+        char vbuf[16];
+        snprintf(vbuf, sizeof vbuf, "%d", migs[j].version);
+        const char *p3[] = {component, vbuf, migs[j].name};
+        if (ltc_db_exec(db, st, SQL_RECORD, 3, p3) != 0 || ltc_db_commit(db, st) != 0) {
+            ltc_db_rollback(db);
+            PQclear(r);
+            goto out;
+        }
+        LTC_INFO("migration_applied", NULL, "%s %s", component, migs[j].name);
+    }
+    PQclear(r);
+    rc = 0;
+out:
+    if (db->conn) {
+        ltc_status ignore = {0};
+        ltc_db_exec(db, &ignore, SQL_UNLOCK, 1, p1);
+    }
+    return rc;
+}

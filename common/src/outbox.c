@@ -1,0 +1,299 @@
+/* outbox.c - the sending half of a hand-off: the outbox row written with the state change, and the relay thread
+ * that delivers due rows to their receivers exactly once in effect (the receiver dedups by hand-off id). */
+#include "ltc/outbox.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/select.h>
+#include <time.h>
+
+#include "ltc/client.h"
+#include "ltc/db.h"
+#include "ltc/log.h"
+
+static const char SQL_PUT[] =
+    "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload) VALUES ($1, $2, $3, $4, $5)";
+static const char SQL_NOTIFY[] = "SELECT pg_notify('ltc_outbox_' || current_schema(), '')";
+
+int ltc_outbox_put(ltc_call *c, ltc_status *st, const char *destination, const char *method, const char *deal_id,
+                   const char *handoff_id, const ProtobufCMessage *msg) {
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = ltc_call_alloc(c, n ? n : 1);
+    protobuf_c_message_pack(msg, buf);
+    const char *params[5] = {handoff_id, deal_id, destination, method, (const char *)buf};
+    const int lens[5] = {0, 0, 0, 0, (int)n};
+    const int fmts[5] = {0, 0, 0, 0, 1};
+    PGresult *r = ltc_db_query_bin(ltc_call_db(c), st, SQL_PUT, 5, params, lens, fmts);
+    if (!r) return -1;
+    PQclear(r);
+    return ltc_call_query(c, st, SQL_NOTIFY, 0, NULL) ? 0 : -1;
+}
+
+/* ---- the relay ---- */
+
+typedef struct peer {
+    char *destination;
+    ltc_client *client;
+} peer;
+
+struct ltc_relay {
+    ltc_relay_options opt;
+    ltc_db *db;
+    peer *peers;
+    size_t n_peers;
+    pthread_t thread;
+    atomic_int stop;
+    int listening;
+    unsigned int seed;
+};
+
+/* Due rows: not delivered, not parked, due, and the oldest undelivered row of their deal (so a deal's hand-offs
+ * arrive in order, even across replicas: a row locked by another relay still counts as undelivered). */
+static const char SQL_CLAIM[] =
+    "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts FROM outbox o"
+    " WHERE o.delivered_time IS NULL AND o.parked_time IS NULL AND o.next_attempt_time <= now()"
+    "   AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.deal_id = o.deal_id AND p.seq < o.seq"
+    "                   AND p.delivered_time IS NULL)"
+    " ORDER BY o.seq LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
+static const char SQL_DELIVERED[] =
+    "UPDATE outbox SET delivered_time = now(), attempts = attempts + 1, last_error = NULL WHERE seq = $1";
+static const char SQL_RETRY[] =
+    "UPDATE outbox SET attempts = attempts + 1, last_error = $2,"
+    " next_attempt_time = now() + make_interval(secs => $3::double precision / 1000) WHERE seq = $1";
+static const char SQL_PARK[] =
+    "UPDATE outbox SET attempts = attempts + 1, last_error = $2, parked_time = now() WHERE seq = $1";
+static const char SQL_NEXT_DUE[] =
+    "SELECT (extract(epoch FROM (min(next_attempt_time) - now())) * 1000)::bigint FROM outbox"
+    " WHERE delivered_time IS NULL AND parked_time IS NULL";
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Capped exponential backoff with jitter: between half and all of min(cap, 200ms * 2^attempts). */
+static long backoff_ms(ltc_relay *r, int attempts) {
+    long cap = r->opt.max_backoff_ms > 0 ? r->opt.max_backoff_ms : 30000;
+    long b = 200;
+    for (int i = 0; i < attempts && b < cap; i++) b *= 2;
+    if (b > cap) b = cap;
+    return b / 2 + (long)(rand_r(&r->seed) % (unsigned)(b / 2 + 1));
+}
+
+static ltc_client *peer_client(ltc_relay *r, const char *destination) {
+    for (size_t i = 0; i < r->n_peers; i++)
+        if (strcmp(r->peers[i].destination, destination) == 0) return r->peers[i].client;
+    return NULL;
+}
+
+static int relay_listen(ltc_relay *r) {
+    if (r->listening) return 0;
+    PGconn *conn = ltc_db_conn(r->db);
+    if (!conn) return -1;
+    char *ident = NULL;
+    char chan[128];
+    snprintf(chan, sizeof chan, "ltc_outbox_%s", ltc_db_schema(r->db));
+    ident = PQescapeIdentifier(conn, chan, strlen(chan));
+    char sql[200];
+    snprintf(sql, sizeof sql, "LISTEN %s", ident ? ident : "ltc_outbox");
+    PQfreemem(ident);
+    PGresult *res = PQexec(conn, sql);
+    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
+    PQclear(res);
+    r->listening = ok;
+    return ok ? 0 : -1;
+}
+
+/* Delivers one claimed row; records the outcome in the open transaction. */
+static int deliver_row(ltc_relay *r, const PGresult *rows, int i, ltc_status *st) {
+    const char *seq = PQgetvalue(rows, i, 0);
+    const char *handoff = PQgetvalue(rows, i, 1);
+    const char *dest = PQgetvalue(rows, i, 2);
+    const char *method = PQgetvalue(rows, i, 3);
+    int attempts = (int)ltc_pg_i64(rows, i, 5);
+    size_t len = 0;
+    unsigned char *payload = PQunescapeBytea((const unsigned char *)PQgetvalue(rows, i, 4), &len);
+    ltc_status cs = {0};
+    int delivered = 0, park = 0;
+    ltc_client *cl = peer_client(r, dest);
+    if (!payload) {
+        ltc_status_set(&cs, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+    } else if (!cl) {
+        ltc_status_set(&cs, LTC_FAILED_PRECONDITION, "UNKNOWN_DESTINATION", "no peer named %s is configured", dest);
+        park = 1;
+    } else {
+        ltc_metadata_kv md[1] = {{"x-request-id", handoff}};
+        uint8_t *resp = NULL;
+        size_t resp_len = 0;
+        if (ltc_client_call(cl, NULL, method, payload, len, r->opt.call_deadline_ms, md, 1, &resp, &resp_len, &cs) ==
+            0) {
+            delivered = 1;
+            free(resp);
+        } else {
+            park = !ltc_code_is_retryable(cs.code);
+        }
+    }
+    PQfreemem(payload);
+    int rc;
+    if (delivered) {
+        const char *p[1] = {seq};
+        rc = ltc_db_exec(r->db, st, SQL_DELIVERED, 1, p);
+        LTC_INFO("handoff_delivered", handoff, "%s to %s (attempt %d)", method, dest, attempts + 1);
+    } else {
+        char err[320];
+        snprintf(err, sizeof err, "%s %s: %s", ltc_code_name(cs.code), cs.reason, cs.message);
+        if (park) {
+            const char *p[2] = {seq, err};
+            rc = ltc_db_exec(r->db, st, SQL_PARK, 2, p);
+            LTC_ERROR("handoff_parked", handoff, "%s to %s refused, parked: %s", method, dest, err);
+        } else {
+            char ms[24];
+            snprintf(ms, sizeof ms, "%ld", backoff_ms(r, attempts));
+            const char *p[3] = {seq, err, ms};
+            rc = ltc_db_exec(r->db, st, SQL_RETRY, 3, p);
+            LTC_WARN("handoff_retry", handoff, "%s to %s failed (attempt %d), retry in %sms: %s", method, dest,
+                     attempts + 1, ms, err);
+        }
+    }
+    ltc_status_clear(&cs);
+    return rc;
+}
+
+/* Claims and delivers one batch. Returns the number of rows handled, or -1 on a database error. */
+static int relay_batch(ltc_relay *r) {
+    ltc_status st = {0};
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", r->opt.batch_size > 0 ? r->opt.batch_size : 16);
+    const char *p[1] = {lim};
+    if (ltc_db_begin(r->db, &st) != 0) goto fail;
+    PGresult *rows = ltc_db_query(r->db, &st, SQL_CLAIM, 1, p);
+    if (!rows) goto fail;
+    int n = PQntuples(rows);
+    for (int i = 0; i < n && !atomic_load(&r->stop); i++) {
+        if (deliver_row(r, rows, i, &st) != 0) {
+            PQclear(rows);
+            goto fail;
+        }
+    }
+    PQclear(rows);
+    if (ltc_db_commit(r->db, &st) != 0) goto fail;
+    return n;
+fail:
+    ltc_db_rollback(r->db);
+    LTC_WARN("relay_db_error", NULL, "%s: %s", ltc_code_name(st.code), st.message);
+    ltc_status_clear(&st);
+    r->listening = 0;
+    return -1;
+}
+
+/* Waits for a NOTIFY on the outbox channel or until timeout_ms. */
+static void relay_wait(ltc_relay *r, long timeout_ms) {
+    PGconn *conn = ltc_db_conn(r->db);
+    if (!conn || !r->listening) {
+        sleep_ms(timeout_ms);
+        return;
+    }
+    int fd = PQsocket(conn);
+    fd_set fds;
+    FD_ZERO(&fds);
+    FD_SET(fd, &fds);
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+    if (select(fd + 1, &fds, NULL, NULL, &tv) > 0) {
+        if (!PQconsumeInput(conn)) r->listening = 0;
+    }
+    PGnotify *n;
+    while ((n = PQnotifies(conn)) != NULL) PQfreemem(n);
+}
+
+static long next_due_ms(ltc_relay *r) {
+    ltc_status st = {0};
+    PGresult *res = ltc_db_query(r->db, &st, SQL_NEXT_DUE, 0, NULL);
+    long ms = 1000;
+    if (res) {
+        if (!PQgetisnull(res, 0, 0)) ms = (long)ltc_pg_i64(res, 0, 0);
+        PQclear(res);
+    }
+    ltc_status_clear(&st);
+    if (ms < 5) ms = 5;
+    if (ms > 1000) ms = 1000; /* also the poll interval: another replica may have left rows */
+    return ms;
+}
+
+static void *relay_main(void *arg) {
+    ltc_relay *r = arg;
+    long db_backoff = 100;
+    while (!atomic_load(&r->stop)) {
+        ltc_status st = {0};
+        if (ltc_db_connect(r->db, &st) != 0 || relay_listen(r) != 0) {
+            ltc_status_clear(&st);
+            r->listening = 0;
+            sleep_ms(db_backoff);
+            db_backoff = db_backoff * 2 > 5000 ? 5000 : db_backoff * 2;
+            continue;
+        }
+        int n = relay_batch(r);
+        if (n < 0) {
+            sleep_ms(db_backoff);
+            db_backoff = db_backoff * 2 > 5000 ? 5000 : db_backoff * 2;
+            continue;
+        }
+        db_backoff = 100;
+        if (n == 0) relay_wait(r, next_due_ms(r));
+    }
+    return NULL;
+}
+
+ltc_relay *ltc_relay_start(const ltc_relay_options *opt, ltc_status *st) {
+    ltc_relay *r = calloc(1, sizeof *r);
+    if (!r) {
+        ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        return NULL;
+    }
+    r->opt = *opt;
+    r->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)r;
+    r->db = ltc_db_create(opt->db_dsn, opt->db_schema);
+    r->peers = calloc(opt->n_peers ? opt->n_peers : 1, sizeof *r->peers);
+    if (!r->db || !r->peers) goto fail;
+    for (size_t i = 0; i < opt->n_peers; i++) {
+        r->peers[i].destination = strdup(opt->peers[i].destination);
+        r->peers[i].client = ltc_client_create(opt->peers[i].target, 0);
+        r->n_peers++;
+        if (!r->peers[i].destination || !r->peers[i].client) {
+            ltc_status_set(st, LTC_INVALID_ARGUMENT, "BAD_PEER", "bad target %s for peer %s", opt->peers[i].target,
+                           opt->peers[i].destination);
+            goto fail;
+        }
+    }
+    if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
+        ltc_status_set(st, LTC_INTERNAL, "THREAD_FAILED", "cannot start the relay thread");
+        goto fail;
+    }
+    return r;
+fail:
+    for (size_t i = 0; i < r->n_peers; i++) {
+        free(r->peers[i].destination);
+        ltc_client_destroy(r->peers[i].client);
+    }
+    free(r->peers);
+    ltc_db_destroy(r->db);
+    free(r);
+    return NULL;
+}
+
+void ltc_relay_stop(ltc_relay *r) {
+    if (!r) return;
+    atomic_store(&r->stop, 1);
+    pthread_join(r->thread, NULL);
+    for (size_t i = 0; i < r->n_peers; i++) {
+        free(r->peers[i].destination);
+        ltc_client_destroy(r->peers[i].client);
+    }
+    free(r->peers);
+    ltc_db_destroy(r->db);
+    free(r);
+}

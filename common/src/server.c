@@ -1,0 +1,673 @@
+/* server.c - unary gRPC services on gRPC core: one shared completion queue served by a pool of worker threads, each
+ * worker owning a database connection and a scratch arena; transactions and idempotency around WRITE handlers;
+ * rich error details; grpc.health.v1 Check; graceful shutdown.
+ *
+ * Life of a call context (ctx): REQUESTED (posted to gRPC, waiting for a call) -> [RECEIVING (generic calls read
+ * their message with a second batch)] -> SENDING (reply batch in flight) -> freed. A ctx is owned by whichever
+ * thread takes its tag from the queue; after grpc_call_start_batch returns, it is no longer ours to touch. */
+#include "ltc/server.h"
+
+#include <grpc/byte_buffer.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/slice.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+#include <openssl/evp.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "grpc/health/v1/health.pb-c.h"
+#include "ltc/ids.h"
+#include "ltc/log.h"
+
+enum ctx_kind { CTX_REGISTERED, CTX_GENERIC };
+enum ctx_state { ST_REQUESTED, ST_RECEIVING, ST_SENDING };
+
+typedef struct worker {
+    ltc_db *db;
+    ltc_arena *arena;
+    PGresult **results;
+    size_t n_results, cap_results;
+} worker;
+
+struct ltc_call {
+    ltc_server *srv;
+    enum ctx_kind kind;
+    enum ctx_state state;
+    int method;                    /* index into srv->methods (registered) */
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array md;
+    grpc_byte_buffer *payload;     /* request */
+    grpc_call_details details;     /* generic calls */
+    /* reply */
+    grpc_byte_buffer *reply;
+    grpc_metadata initial_md[1];
+    grpc_metadata trailing_md[1];
+    size_t n_trailing;
+    grpc_slice status_msg;
+    int has_status_msg;
+    int cancelled;
+    /* while being handled */
+    worker *w;
+    char request_id[LTC_UUID_LEN + 1 + 32];
+    char method_path[160];
+    struct timespec started;
+};
+
+struct ltc_server {
+    ltc_server_options opt;
+    char domain[64];
+    grpc_server *server;
+    grpc_completion_queue *cq;
+    void **handles;                /* registered method handles, by index (last: health) */
+    ltc_method *methods;           /* the service's methods plus grpc.health.v1 Check */
+    size_t n_methods;
+    pthread_t *threads;
+    int n_threads;
+    atomic_int serving;
+    atomic_int shutting_down;
+    atomic_int ctx_alive;          /* contexts allocated and not yet freed */
+    atomic_int busy;               /* calls received and not yet answered */
+    atomic_int shutdown_done;
+    int shutdown_tag;
+};
+
+/* ---- helpers for handlers ---- */
+
+ltc_db *ltc_call_db(ltc_call *c) { return c->w->db; }
+ltc_arena *ltc_call_arena(ltc_call *c) { return c->w->arena; }
+void *ltc_call_alloc(ltc_call *c, size_t n) { return ltc_arena_alloc(c->w->arena, n); }
+char *ltc_call_strdup(ltc_call *c, const char *s) { return ltc_arena_strdup(c->w->arena, s); }
+const char *ltc_call_request_id(const ltc_call *c) { return c->request_id; }
+const char *ltc_call_method(const ltc_call *c) { return c->method_path; }
+
+char *ltc_call_printf(ltc_call *c, const char *fmt, ...) {
+    char stack[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(stack, sizeof stack, fmt, ap);
+    va_end(ap);
+    if (n < 0) return ltc_arena_strdup(c->w->arena, "");
+    char *out = ltc_arena_alloc(c->w->arena, (size_t)n + 1);
+    if ((size_t)n < sizeof stack) {
+        memcpy(out, stack, (size_t)n + 1);
+    } else {
+        va_start(ap, fmt);
+        vsnprintf(out, (size_t)n + 1, fmt, ap);
+        va_end(ap);
+    }
+    return out;
+}
+
+void *ltc_call_new_msg(ltc_call *c, size_t size, const void *init) {
+    void *m = ltc_arena_alloc(c->w->arena, size);
+    memcpy(m, init, size);
+    return m;
+}
+
+static void track_result(worker *w, PGresult *r) {
+    if (w->n_results == w->cap_results) {
+        size_t cap = w->cap_results ? w->cap_results * 2 : 16;
+        PGresult **p = realloc(w->results, cap * sizeof *p);
+        if (!p) abort();
+        w->results = p;
+        w->cap_results = cap;
+    }
+    w->results[w->n_results++] = r;
+}
+
+PGresult *ltc_call_query(ltc_call *c, ltc_status *st, const char *sql, int nparams, const char *const *params) {
+    PGresult *r = ltc_db_query(c->w->db, st, sql, nparams, params);
+    if (r) track_result(c->w, r);
+    return r;
+}
+
+static void clear_results(worker *w) {
+    for (size_t i = 0; i < w->n_results; i++) PQclear(w->results[i]);
+    w->n_results = 0;
+}
+
+int64_t ltc_call_ms_left(const ltc_call *c) {
+    gpr_timespec d = gpr_convert_clock_type(c->deadline, GPR_CLOCK_MONOTONIC);
+    if (gpr_time_cmp(d, gpr_inf_future(GPR_CLOCK_MONOTONIC)) == 0 || d.tv_sec >= INT64_MAX / 2000) return INT64_MAX;
+    gpr_timespec left = gpr_time_sub(d, gpr_now(GPR_CLOCK_MONOTONIC));
+    return (int64_t)left.tv_sec * 1000 + left.tv_nsec / 1000000;
+}
+
+const char *ltc_call_metadata(ltc_call *c, const char *key) {
+    for (size_t i = 0; i < c->md.count; i++) {
+        if (grpc_slice_str_cmp(c->md.metadata[i].key, key) == 0) {
+            const grpc_slice v = c->md.metadata[i].value;
+            size_t n = GRPC_SLICE_LENGTH(v);
+            char *s = ltc_arena_alloc(c->w->arena, n + 1);
+            memcpy(s, GRPC_SLICE_START_PTR(v), n);
+            s[n] = 0;
+            return s;
+        }
+    }
+    return NULL;
+}
+
+/* ---- health ---- */
+
+static int health_check(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Grpc__Health__V1__HealthCheckRequest *req = (const void *)m;
+    ltc_server *s = c->srv;
+    int known = req->service[0] == 0;
+    for (const char *const *n = s->opt.health_services; !known && n && *n; n++) known = strcmp(*n, req->service) == 0;
+    if (!known) return ltc_status_set(st, LTC_NOT_FOUND, "UNKNOWN_SERVICE", "unknown service %.100s", req->service);
+    Grpc__Health__V1__HealthCheckResponse *resp =
+        LTC_NEW(c, Grpc__Health__V1__HealthCheckResponse, GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT);
+    resp->status = atomic_load(&s->serving) ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
+                                            : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+    *out = &resp->base;
+    return 0;
+}
+
+/* ---- call contexts ---- */
+
+static ltc_call *ctx_new(ltc_server *s, enum ctx_kind kind, int method) {
+    ltc_call *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->srv = s;
+    c->kind = kind;
+    c->method = method;
+    c->state = ST_REQUESTED;
+    grpc_metadata_array_init(&c->md);
+    grpc_call_details_init(&c->details);
+    atomic_fetch_add(&s->ctx_alive, 1);
+    return c;
+}
+
+static void ctx_free(ltc_call *c) {
+    ltc_server *s = c->srv;
+    if (c->payload) grpc_byte_buffer_destroy(c->payload);
+    if (c->reply) grpc_byte_buffer_destroy(c->reply);
+    for (size_t i = 0; i < c->n_trailing; i++) grpc_slice_unref(c->trailing_md[i].value);
+    if (c->has_status_msg) grpc_slice_unref(c->status_msg);
+    grpc_metadata_array_destroy(&c->md);
+    grpc_call_details_destroy(&c->details);
+    if (c->call) grpc_call_unref(c->call);
+    free(c);
+    atomic_fetch_sub(&s->ctx_alive, 1);
+}
+
+static void post_request(ltc_server *s, enum ctx_kind kind, int method) {
+    if (atomic_load(&s->shutting_down)) return;
+    ltc_call *c = ctx_new(s, kind, method);
+    grpc_call_error e;
+    if (kind == CTX_REGISTERED) {
+        e = grpc_server_request_registered_call(s->server, s->handles[method], &c->call, &c->deadline, &c->md,
+                                                &c->payload, s->cq, s->cq, c);
+    } else {
+        e = grpc_server_request_call(s->server, &c->call, &c->details, &c->md, s->cq, s->cq, c);
+    }
+    if (e != GRPC_CALL_OK) {
+        LTC_ERROR("request_call_failed", NULL, "grpc_call_error %d", (int)e);
+        ctx_free(c);
+    }
+}
+
+/* Reads a whole byte buffer into malloc'd memory. */
+static uint8_t *read_buffer(grpc_byte_buffer *bb, size_t *len) {
+    grpc_byte_buffer_reader rd;
+    if (!grpc_byte_buffer_reader_init(&rd, bb)) return NULL;
+    grpc_slice sl = grpc_byte_buffer_reader_readall(&rd);
+    grpc_byte_buffer_reader_destroy(&rd);
+    size_t n = GRPC_SLICE_LENGTH(sl);
+    uint8_t *out = malloc(n ? n : 1);
+    if (out) memcpy(out, GRPC_SLICE_START_PTR(sl), n);
+    grpc_slice_unref(sl);
+    *len = n;
+    return out;
+}
+
+/* Starts the reply batch. resp may be NULL for a non-OK status. Takes ownership of nothing; copies. */
+static void send_reply(ltc_call *c, const uint8_t *resp, size_t resp_len, const ltc_status *st) {
+    grpc_op ops[4];
+    memset(ops, 0, sizeof ops);
+    size_t n = 0;
+    c->initial_md[0].key = grpc_slice_from_static_string("x-request-id");
+    c->initial_md[0].value = grpc_slice_from_static_string(c->request_id); /* lives in c */
+    ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[n].data.send_initial_metadata.count = c->request_id[0] ? 1 : 0;
+    ops[n].data.send_initial_metadata.metadata = c->initial_md;
+    n++;
+    if (st->code == LTC_OK) {
+        grpc_slice sl = grpc_slice_from_copied_buffer((const char *)resp, resp_len);
+        c->reply = grpc_raw_byte_buffer_create(&sl, 1);
+        grpc_slice_unref(sl);
+        ops[n].op = GRPC_OP_SEND_MESSAGE;
+        ops[n].data.send_message.send_message = c->reply;
+        n++;
+    } else {
+        size_t dlen = 0;
+        uint8_t *details = ltc_status_pack_details(st, c->srv->domain, &dlen);
+        if (details) {
+            c->trailing_md[0].key = grpc_slice_from_static_string("grpc-status-details-bin");
+            c->trailing_md[0].value = grpc_slice_from_copied_buffer((const char *)details, dlen);
+            c->n_trailing = 1;
+            free(details);
+        }
+    }
+    c->status_msg = grpc_slice_from_copied_string(st->code == LTC_OK ? "" : st->message);
+    c->has_status_msg = 1;
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = (grpc_status_code)st->code;
+    ops[n].data.send_status_from_server.status_details = &c->status_msg;
+    ops[n].data.send_status_from_server.trailing_metadata_count = c->n_trailing;
+    ops[n].data.send_status_from_server.trailing_metadata = c->trailing_md;
+    n++;
+    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[n].data.recv_close_on_server.cancelled = &c->cancelled;
+    n++;
+    c->state = ST_SENDING;
+    grpc_call_error e = grpc_call_start_batch(c->call, ops, n, c, NULL);
+    if (e != GRPC_CALL_OK) {
+        LTC_ERROR("send_failed", c->request_id, "grpc_call_error %d", (int)e);
+        atomic_fetch_sub(&c->srv->busy, 1);
+        ctx_free(c);
+    }
+}
+
+static void set_request_id(ltc_call *c) {
+    const char *rid = ltc_call_metadata(c, "x-request-id");
+    int ok = rid && rid[0] && strlen(rid) < sizeof c->request_id;
+    for (const char *p = rid; ok && *p; p++) ok = *p > 0x20 && *p < 0x7f;
+    if (ok) {
+        snprintf(c->request_id, sizeof c->request_id, "%s", rid);
+    } else {
+        ltc_uuid_new(c->request_id);
+    }
+}
+
+/* The string value of a request's idempotency field, or NULL when the message has no such field. */
+static const char *key_field(const ProtobufCMessage *m, const char *field) {
+    const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, field);
+    if (!f || f->type != PROTOBUF_C_TYPE_STRING || f->label == PROTOBUF_C_LABEL_REPEATED) return NULL;
+    return *(const char *const *)((const char *)m + f->offset);
+}
+
+static const char SQL_KEY_CLAIM[] =
+    "INSERT INTO idempotency_keys (method, key, fingerprint) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
+static const char SQL_KEY_READ[] = "SELECT fingerprint, response FROM idempotency_keys WHERE method = $1 AND key = $2";
+static const char SQL_KEY_STORE[] = "UPDATE idempotency_keys SET response = $3 WHERE method = $1 AND key = $2";
+
+/* Claims (method, key) inside the open transaction. Returns 1 when new (run the handler), 0 when this is a repeat
+ * of a stored request (*stored set, malloc'd), -1 on error. */
+static int claim_key(ltc_call *c, const ltc_method *m, const char *key, const uint8_t fp[32], uint8_t **stored,
+                     size_t *stored_len, ltc_status *st) {
+    const char *params[3] = {m->path, key, (const char *)fp};
+    const int lens[3] = {0, 0, 32};
+    const int fmts[3] = {0, 0, 1};
+    PGresult *r = ltc_db_query_bin(c->w->db, st, SQL_KEY_CLAIM, 3, params, lens, fmts);
+    if (!r) return -1;
+    int inserted = atoi(PQcmdTuples(r)) == 1;
+    PQclear(r);
+    if (inserted) return 1;
+    r = ltc_call_query(c, st, SQL_KEY_READ, 2, params);
+    if (!r) return -1;
+    if (PQntuples(r) != 1) return ltc_status_set(st, LTC_ABORTED, "CONCURRENT_UPDATE", "retry");
+    size_t flen = 0;
+    unsigned char *f = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 0), &flen);
+    int same = f && flen == 32 && memcmp(f, fp, 32) == 0;
+    PQfreemem(f);
+    if (!same) {
+        if (m->flags & LTC_METHOD_KEY_REQUIRED)
+            return ltc_status_set(st, LTC_ALREADY_EXISTS, "HANDOFF_PAYLOAD_MISMATCH",
+                                  "hand-off %s was already applied with a different payload", key);
+        return ltc_status_set(st, LTC_ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED",
+                              "request_id %s was already used for a different request", key);
+    }
+    if (PQgetisnull(r, 0, 1)) return ltc_status_set(st, LTC_ABORTED, "CONCURRENT_UPDATE", "retry");
+    size_t n = 0;
+    unsigned char *resp = PQunescapeBytea((const unsigned char *)PQgetvalue(r, 0, 1), &n);
+    if (!resp) return ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+    *stored = malloc(n ? n : 1);
+    if (*stored) memcpy(*stored, resp, n);
+    PQfreemem(resp);
+    *stored_len = n;
+    return 0;
+}
+
+static uint8_t *pack_message(const ProtobufCMessage *m, size_t *len) {
+    size_t n = protobuf_c_message_get_packed_size(m);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (buf) protobuf_c_message_pack(m, buf);
+    *len = n;
+    return buf;
+}
+
+/* Runs a table method on a decoded request: transaction and idempotency for WRITE methods. On success returns 0
+ * with the packed response in *out (malloc'd). */
+static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *req, uint8_t **out, size_t *out_len,
+                      ltc_status *st) {
+    const char *key = m->idempotency_field ? key_field(req, m->idempotency_field) : NULL;
+    if (key && key[0] == 0) key = NULL;
+    if (!key && (m->flags & LTC_METHOD_KEY_REQUIRED))
+        return ltc_status_bad_field(st, m->idempotency_field, "required");
+    if (key && (strlen(key) > 128 || ltc_uuid_valid(key) == 0) && (m->flags & LTC_METHOD_KEY_REQUIRED))
+        return ltc_status_bad_field(st, m->idempotency_field, "must be a UUID");
+    if (key && strlen(key) > 128) return ltc_status_bad_field(st, m->idempotency_field, "at most 128 characters");
+
+    if (!(m->flags & LTC_METHOD_WRITE)) {
+        ProtobufCMessage *resp = NULL;
+        if (m->handler(c, req, &resp, st) != 0) return -1;
+        *out = pack_message(resp, out_len);
+        return *out ? 0 : ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+    }
+
+    uint8_t fp[32];
+    if (key) {
+        size_t n = 0;
+        uint8_t *canon = pack_message(req, &n); /* canonical: field order, no unknown fields */
+        unsigned int fl = 0;
+        int ok = canon && EVP_Digest(canon, n, fp, &fl, EVP_sha256(), NULL) == 1;
+        free(canon);
+        if (!ok) return ltc_status_set(st, LTC_INTERNAL, "DIGEST_FAILED", "fingerprint failed");
+    }
+    ltc_db *db = c->w->db;
+    for (int attempt = 0;; attempt++) {
+        ltc_status_clear(st);
+        clear_results(c->w);
+        ProtobufCMessage *resp = NULL;
+        if (ltc_db_begin(db, st) != 0) return -1;
+        if (key) {
+            uint8_t *stored = NULL;
+            size_t stored_len = 0;
+            int claimed = claim_key(c, m, key, fp, &stored, &stored_len, st);
+            if (claimed == 0) {
+                ltc_db_rollback(db);
+                *out = stored;
+                *out_len = stored_len;
+                return stored ? 0 : ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+            }
+            if (claimed < 0) goto failed;
+        }
+        if (m->handler(c, req, &resp, st) != 0) goto failed;
+        if (!resp) {
+            ltc_status_set(st, LTC_INTERNAL, "NO_RESPONSE", "handler returned no response");
+            goto failed;
+        }
+        *out = pack_message(resp, out_len);
+        if (!*out) {
+            ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+            goto failed;
+        }
+        if (key) {
+            const char *params[3] = {m->path, key, (const char *)*out};
+            const int lens[3] = {0, 0, (int)*out_len};
+            const int fmts[3] = {0, 0, 1};
+            PGresult *r = ltc_db_query_bin(db, st, SQL_KEY_STORE, 3, params, lens, fmts);
+            if (!r) goto failed_packed;
+            PQclear(r);
+        }
+        if (ltc_db_commit(db, st) != 0) goto failed_packed;
+        return 0;
+    failed_packed:
+        free(*out);
+        *out = NULL;
+    failed:
+        ltc_db_rollback(db);
+        if (st->code == LTC_OK) ltc_status_set(st, LTC_INTERNAL, "HANDLER_FAILED", "handler failed without a status");
+        if (st->code == LTC_ABORTED && strcmp(st->reason, "CONCURRENT_UPDATE") == 0 && attempt < 2) continue;
+        return -1;
+    }
+}
+
+static void log_call(ltc_call *c, const ltc_status *st) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double ms = (double)(now.tv_sec - c->started.tv_sec) * 1e3 + (double)(now.tv_nsec - c->started.tv_nsec) / 1e6;
+    ltc_log_level lvl = st->code == LTC_OK ? LTC_LOG_INFO
+                        : (st->code == LTC_INTERNAL || st->code == LTC_UNKNOWN || st->code == LTC_DATA_LOSS)
+                            ? LTC_LOG_ERROR
+                            : LTC_LOG_WARN;
+    if (!ltc_log_enabled(lvl)) return;
+    ltc_log(lvl, "rpc", c->request_id, "%s %s %.3fms%s%s", c->method_path, ltc_code_name(st->code), ms,
+            st->code == LTC_OK ? "" : " ", st->code == LTC_OK ? "" : st->reason);
+}
+
+/* Handles a call whose request is in c->payload (registered) and answers it. */
+static void handle_registered(ltc_call *c, worker *w) {
+    ltc_server *s = c->srv;
+    const ltc_method *m = &s->methods[c->method];
+    c->w = w;
+    snprintf(c->method_path, sizeof c->method_path, "%s", m->path);
+    set_request_id(c);
+    ltc_status st = {0};
+    uint8_t *resp = NULL;
+    size_t resp_len = 0;
+    if (ltc_call_ms_left(c) <= 0) {
+        ltc_status_set(&st, LTC_DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "deadline passed before the call was served");
+    } else if (!c->payload) {
+        ltc_status_set(&st, LTC_INVALID_ARGUMENT, "MISSING_MESSAGE", "the request carries no message");
+    } else {
+        size_t len = 0;
+        uint8_t *bytes = read_buffer(c->payload, &len);
+        ProtobufCMessage *req = bytes ? protobuf_c_message_unpack(m->request, NULL, len, bytes) : NULL;
+        free(bytes);
+        if (!req) {
+            ltc_status_set(&st, LTC_INVALID_ARGUMENT, "MALFORMED_REQUEST", "the request could not be decoded as %s",
+                           m->request->name);
+        } else {
+            run_method(c, m, req, &resp, &resp_len, &st);
+            protobuf_c_message_free_unpacked(req, NULL);
+        }
+    }
+    if (ltc_db_in_transaction(w->db)) ltc_db_rollback(w->db); /* never leave a transaction open */
+    log_call(c, &st);
+    send_reply(c, resp, resp_len, &st);
+    free(resp);
+    ltc_status_clear(&st);
+    clear_results(w);
+    ltc_arena_reset(w->arena);
+}
+
+/* Generic (unregistered) call: its message has been received into c->payload. */
+static void handle_generic(ltc_call *c, worker *w) {
+    ltc_server *s = c->srv;
+    c->w = w;
+    size_t ml = GRPC_SLICE_LENGTH(c->details.method);
+    if (ml >= sizeof c->method_path) ml = sizeof c->method_path - 1;
+    memcpy(c->method_path, GRPC_SLICE_START_PTR(c->details.method), ml);
+    c->method_path[ml] = 0;
+    set_request_id(c);
+    ltc_status st = {0};
+    uint8_t *resp = NULL;
+    size_t resp_len = 0;
+    if (!s->opt.raw_handler) {
+        ltc_status_set(&st, LTC_UNIMPLEMENTED, "UNKNOWN_METHOD", "method %s is not implemented", c->method_path);
+    } else if (!c->payload) {
+        ltc_status_set(&st, LTC_INVALID_ARGUMENT, "MISSING_MESSAGE", "the request carries no message");
+    } else {
+        size_t len = 0;
+        uint8_t *bytes = read_buffer(c->payload, &len);
+        if (!bytes) {
+            ltc_status_set(&st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        } else {
+            s->opt.raw_handler(c, c->method_path, bytes, len, &resp, &resp_len, &st, s->opt.raw_user);
+            free(bytes);
+        }
+    }
+    log_call(c, &st);
+    send_reply(c, resp, resp_len, &st);
+    free(resp);
+    ltc_status_clear(&st);
+    ltc_arena_reset(w->arena);
+}
+
+static void on_event(ltc_server *s, ltc_call *c, int ok, worker *w) {
+    switch (c->state) {
+    case ST_REQUESTED:
+        if (!ok) { /* server shutting down: the request is returned unused */
+            ctx_free(c);
+            return;
+        }
+        post_request(s, c->kind, c->method); /* keep a request outstanding for the next call */
+        atomic_fetch_add(&s->busy, 1);
+        clock_gettime(CLOCK_MONOTONIC, &c->started);
+        if (c->kind == CTX_REGISTERED) {
+            handle_registered(c, w);
+        } else {
+            c->deadline = c->details.deadline;
+            if (!s->opt.raw_handler) {
+                handle_generic(c, w);
+                return;
+            }
+            grpc_op op;
+            memset(&op, 0, sizeof op);
+            op.op = GRPC_OP_RECV_MESSAGE;
+            op.data.recv_message.recv_message = &c->payload;
+            c->state = ST_RECEIVING;
+            if (grpc_call_start_batch(c->call, &op, 1, c, NULL) != GRPC_CALL_OK) {
+                atomic_fetch_sub(&s->busy, 1);
+                ctx_free(c);
+            }
+        }
+        return;
+    case ST_RECEIVING:
+        handle_generic(c, w); /* !ok or no payload: answered as MISSING_MESSAGE (the peer may be gone) */
+        return;
+    case ST_SENDING:
+        atomic_fetch_sub(&s->busy, 1);
+        ctx_free(c);
+        return;
+    }
+}
+
+static void *worker_main(void *arg) {
+    ltc_server *s = arg;
+    worker w = {0};
+    w.arena = ltc_arena_create(16 * 1024);
+    if (s->opt.db_dsn) w.db = ltc_db_create(s->opt.db_dsn, s->opt.db_schema);
+    for (;;) {
+        grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
+        if (ev.type != GRPC_OP_COMPLETE) continue;
+        if (ev.tag == &s->shutdown_tag) {
+            atomic_store(&s->shutdown_done, 1);
+            continue;
+        }
+        on_event(s, ev.tag, ev.success, &w);
+    }
+    clear_results(&w);
+    free(w.results);
+    ltc_db_destroy(w.db);
+    ltc_arena_destroy(w.arena);
+    return NULL;
+}
+
+ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
+    ltc_server *s = calloc(1, sizeof *s);
+    if (!s) {
+        ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        return NULL;
+    }
+    s->opt = *opt;
+    snprintf(s->domain, sizeof s->domain, "%s.ltc", opt->service_name ? opt->service_name : "ltc");
+    if (s->opt.workers < 1) s->opt.workers = 1;
+    if (s->opt.max_message_bytes <= 0) s->opt.max_message_bytes = 4 * 1024 * 1024;
+    s->n_methods = opt->n_methods + 1;
+    s->methods = calloc(s->n_methods, sizeof *s->methods);
+    s->handles = calloc(s->n_methods, sizeof *s->handles);
+    if (!s->methods || !s->handles) abort();
+    if (opt->n_methods) memcpy(s->methods, opt->methods, opt->n_methods * sizeof *opt->methods);
+    s->methods[opt->n_methods] = (ltc_method){"/grpc.health.v1.Health/Check",
+                                              &grpc__health__v1__health_check_request__descriptor,
+                                              &grpc__health__v1__health_check_response__descriptor, health_check,
+                                              LTC_METHOD_READ, NULL};
+    grpc_init();
+    grpc_arg args[2];
+    args[0].type = GRPC_ARG_INTEGER;
+    args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
+    args[0].value.integer = s->opt.max_message_bytes;
+    args[1].type = GRPC_ARG_INTEGER;
+    args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
+    args[1].value.integer = s->opt.max_message_bytes;
+    grpc_channel_args cargs = {2, args};
+    s->server = grpc_server_create(&cargs, NULL);
+    s->cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_server_register_completion_queue(s->server, s->cq, NULL);
+    for (size_t i = 0; i < s->n_methods; i++) {
+        s->handles[i] = grpc_server_register_method(s->server, s->methods[i].path, NULL,
+                                                    GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
+        if (!s->handles[i]) {
+            ltc_status_set(st, LTC_INTERNAL, "BAD_METHOD_TABLE", "cannot register %s", s->methods[i].path);
+            goto fail;
+        }
+    }
+    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    int port = grpc_server_add_http2_port(s->server, opt->listen_addr, creds);
+    grpc_server_credentials_release(creds);
+    if (port == 0) {
+        ltc_status_set(st, LTC_UNAVAILABLE, "LISTEN_FAILED", "cannot listen on %s", opt->listen_addr);
+        goto fail;
+    }
+    grpc_server_start(s->server);
+    atomic_store(&s->serving, 1);
+    int per_method = s->opt.workers < 2 ? 1 : 2;
+    for (size_t i = 0; i < s->n_methods; i++)
+        for (int k = 0; k < per_method; k++) post_request(s, CTX_REGISTERED, (int)i);
+    for (int k = 0; k < s->opt.workers; k++) post_request(s, CTX_GENERIC, 0);
+    s->threads = calloc((size_t)s->opt.workers, sizeof *s->threads);
+    if (!s->threads) abort();
+    for (int k = 0; k < s->opt.workers; k++) {
+        if (pthread_create(&s->threads[k], NULL, worker_main, s) != 0) abort();
+        s->n_threads++;
+    }
+    return s;
+fail:
+    grpc_server_destroy(s->server);
+    grpc_completion_queue_shutdown(s->cq);
+    while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(s->cq);
+    free(s->methods);
+    free(s->handles);
+    free(s);
+    grpc_shutdown();
+    return NULL;
+}
+
+void ltc_server_set_serving(ltc_server *s, int serving) { atomic_store(&s->serving, serving ? 1 : 0); }
+
+static void sleep_ms(int ms) {
+    struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+void ltc_server_stop(ltc_server *s) {
+    if (!s) return;
+    atomic_store(&s->serving, 0);
+    atomic_store(&s->shutting_down, 1);
+    grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
+    /* in-flight calls get the grace period to finish */
+    for (int waited = 0; atomic_load(&s->busy) > 0 && waited < s->opt.shutdown_grace_ms; waited += 10) sleep_ms(10);
+    if (atomic_load(&s->busy) > 0) LTC_WARN("shutdown_cancel", NULL, "%d calls still running after the grace period",
+                                            atomic_load(&s->busy));
+    grpc_server_cancel_all_calls(s->server);
+    while (!atomic_load(&s->shutdown_done) || atomic_load(&s->ctx_alive) > 0) sleep_ms(5);
+    grpc_server_destroy(s->server);
+    grpc_completion_queue_shutdown(s->cq);
+    for (int k = 0; k < s->n_threads; k++) pthread_join(s->threads[k], NULL);
+    grpc_completion_queue_destroy(s->cq);
+    free(s->threads);
+    free(s->methods);
+    free(s->handles);
+    free(s);
+    grpc_shutdown();
+}
+
+/* For client.c: the gRPC call behind a context, to propagate deadline and cancellation to outgoing calls. */
+grpc_call *ltc__call_grpc(ltc_call *c);
+grpc_call *ltc__call_grpc(ltc_call *c) { return c->call; }

@@ -1,0 +1,281 @@
+/* service.c - the life of a stage service process: configuration, migrations, server, relay, signals. */
+#include "ltc/service.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <grpc/grpc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "grpc/health/v1/health.pb-c.h"
+#include "ltc/client.h"
+#include "ltc/config.h"
+#include "ltc/log.h"
+#include "ltc/outbox.h"
+
+/* The runtime's own tables, in every service schema: idempotency keys (request_id and hand-off ids) and the
+ * outbox. Applied before the service's migrations, recorded under the component "runtime". */
+static const ltc_migration runtime_migrations[] = {
+    {1, "001_runtime.sql",
+     "CREATE TABLE idempotency_keys (\n"
+     "  method text NOT NULL,\n"
+     "  key text NOT NULL,\n"
+     "  fingerprint bytea NOT NULL,\n"
+     "  response bytea,\n"
+     "  create_time timestamptz NOT NULL DEFAULT now(),\n"
+     "  PRIMARY KEY (method, key)\n"
+     ");\n"
+     "CREATE TABLE outbox (\n"
+     "  seq bigserial PRIMARY KEY,\n"
+     "  handoff_id uuid NOT NULL UNIQUE,\n"
+     "  deal_id text NOT NULL,\n"
+     "  destination text NOT NULL,\n"
+     "  method text NOT NULL,\n"
+     "  payload bytea NOT NULL,\n"
+     "  create_time timestamptz NOT NULL DEFAULT now(),\n"
+     "  attempts integer NOT NULL DEFAULT 0,\n"
+     "  next_attempt_time timestamptz NOT NULL DEFAULT now(),\n"
+     "  delivered_time timestamptz,\n"
+     "  parked_time timestamptz,\n"
+     "  last_error text\n"
+     ");\n"
+     "CREATE INDEX outbox_pending ON outbox (seq) WHERE delivered_time IS NULL;\n"
+     "CREATE INDEX outbox_pending_deal ON outbox (deal_id, seq) WHERE delivered_time IS NULL;\n"},
+};
+
+const char *ltc_default_target(const char *peer) {
+    if (strcmp(peer, "gateway") == 0) return "127.0.0.1:50051";
+    if (strcmp(peer, "ltb") == 0) return "127.0.0.1:50061";
+    if (strcmp(peer, "bto") == 0) return "127.0.0.1:50062";
+    if (strcmp(peer, "otd") == 0) return "127.0.0.1:50063";
+    if (strcmp(peer, "dtc") == 0) return "127.0.0.1:50064";
+    return NULL;
+}
+
+void ltc_block_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int ltc_wait_for_signal(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGINT);
+    int sig = 0;
+    while (sigwait(&set, &sig) != 0) {
+    }
+    return sig;
+}
+
+/* Returns 1 when SIGTERM/SIGINT is pending (used while retrying at start-up). */
+static int signal_pending(void) {
+    sigset_t set;
+    sigpending(&set);
+    return sigismember(&set, SIGTERM) || sigismember(&set, SIGINT);
+}
+
+int ltc_health_probe(const char *listen_addr, int deadline_ms) {
+    char target[300];
+    if (strncmp(listen_addr, "0.0.0.0:", 8) == 0) {
+        snprintf(target, sizeof target, "127.0.0.1:%s", listen_addr + 8);
+    } else if (strncmp(listen_addr, "[::]:", 5) == 0) {
+        snprintf(target, sizeof target, "[::1]:%s", listen_addr + 5);
+    } else {
+        snprintf(target, sizeof target, "%s", listen_addr);
+    }
+    ltc_client *c = ltc_client_create(target, 0);
+    if (!c) return 1;
+    Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
+    uint8_t buf[16];
+    size_t n = grpc__health__v1__health_check_request__pack(&req, buf);
+    uint8_t *resp = NULL;
+    size_t resp_len = 0;
+    ltc_status st = {0};
+    int rc = 1;
+    if (ltc_client_call(c, NULL, "/grpc.health.v1.Health/Check", buf, n, deadline_ms, NULL, 0, &resp, &resp_len,
+                        &st) == 0) {
+        Grpc__Health__V1__HealthCheckResponse *r = grpc__health__v1__health_check_response__unpack(NULL, resp_len, resp);
+        if (r && r->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) rc = 0;
+        if (r) grpc__health__v1__health_check_response__free_unpacked(r, NULL);
+        free(resp);
+    }
+    ltc_status_clear(&st);
+    ltc_client_destroy(c);
+    return rc;
+}
+
+static void env_name(char *out, size_t n, const char *svc, const char *suffix) {
+    size_t k = (size_t)snprintf(out, n, "LTC_%s_%s", svc, suffix);
+    for (size_t i = 4; i < k && i < n; i++) out[i] = (char)toupper((unsigned char)out[i]);
+}
+
+typedef struct svc_config {
+    const char *listen;
+    const char *dsn;
+    long workers, grace_ms, max_msg, handoff_deadline_ms, max_backoff_ms;
+    ltc_relay_peer peers[8];
+    size_t n_peers;
+} svc_config;
+
+static int load_config(const ltc_service_def *def, svc_config *cfg) {
+    char name[96], err[200];
+    env_name(name, sizeof name, def->name, "LISTEN");
+    cfg->listen = ltc_env_str(name, def->default_listen);
+    if (ltc_addr_valid(cfg->listen) != 0) {
+        fprintf(stderr, "%s: %s=%s is not a host:port address\n", def->name, name, cfg->listen);
+        return -1;
+    }
+    env_name(name, sizeof name, def->name, "DSN");
+    cfg->dsn = ltc_env_str(name, NULL);
+    if (!cfg->dsn) {
+        fprintf(stderr, "%s: %s is required (a libpq connection string for the %s schema's role)\n", def->name, name,
+                def->name);
+        return -1;
+    }
+    struct {
+        const char *var;
+        long def, min, max;
+        long *out;
+    } ints[] = {
+        {"LTC_WORKERS", 8, 1, 256, &cfg->workers},
+        {"LTC_SHUTDOWN_GRACE_MS", 5000, 0, 600000, &cfg->grace_ms},
+        {"LTC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024, &cfg->max_msg},
+        {"LTC_HANDOFF_DEADLINE_MS", 5000, 100, 600000, &cfg->handoff_deadline_ms},
+        {"LTC_RELAY_MAX_BACKOFF_MS", 30000, 100, 3600000, &cfg->max_backoff_ms},
+    };
+    for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
+        if (ltc_env_int(ints[i].var, ints[i].def, ints[i].min, ints[i].max, ints[i].out, err, sizeof err) != 0) {
+            fprintf(stderr, "%s: %s\n", def->name, err);
+            return -1;
+        }
+    }
+    for (const char *const *p = def->peers; p && *p && cfg->n_peers < 8; p++) {
+        env_name(name, sizeof name, *p, "TARGET");
+        const char *t = ltc_env_str(name, ltc_default_target(*p));
+        if (!t || ltc_addr_valid(t) != 0) {
+            fprintf(stderr, "%s: %s=%s is not a host:port address\n", def->name, name, t ? t : "");
+            return -1;
+        }
+        cfg->peers[cfg->n_peers++] = (ltc_relay_peer){*p, t};
+    }
+    return 0;
+}
+
+static void sleep_ms(long ms) {
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+}
+
+/* Applies the runtime's and the service's migrations, waiting for the database while it is unreachable. */
+static int migrate(const ltc_service_def *def, const svc_config *cfg) {
+    ltc_db *db = ltc_db_create(cfg->dsn, def->name);
+    if (!db) return -1;
+    long backoff = 200;
+    int rc = -1;
+    for (;;) {
+        ltc_status st = {0};
+        if (ltc_db_migrate(db, "runtime", runtime_migrations, sizeof runtime_migrations / sizeof runtime_migrations[0],
+                           &st) == 0 &&
+            ltc_db_migrate(db, "service", def->migrations, def->n_migrations, &st) == 0) {
+            rc = 0;
+            break;
+        }
+        if (st.code != LTC_UNAVAILABLE) {
+            LTC_ERROR("migration_failed", NULL, "%s: %s", st.reason, st.message);
+            break;
+        }
+        LTC_WARN("database_unavailable", NULL, "waiting %ldms for the database", backoff);
+        ltc_status_clear(&st);
+        if (signal_pending()) break;
+        sleep_ms(backoff);
+        backoff = backoff * 2 > 5000 ? 5000 : backoff * 2;
+    }
+    ltc_db_destroy(db);
+    return rc;
+}
+
+int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
+    int probe = 0, migrate_only = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--health-probe") == 0) {
+            probe = 1;
+        } else if (strcmp(argv[i], "--migrate-only") == 0) {
+            migrate_only = 1;
+        } else {
+            fprintf(stderr, "usage: ltc-%s [--health-probe | --migrate-only]\n(configuration: docs/configuration.md)\n",
+                    def->name);
+            return 2;
+        }
+    }
+    char name[96];
+    ltc_log_init(def->name, ltc_env_str("LTC_LOG_LEVEL", "info"));
+    if (probe) {
+        env_name(name, sizeof name, def->name, "LISTEN");
+        return ltc_health_probe(ltc_env_str(name, def->default_listen), 2000);
+    }
+    svc_config cfg = {0};
+    if (load_config(def, &cfg) != 0) return 1;
+    ltc_block_signals();
+    char redacted[512];
+    ltc_redact_dsn(cfg.dsn, redacted, sizeof redacted);
+    LTC_INFO("starting", NULL, "listen=%s workers=%ld dsn=%s", cfg.listen, cfg.workers, redacted);
+    if (migrate(def, &cfg) != 0) return 1;
+    if (migrate_only) return 0;
+
+    ltc_status st = {0};
+    ltc_server_options so = {
+        .service_name = def->name,
+        .listen_addr = cfg.listen,
+        .workers = (int)cfg.workers,
+        .db_dsn = cfg.dsn,
+        .db_schema = def->name,
+        .methods = def->methods,
+        .n_methods = def->n_methods,
+        .health_services = def->health_services,
+        .max_message_bytes = (int)cfg.max_msg,
+        .shutdown_grace_ms = (int)cfg.grace_ms,
+    };
+    ltc_server *server = ltc_server_start(&so, &st);
+    if (!server) {
+        LTC_ERROR("start_failed", NULL, "%s", st.message);
+        ltc_status_clear(&st);
+        return 1;
+    }
+    ltc_relay *relay = NULL;
+    if (cfg.n_peers > 0) {
+        ltc_relay_options ro = {
+            .service_name = def->name,
+            .db_dsn = cfg.dsn,
+            .db_schema = def->name,
+            .peers = cfg.peers,
+            .n_peers = cfg.n_peers,
+            .call_deadline_ms = (int)cfg.handoff_deadline_ms,
+            .max_backoff_ms = (int)cfg.max_backoff_ms,
+            .batch_size = 32,
+        };
+        relay = ltc_relay_start(&ro, &st);
+        if (!relay) {
+            LTC_ERROR("start_failed", NULL, "relay: %s", st.message);
+            ltc_status_clear(&st);
+            ltc_server_stop(server);
+            return 1;
+        }
+    }
+    LTC_INFO("serving", NULL, "%s on %s", def->name, cfg.listen);
+    int sig = ltc_wait_for_signal();
+    LTC_INFO("stopping", NULL, "signal %d: draining", sig);
+    ltc_server_set_serving(server, 0);
+    ltc_relay_stop(relay);
+    ltc_server_stop(server);
+    LTC_INFO("stopped", NULL, "clean exit");
+    return 0;
+}

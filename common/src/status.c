@@ -1,0 +1,174 @@
+/* status.c - ltc_status: codes, reasons, field violations, and their google.rpc.Status wire form. */
+#include "ltc/status.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "google/protobuf/any.pb-c.h"
+#include "google/rpc/error_details.pb-c.h"
+#include "google/rpc/status.pb-c.h"
+
+static const char *const code_names[] = {
+    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
+    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
+    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+};
+
+const char *ltc_code_name(ltc_code code) {
+    if ((int)code < 0 || (size_t)code >= sizeof code_names / sizeof code_names[0]) return "UNKNOWN";
+    return code_names[code];
+}
+
+int ltc_code_is_retryable(ltc_code code) {
+    switch (code) {
+    case LTC_UNAVAILABLE:
+    case LTC_DEADLINE_EXCEEDED:
+    case LTC_ABORTED:
+    case LTC_RESOURCE_EXHAUSTED:
+    case LTC_INTERNAL:
+    case LTC_UNKNOWN:
+    case LTC_CANCELLED:
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+void ltc_status_clear(ltc_status *st) {
+    if (!st) return;
+    free(st->raw_details);
+    memset(st, 0, sizeof *st);
+}
+
+int ltc_status_set(ltc_status *st, ltc_code code, const char *reason, const char *fmt, ...) {
+    st->code = code;
+    snprintf(st->reason, sizeof st->reason, "%s", reason ? reason : ltc_code_name(code));
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->message, sizeof st->message, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+int ltc_status_bad_field(ltc_status *st, const char *field, const char *fmt, ...) {
+    if (st->code != LTC_INVALID_ARGUMENT || st->n_violations == 0) {
+        st->code = LTC_INVALID_ARGUMENT;
+        snprintf(st->reason, sizeof st->reason, "INVALID_ARGUMENT");
+        st->n_violations = 0;
+    }
+    char desc[sizeof st->violations[0].description];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(desc, sizeof desc, fmt, ap);
+    va_end(ap);
+    if (st->n_violations == 0) snprintf(st->message, sizeof st->message, "invalid %s: %s", field, desc);
+    if (st->n_violations < LTC_STATUS_MAX_VIOLATIONS) {
+        ltc_field_violation *v = &st->violations[st->n_violations++];
+        snprintf(v->field, sizeof v->field, "%s", field);
+        snprintf(v->description, sizeof v->description, "%s", desc);
+    }
+    return -1;
+}
+
+/* Packs msg into an Any with the googleapis type URL. Returns 0 or -1. */
+static int pack_any(Google__Protobuf__Any *any, const ProtobufCMessage *msg, const char *type_name) {
+    size_t n = protobuf_c_message_get_packed_size(msg);
+    uint8_t *buf = malloc(n ? n : 1);
+    if (!buf) return -1;
+    protobuf_c_message_pack(msg, buf);
+    size_t ul = strlen("type.googleapis.com/") + strlen(type_name) + 1;
+    char *url = malloc(ul);
+    if (!url) {
+        free(buf);
+        return -1;
+    }
+    snprintf(url, ul, "type.googleapis.com/%s", type_name);
+    any->type_url = url;
+    any->value.data = buf;
+    any->value.len = n;
+    return 0;
+}
+
+uint8_t *ltc_status_pack_details(const ltc_status *st, const char *domain, size_t *len_out) {
+    if (st->raw_details) {
+        uint8_t *copy = malloc(st->raw_details_len ? st->raw_details_len : 1);
+        if (copy) memcpy(copy, st->raw_details, st->raw_details_len);
+        *len_out = st->raw_details_len;
+        return copy;
+    }
+    Google__Rpc__ErrorInfo info = GOOGLE__RPC__ERROR_INFO__INIT;
+    info.reason = (char *)(st->reason[0] ? st->reason : ltc_code_name(st->code));
+    info.domain = (char *)(domain ? domain : "ltc");
+
+    Google__Rpc__BadRequest bad = GOOGLE__RPC__BAD_REQUEST__INIT;
+    Google__Rpc__BadRequest__FieldViolation fv[LTC_STATUS_MAX_VIOLATIONS];
+    Google__Rpc__BadRequest__FieldViolation *fvp[LTC_STATUS_MAX_VIOLATIONS];
+    for (size_t i = 0; i < st->n_violations; i++) {
+        google__rpc__bad_request__field_violation__init(&fv[i]);
+        fv[i].field = (char *)st->violations[i].field;
+        fv[i].description = (char *)st->violations[i].description;
+        fvp[i] = &fv[i];
+    }
+    bad.n_field_violations = st->n_violations;
+    bad.field_violations = fvp;
+
+    Google__Protobuf__Any any[2] = {GOOGLE__PROTOBUF__ANY__INIT, GOOGLE__PROTOBUF__ANY__INIT};
+    Google__Protobuf__Any *anyp[2] = {&any[0], &any[1]};
+    size_t n_any = 0;
+    uint8_t *out = NULL;
+    if (pack_any(&any[n_any], &info.base, "google.rpc.ErrorInfo") != 0) goto done;
+    n_any++;
+    if (st->n_violations > 0) {
+        if (pack_any(&any[n_any], &bad.base, "google.rpc.BadRequest") != 0) goto done;
+        n_any++;
+    }
+    Google__Rpc__Status s = GOOGLE__RPC__STATUS__INIT;
+    s.code = (int32_t)st->code;
+    s.message = (char *)st->message;
+    s.n_details = n_any;
+    s.details = anyp;
+    size_t n = protobuf_c_message_get_packed_size(&s.base);
+    out = malloc(n ? n : 1);
+    if (out) {
+        protobuf_c_message_pack(&s.base, out);
+        *len_out = n;
+    }
+done:
+    for (size_t i = 0; i < n_any; i++) {
+        free(any[i].type_url);
+        free(any[i].value.data);
+    }
+    return out;
+}
+
+int ltc_status_unpack_details(ltc_status *st, const uint8_t *data, size_t len) {
+    Google__Rpc__Status *s = google__rpc__status__unpack(NULL, len, data);
+    if (!s) return -1;
+    for (size_t i = 0; i < s->n_details; i++) {
+        const Google__Protobuf__Any *any = s->details[i];
+        const char *slash = any->type_url ? strrchr(any->type_url, '/') : NULL;
+        const char *type = slash ? slash + 1 : "";
+        if (strcmp(type, "google.rpc.ErrorInfo") == 0) {
+            Google__Rpc__ErrorInfo *info = google__rpc__error_info__unpack(NULL, any->value.len, any->value.data);
+            if (info) {
+                snprintf(st->reason, sizeof st->reason, "%s", info->reason);
+                google__rpc__error_info__free_unpacked(info, NULL);
+            }
+        } else if (strcmp(type, "google.rpc.BadRequest") == 0) {
+            Google__Rpc__BadRequest *bad = google__rpc__bad_request__unpack(NULL, any->value.len, any->value.data);
+            if (bad) {
+                st->n_violations = 0;
+                for (size_t j = 0; j < bad->n_field_violations && j < LTC_STATUS_MAX_VIOLATIONS; j++) {
+                    ltc_field_violation *v = &st->violations[st->n_violations++];
+                    snprintf(v->field, sizeof v->field, "%s", bad->field_violations[j]->field);
+                    snprintf(v->description, sizeof v->description, "%s", bad->field_violations[j]->description);
+                }
+                google__rpc__bad_request__free_unpacked(bad, NULL);
+            }
+        }
+    }
+    google__rpc__status__free_unpacked(s, NULL);
+    return 0;
+}
