@@ -145,8 +145,8 @@ static int deliver_row(ltc_relay *r, const PGresult *rows, int i, ltc_status *st
         rc = ltc_db_exec(r->db, st, SQL_DELIVERED, 1, p);
         LTC_INFO("handoff_delivered", handoff, "%s to %s (attempt %d)", method, dest, attempts + 1);
     } else {
-        char err[320];
-        snprintf(err, sizeof err, "%s %s: %s", ltc_code_name(cs.code), cs.reason, cs.message);
+        char err[400];
+        snprintf(err, sizeof err, "%s %.63s: %.255s", ltc_code_name(cs.code), cs.reason, cs.message);
         if (park) {
             const char *p[2] = {seq, err};
             rc = ltc_db_exec(r->db, st, SQL_PARK, 2, p);

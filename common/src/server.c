@@ -464,7 +464,7 @@ static void handle_registered(ltc_call *c, worker *w) {
             protobuf_c_message_free_unpacked(req, NULL);
         }
     }
-    if (ltc_db_in_transaction(w->db)) ltc_db_rollback(w->db); /* never leave a transaction open */
+    if (w->db && ltc_db_in_transaction(w->db)) ltc_db_rollback(w->db); /* never leave a transaction open */
     log_call(c, &st);
     send_reply(c, resp, resp_len, &st);
     free(resp);
