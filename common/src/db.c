@@ -66,6 +66,12 @@ int ltc_db_in_transaction(const ltc_db *db) {
     return t == PQTRANS_INTRANS || t == PQTRANS_INERROR || t == PQTRANS_ACTIVE;
 }
 
+/* Server notices (e.g. "relation already exists, skipping") go to the debug log, not to stderr. */
+static void on_notice(void *arg, const char *message) {
+    (void)arg;
+    if (ltc_log_enabled(LTC_LOG_DEBUG)) ltc_log(LTC_LOG_DEBUG, "db_notice", NULL, "%.300s", message);
+}
+
 int ltc_db_connect(ltc_db *db, ltc_status *st) {
     if (db->conn && PQstatus(db->conn) == CONNECTION_OK) return 0;
     drop_conn(db);
@@ -81,6 +87,7 @@ int ltc_db_connect(ltc_db *db, ltc_status *st) {
         drop_conn(db);
         return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database unavailable");
     }
+    PQsetNoticeProcessor(db->conn, on_notice, NULL);
     char *ident = PQescapeIdentifier(db->conn, db->schema, strlen(db->schema));
     char sql[256];
     snprintf(sql, sizeof sql, "SET search_path TO %s; SET synchronous_commit TO on", ident ? ident : "public");
