@@ -76,13 +76,36 @@ static void sleep_ms(long ms) {
     }
 }
 
-/* Capped exponential backoff with jitter: between half and all of min(cap, 200ms * 2^attempts). */
-static long backoff_ms(ltc_relay *r, int attempts) {
-    long cap = r->opt.max_backoff_ms > 0 ? r->opt.max_backoff_ms : 30000;
+long ltc_outbox_backoff_ms(int attempts, long cap_ms, unsigned int *seed) {
+    long cap = cap_ms > 0 ? cap_ms : 30000;
     long b = 200;
     for (int i = 0; i < attempts && b < cap; i++) b *= 2;
     if (b > cap) b = cap;
-    return b / 2 + (long)(rand_r(&r->seed) % (unsigned)(b / 2 + 1));
+    return b / 2 + (long)(rand_r(seed) % (unsigned)(b / 2 + 1));
+}
+
+PGresult *ltc_outbox_claim(ltc_db *db, int limit, ltc_status *st) {
+    char lim[16];
+    snprintf(lim, sizeof lim, "%d", limit > 0 ? limit : 1);
+    const char *p[1] = {lim};
+    return ltc_db_query(db, st, SQL_CLAIM, 1, p);
+}
+
+int ltc_outbox_mark_delivered(ltc_db *db, const char *seq, ltc_status *st) {
+    const char *p[1] = {seq};
+    return ltc_db_exec(db, st, SQL_DELIVERED, 1, p);
+}
+
+int ltc_outbox_mark_retry(ltc_db *db, const char *seq, const char *error, long delay_ms, ltc_status *st) {
+    char ms[24];
+    snprintf(ms, sizeof ms, "%ld", delay_ms);
+    const char *p[3] = {seq, error, ms};
+    return ltc_db_exec(db, st, SQL_RETRY, 3, p);
+}
+
+int ltc_outbox_mark_parked(ltc_db *db, const char *seq, const char *error, ltc_status *st) {
+    const char *p[2] = {seq, error};
+    return ltc_db_exec(db, st, SQL_PARK, 2, p);
 }
 
 static ltc_client *peer_client(ltc_relay *r, const char *destination) {
@@ -141,23 +164,19 @@ static int deliver_row(ltc_relay *r, const PGresult *rows, int i, ltc_status *st
     PQfreemem(payload);
     int rc;
     if (delivered) {
-        const char *p[1] = {seq};
-        rc = ltc_db_exec(r->db, st, SQL_DELIVERED, 1, p);
+        rc = ltc_outbox_mark_delivered(r->db, seq, st);
         LTC_INFO("handoff_delivered", handoff, "%s to %s (attempt %d)", method, dest, attempts + 1);
     } else {
         char err[400];
         snprintf(err, sizeof err, "%s %.63s: %.255s", ltc_code_name(cs.code), cs.reason, cs.message);
         if (park) {
-            const char *p[2] = {seq, err};
-            rc = ltc_db_exec(r->db, st, SQL_PARK, 2, p);
+            rc = ltc_outbox_mark_parked(r->db, seq, err, st);
             LTC_ERROR("handoff_parked", handoff, "%s to %s refused, parked: %s", method, dest, err);
         } else {
-            char ms[24];
-            snprintf(ms, sizeof ms, "%ld", backoff_ms(r, attempts));
-            const char *p[3] = {seq, err, ms};
-            rc = ltc_db_exec(r->db, st, SQL_RETRY, 3, p);
-            LTC_WARN("handoff_retry", handoff, "%s to %s failed (attempt %d), retry in %sms: %s", method, dest,
-                     attempts + 1, ms, err);
+            long delay = ltc_outbox_backoff_ms(attempts, r->opt.max_backoff_ms, &r->seed);
+            rc = ltc_outbox_mark_retry(r->db, seq, err, delay, st);
+            LTC_WARN("handoff_retry", handoff, "%s to %s failed (attempt %d), retry in %ldms: %s", method, dest,
+                     attempts + 1, delay, err);
         }
     }
     ltc_status_clear(&cs);
@@ -167,11 +186,8 @@ static int deliver_row(ltc_relay *r, const PGresult *rows, int i, ltc_status *st
 /* Claims and delivers one batch. Returns the number of rows handled, or -1 on a database error. */
 static int relay_batch(ltc_relay *r) {
     ltc_status st = {0};
-    char lim[16];
-    snprintf(lim, sizeof lim, "%d", r->opt.batch_size > 0 ? r->opt.batch_size : 16);
-    const char *p[1] = {lim};
     if (ltc_db_begin(r->db, &st) != 0) goto fail;
-    PGresult *rows = ltc_db_query(r->db, &st, SQL_CLAIM, 1, p);
+    PGresult *rows = ltc_outbox_claim(r->db, r->opt.batch_size > 0 ? r->opt.batch_size : 16, &st);
     if (!rows) goto fail;
     int n = PQntuples(rows);
     for (int i = 0; i < n && !atomic_load(&r->stop); i++) {

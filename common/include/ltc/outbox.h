@@ -37,6 +37,20 @@ typedef struct ltc_relay_options {
     int batch_size;           /* rows claimed per transaction */
 } ltc_relay_options;
 
+/* --- the relay's steps, exposed for tests and operators' tools ------------------------------------------- */
+
+/* Claims up to `limit` due rows inside the caller's open transaction: not delivered, not parked, due, and the oldest
+ * undelivered row of their deal; locked FOR UPDATE SKIP LOCKED until the transaction ends. The result's columns:
+ * seq, handoff_id, destination, method, payload (bytea, text form), attempts. Caller PQclear()s it. */
+PGresult *ltc_outbox_claim(ltc_db *db, int limit, ltc_status *st);
+/* Records the outcome of delivering row `seq` (in the claiming transaction). */
+int ltc_outbox_mark_delivered(ltc_db *db, const char *seq, ltc_status *st);
+int ltc_outbox_mark_retry(ltc_db *db, const char *seq, const char *error, long delay_ms, ltc_status *st);
+int ltc_outbox_mark_parked(ltc_db *db, const char *seq, const char *error, ltc_status *st);
+/* Capped exponential backoff with jitter for the attempt that just failed (attempts before it): a value between half
+ * and all of min(cap_ms, 200 ms * 2^attempts). */
+long ltc_outbox_backoff_ms(int attempts, long cap_ms, unsigned int *seed);
+
 ltc_relay *ltc_relay_start(const ltc_relay_options *opt, ltc_status *st);
 /* Stops claiming, finishes the batch in hand, joins. NULL-safe. */
 void ltc_relay_stop(ltc_relay *r);

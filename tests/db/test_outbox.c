@@ -1,0 +1,161 @@
+/* The outbox relay's claim rules against a real PostgreSQL (tests/db/with_pg.sh provides LTC_TEST_DSN):
+ * one deal's rows are claimed oldest first and one at a time, parked and not-yet-due rows are skipped, and a row
+ * locked by one relay is invisible to another (FOR UPDATE SKIP LOCKED) while still holding back its deal. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ltc/db.h"
+#include "ltc/outbox.h"
+
+static const char *dsn(void) {
+    const char *d = getenv("LTC_TEST_DSN");
+    return d ? d : "";
+}
+
+static const char SQL_RESET[] =
+    "DROP SCHEMA IF EXISTS relay_test CASCADE; CREATE SCHEMA relay_test;"
+    "CREATE TABLE relay_test.outbox (seq bigserial PRIMARY KEY, handoff_id uuid NOT NULL UNIQUE,"
+    " deal_id text NOT NULL, destination text NOT NULL, method text NOT NULL, payload bytea NOT NULL,"
+    " create_time timestamptz NOT NULL DEFAULT now(), attempts integer NOT NULL DEFAULT 0,"
+    " next_attempt_time timestamptz NOT NULL DEFAULT now(), delivered_time timestamptz, parked_time timestamptz,"
+    " last_error text)";
+static const char SQL_ADD[] =
+    "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, next_attempt_time, parked_time)"
+    " VALUES (gen_random_uuid(), $1, 'bto', '/x', '\\x01', now() + make_interval(secs => $2::int),"
+    " CASE WHEN $3 THEN now() END) RETURNING seq";
+
+static ltc_db *open_db(void) {
+    ltc_db *db = ltc_db_create(dsn(), "relay_test");
+    ltc_status st = {0};
+    assert_int_equal(ltc_db_connect(db, &st), 0);
+    return db;
+}
+
+static void add(ltc_db *db, const char *deal, int due_in_s, int parked) {
+    ltc_status st = {0};
+    char due[16];
+    snprintf(due, sizeof due, "%d", due_in_s);
+    const char *p[3] = {deal, due, parked ? "true" : "false"};
+    assert_int_equal(ltc_db_exec(db, &st, SQL_ADD, 3, p), 0);
+}
+
+/* The seqs claimed, comma-separated, into out. */
+static void claimed(PGresult *r, char *out, size_t n) {
+    out[0] = 0;
+    for (int i = 0; i < PQntuples(r); i++) {
+        size_t len = strlen(out);
+        snprintf(out + len, n - len, "%s%s", i ? "," : "", PQgetvalue(r, i, 0));
+    }
+}
+
+static int setup(void **state) {
+    (void)state;
+    PGconn *c = PQconnectdb(dsn());
+    PGresult *r = PQexec(c, SQL_RESET);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    PQclear(r);
+    PQfinish(c);
+    return ok ? 0 : -1;
+}
+
+static void test_claim_rules(void **state) {
+    (void)state;
+    ltc_db *db = open_db();
+    add(db, "A", 0, 0);   /* 1: head of A */
+    add(db, "A", 0, 0);   /* 2: behind 1 */
+    add(db, "B", 60, 0);  /* 3: not due yet */
+    add(db, "C", 0, 1);   /* 4: parked */
+    add(db, "C", 0, 0);   /* 5: behind a parked row: keeps order */
+    add(db, "D", 0, 0);   /* 6: head of D */
+    ltc_status st = {0};
+    char got[64];
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    PGresult *r = ltc_outbox_claim(db, 10, &st);
+    assert_non_null(r);
+    claimed(r, got, sizeof got);
+    assert_string_equal(got, "1,6");
+    PQclear(r);
+    assert_int_equal(ltc_outbox_mark_delivered(db, "1", &st), 0);
+    assert_int_equal(ltc_outbox_mark_retry(db, "6", "UNAVAILABLE", 60000, &st), 0);
+    assert_int_equal(ltc_db_commit(db, &st), 0);
+
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    r = ltc_outbox_claim(db, 10, &st);
+    claimed(r, got, sizeof got);
+    assert_string_equal(got, "2"); /* 2 is now the head of A; 6 waits for its retry time */
+    PQclear(r);
+    assert_int_equal(ltc_outbox_mark_parked(db, "2", "FAILED_PRECONDITION", &st), 0);
+    assert_int_equal(ltc_db_commit(db, &st), 0);
+
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    r = ltc_outbox_claim(db, 10, &st);
+    assert_int_equal(PQntuples(r), 0);
+    PQclear(r);
+    ltc_db_rollback(db);
+    ltc_db_destroy(db);
+}
+
+static void test_two_relays_never_share_a_row(void **state) {
+    (void)state;
+    ltc_db *a = open_db(), *b = open_db();
+    add(a, "E", 0, 0); /* 7 */
+    add(a, "E", 0, 0); /* 8 */
+    add(a, "F", 0, 0); /* 9 */
+    ltc_status st = {0};
+    char got[64];
+    assert_int_equal(ltc_db_begin(a, &st), 0);
+    PGresult *r = ltc_outbox_claim(a, 1, &st); /* relay a takes E's head */
+    claimed(r, got, sizeof got);
+    assert_string_equal(got, "7");
+    PQclear(r);
+    assert_int_equal(ltc_db_begin(b, &st), 0);
+    r = ltc_outbox_claim(b, 10, &st); /* relay b: 7 is locked, 8 is held back by 7, F's head is free */
+    claimed(r, got, sizeof got);
+    assert_string_equal(got, "9");
+    PQclear(r);
+    ltc_db_rollback(b);
+    assert_int_equal(ltc_outbox_mark_delivered(a, "7", &st), 0);
+    assert_int_equal(ltc_db_commit(a, &st), 0);
+    assert_int_equal(ltc_db_begin(b, &st), 0);
+    r = ltc_outbox_claim(b, 10, &st);
+    claimed(r, got, sizeof got);
+    assert_string_equal(got, "8,9");
+    PQclear(r);
+    ltc_db_rollback(b);
+    ltc_db_destroy(a);
+    ltc_db_destroy(b);
+}
+
+static void test_backoff_is_capped_and_jittered(void **state) {
+    (void)state;
+    unsigned int seed = 42;
+    for (int attempts = 0; attempts < 40; attempts++) {
+        long cap = 5000;
+        long expect = 200;
+        for (int i = 0; i < attempts && expect < cap; i++) expect *= 2;
+        if (expect > cap) expect = cap;
+        for (int k = 0; k < 50; k++) {
+            long d = ltc_outbox_backoff_ms(attempts, cap, &seed);
+            assert_in_range(d, expect / 2, expect);
+        }
+    }
+}
+
+int main(void) {
+    if (!getenv("LTC_TEST_DSN")) {
+        fprintf(stderr, "LTC_TEST_DSN is not set: run through tests/db/with_pg.sh\n");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_claim_rules),
+        cmocka_unit_test(test_two_relays_never_share_a_row),
+        cmocka_unit_test(test_backoff_is_capped_and_jittered),
+    };
+    return cmocka_run_group_tests(tests, setup, NULL);
+}
