@@ -41,7 +41,7 @@ static unsigned char *payload(block *b) { return (unsigned char *)b + BLOCK_HDR;
 
 /* A new block with at least `cap` usable bytes, enough for one allocation of `cap - ALIGN + 1` after alignment. */
 static block *block_new(size_t cap) {
-    if (cap > SIZE_MAX - BLOCK_HDR) oom(cap);
+    if (cap > (size_t)PTRDIFF_MAX - BLOCK_HDR) oom(cap);
     block *b = malloc(BLOCK_HDR + cap);
     if (!b) oom(BLOCK_HDR + cap);
     b->next = NULL;
@@ -100,7 +100,7 @@ void *ltc_arena_alloc(ltc_arena *a, size_t n) {
     size_t want = n ? n : 1;  /* distinct pointers even for zero-size requests */
     void *p = carve(a->cur, want);
     if (!p) {
-        if (want > SIZE_MAX - LTC_ARENA_ALIGN) oom(n);
+        if (want > (size_t)PTRDIFF_MAX - BLOCK_HDR - LTC_ARENA_ALIGN) oom(n);  /* no object can be that large */
         size_t need = want + LTC_ARENA_ALIGN;  /* room for the worst-case alignment padding */
         block *b;
         if (need > a->block_size / 2) {

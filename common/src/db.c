@@ -90,7 +90,7 @@ int ltc_db_connect(ltc_db *db, ltc_status *st) {
     PQsetNoticeProcessor(db->conn, on_notice, NULL);
     char *ident = PQescapeIdentifier(db->conn, db->schema, strlen(db->schema));
     char sql[256];
-    snprintf(sql, sizeof sql, "SET search_path TO %s; SET synchronous_commit TO on", ident ? ident : "public");
+    snprintf(sql, sizeof sql, "SET search_path TO %s; SET synchronous_commit TO on; SET datestyle TO ISO, YMD; SET timezone TO UTC", ident ? ident : "public");
     PQfreemem(ident);
     PGresult *r = PQexec(db->conn, sql);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;

@@ -12,6 +12,7 @@ int ltc_log_enabled(ltc_log_level level);
 void ltc_log(ltc_log_level level, const char *event, const char *request_id, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+#define LTC_DEBUG(event, rid, ...) ltc_log(LTC_LOG_DEBUG, (event), (rid), __VA_ARGS__)
 #define LTC_INFO(event, rid, ...) ltc_log(LTC_LOG_INFO, (event), (rid), __VA_ARGS__)
 #define LTC_WARN(event, rid, ...) ltc_log(LTC_LOG_WARN, (event), (rid), __VA_ARGS__)
 #define LTC_ERROR(event, rid, ...) ltc_log(LTC_LOG_ERROR, (event), (rid), __VA_ARGS__)

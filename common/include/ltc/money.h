@@ -17,13 +17,14 @@ typedef struct ltc_money {
 int ltc_currency_digits(const char *code);
 
 /* Converts a Money message field (units/nanos) to minor units. Fails with INVALID_ARGUMENT naming `field` when the
- * message is missing (and required), the currency is unknown, units and nanos disagree in sign, nanos is out of
+ * message is missing (callers with an optional amount check for NULL first), the currency is unknown, units and nanos disagree in sign, nanos is out of
  * range, the amount is finer than the minor unit, or it overflows. `allow_negative` 0 also refuses amounts < 0. */
 struct Ltc__Type__V1__Money;
 int ltc_money_from_proto(const struct Ltc__Type__V1__Money *m, const char *field, int allow_negative,
                          ltc_money *out, ltc_status *st);
 
-/* Fills units/nanos of `out` (already initialised) from minor units. currency must be a known code. */
+/* Fills `out` (already initialised) from minor units. currency must be a known code (an unknown one is written as
+ * "XXX" with the amount taken as whole units). currency_code points into a static table. */
 void ltc_money_to_proto(const char *currency, int64_t minor, struct Ltc__Type__V1__Money *out);
 
 /* Overflow-checked arithmetic: return 0, or -1 on overflow (out untouched). */

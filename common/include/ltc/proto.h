@@ -10,7 +10,7 @@
 struct Google__Protobuf__Timestamp;
 struct Ltc__Type__V1__Date;
 
-/* A Timestamp in the call's arena from microseconds since the Unix epoch (SQL: `ltc_micros(col)`, see below).
+/* A Timestamp in the call's arena from microseconds since the Unix epoch (SQL form below).
  * Returns NULL when `is_null`. */
 struct Google__Protobuf__Timestamp *ltc_ts_from_micros(ltc_call *c, int64_t micros, int is_null);
 /* A Timestamp from a result column holding microseconds since the epoch; NULL for SQL NULL. */
