@@ -1,0 +1,73 @@
+/* otd.h - private declarations of the OTD service (order to deliver): the handlers of
+ * ltc.otd.v1.OrderToDeliveryService and ltc.otd.v1.IntakeService, the order/shipment loaders they share, and the
+ * pure finite-capacity fill used by the scheduler. */
+#ifndef LTC_OTD_H
+#define LTC_OTD_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ltc/ids.h"
+#include "ltc/server.h"
+#include "ltc/status.h"
+
+#include "ltc/otd/v1/intake_service.pb-c.h"
+#include "ltc/otd/v1/otd_service.pb-c.h"
+#include "ltc/otd/v1/resources.pb-c.h"
+
+/* Scheduling horizon: working days from tomorrow up to this many calendar days ahead. */
+#define OTD_HORIZON_DAYS 366
+/* Upper bounds on repeated fields, so that one request cannot hold a worker for long. */
+#define OTD_MAX_LINES 1000
+#define OTD_MAX_TERMS 100
+
+/* --- handlers (orders.c) ------------------------------------------------------------------------------- */
+int otd_accept_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_get_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_list_orders(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_review_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_release_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* --- handlers (scheduling.c) --------------------------------------------------------------------------- */
+int otd_create_resource(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_schedule_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* --- handlers (shipments.c) ---------------------------------------------------------------------------- */
+int otd_create_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_get_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_record_acceptance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* --- shared helpers (orders.c) ------------------------------------------------------------------------- */
+
+/* Order state as stored ("RECEIVED") <-> the proto enum. Unknown text -> UNSPECIFIED. */
+Ltc__Otd__V1__OrderState otd_order_state_from_text(const char *s);
+const char *otd_order_state_text(Ltc__Otd__V1__OrderState s);
+
+/* Loads the whole order `id` (lines, payment terms) into the call's arena. Does not lock. NOT_FOUND
+ * "ORDER_NOT_FOUND" when it does not exist. 0 or -1. */
+int otd_order_load(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Order **out);
+
+/* Locks the order row (SELECT ... FOR UPDATE) and returns its stored state text (in the arena) in *state.
+ * NOT_FOUND "ORDER_NOT_FOUND" when it does not exist. 0 or -1. */
+int otd_order_lock(ltc_call *c, ltc_status *st, const char *id, const char **state);
+
+/* Sets the order's state (and update_time). 0 or -1. */
+int otd_order_set_state(ltc_call *c, ltc_status *st, const char *id, const char *state);
+
+/* A PostgreSQL array literal ("{...}") of the n strings, each quoted and escaped, in the arena. */
+char *otd_pg_text_array(ltc_call *c, const char *const *items, size_t n);
+/* A PostgreSQL array literal of n integers, in the arena. */
+char *otd_pg_int_array(ltc_call *c, const int64_t *items, size_t n);
+
+/* --- scheduling (scheduling.c) ------------------------------------------------------------------------- */
+
+/* Finite-capacity fill, pure (no database): places `work` units on consecutive days 0..horizon_days-1, taking on
+ * each working day (is_working_day[i] != 0) whatever capacity is left (daily_capacity - booked_per_day[i], never
+ * below 0), earliest days first. booked_per_day may be NULL (nothing booked). alloc_per_day, when not NULL, receives
+ * the units placed on each of the horizon_days days (0 after the finish day).
+ * Returns the index of the day the work finishes on, or -1 when it does not fit in the horizon, or when work,
+ * daily_capacity or horizon_days is not positive (alloc_per_day is then all zero). */
+int otd_fill_capacity(int64_t work, int64_t daily_capacity, const int64_t *booked_per_day, int horizon_days,
+                      const int *is_working_day, int64_t *alloc_per_day);
+
+#endif

@@ -1,0 +1,293 @@
+/* shipments.c - shipments (发货) of scheduled orders and the customer's acceptance (验收) of each; an accepted
+ * shipment is handed to DTC (IntakeService/AcceptDelivery) in the same transaction. */
+#include <string.h>
+
+#include "ltc/money.h"
+#include "ltc/outbox.h"
+#include "ltc/proto.h"
+#include "ltc/dtc/v1/intake_service.pb-c.h"
+#include "otd.h"
+
+/* --- SQL ------------------------------------------------------------------------------------------------- */
+
+static const char SQL_ORDER_LINES_OF[] =
+    "SELECT id, product_id, quantity, shipped_quantity, accepted_quantity, unit_price_minor, currency "
+    "FROM order_lines WHERE order_id = $1 ORDER BY line_no";
+static const char SQL_SHIPMENT_INSERT[] =
+    "INSERT INTO shipments (id, order_id, state, amount_minor, currency) VALUES ($1, $2, 'SHIPPED', $3, $4)";
+static const char SQL_SHIPMENT_LINES_INSERT[] =
+    "INSERT INTO shipment_lines (shipment_id, line_no, order_line_id, quantity) "
+    "SELECT $1, t.n, t.l, t.q FROM unnest($2::uuid[], $3::bigint[]) WITH ORDINALITY AS t(l, q, n)";
+static const char SQL_LINES_SHIP[] =
+    "UPDATE order_lines ol SET shipped_quantity = ol.shipped_quantity + t.q, update_time = now() "
+    "FROM unnest($1::uuid[], $2::bigint[]) AS t(l, q) WHERE ol.id = t.l";
+static const char SQL_SHIPMENT_GET[] =
+    "SELECT id, order_id, state, amount_minor, currency, acceptance_note, "
+    "(extract(epoch FROM create_time) * 1000000)::bigint, (extract(epoch FROM decide_time) * 1000000)::bigint "
+    "FROM shipments WHERE id = $1";
+static const char SQL_SHIPMENT_LINES_GET[] =
+    "SELECT ol.product_id, sl.quantity FROM shipment_lines sl JOIN order_lines ol ON ol.id = sl.order_line_id "
+    "WHERE sl.shipment_id = $1 ORDER BY sl.line_no";
+static const char SQL_SHIPMENT_ORDER[] = "SELECT order_id FROM shipments WHERE id = $1";
+static const char SQL_SHIPMENT_LOCK[] = "SELECT state, order_id FROM shipments WHERE id = $1 FOR UPDATE";
+static const char SQL_SHIPMENT_DECIDE[] =
+    "UPDATE shipments SET state = $2, acceptance_note = $3, handoff_id = $4, decide_time = now(), "
+    "update_time = now() WHERE id = $1";
+static const char SQL_LINES_ACCEPT[] =
+    "UPDATE order_lines ol SET accepted_quantity = ol.accepted_quantity + sl.quantity, update_time = now() "
+    "FROM shipment_lines sl WHERE sl.shipment_id = $1 AND ol.id = sl.order_line_id";
+static const char SQL_LINES_UNSHIP[] =
+    "UPDATE order_lines ol SET shipped_quantity = ol.shipped_quantity - sl.quantity, update_time = now() "
+    "FROM shipment_lines sl WHERE sl.shipment_id = $1 AND ol.id = sl.order_line_id";
+static const char SQL_ORDER_PROGRESS[] =
+    "SELECT bool_and(accepted_quantity = quantity), bool_or(shipped_quantity > 0) FROM order_lines "
+    "WHERE order_id = $1";
+
+/* --- loading --------------------------------------------------------------------------------------------- */
+
+static Ltc__Otd__V1__ShipmentState shipment_state_from_text(const char *s) {
+    if (s && strcmp(s, "SHIPPED") == 0) return LTC__OTD__V1__SHIPMENT_STATE__SHIPMENT_STATE_SHIPPED;
+    if (s && strcmp(s, "ACCEPTED") == 0) return LTC__OTD__V1__SHIPMENT_STATE__SHIPMENT_STATE_ACCEPTED;
+    if (s && strcmp(s, "REJECTED") == 0) return LTC__OTD__V1__SHIPMENT_STATE__SHIPMENT_STATE_REJECTED;
+    return LTC__OTD__V1__SHIPMENT_STATE__SHIPMENT_STATE_UNSPECIFIED;
+}
+
+/* Loads shipment `id` with its lines into the arena. NOT_FOUND "SHIPMENT_NOT_FOUND". 0 or -1. */
+static int shipment_load(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Shipment **out) {
+    const char *p[1] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_SHIPMENT_GET, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) == 0)
+        return ltc_status_set(st, LTC_NOT_FOUND, "SHIPMENT_NOT_FOUND", "shipment %s not found", id);
+    PGresult *l = ltc_call_query(c, st, SQL_SHIPMENT_LINES_GET, 1, p);
+    if (!l) return -1;
+    Ltc__Otd__V1__Shipment *s = LTC_NEW(c, Ltc__Otd__V1__Shipment, LTC__OTD__V1__SHIPMENT__INIT);
+    s->name = ltc_call_printf(c, "shipments/%s", ltc_pg_str(r, 0, 0));
+    s->order = ltc_call_printf(c, "orders/%s", ltc_pg_str(r, 0, 1));
+    s->state = shipment_state_from_text(ltc_pg_str(r, 0, 2));
+    s->amount = LTC_NEW(c, Ltc__Type__V1__Money, LTC__TYPE__V1__MONEY__INIT);
+    ltc_money_to_proto(ltc_pg_str(r, 0, 4), ltc_pg_i64(r, 0, 3), s->amount);
+    s->acceptance_note = ltc_call_strdup(c, ltc_pg_str(r, 0, 5));
+    s->create_time = ltc_ts_from_pg(c, r, 0, 6);
+    s->decide_time = ltc_ts_from_pg(c, r, 0, 7);
+    s->n_lines = (size_t)PQntuples(l);
+    s->lines = ltc_call_alloc(c, (s->n_lines ? s->n_lines : 1) * sizeof *s->lines);
+    for (size_t i = 0; i < s->n_lines; i++) {
+        Ltc__Otd__V1__ShipmentLine *sl = LTC_NEW(c, Ltc__Otd__V1__ShipmentLine, LTC__OTD__V1__SHIPMENT_LINE__INIT);
+        sl->product = ltc_call_printf(c, "products/%s", ltc_pg_str(l, (int)i, 0));
+        sl->quantity = ltc_pg_i64(l, (int)i, 1);
+        s->lines[i] = sl;
+    }
+    *out = s;
+    return 0;
+}
+
+/* --- CreateShipment -------------------------------------------------------------------------------------- */
+
+/* The validated request: product ids and quantities per shipment line. */
+typedef struct ship_input {
+    char order[LTC_UUID_LEN + 1];
+    size_t n;
+    char (*products)[LTC_UUID_LEN + 1];
+    int64_t *quantities;
+} ship_input;
+
+static int check_shipment(ltc_call *c, const Ltc__Otd__V1__Shipment *s, ship_input *in, ltc_status *st) {
+    if (!s) return ltc_status_bad_field(st, "shipment", "required");
+    ltc_name_parse(s->order, "orders", "shipment.order", in->order, st);
+    in->n = s->n_lines;
+    if (in->n == 0) return ltc_status_bad_field(st, "shipment.lines", "at least one line is required");
+    if (in->n > OTD_MAX_LINES) return ltc_status_bad_field(st, "shipment.lines", "at most %d lines", OTD_MAX_LINES);
+    in->products = ltc_call_alloc(c, in->n * sizeof *in->products);
+    in->quantities = ltc_call_alloc(c, in->n * sizeof *in->quantities);
+    for (size_t i = 0; i < in->n; i++) {
+        const Ltc__Otd__V1__ShipmentLine *l = s->lines[i];
+        const char *pfield = ltc_call_printf(c, "shipment.lines[%zu].product", i);
+        if (ltc_name_parse(l->product, "products", pfield, in->products[i], st) == 0) {
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(in->products[j], in->products[i]) == 0) {
+                    ltc_status_bad_field(st, pfield, "duplicate product: shipment.lines[%zu] has it already", j);
+                    break;
+                }
+        }
+        if (l->quantity <= 0)
+            ltc_status_bad_field(st, ltc_call_printf(c, "shipment.lines[%zu].quantity", i), "must be positive");
+        in->quantities[i] = l->quantity;
+    }
+    return st->code == LTC_OK ? 0 : -1;
+}
+
+/* Matches the shipment lines to the order's lines (rows of `lines`): line_of[i] = row. Each product must be a line
+ * of the order (INVALID_ARGUMENT), each quantity at most the line's unshipped quantity (FAILED_PRECONDITION
+ * "OVER_SHIPMENT"). Computes the amount at the order's prices. */
+static int match_lines(ltc_call *c, const PGresult *lines, const ship_input *in, int *line_of, int64_t *amount,
+                       ltc_status *st) {
+    for (size_t i = 0; i < in->n; i++) {
+        line_of[i] = -1;
+        for (int row = 0; row < PQntuples(lines); row++)
+            if (strcmp(ltc_pg_str(lines, row, 1), in->products[i]) == 0) line_of[i] = row;
+        if (line_of[i] < 0)
+            ltc_status_bad_field(st, ltc_call_printf(c, "shipment.lines[%zu].product", i),
+                                 "products/%s is not a line of order %s", in->products[i], in->order);
+    }
+    if (st->code != LTC_OK) return -1;
+    *amount = 0;
+    for (size_t i = 0; i < in->n; i++) {
+        int row = line_of[i];
+        int64_t unshipped = ltc_pg_i64(lines, row, 2) - ltc_pg_i64(lines, row, 3), value;
+        if (in->quantities[i] > unshipped)
+            return ltc_status_set(st, LTC_FAILED_PRECONDITION, "OVER_SHIPMENT",
+                                  "shipment.lines[%zu]: %lld units of products/%s asked, only %lld unshipped", i,
+                                  (long long)in->quantities[i], in->products[i], (long long)unshipped);
+        if (ltc_i64_mul(in->quantities[i], ltc_pg_i64(lines, row, 5), &value) != 0 ||
+            ltc_i64_add(*amount, value, amount) != 0)
+            return ltc_status_set(st, LTC_OUT_OF_RANGE, "AMOUNT_OVERFLOW", "the shipment's amount overflows");
+    }
+    return 0;
+}
+
+/* Writes the shipment, its lines, the shipped quantities and the order's new state. */
+static int write_shipment(ltc_call *c, ltc_status *st, const char *sid, const ship_input *in, const PGresult *lines,
+                          const int *line_of, int64_t amount) {
+    const char *currency = ltc_pg_str(lines, 0, 6);
+    const char *sp[4] = {sid, in->order, ltc_call_printf(c, "%lld", (long long)amount), currency};
+    if (!ltc_call_query(c, st, SQL_SHIPMENT_INSERT, 4, sp)) return -1;
+    const char **line_ids = ltc_call_alloc(c, in->n * sizeof *line_ids);
+    for (size_t i = 0; i < in->n; i++) line_ids[i] = ltc_pg_str(lines, line_of[i], 0);
+    const char *ids = otd_pg_text_array(c, line_ids, in->n), *qty = otd_pg_int_array(c, in->quantities, in->n);
+    const char *lp[3] = {sid, ids, qty};
+    if (!ltc_call_query(c, st, SQL_SHIPMENT_LINES_INSERT, 3, lp)) return -1;
+    const char *up[2] = {ids, qty};
+    if (!ltc_call_query(c, st, SQL_LINES_SHIP, 2, up)) return -1;
+
+    int all_shipped = 1;
+    for (int row = 0; row < PQntuples(lines); row++) {
+        int64_t shipped = ltc_pg_i64(lines, row, 3);
+        for (size_t i = 0; i < in->n; i++)
+            if (line_of[i] == row) shipped += in->quantities[i];
+        if (shipped < ltc_pg_i64(lines, row, 2)) all_shipped = 0;
+    }
+    return otd_order_set_state(c, st, in->order, all_shipped ? "SHIPPED" : "PARTIALLY_SHIPPED");
+}
+
+/* CreateShipment: ships quantities of a SCHEDULED or PARTIALLY_SHIPPED order; the order becomes SHIPPED when every
+ * line is fully shipped, else PARTIALLY_SHIPPED. Errors: INVALID_ARGUMENT "shipment", "shipment.order",
+ * "shipment.lines", "shipment.lines[i].product" (malformed, twice in the shipment, not a line of the order),
+ * "shipment.lines[i].quantity"; NOT_FOUND "ORDER_NOT_FOUND"; FAILED_PRECONDITION "ORDER_NOT_SCHEDULED",
+ * "OVER_SHIPMENT" (more than the line's unshipped quantity). */
+int otd_create_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Otd__V1__CreateShipmentRequest *req = (const void *)m;
+    ship_input in;
+    memset(&in, 0, sizeof in);
+    if (check_shipment(c, req->shipment, &in, st) != 0) return -1;
+
+    const char *state = "";
+    if (otd_order_lock(c, st, in.order, &state) != 0) return -1;
+    if (strcmp(state, "SCHEDULED") != 0 && strcmp(state, "PARTIALLY_SHIPPED") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_NOT_SCHEDULED",
+                              "order %s is %s; only a SCHEDULED or PARTIALLY_SHIPPED order can ship", in.order,
+                              state);
+    const char *p[1] = {in.order};
+    PGresult *lines = ltc_call_query(c, st, SQL_ORDER_LINES_OF, 1, p);
+    if (!lines) return -1;
+    int *line_of = ltc_call_alloc(c, in.n * sizeof *line_of);
+    int64_t amount;
+    if (match_lines(c, lines, &in, line_of, &amount, st) != 0) return -1;
+
+    char sid[LTC_UUID_LEN + 1];
+    ltc_uuid_new(sid);
+    if (write_shipment(c, st, sid, &in, lines, line_of, amount) != 0) return -1;
+    Ltc__Otd__V1__CreateShipmentResponse *resp =
+        LTC_NEW(c, Ltc__Otd__V1__CreateShipmentResponse, LTC__OTD__V1__CREATE_SHIPMENT_RESPONSE__INIT);
+    if (shipment_load(c, st, sid, &resp->shipment) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* GetShipment: one shipment. Errors: INVALID_ARGUMENT "name", NOT_FOUND "SHIPMENT_NOT_FOUND". */
+int otd_get_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Otd__V1__GetShipmentRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    if (ltc_name_parse(req->name, "shipments", "name", id, st) != 0) return -1;
+    Ltc__Otd__V1__GetShipmentResponse *resp =
+        LTC_NEW(c, Ltc__Otd__V1__GetShipmentResponse, LTC__OTD__V1__GET_SHIPMENT_RESPONSE__INIT);
+    if (shipment_load(c, st, id, &resp->shipment) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* --- RecordAcceptance ------------------------------------------------------------------------------------ */
+
+/* Queues the AcceptDelivery hand-off of accepted shipment `sid` of `order` (loaded after the acceptance). */
+static int handoff_delivery(ltc_call *c, ltc_status *st, const char *sid, const char *handoff_id,
+                            const Ltc__Otd__V1__Order *order, const Ltc__Otd__V1__Shipment *shipment) {
+    Ltc__Dtc__V1__AcceptDeliveryRequest *h =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptDeliveryRequest, LTC__DTC__V1__ACCEPT_DELIVERY_REQUEST__INIT);
+    h->handoff_id = ltc_call_strdup(c, handoff_id);
+    h->shipment = ltc_call_printf(c, "shipments/%s", sid);
+    h->order = order->name;
+    h->contract = order->contract;
+    h->deal = order->deal;
+    h->customer_name = order->customer_name;
+    h->iron_triangle = order->iron_triangle;
+    h->order_total = order->total;
+    h->n_payment_terms = order->n_payment_terms;
+    h->payment_terms = order->payment_terms;
+    h->accepted_amount = shipment->amount;
+    h->order_fully_accepted = order->state == LTC__OTD__V1__ORDER_STATE__ORDER_STATE_ACCEPTED;
+    const char *deal_id = order->deal + strlen("deals/");
+    return ltc_outbox_put(c, st, "dtc", "/ltc.dtc.v1.IntakeService/AcceptDelivery", deal_id, handoff_id, &h->base);
+}
+
+/* Applies the decision to the order's lines and state: accepted adds to accepted quantities (order ACCEPTED when
+ * all is accepted); rejected returns the quantities to unshipped (order PARTIALLY_SHIPPED or SCHEDULED). */
+static int apply_decision(ltc_call *c, ltc_status *st, const char *sid, const char *oid, int accepted) {
+    const char *p[1] = {sid};
+    if (!ltc_call_query(c, st, accepted ? SQL_LINES_ACCEPT : SQL_LINES_UNSHIP, 1, p)) return -1;
+    const char *op[1] = {oid};
+    PGresult *r = ltc_call_query(c, st, SQL_ORDER_PROGRESS, 1, op);
+    if (!r) return -1;
+    if (accepted)
+        return ltc_pg_bool(r, 0, 0) ? otd_order_set_state(c, st, oid, "ACCEPTED") : 0;
+    return otd_order_set_state(c, st, oid, ltc_pg_bool(r, 0, 1) ? "PARTIALLY_SHIPPED" : "SCHEDULED");
+}
+
+/* RecordAcceptance: the customer's decision on a SHIPPED shipment. Accepted -> ACCEPTED, the accepted quantities
+ * grow, the order becomes ACCEPTED when every line is fully accepted, and the shipment is handed to DTC
+ * (AcceptDelivery) in the same transaction. Rejected -> REJECTED and its quantities can be shipped again.
+ * Errors: INVALID_ARGUMENT "name", "note" (required when rejected, up to 500 characters); NOT_FOUND
+ * "SHIPMENT_NOT_FOUND"; FAILED_PRECONDITION "SHIPMENT_ALREADY_DECIDED". */
+int otd_record_acceptance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Otd__V1__RecordAcceptanceRequest *req = (const void *)m;
+    char sid[LTC_UUID_LEN + 1];
+    ltc_name_parse(req->name, "shipments", "name", sid, st);
+    ltc_check_text(req->note, "note", !req->accepted, 500, st);
+    if (st->code != LTC_OK) return -1;
+
+    const char *p[1] = {sid};
+    PGresult *r = ltc_call_query(c, st, SQL_SHIPMENT_ORDER, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) == 0)
+        return ltc_status_set(st, LTC_NOT_FOUND, "SHIPMENT_NOT_FOUND", "shipment %s not found", sid);
+    const char *oid = ltc_call_strdup(c, ltc_pg_str(r, 0, 0)), *order_state = "";
+    if (otd_order_lock(c, st, oid, &order_state) != 0) return -1;  /* the order first, then the shipment */
+    PGresult *s = ltc_call_query(c, st, SQL_SHIPMENT_LOCK, 1, p);
+    if (!s) return -1;
+    if (strcmp(ltc_pg_str(s, 0, 0), "SHIPPED") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "SHIPMENT_ALREADY_DECIDED", "shipment %s is already %s",
+                              sid, ltc_pg_str(s, 0, 0));
+
+    char handoff_id[LTC_UUID_LEN + 1];
+    ltc_uuid_new(handoff_id);
+    const char *dp[4] = {sid, req->accepted ? "ACCEPTED" : "REJECTED", req->note,
+                         req->accepted ? handoff_id : NULL};
+    if (!ltc_call_query(c, st, SQL_SHIPMENT_DECIDE, 4, dp)) return -1;
+    if (apply_decision(c, st, sid, oid, req->accepted) != 0) return -1;
+
+    Ltc__Otd__V1__RecordAcceptanceResponse *resp =
+        LTC_NEW(c, Ltc__Otd__V1__RecordAcceptanceResponse, LTC__OTD__V1__RECORD_ACCEPTANCE_RESPONSE__INIT);
+    if (shipment_load(c, st, sid, &resp->shipment) != 0 || otd_order_load(c, st, oid, &resp->order) != 0) return -1;
+    if (req->accepted && handoff_delivery(c, st, sid, handoff_id, resp->order, resp->shipment) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
