@@ -1,0 +1,208 @@
+/* bids.c - bids (投标): submit one for an opportunity, read it, mark it won (the deal goes to BTO through the
+ * outbox, in the same transaction) or lost. Life cycle: SUBMITTED -> WON | LOST; at most one SUBMITTED bid per
+ * opportunity (also enforced by a partial unique index).
+ * Lock order everywhere: the opportunity first, then the bid. */
+#include <string.h>
+
+#include "ltb.h"
+#include "ltc/outbox.h"
+#include "ltc/proto.h"
+
+/* --- SQL ----------------------------------------------------------------------------------------------------- */
+
+static const char SQL_BID_GET[] =
+    "SELECT id::text, opportunity_id::text, amount_minor, currency, state, lost_reason, competitor,"
+    " (extract(epoch FROM create_time) * 1000000)::bigint, (extract(epoch FROM update_time) * 1000000)::bigint"
+    " FROM bids WHERE id = $1";
+enum { BC_ID, BC_OPP, BC_AMOUNT, BC_CURRENCY, BC_STATE, BC_REASON, BC_COMPETITOR, BC_CTIME, BC_UTIME };
+static const char SQL_BID_OUT[] = "SELECT id::text FROM bids WHERE opportunity_id = $1 AND state = 'SUBMITTED'";
+static const char SQL_BID_INSERT[] =
+    "INSERT INTO bids (id, opportunity_id, amount_minor, currency, state) VALUES ($1, $2, $3, $4, 'SUBMITTED')";
+static const char SQL_BID_OPPORTUNITY[] = "SELECT opportunity_id::text FROM bids WHERE id = $1";
+static const char SQL_BID_LOCK[] = "SELECT state FROM bids WHERE id = $1 FOR UPDATE";
+static const char SQL_BID_WIN[] = "UPDATE bids SET state = 'WON', update_time = now() WHERE id = $1";
+static const char SQL_BID_LOSE[] =
+    "UPDATE bids SET state = 'LOST', lost_reason = $2, competitor = $3, update_time = now() WHERE id = $1";
+
+/* --- rows ---------------------------------------------------------------------------------------------------- */
+
+static Ltc__Ltb__V1__BidState state_parse(const char *s) {
+    if (s && strcmp(s, "SUBMITTED") == 0) return LTC__LTB__V1__BID_STATE__BID_STATE_SUBMITTED;
+    if (s && strcmp(s, "WON") == 0) return LTC__LTB__V1__BID_STATE__BID_STATE_WON;
+    if (s && strcmp(s, "LOST") == 0) return LTC__LTB__V1__BID_STATE__BID_STATE_LOST;
+    return LTC__LTB__V1__BID_STATE__BID_STATE_UNSPECIFIED;
+}
+
+/* The bid `id`. NOT_FOUND (BID_NOT_FOUND) when unknown. */
+static int bid_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Bid **out) {
+    const char *p[] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_BID_GET, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "BID_NOT_FOUND", "bid %s does not exist", id);
+    Ltc__Ltb__V1__Bid *b = LTC_NEW(c, Ltc__Ltb__V1__Bid, LTC__LTB__V1__BID__INIT);
+    b->name = ltc_call_printf(c, "bids/%s", ltc_pg_str(r, 0, BC_ID));
+    b->opportunity = ltc_call_printf(c, "opportunities/%s", ltc_pg_str(r, 0, BC_OPP));
+    b->amount = ltb_money(c, ltc_pg_str(r, 0, BC_CURRENCY), ltc_pg_i64(r, 0, BC_AMOUNT));
+    b->state = state_parse(ltc_pg_str(r, 0, BC_STATE));
+    b->lost_reason = ltc_call_strdup(c, ltc_pg_str(r, 0, BC_REASON));
+    b->competitor = ltc_call_strdup(c, ltc_pg_str(r, 0, BC_COMPETITOR));
+    b->create_time = ltc_ts_from_pg(c, r, 0, BC_CTIME);
+    b->update_time = ltc_ts_from_pg(c, r, 0, BC_UTIME);
+    *out = b;
+    return 0;
+}
+
+/* Locks the opportunity of bid `id`, then the bid, and checks that the bid is SUBMITTED and its opportunity
+ * BIDDING. NOT_FOUND (BID_NOT_FOUND); FAILED_PRECONDITION (BID_NOT_SUBMITTED, OPPORTUNITY_NOT_BIDDING). */
+static int lock_submitted_bid(ltc_call *c, ltc_status *st, const char *id, ltb_opp_locked *opp) {
+    const char *p[] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_BID_OPPORTUNITY, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "BID_NOT_FOUND", "bid %s does not exist", id);
+    if (ltb_opp_lock(c, st, ltc_pg_str(r, 0, 0), opp) != 0) return -1;
+    if (!(r = ltc_call_query(c, st, SQL_BID_LOCK, 1, p))) return -1;
+    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "BID_NOT_FOUND", "bid %s does not exist", id);
+    const char *state = ltc_pg_str(r, 0, 0);
+    if (strcmp(state, "SUBMITTED") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "BID_NOT_SUBMITTED", "bid %s is %s, not SUBMITTED", id,
+                              state);
+    if (opp->stage != LTB_STAGE(BIDDING))
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "OPPORTUNITY_NOT_BIDDING",
+                              "opportunity %s is %s, not BIDDING", opp->id, ltb_stage_text(opp->stage));
+    return 0;
+}
+
+/* The AcceptWonBidRequest for BTO, from the opportunity just won and its winning bid. */
+static Ltc__Bto__V1__AcceptWonBidRequest *won_bid_handoff(ltc_call *c, const char *handoff_id,
+                                                          const Ltc__Ltb__V1__Opportunity *o,
+                                                          const Ltc__Ltb__V1__Bid *b, const char *opp_id) {
+    Ltc__Bto__V1__AcceptWonBidRequest *h =
+        LTC_NEW(c, Ltc__Bto__V1__AcceptWonBidRequest, LTC__BTO__V1__ACCEPT_WON_BID_REQUEST__INIT);
+    h->handoff_id = ltc_call_strdup(c, handoff_id);
+    h->deal = ltc_call_printf(c, "deals/%s", opp_id);
+    h->opportunity = o->name;
+    h->bid = b->name;
+    h->customer_name = o->customer_name;
+    h->iron_triangle = o->iron_triangle;
+    h->expected_amount = b->amount;
+    h->won_time = o->update_time;
+    h->n_requirements = o->n_requirements;
+    if (o->n_requirements) h->requirements = ltc_call_alloc(c, sizeof *h->requirements * o->n_requirements);
+    for (size_t i = 0; i < o->n_requirements; i++) {
+        Ltc__Bto__V1__WonBidRequirement *q =
+            LTC_NEW(c, Ltc__Bto__V1__WonBidRequirement, LTC__BTO__V1__WON_BID_REQUIREMENT__INIT);
+        q->code = o->requirements[i]->code;
+        q->description = o->requirements[i]->description;
+        q->quantity = o->requirements[i]->quantity;
+        h->requirements[i] = q;
+    }
+    return h;
+}
+
+/* --- handlers ------------------------------------------------------------------------------------------------ */
+
+/* CreateBid: records a SUBMITTED bid; the opportunity moves QUALIFIED -> BIDDING (with a stage history row).
+ * INVALID_ARGUMENT (bid.opportunity, bid.amount, also a currency other than the expected amount's);
+ * NOT_FOUND (OPPORTUNITY_NOT_FOUND); FAILED_PRECONDITION (OPPORTUNITY_NOT_BIDDABLE unless QUALIFIED or BIDDING,
+ * BID_ALREADY_OUT when a SUBMITTED bid exists). */
+int ltb_create_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__CreateBidRequest *req = (const void *)m;
+    const Ltc__Ltb__V1__Bid *in = req->bid;
+    char opp_id[LTC_UUID_LEN + 1];
+    ltc_money amount = {{0}, 0};
+    if (!in) return ltc_status_bad_field(st, "bid", "required");
+    ltc_name_parse(in->opportunity, "opportunities", "bid.opportunity", opp_id, st);
+    if (ltb_money_in(in->amount, "bid.amount", &amount, st) == 0 && amount.minor <= 0)
+        ltc_status_bad_field(st, "bid.amount", "must be positive");
+    if (st->code != LTC_OK) return -1;
+
+    ltb_opp_locked opp;
+    if (ltb_opp_lock(c, st, opp_id, &opp) != 0) return -1;
+    if (strcmp(opp.currency, amount.currency) != 0)
+        return ltc_status_bad_field(st, "bid.amount.currency_code", "must be %s, the opportunity's currency, not %s",
+                                    opp.currency, amount.currency);
+    if (opp.stage != LTB_STAGE(QUALIFIED) && opp.stage != LTB_STAGE(BIDDING))
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "OPPORTUNITY_NOT_BIDDABLE",
+                              "opportunity %s is %s, not QUALIFIED or BIDDING", opp_id, ltb_stage_text(opp.stage));
+    const char *po[] = {opp_id};
+    PGresult *r = ltc_call_query(c, st, SQL_BID_OUT, 1, po);
+    if (!r) return -1;
+    if (PQntuples(r) > 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "BID_ALREADY_OUT",
+                              "opportunity %s already has bid %s out (SUBMITTED)", opp_id, ltc_pg_str(r, 0, 0));
+
+    char id[LTC_UUID_LEN + 1];
+    ltc_uuid_new(id);
+    const char *pb[] = {id, opp_id, ltc_call_printf(c, "%lld", (long long)amount.minor), amount.currency};
+    if (!ltc_call_query(c, st, SQL_BID_INSERT, 4, pb)) return -1;
+    if (opp.stage == LTB_STAGE(QUALIFIED) && ltb_opp_enter_stage(c, st, opp_id, LTB_STAGE(BIDDING), NULL) != 0)
+        return -1;
+
+    Ltc__Ltb__V1__CreateBidResponse *resp =
+        LTC_NEW(c, Ltc__Ltb__V1__CreateBidResponse, LTC__LTB__V1__CREATE_BID_RESPONSE__INIT);
+    if (bid_fetch(c, st, id, &resp->bid) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* GetBid: one bid. INVALID_ARGUMENT for a malformed name, NOT_FOUND (BID_NOT_FOUND). */
+int ltb_get_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__GetBidRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    if (ltc_name_parse(req->name, "bids", "name", id, st) != 0) return -1;
+    Ltc__Ltb__V1__GetBidResponse *resp = LTC_NEW(c, Ltc__Ltb__V1__GetBidResponse, LTC__LTB__V1__GET_BID_RESPONSE__INIT);
+    if (bid_fetch(c, st, id, &resp->bid) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* MarkBidWon: SUBMITTED -> WON; the opportunity BIDDING -> WON with won_bid, and the deal is queued for BTO
+ * (AcceptWonBid, deal id = the opportunity's id) in the same transaction. INVALID_ARGUMENT (name);
+ * NOT_FOUND (BID_NOT_FOUND); FAILED_PRECONDITION (BID_NOT_SUBMITTED, OPPORTUNITY_NOT_BIDDING). */
+int ltb_mark_bid_won(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__MarkBidWonRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    if (ltc_name_parse(req->name, "bids", "name", id, st) != 0) return -1;
+
+    ltb_opp_locked opp;
+    if (lock_submitted_bid(c, st, id, &opp) != 0) return -1;
+    const char *p[] = {id};
+    if (!ltc_call_query(c, st, SQL_BID_WIN, 1, p)) return -1;
+    if (ltb_opp_enter_stage(c, st, opp.id, LTB_STAGE(WON), id) != 0) return -1;
+
+    Ltc__Ltb__V1__MarkBidWonResponse *resp =
+        LTC_NEW(c, Ltc__Ltb__V1__MarkBidWonResponse, LTC__LTB__V1__MARK_BID_WON_RESPONSE__INIT);
+    if (bid_fetch(c, st, id, &resp->bid) != 0 || ltb_opp_fetch(c, st, opp.id, &resp->opportunity) != 0) return -1;
+
+    char handoff[LTC_UUID_LEN + 1];
+    ltc_uuid_new(handoff);
+    Ltc__Bto__V1__AcceptWonBidRequest *h = won_bid_handoff(c, handoff, resp->opportunity, resp->bid, opp.id);
+    if (ltc_outbox_put(c, st, "bto", "/ltc.bto.v1.IntakeService/AcceptWonBid", opp.id, handoff, &h->base) != 0)
+        return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* MarkBidLost: SUBMITTED -> LOST with a reason (and the competitor who won); the opportunity BIDDING -> LOST.
+ * INVALID_ARGUMENT (name, reason, competitor); NOT_FOUND (BID_NOT_FOUND); FAILED_PRECONDITION (BID_NOT_SUBMITTED,
+ * OPPORTUNITY_NOT_BIDDING). */
+int ltb_mark_bid_lost(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__MarkBidLostRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    ltc_name_parse(req->name, "bids", "name", id, st);
+    ltc_check_text(req->reason, "reason", 1, 500, st);
+    ltc_check_text(req->competitor, "competitor", 0, 200, st);
+    if (st->code != LTC_OK) return -1;
+
+    ltb_opp_locked opp;
+    if (lock_submitted_bid(c, st, id, &opp) != 0) return -1;
+    const char *p[] = {id, req->reason, req->competitor ? req->competitor : ""};
+    if (!ltc_call_query(c, st, SQL_BID_LOSE, 3, p)) return -1;
+    if (ltb_opp_enter_stage(c, st, opp.id, LTB_STAGE(LOST), NULL) != 0) return -1;
+
+    Ltc__Ltb__V1__MarkBidLostResponse *resp =
+        LTC_NEW(c, Ltc__Ltb__V1__MarkBidLostResponse, LTC__LTB__V1__MARK_BID_LOST_RESPONSE__INIT);
+    if (bid_fetch(c, st, id, &resp->bid) != 0 || ltb_opp_fetch(c, st, opp.id, &resp->opportunity) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}

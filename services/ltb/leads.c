@@ -1,0 +1,274 @@
+/* leads.c - leads (线索): capture, read, list, qualify (which opens the opportunity) and disqualify.
+ * Life cycle: NEW -> QUALIFIED | DISQUALIFIED; both ends are final. */
+#include <string.h>
+
+#include "ltb.h"
+#include "ltc/proto.h"
+
+/* --- SQL ----------------------------------------------------------------------------------------------------- */
+
+#define LEAD_COLUMNS                                                                                             \
+    "l.id::text, l.source, l.company_name, l.contact_name, l.contact_email, l.contact_phone, l.state,"           \
+    " l.disqualify_reason, o.id::text, (extract(epoch FROM l.create_time) * 1000000)::bigint,"                   \
+    " (extract(epoch FROM l.update_time) * 1000000)::bigint, l.version, l.seq"                                   \
+    " FROM leads l LEFT JOIN opportunities o ON o.lead_id = l.id"
+enum { LC_ID, LC_SOURCE, LC_COMPANY, LC_CONTACT, LC_EMAIL, LC_PHONE, LC_STATE, LC_REASON, LC_OPP, LC_CTIME,
+       LC_UTIME, LC_VERSION, LC_SEQ };
+
+static const char SQL_LEAD_GET[] = "SELECT " LEAD_COLUMNS " WHERE l.id = $1";
+static const char SQL_LEAD_LIST[] =
+    "SELECT " LEAD_COLUMNS " WHERE ($1::bigint = 0 OR l.seq < $1) ORDER BY l.seq DESC LIMIT $2";
+static const char SQL_LEAD_INSERT[] =
+    "INSERT INTO leads (id, source, company_name, contact_name, contact_email, contact_phone)"
+    " VALUES ($1, $2, $3, $4, $5, $6)";
+static const char SQL_LEAD_LOCK[] = "SELECT state, company_name FROM leads WHERE id = $1 FOR UPDATE";
+static const char SQL_LEAD_QUALIFY[] =
+    "UPDATE leads SET state = 'QUALIFIED', version = version + 1, update_time = now() WHERE id = $1";
+static const char SQL_LEAD_DISQUALIFY[] =
+    "UPDATE leads SET state = 'DISQUALIFIED', disqualify_reason = $2, version = version + 1, update_time = now()"
+    " WHERE id = $1";
+static const char SQL_OPP_INSERT[] =
+    "INSERT INTO opportunities (id, lead_id, customer_name, title, account_owner, solution_owner, fulfilment_owner,"
+    " expected_minor, currency, expected_close_date, win_probability_bps, stage)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11, 'QUALIFIED')";
+static const char SQL_REQ_INSERT[] =
+    "INSERT INTO requirements (id, opportunity_id, position, code, description, quantity)"
+    " VALUES ($1, $2, $3, $4, $5, $6)";
+
+/* --- enums and rows ------------------------------------------------------------------------------------------ */
+
+/* Indexed by Ltc__Ltb__V1__LeadSource. */
+static const char *const SOURCE_TEXT[] = {NULL, "WEBSITE", "SOCIAL_MEDIA", "MARKETING_AUTOMATION", "EVENT",
+                                          "REFERRAL", "INBOUND", "PARTNER"};
+#define N_SOURCES ((int)(sizeof SOURCE_TEXT / sizeof SOURCE_TEXT[0]))
+
+static Ltc__Ltb__V1__LeadSource source_parse(const char *s) {
+    for (int i = 1; s && i < N_SOURCES; i++)
+        if (strcmp(s, SOURCE_TEXT[i]) == 0) return (Ltc__Ltb__V1__LeadSource)i;
+    return LTC__LTB__V1__LEAD_SOURCE__LEAD_SOURCE_UNSPECIFIED;
+}
+
+static Ltc__Ltb__V1__LeadState state_parse(const char *s) {
+    if (!s) return LTC__LTB__V1__LEAD_STATE__LEAD_STATE_UNSPECIFIED;
+    if (strcmp(s, "NEW") == 0) return LTC__LTB__V1__LEAD_STATE__LEAD_STATE_NEW;
+    if (strcmp(s, "QUALIFIED") == 0) return LTC__LTB__V1__LEAD_STATE__LEAD_STATE_QUALIFIED;
+    if (strcmp(s, "DISQUALIFIED") == 0) return LTC__LTB__V1__LEAD_STATE__LEAD_STATE_DISQUALIFIED;
+    return LTC__LTB__V1__LEAD_STATE__LEAD_STATE_UNSPECIFIED;
+}
+
+/* A Lead message from row `i` of a LEAD_COLUMNS result. */
+static Ltc__Ltb__V1__Lead *lead_from_row(ltc_call *c, const PGresult *r, int i) {
+    Ltc__Ltb__V1__Lead *l = LTC_NEW(c, Ltc__Ltb__V1__Lead, LTC__LTB__V1__LEAD__INIT);
+    l->name = ltc_call_printf(c, "leads/%s", ltc_pg_str(r, i, LC_ID));
+    l->source = source_parse(ltc_pg_str(r, i, LC_SOURCE));
+    l->company_name = ltc_call_strdup(c, ltc_pg_str(r, i, LC_COMPANY));
+    l->contact_name = ltc_call_strdup(c, ltc_pg_str(r, i, LC_CONTACT));
+    l->contact_email = ltc_call_strdup(c, ltc_pg_str(r, i, LC_EMAIL));
+    l->contact_phone = ltc_call_strdup(c, ltc_pg_str(r, i, LC_PHONE));
+    l->state = state_parse(ltc_pg_str(r, i, LC_STATE));
+    l->disqualify_reason = ltc_call_strdup(c, ltc_pg_str(r, i, LC_REASON));
+    if (!ltc_pg_isnull(r, i, LC_OPP)) l->opportunity = ltc_call_printf(c, "opportunities/%s", ltc_pg_str(r, i, LC_OPP));
+    l->create_time = ltc_ts_from_pg(c, r, i, LC_CTIME);
+    l->update_time = ltc_ts_from_pg(c, r, i, LC_UTIME);
+    l->etag = ltb_etag(c, ltc_pg_i64(r, i, LC_VERSION));
+    return l;
+}
+
+int ltb_lead_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Lead **out) {
+    const char *p[] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_LEAD_GET, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "LEAD_NOT_FOUND", "lead %s does not exist", id);
+    *out = lead_from_row(c, r, 0);
+    return 0;
+}
+
+/* Locks lead `id`; NOT_FOUND when unknown, FAILED_PRECONDITION LEAD_NOT_NEW unless NEW. Gives its company name. */
+static int lock_new_lead(ltc_call *c, ltc_status *st, const char *id, const char **company) {
+    const char *p[] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_LEAD_LOCK, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "LEAD_NOT_FOUND", "lead %s does not exist", id);
+    const char *state = ltc_pg_str(r, 0, 0);
+    if (strcmp(state, "NEW") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "LEAD_NOT_NEW", "lead %s is %s, not NEW", id, state);
+    if (company) *company = ltc_call_strdup(c, ltc_pg_str(r, 0, 1));
+    return 0;
+}
+
+/* --- validation ---------------------------------------------------------------------------------------------- */
+
+/* "local@domain.tld": one '@', a non-empty local part, a domain with a dot that neither starts nor ends it nor
+ * doubles, and no spaces or control characters anywhere. Deliverability is not our business. */
+static int email_shape_ok(const char *s) {
+    const char *at = strchr(s, '@');
+    if (!at || at == s || strchr(at + 1, '@')) return 0;
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f) return 0;
+    const char *dom = at + 1;
+    size_t n = strlen(dom);
+    if (n < 3 || dom[0] == '.' || dom[n - 1] == '.' || !strchr(dom, '.') || strstr(dom, "..")) return 0;
+    return 1;
+}
+
+static void check_lead(const Ltc__Ltb__V1__Lead *l, ltc_status *st) {
+    if (!l) {
+        ltc_status_bad_field(st, "lead", "required");
+        return;
+    }
+    if (l->source <= 0 || (int)l->source >= N_SOURCES)
+        ltc_status_bad_field(st, "lead.source", "required: one of the LeadSource values other than UNSPECIFIED");
+    ltc_check_text(l->company_name, "lead.company_name", 1, 200, st);
+    ltc_check_text(l->contact_name, "lead.contact_name", 0, 200, st);
+    if (ltc_check_text(l->contact_email, "lead.contact_email", 0, 254, st) == 0 && l->contact_email &&
+        l->contact_email[0] && !email_shape_ok(l->contact_email))
+        ltc_status_bad_field(st, "lead.contact_email", "not an e-mail address of the form name@domain.tld");
+    ltc_check_text(l->contact_phone, "lead.contact_phone", 0, 40, st);
+}
+
+static void check_triangle(const Ltc__Type__V1__IronTriangle *t, ltc_status *st) {
+    if (!t) {
+        ltc_status_bad_field(st, "iron_triangle", "required: account_owner, solution_owner and fulfilment_owner");
+        return;
+    }
+    ltc_check_text(t->account_owner, "iron_triangle.account_owner", 1, 128, st);
+    ltc_check_text(t->solution_owner, "iron_triangle.solution_owner", 1, 128, st);
+    ltc_check_text(t->fulfilment_owner, "iron_triangle.fulfilment_owner", 1, 128, st);
+}
+
+static void check_requirements(ltc_call *c, const Ltc__Ltb__V1__QualifyLeadRequest *req, ltc_status *st) {
+    if (req->n_requirements > 100) {
+        ltc_status_bad_field(st, "requirements", "at most 100 requirements, got %zu", req->n_requirements);
+        return;
+    }
+    for (size_t i = 0; i < req->n_requirements; i++) {
+        const Ltc__Ltb__V1__Requirement *q = req->requirements[i];
+        ltc_check_text(q->code, ltc_call_printf(c, "requirements[%zu].code", i), 1, 64, st);
+        ltc_check_text(q->description, ltc_call_printf(c, "requirements[%zu].description", i), 0, 1000, st);
+        if (q->quantity < 0)
+            ltc_status_bad_field(st, ltc_call_printf(c, "requirements[%zu].quantity", i), "must not be negative");
+    }
+}
+
+/* --- handlers ------------------------------------------------------------------------------------------------ */
+
+/* CreateLead: captures a lead in state NEW. INVALID_ARGUMENT naming every bad field. */
+int ltb_create_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__CreateLeadRequest *req = (const void *)m;
+    const Ltc__Ltb__V1__Lead *l = req->lead;
+    check_lead(l, st);
+    if (st->code != LTC_OK) return -1;
+
+    char id[LTC_UUID_LEN + 1];
+    ltc_uuid_new(id);
+    const char *p[] = {id, SOURCE_TEXT[l->source], l->company_name, l->contact_name, l->contact_email,
+                       l->contact_phone};
+    if (!ltc_call_query(c, st, SQL_LEAD_INSERT, 6, p)) return -1;
+
+    Ltc__Ltb__V1__CreateLeadResponse *resp =
+        LTC_NEW(c, Ltc__Ltb__V1__CreateLeadResponse, LTC__LTB__V1__CREATE_LEAD_RESPONSE__INIT);
+    if (ltb_lead_fetch(c, st, id, &resp->lead) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* GetLead: one lead. INVALID_ARGUMENT for a malformed name, NOT_FOUND (LEAD_NOT_FOUND). */
+int ltb_get_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__GetLeadRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    if (ltc_name_parse(req->name, "leads", "name", id, st) != 0) return -1;
+    Ltc__Ltb__V1__GetLeadResponse *resp =
+        LTC_NEW(c, Ltc__Ltb__V1__GetLeadResponse, LTC__LTB__V1__GET_LEAD_RESPONSE__INIT);
+    if (ltb_lead_fetch(c, st, id, &resp->lead) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* ListLeads: newest first, paginated. INVALID_ARGUMENT for a bad page_size or page_token. */
+int ltb_list_leads(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__ListLeadsRequest *req = (const void *)m;
+    int limit;
+    int64_t after;
+    if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
+    const char *p[] = {ltc_call_printf(c, "%lld", (long long)after), ltc_call_printf(c, "%d", limit)};
+    PGresult *r = ltc_call_query(c, st, SQL_LEAD_LIST, 2, p);
+    if (!r) return -1;
+
+    Ltc__Ltb__V1__ListLeadsResponse *resp =
+        LTC_NEW(c, Ltc__Ltb__V1__ListLeadsResponse, LTC__LTB__V1__LIST_LEADS_RESPONSE__INIT);
+    int n = PQntuples(r), more = n >= limit;
+    if (more) n = limit - 1;
+    resp->leads = ltc_call_alloc(c, sizeof *resp->leads * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) resp->leads[i] = lead_from_row(c, r, i);
+    resp->n_leads = (size_t)n;
+    if (more && n > 0) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, n - 1, LC_SEQ));
+    *out = &resp->base;
+    return 0;
+}
+
+/* QualifyLead: NEW -> QUALIFIED, and in the same transaction opens the opportunity (stage QUALIFIED, first stage
+ * history row) with the iron triangle, expected amount and date, win probability and requirements.
+ * INVALID_ARGUMENT naming every bad field; NOT_FOUND (LEAD_NOT_FOUND); FAILED_PRECONDITION (LEAD_NOT_NEW). */
+int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__QualifyLeadRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1], close_date[11] = "";
+    ltc_money amount = {{0}, 0};
+    ltc_name_parse(req->name, "leads", "name", id, st);
+    ltc_check_text(req->opportunity_title, "opportunity_title", 1, 200, st);
+    check_triangle(req->iron_triangle, st);
+    ltb_money_in(req->expected_amount, "expected_amount", &amount, st);
+    ltc_date_to_text(req->expected_close_date, "expected_close_date", 1, close_date, st);
+    if (req->win_probability_bps < 0 || req->win_probability_bps > 10000)
+        ltc_status_bad_field(st, "win_probability_bps", "must be between 0 and 10000, got %d",
+                             (int)req->win_probability_bps);
+    check_requirements(c, req, st);
+    if (st->code != LTC_OK) return -1;
+
+    const char *company;
+    if (lock_new_lead(c, st, id, &company) != 0) return -1;
+
+    char opp[LTC_UUID_LEN + 1];
+    ltc_uuid_new(opp);
+    const Ltc__Type__V1__IronTriangle *t = req->iron_triangle;
+    const char *po[] = {opp, id, company, req->opportunity_title, t->account_owner, t->solution_owner,
+                        t->fulfilment_owner, ltc_call_printf(c, "%lld", (long long)amount.minor), amount.currency,
+                        close_date[0] ? close_date : NULL, ltc_call_printf(c, "%d", (int)req->win_probability_bps)};
+    if (!ltc_call_query(c, st, SQL_OPP_INSERT, 11, po)) return -1;
+    for (size_t i = 0; i < req->n_requirements; i++) {
+        const Ltc__Ltb__V1__Requirement *q = req->requirements[i];
+        char rid[LTC_UUID_LEN + 1];
+        ltc_uuid_new(rid);
+        const char *pr[] = {rid, opp, ltc_call_printf(c, "%zu", i), q->code, q->description,
+                            ltc_call_printf(c, "%lld", (long long)q->quantity)};
+        if (!ltc_call_query(c, st, SQL_REQ_INSERT, 6, pr)) return -1;
+    }
+    if (ltb_stage_record(c, st, opp, LTB_STAGE(QUALIFIED)) != 0) return -1;
+    const char *pl[] = {id};
+    if (!ltc_call_query(c, st, SQL_LEAD_QUALIFY, 1, pl)) return -1;
+
+    Ltc__Ltb__V1__QualifyLeadResponse *resp =
+        LTC_NEW(c, Ltc__Ltb__V1__QualifyLeadResponse, LTC__LTB__V1__QUALIFY_LEAD_RESPONSE__INIT);
+    if (ltb_lead_fetch(c, st, id, &resp->lead) != 0 || ltb_opp_fetch(c, st, opp, &resp->opportunity) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* DisqualifyLead: NEW -> DISQUALIFIED with a reason. INVALID_ARGUMENT (name, reason); NOT_FOUND (LEAD_NOT_FOUND);
+ * FAILED_PRECONDITION (LEAD_NOT_NEW). */
+int ltb_disqualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__DisqualifyLeadRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    ltc_name_parse(req->name, "leads", "name", id, st);
+    ltc_check_text(req->reason, "reason", 1, 500, st);
+    if (st->code != LTC_OK) return -1;
+
+    if (lock_new_lead(c, st, id, NULL) != 0) return -1;
+    const char *p[] = {id, req->reason};
+    if (!ltc_call_query(c, st, SQL_LEAD_DISQUALIFY, 2, p)) return -1;
+
+    Ltc__Ltb__V1__DisqualifyLeadResponse *resp =
+        LTC_NEW(c, Ltc__Ltb__V1__DisqualifyLeadResponse, LTC__LTB__V1__DISQUALIFY_LEAD_RESPONSE__INIT);
+    if (ltb_lead_fetch(c, st, id, &resp->lead) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}

@@ -1,0 +1,73 @@
+/* ltb.h - private declarations of the LTB service (lead to bid, 标前): the handlers that main.c puts in its method
+ * table and the helpers the resource files share. Every function here runs inside a call (ltc_call): what it builds
+ * lives in the call's arena; on -1 the status is set and the caller returns -1 as is. */
+#ifndef LTB_H
+#define LTB_H
+
+#include <stdint.h>
+
+#include "ltc/bto/v1/intake_service.pb-c.h"
+#include "ltc/ids.h"
+#include "ltc/ltb/v1/intake_service.pb-c.h"
+#include "ltc/ltb/v1/ltb_service.pb-c.h"
+#include "ltc/ltb/v1/resources.pb-c.h"
+#include "ltc/money.h"
+#include "ltc/server.h"
+#include "ltc/status.h"
+
+/* --- handlers (signature of ltc_unary_handler) ------------------------------------------------------------- */
+
+int ltb_create_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_get_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_list_leads(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_disqualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+int ltb_get_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_list_opportunities(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+int ltb_create_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_get_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_mark_bid_won(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_mark_bid_lost(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+int ltb_accept_cash_collected(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* --- shared helpers ---------------------------------------------------------------------------------------- */
+
+/* LTB_STAGE(WON) is LTC__LTB__V1__OPPORTUNITY_STAGE__OPPORTUNITY_STAGE_WON. */
+#define LTB_STAGE(x) LTC__LTB__V1__OPPORTUNITY_STAGE__OPPORTUNITY_STAGE_##x
+
+/* Stage of an opportunity <-> its text in the database ('QUALIFIED'...). Unknown text -> UNSPECIFIED. */
+const char *ltb_stage_text(Ltc__Ltb__V1__OpportunityStage s);
+Ltc__Ltb__V1__OpportunityStage ltb_stage_parse(const char *s);
+
+/* The opportunity row as a state-changing handler sees it after locking it (SELECT ... FOR UPDATE). */
+typedef struct ltb_opp_locked {
+    char id[LTC_UUID_LEN + 1];
+    Ltc__Ltb__V1__OpportunityStage stage;
+    char currency[4];
+    int64_t collected_minor;
+} ltb_opp_locked;
+
+/* Locks opportunity `id` for the rest of the transaction. NOT_FOUND (OPPORTUNITY_NOT_FOUND) when unknown. 0 or -1. */
+int ltb_opp_lock(ltc_call *c, ltc_status *st, const char *id, ltb_opp_locked *out);
+/* Appends a stage_changes row: opportunity `id` entered `stage` now (the transaction's time). 0 or -1. */
+int ltb_stage_record(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__OpportunityStage stage);
+/* Moves the locked opportunity `id` to `stage`: sets it (and won_bid_id when won_bid is not NULL), bumps version and
+ * update_time, appends a stage_changes row. 0 or -1. */
+int ltb_opp_enter_stage(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__OpportunityStage stage,
+                        const char *won_bid);
+/* The whole opportunity (requirements, stage history, won bid, collected amount). NOT_FOUND when unknown. */
+int ltb_opp_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity **out);
+/* The lead. NOT_FOUND (LEAD_NOT_FOUND) when unknown. */
+int ltb_lead_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Lead **out);
+
+/* Money in: like ltc_money_from_proto, but a missing message is always "required" (ours are all required). */
+int ltb_money_in(const Ltc__Type__V1__Money *m, const char *field, ltc_money *out, ltc_status *st);
+/* A Money message in the arena. */
+Ltc__Type__V1__Money *ltb_money(ltc_call *c, const char *currency, int64_t minor);
+/* The etag of a row version: lower-case hex, in the arena. */
+char *ltb_etag(ltc_call *c, int64_t version);
+
+#endif

@@ -1,0 +1,254 @@
+/* opportunities.c - opportunities (商机): read and list, plus the helpers the state-changing handlers of leads.c,
+ * bids.c and intake.c share (lock, enter a stage, read back the whole resource).
+ * Funnel: QUALIFIED -> BIDDING -> WON | LOST; WON -> CASH_COLLECTED (from DTC). Every stage entered is kept in
+ * stage_changes with its time. */
+#include <stdio.h>
+#include <string.h>
+
+#include "ltb.h"
+#include "ltc/proto.h"
+
+/* --- SQL ----------------------------------------------------------------------------------------------------- */
+
+#define OPP_COLUMNS                                                                                              \
+    "o.id::text, o.lead_id::text, o.customer_name, o.title, o.account_owner, o.solution_owner,"                  \
+    " o.fulfilment_owner, o.expected_minor, o.currency, to_char(o.expected_close_date, 'YYYY-MM-DD'),"           \
+    " o.win_probability_bps, o.stage, o.won_bid_id::text, o.collected_minor,"                                    \
+    " (extract(epoch FROM o.create_time) * 1000000)::bigint, (extract(epoch FROM o.update_time) * 1000000)::bigint," \
+    " o.version, o.seq FROM opportunities o"
+enum { OC_ID, OC_LEAD, OC_CUSTOMER, OC_TITLE, OC_AR, OC_SR, OC_FR, OC_EXPECTED, OC_CURRENCY, OC_CLOSE, OC_WIN,
+       OC_STAGE, OC_WON_BID, OC_COLLECTED, OC_CTIME, OC_UTIME, OC_VERSION, OC_SEQ };
+
+static const char SQL_OPP_GET[] = "SELECT " OPP_COLUMNS " WHERE o.id = $1";
+static const char SQL_OPP_LIST[] =
+    "SELECT " OPP_COLUMNS " WHERE ($1::bigint = 0 OR o.seq < $1) ORDER BY o.seq DESC LIMIT $2";
+static const char SQL_OPP_LOCK[] =
+    "SELECT id::text, stage, currency, collected_minor FROM opportunities WHERE id = $1 FOR UPDATE";
+static const char SQL_OPP_SET_STAGE[] =
+    "UPDATE opportunities SET stage = $2, won_bid_id = COALESCE($3::uuid, won_bid_id), version = version + 1,"
+    " update_time = now() WHERE id = $1";
+static const char SQL_STAGE_INSERT[] = "INSERT INTO stage_changes (id, opportunity_id, stage) VALUES ($1, $2, $3)";
+/* Details of several opportunities at once; `ord` is the 1-based position of the opportunity in $1. */
+static const char SQL_REQS_OF[] =
+    "SELECT p.ord, r.code, r.description, r.quantity"
+    " FROM unnest($1::uuid[]) WITH ORDINALITY AS p(id, ord) JOIN requirements r ON r.opportunity_id = p.id"
+    " ORDER BY p.ord, r.position";
+static const char SQL_HISTORY_OF[] =
+    "SELECT p.ord, s.stage, (extract(epoch FROM s.create_time) * 1000000)::bigint"
+    " FROM unnest($1::uuid[]) WITH ORDINALITY AS p(id, ord) JOIN stage_changes s ON s.opportunity_id = p.id"
+    " ORDER BY p.ord, s.create_time, s.seq";
+
+/* --- small shared helpers ------------------------------------------------------------------------------------ */
+
+/* Indexed by Ltc__Ltb__V1__OpportunityStage. */
+static const char *const STAGE_TEXT[] = {NULL, "QUALIFIED", "BIDDING", "WON", "LOST", "CASH_COLLECTED"};
+#define N_STAGES ((int)(sizeof STAGE_TEXT / sizeof STAGE_TEXT[0]))
+
+const char *ltb_stage_text(Ltc__Ltb__V1__OpportunityStage s) {
+    return (int)s > 0 && (int)s < N_STAGES ? STAGE_TEXT[s] : "UNSPECIFIED";
+}
+
+Ltc__Ltb__V1__OpportunityStage ltb_stage_parse(const char *s) {
+    for (int i = 1; s && i < N_STAGES; i++)
+        if (strcmp(s, STAGE_TEXT[i]) == 0) return (Ltc__Ltb__V1__OpportunityStage)i;
+    return LTC__LTB__V1__OPPORTUNITY_STAGE__OPPORTUNITY_STAGE_UNSPECIFIED;
+}
+
+int ltb_money_in(const Ltc__Type__V1__Money *m, const char *field, ltc_money *out, ltc_status *st) {
+    if (!m) return ltc_status_bad_field(st, field, "required");
+    return ltc_money_from_proto(m, field, 0, out, st);
+}
+
+Ltc__Type__V1__Money *ltb_money(ltc_call *c, const char *currency, int64_t minor) {
+    Ltc__Type__V1__Money *m = LTC_NEW(c, Ltc__Type__V1__Money, LTC__TYPE__V1__MONEY__INIT);
+    ltc_money_to_proto(currency, minor, m);  /* currency_code points into common's static table */
+    return m;
+}
+
+char *ltb_etag(ltc_call *c, int64_t version) {
+    return ltc_call_printf(c, "%llx", (unsigned long long)version);
+}
+
+/* --- reading ------------------------------------------------------------------------------------------------- */
+
+/* An Opportunity from row `i` of an OPP_COLUMNS result, without requirements and stage history. */
+static Ltc__Ltb__V1__Opportunity *opp_from_row(ltc_call *c, const PGresult *r, int i) {
+    Ltc__Ltb__V1__Opportunity *o = LTC_NEW(c, Ltc__Ltb__V1__Opportunity, LTC__LTB__V1__OPPORTUNITY__INIT);
+    const char *id = ltc_pg_str(r, i, OC_ID), *currency = ltc_pg_str(r, i, OC_CURRENCY);
+    o->name = ltc_call_printf(c, "opportunities/%s", id);
+    o->lead = ltc_call_printf(c, "leads/%s", ltc_pg_str(r, i, OC_LEAD));
+    o->customer_name = ltc_call_strdup(c, ltc_pg_str(r, i, OC_CUSTOMER));
+    o->title = ltc_call_strdup(c, ltc_pg_str(r, i, OC_TITLE));
+    o->iron_triangle = LTC_NEW(c, Ltc__Type__V1__IronTriangle, LTC__TYPE__V1__IRON_TRIANGLE__INIT);
+    o->iron_triangle->account_owner = ltc_call_strdup(c, ltc_pg_str(r, i, OC_AR));
+    o->iron_triangle->solution_owner = ltc_call_strdup(c, ltc_pg_str(r, i, OC_SR));
+    o->iron_triangle->fulfilment_owner = ltc_call_strdup(c, ltc_pg_str(r, i, OC_FR));
+    o->expected_amount = ltb_money(c, currency, ltc_pg_i64(r, i, OC_EXPECTED));
+    o->expected_close_date = ltc_date_from_pg(c, r, i, OC_CLOSE);
+    o->win_probability_bps = (int32_t)ltc_pg_i64(r, i, OC_WIN);
+    o->stage = ltb_stage_parse(ltc_pg_str(r, i, OC_STAGE));
+    if (!ltc_pg_isnull(r, i, OC_WON_BID)) o->won_bid = ltc_call_printf(c, "bids/%s", ltc_pg_str(r, i, OC_WON_BID));
+    if (o->stage == LTB_STAGE(CASH_COLLECTED))
+        o->collected_amount = ltb_money(c, currency, ltc_pg_i64(r, i, OC_COLLECTED));
+    o->deal = ltc_call_printf(c, "deals/%s", id);
+    o->create_time = ltc_ts_from_pg(c, r, i, OC_CTIME);
+    o->update_time = ltc_ts_from_pg(c, r, i, OC_UTIME);
+    o->etag = ltb_etag(c, ltc_pg_i64(r, i, OC_VERSION));
+    return o;
+}
+
+/* Position (0-based) of the opportunity a details row belongs to, from its `ord` column; -1 if out of range. */
+static int row_owner(const PGresult *r, int row, size_t n) {
+    int64_t ord = ltc_pg_i64(r, row, 0);
+    return ord >= 1 && (uint64_t)ord <= n ? (int)(ord - 1) : -1;
+}
+
+static int load_requirements(ltc_call *c, ltc_status *st, const char *ids, Ltc__Ltb__V1__Opportunity **opps,
+                             size_t n) {
+    const char *p[] = {ids};
+    PGresult *r = ltc_call_query(c, st, SQL_REQS_OF, 1, p);
+    if (!r) return -1;
+    int rows = PQntuples(r);
+    for (int i = 0; i < rows; i++) {
+        int k = row_owner(r, i, n);
+        if (k >= 0) opps[k]->n_requirements++;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (opps[k]->n_requirements)
+            opps[k]->requirements = ltc_call_alloc(c, sizeof *opps[k]->requirements * opps[k]->n_requirements);
+        opps[k]->n_requirements = 0;
+    }
+    for (int i = 0; i < rows; i++) {
+        int k = row_owner(r, i, n);
+        if (k < 0) continue;
+        Ltc__Ltb__V1__Requirement *q = LTC_NEW(c, Ltc__Ltb__V1__Requirement, LTC__LTB__V1__REQUIREMENT__INIT);
+        q->code = ltc_call_strdup(c, ltc_pg_str(r, i, 1));
+        q->description = ltc_call_strdup(c, ltc_pg_str(r, i, 2));
+        q->quantity = ltc_pg_i64(r, i, 3);
+        opps[k]->requirements[opps[k]->n_requirements++] = q;
+    }
+    return 0;
+}
+
+static int load_history(ltc_call *c, ltc_status *st, const char *ids, Ltc__Ltb__V1__Opportunity **opps, size_t n) {
+    const char *p[] = {ids};
+    PGresult *r = ltc_call_query(c, st, SQL_HISTORY_OF, 1, p);
+    if (!r) return -1;
+    int rows = PQntuples(r);
+    for (int i = 0; i < rows; i++) {
+        int k = row_owner(r, i, n);
+        if (k >= 0) opps[k]->n_stage_history++;
+    }
+    for (size_t k = 0; k < n; k++) {
+        if (opps[k]->n_stage_history)
+            opps[k]->stage_history = ltc_call_alloc(c, sizeof *opps[k]->stage_history * opps[k]->n_stage_history);
+        opps[k]->n_stage_history = 0;
+    }
+    for (int i = 0; i < rows; i++) {
+        int k = row_owner(r, i, n);
+        if (k < 0) continue;
+        Ltc__Ltb__V1__StageChange *s = LTC_NEW(c, Ltc__Ltb__V1__StageChange, LTC__LTB__V1__STAGE_CHANGE__INIT);
+        s->stage = ltb_stage_parse(ltc_pg_str(r, i, 1));
+        s->time = ltc_ts_from_pg(c, r, i, 2);
+        opps[k]->stage_history[opps[k]->n_stage_history++] = s;
+    }
+    return 0;
+}
+
+/* Fills requirements and stage history of opps[0..n) (rows 0..n) of the OPP_COLUMNS result r) with two queries,
+ * whatever n. */
+static int load_details(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1__Opportunity **opps, size_t n) {
+    if (n == 0) return 0;
+    /* a uuid[] literal "{id,id,...}": uuids need no quoting */
+    char *ids = ltc_call_alloc(c, n * (LTC_UUID_LEN + 1) + 2), *w = ids;
+    *w++ = '{';
+    for (size_t k = 0; k < n; k++) {
+        if (k) *w++ = ',';
+        memcpy(w, ltc_pg_str(r, (int)k, OC_ID), LTC_UUID_LEN);
+        w += LTC_UUID_LEN;
+    }
+    *w++ = '}';
+    *w = '\0';
+    return load_requirements(c, st, ids, opps, n) != 0 || load_history(c, st, ids, opps, n) != 0 ? -1 : 0;
+}
+
+int ltb_opp_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity **out) {
+    const char *p[] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_OPP_GET, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) == 0)
+        return ltc_status_set(st, LTC_NOT_FOUND, "OPPORTUNITY_NOT_FOUND", "opportunity %s does not exist", id);
+    Ltc__Ltb__V1__Opportunity *o = opp_from_row(c, r, 0);
+    if (load_details(c, st, r, &o, 1) != 0) return -1;
+    *out = o;
+    return 0;
+}
+
+/* --- changing ------------------------------------------------------------------------------------------------ */
+
+int ltb_opp_lock(ltc_call *c, ltc_status *st, const char *id, ltb_opp_locked *out) {
+    const char *p[] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_OPP_LOCK, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) == 0)
+        return ltc_status_set(st, LTC_NOT_FOUND, "OPPORTUNITY_NOT_FOUND", "opportunity %s does not exist", id);
+    snprintf(out->id, sizeof out->id, "%s", ltc_pg_str(r, 0, 0));
+    out->stage = ltb_stage_parse(ltc_pg_str(r, 0, 1));
+    snprintf(out->currency, sizeof out->currency, "%s", ltc_pg_str(r, 0, 2));
+    out->collected_minor = ltc_pg_i64(r, 0, 3);
+    return 0;
+}
+
+int ltb_stage_record(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__OpportunityStage stage) {
+    char sid[LTC_UUID_LEN + 1];
+    ltc_uuid_new(sid);
+    const char *p[] = {sid, id, ltb_stage_text(stage)};
+    return ltc_call_query(c, st, SQL_STAGE_INSERT, 3, p) ? 0 : -1;
+}
+
+int ltb_opp_enter_stage(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__OpportunityStage stage,
+                        const char *won_bid) {
+    const char *p[] = {id, ltb_stage_text(stage), won_bid};
+    if (!ltc_call_query(c, st, SQL_OPP_SET_STAGE, 3, p)) return -1;
+    return ltb_stage_record(c, st, id, stage);
+}
+
+/* --- handlers ------------------------------------------------------------------------------------------------ */
+
+/* GetOpportunity: the whole opportunity, with requirements and stage history (oldest first).
+ * INVALID_ARGUMENT for a malformed name, NOT_FOUND (OPPORTUNITY_NOT_FOUND). */
+int ltb_get_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__GetOpportunityRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    if (ltc_name_parse(req->name, "opportunities", "name", id, st) != 0) return -1;
+    Ltc__Ltb__V1__GetOpportunityResponse *resp =
+        LTC_NEW(c, Ltc__Ltb__V1__GetOpportunityResponse, LTC__LTB__V1__GET_OPPORTUNITY_RESPONSE__INIT);
+    if (ltb_opp_fetch(c, st, id, &resp->opportunity) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* ListOpportunities: newest first, paginated. Unlike what the brief allowed, a listed opportunity is complete: its
+ * requirements and stage history come too, fetched for the whole page with two extra queries (not one per row), so
+ * a client never sees a partial resource. INVALID_ARGUMENT for a bad page_size or page_token. */
+int ltb_list_opportunities(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__ListOpportunitiesRequest *req = (const void *)m;
+    int limit;
+    int64_t after;
+    if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
+    const char *p[] = {ltc_call_printf(c, "%lld", (long long)after), ltc_call_printf(c, "%d", limit)};
+    PGresult *r = ltc_call_query(c, st, SQL_OPP_LIST, 2, p);
+    if (!r) return -1;
+
+    Ltc__Ltb__V1__ListOpportunitiesResponse *resp =
+        LTC_NEW(c, Ltc__Ltb__V1__ListOpportunitiesResponse, LTC__LTB__V1__LIST_OPPORTUNITIES_RESPONSE__INIT);
+    int n = PQntuples(r), more = n >= limit;
+    if (more) n = limit - 1;
+    resp->opportunities = ltc_call_alloc(c, sizeof *resp->opportunities * (size_t)(n ? n : 1));
+    for (int i = 0; i < n; i++) resp->opportunities[i] = opp_from_row(c, r, i);
+    resp->n_opportunities = (size_t)n;
+    if (load_details(c, st, r, resp->opportunities, resp->n_opportunities) != 0) return -1;
+    if (more && n > 0) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, n - 1, OC_SEQ));
+    *out = &resp->base;
+    return 0;
+}
