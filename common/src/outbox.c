@@ -51,13 +51,14 @@ struct ltc_relay {
     unsigned int seed;
 };
 
-/* Due rows: not delivered, not parked, due, and the oldest undelivered row of their deal (so a deal's hand-offs
- * arrive in order, even across replicas: a row locked by another relay still counts as undelivered). */
+/* Due rows: not delivered, not parked, due, and the oldest undelivered row of their deal for that destination (so a
+ * deal's hand-offs arrive at each receiver in order, even across replicas: a row locked by another relay still
+ * counts as undelivered; one receiver being down does not hold back another's). */
 static const char SQL_CLAIM[] =
     "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts FROM outbox o"
     " WHERE o.delivered_time IS NULL AND o.parked_time IS NULL AND o.next_attempt_time <= now()"
-    "   AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.deal_id = o.deal_id AND p.seq < o.seq"
-    "                   AND p.delivered_time IS NULL)"
+    "   AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.deal_id = o.deal_id AND p.destination = o.destination"
+    "                   AND p.seq < o.seq AND p.delivered_time IS NULL)"
     " ORDER BY o.seq LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
 static const char SQL_DELIVERED[] =
     "UPDATE outbox SET delivered_time = now(), attempts = attempts + 1, last_error = NULL WHERE seq = $1";

@@ -27,9 +27,10 @@
 #include "grpc/health/v1/health.pb-c.h"
 #include "ltc/ids.h"
 #include "ltc/log.h"
+#include "reflection.h"
 
-enum ctx_kind { CTX_REGISTERED, CTX_GENERIC };
-enum ctx_state { ST_REQUESTED, ST_RECEIVING, ST_SENDING };
+enum ctx_kind { CTX_REGISTERED, CTX_GENERIC, CTX_REFLECTION };
+enum ctx_state { ST_REQUESTED, ST_RECEIVING, ST_SENDING, ST_STREAM_RECV, ST_STREAM_SEND };
 
 typedef struct worker {
     ltc_db *db;
@@ -56,6 +57,7 @@ struct ltc_call {
     grpc_slice status_msg;
     int has_status_msg;
     int cancelled;
+    int sent_initial;              /* streams: initial metadata went out with the first message */
     /* while being handled */
     worker *w;
     char request_id[LTC_UUID_LEN + 1 + 32];
@@ -69,6 +71,8 @@ struct ltc_server {
     grpc_server *server;
     grpc_completion_queue *cq;
     void **handles;                /* registered method handles, by index (last: health) */
+    void *refl_handles[2];         /* grpc.reflection.v1 and v1alpha ServerReflectionInfo (bidi streams) */
+    ltc_reflection *reflection;
     ltc_method *methods;           /* the service's methods plus grpc.health.v1 Check */
     size_t n_methods;
     pthread_t *threads;
@@ -208,6 +212,9 @@ static void post_request(ltc_server *s, enum ctx_kind kind, int method) {
     if (kind == CTX_REGISTERED) {
         e = grpc_server_request_registered_call(s->server, s->handles[method], &c->call, &c->deadline, &c->md,
                                                 &c->payload, s->cq, s->cq, c);
+    } else if (kind == CTX_REFLECTION) {
+        e = grpc_server_request_registered_call(s->server, s->refl_handles[method], &c->call, &c->deadline, &c->md,
+                                                NULL, s->cq, s->cq, c);
     } else {
         e = grpc_server_request_call(s->server, &c->call, &c->details, &c->md, s->cq, s->cq, c);
     }
@@ -506,6 +513,84 @@ static void handle_generic(ltc_call *c, worker *w) {
     ltc_arena_reset(w->arena);
 }
 
+/* ---- server reflection: a bidirectional stream, one answer per request ---- */
+
+static void stream_recv(ltc_call *c) {
+    grpc_op op;
+    memset(&op, 0, sizeof op);
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = &c->payload;
+    c->state = ST_STREAM_RECV;
+    if (grpc_call_start_batch(c->call, &op, 1, c, NULL) != GRPC_CALL_OK) {
+        atomic_fetch_sub(&c->srv->busy, 1);
+        ctx_free(c);
+    }
+}
+
+/* Ends the stream with `st` (OK when the client half-closed). */
+static void stream_finish(ltc_call *c, const ltc_status *st) {
+    grpc_op ops[3];
+    memset(ops, 0, sizeof ops);
+    size_t n = 0;
+    if (!c->sent_initial) {
+        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+        n++;
+    }
+    c->status_msg = grpc_slice_from_copied_string(st->message);
+    c->has_status_msg = 1;
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].data.send_status_from_server.status = (grpc_status_code)st->code;
+    ops[n].data.send_status_from_server.status_details = &c->status_msg;
+    n++;
+    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+    ops[n].data.recv_close_on_server.cancelled = &c->cancelled;
+    n++;
+    c->state = ST_SENDING;
+    if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK) {
+        atomic_fetch_sub(&c->srv->busy, 1);
+        ctx_free(c);
+    }
+}
+
+static void stream_on_message(ltc_call *c, int ok) {
+    ltc_status st = {0};
+    if (!ok || !c->payload) { /* half-closed by the client (or gone) */
+        stream_finish(c, &st);
+        return;
+    }
+    size_t len = 0, out_len = 0;
+    uint8_t *bytes = read_buffer(c->payload, &len);
+    grpc_byte_buffer_destroy(c->payload);
+    c->payload = NULL;
+    uint8_t *out = bytes ? ltc_reflection_answer(c->srv->reflection, bytes, len, &out_len) : NULL;
+    free(bytes);
+    if (!out) {
+        ltc_status_set(&st, LTC_INVALID_ARGUMENT, "MALFORMED_REQUEST", "not a ServerReflectionRequest");
+        stream_finish(c, &st);
+        return;
+    }
+    grpc_slice sl = grpc_slice_from_copied_buffer((const char *)out, out_len);
+    free(out);
+    c->reply = grpc_raw_byte_buffer_create(&sl, 1);
+    grpc_slice_unref(sl);
+    grpc_op ops[2];
+    memset(ops, 0, sizeof ops);
+    size_t n = 0;
+    if (!c->sent_initial) {
+        ops[n].op = GRPC_OP_SEND_INITIAL_METADATA;
+        n++;
+        c->sent_initial = 1;
+    }
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n].data.send_message.send_message = c->reply;
+    n++;
+    c->state = ST_STREAM_SEND;
+    if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK) {
+        atomic_fetch_sub(&c->srv->busy, 1);
+        ctx_free(c);
+    }
+}
+
 static void on_event(ltc_server *s, ltc_call *c, int ok, worker *w) {
     switch (c->state) {
     case ST_REQUESTED:
@@ -518,6 +603,8 @@ static void on_event(ltc_server *s, ltc_call *c, int ok, worker *w) {
         clock_gettime(CLOCK_MONOTONIC, &c->started);
         if (c->kind == CTX_REGISTERED) {
             handle_registered(c, w);
+        } else if (c->kind == CTX_REFLECTION) {
+            stream_recv(c);
         } else {
             c->deadline = c->details.deadline;
             if (!s->opt.raw_handler) {
@@ -541,6 +628,19 @@ static void on_event(ltc_server *s, ltc_call *c, int ok, worker *w) {
     case ST_SENDING:
         atomic_fetch_sub(&s->busy, 1);
         ctx_free(c);
+        return;
+    case ST_STREAM_RECV:
+        stream_on_message(c, ok);
+        return;
+    case ST_STREAM_SEND:
+        grpc_byte_buffer_destroy(c->reply);
+        c->reply = NULL;
+        if (!ok) {
+            atomic_fetch_sub(&s->busy, 1);
+            ctx_free(c);
+        } else {
+            stream_recv(c);
+        }
         return;
     }
 }
@@ -606,6 +706,25 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
             goto fail;
         }
     }
+    {
+        /* reflection lists the process's services and the standard ones */
+        const char *names[40];
+        size_t k = 0;
+        for (const char *const *n = opt->health_services; n && *n && k < 36; n++) names[k++] = *n;
+        names[k++] = "grpc.health.v1.Health";
+        names[k++] = "grpc.reflection.v1.ServerReflection";
+        names[k++] = "grpc.reflection.v1alpha.ServerReflection";
+        names[k] = NULL;
+        s->reflection = ltc_reflection_create(names);
+        if (!s->reflection) {
+            ltc_status_set(st, LTC_INTERNAL, "BAD_DESCRIPTORS", "embedded descriptor set is corrupt");
+            goto fail;
+        }
+        s->refl_handles[0] = grpc_server_register_method(s->server, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+                                                         NULL, GRPC_SRM_PAYLOAD_NONE, 0);
+        s->refl_handles[1] = grpc_server_register_method(
+            s->server, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", NULL, GRPC_SRM_PAYLOAD_NONE, 0);
+    }
     grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
     int port = grpc_server_add_http2_port(s->server, opt->listen_addr, creds);
     grpc_server_credentials_release(creds);
@@ -619,6 +738,8 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
     for (size_t i = 0; i < s->n_methods; i++)
         for (int k = 0; k < per_method; k++) post_request(s, CTX_REGISTERED, (int)i);
     for (int k = 0; k < s->opt.workers; k++) post_request(s, CTX_GENERIC, 0);
+    post_request(s, CTX_REFLECTION, 0);
+    post_request(s, CTX_REFLECTION, 1);
     s->threads = calloc((size_t)s->opt.workers, sizeof *s->threads);
     if (!s->threads) abort();
     for (int k = 0; k < s->opt.workers; k++) {
@@ -632,6 +753,7 @@ fail:
     while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN) {
     }
     grpc_completion_queue_destroy(s->cq);
+    ltc_reflection_destroy(s->reflection);
     free(s->methods);
     free(s->handles);
     free(s);
@@ -661,6 +783,7 @@ void ltc_server_stop(ltc_server *s) {
     grpc_completion_queue_shutdown(s->cq);
     for (int k = 0; k < s->n_threads; k++) pthread_join(s->threads[k], NULL);
     grpc_completion_queue_destroy(s->cq);
+    ltc_reflection_destroy(s->reflection);
     free(s->threads);
     free(s->methods);
     free(s->handles);

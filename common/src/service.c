@@ -43,7 +43,7 @@ static const ltc_migration runtime_migrations[] = {
      "  last_error text\n"
      ");\n"
      "CREATE INDEX outbox_pending ON outbox (seq) WHERE delivered_time IS NULL;\n"
-     "CREATE INDEX outbox_pending_deal ON outbox (deal_id, seq) WHERE delivered_time IS NULL;\n"},
+     "CREATE INDEX outbox_pending_deal ON outbox (deal_id, destination, seq) WHERE delivered_time IS NULL;\n"},
 };
 
 const char *ltc_default_target(const char *peer) {

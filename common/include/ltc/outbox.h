@@ -4,7 +4,7 @@
  * the row commits with the state change or not at all. The relay, a thread of the same process, claims due rows with
  * FOR UPDATE SKIP LOCKED (replicas share the work), calls the receiver with a deadline, and marks them delivered on
  * OK. Transient failures retry with capped exponential backoff and jitter; a status that retrying cannot fix
- * parks the row with its reason. Rows of one deal are delivered in order. The receiver dedups by hand-off id. */
+ * parks the row with its reason. Rows of one deal to one destination are delivered in order. The receiver dedups by hand-off id. */
 #ifndef LTC_OUTBOX_H
 #define LTC_OUTBOX_H
 
@@ -40,7 +40,7 @@ typedef struct ltc_relay_options {
 /* --- the relay's steps, exposed for tests and operators' tools ------------------------------------------- */
 
 /* Claims up to `limit` due rows inside the caller's open transaction: not delivered, not parked, due, and the oldest
- * undelivered row of their deal; locked FOR UPDATE SKIP LOCKED until the transaction ends. The result's columns:
+ * undelivered row of their deal for their destination; locked FOR UPDATE SKIP LOCKED until the transaction ends. The result's columns:
  * seq, handoff_id, destination, method, payload (bytea, text form), attempts. Caller PQclear()s it. */
 PGresult *ltc_outbox_claim(ltc_db *db, int limit, ltc_status *st);
 /* Records the outcome of delivering row `seq` (in the claiming transaction). */
