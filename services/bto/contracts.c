@@ -1,0 +1,184 @@
+/* contracts.c - contracts (合同) from accepted quotes: CreateContract, GetContract, SignContract.
+ * States: DRAFT -> SIGNED -> CLOSED (closed by AcceptOrderClosure in orders.c when all its orders are closed). */
+#include <string.h>
+
+#include "bto.h"
+#include "ltc/ids.h"
+#include "ltc/proto.h"
+
+static const char SQL_LOCK_QUOTE[] =
+    "SELECT state, deal_id, total_minor, currency FROM quotes WHERE id = $1 FOR UPDATE";
+static const char SQL_CONTRACT_OF_QUOTE[] = "SELECT id FROM contracts WHERE quote_id = $1";
+static const char SQL_INSERT_CONTRACT[] =
+    "INSERT INTO contracts (id, quote_id, deal_id, total_minor, currency, requested_delivery_date, state) "
+    "VALUES ($1, $2, $3, $4, $5, $6::date, 'DRAFT')";
+static const char SQL_INSERT_TERM[] =
+    "INSERT INTO contract_payment_terms (contract_id, position, kind, share_bps, due_days) "
+    "VALUES ($1, $2, $3, $4, $5)";
+static const char SQL_GET_CONTRACT[] =
+    "SELECT id, quote_id, deal_id, total_minor, currency, " BTO_DATE("requested_delivery_date") ", state, signed_by, "
+    BTO_US("sign_time") ", " BTO_US("close_time") ", " BTO_US("create_time") " FROM contracts WHERE id = $1";
+static const char SQL_GET_TERMS[] =
+    "SELECT kind, share_bps, due_days FROM contract_payment_terms WHERE contract_id = $1 ORDER BY position";
+static const char SQL_LOCK_CONTRACT[] = "SELECT state FROM contracts WHERE id = $1 FOR UPDATE";
+static const char SQL_SIGN_CONTRACT[] =
+    "UPDATE contracts SET state = 'SIGNED', signed_by = $2, sign_time = now(), update_time = now() WHERE id = $1";
+
+Ltc__Bto__V1__Contract *bto_contract_load(ltc_call *c, ltc_status *st, const char *id) {
+    const char *params[1] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_GET_CONTRACT, 1, params);
+    if (!r)
+        return NULL;
+    if (PQntuples(r) != 1) {
+        ltc_status_set(st, LTC_NOT_FOUND, "CONTRACT_NOT_FOUND", "contract contracts/%s not found", id);
+        return NULL;
+    }
+    Ltc__Bto__V1__Contract *k = LTC_NEW(c, Ltc__Bto__V1__Contract, LTC__BTO__V1__CONTRACT__INIT);
+    k->name = bto_name(c, "contracts", ltc_pg_str(r, 0, 0));
+    k->quote = bto_name(c, "quotes", ltc_pg_str(r, 0, 1));
+    k->deal = bto_name(c, "deals", ltc_pg_str(r, 0, 2));
+    k->total = bto_money_pg(c, r, 0, 3, 4);
+    k->requested_delivery_date = ltc_date_from_pg(c, r, 0, 5);
+    k->state = bto_contract_state(ltc_pg_str(r, 0, 6));
+    if (!ltc_pg_isnull(r, 0, 7))
+        k->signed_by = ltc_call_strdup(c, ltc_pg_str(r, 0, 7));
+    k->sign_time = ltc_ts_from_pg(c, r, 0, 8);
+    k->close_time = ltc_ts_from_pg(c, r, 0, 9);
+    k->create_time = ltc_ts_from_pg(c, r, 0, 10);
+    PGresult *t = ltc_call_query(c, st, SQL_GET_TERMS, 1, params);
+    if (!t)
+        return NULL;
+    int n = PQntuples(t);
+    if (n > 0) {
+        k->payment_terms = ltc_call_alloc(c, (size_t)n * sizeof *k->payment_terms);
+        k->n_payment_terms = (size_t)n;
+    }
+    for (int i = 0; i < n; i++) {
+        Ltc__Type__V1__PaymentTerm *pt = LTC_NEW(c, Ltc__Type__V1__PaymentTerm, LTC__TYPE__V1__PAYMENT_TERM__INIT);
+        pt->kind = bto_term_kind(ltc_pg_str(t, i, 0));
+        pt->share_bps = (int32_t)ltc_pg_i64(t, i, 1);
+        pt->due_days = (int32_t)ltc_pg_i64(t, i, 2);
+        k->payment_terms[i] = pt;
+    }
+    return k;
+}
+
+/* Validates the request's fields; fills the quote id and the delivery date as text. */
+static int validate_contract(ltc_call *c, const Ltc__Bto__V1__Contract *k, char quote_id[LTC_UUID_LEN + 1],
+                             char delivery[11], ltc_status *st) {
+    if (!k)
+        return ltc_status_bad_field(st, "contract", "required");
+    ltc_name_parse(k->quote, "quotes", "contract.quote", quote_id, st);
+    if (k->n_payment_terms == 0) {
+        ltc_status_bad_field(st, "contract.payment_terms", "at least one term is required");
+    } else if (k->n_payment_terms > BTO_MAX_PAYMENT_TERMS) {
+        ltc_status_bad_field(st, "contract.payment_terms", "at most %d terms", BTO_MAX_PAYMENT_TERMS);
+    } else {
+        int64_t sum = 0;
+        for (size_t i = 0; i < k->n_payment_terms; i++) {
+            const Ltc__Type__V1__PaymentTerm *t = k->payment_terms[i];
+            if (!bto_term_kind_name(t->kind))
+                ltc_status_bad_field(st, ltc_call_printf(c, "contract.payment_terms[%zu].kind", i), "required");
+            if (t->share_bps < 1 || t->share_bps > 10000)
+                ltc_status_bad_field(st, ltc_call_printf(c, "contract.payment_terms[%zu].share_bps", i),
+                                     "must be 1 to 10000");
+            if (t->due_days < 0 || t->due_days > 3650)
+                ltc_status_bad_field(st, ltc_call_printf(c, "contract.payment_terms[%zu].due_days", i),
+                                     "must be 0 to 3650");
+            sum += t->share_bps;
+        }
+        if (sum != 10000)
+            ltc_status_bad_field(st, "contract.payment_terms", "shares add up to %lld bps, not 10000",
+                                 (long long)sum);
+    }
+    ltc_date_to_text(k->requested_delivery_date, "contract.requested_delivery_date", 0, delivery, st);
+    return st->code == LTC_OK ? 0 : -1;
+}
+
+/* CreateContract: drafts a contract (DRAFT) from an ACCEPTED quote with payment terms; its value is the quote's total.
+ * Errors: INVALID_ARGUMENT (contract.* fields; shares must add up to 10000 bps), NOT_FOUND "QUOTE_NOT_FOUND",
+ * FAILED_PRECONDITION "QUOTE_NOT_ACCEPTED", "QUOTE_HAS_CONTRACT". */
+int bto_create_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Bto__V1__CreateContractRequest *req = (const void *)m;
+    const Ltc__Bto__V1__Contract *k = req->contract;
+    char quote_id[LTC_UUID_LEN + 1], delivery[11];
+    if (validate_contract(c, k, quote_id, delivery, st) != 0)
+        return -1;
+    const char *qp[1] = {quote_id};
+    PGresult *q = ltc_call_query(c, st, SQL_LOCK_QUOTE, 1, qp);
+    if (!q)
+        return -1;
+    if (PQntuples(q) != 1)
+        return ltc_status_set(st, LTC_NOT_FOUND, "QUOTE_NOT_FOUND", "quote %s not found", k->quote);
+    if (strcmp(ltc_pg_str(q, 0, 0), "ACCEPTED") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_NOT_ACCEPTED", "quote %s is %s, not ACCEPTED",
+                              k->quote, ltc_pg_str(q, 0, 0));
+    PGresult *e = ltc_call_query(c, st, SQL_CONTRACT_OF_QUOTE, 1, qp);
+    if (!e)
+        return -1;
+    if (PQntuples(e) > 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_HAS_CONTRACT", "quote %s already has contracts/%s",
+                              k->quote, ltc_pg_str(e, 0, 0));
+    char id[LTC_UUID_LEN + 1];
+    ltc_uuid_new(id);
+    const char *params[6] = {id, quote_id, ltc_pg_str(q, 0, 1), ltc_pg_str(q, 0, 2), ltc_pg_str(q, 0, 3), delivery};
+    if (!ltc_call_query(c, st, SQL_INSERT_CONTRACT, 6, params))
+        return -1;
+    for (size_t i = 0; i < k->n_payment_terms; i++) {
+        const Ltc__Type__V1__PaymentTerm *t = k->payment_terms[i];
+        const char *tp[5] = {id, bto_i64(c, (int64_t)i), bto_term_kind_name(t->kind), bto_i64(c, t->share_bps),
+                             bto_i64(c, t->due_days)};
+        if (!ltc_call_query(c, st, SQL_INSERT_TERM, 5, tp))
+            return -1;
+    }
+    Ltc__Bto__V1__CreateContractResponse *resp =
+        LTC_NEW(c, Ltc__Bto__V1__CreateContractResponse, LTC__BTO__V1__CREATE_CONTRACT_RESPONSE__INIT);
+    if (!(resp->contract = bto_contract_load(c, st, id)))
+        return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* GetContract: returns one contract with its payment terms.
+ * Errors: INVALID_ARGUMENT "name", NOT_FOUND "CONTRACT_NOT_FOUND". */
+int bto_get_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Bto__V1__GetContractRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    if (ltc_name_parse(req->name, "contracts", "name", id, st) != 0)
+        return -1;
+    Ltc__Bto__V1__GetContractResponse *resp =
+        LTC_NEW(c, Ltc__Bto__V1__GetContractResponse, LTC__BTO__V1__GET_CONTRACT_RESPONSE__INIT);
+    if (!(resp->contract = bto_contract_load(c, st, id)))
+        return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* SignContract: the customer signs a DRAFT contract (-> SIGNED, sign_time now).
+ * Errors: INVALID_ARGUMENT "name" / "signed_by", NOT_FOUND "CONTRACT_NOT_FOUND", FAILED_PRECONDITION
+ * "CONTRACT_NOT_DRAFT". */
+int bto_sign_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Bto__V1__SignContractRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    ltc_name_parse(req->name, "contracts", "name", id, st);
+    ltc_check_text(req->signed_by, "signed_by", 1, 200, st);
+    if (st->code != LTC_OK)
+        return -1;
+    const char *params[2] = {id, req->signed_by};
+    PGresult *r = ltc_call_query(c, st, SQL_LOCK_CONTRACT, 1, params);
+    if (!r)
+        return -1;
+    if (PQntuples(r) != 1)
+        return ltc_status_set(st, LTC_NOT_FOUND, "CONTRACT_NOT_FOUND", "contract %s not found", req->name);
+    if (strcmp(ltc_pg_str(r, 0, 0), "DRAFT") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CONTRACT_NOT_DRAFT", "contract %s is %s, not DRAFT",
+                              req->name, ltc_pg_str(r, 0, 0));
+    if (!ltc_call_query(c, st, SQL_SIGN_CONTRACT, 2, params))
+        return -1;
+    Ltc__Bto__V1__SignContractResponse *resp =
+        LTC_NEW(c, Ltc__Bto__V1__SignContractResponse, LTC__BTO__V1__SIGN_CONTRACT_RESPONSE__INIT);
+    if (!(resp->contract = bto_contract_load(c, st, id)))
+        return -1;
+    *out = &resp->base;
+    return 0;
+}
