@@ -354,6 +354,10 @@ static uint8_t *pack_message(const ProtobufCMessage *m, size_t *len) {
     return buf;
 }
 
+static int db_lost(const ltc_status *st) {
+    return st->code == LTC_UNAVAILABLE && strcmp(st->reason, "DATABASE_UNAVAILABLE") == 0;
+}
+
 /* Runs a table method on a decoded request: transaction and idempotency for WRITE methods. On success returns 0
  * with the packed response in *out (malloc'd). */
 static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *req, uint8_t **out, size_t *out_len,
@@ -367,10 +371,18 @@ static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
     if (key && strlen(key) > 128) return ltc_status_bad_field(st, m->idempotency_field, "at most 128 characters");
 
     if (!(m->flags & LTC_METHOD_WRITE)) {
-        ProtobufCMessage *resp = NULL;
-        if (m->handler(c, req, &resp, st) != 0) return -1;
-        *out = pack_message(resp, out_len);
-        return *out ? 0 : ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        for (int attempt = 0;; attempt++) {
+            ProtobufCMessage *resp = NULL;
+            if (m->handler(c, req, &resp, st) == 0) {
+                *out = pack_message(resp, out_len);
+                return *out ? 0 : ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+            }
+            /* a connection that died while idle (database restarted) is noticed by its first query: reads are
+             * safe to run again once on a new connection */
+            if (attempt > 0 || !db_lost(st)) return -1;
+            ltc_status_clear(st);
+            clear_results(c->w);
+        }
     }
 
     uint8_t fp[32];
@@ -387,7 +399,8 @@ static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
         ltc_status_clear(st);
         clear_results(c->w);
         ProtobufCMessage *resp = NULL;
-        if (ltc_db_begin(db, st) != 0) return -1;
+        int committing = 0;
+        if (ltc_db_begin(db, st) != 0) goto failed;
         if (key) {
             uint8_t *stored = NULL;
             size_t stored_len = 0;
@@ -418,6 +431,7 @@ static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
             if (!r) goto failed_packed;
             PQclear(r);
         }
+        committing = 1;
         if (ltc_db_commit(db, st) != 0) goto failed_packed;
         return 0;
     failed_packed:
@@ -427,6 +441,8 @@ static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
         ltc_db_rollback(db);
         if (st->code == LTC_OK) ltc_status_set(st, LTC_INTERNAL, "HANDLER_FAILED", "handler failed without a status");
         if (st->code == LTC_ABORTED && strcmp(st->reason, "CONCURRENT_UPDATE") == 0 && attempt < 2) continue;
+        /* the transaction never committed (a lost COMMIT's outcome is unknown: the caller retries with its key) */
+        if (db_lost(st) && !committing && attempt == 0) continue;
         return -1;
     }
 }
