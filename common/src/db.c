@@ -166,6 +166,10 @@ static const stmt *prepared(ltc_db *db, const char *sql, int nparams, int *index
 
 PGresult *ltc_db_query_bin(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params,
                            const int *lengths, const int *formats) {
+    if (!db) {
+        ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "no database");
+        return NULL;
+    }
     if (db->in_tx && (db->tx_broken || !db->conn || PQstatus(db->conn) != CONNECTION_OK)) {
         /* never carry on a transaction on a new connection: its first half is gone */
         if (db->conn && PQstatus(db->conn) != CONNECTION_OK) drop_conn(db);

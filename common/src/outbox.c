@@ -13,6 +13,7 @@
 
 #include "ltc/client.h"
 #include "ltc/db.h"
+#include "ltc/fault.h"
 #include "ltc/log.h"
 
 static const char SQL_PUT[] =
@@ -154,10 +155,16 @@ static int deliver_row(ltc_relay *r, const PGresult *rows, int i, ltc_status *st
         ltc_metadata_kv md[1] = {{"x-request-id", handoff}};
         uint8_t *resp = NULL;
         size_t resp_len = 0;
-        if (ltc_client_call(cl, NULL, method, payload, len, r->opt.call_deadline_ms, md, 1, &resp, &resp_len, &cs) ==
-            0) {
+        int rc = ltc_client_call(cl, NULL, method, payload, len, r->opt.call_deadline_ms, md, 1, &resp, &resp_len, &cs);
+        if (rc == 0 && ltc_fault_hit("relay.send_twice", method)) { /* the duplicate must change nothing */
+            free(resp);
+            resp = NULL;
+            rc = ltc_client_call(cl, NULL, method, payload, len, r->opt.call_deadline_ms, md, 1, &resp, &resp_len, &cs);
+        }
+        if (rc == 0) {
             delivered = 1;
             free(resp);
+            ltc_fault_crash_point("relay.after_send", method);
         } else {
             park = !ltc_code_is_retryable(cs.code);
         }

@@ -26,6 +26,7 @@
 
 #include "grpc/health/v1/health.pb-c.h"
 #include "ltc/ids.h"
+#include "ltc/fault.h"
 #include "ltc/log.h"
 #include "reflection.h"
 
@@ -432,7 +433,9 @@ static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
             PQclear(r);
         }
         committing = 1;
+        ltc_fault_crash_point("server.before_commit", m->path);
         if (ltc_db_commit(db, st) != 0) goto failed_packed;
+        ltc_fault_crash_point("server.after_commit", m->path);
         return 0;
     failed_packed:
         free(*out);
@@ -477,23 +480,66 @@ static void handle_registered(ltc_call *c, worker *w) {
     } else {
         size_t len = 0;
         uint8_t *bytes = read_buffer(c->payload, &len);
-        ProtobufCMessage *req = bytes ? protobuf_c_message_unpack(m->request, NULL, len, bytes) : NULL;
-        free(bytes);
-        if (!req) {
-            ltc_status_set(&st, LTC_INVALID_ARGUMENT, "MALFORMED_REQUEST", "the request could not be decoded as %s",
-                           m->request->name);
+        if (!bytes) {
+            ltc_status_set(&st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
         } else {
-            run_method(c, m, req, &resp, &resp_len, &st);
-            protobuf_c_message_free_unpacked(req, NULL);
+            ltc_call_run(c, m, bytes, len, (size_t)s->opt.max_message_bytes, &resp, &resp_len, &st);
+            free(bytes);
         }
     }
-    if (w->db && ltc_db_in_transaction(w->db)) ltc_db_rollback(w->db); /* never leave a transaction open */
     log_call(c, &st);
     send_reply(c, resp, resp_len, &st);
     free(resp);
     ltc_status_clear(&st);
+    ltc_arena_reset(w->arena);
+}
+
+int ltc_call_run(ltc_call *c, const ltc_method *m, const uint8_t *bytes, size_t len, size_t max_bytes, uint8_t **out,
+                 size_t *out_len, ltc_status *st) {
+    worker *w = c->w;
+    *out = NULL;
+    *out_len = 0;
+    int rc = -1;
+    if (len > max_bytes) {
+        ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "MESSAGE_TOO_LARGE", "request of %zu bytes exceeds %zu", len,
+                       max_bytes);
+    } else {
+        ProtobufCMessage *req = protobuf_c_message_unpack(m->request, NULL, len, bytes);
+        if (!req) {
+            ltc_status_set(st, LTC_INVALID_ARGUMENT, "MALFORMED_REQUEST", "the request could not be decoded as %s",
+                           m->request->name);
+        } else {
+            rc = run_method(c, m, req, out, out_len, st);
+            protobuf_c_message_free_unpacked(req, NULL);
+        }
+    }
+    if (w->db && ltc_db_in_transaction(w->db)) ltc_db_rollback(w->db); /* never leave a transaction open */
     clear_results(w);
     ltc_arena_reset(w->arena);
+    return rc;
+}
+
+ltc_call *ltc_call_create_detached(ltc_db *db) {
+    ltc_call *c = calloc(1, sizeof *c);
+    worker *w = calloc(1, sizeof *w);
+    if (!c || !w) abort();
+    w->db = db;
+    w->arena = ltc_arena_create(16 * 1024);
+    c->w = w;
+    c->deadline = gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    grpc_metadata_array_init(&c->md);
+    snprintf(c->request_id, sizeof c->request_id, "detached");
+    return c;
+}
+
+void ltc_call_destroy_detached(ltc_call *c) {
+    if (!c) return;
+    clear_results(c->w);
+    free(c->w->results);
+    ltc_arena_destroy(c->w->arena);
+    free(c->w);
+    grpc_metadata_array_destroy(&c->md);
+    free(c);
 }
 
 /* Generic (unregistered) call: its message has been received into c->payload. */

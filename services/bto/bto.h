@@ -80,4 +80,8 @@ Ltc__Bto__V1__OrderState bto_order_state(const char *s);
 Ltc__Type__V1__PaymentTermKind bto_term_kind(const char *s);
 const char *bto_term_kind_name(Ltc__Type__V1__PaymentTermKind k);  /* NULL for UNSPECIFIED or unknown */
 
+/* The service's definition (service.c), run by main.c and driven by the fuzz targets. */
+#include "ltc/service.h"
+ltc_service_def bto_service(void);
+
 #endif

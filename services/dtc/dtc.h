@@ -42,4 +42,8 @@ int dtc_maybe_close(ltc_call *c, ltc_status *st, const char *account_id, int *cl
 
 int dtc_record_payment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
+/* The service's definition (service.c), run by main.c and driven by the fuzz targets. */
+#include "ltc/service.h"
+ltc_service_def dtc_service(void);
+
 #endif

@@ -70,4 +70,8 @@ Ltc__Type__V1__Money *ltb_money(ltc_call *c, const char *currency, int64_t minor
 /* The etag of a row version: lower-case hex, in the arena. */
 char *ltb_etag(ltc_call *c, int64_t version);
 
+/* The service's definition (service.c), run by main.c and driven by the fuzz targets. */
+#include "ltc/service.h"
+ltc_service_def ltb_service(void);
+
 #endif

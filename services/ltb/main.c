@@ -1,45 +1,7 @@
-/* main.c - the LTB process (lead to bid, 标前): ltc.ltb.v1.LeadToBidService for clients (through the gateway),
- * ltc.ltb.v1.IntakeService for DTC's hand-off, and the outbox relay that hands won bids to BTO. */
-#include <stddef.h>
-
+/* main.c - the ltc-ltb process: runs the LTB service (service.c) until SIGTERM. */
 #include "ltb.h"
-#include "ltc/service.h"
-
-#define LTB_SVC "/ltc.ltb.v1.LeadToBidService/"
-#define READ LTC_METHOD_READ, NULL
-#define WRITE LTC_METHOD_WRITE, "request_id"
-#define HANDOFF LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, "handoff_id"
-#define DESC(x) &ltc__ltb__v1__##x##_request__descriptor, &ltc__ltb__v1__##x##_response__descriptor
-
-static const ltc_method METHODS[] = {
-    {LTB_SVC "CreateLead", DESC(create_lead), ltb_create_lead, WRITE},
-    {LTB_SVC "GetLead", DESC(get_lead), ltb_get_lead, READ},
-    {LTB_SVC "ListLeads", DESC(list_leads), ltb_list_leads, READ},
-    {LTB_SVC "QualifyLead", DESC(qualify_lead), ltb_qualify_lead, WRITE},
-    {LTB_SVC "DisqualifyLead", DESC(disqualify_lead), ltb_disqualify_lead, WRITE},
-    {LTB_SVC "GetOpportunity", DESC(get_opportunity), ltb_get_opportunity, READ},
-    {LTB_SVC "ListOpportunities", DESC(list_opportunities), ltb_list_opportunities, READ},
-    {LTB_SVC "CreateBid", DESC(create_bid), ltb_create_bid, WRITE},
-    {LTB_SVC "GetBid", DESC(get_bid), ltb_get_bid, READ},
-    {LTB_SVC "MarkBidWon", DESC(mark_bid_won), ltb_mark_bid_won, WRITE},
-    {LTB_SVC "MarkBidLost", DESC(mark_bid_lost), ltb_mark_bid_lost, WRITE},
-    {"/ltc.ltb.v1.IntakeService/AcceptCashCollected", DESC(accept_cash_collected), ltb_accept_cash_collected,
-     HANDOFF},
-};
-
-static const char *const HEALTH[] = {"ltc.ltb.v1.LeadToBidService", "ltc.ltb.v1.IntakeService", NULL};
-static const char *const PEERS[] = {"bto", NULL};
 
 int main(int argc, char **argv) {
-    const ltc_service_def def = {
-        .name = "ltb",
-        .default_listen = "127.0.0.1:50061",
-        .methods = METHODS,
-        .n_methods = sizeof METHODS / sizeof METHODS[0],
-        .health_services = HEALTH,
-        .peers = PEERS,
-        .migrations = ltc_service_migrations,
-        .n_migrations = ltc_service_migrations_count,
-    };
+    ltc_service_def def = ltb_service();
     return ltc_service_main(&def, argc, argv);
 }

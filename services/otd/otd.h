@@ -70,4 +70,8 @@ char *otd_pg_int_array(ltc_call *c, const int64_t *items, size_t n);
 int otd_fill_capacity(int64_t work, int64_t daily_capacity, const int64_t *booked_per_day, int horizon_days,
                       const int *is_working_day, int64_t *alloc_per_day);
 
+/* The service's definition (service.c), run by main.c and driven by the fuzz targets. */
+#include "ltc/service.h"
+ltc_service_def otd_service(void);
+
 #endif

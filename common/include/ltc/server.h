@@ -75,6 +75,18 @@ int64_t ltc_call_ms_left(const ltc_call *c);
 /* A metadata value sent by the caller (first occurrence), or NULL. Valid for the call's life. */
 const char *ltc_call_metadata(ltc_call *c, const char *key);
 
+/* --- calls outside gRPC, for tests and fuzz targets --------------------------------------------------------- */
+
+/* A call context with no gRPC call behind it. Its database is `db` (not owned; NULL: every query fails with
+ * UNAVAILABLE, so a handler's validation runs and its first query fails cleanly). */
+ltc_call *ltc_call_create_detached(ltc_db *db);
+void ltc_call_destroy_detached(ltc_call *c);  /* NULL-safe */
+/* Serves `m` on raw request bytes exactly as the server does: size cap (`max_bytes`), decode, idempotency key,
+ * transaction, handler, encode. 0 with *out (malloc'd, caller frees), or -1 with st set. Scratch memory and
+ * results are released before it returns. */
+int ltc_call_run(ltc_call *c, const ltc_method *m, const uint8_t *req, size_t len, size_t max_bytes, uint8_t **out,
+                 size_t *out_len, ltc_status *st);
+
 /* --- a raw (pass-through) handler, for the gateway ------------------------------------------------------ */
 
 /* Serves any method not in the table: request bytes in, response bytes out (malloc'd, the server frees them), or -1
