@@ -28,6 +28,7 @@
 #include "ltc/ids.h"
 #include "ltc/fault.h"
 #include "ltc/log.h"
+#include "ltc/metrics.h"
 #include "reflection.h"
 
 enum ctx_kind { CTX_REGISTERED, CTX_GENERIC, CTX_REFLECTION };
@@ -283,6 +284,7 @@ static void send_reply(ltc_call *c, const uint8_t *resp, size_t resp_len, const 
     if (e != GRPC_CALL_OK) {
         LTC_ERROR("send_failed", c->request_id, "grpc_call_error %d", (int)e);
         atomic_fetch_sub(&c->srv->busy, 1);
+        ltc_metrics_busy(-1);
         ctx_free(c);
     }
 }
@@ -450,10 +452,13 @@ static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
     }
 }
 
+/* One log line and the metrics of a finished call. Unknown methods share one metrics label (bounded cardinality). */
 static void log_call(ltc_call *c, const ltc_status *st) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double ms = (double)(now.tv_sec - c->started.tv_sec) * 1e3 + (double)(now.tv_nsec - c->started.tv_nsec) / 1e6;
+    int unknown = st->code == LTC_UNIMPLEMENTED && c->kind == CTX_GENERIC;
+    ltc_metrics_rpc(unknown ? "unknown" : c->method_path, st->code, ms / 1e3);
     ltc_log_level lvl = st->code == LTC_OK ? LTC_LOG_INFO
                         : (st->code == LTC_INTERNAL || st->code == LTC_UNKNOWN || st->code == LTC_DATA_LOSS)
                             ? LTC_LOG_ERROR
@@ -585,6 +590,7 @@ static void stream_recv(ltc_call *c) {
     c->state = ST_STREAM_RECV;
     if (grpc_call_start_batch(c->call, &op, 1, c, NULL) != GRPC_CALL_OK) {
         atomic_fetch_sub(&c->srv->busy, 1);
+        ltc_metrics_busy(-1);
         ctx_free(c);
     }
 }
@@ -610,6 +616,7 @@ static void stream_finish(ltc_call *c, const ltc_status *st) {
     c->state = ST_SENDING;
     if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK) {
         atomic_fetch_sub(&c->srv->busy, 1);
+        ltc_metrics_busy(-1);
         ctx_free(c);
     }
 }
@@ -649,6 +656,7 @@ static void stream_on_message(ltc_call *c, int ok) {
     c->state = ST_STREAM_SEND;
     if (grpc_call_start_batch(c->call, ops, n, c, NULL) != GRPC_CALL_OK) {
         atomic_fetch_sub(&c->srv->busy, 1);
+        ltc_metrics_busy(-1);
         ctx_free(c);
     }
 }
@@ -662,6 +670,7 @@ static void on_event(ltc_server *s, ltc_call *c, int ok, worker *w) {
         }
         post_request(s, c->kind, c->method); /* keep a request outstanding for the next call */
         atomic_fetch_add(&s->busy, 1);
+        ltc_metrics_busy(1);
         clock_gettime(CLOCK_MONOTONIC, &c->started);
         if (c->kind == CTX_REGISTERED) {
             handle_registered(c, w);
@@ -680,6 +689,7 @@ static void on_event(ltc_server *s, ltc_call *c, int ok, worker *w) {
             c->state = ST_RECEIVING;
             if (grpc_call_start_batch(c->call, &op, 1, c, NULL) != GRPC_CALL_OK) {
                 atomic_fetch_sub(&s->busy, 1);
+        ltc_metrics_busy(-1);
                 ctx_free(c);
             }
         }
@@ -689,6 +699,7 @@ static void on_event(ltc_server *s, ltc_call *c, int ok, worker *w) {
         return;
     case ST_SENDING:
         atomic_fetch_sub(&s->busy, 1);
+        ltc_metrics_busy(-1);
         ctx_free(c);
         return;
     case ST_STREAM_RECV:
@@ -699,6 +710,7 @@ static void on_event(ltc_server *s, ltc_call *c, int ok, worker *w) {
         c->reply = NULL;
         if (!ok) {
             atomic_fetch_sub(&s->busy, 1);
+        ltc_metrics_busy(-1);
             ctx_free(c);
         } else {
             stream_recv(c);
@@ -796,6 +808,7 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
     }
     grpc_server_start(s->server);
     atomic_store(&s->serving, 1);
+    ltc_metrics_workers(s->opt.workers);
     int per_method = s->opt.workers < 2 ? 1 : 2;
     for (size_t i = 0; i < s->n_methods; i++)
         for (int k = 0; k < per_method; k++) post_request(s, CTX_REGISTERED, (int)i);

@@ -14,6 +14,7 @@
 #include "ltc/client.h"
 #include "ltc/config.h"
 #include "ltc/log.h"
+#include "ltc/metrics.h"
 #include "ltc/outbox.h"
 
 /* The runtime's own tables, in every service schema: idempotency keys (request_id and hand-off ids) and the
@@ -45,6 +46,16 @@ static const ltc_migration runtime_migrations[] = {
      "CREATE INDEX outbox_pending ON outbox (seq) WHERE delivered_time IS NULL;\n"
      "CREATE INDEX outbox_pending_deal ON outbox (deal_id, destination, seq) WHERE delivered_time IS NULL;\n"},
 };
+
+void ltc_default_metrics_listen(const char *grpc_listen, char *out, size_t n) {
+    const char *colon = strrchr(grpc_listen, ':');
+    long port = colon ? strtol(colon + 1, NULL, 10) : 0;
+    if (!colon || port <= 0 || port + 1000 > 65535) {
+        snprintf(out, n, "off");
+        return;
+    }
+    snprintf(out, n, "%.*s:%ld", (int)(colon - grpc_listen), grpc_listen, port + 1000);
+}
 
 const char *ltc_default_target(const char *peer) {
     if (strcmp(peer, "gateway") == 0) return "127.0.0.1:50051";
@@ -119,6 +130,7 @@ static void env_name(char *out, size_t n, const char *svc, const char *suffix) {
 
 typedef struct svc_config {
     const char *listen;
+    const char *metrics_listen;
     const char *dsn;
     long workers, grace_ms, max_msg, handoff_deadline_ms, max_backoff_ms;
     ltc_relay_peer peers[8];
@@ -131,6 +143,14 @@ static int load_config(const ltc_service_def *def, svc_config *cfg) {
     cfg->listen = ltc_env_str(name, def->default_listen);
     if (ltc_addr_valid(cfg->listen) != 0) {
         fprintf(stderr, "%s: %s=%s is not a host:port address\n", def->name, name, cfg->listen);
+        return -1;
+    }
+    static char metrics_default[300];
+    ltc_default_metrics_listen(cfg->listen, metrics_default, sizeof metrics_default);
+    env_name(name, sizeof name, def->name, "METRICS_LISTEN");
+    cfg->metrics_listen = ltc_env_str(name, metrics_default);
+    if (strcmp(cfg->metrics_listen, "off") != 0 && ltc_addr_valid(cfg->metrics_listen) != 0) {
+        fprintf(stderr, "%s: %s=%s is not a host:port address (or \"off\")\n", def->name, name, cfg->metrics_listen);
         return -1;
     }
     env_name(name, sizeof name, def->name, "DSN");
@@ -232,6 +252,11 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     if (migrate_only) return 0;
 
     ltc_status st = {0};
+    if (ltc_metrics_start(cfg.metrics_listen, &st) != 0) {
+        LTC_ERROR("start_failed", NULL, "metrics: %s", st.message);
+        ltc_status_clear(&st);
+        return 1;
+    }
     ltc_server_options so = {
         .service_name = def->name,
         .listen_addr = cfg.listen,
@@ -248,6 +273,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     if (!server) {
         LTC_ERROR("start_failed", NULL, "%s", st.message);
         ltc_status_clear(&st);
+        ltc_metrics_stop();
         return 1;
     }
     ltc_relay *relay = NULL;
@@ -267,15 +293,17 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
             LTC_ERROR("start_failed", NULL, "relay: %s", st.message);
             ltc_status_clear(&st);
             ltc_server_stop(server);
+            ltc_metrics_stop();
             return 1;
         }
     }
-    LTC_INFO("serving", NULL, "%s on %s", def->name, cfg.listen);
+    LTC_INFO("serving", NULL, "%s on %s, metrics on %s", def->name, cfg.listen, cfg.metrics_listen);
     int sig = ltc_wait_for_signal();
     LTC_INFO("stopping", NULL, "signal %d: draining", sig);
     ltc_server_set_serving(server, 0);
     ltc_relay_stop(relay);
     ltc_server_stop(server);
+    ltc_metrics_stop();
     LTC_INFO("stopped", NULL, "clean exit");
     return 0;
 }

@@ -12,6 +12,7 @@
 #include "ltc/client.h"
 #include "ltc/config.h"
 #include "ltc/log.h"
+#include "ltc/metrics.h"
 #include "ltc/server.h"
 #include "ltc/service.h"
 
@@ -86,6 +87,9 @@ int main(int argc, char **argv) {
         fprintf(stderr, "gateway: %s\n", err);
         return 1;
     }
+    char metrics_default[300];
+    ltc_default_metrics_listen(listen, metrics_default, sizeof metrics_default);
+    const char *metrics_listen = ltc_env_str("LTC_GATEWAY_METRICS_LISTEN", metrics_default);
     gateway g = {.default_deadline_ms = (int)deadline};
     int rc = 1;
     for (size_t i = 0; i < sizeof public_services / sizeof public_services[0]; i++) {
@@ -102,6 +106,11 @@ int main(int argc, char **argv) {
     }
     ltc_block_signals();
     ltc_status st = {0};
+    if (ltc_metrics_start(metrics_listen, &st) != 0) {
+        LTC_ERROR("start_failed", NULL, "metrics: %s", st.message);
+        ltc_status_clear(&st);
+        goto out;
+    }
     ltc_server_options so = {
         .service_name = "gateway",
         .listen_addr = listen,
@@ -118,13 +127,14 @@ int main(int argc, char **argv) {
         ltc_status_clear(&st);
         goto out;
     }
-    LTC_INFO("serving", NULL, "gateway on %s", listen);
+    LTC_INFO("serving", NULL, "gateway on %s, metrics on %s", listen, metrics_listen);
     int sig = ltc_wait_for_signal();
     LTC_INFO("stopping", NULL, "signal %d: draining", sig);
     ltc_server_stop(server);
     LTC_INFO("stopped", NULL, "clean exit");
     rc = 0;
 out:
+    ltc_metrics_stop();
     for (size_t i = 0; i < g.n_routes; i++) ltc_client_destroy(g.routes[i].client);
     return rc;
 }

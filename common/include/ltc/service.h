@@ -38,6 +38,10 @@ void ltc_block_signals(void);
 /* Waits until SIGTERM or SIGINT arrives; returns the signal number. */
 int ltc_wait_for_signal(void);
 
+/* The default metrics address of a process: its actual gRPC listen address with the port + 1000 ("off" when that is not
+ * a port). */
+void ltc_default_metrics_listen(const char *grpc_listen, char *out, size_t n);
+
 /* Default peer targets (env LTC_<PEER>_TARGET overrides): ltb 127.0.0.1:50061, bto :50062, otd :50063, dtc :50064. */
 const char *ltc_default_target(const char *peer);
 
