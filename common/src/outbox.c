@@ -32,8 +32,10 @@ int ltc_outbox_put(ltc_call *c, ltc_status *st, const char *destination, const c
     PGresult *r = ltc_db_query_bin(ltc_call_db(c), st, SQL_PUT, 5, params, lens, fmts);
     if (!r) return -1;
     PQclear(r);
-    return ltc_call_query(c, st, SQL_NOTIFY, 0, NULL) ? 0 : -1;
+    return ltc_outbox_notify(ltc_call_db(c), st);
 }
+
+int ltc_outbox_notify(ltc_db *db, ltc_status *st) { return ltc_db_exec(db, st, SQL_NOTIFY, 0, NULL); }
 
 /* ---- the relay ---- */
 
@@ -242,10 +244,12 @@ static const char SQL_BACKLOG[] =
     " count(*) FILTER (WHERE parked_time IS NOT NULL)"
     " FROM outbox WHERE delivered_time IS NULL GROUP BY destination";
 
+PGresult *ltc_outbox_backlog(ltc_db *db, ltc_status *st) { return ltc_db_query(db, st, SQL_BACKLOG, 0, NULL); }
+
 /* Refreshes the hand-off gauges of every peer (destinations without a row are reported as 0). */
 static void refresh_backlog(ltc_relay *r) {
     ltc_status st = {0};
-    PGresult *res = ltc_db_query(r->db, &st, SQL_BACKLOG, 0, NULL);
+    PGresult *res = ltc_outbox_backlog(r->db, &st);
     if (!res) {
         ltc_status_clear(&st);
         return;

@@ -16,6 +16,7 @@
 #include "ltc/log.h"
 #include "ltc/metrics.h"
 #include "ltc/outbox.h"
+#include "admin.h"
 
 /* The runtime's own tables, in every service schema: idempotency keys (request_id and hand-off ids) and the
  * outbox. Applied before the service's migrations, recorded under the component "runtime". */
@@ -257,15 +258,26 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         ltc_status_clear(&st);
         return 1;
     }
+    /* the service's methods plus the hand-off admin service every stage serves */
+    size_t n_methods = def->n_methods + ltc_admin_methods_count;
+    ltc_method *methods = calloc(n_methods, sizeof *methods);
+    const char **health = calloc(n_methods + 2, sizeof *health);
+    if (!methods || !health) abort();
+    memcpy(methods, def->methods, def->n_methods * sizeof *methods);
+    memcpy(methods + def->n_methods, ltc_admin_methods, ltc_admin_methods_count * sizeof *methods);
+    size_t nh = 0;
+    for (const char *const *h = def->health_services; h && *h; h++) health[nh++] = *h;
+    health[nh++] = "ltc.admin.v1.HandoffAdminService";
+    health[nh] = NULL;
     ltc_server_options so = {
         .service_name = def->name,
         .listen_addr = cfg.listen,
         .workers = (int)cfg.workers,
         .db_dsn = cfg.dsn,
         .db_schema = def->name,
-        .methods = def->methods,
-        .n_methods = def->n_methods,
-        .health_services = def->health_services,
+        .methods = methods,
+        .n_methods = n_methods,
+        .health_services = health,
         .max_message_bytes = (int)cfg.max_msg,
         .shutdown_grace_ms = (int)cfg.grace_ms,
     };
@@ -274,6 +286,8 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         LTC_ERROR("start_failed", NULL, "%s", st.message);
         ltc_status_clear(&st);
         ltc_metrics_stop();
+        free(methods);
+        free(health);
         return 1;
     }
     ltc_relay *relay = NULL;
@@ -294,6 +308,8 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
             ltc_status_clear(&st);
             ltc_server_stop(server);
             ltc_metrics_stop();
+            free(methods);
+            free(health);
             return 1;
         }
     }
@@ -304,6 +320,8 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     ltc_relay_stop(relay);
     ltc_server_stop(server);
     ltc_metrics_stop();
+    free(methods);
+    free(health);
     LTC_INFO("stopped", NULL, "clean exit");
     return 0;
 }

@@ -47,6 +47,11 @@ PGresult *ltc_outbox_claim(ltc_db *db, int limit, ltc_status *st);
 int ltc_outbox_mark_delivered(ltc_db *db, const char *seq, ltc_status *st);
 int ltc_outbox_mark_retry(ltc_db *db, const char *seq, const char *error, long delay_ms, ltc_status *st);
 int ltc_outbox_mark_parked(ltc_db *db, const char *seq, const char *error, ltc_status *st);
+/* The backlog per destination with undelivered rows: destination, pending (not parked), age in seconds of the
+ * oldest pending (float), parked. Caller PQclear()s it. */
+PGresult *ltc_outbox_backlog(ltc_db *db, ltc_status *st);
+/* Wakes the relays of this schema (NOTIFY, delivered at commit). */
+int ltc_outbox_notify(ltc_db *db, ltc_status *st);
 /* Capped exponential backoff with jitter for the attempt that just failed (attempts before it): a value between half
  * and all of min(cap_ms, 200 ms * 2^attempts). */
 long ltc_outbox_backoff_ms(int attempts, long cap_ms, unsigned int *seed);
