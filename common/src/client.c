@@ -26,15 +26,17 @@ ltc_client *ltc_client_create(const char *target, int max_message_bytes) {
     if (!c) return NULL;
     grpc_init();
     if (max_message_bytes <= 0) max_message_bytes = 4 * 1024 * 1024;
-    /* Reconnect quickly after a peer restarts: the default backoff grows to two minutes. */
-    grpc_arg args[5] = {
+    /* round_robin over every address the target resolves to (a headless Service's pods), so new replicas get
+     * traffic; reconnect quickly after a peer restarts (the default backoff grows to two minutes). */
+    grpc_arg args[6] = {
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = max_message_bytes}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = max_message_bytes}},
         {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = 100}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 2000}},
+        {GRPC_ARG_STRING, GRPC_ARG_LB_POLICY_NAME, {.string = "round_robin"}},
     };
-    grpc_channel_args cargs = {5, args};
+    grpc_channel_args cargs = {6, args};
     grpc_channel_credentials *creds = grpc_insecure_credentials_create();
     c->channel = grpc_channel_create(target, creds, &cargs);
     grpc_channel_credentials_release(creds);

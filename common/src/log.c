@@ -108,7 +108,17 @@ static void format_ts(char out[64]) {
              tm.tm_min, tm.tm_sec, (int)(now.tv_nsec / 1000000L));
 }
 
+/* The call a worker thread is serving: its ids go into every line it logs. */
+static __thread char ctx_request_id[80];
+static __thread char ctx_trace_id[40];
+
+void ltc_log_set_context(const char *request_id, const char *trace_id) {
+    snprintf(ctx_request_id, sizeof ctx_request_id, "%s", request_id ? request_id : "");
+    snprintf(ctx_trace_id, sizeof ctx_trace_id, "%s", trace_id ? trace_id : "");
+}
+
 void ltc_log(ltc_log_level level, const char *event, const char *request_id, const char *fmt, ...) {
+    if (!request_id && ctx_request_id[0]) request_id = ctx_request_id;
     if (!ltc_log_enabled(level)) return;
     if ((int)level < LTC_LOG_DEBUG) level = LTC_LOG_DEBUG;
     if ((int)level > LTC_LOG_ERROR) level = LTC_LOG_ERROR;
@@ -131,6 +141,7 @@ void ltc_log(ltc_log_level level, const char *event, const char *request_id, con
     pthread_mutex_unlock(&log_mu);
     json_object_set_new(o, "event", json_text(event));
     if (request_id) json_object_set_new(o, "request_id", json_text(request_id));
+    if (ctx_trace_id[0]) json_object_set_new(o, "trace_id", json_text(ctx_trace_id));
     json_object_set_new(o, "msg", json_text(msg));
     char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
     json_decref(o);

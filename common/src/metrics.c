@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "ltc/config.h"
+#include "ltc/log.h"
 
 static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10};
 #define N_BUCKETS (sizeof buckets / sizeof buckets[0])
@@ -232,6 +233,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
     return r;
 }
 
+/* libmicrohttpd's messages go to the JSON log, not to stderr. */
+static void mhd_log(void *cls, const char *fmt, va_list ap) {
+    (void)cls;
+    char msg[300];
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    msg[strcspn(msg, "\n")] = 0;
+    LTC_WARN("metrics_http", NULL, "%s", msg);
+}
+
 int ltc_metrics_start(const char *listen_addr, ltc_status *st) {
     start_time = (double)time(NULL);
     if (!listen_addr || !*listen_addr || strcmp(listen_addr, "off") == 0) return 0;
@@ -258,7 +268,7 @@ int ltc_metrics_start(const char *listen_addr, ltc_status *st) {
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
     daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
                                MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32, MHD_OPTION_CONNECTION_TIMEOUT,
-                               (unsigned int)10, MHD_OPTION_END);
+                               (unsigned int)10, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, MHD_OPTION_END);
     freeaddrinfo(ai);
     if (!daemon_) return ltc_status_set(st, LTC_UNAVAILABLE, "LISTEN_FAILED", "cannot listen on %s", listen_addr);
     return 0;

@@ -18,7 +18,8 @@
 #include "ltc/metrics.h"
 
 static const char SQL_PUT[] =
-    "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload) VALUES ($1, $2, $3, $4, $5)";
+    "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, traceparent)"
+    " VALUES ($1, $2, $3, $4, $5, $6)";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('ltc_outbox_' || current_schema(), '')";
 
 int ltc_outbox_put(ltc_call *c, ltc_status *st, const char *destination, const char *method, const char *deal_id,
@@ -26,10 +27,11 @@ int ltc_outbox_put(ltc_call *c, ltc_status *st, const char *destination, const c
     size_t n = protobuf_c_message_get_packed_size(msg);
     uint8_t *buf = ltc_call_alloc(c, n ? n : 1);
     protobuf_c_message_pack(msg, buf);
-    const char *params[5] = {handoff_id, deal_id, destination, method, (const char *)buf};
-    const int lens[5] = {0, 0, 0, 0, (int)n};
-    const int fmts[5] = {0, 0, 0, 0, 1};
-    PGresult *r = ltc_db_query_bin(ltc_call_db(c), st, SQL_PUT, 5, params, lens, fmts);
+    /* the trace goes on with the hand-off: the receiver's work joins the trace of the call that caused it */
+    const char *params[6] = {handoff_id, deal_id, destination, method, (const char *)buf, ltc_call_traceparent(c)};
+    const int lens[6] = {0, 0, 0, 0, (int)n, 0};
+    const int fmts[6] = {0, 0, 0, 0, 1, 0};
+    PGresult *r = ltc_db_query_bin(ltc_call_db(c), st, SQL_PUT, 6, params, lens, fmts);
     if (!r) return -1;
     PQclear(r);
     return ltc_outbox_notify(ltc_call_db(c), st);
@@ -60,7 +62,7 @@ struct ltc_relay {
  * deal's hand-offs arrive at each receiver in order, even across replicas: a row locked by another relay still
  * counts as undelivered; one receiver being down does not hold back another's). */
 static const char SQL_CLAIM[] =
-    "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts FROM outbox o"
+    "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts, o.traceparent FROM outbox o"
     " WHERE o.delivered_time IS NULL AND o.parked_time IS NULL AND o.next_attempt_time <= now()"
     "   AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.deal_id = o.deal_id AND p.destination = o.destination"
     "                   AND p.seq < o.seq AND p.delivered_time IS NULL)"
@@ -156,14 +158,14 @@ static int deliver_row(ltc_relay *r, const PGresult *rows, int i, ltc_status *st
         ltc_status_set(&cs, LTC_FAILED_PRECONDITION, "UNKNOWN_DESTINATION", "no peer named %s is configured", dest);
         park = 1;
     } else {
-        ltc_metadata_kv md[1] = {{"x-request-id", handoff}};
+        ltc_metadata_kv md[2] = {{"x-request-id", handoff}, {"traceparent", ltc_pg_str(rows, i, 6)}};
         uint8_t *resp = NULL;
         size_t resp_len = 0;
-        int rc = ltc_client_call(cl, NULL, method, payload, len, r->opt.call_deadline_ms, md, 1, &resp, &resp_len, &cs);
+        int rc = ltc_client_call(cl, NULL, method, payload, len, r->opt.call_deadline_ms, md, 2, &resp, &resp_len, &cs);
         if (rc == 0 && ltc_fault_hit("relay.send_twice", method)) { /* the duplicate must change nothing */
             free(resp);
             resp = NULL;
-            rc = ltc_client_call(cl, NULL, method, payload, len, r->opt.call_deadline_ms, md, 1, &resp, &resp_len, &cs);
+            rc = ltc_client_call(cl, NULL, method, payload, len, r->opt.call_deadline_ms, md, 2, &resp, &resp_len, &cs);
         }
         if (rc == 0) {
             delivered = 1;

@@ -15,6 +15,7 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -63,6 +64,7 @@ struct ltc_call {
     /* while being handled */
     worker *w;
     char request_id[LTC_UUID_LEN + 1 + 32];
+    char traceparent[56];          /* "00-" trace id (32) "-" span id (16) "-" flags (2) */
     char method_path[160];
     struct timespec started;
 };
@@ -94,6 +96,7 @@ ltc_arena *ltc_call_arena(ltc_call *c) { return c->w->arena; }
 void *ltc_call_alloc(ltc_call *c, size_t n) { return ltc_arena_alloc(c->w->arena, n); }
 char *ltc_call_strdup(ltc_call *c, const char *s) { return ltc_arena_strdup(c->w->arena, s); }
 const char *ltc_call_request_id(const ltc_call *c) { return c->request_id; }
+const char *ltc_call_traceparent(const ltc_call *c) { return c->traceparent; }
 const char *ltc_call_method(const ltc_call *c) { return c->method_path; }
 
 char *ltc_call_printf(ltc_call *c, const char *fmt, ...) {
@@ -289,6 +292,44 @@ static void send_reply(ltc_call *c, const uint8_t *resp, size_t resp_len, const 
     }
 }
 
+static int hex_run(const char *p, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (!((p[i] >= '0' && p[i] <= '9') || (p[i] >= 'a' && p[i] <= 'f'))) return 0;
+    return 1;
+}
+
+static void random_hex(char *out, size_t n_hex) {
+    unsigned char b[16];
+    if (RAND_bytes(b, (int)(n_hex / 2)) != 1) memset(b, 0x5a, sizeof b);
+    for (size_t i = 0; i < n_hex / 2; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* Takes the caller's traceparent when valid (version 00, non-zero trace id), else starts a new trace. Either way
+ * this hop gets a span id of its own, so the header passed on names this process as the parent. */
+static void set_traceparent(ltc_call *c) {
+    const char *tp = ltc_call_metadata(c, "traceparent");
+    int ok = tp && strlen(tp) == 55 && strncmp(tp, "00-", 3) == 0 && tp[35] == '-' && tp[52] == '-' &&
+             hex_run(tp + 3, 32) && hex_run(tp + 36, 16) && hex_run(tp + 53, 2) &&
+             strncmp(tp + 3, "00000000000000000000000000000000", 32) != 0;
+    char trace[33], span[17];
+    if (ok) {
+        memcpy(trace, tp + 3, 32);
+        trace[32] = 0;
+    } else {
+        random_hex(trace, 32);
+    }
+    random_hex(span, 16);
+    snprintf(c->traceparent, sizeof c->traceparent, "00-%s-%s-%.2s", trace, span, ok ? tp + 53 : "01");
+}
+
+/* Every line this thread logs while serving the call carries its request id and trace id. */
+static void log_context(const ltc_call *c) {
+    char trace[33];
+    memcpy(trace, c->traceparent + 3, 32);
+    trace[32] = 0;
+    ltc_log_set_context(c->request_id, trace);
+}
+
 static void set_request_id(ltc_call *c) {
     const char *rid = ltc_call_metadata(c, "x-request-id");
     int ok = rid && rid[0] && strlen(rid) < sizeof c->request_id;
@@ -475,6 +516,8 @@ static void handle_registered(ltc_call *c, worker *w) {
     c->w = w;
     snprintf(c->method_path, sizeof c->method_path, "%s", m->path);
     set_request_id(c);
+    set_traceparent(c);
+    log_context(c);
     ltc_status st = {0};
     uint8_t *resp = NULL;
     size_t resp_len = 0;
@@ -493,6 +536,7 @@ static void handle_registered(ltc_call *c, worker *w) {
         }
     }
     log_call(c, &st);
+    ltc_log_set_context(NULL, NULL);
     send_reply(c, resp, resp_len, &st);
     free(resp);
     ltc_status_clear(&st);
@@ -556,6 +600,8 @@ static void handle_generic(ltc_call *c, worker *w) {
     memcpy(c->method_path, GRPC_SLICE_START_PTR(c->details.method), ml);
     c->method_path[ml] = 0;
     set_request_id(c);
+    set_traceparent(c);
+    log_context(c);
     ltc_status st = {0};
     uint8_t *resp = NULL;
     size_t resp_len = 0;
@@ -574,6 +620,7 @@ static void handle_generic(ltc_call *c, worker *w) {
         }
     }
     log_call(c, &st);
+    ltc_log_set_context(NULL, NULL);
     send_reply(c, resp, resp_len, &st);
     free(resp);
     ltc_status_clear(&st);

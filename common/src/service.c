@@ -46,6 +46,9 @@ static const ltc_migration runtime_migrations[] = {
      ");\n"
      "CREATE INDEX outbox_pending ON outbox (seq) WHERE delivered_time IS NULL;\n"
      "CREATE INDEX outbox_pending_deal ON outbox (deal_id, destination, seq) WHERE delivered_time IS NULL;\n"},
+    {2, "002_outbox_traceparent.sql",
+     "ALTER TABLE outbox ADD COLUMN traceparent text;\n"
+     "COMMENT ON COLUMN outbox.traceparent IS 'W3C trace context of the call that wrote the hand-off';\n"},
 };
 
 void ltc_default_metrics_listen(const char *grpc_listen, char *out, size_t n) {

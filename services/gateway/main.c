@@ -1,6 +1,7 @@
 /* ltc-gateway: the single entry for clients. Forwards every public RPC of the four stage services to its service,
  * unchanged (bytes in, bytes out, error details passed through), with the caller's deadline (or a default), its
- * cancellation, and a request id (the caller's x-request-id, else a new one). Internal services (the IntakeService
+ * cancellation, a request id (the caller's x-request-id, else a new one) and the W3C trace context (the caller's
+ * traceparent, else a new trace). Internal services (the IntakeService
  * hand-off receivers, admin) are not routed: they answer UNIMPLEMENTED here.
  *
  * Security (TLS, authentication, authorisation by role and deal ownership) goes in `forward`, before the call. */
@@ -56,8 +57,8 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
     int64_t left = ltc_call_ms_left(call);
     int deadline = left == INT64_MAX ? g->default_deadline_ms : (int)(left > INT32_MAX ? INT32_MAX : left);
     if (deadline <= 0) return ltc_status_set(st, LTC_DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "deadline passed");
-    ltc_metadata_kv md[1] = {{"x-request-id", ltc_call_request_id(call)}};
-    if (ltc_client_call(r->client, call, method, req, req_len, deadline, md, 1, resp, resp_len, st) == 0) return 0;
+    ltc_metadata_kv md[2] = {{"x-request-id", ltc_call_request_id(call)}, {"traceparent", ltc_call_traceparent(call)}};
+    if (ltc_client_call(r->client, call, method, req, req_len, deadline, md, 2, resp, resp_len, st) == 0) return 0;
     if (st->code == LTC_UNAVAILABLE && !st->raw_details) {
         /* the transport failed: say which service, in our own error details */
         ltc_status_set(st, LTC_UNAVAILABLE, "SERVICE_UNAVAILABLE", "the %s service is unavailable, retry later",
