@@ -509,6 +509,16 @@ static void log_call(ltc_call *c, const ltc_status *st) {
             st->code == LTC_OK ? "" : " ", st->code == LTC_OK ? "" : st->reason);
 }
 
+/* Logs the call, records its metrics and starts the reply; frees the response and the call's scratch memory. */
+static void finish_call(ltc_call *c, worker *w, ltc_status *st, uint8_t *resp, size_t resp_len) {
+    log_call(c, st);
+    ltc_log_set_context(NULL, NULL);
+    send_reply(c, resp, resp_len, st);
+    free(resp);
+    ltc_status_clear(st);
+    ltc_arena_reset(w->arena);
+}
+
 /* Handles a call whose request is in c->payload (registered) and answers it. */
 static void handle_registered(ltc_call *c, worker *w) {
     ltc_server *s = c->srv;
@@ -535,12 +545,7 @@ static void handle_registered(ltc_call *c, worker *w) {
             free(bytes);
         }
     }
-    log_call(c, &st);
-    ltc_log_set_context(NULL, NULL);
-    send_reply(c, resp, resp_len, &st);
-    free(resp);
-    ltc_status_clear(&st);
-    ltc_arena_reset(w->arena);
+    finish_call(c, w, &st, resp, resp_len);
 }
 
 int ltc_call_run(ltc_call *c, const ltc_method *m, const uint8_t *bytes, size_t len, size_t max_bytes, uint8_t **out,
@@ -619,12 +624,7 @@ static void handle_generic(ltc_call *c, worker *w) {
             free(bytes);
         }
     }
-    log_call(c, &st);
-    ltc_log_set_context(NULL, NULL);
-    send_reply(c, resp, resp_len, &st);
-    free(resp);
-    ltc_status_clear(&st);
-    ltc_arena_reset(w->arena);
+    finish_call(c, w, &st, resp, resp_len);
 }
 
 /* ---- server reflection: a bidirectional stream, one answer per request ---- */
