@@ -117,7 +117,6 @@ typedef struct lg_run lg_run;
 struct lg_thread {
     lg_run *run;
     pthread_t th;
-    int started;
     grpc_completion_queue *cq;
     lg_slot *slots;
     unsigned n_slots;
@@ -297,6 +296,10 @@ static void on_complete(lg_slot *s, int success) {
     }
     if (d.code != GRPC_STATUS_OK) note_error(res, d.code, d.message);
 
+    /* the response and the status message outlive the callback, which may start the slot's next call */
+    grpc_byte_buffer *resp_bb = s->resp_bb;
+    grpc_slice details = s->details;
+    s->resp_bb = NULL;
     grpc_call_unref(s->call);
     s->call = NULL;
     grpc_byte_buffer_destroy(s->req_bb);
@@ -305,13 +308,10 @@ static void on_complete(lg_slot *s, int success) {
     grpc_metadata_array_destroy(&s->trailing);
     s->state = S_IDLE;
     ask_next(s, &d);
-    /* the response and message are released only after the callback has seen them */
     if (have_all) grpc_slice_unref(all);
-    if (s->resp_bb) {
-        /* ask_next may have started a new call that reset resp_bb: the old buffer was saved below */
-    }
+    if (resp_bb) grpc_byte_buffer_destroy(resp_bb);
     gpr_free(msg);
-    grpc_slice_unref(s->details);
+    grpc_slice_unref(details);
 }
 
 static void *thread_main(void *arg) {
@@ -343,6 +343,8 @@ static void *thread_main(void *arg) {
     grpc_completion_queue_shutdown(t->cq);
     while (grpc_completion_queue_next(t->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type != GRPC_QUEUE_SHUTDOWN) {
     }
+    grpc_completion_queue_destroy(t->cq);
+    t->cq = NULL;
     atomic_fetch_add(&run->threads_done, 1);
     return NULL;
 }
@@ -411,7 +413,7 @@ static grpc_channel *make_channel(const ltc_lg_options *o) {
 static void run_free(lg_run *run) {
     for (unsigned i = 0; i < run->n_threads; i++) {
         lg_thread *t = &run->threads[i];
-        if (t->cq && !t->started) grpc_completion_queue_destroy(t->cq); /* never used */
+        if (t->cq) grpc_completion_queue_destroy(t->cq); /* its thread never ran (a running thread destroys it) */
         free(t->slots);
         ltc_lg_result_free(t->res);
     }
@@ -477,10 +479,8 @@ ltc_lg_result *ltc_loadgen_run(const ltc_lg_options *opt, ltc_status *st) {
             atomic_store(&run.stop, 1);
             atomic_store(&run.cancel, 1);
             for (unsigned k = 0; k < i; k++) pthread_join(run.threads[k].th, NULL);
-            for (unsigned k = 0; k < i; k++) run.threads[k].started = 1;
             goto fail;
         }
-        run.threads[i].started = 1;
     }
 
     uint64_t t0 = now_ns();

@@ -10,6 +10,7 @@
 #include "google/protobuf/timestamp.pb-c.h"
 #include "ltc/log.h"
 #include "ltc/type/v1/date.pb-c.h"
+#include "ltc/type/v1/iron_triangle.pb-c.h"
 
 #define PAGE_SIZE_DEFAULT 50
 #define PAGE_SIZE_MAX 500
@@ -270,4 +271,49 @@ int ltc_check_text(const char *s, const char *field, int required, int max_chars
     if (max_chars >= 0 && n > max_chars)
         return ltc_status_bad_field(st, field, "must be at most %d characters (has %ld)", max_chars, n);
     return 0;
+}
+
+/* ---- enums and the iron triangle ---- */
+
+int ltc_enum_from_db(const ProtobufCEnumDescriptor *d, const char *prefix, const char *text) {
+    if (!text) return 0;
+    char full[160];
+    int n = snprintf(full, sizeof full, "%s%s", prefix, text);
+    if (n < 0 || (size_t)n >= sizeof full) return 0;
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value_by_name(d, full);
+    return v ? v->value : 0;
+}
+
+const char *ltc_enum_to_db(const ProtobufCEnumDescriptor *d, const char *prefix, int value) {
+    const ProtobufCEnumValue *v = protobuf_c_enum_descriptor_get_value(d, value);
+    size_t pl = strlen(prefix);
+    if (!v || strncmp(v->name, prefix, pl) != 0 || v->name[pl] == 0) return NULL;
+    return v->name + pl;
+}
+
+Ltc__Type__V1__IronTriangle *ltc_triangle_from_pg(ltc_call *c, const PGresult *r, int row, int col) {
+    Ltc__Type__V1__IronTriangle *t = LTC_NEW(c, Ltc__Type__V1__IronTriangle, LTC__TYPE__V1__IRON_TRIANGLE__INIT);
+    t->account_owner = ltc_call_strdup(c, ltc_pg_str(r, row, col) ? ltc_pg_str(r, row, col) : "");
+    t->solution_owner = ltc_call_strdup(c, ltc_pg_str(r, row, col + 1) ? ltc_pg_str(r, row, col + 1) : "");
+    t->fulfilment_owner = ltc_call_strdup(c, ltc_pg_str(r, row, col + 2) ? ltc_pg_str(r, row, col + 2) : "");
+    return t;
+}
+
+int ltc_check_triangle(const Ltc__Type__V1__IronTriangle *t, const char *field, int required, ltc_status *st) {
+    char path[160];
+    if (!t) {
+        if (!required) return 0;
+        return ltc_status_bad_field(st, field, "required: the deal's AR, SR and FR");
+    }
+    const struct {
+        const char *name, *value;
+    } owners[3] = {{"account_owner", t->account_owner},
+                   {"solution_owner", t->solution_owner},
+                   {"fulfilment_owner", t->fulfilment_owner}};
+    int rc = 0;
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s.%s", field, owners[i].name);
+        if (ltc_check_text(owners[i].value, path, 1, 128, st) != 0) rc = -1;
+    }
+    return rc;
 }

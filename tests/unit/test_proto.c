@@ -12,6 +12,8 @@
 #include <openssl/evp.h>
 
 #include "ltc/proto.h"
+#include "ltc/ltb/v1/resources.pb-c.h"
+#include "ltc/type/v1/iron_triangle.pb-c.h"
 #include "ltc/type/v1/date.pb-c.h"
 
 /* base64url without padding of a text, via OpenSSL. */
@@ -274,12 +276,42 @@ static void test_text_utf8(void **state) {
     }
 }
 
+static void test_enum_db_names(void **state) {
+    (void)state;
+    const ProtobufCEnumDescriptor *d = &ltc__ltb__v1__bid_state__descriptor;
+    assert_string_equal(ltc_enum_to_db(d, "BID_STATE_", LTC__LTB__V1__BID_STATE__BID_STATE_SUBMITTED), "SUBMITTED");
+    assert_null(ltc_enum_to_db(d, "BID_STATE_", 99));        /* not a value: a client's unknown number */
+    assert_null(ltc_enum_to_db(d, "OTHER_", 1));             /* wrong prefix */
+    assert_int_equal(ltc_enum_from_db(d, "BID_STATE_", "WON"), LTC__LTB__V1__BID_STATE__BID_STATE_WON);
+    assert_int_equal(ltc_enum_from_db(d, "BID_STATE_", "NOPE"), 0);
+    assert_int_equal(ltc_enum_from_db(d, "BID_STATE_", NULL), 0);
+}
+
+static void test_triangle_check(void **state) {
+    (void)state;
+    ltc_status st = {0};
+    Ltc__Type__V1__IronTriangle t = LTC__TYPE__V1__IRON_TRIANGLE__INIT;
+    assert_int_equal(ltc_check_triangle(NULL, "iron_triangle", 0, &st), 0);
+    assert_int_equal(ltc_check_triangle(NULL, "iron_triangle", 1, &st), -1);
+    ltc_status_clear(&st);
+    t.account_owner = "ar";
+    t.solution_owner = "";
+    t.fulfilment_owner = "fr";
+    assert_int_equal(ltc_check_triangle(&t, "deal.iron_triangle", 1, &st), -1);
+    assert_int_equal(st.n_violations, 1);
+    assert_string_equal(st.violations[0].field, "deal.iron_triangle.solution_owner");
+    ltc_status_clear(&st);
+    t.solution_owner = "sr";
+    assert_int_equal(ltc_check_triangle(&t, "x", 1, &st), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_page_size),     cmocka_unit_test(test_page_token_ok),
         cmocka_unit_test(test_page_token_bad),
         cmocka_unit_test(test_dates),         cmocka_unit_test(test_date_missing),
         cmocka_unit_test(test_text_lengths),  cmocka_unit_test(test_text_utf8),
+        cmocka_unit_test(test_enum_db_names), cmocka_unit_test(test_triangle_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

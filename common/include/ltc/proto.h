@@ -38,4 +38,19 @@ char *ltc_page_token(ltc_call *c, int64_t seq);
  * INVALID_ARGUMENT naming `field`. NULL counts as empty. */
 int ltc_check_text(const char *s, const char *field, int required, int max_chars, ltc_status *st);
 
+/* Enums are stored as their short name: the value name without the enum's prefix ("SUBMITTED" for
+ * BID_STATE_SUBMITTED, prefix "BID_STATE_"). */
+/* The value for a stored short name; 0 (the _UNSPECIFIED value) when NULL or unknown. */
+int ltc_enum_from_db(const ProtobufCEnumDescriptor *d, const char *prefix, const char *text);
+/* The short name of a value, or NULL when `value` is not a value of the enum or does not carry the prefix (so an
+ * unknown number from a client is caught). Static storage. */
+const char *ltc_enum_to_db(const ProtobufCEnumDescriptor *d, const char *prefix, int value);
+
+struct Ltc__Type__V1__IronTriangle;
+/* An IronTriangle in the arena from three consecutive result columns: AR at `col`, SR, FR. */
+struct Ltc__Type__V1__IronTriangle *ltc_triangle_from_pg(ltc_call *c, const PGresult *r, int row, int col);
+/* Checks an iron triangle: each owner 1 to 128 characters of valid UTF-8 (or, when !required, a missing message).
+ * Reports "<field>.account_owner" etc. Returns 0 or -1 (INVALID_ARGUMENT). */
+int ltc_check_triangle(const struct Ltc__Type__V1__IronTriangle *t, const char *field, int required, ltc_status *st);
+
 #endif
