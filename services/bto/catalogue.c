@@ -1,14 +1,15 @@
-/* catalogue.c - the product catalogue (产品目录): CreateProduct, GetProduct, ListProducts. */
+/* catalogue.c - the product catalogue (产品目录): CreateProduct, GetProduct, ListProducts, UpdateProduct. */
 #include <string.h>
 
 #include "bto.h"
+#include "google/protobuf/field_mask.pb-c.h"
 #include "ltc/ids.h"
 #include "ltc/money.h"
 #include "ltc/proto.h"
 
 #define PRODUCT_COLS \
     "id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days, " \
-    BTO_US("create_time") ", seq"
+    BTO_US("create_time") ", seq, " BTO_US("update_time") ", version"
 
 static const char SQL_INSERT_PRODUCT[] =
     "INSERT INTO products (id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days) "
@@ -20,7 +21,17 @@ static const char SQL_LIST_PRODUCTS[] =
     "WHERE ($1::bigint = 0 OR sku > (SELECT p.sku FROM products p WHERE p.seq = $1::bigint)) "
     "ORDER BY sku LIMIT $2";
 
-enum { P_ID, P_SKU, P_NAME, P_LIST, P_COST, P_CUR, P_LEAD, P_CTIME, P_SEQ };
+static const char SQL_LOCK_PRODUCT[] = "SELECT currency, version FROM products WHERE id = $1 FOR UPDATE";
+/* $2..$5: whether to write display_name, list_price_minor, unit_cost_minor, lead_time_days; $6..$9 the values;
+ * $10 the currency (both prices share it; unchanged unless a price is written). */
+static const char SQL_UPDATE_PRODUCT[] =
+    "UPDATE products SET display_name = CASE WHEN $2::boolean THEN $6 ELSE display_name END, "
+    "list_price_minor = CASE WHEN $3::boolean THEN $7::bigint ELSE list_price_minor END, "
+    "unit_cost_minor = CASE WHEN $4::boolean THEN $8::bigint ELSE unit_cost_minor END, "
+    "lead_time_days = CASE WHEN $5::boolean THEN $9::integer ELSE lead_time_days END, "
+    "currency = $10, version = version + 1, update_time = now() WHERE id = $1 RETURNING " PRODUCT_COLS;
+
+enum { P_ID, P_SKU, P_NAME, P_LIST, P_COST, P_CUR, P_LEAD, P_CTIME, P_SEQ, P_UTIME, P_VERSION };
 
 static Ltc__Bto__V1__Product *product_from_row(ltc_call *c, const PGresult *r, int row) {
     Ltc__Bto__V1__Product *p = LTC_NEW(c, Ltc__Bto__V1__Product, LTC__BTO__V1__PRODUCT__INIT);
@@ -31,6 +42,8 @@ static Ltc__Bto__V1__Product *product_from_row(ltc_call *c, const PGresult *r, i
     p->unit_cost = bto_money_pg(c, r, row, P_COST, P_CUR);
     p->lead_time_days = (int32_t)ltc_pg_i64(r, row, P_LEAD);
     p->create_time = ltc_ts_from_pg(c, r, row, P_CTIME);
+    p->update_time = ltc_ts_from_pg(c, r, row, P_UTIME);
+    p->etag = ltc_call_printf(c, "%llx", (unsigned long long)ltc_pg_i64(r, row, P_VERSION));
     return p;
 }
 
@@ -145,6 +158,121 @@ int bto_list_products(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     }
     if (n >= limit && shown > 0)
         resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, shown - 1, P_SEQ));
+    *out = &resp->base;
+    return 0;
+}
+
+/* --- UpdateProduct (AIP-134, etag AIP-154) ---------------------------------------------------------------- */
+
+enum { U_NAME, U_LIST, U_COST, U_LEAD, U_N };
+static const char *const UPDATABLE[U_N] = {"display_name", "list_price", "unit_cost", "lead_time_days"};
+#define MASKED(bits, i) (((bits) >> (i)) & 1u)
+
+/* The product fields `mask` names, as bits over UPDATABLE; an absent or empty mask, or "*", names them all. Each
+ * bad path adds an INVALID_ARGUMENT violation on "update_mask" (output only or immutable, a sub-field, unknown). */
+static unsigned mask_bits(const Google__Protobuf__FieldMask *mask, ltc_status *st) {
+    const ProtobufCMessageDescriptor *d = &ltc__bto__v1__product__descriptor;
+    unsigned all = (1u << U_N) - 1, bits = 0;
+    if (!mask || mask->n_paths == 0)
+        return all;
+    for (size_t p = 0; p < mask->n_paths; p++) {
+        const char *path = mask->paths[p] ? mask->paths[p] : "";
+        size_t i = 0;
+        while (i < U_N && strcmp(path, UPDATABLE[i]) != 0)
+            i++;
+        if (strcmp(path, "*") == 0)
+            bits = all;
+        else if (i < U_N)
+            bits |= 1u << i;
+        else if (protobuf_c_message_descriptor_get_field_by_name(d, path))
+            ltc_status_bad_field(st, "update_mask", "%.64s is output only or cannot be changed", path);
+        else if (strchr(path, '.'))
+            ltc_status_bad_field(st, "update_mask", "%.64s: name whole fields, not sub-fields", path);
+        else
+            ltc_status_bad_field(st, "update_mask", "%.64s is not a field of Product", path);
+    }
+    return bits;
+}
+
+/* Validates the masked fields of `p`; fills the prices written (an absent unit cost is 0 in the list price's
+ * currency, or in the stored currency when only the cost is written: checked after the lock). */
+static void check_update(const Ltc__Bto__V1__Product *p, unsigned bits, ltc_money *list, ltc_money *cost,
+                         ltc_status *st) {
+    if (MASKED(bits, U_NAME))
+        ltc_check_text(p->display_name, "product.display_name", 1, 200, st);
+    if (MASKED(bits, U_LIST)) {
+        if (!p->list_price)
+            ltc_status_bad_field(st, "product.list_price", "required");
+        else if (ltc_money_from_proto(p->list_price, "product.list_price", 0, list, st) == 0 && list->minor <= 0)
+            ltc_status_bad_field(st, "product.list_price", "must be positive");
+    }
+    if (MASKED(bits, U_COST) && p->unit_cost)
+        ltc_money_from_proto(p->unit_cost, "product.unit_cost", 0, cost, st);
+    if (MASKED(bits, U_LEAD) && (p->lead_time_days < 0 || p->lead_time_days > 3650))
+        ltc_status_bad_field(st, "product.lead_time_days", "must be 0 to 3650");
+}
+
+/* The currency of the product after the update, or NULL with INVALID_ARGUMENT when the written prices disagree
+ * with each other or with the stored price that is not written. */
+static const char *new_currency(const Ltc__Bto__V1__Product *p, unsigned bits, const ltc_money *list,
+                                ltc_money *cost, const char *stored, ltc_status *st) {
+    int w_list = MASKED(bits, U_LIST), w_cost = MASKED(bits, U_COST) && p->unit_cost;
+    const char *cur = w_list ? list->currency : w_cost ? cost->currency : stored;
+    if (MASKED(bits, U_COST) && !p->unit_cost)
+        memcpy(cost->currency, cur, sizeof cost->currency);   /* absent cost: 0 in the product's currency */
+    if (w_cost && strcmp(cost->currency, cur) != 0)
+        ltc_status_bad_field(st, "product.unit_cost", "currency %s differs from the list price's %s", cost->currency,
+                             cur);
+    else if (w_list && !MASKED(bits, U_COST) && strcmp(cur, stored) != 0)
+        ltc_status_bad_field(st, "product.list_price", "currency %s differs from the unit cost's %s: write both",
+                             cur, stored);
+    else if (!w_list && w_cost && strcmp(cur, stored) != 0)
+        ltc_status_bad_field(st, "product.unit_cost", "currency %s differs from the list price's %s: write both",
+                             cur, stored);
+    return st->code == LTC_OK ? cur : NULL;
+}
+
+/* UpdateProduct: writes the masked display name, list price, unit cost and lead time of a product; the SKU never
+ * changes, and quotes already priced keep their prices. Errors: INVALID_ARGUMENT (product, product.name,
+ * update_mask, product.<field>), NOT_FOUND "PRODUCT_NOT_FOUND", ABORTED "ETAG_MISMATCH" when product.etag is set
+ * and stale. */
+int bto_update_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Bto__V1__UpdateProductRequest *req = (const void *)m;
+    const Ltc__Bto__V1__Product *p = req->product;
+    char id[LTC_UUID_LEN + 1];
+    ltc_money list = {{0}, 0}, cost = {{0}, 0};
+    if (!p)
+        return ltc_status_bad_field(st, "product", "required: the product with its name and the fields to write");
+    ltc_name_parse(p->name, "products", "product.name", id, st);
+    unsigned bits = mask_bits(req->update_mask, st);
+    check_update(p, bits, &list, &cost, st);
+    if (st->code != LTC_OK)
+        return -1;
+
+    const char *pl[1] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_LOCK_PRODUCT, 1, pl);
+    if (!r)
+        return -1;
+    if (PQntuples(r) != 1)
+        return ltc_status_set(st, LTC_NOT_FOUND, "PRODUCT_NOT_FOUND", "product %s not found", p->name);
+    const char *stored = ltc_call_strdup(c, ltc_pg_str(r, 0, 0));
+    const char *etag = ltc_call_printf(c, "%llx", (unsigned long long)ltc_pg_i64(r, 0, 1));
+    const char *currency = new_currency(p, bits, &list, &cost, stored, st);
+    if (!currency)
+        return -1;
+    if (p->etag[0] && strcmp(p->etag, etag) != 0)
+        return ltc_status_set(st, LTC_ABORTED, "ETAG_MISMATCH", "product %s changed since etag %.40s (now %s): read it "
+                              "again", p->name, p->etag, etag);
+
+    const char *pu[10] = {id, MASKED(bits, U_NAME) ? "true" : "false", MASKED(bits, U_LIST) ? "true" : "false",
+                          MASKED(bits, U_COST) ? "true" : "false", MASKED(bits, U_LEAD) ? "true" : "false",
+                          p->display_name, bto_i64(c, list.minor), bto_i64(c, cost.minor),
+                          bto_i64(c, p->lead_time_days), currency};
+    if (!(r = ltc_call_query(c, st, SQL_UPDATE_PRODUCT, 10, pu)))
+        return -1;
+    Ltc__Bto__V1__UpdateProductResponse *resp =
+        LTC_NEW(c, Ltc__Bto__V1__UpdateProductResponse, LTC__BTO__V1__UPDATE_PRODUCT_RESPONSE__INIT);
+    resp->product = product_from_row(c, r, 0);
     *out = &resp->base;
     return 0;
 }

@@ -21,6 +21,7 @@ static const ltc_method METHODS[] = {
     WRITE(CreateProduct, create_product, bto_create_product),
     READ(GetProduct, get_product, bto_get_product),
     READ(ListProducts, list_products, bto_list_products),
+    WRITE(UpdateProduct, update_product, bto_update_product),
     READ(GetDeal, get_deal, bto_get_deal),
     READ(ListDeals, list_deals, bto_list_deals),
     WRITE(CreateQuote, create_quote, bto_create_quote),

@@ -100,7 +100,7 @@ static int lock_new_lead(ltc_call *c, ltc_status *st, const char *id, const char
 
 /* "local@domain.tld": one '@', a non-empty local part, a domain with a dot that neither starts nor ends it nor
  * doubles, and no spaces or control characters anywhere. Deliverability is not our business. */
-static int email_shape_ok(const char *s) {
+int ltb_email_shape_ok(const char *s) {
     const char *at = strchr(s, '@');
     if (!at || at == s || strchr(at + 1, '@')) return 0;
     for (const char *p = s; *p; p++)
@@ -121,7 +121,7 @@ static void check_lead(const Ltc__Ltb__V1__Lead *l, ltc_status *st) {
     ltc_check_text(l->company_name, "lead.company_name", 1, 200, st);
     ltc_check_text(l->contact_name, "lead.contact_name", 0, 200, st);
     if (ltc_check_text(l->contact_email, "lead.contact_email", 0, 254, st) == 0 && l->contact_email &&
-        l->contact_email[0] && !email_shape_ok(l->contact_email))
+        l->contact_email[0] && !ltb_email_shape_ok(l->contact_email))
         ltc_status_bad_field(st, "lead.contact_email", "not an e-mail address of the form name@domain.tld");
     ltc_check_text(l->contact_phone, "lead.contact_phone", 0, 40, st);
 }

@@ -1,0 +1,183 @@
+/* updates.c - the standard Update methods of LTB (AIP-134 with AIP-154 etags): UpdateLead and UpdateOpportunity.
+ *
+ * Each writes the fields its update_mask names (empty mask or "*": every updatable field), never a state field.
+ * A mask path that is not a field of the resource, or names an output-only or immutable field, is INVALID_ARGUMENT
+ * naming "update_mask". When the resource's etag is set it must be the current one (the hex form of the row's
+ * `version`), else ABORTED (ETAG_MISMATCH); the state is checked first, since a fresh etag would not help there.
+ * Every update bumps `version` and update_time. Idempotent by request_id (done by the server). */
+#include <string.h>
+
+#include "google/protobuf/field_mask.pb-c.h"
+#include "ltb.h"
+#include "ltc/proto.h"
+
+/* --- SQL ----------------------------------------------------------------------------------------------------- */
+
+static const char SQL_LEAD_LOCK[] = "SELECT state, version FROM leads WHERE id = $1 FOR UPDATE";
+/* $2..$5: whether to write company_name, contact_name, contact_email, contact_phone; $6..$9: the values. */
+static const char SQL_LEAD_UPDATE[] =
+    "UPDATE leads SET company_name = CASE WHEN $2::boolean THEN $6 ELSE company_name END,"
+    " contact_name = CASE WHEN $3::boolean THEN $7 ELSE contact_name END,"
+    " contact_email = CASE WHEN $4::boolean THEN $8 ELSE contact_email END,"
+    " contact_phone = CASE WHEN $5::boolean THEN $9 ELSE contact_phone END,"
+    " version = version + 1, update_time = now() WHERE id = $1";
+static const char SQL_OPP_LOCK[] = "SELECT stage, currency, version FROM opportunities WHERE id = $1 FOR UPDATE";
+/* $2..$5: whether to write title, win_probability_bps, expected_minor, expected_close_date; $6..$9: the values
+ * ($9 NULL clears the date). */
+static const char SQL_OPP_UPDATE[] =
+    "UPDATE opportunities SET title = CASE WHEN $2::boolean THEN $6 ELSE title END,"
+    " win_probability_bps = CASE WHEN $3::boolean THEN $7::integer ELSE win_probability_bps END,"
+    " expected_minor = CASE WHEN $4::boolean THEN $8::bigint ELSE expected_minor END,"
+    " expected_close_date = CASE WHEN $5::boolean THEN $9::date ELSE expected_close_date END,"
+    " version = version + 1, update_time = now() WHERE id = $1";
+
+/* --- update masks -------------------------------------------------------------------------------------------- */
+
+/* The fields of `d` named by `mask`, as bits over updatable[0..n): bit i for updatable[i]. An absent or empty mask,
+ * or the path "*", selects them all. Each bad path adds an INVALID_ARGUMENT violation on "update_mask": a field of
+ * `d` that is not updatable (output only or immutable), a sub-field path, or no field of `d` at all. */
+static unsigned mask_bits(const Google__Protobuf__FieldMask *mask, const ProtobufCMessageDescriptor *d,
+                          const char *const *updatable, size_t n, ltc_status *st) {
+    unsigned all = (1u << n) - 1, bits = 0;
+    if (!mask || mask->n_paths == 0) return all;
+    for (size_t p = 0; p < mask->n_paths; p++) {
+        const char *path = mask->paths[p] ? mask->paths[p] : "";
+        size_t i = 0;
+        while (i < n && strcmp(path, updatable[i]) != 0) i++;
+        if (strcmp(path, "*") == 0)
+            bits = all;
+        else if (i < n)
+            bits |= 1u << i;
+        else if (protobuf_c_message_descriptor_get_field_by_name(d, path))
+            ltc_status_bad_field(st, "update_mask", "%.64s is output only or cannot be changed", path);
+        else if (strchr(path, '.'))
+            ltc_status_bad_field(st, "update_mask", "%.64s: name whole fields, not sub-fields", path);
+        else
+            ltc_status_bad_field(st, "update_mask", "%.64s is not a field of %s", path, d->short_name);
+    }
+    return bits;
+}
+
+static const char *flag(unsigned bits, unsigned i) {
+    return bits & (1u << i) ? "true" : "false";
+}
+
+/* ABORTED (ETAG_MISMATCH) when `etag` is set and differs from the etag of row version `version`. */
+static int etag_check(ltc_call *c, ltc_status *st, const char *what, const char *id, const char *etag,
+                      int64_t version) {
+    const char *now = ltb_etag(c, version);
+    if (etag && etag[0] && strcmp(etag, now) != 0)
+        return ltc_status_set(st, LTC_ABORTED, "ETAG_MISMATCH", "%s %s changed since etag %.40s (now %s): read it again",
+                              what, id, etag, now);
+    return 0;
+}
+
+/* --- UpdateLead ---------------------------------------------------------------------------------------------- */
+
+enum { LU_COMPANY, LU_CONTACT, LU_EMAIL, LU_PHONE, LU_N };
+static const char *const LEAD_UPDATABLE[LU_N] = {"company_name", "contact_name", "contact_email", "contact_phone"};
+
+static void check_lead_fields(const Ltc__Ltb__V1__Lead *l, unsigned bits, ltc_status *st) {
+    if (bits & (1u << LU_COMPANY)) ltc_check_text(l->company_name, "lead.company_name", 1, 200, st);
+    if (bits & (1u << LU_CONTACT)) ltc_check_text(l->contact_name, "lead.contact_name", 0, 200, st);
+    if ((bits & (1u << LU_EMAIL)) && ltc_check_text(l->contact_email, "lead.contact_email", 0, 254, st) == 0 &&
+        l->contact_email[0] && !ltb_email_shape_ok(l->contact_email))
+        ltc_status_bad_field(st, "lead.contact_email", "not an e-mail address of the form name@domain.tld");
+    if (bits & (1u << LU_PHONE)) ltc_check_text(l->contact_phone, "lead.contact_phone", 0, 40, st);
+}
+
+/* UpdateLead: writes the masked contact fields / company name of a NEW lead. INVALID_ARGUMENT (lead, lead.name,
+ * update_mask, lead.<field>); NOT_FOUND (LEAD_NOT_FOUND); FAILED_PRECONDITION (LEAD_NOT_NEW); ABORTED
+ * (ETAG_MISMATCH). */
+int ltb_update_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__UpdateLeadRequest *req = (const void *)m;
+    const Ltc__Ltb__V1__Lead *l = req->lead;
+    char id[LTC_UUID_LEN + 1];
+    if (!l) return ltc_status_bad_field(st, "lead", "required: the lead with its name and the fields to write");
+    ltc_name_parse(l->name, "leads", "lead.name", id, st);
+    unsigned bits = mask_bits(req->update_mask, &ltc__ltb__v1__lead__descriptor, LEAD_UPDATABLE, LU_N, st);
+    check_lead_fields(l, bits, st);
+    if (st->code != LTC_OK) return -1;
+
+    const char *pl[] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_LEAD_LOCK, 1, pl);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "LEAD_NOT_FOUND", "lead %s does not exist", id);
+    const char *state = ltc_pg_str(r, 0, 0);
+    if (strcmp(state, "NEW") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "LEAD_NOT_NEW", "lead %s is %s: only NEW leads change", id,
+                              state);
+    if (etag_check(c, st, "lead", id, l->etag, ltc_pg_i64(r, 0, 1)) != 0) return -1;
+
+    const char *pu[] = {id, flag(bits, LU_COMPANY), flag(bits, LU_CONTACT), flag(bits, LU_EMAIL), flag(bits, LU_PHONE),
+                        l->company_name, l->contact_name, l->contact_email, l->contact_phone};
+    if (!ltc_call_query(c, st, SQL_LEAD_UPDATE, 9, pu)) return -1;
+
+    Ltc__Ltb__V1__UpdateLeadResponse *resp =
+        LTC_NEW(c, Ltc__Ltb__V1__UpdateLeadResponse, LTC__LTB__V1__UPDATE_LEAD_RESPONSE__INIT);
+    if (ltb_lead_fetch(c, st, id, &resp->lead) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* --- UpdateOpportunity --------------------------------------------------------------------------------------- */
+
+enum { OU_TITLE, OU_WIN, OU_AMOUNT, OU_CLOSE, OU_N };
+static const char *const OPP_UPDATABLE[OU_N] = {"title", "win_probability_bps", "expected_amount",
+                                                 "expected_close_date"};
+
+/* Validates the masked fields; fills the amount and the date text ("" = clear it). */
+static void check_opp_fields(const Ltc__Ltb__V1__Opportunity *o, unsigned bits, ltc_money *amount, char date[11],
+                             ltc_status *st) {
+    if (bits & (1u << OU_TITLE)) ltc_check_text(o->title, "opportunity.title", 1, 200, st);
+    if ((bits & (1u << OU_WIN)) && (o->win_probability_bps < 0 || o->win_probability_bps > 10000))
+        ltc_status_bad_field(st, "opportunity.win_probability_bps", "must be between 0 and 10000, got %d",
+                             (int)o->win_probability_bps);
+    if (bits & (1u << OU_AMOUNT)) ltb_money_in(o->expected_amount, "opportunity.expected_amount", amount, st);
+    if (bits & (1u << OU_CLOSE))
+        ltc_date_to_text(o->expected_close_date, "opportunity.expected_close_date", 1, date, st);
+}
+
+/* UpdateOpportunity: writes the masked title, win probability, expected amount (in the opportunity's currency)
+ * and expected close date of a QUALIFIED or BIDDING opportunity. INVALID_ARGUMENT (opportunity, opportunity.name,
+ * update_mask, opportunity.<field>); NOT_FOUND (OPPORTUNITY_NOT_FOUND); FAILED_PRECONDITION (OPPORTUNITY_CLOSED);
+ * ABORTED (ETAG_MISMATCH). */
+int ltb_update_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__UpdateOpportunityRequest *req = (const void *)m;
+    const Ltc__Ltb__V1__Opportunity *o = req->opportunity;
+    char id[LTC_UUID_LEN + 1], date[11] = "";
+    ltc_money amount = {{0}, 0};
+    if (!o) return ltc_status_bad_field(st, "opportunity", "required: the opportunity with its name and fields");
+    ltc_name_parse(o->name, "opportunities", "opportunity.name", id, st);
+    unsigned bits =
+        mask_bits(req->update_mask, &ltc__ltb__v1__opportunity__descriptor, OPP_UPDATABLE, OU_N, st);
+    check_opp_fields(o, bits, &amount, date, st);
+    if (st->code != LTC_OK) return -1;
+
+    const char *pl[] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_OPP_LOCK, 1, pl);
+    if (!r) return -1;
+    if (PQntuples(r) == 0)
+        return ltc_status_set(st, LTC_NOT_FOUND, "OPPORTUNITY_NOT_FOUND", "opportunity %s does not exist", id);
+    Ltc__Ltb__V1__OpportunityStage stage = ltb_stage_parse(ltc_pg_str(r, 0, 0));
+    if (stage != LTB_STAGE(QUALIFIED) && stage != LTB_STAGE(BIDDING))
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "OPPORTUNITY_CLOSED",
+                              "opportunity %s is %s: only QUALIFIED or BIDDING opportunities change", id,
+                              ltb_stage_text(stage));
+    const char *currency = ltc_call_strdup(c, ltc_pg_str(r, 0, 1));
+    if ((bits & (1u << OU_AMOUNT)) && strcmp(amount.currency, currency) != 0)
+        return ltc_status_bad_field(st, "opportunity.expected_amount.currency_code",
+                                    "must be %s, the opportunity's currency, not %s", currency, amount.currency);
+    if (etag_check(c, st, "opportunity", id, o->etag, ltc_pg_i64(r, 0, 2)) != 0) return -1;
+
+    const char *pu[] = {id, flag(bits, OU_TITLE), flag(bits, OU_WIN), flag(bits, OU_AMOUNT), flag(bits, OU_CLOSE),
+                        o->title, ltc_call_printf(c, "%d", (int)o->win_probability_bps),
+                        ltc_call_printf(c, "%lld", (long long)amount.minor), date[0] ? date : NULL};
+    if (!ltc_call_query(c, st, SQL_OPP_UPDATE, 9, pu)) return -1;
+
+    Ltc__Ltb__V1__UpdateOpportunityResponse *resp =
+        LTC_NEW(c, Ltc__Ltb__V1__UpdateOpportunityResponse, LTC__LTB__V1__UPDATE_OPPORTUNITY_RESPONSE__INIT);
+    if (ltb_opp_fetch(c, st, id, &resp->opportunity) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
