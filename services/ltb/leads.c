@@ -116,7 +116,7 @@ static void check_lead(const Ltc__Ltb__V1__Lead *l, ltc_status *st) {
         ltc_status_bad_field(st, "lead", "required");
         return;
     }
-    if (l->source <= 0 || (int)l->source >= N_SOURCES)
+    if ((int)l->source <= 0 || (int)l->source >= N_SOURCES)  /* the enum type is unsigned: -1 is huge */
         ltc_status_bad_field(st, "lead.source", "required: one of the LeadSource values other than UNSPECIFIED");
     ltc_check_text(l->company_name, "lead.company_name", 1, 200, st);
     ltc_check_text(l->contact_name, "lead.contact_name", 0, 200, st);
