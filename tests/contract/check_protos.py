@@ -9,12 +9,15 @@ checked on the descriptors `buf build` makes of proto/ (the vendored proto/googl
 4. every Update RPC takes the resource, a google.protobuf.FieldMask `update_mask` and `request_id`, and the resource
    has a string `etag` (AIP-134, AIP-154);
 5. no float or double field anywhere (money is ltc.type.v1.Money, never floating point);
-6. every enum's zero value is <ENUM>_UNSPECIFIED (buf checks it too; kept here so the rule list is complete).
+6. every enum's zero value is <ENUM>_UNSPECIFIED (buf checks it too; kept here so the rule list is complete);
+7. docs/api.md, the API reference, has a section per service (a heading with its full name in backticks) that names
+   each of its RPCs in backticks.
 
 Exit 0 when all hold; otherwise one line per finding (file:line: what) and exit 1.
     /usr/bin/python3 tests/contract/check_protos.py
 """
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -125,7 +128,7 @@ class Checker:
             self.need_field(f, path, resp, "next_page_token", FD.TYPE_STRING, why=" (AIP-158)")
         elif rpc.startswith("Get"):
             pass
-        elif svc.name.endswith("Service") and f.package.startswith("ltc.") and ".admin." not in f.package:
+        else:
             self.need_field(f, path, req, "request_id", FD.TYPE_STRING, why=" (AIP-155 idempotency)")
         if rpc.startswith("Update"):
             resource = rpc[len("Update"):]
@@ -175,9 +178,37 @@ class Checker:
         return self.findings
 
 
+def check_api_doc(fds):
+    """Rule 7: every service has a section in docs/api.md (a heading with its full name in backticks) that names
+    each of its RPCs in backticks before the next service's heading."""
+    doc = ROOT / "docs" / "api.md"
+    if not doc.exists():
+        return ["docs/api.md does not exist"]
+    text = doc.read_text()
+    findings = []
+    services = [(f"{f.package}.{s.name}", s) for f in fds.file for s in f.service]
+    starts = {}
+    for full, _ in services:
+        m = re.search(r"^#+ .*`" + re.escape(full) + "`", text, re.M)
+        if not m:
+            findings.append(f"docs/api.md has no heading naming the service `{full}`")
+        else:
+            starts[full] = m.start()
+    for full, svc in services:
+        if full not in starts:
+            continue
+        # the service's section: from its name to the next service named after it
+        later = [i for i in starts.values() if i > starts[full]]
+        section = text[starts[full]:min(later) if later else len(text)]
+        for m in svc.method:
+            if f"`{m.name}`" not in section:
+                findings.append(f"docs/api.md: the section of `{full}` does not document `{m.name}`")
+    return findings
+
+
 def main():
     fds = build()
-    findings = Checker(fds).run()
+    findings = Checker(fds).run() + check_api_doc(fds)
     n_files = len(fds.file)
     n_rpcs = sum(len(s.method) for f in fds.file for s in f.service)
     if findings:
@@ -186,7 +217,7 @@ def main():
         print(f"check_protos: {len(findings)} finding(s) in {n_files} files")
         return 1
     print(f"check_protos: {n_files} files, {n_rpcs} RPCs: every element commented, request_id / handoff_id, "
-          "pagination, update_mask + etag, no floating point, *_UNSPECIFIED zero values")
+          "pagination, update_mask + etag, no floating point, *_UNSPECIFIED zero values, all in docs/api.md")
     return 0
 
 
