@@ -67,8 +67,8 @@ static int etag_check(ltc_call *c, ltc_status *st, const char *what, const char 
                       int64_t version) {
     const char *now = ltb_etag(c, version);
     if (etag && etag[0] && strcmp(etag, now) != 0)
-        return ltc_status_set(st, LTC_ABORTED, "ETAG_MISMATCH", "%s %s changed since etag %.40s (now %s): read it again",
-                              what, id, etag, now);
+        return ltc_status_set(st, LTC_ABORTED, "ETAG_MISMATCH",
+                              "%s %s changed since etag %.40s (now %s): read it again", what, id, etag, now);
     return 0;
 }
 

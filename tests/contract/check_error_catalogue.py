@@ -25,8 +25,9 @@ CATALOGUE = ROOT / "docs" / "errors.md"
 SOURCES = ("services", "common")
 
 STRING = r'"(?:[^"\\]|\\.)*"'
-CALL = re.compile(r"\bltc_status_set\s*\(\s*([^,()]+(?:\([^()]*\))?[^,()]*),\s*([^,]+?),\s*(" + STRING + r"|[^,]+?)\s*,",
-                  re.S)
+# ltc_status_set(<status>, <code>, <reason literal or NULL or anything else>, ...
+CALL = re.compile(r"\bltc_status_set\s*\(\s*([^,()]+(?:\([^()]*\))?[^,()]*),\s*([^,]+?),\s*"
+                  r"(" + STRING + r"|[^,]+?)\s*,", re.S)
 BAD_FIELD = re.compile(r"\bltc_status_bad_field\s*\(")
 ROW = re.compile(r"^\|\s*`([A-Z][A-Z0-9_]*)`\s*\|([^|]*)\|")
 CODE = re.compile(r"`([A-Z_]+)`")
