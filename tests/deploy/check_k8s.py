@@ -1,0 +1,350 @@
+#!/usr/bin/env python3
+"""check_k8s - renders deploy/overlays/dev and deploy/overlays/prod with kubectl's kustomize and checks what the
+rendered objects must hold (the schema itself is checked by k8s_schema.sh):
+
+  - per process (gateway ltb bto otd dtc): a Deployment, a Service, a PodDisruptionBudget, a HorizontalPodAutoscaler
+    and a NetworkPolicy, all selecting the same pods;
+  - Deployments: native gRPC startup, readiness and liveness probes on the gRPC port (readiness of a stage service on
+    its public service name), resources with requests and limits (memory limit at most 256Mi), pod and container
+    security context (runAsNonRoot, numeric non-root user, RuntimeDefault seccomp, no privilege escalation, all
+    capabilities dropped, read-only root filesystem), termination grace above preStop + LTC_SHUTDOWN_GRACE_MS,
+    configuration from the ConfigMap, DSNs from Secrets only, ports named grpc and metrics;
+  - Services: ports named grpc and metrics; stage services headless (round-robin over every replica);
+  - the ConfigMap: each process listens where its container port is, metrics on 0.0.0.0:9464, targets name Services;
+  - network policies, evaluated: default deny, and exactly the expected connections between the processes (gateway to
+    all four; ltb->bto, bto->otd, otd->dtc, dtc->bto, dtc->ltb), the gateway open to any source, DNS and PostgreSQL
+    egress for the stage services, nothing else;
+  - no Secret is rendered (no secret value committed), and the dev secrets script makes exactly the Secrets and keys
+    the dev overlay references; no env var holds a DSN or password literally;
+  - a Namespace with Pod Security "restricted", every object in it; images set by the overlay.
+"""
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+STAGES = ("ltb", "bto", "otd", "dtc")
+PROCS = ("gateway",) + STAGES
+PORTS = {"gateway": 50051, "ltb": 50061, "bto": 50062, "otd": 50063, "dtc": 50064}
+PUBLIC = {"ltb": "ltc.ltb.v1.LeadToBidService", "bto": "ltc.bto.v1.BidToOrderService",
+          "otd": "ltc.otd.v1.OrderToDeliveryService", "dtc": "ltc.dtc.v1.DeliveryToCashService"}
+# Who may open a gRPC connection to whom (hand-offs today: ltb->bto, bto->otd, otd->dtc, dtc->bto and ltb).
+ALLOWED = {("gateway", s) for s in STAGES} | {("ltb", "bto"), ("bto", "otd"), ("otd", "dtc"), ("dtc", "bto"),
+                                               ("dtc", "ltb")}
+NAMESPACE = {"dev": "ltc-dev", "prod": "ltc"}
+
+failures = []
+
+
+def check(cond, msg):
+    if not cond:
+        failures.append(msg)
+    return cond
+
+
+def mem_bytes(q):
+    m = re.fullmatch(r"(\d+)(Ki|Mi|Gi|K|M|G)?", str(q))
+    if not m:
+        raise ValueError(f"bad quantity {q}")
+    mult = {"Ki": 1024, "Mi": 1024 ** 2, "Gi": 1024 ** 3, "K": 1000, "M": 1000 ** 2, "G": 1000 ** 3, None: 1}
+    return int(m.group(1)) * mult[m.group(2)]
+
+
+def render(overlay):
+    p = subprocess.run(["kubectl", "kustomize", str(REPO / "deploy" / "overlays" / overlay)],
+                       capture_output=True, text=True, timeout=120)
+    if p.returncode != 0:
+        raise RuntimeError(f"kubectl kustomize deploy/overlays/{overlay} failed:\n{p.stderr}")
+    return [o for o in yaml.safe_load_all(p.stdout) if o]
+
+
+# ---- label selectors and network policies ------------------------------------------------------------------------
+
+def selects(selector, labels):
+    """Kubernetes LabelSelector semantics (matchLabels AND matchExpressions; {} selects everything)."""
+    if selector is None:
+        return False
+    for k, v in (selector.get("matchLabels") or {}).items():
+        if labels.get(k) != v:
+            return False
+    for e in selector.get("matchExpressions") or []:
+        k, op, vals = e["key"], e["operator"], e.get("values") or []
+        if op == "In" and labels.get(k) not in vals:
+            return False
+        if op == "NotIn" and labels.get(k) in vals:
+            return False
+        if op == "Exists" and k not in labels:
+            return False
+        if op == "DoesNotExist" and k in labels:
+            return False
+    return True
+
+
+def port_matches(rule_ports, port_no, port_name):
+    if not rule_ports:
+        return True
+    for p in rule_ports:
+        if p.get("protocol", "TCP") != "TCP":
+            continue
+        if "port" not in p or p["port"] == port_no or p["port"] == port_name:
+            return True
+    return False
+
+
+def peer_matches(peers, src_labels):
+    """A rule's from/to list against a pod of the same namespace (an absent list matches everything)."""
+    if peers is None:
+        return True
+    for peer in peers:
+        if "ipBlock" in peer or "namespaceSelector" in peer:
+            continue   # other namespaces or addresses: not a pod of ours
+        if selects(peer.get("podSelector"), src_labels):
+            return True
+    return False
+
+
+def allowed(policies, src, dst, port_no, port_name, egress=True):
+    """Whether pod src may connect to pod dst (label dicts) on that port, under the namespace's NetworkPolicies
+    (egress=False: only dst's ingress side, for a source outside the namespace)."""
+    ing = [p for p in policies if "Ingress" in p["spec"].get("policyTypes", ["Ingress"])
+           and selects(p["spec"]["podSelector"], dst)]
+    egr = [p for p in policies if "Egress" in p["spec"].get("policyTypes", [])
+           and selects(p["spec"]["podSelector"], src)]
+    ok_in = not ing or any(peer_matches(r.get("from"), src) and port_matches(r.get("ports"), port_no, port_name)
+                           for p in ing for r in p["spec"].get("ingress") or [])
+    ok_out = not egress or not egr or any(peer_matches(r.get("to"), dst) and port_matches(r.get("ports"), port_no, None)
+                            for p in egr for r in p["spec"].get("egress") or [])
+    return ok_in and ok_out
+
+
+def egress_rules(policies, labels):
+    return [r for p in policies if "Egress" in p["spec"].get("policyTypes", [])
+            and selects(p["spec"]["podSelector"], labels) for r in p["spec"].get("egress") or []]
+
+
+# ---- the checks --------------------------------------------------------------------------------------------------
+
+def check_overlay(name, objs):
+    w = f"[{name}]"
+    by = {}
+    for o in objs:
+        by.setdefault(o["kind"], {})[o["metadata"]["name"]] = o
+    ns = NAMESPACE[name]
+    nso = by.get("Namespace", {}).get(ns)
+    if check(nso is not None, f"{w} no Namespace {ns}"):
+        check(nso["metadata"].get("labels", {}).get("pod-security.kubernetes.io/enforce") == "restricted",
+              f"{w} namespace {ns} does not enforce Pod Security restricted")
+    for o in objs:
+        if o["kind"] != "Namespace":
+            check(o["metadata"].get("namespace") == ns, f"{w} {o['kind']} {o['metadata']['name']} not in {ns}")
+    check("Secret" not in by, f"{w} renders Secrets {sorted(by.get('Secret', {}))}: secrets are never committed")
+
+    cms = by.get("ConfigMap", {})
+    cfg = next((c["data"] for n, c in cms.items() if n.startswith("ltc-config")), None)
+    if not check(cfg is not None, f"{w} no ltc-config ConfigMap"):
+        return
+    grace_ms = int(cfg.get("LTC_SHUTDOWN_GRACE_MS", "5000"))
+    for p in PROCS:
+        check(cfg.get(f"LTC_{p.upper()}_LISTEN") == f"0.0.0.0:{PORTS[p]}", f"{w} config LTC_{p.upper()}_LISTEN")
+        check(cfg.get(f"LTC_{p.upper()}_METRICS_LISTEN") == "0.0.0.0:9464", f"{w} config LTC_{p.upper()}_METRICS_LISTEN")
+        t = cfg.get(f"LTC_{p.upper()}_TARGET", "")
+        check(t.split(":")[0] in by.get("Service", {}) and t.endswith(f":{PORTS[p]}"),
+              f"{w} LTC_{p.upper()}_TARGET={t!r} does not name the {p} Service and port")
+    for k, v in cfg.items():
+        check(not re.search(r"(?i)password|_DSN$", k) and "password=" not in v, f"{w} ConfigMap holds {k}")
+
+    pods = {}
+    secret_refs = set()
+    for p in PROCS:
+        pw = f"{w} {p}:"
+        d = by.get("Deployment", {}).get(p)
+        if not check(d is not None, f"{pw} no Deployment"):
+            continue
+        spec = d["spec"]
+        tmpl = spec["template"]
+        labels = tmpl["metadata"].get("labels", {})
+        pods[p] = labels
+        check(selects(spec["selector"], labels), f"{pw} Deployment selector does not select its pods")
+        check("replicas" not in spec, f"{pw} Deployment sets replicas (the HPA owns them)")
+        ps = tmpl["spec"]
+        check(ps.get("automountServiceAccountToken") is False, f"{pw} service account token mounted")
+        psc = ps.get("securityContext", {})
+        check(psc.get("runAsNonRoot") is True, f"{pw} pod runAsNonRoot not true")
+        check(isinstance(psc.get("runAsUser"), int) and psc["runAsUser"] > 0, f"{pw} pod runAsUser {psc.get('runAsUser')}")
+        check(psc.get("seccompProfile", {}).get("type") == "RuntimeDefault", f"{pw} seccomp not RuntimeDefault")
+        cs = ps.get("containers", [])
+        if not check(len(cs) == 1, f"{pw} {len(cs)} containers"):
+            continue
+        c = cs[0]
+        img = c.get("image", "")
+        check(re.search(r"(:[\w.-]+|@sha256:[0-9a-f]{64})$", img) and not img.endswith(":latest"),
+              f"{pw} image {img!r} not pinned by the overlay")
+        check(c.get("args") == [p], f"{pw} args {c.get('args')}")
+        ports = {pt.get("name"): pt for pt in c.get("ports", [])}
+        check(ports.get("grpc", {}).get("containerPort") == PORTS[p], f"{pw} container port grpc")
+        check(ports.get("metrics", {}).get("containerPort") == 9464, f"{pw} container port metrics")
+        for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
+            pr = c.get(probe)
+            if check(pr and "grpc" in pr, f"{pw} no gRPC {probe}"):
+                check(pr["grpc"].get("port") == PORTS[p], f"{pw} {probe} port {pr['grpc'].get('port')}")
+        if p in STAGES:
+            check(c.get("readinessProbe", {}).get("grpc", {}).get("service") == PUBLIC[p],
+                  f"{pw} readiness not on {PUBLIC[p]}")
+        check(c.get("livenessProbe", {}).get("grpc", {}).get("service", "") == "", f"{pw} liveness not on service ''")
+        res = c.get("resources", {})
+        for kind in ("requests", "limits"):
+            for r in ("cpu", "memory"):
+                check(r in res.get(kind, {}), f"{pw} no resources.{kind}.{r}")
+        if "memory" in res.get("limits", {}) and "memory" in res.get("requests", {}):
+            lim, req = mem_bytes(res["limits"]["memory"]), mem_bytes(res["requests"]["memory"])
+            check(req <= lim <= 256 * 1024 ** 2, f"{pw} memory request {req} / limit {lim}")
+        sc = c.get("securityContext", {})
+        check(sc.get("allowPrivilegeEscalation") is False, f"{pw} allowPrivilegeEscalation not false")
+        check(sc.get("readOnlyRootFilesystem") is True, f"{pw} root filesystem not read-only")
+        check(sc.get("runAsNonRoot") is not False and not sc.get("privileged"), f"{pw} container may run as root")
+        check(sc.get("capabilities", {}).get("drop") == ["ALL"] and not sc.get("capabilities", {}).get("add"),
+              f"{pw} capabilities {sc.get('capabilities')}")
+        pre = c.get("lifecycle", {}).get("preStop", {})
+        pre_s = 0
+        if pre.get("exec", {}).get("command", [None])[0] == "sleep":
+            pre_s = float(pre["exec"]["command"][1])
+        elif "sleep" in pre:
+            pre_s = float(pre["sleep"]["seconds"])
+        tgp = ps.get("terminationGracePeriodSeconds", 30)
+        check(tgp * 1000 >= (pre_s * 1000 + grace_ms) + 5000,
+              f"{pw} terminationGracePeriodSeconds {tgp} not above preStop {pre_s}s + grace {grace_ms}ms + 5s")
+        refs = [e["configMapRef"]["name"] for e in c.get("envFrom", []) if "configMapRef" in e]
+        check(any(r.startswith("ltc-config") and r in cms for r in refs), f"{pw} envFrom ltc-config {refs}")
+        env = {e["name"]: e for e in c.get("env", [])}
+        for k, e in env.items():
+            check("value" not in e or not re.search(r"(?i)password|_DSN$", k), f"{pw} env {k} holds a literal value")
+            ref = e.get("valueFrom", {}).get("secretKeyRef")
+            if ref:
+                secret_refs.add((ref["name"], ref["key"]))
+        dsn = env.get(f"LTC_{p.upper()}_DSN")
+        if p in STAGES:
+            check(dsn is not None and dsn.get("valueFrom", {}).get("secretKeyRef") == {"name": f"ltc-{p}-db", "key": "dsn"},
+                  f"{pw} LTC_{p.upper()}_DSN not from Secret ltc-{p}-db key dsn")
+        else:
+            check(not any(k.endswith("_DSN") for k in env), f"{pw} the gateway gets a DSN")
+
+        s = by.get("Service", {}).get(p)
+        if check(s is not None, f"{pw} no Service"):
+            sp = {x.get("name"): x for x in s["spec"].get("ports", [])}
+            check(set(sp) == {"grpc", "metrics"}, f"{pw} Service ports {sorted(sp)}")
+            check(sp.get("grpc", {}).get("port") == PORTS[p], f"{pw} Service grpc port")
+            check(sp.get("grpc", {}).get("targetPort") in ("grpc", PORTS[p]), f"{pw} Service grpc targetPort")
+            check(selects({"matchLabels": s["spec"].get("selector", {})}, labels), f"{pw} Service selects no pod")
+            if p in STAGES:
+                check(s["spec"].get("clusterIP") == "None", f"{pw} Service not headless")
+        pdb = by.get("PodDisruptionBudget", {}).get(p)
+        if check(pdb is not None, f"{pw} no PodDisruptionBudget"):
+            check(selects(pdb["spec"].get("selector"), labels), f"{pw} PDB selects no pod")
+            check("maxUnavailable" in pdb["spec"] or "minAvailable" in pdb["spec"], f"{pw} PDB without a budget")
+        hpa = by.get("HorizontalPodAutoscaler", {}).get(p)
+        if check(hpa is not None, f"{pw} no HorizontalPodAutoscaler"):
+            hs = hpa["spec"]
+            check(hs["scaleTargetRef"] == {"apiVersion": "apps/v1", "kind": "Deployment", "name": p},
+                  f"{pw} HPA target {hs['scaleTargetRef']}")
+            check(1 <= hs.get("minReplicas", 1) <= hs["maxReplicas"], f"{pw} HPA replicas {hs.get('minReplicas')}..")
+            if name == "prod":
+                check(hs.get("minReplicas", 1) >= 2, f"{pw} prod HPA minReplicas {hs.get('minReplicas')} < 2")
+            check(hs.get("metrics"), f"{pw} HPA without metrics")
+        check(p in by.get("NetworkPolicy", {}), f"{pw} no NetworkPolicy {p}")
+
+    # network policies, evaluated between our pods
+    pols = list(by.get("NetworkPolicy", {}).values())
+    dd = by.get("NetworkPolicy", {}).get("default-deny")
+    check(dd is not None and dd["spec"]["podSelector"] == {} and sorted(dd["spec"].get("policyTypes", [])) ==
+          ["Egress", "Ingress"] and not dd["spec"].get("ingress") and not dd["spec"].get("egress"),
+          f"{w} no default-deny policy for ingress and egress")
+    for src, sl in pods.items():
+        for dst, dl in pods.items():
+            if src == dst:
+                continue
+            got = allowed(pols, sl, dl, PORTS[dst], "grpc")
+            want = (src, dst) in ALLOWED
+            check(got == want, f"{w} network policy: {src} -> {dst} grpc is {'allowed' if got else 'denied'}, "
+                               f"want {'allowed' if want else 'denied'}")
+            check(not allowed(pols, sl, dl, 9464, "metrics"), f"{w} network policy: {src} -> {dst} metrics allowed")
+    outsider = {"app.kubernetes.io/name": "somebody-else"}
+    for dst, dl in pods.items():
+        got = allowed(pols, outsider, dl, PORTS[dst], "grpc", egress=False)
+        check(got == (dst == "gateway"),
+              f"{w} network policy: a pod of another namespace -> {dst} is {'allowed' if got else 'denied'}")
+    gw_ing = [r for pl in pols if selects(pl["spec"]["podSelector"], pods.get("gateway", {}))
+              and "Ingress" in pl["spec"].get("policyTypes", []) for r in pl["spec"].get("ingress") or []]
+    check(any(r.get("from") is None for r in gw_ing), f"{w} the gateway is not open to sources outside the namespace")
+    for p, labels in pods.items():
+        rules = egress_rules(pols, labels)
+        dns = any(port_matches(r.get("ports"), 53, None) and r.get("to") for r in rules)
+        check(dns, f"{w} {p}: no DNS egress")
+        pg = any(any(pt.get("port") == 5432 for pt in r.get("ports") or []) for r in rules)
+        check(pg == (p in STAGES), f"{w} {p}: PostgreSQL egress is {pg}")
+        check(all(r.get("to") for r in rules), f"{w} {p}: an egress rule open to every destination")
+
+    # dev: the in-cluster PostgreSQL and the Secrets the secrets script makes
+    if name == "dev":
+        sts = by.get("StatefulSet", {}).get("postgres")
+        if check(sts is not None, f"{w} no postgres StatefulSet"):
+            for e in sts["spec"]["template"]["spec"]["containers"][0].get("env", []):
+                ref = e.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    secret_refs.add((ref["name"], ref["key"]))
+                check("value" not in e or "PASSWORD" not in e["name"], f"{w} postgres env {e['name']} literal")
+            check(any(c["metadata"]["name"].startswith("ltc-postgres-init") for c in cms.values()),
+                  f"{w} no init.sql ConfigMap")
+            init = next((c["data"] for n2, c in cms.items() if n2.startswith("ltc-postgres-init")), {})
+            check(list(init.values()) == [(REPO / "deploy/postgres/init.sql").read_text()],
+                  f"{w} the init ConfigMap is not deploy/postgres/init.sql")
+        p = subprocess.run([str(REPO / "deploy/overlays/dev/create-secrets.sh"), "--print"], capture_output=True,
+                           text=True, timeout=60)
+        if check(p.returncode == 0, f"{w} create-secrets.sh --print failed: {p.stderr}"):
+            made = set()
+            for s in yaml.safe_load_all(p.stdout):
+                check(s["metadata"].get("namespace") == ns, f"{w} secret {s['metadata']['name']} namespace")
+                for k, v in s.get("stringData", {}).items():
+                    made.add((s["metadata"]["name"], k))
+                    check(len(v) >= 16, f"{w} secret {s['metadata']['name']}/{k} is short")
+            check(made == secret_refs, f"{w} create-secrets.sh makes {sorted(made - secret_refs)} extra, "
+                                       f"{sorted(secret_refs - made)} missing")
+    else:
+        check(secret_refs == {(f"ltc-{s}-db", "dsn") for s in STAGES}, f"{w} secret references {sorted(secret_refs)}")
+    return len(objs)
+
+
+def check_tree():
+    """No password, key or certificate committed under deploy/."""
+    for f in sorted((REPO / "deploy").rglob("*")):
+        if not f.is_file():
+            continue
+        t = f.read_text(errors="replace")
+        check("PRIVATE KEY" not in t, f"{f}: a private key")
+        if f.suffix in (".yaml", ".yml"):
+            for o in yaml.safe_load_all(t):
+                if isinstance(o, dict) and o.get("kind") == "Secret":
+                    check(not o.get("data") and not o.get("stringData"), f"{f}: a Secret with values")
+            for m in re.finditer(r"(?i)password=([^\s\"$]+)", t):
+                check(False, f"{f}: a literal password {m.group(0)[:20]}...")
+
+
+def main():
+    if not shutil.which("kubectl"):
+        print("SKIPPED: kubectl (with kustomize) not found", file=sys.stderr)
+        return 77
+    n = 0
+    for overlay in ("dev", "prod"):
+        n += check_overlay(overlay, render(overlay))
+    check_tree()
+    for f in failures:
+        print(f"FAIL: {f}")
+    print(f"k8s: dev and prod rendered, {n} objects checked, {len(failures)} problem(s)")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
