@@ -27,13 +27,9 @@ RUN apt-get update -q \
         libpq-dev libssl-dev libjansson-dev uuid-dev libmicrohttpd-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
-# Only what the five binaries are built from (tests/ contributes its CMakeLists.txt alone, so no test is configured).
-COPY CMakeLists.txt ./
-COPY cmake/ cmake/
-COPY proto/ proto/
-COPY common/ common/
-COPY services/ services/
-COPY tests/CMakeLists.txt tests/
+# The context holds only the sources the binaries are built from (.dockerignore lets in nothing else; tests/ brings its
+# CMakeLists.txt alone, so no test is configured).
+COPY . /src/
 RUN cmake -S /src -B /build -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     && cmake --build /build -j"$(nproc)" --target ltc-gateway ltc-ltb ltc-bto ltc-otd ltc-dtc \
     && install -d /out \
