@@ -60,6 +60,7 @@ PGconn *ltc_db_conn(ltc_db *db) { return db->conn; }
 const char *ltc_db_schema(const ltc_db *db) { return db->schema; }
 
 int ltc_db_in_transaction(const ltc_db *db) {
+    if (!db) return 0;
     if (db->in_tx) return 1;
     if (!db->conn) return 0;
     PGTransactionStatusType t = PQtransactionStatus(db->conn);
@@ -207,6 +208,7 @@ static const char SQL_BEGIN[] = "BEGIN";
 static const char SQL_COMMIT[] = "COMMIT";
 
 int ltc_db_begin(ltc_db *db, ltc_status *st) {
+    if (!db) return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "no database");
     if (db->in_tx) return ltc_status_set(st, LTC_INTERNAL, "NESTED_TRANSACTION", "transaction already open");
     if (ltc_db_exec(db, st, SQL_BEGIN, 0, NULL) != 0) return -1;
     db->in_tx = 1;
@@ -215,6 +217,7 @@ int ltc_db_begin(ltc_db *db, ltc_status *st) {
 }
 
 int ltc_db_commit(ltc_db *db, ltc_status *st) {
+    if (!db) return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "no database");
     PGresult *r = ltc_db_query(db, st, SQL_COMMIT, 0, NULL);
     db->in_tx = 0;
     db->tx_broken = 0;
@@ -227,6 +230,7 @@ int ltc_db_commit(ltc_db *db, ltc_status *st) {
 }
 
 void ltc_db_rollback(ltc_db *db) {
+    if (!db) return;
     db->in_tx = 0;
     db->tx_broken = 0;
     if (!db->conn || PQtransactionStatus(db->conn) == PQTRANS_IDLE) return;

@@ -263,7 +263,7 @@ static void send_reply(ltc_call *c, const uint8_t *resp, size_t resp_len, const 
         n++;
     } else {
         size_t dlen = 0;
-        uint8_t *details = ltc_status_pack_details(st, c->srv->domain, &dlen);
+        uint8_t *details = ltc_status_pack_details(st, c->srv->domain, c->request_id, &dlen);
         if (details) {
             c->trailing_md[0].key = grpc_slice_from_static_string("grpc-status-details-bin");
             c->trailing_md[0].value = grpc_slice_from_copied_buffer((const char *)details, dlen);
@@ -402,6 +402,69 @@ static int db_lost(const ltc_status *st) {
     return st->code == LTC_UNAVAILABLE && strcmp(st->reason, "DATABASE_UNAVAILABLE") == 0;
 }
 
+/* A oneof member's storage is shared: it holds a message only when the oneof's case names this field. */
+static int oneof_active(const ProtobufCMessage *m, const ProtobufCFieldDescriptor *f) {
+    if (!(f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF)) return 1;
+    return *(const uint32_t *)((const char *)m + f->quantifier_offset) == f->id;
+}
+
+/* Sets (hide) or restores the unknown-field counts of m and every message inside it. `saved` walks in the same
+ * order both times. */
+static void hide_unknown(ProtobufCMessage *m, size_t **saved, int hide) {
+    if (!m) return;
+    if (hide) {
+        *(*saved)++ = m->n_unknown_fields;
+        m->n_unknown_fields = 0;
+    } else {
+        m->n_unknown_fields = *(*saved)++;
+    }
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE || !oneof_active(m, f)) continue;
+        char *base = (char *)m + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t count = *(size_t *)((char *)m + f->quantifier_offset);
+            ProtobufCMessage **items = *(ProtobufCMessage ***)base;
+            for (size_t k = 0; k < count; k++) hide_unknown(items[k], saved, hide);
+        } else {
+            hide_unknown(*(ProtobufCMessage **)base, saved, hide);
+        }
+    }
+}
+
+static size_t count_messages(const ProtobufCMessage *m) {
+    if (!m) return 0;
+    size_t n = 1;
+    const ProtobufCMessageDescriptor *d = m->descriptor;
+    for (unsigned i = 0; i < d->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &d->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE || !oneof_active(m, f)) continue;
+        const char *base = (const char *)m + f->offset;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t count = *(const size_t *)((const char *)m + f->quantifier_offset);
+            ProtobufCMessage *const *items = *(ProtobufCMessage *const *const *)base;
+            for (size_t k = 0; k < count; k++) n += count_messages(items[k]);
+        } else {
+            n += count_messages(*(ProtobufCMessage *const *)base);
+        }
+    }
+    return n;
+}
+
+/* The request packed without unknown fields (which proto3 ignores), so a retry that carries extra fields a newer
+ * client knows of is still the same request. */
+static uint8_t *pack_known_fields(ltc_call *c, const ProtobufCMessage *req, size_t *len) {
+    ProtobufCMessage *m = (ProtobufCMessage *)req; /* restored before returning */
+    size_t *saved = ltc_call_alloc(c, count_messages(m) * sizeof *saved);
+    size_t *p = saved;
+    hide_unknown(m, &p, 1);
+    uint8_t *out = pack_message(m, len);
+    p = saved;
+    hide_unknown(m, &p, 0);
+    return out;
+}
+
 /* Runs a table method on a decoded request: transaction and idempotency for WRITE methods. On success returns 0
  * with the packed response in *out (malloc'd). */
 static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *req, uint8_t **out, size_t *out_len,
@@ -432,7 +495,7 @@ static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
     uint8_t fp[32];
     if (key) {
         size_t n = 0;
-        uint8_t *canon = pack_message(req, &n); /* canonical: field order, no unknown fields */
+        uint8_t *canon = pack_known_fields(c, req, &n); /* canonical: field order, unknown fields left out */
         unsigned int fl = 0;
         int ok = canon && EVP_Digest(canon, n, fp, &fl, EVP_sha256(), NULL) == 1;
         free(canon);
@@ -619,6 +682,10 @@ static void handle_generic(ltc_call *c, worker *w) {
         uint8_t *bytes = read_buffer(c->payload, &len);
         if (!bytes) {
             ltc_status_set(&st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        } else if (len > (size_t)s->opt.max_message_bytes) {
+            ltc_status_set(&st, LTC_RESOURCE_EXHAUSTED, "MESSAGE_TOO_LARGE", "request of %zu bytes exceeds %d", len,
+                           s->opt.max_message_bytes);
+            free(bytes);
         } else {
             s->opt.raw_handler(c, c->method_path, bytes, len, &resp, &resp_len, &st, s->opt.raw_user);
             free(bytes);
@@ -811,7 +878,9 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
     grpc_arg args[2];
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
-    args[0].value.integer = s->opt.max_message_bytes;
+    /* gRPC's own limit is a little above ours, so a request just over the limit gets our RESOURCE_EXHAUSTED with
+     * details (MESSAGE_TOO_LARGE); far larger ones are cut by gRPC itself. */
+    args[0].value.integer = s->opt.max_message_bytes + 64 * 1024;
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
     args[1].value.integer = s->opt.max_message_bytes;

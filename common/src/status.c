@@ -91,7 +91,7 @@ static int pack_any(Google__Protobuf__Any *any, const ProtobufCMessage *msg, con
     return 0;
 }
 
-uint8_t *ltc_status_pack_details(const ltc_status *st, const char *domain, size_t *len_out) {
+uint8_t *ltc_status_pack_details(const ltc_status *st, const char *domain, const char *request_id, size_t *len_out) {
     if (st->raw_details) {
         uint8_t *copy = malloc(st->raw_details_len ? st->raw_details_len : 1);
         if (copy) memcpy(copy, st->raw_details, st->raw_details_len);
@@ -101,6 +101,14 @@ uint8_t *ltc_status_pack_details(const ltc_status *st, const char *domain, size_
     Google__Rpc__ErrorInfo info = GOOGLE__RPC__ERROR_INFO__INIT;
     info.reason = (char *)(st->reason[0] ? st->reason : ltc_code_name(st->code));
     info.domain = (char *)(domain ? domain : "ltc");
+    Google__Rpc__ErrorInfo__MetadataEntry rid = GOOGLE__RPC__ERROR_INFO__METADATA_ENTRY__INIT;
+    Google__Rpc__ErrorInfo__MetadataEntry *meta[1] = {&rid};
+    if (request_id && request_id[0]) { /* lets a caller quote the failing call to an operator */
+        rid.key = "request_id";
+        rid.value = (char *)request_id;
+        info.n_metadata = 1;
+        info.metadata = meta;
+    }
 
     Google__Rpc__BadRequest bad = GOOGLE__RPC__BAD_REQUEST__INIT;
     Google__Rpc__BadRequest__FieldViolation fv[LTC_STATUS_MAX_VIOLATIONS];

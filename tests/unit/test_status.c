@@ -67,7 +67,7 @@ static void test_details_round_trip(void **state) {
     ltc_status_bad_field(&st, "quote.lines[1].quantity", "must be positive");
     ltc_status_bad_field(&st, "quote.deal", "required");
     size_t n = 0;
-    uint8_t *bytes = ltc_status_pack_details(&st, "bto.ltc", &n);
+    uint8_t *bytes = ltc_status_pack_details(&st, "bto.ltc", "req-1", &n);
     assert_non_null(bytes);
 
     /* decode with the generated types, as any client would */
@@ -80,6 +80,9 @@ static void test_details_round_trip(void **state) {
         google__rpc__error_info__unpack(NULL, s->details[0]->value.len, s->details[0]->value.data);
     assert_string_equal(info->reason, "INVALID_ARGUMENT");
     assert_string_equal(info->domain, "bto.ltc");
+    assert_int_equal(info->n_metadata, 1);
+    assert_string_equal(info->metadata[0]->key, "request_id");
+    assert_string_equal(info->metadata[0]->value, "req-1");
     google__rpc__error_info__free_unpacked(info, NULL);
     assert_string_equal(s->details[1]->type_url, "type.googleapis.com/google.rpc.BadRequest");
     google__rpc__status__free_unpacked(s, NULL);
@@ -97,7 +100,7 @@ static void test_details_round_trip(void **state) {
     raw.raw_details = malloc(3);
     memcpy(raw.raw_details, "\x08\x05\x12", 3);
     raw.raw_details_len = 3;
-    uint8_t *copy = ltc_status_pack_details(&raw, "gateway.ltc", &n);
+    uint8_t *copy = ltc_status_pack_details(&raw, "gateway.ltc", NULL, &n);
     assert_int_equal(n, 3);
     assert_memory_equal(copy, "\x08\x05\x12", 3);
     free(copy);

@@ -69,10 +69,11 @@ const char *ltc_code_name(ltc_code code);
  * (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, RESOURCE_EXHAUSTED, INTERNAL, UNKNOWN, CANCELLED). */
 int ltc_code_is_retryable(ltc_code code);
 
-/* Serializes st as a google.rpc.Status (with ErrorInfo{reason, domain} and BadRequest when there are violations).
+/* Serializes st as a google.rpc.Status (with ErrorInfo{reason, domain, metadata: request_id when given} and
+ * BadRequest when there are violations).
  * Returns a malloc'd buffer the caller frees, or NULL on allocation failure. When st->raw_details is set, returns a
  * copy of it. */
-uint8_t *ltc_status_pack_details(const ltc_status *st, const char *domain, size_t *len_out);
+uint8_t *ltc_status_pack_details(const ltc_status *st, const char *domain, const char *request_id, size_t *len_out);
 
 /* Parses a serialized google.rpc.Status into st's reason and violations (keeping code and message as set).
  * Returns 0, or -1 if the bytes are not a valid Status. */
