@@ -1,0 +1,306 @@
+#!/usr/bin/python3
+"""run_fault - the fault suite: a Jepsen-style set check of the lead-to-cash flow under one fault case (faultlib.py).
+
+    run_fault.py setup                  fresh stack for the suite (down, state folder wiped, up)
+    run_fault.py teardown               scripts/stack down
+    run_fault.py CASE [CASE...]         run cases on the running stack; exit 0 when every check passed
+    run_fault.py all                    every case, in order
+    run_fault.py checker_selftest       the checker catches planted violations (it can fail)
+    options: --deals N (default LTC_FAULT_DEALS or per case), --workers W, --seed S, --long (thousands of deals)
+
+The stack is scripts/stack with LTC_STATE_DIR / LTC_BIN_DIR / LTC_PORT_OFFSET from the environment (ctest sets
+them). Cases (each its own fault; "mixed" combines them):
+  receiver_before_commit   SIGKILL before the COMMIT of hand-off intakes and of client writes that emit hand-offs
+  receiver_after_commit    SIGKILL between that COMMIT and the reply
+  relay_after_send         SIGKILL of the sender between the receiver's OK and marking the outbox row delivered
+  postgres_restart         PostgreSQL killed -9 twice mid-flow, restarted after 2 s
+  duplicates_replay        every hand-off delivered twice; then every outbox replayed: nothing may change
+  receiver_outage          BTO, then DTC, then LTB stopped for longer than the relay's retry cap (1 s)
+  conflicts                concurrent conflicting client calls on a third of the deals
+  mixed                    all of the above at lower rates, at once
+Per case: the figures (deals, ops, unknowns and how they resolved, faults injected, time) and a history of every op
+in $LTC_STATE_DIR/fault-history-CASE.jsonl.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import faultlib as fl  # noqa: E402
+from faultlib import h, lc, say  # noqa: E402
+
+BASE_ENV = {"LTC_RELAY_MAX_BACKOFF_MS": "1000"}
+OUTBOX_WRITERS = ("MarkBidWon", "CreateOrder", "RecordAcceptance", "RecordPayment")
+
+
+def crash_rules(point, p_intake, p_client):
+    """LTC_FAULT_POINTS entries for `point` on every hand-off intake and on the client writes that emit one."""
+    rules = [f"{point}@IntakeService={p_intake}"]
+    rules += [f"{point}@{m}={p_client}" for m in OUTBOX_WRITERS]
+    return rules
+
+
+def points_env(rules, seed):
+    return {s: {"LTC_FAULT_POINTS": ",".join(rules), "LTC_FAULT_SEED": str(seed + k)}
+            for k, s in enumerate(fl.SERVICES)}
+
+
+# name -> (default deals, workers, conflict share, fault points (list), schedule [(progress, action, args)], replay)
+CASES = {
+    "receiver_before_commit": dict(deals=150, points=crash_rules("server.before_commit", 0.02, 0.01)),
+    "receiver_after_commit": dict(deals=150, points=crash_rules("server.after_commit", 0.02, 0.01)),
+    "relay_after_send": dict(deals=150, points=["relay.after_send=0.03"]),
+    "postgres_restart": dict(deals=150, schedule=[(0.25, "kill_postgres", 2.0), (0.6, "kill_postgres", 2.0)]),
+    "duplicates_replay": dict(deals=150, points=["relay.send_twice=1"], replay=True),
+    "receiver_outage": dict(deals=150, schedule=[(0.2, "outage", ("bto", 4.0)), (0.5, "outage", ("dtc", 4.0)),
+                                                 (0.75, "outage", ("ltb", 3.0))]),
+    "conflicts": dict(deals=150, conflicts=0.34),
+    "mixed": dict(deals=250, conflicts=0.2,
+                  points=(crash_rules("server.before_commit", 0.01, 0.004) + crash_rules("server.after_commit", 0.01,
+                                                                                        0.004)
+                          + ["relay.after_send=0.01", "relay.send_twice=0.3"]),
+                  schedule=[(0.3, "kill_postgres", 1.5), (0.6, "outage", ("otd", 3.0))], replay=True),
+}
+LONG_DEALS = 2000
+
+# The checker must be able to fail: after a clean run of a few deals, each mutation below breaks one property in the
+# database (a duplicated payment, a lost order, a parked hand-off, a changed amount); the checker must report it with
+# the given words, and the mutation is undone before the next. (SQL as the superuser; :'x' values come from the run.)
+SELFTEST = [
+    ("duplicated payment",
+     "INSERT INTO dtc.payments (id, invoice_id, account_id, currency, amount_minor, reference)"
+     " SELECT '{u}', invoice_id, account_id, currency, amount_minor, reference FROM dtc.payments"
+     " WHERE reference = '{ref}'",
+     "DELETE FROM dtc.payments WHERE id = '{u}'",
+     ("acknowledged but found 2 times", "payments")),
+    ("order lost between BTO and OTD",
+     "UPDATE otd.orders SET deal_id = '{u}' WHERE deal_id = '{deal}'",
+     "UPDATE otd.orders SET deal_id = '{deal}' WHERE deal_id = '{u}'",
+     ("!= OTD orders",)),
+    ("parked hand-off",
+     "UPDATE ltb.outbox SET parked_time = now(), last_error = 'selftest' WHERE handoff_id ="
+     " (SELECT handoff_id FROM ltb.outbox ORDER BY seq DESC LIMIT 1)",
+     "UPDATE ltb.outbox SET parked_time = NULL, last_error = NULL WHERE last_error = 'selftest'",
+     ("parked rows",)),
+    ("collected amount changed",
+     "UPDATE bto.orders SET collected_minor = collected_minor + 1 WHERE deal_id = '{deal}'",
+     "UPDATE bto.orders SET collected_minor = collected_minor - 1 WHERE deal_id = '{deal}'",
+     ("amounts not conserved",)),
+    ("hand-off applied twice",
+     "INSERT INTO otd.outbox (handoff_id, deal_id, destination, method, payload, delivered_time)"
+     " SELECT '{u}', deal_id, destination, method, payload, now() FROM otd.outbox"
+     " WHERE regexp_replace(deal_id, '^deals/', '') = '{deal}' LIMIT 1",
+     "DELETE FROM otd.outbox WHERE handoff_id = '{u}'",
+     ("AcceptDelivery outbox rows",)),
+]
+
+
+def selftest(args):
+    """checker_selftest: a clean run, then each SELFTEST mutation must be caught."""
+    hist = fl.History()
+    stack = fl.Stack(hist)
+    stack.apply({}, BASE_ENV)
+    tag = f"selfte{args.seed}x{int(time.time()) % 100000}"
+    say(f"== checker_selftest: 6 deals, tag {tag}")
+    stubs = h.gateway()
+    wl = fl.Workload(stubs, hist, tag, 6, 3, args.seed)
+    wl.prepare()
+    wl.run()
+    fl.settle(hist)
+    c = fl.Checker(wl, hist)
+    if not c.run():
+        say("FAIL checker_selftest: the clean run already fails:\n  - " + "\n  - ".join(c.errors))
+        return False
+    d = wl.deals[wl.complete[0]]
+    vals = {"u": lc.new_id(), "deal": d["deal_id"], "ref": f"P-{tag}-{wl.complete[0]}-0"}
+    ok = True
+    for what, mutate, undo, words in SELFTEST:
+        h.sql(mutate.format(**vals))
+        try:
+            c = fl.Checker(wl, hist)
+            c.run()
+            caught = [w for w in words if any(w in e for e in c.errors)]
+            if len(caught) == len(words):
+                say(f"  caught {what}: {c.errors[0]}")
+            else:
+                ok = False
+                say(f"  NOT caught: {what} (wanted {words}; errors: {c.errors})")
+        finally:
+            h.sql(undo.format(**vals))
+    c = fl.Checker(wl, hist)
+    if not c.run():
+        ok = False
+        say("  the database is not clean after undoing the mutations: " + "; ".join(c.errors))
+    stubs.close()
+    say(f"{'PASS' if ok else 'FAIL'} checker_selftest: {len(SELFTEST)} mutations")
+    return ok
+
+
+def run_schedule(wl, stack, schedule, done, fired):
+    for progress, action, args in sorted(schedule, key=lambda x: x[0]):
+        while wl.progress() < progress and not done.is_set():
+            time.sleep(0.05)
+        if done.is_set():
+            return
+        getattr(stack, action)(*(args if isinstance(args, tuple) else (args,)))
+        fired.append(action)
+
+
+def run_case(name, args):
+    spec = CASES[name]
+    scale = float(os.environ.get("LTC_FAULT_SCALE") or 1.0)
+    deals = args.deals or (LONG_DEALS if args.long else int(os.environ.get("LTC_FAULT_DEALS") or 0)
+                           or max(10, int(spec["deals"] * scale)))
+    seed = args.seed + sum(map(ord, name))
+    tag = f"{name[:6]}{seed}x{int(time.time()) % 100000}"
+    say(f"== {name}: {deals} deals, {args.workers} workers, seed {seed}, tag {tag}")
+    hist = fl.History()
+    stack = fl.Stack(hist)
+    env = points_env(spec["points"], seed) if spec.get("points") else {}
+    t_start = time.monotonic()
+    stack.apply(env, BASE_ENV)
+    offsets = fl.log_offsets()
+    stubs = h.gateway()
+    wl = fl.Workload(stubs, hist, tag, deals, args.workers, seed, conflict_share=spec.get("conflicts", 0.0),
+                     time_limit_s=args.time_limit)
+    wl.prepare()
+    stack.supervise()
+    done, fired = threading.Event(), []
+    sched = threading.Thread(target=run_schedule, args=(wl, stack, spec.get("schedule", []), done, fired),
+                             daemon=True)
+    sched.start()
+    t_load = time.monotonic()
+    wl.run()
+    load_s = time.monotonic() - t_load
+    done.set()
+    sched.join()
+    # the faults stop: every process restarted without fault points, then the outboxes drain
+    stack.unsupervise()
+    crashes = fl.crash_counts(offsets)
+    stack.apply({}, BASE_ENV)
+    settled = fl.settle(hist)
+    checker = fl.Checker(wl, hist)
+    ok = checker.run()
+    if len(fired) != len(spec.get("schedule", [])):
+        checker.err(f"only {len(fired)} of {len(spec.get('schedule', []))} scheduled faults ran")
+        ok = False
+    replay = None
+    if spec.get("replay") and ok:
+        before = fl.snapshot()
+        n = fl.replay_all(hist)
+        fl.settle(hist)
+        time.sleep(1.0)          # a late duplicate would land now
+        after = fl.snapshot()
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        replay = {"rows_replayed": n, "tables_checked": len(before), "tables_changed": changed}
+        if changed:
+            checker.err(f"replaying the outboxes changed {changed}")
+            ok = False
+        st = fl.outbox_state()
+        if any(v[0] or v[1] for v in st.values()):
+            checker.err(f"after the replay the outboxes are {st}")
+            ok = False
+    stubs.close()
+
+    ops = hist.ops
+    outcomes = {k: sum(1 for o in ops if o.outcome == k) for k in ("ok", "fail", "unknown")}
+    figures = {
+        "case": name, "seed": seed, "deals": deals, "complete": len(wl.complete), "abandoned": len(wl.abandoned),
+        "ops": len(ops), "outcomes": outcomes,
+        "attempts": sum(o.attempts for o in ops),
+        "unknown_answers": sum(o.unknowns for o in ops),
+        "ops_with_unknown_answers": sum(1 for o in ops if o.unknowns),
+        "unknown_then_ok": sum(1 for o in ops if o.unknowns and o.outcome == "ok"),
+        "unknown_then_refused": sum(1 for o in ops if o.unknowns and o.outcome == "fail"),
+        "aborted_answers": sum(o.aborts for o in ops),
+        "crash_points_fired": {f"{s}:{p}": n for (s, p), n in sorted(crashes.items())},
+        "supervisor_restarts": dict(stack.restarts),
+        "scheduled_faults": fired,
+        "conflicts": {f"{k[0]} -> {k[1]}": n for k, n in sorted(wl.conflict_results.items())},
+        "workload_s": round(load_s, 1), "total_s": round(time.monotonic() - t_start, 1),
+        "settle": {k: list(v) for k, v in settled.items()},
+        "replay": replay,
+    }
+    figures.update(checker.figures)
+    out = h.state_dir() / f"fault-history-{name}.jsonl"
+    hist.write(out)
+    for k, v in figures.items():
+        say(f"  {k}: {json.dumps(v)}")
+    if checker.errors:
+        say(f"FAIL {name}: {len(checker.errors)} violations (history: {out})")
+        for e in checker.errors[:50]:
+            say("  - " + e)
+        return False
+    say(f"PASS {name}: {len(wl.complete)}/{deals} deals, {len(ops)} ops, "
+        f"{figures['ops_with_unknown_answers']} ops saw unknown answers ({figures['unknown_answers']} answers), "
+        f"{sum(crashes.values())} crash points fired, {sum(stack.restarts.values())} restarts, "
+        f"{len(fired)} scheduled faults, {figures['total_s']} s")
+    return True
+
+
+def setup():
+    """A fresh stack for the suite: the state folder (named ltc-fault*, so a mistake cannot wipe anything else) is
+    removed with its database, then `scripts/stack up` with the suite's base environment."""
+    state = h.state_dir()
+    fl.stack_run(["down"], check=False)
+    if state.exists():
+        if not state.name.startswith("ltc-fault"):
+            raise SystemExit(f"refusing to wipe {state}: the fault suite's state folder must be named ltc-fault*")
+        shutil.rmtree(state)
+    env = dict(BASE_ENV)
+    fl.stack_run(["up"], env=env, timeout=300)
+    (state / fl.ENV_FILE).write_text(json.dumps({s: env for s in fl.SERVICES}, sort_keys=True))
+    h.ensure_up()
+    say(f"fault stack up in {state}")
+    return True
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("cases", nargs="+", help="setup | teardown | all | checker_selftest | " + " | ".join(CASES))
+    ap.add_argument("--deals", type=int, default=0, help="deals per case (default: per case, or LTC_FAULT_DEALS)")
+    ap.add_argument("--workers", type=int, default=int(os.environ.get("LTC_FAULT_WORKERS") or 8))
+    ap.add_argument("--seed", type=int, default=int(os.environ.get("LTC_FAULT_SEED_BASE") or 20240501))
+    ap.add_argument("--long", action="store_true", help=f"{LONG_DEALS} deals per case (or LTC_FAULT_LONG=1)")
+    ap.add_argument("--time-limit", type=float, default=float(os.environ.get("LTC_FAULT_TIME_LIMIT") or 0),
+                    help="seconds of workload per case before no new deal starts (default 150, long mode 3600)")
+    args = ap.parse_args(argv)
+    args.long = args.long or os.environ.get("LTC_FAULT_LONG") == "1"
+    if not args.time_limit:
+        args.time_limit = 3600.0 if args.long else 150.0
+    names = []
+    for c in args.cases:
+        if c == "setup":
+            setup()
+        elif c == "teardown":
+            fl.stack_run(["down"], check=False)
+        elif c == "all":
+            names.extend(CASES)
+        elif c == "checker_selftest":
+            names.append(c)
+        elif c in CASES:
+            names.append(c)
+        else:
+            ap.error(f"unknown case {c}")
+    failed = []
+    for n in names:
+        try:
+            if not (selftest(args) if n == "checker_selftest" else run_case(n, args)):
+                failed.append(n)
+        except Exception as e:    # the stack misbehaved: a failure of the case, with what happened
+            say(f"FAIL {n}: {type(e).__name__}: {e}")
+            failed.append(n)
+    if names:
+        say(f"fault: {len(names) - len(failed)} passed, {len(failed)} failed{': ' + ' '.join(failed) if failed else ''}")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
