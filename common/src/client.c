@@ -21,7 +21,7 @@ struct ltc_client {
 };
 
 ltc_client *ltc_client_create(const char *target, int max_message_bytes) {
-    if (!target || ltc_addr_valid(target) != 0) return NULL;
+    if (ltc_target_valid(target) != 0) return NULL;
     ltc_client *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     grpc_init();

@@ -242,3 +242,9 @@ void ltc_redact_dsn(const char *dsn, char *out, size_t outlen) {
     }
     redact_kv(dsn, &k);
 }
+
+int ltc_target_valid(const char *target) {
+    if (!target) return -1;
+    if (strncmp(target, "dns:///", 7) == 0) target += 7;
+    return ltc_addr_valid(target);
+}

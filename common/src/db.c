@@ -2,6 +2,7 @@
  * transactions and migrations. */
 #include "ltc/db.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,8 @@ struct ltc_db {
     PGconn *conn;
     stmt *stmts;
     size_t n_stmts, cap_stmts;
+    pthread_mutex_t cancel_mu; /* guards `cancel`, the one field another thread uses */
+    PGcancel *cancel;
     int in_tx;     /* BEGIN issued through this handle, not yet committed or rolled back */
     int tx_broken; /* the connection was lost inside that transaction: everything fails until rollback */
 };
@@ -27,6 +30,7 @@ struct ltc_db {
 ltc_db *ltc_db_create(const char *dsn, const char *schema) {
     ltc_db *db = calloc(1, sizeof *db);
     if (!db) return NULL;
+    pthread_mutex_init(&db->cancel_mu, NULL);
     db->dsn = strdup(dsn ? dsn : "");
     db->schema = strdup(schema ? schema : "public");
     size_t n = strlen(db->schema) + 5;
@@ -41,6 +45,10 @@ ltc_db *ltc_db_create(const char *dsn, const char *schema) {
 
 static void drop_conn(ltc_db *db) {
     if (db->in_tx) db->tx_broken = 1;
+    pthread_mutex_lock(&db->cancel_mu);
+    if (db->cancel) PQfreeCancel(db->cancel);
+    db->cancel = NULL;
+    pthread_mutex_unlock(&db->cancel_mu);
     if (db->conn) PQfinish(db->conn);
     db->conn = NULL;
     db->n_stmts = 0;
@@ -53,7 +61,18 @@ void ltc_db_destroy(ltc_db *db) {
     free(db->dsn);
     free(db->schema);
     free(db->app_name);
+    pthread_mutex_destroy(&db->cancel_mu);
     free(db);
+}
+
+void ltc_db_cancel(ltc_db *db) {
+    if (!db) return;
+    pthread_mutex_lock(&db->cancel_mu);
+    if (db->cancel) {
+        char err[128];
+        PQcancel(db->cancel, err, sizeof err);
+    }
+    pthread_mutex_unlock(&db->cancel_mu);
 }
 
 PGconn *ltc_db_conn(ltc_db *db) { return db->conn; }
@@ -89,6 +108,9 @@ int ltc_db_connect(ltc_db *db, ltc_status *st) {
         return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database unavailable");
     }
     PQsetNoticeProcessor(db->conn, on_notice, NULL);
+    pthread_mutex_lock(&db->cancel_mu);
+    db->cancel = PQgetCancel(db->conn);
+    pthread_mutex_unlock(&db->cancel_mu);
     char *ident = PQescapeIdentifier(db->conn, db->schema, strlen(db->schema));
     char sql[256];
     snprintf(sql, sizeof sql, "SET search_path TO %s; SET synchronous_commit TO on; SET datestyle TO ISO, YMD; SET timezone TO UTC", ident ? ident : "public");

@@ -81,6 +81,8 @@ struct ltc_server {
     size_t n_methods;
     pthread_t *threads;
     int n_threads;
+    ltc_db **worker_dbs;           /* each worker's connection, for cancelling statements at shutdown */
+    pthread_mutex_t workers_mu;
     atomic_int serving;
     atomic_int shutting_down;
     atomic_int ctx_alive;          /* contexts allocated and not yet freed */
@@ -838,6 +840,14 @@ static void *worker_main(void *arg) {
     worker w = {0};
     w.arena = ltc_arena_create(16 * 1024);
     if (s->opt.db_dsn) w.db = ltc_db_create(s->opt.db_dsn, s->opt.db_schema);
+    pthread_mutex_lock(&s->workers_mu);
+    for (int k = 0; k < s->opt.workers; k++) {
+        if (!s->worker_dbs[k]) {
+            s->worker_dbs[k] = w.db;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&s->workers_mu);
     for (;;) {
         grpc_event ev = grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN) break;
@@ -850,6 +860,10 @@ static void *worker_main(void *arg) {
     }
     clear_results(&w);
     free(w.results);
+    pthread_mutex_lock(&s->workers_mu);
+    for (int k = 0; k < s->opt.workers; k++)
+        if (s->worker_dbs[k] == w.db) s->worker_dbs[k] = NULL;
+    pthread_mutex_unlock(&s->workers_mu);
     ltc_db_destroy(w.db);
     ltc_arena_destroy(w.arena);
     return NULL;
@@ -875,7 +889,7 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
                                               &grpc__health__v1__health_check_response__descriptor, health_check,
                                               LTC_METHOD_READ, NULL};
     grpc_init();
-    grpc_arg args[2];
+    grpc_arg args[4];
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     /* gRPC's own limit is a little above ours, so a request just over the limit gets our RESOURCE_EXHAUSTED with
@@ -884,7 +898,15 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
     args[1].type = GRPC_ARG_INTEGER;
     args[1].key = GRPC_ARG_MAX_SEND_MESSAGE_LENGTH;
     args[1].value.integer = s->opt.max_message_bytes;
-    grpc_channel_args cargs = {2, args};
+    /* Connections are closed gracefully after 5 minutes, so long-lived callers re-resolve and spread over
+     * replicas that started since (round_robin on the client side). */
+    args[2].type = GRPC_ARG_INTEGER;
+    args[2].key = GRPC_ARG_MAX_CONNECTION_AGE_MS;
+    args[2].value.integer = 5 * 60 * 1000;
+    args[3].type = GRPC_ARG_INTEGER;
+    args[3].key = GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS;
+    args[3].value.integer = 30 * 1000;
+    grpc_channel_args cargs = {4, args};
     s->server = grpc_server_create(&cargs, NULL);
     s->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(s->server, s->cq, NULL);
@@ -932,7 +954,9 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
     post_request(s, CTX_REFLECTION, 0);
     post_request(s, CTX_REFLECTION, 1);
     s->threads = calloc((size_t)s->opt.workers, sizeof *s->threads);
-    if (!s->threads) abort();
+    s->worker_dbs = calloc((size_t)s->opt.workers, sizeof *s->worker_dbs);
+    if (!s->threads || !s->worker_dbs) abort();
+    pthread_mutex_init(&s->workers_mu, NULL);
     for (int k = 0; k < s->opt.workers; k++) {
         if (pthread_create(&s->threads[k], NULL, worker_main, s) != 0) abort();
         s->n_threads++;
@@ -969,12 +993,19 @@ void ltc_server_stop(ltc_server *s) {
     if (atomic_load(&s->busy) > 0) LTC_WARN("shutdown_cancel", NULL, "%d calls still running after the grace period",
                                             atomic_load(&s->busy));
     grpc_server_cancel_all_calls(s->server);
+    if (atomic_load(&s->busy) > 0) { /* calls stuck in the database: cancel their statements so they end now */
+        pthread_mutex_lock(&s->workers_mu);
+        for (int k = 0; k < s->opt.workers; k++) ltc_db_cancel(s->worker_dbs[k]);
+        pthread_mutex_unlock(&s->workers_mu);
+    }
     while (!atomic_load(&s->shutdown_done) || atomic_load(&s->ctx_alive) > 0) sleep_ms(5);
     grpc_server_destroy(s->server);
     grpc_completion_queue_shutdown(s->cq);
     for (int k = 0; k < s->n_threads; k++) pthread_join(s->threads[k], NULL);
     grpc_completion_queue_destroy(s->cq);
     ltc_reflection_destroy(s->reflection);
+    pthread_mutex_destroy(&s->workers_mu);
+    free(s->worker_dbs);
     free(s->threads);
     free(s->methods);
     free(s->handles);

@@ -184,7 +184,7 @@ static int load_config(const ltc_service_def *def, svc_config *cfg) {
     for (const char *const *p = def->peers; p && *p && cfg->n_peers < 8; p++) {
         env_name(name, sizeof name, *p, "TARGET");
         const char *t = ltc_env_str(name, ltc_default_target(*p));
-        if (!t || ltc_addr_valid(t) != 0) {
+        if (!t || ltc_target_valid(t) != 0) {
             fprintf(stderr, "%s: %s=%s is not a host:port address\n", def->name, name, t ? t : "");
             return -1;
         }

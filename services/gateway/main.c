@@ -59,8 +59,9 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
     if (deadline <= 0) return ltc_status_set(st, LTC_DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "deadline passed");
     ltc_metadata_kv md[2] = {{"x-request-id", ltc_call_request_id(call)}, {"traceparent", ltc_call_traceparent(call)}};
     if (ltc_client_call(r->client, call, method, req, req_len, deadline, md, 2, resp, resp_len, st) == 0) return 0;
-    if (st->code == LTC_UNAVAILABLE && !st->raw_details) {
-        /* the transport failed: say which service, in our own error details */
+    /* The transport failed, or the service cancelled the call while stopping: say which service, in our own error
+     * details, as UNAVAILABLE (retryable) */
+    if ((st->code == LTC_UNAVAILABLE || (st->code == LTC_CANCELLED && ltc_call_ms_left(call) > 0)) && !st->raw_details) {
         ltc_status_set(st, LTC_UNAVAILABLE, "SERVICE_UNAVAILABLE", "the %s service is unavailable, retry later",
                        r->service);
     }

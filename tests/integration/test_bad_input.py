@@ -6,12 +6,14 @@ and outboxes included) are the same before and after. The processes keep serving
 - truncated or garbage protobuf bytes: INVALID_ARGUMENT MALFORMED_REQUEST; bytes that are not UTF-8 in a string:
   INVALID_ARGUMENT naming the field;
 - unknown enum numbers (99, -1, the int32 extremes): INVALID_ARGUMENT naming the field;
-- a message over LTC_MAX_MESSAGE_BYTES (4 MiB by default): RESOURCE_EXHAUSTED (refused by gRPC before our code, so
-  with no details); a message under it with a string far over its documented length: INVALID_ARGUMENT;
+- a message over LTC_MAX_MESSAGE_BYTES (4 MiB by default): RESOURCE_EXHAUSTED MESSAGE_TOO_LARGE (gRPC itself cuts
+  only messages more than 64 KiB over); a message under it with a string far over its documented length:
+  INVALID_ARGUMENT;
 - strings over their documented length (counted in characters, not bytes), request_id over 128 characters;
 - negative (or zero where positive is documented) quantities, amounts, capacities, shares, days, probabilities;
   money whose units and nanos disagree in sign or whose nanos are out of range;
-- unknown fields (proto3): ignored; the resource is stored as without them and reads return no unknown fields."""
+- unknown fields (proto3): ignored; the resource is stored as without them, reads return no unknown fields, and a
+  retry with the same request_id but without them is the same request."""
 
 import sys
 import uuid
@@ -165,9 +167,9 @@ class BadInputTest(h.StackTestCase):
                     d = self.refused(lambda: lc.call_raw(ch, CREATE_LEAD, big), C.RESOURCE_EXHAUSTED, details=False)
                 finally:
                     ch.close()
-                # gRPC refuses it before our code runs: no details, or ours if it ever gets that far
-                if d.status is not None:
-                    self.assertIn(d.reason, ("MESSAGE_TOO_LARGE", "RESOURCE_EXHAUSTED"), str(d))
+                # just over the limit: our own refusal, with details
+                self.assertIsNotNone(d.status, "no error details")
+                self.assertEqual(d.reason, "MESSAGE_TOO_LARGE", str(d))
 
     def test_large_message_under_the_limit_with_a_huge_string(self):
         self.refused(lambda: self.stubs.ltb.CreateLead(lc.ltb.CreateLeadRequest(
@@ -316,6 +318,11 @@ class BadInputTest(h.StackTestCase):
         first = lc.ltb.CreateLeadResponse.FromString(self.stubs.call_raw(CREATE_LEAD, data))
         again = lc.ltb.CreateLeadResponse.FromString(self.stubs.call_raw(CREATE_LEAD, data))   # same bytes, same id
         self.assertEqual(first, again)
+        # the same request_id without the unknown fields is the same request (they are ignored): the first answer
+        plain = field(1, 2, lead.SerializeToString()) + field(2, 2, lc.ltb.CreateLeadRequest.FromString(data)
+                                                             .request_id.encode())
+        third = lc.ltb.CreateLeadResponse.FromString(self.stubs.call_raw(CREATE_LEAD, plain))
+        self.assertEqual(first, third)
         after = self.counts()
         changed = {k: after[k] - before.get(k, 0) for k in after if after[k] != before.get(k, 0)}
         self.assertEqual(changed, {"ltb.leads": 1, "ltb.idempotency_keys": 1}, "only the lead and its key are stored")

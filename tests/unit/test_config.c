@@ -178,8 +178,18 @@ static void test_redact_truncates(void **state) {
     assert_string_equal(small, "");
 }
 
+static void test_target_valid(void **state) {
+    (void)state;
+    assert_int_equal(ltc_target_valid("bto:50062"), 0);
+    assert_int_equal(ltc_target_valid("dns:///bto.ltc.svc.cluster.local:50062"), 0);
+    assert_int_equal(ltc_target_valid("dns:///"), -1);
+    assert_int_equal(ltc_target_valid("dns://x:1"), -1);
+    assert_int_equal(ltc_target_valid(NULL), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_target_valid),
         cmocka_unit_test(test_env_str),        cmocka_unit_test(test_env_int),    cmocka_unit_test(test_addr_valid),
         cmocka_unit_test(test_redact_kv),      cmocka_unit_test(test_redact_uri),
         cmocka_unit_test(test_redact_truncates),

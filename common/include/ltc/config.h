@@ -12,6 +12,9 @@ const char *ltc_env_str(const char *name, const char *def);
 int ltc_env_int(const char *name, long def, long min, long max, long *out, char *errbuf, size_t errlen);
 /* Parses a "host:port" listen or target address (IPv4, [IPv6] or a DNS name; port 1-65535). 0 or -1. */
 int ltc_addr_valid(const char *addr);
+/* A client target: "host:port", optionally with gRPC's "dns:///" scheme (resolved to every address, for
+ * round-robin over a headless Service's pods). 0 or -1. */
+int ltc_target_valid(const char *target);
 /* Copies dsn into out with the value of any password=... replaced by "***". */
 void ltc_redact_dsn(const char *dsn, char *out, size_t outlen);
 

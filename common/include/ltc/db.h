@@ -37,6 +37,10 @@ PGresult *ltc_db_query_bin(ltc_db *db, ltc_status *st, const char *sql, int npar
 /* Runs a statement and discards its result. 0 or -1. */
 int ltc_db_exec(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params);
 
+/* Asks the server to cancel the statement running on db's connection, from any thread (used by a shutdown that
+ * outlives its grace period). The statement then fails with DEADLINE_EXCEEDED (DATABASE_TIMEOUT). NULL-safe. */
+void ltc_db_cancel(ltc_db *db);
+
 int ltc_db_begin(ltc_db *db, ltc_status *st);
 int ltc_db_commit(ltc_db *db, ltc_status *st);
 void ltc_db_rollback(ltc_db *db);              /* no-op outside a transaction */
