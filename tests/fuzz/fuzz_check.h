@@ -65,7 +65,7 @@ static inline int fuzz_str_ok(const char *s) {
  * string is valid UTF-8, and ErrorInfo.reason is the status's reason. */
 static inline void fuzz_check_details(const ltc_status *st) {
     size_t len = 0;
-    uint8_t *buf = ltc_status_pack_details(st, "fuzz.ltc", &len);
+    uint8_t *buf = ltc_status_pack_details(st, "fuzz.ltc", "3f0c8a52-7a4e-4a4b-9d51-5a3e0d1f2b6c", &len);
     FUZZ_REQUIRE(buf != NULL, "ltc_status_pack_details failed for %s %s", ltc_code_name(st->code), st->reason);
     Google__Rpc__Status *s = google__rpc__status__unpack(NULL, len, buf);
     FUZZ_REQUIRE(s != NULL, "packed details do not decode as google.rpc.Status");
@@ -79,6 +79,9 @@ static inline void fuzz_check_details(const ltc_status *st) {
             Google__Rpc__ErrorInfo *info = google__rpc__error_info__unpack(NULL, any->value.len, any->value.data);
             FUZZ_REQUIRE(info != NULL, "ErrorInfo does not decode");
             FUZZ_REQUIRE(fuzz_str_ok(info->reason) && fuzz_str_ok(info->domain), "ErrorInfo not UTF-8");
+            for (size_t j = 0; j < info->n_metadata; j++)
+                FUZZ_REQUIRE(fuzz_str_ok(info->metadata[j]->key) && fuzz_str_ok(info->metadata[j]->value),
+                             "ErrorInfo.metadata not UTF-8");
             FUZZ_REQUIRE(strcmp(info->reason, st->reason) == 0, "ErrorInfo.reason %s != %s", info->reason, st->reason);
             google__rpc__error_info__free_unpacked(info, NULL);
         } else if (strcmp(type, "google.rpc.BadRequest") == 0) {

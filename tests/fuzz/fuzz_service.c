@@ -5,11 +5,10 @@
  * generator can compute it from the protos: tests/fuzz/gen_seeds.py); the rest is the request bytes. Each input is
  * served twice:
  *   1. through ltc_call_run, exactly as the server does (size cap, decode, idempotency key checks and fingerprint,
- *      transaction, handler, encode) on a detached call. READ methods get no database (every query fails
- *      UNAVAILABLE); WRITE methods get a database handle that cannot connect (a socket path that does not exist):
- *      their BEGIN fails UNAVAILABLE as it would with PostgreSQL down.
- *   2. for WRITE methods, the handler itself on the decoded request with no database, so that its validation runs
- *      in full (step 1 stops at the failed BEGIN) and its first query fails cleanly.
+ *      transaction, handler, encode) on a detached call with no database: a READ handler validates and its first
+ *      query fails UNAVAILABLE; a WRITE method's BEGIN fails UNAVAILABLE, as with PostgreSQL down.
+ *   2. for WRITE methods, the handler itself on the decoded request (still no database), so that its validation
+ *      runs in full (step 1 stops at the failed BEGIN) and its first query fails cleanly.
  * Besides no crash / leak / undefined behaviour, every failure must carry a well-formed status (fuzz_check.h).
  *
  * LTC_FUZZ_LIST_METHODS=1 ./fuzz_ltb  prints "index path" for every method and exits (gen_seeds.py --check). */
@@ -20,7 +19,6 @@
 
 #include "fuzz_check.h"
 #include "ltc/arena.h"
-#include "ltc/db.h"
 #include "ltc/log.h"
 #include "ltc/server.h"
 #include "ltc/service.h"
@@ -36,9 +34,7 @@ ltc_service_def LTC_FUZZ_SERVICE(void);
 
 static const ltc_method **methods;
 static size_t n_methods;
-static ltc_call *call_no_db;   /* queries fail UNAVAILABLE, BEGIN is never reached (reads, direct handler calls) */
-static ltc_call *call_dead_db; /* a handle whose every connection attempt fails at once */
-static ltc_db *dead_db;
+static ltc_call *call; /* a detached call with no database: every query (and BEGIN) fails UNAVAILABLE */
 
 static int by_path(const void *a, const void *b) {
     return strcmp((*(const ltc_method *const *)a)->path, (*(const ltc_method *const *)b)->path);
@@ -58,16 +54,14 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
         for (size_t i = 0; i < n_methods; i++) printf("%zu %s\n", i, methods[i]->path);
         exit(0);
     }
-    dead_db = ltc_db_create("host=/nonexistent/ltc-fuzz port=1 dbname=ltc user=fuzz connect_timeout=1", "fuzz");
-    call_no_db = ltc_call_create_detached(NULL);
-    call_dead_db = ltc_call_create_detached(dead_db);
-    if (!dead_db || !call_no_db || !call_dead_db) abort();
+    call = ltc_call_create_detached(NULL);
+    if (!call) abort();
     return 0;
 }
 
 /* Step 1: the server's path. */
 static void serve(const ltc_method *m, const uint8_t *req, size_t len) {
-    ltc_call *c = (m->flags & LTC_METHOD_WRITE) ? call_dead_db : call_no_db;
+    ltc_call *c = call;
     ltc_status st = {0};
     uint8_t *out = NULL;
     size_t out_len = 0;
@@ -93,7 +87,7 @@ static void validate(const ltc_method *m, const uint8_t *req, size_t len) {
     if (!msg) return;
     ltc_status st = {0};
     ProtobufCMessage *resp = NULL;
-    int rc = m->handler(call_no_db, msg, &resp, &st);
+    int rc = m->handler(call, msg, &resp, &st);
     if (rc == 0) {
         FUZZ_REQUIRE(resp != NULL, "%s: handler succeeded without a response", m->path);
         size_t n = protobuf_c_message_get_packed_size(resp);
@@ -106,7 +100,7 @@ static void validate(const ltc_method *m, const uint8_t *req, size_t len) {
     }
     ltc_status_clear(&st);
     protobuf_c_message_free_unpacked(msg, NULL);
-    ltc_arena_reset(ltc_call_arena(call_no_db));
+    ltc_arena_reset(ltc_call_arena(call));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

@@ -1,0 +1,249 @@
+#!/usr/bin/python3
+"""leak_check - one integration run with every process checked for leaks at exit.
+
+    leak_check.py asan       the processes of a sanitizer build (-DLTC_SANITIZE=ON: ASan with LeakSanitizer)
+    leak_check.py valgrind   the processes of a plain build under valgrind memcheck (suppressions: gateway... see
+                             tests/leak/valgrind.supp, each entry explained)
+
+PostgreSQL comes from scripts/stack (LTC_STATE_DIR, LTC_PORT_OFFSET, LTC_BIN_DIR from the environment); the four
+stage services and the gateway are started by this script as its own children, with the stack's environment
+(`scripts/stack env`), so that their exit codes are seen. The run: several deals from lead to cash through the
+gateway, bad requests of every kind (undecodable bytes, unknown methods, invalid fields, unknown resources, a reused
+request_id), a hand-off while its receiver is down, and PostgreSQL killed -9 and restarted under load (reconnection
+paths). Then every process gets SIGTERM and must exit 0 within its grace period, with no leak report (LeakSanitizer
+"detected memory leaks", valgrind "definitely/indirectly lost" beyond the suppressions) and no sanitizer or memcheck
+error in its output. Exit status 0 only then.
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.dont_write_bytecode = True
+sys.path.insert(0, str(HERE.parent / "integration"))
+import grpc  # noqa: E402
+
+import harness as h  # noqa: E402
+from harness import lc  # noqa: E402
+
+PROCS = ("ltb", "bto", "otd", "dtc", "gateway")
+STOP_WAIT_S = 60          # SIGTERM to exit: the grace period plus the sanitizer's or valgrind's exit work
+BAD_PATTERNS = [
+    (re.compile(r"ERROR: LeakSanitizer"), "LeakSanitizer report"),
+    (re.compile(r"ERROR: AddressSanitizer"), "AddressSanitizer error"),
+    (re.compile(r"runtime error:"), "UndefinedBehaviorSanitizer error"),
+    (re.compile(r"definitely lost: [1-9]"), "valgrind: definitely lost"),
+    (re.compile(r"indirectly lost: [1-9]"), "valgrind: indirectly lost"),
+    (re.compile(r"ERROR SUMMARY: [1-9]"), "valgrind: errors"),
+]
+
+
+def say(*a):
+    print(*a, flush=True)
+
+
+def stack_env():
+    env = os.environ.copy()
+    for k, v in h.stack_env(refresh=True).items():
+        env[k] = v
+    return env
+
+
+class Proc:
+    def __init__(self, name, mode, env, logdir, run=1):
+        self.name = name
+        self.log = logdir / (f"{name}.log" if run == 1 else f"{name}-{run}.log")
+        self.rc = None
+        cmd = [str(Path(env["LTC_BIN_DIR"]) / f"ltc-{name}")]
+        e = dict(env)
+        if mode == "asan":
+            # leaks at exit are reported (ASan's LeakSanitizer) and make the exit code non-zero
+            e["ASAN_OPTIONS"] = "detect_leaks=1:exitcode=23:abort_on_error=0"
+            e["LSAN_OPTIONS"] = f"exitcode=23:suppressions={HERE / 'lsan.supp'}:print_suppressions=0"
+            e["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1"
+        else:
+            cmd = ["valgrind", "--tool=memcheck", "--leak-check=full", "--show-leak-kinds=definite,indirect",
+                   "--errors-for-leak-kinds=definite,indirect", "--error-exitcode=99", "--track-origins=no",
+                   f"--suppressions={HERE / 'valgrind.supp'}", "--num-callers=30", "--child-silent-after-fork=yes",
+                   ] + cmd
+        self.f = open(self.log, "wb")
+        self.p = subprocess.Popen(cmd, env=e, stdout=self.f, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                  cwd=str(logdir))
+
+    def alive(self):
+        return self.p.poll() is None
+
+    def stop(self):
+        """SIGTERM, then its exit code (or a text saying it had to be killed). Once."""
+        if self.rc is not None:
+            return self.rc
+        if self.alive():
+            self.p.send_signal(signal.SIGTERM)
+        try:
+            self.rc = self.p.wait(STOP_WAIT_S)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            self.rc = "did not stop within %d s (killed)" % STOP_WAIT_S
+        self.f.close()
+        return self.rc
+
+    def unblocked_threads(self):
+        """Threads that do not block SIGTERM and SIGINT: the process waits for them with sigwait in its main thread
+        (which the kernel shows unblocked while it waits), so any other thread with them unblocked may take the
+        signal and be killed by it, skipping the graceful stop."""
+        bad = []
+        for st in Path(f"/proc/{self.p.pid}/task").glob("*/status"):
+            if st.parent.name == str(self.p.pid):
+                continue
+            try:
+                fields = dict(ln.split(":\t", 1) for ln in st.read_text().splitlines() if ":\t" in ln)
+            except OSError:
+                continue
+            blocked = int(fields.get("SigBlk", "0").strip(), 16)
+            if not (blocked >> (signal.SIGTERM - 1) & 1 and blocked >> (signal.SIGINT - 1) & 1):
+                bad.append(f"{fields.get('Name', '?').strip()} (tid {st.parent.name})")
+        return bad
+
+    def problems(self):
+        text = self.log.read_text(errors="replace")
+        found = [what for rx, what in BAD_PATTERNS if rx.search(text)]
+        return found, text
+
+
+def wait_serving(procs, timeout):
+    t_end = time.monotonic() + timeout
+    for p in procs:
+        while True:
+            if not p.alive():
+                raise RuntimeError(f"ltc-{p.name} exited with {p.p.returncode} at start; see {p.log}")
+            try:
+                h.wait_ready(p.name, timeout=2)
+                break
+            except Exception:
+                if time.monotonic() > t_end:
+                    raise RuntimeError(f"ltc-{p.name} not serving after {timeout} s; see {p.log}")
+
+
+def expect_error(fn, codes):
+    try:
+        fn()
+    except grpc.RpcError as e:
+        if e.code() not in codes:
+            raise AssertionError(f"expected {codes}, got {lc.describe_error(e)}")
+        return
+    raise AssertionError(f"expected an error in {codes}")
+
+
+def bad_requests(stubs):
+    C = grpc.StatusCode
+    expect_error(lambda: stubs.call_raw("/ltc.ltb.v1.LeadToBidService/CreateLead", b"\xff\xff\xff"),
+                 (C.INVALID_ARGUMENT,))
+    expect_error(lambda: stubs.call_raw("/ltc.ltb.v1.LeadToBidService/NoSuchMethod", b""), (C.UNIMPLEMENTED,))
+    expect_error(lambda: stubs.call_raw("/no.such.Service/X", b""), (C.UNIMPLEMENTED,))
+    expect_error(lambda: stubs.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=lc.ltb.Lead(company_name="")),
+                                              timeout=30), (C.INVALID_ARGUMENT,))
+    expect_error(lambda: stubs.ltb.GetLead(lc.ltb.GetLeadRequest(name="leads/" + lc.new_id()), timeout=30),
+                 (C.NOT_FOUND,))
+    expect_error(lambda: stubs.dtc.RecordPayment(lc.dtc.RecordPaymentRequest(
+        payment=lc.dtc.Payment(invoice="invoices/" + lc.new_id(), amount=lc.money(100)), request_id=lc.new_id()),
+        timeout=30), (C.NOT_FOUND,))
+    rid = lc.new_id()
+    req = lc.ltb.CreateLeadRequest(lead=lc.ltb.Lead(source=lc.ltb.LEAD_SOURCE_INBOUND, company_name="Leak Co"),
+                                   request_id=rid)
+    stubs.ltb.CreateLead(req, timeout=30)
+    stubs.ltb.CreateLead(req, timeout=30)          # the stored answer
+    req.lead.company_name = "Other Co"
+    expect_error(lambda: stubs.ltb.CreateLead(req, timeout=30), (C.ALREADY_EXISTS,))
+    with lc.IntakeStubs(h.target("bto")) as intake:
+        expect_error(lambda: intake.bto.AcceptWonBid(lc.bto.AcceptWonBidRequest(handoff_id="x"), timeout=30),
+                     (C.INVALID_ARGUMENT,))
+    stubs.ltb.ListLeads(lc.ltb.ListLeadsRequest(page_size=2), timeout=30)
+    expect_error(lambda: stubs.ltb.ListLeads(lc.ltb.ListLeadsRequest(page_token="nope"), timeout=30),
+                 (C.INVALID_ARGUMENT,))
+
+
+def lc_deal(stubs, wait_s):
+    return h.lead_to_cash.Deal(stubs, log=None, wait_s=wait_s)
+
+
+def main():
+    mode = sys.argv[1] if len(sys.argv) > 1 else "asan"
+    if mode not in ("asan", "valgrind"):
+        raise SystemExit("usage: leak_check.py asan|valgrind")
+    slow = mode == "valgrind"
+    h.stack("down", check=False)
+    h.stack("start", "postgres", timeout=300)
+    env = stack_env()
+    logdir = h.state_dir() / f"leak-{mode}"
+    logdir.mkdir(parents=True, exist_ok=True)
+    procs = []          # every process started, including stopped ones: each is checked at the end
+    ok = True
+    try:
+        for name in PROCS:
+            procs.append(Proc(name, mode, env, logdir))
+        wait_serving(procs, 300 if slow else 60)
+        say(f"leak ({mode}): every process serving")
+        if not slow:   # (valgrind runs the threads itself: the kernel's view of their masks means nothing then)
+            for p in procs:
+                bad = p.unblocked_threads()
+                if bad:
+                    ok = False
+                    say(f"FAIL ltc-{p.name}: {len(bad)} threads do not block SIGTERM/SIGINT, so a SIGTERM can kill "
+                        f"the process without its graceful stop: {', '.join(bad)} (started before "
+                        f"ltc_block_signals?)")
+        stubs = lc.Stubs(h.target("gateway"), timeout=60 if slow else 10)
+        wait_s = 120 if slow else 30
+        for k in range(1 if slow else 3):
+            lc_deal(stubs, wait_s).run_all()
+            say(f"leak ({mode}): deal {k + 1} from lead to cash")
+        bad_requests(stubs)
+        say(f"leak ({mode}): bad requests answered")
+        # a hand-off while its receiver is down (stopped: its exit is checked too), then delivered
+        d = lc_deal(stubs, wait_s)
+        d.run_until("create_bid")
+        [p for p in procs if p.name == "bto"][0].stop()
+        d.run_until("mark_won")
+        time.sleep(1.5)          # the relay tries and fails
+        bto = Proc("bto", mode, env, logdir, run=2)
+        procs.append(bto)
+        wait_serving([bto], 300 if slow else 60)
+        d.run_until("wait_bto_deal")
+        say(f"leak ({mode}): hand-off delivered after its receiver came back")
+        # PostgreSQL killed under the services, then back: reconnection paths
+        h.stack("kill", "postgres")
+        for fn in (lambda: stubs.ltb.ListLeads(lc.ltb.ListLeadsRequest(page_size=1), timeout=30),
+                   lambda: stubs.bto.GetDeal(lc.bto.GetDealRequest(name=d.r["deal"]), timeout=30)):
+            try:
+                fn()
+            except grpc.RpcError:
+                pass
+        h.stack("start", "postgres", timeout=300)
+        lc.wait_for(lambda: stubs.ltb.ListLeads(lc.ltb.ListLeadsRequest(page_size=1), timeout=30), 120,
+                    what="LTB after the PostgreSQL restart")
+        d.run_until("create_quote")
+        say(f"leak ({mode}): PostgreSQL restarted under the services; they carried on")
+        stubs.close()
+    finally:
+        for p in sorted(procs, key=lambda p: p.name != "gateway"):      # the gateway first
+            rc = p.stop()
+            found, text = p.problems()
+            if rc != 0 or found:
+                ok = False
+                say(f"FAIL {p.log.name}: exit {rc}, {', '.join(found) or 'no report in its log'} (log {p.log})")
+                tail = [ln for ln in text.splitlines() if not ln.startswith("{")][-60:]
+                say("\n".join("    " + ln for ln in tail))
+            else:
+                say(f"ok   {p.log.name}: exit 0, no leak or error report")
+        h.stack("stop", "postgres", check=False)
+    say(f"leak ({mode}): {'PASS' if ok else 'FAIL'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
