@@ -467,6 +467,41 @@ def pid_of(name):
 ENV_FILE = "fault-env.json"
 
 
+def stack_ports(name=None):
+    """The ports a process of this stack listens on (gRPC and metrics), or all of the stack's with PostgreSQL."""
+    o = h.offset()
+    names = [name] if name else list(h.PROCESSES)
+    ports = []
+    for n in names:
+        ports += [h.DEFAULT_PORTS[n] + o, h.DEFAULT_PORTS[n] + o + 1000]
+    if not name:
+        ports.append(h.DEFAULT_PORTS["postgres"] + o)
+    return ports
+
+
+def busy_ports(ports):
+    """The ports of `ports` something already listens on (127.0.0.1)."""
+    import socket
+    busy = []
+    for port in ports:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sk:
+            sk.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sk.bind(("127.0.0.1", port))
+            except OSError:
+                busy.append(port)
+    return busy
+
+
+def require_free_ports(ports, what):
+    """Fails when another program holds one of the ports: a stack on a colliding LTC_PORT_OFFSET would otherwise
+    answer for ours (its health probe would pass) and the test would drive someone else's processes."""
+    busy = busy_ports(ports)
+    if busy:
+        raise RuntimeError(f"{what}: ports {busy} are already in use (another stack on a colliding LTC_PORT_OFFSET?"
+                           f" offsets that differ by 1-3, 10-13 or 987-1013 share ports); choose another offset")
+
+
 class Stack:
     """The processes' environments (per service) and a supervisor that restarts dead stage processes."""
 
@@ -488,6 +523,8 @@ class Stack:
         (h.state_dir() / ENV_FILE).write_text(json.dumps(self.running_env, sort_keys=True))
 
     def start(self, name, check=True):
+        if not pid_of(name):
+            require_free_ports(stack_ports(name), f"starting {name}")
         p = stack_run(["start", name], env=self.env.get(name, {}), check=False)
         if p.returncode == 0 or pid_of(name):
             with self.lock:
@@ -589,6 +626,25 @@ def crash_counts(since):
                 if b"fault_crash" in line:
                     m = re.search(rb"crash point ([a-z_.]+)", line)
                     n[(name, m.group(1).decode() if m else "?")] += 1
+    return n
+
+
+def intake_served(since):
+    """How many times each hand-off was served OK by its receiver since the log offsets `since`: {handoff_id: n}.
+    (The relay sends a hand-off's id as the call's x-request-id, which the receiver logs with every call.)"""
+    n = collections.Counter()
+    rx = re.compile(rb'"request_id":"([0-9a-f-]{36})".*"msg":"/ltc\.[a-z]+\.v1\.IntakeService/[A-Za-z]+ OK ')
+    for name in SERVICES:
+        p = h.state_dir() / "logs" / f"{name}.log"
+        if not p.exists():
+            continue
+        with open(p, "rb") as f:
+            f.seek(since.get(name, 0))
+            for line in f:
+                if b"IntakeService" in line:
+                    m = rx.search(line)
+                    if m:
+                        n[m.group(1).decode()] += 1
     return n
 
 

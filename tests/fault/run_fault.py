@@ -58,7 +58,7 @@ CASES = {
     "receiver_after_commit": dict(deals=150, points=crash_rules("server.after_commit", 0.02, 0.01)),
     "relay_after_send": dict(deals=150, points=["relay.after_send=0.03"]),
     "postgres_restart": dict(deals=150, schedule=[(0.25, "kill_postgres", 2.0), (0.6, "kill_postgres", 2.0)]),
-    "duplicates_replay": dict(deals=150, points=["relay.send_twice=1"], replay=True),
+    "duplicates_replay": dict(deals=150, points=["relay.send_twice=1"], replay=True, every_handoff_twice=True),
     "receiver_outage": dict(deals=150, schedule=[(0.2, "outage", ("bto", 4.0)), (0.5, "outage", ("dtc", 4.0)),
                                                  (0.75, "outage", ("ltb", 3.0))]),
     "conflicts": dict(deals=150, conflicts=0.34),
@@ -167,6 +167,7 @@ def run_case(name, args):
     t_start = time.monotonic()
     stack.apply(env, BASE_ENV)
     offsets = fl.log_offsets()
+    rows_before = sum(v[2] for v in fl.outbox_state().values())
     stubs = h.gateway()
     wl = fl.Workload(stubs, hist, tag, deals, args.workers, seed, conflict_share=spec.get("conflicts", 0.0),
                      time_limit_s=args.time_limit)
@@ -186,8 +187,14 @@ def run_case(name, args):
     crashes = fl.crash_counts(offsets)
     stack.apply({}, BASE_ENV)
     settled = fl.settle(hist)
+    new_handoffs = sum(v[2] for v in settled.values()) - rows_before
+    served = fl.intake_served(offsets)
     checker = fl.Checker(wl, hist)
     ok = checker.run()
+    served_twice = sum(1 for v in served.values() if v >= 2)
+    if spec.get("every_handoff_twice") and served_twice < new_handoffs:
+        checker.err(f"relay.send_twice=1, but only {served_twice} of {new_handoffs} hand-offs were served twice")
+        ok = False
     if len(fired) != len(spec.get("schedule", [])):
         checker.err(f"only {len(fired)} of {len(spec.get('schedule', []))} scheduled faults ran")
         ok = False
@@ -221,6 +228,7 @@ def run_case(name, args):
         "unknown_then_refused": sum(1 for o in ops if o.unknowns and o.outcome == "fail"),
         "aborted_answers": sum(o.aborts for o in ops),
         "crash_points_fired": {f"{s}:{p}": n for (s, p), n in sorted(crashes.items())},
+        "handoffs": {"new": new_handoffs, "served_ok": sum(served.values()), "served_more_than_once": served_twice},
         "supervisor_restarts": dict(stack.restarts),
         "scheduled_faults": fired,
         "conflicts": {f"{k[0]} -> {k[1]}": n for k, n in sorted(wl.conflict_results.items())},
@@ -250,6 +258,7 @@ def setup():
     removed with its database, then `scripts/stack up` with the suite's base environment."""
     state = h.state_dir()
     fl.stack_run(["down"], check=False)
+    fl.require_free_ports(fl.stack_ports(), f"the fault stack at LTC_PORT_OFFSET={h.offset()}")
     if state.exists():
         if not state.name.startswith("ltc-fault"):
             raise SystemExit(f"refusing to wipe {state}: the fault suite's state folder must be named ltc-fault*")

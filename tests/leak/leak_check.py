@@ -178,6 +178,9 @@ def main():
         raise SystemExit("usage: leak_check.py asan|valgrind")
     slow = mode == "valgrind"
     h.stack("down", check=False)
+    sys.path.insert(0, str(HERE.parent / "fault"))
+    import faultlib
+    faultlib.require_free_ports(faultlib.stack_ports(), f"the leak check at LTC_PORT_OFFSET={h.offset()}")
     h.stack("start", "postgres", timeout=300)
     env = stack_env()
     logdir = h.state_dir() / f"leak-{mode}"
