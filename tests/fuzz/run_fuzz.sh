@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
 # run_fuzz.sh - one fuzz target's ctest: replay, then fuzz for a while (see docs/testing.md).
-#   tests/fuzz/run_fuzz.sh BINARY NAME [WORK_DIR]
+#   tests/fuzz/run_fuzz.sh BINARY NAME [WORK_DIR [SECONDS]]
 #   1. replays every checked-in seed (tests/fuzz/corpus/NAME/) and every regression input
 #      (tests/fuzz/regressions/NAME/: inputs that crashed once) exactly once: any failure fails the test;
-#   2. fuzzes for LTC_FUZZ_SECONDS (default 30) from those inputs plus what earlier runs found (WORK_DIR/NAME/corpus,
+#   2. fuzzes for SECONDS (ctest passes -DLTC_FUZZ_SECONDS of the configure step), else LTC_FUZZ_SECONDS, else 30,
+#      from those inputs plus what earlier runs found (WORK_DIR/NAME/corpus,
 #      kept in the build tree, never in the repository). A crash, leak, timeout or broken property fails the test and
 #      leaves its input in WORK_DIR/NAME/artifacts/; once fixed, copy it into tests/fuzz/regressions/NAME/.
 # Long runs: LTC_FUZZ_SECONDS=3600 tests/fuzz/run_fuzz.sh build-fuzz/tests/fuzz/fuzz_dtc dtc
 # Extra libFuzzer flags: LTC_FUZZ_FLAGS (e.g. "-jobs=2 -workers=2", "-dict=...").
 set -euo pipefail
 
-[ $# -ge 2 ] || { echo "usage: $0 BINARY NAME [WORK_DIR]" >&2; exit 2; }
+[ $# -ge 2 ] || { echo "usage: $0 BINARY NAME [WORK_DIR [SECONDS]]" >&2; exit 2; }
 bin=$1 name=$2
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 work=${3:-$(dirname "$bin")/work}/$name
 seeds=$here/corpus/$name
 regress=$here/regressions/$name
-secs=${LTC_FUZZ_SECONDS:-30}
+secs=${4:-${LTC_FUZZ_SECONDS:-30}}
 [ -x "$bin" ] || { echo "fuzz: $bin is not built" >&2; exit 1; }
 [ -d "$seeds" ] || { echo "fuzz: no seed corpus in $seeds (tests/fuzz/gen_seeds.py)" >&2; exit 1; }
 mkdir -p "$work/corpus" "$work/artifacts"
