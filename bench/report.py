@@ -1,0 +1,435 @@
+#!/usr/bin/python3
+"""bench/report.py - the figures of one bench/run: rows from pgbench logs and database counters, and the table.
+
+    report.py pgbench-row --label L --logs PREFIX --warmup S --duration S --pg-cpu C0 C1 --client-cpu C --clients N
+    report.py scan-row --label L --before FILE --after FILE --results results.tsv
+    report.py l2c-row --label L --results results.tsv --handoffs FILE --backlog FILE --backlog-end N
+                      --backlog-later N --commits C0 C1
+    report.py table results.tsv [--markdown FILE] [--explain FILE]
+
+A row is one line of tab-separated key=value fields (ltc-bench writes the scenario rows). Ratios are always taken
+against baselines of the same results file: echo for reads, pgbench's state change for writes and lead to cash.
+Standard library only.
+"""
+
+import argparse
+import glob
+import math
+import os
+import re
+import sys
+
+MIB = 1024
+
+# Targets of issue 7.
+READ_RATIO, READ_P99_MS = 0.25, 5.0
+WRITE_RATIO = 0.6
+L2C_RATIO = 0.5
+RSS_LIMIT_KB = 64 * MIB
+BIG_TABLE_ROWS = 10000   # a sequential scan of a table this large on a hot path is a bug
+
+
+def fmt_row(fields):
+    return "\t".join(f"{k}={v}" for k, v in fields.items())
+
+
+def read_rows(path):
+    rows = []
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            row = {}
+            for part in line.split("\t"):
+                k, _, v = part.partition("=")
+                row[k] = v
+            rows.append(row)
+    return rows
+
+
+def num(row, key, default=0.0):
+    try:
+        return float(row.get(key, default))
+    except ValueError:
+        return default
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return 0.0
+    rank = max(1, math.ceil(p / 100.0 * len(sorted_values)))
+    return sorted_values[rank - 1]
+
+
+# ---- pgbench ------------------------------------------------------------------------------------------------------
+
+def pgbench_row(a):
+    """pgbench -l logs: client_id transaction_no time_us script_no epoch_s epoch_us, one line per transaction."""
+    files = [f for f in glob.glob(a.logs + ".*") if re.search(r"\.\d+(\.\d+)?$", f)]
+    tx = []
+    for path in files:
+        with open(path) as f:
+            for line in f:
+                p = line.split()
+                if len(p) >= 6 and p[2].isdigit():
+                    tx.append((int(p[4]) + int(p[5]) / 1e6, int(p[2])))
+    if not tx:
+        sys.exit(f"report.py: no pgbench log lines under {a.logs}.*")
+    # time_epoch is when the transaction ended
+    start = min(t - lat / 1e6 for t, lat in tx)
+    w0, w1 = start + a.warmup, start + a.warmup + a.duration
+    lat = sorted(l for t, l in tx if w0 <= t < w1)
+    window = a.duration
+    n_all = len(tx)
+    pg_cpu = a.pg_cpu[1] - a.pg_cpu[0]
+    row = {
+        "scenario": "pgbench", "label": a.label, "concurrency": a.clients, "window_s": f"{window:.2f}",
+        "ok": len(lat), "failed": 0, "calls_all": n_all, "qps": f"{len(lat) / window:.1f}",
+        "p50_ms": f"{percentile(lat, 50) / 1000:.3f}", "p99_ms": f"{percentile(lat, 99) / 1000:.3f}",
+        "p999_ms": f"{percentile(lat, 99.9) / 1000:.3f}", "max_ms": f"{(lat[-1] if lat else 0) / 1000:.3f}",
+        "cpu_loader_us": f"{a.client_cpu / n_all * 1e6:.1f}", "cpu_pg_us": f"{pg_cpu / n_all * 1e6:.1f}",
+        "cpu_total_us": f"{(pg_cpu + a.client_cpu) / n_all * 1e6:.1f}", "load": a.load,
+    }
+    print(fmt_row(row))
+
+
+# ---- sequential scans -----------------------------------------------------------------------------------------------
+
+def read_stats(path):
+    out = {}
+    with open(path) as f:
+        for line in f:
+            p = line.split()
+            if len(p) == 5:
+                out[p[0]] = tuple(int(x) for x in p[1:])
+    return out
+
+
+def scan_row(a):
+    before, after = read_stats(a.before), read_stats(a.after)
+    calls = 0
+    for row in read_rows(a.results):
+        if row.get("label") == a.label and row.get("scenario") not in ("scan", "l2c-handoffs"):
+            calls = int(num(row, "calls_all"))
+    seq = []
+    total = big = 0
+    for rel, (scans, rows, _idx, live) in after.items():
+        b = before.get(rel, (0, 0, 0, 0))
+        d_rows = rows - b[1]
+        if scans - b[0] > 0 and d_rows > 0:
+            seq.append((d_rows, rel, scans - b[0], live))
+            total += d_rows
+            if live >= BIG_TABLE_ROWS:
+                big += scans - b[0]
+    seq.sort(reverse=True)
+    row = {
+        "scenario": "scan", "label": a.label, "calls_all": calls,
+        "seq_rows_per_call": f"{total / calls:.2f}" if calls else "-",
+        "big_seq_scans": big,
+        "seq_tables": ";".join(f"{rel}:{scans}x{rows // max(scans, 1)}rows/{live}live" for rows, rel, scans, live in
+                               seq[:6]) or "none",
+    }
+    print(fmt_row(row))
+
+
+# ---- lead to cash: hand-offs, backlog, transactions per deal ------------------------------------------------------------
+
+def l2c_row(a):
+    main = None
+    for row in read_rows(a.results):
+        if row.get("label") == a.label and row.get("scenario") == "l2c":
+            main = row
+    if main is None:
+        sys.exit(f"report.py: no l2c row labelled {a.label}")
+    stages = []
+    rows_total = delivered = relay_tx = 0
+    first_kind_rows = 0
+    with open(a.handoffs) as f:
+        for line in f:
+            p = line.split()
+            if len(p) != 8:
+                continue
+            schema, method, n, dl, distinct, p50, p99, _deals = p
+            n, dl, distinct = int(n), int(dl), int(distinct)
+            if not first_kind_rows:
+                first_kind_rows = n
+            rows_total += n
+            delivered += dl
+            relay_tx += distinct
+            stages.append(f"{schema}>{method.rsplit('/', 1)[-1]}:{n}:{p50}:{p99}:{n - dl}")
+    handoffs_per_deal = rows_total / first_kind_rows if first_kind_rows else 0.0
+    relay_tx_per_handoff = relay_tx / delivered if delivered else 0.0
+    writes = num(main, "writes_per_deal")
+    write_tx = writes + handoffs_per_deal * (1 + relay_tx_per_handoff)
+    deals_all = num(main, "deals_all")
+    commits = (a.commits[1] - a.commits[0]) / deals_all if deals_all else 0.0
+    samples = []
+    with open(a.backlog) as f:
+        for line in f:
+            p = line.split()
+            if len(p) == 2 and p[1].isdigit():
+                samples.append(int(p[1]))
+    third = max(1, len(samples) // 3)
+    first = sum(samples[:third]) / third if samples else 0
+    last = sum(samples[-third:]) / third if samples else 0
+    conc = num(main, "concurrency", 64)
+    growing = len(samples) >= 3 and last > 2 * first + conc / 4
+    row = {
+        "scenario": "l2c-handoffs", "label": a.label, "handoffs_per_deal": f"{handoffs_per_deal:.2f}",
+        "relay_tx_per_handoff": f"{relay_tx_per_handoff:.2f}", "write_tx_per_deal": f"{write_tx:.2f}",
+        "commits_per_deal": f"{commits:.1f}", "backlog_max": max(samples) if samples else 0,
+        "backlog_first": f"{first:.0f}", "backlog_last": f"{last:.0f}", "backlog_end": a.backlog_end,
+        "backlog_after_5s": a.backlog_later, "backlog_growing": "yes" if growing else "no",
+        "stages": ";".join(stages),
+    }
+    print(fmt_row(row))
+
+
+# ---- the table ------------------------------------------------------------------------------------------------------
+
+def size_of(label):
+    m = re.search(r"@(\d+)$", label)
+    return int(m.group(1)) if m else None
+
+
+def human(n):
+    if n is None:
+        return ""
+    if n >= 1000000 and n % 1000000 == 0:
+        return f"{n // 1000000}M"
+    if n >= 1000 and n % 1000 == 0:
+        return f"{n // 1000}k"
+    return str(n)
+
+
+def ms(v):
+    return f"{v:.2f}" if v < 100 else f"{v:.0f}"
+
+
+def table(a):
+    rows = read_rows(a.results)
+    main = [r for r in rows if r.get("scenario") not in ("scan", "l2c-handoffs")]
+    scans = {r["label"]: r for r in rows if r.get("scenario") == "scan"}
+    handoffs = {r["label"]: r for r in rows if r.get("scenario") == "l2c-handoffs"}
+    by_label = {r["label"]: r for r in main}
+    echo = by_label.get("echo")
+    pg_read = by_label.get("pgbench read")
+    pg_write = by_label.get("pgbench state change")
+    echo_qps = num(echo, "qps") if echo else 0
+    pg_read_qps = num(pg_read, "qps") if pg_read else 0
+    pg_write_qps = num(pg_write, "qps") if pg_write else 0
+    pg_markwon = by_label.get("pgbench MarkBidWon SQL")
+    pg_markwon_qps = num(pg_markwon, "qps") if pg_markwon else 0
+
+    lines = []      # (scenario, size, qps, p50, p99, p999, cpu, ratio, baseline, target, verdict, seq)
+    verdicts = []
+    first_size = {}
+    for r in main:
+        label, scen = r["label"], r.get("scenario")
+        size = size_of(label)
+        name = re.sub(r"@\d+$", "", label)
+        qps, p99 = num(r, "qps"), num(r, "p99_ms")
+        ratio, base, target, verdict = "", "", "", ""
+        if scen == "pgbench" and label != "pgbench read" and label != "pgbench state change" and pg_write_qps:
+            ratio, base = f"{qps / pg_write_qps:.2f}", "pgbench state change"
+        elif scen in ("echo", "pgbench"):
+            ratio, base = "1.00", "baseline"
+        elif scen in ("get-lead", "get-opportunity") and echo_qps:
+            ratio = f"{qps / echo_qps:.2f}"
+            base = "echo"
+            if "direct" in label:
+                target = "(the gateway's share)"
+            else:
+                target = f">= {READ_RATIO}, p99 < {READ_P99_MS:g} ms"
+                ok = qps / echo_qps >= READ_RATIO and p99 < READ_P99_MS
+                verdict = "met" if ok else "MISSED"
+                verdicts.append((label, verdict))
+            if pg_read_qps:
+                base += f" ({qps / pg_read_qps:.2f} of pgbench read)"
+        elif scen == "mark-won" and pg_write_qps:
+            ratio = f"{qps / pg_write_qps:.2f}"
+            base = "pgbench state change"
+            if pg_markwon_qps:
+                base += f" ({qps / pg_markwon_qps:.2f} of pgbench MarkBidWon SQL)"
+            target = f">= {WRITE_RATIO}"
+            verdict = "met" if qps / pg_write_qps >= WRITE_RATIO else "MISSED"
+            verdicts.append((label, verdict))
+        elif scen == "l2c":
+            h = handoffs.get(label, {})
+            wtx = num(h, "write_tx_per_deal")
+            dps = num(r, "deals_per_s")
+            allowed = pg_write_qps / wtx if wtx else 0
+            ratio = f"{dps / allowed:.2f}" if allowed else "-"
+            base = f"pgbench state change / {wtx:.1f} tx per deal = {allowed:.0f} deals/s"
+            target = f">= {L2C_RATIO}, no growing backlog"
+            ok = allowed and dps / allowed >= L2C_RATIO and h.get("backlog_growing") == "no"
+            verdict = "met" if ok else "MISSED"
+            verdicts.append((label, verdict))
+        if size is not None and scen in ("get-lead", "get-opportunity", "mark-won", "l2c") and "direct" not in label:
+            rate = num(r, "deals_per_s") if scen == "l2c" else qps   # flat growth: the rate at the first size
+            if scen not in first_size:
+                first_size[scen] = (size, rate)
+            elif first_size[scen][1]:
+                target = (target + "; " if target else "") + \
+                    f"{rate / first_size[scen][1]:.2f} of @{human(first_size[scen][0])}"
+        cpu = num(r, "cpu_total_us")
+        sc = scans.get(label, {}).get("seq_rows_per_call", "")
+        if sc and int(num(scans[label], "big_seq_scans")):
+            sc += f" ({scans[label]['big_seq_scans']} scans of big tables!)"
+        shown = f"{qps:.0f}"
+        if scen == "l2c":
+            shown = f"{num(r, 'deals_per_s'):.1f} deals/s ({qps:.0f} calls/s)"
+        lines.append((name, human(size), shown, ms(num(r, "p50_ms")), ms(p99), ms(num(r, "p999_ms")), f"{cpu:.0f}",
+                      ratio, base, target, verdict, sc, r.get("load", "")))
+
+    head = ("scenario", "stored", "QPS", "p50 ms", "p99 ms", "p99.9 ms", "CPU us/call", "ratio", "baseline",
+            "target", "", "seq rows/call", "load")
+    out = []
+    widths = [max(len(str(x[i])) for x in [head] + lines) for i in range(len(head))]
+    fmt = "  ".join("{:<%d}" % w for w in widths)
+    out.append(fmt.format(*head))
+    out.append(fmt.format(*("-" * w for w in widths)))
+    for ln in lines:
+        out.append(fmt.format(*ln))
+
+    md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for ln in lines:
+        md.append("| " + " | ".join(str(x) for x in ln) + " |")
+
+    # lead to cash details
+    details = []
+    for label, h in handoffs.items():
+        r = by_label.get(label, {})
+        details.append(f"lead to cash ({label}): {num(r, 'deals_per_s'):.1f} deals/s, {r.get('deals', 0)} deals "
+                       f"({r.get('deals_failed', 0)} failed), deal p50 {r.get('deal_p50_ms')} ms p99 "
+                       f"{r.get('deal_p99_ms')} ms; per deal {r.get('writes_per_deal')} client writes, "
+                       f"{h.get('handoffs_per_deal')} hand-offs, {h.get('relay_tx_per_handoff')} relay transactions "
+                       f"per hand-off -> {h.get('write_tx_per_deal')} write transactions per deal "
+                       f"({h.get('commits_per_deal')} commits of any kind); {r.get('polls_per_deal')} polls.")
+        details.append(f"  hand-off backlog (pending outbox rows): first third {h.get('backlog_first')}, last third "
+                       f"{h.get('backlog_last')}, max {h.get('backlog_max')}, at the end {h.get('backlog_end')}, "
+                       f"5 s later {h.get('backlog_after_5s')}: growing {h.get('backlog_growing')}")
+        details.append("  hand-off (from schema>method): rows, written -> delivered p50 / p99 ms, undelivered")
+        for s in h.get("stages", "").split(";"):
+            if s:
+                f = s.split(":")
+                details.append(f"    {f[0]:<32} {f[1]:>6}  {f[2]:>6} / {f[3]:<6} {f[4]}")
+        details.append("  calls by step: calls, p50 / p99 ms")
+        for s in r.get("steps", "").split(";"):
+            if s:
+                f = s.split(":")
+                details.append(f"    {f[0]:<24} {f[1]:>7}  {f[2]:>7} / {f[3]}")
+
+    # memory: every process of ours, over every scenario of the run
+    mem = {}
+    for r in main:
+        for k, v in r.items():
+            m = re.match(r"rss_(\w+)_kb$", k)
+            if not m or m.group(1) == "pg":
+                continue
+            try:
+                s0, mx, s1 = (int(x) for x in v.split("/"))
+            except ValueError:
+                continue
+            p = m.group(1)
+            cur = mem.setdefault(p, [None, 0, None, []])
+            if cur[0] is None:
+                cur[0] = s0
+            cur[1] = max(cur[1], mx)
+            cur[2] = s1
+            cur[3].append(r["label"])
+    mem_lines = []
+    for p, (s0, mx, s1, _labels) in sorted(mem.items()):
+        verdict = "met" if mx < RSS_LIMIT_KB else "MISSED"
+        verdicts.append((f"memory {p}", verdict))
+        mem_lines.append(f"  {p:<8} first {s0 / MIB:6.1f} MiB  max {mx / MIB:6.1f} MiB  last {s1 / MIB:6.1f} MiB"
+                         f"  (< 64 MiB: {verdict})")
+
+    # the long run's samples: is any process still growing?
+    if a.rss and os.path.exists(a.rss):
+        series = {}
+        with open(a.rss) as f:
+            for line in f:
+                p = line.split("\t")
+                if len(p) == 3 and p[1] != "pg":
+                    series.setdefault(p[1], []).append((float(p[0]), int(p[2])))
+        mem_lines.append("memory over the long run (rss.tsv): after the first minute, at the end, least-squares slope "
+                         "over the second half")
+        for p, pts in sorted(series.items()):
+            t0 = pts[0][0]
+            after1 = [v for t, v in pts if t - t0 >= 60] or [pts[-1][1]]
+            half = [(t, v) for t, v in pts if t >= (pts[0][0] + pts[-1][0]) / 2]
+            slope = 0.0
+            if len(half) >= 2:
+                mt = sum(t for t, _ in half) / len(half)
+                mv = sum(v for _, v in half) / len(half)
+                den = sum((t - mt) ** 2 for t, _ in half)
+                slope = sum((t - mt) * (v - mv) for t, v in half) / den * 60 if den else 0.0
+            flat = slope * ((pts[-1][0] - t0) / 60) < 1024   # < 1 MiB over the run at the late rate
+            verdicts.append((f"memory flat {p}", "met" if flat else "MISSED"))
+            mem_lines.append(f"  {p:<8} at 1 min {after1[0] / MIB:6.1f} MiB  end {pts[-1][1] / MIB:6.1f} MiB  max "
+                             f"{max(v for _, v in pts) / MIB:6.1f} MiB  slope {slope:+7.1f} KiB/min  "
+                             f"({len(pts)} samples over {(pts[-1][0] - t0) / 60:.1f} min; flat: "
+                             f"{'met' if flat else 'MISSED'})")
+
+    explain_flags = []
+    if a.explain and os.path.exists(a.explain):
+        section = ""
+        with open(a.explain) as f:
+            for line in f:
+                if line.startswith("=="):
+                    section = line.strip("= \n")
+                elif "Seq Scan" in line:
+                    explain_flags.append(f"  {section}: {line.strip()}")
+
+    text = ["\n".join(out), ""]
+    text += details
+    text.append("memory (VmRSS, sampled every second in each scenario's window):")
+    text += mem_lines
+    text.append("plans of the hot paths (explain.txt): " +
+                ("sequential scans:" if explain_flags else "index scans only"))
+    text += explain_flags
+    text.append("targets: " + ", ".join(f"{l}: {v}" for l, v in verdicts))
+    print("\n".join(text))
+    if a.markdown:
+        with open(a.markdown, "w") as f:
+            f.write("\n".join(md) + "\n\n```\n" + "\n".join(text[2:]) + "\n```\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("pgbench-row")
+    p.add_argument("--label", required=True)
+    p.add_argument("--logs", required=True)
+    p.add_argument("--warmup", type=float, required=True)
+    p.add_argument("--duration", type=float, required=True)
+    p.add_argument("--pg-cpu", type=float, nargs=2, required=True)
+    p.add_argument("--client-cpu", type=float, required=True)
+    p.add_argument("--clients", type=int, default=8)
+    p.add_argument("--load", default="")
+    p = sub.add_parser("scan-row")
+    p.add_argument("--label", required=True)
+    p.add_argument("--before", required=True)
+    p.add_argument("--after", required=True)
+    p.add_argument("--results", required=True)
+    p = sub.add_parser("l2c-row")
+    p.add_argument("--label", required=True)
+    p.add_argument("--results", required=True)
+    p.add_argument("--handoffs", required=True)
+    p.add_argument("--backlog", required=True)
+    p.add_argument("--backlog-end", type=int, required=True)
+    p.add_argument("--backlog-later", type=int, required=True)
+    p.add_argument("--commits", type=int, nargs=2, required=True)
+    p = sub.add_parser("table")
+    p.add_argument("results")
+    p.add_argument("--markdown")
+    p.add_argument("--explain")
+    p.add_argument("--rss")
+    a = ap.parse_args()
+    {"pgbench-row": pgbench_row, "scan-row": scan_row, "l2c-row": l2c_row, "table": table}[a.cmd](a)
+
+
+if __name__ == "__main__":
+    main()
