@@ -493,10 +493,16 @@ def busy_ports(ports):
     return busy
 
 
-def require_free_ports(ports, what):
-    """Fails when another program holds one of the ports: a stack on a colliding LTC_PORT_OFFSET would otherwise
-    answer for ours (its health probe would pass) and the test would drive someone else's processes."""
-    busy = busy_ports(ports)
+def require_free_ports(ports, what, wait_s=10.0):
+    """Fails when another program holds one of the ports (after `wait_s`: a process of ours that was just killed may
+    still be closing its sockets): a stack on a colliding LTC_PORT_OFFSET would otherwise answer for ours (its health
+    probe would pass) and the test would drive someone else's processes."""
+    t_end = time.monotonic() + wait_s
+    while True:
+        busy = busy_ports(ports)
+        if not busy or time.monotonic() >= t_end:
+            break
+        time.sleep(0.2)
     if busy:
         raise RuntimeError(f"{what}: ports {busy} are already in use (another stack on a colliding LTC_PORT_OFFSET?"
                            f" offsets that differ by 1-3, 10-13 or 987-1013 share ports); choose another offset")
@@ -579,7 +585,10 @@ class Stack:
                     continue
                 self.restarts[name] += 1
                 self.hist.event(f"supervisor: {name} dead, restarting")
-                self.start(name, check=False)
+                try:
+                    self.start(name, check=False)
+                except Exception as e:      # never let the supervisor die: the next round tries again
+                    self.hist.event(f"supervisor: restarting {name} failed: {e}")
 
     # --- fault actions for the schedule ---
     def kill_postgres(self, down_s):

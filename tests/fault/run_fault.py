@@ -220,6 +220,7 @@ def run_case(name, args):
     outcomes = {k: sum(1 for o in ops if o.outcome == k) for k in ("ok", "fail", "unknown")}
     figures = {
         "case": name, "seed": seed, "deals": deals, "complete": len(wl.complete), "abandoned": len(wl.abandoned),
+        "not_started": deals - len(wl.deals),     # the workload's time limit came first
         "ops": len(ops), "outcomes": outcomes,
         "attempts": sum(o.attempts for o in ops),
         "unknown_answers": sum(o.unknowns for o in ops),
