@@ -199,26 +199,35 @@ static void redact_query(const char *q, sink *k) {
 }
 
 /* "postgresql://user:secret@host:5432/db?sslpassword=x" -> "postgresql://user:***@host:5432/db?sslpassword=***".
- * The user info ends at the last '@' before the first '/' of the rest (libpq stops at the first '@', so a password
- * holding an unencoded '@' is still covered entirely). */
+ * As libpq reads it, the user info ends at the first '@' before the first '/' (a '?' does not end it). The password
+ * runs from the user info's first ':' to that '@', or on to the last '@' before the first '/' when no '?' comes in
+ * between (an unencoded '@' in a password is then covered entirely). What follows it is host, path and a query
+ * whose secret values are redacted. */
 static void redact_uri(const char *dsn, size_t scheme_len, sink *k) {
     const char *rest = dsn + scheme_len;
     const char *slash = strchr(rest, '/');
     const char *auth_end = slash ? slash : rest + strlen(rest);
-    const char *at = NULL;
-    for (const char *p = rest; p < auth_end; p++)
-        if (*p == '@') at = p;
+    const char *first_at = memchr(rest, '@', (size_t)(auth_end - rest));
     put(k, dsn, scheme_len);
     const char *p = rest;
-    if (at) {
-        const char *colon = memchr(rest, ':', (size_t)(at - rest));
+    if (first_at) {
+        const char *at = first_at;
+        int query_between = 0;
+        for (const char *q = first_at + 1; q < auth_end; q++) {
+            if (*q == '?') query_between = 1;
+            if (*q == '@' && !query_between) at = q;
+        }
+        const char *colon = memchr(rest, ':', (size_t)(first_at - rest));
         if (colon) {
             put(k, rest, (size_t)(colon - rest) + 1);
             put(k, "***", 3);
             p = at;
+        } else {
+            put(k, rest, (size_t)(first_at - rest));
+            p = first_at;
         }
     }
-    const char *qm = strchr(at ? at : rest, '?');
+    const char *qm = strchr(p, '?');
     if (!qm) {
         put(k, p, strlen(p));
         return;

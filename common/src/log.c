@@ -124,11 +124,14 @@ void ltc_log(ltc_log_level level, const char *event, const char *request_id, con
     if ((int)level > LTC_LOG_ERROR) level = LTC_LOG_ERROR;
 
     char msg[LTC_LOG_MSG_MAX];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(msg, sizeof msg, fmt ? fmt : "", ap);
-    va_end(ap);
-    if (n < 0) msg[0] = '\0';
+    msg[0] = '\0';
+    if (fmt) {
+        va_list ap;
+        va_start(ap, fmt);
+        int n = vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+        if (n < 0) msg[0] = '\0';
+    }
     char ts[64];
     format_ts(ts);
 

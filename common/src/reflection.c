@@ -141,6 +141,16 @@ uint8_t *ltc_reflection_answer(const ltc_reflection *r, const uint8_t *req_bytes
     Grpc__Reflection__V1__ServerReflectionResponse resp = GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__INIT;
     resp.valid_host = req->host;
     resp.original_request = req;
+    /* echo the request without its unknown fields (restored before it is freed): they may not even re-encode
+     * readably (protobuf-c keeps a field number 0) */
+    size_t unknown = req->base.n_unknown_fields, unknown_ext = 0;
+    req->base.n_unknown_fields = 0;
+    if (req->message_request_case ==
+            GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_EXTENSION &&
+        req->file_containing_extension) {
+        unknown_ext = req->file_containing_extension->base.n_unknown_fields;
+        req->file_containing_extension->base.n_unknown_fields = 0;
+    }
     Grpc__Reflection__V1__FileDescriptorResponse fdr = GRPC__REFLECTION__V1__FILE_DESCRIPTOR_RESPONSE__INIT;
     Grpc__Reflection__V1__ListServiceResponse lsr = GRPC__REFLECTION__V1__LIST_SERVICE_RESPONSE__INIT;
     Grpc__Reflection__V1__ExtensionNumberResponse enr = GRPC__REFLECTION__V1__EXTENSION_NUMBER_RESPONSE__INIT;
@@ -216,6 +226,11 @@ done:
     free(svcp);
     free(files);
     free(seen);
+    req->base.n_unknown_fields = unknown;
+    if (req->message_request_case ==
+            GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_EXTENSION &&
+        req->file_containing_extension)
+        req->file_containing_extension->base.n_unknown_fields = unknown_ext;
     grpc__reflection__v1__server_reflection_request__free_unpacked(req, NULL);
     return out;
 }

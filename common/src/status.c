@@ -42,6 +42,38 @@ void ltc_status_clear(ltc_status *st) {
     memset(st, 0, sizeof *st);
 }
 
+/* Makes buf (NUL-terminated) valid UTF-8 in place: an invalid byte becomes '?', and a sequence cut short at the end
+ * (by a truncating snprintf) is dropped. Details travel as proto3 strings, which clients refuse unless valid. */
+static void utf8_clean(char *buf) {
+    unsigned char *p = (unsigned char *)buf;
+    while (*p) {
+        unsigned char c = *p;
+        size_t n = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 : (c & 0xf8) == 0xf0 ? 4 : 0;
+        int ok = n > 0;
+        if (n == 2 && c < 0xc2) ok = 0; /* overlong */
+        for (size_t i = 1; ok && i < n; i++) {
+            if (p[i] == 0) { /* cut short: drop the partial sequence */
+                *p = 0;
+                return;
+            }
+            if ((p[i] & 0xc0) != 0x80) ok = 0;
+        }
+        if (ok && n == 3) {
+            unsigned cp = ((c & 0x0fu) << 12) | ((p[1] & 0x3fu) << 6) | (p[2] & 0x3fu);
+            if (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff)) ok = 0;
+        }
+        if (ok && n == 4) {
+            unsigned cp = ((c & 0x07u) << 18) | ((p[1] & 0x3fu) << 12) | ((p[2] & 0x3fu) << 6) | (p[3] & 0x3fu);
+            if (cp < 0x10000 || cp > 0x10ffff) ok = 0;
+        }
+        if (!ok) {
+            *p++ = '?';
+            continue;
+        }
+        p += n;
+    }
+}
+
 int ltc_status_set(ltc_status *st, ltc_code code, const char *reason, const char *fmt, ...) {
     st->code = code;
     snprintf(st->reason, sizeof st->reason, "%s", reason ? reason : ltc_code_name(code));
@@ -49,6 +81,8 @@ int ltc_status_set(ltc_status *st, ltc_code code, const char *reason, const char
     va_start(ap, fmt);
     vsnprintf(st->message, sizeof st->message, fmt, ap);
     va_end(ap);
+    utf8_clean(st->reason);
+    utf8_clean(st->message);
     return -1;
 }
 
@@ -63,11 +97,17 @@ int ltc_status_bad_field(ltc_status *st, const char *field, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(desc, sizeof desc, fmt, ap);
     va_end(ap);
-    if (st->n_violations == 0) snprintf(st->message, sizeof st->message, "invalid %s: %s", field, desc);
+    utf8_clean(desc);
+    if (st->n_violations == 0) {
+        snprintf(st->message, sizeof st->message, "invalid %s: %s", field, desc);
+        utf8_clean(st->message);
+    }
     if (st->n_violations < LTC_STATUS_MAX_VIOLATIONS) {
         ltc_field_violation *v = &st->violations[st->n_violations++];
         snprintf(v->field, sizeof v->field, "%s", field);
         snprintf(v->description, sizeof v->description, "%s", desc);
+        utf8_clean(v->field);
+        utf8_clean(v->description);
     }
     return -1;
 }

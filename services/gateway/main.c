@@ -94,6 +94,7 @@ int main(int argc, char **argv) {
     const char *metrics_listen = ltc_env_str("LTC_GATEWAY_METRICS_LISTEN", metrics_default);
     gateway g = {.default_deadline_ms = (int)deadline};
     int rc = 1;
+    ltc_block_signals(); /* before any thread starts (gRPC's too), so that only sigwait below takes SIGTERM */
     for (size_t i = 0; i < sizeof public_services / sizeof public_services[0]; i++) {
         char var[64];
         snprintf(var, sizeof var, "LTC_%c%c%c_TARGET", public_services[i].service[0] - 32,
@@ -106,7 +107,6 @@ int main(int argc, char **argv) {
         }
         g.routes[g.n_routes++] = (route){public_services[i].prefix, public_services[i].service, c};
     }
-    ltc_block_signals();
     ltc_status st = {0};
     if (ltc_metrics_start(metrics_listen, &st) != 0) {
         LTC_ERROR("start_failed", NULL, "metrics: %s", st.message);
