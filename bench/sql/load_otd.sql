@@ -7,66 +7,57 @@ SET search_path = otd;
 SET session_replication_role = replica;
 SET synchronous_commit = off;
 BEGIN;
+-- (NOT EXISTS, not ON CONFLICT: the unique indexes are dropped during the load)
 INSERT INTO resources (id, display_name, daily_capacity)
-VALUES (md5('resource.bulk')::uuid, 'Bulk assembly line', 1000000000)
-ON CONFLICT DO NOTHING;
+SELECT md5('resource.bulk')::uuid, 'Bulk assembly line', 1000000000
+WHERE NOT EXISTS (SELECT FROM resources WHERE id = md5('resource.bulk')::uuid);
 INSERT INTO orders (id, contract_id, deal_id, customer_name, account_owner, solution_owner, fulfilment_owner,
                     total_minor, currency, requested_delivery_date, promise_date, late, resource_id, state,
                     create_time, update_time)
 SELECT md5('order' || i)::uuid, md5('contract' || i)::uuid, md5('deal' || i)::uuid, 'Bulk Customer ' || i,
        'ar.li.na', 'sr.zhang.wei', 'fr.chen.jie', 460368, 'CNY', current_date - 230, current_date - 240, false,
        md5('resource.bulk')::uuid, 'ACCEPTED', now() - interval '280 days', now() - interval '200 days'
-FROM generate_series(:lo, :hi) i
-ORDER BY 1;
+FROM generate_series(:lo, :hi) i;
 INSERT INTO order_lines (id, order_id, line_no, product_id, sku, quantity, unit_price_minor, currency,
                          shipped_quantity, accepted_quantity)
 SELECT md5('otdline' || i || '.' || l)::uuid, md5('order' || i)::uuid, l,
        CASE l WHEN 1 THEN md5('product.A')::uuid ELSE md5('product.B')::uuid END,
        CASE l WHEN 1 THEN 'BULK-A' ELSE 'BULK-B' END, 4 - l, CASE l WHEN 1 THEN 123456 ELSE 45000 END, 'CNY',
        4 - l, 4 - l
-FROM generate_series(:lo, :hi) i, generate_series(1, 2) l
-ORDER BY 1;
+FROM generate_series(:lo, :hi) i, generate_series(1, 2) l;
 INSERT INTO order_payment_terms (id, order_id, position, kind, share_bps, due_days)
 SELECT md5('oterm' || i || '.' || p)::uuid, md5('order' || i)::uuid, p,
        (ARRAY['ADVANCE', 'ON_ACCEPTANCE', 'RETENTION'])[p], (ARRAY[3000, 6000, 1000])[p], (ARRAY[0, 30, 365])[p]
-FROM generate_series(:lo, :hi) i, generate_series(1, 3) p
-ORDER BY 1;
+FROM generate_series(:lo, :hi) i, generate_series(1, 3) p;
 INSERT INTO reviews (id, order_id, approved, comment)
 SELECT md5('review' || i)::uuid, md5('order' || i)::uuid, true, 'configuration, credit, capacity, terms ok'
-FROM generate_series(:lo, :hi) i
-ORDER BY 1;
+FROM generate_series(:lo, :hi) i;
 INSERT INTO capacity_bookings (id, resource_id, day, order_id, quantity)
 SELECT md5('booking' || i)::uuid, md5('resource.bulk')::uuid, date '2020-01-06' + (i % 150) * 7,
        md5('order' || i)::uuid, 5
-FROM generate_series(:lo, :hi) i
-ORDER BY 1;
+FROM generate_series(:lo, :hi) i;
 INSERT INTO shipments (id, order_id, state, amount_minor, currency, acceptance_note, handoff_id, create_time,
                        decide_time, update_time)
 SELECT md5('shipment' || i)::uuid, md5('order' || i)::uuid, 'ACCEPTED', 460368, 'CNY', 'inspected on site, accepted',
        md5('h.accept' || i)::uuid, now() - interval '250 days', now() - interval '245 days', now() - interval '245 days'
-FROM generate_series(:lo, :hi) i
-ORDER BY 1;
+FROM generate_series(:lo, :hi) i;
 INSERT INTO shipment_lines (id, shipment_id, line_no, order_line_id, quantity)
 SELECT md5('sline' || i || '.' || l)::uuid, md5('shipment' || i)::uuid, l, md5('otdline' || i || '.' || l)::uuid,
        4 - l
-FROM generate_series(:lo, :hi) i, generate_series(1, 2) l
-ORDER BY 1;
+FROM generate_series(:lo, :hi) i, generate_series(1, 2) l;
 INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, create_time, attempts, next_attempt_time,
                     delivered_time)
 SELECT md5('h.accept' || i)::uuid, md5('deal' || i)::uuid::text, 'dtc', '/ltc.dtc.v1.IntakeService/AcceptDelivery',
        decode(repeat('0a24', 150), 'hex'), now() - interval '245 days', 1, now() - interval '245 days',
        now() - interval '245 days'
-FROM generate_series(:lo, :hi) i
-ORDER BY 1;
+FROM generate_series(:lo, :hi) i;
 INSERT INTO idempotency_keys (method, key, fingerprint, response, create_time)
 SELECT '/ltc.otd.v1.OrderToDeliveryService/' || m, md5('rid.otd.' || m || i)::uuid::text, sha256(('fp' || i)::bytea),
        decode(repeat('0a24', 100), 'hex'), now() - interval '250 days'
 FROM generate_series(:lo, :hi) i,
-     unnest(ARRAY['ReviewOrder', 'ReleaseOrder', 'ScheduleOrder', 'CreateShipment', 'RecordAcceptance']) m
-ORDER BY 1;
+     unnest(ARRAY['ReviewOrder', 'ReleaseOrder', 'ScheduleOrder', 'CreateShipment', 'RecordAcceptance']) m;
 INSERT INTO idempotency_keys (method, key, fingerprint, response, create_time)
 SELECT '/ltc.otd.v1.IntakeService/AcceptOrder', md5('h.order' || i)::uuid::text, sha256(('fp' || i)::bytea),
        decode(repeat('0a24', 100), 'hex'), now() - interval '280 days'
-FROM generate_series(:lo, :hi) i
-ORDER BY 1;
+FROM generate_series(:lo, :hi) i;
 COMMIT;
