@@ -1,6 +1,7 @@
 -- bench/pgbench/setup.sql - the scratch database of the PostgreSQL baseline (database ltc_bench, role ltc_bench):
 -- :rows records shaped like a service's resource row (uuid primary key, bigserial seq, text state with a CHECK,
--- version and times), and an outbox with the runtime's own definition (common/src/service.c).
+-- version and times; ids bench_id(0, n), bench/sql/functions.sql), and an outbox with the runtime's own definition
+-- (common/src/service.c).
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS records, outbox;
@@ -16,7 +17,7 @@ CREATE TABLE records (
     update_time   timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO records (id, company_name, contact_name, contact_email, state)
-SELECT md5('r' || i)::uuid, 'Customer ' || i, 'Wang Fang', 'buyer' || i || '@example.com', 'OPEN'
+SELECT bench_id(0, i), 'Customer ' || i, 'Wang Fang', 'buyer' || i || '@example.com', 'OPEN'
 FROM generate_series(1, :rows) i;
 CREATE TABLE outbox (
     seq bigserial PRIMARY KEY,

@@ -1,10 +1,10 @@
 -- bench/sql/indexes_drop.sql - before a bulk load into schema :'s': records the definition of every primary key,
 -- unique and foreign key constraint and every other index of the schema (public.bench_saved_ddl), then drops them.
 -- Building an index once over the loaded rows is about twice as fast as maintaining it row by row for random uuid
--- keys. bench/sql/indexes_restore.sql puts everything back as it was (same names, same definitions).
+-- keys. bench/sql/indexes_restore.sql puts everything back as it was (same names, same definitions). bench/run
+-- creates public.bench_saved_ddl (schema text, ord int, ddl text, drop_ord int, drop_ddl text) once beforehand.
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
-CREATE TABLE IF NOT EXISTS public.bench_saved_ddl (schema text, ord int, ddl text, drop_ord int, drop_ddl text);
 DELETE FROM public.bench_saved_ddl WHERE schema = :'s';
 INSERT INTO public.bench_saved_ddl
 SELECT :'s', CASE c.contype WHEN 'f' THEN 2 ELSE 1 END,
