@@ -179,6 +179,9 @@ def handoff_row(a):
         "scenario": "handoffs", "label": a.label, "handoffs_per_deal": f"{handoffs_per_deal:.2f}",
         "relay_tx_per_handoff": f"{relay_tx_per_handoff:.2f}", "write_tx_per_deal": f"{write_tx:.2f}",
         "commits_per_deal": f"{commits:.1f}", "backlog_max": max(samples) if samples else 0,
+        # hand-offs delivered per second, from the start of the run until they were counted (5 s after its end)
+        "delivered_per_s": f"{delivered / a.seconds:.1f}" if a.seconds else "-",
+        "written_per_s": f"{rows_total / a.seconds:.1f}" if a.seconds else "-",
         "backlog_first": f"{first:.0f}", "backlog_last": f"{last:.0f}", "backlog_end": a.backlog_end,
         "backlog_after_5s": a.backlog_later, "backlog_growing": "yes" if growing else "no",
         "stages": ";".join(stages),
@@ -316,7 +319,8 @@ def table(a):
             details.append(f"hand-offs of {label}: backlog (pending outbox rows) first third {h.get('backlog_first')}, "
                            f"last third {h.get('backlog_last')}, max {h.get('backlog_max')}, at the end "
                            f"{h.get('backlog_end')}, 5 s later {h.get('backlog_after_5s')}: growing "
-                           f"{h.get('backlog_growing')}; written -> delivered p50 / p99 ms: " +
+                           f"{h.get('backlog_growing')}; {h.get('written_per_s')} hand-offs/s written, "
+                           f"{h.get('delivered_per_s')}/s delivered; written -> delivered p50 / p99 ms: " +
                            ", ".join(f"{x.split(':')[0]} {x.split(':')[2]} / {x.split(':')[3]}"
                                      for x in h.get("stages", "").split(";") if x))
             continue
@@ -441,6 +445,7 @@ def main():
     p.add_argument("--backlog-end", type=int, required=True)
     p.add_argument("--backlog-later", type=int, required=True)
     p.add_argument("--commits", type=int, nargs=2, required=True)
+    p.add_argument("--seconds", type=float, default=0.0)
     p = sub.add_parser("table")
     p.add_argument("results")
     p.add_argument("--markdown")
