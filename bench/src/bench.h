@@ -14,12 +14,22 @@
 
 #define BENCH_MAX_WATCH 12
 
+/* A process, or a process and its children, at one moment: CPU ticks (user + system). */
+#define PROC_TREE_MAX 512
+typedef struct proc_tree {
+    unsigned long long own, reaped;      /* the process's own; its exited children's (cutime + cstime) */
+    size_t n;
+    int pid[PROC_TREE_MAX];              /* live children */
+    unsigned long long ticks[PROC_TREE_MAX];
+} proc_tree;
+
 /* A process whose CPU time and resident memory are measured during the window. */
 typedef struct bench_watch {
     char name[32];
     int pid;
     int tree;              /* also its child processes (PostgreSQL: the postmaster and its backends) */
-    double cpu0, cpu1;     /* user + system seconds at the start and end of the window */
+    proc_tree at_start;
+    double cpu;            /* user + system seconds inside the window; -1 when the process was gone */
     long rss_start_kb, rss_max_kb, rss_end_kb;
 } bench_watch;
 
@@ -44,7 +54,10 @@ typedef struct bench_opts {
 } bench_opts;
 
 /* --- processes (procstat.c) --- */
-double proc_cpu_s(int pid, int tree);          /* utime + stime in seconds; -1 when the process is gone */
+double proc_cpu_s(int pid, int tree);          /* utime + stime in seconds (tree: with every child, exited ones
+                                                  * included); -1 when the process is gone */
+int proc_tree_sample(int pid, int tree, proc_tree *s);          /* 0, or -1 when the process is gone */
+double proc_tree_cpu_s(const proc_tree *start, const proc_tree *end); /* CPU seconds between two samples */
 long proc_rss_kb(int pid, int tree);           /* VmRSS (tree: the sum of RssAnon over the tree); -1 when gone */
 
 /* --- the measuring harness (main.c) --- */

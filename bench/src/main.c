@@ -145,9 +145,12 @@ static void h_window(void *user, int phase) {
     pthread_mutex_lock(&h->mu);
     for (int i = 0; i < h->o->n_watch; i++) {
         bench_watch *w = &h->o->watch[i];
-        double c = proc_cpu_s(w->pid, w->tree);
-        if (phase == 0) w->cpu0 = c;
-        else w->cpu1 = c;
+        if (phase == 0) {
+            w->cpu = proc_tree_sample(w->pid, w->tree, &w->at_start) == 0 ? 0 : -1;
+        } else if (w->cpu == 0) {
+            proc_tree end;
+            w->cpu = proc_tree_sample(w->pid, w->tree, &end) == 0 ? proc_tree_cpu_s(&w->at_start, &end) : -1;
+        }
     }
     if (phase == 0) h->in_window = 1;
     sample_rss(h, phase);
@@ -255,7 +258,7 @@ void row_begin(bench_row *row, const bench_opts *o, const ltc_lg_result *r, doub
         const bench_watch *w = &o->watch[i];
         char key[64];
         snprintf(key, sizeof key, "cpu_%s_us", w->name);
-        double c = w->cpu0 >= 0 && w->cpu1 >= 0 ? w->cpu1 - w->cpu0 : 0;
+        double c = w->cpu > 0 ? w->cpu : 0;
         total += c;
         row_add(row, key, "%.1f", c / u * 1e6);
         snprintf(key, sizeof key, "rss_%s_kb", w->name);
