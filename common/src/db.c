@@ -289,6 +289,9 @@ int ltc_migrations_check(const ltc_migration *migs, size_t n, ltc_status *st) {
 }
 
 static const char SQL_SCHEMA_EXISTS[] = "SELECT 1 FROM pg_namespace WHERE nspname = $1";
+static const char SQL_TABLE_EXISTS[] =
+    "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+    " WHERE n.nspname = $1 AND c.relname = 'schema_migrations'";
 static const char SQL_LOCK[] = "SELECT pg_advisory_lock(hashtext('ltc-migrate:' || $1))";
 static const char SQL_UNLOCK[] = "SELECT pg_advisory_unlock(hashtext('ltc-migrate:' || $1))";
 static const char SQL_APPLIED[] = "SELECT version, name FROM schema_migrations WHERE component = $1 ORDER BY version";
@@ -318,10 +321,16 @@ int ltc_db_migrate(ltc_db *db, const char *component, const ltc_migration *migs,
                               "schema %s does not exist: create it and its role (deploy/postgres/init.sql)", db->schema);
     if (ltc_db_exec(db, st, SQL_LOCK, 1, p1) != 0) return -1;
     int rc = -1;
-    if (run_script(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                       " component text NOT NULL, version integer NOT NULL, name text NOT NULL,"
-                       " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))",
-                   "schema_migrations", st) != 0)
+    /* Only when it is missing: even CREATE TABLE IF NOT EXISTS needs CREATE on the schema, which a service's serving
+     * role does not have (it may run this to find that nothing is left to apply). */
+    r = ltc_db_query(db, st, SQL_TABLE_EXISTS, 1, p1);
+    if (!r) goto out;
+    exists = PQntuples(r) == 1;
+    PQclear(r);
+    if (!exists && run_script(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                                  " component text NOT NULL, version integer NOT NULL, name text NOT NULL,"
+                                  " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))",
+                              "schema_migrations", st) != 0)
         goto out;
     const char *p2[] = {component};
     r = ltc_db_query(db, st, SQL_APPLIED, 1, p2);

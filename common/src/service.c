@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <grpc/grpc.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -136,12 +137,27 @@ typedef struct svc_config {
     const char *listen;
     const char *metrics_listen;
     const char *dsn;
+    const char *migrate_dsn; /* the schema owner's DSN for the migrations; NULL: they run over dsn */
     long workers, grace_ms, max_msg, handoff_deadline_ms, max_backoff_ms;
     ltc_relay_peer peers[8];
     size_t n_peers;
 } svc_config;
 
-static int load_config(const ltc_service_def *def, svc_config *cfg) {
+/* A DSN libpq can parse (key=value or URI). The value is never printed: it may hold a password. */
+static int dsn_valid(const ltc_service_def *def, const char *var, const char *dsn) {
+    char *err = NULL;
+    PQconninfoOption *opts = PQconninfoParse(dsn, &err);
+    PQfreemem(err);
+    if (!opts) {
+        fprintf(stderr, "%s: %s is not a libpq connection string (key=value pairs or a postgresql:// URI)\n",
+                def->name, var);
+        return -1;
+    }
+    PQconninfoFree(opts);
+    return 0;
+}
+
+static int load_config(const ltc_service_def *def, svc_config *cfg, int migrate_only) {
     char name[96], err[200];
     env_name(name, sizeof name, def->name, "LISTEN");
     cfg->listen = ltc_env_str(name, def->default_listen);
@@ -157,13 +173,17 @@ static int load_config(const ltc_service_def *def, svc_config *cfg) {
         fprintf(stderr, "%s: %s=%s is not a host:port address (or \"off\")\n", def->name, name, cfg->metrics_listen);
         return -1;
     }
+    env_name(name, sizeof name, def->name, "MIGRATE_DSN");
+    cfg->migrate_dsn = ltc_env_str(name, NULL);
+    if (cfg->migrate_dsn && dsn_valid(def, name, cfg->migrate_dsn) != 0) return -1;
     env_name(name, sizeof name, def->name, "DSN");
     cfg->dsn = ltc_env_str(name, NULL);
-    if (!cfg->dsn) {
+    if (!cfg->dsn && !(migrate_only && cfg->migrate_dsn)) {
         fprintf(stderr, "%s: %s is required (a libpq connection string for the %s schema's role)\n", def->name, name,
                 def->name);
         return -1;
     }
+    if (cfg->dsn && dsn_valid(def, name, cfg->dsn) != 0) return -1;
     struct {
         const char *var;
         long def, min, max;
@@ -199,9 +219,17 @@ static void sleep_ms(long ms) {
     }
 }
 
-/* Applies the runtime's and the service's migrations, waiting for the database while it is unreachable. */
+/* Applies the runtime's and the service's migrations, waiting for the database while it is unreachable: over
+ * LTC_<SVC>_MIGRATE_DSN (the schema owner) when set, else over LTC_<SVC>_DSN. The serving role cannot run DDL, but
+ * when everything is applied already a migration run does none (it reads schema_migrations), so a service given
+ * only its serving role starts once the owner has migrated (--migrate-only, an init container). */
 static int migrate(const ltc_service_def *def, const svc_config *cfg) {
-    ltc_db *db = ltc_db_create(cfg->dsn, def->name);
+    char var[96], mvar[96], redacted[512];
+    env_name(mvar, sizeof mvar, def->name, "MIGRATE_DSN");
+    env_name(var, sizeof var, def->name, cfg->migrate_dsn ? "MIGRATE_DSN" : "DSN");
+    ltc_redact_dsn(cfg->migrate_dsn ? cfg->migrate_dsn : cfg->dsn, redacted, sizeof redacted);
+    LTC_INFO("migrating", NULL, "over %s: %s", var, redacted);
+    ltc_db *db = ltc_db_create(cfg->migrate_dsn ? cfg->migrate_dsn : cfg->dsn, def->name);
     if (!db) return -1;
     long backoff = 200;
     int rc = -1;
@@ -214,7 +242,13 @@ static int migrate(const ltc_service_def *def, const svc_config *cfg) {
             break;
         }
         if (st.code != LTC_UNAVAILABLE) {
-            LTC_ERROR("migration_failed", NULL, "%s: %s", st.reason, st.message);
+            if (cfg->migrate_dsn)
+                LTC_ERROR("migration_failed", NULL, "%s: %s", st.reason, st.message);
+            else
+                LTC_ERROR("migration_failed", NULL,
+                          "%s: %s (over %s: when that is the serving role, which may not change the schema, migrate "
+                          "as the schema's owner: %s, --migrate-only)",
+                          st.reason, st.message, var, mvar);
             break;
         }
         LTC_WARN("database_unavailable", NULL, "waiting %ldms for the database", backoff);
@@ -247,10 +281,10 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         return ltc_health_probe(ltc_env_str(name, def->default_listen), 2000);
     }
     svc_config cfg = {0};
-    if (load_config(def, &cfg) != 0) return 1;
+    if (load_config(def, &cfg, migrate_only) != 0) return 1;
     ltc_block_signals();
     char redacted[512];
-    ltc_redact_dsn(cfg.dsn, redacted, sizeof redacted);
+    ltc_redact_dsn(cfg.dsn ? cfg.dsn : "", redacted, sizeof redacted);
     LTC_INFO("starting", NULL, "listen=%s workers=%ld dsn=%s", cfg.listen, cfg.workers, redacted);
     if (migrate(def, &cfg) != 0) return 1;
     if (migrate_only) return 0;
