@@ -5,10 +5,13 @@ Runs Debian's docker-compose (it parses offline; no Docker engine is needed) wit
 environment, then checks the resolved configuration:
   - PostgreSQL 15 and the five processes, each LTC process from the one image, with its own command;
   - every service has a health check; the LTC processes use their own `--health-probe`;
-  - the stage services wait for PostgreSQL, the gateway for the four, all with condition service_healthy;
+  - the stage services wait for PostgreSQL (service_healthy) and for their one-shot migration <svc>-migrate
+    (service_completed_successfully), the gateway for the four (service_healthy);
+  - <svc>-migrate runs `ltc-<svc> --migrate-only` with the schema owner's DSN (LTC_<SVC>_MIGRATE_DSN, role
+    ltc_<svc>_owner) and nothing else, is never restarted, and is hardened like the services;
   - only the gateway publishes a port, on the host's loopback;
-  - each stage service gets its own DSN (its own role), nothing else's; passwords come only from the environment (the
-    sentinels), and the file itself holds no password literal;
+  - each stage service gets its own serving DSN (role ltc_<svc>), nothing else's, never the owner's; passwords come
+    only from the environment (the sentinels), and the file itself holds no password literal;
   - hardening: numeric non-root user, read-only root, all capabilities dropped, no-new-privileges, memory cap;
   - configuration only through the environment (no config files mounted into the LTC processes), metrics on 9464,
     stop grace longer than LTC_SHUTDOWN_GRACE_MS;
@@ -28,7 +31,9 @@ COMPOSE = REPO / "docker-compose.yml"
 STAGES = ("ltb", "bto", "otd", "dtc")
 PROCS = STAGES + ("gateway",)
 PORTS = {"gateway": 50051, "ltb": 50061, "bto": 50062, "otd": 50063, "dtc": 50064}
-PASSWORD_VARS = ["LTC_PG_SUPERUSER_PASSWORD"] + [f"LTC_{s.upper()}_DB_PASSWORD" for s in STAGES]
+PASSWORD_VARS = (["LTC_PG_SUPERUSER_PASSWORD"] + [f"LTC_{s.upper()}_DB_PASSWORD" for s in STAGES]
+                 + [f"LTC_{s.upper()}_OWNER_DB_PASSWORD" for s in STAGES])
+MIGRATES = tuple(f"{s}-migrate" for s in STAGES)
 
 failures = []
 
@@ -70,7 +75,7 @@ def main():
         return 1
     cfg = yaml.safe_load(p.stdout)
     services = cfg.get("services", {})
-    check(set(services) == set(PROCS) | {"postgres"}, f"services are {sorted(services)}")
+    check(set(services) == set(PROCS) | set(MIGRATES) | {"postgres"}, f"services are {sorted(services)}")
 
     pg = services.get("postgres", {})
     check(str(pg.get("image", "")).startswith("postgres:15"), f"postgres image is {pg.get('image')}")
@@ -93,10 +98,11 @@ def main():
         check(hc.get("test") == ["CMD", f"ltc-{name}", "--health-probe"], f"{where} healthcheck {hc.get('test')}")
         check(not hc.get("disable"), f"{where} healthcheck disabled")
         deps = s.get("depends_on", {})
-        want = ["postgres"] if name in STAGES else list(STAGES)
+        want = ["postgres", f"{name}-migrate"] if name in STAGES else list(STAGES)
         check(isinstance(deps, dict) and sorted(deps) == sorted(want), f"{where} depends_on {deps}")
         for d, spec in (deps.items() if isinstance(deps, dict) else []):
-            check(spec.get("condition") == "service_healthy", f"{where} depends_on {d} without service_healthy")
+            cond = "service_completed_successfully" if d.endswith("-migrate") else "service_healthy"
+            check(spec.get("condition") == cond, f"{where} depends_on {d} without {cond}")
         ports = s.get("ports", [])
         if name == "gateway":
             check(len(ports) == 1, f"{where} ports {ports}")
@@ -141,9 +147,35 @@ def main():
         # configuration through the environment only: no files or folders mounted
         check(not s.get("volumes") and not s.get("configs") and not s.get("env_file"),
               f"{where} mounts {s.get('volumes') or s.get('configs') or s.get('env_file')}")
+    for name in STAGES:
+        m = services.get(f"{name}-migrate")
+        where = f"{name}-migrate:"
+        if not check(m is not None, f"{where} missing"):
+            continue
+        images.add(m.get("image"))
+        check(m.get("command") == [f"ltc-{name}", "--migrate-only"], f"{where} command {m.get('command')}")
+        check(str(m.get("restart", "no")) == "no", f"{where} restart {m.get('restart')}: a one-shot")
+        deps = m.get("depends_on", {})
+        check(isinstance(deps, dict) and list(deps) == ["postgres"] and
+              deps["postgres"].get("condition") == "service_healthy", f"{where} depends_on {deps}")
+        check(not m.get("ports"), f"{where} publishes {m.get('ports')}")
+        env = m.get("environment", {})
+        dsns = {k for k in env if k.endswith("_DSN")}
+        check(dsns == {f"LTC_{name.upper()}_MIGRATE_DSN"}, f"{where} DSN variables {sorted(dsns)}")
+        dsn = env.get(f"LTC_{name.upper()}_MIGRATE_DSN", "")
+        check(f"user=ltc_{name}_owner" in dsn and "host=postgres" in dsn and "dbname=ltc" in dsn, f"{where} DSN {dsn}")
+        check(f"password={sentinels[f'LTC_{name.upper()}_OWNER_DB_PASSWORD']}" in dsn,
+              f"{where} the DSN's password does not come from LTC_{name.upper()}_OWNER_DB_PASSWORD")
+        user = str(m.get("user", ""))
+        check(re.fullmatch(r"[1-9]\d*(:\d+)?", user) is not None, f"{where} user {user!r}: numeric, non-root")
+        check(m.get("read_only") is True and m.get("cap_drop") == ["ALL"] and not m.get("cap_add") and
+              not m.get("privileged") and "no-new-privileges:true" in (m.get("security_opt") or []),
+              f"{where} not hardened like the services")
+        check(not m.get("volumes") and not m.get("configs") and not m.get("env_file"), f"{where} mounts files")
     check(len(images) == 1, f"the LTC processes use several images: {images}")
 
-    # Sentinel passwords appear only where they belong: postgres's environment and that service's DSN.
+    # Sentinel passwords appear only where they belong: postgres's environment and that service's DSN (the owner's:
+    # that service's migration's DSN).
     text = p.stdout
     for var, val in sentinels.items():
         svc = var.split("_")[1].lower()
@@ -159,7 +191,7 @@ def main():
 
     for f in failures:
         print(f"FAIL: {f}")
-    print(f"compose: {len(PROCS) + 1} services checked, {len(failures)} problem(s)")
+    print(f"compose: {len(PROCS) + len(MIGRATES) + 1} services checked, {len(failures)} problem(s)")
     return 1 if failures else 0
 
 
