@@ -9,6 +9,9 @@ rendered objects must hold (the schema itself is checked by k8s_schema.sh):
     security context (runAsNonRoot, numeric non-root user, RuntimeDefault seccomp, no privilege escalation, all
     capabilities dropped, read-only root filesystem), termination grace above preStop + LTC_SHUTDOWN_GRACE_MS,
     configuration from the ConfigMap, DSNs from Secrets only, ports named grpc and metrics;
+  - stage services: one init container running `<svc> --migrate-only` with LTC_<SVC>_MIGRATE_DSN from the Secret
+    ltc-<svc>-db-owner (the schema owner), hardened like the service; the serving container never gets the owner's
+    Secret (its DSN is the serving role's, ltc-<svc>-db); the gateway has no init container;
   - Services: ports named grpc and metrics; stage services headless (round-robin over every replica);
   - the ConfigMap: each process listens where its container port is, metrics on 0.0.0.0:9464, targets name Services;
   - network policies, evaluated: default deny, and exactly the expected connections between the processes (gateway to
@@ -229,8 +232,41 @@ def check_overlay(name, objs):
         if p in STAGES:
             check(dsn is not None and dsn.get("valueFrom", {}).get("secretKeyRef") == {"name": f"ltc-{p}-db", "key": "dsn"},
                   f"{pw} LTC_{p.upper()}_DSN not from Secret ltc-{p}-db key dsn")
+            check({k for k in env if k.endswith("_DSN")} == {f"LTC_{p.upper()}_DSN"},
+                  f"{pw} the serving container gets DSNs {sorted(k for k in env if k.endswith('_DSN'))}")
         else:
             check(not any(k.endswith("_DSN") for k in env), f"{pw} the gateway gets a DSN")
+        check(not any(e.get("secretRef", {}).get("name", "").endswith("-owner") for e in c.get("envFrom", [])) and
+              not any(e.get("valueFrom", {}).get("secretKeyRef", {}).get("name", "").endswith("-owner")
+                      for e in env.values()), f"{pw} the serving container gets the schema owner's Secret")
+
+        # the migration init container (stage services), as the schema owner
+        ics = ps.get("initContainers", [])
+        if p not in STAGES:
+            check(not ics, f"{pw} the gateway has init containers")
+        elif check(len(ics) == 1, f"{pw} {len(ics)} init containers, want 1 (the migrations)"):
+            ic = ics[0]
+            check(ic.get("image") == img, f"{pw} init container image {ic.get('image')} is not the service's {img}")
+            check(ic.get("args") == [p, "--migrate-only"], f"{pw} init container args {ic.get('args')}")
+            ienv = {e["name"]: e for e in ic.get("env", [])}
+            check({k for k in ienv if k.endswith("_DSN")} == {f"LTC_{p.upper()}_MIGRATE_DSN"},
+                  f"{pw} init container DSNs {sorted(ienv)}")
+            check(ienv.get(f"LTC_{p.upper()}_MIGRATE_DSN", {}).get("valueFrom", {}).get("secretKeyRef") ==
+                  {"name": f"ltc-{p}-db-owner", "key": "dsn"},
+                  f"{pw} init container LTC_{p.upper()}_MIGRATE_DSN not from Secret ltc-{p}-db-owner key dsn")
+            for k, e in ienv.items():
+                check("value" not in e or not re.search(r"(?i)password|_DSN$", k), f"{pw} init env {k} literal")
+                ref = e.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    secret_refs.add((ref["name"], ref["key"]))
+            isc = ic.get("securityContext", {})
+            check(isc.get("allowPrivilegeEscalation") is False and isc.get("readOnlyRootFilesystem") is True and
+                  isc.get("runAsNonRoot") is not False and not isc.get("privileged") and
+                  isc.get("capabilities", {}).get("drop") == ["ALL"] and not isc.get("capabilities", {}).get("add"),
+                  f"{pw} init container security context {isc}")
+            ires = ic.get("resources", {})
+            check(all(r in ires.get(k, {}) for k in ("requests", "limits") for r in ("cpu", "memory")),
+                  f"{pw} init container resources {ires}")
 
         s = by.get("Service", {}).get(p)
         if check(s is not None, f"{pw} no Service"):
@@ -313,7 +349,8 @@ def check_overlay(name, objs):
             check(made == secret_refs, f"{w} create-secrets.sh makes {sorted(made - secret_refs)} extra, "
                                        f"{sorted(secret_refs - made)} missing")
     else:
-        check(secret_refs == {(f"ltc-{s}-db", "dsn") for s in STAGES}, f"{w} secret references {sorted(secret_refs)}")
+        check(secret_refs == {(f"ltc-{s}-db{o}", "dsn") for s in STAGES for o in ("", "-owner")},
+              f"{w} secret references {sorted(secret_refs)}")
     return len(objs)
 
 

@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # deploy/overlays/dev/create-secrets.sh - creates the Secrets of the dev overlay with random passwords, so none is
 # ever committed:
-#   ltc-postgres            keys superuser-password, ltb-password, bto-password, otd-password, dtc-password
+#   ltc-postgres            keys superuser-password, <svc>-password, <svc>-owner-password (svc: ltb bto otd dtc)
 #                           (read by the in-cluster PostgreSQL: its superuser, and init.sql for the service roles)
-#   ltc-<svc>-db            key dsn: host=postgres ... user=ltc_<svc> password=... (read by each stage service)
+#   ltc-<svc>-db            key dsn: host=postgres ... user=ltc_<svc> password=... (each stage service's serving role)
+#   ltc-<svc>-db-owner      key dsn: host=postgres ... user=ltc_<svc>_owner password=... (the schema owner: read only
+#                           by each stage service's migration init container)
 # Passwords already in the cluster are kept (the database was initialised with them), so running it again is safe.
 #   usage: create-secrets.sh [--namespace NS] [--print]
 #     --namespace NS   default ltc-dev (the overlay's namespace; create it first: kubectl apply -f namespace.yaml)
 #     --print          write the manifests to standard output instead of applying them (new random passwords, no
 #                      cluster needed; the output contains the passwords: keep it out of logs and commits)
-# Production does not use this: the operator creates the ltc-<svc>-db Secrets (docs/operations.md).
+# Production does not use this: the operator creates the ltc-<svc>-db and ltc-<svc>-db-owner Secrets
+# (docs/operations.md).
 set -euo pipefail
 
 ns=ltc-dev
@@ -18,7 +21,7 @@ while [ $# -gt 0 ]; do
     case $1 in
         --namespace) ns=${2:?--namespace needs a value}; shift 2 ;;
         --print) print=1; shift ;;
-        -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
         *) echo "create-secrets.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
@@ -34,7 +37,7 @@ existing() {
     kubectl get secret ltc-postgres -n "$ns" -o "jsonpath={.data.$1}" 2>/dev/null | base64 -d 2>/dev/null || true
 }
 
-for key in superuser ltb bto otd dtc; do
+for key in superuser ltb bto otd dtc ltb-owner bto-owner otd-owner dtc-owner; do
     v=$(existing "$key-password")
     pw[$key]=${v:-$(random_password)}
 done
@@ -55,6 +58,10 @@ stringData:
   bto-password: "${pw[bto]}"
   otd-password: "${pw[otd]}"
   dtc-password: "${pw[dtc]}"
+  ltb-owner-password: "${pw[ltb-owner]}"
+  bto-owner-password: "${pw[bto-owner]}"
+  otd-owner-password: "${pw[otd-owner]}"
+  dtc-owner-password: "${pw[dtc-owner]}"
 YAML
     local s
     for s in "${services[@]}"; do
@@ -71,6 +78,18 @@ metadata:
 type: Opaque
 stringData:
   dsn: "host=postgres port=5432 dbname=ltc user=ltc_$s password=${pw[$s]} connect_timeout=5"
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ltc-$s-db-owner
+  namespace: $ns
+  labels:
+    app.kubernetes.io/part-of: ltc-process-center
+    app.kubernetes.io/name: $s
+type: Opaque
+stringData:
+  dsn: "host=postgres port=5432 dbname=ltc user=ltc_${s}_owner password=${pw[$s-owner]} connect_timeout=5"
 YAML
     done
 }
