@@ -24,7 +24,7 @@ RUN apt-get update -q \
     && apt-get install -y -q --no-install-recommends \
         cmake make gcc libc6-dev pkg-config \
         libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev grpc-proto \
-        libpq-dev libssl-dev libjansson-dev uuid-dev libmicrohttpd-dev \
+        libpq-dev libssl-dev libjansson-dev uuid-dev libmicrohttpd-dev libjwt-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The context holds only the sources the binaries are built from (.dockerignore lets in nothing else; tests/ brings its
@@ -42,7 +42,7 @@ ENV DEBIAN_FRONTEND=noninteractive
 # own dependencies come with them; tini runs as PID 1 and passes SIGTERM on to the process.
 RUN apt-get update -q \
     && apt-get install -y -q --no-install-recommends \
-        libgrpc29 libprotobuf-c1 libpq5 libjansson4 libuuid1 libssl3 libmicrohttpd12 ca-certificates tini \
+        libgrpc29 libprotobuf-c1 libpq5 libjansson4 libuuid1 libssl3 libmicrohttpd12 libjwt0 ca-certificates tini \
     && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb \
     && groupadd --system --gid 10001 ltc \
     && useradd --system --uid 10001 --gid 10001 --home-dir /nonexistent --no-create-home \

@@ -35,7 +35,7 @@ static const char *const HEALTH[] = {"ltc.bench.v1.EchoService", NULL};
 int main(int argc, char **argv) {
     ltc_log_init("echo", ltc_env_str("LTC_LOG_LEVEL", "info"));
     const char *listen = ltc_env_str("LTC_BENCH_ECHO_LISTEN", "127.0.0.1:50059");
-    if (argc == 2 && strcmp(argv[1], "--health-probe") == 0) return ltc_health_probe(listen, 2000);
+    if (argc == 2 && strcmp(argv[1], "--health-probe") == 0) return ltc_health_probe(listen, "echo", 2000);
     if (argc != 1) {
         fprintf(stderr, "usage: ltc-bench-echo [--health-probe]\n");
         return 2;

@@ -570,7 +570,7 @@ static int setup_call(ltc_client *c, const char *method, const ProtobufCMessage 
 }
 
 static int setup(l2c *L) {
-    ltc_client *c = ltc_client_create(L->o->target, 0);
+    ltc_client *c = ltc_client_create(L->o->target, "gateway", 0);
     if (!c) return -1;
     int rc = 0;
     const char *suffix[2] = {"A", "B"};

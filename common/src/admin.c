@@ -134,8 +134,9 @@ static int retry_handoff(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessag
 #define DESC(x) &ltc__admin__v1__##x##_request__descriptor, &ltc__admin__v1__##x##_response__descriptor
 
 const ltc_method ltc_admin_methods[] = {
-    {ADMIN "GetHandoffBacklog", DESC(get_handoff_backlog), get_backlog, LTC_METHOD_READ, NULL},
-    {ADMIN "ListHandoffs", DESC(list_handoffs), list_handoffs, LTC_METHOD_READ, NULL},
-    {ADMIN "RetryHandoff", DESC(retry_handoff), retry_handoff, LTC_METHOD_WRITE, "request_id"},
+    /* operators only: the "ops" internal identity (a client certificate of the internal CA) */
+    {ADMIN "GetHandoffBacklog", DESC(get_handoff_backlog), get_backlog, LTC_METHOD_READ, NULL, "ops", NULL},
+    {ADMIN "ListHandoffs", DESC(list_handoffs), list_handoffs, LTC_METHOD_READ, NULL, "ops", NULL},
+    {ADMIN "RetryHandoff", DESC(retry_handoff), retry_handoff, LTC_METHOD_WRITE, "request_id", "ops", NULL},
 };
 const size_t ltc_admin_methods_count = sizeof ltc_admin_methods / sizeof ltc_admin_methods[0];

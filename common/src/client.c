@@ -8,10 +8,12 @@
 #include <grpc/slice.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ltc/config.h"
+#include "ltc/tls.h"
 
 /* server.c's context; only the grpc_call is needed for propagation. */
 grpc_call *ltc__call_grpc(ltc_call *c);
@@ -20,7 +22,7 @@ struct ltc_client {
     grpc_channel *channel;
 };
 
-ltc_client *ltc_client_create(const char *target, int max_message_bytes) {
+ltc_client *ltc_client_create(const char *target, const char *peer, int max_message_bytes) {
     if (ltc_target_valid(target) != 0) return NULL;
     ltc_client *c = calloc(1, sizeof *c);
     if (!c) return NULL;
@@ -28,16 +30,27 @@ ltc_client *ltc_client_create(const char *target, int max_message_bytes) {
     if (max_message_bytes <= 0) max_message_bytes = 4 * 1024 * 1024;
     /* round_robin over every address the target resolves to (a headless Service's pods), so new replicas get
      * traffic; reconnect quickly after a peer restarts (the default backoff grows to two minutes). */
-    grpc_arg args[6] = {
+    char peer_name[80];
+    snprintf(peer_name, sizeof peer_name, "ltc-%s", peer ? peer : "");
+    const ltc_tls *tls = ltc_tls_internal();
+    grpc_arg args[7] = {
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = max_message_bytes}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = max_message_bytes}},
         {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = 100}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 2000}},
         {GRPC_ARG_STRING, GRPC_ARG_LB_POLICY_NAME, {.string = "round_robin"}},
+        /* mTLS: the peer's certificate must name it ("ltc-otd"), whatever address reaches it */
+        {GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG, {.string = peer_name}},
     };
-    grpc_channel_args cargs = {6, args};
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    grpc_channel_args cargs = {tls && peer ? 7 : 6, args};
+    grpc_channel_credentials *creds;
+    if (tls) {
+        grpc_ssl_pem_key_cert_pair pair = {tls->key_pem, tls->cert_pem};
+        creds = grpc_ssl_credentials_create_ex(tls->ca_pem, &pair, NULL, NULL);
+    } else {
+        creds = grpc_insecure_credentials_create();
+    }
     c->channel = grpc_channel_create(target, creds, &cargs);
     grpc_channel_credentials_release(creds);
     if (!c->channel) {

@@ -326,7 +326,7 @@ ltc_relay *ltc_relay_start(const ltc_relay_options *opt, ltc_status *st) {
     if (!r->db || !r->peers) goto fail;
     for (size_t i = 0; i < opt->n_peers; i++) {
         r->peers[i].destination = strdup(opt->peers[i].destination);
-        r->peers[i].client = ltc_client_create(opt->peers[i].target, 0);
+        r->peers[i].client = ltc_client_create(opt->peers[i].target, opt->peers[i].destination, 0);
         r->n_peers++;
         if (!r->peers[i].destination || !r->peers[i].client) {
             ltc_status_set(st, LTC_INVALID_ARGUMENT, "BAD_PEER", "bad target %s for peer %s", opt->peers[i].target,

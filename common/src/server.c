@@ -26,7 +26,9 @@
 #include <unistd.h>
 
 #include "grpc/health/v1/health.pb-c.h"
+#include "ltc/access.h"
 #include "ltc/ids.h"
+#include "ltc/tls.h"
 #include "ltc/fault.h"
 #include "ltc/log.h"
 #include "ltc/metrics.h"
@@ -67,6 +69,11 @@ struct ltc_call {
     char traceparent[56];          /* "00-" trace id (32) "-" span id (16) "-" flags (2) */
     char method_path[160];
     struct timespec started;
+    /* who: set by identify() and authorize() before the handler runs */
+    char peer[65];                 /* internal identity (certificate Common Name), "" in plaintext */
+    char principal[129];           /* the user or service account, from the gateway; "" for hand-offs */
+    unsigned roles;
+    int deal_scoped;               /* principal sees only deals whose iron triangle names it */
 };
 
 struct ltc_server {
@@ -166,6 +173,162 @@ const char *ltc_call_metadata(ltc_call *c, const char *key) {
         }
     }
     return NULL;
+}
+
+const char *ltc_call_principal(const ltc_call *c) { return c->principal; }
+unsigned ltc_call_roles(const ltc_call *c) { return c->roles; }
+const char *ltc_call_peer(const ltc_call *c) { return c->peer; }
+const char *ltc_call_service_name(const ltc_call *c) { return c->srv ? c->srv->opt.service_name : NULL; }
+const char *ltc_call_deal_scope(const ltc_call *c) { return c->deal_scoped ? c->principal : NULL; }
+
+/* ---- authentication and authorisation of a call (docs/security.md) ---- */
+
+/* The caller's internal identity: the Common Name of its verified client certificate (mTLS servers only). */
+static void identify(ltc_call *c) {
+    c->peer[0] = 0;
+    c->principal[0] = 0;
+    c->roles = 0;
+    c->deal_scoped = 0;
+    if (!c->srv->opt.tls || !c->srv->opt.client_cert_required || !c->call) return;
+    grpc_auth_context *ctx = grpc_call_auth_context(c->call);
+    if (!ctx) return;
+    grpc_auth_property_iterator it = grpc_auth_context_find_properties_by_name(ctx, GRPC_X509_CN_PROPERTY_NAME);
+    const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
+    if (p && p->value_length > 0 && p->value_length < sizeof c->peer) {
+        memcpy(c->peer, p->value, p->value_length);
+        c->peer[p->value_length] = 0;
+    }
+    grpc_auth_context_release(ctx);
+}
+
+static int name_in_list(const char *name, const char *list) {
+    size_t n = strlen(name);
+    if (n == 0) return 0;
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+static int principal_valid(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 128) return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x21 || *p == 0x7f) return 0;
+    return 1;
+}
+
+/* Who may call this method: the internal identity against the method's allow-list; for public methods the
+ * principal the gateway forwards (x-ltc-principal, x-ltc-roles), trusted only from the gateway, against the
+ * permission table. In plaintext (development) the identity is unknown: forwarded principals are taken as given
+ * and calls without one are not restricted. */
+static int authorize(ltc_call *c, const ltc_method *m, ltc_status *st) {
+    if (strcmp(m->path, "/grpc.health.v1.Health/Check") == 0) return 0;
+    const int mtls = c->srv->opt.tls && c->srv->opt.client_cert_required;
+    const char *callers = m->callers ? m->callers : "gateway";
+    if (mtls && !name_in_list(c->peer, callers))
+        return ltc_status_set(st, LTC_PERMISSION_DENIED, "CALLER_NOT_ALLOWED", "%s may not call %s",
+                              c->peer[0] ? c->peer : "this caller", m->path);
+    const int public_method = m->callers == NULL;
+    if (!public_method || (mtls && strcmp(c->peer, "gateway") != 0)) return 0;
+    const char *principal = ltc_call_metadata(c, "x-ltc-principal");
+    if (!principal) {
+        if (!mtls) return 0; /* plaintext development without authentication at the gateway */
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "NO_PRINCIPAL", "the gateway forwarded no principal");
+    }
+    if (!principal_valid(principal))
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_PRINCIPAL", "the forwarded principal is malformed");
+    snprintf(c->principal, sizeof c->principal, "%s", principal);
+    c->roles = ltc_roles_parse(ltc_call_metadata(c, "x-ltc-roles"));
+    if (!(ltc_access_roles(m->path) & c->roles))
+        return ltc_status_set(st, LTC_PERMISSION_DENIED, "ROLE_NOT_ALLOWED", "no role of %s may call %s",
+                              c->principal, m->path);
+    c->deal_scoped = !ltc_access_all_deals(c->roles);
+    return 0;
+}
+
+/* The string at a dotted field path of a message ("quote.deal"), or NULL. */
+static const char *field_string(const ProtobufCMessage *m, const char *path) {
+    char part[64];
+    while (m) {
+        const char *dot = strchr(path, '.');
+        size_t n = dot ? (size_t)(dot - path) : strlen(path);
+        if (n >= sizeof part) return NULL;
+        memcpy(part, path, n);
+        part[n] = 0;
+        const ProtobufCFieldDescriptor *f = protobuf_c_message_descriptor_get_field_by_name(m->descriptor, part);
+        if (!f || f->label == PROTOBUF_C_LABEL_REPEATED) return NULL;
+        const char *at = (const char *)m + f->offset;
+        if (!dot) return f->type == PROTOBUF_C_TYPE_STRING ? *(const char *const *)at : NULL;
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE) return NULL;
+        m = *(const ProtobufCMessage *const *)at;
+        path = dot + 1;
+    }
+    return NULL;
+}
+
+/* OWASP API1: a deal-scoped caller acts on a record only when its principal is in that deal's iron triangle. A
+ * name that is malformed or not found is left to the handler (INVALID_ARGUMENT, NOT_FOUND). */
+static int check_owner(ltc_call *c, const ltc_method *m, const ProtobufCMessage *req, ltc_status *st) {
+    if (!m->owner || !c->deal_scoped) return 0;
+    const char *name = field_string(req, m->owner->field);
+    if (!name || !name[0]) return 0;
+    const char *slash = strrchr(name, '/');
+    const char *id = slash ? slash + 1 : name;
+    if (!ltc_uuid_valid(id)) return 0;
+    PGresult *r = ltc_call_query(c, st, m->owner->sql, 1, &id);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) return 0;
+    for (int i = 0; i < PQnfields(r); i++)
+        if (strcmp(PQgetvalue(r, 0, i), c->principal) == 0) return 0;
+    return ltc_status_set(st, LTC_PERMISSION_DENIED, "NOT_IN_IRON_TRIANGLE",
+                          "%s is not in the iron triangle of the deal of %.200s", c->principal, name);
+}
+
+static const char SQL_AUDIT[] =
+    "INSERT INTO audit_log (principal, roles, caller, method, target, request_id, code, reason) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/* One row of the audit trail for a state-changing call: inside the call's transaction when it commits, on its own
+ * after a rollback. */
+static int audit(ltc_call *c, const ltc_method *m, const ProtobufCMessage *req, const ltc_status *outcome,
+                 const char *reason, ltc_status *st) {
+    char roles[96];
+    ltc_roles_format(c->roles, roles, sizeof roles);
+    char who[140];
+    if (c->principal[0])
+        snprintf(who, sizeof who, "%s", c->principal);
+    else if (c->peer[0])
+        snprintf(who, sizeof who, "service:%s", c->peer);
+    else
+        snprintf(who, sizeof who, "anonymous");
+    const char *target = NULL;
+    if (req && m->owner) target = field_string(req, m->owner->field);
+    if (req && !target) target = field_string(req, "name");
+    if (req && !target && m->idempotency_field) target = field_string(req, m->idempotency_field);
+    char tbuf[256];
+    snprintf(tbuf, sizeof tbuf, "%s", target ? target : "");
+    ltc_utf8_clean(tbuf);
+    const char *params[8] = {who, roles, c->peer, m->path, tbuf, c->request_id, ltc_code_name(outcome->code),
+                             reason ? reason : outcome->reason};
+    PGresult *r = ltc_db_query(c->w->db, st, SQL_AUDIT, 8, params);
+    if (!r) return -1;
+    PQclear(r);
+    return 0;
+}
+
+/* The audit row of a call that changed nothing (refused, failed, or a replay): best effort, on its own. */
+static void audit_outside(ltc_call *c, const ltc_method *m, const ProtobufCMessage *req, const ltc_status *outcome,
+                          const char *reason) {
+    if (!(m->flags & LTC_METHOD_WRITE) || !c->w->db) return;
+    ltc_status st = {0};
+    if (audit(c, m, req, outcome, reason, &st) != 0)
+        LTC_WARN("audit_failed", c->request_id, "%s: %s", m->path, st.message);
+    ltc_status_clear(&st);
 }
 
 /* ---- health ---- */
@@ -482,7 +645,7 @@ static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
     if (!(m->flags & LTC_METHOD_WRITE)) {
         for (int attempt = 0;; attempt++) {
             ProtobufCMessage *resp = NULL;
-            if (m->handler(c, req, &resp, st) == 0) {
+            if (check_owner(c, m, req, st) == 0 && m->handler(c, req, &resp, st) == 0) {
                 *out = pack_message(resp, out_len);
                 return *out ? 0 : ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
             }
@@ -510,6 +673,7 @@ static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
         ProtobufCMessage *resp = NULL;
         int committing = 0;
         if (ltc_db_begin(db, st) != 0) goto failed;
+        if (check_owner(c, m, req, st) != 0) goto failed;
         if (key) {
             uint8_t *stored = NULL;
             size_t stored_len = 0;
@@ -518,7 +682,10 @@ static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
                 ltc_db_rollback(db);
                 *out = stored;
                 *out_len = stored_len;
-                return stored ? 0 : ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+                if (!stored) return ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+                const ltc_status ok = {0};
+                audit_outside(c, m, req, &ok, "IDEMPOTENT_REPLAY");
+                return 0;
             }
             if (claimed < 0) goto failed;
         }
@@ -531,6 +698,10 @@ static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
         if (!*out) {
             ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
             goto failed;
+        }
+        {
+            const ltc_status ok = {0};
+            if (audit(c, m, req, &ok, NULL, st) != 0) goto failed_packed;
         }
         if (key) {
             const char *params[3] = {m->path, key, (const char *)*out};
@@ -554,6 +725,7 @@ static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
         if (st->code == LTC_ABORTED && strcmp(st->reason, "CONCURRENT_UPDATE") == 0 && attempt < 2) continue;
         /* the transaction never committed (a lost COMMIT's outcome is unknown: the caller retries with its key) */
         if (db_lost(st) && !committing && attempt == 0) continue;
+        audit_outside(c, m, req, st, NULL);
         return -1;
     }
 }
@@ -596,8 +768,11 @@ static void handle_registered(ltc_call *c, worker *w) {
     ltc_status st = {0};
     uint8_t *resp = NULL;
     size_t resp_len = 0;
+    identify(c);
     if (ltc_call_ms_left(c) <= 0) {
         ltc_status_set(&st, LTC_DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "deadline passed before the call was served");
+    } else if (authorize(c, m, &st) != 0) {
+        audit_outside(c, m, NULL, &st, NULL);
     } else if (!c->payload) {
         ltc_status_set(&st, LTC_INVALID_ARGUMENT, "MISSING_MESSAGE", "the request carries no message");
     } else {
@@ -889,7 +1064,7 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
                                               &grpc__health__v1__health_check_response__descriptor, health_check,
                                               LTC_METHOD_READ, NULL};
     grpc_init();
-    grpc_arg args[4];
+    grpc_arg args[6];
     args[0].type = GRPC_ARG_INTEGER;
     args[0].key = GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH;
     /* gRPC's own limit is a little above ours, so a request just over the limit gets our RESOURCE_EXHAUSTED with
@@ -906,7 +1081,14 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
     args[3].type = GRPC_ARG_INTEGER;
     args[3].key = GRPC_ARG_MAX_CONNECTION_AGE_GRACE_MS;
     args[3].value.integer = 30 * 1000;
-    grpc_channel_args cargs = {4, args};
+    /* OWASP API4: bounded request headers and streams per connection */
+    args[4].type = GRPC_ARG_INTEGER;
+    args[4].key = GRPC_ARG_MAX_METADATA_SIZE;
+    args[4].value.integer = s->opt.max_metadata_bytes > 0 ? s->opt.max_metadata_bytes : 8 * 1024;
+    args[5].type = GRPC_ARG_INTEGER;
+    args[5].key = GRPC_ARG_MAX_CONCURRENT_STREAMS;
+    args[5].value.integer = s->opt.max_concurrent_streams > 0 ? s->opt.max_concurrent_streams : 100;
+    grpc_channel_args cargs = {6, args};
     s->server = grpc_server_create(&cargs, NULL);
     s->cq = grpc_completion_queue_create_for_next(NULL);
     grpc_server_register_completion_queue(s->server, s->cq, NULL);
@@ -937,7 +1119,17 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
         s->refl_handles[1] = grpc_server_register_method(
             s->server, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", NULL, GRPC_SRM_PAYLOAD_NONE, 0);
     }
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    grpc_server_credentials *creds;
+    if (s->opt.tls) {
+        grpc_ssl_pem_key_cert_pair pair = {s->opt.tls->key_pem, s->opt.tls->cert_pem};
+        creds = grpc_ssl_server_credentials_create_ex(
+            s->opt.client_cert_required ? s->opt.tls->ca_pem : NULL, &pair, 1,
+            s->opt.client_cert_required ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                        : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+            NULL);
+    } else {
+        creds = grpc_insecure_server_credentials_create();
+    }
     int port = grpc_server_add_http2_port(s->server, opt->listen_addr, creds);
     grpc_server_credentials_release(creds);
     if (port == 0) {

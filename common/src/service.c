@@ -1,5 +1,6 @@
 /* service.c - the life of a stage service process: configuration, migrations, server, relay, signals. */
 #include "ltc/service.h"
+#include "ltc/tls.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -50,6 +51,21 @@ static const ltc_migration runtime_migrations[] = {
     {2, "002_outbox_traceparent.sql",
      "ALTER TABLE outbox ADD COLUMN traceparent text;\n"
      "COMMENT ON COLUMN outbox.traceparent IS 'W3C trace context of the call that wrote the hand-off';\n"},
+    {3, "003_audit_log.sql",
+     "CREATE TABLE audit_log (\n"
+     "  seq bigserial PRIMARY KEY,\n"
+     "  event_time timestamptz NOT NULL DEFAULT clock_timestamp(),\n"
+     "  principal text NOT NULL,\n"
+     "  roles text NOT NULL,\n"
+     "  caller text NOT NULL,\n"
+     "  method text NOT NULL,\n"
+     "  target text NOT NULL,\n"
+     "  request_id text NOT NULL,\n"
+     "  code text NOT NULL,\n"
+     "  reason text NOT NULL\n"
+     ");\n"
+     "CREATE INDEX audit_log_principal ON audit_log (principal, seq);\n"
+     "COMMENT ON TABLE audit_log IS 'Every state-changing call: who, what, when, request id, outcome (append only)';\n"},
 };
 
 void ltc_default_metrics_listen(const char *grpc_listen, char *out, size_t n) {
@@ -98,7 +114,7 @@ static int signal_pending(void) {
     return sigismember(&set, SIGTERM) || sigismember(&set, SIGINT);
 }
 
-int ltc_health_probe(const char *listen_addr, int deadline_ms) {
+int ltc_health_probe(const char *listen_addr, const char *peer, int deadline_ms) {
     char target[300];
     if (strncmp(listen_addr, "0.0.0.0:", 8) == 0) {
         snprintf(target, sizeof target, "127.0.0.1:%s", listen_addr + 8);
@@ -107,7 +123,7 @@ int ltc_health_probe(const char *listen_addr, int deadline_ms) {
     } else {
         snprintf(target, sizeof target, "%s", listen_addr);
     }
-    ltc_client *c = ltc_client_create(target, 0);
+    ltc_client *c = ltc_client_create(target, peer, 0);
     if (!c) return 1;
     Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
     uint8_t buf[16];
@@ -276,12 +292,25 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     }
     char name[96];
     ltc_log_init(def->name, ltc_env_str("LTC_LOG_LEVEL", "info"));
+    char tls_err[400];
+    int tls = migrate_only ? 0 : ltc_tls_internal_from_env(tls_err, sizeof tls_err); /* migrating serves nothing */
+    if (tls < 0) {
+        fprintf(stderr, "%s: %s\n", def->name, tls_err);
+        return 1;
+    }
     if (probe) {
         env_name(name, sizeof name, def->name, "LISTEN");
-        return ltc_health_probe(ltc_env_str(name, def->default_listen), 2000);
+        int rc = ltc_health_probe(ltc_env_str(name, def->default_listen), def->name, 2000);
+        ltc_tls_internal_free();
+        return rc;
     }
     svc_config cfg = {0};
     if (load_config(def, &cfg, migrate_only) != 0) return 1;
+    if (tls == 0 && !migrate_only)
+        LTC_WARN("plaintext", NULL, "LTC_PLAINTEXT=1: no TLS, callers are not authenticated (local development only)");
+    else if (strcmp(ltc_tls_identity(), def->name) != 0)
+        LTC_WARN("tls_identity", NULL, "LTC_TLS_CERT names \"%s\", not \"%s\": peers will refuse it",
+                 ltc_tls_identity(), def->name);
     ltc_block_signals();
     char redacted[512];
     ltc_redact_dsn(cfg.dsn ? cfg.dsn : "", redacted, sizeof redacted);
@@ -296,15 +325,18 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         return 1;
     }
     /* the service's methods plus the hand-off admin service every stage serves */
-    size_t n_methods = def->n_methods + ltc_admin_methods_count;
+    size_t n_methods = def->n_methods + ltc_admin_methods_count + ltc_audit_methods_count;
     ltc_method *methods = calloc(n_methods, sizeof *methods);
-    const char **health = calloc(n_methods + 2, sizeof *health);
+    const char **health = calloc(n_methods + 3, sizeof *health);
     if (!methods || !health) abort();
     memcpy(methods, def->methods, def->n_methods * sizeof *methods);
     memcpy(methods + def->n_methods, ltc_admin_methods, ltc_admin_methods_count * sizeof *methods);
+    memcpy(methods + def->n_methods + ltc_admin_methods_count, ltc_audit_methods,
+           ltc_audit_methods_count * sizeof *methods);
     size_t nh = 0;
     for (const char *const *h = def->health_services; h && *h; h++) health[nh++] = *h;
     health[nh++] = "ltc.admin.v1.HandoffAdminService";
+    health[nh++] = "ltc.audit.v1.AuditService";
     health[nh] = NULL;
     ltc_server_options so = {
         .service_name = def->name,
@@ -317,6 +349,8 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         .health_services = health,
         .max_message_bytes = (int)cfg.max_msg,
         .shutdown_grace_ms = (int)cfg.grace_ms,
+        .tls = ltc_tls_internal(),
+        .client_cert_required = 1,
     };
     ltc_server *server = ltc_server_start(&so, &st);
     if (!server) {

@@ -44,7 +44,7 @@ void ltc_status_clear(ltc_status *st) {
 
 /* Makes buf (NUL-terminated) valid UTF-8 in place: an invalid byte becomes '?', and a sequence cut short at the end
  * (by a truncating snprintf) is dropped. Details travel as proto3 strings, which clients refuse unless valid. */
-static void utf8_clean(char *buf) {
+void ltc_utf8_clean(char *buf) {
     unsigned char *p = (unsigned char *)buf;
     while (*p) {
         unsigned char c = *p;
@@ -81,8 +81,8 @@ int ltc_status_set(ltc_status *st, ltc_code code, const char *reason, const char
     va_start(ap, fmt);
     vsnprintf(st->message, sizeof st->message, fmt, ap);
     va_end(ap);
-    utf8_clean(st->reason);
-    utf8_clean(st->message);
+    ltc_utf8_clean(st->reason);
+    ltc_utf8_clean(st->message);
     return -1;
 }
 
@@ -97,17 +97,17 @@ int ltc_status_bad_field(ltc_status *st, const char *field, const char *fmt, ...
     va_start(ap, fmt);
     vsnprintf(desc, sizeof desc, fmt, ap);
     va_end(ap);
-    utf8_clean(desc);
+    ltc_utf8_clean(desc);
     if (st->n_violations == 0) {
         snprintf(st->message, sizeof st->message, "invalid %s: %s", field, desc);
-        utf8_clean(st->message);
+        ltc_utf8_clean(st->message);
     }
     if (st->n_violations < LTC_STATUS_MAX_VIOLATIONS) {
         ltc_field_violation *v = &st->violations[st->n_violations++];
         snprintf(v->field, sizeof v->field, "%s", field);
         snprintf(v->description, sizeof v->description, "%s", desc);
-        utf8_clean(v->field);
-        utf8_clean(v->description);
+        ltc_utf8_clean(v->field);
+        ltc_utf8_clean(v->description);
     }
     return -1;
 }
@@ -162,14 +162,25 @@ uint8_t *ltc_status_pack_details(const ltc_status *st, const char *domain, const
     bad.n_field_violations = st->n_violations;
     bad.field_violations = fvp;
 
-    Google__Protobuf__Any any[2] = {GOOGLE__PROTOBUF__ANY__INIT, GOOGLE__PROTOBUF__ANY__INIT};
-    Google__Protobuf__Any *anyp[2] = {&any[0], &any[1]};
+    Google__Protobuf__Duration delay = GOOGLE__PROTOBUF__DURATION__INIT;
+    Google__Rpc__RetryInfo retry = GOOGLE__RPC__RETRY_INFO__INIT;
+    delay.seconds = st->retry_delay_ms / 1000;
+    delay.nanos = (int32_t)(st->retry_delay_ms % 1000) * 1000000;
+    retry.retry_delay = &delay;
+
+    Google__Protobuf__Any any[3] = {GOOGLE__PROTOBUF__ANY__INIT, GOOGLE__PROTOBUF__ANY__INIT,
+                                    GOOGLE__PROTOBUF__ANY__INIT};
+    Google__Protobuf__Any *anyp[3] = {&any[0], &any[1], &any[2]};
     size_t n_any = 0;
     uint8_t *out = NULL;
     if (pack_any(&any[n_any], &info.base, "google.rpc.ErrorInfo") != 0) goto done;
     n_any++;
     if (st->n_violations > 0) {
         if (pack_any(&any[n_any], &bad.base, "google.rpc.BadRequest") != 0) goto done;
+        n_any++;
+    }
+    if (st->retry_delay_ms > 0) {
+        if (pack_any(&any[n_any], &retry.base, "google.rpc.RetryInfo") != 0) goto done;
         n_any++;
     }
     Google__Rpc__Status s = GOOGLE__RPC__STATUS__INIT;

@@ -7,18 +7,25 @@
 #define DTC_SVC "/ltc.dtc.v1.DeliveryToCashService/"
 #define DTC_INTAKE "/ltc.dtc.v1.IntakeService/"
 
+#define DESC(snake) &ltc__dtc__v1__##snake##_request__descriptor, &ltc__dtc__v1__##snake##_response__descriptor
+
+/* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
+#define ACCOUNT_SQL "SELECT account_owner, solution_owner, fulfilment_owner FROM order_accounts WHERE id = $1"
+#define INVOICE_SQL                                                                                               \
+    "SELECT a.account_owner, a.solution_owner, a.fulfilment_owner FROM invoices i "                               \
+    "JOIN order_accounts a ON a.id = i.account_id WHERE i.id = $1"
+static const ltc_owner_lookup ACCOUNT = {"name", ACCOUNT_SQL}, ACCOUNT_OF_ORDER = {"order", ACCOUNT_SQL},
+                              INVOICE = {"name", INVOICE_SQL};
+
 static const ltc_method METHODS[] = {
-    {DTC_SVC "GetOrderAccount", &ltc__dtc__v1__get_order_account_request__descriptor,
-     &ltc__dtc__v1__get_order_account_response__descriptor, dtc_get_order_account, LTC_METHOD_READ, NULL},
-    {DTC_SVC "GetInvoice", &ltc__dtc__v1__get_invoice_request__descriptor,
-     &ltc__dtc__v1__get_invoice_response__descriptor, dtc_get_invoice, LTC_METHOD_READ, NULL},
-    {DTC_SVC "ListInvoices", &ltc__dtc__v1__list_invoices_request__descriptor,
-     &ltc__dtc__v1__list_invoices_response__descriptor, dtc_list_invoices, LTC_METHOD_READ, NULL},
-    {DTC_SVC "RecordPayment", &ltc__dtc__v1__record_payment_request__descriptor,
-     &ltc__dtc__v1__record_payment_response__descriptor, dtc_record_payment, LTC_METHOD_WRITE, "request_id"},
-    {DTC_INTAKE "AcceptDelivery", &ltc__dtc__v1__accept_delivery_request__descriptor,
-     &ltc__dtc__v1__accept_delivery_response__descriptor, dtc_accept_delivery,
-     LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, "handoff_id"},
+    {DTC_SVC "GetOrderAccount", DESC(get_order_account), dtc_get_order_account, LTC_METHOD_READ, NULL, NULL,
+     &ACCOUNT},
+    {DTC_SVC "GetInvoice", DESC(get_invoice), dtc_get_invoice, LTC_METHOD_READ, NULL, NULL, &INVOICE},
+    {DTC_SVC "ListInvoices", DESC(list_invoices), dtc_list_invoices, LTC_METHOD_READ, NULL, NULL, &ACCOUNT_OF_ORDER},
+    /* finance only (ltc/access.h): no ownership */
+    {DTC_SVC "RecordPayment", DESC(record_payment), dtc_record_payment, LTC_METHOD_WRITE, "request_id", NULL, NULL},
+    {DTC_INTAKE "AcceptDelivery", DESC(accept_delivery), dtc_accept_delivery,
+     LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, "handoff_id", "otd", NULL},
 };
 
 static const char *const HEALTH[] = {"ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService", NULL};

@@ -1,21 +1,30 @@
-/* ltc-gateway: the single entry for clients. Forwards every public RPC of the four stage services to its service,
- * unchanged (bytes in, bytes out, error details passed through), with the caller's deadline (or a default), its
- * cancellation, a request id (the caller's x-request-id, else a new one) and the W3C trace context (the caller's
- * traceparent, else a new trace). Internal services (the IntakeService
- * hand-off receivers, admin) are not routed: they answer UNIMPLEMENTED here.
- *
- * Security (TLS, authentication, authorisation by role and deal ownership) goes in `forward`, before the call. */
+/* ltc-gateway: the single entry for clients. Over TLS, it authenticates every call (a bearer JWT, auth.h), checks
+ * the caller's roles against the permission table (ltc/access.h) and a per-caller rate limit, then forwards the
+ * call to its stage service over mTLS, unchanged (bytes in, bytes out, error details passed through), with the
+ * caller's deadline (or a default; capped), its cancellation, a request id (the caller's x-request-id, else a new
+ * one), the W3C trace context, and the caller's principal and roles (x-ltc-principal, x-ltc-roles: metadata the
+ * stage services trust only from the gateway's certificate; whatever a client sends under those names is dropped).
+ * Internal services (IntakeService hand-off receivers, HandoffAdminService) are not routed: UNIMPLEMENTED here.
+ * docs/security.md has the threat model. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
+#include "auth.h"
+#include "ltc/access.h"
+#include "ltc/audit/v1/audit_service.pb-c.h"
 #include "ltc/client.h"
 #include "ltc/config.h"
 #include "ltc/log.h"
 #include "ltc/metrics.h"
 #include "ltc/server.h"
 #include "ltc/service.h"
+#include "ltc/tls.h"
+#include "ratelimit.h"
+
+#define AUDIT_METHOD "/ltc.audit.v1.AuditService/ListAuditEvents"
 
 typedef struct route {
     const char *prefix;   /* "/ltc.ltb.v1.LeadToBidService/" */
@@ -26,7 +35,9 @@ typedef struct route {
 typedef struct gateway {
     route routes[4];
     size_t n_routes;
-    int default_deadline_ms;
+    int default_deadline_ms, max_deadline_ms, require_deadline;
+    gw_auth *auth;        /* NULL: authentication off (LTC_GATEWAY_AUTH=off, plaintext development only) */
+    gw_limiter *limiter;  /* NULL: no rate limit */
 } gateway;
 
 static const struct {
@@ -43,22 +54,79 @@ static const char *const health_services[] = {
     "ltc.bto.v1.BidToOrderService",
     "ltc.otd.v1.OrderToDeliveryService",
     "ltc.dtc.v1.DeliveryToCashService",
+    "ltc.audit.v1.AuditService",
     NULL,
 };
+
+static double now_monotonic(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* The stage a call goes to: by the service in its path, or (the audit trail) by the stage its request names. */
+static const route *find_route(const gateway *g, const char *method, const uint8_t *req, size_t req_len,
+                               ltc_status *st) {
+    for (size_t i = 0; i < g->n_routes; i++)
+        if (strncmp(method, g->routes[i].prefix, strlen(g->routes[i].prefix)) == 0) return &g->routes[i];
+    if (strcmp(method, AUDIT_METHOD) != 0) {
+        ltc_status_set(st, LTC_UNIMPLEMENTED, "UNKNOWN_METHOD", "method %.150s is not served here", method);
+        return NULL;
+    }
+    Ltc__Audit__V1__ListAuditEventsRequest *r = ltc__audit__v1__list_audit_events_request__unpack(NULL, req_len, req);
+    const route *found = NULL;
+    for (size_t i = 0; r && r->stage && i < g->n_routes; i++)
+        if (strcmp(r->stage, g->routes[i].service) == 0) found = &g->routes[i];
+    if (!r)
+        ltc_status_set(st, LTC_INVALID_ARGUMENT, "MALFORMED_REQUEST", "the request could not be decoded");
+    else if (!found)
+        ltc_status_bad_field(st, "stage", "required: ltb, bto, otd or dtc");
+    if (r) ltc__audit__v1__list_audit_events_request__free_unpacked(r, NULL);
+    return found;
+}
 
 static int forward(ltc_call *call, const char *method, const uint8_t *req, size_t req_len, uint8_t **resp,
                    size_t *resp_len, ltc_status *st, void *user) {
     gateway *g = user;
-    const route *r = NULL;
-    for (size_t i = 0; i < g->n_routes && !r; i++)
-        if (strncmp(method, g->routes[i].prefix, strlen(g->routes[i].prefix)) == 0) r = &g->routes[i];
-    if (!r) return ltc_status_set(st, LTC_UNIMPLEMENTED, "UNKNOWN_METHOD", "method %.150s is not served here", method);
-    /* Authentication and authorisation (TLS, tokens, roles, deal ownership) belong here, before forwarding. */
+    /* who: authentication first, so that nothing about the API is told to an unauthenticated caller */
+    gw_principal who = {0};
+    char roles[96] = "";
+    if (g->auth) {
+        if (gw_auth_check(g->auth, ltc_call_metadata(call, "authorization"), time(NULL), &who, st) != 0) return -1;
+        if (!(ltc_access_roles(method) & who.roles)) {
+            if (ltc_access_roles(method) == 0)
+                return ltc_status_set(st, LTC_UNIMPLEMENTED, "UNKNOWN_METHOD", "method %.150s is not served here",
+                                      method);
+            return ltc_status_set(st, LTC_PERMISSION_DENIED, "ROLE_NOT_ALLOWED", "no role of %s may call %.150s",
+                                  who.subject, method);
+        }
+        ltc_roles_format(who.roles, roles, sizeof roles);
+        if (g->limiter) {
+            int64_t wait = gw_limiter_take(g->limiter, who.subject, now_monotonic());
+            if (wait > 0) {
+                ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "RATE_LIMITED",
+                               "%s is over its rate limit; retry in %lld ms", who.subject, (long long)wait);
+                st->retry_delay_ms = wait;
+                return -1;
+            }
+        }
+    }
+    const route *r = find_route(g, method, req, req_len, st);
+    if (!r) return -1;
     int64_t left = ltc_call_ms_left(call);
-    int deadline = left == INT64_MAX ? g->default_deadline_ms : (int)(left > INT32_MAX ? INT32_MAX : left);
+    if (left == INT64_MAX && g->require_deadline)
+        return ltc_status_set(st, LTC_INVALID_ARGUMENT, "DEADLINE_REQUIRED",
+                              "set a deadline on the call (grpc-timeout), at most %d ms", g->max_deadline_ms);
+    int64_t deadline = left == INT64_MAX ? g->default_deadline_ms : left;
+    if (deadline > g->max_deadline_ms) deadline = g->max_deadline_ms;
     if (deadline <= 0) return ltc_status_set(st, LTC_DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "deadline passed");
-    ltc_metadata_kv md[2] = {{"x-request-id", ltc_call_request_id(call)}, {"traceparent", ltc_call_traceparent(call)}};
-    if (ltc_client_call(r->client, call, method, req, req_len, deadline, md, 2, resp, resp_len, st) == 0) return 0;
+    ltc_metadata_kv md[4] = {{"x-request-id", ltc_call_request_id(call)},
+                             {"traceparent", ltc_call_traceparent(call)},
+                             {"x-ltc-principal", who.subject},
+                             {"x-ltc-roles", roles}};
+    size_t n_md = g->auth ? 4 : 2;
+    if (ltc_client_call(r->client, call, method, req, req_len, (int)deadline, md, n_md, resp, resp_len, st) == 0)
+        return 0;
     /* The transport failed, or the service cancelled the call while stopping: say which service, in our own error
      * details, as UNAVAILABLE (retryable) */
     if ((st->code == LTC_UNAVAILABLE || (st->code == LTC_CANCELLED && ltc_call_ms_left(call) > 0)) && !st->raw_details) {
@@ -68,10 +136,78 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
     return -1;
 }
 
+/* The gateway's configuration beyond the common variables: TLS, authentication, limits. 0, or -1 (printed). */
+static int configure(gateway *g, ltc_tls *public_tls, int *plaintext) {
+    char err[400];
+    long deadline, max_deadline, require, rate, burst;
+    if (ltc_env_int("LTC_GATEWAY_FORWARD_DEADLINE_MS", 30000, 100, 600000, &deadline, err, sizeof err) != 0 ||
+        ltc_env_int("LTC_GATEWAY_MAX_DEADLINE_MS", 60000, 100, 3600000, &max_deadline, err, sizeof err) != 0 ||
+        ltc_env_int("LTC_GATEWAY_REQUIRE_DEADLINE", 0, 0, 1, &require, err, sizeof err) != 0 ||
+        ltc_env_int("LTC_GATEWAY_RATE_LIMIT", 200, 0, 1000000, &rate, err, sizeof err) != 0 ||
+        ltc_env_int("LTC_GATEWAY_RATE_BURST", 400, 1, 10000000, &burst, err, sizeof err) != 0) {
+        fprintf(stderr, "gateway: %s\n", err);
+        return -1;
+    }
+    g->default_deadline_ms = (int)(deadline < max_deadline ? deadline : max_deadline);
+    g->max_deadline_ms = (int)max_deadline;
+    g->require_deadline = (int)require;
+    /* the public listener: TLS unless plaintext is asked for explicitly */
+    const char *cert = ltc_env_str("LTC_GATEWAY_TLS_CERT", NULL), *key = ltc_env_str("LTC_GATEWAY_TLS_KEY", NULL);
+    *plaintext = 0;
+    if (cert || key) {
+        if (!cert || !key) {
+            fprintf(stderr, "gateway: LTC_GATEWAY_TLS_CERT and LTC_GATEWAY_TLS_KEY go together\n");
+            return -1;
+        }
+        ltc_status st = {0};
+        if (ltc_tls_load(public_tls, cert, key, NULL, &st) != 0) {
+            fprintf(stderr, "gateway: %s\n", st.message);
+            ltc_status_clear(&st);
+            return -1;
+        }
+    } else if (ltc_plaintext_allowed()) {
+        *plaintext = 1;
+    } else {
+        fprintf(stderr, "gateway: LTC_GATEWAY_TLS_CERT and LTC_GATEWAY_TLS_KEY are not set: set them, or set "
+                        "LTC_PLAINTEXT=1 for local development\n");
+        return -1;
+    }
+    /* who may call: bearer tokens, unless switched off for plaintext development */
+    const char *keys = ltc_env_str("LTC_GATEWAY_JWT_KEYS", NULL);
+    const char *auth = ltc_env_str("LTC_GATEWAY_AUTH", "on");
+    if (strcmp(auth, "off") == 0) {
+        if (!ltc_plaintext_allowed()) {
+            fprintf(stderr, "gateway: LTC_GATEWAY_AUTH=off is allowed only with LTC_PLAINTEXT=1 (development)\n");
+            return -1;
+        }
+    } else if (strcmp(auth, "on") != 0) {
+        fprintf(stderr, "gateway: LTC_GATEWAY_AUTH=%s is not \"on\" or \"off\"\n", auth);
+        return -1;
+    } else if (!keys) {
+        fprintf(stderr, "gateway: LTC_GATEWAY_JWT_KEYS (the token key set, docs/security.md) is required\n");
+        return -1;
+    } else if (!(g->auth = gw_auth_load(keys, err, sizeof err))) {
+        fprintf(stderr, "gateway: LTC_GATEWAY_JWT_KEYS: %s\n", err);
+        return -1;
+    }
+    if (g->auth && rate > 0 && !(g->limiter = gw_limiter_create((double)rate, (double)burst))) return -1;
+    return 0;
+}
+
 int main(int argc, char **argv) {
     ltc_log_init("gateway", ltc_env_str("LTC_LOG_LEVEL", "info"));
     const char *listen = ltc_env_str("LTC_GATEWAY_LISTEN", "127.0.0.1:50051");
-    if (argc == 2 && strcmp(argv[1], "--health-probe") == 0) return ltc_health_probe(listen, 2000);
+    char err[400];
+    int internal_tls = ltc_tls_internal_from_env(err, sizeof err);
+    if (internal_tls < 0) {
+        fprintf(stderr, "gateway: %s\n", err);
+        return 1;
+    }
+    if (argc == 2 && strcmp(argv[1], "--health-probe") == 0) {
+        int probe = ltc_health_probe(listen, "gateway", 2000);
+        ltc_tls_internal_free();
+        return probe;
+    }
     if (argc != 1) {
         fprintf(stderr, "usage: ltc-gateway [--health-probe]\n(configuration: docs/configuration.md)\n");
         return 2;
@@ -80,27 +216,35 @@ int main(int argc, char **argv) {
         fprintf(stderr, "gateway: LTC_GATEWAY_LISTEN=%s is not a host:port address\n", listen);
         return 1;
     }
-    char err[200];
-    long workers, grace, max_msg, deadline;
+    long workers, grace, max_msg, max_md, max_streams;
     if (ltc_env_int("LTC_WORKERS", 8, 1, 256, &workers, err, sizeof err) != 0 ||
         ltc_env_int("LTC_SHUTDOWN_GRACE_MS", 5000, 0, 600000, &grace, err, sizeof err) != 0 ||
         ltc_env_int("LTC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024, &max_msg, err, sizeof err) != 0 ||
-        ltc_env_int("LTC_GATEWAY_FORWARD_DEADLINE_MS", 30000, 100, 600000, &deadline, err, sizeof err) != 0) {
+        ltc_env_int("LTC_GATEWAY_MAX_METADATA_BYTES", 8192, 1024, 65536, &max_md, err, sizeof err) != 0 ||
+        ltc_env_int("LTC_GATEWAY_MAX_CONCURRENT_STREAMS", 100, 1, 10000, &max_streams, err, sizeof err) != 0) {
         fprintf(stderr, "gateway: %s\n", err);
         return 1;
     }
     char metrics_default[300];
     ltc_default_metrics_listen(listen, metrics_default, sizeof metrics_default);
     const char *metrics_listen = ltc_env_str("LTC_GATEWAY_METRICS_LISTEN", metrics_default);
-    gateway g = {.default_deadline_ms = (int)deadline};
-    int rc = 1;
+    gateway g = {0};
+    ltc_tls public_tls = {0};
+    int plaintext = 0, rc = 1;
+    if (configure(&g, &public_tls, &plaintext) != 0) goto out;
+    if (plaintext)
+        LTC_WARN("plaintext", NULL, "LTC_PLAINTEXT=1: the public port has no TLS (local development only)");
+    if (!g.auth)
+        LTC_WARN("auth_off", NULL, "LTC_GATEWAY_AUTH=off: callers are not authenticated (local development only)");
+    if (internal_tls == 0)
+        LTC_WARN("plaintext", NULL, "LTC_PLAINTEXT=1: calls to the services are not mTLS (local development only)");
     ltc_block_signals(); /* before any thread starts (gRPC's too), so that only sigwait below takes SIGTERM */
     for (size_t i = 0; i < sizeof public_services / sizeof public_services[0]; i++) {
         char var[64];
         snprintf(var, sizeof var, "LTC_%c%c%c_TARGET", public_services[i].service[0] - 32,
                  public_services[i].service[1] - 32, public_services[i].service[2] - 32);
         const char *target = ltc_env_str(var, ltc_default_target(public_services[i].service));
-        ltc_client *c = ltc_client_create(target, (int)max_msg);
+        ltc_client *c = ltc_client_create(target, public_services[i].service, (int)max_msg);
         if (!c) {
             fprintf(stderr, "gateway: %s=%s is not a host:port address\n", var, target);
             goto out;
@@ -121,7 +265,11 @@ int main(int argc, char **argv) {
         .raw_handler = forward,
         .raw_user = &g,
         .max_message_bytes = (int)max_msg,
+        .max_metadata_bytes = (int)max_md,
+        .max_concurrent_streams = (int)max_streams,
         .shutdown_grace_ms = (int)grace,
+        .tls = plaintext ? NULL : &public_tls,
+        .client_cert_required = 0,
     };
     ltc_server *server = ltc_server_start(&so, &st);
     if (!server) {
@@ -129,7 +277,8 @@ int main(int argc, char **argv) {
         ltc_status_clear(&st);
         goto out;
     }
-    LTC_INFO("serving", NULL, "gateway on %s, metrics on %s", listen, metrics_listen);
+    LTC_INFO("serving", NULL, "gateway on %s (%s, %s), metrics on %s", listen, plaintext ? "plaintext" : "TLS",
+             g.auth ? "bearer tokens" : "no authentication", metrics_listen);
     int sig = ltc_wait_for_signal();
     LTC_INFO("stopping", NULL, "signal %d: draining", sig);
     ltc_server_stop(server);
@@ -138,5 +287,9 @@ int main(int argc, char **argv) {
 out:
     ltc_metrics_stop();
     for (size_t i = 0; i < g.n_routes; i++) ltc_client_destroy(g.routes[i].client);
+    gw_auth_free(g.auth);
+    gw_limiter_free(g.limiter);
+    ltc_tls_free(&public_tls);
+    ltc_tls_internal_free();
     return rc;
 }

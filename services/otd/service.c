@@ -6,31 +6,30 @@
 #include "otd.h"
 
 #define OTD_SVC "/ltc.otd.v1.OrderToDeliveryService/"
-#define WRITE LTC_METHOD_WRITE, "request_id"
-#define READ LTC_METHOD_READ, NULL
+#define DESC(snake) &ltc__otd__v1__##snake##_request__descriptor, &ltc__otd__v1__##snake##_response__descriptor
+#define READ(rpc, snake, fn, owner) {OTD_SVC #rpc, DESC(snake), fn, LTC_METHOD_READ, NULL, NULL, owner}
+#define WRITE(rpc, snake, fn, owner) {OTD_SVC #rpc, DESC(snake), fn, LTC_METHOD_WRITE, "request_id", NULL, owner}
+
+/* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
+#define ORDER_SQL "SELECT account_owner, solution_owner, fulfilment_owner FROM orders WHERE id = $1"
+#define SHIPMENT_SQL                                                                                              \
+    "SELECT o.account_owner, o.solution_owner, o.fulfilment_owner FROM shipments s "                              \
+    "JOIN orders o ON o.id = s.order_id WHERE s.id = $1"
+static const ltc_owner_lookup ORDER = {"name", ORDER_SQL}, ORDER_OF_SHIPMENT = {"shipment.order", ORDER_SQL},
+                              SHIPMENT = {"name", SHIPMENT_SQL};
 
 static const ltc_method METHODS[] = {
-    {OTD_SVC "GetOrder", &ltc__otd__v1__get_order_request__descriptor,
-     &ltc__otd__v1__get_order_response__descriptor, otd_get_order, READ},
-    {OTD_SVC "ListOrders", &ltc__otd__v1__list_orders_request__descriptor,
-     &ltc__otd__v1__list_orders_response__descriptor, otd_list_orders, READ},
-    {OTD_SVC "ReviewOrder", &ltc__otd__v1__review_order_request__descriptor,
-     &ltc__otd__v1__review_order_response__descriptor, otd_review_order, WRITE},
-    {OTD_SVC "ReleaseOrder", &ltc__otd__v1__release_order_request__descriptor,
-     &ltc__otd__v1__release_order_response__descriptor, otd_release_order, WRITE},
-    {OTD_SVC "CreateResource", &ltc__otd__v1__create_resource_request__descriptor,
-     &ltc__otd__v1__create_resource_response__descriptor, otd_create_resource, WRITE},
-    {OTD_SVC "ScheduleOrder", &ltc__otd__v1__schedule_order_request__descriptor,
-     &ltc__otd__v1__schedule_order_response__descriptor, otd_schedule_order, WRITE},
-    {OTD_SVC "CreateShipment", &ltc__otd__v1__create_shipment_request__descriptor,
-     &ltc__otd__v1__create_shipment_response__descriptor, otd_create_shipment, WRITE},
-    {OTD_SVC "GetShipment", &ltc__otd__v1__get_shipment_request__descriptor,
-     &ltc__otd__v1__get_shipment_response__descriptor, otd_get_shipment, READ},
-    {OTD_SVC "RecordAcceptance", &ltc__otd__v1__record_acceptance_request__descriptor,
-     &ltc__otd__v1__record_acceptance_response__descriptor, otd_record_acceptance, WRITE},
-    {"/ltc.otd.v1.IntakeService/AcceptOrder", &ltc__otd__v1__accept_order_request__descriptor,
-     &ltc__otd__v1__accept_order_response__descriptor, otd_accept_order,
-     LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, "handoff_id"},
+    READ(GetOrder, get_order, otd_get_order, &ORDER),
+    READ(ListOrders, list_orders, otd_list_orders, NULL),
+    WRITE(ReviewOrder, review_order, otd_review_order, &ORDER),
+    WRITE(ReleaseOrder, release_order, otd_release_order, &ORDER),
+    WRITE(CreateResource, create_resource, otd_create_resource, NULL),
+    WRITE(ScheduleOrder, schedule_order, otd_schedule_order, &ORDER),
+    WRITE(CreateShipment, create_shipment, otd_create_shipment, &ORDER_OF_SHIPMENT),
+    READ(GetShipment, get_shipment, otd_get_shipment, &SHIPMENT),
+    WRITE(RecordAcceptance, record_acceptance, otd_record_acceptance, &SHIPMENT),
+    {"/ltc.otd.v1.IntakeService/AcceptOrder", DESC(accept_order), otd_accept_order,
+     LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, "handoff_id", "bto", NULL},
 };
 
 static const char *const HEALTH[] = {"ltc.otd.v1.OrderToDeliveryService", "ltc.otd.v1.IntakeService", NULL};

@@ -11,8 +11,11 @@
 typedef struct ltc_client ltc_client;
 typedef struct ltc_call ltc_call;
 
-/* A channel to "host:port" (plaintext; TLS comes with the security work). NULL on a malformed target. */
-ltc_client *ltc_client_create(const char *target, int max_message_bytes);
+/* A channel to "host:port" (or "dns:///host:port") of the process whose internal identity is `peer` ("otd").
+ * With the process's internal identity loaded (ltc/tls.h) the channel is mTLS: it presents our certificate and
+ * accepts only a server certificate from our CA naming "ltc-<peer>"; otherwise plaintext. NULL on a malformed
+ * target. */
+ltc_client *ltc_client_create(const char *target, const char *peer, int max_message_bytes);
 void ltc_client_destroy(ltc_client *c);  /* NULL-safe */
 
 typedef struct ltc_metadata_kv {

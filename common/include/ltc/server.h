@@ -43,6 +43,12 @@ enum {
     LTC_METHOD_KEY_REQUIRED = 1u << 1, /* the idempotency field must be set (hand-offs) */
 };
 
+/* How to find the iron triangle of the deal record a request names, for ownership checks (docs/security.md). */
+typedef struct ltc_owner_lookup {
+    const char *field; /* request field with the record's resource name ("name", "quote.deal"): its last segment */
+    const char *sql;   /* $1 = that id (a UUID) -> one row: account_owner, solution_owner, fulfilment_owner */
+} ltc_owner_lookup;
+
 typedef struct ltc_method {
     const char *path;                               /* "/ltc.ltb.v1.LeadToBidService/CreateLead" */
     const ProtobufCMessageDescriptor *request;
@@ -50,6 +56,11 @@ typedef struct ltc_method {
     ltc_unary_handler handler;
     unsigned flags;
     const char *idempotency_field;                  /* string field of the request, or NULL */
+    /* Internal identities (mTLS certificate Common Names) allowed to call: "bto", "ops", "dtc,ltb". NULL: "gateway"
+     * (a public method, with the caller's principal and roles checked against ltc/access.h's table). */
+    const char *callers;
+    /* NULL: the method names no deal record (or only through a parent checked by the handler). */
+    const ltc_owner_lookup *owner;
 } ltc_method;
 
 /* --- inside a handler ------------------------------------------------------------------------------------ */
@@ -71,6 +82,17 @@ const char *ltc_call_request_id(const ltc_call *c);
 /* The W3C trace context of the call: the caller's valid `traceparent` header, else a new one made at the first
  * hop (the gateway). Always a valid "00-<32 hex>-<16 hex>-<2 hex>" string. */
 const char *ltc_call_traceparent(const ltc_call *c);
+/* Who is calling. principal: the authenticated user or service account (the token's subject, forwarded by the
+ * gateway), or "" for a hand-off from another service; roles: its ltc/access.h role bits; peer: the internal
+ * identity of the calling process ("gateway", "bto"; "" in plaintext). */
+const char *ltc_call_principal(const ltc_call *c);
+unsigned ltc_call_roles(const ltc_call *c);
+const char *ltc_call_peer(const ltc_call *c);
+/* For list methods over deal records: the principal whose iron triangle limits what the caller sees, or NULL when
+ * the caller sees every deal (finance, manager, admin, auditor, hand-offs, plaintext development). */
+const char *ltc_call_deal_scope(const ltc_call *c);
+/* The serving process's service name ("ltb"); NULL for a detached call. */
+const char *ltc_call_service_name(const ltc_call *c);
 /* The method path being served. */
 const char *ltc_call_method(const ltc_call *c);
 /* Milliseconds left before the caller's deadline (INT64_MAX when it set none). */
@@ -113,6 +135,10 @@ typedef struct ltc_server_options {
     ltc_raw_handler raw_handler;       /* NULL: unknown methods get UNIMPLEMENTED */
     void *raw_user;
     int max_message_bytes;             /* receive and send limit */
+    int max_metadata_bytes;            /* request header limit (0: 8 KiB) */
+    int max_concurrent_streams;        /* per connection (0: 100) */
+    const struct ltc_tls *tls;         /* NULL: plaintext (only with LTC_PLAINTEXT=1) */
+    int client_cert_required;          /* mTLS: verify the caller's certificate against tls->ca_pem */
     int shutdown_grace_ms;             /* in-flight calls get this long on SIGTERM */
 } ltc_server_options;
 

@@ -30,8 +30,9 @@ extern const size_t ltc_service_migrations_count;
 int ltc_service_main(const ltc_service_def *def, int argc, char **argv);
 
 /* Asks the process listening on `listen_addr` (0.0.0.0 / [::] are probed on loopback) for its health over
- * grpc.health.v1.Health/Check. 0 when SERVING, 1 otherwise (not reachable, NOT_SERVING, error). */
-int ltc_health_probe(const char *listen_addr, int deadline_ms);
+ * grpc.health.v1.Health/Check, as a client of the process's own internal identity (mTLS when loaded; the server's
+ * certificate must name "ltc-<peer>"). 0 when SERVING, 1 otherwise (not reachable, NOT_SERVING, error). */
+int ltc_health_probe(const char *listen_addr, const char *peer, int deadline_ms);
 
 /* Blocks SIGTERM, SIGINT and SIGPIPE in the calling thread (call before starting threads, so they inherit it). */
 void ltc_block_signals(void);

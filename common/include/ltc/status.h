@@ -48,6 +48,7 @@ typedef struct ltc_status {
      * Owned by the status; freed by ltc_status_clear. */
     uint8_t *raw_details;
     size_t raw_details_len;
+    int64_t retry_delay_ms;      /* > 0: a google.rpc.RetryInfo detail (rate limits) */
 } ltc_status;
 
 /* Resets to OK, freeing any raw details. */
@@ -64,6 +65,9 @@ int ltc_status_bad_field(ltc_status *st, const char *field, const char *fmt, ...
 
 /* Name of a code, "INVALID_ARGUMENT" etc. Never NULL. */
 const char *ltc_code_name(ltc_code code);
+/* Makes buf (NUL-terminated) valid UTF-8 in place: invalid bytes become '?', a sequence cut short at the end is
+ * dropped. */
+void ltc_utf8_clean(char *buf);
 
 /* True for codes where the outcome of a call is unknown or transient, so the same request may be retried
  * (UNAVAILABLE, DEADLINE_EXCEEDED, ABORTED, RESOURCE_EXHAUSTED, INTERNAL, UNKNOWN, CANCELLED). */

@@ -17,6 +17,7 @@ one at a time to bring a deal to a given stage.
 """
 
 import argparse
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -494,11 +495,15 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description="Drive one deal from lead to cash through the LTC gateway.")
     ap.add_argument("--target", default="127.0.0.1:50051", help="gateway address HOST:PORT")
     ap.add_argument("--quiet", action="store_true", help="print only the final state")
+    ap.add_argument("--ca-file", default=os.environ.get("LTC_CA_FILE"),
+                    help="CA certificate of the gateway's TLS (default $LTC_CA_FILE; none: plaintext)")
+    ap.add_argument("--token", default=os.environ.get("LTC_TOKEN"),
+                    help="bearer token for the gateway (default $LTC_TOKEN)")
     args = ap.parse_args(argv)
     log = (lambda *_: None) if args.quiet else (lambda line: print(line, flush=True))
     deal = None
     try:
-        with lc.Stubs(args.target) as stubs:
+        with lc.Stubs(args.target, ca_file=args.ca_file, token=args.token) as stubs:
             deal = Deal(stubs, log=log)
             r = deal.run_all()
     except (DealFailure, lc.WaitTimeout, grpc.RpcError) as e:

@@ -139,6 +139,8 @@ def _load():
     g["types"] = _merge("ltc.type.v1", imp("ltc.type.v1.money_pb2"), imp("ltc.type.v1.date_pb2"),
                         imp("ltc.type.v1.iron_triangle_pb2"), imp("ltc.type.v1.payment_term_pb2"))
     g["rpc"] = _merge("google.rpc", imp("google.rpc.status_pb2"), imp("google.rpc.error_details_pb2"))
+    g["audit"] = imp("ltc.audit.v1.audit_service_pb2")
+    g["audit_grpc"] = imp("ltc.audit.v1.audit_service_pb2_grpc")
     return g
 
 
@@ -152,6 +154,7 @@ rpc = _g["rpc"]
 ltb_grpc, bto_grpc, otd_grpc, dtc_grpc = _g["ltb_grpc"], _g["bto_grpc"], _g["otd_grpc"], _g["dtc_grpc"]
 ltb_intake_grpc, bto_intake_grpc = _g["ltb_intake_grpc"], _g["bto_intake_grpc"]
 otd_intake_grpc, dtc_intake_grpc = _g["otd_intake_grpc"], _g["dtc_intake_grpc"]
+audit, audit_grpc = _g["audit"], _g["audit_grpc"]
 del _g
 
 
@@ -207,17 +210,33 @@ class _Service:
         return _Method(mc, self._timeout, name)
 
 
-class Stubs:
-    """One channel to the gateway and the four public services on it."""
+def open_channel(target, ca_file=None, token=None, cert_file=None, key_file=None, server_name=None):
+    """A channel to target: plaintext without ca_file; else TLS verified against ca_file, with a client certificate
+    when cert_file/key_file are given (mTLS to a service's own port), and `authorization: Bearer <token>` on every
+    call when token is given (the gateway)."""
+    if not ca_file:
+        return grpc.insecure_channel(target)
+    read = lambda f: open(f, "rb").read() if f else None
+    creds = grpc.ssl_channel_credentials(read(ca_file), read(key_file), read(cert_file))
+    if token:
+        creds = grpc.composite_channel_credentials(creds, grpc.access_token_call_credentials(token))
+    options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
+    return grpc.secure_channel(target, creds, options)
 
-    def __init__(self, target, timeout=DEFAULT_TIMEOUT, channel=None):
+
+class Stubs:
+    """One channel to the gateway and the four public services on it (TLS and a bearer token when ca_file and
+    token are given)."""
+
+    def __init__(self, target, timeout=DEFAULT_TIMEOUT, channel=None, ca_file=None, token=None):
         self.target = target
         self.timeout = timeout
-        self.channel = channel or grpc.insecure_channel(target)
+        self.channel = channel or open_channel(target, ca_file, token)
         self.ltb = _Service(ltb_grpc.LeadToBidServiceStub, self.channel, timeout)
         self.bto = _Service(bto_grpc.BidToOrderServiceStub, self.channel, timeout)
         self.otd = _Service(otd_grpc.OrderToDeliveryServiceStub, self.channel, timeout)
         self.dtc = _Service(dtc_grpc.DeliveryToCashServiceStub, self.channel, timeout)
+        self.audit = _Service(audit_grpc.AuditServiceStub, self.channel, timeout)
 
     def call_raw(self, method, request_bytes=b"", timeout=None, metadata=None):
         """Calls any method path ("/pkg.Service/Method") with raw request bytes; returns the response bytes."""

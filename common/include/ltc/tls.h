@@ -1,0 +1,39 @@
+/* ltc/tls.h - transport security: certificates and keys read from files, for gRPC's OpenSSL-backed credentials.
+ *
+ * Two uses:
+ *  - the internal identity of a process (mTLS between the gateway and the stage services): its certificate (whose
+ *    Common Name is the process's identity: "gateway", "ltb", "bto", "otd", "dtc", "ops"), its key and the CA that
+ *    signs every internal certificate. Set once at start with ltc_tls_set_internal; servers then require and verify
+ *    client certificates and clients present theirs.
+ *  - the gateway's public listener: a server certificate and key only (clients authenticate with tokens).
+ * Without them a process speaks plaintext, which only an explicit LTC_PLAINTEXT=1 allows (local development). */
+#ifndef LTC_TLS_H
+#define LTC_TLS_H
+
+#include <stddef.h>
+
+#include "ltc/status.h"
+
+typedef struct ltc_tls {
+    char *cert_pem;  /* certificate chain */
+    char *key_pem;   /* private key */
+    char *ca_pem;    /* roots to verify the peer with; NULL: none (a public server that asks for no client cert) */
+} ltc_tls;
+
+/* Reads the PEM files (ca_file may be NULL). 0, or -1 with st naming the file that failed. Never logs contents. */
+int ltc_tls_load(ltc_tls *t, const char *cert_file, const char *key_file, const char *ca_file, ltc_status *st);
+void ltc_tls_free(ltc_tls *t);  /* wipes the key; NULL-safe */
+
+/* Loads the internal identity from LTC_TLS_CERT, LTC_TLS_KEY and LTC_TLS_CA (all three, or none with
+ * LTC_PLAINTEXT=1). 1 when loaded (mTLS), 0 when plaintext was chosen, -1 with err set on a bad configuration. */
+int ltc_tls_internal_from_env(char *err, size_t errlen);
+/* The process's internal identity, or NULL when it speaks plaintext. */
+const ltc_tls *ltc_tls_internal(void);
+/* The Common Name of the internal certificate ("ltb"), or "" in plaintext. */
+const char *ltc_tls_identity(void);
+void ltc_tls_internal_free(void);
+
+/* Whether LTC_PLAINTEXT=1 was set explicitly (local development only; logged as a warning). */
+int ltc_plaintext_allowed(void);
+
+#endif

@@ -1,0 +1,284 @@
+/* auth.c - bearer token (JWT) checks for the gateway; see auth.h for the rules. The header is read here first so
+ * that a token can only be checked with the key it names and that key's one algorithm; libjwt then checks the
+ * signature; the claims are read from the verified token. */
+#include "auth.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <jwt.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ltc/access.h"
+
+enum { MAX_KEYS = 16, MAX_TOKEN = 8192, MAX_KEY_BYTES = 64 * 1024 };
+
+typedef struct gw_key {
+    char kid[65];
+    jwt_alg_t alg;
+    unsigned char *bytes; /* PEM, or the HMAC secret */
+    size_t len;
+} gw_key;
+
+struct gw_auth {
+    char issuer[256];
+    char audience[256];
+    long leeway;
+    gw_key keys[MAX_KEYS];
+    size_t n_keys;
+};
+
+size_t gw_auth_key_count(const gw_auth *a) { return a->n_keys; }
+
+void gw_auth_free(gw_auth *a) {
+    if (!a) return;
+    for (size_t i = 0; i < a->n_keys; i++) {
+        OPENSSL_cleanse(a->keys[i].bytes, a->keys[i].len);
+        free(a->keys[i].bytes);
+    }
+    free(a);
+}
+
+static unsigned char *read_key(const char *dir, const char *file, size_t *len, char *err, size_t errlen) {
+    char path[1024];
+    if (file[0] == '/')
+        snprintf(path, sizeof path, "%s", file);
+    else
+        snprintf(path, sizeof path, "%s/%s", dir, file);
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "key file %s cannot be read: %s", path, strerror(errno));
+        return NULL;
+    }
+    unsigned char *buf = malloc(MAX_KEY_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, MAX_KEY_BYTES + 1, f) : 0;
+    fclose(f);
+    if (!buf || n == 0 || n > MAX_KEY_BYTES) {
+        free(buf);
+        snprintf(err, errlen, "key file %s is empty or over 64 KiB", path);
+        return NULL;
+    }
+    buf[n] = 0;
+    *len = n;
+    return buf;
+}
+
+gw_auth *gw_auth_load(const char *path, char *err, size_t errlen) {
+    json_error_t je;
+    json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
+    if (!root) {
+        snprintf(err, errlen, "%s: %s (line %d)", path, je.text, je.line);
+        return NULL;
+    }
+    gw_auth *a = calloc(1, sizeof *a);
+    char dir[900];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash)
+        *slash = 0;
+    else
+        snprintf(dir, sizeof dir, ".");
+    const char *iss = json_string_value(json_object_get(root, "issuer"));
+    const char *aud = json_string_value(json_object_get(root, "audience"));
+    json_t *leeway = json_object_get(root, "leeway_seconds");
+    json_t *keys = json_object_get(root, "keys");
+    if (!a) goto fail_oom;
+    if (!iss || !iss[0] || strlen(iss) >= sizeof a->issuer) {
+        snprintf(err, errlen, "%s: \"issuer\" must be a non-empty string", path);
+        goto fail;
+    }
+    if (!aud || !aud[0] || strlen(aud) >= sizeof a->audience) {
+        snprintf(err, errlen, "%s: \"audience\" must be a non-empty string", path);
+        goto fail;
+    }
+    snprintf(a->issuer, sizeof a->issuer, "%s", iss);
+    snprintf(a->audience, sizeof a->audience, "%s", aud);
+    a->leeway = leeway ? (long)json_integer_value(leeway) : 30;
+    if ((leeway && !json_is_integer(leeway)) || a->leeway < 0 || a->leeway > 300) {
+        snprintf(err, errlen, "%s: \"leeway_seconds\" must be an integer 0-300", path);
+        goto fail;
+    }
+    if (!json_is_array(keys) || json_array_size(keys) == 0 || json_array_size(keys) > MAX_KEYS) {
+        snprintf(err, errlen, "%s: \"keys\" must be an array of 1-%d keys", path, MAX_KEYS);
+        goto fail;
+    }
+    for (size_t i = 0; i < json_array_size(keys); i++) {
+        json_t *k = json_array_get(keys, i);
+        const char *kid = json_string_value(json_object_get(k, "kid"));
+        const char *alg = json_string_value(json_object_get(k, "alg"));
+        const char *file = json_string_value(json_object_get(k, "file"));
+        gw_key *key = &a->keys[a->n_keys];
+        if (!kid || !kid[0] || strlen(kid) >= sizeof key->kid || !alg || !file) {
+            snprintf(err, errlen, "%s: keys[%zu] needs \"kid\" (1-64 characters), \"alg\" and \"file\"", path, i);
+            goto fail;
+        }
+        for (size_t j = 0; j < a->n_keys; j++)
+            if (strcmp(a->keys[j].kid, kid) == 0) {
+                snprintf(err, errlen, "%s: kid \"%s\" appears twice", path, kid);
+                goto fail;
+            }
+        key->alg = jwt_str_alg(alg);
+        if (key->alg == JWT_ALG_INVAL || key->alg == JWT_ALG_NONE) {
+            snprintf(err, errlen, "%s: keys[%zu].alg \"%s\" is not one of HS/RS/ES 256/384/512", path, i, alg);
+            goto fail;
+        }
+        snprintf(key->kid, sizeof key->kid, "%s", kid);
+        key->bytes = read_key(dir, file, &key->len, err, errlen);
+        if (!key->bytes) goto fail;
+        a->n_keys++;
+        int hmac = key->alg == JWT_ALG_HS256 || key->alg == JWT_ALG_HS384 || key->alg == JWT_ALG_HS512;
+        int pem = strstr((const char *)key->bytes, "-----BEGIN") != NULL;
+        if (hmac && (pem || key->len < 32)) {
+            snprintf(err, errlen, "%s: keys[%zu] (%s) needs a secret of at least 32 bytes, not a PEM key", path, i,
+                     alg);
+            goto fail;
+        }
+        if (!hmac && !pem) {
+            snprintf(err, errlen, "%s: keys[%zu] (%s) needs a PEM public key", path, i, alg);
+            goto fail;
+        }
+    }
+    json_decref(root);
+    return a;
+fail_oom:
+    snprintf(err, errlen, "out of memory");
+fail:
+    gw_auth_free(a);
+    json_decref(root);
+    return NULL;
+}
+
+/* base64url (no padding) to bytes; NULL when malformed. */
+static unsigned char *b64url_decode(const char *in, size_t n, size_t *out_len) {
+    if (n == 0 || n % 4 == 1) return NULL;
+    size_t padded = (n + 3) / 4 * 4;
+    unsigned char *tmp = malloc(padded + 1), *out = malloc(padded / 4 * 3 + 1);
+    if (!tmp || !out) goto fail;
+    for (size_t i = 0; i < n; i++) {
+        char c = in[i];
+        if (c == '-') c = '+';
+        else if (c == '_') c = '/';
+        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) goto fail;
+        tmp[i] = (unsigned char)c;
+    }
+    for (size_t i = n; i < padded; i++) tmp[i] = '=';
+    int len = EVP_DecodeBlock(out, tmp, (int)padded);
+    if (len < 0) goto fail;
+    len -= (int)(padded - n); /* EVP_DecodeBlock counts the padding as zero bytes */
+    free(tmp);
+    out[len] = 0;
+    *out_len = (size_t)len;
+    return out;
+fail:
+    free(tmp);
+    free(out);
+    return NULL;
+}
+
+static int audience_ok(json_t *aud, const char *want) {
+    if (json_is_string(aud)) return strcmp(json_string_value(aud), want) == 0;
+    if (!json_is_array(aud)) return 0;
+    for (size_t i = 0; i < json_array_size(aud); i++)
+        if (json_is_string(json_array_get(aud, i)) && strcmp(json_string_value(json_array_get(aud, i)), want) == 0)
+            return 1;
+    return 0;
+}
+
+static int subject_ok(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 128) return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x21 || *p > 0x7e || *p == ',') return 0;
+    return 1;
+}
+
+int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_principal *p, ltc_status *st) {
+    memset(p, 0, sizeof *p);
+    if (!authorization || !authorization[0])
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "MISSING_TOKEN", "an `authorization: Bearer <token>` header is required");
+    if (strncasecmp(authorization, "Bearer ", 7) != 0)
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "MALFORMED_TOKEN", "the authorization header must be `Bearer <token>`");
+    const char *token = authorization + 7;
+    size_t tlen = strlen(token);
+    const char *dot1 = strchr(token, '.'), *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
+    if (tlen > MAX_TOKEN || !dot1 || !dot2 || strchr(dot2 + 1, '.') || dot2[1] == 0)
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "MALFORMED_TOKEN", "the token is not a signed JWT (header.payload.signature)");
+
+    /* the header decides nothing by itself: it names a key, and must name that key's algorithm */
+    size_t hlen = 0;
+    unsigned char *hraw = b64url_decode(token, (size_t)(dot1 - token), &hlen);
+    json_t *hdr = hraw ? json_loadb((const char *)hraw, hlen, JSON_REJECT_DUPLICATES, NULL) : NULL;
+    free(hraw);
+    if (!json_is_object(hdr)) {
+        json_decref(hdr);
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "MALFORMED_TOKEN", "the token header is not base64url JSON");
+    }
+    const char *alg = json_string_value(json_object_get(hdr, "alg"));
+    const char *kid = json_string_value(json_object_get(hdr, "kid"));
+    int has_crit = json_object_get(hdr, "crit") != NULL;
+    const gw_key *key = NULL;
+    for (size_t i = 0; i < a->n_keys && !key; i++)
+        if (kid ? strcmp(kid, a->keys[i].kid) == 0 : a->n_keys == 1) key = &a->keys[i];
+    int alg_ok = alg && key && jwt_str_alg(alg) == key->alg;
+    json_decref(hdr);
+    if (has_crit) return ltc_status_set(st, LTC_UNAUTHENTICATED, "MALFORMED_TOKEN", "the token has critical header parameters we do not support");
+    if (!key) return ltc_status_set(st, LTC_UNAUTHENTICATED, "UNKNOWN_KEY", "the token names no key of ours (kid)");
+    if (!alg_ok) return ltc_status_set(st, LTC_UNAUTHENTICATED, "ALGORITHM_NOT_ALLOWED", "the token's algorithm is not the one of its key");
+
+    jwt_t *jwt = NULL;
+    if (jwt_decode(&jwt, token, key->bytes, (int)key->len) != 0 || !jwt || jwt_get_alg(jwt) != key->alg) {
+        jwt_free(jwt);
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_SIGNATURE", "the token's signature does not verify");
+    }
+    char *claims_json = jwt_get_grants_json(jwt, NULL);
+    jwt_free(jwt);
+    json_t *claims = claims_json ? json_loads(claims_json, 0, NULL) : NULL;
+    free(claims_json);
+    int rc = -1;
+    if (!json_is_object(claims)) {
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "MALFORMED_TOKEN", "the token's claims are not a JSON object");
+        goto out;
+    }
+    json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
+    const char *iss = json_string_value(json_object_get(claims, "iss"));
+    const char *sub = json_string_value(json_object_get(claims, "sub"));
+    if (!json_is_integer(exp) && !json_is_real(exp)) {
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "TOKEN_EXPIRED", "the token has no expiry (exp)");
+        goto out;
+    }
+    double e = json_number_value(exp);
+    if ((double)now > e + (double)a->leeway) {
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "TOKEN_EXPIRED", "the token has expired");
+        goto out;
+    }
+    if (nbf && (!json_is_number(nbf) || json_number_value(nbf) > (double)now + (double)a->leeway)) {
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "TOKEN_NOT_YET_VALID", "the token is not valid yet (nbf)");
+        goto out;
+    }
+    if (!iss || strcmp(iss, a->issuer) != 0) {
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "WRONG_ISSUER", "the token was issued by someone we do not trust (iss)");
+        goto out;
+    }
+    if (!audience_ok(json_object_get(claims, "aud"), a->audience)) {
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "WRONG_AUDIENCE", "the token is meant for another audience (aud)");
+        goto out;
+    }
+    if (!sub || !subject_ok(sub)) {
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "NO_SUBJECT", "the token has no usable subject (sub: 1-128 printable characters)");
+        goto out;
+    }
+    snprintf(p->subject, sizeof p->subject, "%s", sub);
+    p->expires = (long)e;
+    json_t *roles = json_object_get(claims, "roles");
+    for (size_t i = 0; json_is_array(roles) && i < json_array_size(roles); i++) {
+        const char *r = json_string_value(json_array_get(roles, i));
+        if (r) p->roles |= ltc_role_by_name(r, strlen(r));
+    }
+    rc = 0;
+out:
+    json_decref(claims);
+    return rc;
+}
