@@ -19,7 +19,9 @@ static const char SQL_INSERT_REQUIREMENT[] =
     "INSERT INTO deal_requirements (deal_id, position, code, description, quantity) VALUES ($1, $2, $3, $4, $5)";
 static const char SQL_GET_DEAL[] = "SELECT " DEAL_COLS " FROM deals d WHERE d.id = $1";
 static const char SQL_LIST_DEALS[] =
-    "SELECT " DEAL_COLS " FROM deals d WHERE ($1::bigint = 0 OR d.seq < $1::bigint) ORDER BY d.seq DESC LIMIT $2";
+    "SELECT " DEAL_COLS " FROM deals d WHERE ($1::bigint = 0 OR d.seq < $1::bigint)"
+    " AND ($3::text IS NULL OR $3 IN (d.account_owner, d.solution_owner, d.fulfilment_owner))" /* deal scope */
+    " ORDER BY d.seq DESC LIMIT $2";
 /* The requirements of a set of deals, in the deals' list order (seq descending), then by position. */
 static const char SQL_REQUIREMENTS[] =
     "SELECT r.deal_id, r.code, r.description, r.quantity FROM deal_requirements r JOIN deals d ON d.id = r.deal_id "
@@ -185,8 +187,8 @@ int bto_list_deals(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     int64_t after = 0;
     if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0)
         return -1;
-    const char *params[2] = {bto_i64(c, after), bto_i64(c, limit)};
-    PGresult *r = ltc_call_query(c, st, SQL_LIST_DEALS, 2, params);
+    const char *params[3] = {bto_i64(c, after), bto_i64(c, limit), ltc_call_deal_scope(c)};
+    PGresult *r = ltc_call_query(c, st, SQL_LIST_DEALS, 3, params);
     if (!r)
         return -1;
     int n = PQntuples(r);

@@ -48,7 +48,9 @@ static const char SQL_ACCOUNT_GET[] =
     "to_char(invoice_date, 'YYYY-MM-DD'), to_char(due_date, 'YYYY-MM-DD'), state, " MICROS("create_time") ", seq"
 static const char SQL_INVOICE_GET[] = "SELECT " INVOICE_COLS " FROM invoices WHERE id = $1";
 static const char SQL_INVOICES_ALL[] =
-    "SELECT " INVOICE_COLS " FROM invoices WHERE seq > $1::bigint ORDER BY seq LIMIT $2::integer";
+    "SELECT " INVOICE_COLS " FROM invoices i WHERE seq > $1::bigint AND ($3::text IS NULL OR EXISTS ("
+    " SELECT FROM order_accounts a WHERE a.id = i.account_id"
+    " AND $3 IN (a.account_owner, a.solution_owner, a.fulfilment_owner))) ORDER BY seq LIMIT $2::integer";
 static const char SQL_INVOICES_OF_ORDER[] =
     "SELECT " INVOICE_COLS " FROM invoices WHERE account_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3::integer";
 
@@ -453,8 +455,8 @@ int dtc_list_invoices(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
         const char *p[] = {order, i64s(c, after), i64s(c, limit)};
         r = ltc_call_query(c, st, SQL_INVOICES_OF_ORDER, 3, p);
     } else {
-        const char *p[] = {i64s(c, after), i64s(c, limit)};
-        r = ltc_call_query(c, st, SQL_INVOICES_ALL, 2, p);
+        const char *p[] = {i64s(c, after), i64s(c, limit), ltc_call_deal_scope(c)};
+        r = ltc_call_query(c, st, SQL_INVOICES_ALL, 3, p);
     }
     if (!r) return -1;
 

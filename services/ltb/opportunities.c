@@ -21,7 +21,9 @@ enum { OC_ID, OC_LEAD, OC_CUSTOMER, OC_TITLE, OC_AR, OC_SR, OC_FR, OC_EXPECTED, 
 
 static const char SQL_OPP_GET[] = "SELECT " OPP_COLUMNS " WHERE o.id = $1";
 static const char SQL_OPP_LIST[] =
-    "SELECT " OPP_COLUMNS " WHERE ($1::bigint = 0 OR o.seq < $1) ORDER BY o.seq DESC LIMIT $2";
+    "SELECT " OPP_COLUMNS " WHERE ($1::bigint = 0 OR o.seq < $1)"
+    " AND ($3::text IS NULL OR $3 IN (o.account_owner, o.solution_owner, o.fulfilment_owner))" /* deal scope */
+    " ORDER BY o.seq DESC LIMIT $2";
 static const char SQL_OPP_LOCK[] =
     "SELECT id::text, stage, currency, collected_minor FROM opportunities WHERE id = $1 FOR UPDATE";
 static const char SQL_OPP_SET_STAGE[] =
@@ -236,8 +238,9 @@ int ltb_list_opportunities(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     int limit;
     int64_t after;
     if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    const char *p[] = {ltc_call_printf(c, "%lld", (long long)after), ltc_call_printf(c, "%d", limit)};
-    PGresult *r = ltc_call_query(c, st, SQL_OPP_LIST, 2, p);
+    const char *p[] = {ltc_call_printf(c, "%lld", (long long)after), ltc_call_printf(c, "%d", limit),
+                       ltc_call_deal_scope(c)};
+    PGresult *r = ltc_call_query(c, st, SQL_OPP_LIST, 3, p);
     if (!r) return -1;
 
     Ltc__Ltb__V1__ListOpportunitiesResponse *resp =

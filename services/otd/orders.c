@@ -20,8 +20,10 @@ enum {
 };
 
 static const char SQL_ORDER_GET[] = "SELECT " ORDER_COLUMNS " FROM orders WHERE id = $1";
-static const char SQL_ORDER_LIST[] = "SELECT " ORDER_COLUMNS " FROM orders WHERE ($1::bigint = 0 OR seq < $1) "
-                                     "ORDER BY seq DESC LIMIT $2";
+static const char SQL_ORDER_LIST[] =
+    "SELECT " ORDER_COLUMNS " FROM orders WHERE ($1::bigint = 0 OR seq < $1) "
+    "AND ($3::text IS NULL OR $3 IN (account_owner, solution_owner, fulfilment_owner)) " /* deal scope */
+    "ORDER BY seq DESC LIMIT $2";
 static const char SQL_LINES_OF[] =
     "SELECT order_id, product_id, sku, quantity, unit_price_minor, currency, shipped_quantity, accepted_quantity "
     "FROM order_lines WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line_no";
@@ -439,8 +441,9 @@ int otd_list_orders(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
     int limit;
     int64_t after;
     if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    const char *p[2] = {ltc_call_printf(c, "%lld", (long long)after), ltc_call_printf(c, "%d", limit)};
-    PGresult *r = ltc_call_query(c, st, SQL_ORDER_LIST, 2, p);
+    const char *p[3] = {ltc_call_printf(c, "%lld", (long long)after), ltc_call_printf(c, "%d", limit),
+                        ltc_call_deal_scope(c)};
+    PGresult *r = ltc_call_query(c, st, SQL_ORDER_LIST, 3, p);
     if (!r) return -1;
     int n = PQntuples(r), more = n >= limit;
     if (more) n = limit - 1;
