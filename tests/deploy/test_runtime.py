@@ -28,6 +28,11 @@ from pathlib import Path
 
 import grpc
 
+# These tests drive the stack in plaintext without authentication (the security tests run it secure: tests/security).
+os.environ.setdefault("LTC_STACK_SECURITY", "off")
+os.environ.setdefault("LTC_PLAINTEXT", "1")  # and the processes these tests start themselves
+os.environ.setdefault("LTC_GATEWAY_AUTH", "off")
+
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "scripts" / "stack"
 STAGES = ("ltb", "bto", "otd", "dtc")

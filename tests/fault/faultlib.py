@@ -50,6 +50,9 @@ import grpc  # noqa: E402
 import harness as h  # noqa: E402
 from harness import lc  # noqa: E402
 
+# These tests drive the stack in plaintext without authentication (the security tests run it secure: tests/security).
+os.environ.setdefault("LTC_STACK_SECURITY", "off")
+
 C = grpc.StatusCode
 SERVICES = h.SERVICES                     # ("ltb", "bto", "otd", "dtc")
 CURRENCY = "CNY"

@@ -27,6 +27,9 @@ import grpc  # noqa: E402
 import lead_to_cash  # noqa: E402,F401  (re-exported for the suites)
 import ltc_client as lc  # noqa: E402
 
+# These tests drive the stack in plaintext without authentication (the security tests run it secure: tests/security).
+os.environ.setdefault("LTC_STACK_SECURITY", "off")
+
 SERVICES = ("ltb", "bto", "otd", "dtc")
 PROCESSES = SERVICES + ("gateway",)
 DEFAULT_PORTS = {"gateway": 50051, "ltb": 50061, "bto": 50062, "otd": 50063, "dtc": 50064, "postgres": 55432}

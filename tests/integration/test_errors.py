@@ -287,7 +287,12 @@ class ErrorsTest(h.StackTestCase):
                     (C.INVALID_ARGUMENT, C.NOT_FOUND, C.FAILED_PRECONDITION))
                 self.assertDetails(d)
                 self.assertEqual(h.sql_int("SELECT count(*) FROM bto.quotes"), quotes_before)
-                self.assertEqual(self._bto_counts(), before, "a failed CreateQuote left rows behind")
+                after = self._bto_counts()
+                # the one row a refused call adds is its audit trail entry, with its outcome
+                self.assertEqual(after.pop("audit_log"), before.pop("audit_log") + 1)
+                self.assertEqual(after, before, "a failed CreateQuote left rows behind")
+                last = h.sql("SELECT method, code FROM bto.audit_log ORDER BY seq DESC LIMIT 1")[0]
+                self.assertEqual(list(last), ["/ltc.bto.v1.BidToOrderService/CreateQuote", d.code.name])
         # and the deal still takes a good quote
         q = self.stubs.bto.CreateQuote(lc.bto.CreateQuoteRequest(
             quote=lc.bto.Quote(deal=r["deal"], valid_until=lc.days_ahead(10),

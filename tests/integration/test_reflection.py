@@ -35,13 +35,13 @@ PUBLIC = ["ltc.ltb.v1.LeadToBidService", "ltc.bto.v1.BidToOrderService", "ltc.ot
 STANDARD = ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
             "grpc.reflection.v1alpha.ServerReflection"]
 EXPECTED = {
-    "gateway": PUBLIC + STANDARD,
-    "ltb": ["ltc.ltb.v1.LeadToBidService", "ltc.ltb.v1.IntakeService", "ltc.admin.v1.HandoffAdminService"] + STANDARD,
-    "bto": ["ltc.bto.v1.BidToOrderService", "ltc.bto.v1.IntakeService", "ltc.admin.v1.HandoffAdminService"] + STANDARD,
+    "gateway": PUBLIC + ["ltc.audit.v1.AuditService"] + STANDARD,
+    "ltb": ["ltc.ltb.v1.LeadToBidService", "ltc.ltb.v1.IntakeService", "ltc.admin.v1.HandoffAdminService", "ltc.audit.v1.AuditService"] + STANDARD,
+    "bto": ["ltc.bto.v1.BidToOrderService", "ltc.bto.v1.IntakeService", "ltc.admin.v1.HandoffAdminService", "ltc.audit.v1.AuditService"] + STANDARD,
     "otd": ["ltc.otd.v1.OrderToDeliveryService", "ltc.otd.v1.IntakeService",
-            "ltc.admin.v1.HandoffAdminService"] + STANDARD,
+            "ltc.admin.v1.HandoffAdminService", "ltc.audit.v1.AuditService"] + STANDARD,
     "dtc": ["ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService",
-            "ltc.admin.v1.HandoffAdminService"] + STANDARD,
+            "ltc.admin.v1.HandoffAdminService", "ltc.audit.v1.AuditService"] + STANDARD,
 }
 
 

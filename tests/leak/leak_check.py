@@ -31,6 +31,11 @@ import grpc  # noqa: E402
 import harness as h  # noqa: E402
 from harness import lc  # noqa: E402
 
+# These tests drive the stack in plaintext without authentication (the security tests run it secure: tests/security).
+os.environ.setdefault("LTC_STACK_SECURITY", "off")
+os.environ.setdefault("LTC_PLAINTEXT", "1")  # and the processes these tests start themselves
+os.environ.setdefault("LTC_GATEWAY_AUTH", "off")
+
 PROCS = ("ltb", "bto", "otd", "dtc", "gateway")
 STOP_WAIT_S = 60          # SIGTERM to exit: the grace period plus the sanitizer's or valgrind's exit work
 BAD_PATTERNS = [

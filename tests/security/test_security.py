@@ -1,0 +1,487 @@
+#!/usr/bin/python3
+"""test_security - the stack as it runs in production: TLS at the gateway, mTLS between processes, bearer tokens,
+roles, iron-triangle ownership, the audit trail and the limits (docs/security.md). Each attack gets its status and
+changes nothing.
+
+The ctest fixture (security_stack_up) starts the stack with LTC_STACK_SECURITY=on: scripts/pki made a development CA,
+one certificate per process and the token keys in <state>/pki. Tokens are minted here with PyJWT and the
+`cryptography` package (Debian python3-jwt, python3-cryptography), not with the project's code.
+
+    /usr/bin/python3 tests/security/test_security.py      (LTC_STATE_DIR, LTC_PORT_OFFSET as the fixture sets them)
+"""
+
+import concurrent.futures
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import uuid
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+os.environ.setdefault("LTC_STACK_SECURITY", "on")
+
+import grpc  # noqa: E402
+import jwt  # noqa: E402  (PyJWT)
+from cryptography.hazmat.primitives import serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import rsa  # noqa: E402
+
+import harness as h  # noqa: E402
+import lead_to_cash  # noqa: E402
+import ltc_client as lc  # noqa: E402
+
+C = grpc.StatusCode
+PKI = Path(os.environ.get("LTC_STATE_DIR", REPO / ".ltc")) / "pki"
+ISSUER, AUDIENCE = "https://idp.ltc.test", "ltc"
+AR, SR, FR = "ar.li.na", "sr.zhang.wei", "fr.chen.jie"   # the iron triangle lead_to_cash.py gives its deals
+RUN = uuid.uuid4().hex[:8]
+OTHER_SALES = f"ar.other.{RUN}"
+INJECTIONS = ["'; DROP TABLE leads; --", "x' OR '1'='1", "Robert'); DELETE FROM ltb.opportunities; --",
+              "$1 $$ \\'; SELECT pg_sleep(5); --", "%s %n {0} ${jndi:ldap://x}"]
+
+
+def target(name):
+    return f"127.0.0.1:{h.DEFAULT_PORTS[name] + h.offset()}"
+
+
+def read(path):
+    return Path(path).read_bytes()
+
+
+def token(sub, roles, alg="RS256", kid=None, key=None, **claims):
+    """A token signed with the development keys (or `key`), with the given claims over sensible defaults."""
+    now = int(time.time())
+    body = {"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "roles": list(roles), "iat": now, "nbf": now,
+            "exp": now + 600}
+    body.update(claims)
+    body = {k: v for k, v in body.items() if v is not None}
+    default = {"RS256": ("dev-rs256", PKI / "jwt" / "rs256.key"), "ES256": ("dev-es256", PKI / "jwt" / "es256.key"),
+               "HS256": ("dev-hs256", PKI / "jwt" / "hs256.secret")}
+    k, path = default.get(alg, (None, None))
+    return jwt.encode(body, key if key is not None else read(path), algorithm=alg,
+                      headers={"kid": kid if kid is not None else k})
+
+
+def b64url(data):
+    import base64
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unsigned_token(header, body):
+    return f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(body).encode())}."
+
+
+def hs256_token(header, body, secret):
+    """An HS256 token signed by hand (PyJWT refuses PEM keys as HMAC secrets: that is the attack we test)."""
+    import hashlib
+    import hmac
+    signing = f"{b64url(json.dumps(header).encode())}.{b64url(json.dumps(body).encode())}"
+    return signing + "." + b64url(hmac.new(secret, signing.encode(), hashlib.sha256).digest())
+
+
+def claims(sub="mallory", roles=("admin",)):
+    now = int(time.time())
+    return {"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "roles": list(roles), "iat": now, "exp": now + 600}
+
+
+def gateway(tok=None, ca=PKI / "ca.crt"):
+    return lc.Stubs(target("gateway"), ca_file=str(ca), token=tok)
+
+
+def as_user(sub, *roles):
+    return gateway(token(sub, roles))
+
+
+def service_channel(name, identity=None, pki=PKI):
+    """A channel to a stage service's own port, presenting `identity`'s certificate (None: no client certificate)."""
+    cert = str(pki / f"{identity}.crt") if identity else None
+    key = str(pki / f"{identity}.key") if identity else None
+    return lc.open_channel(target(name), ca_file=str(PKI / "ca.crt"), cert_file=cert, key_file=key,
+                           server_name=f"ltc-{name}")
+
+
+def raw_call(channel, method, request=b"", timeout=5, metadata=None):
+    data = request if isinstance(request, bytes) else request.SerializeToString()
+    return lc.call_raw(channel, method, data, timeout=timeout, metadata=metadata)
+
+
+COUNT_SQL = None
+
+
+def row_counts():
+    """Rows per table of the four stage schemas, without the audit trail (which records refused writes)."""
+    global COUNT_SQL
+    if COUNT_SQL is None:
+        tables = h.sql("SELECT schemaname, tablename FROM pg_tables WHERE schemaname IN ('ltb', 'bto', 'otd', 'dtc') "
+                       "AND tablename <> 'audit_log' ORDER BY 1, 2")
+        COUNT_SQL = " UNION ALL ".join(f"SELECT '{s}.{t}', count(*) FROM \"{s}\".\"{t}\"" for s, t in tables)
+    return {name: int(n) for name, n in h.sql(COUNT_SQL)}
+
+
+class SecurityTest(unittest.TestCase):
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        if not (PKI / "ca.crt").exists():
+            raise unittest.SkipTest(f"no development PKI in {PKI}: the stack is not running with security on")
+        # one deal from lead to cash, each step by the role that does it in an LTC organisation
+        cls.deal = RoleDeal()
+        cls.r = cls.deal.run_all()
+
+    def refused(self, call, code, reason=None):
+        """call() must fail with code (and reason) and change no row outside the audit trail."""
+        before = row_counts()
+        d = h.expect_error(call, code)
+        if reason:
+            self.assertEqual(d.reason, reason, str(d))
+        self.assertEqual(row_counts(), before, f"a refused call changed rows: {d}")
+        return d
+
+    # --- the happy path -----------------------------------------------------------------------------------------
+
+    def test_deal_by_roles_reached_cash(self):
+        self.assertEqual(self.r["states"]["opportunity_final"], "OPPORTUNITY_STAGE_CASH_COLLECTED")
+        self.assertEqual(self.r["states"]["bto_order_final"], "ORDER_STATE_CLOSED")
+        self.assertEqual(self.r["states"]["dtc_account_final"], "ORDER_ACCOUNT_STATE_CLOSED")
+
+    def test_every_signing_algorithm_of_the_key_set(self):
+        for alg in ("RS256", "ES256", "HS256"):
+            with self.subTest(alg=alg), gateway(token(AR, ["sales"], alg=alg)) as s:
+                got = s.ltb.GetOpportunity(lc.ltb.GetOpportunityRequest(name=self.r["opportunity"])).opportunity
+                self.assertEqual(got.name, self.r["opportunity"])
+
+    # --- authentication -----------------------------------------------------------------------------------------
+
+    def get_lead_with(self, tok):
+        with gateway(tok) as s:
+            return s.ltb.GetLead(lc.ltb.GetLeadRequest(name=self.r["lead"]))
+
+    def test_bad_tokens_are_unauthenticated(self):
+        other_rsa = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        other_pem = other_rsa.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                            serialization.NoEncryption())
+        public_pem = read(PKI / "jwt" / "rs256.pub.pem")
+        now = int(time.time())
+        cases = {
+            "MISSING_TOKEN": None,
+            "TOKEN_EXPIRED": token(AR, ["sales"], exp=now - 3600, iat=now - 7200, nbf=now - 7200),
+            "TOKEN_EXPIRED ": token(AR, ["sales"], exp=None),  # no exp at all
+            "TOKEN_NOT_YET_VALID": token(AR, ["sales"], nbf=now + 3600),
+            "WRONG_AUDIENCE": token(AR, ["sales"], aud="another-system"),
+            "WRONG_ISSUER": token(AR, ["sales"], iss="https://evil.example"),
+            "BAD_SIGNATURE": token(AR, ["sales"], key=other_pem),              # right kid, another key
+            "UNKNOWN_KEY": token(AR, ["sales"], kid="no-such-key"),
+            "ALGORITHM_NOT_ALLOWED": unsigned_token({"alg": "none", "typ": "JWT", "kid": "dev-rs256"}, claims())
+                                     + "c2ln",
+            "MALFORMED_TOKEN ": unsigned_token({"alg": "none", "typ": "JWT"}, claims()),   # no signature at all
+            # algorithm confusion: an HS256 token "signed" with the RS256 public key (which anyone may have)
+            "ALGORITHM_NOT_ALLOWED ": hs256_token({"alg": "HS256", "typ": "JWT", "kid": "dev-rs256"}, claims(),
+                                                  public_pem),
+            "ALGORITHM_NOT_ALLOWED  ": token(AR, ["sales"], alg="RS512", kid="dev-rs256",
+                                             key=read(PKI / "jwt" / "rs256.key")),
+            "MALFORMED_TOKEN": "not-a-jwt",
+            "NO_SUBJECT": token(None, ["sales"]),
+        }
+        for reason, tok in cases.items():
+            with self.subTest(reason=reason.strip()):
+                d = self.refused(lambda: self.get_lead_with(tok), C.UNAUTHENTICATED, reason.strip())
+                self.assertEqual(d.domain, "gateway.ltc")
+        # the header must be "Bearer <token>"
+        with gateway() as s:
+            h.expect_error(lambda: s.ltb.GetLead(lc.ltb.GetLeadRequest(name=self.r["lead"]),
+                                                 metadata=[("authorization", "Basic YWRtaW46YWRtaW4=")]),
+                           C.UNAUTHENTICATED)
+
+    def test_plaintext_client_against_the_tls_port(self):
+        with lc.Stubs(target("gateway"), timeout=3) as s:   # insecure channel
+            d = h.expect_error(lambda: s.ltb.GetLead(lc.ltb.GetLeadRequest(name=self.r["lead"]),
+                                                     metadata=[("authorization", "Bearer " + token(AR, ["sales"]))]),
+                               C.UNAVAILABLE)
+            self.assertNotIn("lead", str(d).lower().replace("leads/", ""))
+
+    def test_gateway_certificate_from_another_ca_is_refused(self):
+        with tempfile.TemporaryDirectory() as other:
+            subprocess.run([str(REPO / "scripts" / "pki"), "init", other], check=True, capture_output=True)
+            with gateway(token(AR, ["sales"]), ca=Path(other) / "ca.crt") as s:
+                h.expect_error(lambda: s.ltb.GetLead(lc.ltb.GetLeadRequest(name=self.r["lead"]), timeout=3),
+                               C.UNAVAILABLE)
+
+    # --- authorisation: roles -------------------------------------------------------------------------------------
+
+    def test_role_without_permission(self):
+        cases = [
+            (("auditor",), lambda s: s.ltb.CreateLead(lc.ltb.CreateLeadRequest(
+                lead=lc.ltb.Lead(source=lc.ltb.LEAD_SOURCE_WEBSITE, company_name="Read Only Inc",
+                                 contact_email="ro@example.com"), request_id=lc.new_id()))),
+            (("sales",), lambda s: s.dtc.RecordPayment(lc.dtc.RecordPaymentRequest(
+                payment=lc.dtc.Payment(invoice=self.r["invoices"][0][0], amount=lc.money(1, "CNY")),
+                request_id=lc.new_id()))),
+            (("fulfilment",), lambda s: s.ltb.MarkBidWon(lc.ltb.MarkBidWonRequest(name=self.r["bid"],
+                                                                                    request_id=lc.new_id()))),
+            (("finance",), lambda s: s.bto.CreateProduct(lc.bto.CreateProductRequest(
+                product=lc.bto.Product(sku=f"FIN-{RUN}", display_name="x", list_price=lc.money(100, "CNY")),
+                request_id=lc.new_id()))),
+            ((), lambda s: s.ltb.ListLeads(lc.ltb.ListLeadsRequest(page_size=1))),       # a token with no role
+            (("sales",), lambda s: s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage="ltb"))),
+        ]
+        for roles, call in cases:
+            with self.subTest(roles=roles), as_user(AR, *roles) as s:
+                self.refused(lambda: call(s), C.PERMISSION_DENIED, "ROLE_NOT_ALLOWED")
+
+    # --- authorisation: ownership (OWASP API1) ---------------------------------------------------------------------
+
+    def test_other_sales_user_cannot_touch_this_deal(self):
+        r = self.r
+        with as_user(OTHER_SALES, "sales") as s:
+            reads = {
+                "GetOpportunity": lambda: s.ltb.GetOpportunity(lc.ltb.GetOpportunityRequest(name=r["opportunity"])),
+                "GetBid": lambda: s.ltb.GetBid(lc.ltb.GetBidRequest(name=r["bid"])),
+                "GetDeal": lambda: s.bto.GetDeal(lc.bto.GetDealRequest(name=r["deal"])),
+                "GetQuote": lambda: s.bto.GetQuote(lc.bto.GetQuoteRequest(name=r["quote"])),
+                "GetContract": lambda: s.bto.GetContract(lc.bto.GetContractRequest(name=r["contract"])),
+                "bto.GetOrder": lambda: s.bto.GetOrder(lc.bto.GetOrderRequest(name=r["order"])),
+                "otd.GetOrder": lambda: s.otd.GetOrder(lc.otd.GetOrderRequest(name=r["order"])),
+                "GetShipment": lambda: s.otd.GetShipment(lc.otd.GetShipmentRequest(name=r["shipments"][0][0])),
+                "GetOrderAccount": lambda: s.dtc.GetOrderAccount(lc.dtc.GetOrderAccountRequest(
+                    name="orderAccounts/" + lc.name_id(r["order"]))),
+                "GetInvoice": lambda: s.dtc.GetInvoice(lc.dtc.GetInvoiceRequest(name=r["invoices"][0][0])),
+                "ListInvoices of the order": lambda: s.dtc.ListInvoices(lc.dtc.ListInvoicesRequest(order=r["order"])),
+                "UpdateOpportunity": lambda: s.ltb.UpdateOpportunity(lc.ltb.UpdateOpportunityRequest(
+                    opportunity=lc.ltb.Opportunity(name=r["opportunity"], title="mine now"),
+                    update_mask={"paths": ["title"]}, request_id=lc.new_id())),
+                "CreateQuote": lambda: s.bto.CreateQuote(lc.bto.CreateQuoteRequest(
+                    quote=lc.bto.Quote(deal=r["deal"], valid_until=lc.days_ahead(10),
+                                       lines=[lc.bto.QuoteLine(product=r["products"]["A"], quantity=1)]),
+                    request_id=lc.new_id())),
+                "MarkBidLost": lambda: s.ltb.MarkBidLost(lc.ltb.MarkBidLostRequest(
+                    name=r["bid"], reason="sabotage", request_id=lc.new_id())),
+            }
+            for what, call in reads.items():
+                with self.subTest(call=what):
+                    self.refused(call, C.PERMISSION_DENIED, "NOT_IN_IRON_TRIANGLE")
+            # lists hold only the caller's own deals
+            listed = [o.name for o in s.ltb.ListOpportunities(lc.ltb.ListOpportunitiesRequest(page_size=500))
+                      .opportunities]
+            self.assertNotIn(r["opportunity"], listed)
+            self.assertNotIn(r["deal"], [d.name for d in s.bto.ListDeals(lc.bto.ListDealsRequest(page_size=500)).deals])
+            self.assertNotIn(r["order"], [o.name for o in s.otd.ListOrders(lc.otd.ListOrdersRequest(page_size=500))
+                                          .orders])
+            self.assertFalse({i[0] for i in r["invoices"]} & {i.name for i in s.dtc.ListInvoices(
+                lc.dtc.ListInvoicesRequest(page_size=500)).invoices})
+        # the owners and the company-wide roles do see it
+        for who, roles in ((AR, ("sales",)), (SR, ("solution",)), (FR, ("fulfilment",)), ("boss", ("manager",)),
+                           ("audrey", ("auditor",))):
+            with self.subTest(who=who), as_user(who, *roles) as s:
+                s.ltb.GetOpportunity(lc.ltb.GetOpportunityRequest(name=r["opportunity"]))
+                if roles[0] in ("sales", "solution", "fulfilment"):
+                    listed = [o.name for o in s.ltb.ListOpportunities(
+                        lc.ltb.ListOpportunitiesRequest(page_size=500)).opportunities]
+                    self.assertIn(r["opportunity"], listed)
+
+    def test_forged_principal_header_is_ignored(self):
+        with as_user(OTHER_SALES, "sales") as s:
+            self.refused(lambda: s.ltb.GetOpportunity(lc.ltb.GetOpportunityRequest(name=self.r["opportunity"]),
+                                                      metadata=[("x-ltc-principal", AR), ("x-ltc-roles", "admin")]),
+                         C.PERMISSION_DENIED, "NOT_IN_IRON_TRIANGLE")
+
+    # --- mass assignment ----------------------------------------------------------------------------------------------
+
+    def test_server_set_fields_cannot_be_set_by_the_client(self):
+        r = RoleDeal().run_until("create_products")   # a deal still open for quotes
+        with as_user(SR, "solution") as s:
+            price = s.bto.GetProduct(lc.bto.GetProductRequest(name=r["products"]["A"])).product.list_price
+            # a quote whose client sets its state, version, line prices and total: all are the server's
+            q = s.bto.CreateQuote(lc.bto.CreateQuoteRequest(quote=lc.bto.Quote(
+                deal=r["deal"], valid_until=lc.days_ahead(10), state=lc.bto.QUOTE_STATE_ACCEPTED, version=99,
+                total=lc.money(1, "CNY"),
+                lines=[lc.bto.QuoteLine(product=r["products"]["A"], quantity=2, unit_price=lc.money(1, "CNY"),
+                                        unit_list_price=lc.money(1, "CNY"), line_total=lc.money(2, "CNY"))]),
+                request_id=lc.new_id())).quote
+            self.assertEqual(q.state, lc.bto.QUOTE_STATE_DRAFT)
+            self.assertNotEqual(q.version, 99)
+            self.assertEqual(lc.to_minor(q.lines[0].unit_list_price), lc.to_minor(price))
+            self.assertEqual(lc.to_minor(q.lines[0].unit_price), lc.to_minor(price))   # no discount asked
+            self.assertEqual(lc.to_minor(q.lines[0].line_total), 2 * lc.to_minor(price))
+            self.assertEqual(lc.to_minor(q.total), lc.to_minor(q.lines[0].line_total))
+        with as_user(AR, "sales") as s:
+            for path in ("stage", "collected_amount", "deal", "iron_triangle", "create_time"):
+                with self.subTest(path=path):
+                    self.refused(lambda: s.ltb.UpdateOpportunity(lc.ltb.UpdateOpportunityRequest(
+                        opportunity=lc.ltb.Opportunity(name=r["opportunity"]), update_mask={"paths": [path]},
+                        request_id=lc.new_id())), C.INVALID_ARGUMENT)
+
+    # --- mTLS between processes -------------------------------------------------------------------------------------
+
+    def test_service_ports_want_the_right_client_certificate(self):
+        get_lead = lc.ltb.GetLeadRequest(name=self.r["lead"])
+        path = "/ltc.ltb.v1.LeadToBidService/GetLead"
+        # no client certificate, plaintext, a certificate of another CA: the handshake fails
+        with service_channel("ltb") as ch:
+            h.expect_error(lambda: raw_call(ch, path, get_lead), C.UNAVAILABLE)
+        with grpc.insecure_channel(target("ltb")) as ch:
+            h.expect_error(lambda: raw_call(ch, path, get_lead), C.UNAVAILABLE)
+        with tempfile.TemporaryDirectory() as other:
+            subprocess.run([str(REPO / "scripts" / "pki"), "init", other], check=True, capture_output=True)
+            with service_channel("ltb", "gateway", pki=Path(other)) as ch:
+                h.expect_error(lambda: raw_call(ch, path, get_lead), C.UNAVAILABLE)
+        # a certificate of ours, but an identity the method does not allow
+        cases = [
+            ("ltb", "ops", path, get_lead),                                     # public methods: the gateway only
+            ("otd", "ltb", "/ltc.otd.v1.IntakeService/AcceptOrder",             # only BTO hands orders to OTD
+             lc.otd.AcceptOrderRequest(handoff_id=lc.new_id(), order="orders/" + lc.new_id())),
+            ("bto", "otd", "/ltc.bto.v1.IntakeService/AcceptWonBid",            # only LTB hands won bids to BTO
+             lc.bto.AcceptWonBidRequest(handoff_id=lc.new_id())),
+            ("dtc", "gateway", "/ltc.admin.v1.HandoffAdminService/GetHandoffBacklog", b""),   # operators only
+        ]
+        for svc, who, method, req in cases:
+            with self.subTest(service=svc, caller=who, method=method), service_channel(svc, who) as ch:
+                self.refused(lambda: raw_call(ch, method, req), C.PERMISSION_DENIED, "CALLER_NOT_ALLOWED")
+        # the gateway's identity without a forwarded principal is not a user
+        with service_channel("ltb", "gateway") as ch:
+            self.refused(lambda: raw_call(ch, path, get_lead), C.UNAUTHENTICATED, "NO_PRINCIPAL")
+        # and the allowed identities work: the operator's admin call, health for anyone of ours
+        with service_channel("dtc", "ops") as ch:
+            raw_call(ch, "/ltc.admin.v1.HandoffAdminService/GetHandoffBacklog")
+        with service_channel("otd", "dtc") as ch:
+            raw_call(ch, "/grpc.health.v1.Health/Check")
+
+    # --- injection and limits -----------------------------------------------------------------------------------------
+
+    def test_sql_injection_strings_are_stored_as_text(self):
+        tables_before = h.sql("SELECT count(*) FROM pg_tables WHERE schemaname IN ('ltb', 'bto', 'otd', 'dtc')")
+        with as_user(AR, "sales") as s:
+            for i, evil in enumerate(INJECTIONS):
+                with self.subTest(text=evil):
+                    lead = s.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=lc.ltb.Lead(
+                        source=lc.ltb.LEAD_SOURCE_WEBSITE, company_name=evil, contact_name=evil,
+                        contact_email=f"inj{i}.{RUN}@example.com", contact_phone="+86 10 1234 5678"),
+                        request_id=lc.new_id())).lead
+                    got = s.ltb.GetLead(lc.ltb.GetLeadRequest(name=lead.name)).lead
+                    self.assertEqual((got.company_name, got.contact_name), (evil, evil))
+                    upd = s.ltb.UpdateLead(lc.ltb.UpdateLeadRequest(
+                        lead=lc.ltb.Lead(name=lead.name, contact_name=evil + " (2)"),
+                        update_mask={"paths": ["contact_name"]}, request_id=lc.new_id())).lead
+                    self.assertEqual(upd.contact_name, evil + " (2)")
+                    dq = s.ltb.DisqualifyLead(lc.ltb.DisqualifyLeadRequest(name=lead.name, reason=evil,
+                                                                           request_id=lc.new_id()))
+                    self.assertEqual(dq.lead.state, lc.ltb.LEAD_STATE_DISQUALIFIED)
+                    # a name made of the injection is only ever a malformed name
+                    h.expect_error(lambda: s.ltb.GetLead(lc.ltb.GetLeadRequest(name="leads/" + evil)),
+                                   C.INVALID_ARGUMENT)
+        with as_user(SR, "solution") as s:
+            p = s.bto.CreateProduct(lc.bto.CreateProductRequest(product=lc.bto.Product(
+                sku=f"INJ-{RUN}", display_name=INJECTIONS[0], list_price=lc.money(100, "CNY")),
+                request_id=lc.new_id())).product
+            self.assertEqual(p.display_name, INJECTIONS[0])
+        self.assertEqual(h.sql("SELECT count(*) FROM pg_tables WHERE schemaname IN ('ltb', 'bto', 'otd', 'dtc')"),
+                         tables_before)
+        self.assertGreater(h.sql_int("SELECT count(*) FROM ltb.opportunities"), 0)
+
+    def test_over_limit_message_and_metadata(self):
+        big = lc.ltb.CreateLeadRequest(lead=lc.ltb.Lead(source=lc.ltb.LEAD_SOURCE_WEBSITE,
+                                                        company_name="x" * (5 * 1024 * 1024)), request_id=lc.new_id())
+        with as_user(AR, "sales") as s:
+            self.refused(lambda: s.ltb.CreateLead(big), C.RESOURCE_EXHAUSTED)
+            before = row_counts()
+            with self.assertRaises(grpc.RpcError) as e:
+                s.ltb.GetLead(lc.ltb.GetLeadRequest(name=self.r["lead"]), metadata=[("x-padding", "p" * 20000)])
+            self.assertNotEqual(e.exception.code(), C.OK)
+            self.assertEqual(row_counts(), before)
+        with as_user(AR, "sales") as s:   # the gateway closed that connection; it still serves new ones
+            s.ltb.GetLead(lc.ltb.GetLeadRequest(name=self.r["lead"]))
+
+    def test_rate_limit_per_caller(self):
+        flood = f"flood.{RUN}"
+        req = lc.ltb.GetLeadRequest(name=self.r["lead"])
+        with as_user(flood, "sales") as s:
+            def one(_):
+                try:
+                    s.ltb.GetLead(req)
+                    return None
+                except grpc.RpcError as e:
+                    return e
+            with concurrent.futures.ThreadPoolExecutor(16) as pool:
+                results = list(pool.map(one, range(400)))
+        limited = [e for e in results if e is not None]
+        self.assertTrue(limited, "400 calls at once were not limited")
+        self.assertGreater(len(results) - len(limited), 0, "no call got through")
+        for e in limited:
+            d = lc.error_details(e)
+            self.assertEqual((d.code, d.reason), (C.RESOURCE_EXHAUSTED, "RATE_LIMITED"), str(d))
+            status = lc.rpc.Status.FromString(lc.status_details_bytes(e))
+            retry = [a for a in status.details if a.type_url.endswith("/google.rpc.RetryInfo")]
+            self.assertEqual(len(retry), 1, str(status))
+            info = lc.rpc.RetryInfo.FromString(retry[0].value)
+            delay_ms = info.retry_delay.seconds * 1000 + info.retry_delay.nanos // 1000000
+            self.assertTrue(0 < delay_ms <= 1000, delay_ms)
+        # another caller is not affected
+        with as_user(AR, "sales") as s:
+            s.ltb.GetLead(req)
+
+    # --- the audit trail --------------------------------------------------------------------------------------------------
+
+    def test_audit_trail_records_who_did_what(self):
+        # a refused write by the other sales user, then the trail as the auditor sees it
+        with as_user(OTHER_SALES, "sales") as s:
+            rid = lc.new_id()
+            h.expect_error(lambda: s.ltb.MarkBidLost(lc.ltb.MarkBidLostRequest(name=self.r["bid"], reason="x",
+                                                                               request_id=rid),
+                                                     metadata=[("x-request-id", rid)]), C.PERMISSION_DENIED)
+        with as_user("audrey", "auditor") as s:
+            ev = s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage="ltb", principal=OTHER_SALES,
+                                                                         page_size=50)).events
+            refused = [e for e in ev if e.request_id == rid]
+            self.assertEqual(len(refused), 1, [str(e) for e in ev])
+            e = refused[0]
+            self.assertEqual((e.method, e.code, e.reason, e.caller, e.target, list(e.roles)),
+                             ("/ltc.ltb.v1.LeadToBidService/MarkBidLost", "PERMISSION_DENIED", "NOT_IN_IRON_TRIANGLE",
+                              "gateway", self.r["bid"], ["sales"]))
+            self.assertGreater(e.event_time.seconds, time.time() - 600)
+            # the deal's own changes, by their owners, in every stage
+            for stage, who, method in (("ltb", AR, "MarkBidWon"), ("bto", AR, "SignContract"),
+                                       ("otd", FR, "ReleaseOrder"), ("dtc", f"finance.{RUN}", "RecordPayment"),
+                                       ("bto", "service:ltb", "AcceptWonBid"), ("dtc", "service:otd",
+                                                                                 "AcceptDelivery")):
+                with self.subTest(stage=stage, method=method):
+                    ev = s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage=stage, principal=who,
+                                                                                 page_size=500)).events
+                    self.assertTrue(any(e.method.endswith("/" + method) and e.code == "OK" for e in ev),
+                                    f"{who} {method} not in the {stage} trail")
+            h.expect_error(lambda: s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage="crm")),
+                           C.INVALID_ARGUMENT)
+
+
+class RoleDeal(lead_to_cash.Deal):
+    """lead_to_cash.Deal with each step run as the person who does it: the account owner (sales), the solution owner
+    (solution, who also keeps the catalogue), the fulfilment owner, and finance for payments."""
+
+    ACTOR = {
+        "create_lead": "ar", "qualify": "ar", "create_bid": "ar", "mark_won": "ar", "wait_bto_deal": "ar",
+        "create_products": "sr", "create_quote": "sr", "accept_quote": "ar", "create_contract": "ar",
+        "sign_contract": "ar", "create_order": "ar", "wait_otd_order": "fr", "review": "fr", "release": "fr",
+        "create_resource": "fr", "schedule": "fr", "ship_and_accept": "fr", "wait_invoices": "fin",
+        "pay_all": "fin", "wait_closure": "ar",
+    }
+
+    def __init__(self):
+        self.stubs = {"ar": as_user(AR, "sales"), "sr": as_user(SR, "solution"), "fr": as_user(FR, "fulfilment"),
+                      "fin": as_user(f"finance.{RUN}", "finance")}
+        super().__init__(self.stubs["ar"], log=None)
+
+    def run_until(self, last_step):
+        stop = self.STEPS.index(last_step)
+        while self._next <= stop:
+            step = self.STEPS[self._next]
+            self.s = self.stubs[self.ACTOR[step]]
+            getattr(self, step)()
+            self._next += 1
+        return self.r
+
+
+if __name__ == "__main__":
+    h.main()
