@@ -66,6 +66,16 @@ static const ltc_migration runtime_migrations[] = {
      ");\n"
      "CREATE INDEX audit_log_principal ON audit_log (principal, seq);\n"
      "COMMENT ON TABLE audit_log IS 'Every state-changing call: who, what, when, request id, outcome (append only)';\n"},
+    /* whatever rights the serving role holds on the table, history cannot be rewritten through it */
+    {4, "004_audit_log_append_only.sql",
+     "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$\n"
+     "BEGIN\n"
+     "  RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'insufficient_privilege';\n"
+     "END $$;\n"
+     "CREATE TRIGGER audit_log_no_update_or_delete BEFORE UPDATE OR DELETE ON audit_log\n"
+     "  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();\n"
+     "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log\n"
+     "  FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();\n"},
 };
 
 void ltc_default_metrics_listen(const char *grpc_listen, char *out, size_t n) {

@@ -455,6 +455,20 @@ class SecurityTest(unittest.TestCase):
             h.expect_error(lambda: s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage="crm")),
                            C.INVALID_ARGUMENT)
 
+    def test_audit_trail_is_append_only_for_the_serving_role(self):
+        env = h.stack_env()
+        for svc in h.SERVICES:
+            dsn = env[f"LTC_{svc.upper()}_DSN"]
+            for stmt in (f"UPDATE {svc}.audit_log SET code = 'OK'", f"DELETE FROM {svc}.audit_log",
+                         f"TRUNCATE {svc}.audit_log"):
+                with self.subTest(service=svc, statement=stmt):
+                    before = h.sql_int(f"SELECT count(*) FROM {svc}.audit_log WHERE code <> 'OK'")
+                    p = subprocess.run([h.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", stmt],
+                                       capture_output=True, text=True, timeout=30)
+                    self.assertNotEqual(p.returncode, 0, f"{stmt} succeeded as ltc_{svc}")
+                    self.assertRegex(p.stderr, r"append-only|permission denied")
+                    self.assertEqual(h.sql_int(f"SELECT count(*) FROM {svc}.audit_log WHERE code <> 'OK'"), before)
+
 
 class RoleDeal(lead_to_cash.Deal):
     """lead_to_cash.Deal with each step run as the person who does it: the account owner (sales), the solution owner
