@@ -100,7 +100,10 @@ void ltc_roles_format(unsigned roles, char *out, size_t n) {
     for (unsigned i = 0; i < sizeof role_names / sizeof role_names[0]; i++) {
         if (!(roles & (1u << i))) continue;
         int w = snprintf(out + k, n > k ? n - k : 0, "%s%s", k ? "," : "", role_names[i]);
-        if (w < 0 || (size_t)w >= n - k) break;
+        if (w < 0 || (size_t)w >= n - k) { /* does not fit: keep whole names only */
+            if (n > k) out[k] = 0;
+            break;
+        }
         k += (size_t)w;
     }
 }

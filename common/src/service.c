@@ -316,7 +316,9 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     }
     svc_config cfg = {0};
     if (load_config(def, &cfg, migrate_only) != 0) return 1;
-    if (tls == 0 && !migrate_only)
+    if (migrate_only)
+        ; /* serves nothing: no TLS identity */
+    else if (tls == 0)
         LTC_WARN("plaintext", NULL, "LTC_PLAINTEXT=1: no TLS, callers are not authenticated (local development only)");
     else if (strcmp(ltc_tls_identity(), def->name) != 0)
         LTC_WARN("tls_identity", NULL, "LTC_TLS_CERT names \"%s\", not \"%s\": peers will refuse it",

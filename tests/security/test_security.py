@@ -37,7 +37,7 @@ import ltc_client as lc  # noqa: E402
 C = grpc.StatusCode
 PKI = Path(os.environ.get("LTC_STATE_DIR", REPO / ".ltc")) / "pki"
 ISSUER, AUDIENCE = "https://idp.ltc.test", "ltc"
-AR, SR, FR = "ar.li.na", "sr.zhang.wei", "fr.chen.jie"   # the iron triangle lead_to_cash.py gives its deals
+AR, SR, FR = lead_to_cash.PeopleDeal.TRIANGLE   # the iron triangle lead_to_cash.py gives its deals
 RUN = uuid.uuid4().hex[:8]
 OTHER_SALES = f"ar.other.{RUN}"
 INJECTIONS = ["'; DROP TABLE leads; --", "x' OR '1'='1", "Robert'); DELETE FROM ltb.opportunities; --",
@@ -444,7 +444,7 @@ class SecurityTest(unittest.TestCase):
             self.assertGreater(e.event_time.seconds, time.time() - 600)
             # the deal's own changes, by their owners, in every stage
             for stage, who, method in (("ltb", AR, "MarkBidWon"), ("bto", AR, "SignContract"),
-                                       ("otd", FR, "ReleaseOrder"), ("dtc", f"finance.{RUN}", "RecordPayment"),
+                                       ("otd", FR, "ReleaseOrder"), ("dtc", lead_to_cash.PeopleDeal.PEOPLE["fin"][0], "RecordPayment"),
                                        ("bto", "service:ltb", "AcceptWonBid"), ("dtc", "service:otd",
                                                                                  "AcceptDelivery")):
                 with self.subTest(stage=stage, method=method):
@@ -470,31 +470,9 @@ class SecurityTest(unittest.TestCase):
                     self.assertEqual(h.sql_int(f"SELECT count(*) FROM {svc}.audit_log WHERE code <> 'OK'"), before)
 
 
-class RoleDeal(lead_to_cash.Deal):
-    """lead_to_cash.Deal with each step run as the person who does it: the account owner (sales), the solution owner
-    (solution, who also keeps the catalogue), the fulfilment owner, and finance for payments."""
-
-    ACTOR = {
-        "create_lead": "ar", "qualify": "ar", "create_bid": "ar", "mark_won": "ar", "wait_bto_deal": "ar",
-        "create_products": "sr", "create_quote": "sr", "accept_quote": "ar", "create_contract": "ar",
-        "sign_contract": "ar", "create_order": "ar", "wait_otd_order": "fr", "review": "fr", "release": "fr",
-        "create_resource": "fr", "schedule": "fr", "ship_and_accept": "fr", "wait_invoices": "fin",
-        "pay_all": "fin", "wait_closure": "ar",
-    }
-
-    def __init__(self):
-        self.stubs = {"ar": as_user(AR, "sales"), "sr": as_user(SR, "solution"), "fr": as_user(FR, "fulfilment"),
-                      "fin": as_user(f"finance.{RUN}", "finance")}
-        super().__init__(self.stubs["ar"], log=None)
-
-    def run_until(self, last_step):
-        stop = self.STEPS.index(last_step)
-        while self._next <= stop:
-            step = self.STEPS[self._next]
-            self.s = self.stubs[self.ACTOR[step]]
-            getattr(self, step)()
-            self._next += 1
-        return self.r
+def RoleDeal():
+    """lead_to_cash.PeopleDeal: each step by its person, with tokens minted here."""
+    return lead_to_cash.PeopleDeal(lambda sub, role: as_user(sub, role), log=None)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ one at a time to bring a deal to a given stage.
 
 import argparse
 import os
+import shlex
+import subprocess
 import sys
 import uuid
 from pathlib import Path
@@ -469,6 +471,40 @@ class Deal:
         return self.run_until(self.STEPS[-1])
 
 
+class PeopleDeal(Deal):
+    """A Deal with each step run by the person who does it in an LTC organisation, each with a token of their own:
+    the account owner (sales), the solution owner (solution: quotes, and the catalogue), the fulfilment owner, and
+    finance for payments. `connect(subject, roles)` returns Stubs authenticated as that person."""
+
+    TRIANGLE = ("ar.li.na", "sr.zhang.wei", "fr.chen.jie")
+    PEOPLE = {"ar": ("ar.li.na", "sales"), "sr": ("sr.zhang.wei", "solution"), "fr": ("fr.chen.jie", "fulfilment"),
+              "fin": ("fin.zhao.min", "finance")}
+    ACTOR = {
+        "create_lead": "ar", "qualify": "ar", "create_bid": "ar", "mark_won": "ar", "wait_bto_deal": "ar",
+        "create_products": "sr", "create_quote": "sr", "accept_quote": "ar", "create_contract": "ar",
+        "sign_contract": "ar", "create_order": "ar", "wait_otd_order": "fr", "review": "fr", "release": "fr",
+        "create_resource": "fr", "schedule": "fr", "ship_and_accept": "fr", "wait_invoices": "fin",
+        "pay_all": "fin", "wait_closure": "ar",
+    }
+
+    def __init__(self, connect, log=print, **kw):
+        self.people = {k: connect(sub, role) for k, (sub, role) in self.PEOPLE.items()}
+        super().__init__(self.people["ar"], log=log, **kw)
+
+    def run_until(self, last_step):
+        stop = self.STEPS.index(last_step)
+        while self._next <= stop:
+            step = self.STEPS[self._next]
+            self.s = self.people[self.ACTOR[step]]
+            getattr(self, step)()
+            self._next += 1
+        return self.r
+
+    def close(self):
+        for stubs in self.people.values():
+            stubs.close()
+
+
 def run_deal(stubs, log=print):
     """Drives one deal from lead to cash; returns the names, amounts (minor units) and states seen.
     Raises DealFailure, lc.WaitTimeout or grpc.RpcError on failure."""
@@ -499,14 +535,30 @@ def main(argv=None):
                     help="CA certificate of the gateway's TLS (default $LTC_CA_FILE; none: plaintext)")
     ap.add_argument("--token", default=os.environ.get("LTC_TOKEN"),
                     help="bearer token for the gateway (default $LTC_TOKEN)")
+    ap.add_argument("--token-command",
+                    help="run the deal as its people, each with a token printed by this command given SUBJECT ROLES "
+                         "(e.g. 'scripts/stack token'); instead of --token")
     args = ap.parse_args(argv)
     log = (lambda *_: None) if args.quiet else (lambda line: print(line, flush=True))
     deal = None
     try:
-        with lc.Stubs(args.target, ca_file=args.ca_file, token=args.token) as stubs:
-            deal = Deal(stubs, log=log)
-            r = deal.run_all()
-    except (DealFailure, lc.WaitTimeout, grpc.RpcError) as e:
+        if args.token_command:
+            def connect(subject, roles):
+                tok = subprocess.run(shlex.split(args.token_command) + [subject, roles], check=True,
+                                     capture_output=True, text=True).stdout.strip()
+                return lc.Stubs(args.target, ca_file=args.ca_file, token=tok)
+            deal = PeopleDeal(connect, log=log)
+            for key, (sub, role) in PeopleDeal.PEOPLE.items():
+                log(f"     {sub} ({role}) signs in with a token of their own")
+            try:
+                r = deal.run_all()
+            finally:
+                deal.close()
+        else:
+            with lc.Stubs(args.target, ca_file=args.ca_file, token=args.token) as stubs:
+                deal = Deal(stubs, log=log)
+                r = deal.run_all()
+    except (DealFailure, lc.WaitTimeout, grpc.RpcError, subprocess.CalledProcessError) as e:
         where = f" (deal {deal.r.get('deal', '-')}, run {deal.run})" if deal else ""
         print(f"FAILED{where}: {lc.describe_error(e)}", file=sys.stderr)
         return 1
