@@ -245,8 +245,9 @@ int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_pr
     json_t *exp = json_object_get(claims, "exp"), *nbf = json_object_get(claims, "nbf");
     const char *iss = json_string_value(json_object_get(claims, "iss"));
     const char *sub = json_string_value(json_object_get(claims, "sub"));
-    if (!json_is_integer(exp) && !json_is_real(exp)) {
-        ltc_status_set(st, LTC_UNAUTHENTICATED, "TOKEN_EXPIRED", "the token has no expiry (exp)");
+    /* NumericDate: seconds since the epoch; anything past year 9999 (or not a number) is no usable expiry */
+    if (!json_is_number(exp) || !(json_number_value(exp) >= 0 && json_number_value(exp) < 253402300800.0)) {
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "TOKEN_EXPIRED", "the token has no usable expiry (exp)");
         goto out;
     }
     double e = json_number_value(exp);
@@ -254,7 +255,7 @@ int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_pr
         ltc_status_set(st, LTC_UNAUTHENTICATED, "TOKEN_EXPIRED", "the token has expired");
         goto out;
     }
-    if (nbf && (!json_is_number(nbf) || json_number_value(nbf) > (double)now + (double)a->leeway)) {
+    if (nbf && (!json_is_number(nbf) || !(json_number_value(nbf) <= (double)now + (double)a->leeway))) {
         ltc_status_set(st, LTC_UNAUTHENTICATED, "TOKEN_NOT_YET_VALID", "the token is not valid yet (nbf)");
         goto out;
     }

@@ -97,6 +97,9 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
             if (ltc_access_roles(method) == 0)
                 return ltc_status_set(st, LTC_UNIMPLEMENTED, "UNKNOWN_METHOD", "method %.150s is not served here",
                                       method);
+            /* refused before any stage sees it: this log line is its audit record */
+            LTC_WARN("access_denied", ltc_call_request_id(call), "principal=%s roles=0x%x method=%.150s ROLE_NOT_ALLOWED",
+                     who.subject, who.roles, method);
             return ltc_status_set(st, LTC_PERMISSION_DENIED, "ROLE_NOT_ALLOWED", "no role of %s may call %.150s",
                                   who.subject, method);
         }
@@ -104,6 +107,8 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
         if (g->limiter) {
             int64_t wait = gw_limiter_take(g->limiter, who.subject, now_monotonic());
             if (wait > 0) {
+                LTC_WARN("rate_limited", ltc_call_request_id(call), "principal=%s method=%.150s retry_ms=%lld",
+                         who.subject, method, (long long)wait);
                 ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "RATE_LIMITED",
                                "%s is over its rate limit; retry in %lld ms", who.subject, (long long)wait);
                 st->retry_delay_ms = wait;
