@@ -7,7 +7,8 @@
 
 PostgreSQL comes from scripts/stack (LTC_STATE_DIR, LTC_PORT_OFFSET, LTC_BIN_DIR from the environment); the four
 stage services and the gateway are started by this script as its own children, with the stack's environment
-(`scripts/stack env`), so that their exit codes are seen. The run: several deals from lead to cash through the
+(`scripts/stack env`) and the security settings scripts/stack would give them (TLS, mTLS, tokens; the development
+PKI of scripts/pki), so that their exit codes are seen. The run: several deals from lead to cash through the
 gateway, bad requests of every kind (undecodable bytes, unknown methods, invalid fields, unknown resources, a reused
 request_id), a hand-off while its receiver is down, and PostgreSQL killed -9 and restarted under load (reconnection
 paths). Then every process gets SIGTERM and must exit 0 within its grace period, with no leak report (LeakSanitizer
@@ -31,10 +32,12 @@ import grpc  # noqa: E402
 import harness as h  # noqa: E402
 from harness import lc  # noqa: E402
 
-# These tests drive the stack in plaintext without authentication (the security tests run it secure: tests/security).
-os.environ.setdefault("LTC_STACK_SECURITY", "off")
-os.environ.setdefault("LTC_PLAINTEXT", "1")  # and the processes these tests start themselves
-os.environ.setdefault("LTC_GATEWAY_AUTH", "off")
+# The processes run as in production: TLS at the gateway, mTLS between them, tokens (so the leak check covers the
+# TLS, token, ownership and audit paths); the development PKI of scripts/pki, in the state folder.
+for _v in ("LTC_PLAINTEXT", "LTC_GATEWAY_AUTH"):
+    os.environ.pop(_v, None)
+os.environ["LTC_STACK_SECURITY"] = "on"
+PKI_SCRIPT = HERE.parents[1] / "scripts" / "pki"
 
 PROCS = ("ltb", "bto", "otd", "dtc", "gateway")
 STOP_WAIT_S = 60          # SIGTERM to exit: the grace period plus the sanitizer's or valgrind's exit work
@@ -59,13 +62,38 @@ def stack_env():
     return env
 
 
+def pki():
+    return h.state_dir() / "pki"
+
+
+def tls_env(name):
+    """What scripts/stack gives process `name` when it runs secure (its proc_env)."""
+    e = {"LTC_TLS_CERT": str(pki() / f"{name}.crt"), "LTC_TLS_KEY": str(pki() / f"{name}.key"),
+         "LTC_TLS_CA": str(pki() / "ca.crt")}
+    if name == "gateway":
+        e.update(LTC_GATEWAY_TLS_CERT=str(pki() / "gateway-public.crt"),
+                 LTC_GATEWAY_TLS_KEY=str(pki() / "gateway-public.key"),
+                 LTC_GATEWAY_JWT_KEYS=str(pki() / "jwt" / "keys.json"))
+    return e
+
+
+def token(subject, roles):
+    return subprocess.run([str(PKI_SCRIPT), "token", str(pki()), subject, roles], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def gateway_stubs(subject, roles, timeout):
+    return lc.Stubs(h.target("gateway"), timeout=timeout, ca_file=str(pki() / "ca.crt"), token=token(subject, roles))
+
+
 class Proc:
     def __init__(self, name, mode, env, logdir, run=1):
         self.name = name
         self.log = logdir / (f"{name}.log" if run == 1 else f"{name}-{run}.log")
         self.rc = None
         cmd = [str(Path(env["LTC_BIN_DIR"]) / f"ltc-{name}")]
-        e = dict(env)
+        e = {k: v for k, v in env.items() if k not in ("LTC_PLAINTEXT", "LTC_GATEWAY_AUTH")}
+        e.update(tls_env(name))
         if mode == "asan":
             # leaks at exit are reported (ASan's LeakSanitizer) and make the exit code non-zero
             e["ASAN_OPTIONS"] = "detect_leaks=1:exitcode=23:abort_on_error=0"
@@ -127,10 +155,15 @@ def wait_serving(procs, timeout):
         while True:
             if not p.alive():
                 raise RuntimeError(f"ltc-{p.name} exited with {p.p.returncode} at start; see {p.log}")
-            try:
-                h.wait_ready(p.name, timeout=2)
+            # the process's own health probe over mTLS, as scripts/stack and the container health checks do
+            e = {k: v for k, v in stack_env().items() if k not in ("LTC_PLAINTEXT", "LTC_GATEWAY_AUTH")}
+            e.update(tls_env(p.name))
+            probe = subprocess.run([str(Path(e["LTC_BIN_DIR"]) / f"ltc-{p.name}"), "--health-probe"], env=e,
+                                   capture_output=True, timeout=30)
+            if probe.returncode == 0:
                 break
-            except Exception:
+            time.sleep(0.3)
+            if True:
                 if time.monotonic() > t_end:
                     raise RuntimeError(f"ltc-{p.name} not serving after {timeout} s; see {p.log}")
 
@@ -165,12 +198,26 @@ def bad_requests(stubs):
     stubs.ltb.CreateLead(req, timeout=30)          # the stored answer
     req.lead.company_name = "Other Co"
     expect_error(lambda: stubs.ltb.CreateLead(req, timeout=30), (C.ALREADY_EXISTS,))
-    with lc.IntakeStubs(h.target("bto")) as intake:
+    with lc.IntakeStubs(h.target("bto"), ca_file=str(pki() / "ca.crt"), cert_file=str(pki() / "ltb.crt"),
+                        key_file=str(pki() / "ltb.key"), server_name="ltc-bto") as intake:
         expect_error(lambda: intake.bto.AcceptWonBid(lc.bto.AcceptWonBidRequest(handoff_id="x"), timeout=30),
                      (C.INVALID_ARGUMENT,))
     stubs.ltb.ListLeads(lc.ltb.ListLeadsRequest(page_size=2), timeout=30)
     expect_error(lambda: stubs.ltb.ListLeads(lc.ltb.ListLeadsRequest(page_token="nope"), timeout=30),
                  (C.INVALID_ARGUMENT,))
+    # refused callers: no token, a bad one, a role without the right, another user's deal
+    with lc.Stubs(h.target("gateway"), timeout=30, ca_file=str(pki() / "ca.crt")) as anon:
+        expect_error(lambda: anon.ltb.ListLeads(lc.ltb.ListLeadsRequest(page_size=1)), (C.UNAUTHENTICATED,))
+    with lc.Stubs(h.target("gateway"), timeout=30, ca_file=str(pki() / "ca.crt"), token="a.b.c") as bad:
+        expect_error(lambda: bad.ltb.ListLeads(lc.ltb.ListLeadsRequest(page_size=1)), (C.UNAUTHENTICATED,))
+    with gateway_stubs("leak.auditor", "auditor", 30) as auditor:
+        expect_error(lambda: auditor.ltb.CreateLead(req), (C.PERMISSION_DENIED,))
+        auditor.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage="ltb", page_size=5))
+    with gateway_stubs("leak.stranger", "sales", 30) as stranger:
+        opp = stubs.ltb.ListOpportunities(lc.ltb.ListOpportunitiesRequest(page_size=1), timeout=30).opportunities
+        if opp:
+            expect_error(lambda: stranger.ltb.GetOpportunity(lc.ltb.GetOpportunityRequest(name=opp[0].name)),
+                         (C.PERMISSION_DENIED,))
 
 
 def lc_deal(stubs, wait_s):
@@ -187,6 +234,7 @@ def main():
     import faultlib
     faultlib.require_free_ports(faultlib.stack_ports(), f"the leak check at LTC_PORT_OFFSET={h.offset()}")
     h.stack("start", "postgres", timeout=300)
+    subprocess.run([str(PKI_SCRIPT), "init", str(pki())], check=True, capture_output=True)
     env = stack_env()
     logdir = h.state_dir() / f"leak-{mode}"
     logdir.mkdir(parents=True, exist_ok=True)
@@ -205,11 +253,16 @@ def main():
                     say(f"FAIL ltc-{p.name}: {len(bad)} threads do not block SIGTERM/SIGINT, so a SIGTERM can kill "
                         f"the process without its graceful stop: {', '.join(bad)} (started before "
                         f"ltc_block_signals?)")
-        stubs = lc.Stubs(h.target("gateway"), timeout=60 if slow else 10)
+        stubs = gateway_stubs("leak.admin", "admin", 60 if slow else 10)
         wait_s = 120 if slow else 30
         for k in range(1 if slow else 3):
-            lc_deal(stubs, wait_s).run_all()
-            say(f"leak ({mode}): deal {k + 1} from lead to cash")
+            deal = h.lead_to_cash.PeopleDeal(lambda sub, role: gateway_stubs(sub, role, 60 if slow else 10),
+                                             log=None, wait_s=wait_s)
+            try:
+                deal.run_all()
+            finally:
+                deal.close()
+            say(f"leak ({mode}): deal {k + 1} from lead to cash, each step by its person's token")
         bad_requests(stubs)
         say(f"leak ({mode}): bad requests answered")
         # a hand-off while its receiver is down (stopped: its exit is checked too), then delivered

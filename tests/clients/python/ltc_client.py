@@ -258,9 +258,9 @@ class Stubs:
 class IntakeStubs:
     """The hand-off receivers, called directly on a service's own port (never through the gateway)."""
 
-    def __init__(self, target, timeout=DEFAULT_TIMEOUT):
+    def __init__(self, target, timeout=DEFAULT_TIMEOUT, ca_file=None, cert_file=None, key_file=None, server_name=None):
         self.target = target
-        self.channel = grpc.insecure_channel(target)
+        self.channel = open_channel(target, ca_file, cert_file=cert_file, key_file=key_file, server_name=server_name)
         self.ltb = _Service(ltb_intake_grpc.IntakeServiceStub, self.channel, timeout)
         self.bto = _Service(bto_intake_grpc.IntakeServiceStub, self.channel, timeout)
         self.otd = _Service(otd_intake_grpc.IntakeServiceStub, self.channel, timeout)
