@@ -39,6 +39,11 @@ int ltc_outbox_put(ltc_call *c, ltc_status *st, const char *destination, const c
 
 int ltc_outbox_notify(ltc_db *db, ltc_status *st) { return ltc_db_exec(db, st, SQL_NOTIFY, 0, NULL); }
 
+static _Thread_local int put_in_tx; /* this worker's open transaction put outbox rows */
+
+void ltc_outbox_after_commit(void) { put_in_tx = 0; }
+void ltc_outbox_after_rollback(void) { put_in_tx = 0; }
+
 /* ---- the relay ---- */
 
 typedef struct peer {

@@ -32,6 +32,7 @@
 #include "ltc/fault.h"
 #include "ltc/log.h"
 #include "ltc/metrics.h"
+#include "ltc/outbox.h"
 #include "reflection.h"
 
 enum ctx_kind { CTX_REGISTERED, CTX_GENERIC, CTX_REFLECTION };
@@ -714,6 +715,7 @@ static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
         committing = 1;
         ltc_fault_crash_point("server.before_commit", m->path);
         if (ltc_db_commit(db, st) != 0) goto failed_packed;
+        ltc_outbox_after_commit();
         ltc_fault_crash_point("server.after_commit", m->path);
         return 0;
     failed_packed:
@@ -721,6 +723,7 @@ static int run_method(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
         *out = NULL;
     failed:
         ltc_db_rollback(db);
+        ltc_outbox_after_rollback();
         if (st->code == LTC_OK) ltc_status_set(st, LTC_INTERNAL, "HANDLER_FAILED", "handler failed without a status");
         if (st->code == LTC_ABORTED && strcmp(st->reason, "CONCURRENT_UPDATE") == 0 && attempt < 2) continue;
         /* the transaction never committed (a lost COMMIT's outcome is unknown: the caller retries with its key) */

@@ -19,6 +19,11 @@
 int ltc_outbox_put(ltc_call *c, ltc_status *st, const char *destination, const char *method, const char *deal_id,
                    const char *handoff_id, const ProtobufCMessage *msg);
 
+/* The server calls these around each WRITE transaction: after a commit, a relay of this process is woken at once when
+ * the transaction put outbox rows; after a rollback the note is dropped. (Thread-local: one transaction per worker.) */
+void ltc_outbox_after_commit(void);
+void ltc_outbox_after_rollback(void);
+
 typedef struct ltc_relay ltc_relay;
 
 typedef struct ltc_relay_peer {
