@@ -15,6 +15,14 @@ environment, then checks the resolved configuration:
   - hardening: numeric non-root user, read-only root, all capabilities dropped, no-new-privileges, memory cap;
   - configuration only through the environment (no config files mounted into the LTC processes), metrics on 9464,
     stop grace longer than LTC_SHUTDOWN_GRACE_MS;
+  - TLS: no process sets LTC_PLAINTEXT or LTC_GATEWAY_AUTH other than on; every process has LTC_TLS_CERT/KEY/CA and
+    the gateway LTC_GATEWAY_TLS_CERT/KEY and LTC_GATEWAY_JWT_KEYS, as paths (never PEM in the environment) into
+    read-only volumes of its own, made by the one-shot `pki` service (hardened: no network, read-only, only the
+    capabilities to copy and chown) from the host folder ./.ltc-compose/pki (ignored by git); every process waits for
+    it. Then `pki`'s script is run on a PKI from `scripts/pki init` (paths mapped to a temporary folder) and the files
+    each process would read are checked: its certificate names it (CN <name>, SAN ltc-<name>), the key is the
+    certificate's, the CA signed it; the gateway's public certificate passes its --health-probe (SAN ltc-gateway, the
+    CA it has), its key set's files are all there and hold no private key; no process gets another's key;
   - without the passwords, `docker-compose config` refuses.
 """
 import os
@@ -22,9 +30,13 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import tlscheck  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE = REPO / "docker-compose.yml"
@@ -34,6 +46,12 @@ PORTS = {"gateway": 50051, "ltb": 50061, "bto": 50062, "otd": 50063, "dtc": 5006
 PASSWORD_VARS = (["LTC_PG_SUPERUSER_PASSWORD"] + [f"LTC_{s.upper()}_DB_PASSWORD" for s in STAGES]
                  + [f"LTC_{s.upper()}_OWNER_DB_PASSWORD" for s in STAGES])
 MIGRATES = tuple(f"{s}-migrate" for s in STAGES)
+# The TLS variables each process gets, and the volume each file must come from (made by the `pki` service).
+TLS_VARS = {"LTC_TLS_CERT": "tls.crt", "LTC_TLS_KEY": "tls.key", "LTC_TLS_CA": "ca.crt"}
+GATEWAY_VARS = {"LTC_GATEWAY_TLS_CERT": ("gateway-public-tls", "tls.crt"),
+                "LTC_GATEWAY_TLS_KEY": ("gateway-public-tls", "tls.key"),
+                "LTC_GATEWAY_JWT_KEYS": ("jwt-keys", "keys.json")}
+PKI_VOLUMES = {f"tls-{p}" for p in PROCS} | {"gateway-public-tls", "jwt-keys"}
 
 failures = []
 
@@ -49,6 +67,148 @@ def duration_s(v):
     if not m or not any(m.groups()):
         raise ValueError(f"bad duration {v!r}")
     return int(m.group(1) or 0) * 60 + float(m.group(2) or 0)
+
+
+def mounts(s):
+    """A service's volumes as dicts (type, source, target, read_only), whichever syntax docker-compose printed."""
+    out = []
+    for v in s.get("volumes") or []:
+        if isinstance(v, dict):
+            out.append({"type": v.get("type"), "source": str(v.get("source", "")), "target": str(v.get("target", "")),
+                        "read_only": bool(v.get("read_only"))})
+        else:
+            parts = str(v).split(":")
+            out.append({"type": "bind" if parts[0].startswith((".", "/")) else "volume", "source": parts[0],
+                        "target": parts[1] if len(parts) > 1 else "", "read_only": len(parts) > 2 and "ro" in parts[2]})
+    return out
+
+
+def volume_of(s, path):
+    """(volume name, file name) a path of the service's environment lies in, or None."""
+    for m in mounts(s):
+        if m["target"] and path.startswith(m["target"].rstrip("/") + "/"):
+            return m["source"], path[len(m["target"].rstrip("/")) + 1:], m
+    return None
+
+
+def check_tls(name, s, env):
+    """No plaintext; the TLS variables point into read-only volumes of the process's own."""
+    where = f"{name}:"
+    check("LTC_PLAINTEXT" not in env, f"{where} sets LTC_PLAINTEXT={env.get('LTC_PLAINTEXT')!r}: production only")
+    check(env.get("LTC_GATEWAY_AUTH", "on") == "on", f"{where} LTC_GATEWAY_AUTH={env.get('LTC_GATEWAY_AUTH')}")
+    for k, v in env.items():
+        check("-----BEGIN" not in str(v) and "PRIVATE KEY" not in str(v), f"{where} env {k} holds PEM inline")
+    want = {k: (f"tls-{name}", f) for k, f in TLS_VARS.items()}
+    if name == "gateway":
+        want.update(GATEWAY_VARS)
+    for k in GATEWAY_VARS:
+        if name != "gateway":
+            check(k not in env, f"{where} gets {k} (the gateway's)")
+    for k, (vol, fname) in want.items():
+        v = env.get(k)
+        if not check(v, f"{where} {k} is not set"):
+            continue
+        hit = volume_of(s, v)
+        if not check(hit is not None, f"{where} {k}={v} is not in a mounted volume"):
+            continue
+        got_vol, got_file, m = hit
+        check(m["type"] == "volume" and got_vol == vol and got_file == fname,
+              f"{where} {k}={v} is {got_file!r} of {m['type']} {got_vol!r}, want {fname!r} of volume {vol!r}")
+        check(m["read_only"], f"{where} {got_vol} is mounted writable")
+    allowed = {f"tls-{name}"} | ({"gateway-public-tls", "jwt-keys"} if name == "gateway" else set())
+    for m in mounts(s):
+        check(m["type"] == "volume" and m["source"] in allowed and m["read_only"],
+              f"{where} mounts {m['type']} {m['source']} at {m['target']} (read_only {m['read_only']}): only its own "
+              f"TLS volumes {sorted(allowed)}, read-only")
+
+
+def check_pki_service(pki, images):
+    where = "pki:"
+    if not check(pki is not None, f"{where} missing (it makes each process's TLS volume)"):
+        return
+    images.add(pki.get("image"))
+    check(str(pki.get("restart", "no")) == "no", f"{where} restart {pki.get('restart')}: a one-shot")
+    check(pki.get("network_mode") == "none", f"{where} network_mode {pki.get('network_mode')}: it needs none")
+    check(pki.get("read_only") is True and pki.get("cap_drop") == ["ALL"] and not pki.get("privileged") and
+          "no-new-privileges:true" in (pki.get("security_opt") or []), f"{where} not hardened")
+    check(set(pki.get("cap_add") or []) <= {"CHOWN", "DAC_OVERRIDE", "FOWNER"}, f"{where} cap_add {pki.get('cap_add')}")
+    check(not pki.get("ports") and not pki.get("environment"), f"{where} ports or environment")
+    ms = mounts(pki)
+    binds = [m for m in ms if m["type"] == "bind"]
+    check(len(binds) == 1 and binds[0]["read_only"] and binds[0]["source"].endswith("/.ltc-compose/pki"),
+          f"{where} binds {binds}: want the host's ./.ltc-compose/pki, read-only")
+    check({m["source"] for m in ms if m["type"] == "volume"} == PKI_VOLUMES,
+          f"{where} volumes {sorted(m['source'] for m in ms if m['type'] == 'volume')}, want {sorted(PKI_VOLUMES)}")
+    cmd = pki.get("command") or []
+    check(len(cmd) == 3 and cmd[0] == "sh", f"{where} command is not `sh -ec SCRIPT`")
+    ignored = (REPO / ".gitignore").read_text().split()
+    check("/.ltc-compose/" in ignored or ".ltc-compose/" in ignored, ".gitignore does not ignore /.ltc-compose/")
+
+
+def check_tls_files(services):
+    """Runs the pki service's script on a PKI of scripts/pki (its paths mapped to a temporary folder, chown a no-op),
+    then checks the files each process's environment names."""
+    pki = services["pki"]
+    with tempfile.TemporaryDirectory(prefix="ltc-compose-pki-") as tmp:
+        tmp = Path(tmp)
+        p = subprocess.run([str(REPO / "scripts/pki"), "init", str(tmp / "pki")], capture_output=True, text=True,
+                           timeout=120)
+        if not check(p.returncode == 0, f"scripts/pki init failed: {p.stderr}"):
+            return
+        root = {m["target"]: m for m in mounts(pki)}
+        script = pki["command"][2].replace("$$", "$")
+        # the bind's target becomes the temporary PKI, the volumes' common parent folder a temporary one
+        vol_dir = {}
+        parents = {str(Path(tg).parent) for tg, m in root.items() if m["type"] == "volume"}
+        if not check(len(parents) == 1, f"pki: its volumes are not under one folder: {sorted(root)}"):
+            return
+        for target, m in root.items():
+            if m["type"] == "bind":
+                script = script.replace(target, str(tmp / "pki"))
+            else:
+                vol_dir[m["source"]] = tmp / "vol" / Path(target).name
+                vol_dir[m["source"]].mkdir(parents=True)
+        parent = parents.pop()
+        script = script.replace(parent, str(tmp / "vol"))
+        # it runs here, as this user: only if no path of the container is left in it
+        left = [p2 for p2 in list(root) + [parent] if p2 in script.replace(str(tmp), "")]
+        if not check(not left, f"pki: its script uses {left} besides its mounts: not run here"):
+            return
+        shim = tmp / "bin"
+        shim.mkdir()
+        (shim / "chown").write_text("#!/bin/sh\nexit 0\n")
+        (shim / "chown").chmod(0o755)
+        env = {"PATH": f"{shim}:{os.environ.get('PATH', '/usr/bin:/bin')}"}
+        p = subprocess.run(["sh", "-ec", script], env=env, capture_output=True, text=True, timeout=60)
+        if not check(p.returncode == 0, f"pki: its script failed on a scripts/pki folder: {p.stderr.strip()[:400]}"):
+            return
+        for name in PROCS:
+            s = services[name]
+            env = s.get("environment", {})
+
+            def read(var):
+                vol, fname, _ = volume_of(s, env[var])
+                return (vol_dir[vol] / fname).read_bytes()
+            where = f"{name} (files of the pki service)"
+            for f in tlscheck.identity_problems(where, read("LTC_TLS_CERT"), read("LTC_TLS_KEY"), read("LTC_TLS_CA"),
+                                                name, f"ltc-{name}"):
+                check(False, f)
+            own = {vol for vol, _f, _m in (volume_of(s, env[k]) for k in env if k in TLS_VARS or k in GATEWAY_VARS)}
+            for vol in own:
+                for other in PROCS:
+                    if other != name:
+                        theirs = (tmp / "pki" / f"{other}.key").read_bytes()
+                        check(all(f.read_bytes() != theirs for f in vol_dir[vol].iterdir()),
+                              f"{name}: volume {vol} holds {other}'s private key")
+            if name == "gateway":
+                for f in tlscheck.identity_problems(f"{where}: public", read("LTC_GATEWAY_TLS_CERT"),
+                                                    read("LTC_GATEWAY_TLS_KEY"), read("LTC_TLS_CA"), None,
+                                                    "ltc-gateway"):
+                    check(False, f + " (ltc-gateway --health-probe verifies it so)")
+                vol, _f, _m = volume_of(s, env["LTC_GATEWAY_JWT_KEYS"])
+                files = {f.name: f.read_bytes() for f in vol_dir[vol].iterdir()}
+                for f in tlscheck.jwt_problems(f"{where}: {vol}", files):
+                    check(False, f)
 
 
 def run_config(env):
@@ -75,7 +235,7 @@ def main():
         return 1
     cfg = yaml.safe_load(p.stdout)
     services = cfg.get("services", {})
-    check(set(services) == set(PROCS) | set(MIGRATES) | {"postgres"}, f"services are {sorted(services)}")
+    check(set(services) == set(PROCS) | set(MIGRATES) | {"postgres", "pki"}, f"services are {sorted(services)}")
 
     pg = services.get("postgres", {})
     check(str(pg.get("image", "")).startswith("postgres:15"), f"postgres image is {pg.get('image')}")
@@ -98,10 +258,10 @@ def main():
         check(hc.get("test") == ["CMD", f"ltc-{name}", "--health-probe"], f"{where} healthcheck {hc.get('test')}")
         check(not hc.get("disable"), f"{where} healthcheck disabled")
         deps = s.get("depends_on", {})
-        want = ["postgres", f"{name}-migrate"] if name in STAGES else list(STAGES)
+        want = (["postgres", f"{name}-migrate"] if name in STAGES else list(STAGES)) + ["pki"]
         check(isinstance(deps, dict) and sorted(deps) == sorted(want), f"{where} depends_on {deps}")
         for d, spec in (deps.items() if isinstance(deps, dict) else []):
-            cond = "service_completed_successfully" if d.endswith("-migrate") else "service_healthy"
+            cond = "service_completed_successfully" if d.endswith("-migrate") or d == "pki" else "service_healthy"
             check(spec.get("condition") == cond, f"{where} depends_on {d} without {cond}")
         ports = s.get("ports", [])
         if name == "gateway":
@@ -144,9 +304,10 @@ def main():
         check(not s.get("privileged"), f"{where} privileged")
         check("no-new-privileges:true" in (s.get("security_opt") or []), f"{where} no no-new-privileges")
         check(s.get("mem_limit") is not None, f"{where} no mem_limit")
-        # configuration through the environment only: no files or folders mounted
-        check(not s.get("volumes") and not s.get("configs") and not s.get("env_file"),
-              f"{where} mounts {s.get('volumes') or s.get('configs') or s.get('env_file')}")
+        # configuration through the environment only: no files or folders mounted but its TLS material
+        check(not s.get("configs") and not s.get("env_file") and not s.get("secrets"),
+              f"{where} mounts {s.get('configs') or s.get('env_file') or s.get('secrets')}")
+        check_tls(name, s, env)
     for name in STAGES:
         m = services.get(f"{name}-migrate")
         where = f"{name}-migrate:"
@@ -172,7 +333,13 @@ def main():
               not m.get("privileged") and "no-new-privileges:true" in (m.get("security_opt") or []),
               f"{where} not hardened like the services")
         check(not m.get("volumes") and not m.get("configs") and not m.get("env_file"), f"{where} mounts files")
+    check_pki_service(services.get("pki"), images)
     check(len(images) == 1, f"the LTC processes use several images: {images}")
+    if "pki" in services:   # the files each process would read, made as `up` would make them
+        try:
+            check_tls_files(services)
+        except (KeyError, TypeError, IndexError, OSError) as e:
+            check(False, f"the TLS files each process names cannot be followed: {type(e).__name__} {e}")
 
     # Sentinel passwords appear only where they belong: postgres's environment and that service's DSN (the owner's:
     # that service's migration's DSN).

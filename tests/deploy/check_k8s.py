@@ -4,14 +4,22 @@ rendered objects must hold (the schema itself is checked by k8s_schema.sh):
 
   - per process (gateway ltb bto otd dtc): a Deployment, a Service, a PodDisruptionBudget, a HorizontalPodAutoscaler
     and a NetworkPolicy, all selecting the same pods;
-  - Deployments: native gRPC startup, readiness and liveness probes on the gRPC port (readiness of a stage service on
-    its public service name), resources with requests and limits (memory limit at most 256Mi), pod and container
-    security context (runAsNonRoot, numeric non-root user, RuntimeDefault seccomp, no privilege escalation, all
+  - Deployments: startup, readiness and liveness probes that exec `ltc-<process> --health-probe` (mTLS: native gRPC
+    probes cannot present a certificate), resources with requests and limits (memory limit at most 256Mi), pod and
+    container security context (runAsNonRoot, numeric non-root user, RuntimeDefault seccomp, no privilege escalation, all
     capabilities dropped, read-only root filesystem), termination grace above preStop + LTC_SHUTDOWN_GRACE_MS,
     configuration from the ConfigMap, DSNs from Secrets only, ports named grpc and metrics;
   - stage services: one init container running `<svc> --migrate-only` with LTC_<SVC>_MIGRATE_DSN from the Secret
     ltc-<svc>-db-owner (the schema owner), hardened like the service; the serving container never gets the owner's
     Secret (its DSN is the serving role's, ltc-<svc>-db); the gateway has no init container;
+  - TLS: no LTC_PLAINTEXT and no LTC_GATEWAY_AUTH other than on, in the ConfigMap or any container; each process
+    mounts read-only (mode without world bits, fsGroup) its own Secret ltc-tls-<process> and points LTC_TLS_CERT,
+    LTC_TLS_KEY, LTC_TLS_CA at its tls.crt, tls.key, ca.crt; the gateway also ltc-gateway-public-tls
+    (LTC_GATEWAY_TLS_CERT/KEY) and ltc-jwt-keys (LTC_GATEWAY_JWT_KEYS = keys.json); no other process mounts another's
+    Secret; no env value is PEM; the migration init containers get no TLS material. Then the Secrets
+    create-secrets.sh makes from a `scripts/pki init` folder are followed to the files each process would read: its
+    certificate names it (CN <process>, SAN ltc-<process>), the key is the certificate's, the CA signed it; the
+    gateway's public pair passes its --health-probe; the key set's files are all there and none is a private key;
   - Services: ports named grpc and metrics; stage services headless (round-robin over every replica);
   - the ConfigMap: each process listens where its container port is, metrics on 0.0.0.0:9464, targets name Services;
   - network policies, evaluated: default deny, and exactly the expected connections between the processes (gateway to
@@ -21,26 +29,36 @@ rendered objects must hold (the schema itself is checked by k8s_schema.sh):
     the dev overlay references; no env var holds a DSN or password literally;
   - a Namespace with Pod Security "restricted", every object in it; images set by the overlay.
 """
+import base64
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import tlscheck  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 STAGES = ("ltb", "bto", "otd", "dtc")
 PROCS = ("gateway",) + STAGES
 PORTS = {"gateway": 50051, "ltb": 50061, "bto": 50062, "otd": 50063, "dtc": 50064}
-PUBLIC = {"ltb": "ltc.ltb.v1.LeadToBidService", "bto": "ltc.bto.v1.BidToOrderService",
-          "otd": "ltc.otd.v1.OrderToDeliveryService", "dtc": "ltc.dtc.v1.DeliveryToCashService"}
 # Who may open a gRPC connection to whom (hand-offs today: ltb->bto, bto->otd, otd->dtc, dtc->bto and ltb).
 ALLOWED = {("gateway", s) for s in STAGES} | {("ltb", "bto"), ("bto", "otd"), ("otd", "dtc"), ("dtc", "bto"),
                                                ("dtc", "ltb")}
 NAMESPACE = {"dev": "ltc-dev", "prod": "ltc"}
+# The TLS variables and the (Secret, key) each must name, through a read-only volume mount.
+TLS_VARS = {"LTC_TLS_CERT": "tls.crt", "LTC_TLS_KEY": "tls.key", "LTC_TLS_CA": "ca.crt"}
+GATEWAY_VARS = {"LTC_GATEWAY_TLS_CERT": ("ltc-gateway-public-tls", "tls.crt"),
+                "LTC_GATEWAY_TLS_KEY": ("ltc-gateway-public-tls", "tls.key"),
+                "LTC_GATEWAY_JWT_KEYS": ("ltc-jwt-keys", "keys.json")}
+TLS_SECRETS = {f"ltc-tls-{p}" for p in PROCS} | {"ltc-gateway-public-tls", "ltc-jwt-keys"}
 
 failures = []
+MADE = ({}, [])   # the Secrets create-secrets.sh makes from a scripts/pki folder: ({name: {key: bytes}}, objects)
 
 
 def check(cond, msg):
@@ -129,6 +147,118 @@ def egress_rules(policies, labels):
             and selects(p["spec"]["podSelector"], labels) for r in p["spec"].get("egress") or []]
 
 
+# ---- TLS material: environment -> volume mount -> Secret key ------------------------------------------------------
+
+def secret_file(ps, c, path):
+    """(Secret name, key, mount, volume) a file path of container c lies in, or None."""
+    vols = {v["name"]: v for v in ps.get("volumes", [])}
+    for m in c.get("volumeMounts", []):
+        mp = m["mountPath"].rstrip("/") + "/"
+        if path.startswith(mp) and "/" not in path[len(mp):]:
+            v = vols.get(m["name"], {})
+            sec = v.get("secret")
+            if not sec:
+                return None
+            rel = path[len(mp):]
+            items = sec.get("items")
+            if items:   # a projected subset: the file named by an item's path
+                key = next((i["key"] for i in items if i["path"] == rel), None)
+            else:
+                key = rel
+            return sec["secretName"], key, m, v
+    return None
+
+
+def check_tls(w, p, ps, c, ics, secret_refs):
+    """The TLS variables of process p's container point into its own read-only Secret volumes."""
+    pw = f"{w} {p}:"
+    env = {e["name"]: e for e in c.get("env", [])}
+    check("LTC_PLAINTEXT" not in env, f"{pw} sets LTC_PLAINTEXT")
+    check(env.get("LTC_GATEWAY_AUTH", {}).get("value", "on") == "on" and
+          "valueFrom" not in env.get("LTC_GATEWAY_AUTH", {}),
+          f"{pw} sets LTC_GATEWAY_AUTH {env.get('LTC_GATEWAY_AUTH')}")
+    for k, e in env.items():
+        check("-----BEGIN" not in str(e.get("value", "")), f"{pw} env {k} holds PEM inline")
+    want = {k: (f"ltc-tls-{p}", key) for k, key in TLS_VARS.items()}
+    if p == "gateway":
+        want.update(GATEWAY_VARS)
+    else:
+        for k in GATEWAY_VARS:
+            check(k not in env, f"{pw} gets {k} (the gateway's)")
+    files = {}
+    for k, (secret, key) in want.items():
+        e = env.get(k)
+        if not check(e is not None and isinstance(e.get("value"), str) and e["value"].startswith("/"),
+                     f"{pw} {k} is not a file path ({e}): TLS material comes from mounted Secrets, never env values"):
+            continue
+        hit = secret_file(ps, c, e["value"])
+        if not check(hit is not None, f"{pw} {k}={e['value']} is not a file of a Secret volume"):
+            continue
+        got_secret, got_key, m, v = hit
+        check((got_secret, got_key) == (secret, key),
+              f"{pw} {k} is key {got_key!r} of Secret {got_secret!r}, want {key!r} of {secret!r}")
+        check(m.get("readOnly") is True, f"{pw} volume {m['name']} mounted writable")
+        mode = v["secret"].get("defaultMode", 0o644)
+        check(mode & 0o007 == 0, f"{pw} Secret {got_secret} mounted with mode {oct(mode)}: readable by everyone")
+        check(mode & 0o040 == 0 or ps.get("securityContext", {}).get("fsGroup") ==
+              ps.get("securityContext", {}).get("runAsGroup"),
+              f"{pw} Secret {got_secret} group-readable ({oct(mode)}) but fsGroup is not the process's group")
+        check(mode & 0o440 and (mode & 0o040 or ps.get("securityContext", {}).get("runAsUser") == 0),
+              f"{pw} Secret {got_secret} mode {oct(mode)}: the non-root process (via fsGroup) cannot read it")
+        secret_refs.add((got_secret, got_key))
+        files[k] = (got_secret, got_key)
+        if k == "LTC_GATEWAY_JWT_KEYS":   # what the key set's folder shows: the items projected, or every key
+            items = v["secret"].get("items")
+            files["jwt-folder"] = {i["path"]: i["key"] for i in items} if items else None
+    mounted = {v["secret"]["secretName"] for v in ps.get("volumes", []) if "secret" in v}
+    own = {f"ltc-tls-{p}"} | ({"ltc-gateway-public-tls", "ltc-jwt-keys"} if p == "gateway" else set())
+    check(mounted == own, f"{pw} pod mounts Secrets {sorted(mounted)}, want exactly its own {sorted(own)}")
+    for ic in ics:
+        check(not ic.get("volumeMounts") and not any(k.startswith("LTC_TLS") or k.startswith("LTC_GATEWAY_")
+                                                     for k in (e["name"] for e in ic.get("env", []))),
+              f"{pw} init container {ic.get('name')} gets TLS material (--migrate-only needs none)")
+    return files
+
+
+def check_tls_files(w, tls_files, made):
+    """Follows each process's TLS variables to the bytes create-secrets.sh put in those Secrets."""
+    for p, files in tls_files.items():
+        def read(var):
+            secret, key = files[var]
+            return made.get(secret, {}).get(key, b"")
+        where = f"{w} {p} (files from create-secrets.sh)"
+        if not all(v in files for v in TLS_VARS):
+            continue
+        for f in tlscheck.identity_problems(where, read("LTC_TLS_CERT"), read("LTC_TLS_KEY"), read("LTC_TLS_CA"),
+                                            p, f"ltc-{p}"):
+            check(False, f)
+        if p == "gateway" and all(v in files for v in GATEWAY_VARS):
+            for f in tlscheck.identity_problems(f"{where}: public", read("LTC_GATEWAY_TLS_CERT"),
+                                                read("LTC_GATEWAY_TLS_KEY"), read("LTC_TLS_CA"), None, "ltc-gateway"):
+                check(False, f + " (ltc-gateway --health-probe verifies it so)")
+            jwt_secret = files["LTC_GATEWAY_JWT_KEYS"][0]
+            folder = made.get(jwt_secret, {})
+            if files.get("jwt-folder") is not None:
+                folder = {path: folder[key] for path, key in files["jwt-folder"].items() if key in folder}
+            for f in tlscheck.jwt_problems(f"{where}: {jwt_secret}", folder):
+                check(False, f)
+
+
+def made_secrets(pki):
+    """The Secrets create-secrets.sh --print makes from the PKI folder: {name: {key: bytes}} and the objects."""
+    p = subprocess.run([str(REPO / "deploy/overlays/dev/create-secrets.sh"), "--print", "--pki", str(pki)],
+                       capture_output=True, text=True, timeout=60)
+    if not check(p.returncode == 0, f"create-secrets.sh --print --pki failed: {p.stderr}"):
+        return {}, []
+    docs = [d for d in yaml.safe_load_all(p.stdout) if d]
+    made = {}
+    for s in docs:
+        vals = {k: v.encode() for k, v in (s.get("stringData") or {}).items()}
+        vals.update({k: base64.b64decode(v) for k, v in (s.get("data") or {}).items()})
+        made[s["metadata"]["name"]] = vals
+    return made, docs
+
+
 # ---- the checks --------------------------------------------------------------------------------------------------
 
 def check_overlay(name, objs):
@@ -159,9 +289,14 @@ def check_overlay(name, objs):
               f"{w} LTC_{p.upper()}_TARGET={t!r} does not name the {p} Service and port")
     for k, v in cfg.items():
         check(not re.search(r"(?i)password|_DSN$", k) and "password=" not in v, f"{w} ConfigMap holds {k}")
+        check("-----BEGIN" not in v, f"{w} ConfigMap {k} holds PEM")
+    check("LTC_PLAINTEXT" not in cfg, f"{w} ConfigMap sets LTC_PLAINTEXT={cfg.get('LTC_PLAINTEXT')!r}")
+    check(cfg.get("LTC_GATEWAY_AUTH", "on") == "on",
+          f"{w} ConfigMap sets LTC_GATEWAY_AUTH={cfg.get('LTC_GATEWAY_AUTH')}")
 
     pods = {}
     secret_refs = set()
+    tls_files = {}
     for p in PROCS:
         pw = f"{w} {p}:"
         d = by.get("Deployment", {}).get(p)
@@ -191,13 +326,13 @@ def check_overlay(name, objs):
         check(ports.get("grpc", {}).get("containerPort") == PORTS[p], f"{pw} container port grpc")
         check(ports.get("metrics", {}).get("containerPort") == 9464, f"{pw} container port metrics")
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
-            pr = c.get(probe)
-            if check(pr and "grpc" in pr, f"{pw} no gRPC {probe}"):
-                check(pr["grpc"].get("port") == PORTS[p], f"{pw} {probe} port {pr['grpc'].get('port')}")
-        if p in STAGES:
-            check(c.get("readinessProbe", {}).get("grpc", {}).get("service") == PUBLIC[p],
-                  f"{pw} readiness not on {PUBLIC[p]}")
-        check(c.get("livenessProbe", {}).get("grpc", {}).get("service", "") == "", f"{pw} liveness not on service ''")
+            pr = c.get(probe) or {}
+            # mTLS: only the process's own --health-probe (its certificate) can ask; native gRPC probes cannot
+            check(pr.get("exec", {}).get("command") == [f"ltc-{p}", "--health-probe"] and
+                  not any(k in pr for k in ("grpc", "httpGet", "tcpSocket")),
+                  f"{pw} {probe} is not exec `ltc-{p} --health-probe`: {pr}")
+            check(pr.get("timeoutSeconds", 1) >= 3, f"{pw} {probe} timeout {pr.get('timeoutSeconds', 1)}s "
+                                                    f"is not above the probe's own 2 s deadline")
         res = c.get("resources", {})
         for kind in ("requests", "limits"):
             for r in ("cpu", "memory"):
@@ -236,6 +371,7 @@ def check_overlay(name, objs):
                   f"{pw} the serving container gets DSNs {sorted(k for k in env if k.endswith('_DSN'))}")
         else:
             check(not any(k.endswith("_DSN") for k in env), f"{pw} the gateway gets a DSN")
+        tls_files[p] = check_tls(w, p, ps, c, ps.get("initContainers", []), secret_refs)
         check(not any(e.get("secretRef", {}).get("name", "").endswith("-owner") for e in c.get("envFrom", [])) and
               not any(e.get("valueFrom", {}).get("secretKeyRef", {}).get("name", "").endswith("-owner")
                       for e in env.values()), f"{pw} the serving container gets the schema owner's Secret")
@@ -337,20 +473,25 @@ def check_overlay(name, objs):
             init = next((c["data"] for n2, c in cms.items() if n2.startswith("ltc-postgres-init")), {})
             check(list(init.values()) == [(REPO / "deploy/postgres/init.sql").read_text()],
                   f"{w} the init ConfigMap is not deploy/postgres/init.sql")
-        p = subprocess.run([str(REPO / "deploy/overlays/dev/create-secrets.sh"), "--print"], capture_output=True,
-                           text=True, timeout=60)
-        if check(p.returncode == 0, f"{w} create-secrets.sh --print failed: {p.stderr}"):
-            made = set()
-            for s in yaml.safe_load_all(p.stdout):
+        made, docs = MADE
+        if made:
+            for s in docs:
                 check(s["metadata"].get("namespace") == ns, f"{w} secret {s['metadata']['name']} namespace")
-                for k, v in s.get("stringData", {}).items():
-                    made.add((s["metadata"]["name"], k))
+                for k, v in made[s["metadata"]["name"]].items():
                     check(len(v) >= 16, f"{w} secret {s['metadata']['name']}/{k} is short")
-            check(made == secret_refs, f"{w} create-secrets.sh makes {sorted(made - secret_refs)} extra, "
-                                       f"{sorted(secret_refs - made)} missing")
+            pairs = {(n2, k) for n2, vals in made.items() for k in vals}
+            # the key set's files are mounted with keys.json (no reference of their own): any the script adds
+            extra = {(n2, k) for n2, k in pairs - secret_refs if not (n2 == "ltc-jwt-keys" and k != "keys.json")}
+            check(not extra and secret_refs <= pairs,
+                  f"{w} create-secrets.sh makes {sorted(extra)} extra, {sorted(secret_refs - pairs)} missing")
+            tls = {s["metadata"]["name"]: s.get("type") for s in docs if s["metadata"]["name"].startswith("ltc-tls-")}
+            check(all(ty == "kubernetes.io/tls" for ty in tls.values()), f"{w} TLS Secrets' types {tls}")
     else:
-        check(secret_refs == {(f"ltc-{s}-db{o}", "dsn") for s in STAGES for o in ("", "-owner")},
+        check(secret_refs == {(f"ltc-{s}-db{o}", "dsn") for s in STAGES for o in ("", "-owner")} |
+              {(f"ltc-tls-{p}", k) for p in PROCS for k in TLS_VARS.values()} | set(GATEWAY_VARS.values()),
               f"{w} secret references {sorted(secret_refs)}")
+    # the files each process would read, from the Secrets the script makes (the same names in prod)
+    check_tls_files(w, tls_files, MADE[0])
     return len(objs)
 
 
@@ -373,6 +514,19 @@ def main():
     if not shutil.which("kubectl"):
         print("SKIPPED: kubectl (with kustomize) not found", file=sys.stderr)
         return 77
+    global MADE
+    with tempfile.TemporaryDirectory(prefix="ltc-k8s-pki-") as tmp:
+        p = subprocess.run([str(REPO / "scripts/pki"), "init", f"{tmp}/pki"], capture_output=True, text=True,
+                           timeout=120)
+        if not check(p.returncode == 0, f"scripts/pki init failed: {p.stderr}"):
+            MADE = ({}, [])
+        else:
+            MADE = made_secrets(f"{tmp}/pki")
+            # the script refuses what would mount the wrong files
+            (Path(tmp) / "pki/bto.crt").write_bytes((Path(tmp) / "pki/ltb.crt").read_bytes())
+            p = subprocess.run([str(REPO / "deploy/overlays/dev/create-secrets.sh"), "--print", "--pki",
+                                f"{tmp}/pki"], capture_output=True, text=True, timeout=60)
+            check(p.returncode != 0 and "CN" in p.stderr, "create-secrets.sh accepts ltb's certificate as bto's")
     n = 0
     for overlay in ("dev", "prod"):
         n += check_overlay(overlay, render(overlay))

@@ -26,5 +26,6 @@ fi
 for o in dev prod; do
     kubectl kustomize "$repo/deploy/overlays/$o" >"$work/$o.yaml"
 done
-"$here/../../deploy/overlays/dev/create-secrets.sh" --print >"$work/dev-secrets.yaml"
+"$repo/scripts/pki" init "$work/pki"
+"$repo/deploy/overlays/dev/create-secrets.sh" --print --pki "$work/pki" >"$work/dev-secrets.yaml"
 cd "$work" && node validate.mjs dev.yaml prod.yaml dev-secrets.yaml

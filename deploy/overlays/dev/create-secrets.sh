@@ -1,30 +1,79 @@
 #!/usr/bin/env bash
-# deploy/overlays/dev/create-secrets.sh - creates the Secrets of the dev overlay with random passwords, so none is
-# ever committed:
+# deploy/overlays/dev/create-secrets.sh - creates the Secrets of the dev overlay, so none is ever committed: database
+# passwords at random, TLS material and token keys from a PKI folder.
 #   ltc-postgres            keys superuser-password, <svc>-password, <svc>-owner-password (svc: ltb bto otd dtc)
 #                           (read by the in-cluster PostgreSQL: its superuser, and init.sql for the service roles)
 #   ltc-<svc>-db            key dsn: host=postgres ... user=ltc_<svc> password=... (each stage service's serving role)
 #   ltc-<svc>-db-owner      key dsn: host=postgres ... user=ltc_<svc>_owner password=... (the schema owner: read only
 #                           by each stage service's migration init container)
-# Passwords already in the cluster are kept (the database was initialised with them), so running it again is safe.
-#   usage: create-secrets.sh [--namespace NS] [--print]
+#   ltc-tls-<name>          type kubernetes.io/tls, keys tls.crt tls.key ca.crt, for name in gateway ltb bto otd dtc:
+#                           DIR/<name>.crt, DIR/<name>.key (the process's internal identity, CN <name>) and DIR/ca.crt
+#   ltc-gateway-public-tls  type kubernetes.io/tls, keys tls.crt tls.key: DIR/gateway-public.crt and .key
+#   ltc-jwt-keys            DIR/jwt/keys.json and the files it names (public keys, HMAC secrets; never a private key)
+# Passwords already in the cluster are kept (the database was initialised with them), so running it again is safe;
+# the TLS and key Secrets are replaced by the folder's files (restart the pods to read them: kubectl rollout restart).
+#   usage: create-secrets.sh --pki DIR [--namespace NS] [--print] [--tls-only]
+#     --pki DIR        the PKI folder; for development make it with `scripts/pki init DIR` (a development CA, every
+#                      certificate, the token key set). Each certificate's Common Name is checked to be its process.
 #     --namespace NS   default ltc-dev (the overlay's namespace; create it first: kubectl apply -f namespace.yaml)
 #     --print          write the manifests to standard output instead of applying them (new random passwords, no
-#                      cluster needed; the output contains the passwords: keep it out of logs and commits)
-# Production does not use this: the operator creates the ltc-<svc>-db and ltc-<svc>-db-owner Secrets
-# (docs/operations.md).
+#                      cluster needed; the output contains the passwords and private keys: keep it out of logs and
+#                      commits)
+#     --tls-only       only the TLS and token key Secrets (e.g. a cluster whose database Secrets are made otherwise)
+# Production does not use development keys: the operator creates the same Secrets from the company's own private CA
+# and identity provider keys (docs/operations.md, "Secrets").
 set -euo pipefail
 
 ns=ltc-dev
 print=0
+pki=
+tls_only=0
 while [ $# -gt 0 ]; do
     case $1 in
         --namespace) ns=${2:?--namespace needs a value}; shift 2 ;;
+        --pki) pki=${2:?--pki needs a folder}; shift 2 ;;
         --print) print=1; shift ;;
-        -h | --help) sed -n '2,15p' "$0"; exit 0 ;;
+        --tls-only) tls_only=1; shift ;;
+        -h | --help) sed -n '2,/^# Production/p' "$0" | sed '$d'; exit 0 ;;
         *) echo "create-secrets.sh: unknown argument '$1'" >&2; exit 2 ;;
     esac
 done
+
+die() { echo "create-secrets.sh: $*" >&2; exit 1; }
+[ -n "$pki" ] || die "--pki DIR is required (for development: scripts/pki init DIR, then --pki DIR)"
+[ -d "$pki" ] || die "$pki is not a folder (for development: scripts/pki init $pki)"
+
+processes=(gateway ltb bto otd dtc)
+
+need() {
+    [ -s "$pki/$1" ] || die "$pki/$1 is missing or empty (for development: scripts/pki init $pki)"
+}
+
+b64() { base64 <"$1" | tr -d '\n'; }
+
+# The subject Common Name of a PEM certificate.
+common_name() {
+    openssl x509 -in "$1" -noout -subject -nameopt RFC2253 2>/dev/null |
+        sed -n 's/^subject=\(.*,\)\{0,1\}CN=\([^,]*\).*/\2/p'
+}
+
+for n in "${processes[@]}"; do
+    need "$n.crt"; need "$n.key"
+    cn=$(common_name "$pki/$n.crt")
+    [ "$cn" = "$n" ] || die "$pki/$n.crt names CN '$cn', not '$n': each process needs its own certificate"
+done
+need ca.crt; need gateway-public.crt; need gateway-public.key; need jwt/keys.json
+# The files keys.json names (relative to it): each becomes a key of ltc-jwt-keys, mounted beside keys.json.
+jwt_files=()
+while IFS= read -r f; do
+    [ -n "$f" ] || continue
+    [[ $f =~ ^[A-Za-z0-9._-]+$ ]] || die "jwt/keys.json names the file '$f': only a plain file name beside keys.json"
+    need "jwt/$f"
+    ! grep -q 'PRIVATE[ ]KEY' "$pki/jwt/$f" ||
+        die "jwt/$f is a private key: the gateway verifies tokens with public keys (and HMAC secrets) only"
+    jwt_files+=("$f")
+done < <(grep -o '"file"[[:space:]]*:[[:space:]]*"[^"]*"' "$pki/jwt/keys.json" | sed 's/.*"\([^"]*\)"$/\1/')
+[ ${#jwt_files[@]} -gt 0 ] || die "jwt/keys.json names no key file"
 
 services=(ltb bto otd dtc)
 declare -A pw
@@ -37,12 +86,14 @@ existing() {
     kubectl get secret ltc-postgres -n "$ns" -o "jsonpath={.data.$1}" 2>/dev/null | base64 -d 2>/dev/null || true
 }
 
-for key in superuser ltb bto otd dtc ltb-owner bto-owner otd-owner dtc-owner; do
-    v=$(existing "$key-password")
-    pw[$key]=${v:-$(random_password)}
-done
+if [ "$tls_only" -eq 0 ]; then
+    for key in superuser ltb bto otd dtc ltb-owner bto-owner otd-owner dtc-owner; do
+        v=$(existing "$key-password")
+        pw[$key]=${v:-$(random_password)}
+    done
+fi
 
-manifests() {
+db_manifests() {
     cat <<YAML
 apiVersion: v1
 kind: Secret
@@ -92,6 +143,65 @@ stringData:
   dsn: "host=postgres port=5432 dbname=ltc user=ltc_${s}_owner password=${pw[$s-owner]} connect_timeout=5"
 YAML
     done
+}
+
+tls_manifests() {
+    local n f
+    for n in "${processes[@]}"; do
+        cat <<YAML
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ltc-tls-$n
+  namespace: $ns
+  labels:
+    app.kubernetes.io/part-of: ltc-process-center
+    app.kubernetes.io/name: $n
+type: kubernetes.io/tls
+data:
+  tls.crt: $(b64 "$pki/$n.crt")
+  tls.key: $(b64 "$pki/$n.key")
+  ca.crt: $(b64 "$pki/ca.crt")
+YAML
+    done
+    cat <<YAML
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ltc-gateway-public-tls
+  namespace: $ns
+  labels:
+    app.kubernetes.io/part-of: ltc-process-center
+    app.kubernetes.io/name: gateway
+type: kubernetes.io/tls
+data:
+  tls.crt: $(b64 "$pki/gateway-public.crt")
+  tls.key: $(b64 "$pki/gateway-public.key")
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ltc-jwt-keys
+  namespace: $ns
+  labels:
+    app.kubernetes.io/part-of: ltc-process-center
+    app.kubernetes.io/name: gateway
+type: Opaque
+data:
+  keys.json: $(b64 "$pki/jwt/keys.json")
+YAML
+    for f in "${jwt_files[@]}"; do
+        printf '  %s: %s\n' "$f" "$(b64 "$pki/jwt/$f")"
+    done
+}
+
+manifests() {
+    if [ "$tls_only" -eq 0 ]; then
+        db_manifests
+    fi
+    tls_manifests
 }
 
 if [ "$print" -eq 1 ]; then
