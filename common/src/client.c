@@ -61,6 +61,10 @@ ltc_client *ltc_client_create(const char *target, const char *peer, int max_mess
     return c;
 }
 
+/* For server.c's asynchronous forwarding. */
+grpc_channel *ltc__client_channel(ltc_client *c);
+grpc_channel *ltc__client_channel(ltc_client *c) { return c->channel; }
+
 void ltc_client_destroy(ltc_client *c) {
     if (!c) return;
     grpc_channel_destroy(c->channel);

@@ -266,11 +266,21 @@ int ltc_metrics_start(const char *listen_addr, ltc_status *st) {
                               listen_addr);
     unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
     if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
+    /* our own listening socket with SO_REUSEADDR (as gRPC's): a connection of a process that stopped a moment ago
+     * may still hold the port in TIME_WAIT (the kernel's ephemeral range overlaps our ports) */
+    int fd = socket(ai->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0) {
+        if (fd >= 0) close(fd);
+        freeaddrinfo(ai);
+        return ltc_status_set(st, LTC_UNAVAILABLE, "LISTEN_FAILED", "cannot listen on %s", listen_addr);
+    }
+    freeaddrinfo(ai);
     /* the logger first: libmicrohttpd logs the options that follow it */
     daemon_ = MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL, MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-                               MHD_OPTION_SOCK_ADDR, ai->ai_addr, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
+                               MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
                                MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10, MHD_OPTION_END);
-    freeaddrinfo(ai);
+    if (!daemon_) close(fd);
     if (!daemon_) return ltc_status_set(st, LTC_UNAVAILABLE, "LISTEN_FAILED", "cannot listen on %s", listen_addr);
     return 0;
 }

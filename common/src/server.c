@@ -36,7 +36,9 @@
 #include "reflection.h"
 
 enum ctx_kind { CTX_REGISTERED, CTX_GENERIC, CTX_REFLECTION };
-enum ctx_state { ST_REQUESTED, ST_RECEIVING, ST_SENDING, ST_STREAM_RECV, ST_STREAM_SEND };
+enum ctx_state { ST_REQUESTED, ST_RECEIVING, ST_FORWARDING, ST_SENDING, ST_STREAM_RECV, ST_STREAM_SEND };
+
+grpc_channel *ltc__client_channel(ltc_client *c); /* client.c */
 
 typedef struct worker {
     ltc_db *db;
@@ -75,6 +77,15 @@ struct ltc_call {
     char principal[129];           /* the user or service account, from the gateway; "" for hand-offs */
     unsigned roles;
     int deal_scoped;               /* principal sees only deals whose iron triangle names it */
+    /* forwarding (raw handler returned LTC_RAW_FORWARD): the call to the peer and what comes back */
+    grpc_call *fwd_call;
+    grpc_metadata fwd_md[6];
+    size_t n_fwd_md;
+    grpc_metadata_array fwd_initial, fwd_trailing;
+    grpc_byte_buffer *fwd_resp;
+    grpc_status_code fwd_status;
+    grpc_slice fwd_details;
+    char fwd_peer[32];
 };
 
 struct ltc_server {
@@ -363,7 +374,24 @@ static ltc_call *ctx_new(ltc_server *s, enum ctx_kind kind, int method) {
     return c;
 }
 
+static void forward_cleanup(ltc_call *c) {
+    if (!c->fwd_call) return;
+    grpc_call_unref(c->fwd_call);
+    c->fwd_call = NULL;
+    for (size_t i = 0; i < c->n_fwd_md; i++) {
+        grpc_slice_unref(c->fwd_md[i].key);
+        grpc_slice_unref(c->fwd_md[i].value);
+    }
+    c->n_fwd_md = 0;
+    grpc_metadata_array_destroy(&c->fwd_initial);
+    grpc_metadata_array_destroy(&c->fwd_trailing);
+    if (c->fwd_resp) grpc_byte_buffer_destroy(c->fwd_resp);
+    c->fwd_resp = NULL;
+    grpc_slice_unref(c->fwd_details);
+}
+
 static void ctx_free(ltc_call *c) {
+    forward_cleanup(c);
     ltc_server *s = c->srv;
     if (c->payload) grpc_byte_buffer_destroy(c->payload);
     if (c->reply) grpc_byte_buffer_destroy(c->reply);
@@ -839,6 +867,8 @@ void ltc_call_destroy_detached(ltc_call *c) {
     free(c);
 }
 
+static int start_forward(ltc_call *c, const ltc_forward *f, ltc_status *st);
+
 /* Generic (unregistered) call: its message has been received into c->payload. */
 static void handle_generic(ltc_call *c, worker *w) {
     ltc_server *s = c->srv;
@@ -867,10 +897,103 @@ static void handle_generic(ltc_call *c, worker *w) {
                            s->opt.max_message_bytes);
             free(bytes);
         } else {
-            s->opt.raw_handler(c, c->method_path, bytes, len, &resp, &resp_len, &st, s->opt.raw_user);
+            ltc_forward fwd = {0};
+            int rc = s->opt.raw_handler(c, c->method_path, bytes, len, &resp, &resp_len, &st, &fwd, s->opt.raw_user);
             free(bytes);
+            if (rc == LTC_RAW_FORWARD && start_forward(c, &fwd, &st) == 0) {
+                /* answered when the peer answers (forward_done); the worker goes on with other calls */
+                ltc_log_set_context(NULL, NULL);
+                ltc_arena_reset(w->arena);
+                return;
+            }
         }
     }
+    finish_call(c, w, &st, resp, resp_len);
+}
+
+/* Starts the call to the peer: metadata, the request as received, half-close, and the peer's answer; one batch on
+ * the server's queue, tagged with the context (state ST_FORWARDING). 0, or -1 with st set. */
+static int start_forward(ltc_call *c, const ltc_forward *f, ltc_status *st) {
+    int64_t deadline_ms = f->deadline_ms > 0 ? f->deadline_ms : 30000;
+    gpr_timespec deadline =
+        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(deadline_ms, GPR_TIMESPAN));
+    snprintf(c->fwd_peer, sizeof c->fwd_peer, "%s", f->peer_name ? f->peer_name : "peer");
+    c->fwd_details = grpc_empty_slice();
+    grpc_metadata_array_init(&c->fwd_initial);
+    grpc_metadata_array_init(&c->fwd_trailing);
+    c->fwd_call = grpc_channel_create_call(ltc__client_channel(f->client), c->call, GRPC_PROPAGATE_DEFAULTS,
+                                           c->srv->cq, c->details.method, NULL, deadline, NULL);
+    if (!c->fwd_call) {
+        forward_cleanup(c);
+        return ltc_status_set(st, LTC_INTERNAL, "FORWARD_FAILED", "cannot start the call to %s", c->fwd_peer);
+    }
+    for (size_t i = 0; i < f->n_md && i < sizeof c->fwd_md / sizeof c->fwd_md[0]; i++) {
+        if (!f->md[i].value || !f->md[i].value[0]) continue;
+        memset(&c->fwd_md[c->n_fwd_md], 0, sizeof c->fwd_md[0]);
+        c->fwd_md[c->n_fwd_md].key = grpc_slice_from_copied_string(f->md[i].key);
+        c->fwd_md[c->n_fwd_md].value = grpc_slice_from_copied_string(f->md[i].value);
+        c->n_fwd_md++;
+    }
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = c->n_fwd_md;
+    ops[0].data.send_initial_metadata.metadata = c->fwd_md;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = c->payload;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &c->fwd_initial;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &c->fwd_resp;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &c->fwd_trailing;
+    ops[5].data.recv_status_on_client.status = &c->fwd_status;
+    ops[5].data.recv_status_on_client.status_details = &c->fwd_details;
+    c->state = ST_FORWARDING;
+    if (grpc_call_start_batch(c->fwd_call, ops, 6, c, NULL) != GRPC_CALL_OK) {
+        forward_cleanup(c);
+        c->state = ST_RECEIVING;
+        return ltc_status_set(st, LTC_INTERNAL, "FORWARD_FAILED", "cannot start the call to %s", c->fwd_peer);
+    }
+    return 0;
+}
+
+/* The peer answered (or the call failed): the same answer to our caller. */
+static void forward_done(ltc_call *c, worker *w) {
+    c->w = w;
+    log_context(c);
+    ltc_status st = {0};
+    uint8_t *resp = NULL;
+    size_t resp_len = 0;
+    if (c->fwd_status == GRPC_STATUS_OK) {
+        if (!c->fwd_resp || !(resp = read_buffer(c->fwd_resp, &resp_len)))
+            ltc_status_set(&st, LTC_INTERNAL, "FORWARD_FAILED", "%s answered OK without a message", c->fwd_peer);
+    } else {
+        st.code = (ltc_code)c->fwd_status;
+        size_t n = GRPC_SLICE_LENGTH(c->fwd_details);
+        if (n >= sizeof st.message) n = sizeof st.message - 1;
+        memcpy(st.message, GRPC_SLICE_START_PTR(c->fwd_details), n);
+        st.message[n] = 0;
+        ltc_utf8_clean(st.message);
+        for (size_t i = 0; i < c->fwd_trailing.count; i++) {
+            if (grpc_slice_str_cmp(c->fwd_trailing.metadata[i].key, "grpc-status-details-bin") != 0) continue;
+            size_t dn = GRPC_SLICE_LENGTH(c->fwd_trailing.metadata[i].value);
+            uint8_t *d = malloc(dn ? dn : 1);
+            if (!d) break;
+            memcpy(d, GRPC_SLICE_START_PTR(c->fwd_trailing.metadata[i].value), dn);
+            st.raw_details = d;
+            st.raw_details_len = dn;
+            ltc_status_unpack_details(&st, d, dn);
+            break;
+        }
+        /* the transport failed, or the peer cancelled the call while stopping: say which, retryable */
+        if ((st.code == LTC_UNAVAILABLE || (st.code == LTC_CANCELLED && ltc_call_ms_left(c) > 0)) &&
+            !st.raw_details)
+            ltc_status_set(&st, LTC_UNAVAILABLE, "SERVICE_UNAVAILABLE", "the %s service is unavailable, retry later",
+                           c->fwd_peer);
+    }
+    forward_cleanup(c);
     finish_call(c, w, &st, resp, resp_len);
 }
 
@@ -990,6 +1113,9 @@ static void on_event(ltc_server *s, ltc_call *c, int ok, worker *w) {
         return;
     case ST_RECEIVING:
         handle_generic(c, w); /* !ok or no payload: answered as MISSING_MESSAGE (the peer may be gone) */
+        return;
+    case ST_FORWARDING:
+        forward_done(c, w); /* RECV_STATUS_ON_CLIENT always completes, ok or not */
         return;
     case ST_SENDING:
         atomic_fetch_sub(&s->busy, 1);

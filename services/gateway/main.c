@@ -4,6 +4,7 @@
  * caller's deadline (or a default; capped), its cancellation, a request id (the caller's x-request-id, else a new
  * one), the W3C trace context, and the caller's principal and roles (x-ltc-principal, x-ltc-roles: metadata the
  * stage services trust only from the gateway's certificate; whatever a client sends under those names is dropped).
+ * Forwarding is asynchronous (the server's completion queue carries both halves), so no thread waits on a service.
  * Internal services (IntakeService hand-off receivers, HandoffAdminService) are not routed: UNIMPLEMENTED here.
  * docs/security.md has the threat model. */
 #include <stdint.h>
@@ -86,7 +87,8 @@ static const route *find_route(const gateway *g, const char *method, const uint8
 }
 
 static int forward(ltc_call *call, const char *method, const uint8_t *req, size_t req_len, uint8_t **resp,
-                   size_t *resp_len, ltc_status *st, void *user) {
+                   size_t *resp_len, ltc_status *st, ltc_forward *fwd, void *user) {
+    (void)resp, (void)resp_len;
     gateway *g = user;
     /* who: authentication first, so that nothing about the API is told to an unauthenticated caller */
     gw_principal who = {0};
@@ -125,20 +127,20 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
     int64_t deadline = left == INT64_MAX ? g->default_deadline_ms : left;
     if (deadline > g->max_deadline_ms) deadline = g->max_deadline_ms;
     if (deadline <= 0) return ltc_status_set(st, LTC_DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED", "deadline passed");
-    ltc_metadata_kv md[4] = {{"x-request-id", ltc_call_request_id(call)},
-                             {"traceparent", ltc_call_traceparent(call)},
-                             {"x-ltc-principal", who.subject},
-                             {"x-ltc-roles", roles}};
-    size_t n_md = g->auth ? 4 : 2;
-    if (ltc_client_call(r->client, call, method, req, req_len, (int)deadline, md, n_md, resp, resp_len, st) == 0)
-        return 0;
-    /* The transport failed, or the service cancelled the call while stopping: say which service, in our own error
-     * details, as UNAVAILABLE (retryable) */
-    if ((st->code == LTC_UNAVAILABLE || (st->code == LTC_CANCELLED && ltc_call_ms_left(call) > 0)) && !st->raw_details) {
-        ltc_status_set(st, LTC_UNAVAILABLE, "SERVICE_UNAVAILABLE", "the %s service is unavailable, retry later",
-                       r->service);
+    /* sent on by the server without a thread waiting for the service (its answer, errors and all, goes back as
+     * is; an unreachable service gives UNAVAILABLE SERVICE_UNAVAILABLE) */
+    fwd->client = r->client;
+    fwd->peer_name = r->service;
+    fwd->deadline_ms = (int)deadline;
+    fwd->md[0] = (ltc_metadata_kv){"x-request-id", ltc_call_request_id(call)};
+    fwd->md[1] = (ltc_metadata_kv){"traceparent", ltc_call_traceparent(call)};
+    fwd->n_md = 2;
+    if (g->auth) { /* copies in the call's memory: the server reads them after we return */
+        fwd->md[2] = (ltc_metadata_kv){"x-ltc-principal", ltc_call_strdup(call, who.subject)};
+        fwd->md[3] = (ltc_metadata_kv){"x-ltc-roles", ltc_call_strdup(call, roles)};
+        fwd->n_md = 4;
     }
-    return -1;
+    return LTC_RAW_FORWARD;
 }
 
 /* The gateway's configuration beyond the common variables: TLS, authentication, limits. 0, or -1 (printed). */

@@ -29,6 +29,7 @@
 #include <stdint.h>
 
 #include "ltc/arena.h"
+#include "ltc/client.h"
 #include "ltc/db.h"
 #include "ltc/status.h"
 
@@ -114,10 +115,24 @@ int ltc_call_run(ltc_call *c, const ltc_method *m, const uint8_t *req, size_t le
 
 /* --- a raw (pass-through) handler, for the gateway ------------------------------------------------------ */
 
-/* Serves any method not in the table: request bytes in, response bytes out (malloc'd, the server frees them), or -1
- * with st set (st->raw_details passed through unchanged). */
+/* What a raw handler asks the server to do with a call instead of answering it: send the request bytes on to
+ * `client`'s peer, asynchronously (no thread waits for the peer), with this metadata and deadline, the caller's
+ * cancellation propagated; the peer's answer (message, or status with its details) goes back to the caller as is.
+ * A peer that cannot be reached answers UNAVAILABLE (reason SERVICE_UNAVAILABLE, naming peer_name). */
+typedef struct ltc_forward {
+    struct ltc_client *client;
+    const char *peer_name;             /* "ltb" */
+    int deadline_ms;
+    ltc_metadata_kv md[6];             /* the values are copied before the handler's memory is reused */
+    size_t n_md;
+} ltc_forward;
+
+enum { LTC_RAW_FORWARD = 1 };
+
+/* Serves any method not in the table: request bytes in, response bytes out (malloc'd, the server frees them) and 0;
+ * or -1 with st set (st->raw_details passed through unchanged); or LTC_RAW_FORWARD with *fwd filled in. */
 typedef int (*ltc_raw_handler)(ltc_call *call, const char *method, const uint8_t *req, size_t req_len,
-                               uint8_t **resp, size_t *resp_len, ltc_status *st, void *user);
+                               uint8_t **resp, size_t *resp_len, ltc_status *st, ltc_forward *fwd, void *user);
 
 /* --- the server ------------------------------------------------------------------------------------------ */
 
