@@ -96,10 +96,23 @@ function promised(client, timeoutMs) {
   return wrapped;
 }
 
+// Channel credentials: plaintext, or TLS verified against caFile with `authorization: Bearer <token>` on every call
+// (the gateway of a secure stack). Defaults from LTC_CA_FILE and LTC_TOKEN.
+function channelCredentials(caFile = process.env.LTC_CA_FILE, token = process.env.LTC_TOKEN) {
+  if (!caFile) return grpc.credentials.createInsecure();
+  const tls = grpc.credentials.createSsl(fs.readFileSync(caFile));
+  if (!token) return tls;
+  const bearer = grpc.credentials.createFromMetadataGenerator((_params, callback) => {
+    const md = new grpc.Metadata();
+    md.set('authorization', `Bearer ${token}`);
+    callback(null, md);
+  });
+  return grpc.credentials.combineChannelCredentials(tls, bearer);
+}
+
 class Stubs {
-  constructor(target, timeoutMs = DEFAULT_TIMEOUT_MS) {
+  constructor(target, timeoutMs = DEFAULT_TIMEOUT_MS, creds = channelCredentials()) {
     this.target = target;
-    const creds = grpc.credentials.createInsecure();
     this.clients = [
       new api.ltc.ltb.v1.LeadToBidService(target, creds),
       new api.ltc.bto.v1.BidToOrderService(target, creds),
@@ -229,6 +242,7 @@ async function waitFor(fn, what, timeoutMs = 30000) {
 }
 
 module.exports = {
-  api, grpc, packageDefinition, Stubs, newId, nameId, gatewayTarget, decodeErrorDetails, describeError, money,
+  api, grpc, packageDefinition, Stubs, channelCredentials, newId, nameId, gatewayTarget, decodeErrorDetails,
+  describeError, money,
   toMinor, fmtMinor, daysAhead, fmtDate, waitFor, PROTO_DIR,
 };
