@@ -7,9 +7,11 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <poll.h>
 #include <string.h>
-#include <sys/select.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "ltc/client.h"
 #include "ltc/db.h"
@@ -21,6 +23,8 @@ static const char SQL_PUT[] =
     "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, traceparent)"
     " VALUES ($1, $2, $3, $4, $5, $6)";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('ltc_outbox_' || current_schema(), '')";
+
+static _Thread_local int put_in_tx; /* this worker's open transaction put outbox rows (or made one due again) */
 
 int ltc_outbox_put(ltc_call *c, ltc_status *st, const char *destination, const char *method, const char *deal_id,
                    const char *handoff_id, const ProtobufCMessage *msg) {
@@ -34,14 +38,32 @@ int ltc_outbox_put(ltc_call *c, ltc_status *st, const char *destination, const c
     PGresult *r = ltc_db_query_bin(ltc_call_db(c), st, SQL_PUT, 6, params, lens, fmts);
     if (!r) return -1;
     PQclear(r);
-    return ltc_outbox_notify(ltc_call_db(c), st);
+    put_in_tx = 1; /* no NOTIFY: it would serialise every committing transaction on the notify queue's lock */
+    return 0;
 }
 
 int ltc_outbox_notify(ltc_db *db, ltc_status *st) { return ltc_db_exec(db, st, SQL_NOTIFY, 0, NULL); }
 
-static _Thread_local int put_in_tx; /* this worker's open transaction put outbox rows */
+void ltc_outbox_wake_after_commit(void) { put_in_tx = 1; }
 
-void ltc_outbox_after_commit(void) { put_in_tx = 0; }
+/* The relays of this process, woken after a commit that put rows. A relay is registered while it runs. */
+static pthread_mutex_t relays_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct ltc_relay **relays;
+static size_t n_relays, cap_relays;
+static void wake_relay(struct ltc_relay *r);
+
+void ltc_outbox_wake_relays(void) {
+    pthread_mutex_lock(&relays_mu);
+    for (size_t i = 0; i < n_relays; i++) wake_relay(relays[i]);
+    pthread_mutex_unlock(&relays_mu);
+}
+
+void ltc_outbox_after_commit(void) {
+    if (!put_in_tx) return;
+    put_in_tx = 0;
+    ltc_outbox_wake_relays();
+}
+
 void ltc_outbox_after_rollback(void) { put_in_tx = 0; }
 
 /* ---- the relay ---- */
@@ -58,10 +80,47 @@ struct ltc_relay {
     size_t n_peers;
     pthread_t thread;
     atomic_int stop;
+    atomic_int woken; /* a wake-up is pending in wake_fd: writers skip the write (one per claim, not per commit) */
+    int wake_fd;      /* eventfd, polled by relay_wait together with the PostgreSQL socket */
     int listening;
     unsigned int seed;
     time_t backlog_time;
 };
+
+static void wake_relay(struct ltc_relay *r) {
+    if (atomic_exchange(&r->woken, 1)) return; /* already pending: the relay claims after clearing it */
+    uint64_t one = 1;
+    while (write(r->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {
+    }
+}
+
+static int relays_add(struct ltc_relay *r) {
+    pthread_mutex_lock(&relays_mu);
+    if (n_relays == cap_relays) {
+        size_t cap = cap_relays ? cap_relays * 2 : 4;
+        struct ltc_relay **p = realloc(relays, cap * sizeof *p);
+        if (!p) {
+            pthread_mutex_unlock(&relays_mu);
+            return -1;
+        }
+        relays = p;
+        cap_relays = cap;
+    }
+    relays[n_relays++] = r;
+    pthread_mutex_unlock(&relays_mu);
+    return 0;
+}
+
+static void relays_remove(struct ltc_relay *r) {
+    pthread_mutex_lock(&relays_mu);
+    for (size_t i = 0; i < n_relays; i++) {
+        if (relays[i] == r) {
+            relays[i] = relays[--n_relays];
+            break;
+        }
+    }
+    pthread_mutex_unlock(&relays_mu);
+}
 
 /* Due rows: not delivered, not parked, due, and the oldest undelivered row of their deal for that destination (so a
  * deal's hand-offs arrive at each receiver in order, even across replicas: a row locked by another relay still
@@ -226,23 +285,27 @@ fail:
     return -1;
 }
 
-/* Waits for a NOTIFY on the outbox channel or until timeout_ms. */
-static void relay_wait(ltc_relay *r, long timeout_ms) {
-    PGconn *conn = ltc_db_conn(r->db);
-    if (!conn || !r->listening) {
-        sleep_ms(timeout_ms);
-        return;
+/* Takes the pending wake-up, if any, before a claim: a commit after this point wakes the relay again. */
+static void relay_take_wake(ltc_relay *r) {
+    if (!atomic_exchange(&r->woken, 0)) return;
+    uint64_t v;
+    while (read(r->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {
     }
-    int fd = PQsocket(conn);
-    fd_set fds;
-    FD_ZERO(&fds);
-    FD_SET(fd, &fds);
-    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
-    if (select(fd + 1, &fds, NULL, NULL, &tv) > 0) {
+}
+
+/* Waits until this process wakes the relay (a commit that put rows, RetryHandoff, stop), a NOTIFY on the outbox
+ * channel arrives (from a tool or an operator), or timeout_ms passes. */
+static void relay_wait(ltc_relay *r, long timeout_ms) {
+    PGconn *conn = r->listening ? ltc_db_conn(r->db) : NULL;
+    struct pollfd fds[2] = {{.fd = r->wake_fd, .events = POLLIN}, {.fd = conn ? PQsocket(conn) : -1, .events = POLLIN}};
+    int n = poll(fds, conn && fds[1].fd >= 0 ? 2 : 1, (int)timeout_ms);
+    if (n > 0 && conn && (fds[1].revents & (POLLIN | POLLERR | POLLHUP))) {
         if (!PQconsumeInput(conn)) r->listening = 0;
     }
-    PGnotify *n;
-    while ((n = PQnotifies(conn)) != NULL) PQfreemem(n);
+    if (conn) {
+        PGnotify *nt;
+        while ((nt = PQnotifies(conn)) != NULL) PQfreemem(nt);
+    }
 }
 
 static const char SQL_BACKLOG[] =
@@ -275,17 +338,21 @@ static void refresh_backlog(ltc_relay *r) {
     PQclear(res);
 }
 
+/* Time to wait before the next claim when the last one found nothing: until the next retry is due, at most the poll
+ * interval. The poll is what finds rows another replica committed (replicas do not wake each other), among them the
+ * rows of a replica that died between its commit and waking its own relay. */
 static long next_due_ms(ltc_relay *r) {
+    long poll_ms = r->opt.poll_ms > 0 ? r->opt.poll_ms : LTC_RELAY_POLL_MS;
     ltc_status st = {0};
     PGresult *res = ltc_db_query(r->db, &st, SQL_NEXT_DUE, 0, NULL);
-    long ms = 1000;
+    long ms = poll_ms;
     if (res) {
         if (!PQgetisnull(res, 0, 0)) ms = (long)ltc_pg_i64(res, 0, 0);
         PQclear(res);
     }
     ltc_status_clear(&st);
     if (ms < 5) ms = 5;
-    if (ms > 1000) ms = 1000; /* also the poll interval: another replica may have left rows */
+    if (ms > poll_ms) ms = poll_ms;
     return ms;
 }
 
@@ -301,6 +368,7 @@ static void *relay_main(void *arg) {
             db_backoff = db_backoff * 2 > 5000 ? 5000 : db_backoff * 2;
             continue;
         }
+        relay_take_wake(r);
         int n = relay_batch(r);
         if (n < 0) {
             sleep_ms(db_backoff);
@@ -325,6 +393,12 @@ ltc_relay *ltc_relay_start(const ltc_relay_options *opt, ltc_status *st) {
         return NULL;
     }
     r->opt = *opt;
+    r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (r->wake_fd < 0) {
+        ltc_status_set(st, LTC_INTERNAL, "EVENTFD_FAILED", "cannot create the relay's wake-up eventfd");
+        free(r);
+        return NULL;
+    }
     r->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)r;
     r->db = ltc_db_create(opt->db_dsn, opt->db_schema);
     r->peers = calloc(opt->n_peers ? opt->n_peers : 1, sizeof *r->peers);
@@ -339,7 +413,12 @@ ltc_relay *ltc_relay_start(const ltc_relay_options *opt, ltc_status *st) {
             goto fail;
         }
     }
+    if (relays_add(r) != 0) {
+        ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        goto fail;
+    }
     if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
+        relays_remove(r);
         ltc_status_set(st, LTC_INTERNAL, "THREAD_FAILED", "cannot start the relay thread");
         goto fail;
     }
@@ -351,6 +430,7 @@ fail:
     }
     free(r->peers);
     ltc_db_destroy(r->db);
+    close(r->wake_fd);
     free(r);
     return NULL;
 }
@@ -358,6 +438,9 @@ fail:
 void ltc_relay_stop(ltc_relay *r) {
     if (!r) return;
     atomic_store(&r->stop, 1);
+    relays_remove(r); /* no commit wakes it from now on */
+    atomic_store(&r->woken, 0);
+    wake_relay(r); /* out of its wait at once */
     pthread_join(r->thread, NULL);
     for (size_t i = 0; i < r->n_peers; i++) {
         free(r->peers[i].destination);
@@ -365,5 +448,6 @@ void ltc_relay_stop(ltc_relay *r) {
     }
     free(r->peers);
     ltc_db_destroy(r->db);
+    close(r->wake_fd);
     free(r);
 }

@@ -1,14 +1,22 @@
 /* The outbox relay's claim rules against a real PostgreSQL (tests/db/with_pg.sh provides LTC_TEST_DSN):
  * one deal's rows are claimed oldest first and one at a time, parked and not-yet-due rows are skipped, and a row
- * locked by one relay is invisible to another (FOR UPDATE SKIP LOCKED) while still holding back its deal. */
+ * locked by one relay is invisible to another (FOR UPDATE SKIP LOCKED) while still holding back its deal.
+ * The relay's wake-ups: a commit that put a row wakes the relays of its process at once (no NOTIFY), a row nobody
+ * woke for (another replica's, or one whose writer died after its commit) is found by the idle poll, and stopping
+ * a relay does not wait for its poll. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+
+#include "google/protobuf/duration.pb-c.h"
+#include "ltc/server.h"
 
 #include "ltc/db.h"
 #include "ltc/outbox.h"
@@ -147,6 +155,95 @@ static void test_backoff_is_capped_and_jittered(void **state) {
     }
 }
 
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* Milliseconds until the row of `handoff` has had a delivery attempt (its peer is unreachable: a retry is
+ * recorded), or -1 after timeout_ms. */
+static double attempted_within(ltc_db *db, const char *handoff, double timeout_ms) {
+    static const char SQL[] = "SELECT attempts FROM outbox WHERE handoff_id = $1";
+    double t0 = now_ms();
+    while (now_ms() - t0 < timeout_ms) {
+        ltc_status st = {0};
+        const char *p[1] = {handoff};
+        PGresult *r = ltc_db_query(db, &st, SQL, 1, p);
+        assert_non_null(r);
+        int attempts = PQntuples(r) ? (int)ltc_pg_i64(r, 0, 0) : 0;
+        PQclear(r);
+        if (attempts > 0) return now_ms() - t0;
+        usleep(5000);
+    }
+    return -1;
+}
+
+static ltc_relay *start_relay(int poll_ms) {
+    static const ltc_relay_peer peers[] = {{"bto", "127.0.0.1:1"}}; /* nothing listens: every attempt fails */
+    ltc_relay_options o = {.service_name = "relay_test", .db_dsn = dsn(), .db_schema = "relay_test", .peers = peers,
+                           .n_peers = 1, .call_deadline_ms = 200, .max_backoff_ms = 60000, .batch_size = 8,
+                           .poll_ms = poll_ms};
+    ltc_status st = {0};
+    ltc_relay *r = ltc_relay_start(&o, &st);
+    assert_non_null(r);
+    usleep(300 * 1000); /* its first claim found nothing: it waits */
+    return r;
+}
+
+static void test_commit_wakes_relay_in_process(void **state) {
+    (void)state;
+    ltc_db *db = open_db();
+    ltc_status st = {0};
+    assert_int_equal(ltc_db_exec(db, &st, "DELETE FROM outbox", 0, NULL), 0);
+    ltc_relay *relay = start_relay(60000); /* only the wake-up can make it claim within the test */
+
+    ltc_call *c = ltc_call_create_detached(db);
+    Google__Protobuf__Duration msg = GOOGLE__PROTOBUF__DURATION__INIT;
+    msg.seconds = 7;
+    const char *handoff = "4f1c2d3e-0000-4000-8000-00000000a001";
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    assert_int_equal(ltc_outbox_put(c, &st, "bto", "/x.Y/Z", "deal-wake", handoff, &msg.base), 0);
+    assert_int_equal(ltc_db_commit(db, &st), 0);
+    ltc_outbox_after_commit();
+    double ms = attempted_within(db, handoff, 5000);
+    assert_true(ms >= 0 && ms < 2000);
+
+    /* a rolled-back put leaves no note: the next commit without rows wakes nobody (nothing to see, but no crash) */
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    assert_int_equal(ltc_outbox_put(c, &st, "bto", "/x.Y/Z", "deal-wake", "4f1c2d3e-0000-4000-8000-00000000a002",
+                                    &msg.base),
+                     0);
+    ltc_db_rollback(db);
+    ltc_outbox_after_rollback();
+    ltc_outbox_after_commit();
+
+    double t0 = now_ms();
+    ltc_relay_stop(relay); /* woken out of its 60 s poll */
+    assert_true(now_ms() - t0 < 2000);
+    ltc_call_destroy_detached(c);
+    ltc_db_destroy(db);
+}
+
+static void test_unwoken_row_found_by_poll(void **state) {
+    (void)state;
+    ltc_db *db = open_db();
+    ltc_status st = {0};
+    assert_int_equal(ltc_db_exec(db, &st, "DELETE FROM outbox", 0, NULL), 0);
+    ltc_relay *relay = start_relay(300);
+    /* committed by "another replica" (or one that died before waking its relay): no wake-up at all */
+    const char *p[1] = {"4f1c2d3e-0000-4000-8000-00000000b001"};
+    assert_int_equal(ltc_db_exec(db, &st,
+                                 "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload)"
+                                 " VALUES ($1, 'deal-poll', 'bto', '/x.Y/Z', '\\x01')",
+                                 1, p),
+                     0);
+    double ms = attempted_within(db, p[0], 5000);
+    assert_true(ms >= 0 && ms < 1500);
+    ltc_relay_stop(relay);
+    ltc_db_destroy(db);
+}
+
 int main(void) {
     if (!getenv("LTC_TEST_DSN")) {
         fprintf(stderr, "LTC_TEST_DSN is not set: run through tests/db/with_pg.sh\n");
@@ -156,6 +253,8 @@ int main(void) {
         cmocka_unit_test(test_claim_rules),
         cmocka_unit_test(test_two_relays_never_share_a_row),
         cmocka_unit_test(test_backoff_is_capped_and_jittered),
+        cmocka_unit_test(test_commit_wakes_relay_in_process),
+        cmocka_unit_test(test_unwoken_row_found_by_poll),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

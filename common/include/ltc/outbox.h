@@ -19,10 +19,21 @@
 int ltc_outbox_put(ltc_call *c, ltc_status *st, const char *destination, const char *method, const char *deal_id,
                    const char *handoff_id, const ProtobufCMessage *msg);
 
-/* The server calls these around each WRITE transaction: after a commit, a relay of this process is woken at once when
- * the transaction put outbox rows; after a rollback the note is dropped. (Thread-local: one transaction per worker.) */
+/* The server calls these around each WRITE transaction: after a commit, the relays of this process are woken at once
+ * when the transaction put outbox rows (an eventfd each: no NOTIFY, whose queue lock serialises committing
+ * transactions); after a rollback the note is dropped. (Thread-local: one transaction per worker.) */
 void ltc_outbox_after_commit(void);
 void ltc_outbox_after_rollback(void);
+/* Notes, inside a WRITE transaction, that rows became due without ltc_outbox_put (RetryHandoff): the relays of this
+ * process are woken after the commit. */
+void ltc_outbox_wake_after_commit(void);
+/* Wakes every relay of this process now (cheap: one eventfd write per relay not already woken). */
+void ltc_outbox_wake_relays(void);
+
+/* The relay's idle poll: with nothing due it claims again after at most this long. It finds the rows that another
+ * replica committed (replicas do not wake each other), including those of a replica that died between its commit and
+ * waking its own relay: such a row waits at most this long (plus a claim) for a live relay. */
+#define LTC_RELAY_POLL_MS 1000
 
 typedef struct ltc_relay ltc_relay;
 
@@ -40,6 +51,7 @@ typedef struct ltc_relay_options {
     int call_deadline_ms;     /* per delivery attempt */
     int max_backoff_ms;       /* cap of the exponential backoff */
     int batch_size;           /* rows claimed per transaction */
+    int poll_ms;              /* idle poll interval; 0: LTC_RELAY_POLL_MS */
 } ltc_relay_options;
 
 /* --- the relay's steps, exposed for tests and operators' tools ------------------------------------------- */
@@ -55,7 +67,8 @@ int ltc_outbox_mark_parked(ltc_db *db, const char *seq, const char *error, ltc_s
 /* The backlog per destination with undelivered rows: destination, pending (not parked), age in seconds of the
  * oldest pending (float), parked. Caller PQclear()s it. */
 PGresult *ltc_outbox_backlog(ltc_db *db, ltc_status *st);
-/* Wakes the relays of this schema (NOTIFY, delivered at commit). */
+/* Wakes the relays of this schema in every process (NOTIFY, delivered at commit): for tools and operators; the
+ * runtime wakes its own relays in-process (ltc_outbox_after_commit) and never calls it on a hot path. */
 int ltc_outbox_notify(ltc_db *db, ltc_status *st);
 /* Capped exponential backoff with jitter for the attempt that just failed (attempts before it): a value between half
  * and all of min(cap_ms, 200 ms * 2^attempts). */
