@@ -30,3 +30,16 @@ CREATE TABLE outbox (
 );
 CREATE INDEX outbox_pending ON outbox (seq) WHERE delivered_time IS NULL;
 CREATE INDEX outbox_pending_deal ON outbox (deal_id, destination, seq) WHERE delivered_time IS NULL;
+CREATE TABLE audit_log (
+  seq bigserial PRIMARY KEY,
+  event_time timestamptz NOT NULL DEFAULT clock_timestamp(),
+  principal text NOT NULL,
+  roles text NOT NULL,
+  caller text NOT NULL,
+  method text NOT NULL,
+  target text NOT NULL,
+  request_id text NOT NULL,
+  code text NOT NULL,
+  reason text NOT NULL
+);
+CREATE INDEX audit_log_principal ON audit_log (principal, seq);

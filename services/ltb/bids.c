@@ -2,6 +2,7 @@
  * outbox, in the same transaction) or lost. Life cycle: SUBMITTED -> WON | LOST; at most one SUBMITTED bid per
  * opportunity (also enforced by a partial unique index).
  * Lock order everywhere: the opportunity first, then the bid. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ltb.h"
@@ -10,19 +11,31 @@
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
 
-static const char SQL_BID_GET[] =
-    "SELECT id::text, opportunity_id::text, amount_minor, currency, state, lost_reason, competitor,"
+#define BID_COLS                                                                                             \
+    "id::text, opportunity_id::text, amount_minor, currency, state, lost_reason, competitor,"                \
     " (extract(epoch FROM create_time) * 1000000)::bigint, (extract(epoch FROM update_time) * 1000000)::bigint"
-    " FROM bids WHERE id = $1";
+static const char SQL_BID_GET[] = "SELECT " BID_COLS " FROM bids WHERE id = $1";
 enum { BC_ID, BC_OPP, BC_AMOUNT, BC_CURRENCY, BC_STATE, BC_REASON, BC_COMPETITOR, BC_CTIME, BC_UTIME };
 static const char SQL_BID_OUT[] = "SELECT id::text FROM bids WHERE opportunity_id = $1 AND state = 'SUBMITTED'";
 static const char SQL_BID_INSERT[] =
     "INSERT INTO bids (id, opportunity_id, amount_minor, currency, state) VALUES ($1, $2, $3, $4, 'SUBMITTED')";
-static const char SQL_BID_OPPORTUNITY[] = "SELECT opportunity_id::text FROM bids WHERE id = $1";
-static const char SQL_BID_LOCK[] = "SELECT state FROM bids WHERE id = $1 FOR UPDATE";
-static const char SQL_BID_WIN[] = "UPDATE bids SET state = 'WON', update_time = now() WHERE id = $1";
+/* The bid and its opportunity, both locked in one round trip, the opportunity first (the rows are locked in the
+ * order of FOR UPDATE OF). */
+static const char SQL_BID_LOCK[] =
+    "SELECT o.id::text, o.stage, o.currency, o.collected_minor, b.state"
+    " FROM opportunities o JOIN bids b ON b.opportunity_id = o.id WHERE b.id = $1 FOR UPDATE OF o, b";
+/* The decision of a locked bid in one round trip: the bid's new state, the opportunity's new stage (version bumped)
+ * and its stage history row; returns the opportunity (LTB_OPP_COLS) then the bid (BID_COLS) as they are now.
+ * $1 bid, $2 opportunity, $3 the stage_changes row's id. */
+#define BID_DECIDE(bid_set, opp_set, stage)                                                                     \
+    "WITH wb AS (UPDATE bids SET " bid_set ", update_time = now() WHERE id = $1 RETURNING " BID_COLS "),"        \
+    " wo AS (UPDATE opportunities o SET " opp_set ", version = o.version + 1, update_time = now() WHERE o.id = $2"  \
+    "       RETURNING " LTB_OPP_COLS "),"                                                                       \
+    " ws AS (INSERT INTO stage_changes (id, opportunity_id, stage) VALUES ($3, $2, '" stage "'))"               \
+    " SELECT wo.*, wb.* FROM wo, wb"
+static const char SQL_BID_WIN[] = BID_DECIDE("state = 'WON'", "stage = 'WON', won_bid_id = $1", "WON");
 static const char SQL_BID_LOSE[] =
-    "UPDATE bids SET state = 'LOST', lost_reason = $2, competitor = $3, update_time = now() WHERE id = $1";
+    BID_DECIDE("state = 'LOST', lost_reason = $4, competitor = $5", "stage = 'LOST'", "LOST");
 
 /* --- rows ---------------------------------------------------------------------------------------------------- */
 
@@ -33,36 +46,58 @@ static Ltc__Ltb__V1__BidState state_parse(const char *s) {
     return LTC__LTB__V1__BID_STATE__BID_STATE_UNSPECIFIED;
 }
 
+/* The bid of row 0 of r, whose BID_COLS start at column `o`. */
+static Ltc__Ltb__V1__Bid *bid_from_row(ltc_call *c, const PGresult *r, int o) {
+    Ltc__Ltb__V1__Bid *b = LTC_NEW(c, Ltc__Ltb__V1__Bid, LTC__LTB__V1__BID__INIT);
+    b->name = ltc_call_printf(c, "bids/%s", ltc_pg_str(r, 0, o + BC_ID));
+    b->opportunity = ltc_call_printf(c, "opportunities/%s", ltc_pg_str(r, 0, o + BC_OPP));
+    b->amount = ltb_money(c, ltc_pg_str(r, 0, o + BC_CURRENCY), ltc_pg_i64(r, 0, o + BC_AMOUNT));
+    b->state = state_parse(ltc_pg_str(r, 0, o + BC_STATE));
+    b->lost_reason = ltc_call_strdup(c, ltc_pg_str(r, 0, o + BC_REASON));
+    b->competitor = ltc_call_strdup(c, ltc_pg_str(r, 0, o + BC_COMPETITOR));
+    b->create_time = ltc_ts_from_pg(c, r, 0, o + BC_CTIME);
+    b->update_time = ltc_ts_from_pg(c, r, 0, o + BC_UTIME);
+    return b;
+}
+
 /* The bid `id`. NOT_FOUND (BID_NOT_FOUND) when unknown. */
 static int bid_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Bid **out) {
     const char *p[] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_BID_GET, 1, p);
     if (!r) return -1;
     if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "BID_NOT_FOUND", "bid %s does not exist", id);
-    Ltc__Ltb__V1__Bid *b = LTC_NEW(c, Ltc__Ltb__V1__Bid, LTC__LTB__V1__BID__INIT);
-    b->name = ltc_call_printf(c, "bids/%s", ltc_pg_str(r, 0, BC_ID));
-    b->opportunity = ltc_call_printf(c, "opportunities/%s", ltc_pg_str(r, 0, BC_OPP));
-    b->amount = ltb_money(c, ltc_pg_str(r, 0, BC_CURRENCY), ltc_pg_i64(r, 0, BC_AMOUNT));
-    b->state = state_parse(ltc_pg_str(r, 0, BC_STATE));
-    b->lost_reason = ltc_call_strdup(c, ltc_pg_str(r, 0, BC_REASON));
-    b->competitor = ltc_call_strdup(c, ltc_pg_str(r, 0, BC_COMPETITOR));
-    b->create_time = ltc_ts_from_pg(c, r, 0, BC_CTIME);
-    b->update_time = ltc_ts_from_pg(c, r, 0, BC_UTIME);
-    *out = b;
+    *out = bid_from_row(c, r, 0);
     return 0;
+}
+
+/* Decides the locked bid `id` of opportunity opp_id with `sql` (SQL_BID_WIN or SQL_BID_LOSE, extra parameters
+ * x1 and x2 for the latter): the bid and the whole opportunity as they are after it. */
+static int bid_decide(ltc_call *c, ltc_status *st, const char *sql, const char *id, const char *opp_id,
+                      const char *x1, const char *x2, Ltc__Ltb__V1__Bid **bid, Ltc__Ltb__V1__Opportunity **opp) {
+    char sid[LTC_UUID_LEN + 1];
+    ltc_uuid_new(sid);
+    const char *p[] = {id, opp_id, sid, x1, x2};
+    PGresult *r = ltc_call_query(c, st, sql, x1 ? 5 : 3, p);
+    if (!r) return -1;
+    if (PQntuples(r) != 1) /* both rows are locked by this transaction */
+        return ltc_status_set(st, LTC_INTERNAL, "BID_DECISION_LOST", "bid %s was not updated", id);
+    *bid = bid_from_row(c, r, LTB_OPP_NCOLS);
+    return ltb_opp_from_result(c, st, r, opp);
 }
 
 /* Locks the opportunity of bid `id`, then the bid, and checks that the bid is SUBMITTED and its opportunity
  * BIDDING. NOT_FOUND (BID_NOT_FOUND); FAILED_PRECONDITION (BID_NOT_SUBMITTED, OPPORTUNITY_NOT_BIDDING). */
 static int lock_submitted_bid(ltc_call *c, ltc_status *st, const char *id, ltb_opp_locked *opp) {
     const char *p[] = {id};
-    PGresult *r = ltc_call_query(c, st, SQL_BID_OPPORTUNITY, 1, p);
+    PGresult *r = ltc_call_query(c, st, SQL_BID_LOCK, 1, p);
     if (!r) return -1;
+    /* bids.opportunity_id is NOT NULL and references opportunities: no row means no bid */
     if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "BID_NOT_FOUND", "bid %s does not exist", id);
-    if (ltb_opp_lock(c, st, ltc_pg_str(r, 0, 0), opp) != 0) return -1;
-    if (!(r = ltc_call_query(c, st, SQL_BID_LOCK, 1, p))) return -1;
-    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "BID_NOT_FOUND", "bid %s does not exist", id);
-    const char *state = ltc_pg_str(r, 0, 0);
+    snprintf(opp->id, sizeof opp->id, "%s", ltc_pg_str(r, 0, 0));
+    opp->stage = ltb_stage_parse(ltc_pg_str(r, 0, 1));
+    snprintf(opp->currency, sizeof opp->currency, "%s", ltc_pg_str(r, 0, 2));
+    opp->collected_minor = ltc_pg_i64(r, 0, 3);
+    const char *state = ltc_pg_str(r, 0, 4);
     if (strcmp(state, "SUBMITTED") != 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "BID_NOT_SUBMITTED", "bid %s is %s, not SUBMITTED", id,
                               state);
@@ -166,13 +201,9 @@ int ltb_mark_bid_won(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
 
     ltb_opp_locked opp;
     if (lock_submitted_bid(c, st, id, &opp) != 0) return -1;
-    const char *p[] = {id};
-    if (!ltc_call_query(c, st, SQL_BID_WIN, 1, p)) return -1;
-    if (ltb_opp_enter_stage(c, st, opp.id, LTB_STAGE(WON), id) != 0) return -1;
-
     Ltc__Ltb__V1__MarkBidWonResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__MarkBidWonResponse, LTC__LTB__V1__MARK_BID_WON_RESPONSE__INIT);
-    if (bid_fetch(c, st, id, &resp->bid) != 0 || ltb_opp_fetch(c, st, opp.id, &resp->opportunity) != 0) return -1;
+    if (bid_decide(c, st, SQL_BID_WIN, id, opp.id, NULL, NULL, &resp->bid, &resp->opportunity) != 0) return -1;
 
     char handoff[LTC_UUID_LEN + 1];
     ltc_uuid_new(handoff);
@@ -196,13 +227,11 @@ int ltb_mark_bid_lost(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
 
     ltb_opp_locked opp;
     if (lock_submitted_bid(c, st, id, &opp) != 0) return -1;
-    const char *p[] = {id, req->reason, req->competitor ? req->competitor : ""};
-    if (!ltc_call_query(c, st, SQL_BID_LOSE, 3, p)) return -1;
-    if (ltb_opp_enter_stage(c, st, opp.id, LTB_STAGE(LOST), NULL) != 0) return -1;
-
     Ltc__Ltb__V1__MarkBidLostResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__MarkBidLostResponse, LTC__LTB__V1__MARK_BID_LOST_RESPONSE__INIT);
-    if (bid_fetch(c, st, id, &resp->bid) != 0 || ltb_opp_fetch(c, st, opp.id, &resp->opportunity) != 0) return -1;
+    if (bid_decide(c, st, SQL_BID_LOSE, id, opp.id, req->reason, req->competitor ? req->competitor : "", &resp->bid,
+                   &resp->opportunity) != 0)
+        return -1;
     *out = &resp->base;
     return 0;
 }

@@ -60,6 +60,18 @@ int ltb_stage_record(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__
  * update_time, appends a stage_changes row. 0 or -1. */
 int ltb_opp_enter_stage(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__OpportunityStage stage,
                         const char *won_bid);
+/* The columns of an opportunity (table alias o) in the order ltb_opp_from_result reads them: the first LTB_OPP_NCOLS
+ * columns of a SELECT or a RETURNING clause. */
+#define LTB_OPP_COLS                                                                                             \
+    "o.id::text, o.lead_id::text, o.customer_name, o.title, o.account_owner, o.solution_owner,"                  \
+    " o.fulfilment_owner, o.expected_minor, o.currency, to_char(o.expected_close_date, 'YYYY-MM-DD'),"           \
+    " o.win_probability_bps, o.stage, o.won_bid_id::text, o.collected_minor,"                                    \
+    " (extract(epoch FROM o.create_time) * 1000000)::bigint, (extract(epoch FROM o.update_time) * 1000000)::bigint," \
+    " o.version, o.seq"
+#define LTB_OPP_NCOLS 18
+/* The whole opportunity of row 0 of r (LTB_OPP_COLS first), with its requirements and stage history read in one
+ * more query. 0 or -1. */
+int ltb_opp_from_result(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1__Opportunity **out);
 /* The whole opportunity (requirements, stage history, won bid, collected amount). NOT_FOUND when unknown. */
 int ltb_opp_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity **out);
 /* The lead. NOT_FOUND (LEAD_NOT_FOUND) when unknown. */

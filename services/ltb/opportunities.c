@@ -10,12 +10,7 @@
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
 
-#define OPP_COLUMNS                                                                                              \
-    "o.id::text, o.lead_id::text, o.customer_name, o.title, o.account_owner, o.solution_owner,"                  \
-    " o.fulfilment_owner, o.expected_minor, o.currency, to_char(o.expected_close_date, 'YYYY-MM-DD'),"           \
-    " o.win_probability_bps, o.stage, o.won_bid_id::text, o.collected_minor,"                                    \
-    " (extract(epoch FROM o.create_time) * 1000000)::bigint, (extract(epoch FROM o.update_time) * 1000000)::bigint," \
-    " o.version, o.seq FROM opportunities o"
+#define OPP_COLUMNS LTB_OPP_COLS " FROM opportunities o"
 enum { OC_ID, OC_LEAD, OC_CUSTOMER, OC_TITLE, OC_AR, OC_SR, OC_FR, OC_EXPECTED, OC_CURRENCY, OC_CLOSE, OC_WIN,
        OC_STAGE, OC_WON_BID, OC_COLLECTED, OC_CTIME, OC_UTIME, OC_VERSION, OC_SEQ };
 
@@ -39,6 +34,14 @@ static const char SQL_HISTORY_OF[] =
     "SELECT p.ord, s.stage, (extract(epoch FROM s.create_time) * 1000000)::bigint"
     " FROM unnest($1::uuid[]) WITH ORDINALITY AS p(id, ord) JOIN stage_changes s ON s.opportunity_id = p.id"
     " ORDER BY p.ord, s.create_time, s.seq";
+/* Details of one opportunity in one round trip: requirements (kind 0, by position), then the stage history (kind 1,
+ * by time and seq; k1 is the time in microseconds, a monotonic image of create_time, so the order is the same). */
+static const char SQL_DETAILS_OF_ONE[] =
+    "SELECT 0 AS kind, r.position::bigint AS k1, 0::bigint AS k2, r.code AS a, r.description AS b, r.quantity AS q"
+    " FROM requirements r WHERE r.opportunity_id = $1"
+    " UNION ALL SELECT 1, (extract(epoch FROM s.create_time) * 1000000)::bigint, s.seq, s.stage, NULL, NULL"
+    " FROM stage_changes s WHERE s.opportunity_id = $1"
+    " ORDER BY 1, 2, 3";
 
 /* --- small shared helpers ------------------------------------------------------------------------------------ */
 
@@ -157,6 +160,34 @@ static int load_history(ltc_call *c, ltc_status *st, const char *ids, Ltc__Ltb__
     return 0;
 }
 
+/* Fills requirements and stage history of one opportunity with one query. */
+static int load_details_one(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity *o) {
+    const char *p[] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_DETAILS_OF_ONE, 1, p);
+    if (!r) return -1;
+    int rows = PQntuples(r);
+    size_t nreq = 0, nhist = 0;
+    for (int i = 0; i < rows; i++) *(ltc_pg_i64(r, i, 0) == 0 ? &nreq : &nhist) += 1;
+    o->n_requirements = o->n_stage_history = 0;
+    if (nreq) o->requirements = ltc_call_alloc(c, sizeof *o->requirements * nreq);
+    if (nhist) o->stage_history = ltc_call_alloc(c, sizeof *o->stage_history * nhist);
+    for (int i = 0; i < rows; i++) {
+        if (ltc_pg_i64(r, i, 0) == 0) {
+            Ltc__Ltb__V1__Requirement *q = LTC_NEW(c, Ltc__Ltb__V1__Requirement, LTC__LTB__V1__REQUIREMENT__INIT);
+            q->code = ltc_call_strdup(c, ltc_pg_str(r, i, 3));
+            q->description = ltc_call_strdup(c, ltc_pg_str(r, i, 4));
+            q->quantity = ltc_pg_i64(r, i, 5);
+            o->requirements[o->n_requirements++] = q;
+        } else {
+            Ltc__Ltb__V1__StageChange *h = LTC_NEW(c, Ltc__Ltb__V1__StageChange, LTC__LTB__V1__STAGE_CHANGE__INIT);
+            h->stage = ltb_stage_parse(ltc_pg_str(r, i, 3));
+            h->time = ltc_ts_from_pg(c, r, i, 1);
+            o->stage_history[o->n_stage_history++] = h;
+        }
+    }
+    return 0;
+}
+
 /* Fills requirements and stage history of opps[0..n) (rows 0..n) of the OPP_COLUMNS result r) with two queries,
  * whatever n. */
 static int load_details(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1__Opportunity **opps, size_t n) {
@@ -180,8 +211,12 @@ int ltb_opp_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opp
     if (!r) return -1;
     if (PQntuples(r) == 0)
         return ltc_status_set(st, LTC_NOT_FOUND, "OPPORTUNITY_NOT_FOUND", "opportunity %s does not exist", id);
+    return ltb_opp_from_result(c, st, r, out);
+}
+
+int ltb_opp_from_result(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1__Opportunity **out) {
     Ltc__Ltb__V1__Opportunity *o = opp_from_row(c, r, 0);
-    if (load_details(c, st, r, &o, 1) != 0) return -1;
+    if (load_details_one(c, st, ltc_pg_str(r, 0, OC_ID), o) != 0) return -1;
     *out = o;
     return 0;
 }
