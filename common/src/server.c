@@ -494,8 +494,8 @@ static int hex_run(const char *p, size_t n) {
 
 static void random_hex(char *out, size_t n_hex) {
     unsigned char b[16];
-    if (RAND_bytes(b, (int)(n_hex / 2)) != 1) memset(b, 0x5a, sizeof b);
-    for (size_t i = 0; i < n_hex / 2; i++) snprintf(out + 2 * i, 3, "%02x", b[i]);
+    ltc_random_bytes(b, n_hex / 2);
+    ltc_hex(b, n_hex / 2, out);
 }
 
 /* Takes the caller's traceparent when valid (version 00, non-zero trace id), else starts a new trace. Either way
@@ -513,7 +513,14 @@ static void set_traceparent(ltc_call *c) {
         random_hex(trace, 32);
     }
     random_hex(span, 16);
-    snprintf(c->traceparent, sizeof c->traceparent, "00-%s-%s-%.2s", trace, span, ok ? tp + 53 : "01");
+    char *o = c->traceparent; /* "00-" trace "-" span "-" flags: 55 characters */
+    memcpy(o, "00-", 3);
+    memcpy(o + 3, trace, 32);
+    o[35] = '-';
+    memcpy(o + 36, span, 16);
+    o[52] = '-';
+    memcpy(o + 53, ok ? tp + 53 : "01", 2);
+    o[55] = 0;
 }
 
 /* Every line this thread logs while serving the call carries its request id and trace id. */

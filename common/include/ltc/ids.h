@@ -2,9 +2,16 @@
 #ifndef LTC_IDS_H
 #define LTC_IDS_H
 
+#include <stddef.h>
+
 #include "ltc/status.h"
 
 #define LTC_UUID_LEN 36  /* text form, without the NUL */
+
+/* n bytes from a cryptographically secure generator (OpenSSL), buffered per thread. */
+void ltc_random_bytes(void *out, size_t n);
+/* n bytes as 2n lower-case hex digits and a NUL. */
+void ltc_hex(const void *bytes, size_t n, char *out);
 
 /* A new random (v4) UUID in lower-case text form. out must hold LTC_UUID_LEN + 1 bytes. */
 void ltc_uuid_new(char out[LTC_UUID_LEN + 1]);
