@@ -87,105 +87,162 @@ static void copy_details(const grpc_metadata_array *trailing, ltc_status *st) {
     }
 }
 
+/* One call in flight: what was sent and where the answer lands. */
+typedef struct one_call {
+    grpc_call *call;
+    grpc_metadata send_md[8];
+    size_t n_send;
+    grpc_byte_buffer *req_bb, *resp_bb;
+    grpc_metadata_array initial, trailing;
+    grpc_status_code code;
+    grpc_slice details;
+    int started;
+} one_call;
+
+/* Starts the call (tag on cq). 0, or -1 with st set (nothing to wait for). */
+static int start_one(one_call *o, ltc_client *c, ltc_call *parent, grpc_completion_queue *cq, void *tag,
+                     const char *method, const uint8_t *req, size_t req_len, int deadline_ms,
+                     const ltc_metadata_kv *md, size_t n_md, ltc_status *st) {
+    memset(o, 0, sizeof *o);
+    o->code = GRPC_STATUS_UNKNOWN;
+    o->details = grpc_empty_slice();
+    grpc_metadata_array_init(&o->initial);
+    grpc_metadata_array_init(&o->trailing);
+    gpr_timespec deadline =
+        deadline_ms > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(deadline_ms, GPR_TIMESPAN))
+                        : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+    grpc_slice method_slice = grpc_slice_from_copied_string(method);
+    o->call = grpc_channel_create_call(c->channel, parent ? ltc__call_grpc(parent) : NULL, GRPC_PROPAGATE_DEFAULTS,
+                                       cq, method_slice, NULL, deadline, NULL);
+    grpc_slice_unref(method_slice);
+    for (size_t i = 0; i < n_md && o->n_send < 8; i++) {
+        if (!md[i].value) continue;
+        o->send_md[o->n_send].key = grpc_slice_from_copied_string(md[i].key);
+        o->send_md[o->n_send].value = grpc_slice_from_copied_string(md[i].value);
+        o->n_send++;
+    }
+    grpc_slice req_slice = grpc_slice_from_copied_buffer((const char *)req, req_len);
+    o->req_bb = grpc_raw_byte_buffer_create(&req_slice, 1);
+    grpc_slice_unref(req_slice);
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[0].data.send_initial_metadata.count = o->n_send;
+    ops[0].data.send_initial_metadata.metadata = o->send_md;
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = o->req_bb;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &o->initial;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &o->resp_bb;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &o->trailing;
+    ops[5].data.recv_status_on_client.status = &o->code;
+    ops[5].data.recv_status_on_client.status_details = &o->details;
+    grpc_call_error e = o->call ? grpc_call_start_batch(o->call, ops, 6, tag, NULL) : GRPC_CALL_ERROR;
+    if (e != GRPC_CALL_OK) return ltc_status_set(st, LTC_INTERNAL, "CALL_FAILED", "cannot start call (%d)", (int)e);
+    o->started = 1;
+    return 0;
+}
+
+/* After its completion (ok: the event's success): the answer into resp or st, and everything released. */
+static int finish_one(one_call *o, int ok, const char *method, uint8_t **resp, size_t *resp_len, ltc_status *st) {
+    int rc = -1;
+    if (!o->started) {
+        /* st already says why */
+    } else if (!ok) {
+        ltc_status_set(st, LTC_UNAVAILABLE, "PEER_UNAVAILABLE", "call to %s failed", method);
+    } else if (o->code != GRPC_STATUS_OK) {
+        char *msg = grpc_slice_to_c_string(o->details);
+        ltc_status_set(st, (ltc_code)o->code, NULL, "%s", msg);
+        gpr_free(msg);
+        copy_details(&o->trailing, st);
+    } else if (!o->resp_bb) {
+        ltc_status_set(st, LTC_INTERNAL, "EMPTY_RESPONSE", "peer returned OK without a message");
+    } else {
+        grpc_byte_buffer_reader rd;
+        if (grpc_byte_buffer_reader_init(&rd, o->resp_bb)) {
+            grpc_slice all = grpc_byte_buffer_reader_readall(&rd);
+            grpc_byte_buffer_reader_destroy(&rd);
+            size_t n = GRPC_SLICE_LENGTH(all);
+            *resp = malloc(n ? n : 1);
+            if (*resp) {
+                memcpy(*resp, GRPC_SLICE_START_PTR(all), n);
+                *resp_len = n;
+                rc = 0;
+            } else {
+                ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+            }
+            grpc_slice_unref(all);
+        } else {
+            ltc_status_set(st, LTC_INTERNAL, "BAD_RESPONSE", "unreadable response");
+        }
+    }
+    grpc_slice_unref(o->details);
+    if (o->resp_bb) grpc_byte_buffer_destroy(o->resp_bb);
+    if (o->req_bb) grpc_byte_buffer_destroy(o->req_bb);
+    grpc_metadata_array_destroy(&o->initial);
+    grpc_metadata_array_destroy(&o->trailing);
+    for (size_t i = 0; i < o->n_send; i++) {
+        grpc_slice_unref(o->send_md[i].key);
+        grpc_slice_unref(o->send_md[i].value);
+    }
+    if (o->call) grpc_call_unref(o->call);
+    return rc;
+}
+
+static void drain_and_destroy(grpc_completion_queue *cq) {
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN) {
+    }
+    grpc_completion_queue_destroy(cq);
+}
+
 int ltc_client_call(ltc_client *c, ltc_call *parent, const char *method, const uint8_t *req, size_t req_len,
                     int deadline_ms, const ltc_metadata_kv *md, size_t n_md, uint8_t **resp, size_t *resp_len,
                     ltc_status *st) {
     *resp = NULL;
     *resp_len = 0;
     grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
-    gpr_timespec deadline =
-        deadline_ms > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(deadline_ms, GPR_TIMESPAN))
-                        : gpr_inf_future(GPR_CLOCK_MONOTONIC);
-    grpc_slice method_slice = grpc_slice_from_copied_string(method);
-    grpc_call *call = grpc_channel_create_call(c->channel, parent ? ltc__call_grpc(parent) : NULL,
-                                               GRPC_PROPAGATE_DEFAULTS, cq, method_slice, NULL, deadline, NULL);
-    grpc_slice_unref(method_slice);
-
-    grpc_metadata send_md[8];
-    size_t n_send = 0;
-    for (size_t i = 0; i < n_md && n_send < 8; i++) {
-        if (!md[i].value) continue;
-        send_md[n_send].key = grpc_slice_from_copied_string(md[i].key);
-        send_md[n_send].value = grpc_slice_from_copied_string(md[i].value);
-        n_send++;
-    }
-    grpc_slice req_slice = grpc_slice_from_copied_buffer((const char *)req, req_len);
-    grpc_byte_buffer *req_bb = grpc_raw_byte_buffer_create(&req_slice, 1);
-    grpc_slice_unref(req_slice);
-
-    grpc_metadata_array initial, trailing;
-    grpc_metadata_array_init(&initial);
-    grpc_metadata_array_init(&trailing);
-    grpc_byte_buffer *resp_bb = NULL;
-    grpc_status_code code = GRPC_STATUS_UNKNOWN;
-    grpc_slice details = grpc_empty_slice();
-
-    grpc_op ops[6];
-    memset(ops, 0, sizeof ops);
-    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[0].data.send_initial_metadata.count = n_send;
-    ops[0].data.send_initial_metadata.metadata = send_md;
-    ops[1].op = GRPC_OP_SEND_MESSAGE;
-    ops[1].data.send_message.send_message = req_bb;
-    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
-    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
-    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
-    ops[4].op = GRPC_OP_RECV_MESSAGE;
-    ops[4].data.recv_message.recv_message = &resp_bb;
-    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
-    ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
-    ops[5].data.recv_status_on_client.status = &code;
-    ops[5].data.recv_status_on_client.status_details = &details;
-
-    int rc = -1;
-    grpc_call_error e = grpc_call_start_batch(call, ops, 6, (void *)1, NULL);
-    if (e != GRPC_CALL_OK) {
-        ltc_status_set(st, LTC_INTERNAL, "CALL_FAILED", "cannot start call (%d)", (int)e);
-    } else {
+    one_call o;
+    int ok = 0;
+    if (start_one(&o, c, parent, cq, (void *)1, method, req, req_len, deadline_ms, md, n_md, st) == 0) {
         grpc_event ev = grpc_completion_queue_pluck(cq, (void *)1, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
-        if (ev.type != GRPC_OP_COMPLETE || !ev.success) {
-            ltc_status_set(st, LTC_UNAVAILABLE, "PEER_UNAVAILABLE", "call to %s failed", method);
-        } else if (code != GRPC_STATUS_OK) {
-            char *msg = grpc_slice_to_c_string(details);
-            ltc_status_set(st, (ltc_code)code, NULL, "%s", msg);
-            gpr_free(msg);
-            copy_details(&trailing, st);
-        } else if (!resp_bb) {
-            ltc_status_set(st, LTC_INTERNAL, "EMPTY_RESPONSE", "peer returned OK without a message");
-        } else {
-            grpc_byte_buffer_reader rd;
-            if (grpc_byte_buffer_reader_init(&rd, resp_bb)) {
-                grpc_slice all = grpc_byte_buffer_reader_readall(&rd);
-                grpc_byte_buffer_reader_destroy(&rd);
-                size_t n = GRPC_SLICE_LENGTH(all);
-                *resp = malloc(n ? n : 1);
-                if (*resp) {
-                    memcpy(*resp, GRPC_SLICE_START_PTR(all), n);
-                    *resp_len = n;
-                    rc = 0;
-                } else {
-                    ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
-                }
-                grpc_slice_unref(all);
-            } else {
-                ltc_status_set(st, LTC_INTERNAL, "BAD_RESPONSE", "unreadable response");
-            }
-        }
+        ok = ev.type == GRPC_OP_COMPLETE && ev.success;
     }
-    grpc_slice_unref(details);
-    if (resp_bb) grpc_byte_buffer_destroy(resp_bb);
-    grpc_byte_buffer_destroy(req_bb);
-    grpc_metadata_array_destroy(&initial);
-    grpc_metadata_array_destroy(&trailing);
-    for (size_t i = 0; i < n_send; i++) {
-        grpc_slice_unref(send_md[i].key);
-        grpc_slice_unref(send_md[i].value);
-    }
-    grpc_call_unref(call);
-    grpc_completion_queue_shutdown(cq);
-    while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN) {
-    }
-    grpc_completion_queue_destroy(cq);
+    int rc = finish_one(&o, ok, method, resp, resp_len, st);
+    drain_and_destroy(cq);
     return rc;
+}
+
+void ltc_client_call_many(ltc_client_request *reqs, size_t n) {
+    if (n == 0) return;
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_pluck(NULL);
+    one_call *calls = calloc(n, sizeof *calls);
+    if (!calls) {
+        for (size_t i = 0; i < n; i++)
+            ltc_status_set(&reqs[i].st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        drain_and_destroy(cq);
+        return;
+    }
+    for (size_t i = 0; i < n; i++) { /* all in flight at once */
+        ltc_client_request *r = &reqs[i];
+        r->resp = NULL;
+        r->resp_len = 0;
+        start_one(&calls[i], r->client, NULL, cq, (void *)(i + 1), r->method, r->req, r->req_len, r->deadline_ms,
+                  r->md, r->n_md, &r->st);
+    }
+    for (size_t i = 0; i < n; i++) { /* then each answer (the others complete meanwhile) */
+        ltc_client_request *r = &reqs[i];
+        int ok = 0;
+        if (calls[i].started) {
+            grpc_event ev = grpc_completion_queue_pluck(cq, (void *)(i + 1), gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL);
+            ok = ev.type == GRPC_OP_COMPLETE && ev.success;
+        }
+        finish_one(&calls[i], ok, r->method, &r->resp, &r->resp_len, &r->st);
+    }
+    free(calls);
+    drain_and_destroy(cq);
 }

@@ -31,4 +31,23 @@ int ltc_client_call(ltc_client *c, ltc_call *parent, const char *method, const u
                     int deadline_ms, const ltc_metadata_kv *md, size_t n_md, uint8_t **resp, size_t *resp_len,
                     ltc_status *st);
 
+/* One call of a batch for ltc_client_call_many. In: client .. n_md; out: resp (malloc'd, caller frees) and
+ * resp_len on OK (st.code LTC_OK), else st as ltc_client_call sets it (caller clears it). */
+typedef struct ltc_client_request {
+    ltc_client *client;
+    const char *method;
+    const uint8_t *req;
+    size_t req_len;
+    int deadline_ms;
+    const ltc_metadata_kv *md;
+    size_t n_md;
+    uint8_t *resp;
+    size_t resp_len;
+    ltc_status st;
+} ltc_client_request;
+
+/* Makes every call at once (all in flight together, over each client's shared connection) and returns when all
+ * have answered or failed: a batch costs about its slowest call, not the sum. */
+void ltc_client_call_many(ltc_client_request *reqs, size_t n);
+
 #endif
