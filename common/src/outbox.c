@@ -204,60 +204,131 @@ static int relay_listen(ltc_relay *r) {
     return ok ? 0 : -1;
 }
 
-/* Delivers one claimed row; records the outcome in the open transaction. */
-static int deliver_row(ltc_relay *r, const PGresult *rows, int i, ltc_status *st) {
-    const char *seq = PQgetvalue(rows, i, 0);
-    const char *handoff = PQgetvalue(rows, i, 1);
-    const char *dest = PQgetvalue(rows, i, 2);
+static const char SQL_DELIVERED_MANY[] =
+    "UPDATE outbox SET delivered_time = now(), attempts = attempts + 1, last_error = NULL"
+    " WHERE seq = ANY($1::bigint[])";
+
+/* Records a row that was not delivered: parked when retrying cannot help, else due again after a backoff. */
+static int record_failure(ltc_relay *r, const PGresult *rows, int i, const ltc_status *cs, int park, ltc_status *st) {
+    const char *seq = PQgetvalue(rows, i, 0), *handoff = PQgetvalue(rows, i, 1), *dest = PQgetvalue(rows, i, 2);
     const char *method = PQgetvalue(rows, i, 3);
     int attempts = (int)ltc_pg_i64(rows, i, 5);
-    size_t len = 0;
-    unsigned char *payload = PQunescapeBytea((const unsigned char *)PQgetvalue(rows, i, 4), &len);
-    ltc_status cs = {0};
-    int delivered = 0, park = 0;
-    ltc_client *cl = peer_client(r, dest);
-    if (!payload) {
-        ltc_status_set(&cs, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
-    } else if (!cl) {
-        ltc_status_set(&cs, LTC_FAILED_PRECONDITION, "UNKNOWN_DESTINATION", "no peer named %s is configured", dest);
-        park = 1;
-    } else {
-        ltc_metadata_kv md[2] = {{"x-request-id", handoff}, {"traceparent", ltc_pg_str(rows, i, 6)}};
-        uint8_t *resp = NULL;
-        size_t resp_len = 0;
-        int rc = ltc_client_call(cl, NULL, method, payload, len, r->opt.call_deadline_ms, md, 2, &resp, &resp_len, &cs);
-        if (rc == 0 && ltc_fault_hit("relay.send_twice", method)) { /* the duplicate must change nothing */
-            free(resp);
-            resp = NULL;
-            rc = ltc_client_call(cl, NULL, method, payload, len, r->opt.call_deadline_ms, md, 2, &resp, &resp_len, &cs);
-        }
-        if (rc == 0) {
-            delivered = 1;
-            free(resp);
-            ltc_fault_crash_point("relay.after_send", method);
+    char err[400];
+    snprintf(err, sizeof err, "%s %.63s: %.255s", ltc_code_name(cs->code), cs->reason, cs->message);
+    if (park) {
+        LTC_ERROR("handoff_parked", handoff, "%s to %s refused, parked: %s", method, dest, err);
+        return ltc_outbox_mark_parked(r->db, seq, err, st);
+    }
+    long delay = ltc_outbox_backoff_ms(attempts, r->opt.max_backoff_ms, &r->seed);
+    LTC_WARN("handoff_retry", handoff, "%s to %s failed (attempt %d), retry in %ldms: %s", method, dest, attempts + 1,
+             delay, err);
+    return ltc_outbox_mark_retry(r->db, seq, err, delay, st);
+}
+
+/* Delivers the claimed rows, all at once (a batch holds at most one row per deal and receiver, the oldest
+ * undelivered one, so their order does not matter), and records every outcome in the open transaction: the
+ * delivered ones with one statement. 0, or -1 on a database error. */
+static int deliver_rows(ltc_relay *r, const PGresult *rows, int n, ltc_status *st) {
+    ltc_client_request *req = calloc((size_t)(n ? n : 1), sizeof *req);
+    unsigned char **payload = calloc((size_t)(n ? n : 1), sizeof *payload);
+    int *send = calloc((size_t)(n ? n : 1), sizeof *send), *park = calloc((size_t)(n ? n : 1), sizeof *park);
+    ltc_metadata_kv(*md)[2] = calloc((size_t)(n ? n : 1), sizeof *md);
+    int rc = -1;
+    if (!req || !payload || !send || !park || !md) {
+        ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        goto out;
+    }
+    ltc_client_request *batch = calloc((size_t)(n ? n : 1), sizeof *batch);
+    int *index = calloc((size_t)(n ? n : 1), sizeof *index);
+    size_t n_send = 0;
+    if (!batch || !index) {
+        free(batch);
+        free(index);
+        ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        goto out;
+    }
+    for (int i = 0; i < n; i++) {
+        size_t len = 0;
+        payload[i] = PQunescapeBytea((const unsigned char *)PQgetvalue(rows, i, 4), &len);
+        ltc_client *cl = peer_client(r, PQgetvalue(rows, i, 2));
+        if (!payload[i]) {
+            ltc_status_set(&req[i].st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        } else if (!cl) {
+            ltc_status_set(&req[i].st, LTC_FAILED_PRECONDITION, "UNKNOWN_DESTINATION", "no peer named %s is configured",
+                           PQgetvalue(rows, i, 2));
+            park[i] = 1;
         } else {
-            park = !ltc_code_is_retryable(cs.code);
+            md[i][0] = (ltc_metadata_kv){"x-request-id", PQgetvalue(rows, i, 1)};
+            md[i][1] = (ltc_metadata_kv){"traceparent", ltc_pg_str(rows, i, 6)};
+            batch[n_send] = (ltc_client_request){.client = cl, .method = PQgetvalue(rows, i, 3), .req = payload[i],
+                                                 .req_len = len, .deadline_ms = r->opt.call_deadline_ms, .md = md[i],
+                                                 .n_md = 2};
+            index[n_send++] = i;
+            send[i] = 1;
         }
     }
-    PQfreemem(payload);
-    int rc;
-    if (delivered) {
-        rc = ltc_outbox_mark_delivered(r->db, seq, st);
-        LTC_INFO("handoff_delivered", handoff, "%s to %s (attempt %d)", method, dest, attempts + 1);
-    } else {
-        char err[400];
-        snprintf(err, sizeof err, "%s %.63s: %.255s", ltc_code_name(cs.code), cs.reason, cs.message);
-        if (park) {
-            rc = ltc_outbox_mark_parked(r->db, seq, err, st);
-            LTC_ERROR("handoff_parked", handoff, "%s to %s refused, parked: %s", method, dest, err);
-        } else {
-            long delay = ltc_outbox_backoff_ms(attempts, r->opt.max_backoff_ms, &r->seed);
-            rc = ltc_outbox_mark_retry(r->db, seq, err, delay, st);
-            LTC_WARN("handoff_retry", handoff, "%s to %s failed (attempt %d), retry in %ldms: %s", method, dest,
-                     attempts + 1, delay, err);
+    ltc_client_call_many(batch, n_send);
+    for (size_t k = 0; k < n_send; k++) {
+        int i = index[k];
+        req[i] = batch[k];
+        if (req[i].st.code == LTC_OK && ltc_fault_hit("relay.send_twice", req[i].method)) {
+            /* the duplicate must change nothing */
+            free(req[i].resp);
+            req[i].resp = NULL;
+            ltc_client_call(req[i].client, NULL, req[i].method, req[i].req, req[i].req_len, req[i].deadline_ms,
+                            req[i].md, 2, &req[i].resp, &req[i].resp_len, &req[i].st);
+        }
+        free(req[i].resp);
+        req[i].resp = NULL;
+    }
+    free(batch);
+    free(index);
+    /* the outcomes, in the claiming transaction */
+    size_t cap = (size_t)n * 24 + 3, used = 0;
+    char *seqs = malloc(cap);
+    if (!seqs) {
+        ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        goto out;
+    }
+    seqs[used++] = '{';
+    int n_delivered = 0;
+    for (int i = 0; i < n; i++) {
+        if (send[i] && req[i].st.code == LTC_OK) {
+            ltc_fault_crash_point("relay.after_send", req[i].method);
+            used += (size_t)snprintf(seqs + used, cap - used, "%s%s", n_delivered ? "," : "", PQgetvalue(rows, i, 0));
+            n_delivered++;
+            LTC_INFO("handoff_delivered", PQgetvalue(rows, i, 1), "%s to %s (attempt %lld)", req[i].method,
+                     PQgetvalue(rows, i, 2), (long long)ltc_pg_i64(rows, i, 5) + 1);
+            continue;
+        }
+        if (send[i]) park[i] = !ltc_code_is_retryable(req[i].st.code);
+        if (record_failure(r, rows, i, &req[i].st, park[i], st) != 0) {
+            free(seqs);
+            goto out;
         }
     }
-    ltc_status_clear(&cs);
+    seqs[used++] = '}';
+    seqs[used] = 0;
+    if (n_delivered > 0) {
+        const char *p[1] = {seqs};
+        if (ltc_db_exec(r->db, st, SQL_DELIVERED_MANY, 1, p) != 0) {
+            free(seqs);
+            goto out;
+        }
+    }
+    free(seqs);
+    rc = 0;
+out:
+    for (int i = 0; payload && i < n; i++) PQfreemem(payload[i]);
+    for (int i = 0; req && i < n; i++) {
+        free(req[i].resp);
+        ltc_status_clear(&req[i].st);
+    }
+    free(req);
+    free(payload);
+    free(send);
+    free(park);
+    free(md);
     return rc;
 }
 
@@ -268,11 +339,9 @@ static int relay_batch(ltc_relay *r) {
     PGresult *rows = ltc_outbox_claim(r->db, r->opt.batch_size > 0 ? r->opt.batch_size : 16, &st);
     if (!rows) goto fail;
     int n = PQntuples(rows);
-    for (int i = 0; i < n && !atomic_load(&r->stop); i++) {
-        if (deliver_row(r, rows, i, &st) != 0) {
-            PQclear(rows);
-            goto fail;
-        }
+    if (n > 0 && !atomic_load(&r->stop) && deliver_rows(r, rows, n, &st) != 0) {
+        PQclear(rows);
+        goto fail;
     }
     PQclear(rows);
     if (ltc_db_commit(r->db, &st) != 0) goto fail;

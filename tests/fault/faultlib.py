@@ -903,13 +903,30 @@ class Checker:
 
 
 def snapshot():
-    """A fingerprint of every table of every service (outbox excluded: replays change its delivery columns)."""
+    """A fingerprint of every table of every service (outbox excluded: replays change its delivery columns; the audit
+    trail too: a replayed hand-off is a call, recorded as an IDEMPOTENT_REPLAY row, see audit_since)."""
     tables = _rows("SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN"
-                   " ('ltb', 'bto', 'otd', 'dtc') AND table_type = 'BASE TABLE' AND table_name <> 'outbox'"
-                   " ORDER BY 1, 2")
+                   " ('ltb', 'bto', 'otd', 'dtc') AND table_type = 'BASE TABLE'"
+                   " AND table_name NOT IN ('outbox', 'audit_log') ORDER BY 1, 2")
     parts = [f"SELECT '{s}.{t}', count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))"
              f" FROM {s}.{t} x" for s, t in tables]
     return {r[0]: (int(r[1]), r[2]) for r in _rows(" UNION ALL ".join(parts))}
+
+
+def audit_mark():
+    """The last audit_log sequence of each service."""
+    return {s: int(_rows(f"SELECT coalesce(max(seq), 0) FROM {s}.audit_log")[0][0]) for s in SERVICES}
+
+
+def audit_since(mark):
+    """(rows, rows that are not an answered replay) of the audit trails after `mark`."""
+    total = other = 0
+    for s in SERVICES:
+        r = _rows(f"SELECT count(*), count(*) FILTER (WHERE code <> 'OK' OR reason <> 'IDEMPOTENT_REPLAY')"
+                  f" FROM {s}.audit_log WHERE seq > {mark[s]}")[0]
+        total += int(r[0])
+        other += int(r[1])
+    return total, other
 
 
 def replay_all(history):

@@ -201,6 +201,7 @@ def run_case(name, args):
     replay = None
     if spec.get("replay") and ok:
         before = fl.snapshot()
+        audit_mark = fl.audit_mark()
         n = fl.replay_all(hist)
         fl.settle(hist)
         time.sleep(1.0)          # a late duplicate would land now
@@ -209,6 +210,12 @@ def run_case(name, args):
         replay = {"rows_replayed": n, "tables_checked": len(before), "tables_changed": changed}
         if changed:
             checker.err(f"replaying the outboxes changed {changed}")
+            ok = False
+        audited, other = fl.audit_since(audit_mark)   # each replayed hand-off is answered from its stored response
+        replay["audit_rows"] = audited
+        if other or audited < n:
+            checker.err(f"the replay left {audited} audit rows for {n} hand-offs, {other} of them not an "
+                        f"IDEMPOTENT_REPLAY answered OK")
             ok = False
         st = fl.outbox_state()
         if any(v[0] or v[1] for v in st.values()):
