@@ -125,11 +125,14 @@ static void relays_remove(struct ltc_relay *r) {
 /* Due rows: not delivered, not parked, due, and the oldest undelivered row of their deal for that destination (so a
  * deal's hand-offs arrive at each receiver in order, even across replicas: a row locked by another relay still
  * counts as undelivered; one receiver being down does not hold back another's). */
+/* A row is due when it is the oldest undelivered row of its deal for its receiver: found through the
+ * (deal_id, destination, seq) partial index, one probe per candidate. (An anti-join on "an older undelivered row
+ * exists" was planned as a scan of the whole backlog per candidate: 381 ms per claim with 30k rows pending.) */
 static const char SQL_CLAIM[] =
     "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts, o.traceparent FROM outbox o"
     " WHERE o.delivered_time IS NULL AND o.parked_time IS NULL AND o.next_attempt_time <= now()"
-    "   AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.deal_id = o.deal_id AND p.destination = o.destination"
-    "                   AND p.seq < o.seq AND p.delivered_time IS NULL)"
+    "   AND o.seq = (SELECT p.seq FROM outbox p WHERE p.deal_id = o.deal_id AND p.destination = o.destination"
+    "                AND p.delivered_time IS NULL ORDER BY p.deal_id, p.destination, p.seq LIMIT 1)"
     " ORDER BY o.seq LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
 static const char SQL_DELIVERED[] =
     "UPDATE outbox SET delivered_time = now(), attempts = attempts + 1, last_error = NULL WHERE seq = $1";

@@ -76,6 +76,13 @@ static const ltc_migration runtime_migrations[] = {
      "  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();\n"
      "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log\n"
      "  FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();\n"},
+    /* The outbox keeps every delivered row, so by default autovacuum would analyze it only after 10% of a table of
+     * millions changed: the planner then believes the pending backlog empty whatever it holds. Analyze and vacuum
+     * it by the number of changes instead. */
+    {5, "005_outbox_autovacuum.sql",
+     "ALTER TABLE outbox SET (autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 2000,\n"
+     "  autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000);\n"
+     "ALTER TABLE idempotency_keys SET (autovacuum_analyze_scale_factor = 0.01);\n"},
 };
 
 void ltc_default_metrics_listen(const char *grpc_listen, char *out, size_t n) {
