@@ -7,12 +7,6 @@
 #define BTO_SVC "/ltc.bto.v1.BidToOrderService/"
 #define INTAKE_SVC "/ltc.bto.v1.IntakeService/"
 
-#define DESC(snake) &ltc__bto__v1__##snake##_request__descriptor, &ltc__bto__v1__##snake##_response__descriptor
-#define READ(rpc, snake, fn, owner) {BTO_SVC #rpc, DESC(snake), fn, LTC_METHOD_READ, NULL, NULL, owner}
-#define WRITE(rpc, snake, fn, owner) {BTO_SVC #rpc, DESC(snake), fn, LTC_METHOD_WRITE, "request_id", NULL, owner}
-#define INTAKE(rpc, snake, fn, from) \
-    {INTAKE_SVC #rpc, DESC(snake), fn, LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, "handoff_id", from, NULL}
-
 /* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
 #define TRIANGLE "SELECT d.account_owner, d.solution_owner, d.fulfilment_owner FROM "
 #define DEAL_SQL TRIANGLE "deals d WHERE d.id = $1"
@@ -25,22 +19,22 @@ static const ltc_owner_lookup DEAL = {"name", DEAL_SQL}, DEAL_OF_QUOTE = {"quote
                               ORDER = {"name", ORDER_SQL};
 
 static const ltc_method METHODS[] = {
-    WRITE(CreateProduct, create_product, bto_create_product, NULL),
-    READ(GetProduct, get_product, bto_get_product, NULL),
-    READ(ListProducts, list_products, bto_list_products, NULL),
-    WRITE(UpdateProduct, update_product, bto_update_product, NULL),
-    READ(GetDeal, get_deal, bto_get_deal, &DEAL),
-    READ(ListDeals, list_deals, bto_list_deals, NULL),
-    WRITE(CreateQuote, create_quote, bto_create_quote, &DEAL_OF_QUOTE),
-    READ(GetQuote, get_quote, bto_get_quote, &QUOTE),
-    WRITE(AcceptQuote, accept_quote, bto_accept_quote, &QUOTE),
-    WRITE(CreateContract, create_contract, bto_create_contract, &QUOTE_OF_CONTRACT),
-    READ(GetContract, get_contract, bto_get_contract, &CONTRACT),
-    WRITE(SignContract, sign_contract, bto_sign_contract, &CONTRACT),
-    WRITE(CreateOrder, create_order, bto_create_order, &CONTRACT_OF_ORDER),
-    READ(GetOrder, get_order, bto_get_order, &ORDER),
-    INTAKE(AcceptWonBid, accept_won_bid, bto_accept_won_bid, "ltb"),
-    INTAKE(AcceptOrderClosure, accept_order_closure, bto_accept_order_closure, "dtc"),
+    LTC_WRITE(BTO_SVC, bto, CreateProduct, create_product, bto_create_product, NULL),
+    LTC_READ(BTO_SVC, bto, GetProduct, get_product, bto_get_product, NULL),
+    LTC_READ(BTO_SVC, bto, ListProducts, list_products, bto_list_products, NULL),
+    LTC_WRITE(BTO_SVC, bto, UpdateProduct, update_product, bto_update_product, NULL),
+    LTC_READ(BTO_SVC, bto, GetDeal, get_deal, bto_get_deal, &DEAL),
+    LTC_READ(BTO_SVC, bto, ListDeals, list_deals, bto_list_deals, NULL),
+    LTC_WRITE(BTO_SVC, bto, CreateQuote, create_quote, bto_create_quote, &DEAL_OF_QUOTE),
+    LTC_READ(BTO_SVC, bto, GetQuote, get_quote, bto_get_quote, &QUOTE),
+    LTC_WRITE(BTO_SVC, bto, AcceptQuote, accept_quote, bto_accept_quote, &QUOTE),
+    LTC_WRITE(BTO_SVC, bto, CreateContract, create_contract, bto_create_contract, &QUOTE_OF_CONTRACT),
+    LTC_READ(BTO_SVC, bto, GetContract, get_contract, bto_get_contract, &CONTRACT),
+    LTC_WRITE(BTO_SVC, bto, SignContract, sign_contract, bto_sign_contract, &CONTRACT),
+    LTC_WRITE(BTO_SVC, bto, CreateOrder, create_order, bto_create_order, &CONTRACT_OF_ORDER),
+    LTC_READ(BTO_SVC, bto, GetOrder, get_order, bto_get_order, &ORDER),
+    LTC_HANDOFF(INTAKE_SVC, bto, AcceptWonBid, accept_won_bid, bto_accept_won_bid, "ltb"),
+    LTC_HANDOFF(INTAKE_SVC, bto, AcceptOrderClosure, accept_order_closure, bto_accept_order_closure, "dtc"),
 };
 
 static const char *const HEALTH[] = {"ltc.bto.v1.BidToOrderService", "ltc.bto.v1.IntakeService", NULL};

@@ -7,8 +7,6 @@
 #define DTC_SVC "/ltc.dtc.v1.DeliveryToCashService/"
 #define DTC_INTAKE "/ltc.dtc.v1.IntakeService/"
 
-#define DESC(snake) &ltc__dtc__v1__##snake##_request__descriptor, &ltc__dtc__v1__##snake##_response__descriptor
-
 /* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
 #define ACCOUNT_SQL "SELECT account_owner, solution_owner, fulfilment_owner FROM order_accounts WHERE id = $1"
 #define INVOICE_SQL                                                                                               \
@@ -18,14 +16,12 @@ static const ltc_owner_lookup ACCOUNT = {"name", ACCOUNT_SQL}, ACCOUNT_OF_ORDER 
                               INVOICE = {"name", INVOICE_SQL};
 
 static const ltc_method METHODS[] = {
-    {DTC_SVC "GetOrderAccount", DESC(get_order_account), dtc_get_order_account, LTC_METHOD_READ, NULL, NULL,
-     &ACCOUNT},
-    {DTC_SVC "GetInvoice", DESC(get_invoice), dtc_get_invoice, LTC_METHOD_READ, NULL, NULL, &INVOICE},
-    {DTC_SVC "ListInvoices", DESC(list_invoices), dtc_list_invoices, LTC_METHOD_READ, NULL, NULL, &ACCOUNT_OF_ORDER},
+    LTC_READ(DTC_SVC, dtc, GetOrderAccount, get_order_account, dtc_get_order_account, &ACCOUNT),
+    LTC_READ(DTC_SVC, dtc, GetInvoice, get_invoice, dtc_get_invoice, &INVOICE),
+    LTC_READ(DTC_SVC, dtc, ListInvoices, list_invoices, dtc_list_invoices, &ACCOUNT_OF_ORDER),
     /* finance only (ltc/access.h): no ownership */
-    {DTC_SVC "RecordPayment", DESC(record_payment), dtc_record_payment, LTC_METHOD_WRITE, "request_id", NULL, NULL},
-    {DTC_INTAKE "AcceptDelivery", DESC(accept_delivery), dtc_accept_delivery,
-     LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, "handoff_id", "otd", NULL},
+    LTC_WRITE(DTC_SVC, dtc, RecordPayment, record_payment, dtc_record_payment, NULL),
+    LTC_HANDOFF(DTC_INTAKE, dtc, AcceptDelivery, accept_delivery, dtc_accept_delivery, "otd"),
 };
 
 static const char *const HEALTH[] = {"ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService", NULL};

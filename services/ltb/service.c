@@ -6,10 +6,7 @@
 #include "ltc/service.h"
 
 #define LTB_SVC "/ltc.ltb.v1.LeadToBidService/"
-#define READ LTC_METHOD_READ, NULL, NULL
-#define WRITE LTC_METHOD_WRITE, "request_id", NULL
-#define HANDOFF_FROM(peer) LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, "handoff_id", peer, NULL
-#define DESC(x) &ltc__ltb__v1__##x##_request__descriptor, &ltc__ltb__v1__##x##_response__descriptor
+#define INTAKE_SVC "/ltc.ltb.v1.IntakeService/"
 
 /* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
 #define OPPORTUNITY_SQL "SELECT account_owner, solution_owner, fulfilment_owner FROM opportunities WHERE id = $1"
@@ -22,21 +19,20 @@ static const ltc_owner_lookup OPPORTUNITY_OF_BID = {"bid.opportunity", OPPORTUNI
 static const ltc_owner_lookup BID = {"name", BID_SQL};
 
 static const ltc_method METHODS[] = {
-    {LTB_SVC "CreateLead", DESC(create_lead), ltb_create_lead, WRITE},
-    {LTB_SVC "GetLead", DESC(get_lead), ltb_get_lead, READ},
-    {LTB_SVC "ListLeads", DESC(list_leads), ltb_list_leads, READ},
-    {LTB_SVC "UpdateLead", DESC(update_lead), ltb_update_lead, WRITE},
-    {LTB_SVC "QualifyLead", DESC(qualify_lead), ltb_qualify_lead, WRITE},
-    {LTB_SVC "DisqualifyLead", DESC(disqualify_lead), ltb_disqualify_lead, WRITE},
-    {LTB_SVC "GetOpportunity", DESC(get_opportunity), ltb_get_opportunity, READ, &OPPORTUNITY},
-    {LTB_SVC "ListOpportunities", DESC(list_opportunities), ltb_list_opportunities, READ},
-    {LTB_SVC "UpdateOpportunity", DESC(update_opportunity), ltb_update_opportunity, WRITE, &OPPORTUNITY_OF_UPDATE},
-    {LTB_SVC "CreateBid", DESC(create_bid), ltb_create_bid, WRITE, &OPPORTUNITY_OF_BID},
-    {LTB_SVC "GetBid", DESC(get_bid), ltb_get_bid, READ, &BID},
-    {LTB_SVC "MarkBidWon", DESC(mark_bid_won), ltb_mark_bid_won, WRITE, &BID},
-    {LTB_SVC "MarkBidLost", DESC(mark_bid_lost), ltb_mark_bid_lost, WRITE, &BID},
-    {"/ltc.ltb.v1.IntakeService/AcceptCashCollected", DESC(accept_cash_collected), ltb_accept_cash_collected,
-     HANDOFF_FROM("dtc")},
+    LTC_WRITE(LTB_SVC, ltb, CreateLead, create_lead, ltb_create_lead, NULL),
+    LTC_READ(LTB_SVC, ltb, GetLead, get_lead, ltb_get_lead, NULL),
+    LTC_READ(LTB_SVC, ltb, ListLeads, list_leads, ltb_list_leads, NULL),
+    LTC_WRITE(LTB_SVC, ltb, UpdateLead, update_lead, ltb_update_lead, NULL),
+    LTC_WRITE(LTB_SVC, ltb, QualifyLead, qualify_lead, ltb_qualify_lead, NULL),
+    LTC_WRITE(LTB_SVC, ltb, DisqualifyLead, disqualify_lead, ltb_disqualify_lead, NULL),
+    LTC_READ(LTB_SVC, ltb, GetOpportunity, get_opportunity, ltb_get_opportunity, &OPPORTUNITY),
+    LTC_READ(LTB_SVC, ltb, ListOpportunities, list_opportunities, ltb_list_opportunities, NULL),
+    LTC_WRITE(LTB_SVC, ltb, UpdateOpportunity, update_opportunity, ltb_update_opportunity, &OPPORTUNITY_OF_UPDATE),
+    LTC_WRITE(LTB_SVC, ltb, CreateBid, create_bid, ltb_create_bid, &OPPORTUNITY_OF_BID),
+    LTC_READ(LTB_SVC, ltb, GetBid, get_bid, ltb_get_bid, &BID),
+    LTC_WRITE(LTB_SVC, ltb, MarkBidWon, mark_bid_won, ltb_mark_bid_won, &BID),
+    LTC_WRITE(LTB_SVC, ltb, MarkBidLost, mark_bid_lost, ltb_mark_bid_lost, &BID),
+    LTC_HANDOFF(INTAKE_SVC, ltb, AcceptCashCollected, accept_cash_collected, ltb_accept_cash_collected, "dtc"),
 };
 
 static const char *const HEALTH[] = {"ltc.ltb.v1.LeadToBidService", "ltc.ltb.v1.IntakeService", NULL};

@@ -6,9 +6,7 @@
 #include "otd.h"
 
 #define OTD_SVC "/ltc.otd.v1.OrderToDeliveryService/"
-#define DESC(snake) &ltc__otd__v1__##snake##_request__descriptor, &ltc__otd__v1__##snake##_response__descriptor
-#define READ(rpc, snake, fn, owner) {OTD_SVC #rpc, DESC(snake), fn, LTC_METHOD_READ, NULL, NULL, owner}
-#define WRITE(rpc, snake, fn, owner) {OTD_SVC #rpc, DESC(snake), fn, LTC_METHOD_WRITE, "request_id", NULL, owner}
+#define INTAKE_SVC "/ltc.otd.v1.IntakeService/"
 
 /* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
 #define ORDER_SQL "SELECT account_owner, solution_owner, fulfilment_owner FROM orders WHERE id = $1"
@@ -19,17 +17,16 @@ static const ltc_owner_lookup ORDER = {"name", ORDER_SQL}, ORDER_OF_SHIPMENT = {
                               SHIPMENT = {"name", SHIPMENT_SQL};
 
 static const ltc_method METHODS[] = {
-    READ(GetOrder, get_order, otd_get_order, &ORDER),
-    READ(ListOrders, list_orders, otd_list_orders, NULL),
-    WRITE(ReviewOrder, review_order, otd_review_order, &ORDER),
-    WRITE(ReleaseOrder, release_order, otd_release_order, &ORDER),
-    WRITE(CreateResource, create_resource, otd_create_resource, NULL),
-    WRITE(ScheduleOrder, schedule_order, otd_schedule_order, &ORDER),
-    WRITE(CreateShipment, create_shipment, otd_create_shipment, &ORDER_OF_SHIPMENT),
-    READ(GetShipment, get_shipment, otd_get_shipment, &SHIPMENT),
-    WRITE(RecordAcceptance, record_acceptance, otd_record_acceptance, &SHIPMENT),
-    {"/ltc.otd.v1.IntakeService/AcceptOrder", DESC(accept_order), otd_accept_order,
-     LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, "handoff_id", "bto", NULL},
+    LTC_READ(OTD_SVC, otd, GetOrder, get_order, otd_get_order, &ORDER),
+    LTC_READ(OTD_SVC, otd, ListOrders, list_orders, otd_list_orders, NULL),
+    LTC_WRITE(OTD_SVC, otd, ReviewOrder, review_order, otd_review_order, &ORDER),
+    LTC_WRITE(OTD_SVC, otd, ReleaseOrder, release_order, otd_release_order, &ORDER),
+    LTC_WRITE(OTD_SVC, otd, CreateResource, create_resource, otd_create_resource, NULL),
+    LTC_WRITE(OTD_SVC, otd, ScheduleOrder, schedule_order, otd_schedule_order, &ORDER),
+    LTC_WRITE(OTD_SVC, otd, CreateShipment, create_shipment, otd_create_shipment, &ORDER_OF_SHIPMENT),
+    LTC_READ(OTD_SVC, otd, GetShipment, get_shipment, otd_get_shipment, &SHIPMENT),
+    LTC_WRITE(OTD_SVC, otd, RecordAcceptance, record_acceptance, otd_record_acceptance, &SHIPMENT),
+    LTC_HANDOFF(INTAKE_SVC, otd, AcceptOrder, accept_order, otd_accept_order, "bto"),
 };
 
 static const char *const HEALTH[] = {"ltc.otd.v1.OrderToDeliveryService", "ltc.otd.v1.IntakeService", NULL};

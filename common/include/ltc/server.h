@@ -64,6 +64,19 @@ typedef struct ltc_method {
     const ltc_owner_lookup *owner;
 } ltc_method;
 
+/* Rows of a stage service's method table: the service's path prefix ("/ltc.ltb.v1.LeadToBidService/"), the proto
+ * package's stage ("ltb"), the RPC's name and its snake_case form (naming the generated descriptors), the handler,
+ * and the ownership lookup (NULL: none) or, for hand-offs, the one internal identity allowed to send them. */
+#define LTC_DESCRIPTORS(stage, snake) \
+    &ltc__##stage##__v1__##snake##_request__descriptor, &ltc__##stage##__v1__##snake##_response__descriptor
+#define LTC_READ(prefix, stage, Rpc, snake, fn, owner) \
+    {prefix #Rpc, LTC_DESCRIPTORS(stage, snake), fn, LTC_METHOD_READ, NULL, NULL, owner}
+#define LTC_WRITE(prefix, stage, Rpc, snake, fn, owner) \
+    {prefix #Rpc, LTC_DESCRIPTORS(stage, snake), fn, LTC_METHOD_WRITE, "request_id", NULL, owner}
+#define LTC_HANDOFF(prefix, stage, Rpc, snake, fn, sender) \
+    {prefix #Rpc, LTC_DESCRIPTORS(stage, snake), fn, LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, "handoff_id", sender, \
+     NULL}
+
 /* --- inside a handler ------------------------------------------------------------------------------------ */
 
 /* The worker's database handle (search_path = the service's schema). Inside a transaction for WRITE methods. */

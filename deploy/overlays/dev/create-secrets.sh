@@ -116,33 +116,27 @@ stringData:
 YAML
     local s
     for s in "${services[@]}"; do
-        cat <<YAML
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ltc-$s-db
-  namespace: $ns
-  labels:
-    app.kubernetes.io/part-of: ltc-process-center
-    app.kubernetes.io/name: $s
-type: Opaque
-stringData:
-  dsn: "host=postgres port=5432 dbname=ltc user=ltc_$s password=${pw[$s]} connect_timeout=5"
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ltc-$s-db-owner
-  namespace: $ns
-  labels:
-    app.kubernetes.io/part-of: ltc-process-center
-    app.kubernetes.io/name: $s
-type: Opaque
-stringData:
-  dsn: "host=postgres port=5432 dbname=ltc user=ltc_${s}_owner password=${pw[$s-owner]} connect_timeout=5"
-YAML
+        dsn_secret "ltc-$s-db" "$s" "ltc_$s" "${pw[$s]}"                       # the serving role
+        dsn_secret "ltc-$s-db-owner" "$s" "ltc_${s}_owner" "${pw[$s-owner]}"   # the schema owner (migrations)
     done
+}
+
+# dsn_secret NAME SERVICE ROLE PASSWORD: a Secret holding the libpq DSN of one database role.
+dsn_secret() {
+    cat <<YAML
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: $1
+  namespace: $ns
+  labels:
+    app.kubernetes.io/part-of: ltc-process-center
+    app.kubernetes.io/name: $2
+type: Opaque
+stringData:
+  dsn: "host=postgres port=5432 dbname=ltc user=$3 password=$4 connect_timeout=5"
+YAML
 }
 
 tls_manifests() {
