@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "google/protobuf/duration.pb-c.h"
+#include "internal.h"
 #include "ltc/admin/v1/handoff_admin_service.pb-c.h"
 #include "ltc/ids.h"
 #include "ltc/outbox.h"
@@ -122,7 +123,8 @@ static int retry_handoff(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessag
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "HANDOFF_NOT_PARKED", "hand-off %s is %s, not PARKED",
                               req->handoff_id, ltc_pg_bool(e, 0, 0) ? "DELIVERED" : "PENDING");
     }
-    ltc_outbox_wake_after_commit(); /* this process's relays; other replicas' find it by their poll */
+    /* this process's relays after the commit; other replicas' find it by their poll */
+    if (ltc_outbox__wake_after_commit(c, st) != 0) return -1;
     Ltc__Admin__V1__RetryHandoffResponse *resp =
         LTC_NEW(c, Ltc__Admin__V1__RetryHandoffResponse, LTC__ADMIN__V1__RETRY_HANDOFF_RESPONSE__INIT);
     resp->handoff = handoff_from_row(c, r, 0);
