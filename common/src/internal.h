@@ -10,14 +10,15 @@
  *     -> dispatch, authz, audit, proxy, reply, call
  *   proxy      the gateway's asynchronous forwarding of a call to a peer     -> reply, client, call
  *   reflection_stream   the grpc.reflection bidirectional stream             -> reflection, call
- *   dispatch   a method on a decoded request: transaction, retries, idempotency, ownership, audit
- *     -> authz, idempotency, audit, call
+ *   dispatch   a method on a decoded request: transaction, retries, idempotency, ownership, audit; ltc_call_run
+ *     -> authz, idempotency, audit, fields, call
  *   reply      the answer of a unary call: log line, metrics, reply batch    -> call
  *   authz, idempotency, audit   who may call, keys and fingerprints, the audit trail       -> fields, call
  *   health     grpc.health.v1 Check                                          -> call
  *   fields     request fields by name, packing without unknown fields        (leaf)
  *   client     calls to peers                                                -> call
  *   outbox     hand-offs: registers a transaction hook on the call           -> call, client
+ *   admin      HandoffAdminService (RetryHandoff wakes the relays after its commit)   -> outbox, call
  *   call       the call context, its worker, the handler API, transaction hooks   -> arena, db, metrics
  *
  * The server knows nothing of the outbox: the transaction runner (dispatch) runs the hooks that handlers registered

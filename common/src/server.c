@@ -106,6 +106,8 @@ static void on_event(ltc_server *s, ltc_call *c, int ok, ltc_worker *w) {
     LTC_ASSERT(!"a call context in no known state");
 }
 
+/* A worker thread: its own connection (registered for cancelling at shutdown) and arena; takes events from the
+ * shared queue until the queue is shut down, then releases its resources. */
 static void *worker_main(void *arg) {
     ltc_server *s = arg;
     ltc_worker w = {0};
