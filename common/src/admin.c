@@ -5,7 +5,9 @@
 #include <string.h>
 
 #include "google/protobuf/duration.pb-c.h"
+#include "internal.h"
 #include "ltc/admin/v1/handoff_admin_service.pb-c.h"
+#include "ltc/assert.h"
 #include "ltc/ids.h"
 #include "ltc/outbox.h"
 #include "ltc/proto.h"
@@ -28,6 +30,7 @@ static const char SQL_RETRY[] =
 static const char SQL_EXISTS[] = "SELECT delivered_time IS NOT NULL FROM outbox WHERE handoff_id = $1";
 
 static Ltc__Admin__V1__Handoff *handoff_from_row(ltc_call *c, const PGresult *r, int i) {
+    LTC_ASSERT(PQnfields(r) == 11); /* the columns of SQL_LIST and SQL_RETRY's RETURNING, read by index */
     Ltc__Admin__V1__Handoff *h = LTC_NEW(c, Ltc__Admin__V1__Handoff, LTC__ADMIN__V1__HANDOFF__INIT);
     h->handoff_id = ltc_call_strdup(c, PQgetvalue(r, i, 1));
     h->deal_id = ltc_call_strdup(c, PQgetvalue(r, i, 2));
@@ -50,6 +53,7 @@ static int get_backlog(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     (void)m;
     PGresult *r = ltc_outbox_backlog(ltc_call_db(c), st);
     if (!r) return -1;
+    LTC_ASSERT(PQnfields(r) == 4); /* destination, pending, oldest pending age, parked */
     int n = PQntuples(r);
     Ltc__Admin__V1__GetHandoffBacklogResponse *resp =
         LTC_NEW(c, Ltc__Admin__V1__GetHandoffBacklogResponse, LTC__ADMIN__V1__GET_HANDOFF_BACKLOG_RESPONSE__INIT);
@@ -117,12 +121,14 @@ static int retry_handoff(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessag
     if (PQntuples(r) == 0) {
         PGresult *e = ltc_call_query(c, st, SQL_EXISTS, 1, p);
         if (!e) return -1;
+        LTC_ASSERT(PQnfields(e) == 1);
         if (PQntuples(e) == 0)
             return ltc_status_set(st, LTC_NOT_FOUND, "HANDOFF_NOT_FOUND", "no hand-off %s", req->handoff_id);
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "HANDOFF_NOT_PARKED", "hand-off %s is %s, not PARKED",
                               req->handoff_id, ltc_pg_bool(e, 0, 0) ? "DELIVERED" : "PENDING");
     }
-    ltc_outbox_wake_after_commit(); /* this process's relays; other replicas' find it by their poll */
+    /* this process's relays after the commit; other replicas' find it by their poll */
+    if (ltc_outbox__wake_after_commit(c, st) != 0) return -1;
     Ltc__Admin__V1__RetryHandoffResponse *resp =
         LTC_NEW(c, Ltc__Admin__V1__RetryHandoffResponse, LTC__ADMIN__V1__RETRY_HANDOFF_RESPONSE__INIT);
     resp->handoff = handoff_from_row(c, r, 0);

@@ -1,11 +1,57 @@
-/* audit.c - ltc.audit.v1.AuditService: the stage's audit trail (the audit_log rows server.c writes) read back by
+/* audit.c - the stage's audit trail: the audit_log row of every state-changing call (written by the transaction
+ * runner, dispatch.c, and for refused calls by serve.c), and ltc.audit.v1.AuditService, which reads them back for
  * auditors, managers and admins through the gateway. */
+#include <stdio.h>
 #include <string.h>
 
 #include "admin.h"
+#include "internal.h"
 #include "ltc/access.h"
+#include "ltc/assert.h"
 #include "ltc/audit/v1/audit_service.pb-c.h"
+#include "ltc/log.h"
 #include "ltc/proto.h"
+
+static const char SQL_AUDIT[] =
+    "INSERT INTO audit_log (principal, roles, caller, method, target, request_id, code, reason) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+
+/* Inside the call's transaction when it commits, on its own after a rollback. The target: the owner field, else
+ * "name", else the idempotency key. */
+int ltc_audit__write(ltc_call *c, const ltc_method *m, const ProtobufCMessage *req, const ltc_status *outcome,
+                     const char *reason, ltc_status *st) {
+    char roles[96];
+    ltc_roles_format(c->roles, roles, sizeof roles);
+    char who[140];
+    if (c->principal[0])
+        snprintf(who, sizeof who, "%s", c->principal);
+    else if (c->peer[0])
+        snprintf(who, sizeof who, "service:%s", c->peer);
+    else
+        snprintf(who, sizeof who, "anonymous");
+    const char *target = NULL;
+    if (req && m->owner) target = ltc_fields__string(req, m->owner->field);
+    if (req && !target) target = ltc_fields__string(req, "name");
+    if (req && !target && m->idempotency_field) target = ltc_fields__string(req, m->idempotency_field);
+    char tbuf[256];
+    snprintf(tbuf, sizeof tbuf, "%s", target ? target : "");
+    ltc_utf8_clean(tbuf);
+    const char *params[8] = {who, roles, c->peer, m->path, tbuf, c->request_id, ltc_code_name(outcome->code),
+                             reason ? reason : outcome->reason};
+    PGresult *r = ltc_db_query(c->w->db, st, SQL_AUDIT, 8, params);
+    if (!r) return -1;
+    PQclear(r);
+    return 0;
+}
+
+void ltc_audit__outside(ltc_call *c, const ltc_method *m, const ProtobufCMessage *req, const ltc_status *outcome,
+                        const char *reason) {
+    if (!(m->flags & LTC_METHOD_WRITE) || !c->w->db) return;
+    ltc_status st = {0};
+    if (ltc_audit__write(c, m, req, outcome, reason, &st) != 0)
+        LTC_WARN("audit_failed", c->request_id, "%s: %s", m->path, st.message);
+    ltc_status_clear(&st);
+}
 
 static const char SQL_LIST[] =
     "SELECT seq, (extract(epoch FROM event_time) * 1000000)::bigint, principal, roles, caller, method, target,"
@@ -27,6 +73,7 @@ static int list_audit_events(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
                              ltc_call_printf(c, "%d", limit)};
     PGresult *r = ltc_call_query(c, st, SQL_LIST, 3, params);
     if (!r) return -1;
+    LTC_ASSERT(PQnfields(r) == 10); /* the columns of SQL_LIST, read by index below */
     int n = PQntuples(r);
     Ltc__Audit__V1__ListAuditEventsResponse *resp =
         LTC_NEW(c, Ltc__Audit__V1__ListAuditEventsResponse, LTC__AUDIT__V1__LIST_AUDIT_EVENTS_RESPONSE__INIT);

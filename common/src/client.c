@@ -12,11 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "internal.h"
 #include "ltc/config.h"
 #include "ltc/tls.h"
-
-/* server.c's context; only the grpc_call is needed for propagation. */
-grpc_call *ltc__call_grpc(ltc_call *c);
 
 struct ltc_client {
     grpc_channel *channel;
@@ -61,9 +59,7 @@ ltc_client *ltc_client_create(const char *target, const char *peer, int max_mess
     return c;
 }
 
-/* For server.c's asynchronous forwarding. */
-grpc_channel *ltc__client_channel(ltc_client *c);
-grpc_channel *ltc__client_channel(ltc_client *c) { return c->channel; }
+grpc_channel *ltc_client__channel(ltc_client *c) { return c ? c->channel : NULL; }
 
 void ltc_client_destroy(ltc_client *c) {
     if (!c) return;
@@ -112,7 +108,7 @@ static int start_one(one_call *o, ltc_client *c, ltc_call *parent, grpc_completi
         deadline_ms > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(deadline_ms, GPR_TIMESPAN))
                         : gpr_inf_future(GPR_CLOCK_MONOTONIC);
     grpc_slice method_slice = grpc_slice_from_copied_string(method);
-    o->call = grpc_channel_create_call(c->channel, parent ? ltc__call_grpc(parent) : NULL, GRPC_PROPAGATE_DEFAULTS,
+    o->call = grpc_channel_create_call(c->channel, ltc_call__grpc(parent), GRPC_PROPAGATE_DEFAULTS,
                                        cq, method_slice, NULL, deadline, NULL);
     grpc_slice_unref(method_slice);
     for (size_t i = 0; i < n_md && o->n_send < 8; i++) {

@@ -13,6 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "ltc/client.h"
 #include "ltc/db.h"
 #include "ltc/fault.h"
@@ -23,8 +24,6 @@ static const char SQL_PUT[] =
     "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, traceparent)"
     " VALUES ($1, $2, $3, $4, $5, $6)";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('ltc_outbox_' || current_schema(), '')";
-
-static _Thread_local int put_in_tx; /* this worker's open transaction put outbox rows (or made one due again) */
 
 int ltc_outbox_put(ltc_call *c, ltc_status *st, const char *destination, const char *method, const char *deal_id,
                    const char *handoff_id, const ProtobufCMessage *msg) {
@@ -38,13 +37,11 @@ int ltc_outbox_put(ltc_call *c, ltc_status *st, const char *destination, const c
     PGresult *r = ltc_db_query_bin(ltc_call_db(c), st, SQL_PUT, 6, params, lens, fmts);
     if (!r) return -1;
     PQclear(r);
-    put_in_tx = 1; /* no NOTIFY: it would serialise every committing transaction on the notify queue's lock */
-    return 0;
+    /* no NOTIFY: it would serialise every committing transaction on the notify queue's lock */
+    return ltc_outbox__wake_after_commit(c, st);
 }
 
 int ltc_outbox_notify(ltc_db *db, ltc_status *st) { return ltc_db_exec(db, st, SQL_NOTIFY, 0, NULL); }
-
-void ltc_outbox_wake_after_commit(void) { put_in_tx = 1; }
 
 /* The relays of this process, woken after a commit that put rows. A relay is registered while it runs. */
 static pthread_mutex_t relays_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -58,13 +55,18 @@ void ltc_outbox_wake_relays(void) {
     pthread_mutex_unlock(&relays_mu);
 }
 
-void ltc_outbox_after_commit(void) {
-    if (!put_in_tx) return;
-    put_in_tx = 0;
+/* The transaction hook of a call that put rows or made them due: after the commit, this process's relays are woken
+ * at once (an eventfd each: no NOTIFY, whose queue lock serialises committing transactions); after a rollback there
+ * is nothing to deliver and nothing happens. */
+static void wake_relays_hook(void *arg) {
+    (void)arg;
     ltc_outbox_wake_relays();
 }
 
-void ltc_outbox_after_rollback(void) { put_in_tx = 0; }
+int ltc_outbox__wake_after_commit(ltc_call *c, ltc_status *st) {
+    const ltc_txn_hook hook = {.after_commit = wake_relays_hook, .after_rollback = NULL, .arg = NULL};
+    return ltc_call__on_commit(c, &hook, st);
+}
 
 /* ---- the relay ---- */
 

@@ -205,7 +205,7 @@ static void test_commit_wakes_relay_in_process(void **state) {
     assert_int_equal(ltc_db_begin(db, &st), 0);
     assert_int_equal(ltc_outbox_put(c, &st, "bto", "/x.Y/Z", "deal-wake", handoff, &msg.base), 0);
     assert_int_equal(ltc_db_commit(db, &st), 0);
-    ltc_outbox_after_commit();
+    ltc_call_after_commit(c);
     double ms = attempted_within(db, handoff, 5000);
     assert_true(ms >= 0 && ms < 2000);
 
@@ -215,8 +215,8 @@ static void test_commit_wakes_relay_in_process(void **state) {
                                     &msg.base),
                      0);
     ltc_db_rollback(db);
-    ltc_outbox_after_rollback();
-    ltc_outbox_after_commit();
+    ltc_call_after_rollback(c);
+    ltc_call_after_commit(c);
 
     double t0 = now_ms();
     ltc_relay_stop(relay); /* woken out of its 60 s poll */

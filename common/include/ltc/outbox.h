@@ -19,14 +19,8 @@
 int ltc_outbox_put(ltc_call *c, ltc_status *st, const char *destination, const char *method, const char *deal_id,
                    const char *handoff_id, const ProtobufCMessage *msg);
 
-/* The server calls these around each WRITE transaction: after a commit, the relays of this process are woken at once
- * when the transaction put outbox rows (an eventfd each: no NOTIFY, whose queue lock serialises committing
- * transactions); after a rollback the note is dropped. (Thread-local: one transaction per worker.) */
-void ltc_outbox_after_commit(void);
-void ltc_outbox_after_rollback(void);
-/* Notes, inside a WRITE transaction, that rows became due without ltc_outbox_put (RetryHandoff): the relays of this
- * process are woken after the commit. */
-void ltc_outbox_wake_after_commit(void);
+/* After the call's transaction commits, the relays of this process are woken at once when it put rows (a hook
+ * ltc_outbox_put registers on the call: see ltc_call_after_commit for calls outside the server). */
 /* Wakes every relay of this process now (cheap: one eventfd write per relay not already woken). */
 void ltc_outbox_wake_relays(void);
 
@@ -68,7 +62,7 @@ int ltc_outbox_mark_parked(ltc_db *db, const char *seq, const char *error, ltc_s
  * oldest pending (float), parked. Caller PQclear()s it. */
 PGresult *ltc_outbox_backlog(ltc_db *db, ltc_status *st);
 /* Wakes the relays of this schema in every process (NOTIFY, delivered at commit): for tools and operators; the
- * runtime wakes its own relays in-process (ltc_outbox_after_commit) and never calls it on a hot path. */
+ * runtime wakes its own relays in-process (after the commit of a call that put rows) and never calls it on a hot path. */
 int ltc_outbox_notify(ltc_db *db, ltc_status *st);
 /* Capped exponential backoff with jitter for the attempt that just failed (attempts before it): a value between half
  * and all of min(cap_ms, 200 ms * 2^attempts). */

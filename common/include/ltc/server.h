@@ -120,6 +120,11 @@ const char *ltc_call_metadata(ltc_call *c, const char *key);
  * UNAVAILABLE, so a handler's validation runs and its first query fails cleanly). */
 ltc_call *ltc_call_create_detached(ltc_db *db);
 void ltc_call_destroy_detached(ltc_call *c);  /* NULL-safe */
+/* For a detached call whose caller runs the transaction itself (ltc_db_begin/commit/rollback on its db): runs, then
+ * forgets, what the call's handlers asked to happen after that transaction committed (ltc_outbox_put: wake this
+ * process's relays) or rolled back. ltc_call_run and the server do this themselves. NULL-safe. */
+void ltc_call_after_commit(ltc_call *c);
+void ltc_call_after_rollback(ltc_call *c);
 /* Serves `m` on raw request bytes exactly as the server does: size cap (`max_bytes`), decode, idempotency key,
  * transaction, handler, encode. 0 with *out (malloc'd, caller frees), or -1 with st set. Scratch memory and
  * results are released before it returns. */

@@ -1,0 +1,96 @@
+/* authz.c - who is calling and whether it may (docs/security.md): the caller's internal identity from its client
+ * certificate, the method's allow-list, the principal and roles the gateway forwards against the permission table,
+ * and the ownership check of deal-scoped callers (OWASP API1). */
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+#include "ltc/access.h"
+#include "ltc/assert.h"
+
+void ltc_authz__identify(ltc_call *c) {
+    c->peer[0] = 0;
+    c->principal[0] = 0;
+    c->roles = 0;
+    c->deal_scoped = 0;
+    if (!c->srv || !c->srv->opt.tls || !c->srv->opt.client_cert_required || !c->call) return;
+    grpc_auth_context *ctx = grpc_call_auth_context(c->call);
+    if (!ctx) return;
+    grpc_auth_property_iterator it = grpc_auth_context_find_properties_by_name(ctx, GRPC_X509_CN_PROPERTY_NAME);
+    const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
+    if (p && p->value_length > 0 && p->value_length < sizeof c->peer) {
+        memcpy(c->peer, p->value, p->value_length);
+        c->peer[p->value_length] = 0;
+    }
+    grpc_auth_context_release(ctx);
+}
+
+/* Whether `name` is one of the comma-separated `list` ("dtc,ltb"); never for "". */
+static int name_in_list(const char *name, const char *list) {
+    size_t n = strlen(name);
+    if (n == 0) return 0;
+    for (const char *p = list; *p;) {
+        const char *e = strchr(p, ',');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        if (len == n && memcmp(p, name, n) == 0) return 1;
+        if (!e) break;
+        p = e + 1;
+    }
+    return 0;
+}
+
+/* A forwarded principal: 1 to 128 printable, non-space ASCII characters. */
+static int principal_valid(const char *s) {
+    size_t n = strlen(s);
+    if (n == 0 || n > 128) return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x21 || *p == 0x7f) return 0;
+    return 1;
+}
+
+/* In plaintext (development, and detached calls) the identity is unknown: forwarded principals are taken as given
+ * and calls without one are not restricted. The principal is trusted only from the gateway. */
+int ltc_authz__authorize(ltc_call *c, const ltc_method *m, ltc_status *st) {
+    if (strcmp(m->path, "/grpc.health.v1.Health/Check") == 0) return 0;
+    const int mtls = c->srv && c->srv->opt.tls && c->srv->opt.client_cert_required;
+    const char *callers = m->callers ? m->callers : "gateway";
+    if (mtls && !name_in_list(c->peer, callers))
+        return ltc_status_set(st, LTC_PERMISSION_DENIED, "CALLER_NOT_ALLOWED", "%s may not call %s",
+                              c->peer[0] ? c->peer : "this caller", m->path);
+    const int public_method = m->callers == NULL;
+    if (!public_method || (mtls && strcmp(c->peer, "gateway") != 0)) return 0;
+    const char *principal = ltc_call_metadata(c, "x-ltc-principal");
+    if (!principal) {
+        if (!mtls) return 0; /* plaintext development without authentication at the gateway */
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "NO_PRINCIPAL", "the gateway forwarded no principal");
+    }
+    if (!principal_valid(principal))
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_PRINCIPAL", "the forwarded principal is malformed");
+    snprintf(c->principal, sizeof c->principal, "%s", principal);
+    c->roles = ltc_roles_parse(ltc_call_metadata(c, "x-ltc-roles"));
+    if (!(ltc_access_roles(m->path) & c->roles))
+        return ltc_status_set(st, LTC_PERMISSION_DENIED, "ROLE_NOT_ALLOWED", "no role of %s may call %s",
+                              c->principal, m->path);
+    c->deal_scoped = !ltc_access_all_deals(c->roles);
+    return 0;
+}
+
+/* A name that is malformed or not found is left to the handler (INVALID_ARGUMENT, NOT_FOUND). */
+int ltc_authz__check_owner(ltc_call *c, const ltc_method *m, const ProtobufCMessage *req, ltc_status *st) {
+    if (!m->owner || !c->deal_scoped) return 0;
+    const char *name = ltc_fields__string(req, m->owner->field);
+    if (!name || !name[0]) return 0;
+    const char *slash = strrchr(name, '/');
+    const char *id = slash ? slash + 1 : name;
+    if (!ltc_uuid_valid(id)) return 0;
+    PGresult *r = ltc_call_query(c, st, m->owner->sql, 1, &id);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) return 0;
+    LTC_ASSERT(PQnfields(r) >= 1); /* the iron triangle's owners, one per column */
+    for (int i = 0; i < PQnfields(r); i++)
+        if (strcmp(PQgetvalue(r, 0, i), c->principal) == 0) return 0;
+    return ltc_status_set(st, LTC_PERMISSION_DENIED, "NOT_IN_IRON_TRIANGLE",
+                          "%s is not in the iron triangle of the deal of %.200s", c->principal, name);
+}
