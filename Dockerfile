@@ -19,12 +19,14 @@ ARG DEBIAN_RUNTIME_IMAGE=debian:12-slim
 
 FROM ${DEBIAN_BUILD_IMAGE} AS build
 ENV DEBIAN_FRONTEND=noninteractive
-# The build packages of scripts/setup (less the test-only ones), plus what --no-install-recommends leaves out.
+# The build packages of scripts/setup (less the test-only ones), plus what --no-install-recommends leaves out;
+# python3-protobuf runs proto/gen_access_table.py (the permission table from the contract).
 RUN apt-get update -q \
     && apt-get install -y -q --no-install-recommends \
         cmake make gcc libc6-dev pkg-config \
         libgrpc-dev libprotobuf-c-dev protobuf-c-compiler protobuf-compiler libprotobuf-dev grpc-proto \
         libpq-dev libssl-dev libjansson-dev uuid-dev libmicrohttpd-dev libjwt-dev \
+        python3 python3-protobuf \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The context holds only the sources the binaries are built from (.dockerignore lets in nothing else; tests/ brings its

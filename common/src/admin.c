@@ -136,13 +136,14 @@ static int retry_handoff(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessag
     return 0;
 }
 
-#define ADMIN "/ltc.admin.v1.HandoffAdminService/"
-#define DESC(x) &ltc__admin__v1__##x##_request__descriptor, &ltc__admin__v1__##x##_response__descriptor
+#define ADMIN ltc__admin__v1__handoff_admin_service__descriptor
 
 const ltc_method ltc_admin_methods[] = {
     /* operators only: the "ops" internal identity (a client certificate of the internal CA) */
-    {ADMIN "GetHandoffBacklog", DESC(get_handoff_backlog), get_backlog, LTC_METHOD_READ, NULL, "ops", NULL},
-    {ADMIN "ListHandoffs", DESC(list_handoffs), list_handoffs, LTC_METHOD_READ, NULL, "ops", NULL},
-    {ADMIN "RetryHandoff", DESC(retry_handoff), retry_handoff, LTC_METHOD_WRITE, "request_id", "ops", NULL},
+    {.service = &ADMIN, .rpc = "GetHandoffBacklog", .handler = get_backlog, .flags = LTC_METHOD_READ,
+     .callers = "ops"},
+    {.service = &ADMIN, .rpc = "ListHandoffs", .handler = list_handoffs, .flags = LTC_METHOD_READ, .callers = "ops"},
+    {.service = &ADMIN, .rpc = "RetryHandoff", .handler = retry_handoff, .flags = LTC_METHOD_WRITE,
+     .idempotency_field = "request_id", .callers = "ops"},
 };
 const size_t ltc_admin_methods_count = sizeof ltc_admin_methods / sizeof ltc_admin_methods[0];

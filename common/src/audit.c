@@ -109,7 +109,6 @@ static int list_audit_events(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
 }
 
 const ltc_method ltc_audit_methods[] = {
-    {"/ltc.audit.v1.AuditService/ListAuditEvents", &ltc__audit__v1__list_audit_events_request__descriptor,
-     &ltc__audit__v1__list_audit_events_response__descriptor, list_audit_events, LTC_METHOD_READ, NULL, NULL, NULL},
+    LTC_READ(ltc__audit__v1__audit_service__descriptor, ListAuditEvents, list_audit_events, NULL),
 };
 const size_t ltc_audit_methods_count = sizeof ltc_audit_methods / sizeof ltc_audit_methods[0];

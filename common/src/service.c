@@ -16,9 +16,9 @@
 #include "ltc/client.h"
 #include "ltc/config.h"
 #include "ltc/log.h"
+#include "ltc/methods.h"
 #include "ltc/metrics.h"
 #include "ltc/outbox.h"
-#include "admin.h"
 
 /* The runtime's own tables, in every service schema: idempotency keys (request_id and hand-off ids) and the
  * outbox. Applied before the service's migrations, recorded under the component "runtime". */
@@ -343,15 +343,18 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         ltc_status_clear(&st);
         return 1;
     }
-    /* the service's methods plus the hand-off admin service every stage serves */
-    size_t n_methods = def->n_methods + ltc_admin_methods_count + ltc_audit_methods_count;
-    ltc_method *methods = calloc(n_methods, sizeof *methods);
+    /* the service's methods plus the hand-off admin and audit services every stage serves, checked against the
+     * contract's service descriptors (ltc/methods.h): a table that does not cover them exactly is not served */
+    size_t n_methods = 0;
+    ltc_method *methods = ltc_methods_resolve_stage(def->methods, def->n_methods, &n_methods, &st);
+    if (!methods) {
+        LTC_ERROR("start_failed", NULL, "%s", st.message);
+        ltc_status_clear(&st);
+        ltc_metrics_stop();
+        return 1;
+    }
     const char **health = calloc(n_methods + 3, sizeof *health);
-    if (!methods || !health) abort();
-    memcpy(methods, def->methods, def->n_methods * sizeof *methods);
-    memcpy(methods + def->n_methods, ltc_admin_methods, ltc_admin_methods_count * sizeof *methods);
-    memcpy(methods + def->n_methods + ltc_admin_methods_count, ltc_audit_methods,
-           ltc_audit_methods_count * sizeof *methods);
+    if (!health) abort();
     size_t nh = 0;
     for (const char *const *h = def->health_services; h && *h; h++) health[nh++] = *h;
     health[nh++] = "ltc.admin.v1.HandoffAdminService";
@@ -376,7 +379,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         LTC_ERROR("start_failed", NULL, "%s", st.message);
         ltc_status_clear(&st);
         ltc_metrics_stop();
-        free(methods);
+        ltc_methods_free(methods);
         free(health);
         return 1;
     }
@@ -398,7 +401,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
             ltc_status_clear(&st);
             ltc_server_stop(server);
             ltc_metrics_stop();
-            free(methods);
+            ltc_methods_free(methods);
             free(health);
             return 1;
         }
@@ -410,7 +413,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     ltc_relay_stop(relay);
     ltc_server_stop(server);
     ltc_metrics_stop();
-    free(methods);
+    ltc_methods_free(methods);
     free(health);
     LTC_INFO("stopped", NULL, "clean exit");
     return 0;

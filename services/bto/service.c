@@ -4,8 +4,10 @@
 #include "bto.h"
 #include "ltc/service.h"
 
-#define BTO_SVC "/ltc.bto.v1.BidToOrderService/"
-#define INTAKE_SVC "/ltc.bto.v1.IntakeService/"
+/* The services served, by their protoc-c service descriptors (proto/ltc/bto/v1): the method table below must
+ * name each of their RPCs once (ltc/methods.h checks it at start). */
+#define BTO_SVC ltc__bto__v1__bid_to_order_service__descriptor
+#define INTAKE_SVC ltc__bto__v1__intake_service__descriptor
 
 /* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
 #define TRIANGLE "SELECT d.account_owner, d.solution_owner, d.fulfilment_owner FROM "
@@ -19,22 +21,22 @@ static const ltc_owner_lookup DEAL = {"name", DEAL_SQL}, DEAL_OF_QUOTE = {"quote
                               ORDER = {"name", ORDER_SQL};
 
 static const ltc_method METHODS[] = {
-    LTC_WRITE(BTO_SVC, bto, CreateProduct, create_product, bto_create_product, NULL),
-    LTC_READ(BTO_SVC, bto, GetProduct, get_product, bto_get_product, NULL),
-    LTC_READ(BTO_SVC, bto, ListProducts, list_products, bto_list_products, NULL),
-    LTC_WRITE(BTO_SVC, bto, UpdateProduct, update_product, bto_update_product, NULL),
-    LTC_READ(BTO_SVC, bto, GetDeal, get_deal, bto_get_deal, &DEAL),
-    LTC_READ(BTO_SVC, bto, ListDeals, list_deals, bto_list_deals, NULL),
-    LTC_WRITE(BTO_SVC, bto, CreateQuote, create_quote, bto_create_quote, &DEAL_OF_QUOTE),
-    LTC_READ(BTO_SVC, bto, GetQuote, get_quote, bto_get_quote, &QUOTE),
-    LTC_WRITE(BTO_SVC, bto, AcceptQuote, accept_quote, bto_accept_quote, &QUOTE),
-    LTC_WRITE(BTO_SVC, bto, CreateContract, create_contract, bto_create_contract, &QUOTE_OF_CONTRACT),
-    LTC_READ(BTO_SVC, bto, GetContract, get_contract, bto_get_contract, &CONTRACT),
-    LTC_WRITE(BTO_SVC, bto, SignContract, sign_contract, bto_sign_contract, &CONTRACT),
-    LTC_WRITE(BTO_SVC, bto, CreateOrder, create_order, bto_create_order, &CONTRACT_OF_ORDER),
-    LTC_READ(BTO_SVC, bto, GetOrder, get_order, bto_get_order, &ORDER),
-    LTC_HANDOFF(INTAKE_SVC, bto, AcceptWonBid, accept_won_bid, bto_accept_won_bid, "ltb"),
-    LTC_HANDOFF(INTAKE_SVC, bto, AcceptOrderClosure, accept_order_closure, bto_accept_order_closure, "dtc"),
+    LTC_WRITE(BTO_SVC, CreateProduct, bto_create_product, NULL),
+    LTC_READ(BTO_SVC, GetProduct, bto_get_product, NULL),
+    LTC_READ(BTO_SVC, ListProducts, bto_list_products, NULL),
+    LTC_WRITE(BTO_SVC, UpdateProduct, bto_update_product, NULL),
+    LTC_READ(BTO_SVC, GetDeal, bto_get_deal, &DEAL),
+    LTC_READ(BTO_SVC, ListDeals, bto_list_deals, NULL),
+    LTC_WRITE(BTO_SVC, CreateQuote, bto_create_quote, &DEAL_OF_QUOTE),
+    LTC_READ(BTO_SVC, GetQuote, bto_get_quote, &QUOTE),
+    LTC_WRITE(BTO_SVC, AcceptQuote, bto_accept_quote, &QUOTE),
+    LTC_WRITE(BTO_SVC, CreateContract, bto_create_contract, &QUOTE_OF_CONTRACT),
+    LTC_READ(BTO_SVC, GetContract, bto_get_contract, &CONTRACT),
+    LTC_WRITE(BTO_SVC, SignContract, bto_sign_contract, &CONTRACT),
+    LTC_WRITE(BTO_SVC, CreateOrder, bto_create_order, &CONTRACT_OF_ORDER),
+    LTC_READ(BTO_SVC, GetOrder, bto_get_order, &ORDER),
+    LTC_HANDOFF(INTAKE_SVC, AcceptWonBid, bto_accept_won_bid, "ltb"),
+    LTC_HANDOFF(INTAKE_SVC, AcceptOrderClosure, bto_accept_order_closure, "dtc"),
 };
 
 static const char *const HEALTH[] = {"ltc.bto.v1.BidToOrderService", "ltc.bto.v1.IntakeService", NULL};

@@ -4,8 +4,10 @@
 #include "dtc.h"
 #include "ltc/service.h"
 
-#define DTC_SVC "/ltc.dtc.v1.DeliveryToCashService/"
-#define DTC_INTAKE "/ltc.dtc.v1.IntakeService/"
+/* The services served, by their protoc-c service descriptors (proto/ltc/dtc/v1): the method table below must
+ * name each of their RPCs once (ltc/methods.h checks it at start). */
+#define DTC_SVC ltc__dtc__v1__delivery_to_cash_service__descriptor
+#define DTC_INTAKE ltc__dtc__v1__intake_service__descriptor
 
 /* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
 #define ACCOUNT_SQL "SELECT account_owner, solution_owner, fulfilment_owner FROM order_accounts WHERE id = $1"
@@ -16,12 +18,12 @@ static const ltc_owner_lookup ACCOUNT = {"name", ACCOUNT_SQL}, ACCOUNT_OF_ORDER 
                               INVOICE = {"name", INVOICE_SQL};
 
 static const ltc_method METHODS[] = {
-    LTC_READ(DTC_SVC, dtc, GetOrderAccount, get_order_account, dtc_get_order_account, &ACCOUNT),
-    LTC_READ(DTC_SVC, dtc, GetInvoice, get_invoice, dtc_get_invoice, &INVOICE),
-    LTC_READ(DTC_SVC, dtc, ListInvoices, list_invoices, dtc_list_invoices, &ACCOUNT_OF_ORDER),
+    LTC_READ(DTC_SVC, GetOrderAccount, dtc_get_order_account, &ACCOUNT),
+    LTC_READ(DTC_SVC, GetInvoice, dtc_get_invoice, &INVOICE),
+    LTC_READ(DTC_SVC, ListInvoices, dtc_list_invoices, &ACCOUNT_OF_ORDER),
     /* finance only (ltc/access.h): no ownership */
-    LTC_WRITE(DTC_SVC, dtc, RecordPayment, record_payment, dtc_record_payment, NULL),
-    LTC_HANDOFF(DTC_INTAKE, dtc, AcceptDelivery, accept_delivery, dtc_accept_delivery, "otd"),
+    LTC_WRITE(DTC_SVC, RecordPayment, dtc_record_payment, NULL),
+    LTC_HANDOFF(DTC_INTAKE, AcceptDelivery, dtc_accept_delivery, "otd"),
 };
 
 static const char *const HEALTH[] = {"ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService", NULL};

@@ -86,6 +86,21 @@ static const route *find_route(const gateway *g, const char *method, const uint8
     return found;
 }
 
+/* Every method of the permission table (generated from the contract's (ltc.type.v1.access) options) has a stage to
+ * go to: a public RPC given roles in the protos but no route is refused at start (the gateway does not serve),
+ * not answered UNIMPLEMENTED to its callers. 0, or -1 with st set (INTERNAL, BAD_METHOD_TABLE). */
+static int check_routes(const gateway *g, ltc_status *st) {
+    for (const ltc_access_rule *a = ltc_access_table; a->method; a++) {
+        int routed = strcmp(a->method, AUDIT_METHOD) == 0;
+        for (size_t i = 0; !routed && i < g->n_routes; i++)
+            routed = strncmp(a->method, g->routes[i].prefix, strlen(g->routes[i].prefix)) == 0;
+        if (!routed)
+            return ltc_status_set(st, LTC_INTERNAL, "BAD_METHOD_TABLE",
+                                  "%.150s is in the permission table but the gateway routes it to no stage", a->method);
+    }
+    return 0;
+}
+
 static int forward(ltc_call *call, const char *method, const uint8_t *req, size_t req_len, uint8_t **resp,
                    size_t *resp_len, ltc_status *st, ltc_forward *fwd, void *user) {
     (void)resp, (void)resp_len;
@@ -259,6 +274,11 @@ int main(int argc, char **argv) {
         g.routes[g.n_routes++] = (route){public_services[i].prefix, public_services[i].service, c};
     }
     ltc_status st = {0};
+    if (check_routes(&g, &st) != 0) {
+        LTC_ERROR("start_failed", NULL, "%s", st.message);
+        ltc_status_clear(&st);
+        goto out;
+    }
     if (ltc_metrics_start(metrics_listen, &st) != 0) {
         LTC_ERROR("start_failed", NULL, "metrics: %s", st.message);
         ltc_status_clear(&st);

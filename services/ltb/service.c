@@ -5,8 +5,10 @@
 #include "ltb.h"
 #include "ltc/service.h"
 
-#define LTB_SVC "/ltc.ltb.v1.LeadToBidService/"
-#define INTAKE_SVC "/ltc.ltb.v1.IntakeService/"
+/* The services served, by their protoc-c service descriptors (proto/ltc/ltb/v1): the method table below must
+ * name each of their RPCs once (ltc/methods.h checks it at start). */
+#define LTB_SVC ltc__ltb__v1__lead_to_bid_service__descriptor
+#define INTAKE_SVC ltc__ltb__v1__intake_service__descriptor
 
 /* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
 #define OPPORTUNITY_SQL "SELECT account_owner, solution_owner, fulfilment_owner FROM opportunities WHERE id = $1"
@@ -19,20 +21,20 @@ static const ltc_owner_lookup OPPORTUNITY_OF_BID = {"bid.opportunity", OPPORTUNI
 static const ltc_owner_lookup BID = {"name", BID_SQL};
 
 static const ltc_method METHODS[] = {
-    LTC_WRITE(LTB_SVC, ltb, CreateLead, create_lead, ltb_create_lead, NULL),
-    LTC_READ(LTB_SVC, ltb, GetLead, get_lead, ltb_get_lead, NULL),
-    LTC_READ(LTB_SVC, ltb, ListLeads, list_leads, ltb_list_leads, NULL),
-    LTC_WRITE(LTB_SVC, ltb, UpdateLead, update_lead, ltb_update_lead, NULL),
-    LTC_WRITE(LTB_SVC, ltb, QualifyLead, qualify_lead, ltb_qualify_lead, NULL),
-    LTC_WRITE(LTB_SVC, ltb, DisqualifyLead, disqualify_lead, ltb_disqualify_lead, NULL),
-    LTC_READ(LTB_SVC, ltb, GetOpportunity, get_opportunity, ltb_get_opportunity, &OPPORTUNITY),
-    LTC_READ(LTB_SVC, ltb, ListOpportunities, list_opportunities, ltb_list_opportunities, NULL),
-    LTC_WRITE(LTB_SVC, ltb, UpdateOpportunity, update_opportunity, ltb_update_opportunity, &OPPORTUNITY_OF_UPDATE),
-    LTC_WRITE(LTB_SVC, ltb, CreateBid, create_bid, ltb_create_bid, &OPPORTUNITY_OF_BID),
-    LTC_READ(LTB_SVC, ltb, GetBid, get_bid, ltb_get_bid, &BID),
-    LTC_WRITE(LTB_SVC, ltb, MarkBidWon, mark_bid_won, ltb_mark_bid_won, &BID),
-    LTC_WRITE(LTB_SVC, ltb, MarkBidLost, mark_bid_lost, ltb_mark_bid_lost, &BID),
-    LTC_HANDOFF(INTAKE_SVC, ltb, AcceptCashCollected, accept_cash_collected, ltb_accept_cash_collected, "dtc"),
+    LTC_WRITE(LTB_SVC, CreateLead, ltb_create_lead, NULL),
+    LTC_READ(LTB_SVC, GetLead, ltb_get_lead, NULL),
+    LTC_READ(LTB_SVC, ListLeads, ltb_list_leads, NULL),
+    LTC_WRITE(LTB_SVC, UpdateLead, ltb_update_lead, NULL),
+    LTC_WRITE(LTB_SVC, QualifyLead, ltb_qualify_lead, NULL),
+    LTC_WRITE(LTB_SVC, DisqualifyLead, ltb_disqualify_lead, NULL),
+    LTC_READ(LTB_SVC, GetOpportunity, ltb_get_opportunity, &OPPORTUNITY),
+    LTC_READ(LTB_SVC, ListOpportunities, ltb_list_opportunities, NULL),
+    LTC_WRITE(LTB_SVC, UpdateOpportunity, ltb_update_opportunity, &OPPORTUNITY_OF_UPDATE),
+    LTC_WRITE(LTB_SVC, CreateBid, ltb_create_bid, &OPPORTUNITY_OF_BID),
+    LTC_READ(LTB_SVC, GetBid, ltb_get_bid, &BID),
+    LTC_WRITE(LTB_SVC, MarkBidWon, ltb_mark_bid_won, &BID),
+    LTC_WRITE(LTB_SVC, MarkBidLost, ltb_mark_bid_lost, &BID),
+    LTC_HANDOFF(INTAKE_SVC, AcceptCashCollected, ltb_accept_cash_collected, "dtc"),
 };
 
 static const char *const HEALTH[] = {"ltc.ltb.v1.LeadToBidService", "ltc.ltb.v1.IntakeService", NULL};

@@ -5,8 +5,10 @@
 #include "ltc/service.h"
 #include "otd.h"
 
-#define OTD_SVC "/ltc.otd.v1.OrderToDeliveryService/"
-#define INTAKE_SVC "/ltc.otd.v1.IntakeService/"
+/* The services served, by their protoc-c service descriptors (proto/ltc/otd/v1): the method table below must
+ * name each of their RPCs once (ltc/methods.h checks it at start). */
+#define OTD_SVC ltc__otd__v1__order_to_delivery_service__descriptor
+#define INTAKE_SVC ltc__otd__v1__intake_service__descriptor
 
 /* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
 #define ORDER_SQL "SELECT account_owner, solution_owner, fulfilment_owner FROM orders WHERE id = $1"
@@ -17,16 +19,16 @@ static const ltc_owner_lookup ORDER = {"name", ORDER_SQL}, ORDER_OF_SHIPMENT = {
                               SHIPMENT = {"name", SHIPMENT_SQL};
 
 static const ltc_method METHODS[] = {
-    LTC_READ(OTD_SVC, otd, GetOrder, get_order, otd_get_order, &ORDER),
-    LTC_READ(OTD_SVC, otd, ListOrders, list_orders, otd_list_orders, NULL),
-    LTC_WRITE(OTD_SVC, otd, ReviewOrder, review_order, otd_review_order, &ORDER),
-    LTC_WRITE(OTD_SVC, otd, ReleaseOrder, release_order, otd_release_order, &ORDER),
-    LTC_WRITE(OTD_SVC, otd, CreateResource, create_resource, otd_create_resource, NULL),
-    LTC_WRITE(OTD_SVC, otd, ScheduleOrder, schedule_order, otd_schedule_order, &ORDER),
-    LTC_WRITE(OTD_SVC, otd, CreateShipment, create_shipment, otd_create_shipment, &ORDER_OF_SHIPMENT),
-    LTC_READ(OTD_SVC, otd, GetShipment, get_shipment, otd_get_shipment, &SHIPMENT),
-    LTC_WRITE(OTD_SVC, otd, RecordAcceptance, record_acceptance, otd_record_acceptance, &SHIPMENT),
-    LTC_HANDOFF(INTAKE_SVC, otd, AcceptOrder, accept_order, otd_accept_order, "bto"),
+    LTC_READ(OTD_SVC, GetOrder, otd_get_order, &ORDER),
+    LTC_READ(OTD_SVC, ListOrders, otd_list_orders, NULL),
+    LTC_WRITE(OTD_SVC, ReviewOrder, otd_review_order, &ORDER),
+    LTC_WRITE(OTD_SVC, ReleaseOrder, otd_release_order, &ORDER),
+    LTC_WRITE(OTD_SVC, CreateResource, otd_create_resource, NULL),
+    LTC_WRITE(OTD_SVC, ScheduleOrder, otd_schedule_order, &ORDER),
+    LTC_WRITE(OTD_SVC, CreateShipment, otd_create_shipment, &ORDER_OF_SHIPMENT),
+    LTC_READ(OTD_SVC, GetShipment, otd_get_shipment, &SHIPMENT),
+    LTC_WRITE(OTD_SVC, RecordAcceptance, otd_record_acceptance, &SHIPMENT),
+    LTC_HANDOFF(INTAKE_SVC, AcceptOrder, otd_accept_order, "bto"),
 };
 
 static const char *const HEALTH[] = {"ltc.otd.v1.OrderToDeliveryService", "ltc.otd.v1.IntakeService", NULL};

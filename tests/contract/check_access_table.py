@@ -1,62 +1,96 @@
 #!/usr/bin/python3
-"""check_access_table - the permission table (common/src/access.c) and the contract agree: every RPC the gateway
-routes (the public services of proto/ltc/*/v1 and ltc.audit.v1.AuditService) has exactly one row, no row names an RPC
-that does not exist, and no internal RPC (IntakeService hand-offs, HandoffAdminService) is in it: the gateway denies
-what is not in the table, so a new public RPC without a row would be unreachable, and an internal one with a row would
-be reachable by users.
+"""check_access_table - the permission table lives in the contract, and it is complete: every RPC the gateway routes
+(the public services of proto/ltc/*/v1 and ltc.audit.v1.AuditService) carries the (ltc.type.v1.access) method option
+(proto/ltc/type/v1/access.proto) naming at least one role, and no internal RPC (IntakeService hand-offs,
+HandoffAdminService) carries it. The build generates the C table the gateway and the stage services consult from
+those options (proto/gen_access_table.py), and both deny what is not in it: a public RPC without the option would be
+unreachable, an internal one with it would be reachable by users. Also: ltc.type.v1.Role and the roles of
+common/include/ltc/access.h are the same (ROLE_<X> is LTC_ROLE_<X>, bit 1 << (number - 1)), and the table of
+docs/security.md ("The permission table") shows exactly the roles of each RPC.
 
+Read from the descriptors `buf build` makes of proto/ (no build products needed).
     /usr/bin/python3 tests/contract/check_access_table.py      exit 0 when they agree
 """
 
 import re
+import subprocess
 import sys
-from collections import Counter
 from pathlib import Path
 
+from google.protobuf import descriptor_pb2
+
 ROOT = Path(__file__).resolve().parents[2]
+BUF = ROOT / "tests" / "contract" / "buf.sh"
 INTERNAL = {"IntakeService", "HandoffAdminService"}
+DOC_ROLES = ["sales", "solution", "fulfilment", "finance", "manager", "admin", "auditor"]  # docs/security.md columns
+
+sys.path.insert(0, str(ROOT / "proto"))
+import gen_access_table  # noqa: E402  (the generator's own reading of the option)
 
 
-def rpcs():
-    """{"/pkg.Service/Method": internal?} of every proto under proto/ltc."""
-    out = {}
-    for f in sorted((ROOT / "proto" / "ltc").rglob("*.proto")):
-        src = f.read_text()
-        pkg = re.search(r"^package\s+([\w.]+)\s*;", src, re.M).group(1)
-        for svc, body in re.findall(r"^service\s+(\w+)\s*\{(.*?)^\}", src, re.M | re.S):
-            for method in re.findall(r"^\s*rpc\s+(\w+)\s*\(", body, re.M):
-                out[f"/{pkg}.{svc}/{method}"] = svc in INTERNAL
-    return out
+def build():
+    p = subprocess.run([str(BUF), "build", "proto", "--exclude-imports", "-o", "-#format=binpb"], cwd=ROOT,
+                       capture_output=True)
+    if p.returncode != 0:
+        sys.exit(f"buf build failed (exit {p.returncode}):\n{p.stderr.decode(errors='replace')}")
+    fds = descriptor_pb2.FileDescriptorSet()
+    fds.ParseFromString(p.stdout)
+    if not fds.file:
+        sys.exit("buf build returned no files")
+    return fds
 
 
-def table():
-    src = (ROOT / "common" / "src" / "access.c").read_text()
-    macros = dict(re.findall(r'^#define\s+(\w+)\s+"([^"]*)"', src, re.M))
-    body = src[src.index("ltc_access_table[] = {"):]
-    body = body[:body.index("{NULL, 0}")]
-    rows = []
-    for prefix, rest in re.findall(r'\{\s*(?:(\w+)\s+)?"([^"]+)"\s*,', body):
-        rows.append((macros[prefix] if prefix else "") + rest)
+def c_roles():
+    """{"SALES": bit} of the LTC_ROLE_* enum of common/include/ltc/access.h."""
+    src = (ROOT / "common" / "include" / "ltc" / "access.h").read_text()
+    return {n: 1 << int(b) for n, b in re.findall(r"^\s*LTC_ROLE_(\w+)\s*=\s*1u\s*<<\s*(\d+)\s*,", src, re.M)}
+
+
+def doc_table():
+    """{"/LeadToBidService/CreateLead" short path: {role names}} of docs/security.md's permission table."""
+    rows = {}
+    for svc_method, cells in re.findall(r"^\|\s*`(\w+/\w+)`\s*\|(.*)\|\s*$", (ROOT / "docs" / "security.md").read_text(),
+                                        re.M):
+        marks = [c.strip() for c in cells.split("|")]
+        if len(marks) != len(DOC_ROLES):
+            continue
+        rows[svc_method] = {r for r, m in zip(DOC_ROLES, marks) if m == "✓"}
     return rows
 
 
 def main():
-    known, rows = rpcs(), table()
-    findings = []
-    for m, n in Counter(rows).items():
-        if n > 1:
-            findings.append(f"{m} has {n} rows in common/src/access.c")
-    for m in rows:
-        if m not in known:
-            findings.append(f"access.c names {m}, which no proto defines")
-        elif known[m]:
-            findings.append(f"access.c lets users call the internal {m}")
-    for m, internal in known.items():
-        if not internal and m not in rows:
-            findings.append(f"{m} has no row in common/src/access.c (the gateway would refuse every caller)")
+    fds = build()
+    rules, findings = gen_access_table.access_rules(fds)
+    public = 0
+    for path, roles, fname in rules:
+        svc = path.split("/")[1].rsplit(".", 1)[1]
+        if svc in INTERNAL:
+            if roles is not None:
+                findings.append(f"proto/{fname}: the internal {path} has (ltc.type.v1.access): users could call it")
+            continue
+        public += 1
+        if roles is None:
+            findings.append(f"proto/{fname}: {path} has no (ltc.type.v1.access) option (the gateway would refuse "
+                            "every caller)")
+
+    names = gen_access_table.role_names(fds)
+    proto_roles = {name: 1 << (number - 1) for number, name in names.items() if number}
+    if proto_roles != c_roles():
+        findings.append(f"ltc.type.v1.Role {proto_roles} and common/include/ltc/access.h {c_roles()} differ")
+
+    doc = doc_table()
+    want = {path.split(".")[-1]: {r.lower() for r in roles} for path, roles, _ in rules if roles is not None}
+    for m in sorted(set(doc) | set(want)):
+        if m not in doc:
+            findings.append(f"docs/security.md: the permission table has no row for {m}")
+        elif m not in want:
+            findings.append(f"docs/security.md: the permission table shows {m}, which no (ltc.type.v1.access) names")
+        elif doc[m] != want[m]:
+            findings.append(f"docs/security.md: {m} shows {sorted(doc[m])}, the contract says {sorted(want[m])}")
+
     for f in findings:
         print(f)
-    print(f"check_access_table: {len(rows)} rows, {sum(not i for i in known.values())} public RPCs, "
+    print(f"check_access_table: {public} public RPCs, {sum(r is not None for _, r, _ in rules)} with access options, "
           f"{len(findings)} finding(s)")
     return 1 if findings else 0
 

@@ -20,6 +20,7 @@
 #include "fuzz_check.h"
 #include "ltc/arena.h"
 #include "ltc/log.h"
+#include "ltc/methods.h"
 #include "ltc/server.h"
 #include "ltc/service.h"
 
@@ -45,10 +46,17 @@ int LLVMFuzzerInitialize(int *argc, char ***argv) {
     (void)argv;
     ltc_log_init("fuzz", "error"); /* the no-database warnings of every input would flood the output */
     ltc_service_def def = LTC_FUZZ_SERVICE();
+    /* the table as the server gets it: paths and message descriptors resolved (kept for the process's life) */
+    ltc_status st = {0};
+    const ltc_method *resolved = ltc_methods_resolve(def.methods, def.n_methods, ltc_runtime_paths, &st);
+    if (!resolved) {
+        fprintf(stderr, "fuzz: %s\n", st.message);
+        abort();
+    }
     n_methods = def.n_methods;
     methods = calloc(n_methods, sizeof *methods);
     if (!methods || n_methods == 0 || n_methods > 256) abort();
-    for (size_t i = 0; i < n_methods; i++) methods[i] = &def.methods[i];
+    for (size_t i = 0; i < n_methods; i++) methods[i] = &resolved[i];
     qsort(methods, n_methods, sizeof *methods, by_path);
     if (getenv("LTC_FUZZ_LIST_METHODS")) {
         for (size_t i = 0; i < n_methods; i++) printf("%zu %s\n", i, methods[i]->path);

@@ -1,6 +1,8 @@
-/* ltc/access.h - who may call what: the roles of an LTC organisation and the per-method permission table, in one
- * place (common/src/access.c), used by the gateway (to refuse early) and by every stage service (defence in depth,
- * and to scope deal records to their iron triangle).
+/* ltc/access.h - who may call what: the roles of an LTC organisation (common/src/access.c) and the per-method
+ * permission table, generated at build time from the contract (each public RPC's (ltc.type.v1.access) option in
+ * proto/, proto/gen_access_table.py), used by the gateway (to refuse early) and by every stage service (defence in
+ * depth, and to scope deal records to their iron triangle). The roles match ltc.type.v1.Role
+ * (proto/ltc/type/v1/access.proto): ROLE_<X> there is LTC_ROLE_<X> here.
  *
  *   role        who                                       sees deals
  *   sales       account owner (AR)                        where they are in the iron triangle
@@ -42,7 +44,8 @@ unsigned ltc_access_roles(const char *method);
  * deal's records only where they are in its iron triangle. */
 int ltc_access_all_deals(unsigned roles);
 
-/* The table itself, for tests and docs: entries in order, NULL method at the end. */
+/* The table itself, for tests and docs: one entry per public RPC in the contract's order, NULL method at the end
+ * (generated: <build>/gen/ltc_access_table.c). */
 typedef struct ltc_access_rule {
     const char *method;
     unsigned roles;

@@ -50,6 +50,11 @@ typedef struct ltc_owner_lookup {
     const char *sql;   /* $1 = that id (a UUID) -> one row: account_owner, solution_owner, fulfilment_owner */
 } ltc_owner_lookup;
 
+/* A method the server serves. A method table (a stage's services/<stage>/service.c) names each RPC by its generated
+ * protoc-c service descriptor and the method's name, with the LTC_READ/LTC_WRITE/LTC_HANDOFF rows below; path,
+ * request and response are then left empty in the table and filled in at start by ltc_methods_resolve
+ * (ltc/methods.h), which refuses a table that does not cover its services exactly. The server itself only reads
+ * path, request and response (a row given to ltc_server_start directly may fill them by hand and name no service). */
 typedef struct ltc_method {
     const char *path;                               /* "/ltc.ltb.v1.LeadToBidService/CreateLead" */
     const ProtobufCMessageDescriptor *request;
@@ -62,20 +67,21 @@ typedef struct ltc_method {
     const char *callers;
     /* NULL: the method names no deal record (or only through a parent checked by the handler). */
     const ltc_owner_lookup *owner;
+    const ProtobufCServiceDescriptor *service;      /* the generated service descriptor the RPC belongs to */
+    const char *rpc;                                /* the RPC's name in it: "CreateLead" */
 } ltc_method;
 
-/* Rows of a stage service's method table: the service's path prefix ("/ltc.ltb.v1.LeadToBidService/"), the proto
- * package's stage ("ltb"), the RPC's name and its snake_case form (naming the generated descriptors), the handler,
- * and the ownership lookup (NULL: none) or, for hand-offs, the one internal identity allowed to send them. */
-#define LTC_DESCRIPTORS(stage, snake) \
-    &ltc__##stage##__v1__##snake##_request__descriptor, &ltc__##stage##__v1__##snake##_response__descriptor
-#define LTC_READ(prefix, stage, Rpc, snake, fn, owner) \
-    {prefix #Rpc, LTC_DESCRIPTORS(stage, snake), fn, LTC_METHOD_READ, NULL, NULL, owner}
-#define LTC_WRITE(prefix, stage, Rpc, snake, fn, owner) \
-    {prefix #Rpc, LTC_DESCRIPTORS(stage, snake), fn, LTC_METHOD_WRITE, "request_id", NULL, owner}
-#define LTC_HANDOFF(prefix, stage, Rpc, snake, fn, sender) \
-    {prefix #Rpc, LTC_DESCRIPTORS(stage, snake), fn, LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, "handoff_id", sender, \
-     NULL}
+/* Rows of a method table: the generated service descriptor (ltc__ltb__v1__lead_to_bid_service__descriptor), the
+ * RPC's name as in the proto (CreateLead), the handler, and the ownership lookup (NULL: none) or, for hand-offs, the
+ * one internal identity allowed to send them. Path and message descriptors come from the service descriptor. */
+#define LTC_READ(svc, Rpc, fn, owner_) \
+    {.handler = (fn), .flags = LTC_METHOD_READ, .owner = (owner_), .service = &(svc), .rpc = #Rpc}
+#define LTC_WRITE(svc, Rpc, fn, owner_)                                                                       \
+    {.handler = (fn), .flags = LTC_METHOD_WRITE, .idempotency_field = "request_id", .owner = (owner_),        \
+     .service = &(svc), .rpc = #Rpc}
+#define LTC_HANDOFF(svc, Rpc, fn, sender)                                                                     \
+    {.handler = (fn), .flags = LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, .idempotency_field = "handoff_id",   \
+     .callers = (sender), .service = &(svc), .rpc = #Rpc}
 
 /* --- inside a handler ------------------------------------------------------------------------------------ */
 
