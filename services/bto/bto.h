@@ -10,15 +10,12 @@
 #include "google/protobuf/timestamp.pb-c.h"
 #include "ltc/bto/v1/bto_service.pb-c.h"
 #include "ltc/bto/v1/intake_service.pb-c.h"
+#include "ltc/money.h"
+#include "ltc/proto.h"
 #include "ltc/server.h"
+#include "ltc/sqltext.h"
 #include "ltc/status.h"
-
-/* SQL: a timestamptz column as microseconds since the epoch (read with ltc_ts_from_pg). */
-#define BTO_US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
-/* SQL: a date column as 'YYYY-MM-DD' text (read with ltc_date_from_pg), whatever the session's DateStyle. */
-#define BTO_DATE(col) "to_char(" col ", 'YYYY-MM-DD')"
-/* SQL: the timestamptz of a text parameter holding microseconds since the epoch (exact, NULL stays NULL). */
-#define BTO_TS_PARAM(p) "(to_timestamp(" p "::bigint / 1000000) + (" p "::bigint % 1000000) * interval '1 microsecond')"
+#include "ltc/terms.h"
 
 #define BTO_MAX_QUOTE_LINES 200
 #define BTO_MAX_PAYMENT_TERMS 10
@@ -57,30 +54,14 @@ Ltc__Bto__V1__Contract *bto_contract_load(ltc_call *c, ltc_status *st, const cha
 Ltc__Bto__V1__Order *bto_order_load(ltc_call *c, ltc_status *st, const char *id);
 
 /* --- helpers (util.c) ------------------------------------------------------------------------------------ */
-/* A Money message for minor units of `currency`. */
-Ltc__Type__V1__Money *bto_money(ltc_call *c, const char *currency, int64_t minor);
-/* A Money from a result's minor-units and currency columns; NULL when the amount is SQL NULL. */
-Ltc__Type__V1__Money *bto_money_pg(ltc_call *c, const PGresult *r, int row, int minor_col, int currency_col);
 /* "collection/id", or "" when id is NULL. */
 char *bto_name(ltc_call *c, const char *collection, const char *id);
-/* Decimal text of v, for a statement parameter. */
-char *bto_i64(ltc_call *c, int64_t v);
-/* A PostgreSQL array literal "{a,b,...}" of items that need no quoting (UUIDs, integers). */
-char *bto_array(ltc_call *c, const char *const *items, size_t n);
 /* Validates an optional Timestamp (NULL -> *present = 0) between 1970 and 9999 and converts it to microseconds
  * since the epoch. INVALID_ARGUMENT naming `field` when out of range. */
 int bto_ts_micros(const Google__Protobuf__Timestamp *ts, const char *field, int64_t *micros, int *present,
                   ltc_status *st);
 /* Checks a required UUID field (a hand-off id). */
 int bto_check_uuid(const char *s, const char *field, ltc_status *st);
-/* Text <-> enum of the stored states and payment term kinds; unknown text gives the UNSPECIFIED value. */
-Ltc__Bto__V1__DealState bto_deal_state(const char *s);
-Ltc__Bto__V1__QuoteState bto_quote_state(const char *s);
-Ltc__Bto__V1__ContractState bto_contract_state(const char *s);
-Ltc__Bto__V1__OrderState bto_order_state(const char *s);
-Ltc__Type__V1__PaymentTermKind bto_term_kind(const char *s);
-const char *bto_term_kind_name(Ltc__Type__V1__PaymentTermKind k);  /* NULL for UNSPECIFIED or unknown */
-
 /* The service's definition (service.c), run by main.c and driven by the fuzz targets. */
 #include "ltc/service.h"
 ltc_service_def bto_service(void);

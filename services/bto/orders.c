@@ -24,21 +24,21 @@ static const char SQL_COPY_LINES[] =
 static const char SQL_DEAL_ORDERED[] =
     "UPDATE deals SET state = 'ORDERED', update_time = now() WHERE id = $1 AND state = 'OPEN'";
 static const char SQL_GET_ORDER[] =
-    "SELECT id, contract_id, deal_id, total_minor, currency, state, " BTO_US("create_time") ", "
-    BTO_US("close_time") ", collected_minor, collected_currency FROM orders WHERE id = $1";
+    "SELECT id, contract_id, deal_id, total_minor, currency, state, " LTC_SQL_MICROS("create_time") ", "
+    LTC_SQL_MICROS("close_time") ", collected_minor, collected_currency FROM orders WHERE id = $1";
 static const char SQL_GET_LINES[] =
     "SELECT product_id, sku, quantity, unit_price_minor, line_total_minor, currency FROM order_lines "
     "WHERE order_id = $1 ORDER BY line_no";
 static const char SQL_LOCK_ORDER[] =
     "SELECT state, contract_id, deal_id, currency FROM orders WHERE id = $1 FOR UPDATE";
 static const char SQL_CLOSE_ORDER[] =
-    "UPDATE orders SET state = 'CLOSED', close_time = coalesce(" BTO_TS_PARAM("$2") ", now()), "
+    "UPDATE orders SET state = 'CLOSED', close_time = coalesce(" LTC_SQL_TS_PARAM("$2") ", now()), "
     "collected_minor = $3, collected_currency = $4, close_handoff_id = $5, update_time = now() WHERE id = $1 "
-    "RETURNING " BTO_US("close_time");
+    "RETURNING " LTC_SQL_MICROS("close_time");
 static const char SQL_LOCK_CONTRACT_STATE[] = "SELECT state FROM contracts WHERE id = $1 FOR UPDATE";
 /* Closes the contract (or deal) unless one of its orders is still open; returns a row when it closed it. */
 static const char SQL_CLOSE_CONTRACT[] =
-    "UPDATE contracts SET state = 'CLOSED', close_time = " BTO_TS_PARAM("$2") ", update_time = now() "
+    "UPDATE contracts SET state = 'CLOSED', close_time = " LTC_SQL_TS_PARAM("$2") ", update_time = now() "
     "WHERE id = $1 AND state = 'SIGNED' "
     "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.contract_id = $1 AND o.state <> 'CLOSED') RETURNING id";
 static const char SQL_CLOSE_DEAL[] =
@@ -58,11 +58,12 @@ Ltc__Bto__V1__Order *bto_order_load(ltc_call *c, ltc_status *st, const char *id)
     o->name = bto_name(c, "orders", ltc_pg_str(r, 0, 0));
     o->contract = bto_name(c, "contracts", ltc_pg_str(r, 0, 1));
     o->deal = bto_name(c, "deals", ltc_pg_str(r, 0, 2));
-    o->total = bto_money_pg(c, r, 0, 3, 4);
-    o->state = bto_order_state(ltc_pg_str(r, 0, 5));
+    o->total = ltc_money_msg_pg(c, r, 0, 3, 4);
+    o->state = (Ltc__Bto__V1__OrderState)ltc_enum_from_db(&ltc__bto__v1__order_state__descriptor, "ORDER_STATE_",
+                                                         ltc_pg_str(r, 0, 5));
     o->create_time = ltc_ts_from_pg(c, r, 0, 6);
     o->close_time = ltc_ts_from_pg(c, r, 0, 7);
-    o->collected_amount = bto_money_pg(c, r, 0, 8, 9);
+    o->collected_amount = ltc_money_msg_pg(c, r, 0, 8, 9);
     PGresult *l = ltc_call_query(c, st, SQL_GET_LINES, 1, params);
     if (!l)
         return NULL;
@@ -76,8 +77,8 @@ Ltc__Bto__V1__Order *bto_order_load(ltc_call *c, ltc_status *st, const char *id)
         ol->product = bto_name(c, "products", ltc_pg_str(l, i, 0));
         ol->sku = ltc_call_strdup(c, ltc_pg_str(l, i, 1));
         ol->quantity = ltc_pg_i64(l, i, 2);
-        ol->unit_price = bto_money_pg(c, l, i, 3, 5);
-        ol->line_total = bto_money_pg(c, l, i, 4, 5);
+        ol->unit_price = ltc_money_msg_pg(c, l, i, 3, 5);
+        ol->line_total = ltc_money_msg_pg(c, l, i, 4, 5);
         o->lines[i] = ol;
     }
     return o;
@@ -193,10 +194,7 @@ static int validate_closure(const Ltc__Bto__V1__AcceptOrderClosureRequest *req, 
     bto_check_uuid(req->handoff_id, "handoff_id", st);
     ltc_name_parse(req->order, "orders", "order", order_id, st);
     ltc_name_parse(req->contract, "contracts", "contract", contract_id, st);
-    if (!req->collected_amount)
-        ltc_status_bad_field(st, "collected_amount", "required");
-    else
-        ltc_money_from_proto(req->collected_amount, "collected_amount", 0, collected, st);
+    ltc_money_from_proto(req->collected_amount, "collected_amount", 0, collected, st);
     bto_ts_micros(req->close_time, "close_time", close_us, close_present, st);
     return st->code == LTC_OK ? 0 : -1;
 }
@@ -248,7 +246,7 @@ int bto_accept_order_closure(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_ALREADY_CLOSED", "order %s is already %s",
                               req->order, ltc_pg_str(r, 0, 0));
     const char *deal_id = ltc_pg_str(r, 0, 2);
-    const char *up[5] = {order_id, close_present ? bto_i64(c, close_us) : NULL, bto_i64(c, collected.minor),
+    const char *up[5] = {order_id, close_present ? ltc_sql_i64(c, close_us) : NULL, ltc_sql_i64(c, collected.minor),
                          collected.currency, req->handoff_id};
     PGresult *u = ltc_call_query(c, st, SQL_CLOSE_ORDER, 5, up);
     if (!u)

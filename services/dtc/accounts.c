@@ -9,8 +9,6 @@
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
 
-#define MICROS(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
-
 static const char SQL_ACCOUNT_INSERT[] =
     "INSERT INTO order_accounts (id, contract_id, deal_id, customer_name, account_owner, solution_owner, "
     "fulfilment_owner, currency, order_total_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bigint) "
@@ -41,11 +39,11 @@ static const char SQL_ACCOUNT_UPDATE[] =
 static const char SQL_ACCOUNT_GET[] =
     "SELECT id::text, contract_id::text, deal_id::text, customer_name, account_owner, solution_owner, "
     "fulfilment_owner, currency, order_total_minor, accepted_minor, invoiced_minor, paid_minor, state, "
-    MICROS("close_time") ", " MICROS("create_time") " FROM order_accounts WHERE id = $1";
+    LTC_SQL_MICROS("close_time") ", " LTC_SQL_MICROS("create_time") " FROM order_accounts WHERE id = $1";
 
 #define INVOICE_COLS                                                                                                 \
     "id::text, account_id::text, shipment_id::text, term_kind, currency, amount_minor, paid_minor, "               \
-    "to_char(invoice_date, 'YYYY-MM-DD'), to_char(due_date, 'YYYY-MM-DD'), state, " MICROS("create_time") ", seq"
+    LTC_SQL_DATE("invoice_date") ", " LTC_SQL_DATE("due_date") ", state, " LTC_SQL_MICROS("create_time") ", seq"
 static const char SQL_INVOICE_GET[] = "SELECT " INVOICE_COLS " FROM invoices WHERE id = $1";
 static const char SQL_INVOICES_ALL[] =
     "SELECT " INVOICE_COLS " FROM invoices i WHERE seq > $1::bigint AND ($3::text IS NULL OR EXISTS ("
@@ -54,52 +52,7 @@ static const char SQL_INVOICES_ALL[] =
 static const char SQL_INVOICES_OF_ORDER[] =
     "SELECT " INVOICE_COLS " FROM invoices WHERE account_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3::integer";
 
-/* --- enums <-> stored text ---------------------------------------------------------------------------------------- */
-
-static const struct {
-    Ltc__Type__V1__PaymentTermKind kind;
-    const char *text;
-} TERM_KINDS[] = {
-    {LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_ADVANCE, "ADVANCE"},
-    {LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_ON_DELIVERY, "ON_DELIVERY"},
-    {LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_ON_ACCEPTANCE, "ON_ACCEPTANCE"},
-    {LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_RETENTION, "RETENTION"},
-};
-
-static const char *term_kind_text(Ltc__Type__V1__PaymentTermKind k) {
-    for (size_t i = 0; i < sizeof TERM_KINDS / sizeof TERM_KINDS[0]; i++)
-        if (TERM_KINDS[i].kind == k) return TERM_KINDS[i].text;
-    return NULL;
-}
-
-static Ltc__Type__V1__PaymentTermKind term_kind_from_text(const char *s) {
-    for (size_t i = 0; s && i < sizeof TERM_KINDS / sizeof TERM_KINDS[0]; i++)
-        if (strcmp(TERM_KINDS[i].text, s) == 0) return TERM_KINDS[i].kind;
-    return LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_UNSPECIFIED;
-}
-
-static Ltc__Dtc__V1__InvoiceState invoice_state_from_text(const char *s) {
-    if (s && strcmp(s, "UNPAID") == 0) return LTC__DTC__V1__INVOICE_STATE__INVOICE_STATE_UNPAID;
-    if (s && strcmp(s, "PARTLY_PAID") == 0) return LTC__DTC__V1__INVOICE_STATE__INVOICE_STATE_PARTLY_PAID;
-    if (s && strcmp(s, "PAID") == 0) return LTC__DTC__V1__INVOICE_STATE__INVOICE_STATE_PAID;
-    return LTC__DTC__V1__INVOICE_STATE__INVOICE_STATE_UNSPECIFIED;
-}
-
-static Ltc__Dtc__V1__OrderAccountState account_state_from_text(const char *s) {
-    if (s && strcmp(s, "OPEN") == 0) return LTC__DTC__V1__ORDER_ACCOUNT_STATE__ORDER_ACCOUNT_STATE_OPEN;
-    if (s && strcmp(s, "CLOSED") == 0) return LTC__DTC__V1__ORDER_ACCOUNT_STATE__ORDER_ACCOUNT_STATE_CLOSED;
-    return LTC__DTC__V1__ORDER_ACCOUNT_STATE__ORDER_ACCOUNT_STATE_UNSPECIFIED;
-}
-
 /* --- building messages -------------------------------------------------------------------------------------------- */
-
-Ltc__Type__V1__Money *dtc_money(ltc_call *c, const char *currency, int64_t minor) {
-    Ltc__Type__V1__Money *m = LTC_NEW(c, Ltc__Type__V1__Money, LTC__TYPE__V1__MONEY__INIT);
-    ltc_money_to_proto(currency, minor, m);
-    return m;
-}
-
-static char *i64s(ltc_call *c, int64_t v) { return ltc_call_printf(c, "%lld", (long long)v); }
 
 /* An Invoice from row `row` of a result with INVOICE_COLS. */
 static Ltc__Dtc__V1__Invoice *invoice_from_row(ltc_call *c, const PGresult *r, int row) {
@@ -108,12 +61,13 @@ static Ltc__Dtc__V1__Invoice *invoice_from_row(ltc_call *c, const PGresult *r, i
     inv->name = ltc_call_printf(c, "invoices/%s", ltc_pg_str(r, row, 0));
     inv->order = ltc_call_printf(c, "orders/%s", ltc_pg_str(r, row, 1));
     inv->shipment = ltc_call_printf(c, "shipments/%s", ltc_pg_str(r, row, 2));
-    inv->term_kind = term_kind_from_text(ltc_pg_str(r, row, 3));
-    inv->amount = dtc_money(c, cur, ltc_pg_i64(r, row, 5));
-    inv->paid_amount = dtc_money(c, cur, ltc_pg_i64(r, row, 6));
+    inv->term_kind = ltc_term_kind_from_db(ltc_pg_str(r, row, 3));
+    inv->amount = ltc_money_msg(c, cur, ltc_pg_i64(r, row, 5));
+    inv->paid_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, row, 6));
     inv->invoice_date = ltc_date_from_pg(c, r, row, 7);
     inv->due_date = ltc_date_from_pg(c, r, row, 8);
-    inv->state = invoice_state_from_text(ltc_pg_str(r, row, 9));
+    inv->state = (Ltc__Dtc__V1__InvoiceState)ltc_enum_from_db(&ltc__dtc__v1__invoice_state__descriptor,
+                                                              "INVOICE_STATE_", ltc_pg_str(r, row, 9));
     inv->create_time = ltc_ts_from_pg(c, r, row, 10);
     return inv;
 }
@@ -144,15 +98,13 @@ int dtc_load_account(ltc_call *c, ltc_status *st, const char *account_id, Ltc__D
     a->contract = ltc_call_printf(c, "contracts/%s", ltc_pg_str(r, 0, 1));
     a->deal = ltc_call_printf(c, "deals/%s", ltc_pg_str(r, 0, 2));
     a->customer_name = ltc_call_strdup(c, ltc_pg_str(r, 0, 3));
-    a->iron_triangle = LTC_NEW(c, Ltc__Type__V1__IronTriangle, LTC__TYPE__V1__IRON_TRIANGLE__INIT);
-    a->iron_triangle->account_owner = ltc_call_strdup(c, ltc_pg_str(r, 0, 4));
-    a->iron_triangle->solution_owner = ltc_call_strdup(c, ltc_pg_str(r, 0, 5));
-    a->iron_triangle->fulfilment_owner = ltc_call_strdup(c, ltc_pg_str(r, 0, 6));
-    a->order_total = dtc_money(c, cur, ltc_pg_i64(r, 0, 8));
-    a->accepted_amount = dtc_money(c, cur, ltc_pg_i64(r, 0, 9));
-    a->invoiced_amount = dtc_money(c, cur, ltc_pg_i64(r, 0, 10));
-    a->paid_amount = dtc_money(c, cur, ltc_pg_i64(r, 0, 11));
-    a->state = account_state_from_text(ltc_pg_str(r, 0, 12));
+    a->iron_triangle = ltc_triangle_from_pg(c, r, 0, 4);
+    a->order_total = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 8));
+    a->accepted_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 9));
+    a->invoiced_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 10));
+    a->paid_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 11));
+    a->state = (Ltc__Dtc__V1__OrderAccountState)ltc_enum_from_db(
+        &ltc__dtc__v1__order_account_state__descriptor, "ORDER_ACCOUNT_STATE_", ltc_pg_str(r, 0, 12));
     a->close_time = ltc_ts_from_pg(c, r, 0, 13);
     a->create_time = ltc_ts_from_pg(c, r, 0, 14);
 
@@ -161,7 +113,7 @@ int dtc_load_account(ltc_call *c, ltc_status *st, const char *account_id, Ltc__D
     a->payment_terms = ltc_call_alloc(c, sizeof(Ltc__Type__V1__PaymentTerm *) * (size_t)(n > 0 ? n : 1));
     for (int i = 0; i < n; i++) {
         Ltc__Type__V1__PaymentTerm *pt = LTC_NEW(c, Ltc__Type__V1__PaymentTerm, LTC__TYPE__V1__PAYMENT_TERM__INIT);
-        pt->kind = term_kind_from_text(ltc_pg_str(t, i, 1));
+        pt->kind = ltc_term_kind_from_db(ltc_pg_str(t, i, 1));
         pt->share_bps = (int32_t)ltc_pg_i64(t, i, 2);
         pt->due_days = (int32_t)ltc_pg_i64(t, i, 3);
         a->payment_terms[i] = pt;
@@ -184,38 +136,12 @@ typedef struct delivery_in {
     int32_t bps[DTC_MAX_TERMS];
 } delivery_in;
 
-/* Validates the terms: 1..10 of them, known kinds, shares 1..10000 adding up to 10000, due days 0..3650. */
+/* Validates the terms (ltc_check_payment_terms, at most DTC_MAX_TERMS) and keeps their shares for the split. */
 static void check_terms(ltc_call *c, const Ltc__Dtc__V1__AcceptDeliveryRequest *req, delivery_in *d,
                         ltc_status *st) {
-    if (req->n_payment_terms == 0) {
-        ltc_status_bad_field(st, "payment_terms", "at least one payment term is required");
+    if (ltc_check_payment_terms(c, req->payment_terms, req->n_payment_terms, "payment_terms", DTC_MAX_TERMS, st) != 0)
         return;
-    }
-    if (req->n_payment_terms > DTC_MAX_TERMS) {
-        ltc_status_bad_field(st, "payment_terms", "at most %d payment terms", DTC_MAX_TERMS);
-        return;
-    }
-    int all_ok = 1;
-    int64_t sum = 0;
-    for (size_t i = 0; i < req->n_payment_terms; i++) {
-        const Ltc__Type__V1__PaymentTerm *t = req->payment_terms[i];
-        if (!term_kind_text(t->kind)) {
-            ltc_status_bad_field(st, ltc_call_printf(c, "payment_terms[%zu].kind", i), "unknown or unset kind");
-            all_ok = 0;
-        }
-        if (t->share_bps < 1 || t->share_bps > 10000) {
-            ltc_status_bad_field(st, ltc_call_printf(c, "payment_terms[%zu].share_bps", i), "must be 1 to 10000");
-            all_ok = 0;
-        }
-        if (t->due_days < 0 || t->due_days > 3650) {
-            ltc_status_bad_field(st, ltc_call_printf(c, "payment_terms[%zu].due_days", i), "must be 0 to 3650");
-            all_ok = 0;
-        }
-        sum += t->share_bps;
-        d->bps[i] = t->share_bps;
-    }
-    if (all_ok && sum != 10000)
-        ltc_status_bad_field(st, "payment_terms", "shares add up to %lld bps, not 10000", (long long)sum);
+    for (size_t i = 0; i < req->n_payment_terms; i++) d->bps[i] = req->payment_terms[i]->share_bps;
     d->n_terms = (int)req->n_payment_terms;
 }
 
@@ -228,14 +154,7 @@ static int validate_delivery(ltc_call *c, const Ltc__Dtc__V1__AcceptDeliveryRequ
     ltc_name_parse(req->contract, "contracts", "contract", d->contract, st);
     ltc_name_parse(req->deal, "deals", "deal", d->deal, st);
     ltc_check_text(req->customer_name, "customer_name", 1, 200, st);
-    const Ltc__Type__V1__IronTriangle *t = req->iron_triangle;
-    if (!t) {
-        ltc_status_bad_field(st, "iron_triangle", "required");
-    } else {
-        ltc_check_text(t->account_owner, "iron_triangle.account_owner", 1, 128, st);
-        ltc_check_text(t->solution_owner, "iron_triangle.solution_owner", 1, 128, st);
-        ltc_check_text(t->fulfilment_owner, "iron_triangle.fulfilment_owner", 1, 128, st);
-    }
+    ltc_check_triangle(req->iron_triangle, "iron_triangle", 1, st);
     int total_ok = ltc_money_from_proto(req->order_total, "order_total", 0, &d->total, st) == 0;
     int acc_ok = ltc_money_from_proto(req->accepted_amount, "accepted_amount", 0, &d->accepted, st) == 0;
     if (total_ok && acc_ok) {
@@ -268,7 +187,7 @@ static int load_terms(ltc_call *c, ltc_status *st, const char *account_id, store
                               n);
     out->n = n;
     for (int i = 0; i < n; i++) {
-        out->kind[i] = term_kind_from_text(ltc_pg_str(r, i, 1));
+        out->kind[i] = ltc_term_kind_from_db(ltc_pg_str(r, i, 1));
         out->bps[i] = (int32_t)ltc_pg_i64(r, i, 2);
         out->due_days[i] = (int32_t)ltc_pg_i64(r, i, 3);
         out->invoiced[i] = ltc_pg_i64(r, i, 5);
@@ -281,7 +200,7 @@ static int create_account_if_new(ltc_call *c, ltc_status *st, const Ltc__Dtc__V1
                                  const delivery_in *d) {
     const char *p[] = {d->order, d->contract, d->deal, req->customer_name, req->iron_triangle->account_owner,
                        req->iron_triangle->solution_owner, req->iron_triangle->fulfilment_owner, d->total.currency,
-                       i64s(c, d->total.minor)};
+                       ltc_sql_i64(c, d->total.minor)};
     PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_INSERT, 9, p);
     if (!r) return -1;
     if (PQntuples(r) == 0) return 0;  /* existed */
@@ -293,8 +212,8 @@ static int create_account_if_new(ltc_call *c, ltc_status *st, const Ltc__Dtc__V1
         const Ltc__Type__V1__PaymentTerm *t = req->payment_terms[i];
         char id[LTC_UUID_LEN + 1];
         ltc_uuid_new(id);
-        const char *tp[] = {id, d->order, i64s(c, i), term_kind_text(t->kind), i64s(c, t->share_bps),
-                            i64s(c, t->due_days), i64s(c, totals[i])};
+        const char *tp[] = {id, d->order, ltc_sql_i64(c, i), ltc_term_kind_to_db(t->kind), ltc_sql_i64(c, t->share_bps),
+                            ltc_sql_i64(c, t->due_days), ltc_sql_i64(c, totals[i])};
         if (!ltc_call_query(c, st, SQL_TERM_INSERT, 7, tp)) return -1;
     }
     return 0;
@@ -340,10 +259,11 @@ static int raise_invoices(ltc_call *c, ltc_status *st, const delivery_in *d, con
         if (amounts[i] == 0) continue;
         char id[LTC_UUID_LEN + 1];
         ltc_uuid_new(id);
-        const char *p[] = {id, d->order, d->shipment, i64s(c, i), term_kind_text(terms->kind[i]), d->total.currency,
-                           i64s(c, amounts[i]), i64s(c, terms->due_days[i])};
+        const char *p[] = {id, d->order, d->shipment, ltc_sql_i64(c, i), ltc_term_kind_to_db(terms->kind[i]),
+                           d->total.currency,
+                           ltc_sql_i64(c, amounts[i]), ltc_sql_i64(c, terms->due_days[i])};
         if (!ltc_call_query(c, st, SQL_INVOICE_INSERT, 8, p)) return -1;
-        const char *bp[] = {d->order, i64s(c, i), i64s(c, amounts[i])};
+        const char *bp[] = {d->order, ltc_sql_i64(c, i), ltc_sql_i64(c, amounts[i])};
         if (!ltc_call_query(c, st, SQL_TERM_BILL, 3, bp)) return -1;
         resp->invoices[resp->n_invoices++] = ltc_call_printf(c, "invoices/%s", id);
         *billed += amounts[i];  /* amounts add up to at most order_total: no overflow */
@@ -389,7 +309,7 @@ int dtc_accept_delivery(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 
     char did[LTC_UUID_LEN + 1];
     ltc_uuid_new(did);
-    const char *dp[] = {did, d.order, d.shipment, req->handoff_id, d.total.currency, i64s(c, d.accepted.minor),
+    const char *dp[] = {did, d.order, d.shipment, req->handoff_id, d.total.currency, ltc_sql_i64(c, d.accepted.minor),
                         req->order_fully_accepted ? "true" : "false"};
     if (!ltc_call_query(c, st, SQL_DELIVERY_INSERT, 7, dp)) {
         if (st->code == LTC_ALREADY_EXISTS)  /* the same shipment raced in for another order */
@@ -402,7 +322,7 @@ int dtc_accept_delivery(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
         LTC_NEW(c, Ltc__Dtc__V1__AcceptDeliveryResponse, LTC__DTC__V1__ACCEPT_DELIVERY_RESPONSE__INIT);
     int64_t billed;
     if (raise_invoices(c, st, &d, &terms, amounts, resp, &billed) != 0) return -1;
-    const char *up[] = {d.order, i64s(c, accepted_cum), i64s(c, billed), fully ? "true" : "false"};
+    const char *up[] = {d.order, ltc_sql_i64(c, accepted_cum), ltc_sql_i64(c, billed), fully ? "true" : "false"};
     if (!ltc_call_query(c, st, SQL_ACCOUNT_UPDATE, 4, up)) return -1;
 
     int closed;
@@ -452,10 +372,10 @@ int dtc_list_invoices(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
 
     PGresult *r;
     if (by_order) {
-        const char *p[] = {order, i64s(c, after), i64s(c, limit)};
+        const char *p[] = {order, ltc_sql_i64(c, after), ltc_sql_i64(c, limit)};
         r = ltc_call_query(c, st, SQL_INVOICES_OF_ORDER, 3, p);
     } else {
-        const char *p[] = {i64s(c, after), i64s(c, limit), ltc_call_deal_scope(c)};
+        const char *p[] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c)};
         r = ltc_call_query(c, st, SQL_INVOICES_ALL, 3, p);
     }
     if (!r) return -1;

@@ -8,14 +8,16 @@
 #include "ltc/dtc/v1/dtc_service.pb-c.h"
 #include "ltc/dtc/v1/intake_service.pb-c.h"
 #include "ltc/dtc/v1/resources.pb-c.h"
+#include "ltc/ids.h"
+#include "ltc/money.h"
+#include "ltc/proto.h"
 #include "ltc/server.h"
+#include "ltc/sqltext.h"
 #include "ltc/status.h"
+#include "ltc/terms.h"
 #include "split.h"
 
 /* --- accounts.c: order accounts, intake of accepted deliveries, invoices -------------------------------------- */
-
-/* A Money message in the call's arena. */
-Ltc__Type__V1__Money *dtc_money(ltc_call *c, const char *currency, int64_t minor);
 
 /* Loads the order account `account_id` (a UUID) with its terms into a new message in the call's arena. 0, -1 with
  * NOT_FOUND "ORDER_ACCOUNT_NOT_FOUND", or -1 with the database's status. */

@@ -19,7 +19,7 @@ static const char SQL_INVOICE_LOCK[] =
     "SELECT currency, amount_minor, paid_minor, state FROM invoices WHERE id = $1 FOR UPDATE";
 static const char SQL_PAYMENT_INSERT[] =
     "INSERT INTO payments (id, invoice_id, account_id, currency, amount_minor, reference) "
-    "VALUES ($1, $2, $3, $4, $5::bigint, $6) RETURNING (extract(epoch FROM create_time) * 1000000)::bigint";
+    "VALUES ($1, $2, $3, $4, $5::bigint, $6) RETURNING " LTC_SQL_MICROS("create_time");
 static const char SQL_INVOICE_PAY[] =
     "UPDATE invoices SET paid_minor = paid_minor + $2::bigint, "
     "state = CASE WHEN paid_minor + $2::bigint = amount_minor THEN 'PAID' ELSE 'PARTLY_PAID' END, "
@@ -33,7 +33,7 @@ static const char SQL_ACCOUNT_CLOSE[] =
     "AND a.paid_minor = a.invoiced_minor "
     "AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = a.id AND i.state <> 'PAID') "
     "RETURNING contract_id::text, deal_id::text, currency, paid_minor, "
-    "(extract(epoch FROM close_time) * 1000000)::bigint";
+    LTC_SQL_MICROS("close_time");
 static const char SQL_CLOSURE_ORDER[] =
     "INSERT INTO closures (id, kind, account_id, contract_id, deal_id, currency, collected_minor, close_time) "
     "SELECT $1, 'ORDER', id, contract_id, deal_id, currency, paid_minor, close_time FROM order_accounts "
@@ -62,7 +62,7 @@ static int put_order_closure(ltc_call *c, ltc_status *st, const char *order, con
     msg->handoff_id = ltc_call_strdup(c, hid);
     msg->order = ltc_call_printf(c, "orders/%s", order);
     msg->contract = ltc_call_printf(c, "contracts/%s", contract);
-    msg->collected_amount = dtc_money(c, currency, paid);
+    msg->collected_amount = ltc_money_msg(c, currency, paid);
     msg->close_time = ltc_ts_from_micros(c, close_micros, 0);
     return ltc_outbox_put(c, st, "bto", "/ltc.bto.v1.IntakeService/AcceptOrderClosure", deal, hid, &msg->base);
 }
@@ -76,7 +76,7 @@ static int put_cash_collected(ltc_call *c, ltc_status *st, const char *order, co
     msg->handoff_id = ltc_call_strdup(c, hid);
     msg->deal = ltc_call_printf(c, "deals/%s", deal);
     msg->order = ltc_call_printf(c, "orders/%s", order);
-    msg->collected_amount = dtc_money(c, currency, paid);
+    msg->collected_amount = ltc_money_msg(c, currency, paid);
     return ltc_outbox_put(c, st, "ltb", "/ltc.ltb.v1.IntakeService/AcceptCashCollected", deal, hid, &msg->base);
 }
 
@@ -160,7 +160,7 @@ int dtc_record_payment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
 
     char pid[LTC_UUID_LEN + 1];
     ltc_uuid_new(pid);
-    const char *amt = ltc_call_printf(c, "%lld", (long long)amount.minor);
+    const char *amt = ltc_sql_i64(c, amount.minor);
     const char *pp[] = {pid, invoice, account, amount.currency, amt, req->payment->reference};
     PGresult *pr = ltc_call_query(c, st, SQL_PAYMENT_INSERT, 6, pp);
     if (!pr) return -1;
@@ -176,7 +176,7 @@ int dtc_record_payment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     Ltc__Dtc__V1__Payment *pay = LTC_NEW(c, Ltc__Dtc__V1__Payment, LTC__DTC__V1__PAYMENT__INIT);
     pay->name = ltc_call_printf(c, "payments/%s", pid);
     pay->invoice = ltc_call_printf(c, "invoices/%s", invoice);
-    pay->amount = dtc_money(c, amount.currency, amount.minor);
+    pay->amount = ltc_money_msg(c, amount.currency, amount.minor);
     pay->reference = ltc_call_strdup(c, req->payment->reference);
     pay->create_time = ltc_ts_from_pg(c, pr, 0, 0);
     resp->payment = pay;

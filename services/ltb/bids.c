@@ -13,7 +13,7 @@
 
 #define BID_COLS                                                                                             \
     "id::text, opportunity_id::text, amount_minor, currency, state, lost_reason, competitor,"                \
-    " (extract(epoch FROM create_time) * 1000000)::bigint, (extract(epoch FROM update_time) * 1000000)::bigint"
+    " " LTC_SQL_MICROS("create_time") ", " LTC_SQL_MICROS("update_time")
 static const char SQL_BID_GET[] = "SELECT " BID_COLS " FROM bids WHERE id = $1";
 enum { BC_ID, BC_OPP, BC_AMOUNT, BC_CURRENCY, BC_STATE, BC_REASON, BC_COMPETITOR, BC_CTIME, BC_UTIME };
 static const char SQL_BID_OUT[] = "SELECT id::text FROM bids WHERE opportunity_id = $1 AND state = 'SUBMITTED'";
@@ -39,20 +39,14 @@ static const char SQL_BID_LOSE[] =
 
 /* --- rows ---------------------------------------------------------------------------------------------------- */
 
-static Ltc__Ltb__V1__BidState state_parse(const char *s) {
-    if (s && strcmp(s, "SUBMITTED") == 0) return LTC__LTB__V1__BID_STATE__BID_STATE_SUBMITTED;
-    if (s && strcmp(s, "WON") == 0) return LTC__LTB__V1__BID_STATE__BID_STATE_WON;
-    if (s && strcmp(s, "LOST") == 0) return LTC__LTB__V1__BID_STATE__BID_STATE_LOST;
-    return LTC__LTB__V1__BID_STATE__BID_STATE_UNSPECIFIED;
-}
-
 /* The bid of row 0 of r, whose BID_COLS start at column `o`. */
 static Ltc__Ltb__V1__Bid *bid_from_row(ltc_call *c, const PGresult *r, int o) {
     Ltc__Ltb__V1__Bid *b = LTC_NEW(c, Ltc__Ltb__V1__Bid, LTC__LTB__V1__BID__INIT);
     b->name = ltc_call_printf(c, "bids/%s", ltc_pg_str(r, 0, o + BC_ID));
     b->opportunity = ltc_call_printf(c, "opportunities/%s", ltc_pg_str(r, 0, o + BC_OPP));
-    b->amount = ltb_money(c, ltc_pg_str(r, 0, o + BC_CURRENCY), ltc_pg_i64(r, 0, o + BC_AMOUNT));
-    b->state = state_parse(ltc_pg_str(r, 0, o + BC_STATE));
+    b->amount = ltc_money_msg(c, ltc_pg_str(r, 0, o + BC_CURRENCY), ltc_pg_i64(r, 0, o + BC_AMOUNT));
+    b->state = (Ltc__Ltb__V1__BidState)ltc_enum_from_db(&ltc__ltb__v1__bid_state__descriptor, "BID_STATE_",
+                                                       ltc_pg_str(r, 0, o + BC_STATE));
     b->lost_reason = ltc_call_strdup(c, ltc_pg_str(r, 0, o + BC_REASON));
     b->competitor = ltc_call_strdup(c, ltc_pg_str(r, 0, o + BC_COMPETITOR));
     b->create_time = ltc_ts_from_pg(c, r, 0, o + BC_CTIME);
@@ -147,7 +141,7 @@ int ltb_create_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     ltc_money amount = {{0}, 0};
     if (!in) return ltc_status_bad_field(st, "bid", "required");
     ltc_name_parse(in->opportunity, "opportunities", "bid.opportunity", opp_id, st);
-    if (ltb_money_in(in->amount, "bid.amount", &amount, st) == 0 && amount.minor <= 0)
+    if (ltc_money_from_proto(in->amount, "bid.amount", 0, &amount, st) == 0 && amount.minor <= 0)
         ltc_status_bad_field(st, "bid.amount", "must be positive");
     if (st->code != LTC_OK) return -1;
 
@@ -168,7 +162,7 @@ int ltb_create_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
 
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *pb[] = {id, opp_id, ltc_call_printf(c, "%lld", (long long)amount.minor), amount.currency};
+    const char *pb[] = {id, opp_id, ltc_sql_i64(c, amount.minor), amount.currency};
     if (!ltc_call_query(c, st, SQL_BID_INSERT, 4, pb)) return -1;
     if (opp.stage == LTB_STAGE(QUALIFIED) && ltb_opp_enter_stage(c, st, opp_id, LTB_STAGE(BIDDING), NULL) != 0)
         return -1;

@@ -12,7 +12,9 @@
 #include "ltc/ltb/v1/ltb_service.pb-c.h"
 #include "ltc/ltb/v1/resources.pb-c.h"
 #include "ltc/money.h"
+#include "ltc/proto.h"
 #include "ltc/server.h"
+#include "ltc/sqltext.h"
 #include "ltc/status.h"
 
 /* --- handlers (signature of ltc_unary_handler) ------------------------------------------------------------- */
@@ -64,9 +66,9 @@ int ltb_opp_enter_stage(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V
  * columns of a SELECT or a RETURNING clause. */
 #define LTB_OPP_COLS                                                                                             \
     "o.id::text, o.lead_id::text, o.customer_name, o.title, o.account_owner, o.solution_owner,"                  \
-    " o.fulfilment_owner, o.expected_minor, o.currency, to_char(o.expected_close_date, 'YYYY-MM-DD'),"           \
+    " o.fulfilment_owner, o.expected_minor, o.currency, " LTC_SQL_DATE("o.expected_close_date") ","           \
     " o.win_probability_bps, o.stage, o.won_bid_id::text, o.collected_minor,"                                    \
-    " (extract(epoch FROM o.create_time) * 1000000)::bigint, (extract(epoch FROM o.update_time) * 1000000)::bigint," \
+    " " LTC_SQL_MICROS("o.create_time") ", " LTC_SQL_MICROS("o.update_time") "," \
     " o.version, o.seq"
 #define LTB_OPP_NCOLS 18
 /* The whole opportunity of row 0 of r (LTB_OPP_COLS first), with its requirements and stage history read in one
@@ -80,10 +82,6 @@ int ltb_lead_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Le
 /* True when s has the shape "name@domain.tld" (leads.c; used by CreateLead and UpdateLead). */
 int ltb_email_shape_ok(const char *s);
 
-/* Money in: like ltc_money_from_proto, but a missing message is always "required" (ours are all required). */
-int ltb_money_in(const Ltc__Type__V1__Money *m, const char *field, ltc_money *out, ltc_status *st);
-/* A Money message in the arena. */
-Ltc__Type__V1__Money *ltb_money(ltc_call *c, const char *currency, int64_t minor);
 /* The etag of a row version: lower-case hex, in the arena. */
 char *ltb_etag(ltc_call *c, int64_t version);
 

@@ -133,7 +133,8 @@ static void check_opp_fields(const Ltc__Ltb__V1__Opportunity *o, unsigned bits, 
     if ((bits & (1u << OU_WIN)) && (o->win_probability_bps < 0 || o->win_probability_bps > 10000))
         ltc_status_bad_field(st, "opportunity.win_probability_bps", "must be between 0 and 10000, got %d",
                              (int)o->win_probability_bps);
-    if (bits & (1u << OU_AMOUNT)) ltb_money_in(o->expected_amount, "opportunity.expected_amount", amount, st);
+    if (bits & (1u << OU_AMOUNT))
+        ltc_money_from_proto(o->expected_amount, "opportunity.expected_amount", 0, amount, st);
     if (bits & (1u << OU_CLOSE))
         ltc_date_to_text(o->expected_close_date, "opportunity.expected_close_date", 1, date, st);
 }
@@ -172,7 +173,7 @@ int ltb_update_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
 
     const char *pu[] = {id, flag(bits, OU_TITLE), flag(bits, OU_WIN), flag(bits, OU_AMOUNT), flag(bits, OU_CLOSE),
                         o->title, ltc_call_printf(c, "%d", (int)o->win_probability_bps),
-                        ltc_call_printf(c, "%lld", (long long)amount.minor), date[0] ? date : NULL};
+                        ltc_sql_i64(c, amount.minor), date[0] ? date : NULL};
     if (!ltc_call_query(c, st, SQL_OPP_UPDATE, 9, pu)) return -1;
 
     Ltc__Ltb__V1__UpdateOpportunityResponse *resp =

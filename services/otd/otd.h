@@ -8,8 +8,12 @@
 #include <stdint.h>
 
 #include "ltc/ids.h"
+#include "ltc/money.h"
+#include "ltc/proto.h"
 #include "ltc/server.h"
+#include "ltc/sqltext.h"
 #include "ltc/status.h"
+#include "ltc/terms.h"
 
 #include "ltc/otd/v1/intake_service.pb-c.h"
 #include "ltc/otd/v1/otd_service.pb-c.h"
@@ -53,11 +57,6 @@ int otd_order_lock(ltc_call *c, ltc_status *st, const char *id, const char **sta
 
 /* Sets the order's state (and update_time). 0 or -1. */
 int otd_order_set_state(ltc_call *c, ltc_status *st, const char *id, const char *state);
-
-/* A PostgreSQL array literal ("{...}") of the n strings, each quoted and escaped, in the arena. */
-char *otd_pg_text_array(ltc_call *c, const char *const *items, size_t n);
-/* A PostgreSQL array literal of n integers, in the arena. */
-char *otd_pg_int_array(ltc_call *c, const int64_t *items, size_t n);
 
 /* --- scheduling (scheduling.c) ------------------------------------------------------------------------- */
 

@@ -15,12 +15,12 @@
 static const char SQL_RESOURCE_INSERT[] =
     "INSERT INTO resources (id, display_name, daily_capacity) VALUES ($1, $2, $3) "
     "ON CONFLICT (display_name) DO NOTHING "
-    "RETURNING (extract(epoch FROM create_time) * 1000000)::bigint";
+    "RETURNING " LTC_SQL_MICROS("create_time");
 static const char SQL_SCHEDULE_ORDER[] =
     "SELECT o.state, count(l.id), sum(l.quantity)::text, "
     "       coalesce(sum(l.quantity) > 9223372036854775807, false) "
     "FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id WHERE o.id = $1 GROUP BY o.id";
-static const char SQL_TODAY[] = "SELECT to_char(current_date, 'YYYY-MM-DD'), extract(isodow FROM current_date)::int";
+static const char SQL_TODAY[] = "SELECT " LTC_SQL_DATE("current_date") ", extract(isodow FROM current_date)::int";
 /* Ordered by id: every schedule locks the resources in the same order, so two schedules cannot deadlock. */
 static const char SQL_RESOURCES_LOCK[] = "SELECT id, seq, daily_capacity FROM resources ORDER BY id FOR UPDATE";
 /* Capacity already booked on one resource per day of the horizon: (day offset from today 1..366, units). */
@@ -71,7 +71,7 @@ int otd_create_resource(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *p[3] = {id, res->display_name, ltc_call_printf(c, "%lld", (long long)res->daily_capacity)};
+    const char *p[3] = {id, res->display_name, ltc_sql_i64(c, res->daily_capacity)};
     PGresult *r = ltc_call_query(c, st, SQL_RESOURCE_INSERT, 3, p);
     if (!r) return -1;
     if (PQntuples(r) == 0)
@@ -143,7 +143,7 @@ static int book(ltc_call *c, ltc_status *st, const char *id, const char *today, 
             offs[n] = i + 1;
             qty[n++] = best->alloc[i];
         }
-    const char *bp[5] = {best->resource, today, id, otd_pg_int_array(c, offs, n), otd_pg_int_array(c, qty, n)};
+    const char *bp[5] = {best->resource, today, id, ltc_sql_i64_array(c, offs, n), ltc_sql_i64_array(c, qty, n)};
     if (!ltc_call_query(c, st, SQL_BOOK, 5, bp)) return -1;
     const char *up[4] = {id, best->resource, today, ltc_call_printf(c, "%d", best->finish + 1)};
     return ltc_call_query(c, st, SQL_ORDER_SCHEDULED, 4, up) ? 0 : -1;

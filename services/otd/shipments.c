@@ -23,7 +23,7 @@ static const char SQL_LINES_SHIP[] =
     "FROM unnest($1::uuid[], $2::bigint[]) AS t(l, q) WHERE ol.id = t.l";
 static const char SQL_SHIPMENT_GET[] =
     "SELECT id, order_id, state, amount_minor, currency, acceptance_note, "
-    "(extract(epoch FROM create_time) * 1000000)::bigint, (extract(epoch FROM decide_time) * 1000000)::bigint "
+    LTC_SQL_MICROS("create_time") ", " LTC_SQL_MICROS("decide_time") " "
     "FROM shipments WHERE id = $1";
 static const char SQL_SHIPMENT_LINES_GET[] =
     "SELECT ol.product_id, sl.quantity FROM shipment_lines sl JOIN order_lines ol ON ol.id = sl.order_line_id "
@@ -45,13 +45,6 @@ static const char SQL_ORDER_PROGRESS[] =
 
 /* --- loading --------------------------------------------------------------------------------------------- */
 
-static Ltc__Otd__V1__ShipmentState shipment_state_from_text(const char *s) {
-    if (s && strcmp(s, "SHIPPED") == 0) return LTC__OTD__V1__SHIPMENT_STATE__SHIPMENT_STATE_SHIPPED;
-    if (s && strcmp(s, "ACCEPTED") == 0) return LTC__OTD__V1__SHIPMENT_STATE__SHIPMENT_STATE_ACCEPTED;
-    if (s && strcmp(s, "REJECTED") == 0) return LTC__OTD__V1__SHIPMENT_STATE__SHIPMENT_STATE_REJECTED;
-    return LTC__OTD__V1__SHIPMENT_STATE__SHIPMENT_STATE_UNSPECIFIED;
-}
-
 /* Loads shipment `id` with its lines into the arena. NOT_FOUND "SHIPMENT_NOT_FOUND". 0 or -1. */
 static int shipment_load(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Shipment **out) {
     const char *p[1] = {id};
@@ -64,9 +57,9 @@ static int shipment_load(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__
     Ltc__Otd__V1__Shipment *s = LTC_NEW(c, Ltc__Otd__V1__Shipment, LTC__OTD__V1__SHIPMENT__INIT);
     s->name = ltc_call_printf(c, "shipments/%s", ltc_pg_str(r, 0, 0));
     s->order = ltc_call_printf(c, "orders/%s", ltc_pg_str(r, 0, 1));
-    s->state = shipment_state_from_text(ltc_pg_str(r, 0, 2));
-    s->amount = LTC_NEW(c, Ltc__Type__V1__Money, LTC__TYPE__V1__MONEY__INIT);
-    ltc_money_to_proto(ltc_pg_str(r, 0, 4), ltc_pg_i64(r, 0, 3), s->amount);
+    s->state = (Ltc__Otd__V1__ShipmentState)ltc_enum_from_db(&ltc__otd__v1__shipment_state__descriptor,
+                                                             "SHIPMENT_STATE_", ltc_pg_str(r, 0, 2));
+    s->amount = ltc_money_msg(c, ltc_pg_str(r, 0, 4), ltc_pg_i64(r, 0, 3));
     s->acceptance_note = ltc_call_strdup(c, ltc_pg_str(r, 0, 5));
     s->create_time = ltc_ts_from_pg(c, r, 0, 6);
     s->decide_time = ltc_ts_from_pg(c, r, 0, 7);
@@ -150,11 +143,11 @@ static int match_lines(ltc_call *c, const PGresult *lines, const ship_input *in,
 static int write_shipment(ltc_call *c, ltc_status *st, const char *sid, const ship_input *in, const PGresult *lines,
                           const int *line_of, int64_t amount) {
     const char *currency = ltc_pg_str(lines, 0, 6);
-    const char *sp[4] = {sid, in->order, ltc_call_printf(c, "%lld", (long long)amount), currency};
+    const char *sp[4] = {sid, in->order, ltc_sql_i64(c, amount), currency};
     if (!ltc_call_query(c, st, SQL_SHIPMENT_INSERT, 4, sp)) return -1;
     const char **line_ids = ltc_call_alloc(c, in->n * sizeof *line_ids);
     for (size_t i = 0; i < in->n; i++) line_ids[i] = ltc_pg_str(lines, line_of[i], 0);
-    const char *ids = otd_pg_text_array(c, line_ids, in->n), *qty = otd_pg_int_array(c, in->quantities, in->n);
+    const char *ids = ltc_sql_text_array(c, line_ids, in->n), *qty = ltc_sql_i64_array(c, in->quantities, in->n);
     const char *lp[3] = {sid, ids, qty};
     if (!ltc_call_query(c, st, SQL_SHIPMENT_LINES_INSERT, 3, lp)) return -1;
     const char *up[2] = {ids, qty};
