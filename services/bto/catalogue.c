@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "bto.h"
+#include "ltc/fieldmask.h"
 #include "google/protobuf/field_mask.pb-c.h"
 #include "ltc/ids.h"
 #include "ltc/money.h"
@@ -168,32 +169,6 @@ enum { U_NAME, U_LIST, U_COST, U_LEAD, U_N };
 static const char *const UPDATABLE[U_N] = {"display_name", "list_price", "unit_cost", "lead_time_days"};
 #define MASKED(bits, i) (((bits) >> (i)) & 1u)
 
-/* The product fields `mask` names, as bits over UPDATABLE; an absent or empty mask, or "*", names them all. Each
- * bad path adds an INVALID_ARGUMENT violation on "update_mask" (output only or immutable, a sub-field, unknown). */
-static unsigned mask_bits(const Google__Protobuf__FieldMask *mask, ltc_status *st) {
-    const ProtobufCMessageDescriptor *d = &ltc__bto__v1__product__descriptor;
-    unsigned all = (1u << U_N) - 1, bits = 0;
-    if (!mask || mask->n_paths == 0)
-        return all;
-    for (size_t p = 0; p < mask->n_paths; p++) {
-        const char *path = mask->paths[p] ? mask->paths[p] : "";
-        size_t i = 0;
-        while (i < U_N && strcmp(path, UPDATABLE[i]) != 0)
-            i++;
-        if (strcmp(path, "*") == 0)
-            bits = all;
-        else if (i < U_N)
-            bits |= 1u << i;
-        else if (protobuf_c_message_descriptor_get_field_by_name(d, path))
-            ltc_status_bad_field(st, "update_mask", "%.64s is output only or cannot be changed", path);
-        else if (strchr(path, '.'))
-            ltc_status_bad_field(st, "update_mask", "%.64s: name whole fields, not sub-fields", path);
-        else
-            ltc_status_bad_field(st, "update_mask", "%.64s is not a field of Product", path);
-    }
-    return bits;
-}
-
 /* Validates the masked fields of `p`; fills the prices written (an absent unit cost is 0 in the list price's
  * currency, or in the stored currency when only the cost is written: checked after the lock). */
 static void check_update(const Ltc__Bto__V1__Product *p, unsigned bits, ltc_money *list, ltc_money *cost,
@@ -244,7 +219,7 @@ int bto_update_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     if (!p)
         return ltc_status_bad_field(st, "product", "required: the product with its name and the fields to write");
     ltc_name_parse(p->name, "products", "product.name", id, st);
-    unsigned bits = mask_bits(req->update_mask, st);
+    unsigned bits = ltc_update_mask_bits(req->update_mask, &ltc__bto__v1__product__descriptor, UPDATABLE, U_N, st);
     check_update(p, bits, &list, &cost, st);
     if (st->code != LTC_OK)
         return -1;
