@@ -1,6 +1,7 @@
 /* terms.c - payment terms: stored kind text and validation (see ltc/terms.h). */
 #include "ltc/terms.h"
 
+#include "ltc/db.h"
 #include "ltc/proto.h"
 
 #define KIND_PREFIX "PAYMENT_TERM_KIND_"
@@ -47,4 +48,17 @@ int ltc_check_payment_terms(ltc_call *c, Ltc__Type__V1__PaymentTerm *const *term
     if (sum != 10000)
         return ltc_status_bad_field(st, field, "shares add up to %lld bps, not 10000", (long long)sum);
     return 0;
+}
+
+Ltc__Type__V1__PaymentTerm **ltc_terms_from_pg(ltc_call *c, const PGresult *r, int first_row, int n_rows, int col) {
+    Ltc__Type__V1__PaymentTerm **terms = ltc_call_alloc(c, sizeof *terms * (size_t)(n_rows > 0 ? n_rows : 1));
+    for (int i = 0; i < n_rows; i++) {
+        int row = first_row + i;
+        Ltc__Type__V1__PaymentTerm *t = LTC_NEW(c, Ltc__Type__V1__PaymentTerm, LTC__TYPE__V1__PAYMENT_TERM__INIT);
+        t->kind = ltc_term_kind_from_db(ltc_pg_str(r, row, col));
+        t->share_bps = (int32_t)ltc_pg_i64(r, row, col + 1);
+        t->due_days = (int32_t)ltc_pg_i64(r, row, col + 2);
+        terms[i] = t;
+    }
+    return terms;
 }

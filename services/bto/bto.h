@@ -47,11 +47,18 @@ int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
 int bto_get_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_accept_order_closure(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
-/* --- loaders: the resource with its children, or NULL with st set (NOT_FOUND "<THING>_NOT_FOUND") --------- */
-Ltc__Bto__V1__Deal *bto_deal_load(ltc_call *c, ltc_status *st, const char *id);
-Ltc__Bto__V1__Quote *bto_quote_load(ltc_call *c, ltc_status *st, const char *id);
-Ltc__Bto__V1__Contract *bto_contract_load(ltc_call *c, ltc_status *st, const char *id);
-Ltc__Bto__V1__Order *bto_order_load(ltc_call *c, ltc_status *st, const char *id);
+/* --- loaders (one per resource file): the resource with its children into *out, in the arena. 0, or -1 with st
+ * set (NOT_FOUND "<THING>_NOT_FOUND", or the database's status) -------------------------------------------------- */
+int bto_load_deal(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Deal **out);
+int bto_load_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Quote **out);
+int bto_load_contract(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Contract **out);
+int bto_load_order(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Order **out);
+
+/* --- hand-offs BTO sends (handoffs.c): built from BTO's records in the caller's transaction and queued there ---- */
+
+/* The order `order_id` just placed (with its lines, its deal's customer and iron triangle, its contract's payment
+ * terms and requested delivery date) to OTD, AcceptOrder, with a new hand-off id. 0 or -1. */
+int bto_handoff_order(ltc_call *c, ltc_status *st, const char *order_id);
 
 /* --- helpers (util.c) ------------------------------------------------------------------------------------ */
 /* "collection/id", or "" when id is NULL. */

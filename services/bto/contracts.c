@@ -25,14 +25,14 @@ static const char SQL_LOCK_CONTRACT[] = "SELECT state FROM contracts WHERE id = 
 static const char SQL_SIGN_CONTRACT[] =
     "UPDATE contracts SET state = 'SIGNED', signed_by = $2, sign_time = now(), update_time = now() WHERE id = $1";
 
-Ltc__Bto__V1__Contract *bto_contract_load(ltc_call *c, ltc_status *st, const char *id) {
+int bto_load_contract(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Contract **out) {
     const char *params[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_GET_CONTRACT, 1, params);
     if (!r)
-        return NULL;
+        return -1;
     if (PQntuples(r) != 1) {
         ltc_status_set(st, LTC_NOT_FOUND, "CONTRACT_NOT_FOUND", "contract contracts/%s not found", id);
-        return NULL;
+        return -1;
     }
     Ltc__Bto__V1__Contract *k = LTC_NEW(c, Ltc__Bto__V1__Contract, LTC__BTO__V1__CONTRACT__INIT);
     k->name = bto_name(c, "contracts", ltc_pg_str(r, 0, 0));
@@ -49,20 +49,11 @@ Ltc__Bto__V1__Contract *bto_contract_load(ltc_call *c, ltc_status *st, const cha
     k->create_time = ltc_ts_from_pg(c, r, 0, 10);
     PGresult *t = ltc_call_query(c, st, SQL_GET_TERMS, 1, params);
     if (!t)
-        return NULL;
-    int n = PQntuples(t);
-    if (n > 0) {
-        k->payment_terms = ltc_call_alloc(c, (size_t)n * sizeof *k->payment_terms);
-        k->n_payment_terms = (size_t)n;
-    }
-    for (int i = 0; i < n; i++) {
-        Ltc__Type__V1__PaymentTerm *pt = LTC_NEW(c, Ltc__Type__V1__PaymentTerm, LTC__TYPE__V1__PAYMENT_TERM__INIT);
-        pt->kind = ltc_term_kind_from_db(ltc_pg_str(t, i, 0));
-        pt->share_bps = (int32_t)ltc_pg_i64(t, i, 1);
-        pt->due_days = (int32_t)ltc_pg_i64(t, i, 2);
-        k->payment_terms[i] = pt;
-    }
-    return k;
+        return -1;
+    k->n_payment_terms = (size_t)PQntuples(t);
+    k->payment_terms = ltc_terms_from_pg(c, t, 0, PQntuples(t), 0);
+    *out = k;
+    return 0;
 }
 
 /* Validates the request's fields; fills the quote id and the delivery date as text. */
@@ -115,7 +106,7 @@ int bto_create_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     }
     Ltc__Bto__V1__CreateContractResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateContractResponse, LTC__BTO__V1__CREATE_CONTRACT_RESPONSE__INIT);
-    if (!(resp->contract = bto_contract_load(c, st, id)))
+    if (bto_load_contract(c, st, id, &resp->contract) != 0)
         return -1;
     *out = &resp->base;
     return 0;
@@ -130,7 +121,7 @@ int bto_get_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         return -1;
     Ltc__Bto__V1__GetContractResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__GetContractResponse, LTC__BTO__V1__GET_CONTRACT_RESPONSE__INIT);
-    if (!(resp->contract = bto_contract_load(c, st, id)))
+    if (bto_load_contract(c, st, id, &resp->contract) != 0)
         return -1;
     *out = &resp->base;
     return 0;
@@ -159,7 +150,7 @@ int bto_sign_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
         return -1;
     Ltc__Bto__V1__SignContractResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__SignContractResponse, LTC__BTO__V1__SIGN_CONTRACT_RESPONSE__INIT);
-    if (!(resp->contract = bto_contract_load(c, st, id)))
+    if (bto_load_contract(c, st, id, &resp->contract) != 0)
         return -1;
     *out = &resp->base;
     return 0;

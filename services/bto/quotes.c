@@ -36,14 +36,14 @@ static const char SQL_ACCEPTED_OF_DEAL[] =
 static const char SQL_ACCEPT_QUOTE[] =
     "UPDATE quotes SET state = 'ACCEPTED', accept_time = now(), update_time = now() WHERE id = $1";
 
-Ltc__Bto__V1__Quote *bto_quote_load(ltc_call *c, ltc_status *st, const char *id) {
+int bto_load_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Quote **out) {
     const char *params[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_GET_QUOTE, 1, params);
     if (!r)
-        return NULL;
+        return -1;
     if (PQntuples(r) != 1) {
         ltc_status_set(st, LTC_NOT_FOUND, "QUOTE_NOT_FOUND", "quote quotes/%s not found", id);
-        return NULL;
+        return -1;
     }
     Ltc__Bto__V1__Quote *q = LTC_NEW(c, Ltc__Bto__V1__Quote, LTC__BTO__V1__QUOTE__INIT);
     q->name = bto_name(c, "quotes", ltc_pg_str(r, 0, 0));
@@ -56,7 +56,7 @@ Ltc__Bto__V1__Quote *bto_quote_load(ltc_call *c, ltc_status *st, const char *id)
     q->create_time = ltc_ts_from_pg(c, r, 0, 7);
     PGresult *l = ltc_call_query(c, st, SQL_GET_LINES, 1, params);
     if (!l)
-        return NULL;
+        return -1;
     int n = PQntuples(l);
     if (n > 0) {
         q->lines = ltc_call_alloc(c, (size_t)n * sizeof *q->lines);
@@ -72,7 +72,8 @@ Ltc__Bto__V1__Quote *bto_quote_load(ltc_call *c, ltc_status *st, const char *id)
         ql->line_total = ltc_money_msg_pg(c, l, i, 5, 6);
         q->lines[i] = ql;
     }
-    return q;
+    *out = q;
+    return 0;
 }
 
 /* Validates the request's fields (lines: 1 to 200, each a distinct product); fills the deal id, the product ids of
@@ -239,7 +240,7 @@ int bto_create_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         return -1;
     Ltc__Bto__V1__CreateQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateQuoteResponse, LTC__BTO__V1__CREATE_QUOTE_RESPONSE__INIT);
-    if (!(resp->quote = bto_quote_load(c, st, id)))
+    if (bto_load_quote(c, st, id, &resp->quote) != 0)
         return -1;
     *out = &resp->base;
     return 0;
@@ -253,7 +254,7 @@ int bto_get_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out
         return -1;
     Ltc__Bto__V1__GetQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__GetQuoteResponse, LTC__BTO__V1__GET_QUOTE_RESPONSE__INIT);
-    if (!(resp->quote = bto_quote_load(c, st, id)))
+    if (bto_load_quote(c, st, id, &resp->quote) != 0)
         return -1;
     *out = &resp->base;
     return 0;
@@ -299,7 +300,7 @@ int bto_accept_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         return -1;
     Ltc__Bto__V1__AcceptQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__AcceptQuoteResponse, LTC__BTO__V1__ACCEPT_QUOTE_RESPONSE__INIT);
-    if (!(resp->quote = bto_quote_load(c, st, id)))
+    if (bto_load_quote(c, st, id, &resp->quote) != 0)
         return -1;
     *out = &resp->base;
     return 0;

@@ -6,7 +6,6 @@
 #include <string.h>
 
 #include "ltb.h"
-#include "ltc/outbox.h"
 #include "ltc/proto.h"
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
@@ -54,8 +53,7 @@ static Ltc__Ltb__V1__Bid *bid_from_row(ltc_call *c, const PGresult *r, int o) {
     return b;
 }
 
-/* The bid `id`. NOT_FOUND (BID_NOT_FOUND) when unknown. */
-static int bid_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Bid **out) {
+int ltb_load_bid(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Bid **out) {
     const char *p[] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_BID_GET, 1, p);
     if (!r) return -1;
@@ -101,33 +99,6 @@ static int lock_submitted_bid(ltc_call *c, ltc_status *st, const char *id, ltb_o
     return 0;
 }
 
-/* The AcceptWonBidRequest for BTO, from the opportunity just won and its winning bid. */
-static Ltc__Bto__V1__AcceptWonBidRequest *won_bid_handoff(ltc_call *c, const char *handoff_id,
-                                                          const Ltc__Ltb__V1__Opportunity *o,
-                                                          const Ltc__Ltb__V1__Bid *b, const char *opp_id) {
-    Ltc__Bto__V1__AcceptWonBidRequest *h =
-        LTC_NEW(c, Ltc__Bto__V1__AcceptWonBidRequest, LTC__BTO__V1__ACCEPT_WON_BID_REQUEST__INIT);
-    h->handoff_id = ltc_call_strdup(c, handoff_id);
-    h->deal = ltc_call_printf(c, "deals/%s", opp_id);
-    h->opportunity = o->name;
-    h->bid = b->name;
-    h->customer_name = o->customer_name;
-    h->iron_triangle = o->iron_triangle;
-    h->expected_amount = b->amount;
-    h->won_time = o->update_time;
-    h->n_requirements = o->n_requirements;
-    if (o->n_requirements) h->requirements = ltc_call_alloc(c, sizeof *h->requirements * o->n_requirements);
-    for (size_t i = 0; i < o->n_requirements; i++) {
-        Ltc__Bto__V1__WonBidRequirement *q =
-            LTC_NEW(c, Ltc__Bto__V1__WonBidRequirement, LTC__BTO__V1__WON_BID_REQUIREMENT__INIT);
-        q->code = o->requirements[i]->code;
-        q->description = o->requirements[i]->description;
-        q->quantity = o->requirements[i]->quantity;
-        h->requirements[i] = q;
-    }
-    return h;
-}
-
 /* --- handlers ------------------------------------------------------------------------------------------------ */
 
 /* CreateBid: records a SUBMITTED bid; the opportunity moves QUALIFIED -> BIDDING (with a stage history row).
@@ -169,7 +140,7 @@ int ltb_create_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
 
     Ltc__Ltb__V1__CreateBidResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__CreateBidResponse, LTC__LTB__V1__CREATE_BID_RESPONSE__INIT);
-    if (bid_fetch(c, st, id, &resp->bid) != 0) return -1;
+    if (ltb_load_bid(c, st, id, &resp->bid) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -180,13 +151,13 @@ int ltb_get_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, 
     char id[LTC_UUID_LEN + 1];
     if (ltc_name_parse(req->name, "bids", "name", id, st) != 0) return -1;
     Ltc__Ltb__V1__GetBidResponse *resp = LTC_NEW(c, Ltc__Ltb__V1__GetBidResponse, LTC__LTB__V1__GET_BID_RESPONSE__INIT);
-    if (bid_fetch(c, st, id, &resp->bid) != 0) return -1;
+    if (ltb_load_bid(c, st, id, &resp->bid) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
 
 /* MarkBidWon: SUBMITTED -> WON; the opportunity BIDDING -> WON with won_bid, and the deal is queued for BTO
- * (AcceptWonBid, deal id = the opportunity's id) in the same transaction. INVALID_ARGUMENT (name);
+ * (AcceptWonBid, deal id = the opportunity's id, handoffs.c) in the same transaction. INVALID_ARGUMENT (name);
  * NOT_FOUND (BID_NOT_FOUND); FAILED_PRECONDITION (BID_NOT_SUBMITTED, OPPORTUNITY_NOT_BIDDING). */
 int ltb_mark_bid_won(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Ltb__V1__MarkBidWonRequest *req = (const void *)m;
@@ -199,11 +170,7 @@ int ltb_mark_bid_won(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         LTC_NEW(c, Ltc__Ltb__V1__MarkBidWonResponse, LTC__LTB__V1__MARK_BID_WON_RESPONSE__INIT);
     if (bid_decide(c, st, SQL_BID_WIN, id, opp.id, NULL, NULL, &resp->bid, &resp->opportunity) != 0) return -1;
 
-    char handoff[LTC_UUID_LEN + 1];
-    ltc_uuid_new(handoff);
-    Ltc__Bto__V1__AcceptWonBidRequest *h = won_bid_handoff(c, handoff, resp->opportunity, resp->bid, opp.id);
-    if (ltc_outbox_put(c, st, "bto", "/ltc.bto.v1.IntakeService/AcceptWonBid", opp.id, handoff, &h->base) != 0)
-        return -1;
+    if (ltb_handoff_won_bid(c, st, opp.id, id) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

@@ -63,7 +63,7 @@ static Ltc__Ltb__V1__Lead *lead_from_row(ltc_call *c, const PGresult *r, int i) 
     return l;
 }
 
-int ltb_lead_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Lead **out) {
+int ltb_load_lead(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Lead **out) {
     const char *p[] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_LEAD_GET, 1, p);
     if (!r) return -1;
@@ -146,7 +146,7 @@ int ltb_create_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
 
     Ltc__Ltb__V1__CreateLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__CreateLeadResponse, LTC__LTB__V1__CREATE_LEAD_RESPONSE__INIT);
-    if (ltb_lead_fetch(c, st, id, &resp->lead) != 0) return -1;
+    if (ltb_load_lead(c, st, id, &resp->lead) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -158,7 +158,7 @@ int ltb_get_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out,
     if (ltc_name_parse(req->name, "leads", "name", id, st) != 0) return -1;
     Ltc__Ltb__V1__GetLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__GetLeadResponse, LTC__LTB__V1__GET_LEAD_RESPONSE__INIT);
-    if (ltb_lead_fetch(c, st, id, &resp->lead) != 0) return -1;
+    if (ltb_load_lead(c, st, id, &resp->lead) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -227,7 +227,7 @@ int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
 
     Ltc__Ltb__V1__QualifyLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__QualifyLeadResponse, LTC__LTB__V1__QUALIFY_LEAD_RESPONSE__INIT);
-    if (ltb_lead_fetch(c, st, id, &resp->lead) != 0 || ltb_opp_fetch(c, st, opp, &resp->opportunity) != 0) return -1;
+    if (ltb_load_lead(c, st, id, &resp->lead) != 0 || ltb_load_opportunity(c, st, opp, &resp->opportunity) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -247,7 +247,7 @@ int ltb_disqualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 
     Ltc__Ltb__V1__DisqualifyLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__DisqualifyLeadResponse, LTC__LTB__V1__DISQUALIFY_LEAD_RESPONSE__INIT);
-    if (ltb_lead_fetch(c, st, id, &resp->lead) != 0) return -1;
+    if (ltb_load_lead(c, st, id, &resp->lead) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

@@ -74,10 +74,21 @@ int ltb_opp_enter_stage(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V
 /* The whole opportunity of row 0 of r (LTB_OPP_COLS first), with its requirements and stage history read in one
  * more query. 0 or -1. */
 int ltb_opp_from_result(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1__Opportunity **out);
+/* --- loaders (the resource file of each): the whole resource into *out, in the arena; NOT_FOUND when unknown ---- */
+
 /* The whole opportunity (requirements, stage history, won bid, collected amount). NOT_FOUND when unknown. */
-int ltb_opp_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity **out);
+int ltb_load_opportunity(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity **out);
 /* The lead. NOT_FOUND (LEAD_NOT_FOUND) when unknown. */
-int ltb_lead_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Lead **out);
+int ltb_load_lead(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Lead **out);
+
+/* The bid (bids.c). NOT_FOUND (BID_NOT_FOUND) when unknown. */
+int ltb_load_bid(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Bid **out);
+
+/* --- hand-offs LTB sends (handoffs.c): built from LTB's records in the caller's transaction and queued there ---- */
+
+/* The won bid `bid_id` of opportunity `opp_id` (both just decided in this transaction) to BTO, AcceptWonBid, deal id
+ * = the opportunity's id, with a new hand-off id. 0 or -1 (the database's status, or INTERNAL). */
+int ltb_handoff_won_bid(ltc_call *c, ltc_status *st, const char *opp_id, const char *bid_id);
 
 /* True when s has the shape "name@domain.tld" (leads.c; used by CreateLead and UpdateLead). */
 int ltb_email_shape_ok(const char *s);

@@ -189,7 +189,7 @@ static int load_details(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb
     return load_requirements(c, st, ids, opps, n) != 0 || load_history(c, st, ids, opps, n) != 0 ? -1 : 0;
 }
 
-int ltb_opp_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity **out) {
+int ltb_load_opportunity(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity **out) {
     const char *p[] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_OPP_GET, 1, p);
     if (!r) return -1;
@@ -244,7 +244,7 @@ int ltb_get_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     if (ltc_name_parse(req->name, "opportunities", "name", id, st) != 0) return -1;
     Ltc__Ltb__V1__GetOpportunityResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__GetOpportunityResponse, LTC__LTB__V1__GET_OPPORTUNITY_RESPONSE__INIT);
-    if (ltb_opp_fetch(c, st, id, &resp->opportunity) != 0) return -1;
+    if (ltb_load_opportunity(c, st, id, &resp->opportunity) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

@@ -25,8 +25,10 @@
 #define OTD_MAX_LINES 1000
 #define OTD_MAX_TERMS 100
 
-/* --- handlers (orders.c) ------------------------------------------------------------------------------- */
+/* --- handlers (intake.c) ------------------------------------------------------------------------------- */
 int otd_accept_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* --- handlers (orders.c) ------------------------------------------------------------------------------- */
 int otd_get_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int otd_list_orders(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int otd_review_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
@@ -41,15 +43,21 @@ int otd_create_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 int otd_get_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int otd_record_acceptance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
-/* --- shared helpers (orders.c) ------------------------------------------------------------------------- */
+/* --- loaders (the resource file of each): the whole resource into *out, in the arena; does not lock --------- */
 
-/* Order state as stored ("RECEIVED") <-> the proto enum. Unknown text -> UNSPECIFIED. */
-Ltc__Otd__V1__OrderState otd_order_state_from_text(const char *s);
-const char *otd_order_state_text(Ltc__Otd__V1__OrderState s);
+/* The whole order `id` (lines, payment terms). NOT_FOUND "ORDER_NOT_FOUND" when it does not exist. 0 or -1. */
+int otd_load_order(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Order **out);
 
-/* Loads the whole order `id` (lines, payment terms) into the call's arena. Does not lock. NOT_FOUND
- * "ORDER_NOT_FOUND" when it does not exist. 0 or -1. */
-int otd_order_load(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Order **out);
+/* The shipment `id` with its lines (shipments.c). NOT_FOUND "SHIPMENT_NOT_FOUND". 0 or -1. */
+int otd_load_shipment(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Shipment **out);
+
+/* --- hand-offs OTD sends (handoffs.c): built from OTD's records in the caller's transaction and queued there ---- */
+
+/* The accepted shipment `shipment_id` (its acceptance applied in this transaction) with its order's facts and
+ * payment terms to DTC, AcceptDelivery, under `handoff_id` (the id recorded on the shipment). 0 or -1. */
+int otd_handoff_delivery(ltc_call *c, ltc_status *st, const char *shipment_id, const char *handoff_id);
+
+/* --- order helpers (orders.c) -------------------------------------------------------------------------- */
 
 /* Locks the order row (SELECT ... FOR UPDATE) and returns its stored state text (in the arena) in *state.
  * NOT_FOUND "ORDER_NOT_FOUND" when it does not exist. 0 or -1. */

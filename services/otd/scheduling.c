@@ -194,7 +194,7 @@ int otd_schedule_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
 
     Ltc__Otd__V1__ScheduleOrderResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__ScheduleOrderResponse, LTC__OTD__V1__SCHEDULE_ORDER_RESPONSE__INIT);
-    if (otd_order_load(c, st, id, &resp->order) != 0) return -1;
+    if (otd_load_order(c, st, id, &resp->order) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

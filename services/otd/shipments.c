@@ -1,11 +1,10 @@
 /* shipments.c - shipments (发货) of scheduled orders and the customer's acceptance (验收) of each; an accepted
- * shipment is handed to DTC (IntakeService/AcceptDelivery) in the same transaction. */
+ * shipment is handed to DTC (IntakeService/AcceptDelivery, handoffs.c) in the same transaction.
+ * Lock order everywhere: the order first, then the shipment. */
 #include <string.h>
 
 #include "ltc/money.h"
-#include "ltc/outbox.h"
 #include "ltc/proto.h"
-#include "ltc/dtc/v1/intake_service.pb-c.h"
 #include "otd.h"
 
 /* --- SQL ------------------------------------------------------------------------------------------------- */
@@ -45,8 +44,7 @@ static const char SQL_ORDER_PROGRESS[] =
 
 /* --- loading --------------------------------------------------------------------------------------------- */
 
-/* Loads shipment `id` with its lines into the arena. NOT_FOUND "SHIPMENT_NOT_FOUND". 0 or -1. */
-static int shipment_load(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Shipment **out) {
+int otd_load_shipment(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Shipment **out) {
     const char *p[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_SHIPMENT_GET, 1, p);
     if (!r) return -1;
@@ -192,7 +190,7 @@ int otd_create_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     if (write_shipment(c, st, sid, &in, lines, line_of, amount) != 0) return -1;
     Ltc__Otd__V1__CreateShipmentResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__CreateShipmentResponse, LTC__OTD__V1__CREATE_SHIPMENT_RESPONSE__INIT);
-    if (shipment_load(c, st, sid, &resp->shipment) != 0) return -1;
+    if (otd_load_shipment(c, st, sid, &resp->shipment) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -204,33 +202,12 @@ int otd_get_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     if (ltc_name_parse(req->name, "shipments", "name", id, st) != 0) return -1;
     Ltc__Otd__V1__GetShipmentResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__GetShipmentResponse, LTC__OTD__V1__GET_SHIPMENT_RESPONSE__INIT);
-    if (shipment_load(c, st, id, &resp->shipment) != 0) return -1;
+    if (otd_load_shipment(c, st, id, &resp->shipment) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
 
 /* --- RecordAcceptance ------------------------------------------------------------------------------------ */
-
-/* Queues the AcceptDelivery hand-off of accepted shipment `sid` of `order` (loaded after the acceptance). */
-static int handoff_delivery(ltc_call *c, ltc_status *st, const char *sid, const char *handoff_id,
-                            const Ltc__Otd__V1__Order *order, const Ltc__Otd__V1__Shipment *shipment) {
-    Ltc__Dtc__V1__AcceptDeliveryRequest *h =
-        LTC_NEW(c, Ltc__Dtc__V1__AcceptDeliveryRequest, LTC__DTC__V1__ACCEPT_DELIVERY_REQUEST__INIT);
-    h->handoff_id = ltc_call_strdup(c, handoff_id);
-    h->shipment = ltc_call_printf(c, "shipments/%s", sid);
-    h->order = order->name;
-    h->contract = order->contract;
-    h->deal = order->deal;
-    h->customer_name = order->customer_name;
-    h->iron_triangle = order->iron_triangle;
-    h->order_total = order->total;
-    h->n_payment_terms = order->n_payment_terms;
-    h->payment_terms = order->payment_terms;
-    h->accepted_amount = shipment->amount;
-    h->order_fully_accepted = order->state == LTC__OTD__V1__ORDER_STATE__ORDER_STATE_ACCEPTED;
-    const char *deal_id = order->deal + strlen("deals/");
-    return ltc_outbox_put(c, st, "dtc", "/ltc.dtc.v1.IntakeService/AcceptDelivery", deal_id, handoff_id, &h->base);
-}
 
 /* Applies the decision to the order's lines and state: accepted adds to accepted quantities (order ACCEPTED when
  * all is accepted); rejected returns the quantities to unshipped (order PARTIALLY_SHIPPED or SCHEDULED). */
@@ -279,8 +256,8 @@ int otd_record_acceptance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
 
     Ltc__Otd__V1__RecordAcceptanceResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__RecordAcceptanceResponse, LTC__OTD__V1__RECORD_ACCEPTANCE_RESPONSE__INIT);
-    if (shipment_load(c, st, sid, &resp->shipment) != 0 || otd_order_load(c, st, oid, &resp->order) != 0) return -1;
-    if (req->accepted && handoff_delivery(c, st, sid, handoff_id, resp->order, resp->shipment) != 0) return -1;
+    if (otd_load_shipment(c, st, sid, &resp->shipment) != 0 || otd_load_order(c, st, oid, &resp->order) != 0) return -1;
+    if (req->accepted && otd_handoff_delivery(c, st, sid, handoff_id) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

@@ -24,4 +24,9 @@ Ltc__Type__V1__PaymentTermKind ltc_term_kind_from_db(const char *text);
 int ltc_check_payment_terms(ltc_call *c, Ltc__Type__V1__PaymentTerm *const *terms, size_t n, const char *field,
                             size_t max_terms, ltc_status *st);
 
+/* The terms of rows [first_row, first_row + n_rows) of a result whose columns `col`, col + 1, col + 2 hold the kind's
+ * text, share_bps and due_days: an array of n_rows messages in the call's arena (room for one even when n_rows is 0,
+ * so it is never NULL). */
+Ltc__Type__V1__PaymentTerm **ltc_terms_from_pg(ltc_call *c, const PGresult *r, int first_row, int n_rows, int col);
+
 #endif
