@@ -19,8 +19,8 @@
 #include "ltc/otd/v1/otd_service.pb-c.h"
 #include "ltc/otd/v1/resources.pb-c.h"
 
-/* Scheduling horizon: working days from tomorrow up to this many calendar days ahead. */
-#define OTD_HORIZON_DAYS 366
+#include "capacity.h"
+
 /* Upper bounds on repeated fields, so that one request cannot hold a worker for long. */
 #define OTD_MAX_LINES 1000
 #define OTD_MAX_TERMS 100
@@ -65,17 +65,6 @@ int otd_order_lock(ltc_call *c, ltc_status *st, const char *id, const char **sta
 
 /* Sets the order's state (and update_time). 0 or -1. */
 int otd_order_set_state(ltc_call *c, ltc_status *st, const char *id, const char *state);
-
-/* --- scheduling (scheduling.c) ------------------------------------------------------------------------- */
-
-/* Finite-capacity fill, pure (no database): places `work` units on consecutive days 0..horizon_days-1, taking on
- * each working day (is_working_day[i] != 0) whatever capacity is left (daily_capacity - booked_per_day[i], never
- * below 0), earliest days first. booked_per_day may be NULL (nothing booked). alloc_per_day, when not NULL, receives
- * the units placed on each of the horizon_days days (0 after the finish day).
- * Returns the index of the day the work finishes on, or -1 when it does not fit in the horizon, or when work,
- * daily_capacity or horizon_days is not positive (alloc_per_day is then all zero). */
-int otd_fill_capacity(int64_t work, int64_t daily_capacity, const int64_t *booked_per_day, int horizon_days,
-                      const int *is_working_day, int64_t *alloc_per_day);
 
 /* The service's definition (service.c), run by main.c and driven by the fuzz targets. */
 #include "ltc/service.h"

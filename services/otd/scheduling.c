@@ -4,7 +4,8 @@
  * every resource (so that concurrent schedules run one after another and never book the same capacity twice),
  * computes for each the earliest day the work can finish when it fills, from tomorrow on, each working day
  * (Monday to Friday) with the capacity not yet booked, within OTD_HORIZON_DAYS days, and books the order on the
- * resource that finishes first (ties: the oldest resource). The finish day is the order's promise date. */
+ * resource that finishes first (ties: the oldest resource). The finish day is the order's promise date. The fill and
+ * the working days are pure (capacity.c). */
 #include <string.h>
 
 #include "ltc/proto.h"
@@ -33,27 +34,6 @@ static const char SQL_BOOK[] =
 static const char SQL_ORDER_SCHEDULED[] =
     "UPDATE orders SET state = 'SCHEDULED', resource_id = $2, promise_date = $3::date + $4::int, "
     "late = ($3::date + $4::int) > requested_delivery_date, update_time = now() WHERE id = $1";
-
-/* --- the pure fill --------------------------------------------------------------------------------------- */
-
-int otd_fill_capacity(int64_t work, int64_t daily_capacity, const int64_t *booked_per_day, int horizon_days,
-                      const int *is_working_day, int64_t *alloc_per_day) {
-    if (alloc_per_day && horizon_days > 0) memset(alloc_per_day, 0, (size_t)horizon_days * sizeof *alloc_per_day);
-    if (work <= 0 || daily_capacity <= 0 || horizon_days <= 0 || !is_working_day) return -1;
-    int64_t left = work;
-    for (int i = 0; i < horizon_days; i++) {
-        if (!is_working_day[i]) continue;
-        int64_t booked = booked_per_day && booked_per_day[i] > 0 ? booked_per_day[i] : 0;
-        int64_t free = booked < daily_capacity ? daily_capacity - booked : 0;
-        int64_t take = free < left ? free : left;
-        if (take == 0) continue;
-        if (alloc_per_day) alloc_per_day[i] = take;
-        left -= take;
-        if (left == 0) return i;
-    }
-    if (alloc_per_day) memset(alloc_per_day, 0, (size_t)horizon_days * sizeof *alloc_per_day);
-    return -1;
-}
 
 /* --- CreateResource -------------------------------------------------------------------------------------- */
 
@@ -176,7 +156,7 @@ int otd_schedule_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     const char *today = ltc_call_strdup(c, ltc_pg_str(t, 0, 0));
     int dow0 = (int)ltc_pg_i64(t, 0, 1);  /* ISO: Monday 1 .. Sunday 7 */
     int working[OTD_HORIZON_DAYS];
-    for (int i = 0; i < OTD_HORIZON_DAYS; i++) working[i] = ((dow0 + i) % 7) + 1 <= 5;  /* day i = today + i + 1 */
+    otd_working_days(dow0, OTD_HORIZON_DAYS, working);
 
     PGresult *res = ltc_call_query(c, st, SQL_RESOURCES_LOCK, 0, NULL);
     if (!res) return -1;
