@@ -316,3 +316,13 @@ int ltc_check_triangle(const Ltc__Type__V1__IronTriangle *t, const char *field, 
     }
     return rc;
 }
+
+int ltc_check_requirement(ltc_call *c, const char *field, size_t i, const char *code, const char *description,
+                          int64_t quantity, ltc_status *st) {
+    int rc = 0;
+    if (ltc_check_text(code, ltc_call_printf(c, "%s[%zu].code", field, i), 1, 64, st) != 0) rc = -1;
+    if (ltc_check_text(description, ltc_call_printf(c, "%s[%zu].description", field, i), 0, 1000, st) != 0) rc = -1;
+    if (quantity < 0)
+        rc = ltc_status_bad_field(st, ltc_call_printf(c, "%s[%zu].quantity", field, i), "must not be negative");
+    return rc;
+}

@@ -19,7 +19,6 @@
 
 #define BTO_MAX_QUOTE_LINES 200
 #define BTO_MAX_PAYMENT_TERMS 10
-#define BTO_MAX_REQUIREMENTS 100
 
 /* --- handlers (catalogue.c) ------------------------------------------------------------------------------ */
 int bto_create_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);

@@ -49,15 +49,12 @@ static int validate_won_bid(ltc_call *c, const Ltc__Bto__V1__AcceptWonBidRequest
     ltc_check_text(req->customer_name, "customer_name", 1, 200, st);
     ltc_check_triangle(req->iron_triangle, "iron_triangle", 1, st);
     ltc_money_from_proto(req->expected_amount, "expected_amount", 0, amount, st);
-    if (req->n_requirements > BTO_MAX_REQUIREMENTS) {
-        ltc_status_bad_field(st, "requirements", "at most %d", BTO_MAX_REQUIREMENTS);
+    if (req->n_requirements > LTC_MAX_REQUIREMENTS) {
+        ltc_status_bad_field(st, "requirements", "at most %d", LTC_MAX_REQUIREMENTS);
     } else {
         for (size_t i = 0; i < req->n_requirements; i++) {
             const Ltc__Bto__V1__WonBidRequirement *q = req->requirements[i];
-            ltc_check_text(q->code, ltc_call_printf(c, "requirements[%zu].code", i), 1, 64, st);
-            ltc_check_text(q->description, ltc_call_printf(c, "requirements[%zu].description", i), 0, 1000, st);
-            if (q->quantity < 0)
-                ltc_status_bad_field(st, ltc_call_printf(c, "requirements[%zu].quantity", i), "must not be negative");
+            ltc_check_requirement(c, "requirements", i, q->code, q->description, q->quantity, st);
         }
     }
     bto_ts_micros(req->won_time, "won_time", won_us, won_present, st);

@@ -31,7 +31,7 @@ int dtc_list_invoices(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
 /* payments.c */
 int dtc_record_payment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
-/* --- loaders (the resource file of each): a new message in the call's arena ---------------------------------------- */
+/* --- loaders (the resource file of each): a new message in the call's arena --------------------------------------- */
 
 /* The order account `account_id` (a UUID) with its terms (accounts.c). 0, -1 with NOT_FOUND
  * "ORDER_ACCOUNT_NOT_FOUND", or -1 with the database's status. */
@@ -39,7 +39,7 @@ int dtc_load_account(ltc_call *c, ltc_status *st, const char *account_id, Ltc__D
 /* One invoice (a UUID) (invoices.c). 0, -1 with NOT_FOUND "INVOICE_NOT_FOUND", or -1 with the database's status. */
 int dtc_load_invoice(ltc_call *c, ltc_status *st, const char *invoice_id, Ltc__Dtc__V1__Invoice **out);
 
-/* --- the account's closure (accounts.c) ---------------------------------------------------------------------------- */
+/* --- the account's closure (accounts.c) --------------------------------------------------------------------------- */
 
 /* Closes the OPEN account `account_id` (already locked FOR UPDATE by the caller) when it is fully accepted, fully
  * invoiced and every invoice is PAID: state CLOSED with close_time, the order closure (and the contract closure when
@@ -47,7 +47,7 @@ int dtc_load_invoice(ltc_call *c, ltc_status *st, const char *invoice_id, Ltc__D
  * the call's transaction. Sets *closed to 1 when it closed now, else 0. 0 or -1. */
 int dtc_close_account_if_settled(ltc_call *c, ltc_status *st, const char *account_id, int *closed);
 
-/* --- hand-offs DTC sends (handoffs.c): built from DTC's records in the caller's transaction and queued there ------- */
+/* --- hand-offs DTC sends (handoffs.c): built from DTC's records in the caller's transaction and queued there ------ */
 
 /* The closure of account `account_id` (CLOSED in this transaction) to BTO (AcceptOrderClosure) and LTB
  * (AcceptCashCollected), each with a new hand-off id, the deal's id ordering them. 0 or -1. */

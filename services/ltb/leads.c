@@ -116,16 +116,14 @@ static void check_lead(const Ltc__Ltb__V1__Lead *l, ltc_status *st) {
 }
 
 static void check_requirements(ltc_call *c, const Ltc__Ltb__V1__QualifyLeadRequest *req, ltc_status *st) {
-    if (req->n_requirements > 100) {
-        ltc_status_bad_field(st, "requirements", "at most 100 requirements, got %zu", req->n_requirements);
+    if (req->n_requirements > LTC_MAX_REQUIREMENTS) {
+        ltc_status_bad_field(st, "requirements", "at most %d requirements, got %zu", LTC_MAX_REQUIREMENTS,
+                             req->n_requirements);
         return;
     }
     for (size_t i = 0; i < req->n_requirements; i++) {
         const Ltc__Ltb__V1__Requirement *q = req->requirements[i];
-        ltc_check_text(q->code, ltc_call_printf(c, "requirements[%zu].code", i), 1, 64, st);
-        ltc_check_text(q->description, ltc_call_printf(c, "requirements[%zu].description", i), 0, 1000, st);
-        if (q->quantity < 0)
-            ltc_status_bad_field(st, ltc_call_printf(c, "requirements[%zu].quantity", i), "must not be negative");
+        ltc_check_requirement(c, "requirements", i, q->code, q->description, q->quantity, st);
     }
 }
 
@@ -227,7 +225,8 @@ int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
 
     Ltc__Ltb__V1__QualifyLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__QualifyLeadResponse, LTC__LTB__V1__QUALIFY_LEAD_RESPONSE__INIT);
-    if (ltb_load_lead(c, st, id, &resp->lead) != 0 || ltb_load_opportunity(c, st, opp, &resp->opportunity) != 0) return -1;
+    if (ltb_load_lead(c, st, id, &resp->lead) != 0) return -1;
+    if (ltb_load_opportunity(c, st, opp, &resp->opportunity) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

@@ -81,7 +81,11 @@ int ltb_update_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
                               state);
     if (etag_check(c, st, "lead", id, l->etag, ltc_pg_i64(r, 0, 1)) != 0) return -1;
 
-    const char *pu[] = {id, ltc_mask_flag(bits, LU_COMPANY), ltc_mask_flag(bits, LU_CONTACT), ltc_mask_flag(bits, LU_EMAIL), ltc_mask_flag(bits, LU_PHONE),
+    const char *pu[] = {id,
+                        ltc_mask_flag(bits, LU_COMPANY),
+                        ltc_mask_flag(bits, LU_CONTACT),
+                        ltc_mask_flag(bits, LU_EMAIL),
+                        ltc_mask_flag(bits, LU_PHONE),
                         l->company_name, l->contact_name, l->contact_email, l->contact_phone};
     if (!ltc_call_query(c, st, SQL_LEAD_UPDATE, 9, pu)) return -1;
 
@@ -143,7 +147,11 @@ int ltb_update_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
                                     "must be %s, the opportunity's currency, not %s", currency, amount.currency);
     if (etag_check(c, st, "opportunity", id, o->etag, ltc_pg_i64(r, 0, 2)) != 0) return -1;
 
-    const char *pu[] = {id, ltc_mask_flag(bits, OU_TITLE), ltc_mask_flag(bits, OU_WIN), ltc_mask_flag(bits, OU_AMOUNT), ltc_mask_flag(bits, OU_CLOSE),
+    const char *pu[] = {id,
+                        ltc_mask_flag(bits, OU_TITLE),
+                        ltc_mask_flag(bits, OU_WIN),
+                        ltc_mask_flag(bits, OU_AMOUNT),
+                        ltc_mask_flag(bits, OU_CLOSE),
                         o->title, ltc_call_printf(c, "%d", (int)o->win_probability_bps),
                         ltc_sql_i64(c, amount.minor), date[0] ? date : NULL};
     if (!ltc_call_query(c, st, SQL_OPP_UPDATE, 9, pu)) return -1;

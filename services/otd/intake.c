@@ -20,7 +20,7 @@ static const char SQL_TERMS_INSERT[] =
     "INSERT INTO order_payment_terms (order_id, position, kind, share_bps, due_days) "
     "SELECT $1, t.n, t.k, t.b, t.d FROM unnest($2::text[], $3::int[], $4::int[]) WITH ORDINALITY AS t(k, b, d, n)";
 
-/* --- AcceptOrder --------------------------------------------------------------------------------------------------- */
+/* --- AcceptOrder -------------------------------------------------------------------------------------------------- */
 
 /* The validated content of an AcceptOrderRequest, as SQL text parameters. */
 typedef struct order_input {

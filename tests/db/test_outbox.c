@@ -215,8 +215,8 @@ static void test_commit_wakes_relay_in_process(void **state) {
 
     /* a rolled-back put leaves no note: the next commit without rows wakes nobody (nothing to see, but no crash) */
     assert_int_equal(ltc_db_begin(db, &st), 0);
-    assert_int_equal(ltc_outbox_put(c, &st, &BTO, "AcceptOrderClosure", "deal-wake", "4f1c2d3e-0000-4000-8000-00000000a002",
-                                    &msg.base),
+    assert_int_equal(ltc_outbox_put(c, &st, &BTO, "AcceptOrderClosure", "deal-wake",
+                                    "4f1c2d3e-0000-4000-8000-00000000a002", &msg.base),
                      0);
     ltc_db_rollback(db);
     ltc_outbox_after_rollback();

@@ -3,10 +3,11 @@
  * A handler that changes state and must tell the next stage calls ltc_outbox_put inside its (WRITE) transaction:
  * the row commits with the state change or not at all. A hand-off is typed: the sender names the receiver by an
  * ltc_handoff_peer (its peer name and generated service descriptor, declared once in the stage's handoffs.c) and the
- * method by its name; the path comes from the descriptors and the message must be the method's input type. The relay, a thread of the same process, claims due rows with
- * FOR UPDATE SKIP LOCKED (replicas share the work), calls the receiver with a deadline, and marks them delivered on
- * OK. Transient failures retry with capped exponential backoff and jitter; a status that retrying cannot fix
- * parks the row with its reason. Rows of one deal to one destination are delivered in order. The receiver dedups by hand-off id. */
+ * method by its name; the path comes from the descriptors and the message must be the method's input type.
+ * The relay, a thread of the same process, claims due rows with FOR UPDATE SKIP LOCKED (replicas share the work),
+ * calls the receiver with a deadline, and marks them delivered on OK. Transient failures retry with capped
+ * exponential backoff and jitter; a status that retrying cannot fix parks the row with its reason. Rows of one deal
+ * to one destination are delivered in order. The receiver dedups by hand-off id. */
 #ifndef LTC_OUTBOX_H
 #define LTC_OUTBOX_H
 

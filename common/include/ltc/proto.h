@@ -55,4 +55,12 @@ struct Ltc__Type__V1__IronTriangle *ltc_triangle_from_pg(ltc_call *c, const PGre
  * per bad owner ("<field>.account_owner" etc.) to st. Returns 0 or -1 (INVALID_ARGUMENT). */
 int ltc_check_triangle(const struct Ltc__Type__V1__IronTriangle *t, const char *field, int required, ltc_status *st);
 
+/* Most requirements a deal may carry (LTB's QualifyLead, BTO's AcceptWonBid). */
+#define LTC_MAX_REQUIREMENTS 100
+/* Checks requirement i of a deal's list `field` (LTB's Requirement and BTO's WonBidRequirement share these fields):
+ * "<field>[i].code" 1 to 64 characters, ".description" at most 1000, ".quantity" not negative. Adds a violation per
+ * bad field (names in the call's arena). Returns 0 or -1 (INVALID_ARGUMENT). */
+int ltc_check_requirement(ltc_call *c, const char *field, size_t i, const char *code, const char *description,
+                          int64_t quantity, ltc_status *st);
+
 #endif

@@ -86,8 +86,12 @@ static void test_money_msg(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_i64),       cmocka_unit_test(test_plain_array), cmocka_unit_test(test_text_array_quotes_and_escapes),
-        cmocka_unit_test(test_i64_array), cmocka_unit_test(test_sql_macros),  cmocka_unit_test(test_money_msg),
+        cmocka_unit_test(test_i64),
+        cmocka_unit_test(test_plain_array),
+        cmocka_unit_test(test_text_array_quotes_and_escapes),
+        cmocka_unit_test(test_i64_array),
+        cmocka_unit_test(test_sql_macros),
+        cmocka_unit_test(test_money_msg),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

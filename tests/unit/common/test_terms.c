@@ -78,7 +78,8 @@ static void test_count(void **state) {
 /* Every bad field of every term is named; the sum is only checked when each term is valid. */
 static void test_bad_fields(void **state) {
     ltc_call *c = *state;
-    Ltc__Type__V1__PaymentTerm a = term(KIND(UNSPECIFIED), 0, -1), b = term((Ltc__Type__V1__PaymentTermKind)42, 10001, 3651);
+    Ltc__Type__V1__PaymentTerm a = term(KIND(UNSPECIFIED), 0, -1);
+    Ltc__Type__V1__PaymentTerm b = term((Ltc__Type__V1__PaymentTermKind)42, 10001, 3651);
     Ltc__Type__V1__PaymentTerm *terms[] = {&a, &b};
     ltc_status st = {0};
     assert_int_equal(ltc_check_payment_terms(c, terms, 2, "payment_terms", 10, &st), -1);
