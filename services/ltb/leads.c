@@ -167,7 +167,7 @@ int ltb_list_leads(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     int limit;
     int64_t after;
     if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    const char *p[] = {ltc_sql_i64(c, after), ltc_call_printf(c, "%d", limit)};
+    const char *p[] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit)};
     PGresult *r = ltc_call_query(c, st, SQL_LEAD_LIST, 2, p);
     if (!r) return -1;
 
@@ -209,13 +209,13 @@ int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     const Ltc__Type__V1__IronTriangle *t = req->iron_triangle;
     const char *po[] = {opp, id, company, req->opportunity_title, t->account_owner, t->solution_owner,
                         t->fulfilment_owner, ltc_sql_i64(c, amount.minor), amount.currency,
-                        close_date[0] ? close_date : NULL, ltc_call_printf(c, "%d", (int)req->win_probability_bps)};
+                        close_date[0] ? close_date : NULL, ltc_sql_i64(c, req->win_probability_bps)};
     if (!ltc_call_query(c, st, SQL_OPP_INSERT, 11, po)) return -1;
     for (size_t i = 0; i < req->n_requirements; i++) {
         const Ltc__Ltb__V1__Requirement *q = req->requirements[i];
         char rid[LTC_UUID_LEN + 1];
         ltc_uuid_new(rid);
-        const char *pr[] = {rid, opp, ltc_call_printf(c, "%zu", i), q->code, q->description,
+        const char *pr[] = {rid, opp, ltc_sql_i64(c, (int64_t)i), q->code, q->description,
                             ltc_sql_i64(c, q->quantity)};
         if (!ltc_call_query(c, st, SQL_REQ_INSERT, 6, pr)) return -1;
     }

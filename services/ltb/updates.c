@@ -152,7 +152,7 @@ int ltb_update_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
                         ltc_mask_flag(bits, OU_WIN),
                         ltc_mask_flag(bits, OU_AMOUNT),
                         ltc_mask_flag(bits, OU_CLOSE),
-                        o->title, ltc_call_printf(c, "%d", (int)o->win_probability_bps),
+                        o->title, ltc_sql_i64(c, o->win_probability_bps),
                         ltc_sql_i64(c, amount.minor), date[0] ? date : NULL};
     if (!ltc_call_query(c, st, SQL_OPP_UPDATE, 9, pu)) return -1;
 

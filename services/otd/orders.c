@@ -168,7 +168,7 @@ int otd_list_orders(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
     int limit;
     int64_t after;
     if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    const char *p[3] = {ltc_sql_i64(c, after), ltc_call_printf(c, "%d", limit),
+    const char *p[3] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit),
                         ltc_call_deal_scope(c)};
     PGresult *r = ltc_call_query(c, st, SQL_ORDER_LIST, 3, p);
     if (!r) return -1;

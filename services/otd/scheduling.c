@@ -81,7 +81,7 @@ typedef struct placement {
 
 /* Fills `booked` (OTD_HORIZON_DAYS days from tomorrow) with the capacity booked on `resource`. */
 static int load_booked(ltc_call *c, ltc_status *st, const char *resource, const char *today, int64_t *booked) {
-    const char *p[3] = {resource, today, ltc_call_printf(c, "%d", OTD_HORIZON_DAYS)};
+    const char *p[3] = {resource, today, ltc_sql_i64(c, OTD_HORIZON_DAYS)};
     PGresult *r = ltc_call_query(c, st, SQL_BOOKED, 3, p);
     if (!r) return -1;
     memset(booked, 0, OTD_HORIZON_DAYS * sizeof *booked);
@@ -125,7 +125,7 @@ static int book(ltc_call *c, ltc_status *st, const char *id, const char *today, 
         }
     const char *bp[5] = {best->resource, today, id, ltc_sql_i64_array(c, offs, n), ltc_sql_i64_array(c, qty, n)};
     if (!ltc_call_query(c, st, SQL_BOOK, 5, bp)) return -1;
-    const char *up[4] = {id, best->resource, today, ltc_call_printf(c, "%d", best->finish + 1)};
+    const char *up[4] = {id, best->resource, today, ltc_sql_i64(c, best->finish + 1)};
     return ltc_call_query(c, st, SQL_ORDER_SCHEDULED, 4, up) ? 0 : -1;
 }
 
