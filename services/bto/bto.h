@@ -1,6 +1,11 @@
 /* bto.h - private declarations of the BTO service (bid to order, 标后): the handlers of BidToOrderService and
- * IntakeService, the loaders that build a resource message from the database (shared by the Get, the state changes
- * and the hand-off), and a few small helpers. Everything a loader or helper returns lives in the call's arena. */
+ * IntakeService, the loaders that build a resource message from the database (shared by the Get and the state
+ * changes), and a few small helpers. Everything a loader or helper returns lives in the call's arena.
+ * Files: intake.c (what the stage receives: its IntakeService handlers), handoffs.c (what it sends: each hand-off
+ * built from the stage's rows and queued with ltc_outbox_put), one file per resource (handlers, loader
+ * <stage>_load_<resource>), and main.c/service.c. Functions that query take (c, st, ...); validators take st last,
+ * like ltc_check_text. Resources: catalogue.c, deals.c, quotes.c, contracts.c, orders.c;
+ * util.c holds the few BTO-only helpers. */
 #ifndef LTC_BTO_H
 #define LTC_BTO_H
 

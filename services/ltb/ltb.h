@@ -1,6 +1,10 @@
 /* ltb.h - private declarations of the LTB service (lead to bid, 标前): the handlers that main.c puts in its method
  * table and the helpers the resource files share. Every function here runs inside a call (ltc_call): what it builds
- * lives in the call's arena; on -1 the status is set and the caller returns -1 as is. */
+ * lives in the call's arena; on -1 the status is set and the caller returns -1 as is.
+ * Files: intake.c (what the stage receives: its IntakeService handlers), handoffs.c (what it sends: each hand-off
+ * built from the stage's rows and queued with ltc_outbox_put), one file per resource (handlers, loader
+ * <stage>_load_<resource>), and main.c/service.c. Functions that query take (c, st, ...); validators take st last,
+ * like ltc_check_text. Resources: leads.c, opportunities.c, bids.c, updates.c (the Update methods). */
 #ifndef LTB_H
 #define LTB_H
 

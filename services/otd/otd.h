@@ -1,6 +1,10 @@
 /* otd.h - private declarations of the OTD service (order to deliver): the handlers of
  * ltc.otd.v1.OrderToDeliveryService and ltc.otd.v1.IntakeService, the order/shipment loaders they share, and the
- * pure finite-capacity fill used by the scheduler. */
+ * pure finite-capacity fill used by the scheduler (capacity.h).
+ * Files: intake.c (what the stage receives: its IntakeService handlers), handoffs.c (what it sends: each hand-off
+ * built from the stage's rows and queued with ltc_outbox_put), one file per resource (handlers, loader
+ * <stage>_load_<resource>), and main.c/service.c. Functions that query take (c, st, ...); validators take st last,
+ * like ltc_check_text. Resources: orders.c, scheduling.c (resources and schedules), shipments.c. */
 #ifndef LTC_OTD_H
 #define LTC_OTD_H
 
