@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "ltc/db.h"
 #include "ltc/type/v1/money.pb-c.h"
 
 typedef struct iso_currency {
@@ -99,6 +100,17 @@ void ltc_money_to_proto(const char *currency, int64_t minor, Ltc__Type__V1__Mone
     out->currency_code = cur ? (char *)cur->code : unknown;
     out->units = minor / POW10[digits];
     out->nanos = (int32_t)((minor % POW10[digits]) * POW10[9 - digits]);
+}
+
+Ltc__Type__V1__Money *ltc_money_msg(ltc_call *c, const char *currency, int64_t minor) {
+    Ltc__Type__V1__Money *m = LTC_NEW(c, Ltc__Type__V1__Money, LTC__TYPE__V1__MONEY__INIT);
+    ltc_money_to_proto(currency, minor, m);
+    return m;
+}
+
+Ltc__Type__V1__Money *ltc_money_msg_pg(ltc_call *c, const PGresult *r, int row, int minor_col, int currency_col) {
+    if (PQgetisnull(r, row, minor_col) || PQgetisnull(r, row, currency_col)) return NULL;
+    return ltc_money_msg(c, PQgetvalue(r, row, currency_col), ltc_pg_i64(r, row, minor_col));
 }
 
 int ltc_i64_add(int64_t a, int64_t b, int64_t *out) {

@@ -25,13 +25,23 @@ static const char SQL_PUT[] =
     " VALUES ($1, $2, $3, $4, $5, $6)";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('ltc_outbox_' || current_schema(), '')";
 
-int ltc_outbox_put(ltc_call *c, ltc_status *st, const char *destination, const char *method, const char *deal_id,
+int ltc_outbox_put(ltc_call *c, ltc_status *st, const ltc_handoff_peer *peer, const char *method, const char *deal_id,
                    const char *handoff_id, const ProtobufCMessage *msg) {
+    if (!peer || !peer->destination || !peer->service || !method || !msg)
+        return ltc_status_set(st, LTC_INTERNAL, NULL, "hand-off without a peer, method or message");
+    const ProtobufCMethodDescriptor *md = protobuf_c_service_descriptor_get_method_by_name(peer->service, method);
+    if (!md)
+        return ltc_status_set(st, LTC_INTERNAL, NULL, "%s has no method %s", peer->service->name,
+                              method);
+    if (msg->descriptor != md->input)
+        return ltc_status_set(st, LTC_INTERNAL, NULL, "%s/%s takes %s, not %s", peer->service->name,
+                              method, md->input->name, msg->descriptor ? msg->descriptor->name : "(none)");
+    const char *path = ltc_call_printf(c, "/%s/%s", peer->service->name, md->name);
     size_t n = protobuf_c_message_get_packed_size(msg);
     uint8_t *buf = ltc_call_alloc(c, n ? n : 1);
     protobuf_c_message_pack(msg, buf);
     /* the trace goes on with the hand-off: the receiver's work joins the trace of the call that caused it */
-    const char *params[6] = {handoff_id, deal_id, destination, method, (const char *)buf, ltc_call_traceparent(c)};
+    const char *params[6] = {handoff_id, deal_id, peer->destination, path, (const char *)buf, ltc_call_traceparent(c)};
     const int lens[6] = {0, 0, 0, 0, (int)n, 0};
     const int fmts[6] = {0, 0, 0, 0, 1, 0};
     PGresult *r = ltc_db_query_bin(ltc_call_db(c), st, SQL_PUT, 6, params, lens, fmts);

@@ -293,9 +293,8 @@ const char *ltc_enum_to_db(const ProtobufCEnumDescriptor *d, const char *prefix,
 
 Ltc__Type__V1__IronTriangle *ltc_triangle_from_pg(ltc_call *c, const PGresult *r, int row, int col) {
     Ltc__Type__V1__IronTriangle *t = LTC_NEW(c, Ltc__Type__V1__IronTriangle, LTC__TYPE__V1__IRON_TRIANGLE__INIT);
-    t->account_owner = ltc_call_strdup(c, ltc_pg_str(r, row, col) ? ltc_pg_str(r, row, col) : "");
-    t->solution_owner = ltc_call_strdup(c, ltc_pg_str(r, row, col + 1) ? ltc_pg_str(r, row, col + 1) : "");
-    t->fulfilment_owner = ltc_call_strdup(c, ltc_pg_str(r, row, col + 2) ? ltc_pg_str(r, row, col + 2) : "");
+    char **owners[3] = {&t->account_owner, &t->solution_owner, &t->fulfilment_owner};
+    for (int i = 0; i < 3; i++) *owners[i] = ltc_call_strdup(c, PQgetvalue(r, row, col + i)); /* "" for NULL */
     return t;
 }
 
@@ -303,7 +302,7 @@ int ltc_check_triangle(const Ltc__Type__V1__IronTriangle *t, const char *field, 
     char path[160];
     if (!t) {
         if (!required) return 0;
-        return ltc_status_bad_field(st, field, "required: the deal's AR, SR and FR");
+        return ltc_status_bad_field(st, field, "required: account_owner, solution_owner and fulfilment_owner");
     }
     const struct {
         const char *name, *value;
@@ -313,7 +312,17 @@ int ltc_check_triangle(const Ltc__Type__V1__IronTriangle *t, const char *field, 
     int rc = 0;
     for (int i = 0; i < 3; i++) {
         snprintf(path, sizeof path, "%s.%s", field, owners[i].name);
-        if (ltc_check_text(owners[i].value, path, 1, 128, st) != 0) rc = -1;
+        if (ltc_check_text(owners[i].value, path, required, 128, st) != 0) rc = -1;
     }
+    return rc;
+}
+
+int ltc_check_requirement(ltc_call *c, const char *field, size_t i, const char *code, const char *description,
+                          int64_t quantity, ltc_status *st) {
+    int rc = 0;
+    if (ltc_check_text(code, ltc_call_printf(c, "%s[%zu].code", field, i), 1, 64, st) != 0) rc = -1;
+    if (ltc_check_text(description, ltc_call_printf(c, "%s[%zu].description", field, i), 0, 1000, st) != 0) rc = -1;
+    if (quantity < 0)
+        rc = ltc_status_bad_field(st, ltc_call_printf(c, "%s[%zu].quantity", field, i), "must not be negative");
     return rc;
 }

@@ -1,6 +1,11 @@
 /* bto.h - private declarations of the BTO service (bid to order, 标后): the handlers of BidToOrderService and
- * IntakeService, the loaders that build a resource message from the database (shared by the Get, the state changes
- * and the hand-off), and a few small helpers. Everything a loader or helper returns lives in the call's arena. */
+ * IntakeService, the loaders that build a resource message from the database (shared by the Get and the state
+ * changes), and a few small helpers. Everything a loader or helper returns lives in the call's arena.
+ * Files: intake.c (what the stage receives: its IntakeService handlers), handoffs.c (what it sends: each hand-off
+ * built from the stage's rows and queued with ltc_outbox_put), one file per resource (handlers, loader
+ * <stage>_load_<resource>), and main.c/service.c. Functions that query take (c, st, ...); validators take st last,
+ * like ltc_check_text. Resources: catalogue.c, deals.c, quotes.c, contracts.c, orders.c;
+ * util.c holds the few BTO-only helpers. */
 #ifndef LTC_BTO_H
 #define LTC_BTO_H
 
@@ -10,19 +15,15 @@
 #include "google/protobuf/timestamp.pb-c.h"
 #include "ltc/bto/v1/bto_service.pb-c.h"
 #include "ltc/bto/v1/intake_service.pb-c.h"
+#include "ltc/money.h"
+#include "ltc/proto.h"
 #include "ltc/server.h"
+#include "ltc/sqltext.h"
 #include "ltc/status.h"
-
-/* SQL: a timestamptz column as microseconds since the epoch (read with ltc_ts_from_pg). */
-#define BTO_US(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
-/* SQL: a date column as 'YYYY-MM-DD' text (read with ltc_date_from_pg), whatever the session's DateStyle. */
-#define BTO_DATE(col) "to_char(" col ", 'YYYY-MM-DD')"
-/* SQL: the timestamptz of a text parameter holding microseconds since the epoch (exact, NULL stays NULL). */
-#define BTO_TS_PARAM(p) "(to_timestamp(" p "::bigint / 1000000) + (" p "::bigint % 1000000) * interval '1 microsecond')"
+#include "ltc/terms.h"
 
 #define BTO_MAX_QUOTE_LINES 200
 #define BTO_MAX_PAYMENT_TERMS 10
-#define BTO_MAX_REQUIREMENTS 100
 
 /* --- handlers (catalogue.c) ------------------------------------------------------------------------------ */
 int bto_create_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
@@ -50,37 +51,28 @@ int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
 int bto_get_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_accept_order_closure(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
-/* --- loaders: the resource with its children, or NULL with st set (NOT_FOUND "<THING>_NOT_FOUND") --------- */
-Ltc__Bto__V1__Deal *bto_deal_load(ltc_call *c, ltc_status *st, const char *id);
-Ltc__Bto__V1__Quote *bto_quote_load(ltc_call *c, ltc_status *st, const char *id);
-Ltc__Bto__V1__Contract *bto_contract_load(ltc_call *c, ltc_status *st, const char *id);
-Ltc__Bto__V1__Order *bto_order_load(ltc_call *c, ltc_status *st, const char *id);
+/* --- loaders (one per resource file): the resource with its children into *out, in the arena. 0, or -1 with st
+ * set (NOT_FOUND "<THING>_NOT_FOUND", or the database's status) -------------------------------------------------- */
+int bto_load_deal(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Deal **out);
+int bto_load_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Quote **out);
+int bto_load_contract(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Contract **out);
+int bto_load_order(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Order **out);
+
+/* --- hand-offs BTO sends (handoffs.c): built from BTO's records in the caller's transaction and queued there ---- */
+
+/* The order `order_id` just placed (with its lines, its deal's customer and iron triangle, its contract's payment
+ * terms and requested delivery date) to OTD, AcceptOrder, with a new hand-off id. 0 or -1. */
+int bto_handoff_order(ltc_call *c, ltc_status *st, const char *order_id);
 
 /* --- helpers (util.c) ------------------------------------------------------------------------------------ */
-/* A Money message for minor units of `currency`. */
-Ltc__Type__V1__Money *bto_money(ltc_call *c, const char *currency, int64_t minor);
-/* A Money from a result's minor-units and currency columns; NULL when the amount is SQL NULL. */
-Ltc__Type__V1__Money *bto_money_pg(ltc_call *c, const PGresult *r, int row, int minor_col, int currency_col);
 /* "collection/id", or "" when id is NULL. */
 char *bto_name(ltc_call *c, const char *collection, const char *id);
-/* Decimal text of v, for a statement parameter. */
-char *bto_i64(ltc_call *c, int64_t v);
-/* A PostgreSQL array literal "{a,b,...}" of items that need no quoting (UUIDs, integers). */
-char *bto_array(ltc_call *c, const char *const *items, size_t n);
 /* Validates an optional Timestamp (NULL -> *present = 0) between 1970 and 9999 and converts it to microseconds
  * since the epoch. INVALID_ARGUMENT naming `field` when out of range. */
 int bto_ts_micros(const Google__Protobuf__Timestamp *ts, const char *field, int64_t *micros, int *present,
                   ltc_status *st);
 /* Checks a required UUID field (a hand-off id). */
 int bto_check_uuid(const char *s, const char *field, ltc_status *st);
-/* Text <-> enum of the stored states and payment term kinds; unknown text gives the UNSPECIFIED value. */
-Ltc__Bto__V1__DealState bto_deal_state(const char *s);
-Ltc__Bto__V1__QuoteState bto_quote_state(const char *s);
-Ltc__Bto__V1__ContractState bto_contract_state(const char *s);
-Ltc__Bto__V1__OrderState bto_order_state(const char *s);
-Ltc__Type__V1__PaymentTermKind bto_term_kind(const char *s);
-const char *bto_term_kind_name(Ltc__Type__V1__PaymentTermKind k);  /* NULL for UNSPECIFIED or unknown */
-
 /* The service's definition (service.c), run by main.c and driven by the fuzz targets. */
 #include "ltc/service.h"
 ltc_service_def bto_service(void);

@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "bto.h"
+#include "ltc/fieldmask.h"
 #include "google/protobuf/field_mask.pb-c.h"
 #include "ltc/ids.h"
 #include "ltc/money.h"
@@ -9,7 +10,7 @@
 
 #define PRODUCT_COLS \
     "id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days, " \
-    BTO_US("create_time") ", seq, " BTO_US("update_time") ", version"
+    LTC_SQL_MICROS("create_time") ", seq, " LTC_SQL_MICROS("update_time") ", version"
 
 static const char SQL_INSERT_PRODUCT[] =
     "INSERT INTO products (id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days) "
@@ -38,8 +39,8 @@ static Ltc__Bto__V1__Product *product_from_row(ltc_call *c, const PGresult *r, i
     p->name = bto_name(c, "products", ltc_pg_str(r, row, P_ID));
     p->sku = ltc_call_strdup(c, ltc_pg_str(r, row, P_SKU));
     p->display_name = ltc_call_strdup(c, ltc_pg_str(r, row, P_NAME));
-    p->list_price = bto_money_pg(c, r, row, P_LIST, P_CUR);
-    p->unit_cost = bto_money_pg(c, r, row, P_COST, P_CUR);
+    p->list_price = ltc_money_msg_pg(c, r, row, P_LIST, P_CUR);
+    p->unit_cost = ltc_money_msg_pg(c, r, row, P_COST, P_CUR);
     p->lead_time_days = (int32_t)ltc_pg_i64(r, row, P_LEAD);
     p->create_time = ltc_ts_from_pg(c, r, row, P_CTIME);
     p->update_time = ltc_ts_from_pg(c, r, row, P_UTIME);
@@ -102,8 +103,8 @@ int bto_create_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     const Ltc__Bto__V1__Product *p = req->product;
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *params[7] = {id, p->sku, p->display_name, bto_i64(c, list.minor), bto_i64(c, cost.minor),
-                             list.currency, bto_i64(c, p->lead_time_days)};
+    const char *params[7] = {id, p->sku, p->display_name, ltc_sql_i64(c, list.minor), ltc_sql_i64(c, cost.minor),
+                             list.currency, ltc_sql_i64(c, p->lead_time_days)};
     PGresult *r = ltc_call_query(c, st, SQL_INSERT_PRODUCT, 7, params);
     if (!r)
         return -1;
@@ -142,7 +143,7 @@ int bto_list_products(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     int64_t after = 0;
     if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0)
         return -1;
-    const char *params[2] = {bto_i64(c, after), bto_i64(c, limit)};
+    const char *params[2] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit)};
     PGresult *r = ltc_call_query(c, st, SQL_LIST_PRODUCTS, 2, params);
     if (!r)
         return -1;
@@ -167,32 +168,6 @@ int bto_list_products(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
 enum { U_NAME, U_LIST, U_COST, U_LEAD, U_N };
 static const char *const UPDATABLE[U_N] = {"display_name", "list_price", "unit_cost", "lead_time_days"};
 #define MASKED(bits, i) (((bits) >> (i)) & 1u)
-
-/* The product fields `mask` names, as bits over UPDATABLE; an absent or empty mask, or "*", names them all. Each
- * bad path adds an INVALID_ARGUMENT violation on "update_mask" (output only or immutable, a sub-field, unknown). */
-static unsigned mask_bits(const Google__Protobuf__FieldMask *mask, ltc_status *st) {
-    const ProtobufCMessageDescriptor *d = &ltc__bto__v1__product__descriptor;
-    unsigned all = (1u << U_N) - 1, bits = 0;
-    if (!mask || mask->n_paths == 0)
-        return all;
-    for (size_t p = 0; p < mask->n_paths; p++) {
-        const char *path = mask->paths[p] ? mask->paths[p] : "";
-        size_t i = 0;
-        while (i < U_N && strcmp(path, UPDATABLE[i]) != 0)
-            i++;
-        if (strcmp(path, "*") == 0)
-            bits = all;
-        else if (i < U_N)
-            bits |= 1u << i;
-        else if (protobuf_c_message_descriptor_get_field_by_name(d, path))
-            ltc_status_bad_field(st, "update_mask", "%.64s is output only or cannot be changed", path);
-        else if (strchr(path, '.'))
-            ltc_status_bad_field(st, "update_mask", "%.64s: name whole fields, not sub-fields", path);
-        else
-            ltc_status_bad_field(st, "update_mask", "%.64s is not a field of Product", path);
-    }
-    return bits;
-}
 
 /* Validates the masked fields of `p`; fills the prices written (an absent unit cost is 0 in the list price's
  * currency, or in the stored currency when only the cost is written: checked after the lock). */
@@ -244,7 +219,7 @@ int bto_update_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     if (!p)
         return ltc_status_bad_field(st, "product", "required: the product with its name and the fields to write");
     ltc_name_parse(p->name, "products", "product.name", id, st);
-    unsigned bits = mask_bits(req->update_mask, st);
+    unsigned bits = ltc_update_mask_bits(req->update_mask, &ltc__bto__v1__product__descriptor, UPDATABLE, U_N, st);
     check_update(p, bits, &list, &cost, st);
     if (st->code != LTC_OK)
         return -1;
@@ -266,8 +241,8 @@ int bto_update_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
 
     const char *pu[10] = {id, MASKED(bits, U_NAME) ? "true" : "false", MASKED(bits, U_LIST) ? "true" : "false",
                           MASKED(bits, U_COST) ? "true" : "false", MASKED(bits, U_LEAD) ? "true" : "false",
-                          p->display_name, bto_i64(c, list.minor), bto_i64(c, cost.minor),
-                          bto_i64(c, p->lead_time_days), currency};
+                          p->display_name, ltc_sql_i64(c, list.minor), ltc_sql_i64(c, cost.minor),
+                          ltc_sql_i64(c, p->lead_time_days), currency};
     if (!(r = ltc_call_query(c, st, SQL_UPDATE_PRODUCT, 10, pu)))
         return -1;
     Ltc__Bto__V1__UpdateProductResponse *resp =

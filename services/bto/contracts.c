@@ -16,30 +16,32 @@ static const char SQL_INSERT_TERM[] =
     "INSERT INTO contract_payment_terms (contract_id, position, kind, share_bps, due_days) "
     "VALUES ($1, $2, $3, $4, $5)";
 static const char SQL_GET_CONTRACT[] =
-    "SELECT id, quote_id, deal_id, total_minor, currency, " BTO_DATE("requested_delivery_date") ", state, signed_by, "
-    BTO_US("sign_time") ", " BTO_US("close_time") ", " BTO_US("create_time") " FROM contracts WHERE id = $1";
+    "SELECT id, quote_id, deal_id, total_minor, currency, " LTC_SQL_DATE("requested_delivery_date") ", state, "
+    "signed_by, " LTC_SQL_MICROS("sign_time") ", " LTC_SQL_MICROS("close_time") ", " LTC_SQL_MICROS("create_time")
+    " FROM contracts WHERE id = $1";
 static const char SQL_GET_TERMS[] =
     "SELECT kind, share_bps, due_days FROM contract_payment_terms WHERE contract_id = $1 ORDER BY position";
 static const char SQL_LOCK_CONTRACT[] = "SELECT state FROM contracts WHERE id = $1 FOR UPDATE";
 static const char SQL_SIGN_CONTRACT[] =
     "UPDATE contracts SET state = 'SIGNED', signed_by = $2, sign_time = now(), update_time = now() WHERE id = $1";
 
-Ltc__Bto__V1__Contract *bto_contract_load(ltc_call *c, ltc_status *st, const char *id) {
+int bto_load_contract(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Contract **out) {
     const char *params[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_GET_CONTRACT, 1, params);
     if (!r)
-        return NULL;
+        return -1;
     if (PQntuples(r) != 1) {
         ltc_status_set(st, LTC_NOT_FOUND, "CONTRACT_NOT_FOUND", "contract contracts/%s not found", id);
-        return NULL;
+        return -1;
     }
     Ltc__Bto__V1__Contract *k = LTC_NEW(c, Ltc__Bto__V1__Contract, LTC__BTO__V1__CONTRACT__INIT);
     k->name = bto_name(c, "contracts", ltc_pg_str(r, 0, 0));
     k->quote = bto_name(c, "quotes", ltc_pg_str(r, 0, 1));
     k->deal = bto_name(c, "deals", ltc_pg_str(r, 0, 2));
-    k->total = bto_money_pg(c, r, 0, 3, 4);
+    k->total = ltc_money_msg_pg(c, r, 0, 3, 4);
     k->requested_delivery_date = ltc_date_from_pg(c, r, 0, 5);
-    k->state = bto_contract_state(ltc_pg_str(r, 0, 6));
+    k->state = (Ltc__Bto__V1__ContractState)ltc_enum_from_db(&ltc__bto__v1__contract_state__descriptor,
+                                                            "CONTRACT_STATE_", ltc_pg_str(r, 0, 6));
     if (!ltc_pg_isnull(r, 0, 7))
         k->signed_by = ltc_call_strdup(c, ltc_pg_str(r, 0, 7));
     k->sign_time = ltc_ts_from_pg(c, r, 0, 8);
@@ -47,20 +49,11 @@ Ltc__Bto__V1__Contract *bto_contract_load(ltc_call *c, ltc_status *st, const cha
     k->create_time = ltc_ts_from_pg(c, r, 0, 10);
     PGresult *t = ltc_call_query(c, st, SQL_GET_TERMS, 1, params);
     if (!t)
-        return NULL;
-    int n = PQntuples(t);
-    if (n > 0) {
-        k->payment_terms = ltc_call_alloc(c, (size_t)n * sizeof *k->payment_terms);
-        k->n_payment_terms = (size_t)n;
-    }
-    for (int i = 0; i < n; i++) {
-        Ltc__Type__V1__PaymentTerm *pt = LTC_NEW(c, Ltc__Type__V1__PaymentTerm, LTC__TYPE__V1__PAYMENT_TERM__INIT);
-        pt->kind = bto_term_kind(ltc_pg_str(t, i, 0));
-        pt->share_bps = (int32_t)ltc_pg_i64(t, i, 1);
-        pt->due_days = (int32_t)ltc_pg_i64(t, i, 2);
-        k->payment_terms[i] = pt;
-    }
-    return k;
+        return -1;
+    k->n_payment_terms = (size_t)PQntuples(t);
+    k->payment_terms = ltc_terms_from_pg(c, t, 0, PQntuples(t), 0);
+    *out = k;
+    return 0;
 }
 
 /* Validates the request's fields; fills the quote id and the delivery date as text. */
@@ -69,28 +62,8 @@ static int validate_contract(ltc_call *c, const Ltc__Bto__V1__Contract *k, char 
     if (!k)
         return ltc_status_bad_field(st, "contract", "required");
     ltc_name_parse(k->quote, "quotes", "contract.quote", quote_id, st);
-    if (k->n_payment_terms == 0) {
-        ltc_status_bad_field(st, "contract.payment_terms", "at least one term is required");
-    } else if (k->n_payment_terms > BTO_MAX_PAYMENT_TERMS) {
-        ltc_status_bad_field(st, "contract.payment_terms", "at most %d terms", BTO_MAX_PAYMENT_TERMS);
-    } else {
-        int64_t sum = 0;
-        for (size_t i = 0; i < k->n_payment_terms; i++) {
-            const Ltc__Type__V1__PaymentTerm *t = k->payment_terms[i];
-            if (!bto_term_kind_name(t->kind))
-                ltc_status_bad_field(st, ltc_call_printf(c, "contract.payment_terms[%zu].kind", i), "required");
-            if (t->share_bps < 1 || t->share_bps > 10000)
-                ltc_status_bad_field(st, ltc_call_printf(c, "contract.payment_terms[%zu].share_bps", i),
-                                     "must be 1 to 10000");
-            if (t->due_days < 0 || t->due_days > 3650)
-                ltc_status_bad_field(st, ltc_call_printf(c, "contract.payment_terms[%zu].due_days", i),
-                                     "must be 0 to 3650");
-            sum += t->share_bps;
-        }
-        if (sum != 10000)
-            ltc_status_bad_field(st, "contract.payment_terms", "shares add up to %lld bps, not 10000",
-                                 (long long)sum);
-    }
+    ltc_check_payment_terms(c, k->payment_terms, k->n_payment_terms, "contract.payment_terms", BTO_MAX_PAYMENT_TERMS,
+                            st);
     ltc_date_to_text(k->requested_delivery_date, "contract.requested_delivery_date", 0, delivery, st);
     return st->code == LTC_OK ? 0 : -1;
 }
@@ -126,14 +99,14 @@ int bto_create_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
         return -1;
     for (size_t i = 0; i < k->n_payment_terms; i++) {
         const Ltc__Type__V1__PaymentTerm *t = k->payment_terms[i];
-        const char *tp[5] = {id, bto_i64(c, (int64_t)i), bto_term_kind_name(t->kind), bto_i64(c, t->share_bps),
-                             bto_i64(c, t->due_days)};
+        const char *tp[5] = {id, ltc_sql_i64(c, (int64_t)i), ltc_term_kind_to_db(t->kind), ltc_sql_i64(c, t->share_bps),
+                             ltc_sql_i64(c, t->due_days)};
         if (!ltc_call_query(c, st, SQL_INSERT_TERM, 5, tp))
             return -1;
     }
     Ltc__Bto__V1__CreateContractResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateContractResponse, LTC__BTO__V1__CREATE_CONTRACT_RESPONSE__INIT);
-    if (!(resp->contract = bto_contract_load(c, st, id)))
+    if (bto_load_contract(c, st, id, &resp->contract) != 0)
         return -1;
     *out = &resp->base;
     return 0;
@@ -148,7 +121,7 @@ int bto_get_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         return -1;
     Ltc__Bto__V1__GetContractResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__GetContractResponse, LTC__BTO__V1__GET_CONTRACT_RESPONSE__INIT);
-    if (!(resp->contract = bto_contract_load(c, st, id)))
+    if (bto_load_contract(c, st, id, &resp->contract) != 0)
         return -1;
     *out = &resp->base;
     return 0;
@@ -177,7 +150,7 @@ int bto_sign_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
         return -1;
     Ltc__Bto__V1__SignContractResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__SignContractResponse, LTC__BTO__V1__SIGN_CONTRACT_RESPONSE__INIT);
-    if (!(resp->contract = bto_contract_load(c, st, id)))
+    if (bto_load_contract(c, st, id, &resp->contract) != 0)
         return -1;
     *out = &resp->base;
     return 0;

@@ -1,4 +1,5 @@
-/* deals.c - deals won in LTB: the AcceptWonBid hand-off that opens them, GetDeal and ListDeals. */
+/* deals.c - deals won in LTB (opened by the AcceptWonBid hand-off, intake.c): the deal loader, GetDeal and
+ * ListDeals. */
 #include <string.h>
 
 #include "bto.h"
@@ -8,15 +9,8 @@
 
 #define DEAL_COLS \
     "d.id, d.opportunity_id, d.bid_id, d.customer_name, d.account_owner, d.solution_owner, d.fulfilment_owner, " \
-    "d.expected_minor, d.currency, d.state, " BTO_US("d.create_time") ", d.seq"
+    "d.expected_minor, d.currency, d.state, " LTC_SQL_MICROS("d.create_time") ", d.seq"
 
-static const char SQL_INSERT_DEAL[] =
-    "INSERT INTO deals (id, opportunity_id, bid_id, customer_name, account_owner, solution_owner, fulfilment_owner, "
-    "expected_minor, currency, handoff_id, won_time) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, " BTO_TS_PARAM("$11") ") "
-    "ON CONFLICT (id) DO NOTHING RETURNING id";
-static const char SQL_INSERT_REQUIREMENT[] =
-    "INSERT INTO deal_requirements (deal_id, position, code, description, quantity) VALUES ($1, $2, $3, $4, $5)";
 static const char SQL_GET_DEAL[] = "SELECT " DEAL_COLS " FROM deals d WHERE d.id = $1";
 static const char SQL_LIST_DEALS[] =
     "SELECT " DEAL_COLS " FROM deals d WHERE ($1::bigint = 0 OR d.seq < $1::bigint)"
@@ -35,13 +29,10 @@ static Ltc__Bto__V1__Deal *deal_from_row(ltc_call *c, const PGresult *r, int row
     d->opportunity = bto_name(c, "opportunities", ltc_pg_str(r, row, D_OPP));
     d->bid = bto_name(c, "bids", ltc_pg_str(r, row, D_BID));
     d->customer_name = ltc_call_strdup(c, ltc_pg_str(r, row, D_CUSTOMER));
-    Ltc__Type__V1__IronTriangle *t = LTC_NEW(c, Ltc__Type__V1__IronTriangle, LTC__TYPE__V1__IRON_TRIANGLE__INIT);
-    t->account_owner = ltc_call_strdup(c, ltc_pg_str(r, row, D_AR));
-    t->solution_owner = ltc_call_strdup(c, ltc_pg_str(r, row, D_SR));
-    t->fulfilment_owner = ltc_call_strdup(c, ltc_pg_str(r, row, D_FR));
-    d->iron_triangle = t;
-    d->expected_amount = bto_money_pg(c, r, row, D_EXP, D_CUR);
-    d->state = bto_deal_state(ltc_pg_str(r, row, D_STATE));
+    d->iron_triangle = ltc_triangle_from_pg(c, r, row, D_AR);
+    d->expected_amount = ltc_money_msg_pg(c, r, row, D_EXP, D_CUR);
+    d->state = (Ltc__Bto__V1__DealState)ltc_enum_from_db(&ltc__bto__v1__deal_state__descriptor, "DEAL_STATE_",
+                                                        ltc_pg_str(r, row, D_STATE));
     d->create_time = ltc_ts_from_pg(c, r, row, D_CTIME);
     return d;
 }
@@ -53,7 +44,7 @@ static int attach_requirements(ltc_call *c, ltc_status *st, Ltc__Bto__V1__Deal *
     const char **ids = ltc_call_alloc(c, (size_t)n * sizeof *ids);
     for (int i = 0; i < n; i++)
         ids[i] = ltc_pg_str(dr, i, D_ID);
-    const char *params[1] = {bto_array(c, ids, (size_t)n)};
+    const char *params[1] = {ltc_sql_array(c, ids, (size_t)n)};
     PGresult *r = ltc_call_query(c, st, SQL_REQUIREMENTS, 1, params);
     if (!r)
         return -1;
@@ -78,89 +69,19 @@ static int attach_requirements(ltc_call *c, ltc_status *st, Ltc__Bto__V1__Deal *
     return 0;
 }
 
-Ltc__Bto__V1__Deal *bto_deal_load(ltc_call *c, ltc_status *st, const char *id) {
+int bto_load_deal(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Deal **out) {
     const char *params[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_GET_DEAL, 1, params);
     if (!r)
-        return NULL;
+        return -1;
     if (PQntuples(r) != 1) {
         ltc_status_set(st, LTC_NOT_FOUND, "DEAL_NOT_FOUND", "deal deals/%s not found", id);
-        return NULL;
+        return -1;
     }
     Ltc__Bto__V1__Deal *d = deal_from_row(c, r, 0);
     if (attach_requirements(c, st, &d, r, 1) != 0)
-        return NULL;
-    return d;
-}
-
-/* Validates the hand-off; fills the deal id and the expected amount. */
-static int validate_won_bid(ltc_call *c, const Ltc__Bto__V1__AcceptWonBidRequest *req, char deal_id[LTC_UUID_LEN + 1],
-                            char opp_id[LTC_UUID_LEN + 1], char bid_id[LTC_UUID_LEN + 1], ltc_money *amount,
-                            int64_t *won_us, int *won_present, ltc_status *st) {
-    bto_check_uuid(req->handoff_id, "handoff_id", st);
-    int deal_ok = ltc_name_parse(req->deal, "deals", "deal", deal_id, st) == 0;
-    int opp_ok = ltc_name_parse(req->opportunity, "opportunities", "opportunity", opp_id, st) == 0;
-    if (deal_ok && opp_ok && strcmp(deal_id, opp_id) != 0)
-        ltc_status_bad_field(st, "deal", "must carry the opportunity's id");
-    ltc_name_parse(req->bid, "bids", "bid", bid_id, st);
-    ltc_check_text(req->customer_name, "customer_name", 1, 200, st);
-    const Ltc__Type__V1__IronTriangle *t = req->iron_triangle;
-    if (!t) {
-        ltc_status_bad_field(st, "iron_triangle", "required");
-    } else {
-        ltc_check_text(t->account_owner, "iron_triangle.account_owner", 1, 128, st);
-        ltc_check_text(t->solution_owner, "iron_triangle.solution_owner", 1, 128, st);
-        ltc_check_text(t->fulfilment_owner, "iron_triangle.fulfilment_owner", 1, 128, st);
-    }
-    if (!req->expected_amount)
-        ltc_status_bad_field(st, "expected_amount", "required");
-    else
-        ltc_money_from_proto(req->expected_amount, "expected_amount", 0, amount, st);
-    if (req->n_requirements > BTO_MAX_REQUIREMENTS) {
-        ltc_status_bad_field(st, "requirements", "at most %d", BTO_MAX_REQUIREMENTS);
-    } else {
-        for (size_t i = 0; i < req->n_requirements; i++) {
-            const Ltc__Bto__V1__WonBidRequirement *q = req->requirements[i];
-            ltc_check_text(q->code, ltc_call_printf(c, "requirements[%zu].code", i), 1, 64, st);
-            ltc_check_text(q->description, ltc_call_printf(c, "requirements[%zu].description", i), 0, 1000, st);
-            if (q->quantity < 0)
-                ltc_status_bad_field(st, ltc_call_printf(c, "requirements[%zu].quantity", i), "must not be negative");
-        }
-    }
-    bto_ts_micros(req->won_time, "won_time", won_us, won_present, st);
-    return st->code == LTC_OK ? 0 : -1;
-}
-
-/* IntakeService/AcceptWonBid: LTB hands over a won bid; the deal opens (state OPEN, id = the opportunity's id) with
- * its requirements. Errors: INVALID_ARGUMENT (a malformed hand-off, fields named), ALREADY_EXISTS "DEAL_EXISTS" when
- * another hand-off already opened this deal. A repeat of the same hand-off is answered by the runtime. */
-int bto_accept_won_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
-    const Ltc__Bto__V1__AcceptWonBidRequest *req = (const void *)m;
-    char deal_id[LTC_UUID_LEN + 1], opp_id[LTC_UUID_LEN + 1], bid_id[LTC_UUID_LEN + 1];
-    ltc_money amount = {{0}, 0};
-    int64_t won_us = 0;
-    int won_present = 0;
-    if (validate_won_bid(c, req, deal_id, opp_id, bid_id, &amount, &won_us, &won_present, st) != 0)
         return -1;
-    const Ltc__Type__V1__IronTriangle *t = req->iron_triangle;
-    const char *params[11] = {deal_id, opp_id, bid_id, req->customer_name, t->account_owner, t->solution_owner,
-                              t->fulfilment_owner, bto_i64(c, amount.minor), amount.currency, req->handoff_id,
-                              won_present ? bto_i64(c, won_us) : NULL};
-    PGresult *r = ltc_call_query(c, st, SQL_INSERT_DEAL, 11, params);
-    if (!r)
-        return -1;
-    if (PQntuples(r) != 1)
-        return ltc_status_set(st, LTC_ALREADY_EXISTS, "DEAL_EXISTS", "deal %s was already handed over", req->deal);
-    for (size_t i = 0; i < req->n_requirements; i++) {
-        const Ltc__Bto__V1__WonBidRequirement *q = req->requirements[i];
-        const char *rp[5] = {deal_id, bto_i64(c, (int64_t)i), q->code, q->description, bto_i64(c, q->quantity)};
-        if (!ltc_call_query(c, st, SQL_INSERT_REQUIREMENT, 5, rp))
-            return -1;
-    }
-    Ltc__Bto__V1__AcceptWonBidResponse *resp =
-        LTC_NEW(c, Ltc__Bto__V1__AcceptWonBidResponse, LTC__BTO__V1__ACCEPT_WON_BID_RESPONSE__INIT);
-    resp->deal = bto_name(c, "deals", deal_id);
-    *out = &resp->base;
+    *out = d;
     return 0;
 }
 
@@ -170,8 +91,8 @@ int bto_get_deal(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out,
     char id[LTC_UUID_LEN + 1];
     if (ltc_name_parse(req->name, "deals", "name", id, st) != 0)
         return -1;
-    Ltc__Bto__V1__Deal *d = bto_deal_load(c, st, id);
-    if (!d)
+    Ltc__Bto__V1__Deal *d;
+    if (bto_load_deal(c, st, id, &d) != 0)
         return -1;
     Ltc__Bto__V1__GetDealResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__GetDealResponse, LTC__BTO__V1__GET_DEAL_RESPONSE__INIT);
@@ -187,7 +108,7 @@ int bto_list_deals(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     int64_t after = 0;
     if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0)
         return -1;
-    const char *params[3] = {bto_i64(c, after), bto_i64(c, limit), ltc_call_deal_scope(c)};
+    const char *params[3] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c)};
     PGresult *r = ltc_call_query(c, st, SQL_LIST_DEALS, 3, params);
     if (!r)
         return -1;

@@ -23,39 +23,40 @@ static const char SQL_INSERT_LINES[] =
     "WITH ORDINALITY AS l(product_id, quantity, bps, list_minor, price_minor, total_minor, n) "
     "JOIN products p ON p.id = l.product_id";
 static const char SQL_GET_QUOTE[] =
-    "SELECT id, deal_id, version, total_minor, currency, " BTO_DATE("valid_until") ", state, "
-    BTO_US("create_time") " FROM quotes WHERE id = $1";
+    "SELECT id, deal_id, version, total_minor, currency, " LTC_SQL_DATE("valid_until") ", state, "
+    LTC_SQL_MICROS("create_time") " FROM quotes WHERE id = $1";
 static const char SQL_GET_LINES[] =
     "SELECT product_id, quantity, unit_list_minor, discount_bps, unit_price_minor, line_total_minor, currency "
     "FROM quote_lines WHERE quote_id = $1 ORDER BY line_no";
 static const char SQL_QUOTE_DEAL[] = "SELECT deal_id FROM quotes WHERE id = $1";
 static const char SQL_LOCK_QUOTE[] =
-    "SELECT state, valid_until < current_date, " BTO_DATE("valid_until") " FROM quotes WHERE id = $1 FOR UPDATE";
+    "SELECT state, valid_until < current_date, " LTC_SQL_DATE("valid_until") " FROM quotes WHERE id = $1 FOR UPDATE";
 static const char SQL_ACCEPTED_OF_DEAL[] =
     "SELECT id FROM quotes WHERE deal_id = $1 AND state = 'ACCEPTED' LIMIT 1";
 static const char SQL_ACCEPT_QUOTE[] =
     "UPDATE quotes SET state = 'ACCEPTED', accept_time = now(), update_time = now() WHERE id = $1";
 
-Ltc__Bto__V1__Quote *bto_quote_load(ltc_call *c, ltc_status *st, const char *id) {
+int bto_load_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Quote **out) {
     const char *params[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_GET_QUOTE, 1, params);
     if (!r)
-        return NULL;
+        return -1;
     if (PQntuples(r) != 1) {
         ltc_status_set(st, LTC_NOT_FOUND, "QUOTE_NOT_FOUND", "quote quotes/%s not found", id);
-        return NULL;
+        return -1;
     }
     Ltc__Bto__V1__Quote *q = LTC_NEW(c, Ltc__Bto__V1__Quote, LTC__BTO__V1__QUOTE__INIT);
     q->name = bto_name(c, "quotes", ltc_pg_str(r, 0, 0));
     q->deal = bto_name(c, "deals", ltc_pg_str(r, 0, 1));
     q->version = (int32_t)ltc_pg_i64(r, 0, 2);
-    q->total = bto_money_pg(c, r, 0, 3, 4);
+    q->total = ltc_money_msg_pg(c, r, 0, 3, 4);
     q->valid_until = ltc_date_from_pg(c, r, 0, 5);
-    q->state = bto_quote_state(ltc_pg_str(r, 0, 6));
+    q->state = (Ltc__Bto__V1__QuoteState)ltc_enum_from_db(&ltc__bto__v1__quote_state__descriptor, "QUOTE_STATE_",
+                                                         ltc_pg_str(r, 0, 6));
     q->create_time = ltc_ts_from_pg(c, r, 0, 7);
     PGresult *l = ltc_call_query(c, st, SQL_GET_LINES, 1, params);
     if (!l)
-        return NULL;
+        return -1;
     int n = PQntuples(l);
     if (n > 0) {
         q->lines = ltc_call_alloc(c, (size_t)n * sizeof *q->lines);
@@ -65,13 +66,14 @@ Ltc__Bto__V1__Quote *bto_quote_load(ltc_call *c, ltc_status *st, const char *id)
         Ltc__Bto__V1__QuoteLine *ql = LTC_NEW(c, Ltc__Bto__V1__QuoteLine, LTC__BTO__V1__QUOTE_LINE__INIT);
         ql->product = bto_name(c, "products", ltc_pg_str(l, i, 0));
         ql->quantity = ltc_pg_i64(l, i, 1);
-        ql->unit_list_price = bto_money_pg(c, l, i, 2, 6);
+        ql->unit_list_price = ltc_money_msg_pg(c, l, i, 2, 6);
         ql->discount_bps = (int32_t)ltc_pg_i64(l, i, 3);
-        ql->unit_price = bto_money_pg(c, l, i, 4, 6);
-        ql->line_total = bto_money_pg(c, l, i, 5, 6);
+        ql->unit_price = ltc_money_msg_pg(c, l, i, 4, 6);
+        ql->line_total = ltc_money_msg_pg(c, l, i, 5, 6);
         q->lines[i] = ql;
     }
-    return q;
+    *out = q;
+    return 0;
 }
 
 /* Validates the request's fields (lines: 1 to 200, each a distinct product); fills the deal id, the product ids of
@@ -143,7 +145,7 @@ static int price_lines(ltc_call *c, ltc_status *st, const Ltc__Bto__V1__Quote *q
     const char **ids = ltc_call_alloc(c, n * sizeof *ids);
     for (size_t i = 0; i < n; i++)
         ids[i] = product_ids[i];
-    const char *params[1] = {bto_array(c, ids, n)};
+    const char *params[1] = {ltc_sql_array(c, ids, n)};
     PGresult *r = ltc_call_query(c, st, SQL_PRODUCTS, 1, params);
     if (!r)
         return -1;
@@ -189,18 +191,24 @@ static int insert_lines(ltc_call *c, ltc_status *st, const char *quote_id, const
     const char **tot = ltc_call_alloc(c, n * sizeof *tot);
     for (size_t i = 0; i < n; i++) {
         ids[i] = product_ids[i];
-        qty[i] = bto_i64(c, q->lines[i]->quantity);
-        bps[i] = bto_i64(c, q->lines[i]->discount_bps);
-        list[i] = bto_i64(c, lines[i].list);
-        price[i] = bto_i64(c, lines[i].price);
-        tot[i] = bto_i64(c, lines[i].total);
+        qty[i] = ltc_sql_i64(c, q->lines[i]->quantity);
+        bps[i] = ltc_sql_i64(c, q->lines[i]->discount_bps);
+        list[i] = ltc_sql_i64(c, lines[i].list);
+        price[i] = ltc_sql_i64(c, lines[i].price);
+        tot[i] = ltc_sql_i64(c, lines[i].total);
     }
-    const char *params[8] = {quote_id, currency, bto_array(c, ids, n), bto_array(c, qty, n), bto_array(c, bps, n),
-                             bto_array(c, list, n), bto_array(c, price, n), bto_array(c, tot, n)};
+    const char *params[8] = {quote_id,
+                             currency,
+                             ltc_sql_array(c, ids, n),
+                             ltc_sql_array(c, qty, n),
+                             ltc_sql_array(c, bps, n),
+                             ltc_sql_array(c, list, n),
+                             ltc_sql_array(c, price, n),
+                             ltc_sql_array(c, tot, n)};
     PGresult *r = ltc_call_query(c, st, SQL_INSERT_LINES, 8, params);
     if (!r)
         return -1;
-    if (strcmp(PQcmdTuples(r), bto_i64(c, (int64_t)n)) != 0)
+    if (strcmp(PQcmdTuples(r), ltc_sql_i64(c, (int64_t)n)) != 0)
         return ltc_status_set(st, LTC_ABORTED, "PRODUCT_CHANGED", "the catalogue changed while pricing the quote");
     return 0;
 }
@@ -225,14 +233,14 @@ int bto_create_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         return -1;
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *params[5] = {id, deal_id, bto_i64(c, total), currency, valid_until};
+    const char *params[5] = {id, deal_id, ltc_sql_i64(c, total), currency, valid_until};
     if (!ltc_call_query(c, st, SQL_INSERT_QUOTE, 5, params))
         return -1;
     if (insert_lines(c, st, id, currency, q, product_ids, lines) != 0)
         return -1;
     Ltc__Bto__V1__CreateQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateQuoteResponse, LTC__BTO__V1__CREATE_QUOTE_RESPONSE__INIT);
-    if (!(resp->quote = bto_quote_load(c, st, id)))
+    if (bto_load_quote(c, st, id, &resp->quote) != 0)
         return -1;
     *out = &resp->base;
     return 0;
@@ -246,7 +254,7 @@ int bto_get_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out
         return -1;
     Ltc__Bto__V1__GetQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__GetQuoteResponse, LTC__BTO__V1__GET_QUOTE_RESPONSE__INIT);
-    if (!(resp->quote = bto_quote_load(c, st, id)))
+    if (bto_load_quote(c, st, id, &resp->quote) != 0)
         return -1;
     *out = &resp->base;
     return 0;
@@ -292,7 +300,7 @@ int bto_accept_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         return -1;
     Ltc__Bto__V1__AcceptQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__AcceptQuoteResponse, LTC__BTO__V1__ACCEPT_QUOTE_RESPONSE__INIT);
-    if (!(resp->quote = bto_quote_load(c, st, id)))
+    if (bto_load_quote(c, st, id, &resp->quote) != 0)
         return -1;
     *out = &resp->base;
     return 0;

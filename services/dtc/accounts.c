@@ -1,5 +1,6 @@
-/* services/dtc/accounts.c - order accounts: the intake of deliveries accepted in OTD (which opens the account and
- * raises invoices by the payment terms) and the reads of accounts and invoices. */
+/* services/dtc/accounts.c - order accounts (opened by OTD's AcceptDelivery, intake.c): the account loader,
+ * GetOrderAccount, and the closure of an account once it is fully accepted, invoiced and paid (its hand-offs back to
+ * BTO and LTB are built in handoffs.c). Life cycle: OPEN -> CLOSED. */
 #include <string.h>
 
 #include "dtc.h"
@@ -9,124 +10,37 @@
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
 
-#define MICROS(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
-
-static const char SQL_ACCOUNT_INSERT[] =
-    "INSERT INTO order_accounts (id, contract_id, deal_id, customer_name, account_owner, solution_owner, "
-    "fulfilment_owner, currency, order_total_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bigint) "
-    "ON CONFLICT (id) DO NOTHING RETURNING id";
-static const char SQL_TERM_INSERT[] =
-    "INSERT INTO account_terms (id, account_id, position, kind, share_bps, due_days, total_minor) "
-    "VALUES ($1, $2, $3::integer, $4, $5::integer, $6::integer, $7::bigint)";
-static const char SQL_ACCOUNT_LOCK[] =
-    "SELECT contract_id::text, deal_id::text, currency, order_total_minor, accepted_minor, fully_accepted, state "
-    "FROM order_accounts WHERE id = $1 FOR UPDATE";
+static const char SQL_ACCOUNT_CLOSE[] =
+    "UPDATE order_accounts a SET state = 'CLOSED', close_time = now(), update_time = now() "
+    "WHERE a.id = $1 AND a.state = 'OPEN' AND a.fully_accepted AND a.invoiced_minor = a.order_total_minor "
+    "AND a.paid_minor = a.invoiced_minor "
+    "AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = a.id AND i.state <> 'PAID') "
+    "RETURNING contract_id::text";
+static const char SQL_CLOSURE_ORDER[] =
+    "INSERT INTO closures (id, kind, account_id, contract_id, deal_id, currency, collected_minor, close_time) "
+    "SELECT $1, 'ORDER', id, contract_id, deal_id, currency, paid_minor, close_time FROM order_accounts "
+    "WHERE id = $2";
+/* Serialises the contract check of orders of one contract closing at the same time. */
+static const char SQL_CONTRACT_LOCK[] = "SELECT pg_advisory_xact_lock(hashtextextended('dtc.contract:' || $1, 0))";
+static const char SQL_CLOSURE_CONTRACT[] =
+    "INSERT INTO closures (id, kind, account_id, contract_id, deal_id, currency, collected_minor, close_time) "
+    "SELECT $1, 'CONTRACT', a.id, a.contract_id, a.deal_id, a.currency, "
+    "(SELECT coalesce(sum(o.paid_minor), 0)::bigint FROM order_accounts o "
+    " WHERE o.contract_id = a.contract_id AND o.currency = a.currency), a.close_time "
+    "FROM order_accounts a WHERE a.id = $2 "
+    "AND NOT EXISTS (SELECT 1 FROM order_accounts o WHERE o.contract_id = a.contract_id AND o.state <> 'CLOSED') "
+    "ON CONFLICT (contract_id) WHERE kind = 'CONTRACT' DO UPDATE SET account_id = EXCLUDED.account_id, "
+    "deal_id = EXCLUDED.deal_id, currency = EXCLUDED.currency, collected_minor = EXCLUDED.collected_minor, "
+    "close_time = EXCLUDED.close_time, update_time = now()";
 static const char SQL_TERMS_SELECT[] =
     "SELECT position, kind, share_bps, due_days, total_minor, invoiced_minor FROM account_terms "
     "WHERE account_id = $1 ORDER BY position";
-static const char SQL_DELIVERY_FIND[] = "SELECT account_id::text FROM deliveries WHERE shipment_id = $1";
-static const char SQL_DELIVERY_INSERT[] =
-    "INSERT INTO deliveries (id, account_id, shipment_id, handoff_id, currency, accepted_minor, fully_accepted) "
-    "VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::boolean)";
-static const char SQL_INVOICE_INSERT[] =
-    "INSERT INTO invoices (id, account_id, shipment_id, term_position, term_kind, currency, amount_minor, "
-    "invoice_date, due_date) VALUES ($1, $2, $3, $4::integer, $5, $6, $7::bigint, current_date, "
-    "current_date + $8::integer)";
-static const char SQL_TERM_BILL[] =
-    "UPDATE account_terms SET invoiced_minor = invoiced_minor + $3::bigint, update_time = now() "
-    "WHERE account_id = $1 AND position = $2::integer";
-static const char SQL_ACCOUNT_UPDATE[] =
-    "UPDATE order_accounts SET accepted_minor = $2::bigint, invoiced_minor = invoiced_minor + $3::bigint, "
-    "fully_accepted = $4::boolean, update_time = now() WHERE id = $1";
 static const char SQL_ACCOUNT_GET[] =
     "SELECT id::text, contract_id::text, deal_id::text, customer_name, account_owner, solution_owner, "
     "fulfilment_owner, currency, order_total_minor, accepted_minor, invoiced_minor, paid_minor, state, "
-    MICROS("close_time") ", " MICROS("create_time") " FROM order_accounts WHERE id = $1";
+    LTC_SQL_MICROS("close_time") ", " LTC_SQL_MICROS("create_time") " FROM order_accounts WHERE id = $1";
 
-#define INVOICE_COLS                                                                                                 \
-    "id::text, account_id::text, shipment_id::text, term_kind, currency, amount_minor, paid_minor, "               \
-    "to_char(invoice_date, 'YYYY-MM-DD'), to_char(due_date, 'YYYY-MM-DD'), state, " MICROS("create_time") ", seq"
-static const char SQL_INVOICE_GET[] = "SELECT " INVOICE_COLS " FROM invoices WHERE id = $1";
-static const char SQL_INVOICES_ALL[] =
-    "SELECT " INVOICE_COLS " FROM invoices i WHERE seq > $1::bigint AND ($3::text IS NULL OR EXISTS ("
-    " SELECT FROM order_accounts a WHERE a.id = i.account_id"
-    " AND $3 IN (a.account_owner, a.solution_owner, a.fulfilment_owner))) ORDER BY seq LIMIT $2::integer";
-static const char SQL_INVOICES_OF_ORDER[] =
-    "SELECT " INVOICE_COLS " FROM invoices WHERE account_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3::integer";
-
-/* --- enums <-> stored text ---------------------------------------------------------------------------------------- */
-
-static const struct {
-    Ltc__Type__V1__PaymentTermKind kind;
-    const char *text;
-} TERM_KINDS[] = {
-    {LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_ADVANCE, "ADVANCE"},
-    {LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_ON_DELIVERY, "ON_DELIVERY"},
-    {LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_ON_ACCEPTANCE, "ON_ACCEPTANCE"},
-    {LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_RETENTION, "RETENTION"},
-};
-
-static const char *term_kind_text(Ltc__Type__V1__PaymentTermKind k) {
-    for (size_t i = 0; i < sizeof TERM_KINDS / sizeof TERM_KINDS[0]; i++)
-        if (TERM_KINDS[i].kind == k) return TERM_KINDS[i].text;
-    return NULL;
-}
-
-static Ltc__Type__V1__PaymentTermKind term_kind_from_text(const char *s) {
-    for (size_t i = 0; s && i < sizeof TERM_KINDS / sizeof TERM_KINDS[0]; i++)
-        if (strcmp(TERM_KINDS[i].text, s) == 0) return TERM_KINDS[i].kind;
-    return LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_UNSPECIFIED;
-}
-
-static Ltc__Dtc__V1__InvoiceState invoice_state_from_text(const char *s) {
-    if (s && strcmp(s, "UNPAID") == 0) return LTC__DTC__V1__INVOICE_STATE__INVOICE_STATE_UNPAID;
-    if (s && strcmp(s, "PARTLY_PAID") == 0) return LTC__DTC__V1__INVOICE_STATE__INVOICE_STATE_PARTLY_PAID;
-    if (s && strcmp(s, "PAID") == 0) return LTC__DTC__V1__INVOICE_STATE__INVOICE_STATE_PAID;
-    return LTC__DTC__V1__INVOICE_STATE__INVOICE_STATE_UNSPECIFIED;
-}
-
-static Ltc__Dtc__V1__OrderAccountState account_state_from_text(const char *s) {
-    if (s && strcmp(s, "OPEN") == 0) return LTC__DTC__V1__ORDER_ACCOUNT_STATE__ORDER_ACCOUNT_STATE_OPEN;
-    if (s && strcmp(s, "CLOSED") == 0) return LTC__DTC__V1__ORDER_ACCOUNT_STATE__ORDER_ACCOUNT_STATE_CLOSED;
-    return LTC__DTC__V1__ORDER_ACCOUNT_STATE__ORDER_ACCOUNT_STATE_UNSPECIFIED;
-}
-
-/* --- building messages -------------------------------------------------------------------------------------------- */
-
-Ltc__Type__V1__Money *dtc_money(ltc_call *c, const char *currency, int64_t minor) {
-    Ltc__Type__V1__Money *m = LTC_NEW(c, Ltc__Type__V1__Money, LTC__TYPE__V1__MONEY__INIT);
-    ltc_money_to_proto(currency, minor, m);
-    return m;
-}
-
-static char *i64s(ltc_call *c, int64_t v) { return ltc_call_printf(c, "%lld", (long long)v); }
-
-/* An Invoice from row `row` of a result with INVOICE_COLS. */
-static Ltc__Dtc__V1__Invoice *invoice_from_row(ltc_call *c, const PGresult *r, int row) {
-    Ltc__Dtc__V1__Invoice *inv = LTC_NEW(c, Ltc__Dtc__V1__Invoice, LTC__DTC__V1__INVOICE__INIT);
-    const char *cur = ltc_pg_str(r, row, 4);
-    inv->name = ltc_call_printf(c, "invoices/%s", ltc_pg_str(r, row, 0));
-    inv->order = ltc_call_printf(c, "orders/%s", ltc_pg_str(r, row, 1));
-    inv->shipment = ltc_call_printf(c, "shipments/%s", ltc_pg_str(r, row, 2));
-    inv->term_kind = term_kind_from_text(ltc_pg_str(r, row, 3));
-    inv->amount = dtc_money(c, cur, ltc_pg_i64(r, row, 5));
-    inv->paid_amount = dtc_money(c, cur, ltc_pg_i64(r, row, 6));
-    inv->invoice_date = ltc_date_from_pg(c, r, row, 7);
-    inv->due_date = ltc_date_from_pg(c, r, row, 8);
-    inv->state = invoice_state_from_text(ltc_pg_str(r, row, 9));
-    inv->create_time = ltc_ts_from_pg(c, r, row, 10);
-    return inv;
-}
-
-int dtc_load_invoice(ltc_call *c, ltc_status *st, const char *invoice_id, Ltc__Dtc__V1__Invoice **out) {
-    const char *p[] = {invoice_id};
-    PGresult *r = ltc_call_query(c, st, SQL_INVOICE_GET, 1, p);
-    if (!r) return -1;
-    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "INVOICE_NOT_FOUND", "invoice %s not found",
-                                                 invoice_id);
-    *out = invoice_from_row(c, r, 0);
-    return 0;
-}
+/* --- loader --------------------------------------------------------------------------------------------------- */
 
 int dtc_load_account(ltc_call *c, ltc_status *st, const char *account_id, Ltc__Dtc__V1__OrderAccount **out) {
     const char *p[] = {account_id};
@@ -144,270 +58,44 @@ int dtc_load_account(ltc_call *c, ltc_status *st, const char *account_id, Ltc__D
     a->contract = ltc_call_printf(c, "contracts/%s", ltc_pg_str(r, 0, 1));
     a->deal = ltc_call_printf(c, "deals/%s", ltc_pg_str(r, 0, 2));
     a->customer_name = ltc_call_strdup(c, ltc_pg_str(r, 0, 3));
-    a->iron_triangle = LTC_NEW(c, Ltc__Type__V1__IronTriangle, LTC__TYPE__V1__IRON_TRIANGLE__INIT);
-    a->iron_triangle->account_owner = ltc_call_strdup(c, ltc_pg_str(r, 0, 4));
-    a->iron_triangle->solution_owner = ltc_call_strdup(c, ltc_pg_str(r, 0, 5));
-    a->iron_triangle->fulfilment_owner = ltc_call_strdup(c, ltc_pg_str(r, 0, 6));
-    a->order_total = dtc_money(c, cur, ltc_pg_i64(r, 0, 8));
-    a->accepted_amount = dtc_money(c, cur, ltc_pg_i64(r, 0, 9));
-    a->invoiced_amount = dtc_money(c, cur, ltc_pg_i64(r, 0, 10));
-    a->paid_amount = dtc_money(c, cur, ltc_pg_i64(r, 0, 11));
-    a->state = account_state_from_text(ltc_pg_str(r, 0, 12));
+    a->iron_triangle = ltc_triangle_from_pg(c, r, 0, 4);
+    a->order_total = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 8));
+    a->accepted_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 9));
+    a->invoiced_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 10));
+    a->paid_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 11));
+    a->state = (Ltc__Dtc__V1__OrderAccountState)ltc_enum_from_db(
+        &ltc__dtc__v1__order_account_state__descriptor, "ORDER_ACCOUNT_STATE_", ltc_pg_str(r, 0, 12));
     a->close_time = ltc_ts_from_pg(c, r, 0, 13);
     a->create_time = ltc_ts_from_pg(c, r, 0, 14);
 
-    int n = PQntuples(t);
-    a->n_payment_terms = (size_t)n;
-    a->payment_terms = ltc_call_alloc(c, sizeof(Ltc__Type__V1__PaymentTerm *) * (size_t)(n > 0 ? n : 1));
-    for (int i = 0; i < n; i++) {
-        Ltc__Type__V1__PaymentTerm *pt = LTC_NEW(c, Ltc__Type__V1__PaymentTerm, LTC__TYPE__V1__PAYMENT_TERM__INIT);
-        pt->kind = term_kind_from_text(ltc_pg_str(t, i, 1));
-        pt->share_bps = (int32_t)ltc_pg_i64(t, i, 2);
-        pt->due_days = (int32_t)ltc_pg_i64(t, i, 3);
-        a->payment_terms[i] = pt;
-    }
+    a->n_payment_terms = (size_t)PQntuples(t);
+    a->payment_terms = ltc_terms_from_pg(c, t, 0, PQntuples(t), 1);
     *out = a;
     return 0;
 }
 
-/* --- AcceptDelivery ----------------------------------------------------------------------------------------------- */
+/* --- closure ------------------------------------------------------------------------------------------------------ */
 
-/* A validated AcceptDelivery request. */
-typedef struct delivery_in {
-    char shipment[LTC_UUID_LEN + 1];
-    char order[LTC_UUID_LEN + 1];
-    char contract[LTC_UUID_LEN + 1];
-    char deal[LTC_UUID_LEN + 1];
-    ltc_money total;
-    ltc_money accepted;
-    int n_terms;
-    int32_t bps[DTC_MAX_TERMS];
-} delivery_in;
-
-/* Validates the terms: 1..10 of them, known kinds, shares 1..10000 adding up to 10000, due days 0..3650. */
-static void check_terms(ltc_call *c, const Ltc__Dtc__V1__AcceptDeliveryRequest *req, delivery_in *d,
-                        ltc_status *st) {
-    if (req->n_payment_terms == 0) {
-        ltc_status_bad_field(st, "payment_terms", "at least one payment term is required");
-        return;
-    }
-    if (req->n_payment_terms > DTC_MAX_TERMS) {
-        ltc_status_bad_field(st, "payment_terms", "at most %d payment terms", DTC_MAX_TERMS);
-        return;
-    }
-    int all_ok = 1;
-    int64_t sum = 0;
-    for (size_t i = 0; i < req->n_payment_terms; i++) {
-        const Ltc__Type__V1__PaymentTerm *t = req->payment_terms[i];
-        if (!term_kind_text(t->kind)) {
-            ltc_status_bad_field(st, ltc_call_printf(c, "payment_terms[%zu].kind", i), "unknown or unset kind");
-            all_ok = 0;
-        }
-        if (t->share_bps < 1 || t->share_bps > 10000) {
-            ltc_status_bad_field(st, ltc_call_printf(c, "payment_terms[%zu].share_bps", i), "must be 1 to 10000");
-            all_ok = 0;
-        }
-        if (t->due_days < 0 || t->due_days > 3650) {
-            ltc_status_bad_field(st, ltc_call_printf(c, "payment_terms[%zu].due_days", i), "must be 0 to 3650");
-            all_ok = 0;
-        }
-        sum += t->share_bps;
-        d->bps[i] = t->share_bps;
-    }
-    if (all_ok && sum != 10000)
-        ltc_status_bad_field(st, "payment_terms", "shares add up to %lld bps, not 10000", (long long)sum);
-    d->n_terms = (int)req->n_payment_terms;
-}
-
-/* Validates every field of the hand-off, naming each bad one. 0 or -1 (INVALID_ARGUMENT). */
-static int validate_delivery(ltc_call *c, const Ltc__Dtc__V1__AcceptDeliveryRequest *req, delivery_in *d,
-                             ltc_status *st) {
-    if (!ltc_uuid_valid(req->handoff_id)) ltc_status_bad_field(st, "handoff_id", "must be a UUID");
-    ltc_name_parse(req->shipment, "shipments", "shipment", d->shipment, st);
-    ltc_name_parse(req->order, "orders", "order", d->order, st);
-    ltc_name_parse(req->contract, "contracts", "contract", d->contract, st);
-    ltc_name_parse(req->deal, "deals", "deal", d->deal, st);
-    ltc_check_text(req->customer_name, "customer_name", 1, 200, st);
-    const Ltc__Type__V1__IronTriangle *t = req->iron_triangle;
-    if (!t) {
-        ltc_status_bad_field(st, "iron_triangle", "required");
-    } else {
-        ltc_check_text(t->account_owner, "iron_triangle.account_owner", 1, 128, st);
-        ltc_check_text(t->solution_owner, "iron_triangle.solution_owner", 1, 128, st);
-        ltc_check_text(t->fulfilment_owner, "iron_triangle.fulfilment_owner", 1, 128, st);
-    }
-    int total_ok = ltc_money_from_proto(req->order_total, "order_total", 0, &d->total, st) == 0;
-    int acc_ok = ltc_money_from_proto(req->accepted_amount, "accepted_amount", 0, &d->accepted, st) == 0;
-    if (total_ok && acc_ok) {
-        if (strcmp(d->total.currency, d->accepted.currency) != 0)
-            ltc_status_bad_field(st, "accepted_amount.currency_code", "%s differs from order_total's %s",
-                                 d->accepted.currency, d->total.currency);
-        else if (d->accepted.minor > d->total.minor)
-            ltc_status_bad_field(st, "accepted_amount", "exceeds order_total");
-    }
-    check_terms(c, req, d, st);
-    return st->code == LTC_OK ? 0 : -1;
-}
-
-/* The stored payment terms of a locked account. */
-typedef struct stored_terms {
-    int n;
-    Ltc__Type__V1__PaymentTermKind kind[DTC_MAX_TERMS];
-    int32_t bps[DTC_MAX_TERMS];
-    int32_t due_days[DTC_MAX_TERMS];
-    int64_t invoiced[DTC_MAX_TERMS];
-} stored_terms;
-
-static int load_terms(ltc_call *c, ltc_status *st, const char *account_id, stored_terms *out) {
+int dtc_close_account_if_settled(ltc_call *c, ltc_status *st, const char *account_id, int *closed) {
+    *closed = 0;
     const char *p[] = {account_id};
-    PGresult *r = ltc_call_query(c, st, SQL_TERMS_SELECT, 1, p);
+    PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_CLOSE, 1, p);
     if (!r) return -1;
-    int n = PQntuples(r);
-    if (n < 1 || n > DTC_MAX_TERMS)
-        return ltc_status_set(st, LTC_INTERNAL, "ORDER_ACCOUNT_CORRUPT", "order account %s has %d terms", account_id,
-                              n);
-    out->n = n;
-    for (int i = 0; i < n; i++) {
-        out->kind[i] = term_kind_from_text(ltc_pg_str(r, i, 1));
-        out->bps[i] = (int32_t)ltc_pg_i64(r, i, 2);
-        out->due_days[i] = (int32_t)ltc_pg_i64(r, i, 3);
-        out->invoiced[i] = ltc_pg_i64(r, i, 5);
-    }
-    return 0;
-}
+    if (PQntuples(r) == 0) return 0;  /* something is still outstanding */
 
-/* Opens the account with its terms unless it exists already (a concurrent first delivery waits on the key). */
-static int create_account_if_new(ltc_call *c, ltc_status *st, const Ltc__Dtc__V1__AcceptDeliveryRequest *req,
-                                 const delivery_in *d) {
-    const char *p[] = {d->order, d->contract, d->deal, req->customer_name, req->iron_triangle->account_owner,
-                       req->iron_triangle->solution_owner, req->iron_triangle->fulfilment_owner, d->total.currency,
-                       i64s(c, d->total.minor)};
-    PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_INSERT, 9, p);
-    if (!r) return -1;
-    if (PQntuples(r) == 0) return 0;  /* existed */
+    const char *contract = ltc_pg_str(r, 0, 0); /* the result lives until the call ends */
 
-    int64_t totals[DTC_MAX_TERMS];
-    if (dtc_term_totals(d->total.minor, d->bps, d->n_terms, totals) != 0)
-        return ltc_status_set(st, LTC_INTERNAL, NULL, "term split failed");
-    for (int i = 0; i < d->n_terms; i++) {
-        const Ltc__Type__V1__PaymentTerm *t = req->payment_terms[i];
-        char id[LTC_UUID_LEN + 1];
-        ltc_uuid_new(id);
-        const char *tp[] = {id, d->order, i64s(c, i), term_kind_text(t->kind), i64s(c, t->share_bps),
-                            i64s(c, t->due_days), i64s(c, totals[i])};
-        if (!ltc_call_query(c, st, SQL_TERM_INSERT, 7, tp)) return -1;
-    }
-    return 0;
-}
+    char id[LTC_UUID_LEN + 1];
+    ltc_uuid_new(id);
+    const char *op[] = {id, account_id};
+    if (!ltc_call_query(c, st, SQL_CLOSURE_ORDER, 2, op)) return -1;
+    const char *lp[] = {contract};
+    if (!ltc_call_query(c, st, SQL_CONTRACT_LOCK, 1, lp)) return -1;
+    ltc_uuid_new(id);
+    if (!ltc_call_query(c, st, SQL_CLOSURE_CONTRACT, 2, op)) return -1;
 
-/* Refuses a delivery whose order facts differ from those the account was opened with. */
-static int check_same_order(const PGresult *acc, const Ltc__Dtc__V1__AcceptDeliveryRequest *req,
-                            const delivery_in *d, const stored_terms *terms, ltc_status *st) {
-    const char *what = NULL;
-    if (strcmp(ltc_pg_str(acc, 0, 0), d->contract) != 0) what = "contract";
-    else if (strcmp(ltc_pg_str(acc, 0, 1), d->deal) != 0) what = "deal";
-    else if (strcmp(ltc_pg_str(acc, 0, 2), d->total.currency) != 0) what = "order_total currency";
-    else if (ltc_pg_i64(acc, 0, 3) != d->total.minor) what = "order_total";
-    else if (terms->n != d->n_terms) what = "payment_terms";
-    for (int i = 0; !what && i < terms->n; i++) {
-        const Ltc__Type__V1__PaymentTerm *t = req->payment_terms[i];
-        if (terms->kind[i] != t->kind || terms->bps[i] != t->share_bps || terms->due_days[i] != t->due_days)
-            what = "payment_terms";
-    }
-    if (what)
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_MISMATCH",
-                              "the %s of order %s differs from the one its account was opened with", what, d->order);
-    return 0;
-}
-
-/* Refuses a shipment that was invoiced before (under another hand-off id). */
-static int check_new_shipment(ltc_call *c, ltc_status *st, const char *shipment) {
-    const char *p[] = {shipment};
-    PGresult *r = ltc_call_query(c, st, SQL_DELIVERY_FIND, 1, p);
-    if (!r) return -1;
-    if (PQntuples(r) > 0)
-        return ltc_status_set(st, LTC_ALREADY_EXISTS, "SHIPMENT_ALREADY_INVOICED",
-                              "shipment %s was already handed over for order %s", shipment, ltc_pg_str(r, 0, 0));
-    return 0;
-}
-
-/* Raises one invoice per term with a non-zero amount and bills it on the term. Fills resp->invoices. */
-static int raise_invoices(ltc_call *c, ltc_status *st, const delivery_in *d, const stored_terms *terms,
-                          const int64_t *amounts, Ltc__Dtc__V1__AcceptDeliveryResponse *resp, int64_t *billed) {
-    resp->invoices = ltc_call_alloc(c, sizeof(char *) * (size_t)terms->n);
-    *billed = 0;
-    for (int i = 0; i < terms->n; i++) {
-        if (amounts[i] == 0) continue;
-        char id[LTC_UUID_LEN + 1];
-        ltc_uuid_new(id);
-        const char *p[] = {id, d->order, d->shipment, i64s(c, i), term_kind_text(terms->kind[i]), d->total.currency,
-                           i64s(c, amounts[i]), i64s(c, terms->due_days[i])};
-        if (!ltc_call_query(c, st, SQL_INVOICE_INSERT, 8, p)) return -1;
-        const char *bp[] = {d->order, i64s(c, i), i64s(c, amounts[i])};
-        if (!ltc_call_query(c, st, SQL_TERM_BILL, 3, bp)) return -1;
-        resp->invoices[resp->n_invoices++] = ltc_call_printf(c, "invoices/%s", id);
-        *billed += amounts[i];  /* amounts add up to at most order_total: no overflow */
-    }
-    return 0;
-}
-
-/* IntakeService/AcceptDelivery: OTD hands over a shipment the customer accepted. Opens the order account on the
- * order's first delivery, adds the accepted value and raises the invoices the payment terms now call for (see
- * dtc_split_invoices); a zero-value order closes at once when fully accepted.
- * Errors: INVALID_ARGUMENT (every bad field named), FAILED_PRECONDITION ORDER_MISMATCH (order facts differ from the
- * account's), ORDER_ACCOUNT_CLOSED, OVER_ACCEPTANCE (more than the order total accepted), ALREADY_EXISTS
- * SHIPMENT_ALREADY_INVOICED (the same shipment under another hand-off id). */
-int dtc_accept_delivery(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
-    const Ltc__Dtc__V1__AcceptDeliveryRequest *req = (const void *)m;
-    delivery_in d = {0};
-    if (validate_delivery(c, req, &d, st) != 0) return -1;
-
-    if (create_account_if_new(c, st, req, &d) != 0) return -1;
-    const char *ap[] = {d.order};
-    PGresult *acc = ltc_call_query(c, st, SQL_ACCOUNT_LOCK, 1, ap);
-    if (!acc) return -1;
-    if (PQntuples(acc) == 0) return ltc_status_set(st, LTC_ABORTED, NULL, "order account vanished; retry");
-    stored_terms terms = {0};
-    if (load_terms(c, st, d.order, &terms) != 0) return -1;
-    if (check_same_order(acc, req, &d, &terms, st) != 0) return -1;
-    if (check_new_shipment(c, st, d.shipment) != 0) return -1;
-    if (strcmp(ltc_pg_str(acc, 0, 6), "OPEN") != 0)
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_ACCOUNT_CLOSED", "order account %s is %s",
-                              d.order, ltc_pg_str(acc, 0, 6));
-
-    int64_t accepted_cum;
-    if (ltc_i64_add(ltc_pg_i64(acc, 0, 4), d.accepted.minor, &accepted_cum) != 0 || accepted_cum > d.total.minor)
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "OVER_ACCEPTANCE",
-                              "accepting %lld more on order %s would exceed its total %lld (accepted so far %lld)",
-                              (long long)d.accepted.minor, d.order, (long long)d.total.minor,
-                              (long long)ltc_pg_i64(acc, 0, 4));
-    int fully = req->order_fully_accepted || accepted_cum == d.total.minor || ltc_pg_bool(acc, 0, 5);
-
-    int64_t amounts[DTC_MAX_TERMS];
-    if (dtc_split_invoices(d.total.minor, terms.bps, terms.n, accepted_cum, fully, terms.invoiced, amounts) != 0)
-        return ltc_status_set(st, LTC_INTERNAL, "ORDER_ACCOUNT_CORRUPT", "invoice split failed for order %s", d.order);
-
-    char did[LTC_UUID_LEN + 1];
-    ltc_uuid_new(did);
-    const char *dp[] = {did, d.order, d.shipment, req->handoff_id, d.total.currency, i64s(c, d.accepted.minor),
-                        req->order_fully_accepted ? "true" : "false"};
-    if (!ltc_call_query(c, st, SQL_DELIVERY_INSERT, 7, dp)) {
-        if (st->code == LTC_ALREADY_EXISTS)  /* the same shipment raced in for another order */
-            ltc_status_set(st, LTC_ALREADY_EXISTS, "SHIPMENT_ALREADY_INVOICED", "shipment %s was already handed over",
-                           d.shipment);
-        return -1;
-    }
-
-    Ltc__Dtc__V1__AcceptDeliveryResponse *resp =
-        LTC_NEW(c, Ltc__Dtc__V1__AcceptDeliveryResponse, LTC__DTC__V1__ACCEPT_DELIVERY_RESPONSE__INIT);
-    int64_t billed;
-    if (raise_invoices(c, st, &d, &terms, amounts, resp, &billed) != 0) return -1;
-    const char *up[] = {d.order, i64s(c, accepted_cum), i64s(c, billed), fully ? "true" : "false"};
-    if (!ltc_call_query(c, st, SQL_ACCOUNT_UPDATE, 4, up)) return -1;
-
-    int closed;
-    if (dtc_maybe_close(c, st, d.order, &closed) != 0) return -1;
-    *out = &resp->base;
+    if (dtc_handoff_closure(c, st, account_id) != 0) return -1;
+    *closed = 1;
     return 0;
 }
 
@@ -426,48 +114,3 @@ int dtc_get_order_account(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
     return 0;
 }
 
-/* DeliveryToCashService/GetInvoice: one invoice. Errors: INVALID_ARGUMENT "name", NOT_FOUND INVOICE_NOT_FOUND. */
-int dtc_get_invoice(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
-    const Ltc__Dtc__V1__GetInvoiceRequest *req = (const void *)m;
-    char id[LTC_UUID_LEN + 1];
-    if (ltc_name_parse(req->name, "invoices", "name", id, st) != 0) return -1;
-    Ltc__Dtc__V1__GetInvoiceResponse *resp =
-        LTC_NEW(c, Ltc__Dtc__V1__GetInvoiceResponse, LTC__DTC__V1__GET_INVOICE_RESPONSE__INIT);
-    if (dtc_load_invoice(c, st, id, &resp->invoice) != 0) return -1;
-    *out = &resp->base;
-    return 0;
-}
-
-/* DeliveryToCashService/ListInvoices: invoices oldest first, all or of one order ("orders/{order}"; an order DTC
- * has no account for gives an empty list). Errors: INVALID_ARGUMENT "order", "page_size", "page_token". */
-int dtc_list_invoices(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
-    const Ltc__Dtc__V1__ListInvoicesRequest *req = (const void *)m;
-    char order[LTC_UUID_LEN + 1] = "";
-    int by_order = req->order[0] != '\0';
-    if (by_order) ltc_name_parse(req->order, "orders", "order", order, st);
-    int limit = 0;
-    int64_t after = 0;
-    ltc_page_parse(req->page_size, req->page_token, &limit, &after, st);
-    if (st->code != LTC_OK) return -1;
-
-    PGresult *r;
-    if (by_order) {
-        const char *p[] = {order, i64s(c, after), i64s(c, limit)};
-        r = ltc_call_query(c, st, SQL_INVOICES_OF_ORDER, 3, p);
-    } else {
-        const char *p[] = {i64s(c, after), i64s(c, limit), ltc_call_deal_scope(c)};
-        r = ltc_call_query(c, st, SQL_INVOICES_ALL, 3, p);
-    }
-    if (!r) return -1;
-
-    Ltc__Dtc__V1__ListInvoicesResponse *resp =
-        LTC_NEW(c, Ltc__Dtc__V1__ListInvoicesResponse, LTC__DTC__V1__LIST_INVOICES_RESPONSE__INIT);
-    int n = PQntuples(r);
-    int shown = n < limit ? n : limit - 1;
-    resp->invoices = ltc_call_alloc(c, sizeof(Ltc__Dtc__V1__Invoice *) * (size_t)(shown > 0 ? shown : 1));
-    for (int i = 0; i < shown; i++) resp->invoices[i] = invoice_from_row(c, r, i);
-    resp->n_invoices = (size_t)shown;
-    if (n >= limit && shown > 0) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, shown - 1, 11));
-    *out = &resp->base;
-    return 0;
-}

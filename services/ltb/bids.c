@@ -6,14 +6,13 @@
 #include <string.h>
 
 #include "ltb.h"
-#include "ltc/outbox.h"
 #include "ltc/proto.h"
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
 
 #define BID_COLS                                                                                             \
     "id::text, opportunity_id::text, amount_minor, currency, state, lost_reason, competitor,"                \
-    " (extract(epoch FROM create_time) * 1000000)::bigint, (extract(epoch FROM update_time) * 1000000)::bigint"
+    " " LTC_SQL_MICROS("create_time") ", " LTC_SQL_MICROS("update_time")
 static const char SQL_BID_GET[] = "SELECT " BID_COLS " FROM bids WHERE id = $1";
 enum { BC_ID, BC_OPP, BC_AMOUNT, BC_CURRENCY, BC_STATE, BC_REASON, BC_COMPETITOR, BC_CTIME, BC_UTIME };
 static const char SQL_BID_OUT[] = "SELECT id::text FROM bids WHERE opportunity_id = $1 AND state = 'SUBMITTED'";
@@ -39,20 +38,14 @@ static const char SQL_BID_LOSE[] =
 
 /* --- rows ---------------------------------------------------------------------------------------------------- */
 
-static Ltc__Ltb__V1__BidState state_parse(const char *s) {
-    if (s && strcmp(s, "SUBMITTED") == 0) return LTC__LTB__V1__BID_STATE__BID_STATE_SUBMITTED;
-    if (s && strcmp(s, "WON") == 0) return LTC__LTB__V1__BID_STATE__BID_STATE_WON;
-    if (s && strcmp(s, "LOST") == 0) return LTC__LTB__V1__BID_STATE__BID_STATE_LOST;
-    return LTC__LTB__V1__BID_STATE__BID_STATE_UNSPECIFIED;
-}
-
 /* The bid of row 0 of r, whose BID_COLS start at column `o`. */
 static Ltc__Ltb__V1__Bid *bid_from_row(ltc_call *c, const PGresult *r, int o) {
     Ltc__Ltb__V1__Bid *b = LTC_NEW(c, Ltc__Ltb__V1__Bid, LTC__LTB__V1__BID__INIT);
     b->name = ltc_call_printf(c, "bids/%s", ltc_pg_str(r, 0, o + BC_ID));
     b->opportunity = ltc_call_printf(c, "opportunities/%s", ltc_pg_str(r, 0, o + BC_OPP));
-    b->amount = ltb_money(c, ltc_pg_str(r, 0, o + BC_CURRENCY), ltc_pg_i64(r, 0, o + BC_AMOUNT));
-    b->state = state_parse(ltc_pg_str(r, 0, o + BC_STATE));
+    b->amount = ltc_money_msg(c, ltc_pg_str(r, 0, o + BC_CURRENCY), ltc_pg_i64(r, 0, o + BC_AMOUNT));
+    b->state = (Ltc__Ltb__V1__BidState)ltc_enum_from_db(&ltc__ltb__v1__bid_state__descriptor, "BID_STATE_",
+                                                       ltc_pg_str(r, 0, o + BC_STATE));
     b->lost_reason = ltc_call_strdup(c, ltc_pg_str(r, 0, o + BC_REASON));
     b->competitor = ltc_call_strdup(c, ltc_pg_str(r, 0, o + BC_COMPETITOR));
     b->create_time = ltc_ts_from_pg(c, r, 0, o + BC_CTIME);
@@ -60,8 +53,7 @@ static Ltc__Ltb__V1__Bid *bid_from_row(ltc_call *c, const PGresult *r, int o) {
     return b;
 }
 
-/* The bid `id`. NOT_FOUND (BID_NOT_FOUND) when unknown. */
-static int bid_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Bid **out) {
+int ltb_load_bid(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Bid **out) {
     const char *p[] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_BID_GET, 1, p);
     if (!r) return -1;
@@ -107,33 +99,6 @@ static int lock_submitted_bid(ltc_call *c, ltc_status *st, const char *id, ltb_o
     return 0;
 }
 
-/* The AcceptWonBidRequest for BTO, from the opportunity just won and its winning bid. */
-static Ltc__Bto__V1__AcceptWonBidRequest *won_bid_handoff(ltc_call *c, const char *handoff_id,
-                                                          const Ltc__Ltb__V1__Opportunity *o,
-                                                          const Ltc__Ltb__V1__Bid *b, const char *opp_id) {
-    Ltc__Bto__V1__AcceptWonBidRequest *h =
-        LTC_NEW(c, Ltc__Bto__V1__AcceptWonBidRequest, LTC__BTO__V1__ACCEPT_WON_BID_REQUEST__INIT);
-    h->handoff_id = ltc_call_strdup(c, handoff_id);
-    h->deal = ltc_call_printf(c, "deals/%s", opp_id);
-    h->opportunity = o->name;
-    h->bid = b->name;
-    h->customer_name = o->customer_name;
-    h->iron_triangle = o->iron_triangle;
-    h->expected_amount = b->amount;
-    h->won_time = o->update_time;
-    h->n_requirements = o->n_requirements;
-    if (o->n_requirements) h->requirements = ltc_call_alloc(c, sizeof *h->requirements * o->n_requirements);
-    for (size_t i = 0; i < o->n_requirements; i++) {
-        Ltc__Bto__V1__WonBidRequirement *q =
-            LTC_NEW(c, Ltc__Bto__V1__WonBidRequirement, LTC__BTO__V1__WON_BID_REQUIREMENT__INIT);
-        q->code = o->requirements[i]->code;
-        q->description = o->requirements[i]->description;
-        q->quantity = o->requirements[i]->quantity;
-        h->requirements[i] = q;
-    }
-    return h;
-}
-
 /* --- handlers ------------------------------------------------------------------------------------------------ */
 
 /* CreateBid: records a SUBMITTED bid; the opportunity moves QUALIFIED -> BIDDING (with a stage history row).
@@ -147,7 +112,7 @@ int ltb_create_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     ltc_money amount = {{0}, 0};
     if (!in) return ltc_status_bad_field(st, "bid", "required");
     ltc_name_parse(in->opportunity, "opportunities", "bid.opportunity", opp_id, st);
-    if (ltb_money_in(in->amount, "bid.amount", &amount, st) == 0 && amount.minor <= 0)
+    if (ltc_money_from_proto(in->amount, "bid.amount", 0, &amount, st) == 0 && amount.minor <= 0)
         ltc_status_bad_field(st, "bid.amount", "must be positive");
     if (st->code != LTC_OK) return -1;
 
@@ -168,14 +133,14 @@ int ltb_create_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
 
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *pb[] = {id, opp_id, ltc_call_printf(c, "%lld", (long long)amount.minor), amount.currency};
+    const char *pb[] = {id, opp_id, ltc_sql_i64(c, amount.minor), amount.currency};
     if (!ltc_call_query(c, st, SQL_BID_INSERT, 4, pb)) return -1;
     if (opp.stage == LTB_STAGE(QUALIFIED) && ltb_opp_enter_stage(c, st, opp_id, LTB_STAGE(BIDDING), NULL) != 0)
         return -1;
 
     Ltc__Ltb__V1__CreateBidResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__CreateBidResponse, LTC__LTB__V1__CREATE_BID_RESPONSE__INIT);
-    if (bid_fetch(c, st, id, &resp->bid) != 0) return -1;
+    if (ltb_load_bid(c, st, id, &resp->bid) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -186,13 +151,13 @@ int ltb_get_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, 
     char id[LTC_UUID_LEN + 1];
     if (ltc_name_parse(req->name, "bids", "name", id, st) != 0) return -1;
     Ltc__Ltb__V1__GetBidResponse *resp = LTC_NEW(c, Ltc__Ltb__V1__GetBidResponse, LTC__LTB__V1__GET_BID_RESPONSE__INIT);
-    if (bid_fetch(c, st, id, &resp->bid) != 0) return -1;
+    if (ltb_load_bid(c, st, id, &resp->bid) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
 
 /* MarkBidWon: SUBMITTED -> WON; the opportunity BIDDING -> WON with won_bid, and the deal is queued for BTO
- * (AcceptWonBid, deal id = the opportunity's id) in the same transaction. INVALID_ARGUMENT (name);
+ * (AcceptWonBid, deal id = the opportunity's id, handoffs.c) in the same transaction. INVALID_ARGUMENT (name);
  * NOT_FOUND (BID_NOT_FOUND); FAILED_PRECONDITION (BID_NOT_SUBMITTED, OPPORTUNITY_NOT_BIDDING). */
 int ltb_mark_bid_won(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Ltb__V1__MarkBidWonRequest *req = (const void *)m;
@@ -205,11 +170,7 @@ int ltb_mark_bid_won(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         LTC_NEW(c, Ltc__Ltb__V1__MarkBidWonResponse, LTC__LTB__V1__MARK_BID_WON_RESPONSE__INIT);
     if (bid_decide(c, st, SQL_BID_WIN, id, opp.id, NULL, NULL, &resp->bid, &resp->opportunity) != 0) return -1;
 
-    char handoff[LTC_UUID_LEN + 1];
-    ltc_uuid_new(handoff);
-    Ltc__Bto__V1__AcceptWonBidRequest *h = won_bid_handoff(c, handoff, resp->opportunity, resp->bid, opp.id);
-    if (ltc_outbox_put(c, st, "bto", "/ltc.bto.v1.IntakeService/AcceptWonBid", opp.id, handoff, &h->base) != 0)
-        return -1;
+    if (ltb_handoff_won_bid(c, st, opp.id, id) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

@@ -48,7 +48,7 @@ int ltb_accept_cash_collected(ltc_call *c, const ProtobufCMessage *m, ProtobufCM
     if (!ltc_uuid_valid(req->handoff_id)) ltc_status_bad_field(st, "handoff_id", "must be a UUID");
     ltc_name_parse(req->deal, "deals", "deal", id, st);
     ltc_name_parse(req->order, "orders", "order", order, st);
-    ltb_money_in(req->collected_amount, "collected_amount", &amount, st);
+    ltc_money_from_proto(req->collected_amount, "collected_amount", 0, &amount, st);
     if (st->code != LTC_OK) return -1;
 
     ltb_opp_locked opp;
@@ -68,10 +68,10 @@ int ltb_accept_cash_collected(ltc_call *c, const ProtobufCMessage *m, ProtobufCM
                                   "collected amount of opportunity %s would overflow", id);
         char row[LTC_UUID_LEN + 1];
         ltc_uuid_new(row);
-        const char *pi[] = {row, id, order, ltc_call_printf(c, "%lld", (long long)amount.minor), amount.currency,
+        const char *pi[] = {row, id, order, ltc_sql_i64(c, amount.minor), amount.currency,
                             req->handoff_id};
         if (!ltc_call_query(c, st, SQL_ORDER_INSERT, 6, pi)) return -1;
-        const char *pu[] = {id, ltc_call_printf(c, "%lld", (long long)total)};
+        const char *pu[] = {id, ltc_sql_i64(c, total)};
         if (!ltc_call_query(c, st, SQL_OPP_COLLECT, 2, pu)) return -1;
         if (opp.stage == LTB_STAGE(WON) && ltb_stage_record(c, st, id, LTB_STAGE(CASH_COLLECTED)) != 0) return -1;
     }

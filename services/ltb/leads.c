@@ -9,8 +9,8 @@
 
 #define LEAD_COLUMNS                                                                                             \
     "l.id::text, l.source, l.company_name, l.contact_name, l.contact_email, l.contact_phone, l.state,"           \
-    " l.disqualify_reason, o.id::text, (extract(epoch FROM l.create_time) * 1000000)::bigint,"                   \
-    " (extract(epoch FROM l.update_time) * 1000000)::bigint, l.version, l.seq"                                   \
+    " l.disqualify_reason, o.id::text, " LTC_SQL_MICROS("l.create_time") ","                   \
+    " " LTC_SQL_MICROS("l.update_time") ", l.version, l.seq"                                   \
     " FROM leads l LEFT JOIN opportunities o ON o.lead_id = l.id"
 enum { LC_ID, LC_SOURCE, LC_COMPANY, LC_CONTACT, LC_EMAIL, LC_PHONE, LC_STATE, LC_REASON, LC_OPP, LC_CTIME,
        LC_UTIME, LC_VERSION, LC_SEQ };
@@ -37,35 +37,24 @@ static const char SQL_REQ_INSERT[] =
 
 /* --- enums and rows ------------------------------------------------------------------------------------------ */
 
-/* Indexed by Ltc__Ltb__V1__LeadSource. */
-static const char *const SOURCE_TEXT[] = {NULL, "WEBSITE", "SOCIAL_MEDIA", "MARKETING_AUTOMATION", "EVENT",
-                                          "REFERRAL", "INBOUND", "PARTNER"};
-#define N_SOURCES ((int)(sizeof SOURCE_TEXT / sizeof SOURCE_TEXT[0]))
-
-static Ltc__Ltb__V1__LeadSource source_parse(const char *s) {
-    for (int i = 1; s && i < N_SOURCES; i++)
-        if (strcmp(s, SOURCE_TEXT[i]) == 0) return (Ltc__Ltb__V1__LeadSource)i;
-    return LTC__LTB__V1__LEAD_SOURCE__LEAD_SOURCE_UNSPECIFIED;
-}
-
-static Ltc__Ltb__V1__LeadState state_parse(const char *s) {
-    if (!s) return LTC__LTB__V1__LEAD_STATE__LEAD_STATE_UNSPECIFIED;
-    if (strcmp(s, "NEW") == 0) return LTC__LTB__V1__LEAD_STATE__LEAD_STATE_NEW;
-    if (strcmp(s, "QUALIFIED") == 0) return LTC__LTB__V1__LEAD_STATE__LEAD_STATE_QUALIFIED;
-    if (strcmp(s, "DISQUALIFIED") == 0) return LTC__LTB__V1__LEAD_STATE__LEAD_STATE_DISQUALIFIED;
-    return LTC__LTB__V1__LEAD_STATE__LEAD_STATE_UNSPECIFIED;
+/* The stored text of a source, or NULL for UNSPECIFIED and numbers that are no source. */
+static const char *source_text(Ltc__Ltb__V1__LeadSource s) {
+    if (s == LTC__LTB__V1__LEAD_SOURCE__LEAD_SOURCE_UNSPECIFIED) return NULL;
+    return ltc_enum_to_db(&ltc__ltb__v1__lead_source__descriptor, "LEAD_SOURCE_", (int)s);
 }
 
 /* A Lead message from row `i` of a LEAD_COLUMNS result. */
 static Ltc__Ltb__V1__Lead *lead_from_row(ltc_call *c, const PGresult *r, int i) {
     Ltc__Ltb__V1__Lead *l = LTC_NEW(c, Ltc__Ltb__V1__Lead, LTC__LTB__V1__LEAD__INIT);
     l->name = ltc_call_printf(c, "leads/%s", ltc_pg_str(r, i, LC_ID));
-    l->source = source_parse(ltc_pg_str(r, i, LC_SOURCE));
+    l->source = (Ltc__Ltb__V1__LeadSource)ltc_enum_from_db(&ltc__ltb__v1__lead_source__descriptor, "LEAD_SOURCE_",
+                                                          ltc_pg_str(r, i, LC_SOURCE));
     l->company_name = ltc_call_strdup(c, ltc_pg_str(r, i, LC_COMPANY));
     l->contact_name = ltc_call_strdup(c, ltc_pg_str(r, i, LC_CONTACT));
     l->contact_email = ltc_call_strdup(c, ltc_pg_str(r, i, LC_EMAIL));
     l->contact_phone = ltc_call_strdup(c, ltc_pg_str(r, i, LC_PHONE));
-    l->state = state_parse(ltc_pg_str(r, i, LC_STATE));
+    l->state = (Ltc__Ltb__V1__LeadState)ltc_enum_from_db(&ltc__ltb__v1__lead_state__descriptor, "LEAD_STATE_",
+                                                        ltc_pg_str(r, i, LC_STATE));
     l->disqualify_reason = ltc_call_strdup(c, ltc_pg_str(r, i, LC_REASON));
     if (!ltc_pg_isnull(r, i, LC_OPP)) l->opportunity = ltc_call_printf(c, "opportunities/%s", ltc_pg_str(r, i, LC_OPP));
     l->create_time = ltc_ts_from_pg(c, r, i, LC_CTIME);
@@ -74,7 +63,7 @@ static Ltc__Ltb__V1__Lead *lead_from_row(ltc_call *c, const PGresult *r, int i) 
     return l;
 }
 
-int ltb_lead_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Lead **out) {
+int ltb_load_lead(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Lead **out) {
     const char *p[] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_LEAD_GET, 1, p);
     if (!r) return -1;
@@ -116,7 +105,7 @@ static void check_lead(const Ltc__Ltb__V1__Lead *l, ltc_status *st) {
         ltc_status_bad_field(st, "lead", "required");
         return;
     }
-    if ((int)l->source <= 0 || (int)l->source >= N_SOURCES)  /* the enum type is unsigned: -1 is huge */
+    if (!source_text(l->source))
         ltc_status_bad_field(st, "lead.source", "required: one of the LeadSource values other than UNSPECIFIED");
     ltc_check_text(l->company_name, "lead.company_name", 1, 200, st);
     ltc_check_text(l->contact_name, "lead.contact_name", 0, 200, st);
@@ -126,27 +115,15 @@ static void check_lead(const Ltc__Ltb__V1__Lead *l, ltc_status *st) {
     ltc_check_text(l->contact_phone, "lead.contact_phone", 0, 40, st);
 }
 
-static void check_triangle(const Ltc__Type__V1__IronTriangle *t, ltc_status *st) {
-    if (!t) {
-        ltc_status_bad_field(st, "iron_triangle", "required: account_owner, solution_owner and fulfilment_owner");
-        return;
-    }
-    ltc_check_text(t->account_owner, "iron_triangle.account_owner", 1, 128, st);
-    ltc_check_text(t->solution_owner, "iron_triangle.solution_owner", 1, 128, st);
-    ltc_check_text(t->fulfilment_owner, "iron_triangle.fulfilment_owner", 1, 128, st);
-}
-
 static void check_requirements(ltc_call *c, const Ltc__Ltb__V1__QualifyLeadRequest *req, ltc_status *st) {
-    if (req->n_requirements > 100) {
-        ltc_status_bad_field(st, "requirements", "at most 100 requirements, got %zu", req->n_requirements);
+    if (req->n_requirements > LTC_MAX_REQUIREMENTS) {
+        ltc_status_bad_field(st, "requirements", "at most %d requirements, got %zu", LTC_MAX_REQUIREMENTS,
+                             req->n_requirements);
         return;
     }
     for (size_t i = 0; i < req->n_requirements; i++) {
         const Ltc__Ltb__V1__Requirement *q = req->requirements[i];
-        ltc_check_text(q->code, ltc_call_printf(c, "requirements[%zu].code", i), 1, 64, st);
-        ltc_check_text(q->description, ltc_call_printf(c, "requirements[%zu].description", i), 0, 1000, st);
-        if (q->quantity < 0)
-            ltc_status_bad_field(st, ltc_call_printf(c, "requirements[%zu].quantity", i), "must not be negative");
+        ltc_check_requirement(c, "requirements", i, q->code, q->description, q->quantity, st);
     }
 }
 
@@ -161,13 +138,13 @@ int ltb_create_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
 
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *p[] = {id, SOURCE_TEXT[l->source], l->company_name, l->contact_name, l->contact_email,
+    const char *p[] = {id, source_text(l->source), l->company_name, l->contact_name, l->contact_email,
                        l->contact_phone};
     if (!ltc_call_query(c, st, SQL_LEAD_INSERT, 6, p)) return -1;
 
     Ltc__Ltb__V1__CreateLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__CreateLeadResponse, LTC__LTB__V1__CREATE_LEAD_RESPONSE__INIT);
-    if (ltb_lead_fetch(c, st, id, &resp->lead) != 0) return -1;
+    if (ltb_load_lead(c, st, id, &resp->lead) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -179,7 +156,7 @@ int ltb_get_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out,
     if (ltc_name_parse(req->name, "leads", "name", id, st) != 0) return -1;
     Ltc__Ltb__V1__GetLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__GetLeadResponse, LTC__LTB__V1__GET_LEAD_RESPONSE__INIT);
-    if (ltb_lead_fetch(c, st, id, &resp->lead) != 0) return -1;
+    if (ltb_load_lead(c, st, id, &resp->lead) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -190,7 +167,7 @@ int ltb_list_leads(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     int limit;
     int64_t after;
     if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    const char *p[] = {ltc_call_printf(c, "%lld", (long long)after), ltc_call_printf(c, "%d", limit)};
+    const char *p[] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit)};
     PGresult *r = ltc_call_query(c, st, SQL_LEAD_LIST, 2, p);
     if (!r) return -1;
 
@@ -215,8 +192,8 @@ int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     ltc_money amount = {{0}, 0};
     ltc_name_parse(req->name, "leads", "name", id, st);
     ltc_check_text(req->opportunity_title, "opportunity_title", 1, 200, st);
-    check_triangle(req->iron_triangle, st);
-    ltb_money_in(req->expected_amount, "expected_amount", &amount, st);
+    ltc_check_triangle(req->iron_triangle, "iron_triangle", 1, st);
+    ltc_money_from_proto(req->expected_amount, "expected_amount", 0, &amount, st);
     ltc_date_to_text(req->expected_close_date, "expected_close_date", 1, close_date, st);
     if (req->win_probability_bps < 0 || req->win_probability_bps > 10000)
         ltc_status_bad_field(st, "win_probability_bps", "must be between 0 and 10000, got %d",
@@ -231,15 +208,15 @@ int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     ltc_uuid_new(opp);
     const Ltc__Type__V1__IronTriangle *t = req->iron_triangle;
     const char *po[] = {opp, id, company, req->opportunity_title, t->account_owner, t->solution_owner,
-                        t->fulfilment_owner, ltc_call_printf(c, "%lld", (long long)amount.minor), amount.currency,
-                        close_date[0] ? close_date : NULL, ltc_call_printf(c, "%d", (int)req->win_probability_bps)};
+                        t->fulfilment_owner, ltc_sql_i64(c, amount.minor), amount.currency,
+                        close_date[0] ? close_date : NULL, ltc_sql_i64(c, req->win_probability_bps)};
     if (!ltc_call_query(c, st, SQL_OPP_INSERT, 11, po)) return -1;
     for (size_t i = 0; i < req->n_requirements; i++) {
         const Ltc__Ltb__V1__Requirement *q = req->requirements[i];
         char rid[LTC_UUID_LEN + 1];
         ltc_uuid_new(rid);
-        const char *pr[] = {rid, opp, ltc_call_printf(c, "%zu", i), q->code, q->description,
-                            ltc_call_printf(c, "%lld", (long long)q->quantity)};
+        const char *pr[] = {rid, opp, ltc_sql_i64(c, (int64_t)i), q->code, q->description,
+                            ltc_sql_i64(c, q->quantity)};
         if (!ltc_call_query(c, st, SQL_REQ_INSERT, 6, pr)) return -1;
     }
     if (ltb_stage_record(c, st, opp, LTB_STAGE(QUALIFIED)) != 0) return -1;
@@ -248,7 +225,8 @@ int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
 
     Ltc__Ltb__V1__QualifyLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__QualifyLeadResponse, LTC__LTB__V1__QUALIFY_LEAD_RESPONSE__INIT);
-    if (ltb_lead_fetch(c, st, id, &resp->lead) != 0 || ltb_opp_fetch(c, st, opp, &resp->opportunity) != 0) return -1;
+    if (ltb_load_lead(c, st, id, &resp->lead) != 0) return -1;
+    if (ltb_load_opportunity(c, st, opp, &resp->opportunity) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -268,7 +246,7 @@ int ltb_disqualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 
     Ltc__Ltb__V1__DisqualifyLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__DisqualifyLeadResponse, LTC__LTB__V1__DISQUALIFY_LEAD_RESPONSE__INIT);
-    if (ltb_lead_fetch(c, st, id, &resp->lead) != 0) return -1;
+    if (ltb_load_lead(c, st, id, &resp->lead) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

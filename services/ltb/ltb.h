@@ -1,6 +1,10 @@
 /* ltb.h - private declarations of the LTB service (lead to bid, 标前): the handlers that main.c puts in its method
  * table and the helpers the resource files share. Every function here runs inside a call (ltc_call): what it builds
- * lives in the call's arena; on -1 the status is set and the caller returns -1 as is. */
+ * lives in the call's arena; on -1 the status is set and the caller returns -1 as is.
+ * Files: intake.c (what the stage receives: its IntakeService handlers), handoffs.c (what it sends: each hand-off
+ * built from the stage's rows and queued with ltc_outbox_put), one file per resource (handlers, loader
+ * <stage>_load_<resource>), and main.c/service.c. Functions that query take (c, st, ...); validators take st last,
+ * like ltc_check_text. Resources: leads.c, opportunities.c, bids.c, updates.c (the Update methods). */
 #ifndef LTB_H
 #define LTB_H
 
@@ -12,7 +16,9 @@
 #include "ltc/ltb/v1/ltb_service.pb-c.h"
 #include "ltc/ltb/v1/resources.pb-c.h"
 #include "ltc/money.h"
+#include "ltc/proto.h"
 #include "ltc/server.h"
+#include "ltc/sqltext.h"
 #include "ltc/status.h"
 
 /* --- handlers (signature of ltc_unary_handler) ------------------------------------------------------------- */
@@ -64,26 +70,33 @@ int ltb_opp_enter_stage(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V
  * columns of a SELECT or a RETURNING clause. */
 #define LTB_OPP_COLS                                                                                             \
     "o.id::text, o.lead_id::text, o.customer_name, o.title, o.account_owner, o.solution_owner,"                  \
-    " o.fulfilment_owner, o.expected_minor, o.currency, to_char(o.expected_close_date, 'YYYY-MM-DD'),"           \
+    " o.fulfilment_owner, o.expected_minor, o.currency, " LTC_SQL_DATE("o.expected_close_date") ","           \
     " o.win_probability_bps, o.stage, o.won_bid_id::text, o.collected_minor,"                                    \
-    " (extract(epoch FROM o.create_time) * 1000000)::bigint, (extract(epoch FROM o.update_time) * 1000000)::bigint," \
+    " " LTC_SQL_MICROS("o.create_time") ", " LTC_SQL_MICROS("o.update_time") "," \
     " o.version, o.seq"
 #define LTB_OPP_NCOLS 18
 /* The whole opportunity of row 0 of r (LTB_OPP_COLS first), with its requirements and stage history read in one
  * more query. 0 or -1. */
 int ltb_opp_from_result(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1__Opportunity **out);
+/* --- loaders (the resource file of each): the whole resource into *out, in the arena; NOT_FOUND when unknown ---- */
+
 /* The whole opportunity (requirements, stage history, won bid, collected amount). NOT_FOUND when unknown. */
-int ltb_opp_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity **out);
+int ltb_load_opportunity(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity **out);
 /* The lead. NOT_FOUND (LEAD_NOT_FOUND) when unknown. */
-int ltb_lead_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Lead **out);
+int ltb_load_lead(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Lead **out);
+
+/* The bid (bids.c). NOT_FOUND (BID_NOT_FOUND) when unknown. */
+int ltb_load_bid(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Bid **out);
+
+/* --- hand-offs LTB sends (handoffs.c): built from LTB's records in the caller's transaction and queued there ---- */
+
+/* The won bid `bid_id` of opportunity `opp_id` (both just decided in this transaction) to BTO, AcceptWonBid, deal id
+ * = the opportunity's id, with a new hand-off id. 0 or -1 (the database's status, or INTERNAL). */
+int ltb_handoff_won_bid(ltc_call *c, ltc_status *st, const char *opp_id, const char *bid_id);
 
 /* True when s has the shape "name@domain.tld" (leads.c; used by CreateLead and UpdateLead). */
 int ltb_email_shape_ok(const char *s);
 
-/* Money in: like ltc_money_from_proto, but a missing message is always "required" (ours are all required). */
-int ltb_money_in(const Ltc__Type__V1__Money *m, const char *field, ltc_money *out, ltc_status *st);
-/* A Money message in the arena. */
-Ltc__Type__V1__Money *ltb_money(ltc_call *c, const char *currency, int64_t minor);
 /* The etag of a row version: lower-case hex, in the arena. */
 char *ltb_etag(ltc_call *c, int64_t version);
 

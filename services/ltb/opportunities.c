@@ -31,7 +31,7 @@ static const char SQL_REQS_OF[] =
     " FROM unnest($1::uuid[]) WITH ORDINALITY AS p(id, ord) JOIN requirements r ON r.opportunity_id = p.id"
     " ORDER BY p.ord, r.position";
 static const char SQL_HISTORY_OF[] =
-    "SELECT p.ord, s.stage, (extract(epoch FROM s.create_time) * 1000000)::bigint"
+    "SELECT p.ord, s.stage, " LTC_SQL_MICROS("s.create_time")
     " FROM unnest($1::uuid[]) WITH ORDINALITY AS p(id, ord) JOIN stage_changes s ON s.opportunity_id = p.id"
     " ORDER BY p.ord, s.create_time, s.seq";
 /* Details of one opportunity in one round trip: requirements (kind 0, by position), then the stage history (kind 1,
@@ -39,35 +39,22 @@ static const char SQL_HISTORY_OF[] =
 static const char SQL_DETAILS_OF_ONE[] =
     "SELECT 0 AS kind, r.position::bigint AS k1, 0::bigint AS k2, r.code AS a, r.description AS b, r.quantity AS q"
     " FROM requirements r WHERE r.opportunity_id = $1"
-    " UNION ALL SELECT 1, (extract(epoch FROM s.create_time) * 1000000)::bigint, s.seq, s.stage, NULL, NULL"
+    " UNION ALL SELECT 1, " LTC_SQL_MICROS("s.create_time") ", s.seq, s.stage, NULL, NULL"
     " FROM stage_changes s WHERE s.opportunity_id = $1"
     " ORDER BY 1, 2, 3";
 
 /* --- small shared helpers ------------------------------------------------------------------------------------ */
 
-/* Indexed by Ltc__Ltb__V1__OpportunityStage. */
-static const char *const STAGE_TEXT[] = {NULL, "QUALIFIED", "BIDDING", "WON", "LOST", "CASH_COLLECTED"};
-#define N_STAGES ((int)(sizeof STAGE_TEXT / sizeof STAGE_TEXT[0]))
+#define STAGE_PREFIX "OPPORTUNITY_STAGE_"
 
 const char *ltb_stage_text(Ltc__Ltb__V1__OpportunityStage s) {
-    return (int)s > 0 && (int)s < N_STAGES ? STAGE_TEXT[s] : "UNSPECIFIED";
+    const char *text = ltc_enum_to_db(&ltc__ltb__v1__opportunity_stage__descriptor, STAGE_PREFIX, (int)s);
+    return text ? text : "UNSPECIFIED";
 }
 
 Ltc__Ltb__V1__OpportunityStage ltb_stage_parse(const char *s) {
-    for (int i = 1; s && i < N_STAGES; i++)
-        if (strcmp(s, STAGE_TEXT[i]) == 0) return (Ltc__Ltb__V1__OpportunityStage)i;
-    return LTC__LTB__V1__OPPORTUNITY_STAGE__OPPORTUNITY_STAGE_UNSPECIFIED;
-}
-
-int ltb_money_in(const Ltc__Type__V1__Money *m, const char *field, ltc_money *out, ltc_status *st) {
-    if (!m) return ltc_status_bad_field(st, field, "required");
-    return ltc_money_from_proto(m, field, 0, out, st);
-}
-
-Ltc__Type__V1__Money *ltb_money(ltc_call *c, const char *currency, int64_t minor) {
-    Ltc__Type__V1__Money *m = LTC_NEW(c, Ltc__Type__V1__Money, LTC__TYPE__V1__MONEY__INIT);
-    ltc_money_to_proto(currency, minor, m);  /* currency_code points into common's static table */
-    return m;
+    return (Ltc__Ltb__V1__OpportunityStage)ltc_enum_from_db(&ltc__ltb__v1__opportunity_stage__descriptor, STAGE_PREFIX,
+                                                            s);
 }
 
 char *ltb_etag(ltc_call *c, int64_t version) {
@@ -84,17 +71,14 @@ static Ltc__Ltb__V1__Opportunity *opp_from_row(ltc_call *c, const PGresult *r, i
     o->lead = ltc_call_printf(c, "leads/%s", ltc_pg_str(r, i, OC_LEAD));
     o->customer_name = ltc_call_strdup(c, ltc_pg_str(r, i, OC_CUSTOMER));
     o->title = ltc_call_strdup(c, ltc_pg_str(r, i, OC_TITLE));
-    o->iron_triangle = LTC_NEW(c, Ltc__Type__V1__IronTriangle, LTC__TYPE__V1__IRON_TRIANGLE__INIT);
-    o->iron_triangle->account_owner = ltc_call_strdup(c, ltc_pg_str(r, i, OC_AR));
-    o->iron_triangle->solution_owner = ltc_call_strdup(c, ltc_pg_str(r, i, OC_SR));
-    o->iron_triangle->fulfilment_owner = ltc_call_strdup(c, ltc_pg_str(r, i, OC_FR));
-    o->expected_amount = ltb_money(c, currency, ltc_pg_i64(r, i, OC_EXPECTED));
+    o->iron_triangle = ltc_triangle_from_pg(c, r, i, OC_AR);
+    o->expected_amount = ltc_money_msg(c, currency, ltc_pg_i64(r, i, OC_EXPECTED));
     o->expected_close_date = ltc_date_from_pg(c, r, i, OC_CLOSE);
     o->win_probability_bps = (int32_t)ltc_pg_i64(r, i, OC_WIN);
     o->stage = ltb_stage_parse(ltc_pg_str(r, i, OC_STAGE));
     if (!ltc_pg_isnull(r, i, OC_WON_BID)) o->won_bid = ltc_call_printf(c, "bids/%s", ltc_pg_str(r, i, OC_WON_BID));
     if (o->stage == LTB_STAGE(CASH_COLLECTED))
-        o->collected_amount = ltb_money(c, currency, ltc_pg_i64(r, i, OC_COLLECTED));
+        o->collected_amount = ltc_money_msg(c, currency, ltc_pg_i64(r, i, OC_COLLECTED));
     o->deal = ltc_call_printf(c, "deals/%s", id);
     o->create_time = ltc_ts_from_pg(c, r, i, OC_CTIME);
     o->update_time = ltc_ts_from_pg(c, r, i, OC_UTIME);
@@ -205,7 +189,7 @@ static int load_details(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb
     return load_requirements(c, st, ids, opps, n) != 0 || load_history(c, st, ids, opps, n) != 0 ? -1 : 0;
 }
 
-int ltb_opp_fetch(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity **out) {
+int ltb_load_opportunity(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity **out) {
     const char *p[] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_OPP_GET, 1, p);
     if (!r) return -1;
@@ -260,7 +244,7 @@ int ltb_get_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     if (ltc_name_parse(req->name, "opportunities", "name", id, st) != 0) return -1;
     Ltc__Ltb__V1__GetOpportunityResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__GetOpportunityResponse, LTC__LTB__V1__GET_OPPORTUNITY_RESPONSE__INIT);
-    if (ltb_opp_fetch(c, st, id, &resp->opportunity) != 0) return -1;
+    if (ltb_load_opportunity(c, st, id, &resp->opportunity) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -273,7 +257,7 @@ int ltb_list_opportunities(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     int limit;
     int64_t after;
     if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    const char *p[] = {ltc_call_printf(c, "%lld", (long long)after), ltc_call_printf(c, "%d", limit),
+    const char *p[] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit),
                        ltc_call_deal_scope(c)};
     PGresult *r = ltc_call_query(c, st, SQL_OPP_LIST, 3, p);
     if (!r) return -1;

@@ -9,6 +9,7 @@
 
 #include "google/protobuf/field_mask.pb-c.h"
 #include "ltb.h"
+#include "ltc/fieldmask.h"
 #include "ltc/proto.h"
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
@@ -32,35 +33,6 @@ static const char SQL_OPP_UPDATE[] =
     " version = version + 1, update_time = now() WHERE id = $1";
 
 /* --- update masks -------------------------------------------------------------------------------------------- */
-
-/* The fields of `d` named by `mask`, as bits over updatable[0..n): bit i for updatable[i]. An absent or empty mask,
- * or the path "*", selects them all. Each bad path adds an INVALID_ARGUMENT violation on "update_mask": a field of
- * `d` that is not updatable (output only or immutable), a sub-field path, or no field of `d` at all. */
-static unsigned mask_bits(const Google__Protobuf__FieldMask *mask, const ProtobufCMessageDescriptor *d,
-                          const char *const *updatable, size_t n, ltc_status *st) {
-    unsigned all = (1u << n) - 1, bits = 0;
-    if (!mask || mask->n_paths == 0) return all;
-    for (size_t p = 0; p < mask->n_paths; p++) {
-        const char *path = mask->paths[p] ? mask->paths[p] : "";
-        size_t i = 0;
-        while (i < n && strcmp(path, updatable[i]) != 0) i++;
-        if (strcmp(path, "*") == 0)
-            bits = all;
-        else if (i < n)
-            bits |= 1u << i;
-        else if (protobuf_c_message_descriptor_get_field_by_name(d, path))
-            ltc_status_bad_field(st, "update_mask", "%.64s is output only or cannot be changed", path);
-        else if (strchr(path, '.'))
-            ltc_status_bad_field(st, "update_mask", "%.64s: name whole fields, not sub-fields", path);
-        else
-            ltc_status_bad_field(st, "update_mask", "%.64s is not a field of %s", path, d->short_name);
-    }
-    return bits;
-}
-
-static const char *flag(unsigned bits, unsigned i) {
-    return bits & (1u << i) ? "true" : "false";
-}
 
 /* ABORTED (ETAG_MISMATCH) when `etag` is set and differs from the etag of row version `version`. */
 static int etag_check(ltc_call *c, ltc_status *st, const char *what, const char *id, const char *etag,
@@ -95,7 +67,7 @@ int ltb_update_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
     char id[LTC_UUID_LEN + 1];
     if (!l) return ltc_status_bad_field(st, "lead", "required: the lead with its name and the fields to write");
     ltc_name_parse(l->name, "leads", "lead.name", id, st);
-    unsigned bits = mask_bits(req->update_mask, &ltc__ltb__v1__lead__descriptor, LEAD_UPDATABLE, LU_N, st);
+    unsigned bits = ltc_update_mask_bits(req->update_mask, &ltc__ltb__v1__lead__descriptor, LEAD_UPDATABLE, LU_N, st);
     check_lead_fields(l, bits, st);
     if (st->code != LTC_OK) return -1;
 
@@ -109,13 +81,17 @@ int ltb_update_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
                               state);
     if (etag_check(c, st, "lead", id, l->etag, ltc_pg_i64(r, 0, 1)) != 0) return -1;
 
-    const char *pu[] = {id, flag(bits, LU_COMPANY), flag(bits, LU_CONTACT), flag(bits, LU_EMAIL), flag(bits, LU_PHONE),
+    const char *pu[] = {id,
+                        ltc_mask_flag(bits, LU_COMPANY),
+                        ltc_mask_flag(bits, LU_CONTACT),
+                        ltc_mask_flag(bits, LU_EMAIL),
+                        ltc_mask_flag(bits, LU_PHONE),
                         l->company_name, l->contact_name, l->contact_email, l->contact_phone};
     if (!ltc_call_query(c, st, SQL_LEAD_UPDATE, 9, pu)) return -1;
 
     Ltc__Ltb__V1__UpdateLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__UpdateLeadResponse, LTC__LTB__V1__UPDATE_LEAD_RESPONSE__INIT);
-    if (ltb_lead_fetch(c, st, id, &resp->lead) != 0) return -1;
+    if (ltb_load_lead(c, st, id, &resp->lead) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -133,7 +109,8 @@ static void check_opp_fields(const Ltc__Ltb__V1__Opportunity *o, unsigned bits, 
     if ((bits & (1u << OU_WIN)) && (o->win_probability_bps < 0 || o->win_probability_bps > 10000))
         ltc_status_bad_field(st, "opportunity.win_probability_bps", "must be between 0 and 10000, got %d",
                              (int)o->win_probability_bps);
-    if (bits & (1u << OU_AMOUNT)) ltb_money_in(o->expected_amount, "opportunity.expected_amount", amount, st);
+    if (bits & (1u << OU_AMOUNT))
+        ltc_money_from_proto(o->expected_amount, "opportunity.expected_amount", 0, amount, st);
     if (bits & (1u << OU_CLOSE))
         ltc_date_to_text(o->expected_close_date, "opportunity.expected_close_date", 1, date, st);
 }
@@ -150,7 +127,7 @@ int ltb_update_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     if (!o) return ltc_status_bad_field(st, "opportunity", "required: the opportunity with its name and fields");
     ltc_name_parse(o->name, "opportunities", "opportunity.name", id, st);
     unsigned bits =
-        mask_bits(req->update_mask, &ltc__ltb__v1__opportunity__descriptor, OPP_UPDATABLE, OU_N, st);
+        ltc_update_mask_bits(req->update_mask, &ltc__ltb__v1__opportunity__descriptor, OPP_UPDATABLE, OU_N, st);
     check_opp_fields(o, bits, &amount, date, st);
     if (st->code != LTC_OK) return -1;
 
@@ -170,14 +147,18 @@ int ltb_update_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
                                     "must be %s, the opportunity's currency, not %s", currency, amount.currency);
     if (etag_check(c, st, "opportunity", id, o->etag, ltc_pg_i64(r, 0, 2)) != 0) return -1;
 
-    const char *pu[] = {id, flag(bits, OU_TITLE), flag(bits, OU_WIN), flag(bits, OU_AMOUNT), flag(bits, OU_CLOSE),
-                        o->title, ltc_call_printf(c, "%d", (int)o->win_probability_bps),
-                        ltc_call_printf(c, "%lld", (long long)amount.minor), date[0] ? date : NULL};
+    const char *pu[] = {id,
+                        ltc_mask_flag(bits, OU_TITLE),
+                        ltc_mask_flag(bits, OU_WIN),
+                        ltc_mask_flag(bits, OU_AMOUNT),
+                        ltc_mask_flag(bits, OU_CLOSE),
+                        o->title, ltc_sql_i64(c, o->win_probability_bps),
+                        ltc_sql_i64(c, amount.minor), date[0] ? date : NULL};
     if (!ltc_call_query(c, st, SQL_OPP_UPDATE, 9, pu)) return -1;
 
     Ltc__Ltb__V1__UpdateOpportunityResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__UpdateOpportunityResponse, LTC__LTB__V1__UPDATE_OPPORTUNITY_RESPONSE__INIT);
-    if (ltb_opp_fetch(c, st, id, &resp->opportunity) != 0) return -1;
+    if (ltb_load_opportunity(c, st, id, &resp->opportunity) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

@@ -1,5 +1,5 @@
-/* orders.c - orders in OTD: the hand-off from BTO (IntakeService/AcceptOrder), reading and listing orders, the
- * order review (订单评审) and the release to production. */
+/* orders.c - orders in OTD (received from BTO by IntakeService/AcceptOrder, intake.c): the order loader, reading
+ * and listing orders, the order review (订单评审) and the release to production. */
 #include <stdio.h>
 #include <string.h>
 
@@ -11,9 +11,9 @@
 
 #define ORDER_COLUMNS                                                                                          \
     "id, contract_id, deal_id, customer_name, account_owner, solution_owner, fulfilment_owner, total_minor, " \
-    "currency, to_char(requested_delivery_date, 'YYYY-MM-DD'), to_char(promise_date, 'YYYY-MM-DD'), late, "   \
-    "state, hold_reason, (extract(epoch FROM create_time) * 1000000)::bigint, "                              \
-    "(extract(epoch FROM update_time) * 1000000)::bigint, seq"
+    "currency, " LTC_SQL_DATE("requested_delivery_date") ", " LTC_SQL_DATE("promise_date") ", late, "   \
+    "state, hold_reason, " LTC_SQL_MICROS("create_time") ", "                              \
+    LTC_SQL_MICROS("update_time") ", seq"
 enum {
     OC_ID, OC_CONTRACT, OC_DEAL, OC_CUSTOMER, OC_AR, OC_SR, OC_FR, OC_TOTAL, OC_CURRENCY, OC_REQUESTED,
     OC_PROMISE, OC_LATE, OC_STATE, OC_HOLD, OC_CREATE, OC_UPDATE, OC_SEQ
@@ -32,101 +32,12 @@ static const char SQL_TERMS_OF[] =
     "ORDER BY order_id, position";
 static const char SQL_ORDER_LOCK[] = "SELECT state FROM orders WHERE id = $1 FOR UPDATE";
 static const char SQL_ORDER_SET_STATE[] = "UPDATE orders SET state = $2, update_time = now() WHERE id = $1";
-static const char SQL_ORDER_INSERT[] =
-    "INSERT INTO orders (id, contract_id, deal_id, customer_name, account_owner, solution_owner, fulfilment_owner, "
-    "total_minor, currency, requested_delivery_date, state) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, 'RECEIVED') ON CONFLICT (id) DO NOTHING RETURNING id";
-static const char SQL_LINES_INSERT[] =
-    "INSERT INTO order_lines (order_id, line_no, product_id, sku, quantity, unit_price_minor, currency) "
-    "SELECT $1, t.n, t.p, t.s, t.q, t.u, $2 "
-    "FROM unnest($3::uuid[], $4::text[], $5::bigint[], $6::bigint[]) WITH ORDINALITY AS t(p, s, q, u, n)";
-static const char SQL_TERMS_INSERT[] =
-    "INSERT INTO order_payment_terms (order_id, position, kind, share_bps, due_days) "
-    "SELECT $1, t.n, t.k, t.b, t.d FROM unnest($2::text[], $3::int[], $4::int[]) WITH ORDINALITY AS t(k, b, d, n)";
 static const char SQL_REVIEW_INSERT[] =
     "INSERT INTO reviews (id, order_id, approved, comment) VALUES ($1, $2, $3::boolean, $4)";
 static const char SQL_ORDER_HOLD[] =
     "UPDATE orders SET state = 'ON_HOLD', hold_reason = $2, update_time = now() WHERE id = $1";
 
-/* --- enums ----------------------------------------------------------------------------------------------- */
-
-static const char *const ORDER_STATES[] = {
-    [LTC__OTD__V1__ORDER_STATE__ORDER_STATE_RECEIVED] = "RECEIVED",
-    [LTC__OTD__V1__ORDER_STATE__ORDER_STATE_REVIEWED] = "REVIEWED",
-    [LTC__OTD__V1__ORDER_STATE__ORDER_STATE_RELEASED] = "RELEASED",
-    [LTC__OTD__V1__ORDER_STATE__ORDER_STATE_SCHEDULED] = "SCHEDULED",
-    [LTC__OTD__V1__ORDER_STATE__ORDER_STATE_PARTIALLY_SHIPPED] = "PARTIALLY_SHIPPED",
-    [LTC__OTD__V1__ORDER_STATE__ORDER_STATE_SHIPPED] = "SHIPPED",
-    [LTC__OTD__V1__ORDER_STATE__ORDER_STATE_ACCEPTED] = "ACCEPTED",
-    [LTC__OTD__V1__ORDER_STATE__ORDER_STATE_ON_HOLD] = "ON_HOLD",
-};
-#define N_ORDER_STATES (sizeof ORDER_STATES / sizeof ORDER_STATES[0])
-
-static const char *const TERM_KINDS[] = {
-    [LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_ADVANCE] = "ADVANCE",
-    [LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_ON_DELIVERY] = "ON_DELIVERY",
-    [LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_ON_ACCEPTANCE] = "ON_ACCEPTANCE",
-    [LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_RETENTION] = "RETENTION",
-};
-#define N_TERM_KINDS (sizeof TERM_KINDS / sizeof TERM_KINDS[0])
-
-Ltc__Otd__V1__OrderState otd_order_state_from_text(const char *s) {
-    for (size_t i = 1; s && i < N_ORDER_STATES; i++)
-        if (ORDER_STATES[i] && strcmp(ORDER_STATES[i], s) == 0) return (Ltc__Otd__V1__OrderState)i;
-    return LTC__OTD__V1__ORDER_STATE__ORDER_STATE_UNSPECIFIED;
-}
-
-const char *otd_order_state_text(Ltc__Otd__V1__OrderState s) {
-    if ((size_t)s < N_ORDER_STATES && ORDER_STATES[s]) return ORDER_STATES[s];
-    return "UNSPECIFIED";
-}
-
-static Ltc__Type__V1__PaymentTermKind term_kind_from_text(const char *s) {
-    for (size_t i = 1; s && i < N_TERM_KINDS; i++)
-        if (TERM_KINDS[i] && strcmp(TERM_KINDS[i], s) == 0) return (Ltc__Type__V1__PaymentTermKind)i;
-    return LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_UNSPECIFIED;
-}
-
-/* --- array literals -------------------------------------------------------------------------------------- */
-
-char *otd_pg_text_array(ltc_call *c, const char *const *items, size_t n) {
-    size_t len = 3;
-    for (size_t i = 0; i < n; i++) len += 3 + 2 * strlen(items[i] ? items[i] : "");
-    char *out = ltc_call_alloc(c, len);
-    char *p = out;
-    *p++ = '{';
-    for (size_t i = 0; i < n; i++) {
-        if (i) *p++ = ',';
-        *p++ = '"';
-        for (const char *s = items[i] ? items[i] : ""; *s; s++) {
-            if (*s == '"' || *s == '\\') *p++ = '\\';
-            *p++ = *s;
-        }
-        *p++ = '"';
-    }
-    *p++ = '}';
-    *p = '\0';
-    return out;
-}
-
-char *otd_pg_int_array(ltc_call *c, const int64_t *items, size_t n) {
-    size_t cap = 3 + n * 21, len = 1;  /* 21 = a comma and at most 20 characters of an int64 */
-    char *out = ltc_call_alloc(c, cap);
-    out[0] = '{';
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s%lld", i ? "," : "", (long long)items[i]);
-    out[len++] = '}';
-    out[len] = '\0';
-    return out;
-}
-
 /* --- loading orders -------------------------------------------------------------------------------------- */
-
-static Ltc__Type__V1__Money *money_msg(ltc_call *c, const char *currency, int64_t minor) {
-    Ltc__Type__V1__Money *m = LTC_NEW(c, Ltc__Type__V1__Money, LTC__TYPE__V1__MONEY__INIT);
-    ltc_money_to_proto(currency, minor, m);
-    return m;
-}
 
 /* One Order message from row `row` of an ORDER_COLUMNS result, without lines and terms. */
 static Ltc__Otd__V1__Order *order_from_row(ltc_call *c, const PGresult *r, int row) {
@@ -135,16 +46,13 @@ static Ltc__Otd__V1__Order *order_from_row(ltc_call *c, const PGresult *r, int r
     o->contract = ltc_call_printf(c, "contracts/%s", ltc_pg_str(r, row, OC_CONTRACT));
     o->deal = ltc_call_printf(c, "deals/%s", ltc_pg_str(r, row, OC_DEAL));
     o->customer_name = ltc_call_strdup(c, ltc_pg_str(r, row, OC_CUSTOMER));
-    Ltc__Type__V1__IronTriangle *t = LTC_NEW(c, Ltc__Type__V1__IronTriangle, LTC__TYPE__V1__IRON_TRIANGLE__INIT);
-    t->account_owner = ltc_call_strdup(c, ltc_pg_str(r, row, OC_AR));
-    t->solution_owner = ltc_call_strdup(c, ltc_pg_str(r, row, OC_SR));
-    t->fulfilment_owner = ltc_call_strdup(c, ltc_pg_str(r, row, OC_FR));
-    o->iron_triangle = t;
-    o->total = money_msg(c, ltc_pg_str(r, row, OC_CURRENCY), ltc_pg_i64(r, row, OC_TOTAL));
+    o->iron_triangle = ltc_triangle_from_pg(c, r, row, OC_AR);
+    o->total = ltc_money_msg(c, ltc_pg_str(r, row, OC_CURRENCY), ltc_pg_i64(r, row, OC_TOTAL));
     o->requested_delivery_date = ltc_date_from_pg(c, r, row, OC_REQUESTED);
     o->promise_date = ltc_date_from_pg(c, r, row, OC_PROMISE);
     o->late = ltc_pg_bool(r, row, OC_LATE);
-    o->state = otd_order_state_from_text(ltc_pg_str(r, row, OC_STATE));
+    o->state = (Ltc__Otd__V1__OrderState)ltc_enum_from_db(&ltc__otd__v1__order_state__descriptor, "ORDER_STATE_",
+                                                          ltc_pg_str(r, row, OC_STATE));
     o->hold_reason = ltc_call_strdup(c, ltc_pg_str(r, row, OC_HOLD));
     o->create_time = ltc_ts_from_pg(c, r, row, OC_CREATE);
     o->update_time = ltc_ts_from_pg(c, r, row, OC_UPDATE);
@@ -179,7 +87,7 @@ static void attach_lines(ltc_call *c, const PGresult *r, Ltc__Otd__V1__Order **o
             l->product = ltc_call_printf(c, "products/%s", ltc_pg_str(r, row, 1));
             l->sku = ltc_call_strdup(c, ltc_pg_str(r, row, 2));
             l->quantity = ltc_pg_i64(r, row, 3);
-            l->unit_price = money_msg(c, ltc_pg_str(r, row, 5), ltc_pg_i64(r, row, 4));
+            l->unit_price = ltc_money_msg(c, ltc_pg_str(r, row, 5), ltc_pg_i64(r, row, 4));
             l->shipped_quantity = ltc_pg_i64(r, row, 6);
             l->accepted_quantity = ltc_pg_i64(r, row, 7);
             o->lines[row - g] = l;
@@ -195,15 +103,7 @@ static void attach_terms(ltc_call *c, const PGresult *r, Ltc__Otd__V1__Order **o
         if (k < 0) continue;
         Ltc__Otd__V1__Order *o = orders[k];
         o->n_payment_terms = (size_t)(end - g);
-        o->payment_terms = ltc_call_alloc(c, o->n_payment_terms * sizeof *o->payment_terms);
-        for (int row = g; row < end; row++) {
-            Ltc__Type__V1__PaymentTerm *t =
-                LTC_NEW(c, Ltc__Type__V1__PaymentTerm, LTC__TYPE__V1__PAYMENT_TERM__INIT);
-            t->kind = term_kind_from_text(ltc_pg_str(r, row, 1));
-            t->share_bps = (int32_t)ltc_pg_i64(r, row, 2);
-            t->due_days = (int32_t)ltc_pg_i64(r, row, 3);
-            o->payment_terms[row - g] = t;
-        }
+        o->payment_terms = ltc_terms_from_pg(c, r, g, end - g, 1);
     }
 }
 
@@ -215,7 +115,7 @@ static int orders_from_rows(ltc_call *c, ltc_status *st, const PGresult *r, int 
         out[i] = order_from_row(c, r, i);
         ids[i] = ltc_pg_str(r, i, OC_ID);
     }
-    const char *params[1] = {otd_pg_text_array(c, ids, (size_t)n)};
+    const char *params[1] = {ltc_sql_text_array(c, ids, (size_t)n)};
     PGresult *lines = ltc_call_query(c, st, SQL_LINES_OF, 1, params);
     if (!lines) return -1;
     PGresult *terms = ltc_call_query(c, st, SQL_TERMS_OF, 1, params);
@@ -225,7 +125,7 @@ static int orders_from_rows(ltc_call *c, ltc_status *st, const PGresult *r, int 
     return 0;
 }
 
-int otd_order_load(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Order **out) {
+int otd_load_order(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Order **out) {
     const char *params[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_ORDER_GET, 1, params);
     if (!r) return -1;
@@ -247,179 +147,6 @@ int otd_order_set_state(ltc_call *c, ltc_status *st, const char *id, const char 
     return ltc_call_query(c, st, SQL_ORDER_SET_STATE, 2, params) ? 0 : -1;
 }
 
-/* --- AcceptOrder (hand-off from BTO) --------------------------------------------------------------------- */
-
-/* The validated content of an AcceptOrderRequest, as SQL text parameters. */
-typedef struct order_input {
-    char id[LTC_UUID_LEN + 1], contract[LTC_UUID_LEN + 1], deal[LTC_UUID_LEN + 1];
-    char requested[11];
-    ltc_money total;
-    const char **products, **skus;
-    int64_t *quantities, *prices;
-    const char **kinds;
-    int64_t *shares, *due_days;
-} order_input;
-
-static void check_owner(const char *s, const char *field, ltc_status *st) {
-    ltc_check_text(s, field, 0, 128, st);
-}
-
-/* Lines: at least one, each a distinct product, quantity > 0, unit price >= 0 in the total's currency; the total
- * must be the sum of quantity x unit_price. Adds violations to st. */
-static void check_order_lines(ltc_call *c, const Ltc__Otd__V1__AcceptOrderRequest *req, int total_ok,
-                              order_input *in, ltc_status *st) {
-    size_t n = req->n_lines;
-    if (n == 0) {
-        ltc_status_bad_field(st, "lines", "at least one line is required");
-        return;
-    }
-    if (n > OTD_MAX_LINES) {
-        ltc_status_bad_field(st, "lines", "at most %d lines", OTD_MAX_LINES);
-        return;
-    }
-    in->products = ltc_call_alloc(c, n * sizeof *in->products);
-    in->skus = ltc_call_alloc(c, n * sizeof *in->skus);
-    in->quantities = ltc_call_alloc(c, n * sizeof *in->quantities);
-    in->prices = ltc_call_alloc(c, n * sizeof *in->prices);
-    int lines_ok = 1;
-    int64_t sum = 0;
-    for (size_t i = 0; i < n; i++) {
-        const Ltc__Otd__V1__HandoffOrderLine *l = req->lines[i];
-        char *pid = ltc_call_alloc(c, LTC_UUID_LEN + 1);
-        in->products[i] = pid;
-        in->skus[i] = l->sku;
-        in->quantities[i] = l->quantity;
-        if (ltc_name_parse(l->product, "products", ltc_call_printf(c, "lines[%zu].product", i), pid, st) != 0) {
-            lines_ok = 0;
-        } else {
-            for (size_t j = 0; j < i; j++)
-                if (strcmp(in->products[j], pid) == 0) {
-                    ltc_status_bad_field(st, ltc_call_printf(c, "lines[%zu].product", i),
-                                         "duplicate product: lines[%zu] has it already", j);
-                    lines_ok = 0;
-                    break;
-                }
-        }
-        if (ltc_check_text(l->sku, ltc_call_printf(c, "lines[%zu].sku", i), 1, 64, st) != 0) lines_ok = 0;
-        if (l->quantity <= 0) {
-            ltc_status_bad_field(st, ltc_call_printf(c, "lines[%zu].quantity", i), "must be positive");
-            lines_ok = 0;
-        }
-        ltc_money price;
-        const char *pfield = ltc_call_printf(c, "lines[%zu].unit_price", i);
-        if (ltc_money_from_proto(l->unit_price, pfield, 0, &price, st) != 0) {
-            lines_ok = 0;
-            continue;
-        }
-        in->prices[i] = price.minor;
-        if (total_ok && strcmp(price.currency, in->total.currency) != 0) {
-            ltc_status_bad_field(st, pfield, "currency %s differs from the total's %s", price.currency,
-                                 in->total.currency);
-            lines_ok = 0;
-        }
-        int64_t amount;
-        if (lines_ok && (ltc_i64_mul(l->quantity, price.minor, &amount) != 0 || ltc_i64_add(sum, amount, &sum) != 0)) {
-            ltc_status_bad_field(st, "total", "sum of quantity x unit_price overflows");
-            lines_ok = 0;
-        }
-    }
-    if (lines_ok && total_ok && sum != in->total.minor)
-        ltc_status_bad_field(st, "total", "must equal the sum of quantity x unit_price (%lld minor units)",
-                             (long long)sum);
-}
-
-/* Payment terms: at least one, known kind, share 1..10000 bps, due days 0..3650, shares adding up to 10000. */
-static void check_terms(ltc_call *c, const Ltc__Otd__V1__AcceptOrderRequest *req, order_input *in, ltc_status *st) {
-    size_t n = req->n_payment_terms;
-    if (n == 0) {
-        ltc_status_bad_field(st, "payment_terms", "at least one payment term is required");
-        return;
-    }
-    if (n > OTD_MAX_TERMS) {
-        ltc_status_bad_field(st, "payment_terms", "at most %d payment terms", OTD_MAX_TERMS);
-        return;
-    }
-    in->kinds = ltc_call_alloc(c, n * sizeof *in->kinds);
-    in->shares = ltc_call_alloc(c, n * sizeof *in->shares);
-    in->due_days = ltc_call_alloc(c, n * sizeof *in->due_days);
-    int64_t sum = 0;
-    int ok = 1;
-    for (size_t i = 0; i < n; i++) {
-        const Ltc__Type__V1__PaymentTerm *t = req->payment_terms[i];
-        if ((int)t->kind <= 0 || (size_t)t->kind >= N_TERM_KINDS) {
-            ltc_status_bad_field(st, ltc_call_printf(c, "payment_terms[%zu].kind", i), "unknown or unspecified");
-            ok = 0;
-        } else {
-            in->kinds[i] = TERM_KINDS[t->kind];
-        }
-        if (t->share_bps < 1 || t->share_bps > 10000) {
-            ltc_status_bad_field(st, ltc_call_printf(c, "payment_terms[%zu].share_bps", i), "must be 1 to 10000");
-            ok = 0;
-        }
-        if (t->due_days < 0 || t->due_days > 3650) {
-            ltc_status_bad_field(st, ltc_call_printf(c, "payment_terms[%zu].due_days", i), "must be 0 to 3650");
-            ok = 0;
-        }
-        in->shares[i] = t->share_bps;
-        in->due_days[i] = t->due_days;
-        sum += t->share_bps;
-    }
-    if (ok && sum != 10000)
-        ltc_status_bad_field(st, "payment_terms", "shares must add up to 10000 bps, not %lld", (long long)sum);
-}
-
-static int check_accept_order(ltc_call *c, const Ltc__Otd__V1__AcceptOrderRequest *req, order_input *in,
-                              ltc_status *st) {
-    ltc_name_parse(req->order, "orders", "order", in->id, st);
-    ltc_name_parse(req->contract, "contracts", "contract", in->contract, st);
-    ltc_name_parse(req->deal, "deals", "deal", in->deal, st);
-    ltc_check_text(req->customer_name, "customer_name", 1, 200, st);
-    if (req->iron_triangle) {
-        check_owner(req->iron_triangle->account_owner, "iron_triangle.account_owner", st);
-        check_owner(req->iron_triangle->solution_owner, "iron_triangle.solution_owner", st);
-        check_owner(req->iron_triangle->fulfilment_owner, "iron_triangle.fulfilment_owner", st);
-    }
-    int total_ok = ltc_money_from_proto(req->total, "total", 0, &in->total, st) == 0;
-    check_order_lines(c, req, total_ok, in, st);
-    check_terms(c, req, in, st);
-    ltc_date_to_text(req->requested_delivery_date, "requested_delivery_date", 0, in->requested, st);
-    return st->code == LTC_OK ? 0 : -1;
-}
-
-/* IntakeService/AcceptOrder: BTO hands over a placed order; it is stored RECEIVED with its lines and payment terms.
- * Errors: INVALID_ARGUMENT (every bad field named; "total" when it is not the sum of the lines),
- * ALREADY_EXISTS "ORDER_EXISTS" when an order with that id came with another hand-off. */
-int otd_accept_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
-    const Ltc__Otd__V1__AcceptOrderRequest *req = (const void *)m;
-    order_input in;
-    memset(&in, 0, sizeof in);
-    if (check_accept_order(c, req, &in, st) != 0) return -1;
-
-    const Ltc__Type__V1__IronTriangle *t = req->iron_triangle;
-    const char *p[10] = {in.id, in.contract, in.deal, req->customer_name,
-                         t ? t->account_owner : "", t ? t->solution_owner : "", t ? t->fulfilment_owner : "",
-                         ltc_call_printf(c, "%lld", (long long)in.total.minor), in.total.currency, in.requested};
-    PGresult *r = ltc_call_query(c, st, SQL_ORDER_INSERT, 10, p);
-    if (!r) return -1;
-    if (PQntuples(r) == 0)
-        return ltc_status_set(st, LTC_ALREADY_EXISTS, "ORDER_EXISTS", "order %s was already received", in.id);
-
-    const char *lp[6] = {in.id, in.total.currency, otd_pg_text_array(c, in.products, req->n_lines),
-                         otd_pg_text_array(c, in.skus, req->n_lines), otd_pg_int_array(c, in.quantities, req->n_lines),
-                         otd_pg_int_array(c, in.prices, req->n_lines)};
-    if (!ltc_call_query(c, st, SQL_LINES_INSERT, 6, lp)) return -1;
-    const char *tp[4] = {in.id, otd_pg_text_array(c, in.kinds, req->n_payment_terms),
-                         otd_pg_int_array(c, in.shares, req->n_payment_terms),
-                         otd_pg_int_array(c, in.due_days, req->n_payment_terms)};
-    if (!ltc_call_query(c, st, SQL_TERMS_INSERT, 4, tp)) return -1;
-
-    Ltc__Otd__V1__AcceptOrderResponse *resp =
-        LTC_NEW(c, Ltc__Otd__V1__AcceptOrderResponse, LTC__OTD__V1__ACCEPT_ORDER_RESPONSE__INIT);
-    resp->order = ltc_call_printf(c, "orders/%s", in.id);
-    *out = &resp->base;
-    return 0;
-}
-
 /* --- GetOrder / ListOrders ------------------------------------------------------------------------------- */
 
 /* GetOrder: one order with its lines (shipped and accepted quantities), promise date and late flag.
@@ -430,7 +157,7 @@ int otd_get_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out
     if (ltc_name_parse(req->name, "orders", "name", id, st) != 0) return -1;
     Ltc__Otd__V1__GetOrderResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__GetOrderResponse, LTC__OTD__V1__GET_ORDER_RESPONSE__INIT);
-    if (otd_order_load(c, st, id, &resp->order) != 0) return -1;
+    if (otd_load_order(c, st, id, &resp->order) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -441,7 +168,7 @@ int otd_list_orders(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
     int limit;
     int64_t after;
     if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    const char *p[3] = {ltc_call_printf(c, "%lld", (long long)after), ltc_call_printf(c, "%d", limit),
+    const char *p[3] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit),
                         ltc_call_deal_scope(c)};
     PGresult *r = ltc_call_query(c, st, SQL_ORDER_LIST, 3, p);
     if (!r) return -1;
@@ -486,7 +213,7 @@ int otd_review_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     }
     Ltc__Otd__V1__ReviewOrderResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__ReviewOrderResponse, LTC__OTD__V1__REVIEW_ORDER_RESPONSE__INIT);
-    if (otd_order_load(c, st, id, &resp->order) != 0) return -1;
+    if (otd_load_order(c, st, id, &resp->order) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -505,7 +232,7 @@ int otd_release_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     if (otd_order_set_state(c, st, id, "RELEASED") != 0) return -1;
     Ltc__Otd__V1__ReleaseOrderResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__ReleaseOrderResponse, LTC__OTD__V1__RELEASE_ORDER_RESPONSE__INIT);
-    if (otd_order_load(c, st, id, &resp->order) != 0) return -1;
+    if (otd_load_order(c, st, id, &resp->order) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

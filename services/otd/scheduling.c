@@ -4,7 +4,8 @@
  * every resource (so that concurrent schedules run one after another and never book the same capacity twice),
  * computes for each the earliest day the work can finish when it fills, from tomorrow on, each working day
  * (Monday to Friday) with the capacity not yet booked, within OTD_HORIZON_DAYS days, and books the order on the
- * resource that finishes first (ties: the oldest resource). The finish day is the order's promise date. */
+ * resource that finishes first (ties: the oldest resource). The finish day is the order's promise date. The fill and
+ * the working days are pure (capacity.c). */
 #include <string.h>
 
 #include "ltc/proto.h"
@@ -15,12 +16,12 @@
 static const char SQL_RESOURCE_INSERT[] =
     "INSERT INTO resources (id, display_name, daily_capacity) VALUES ($1, $2, $3) "
     "ON CONFLICT (display_name) DO NOTHING "
-    "RETURNING (extract(epoch FROM create_time) * 1000000)::bigint";
+    "RETURNING " LTC_SQL_MICROS("create_time");
 static const char SQL_SCHEDULE_ORDER[] =
     "SELECT o.state, count(l.id), sum(l.quantity)::text, "
     "       coalesce(sum(l.quantity) > 9223372036854775807, false) "
     "FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id WHERE o.id = $1 GROUP BY o.id";
-static const char SQL_TODAY[] = "SELECT to_char(current_date, 'YYYY-MM-DD'), extract(isodow FROM current_date)::int";
+static const char SQL_TODAY[] = "SELECT " LTC_SQL_DATE("current_date") ", extract(isodow FROM current_date)::int";
 /* Ordered by id: every schedule locks the resources in the same order, so two schedules cannot deadlock. */
 static const char SQL_RESOURCES_LOCK[] = "SELECT id, seq, daily_capacity FROM resources ORDER BY id FOR UPDATE";
 /* Capacity already booked on one resource per day of the horizon: (day offset from today 1..366, units). */
@@ -33,27 +34,6 @@ static const char SQL_BOOK[] =
 static const char SQL_ORDER_SCHEDULED[] =
     "UPDATE orders SET state = 'SCHEDULED', resource_id = $2, promise_date = $3::date + $4::int, "
     "late = ($3::date + $4::int) > requested_delivery_date, update_time = now() WHERE id = $1";
-
-/* --- the pure fill --------------------------------------------------------------------------------------- */
-
-int otd_fill_capacity(int64_t work, int64_t daily_capacity, const int64_t *booked_per_day, int horizon_days,
-                      const int *is_working_day, int64_t *alloc_per_day) {
-    if (alloc_per_day && horizon_days > 0) memset(alloc_per_day, 0, (size_t)horizon_days * sizeof *alloc_per_day);
-    if (work <= 0 || daily_capacity <= 0 || horizon_days <= 0 || !is_working_day) return -1;
-    int64_t left = work;
-    for (int i = 0; i < horizon_days; i++) {
-        if (!is_working_day[i]) continue;
-        int64_t booked = booked_per_day && booked_per_day[i] > 0 ? booked_per_day[i] : 0;
-        int64_t free = booked < daily_capacity ? daily_capacity - booked : 0;
-        int64_t take = free < left ? free : left;
-        if (take == 0) continue;
-        if (alloc_per_day) alloc_per_day[i] = take;
-        left -= take;
-        if (left == 0) return i;
-    }
-    if (alloc_per_day) memset(alloc_per_day, 0, (size_t)horizon_days * sizeof *alloc_per_day);
-    return -1;
-}
 
 /* --- CreateResource -------------------------------------------------------------------------------------- */
 
@@ -71,7 +51,7 @@ int otd_create_resource(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *p[3] = {id, res->display_name, ltc_call_printf(c, "%lld", (long long)res->daily_capacity)};
+    const char *p[3] = {id, res->display_name, ltc_sql_i64(c, res->daily_capacity)};
     PGresult *r = ltc_call_query(c, st, SQL_RESOURCE_INSERT, 3, p);
     if (!r) return -1;
     if (PQntuples(r) == 0)
@@ -101,7 +81,7 @@ typedef struct placement {
 
 /* Fills `booked` (OTD_HORIZON_DAYS days from tomorrow) with the capacity booked on `resource`. */
 static int load_booked(ltc_call *c, ltc_status *st, const char *resource, const char *today, int64_t *booked) {
-    const char *p[3] = {resource, today, ltc_call_printf(c, "%d", OTD_HORIZON_DAYS)};
+    const char *p[3] = {resource, today, ltc_sql_i64(c, OTD_HORIZON_DAYS)};
     PGresult *r = ltc_call_query(c, st, SQL_BOOKED, 3, p);
     if (!r) return -1;
     memset(booked, 0, OTD_HORIZON_DAYS * sizeof *booked);
@@ -143,9 +123,9 @@ static int book(ltc_call *c, ltc_status *st, const char *id, const char *today, 
             offs[n] = i + 1;
             qty[n++] = best->alloc[i];
         }
-    const char *bp[5] = {best->resource, today, id, otd_pg_int_array(c, offs, n), otd_pg_int_array(c, qty, n)};
+    const char *bp[5] = {best->resource, today, id, ltc_sql_i64_array(c, offs, n), ltc_sql_i64_array(c, qty, n)};
     if (!ltc_call_query(c, st, SQL_BOOK, 5, bp)) return -1;
-    const char *up[4] = {id, best->resource, today, ltc_call_printf(c, "%d", best->finish + 1)};
+    const char *up[4] = {id, best->resource, today, ltc_sql_i64(c, best->finish + 1)};
     return ltc_call_query(c, st, SQL_ORDER_SCHEDULED, 4, up) ? 0 : -1;
 }
 
@@ -176,7 +156,7 @@ int otd_schedule_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     const char *today = ltc_call_strdup(c, ltc_pg_str(t, 0, 0));
     int dow0 = (int)ltc_pg_i64(t, 0, 1);  /* ISO: Monday 1 .. Sunday 7 */
     int working[OTD_HORIZON_DAYS];
-    for (int i = 0; i < OTD_HORIZON_DAYS; i++) working[i] = ((dow0 + i) % 7) + 1 <= 5;  /* day i = today + i + 1 */
+    otd_working_days(dow0, OTD_HORIZON_DAYS, working);
 
     PGresult *res = ltc_call_query(c, st, SQL_RESOURCES_LOCK, 0, NULL);
     if (!res) return -1;
@@ -194,7 +174,7 @@ int otd_schedule_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
 
     Ltc__Otd__V1__ScheduleOrderResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__ScheduleOrderResponse, LTC__OTD__V1__SCHEDULE_ORDER_RESPONSE__INIT);
-    if (otd_order_load(c, st, id, &resp->order) != 0) return -1;
+    if (otd_load_order(c, st, id, &resp->order) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

@@ -1,11 +1,10 @@
 /* shipments.c - shipments (发货) of scheduled orders and the customer's acceptance (验收) of each; an accepted
- * shipment is handed to DTC (IntakeService/AcceptDelivery) in the same transaction. */
+ * shipment is handed to DTC (IntakeService/AcceptDelivery, handoffs.c) in the same transaction.
+ * Lock order everywhere: the order first, then the shipment. */
 #include <string.h>
 
 #include "ltc/money.h"
-#include "ltc/outbox.h"
 #include "ltc/proto.h"
-#include "ltc/dtc/v1/intake_service.pb-c.h"
 #include "otd.h"
 
 /* --- SQL ------------------------------------------------------------------------------------------------- */
@@ -23,7 +22,7 @@ static const char SQL_LINES_SHIP[] =
     "FROM unnest($1::uuid[], $2::bigint[]) AS t(l, q) WHERE ol.id = t.l";
 static const char SQL_SHIPMENT_GET[] =
     "SELECT id, order_id, state, amount_minor, currency, acceptance_note, "
-    "(extract(epoch FROM create_time) * 1000000)::bigint, (extract(epoch FROM decide_time) * 1000000)::bigint "
+    LTC_SQL_MICROS("create_time") ", " LTC_SQL_MICROS("decide_time") " "
     "FROM shipments WHERE id = $1";
 static const char SQL_SHIPMENT_LINES_GET[] =
     "SELECT ol.product_id, sl.quantity FROM shipment_lines sl JOIN order_lines ol ON ol.id = sl.order_line_id "
@@ -45,15 +44,7 @@ static const char SQL_ORDER_PROGRESS[] =
 
 /* --- loading --------------------------------------------------------------------------------------------- */
 
-static Ltc__Otd__V1__ShipmentState shipment_state_from_text(const char *s) {
-    if (s && strcmp(s, "SHIPPED") == 0) return LTC__OTD__V1__SHIPMENT_STATE__SHIPMENT_STATE_SHIPPED;
-    if (s && strcmp(s, "ACCEPTED") == 0) return LTC__OTD__V1__SHIPMENT_STATE__SHIPMENT_STATE_ACCEPTED;
-    if (s && strcmp(s, "REJECTED") == 0) return LTC__OTD__V1__SHIPMENT_STATE__SHIPMENT_STATE_REJECTED;
-    return LTC__OTD__V1__SHIPMENT_STATE__SHIPMENT_STATE_UNSPECIFIED;
-}
-
-/* Loads shipment `id` with its lines into the arena. NOT_FOUND "SHIPMENT_NOT_FOUND". 0 or -1. */
-static int shipment_load(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Shipment **out) {
+int otd_load_shipment(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Shipment **out) {
     const char *p[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_SHIPMENT_GET, 1, p);
     if (!r) return -1;
@@ -64,9 +55,9 @@ static int shipment_load(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__
     Ltc__Otd__V1__Shipment *s = LTC_NEW(c, Ltc__Otd__V1__Shipment, LTC__OTD__V1__SHIPMENT__INIT);
     s->name = ltc_call_printf(c, "shipments/%s", ltc_pg_str(r, 0, 0));
     s->order = ltc_call_printf(c, "orders/%s", ltc_pg_str(r, 0, 1));
-    s->state = shipment_state_from_text(ltc_pg_str(r, 0, 2));
-    s->amount = LTC_NEW(c, Ltc__Type__V1__Money, LTC__TYPE__V1__MONEY__INIT);
-    ltc_money_to_proto(ltc_pg_str(r, 0, 4), ltc_pg_i64(r, 0, 3), s->amount);
+    s->state = (Ltc__Otd__V1__ShipmentState)ltc_enum_from_db(&ltc__otd__v1__shipment_state__descriptor,
+                                                             "SHIPMENT_STATE_", ltc_pg_str(r, 0, 2));
+    s->amount = ltc_money_msg(c, ltc_pg_str(r, 0, 4), ltc_pg_i64(r, 0, 3));
     s->acceptance_note = ltc_call_strdup(c, ltc_pg_str(r, 0, 5));
     s->create_time = ltc_ts_from_pg(c, r, 0, 6);
     s->decide_time = ltc_ts_from_pg(c, r, 0, 7);
@@ -150,11 +141,11 @@ static int match_lines(ltc_call *c, const PGresult *lines, const ship_input *in,
 static int write_shipment(ltc_call *c, ltc_status *st, const char *sid, const ship_input *in, const PGresult *lines,
                           const int *line_of, int64_t amount) {
     const char *currency = ltc_pg_str(lines, 0, 6);
-    const char *sp[4] = {sid, in->order, ltc_call_printf(c, "%lld", (long long)amount), currency};
+    const char *sp[4] = {sid, in->order, ltc_sql_i64(c, amount), currency};
     if (!ltc_call_query(c, st, SQL_SHIPMENT_INSERT, 4, sp)) return -1;
     const char **line_ids = ltc_call_alloc(c, in->n * sizeof *line_ids);
     for (size_t i = 0; i < in->n; i++) line_ids[i] = ltc_pg_str(lines, line_of[i], 0);
-    const char *ids = otd_pg_text_array(c, line_ids, in->n), *qty = otd_pg_int_array(c, in->quantities, in->n);
+    const char *ids = ltc_sql_text_array(c, line_ids, in->n), *qty = ltc_sql_i64_array(c, in->quantities, in->n);
     const char *lp[3] = {sid, ids, qty};
     if (!ltc_call_query(c, st, SQL_SHIPMENT_LINES_INSERT, 3, lp)) return -1;
     const char *up[2] = {ids, qty};
@@ -199,7 +190,7 @@ int otd_create_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     if (write_shipment(c, st, sid, &in, lines, line_of, amount) != 0) return -1;
     Ltc__Otd__V1__CreateShipmentResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__CreateShipmentResponse, LTC__OTD__V1__CREATE_SHIPMENT_RESPONSE__INIT);
-    if (shipment_load(c, st, sid, &resp->shipment) != 0) return -1;
+    if (otd_load_shipment(c, st, sid, &resp->shipment) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -211,33 +202,12 @@ int otd_get_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     if (ltc_name_parse(req->name, "shipments", "name", id, st) != 0) return -1;
     Ltc__Otd__V1__GetShipmentResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__GetShipmentResponse, LTC__OTD__V1__GET_SHIPMENT_RESPONSE__INIT);
-    if (shipment_load(c, st, id, &resp->shipment) != 0) return -1;
+    if (otd_load_shipment(c, st, id, &resp->shipment) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
 
 /* --- RecordAcceptance ------------------------------------------------------------------------------------ */
-
-/* Queues the AcceptDelivery hand-off of accepted shipment `sid` of `order` (loaded after the acceptance). */
-static int handoff_delivery(ltc_call *c, ltc_status *st, const char *sid, const char *handoff_id,
-                            const Ltc__Otd__V1__Order *order, const Ltc__Otd__V1__Shipment *shipment) {
-    Ltc__Dtc__V1__AcceptDeliveryRequest *h =
-        LTC_NEW(c, Ltc__Dtc__V1__AcceptDeliveryRequest, LTC__DTC__V1__ACCEPT_DELIVERY_REQUEST__INIT);
-    h->handoff_id = ltc_call_strdup(c, handoff_id);
-    h->shipment = ltc_call_printf(c, "shipments/%s", sid);
-    h->order = order->name;
-    h->contract = order->contract;
-    h->deal = order->deal;
-    h->customer_name = order->customer_name;
-    h->iron_triangle = order->iron_triangle;
-    h->order_total = order->total;
-    h->n_payment_terms = order->n_payment_terms;
-    h->payment_terms = order->payment_terms;
-    h->accepted_amount = shipment->amount;
-    h->order_fully_accepted = order->state == LTC__OTD__V1__ORDER_STATE__ORDER_STATE_ACCEPTED;
-    const char *deal_id = order->deal + strlen("deals/");
-    return ltc_outbox_put(c, st, "dtc", "/ltc.dtc.v1.IntakeService/AcceptDelivery", deal_id, handoff_id, &h->base);
-}
 
 /* Applies the decision to the order's lines and state: accepted adds to accepted quantities (order ACCEPTED when
  * all is accepted); rejected returns the quantities to unshipped (order PARTIALLY_SHIPPED or SCHEDULED). */
@@ -286,8 +256,8 @@ int otd_record_acceptance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
 
     Ltc__Otd__V1__RecordAcceptanceResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__RecordAcceptanceResponse, LTC__OTD__V1__RECORD_ACCEPTANCE_RESPONSE__INIT);
-    if (shipment_load(c, st, sid, &resp->shipment) != 0 || otd_order_load(c, st, oid, &resp->order) != 0) return -1;
-    if (req->accepted && handoff_delivery(c, st, sid, handoff_id, resp->order, resp->shipment) != 0) return -1;
+    if (otd_load_shipment(c, st, sid, &resp->shipment) != 0 || otd_load_order(c, st, oid, &resp->order) != 0) return -1;
+    if (req->accepted && otd_handoff_delivery(c, st, sid, handoff_id) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

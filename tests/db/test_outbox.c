@@ -16,10 +16,14 @@
 #include <cmocka.h>
 
 #include "google/protobuf/duration.pb-c.h"
+#include "ltc/bto/v1/intake_service.pb-c.h"
 #include "ltc/server.h"
 
 #include "ltc/db.h"
 #include "ltc/outbox.h"
+
+/* The receiver the hand-offs of these tests are typed for (nothing delivers them). */
+static const ltc_handoff_peer BTO = {"bto", &ltc__bto__v1__intake_service__descriptor};
 
 static const char *dsn(void) {
     const char *d = getenv("LTC_TEST_DSN");
@@ -199,11 +203,11 @@ static void test_commit_wakes_relay_in_process(void **state) {
     ltc_relay *relay = start_relay(60000); /* only the wake-up can make it claim within the test */
 
     ltc_call *c = ltc_call_create_detached(db);
-    Google__Protobuf__Duration msg = GOOGLE__PROTOBUF__DURATION__INIT;
-    msg.seconds = 7;
+    Ltc__Bto__V1__AcceptOrderClosureRequest msg = LTC__BTO__V1__ACCEPT_ORDER_CLOSURE_REQUEST__INIT;
+    msg.order = "orders/4f1c2d3e-0000-4000-8000-00000000b001";
     const char *handoff = "4f1c2d3e-0000-4000-8000-00000000a001";
     assert_int_equal(ltc_db_begin(db, &st), 0);
-    assert_int_equal(ltc_outbox_put(c, &st, "bto", "/x.Y/Z", "deal-wake", handoff, &msg.base), 0);
+    assert_int_equal(ltc_outbox_put(c, &st, &BTO, "AcceptOrderClosure", "deal-wake", handoff, &msg.base), 0);
     assert_int_equal(ltc_db_commit(db, &st), 0);
     ltc_call_after_commit(c);
     double ms = attempted_within(db, handoff, 5000);
@@ -211,8 +215,8 @@ static void test_commit_wakes_relay_in_process(void **state) {
 
     /* a rolled-back put leaves no note: the next commit without rows wakes nobody (nothing to see, but no crash) */
     assert_int_equal(ltc_db_begin(db, &st), 0);
-    assert_int_equal(ltc_outbox_put(c, &st, "bto", "/x.Y/Z", "deal-wake", "4f1c2d3e-0000-4000-8000-00000000a002",
-                                    &msg.base),
+    assert_int_equal(ltc_outbox_put(c, &st, &BTO, "AcceptOrderClosure", "deal-wake",
+                                    "4f1c2d3e-0000-4000-8000-00000000a002", &msg.base),
                      0);
     ltc_db_rollback(db);
     ltc_call_after_rollback(c);
@@ -244,6 +248,43 @@ static void test_unwoken_row_found_by_poll(void **state) {
     ltc_db_destroy(db);
 }
 
+/* A hand-off typed wrong (a method the receiver does not have, a message of another type) is refused with INTERNAL
+ * before anything is written; the well-typed one is queued under the path derived from the descriptors. */
+static void test_put_checks_the_method_and_message_type(void **state) {
+    (void)state;
+    ltc_db *db = open_db();
+    ltc_status st = {0};
+    assert_int_equal(ltc_db_exec(db, &st, "DELETE FROM outbox", 0, NULL), 0);
+    ltc_call *c = ltc_call_create_detached(db);
+    Google__Protobuf__Duration wrong = GOOGLE__PROTOBUF__DURATION__INIT;
+    Ltc__Bto__V1__AcceptOrderClosureRequest msg = LTC__BTO__V1__ACCEPT_ORDER_CLOSURE_REQUEST__INIT;
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    assert_int_equal(ltc_outbox_put(c, &st, &BTO, "AcceptOrderClosure", "deal-typed",
+                                    "4f1c2d3e-0000-4000-8000-00000000c001", &wrong.base),
+                     -1);
+    assert_int_equal(st.code, LTC_INTERNAL);
+    assert_non_null(strstr(st.message, "ltc.bto.v1.AcceptOrderClosureRequest"));
+    ltc_status_clear(&st);
+    assert_int_equal(ltc_outbox_put(c, &st, &BTO, "NoSuchMethod", "deal-typed",
+                                    "4f1c2d3e-0000-4000-8000-00000000c002", &msg.base),
+                     -1);
+    assert_int_equal(st.code, LTC_INTERNAL);
+    ltc_status_clear(&st);
+    assert_int_equal(ltc_outbox_put(c, &st, &BTO, "AcceptOrderClosure", "deal-typed",
+                                    "4f1c2d3e-0000-4000-8000-00000000c003", &msg.base),
+                     0);
+    assert_int_equal(ltc_db_commit(db, &st), 0);
+    ltc_outbox_after_commit();
+    PGresult *r = ltc_db_query(db, &st, "SELECT destination, method FROM outbox WHERE deal_id = 'deal-typed'", 0, NULL);
+    assert_non_null(r);
+    assert_int_equal(PQntuples(r), 1);
+    assert_string_equal(PQgetvalue(r, 0, 0), "bto");
+    assert_string_equal(PQgetvalue(r, 0, 1), "/ltc.bto.v1.IntakeService/AcceptOrderClosure");
+    PQclear(r);
+    ltc_call_destroy_detached(c);
+    ltc_db_destroy(db);
+}
+
 int main(void) {
     if (!getenv("LTC_TEST_DSN")) {
         fprintf(stderr, "LTC_TEST_DSN is not set: run through tests/db/with_pg.sh\n");
@@ -255,6 +296,7 @@ int main(void) {
         cmocka_unit_test(test_backoff_is_capped_and_jittered),
         cmocka_unit_test(test_commit_wakes_relay_in_process),
         cmocka_unit_test(test_unwoken_row_found_by_poll),
+        cmocka_unit_test(test_put_checks_the_method_and_message_type),
     };
     return cmocka_run_group_tests(tests, setup, NULL);
 }

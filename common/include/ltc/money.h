@@ -5,6 +5,7 @@
 
 #include <stdint.h>
 
+#include "ltc/server.h"
 #include "ltc/status.h"
 
 typedef struct ltc_money {
@@ -26,6 +27,14 @@ int ltc_money_from_proto(const struct Ltc__Type__V1__Money *m, const char *field
 /* Fills `out` (already initialised) from minor units. currency must be a known code (an unknown one is written as
  * "XXX" with the amount taken as whole units). currency_code points into a static table. */
 void ltc_money_to_proto(const char *currency, int64_t minor, struct Ltc__Type__V1__Money *out);
+
+/* A Money message in the call's arena for minor units of `currency` (the one constructor every stage uses; see
+ * ltc_money_to_proto for an unknown code). Never NULL. */
+struct Ltc__Type__V1__Money *ltc_money_msg(ltc_call *c, const char *currency, int64_t minor);
+/* A Money message from a result's minor-units and currency columns of `row`; NULL when either is SQL NULL (an
+ * optional amount). */
+struct Ltc__Type__V1__Money *ltc_money_msg_pg(ltc_call *c, const PGresult *r, int row, int minor_col,
+                                              int currency_col);
 
 /* Overflow-checked arithmetic: return 0, or -1 on overflow (out untouched). */
 int ltc_i64_add(int64_t a, int64_t b, int64_t *out);

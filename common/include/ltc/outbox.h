@@ -1,10 +1,13 @@
 /* ltc/outbox.h - the sending half of a stage hand-off (see docs/handoffs.md).
  *
  * A handler that changes state and must tell the next stage calls ltc_outbox_put inside its (WRITE) transaction:
- * the row commits with the state change or not at all. The relay, a thread of the same process, claims due rows with
- * FOR UPDATE SKIP LOCKED (replicas share the work), calls the receiver with a deadline, and marks them delivered on
- * OK. Transient failures retry with capped exponential backoff and jitter; a status that retrying cannot fix
- * parks the row with its reason. Rows of one deal to one destination are delivered in order. The receiver dedups by hand-off id. */
+ * the row commits with the state change or not at all. A hand-off is typed: the sender names the receiver by an
+ * ltc_handoff_peer (its peer name and generated service descriptor, declared once in the stage's handoffs.c) and the
+ * method by its name; the path comes from the descriptors and the message must be the method's input type.
+ * The relay, a thread of the same process, claims due rows with FOR UPDATE SKIP LOCKED (replicas share the work),
+ * calls the receiver with a deadline, and marks them delivered on OK. Transient failures retry with capped
+ * exponential backoff and jitter; a status that retrying cannot fix parks the row with its reason. Rows of one deal
+ * to one destination are delivered in order. The receiver dedups by hand-off id. */
 #ifndef LTC_OUTBOX_H
 #define LTC_OUTBOX_H
 
@@ -13,10 +16,23 @@
 #include "ltc/server.h"
 #include "ltc/status.h"
 
-/* Queues `msg` for `method` ("/ltc.bto.v1.IntakeService/AcceptWonBid") at `destination` (a peer name: "bto").
+/* A receiver of hand-offs, declared once by the sending stage (in its handoffs.c):
+ *     static const ltc_handoff_peer BTO = {"bto", &ltc__bto__v1__intake_service__descriptor};
+ * `destination` is the peer name the relay knows the receiver by (ltc_relay_peer, the service's peers list);
+ * `service` is the receiver's generated service descriptor, from which the method's path and input type come. */
+typedef struct ltc_handoff_peer {
+    const char *destination;
+    const ProtobufCServiceDescriptor *service;
+} ltc_handoff_peer;
+
+/* Queues `msg` for method `method` (its name in the service: "AcceptWonBid") of `peer`'s service: the row names the
+ * destination peer->destination and the path derived from the descriptors ("/ltc.bto.v1.IntakeService/AcceptWonBid").
  * `deal_id` orders hand-offs of one deal; `handoff_id` (a UUID, also set in the message's handoff_id field) is the
- * receiver's idempotency key. Must run inside the call's transaction. 0 or -1. */
-int ltc_outbox_put(ltc_call *c, ltc_status *st, const char *destination, const char *method, const char *deal_id,
+ * receiver's idempotency key. Must run inside the call's transaction.
+ * 0, or -1 with st set: INTERNAL (reason INTERNAL, nothing queued) when the service has no such method or
+ * msg is not of the method's input type (a programming error, caught before anything is written); the database's
+ * status otherwise. */
+int ltc_outbox_put(ltc_call *c, ltc_status *st, const ltc_handoff_peer *peer, const char *method, const char *deal_id,
                    const char *handoff_id, const ProtobufCMessage *msg);
 
 /* After the call's transaction commits, the relays of this process are woken at once when it put rows (a hook

@@ -47,10 +47,20 @@ int ltc_enum_from_db(const ProtobufCEnumDescriptor *d, const char *prefix, const
 const char *ltc_enum_to_db(const ProtobufCEnumDescriptor *d, const char *prefix, int value);
 
 struct Ltc__Type__V1__IronTriangle;
-/* An IronTriangle in the arena from three consecutive result columns: AR at `col`, SR, FR. */
+/* An IronTriangle in the arena from three consecutive result columns of `row`: AR at `col`, SR, FR (SQL NULL reads
+ * as ""). */
 struct Ltc__Type__V1__IronTriangle *ltc_triangle_from_pg(ltc_call *c, const PGresult *r, int row, int col);
-/* Checks an iron triangle: each owner 1 to 128 characters of valid UTF-8 (or, when !required, a missing message).
- * Reports "<field>.account_owner" etc. Returns 0 or -1 (INVALID_ARGUMENT). */
+/* Checks an iron triangle: each owner at most 128 characters of valid UTF-8. When `required`, the message and every
+ * owner must be present (1 to 128 characters); otherwise a missing message and empty owners pass. Adds a violation
+ * per bad owner ("<field>.account_owner" etc.) to st. Returns 0 or -1 (INVALID_ARGUMENT). */
 int ltc_check_triangle(const struct Ltc__Type__V1__IronTriangle *t, const char *field, int required, ltc_status *st);
+
+/* Most requirements a deal may carry (LTB's QualifyLead, BTO's AcceptWonBid). */
+#define LTC_MAX_REQUIREMENTS 100
+/* Checks requirement i of a deal's list `field` (LTB's Requirement and BTO's WonBidRequirement share these fields):
+ * "<field>[i].code" 1 to 64 characters, ".description" at most 1000, ".quantity" not negative. Adds a violation per
+ * bad field (names in the call's arena). Returns 0 or -1 (INVALID_ARGUMENT). */
+int ltc_check_requirement(ltc_call *c, const char *field, size_t i, const char *code, const char *description,
+                          int64_t quantity, ltc_status *st);
 
 #endif

@@ -1,0 +1,71 @@
+/* handoffs.c - what BTO sends: a placed order to OTD (ltc.otd.v1.IntakeService/AcceptOrder).
+ *
+ * Each hand-off's message is built here from BTO's own rows, read inside the transaction that changed them (never
+ * copied out of the public response), and queued with ltc_outbox_put in that transaction: it commits with the state
+ * change or not at all. The receivers are declared once, below; ltc_outbox_put derives the method's path from the
+ * receiver's service descriptor and refuses a message of another type. */
+#include "bto.h"
+#include "ltc/ids.h"
+#include "ltc/otd/v1/intake_service.pb-c.h"
+#include "ltc/outbox.h"
+
+/* --- receivers ------------------------------------------------------------------------------------------- */
+
+static const ltc_handoff_peer OTD = {"otd", &ltc__otd__v1__intake_service__descriptor};
+
+/* --- SQL ------------------------------------------------------------------------------------------------- */
+
+/* The order with what OTD needs of its deal (customer, iron triangle) and of its contract (requested date). */
+static const char SQL_ORDER[] =
+    "SELECT o.contract_id, o.deal_id, o.total_minor, o.currency, d.customer_name, d.account_owner, d.solution_owner,"
+    " d.fulfilment_owner, " LTC_SQL_DATE("k.requested_delivery_date")
+    " FROM orders o JOIN deals d ON d.id = o.deal_id JOIN contracts k ON k.id = o.contract_id WHERE o.id = $1";
+enum { O_CONTRACT, O_DEAL, O_TOTAL, O_CURRENCY, O_CUSTOMER, O_AR, O_SR, O_FR, O_REQUESTED };
+static const char SQL_ORDER_LINES[] =
+    "SELECT product_id, sku, quantity, unit_price_minor, currency FROM order_lines WHERE order_id = $1"
+    " ORDER BY line_no";
+static const char SQL_CONTRACT_TERMS[] =
+    "SELECT kind, share_bps, due_days FROM contract_payment_terms WHERE contract_id = $1 ORDER BY position";
+
+/* --- hand-offs ------------------------------------------------------------------------------------------- */
+
+int bto_handoff_order(ltc_call *c, ltc_status *st, const char *order_id) {
+    const char *p[] = {order_id};
+    PGresult *r = ltc_call_query(c, st, SQL_ORDER, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) != 1)
+        return ltc_status_set(st, LTC_INTERNAL, NULL, "order %s vanished before its hand-off", order_id);
+    const char *contract_id = ltc_pg_str(r, 0, O_CONTRACT), *deal_id = ltc_pg_str(r, 0, O_DEAL);
+    PGresult *l = ltc_call_query(c, st, SQL_ORDER_LINES, 1, p);
+    if (!l) return -1;
+    const char *kp[] = {contract_id};
+    PGresult *t = ltc_call_query(c, st, SQL_CONTRACT_TERMS, 1, kp);
+    if (!t) return -1;
+
+    char handoff_id[LTC_UUID_LEN + 1];
+    ltc_uuid_new(handoff_id);
+    Ltc__Otd__V1__AcceptOrderRequest *msg =
+        LTC_NEW(c, Ltc__Otd__V1__AcceptOrderRequest, LTC__OTD__V1__ACCEPT_ORDER_REQUEST__INIT);
+    msg->handoff_id = ltc_call_strdup(c, handoff_id);
+    msg->order = ltc_call_printf(c, "orders/%s", order_id);
+    msg->contract = ltc_call_printf(c, "contracts/%s", contract_id);
+    msg->deal = ltc_call_printf(c, "deals/%s", deal_id);
+    msg->customer_name = ltc_call_strdup(c, ltc_pg_str(r, 0, O_CUSTOMER));
+    msg->iron_triangle = ltc_triangle_from_pg(c, r, 0, O_AR);
+    msg->total = ltc_money_msg(c, ltc_pg_str(r, 0, O_CURRENCY), ltc_pg_i64(r, 0, O_TOTAL));
+    msg->requested_delivery_date = ltc_date_from_pg(c, r, 0, O_REQUESTED);
+    msg->n_payment_terms = (size_t)PQntuples(t);
+    msg->payment_terms = ltc_terms_from_pg(c, t, 0, PQntuples(t), 0);
+    msg->n_lines = (size_t)PQntuples(l);
+    msg->lines = ltc_call_alloc(c, sizeof *msg->lines * (msg->n_lines ? msg->n_lines : 1));
+    for (size_t i = 0; i < msg->n_lines; i++) {
+        Ltc__Otd__V1__HandoffOrderLine *hl =
+            LTC_NEW(c, Ltc__Otd__V1__HandoffOrderLine, LTC__OTD__V1__HANDOFF_ORDER_LINE__INIT);
+        hl->product = ltc_call_printf(c, "products/%s", ltc_pg_str(l, (int)i, 0));
+        hl->sku = ltc_call_strdup(c, ltc_pg_str(l, (int)i, 1));
+        hl->quantity = ltc_pg_i64(l, (int)i, 2);
+        hl->unit_price = ltc_money_msg(c, ltc_pg_str(l, (int)i, 4), ltc_pg_i64(l, (int)i, 3));
+        msg->lines[i] = hl;
+    }
+    return ltc_outbox_put(c, st, &OTD, "AcceptOrder", deal_id, handoff_id, &msg->base);
+}

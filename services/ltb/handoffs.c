@@ -1,0 +1,62 @@
+/* handoffs.c - what LTB sends: a won bid to BTO (ltc.bto.v1.IntakeService/AcceptWonBid).
+ *
+ * Each hand-off's message is built here from LTB's own rows, read inside the transaction that changed them (never
+ * copied out of the public response), and queued with ltc_outbox_put in that transaction: it commits with the state
+ * change or not at all. The receivers are declared once, below; ltc_outbox_put derives the method's path from the
+ * receiver's service descriptor and refuses a message of another type. */
+#include "ltb.h"
+#include "ltc/bto/v1/intake_service.pb-c.h"
+#include "ltc/outbox.h"
+
+/* --- receivers ----------------------------------------------------------------------------------------------- */
+
+static const ltc_handoff_peer BTO = {"bto", &ltc__bto__v1__intake_service__descriptor};
+
+/* --- SQL ----------------------------------------------------------------------------------------------------- */
+
+static const char SQL_WON_BID[] =
+    "SELECT o.customer_name, o.account_owner, o.solution_owner, o.fulfilment_owner, b.amount_minor, b.currency,"
+    " " LTC_SQL_MICROS("o.update_time")
+    " FROM opportunities o JOIN bids b ON b.opportunity_id = o.id WHERE o.id = $1 AND b.id = $2";
+enum { WB_CUSTOMER, WB_AR, WB_AMOUNT = 4, WB_CURRENCY, WB_WON_TIME };
+static const char SQL_REQUIREMENTS[] =
+    "SELECT code, description, quantity FROM requirements WHERE opportunity_id = $1 ORDER BY position";
+
+/* --- hand-offs ----------------------------------------------------------------------------------------------- */
+
+/* The deal as BTO opens it: customer, iron triangle, the winning bid's amount, the time it was won (the
+ * opportunity's last update, the decision itself) and the requirements in their order. */
+int ltb_handoff_won_bid(ltc_call *c, ltc_status *st, const char *opp_id, const char *bid_id) {
+    const char *p[] = {opp_id, bid_id};
+    PGresult *r = ltc_call_query(c, st, SQL_WON_BID, 2, p);
+    if (!r) return -1;
+    if (PQntuples(r) != 1)
+        return ltc_status_set(st, LTC_INTERNAL, NULL, "bid %s of opportunity %s vanished before its hand-off", bid_id,
+                              opp_id);
+    PGresult *q = ltc_call_query(c, st, SQL_REQUIREMENTS, 1, p);
+    if (!q) return -1;
+
+    char handoff_id[LTC_UUID_LEN + 1];
+    ltc_uuid_new(handoff_id);
+    Ltc__Bto__V1__AcceptWonBidRequest *h =
+        LTC_NEW(c, Ltc__Bto__V1__AcceptWonBidRequest, LTC__BTO__V1__ACCEPT_WON_BID_REQUEST__INIT);
+    h->handoff_id = ltc_call_strdup(c, handoff_id);
+    h->deal = ltc_call_printf(c, "deals/%s", opp_id);
+    h->opportunity = ltc_call_printf(c, "opportunities/%s", opp_id);
+    h->bid = ltc_call_printf(c, "bids/%s", bid_id);
+    h->customer_name = ltc_call_strdup(c, ltc_pg_str(r, 0, WB_CUSTOMER));
+    h->iron_triangle = ltc_triangle_from_pg(c, r, 0, WB_AR);
+    h->expected_amount = ltc_money_msg(c, ltc_pg_str(r, 0, WB_CURRENCY), ltc_pg_i64(r, 0, WB_AMOUNT));
+    h->won_time = ltc_ts_from_pg(c, r, 0, WB_WON_TIME);
+    h->n_requirements = (size_t)PQntuples(q);
+    if (h->n_requirements) h->requirements = ltc_call_alloc(c, sizeof *h->requirements * h->n_requirements);
+    for (size_t i = 0; i < h->n_requirements; i++) {
+        Ltc__Bto__V1__WonBidRequirement *w =
+            LTC_NEW(c, Ltc__Bto__V1__WonBidRequirement, LTC__BTO__V1__WON_BID_REQUIREMENT__INIT);
+        w->code = ltc_call_strdup(c, ltc_pg_str(q, (int)i, 0));
+        w->description = ltc_call_strdup(c, ltc_pg_str(q, (int)i, 1));
+        w->quantity = ltc_pg_i64(q, (int)i, 2);
+        h->requirements[i] = w;
+    }
+    return ltc_outbox_put(c, st, &BTO, "AcceptWonBid", opp_id, handoff_id, &h->base);
+}

@@ -1,0 +1,124 @@
+/* Unit tests of DTC's pure invoice arithmetic (services/dtc/split.c): an order's value split by its payment terms,
+ * and the invoices each accepted delivery raises. Money is conserved exactly: the invoices of a fully accepted order
+ * add up to its total whatever the rounding. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "split.h"
+
+static void test_term_totals_give_the_remainder_to_the_last(void **state) {
+    (void)state;
+    int64_t t[DTC_MAX_TERMS];
+    const int32_t thirds[3] = {3333, 3333, 3334};
+    assert_int_equal(dtc_term_totals(100, thirds, 3, t), 0);
+    assert_int_equal(t[0], 33);
+    assert_int_equal(t[1], 33);
+    assert_int_equal(t[2], 34);
+    assert_int_equal(dtc_term_totals(10, thirds, 3, t), 0);
+    assert_int_equal(t[0] + t[1] + t[2], 10);
+    assert_int_equal(t[2], 4);
+    const int32_t halves[2] = {5000, 5000};
+    assert_int_equal(dtc_term_totals(1, halves, 2, t), 0); /* one fen: floor to the first, the rest to the last */
+    assert_int_equal(t[0], 0);
+    assert_int_equal(t[1], 1);
+    assert_int_equal(dtc_term_totals(0, halves, 2, t), 0);
+    assert_int_equal(t[0] + t[1], 0);
+    const int32_t whole[1] = {10000};
+    assert_int_equal(dtc_term_totals(INT64_MAX, whole, 1, t), 0);
+    assert_int_equal(t[0], INT64_MAX);
+    const int32_t big[2] = {1, 9999}; /* no overflow near the int64 limit */
+    assert_int_equal(dtc_term_totals(INT64_MAX, big, 2, t), 0);
+    assert_int_equal(t[0], INT64_MAX / 10000);
+    assert_int_equal(t[0] + t[1], INT64_MAX);
+}
+
+static void test_term_totals_refusals(void **state) {
+    (void)state;
+    int64_t t[DTC_MAX_TERMS] = {77};
+    const int32_t short_[2] = {3000, 6999}, zero[2] = {0, 10000}, over[2] = {10001, -1};
+    assert_int_equal(dtc_term_totals(100, short_, 2, t), -1); /* 9999 bps */
+    assert_int_equal(dtc_term_totals(100, zero, 2, t), -1);   /* a term of 0 bps */
+    assert_int_equal(dtc_term_totals(100, over, 2, t), -1);
+    const int32_t whole[1] = {10000};
+    assert_int_equal(dtc_term_totals(-1, whole, 1, t), -1);   /* negative total */
+    assert_int_equal(dtc_term_totals(100, whole, 0, t), -1);  /* no terms */
+    assert_int_equal(dtc_term_totals(100, NULL, 1, t), -1);
+    int32_t eleven[11];
+    for (int i = 0; i < 11; i++) eleven[i] = i < 10 ? 909 : 910;
+    assert_int_equal(dtc_term_totals(100, eleven, 11, t), -1); /* more than DTC_MAX_TERMS */
+    assert_int_equal(t[0], 77);                                /* untouched on failure */
+}
+
+/* Partial deliveries bill each term pro rata (floored); the delivery that completes the order bills the rest, so the
+ * invoices add up to the order total exactly. */
+static void test_split_over_deliveries(void **state) {
+    (void)state;
+    const int32_t bps[3] = {3333, 3333, 3334}; /* term totals of 10: 3, 3, 4 */
+    int64_t invoiced[3] = {0, 0, 0}, amount[3];
+    assert_int_equal(dtc_split_invoices(10, bps, 3, 5, 0, invoiced, amount), 0);
+    assert_int_equal(amount[0], 1); /* floor(3 * 5 / 10) */
+    assert_int_equal(amount[1], 1);
+    assert_int_equal(amount[2], 2); /* floor(4 * 5 / 10) */
+    for (int i = 0; i < 3; i++) invoiced[i] += amount[i];
+    assert_int_equal(dtc_split_invoices(10, bps, 3, 7, 0, invoiced, amount), 0);
+    assert_int_equal(amount[0], 1); /* floor(3 * 7 / 10) = 2, 1 billed */
+    assert_int_equal(amount[1], 1);
+    assert_int_equal(amount[2], 0); /* floor(4 * 7 / 10) = 2, 2 billed: no invoice now */
+    for (int i = 0; i < 3; i++) invoiced[i] += amount[i];
+    assert_int_equal(dtc_split_invoices(10, bps, 3, 10, 0, invoiced, amount), 0); /* accepted == total: full */
+    assert_int_equal(amount[0], 1);
+    assert_int_equal(amount[1], 1);
+    assert_int_equal(amount[2], 2);
+    int64_t total = 0;
+    for (int i = 0; i < 3; i++) total += invoiced[i] + amount[i];
+    assert_int_equal(total, 10);
+}
+
+/* `fully` (OTD says the order is fully accepted) bills each term's whole total even when the accepted value is
+ * lower; an order of zero value raises zero invoices. */
+static void test_split_fully_and_zero(void **state) {
+    (void)state;
+    const int32_t bps[2] = {3000, 7000};
+    int64_t invoiced[2] = {0, 0}, amount[2];
+    assert_int_equal(dtc_split_invoices(1000, bps, 2, 400, 1, invoiced, amount), 0);
+    assert_int_equal(amount[0], 300);
+    assert_int_equal(amount[1], 700);
+    assert_int_equal(dtc_split_invoices(1000, bps, 2, 400, 0, invoiced, amount), 0);
+    assert_int_equal(amount[0], 120);
+    assert_int_equal(amount[1], 280);
+    assert_int_equal(dtc_split_invoices(0, bps, 2, 0, 0, invoiced, amount), 0);
+    assert_int_equal(amount[0], 0);
+    assert_int_equal(amount[1], 0);
+}
+
+static void test_split_refusals(void **state) {
+    (void)state;
+    const int32_t bps[2] = {3000, 7000};
+    int64_t invoiced[2] = {0, 0}, amount[2];
+    assert_int_equal(dtc_split_invoices(1000, bps, 2, 1001, 0, invoiced, amount), -1); /* over-acceptance */
+    assert_int_equal(dtc_split_invoices(1000, bps, 2, -1, 0, invoiced, amount), -1);
+    int64_t too_much[2] = {151, 0};                                                     /* target is 150 */
+    assert_int_equal(dtc_split_invoices(1000, bps, 2, 500, 0, too_much, amount), -1);
+    int64_t negative[2] = {-1, 0};
+    assert_int_equal(dtc_split_invoices(1000, bps, 2, 500, 0, negative, amount), -1);
+    assert_int_equal(dtc_split_invoices(1000, bps, 2, 500, 0, NULL, amount), -1);
+    assert_int_equal(dtc_split_invoices(1000, bps, 2, 500, 0, invoiced, NULL), -1);
+    const int32_t bad[2] = {3000, 6000};
+    assert_int_equal(dtc_split_invoices(1000, bad, 2, 500, 0, invoiced, amount), -1);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_term_totals_give_the_remainder_to_the_last),
+        cmocka_unit_test(test_term_totals_refusals),
+        cmocka_unit_test(test_split_over_deliveries),
+        cmocka_unit_test(test_split_fully_and_zero),
+        cmocka_unit_test(test_split_refusals),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
