@@ -274,7 +274,7 @@ static void test_put_checks_the_method_and_message_type(void **state) {
                                     "4f1c2d3e-0000-4000-8000-00000000c003", &msg.base),
                      0);
     assert_int_equal(ltc_db_commit(db, &st), 0);
-    ltc_outbox_after_commit();
+    ltc_call_after_commit(c);
     PGresult *r = ltc_db_query(db, &st, "SELECT destination, method FROM outbox WHERE deal_id = 'deal-typed'", 0, NULL);
     assert_non_null(r);
     assert_int_equal(PQntuples(r), 1);
