@@ -1,9 +1,14 @@
-# cmake -DDIR=<migrations dir> -DOUT=<file.c> -P embed_migrations.cmake
-# Embeds every NNN_name.sql of DIR, in version order, as the binary's `ltc_service_migrations` table.
+# cmake -DDIR=<migrations dir> -DOUT=<file.c> [-DNAME=<table>] -P embed_migrations.cmake
+# Embeds every NNN_name.sql of DIR, in version order, as the table NAME (default `ltc_service_migrations`, a stage
+# service's own; common/ embeds common/migrations as `ltc_runtime_migrations`) and its count NAME_count, both
+# declared in ltc/service.h.
+if(NOT DEFINED NAME)
+  set(NAME ltc_service_migrations)
+endif()
 file(GLOB files RELATIVE ${DIR} ${DIR}/*.sql)
 list(SORT files COMPARE NATURAL)
 set(body "/* Generated from ${DIR} by cmake/embed_migrations.cmake. Do not edit. */\n#include \"ltc/service.h\"\n\n")
-set(table "const ltc_migration ltc_service_migrations[] = {\n")
+set(table "const ltc_migration ${NAME}[] = {\n")
 set(i 0)
 foreach(f ${files})
   if(NOT f MATCHES "^([0-9]+)_[a-z0-9_]+\\.sql$")
@@ -16,6 +21,6 @@ foreach(f ${files})
   string(APPEND table "    {${version}, \"${f}\", m${i}},\n")
   math(EXPR i "${i} + 1")
 endforeach()
-string(APPEND table "};\nconst size_t ltc_service_migrations_count = ${i};\n")
+string(APPEND table "};\nconst size_t ${NAME}_count = ${i};\n")
 file(WRITE ${OUT}.tmp "${body}\n${table}")
 file(COPY_FILE ${OUT}.tmp ${OUT} ONLY_IF_DIFFERENT)

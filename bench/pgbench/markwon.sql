@@ -3,7 +3,8 @@
 -- services/ltb/bids.c ltb_mark_bid_won: lock bid and opportunity, decide (one CTE: bid, opportunity, stage history
 -- row), the opportunity's details (opportunities.c), the outbox row (common/src/outbox.c ltc_outbox_put, no NOTIFY:
 -- the relay is woken in-process after the commit)): 9 statements, on a
--- copy of the ltb schema (bench/pgbench/ltb_schema.sql + services/ltb/migrations) with pool 9 of :rows bids (load_bids.sql). A bid is
+-- schema ltb built from the real migrations (common/migrations + services/ltb/migrations, bench/run setup_pgbench)
+-- with pool 9 of :rows bids (load_bids.sql). A bid is
 -- picked at random and marked won again whatever its state: the work per transaction is the service's.
 -- Needs -M prepared (variables become parameters).
 \set k random(1, :rows)

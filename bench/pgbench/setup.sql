@@ -1,7 +1,7 @@
 -- bench/pgbench/setup.sql - the scratch database of the PostgreSQL baseline (database ltc_bench, role ltc_bench):
 -- :rows records shaped like a service's resource row (uuid primary key, bigserial seq, text state with a CHECK,
 -- version and times; ids bench_id(0, n), bench/sql/functions.sql), and an outbox with the runtime's own definition
--- (common/src/service.c).
+-- (common/migrations/001_runtime.sql).
 \set ON_ERROR_STOP on
 SET client_min_messages = warning;
 DROP TABLE IF EXISTS records, outbox;

@@ -1,7 +1,7 @@
 /* bench.h - the benchmark driver (ltc-bench): options, watched processes, result rows, scenarios.
  *
- * The driver makes no grpc_* call itself: the load comes from common's load generator (ltc/loadgen.h) and set-up
- * calls go through ltc/client.h. A scenario run appends one result row (tab-separated key=value pairs) to --out;
+ * The scenarios make no grpc_* call themselves: the load comes from the load generator (loadgen.h, the only
+ * grpc_* caller of bench/src) and set-up calls go through ltc/client.h. A scenario run appends one result row (tab-separated key=value pairs) to --out;
  * bench/report.py turns the rows of one run into the table with ratios. */
 #ifndef LTC_BENCH_H
 #define LTC_BENCH_H
@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "ltc/loadgen.h"
+#include "loadgen.h"
 
 #define BENCH_MAX_WATCH 12
 

@@ -20,71 +20,6 @@
 #include "ltc/metrics.h"
 #include "ltc/outbox.h"
 
-/* The runtime's own tables, in every service schema: idempotency keys (request_id and hand-off ids) and the
- * outbox. Applied before the service's migrations, recorded under the component "runtime". */
-static const ltc_migration runtime_migrations[] = {
-    {1, "001_runtime.sql",
-     "CREATE TABLE idempotency_keys (\n"
-     "  method text NOT NULL,\n"
-     "  key text NOT NULL,\n"
-     "  fingerprint bytea NOT NULL,\n"
-     "  response bytea,\n"
-     "  create_time timestamptz NOT NULL DEFAULT now(),\n"
-     "  PRIMARY KEY (method, key)\n"
-     ");\n"
-     "CREATE TABLE outbox (\n"
-     "  seq bigserial PRIMARY KEY,\n"
-     "  handoff_id uuid NOT NULL UNIQUE,\n"
-     "  deal_id text NOT NULL,\n"
-     "  destination text NOT NULL,\n"
-     "  method text NOT NULL,\n"
-     "  payload bytea NOT NULL,\n"
-     "  create_time timestamptz NOT NULL DEFAULT now(),\n"
-     "  attempts integer NOT NULL DEFAULT 0,\n"
-     "  next_attempt_time timestamptz NOT NULL DEFAULT now(),\n"
-     "  delivered_time timestamptz,\n"
-     "  parked_time timestamptz,\n"
-     "  last_error text\n"
-     ");\n"
-     "CREATE INDEX outbox_pending ON outbox (seq) WHERE delivered_time IS NULL;\n"
-     "CREATE INDEX outbox_pending_deal ON outbox (deal_id, destination, seq) WHERE delivered_time IS NULL;\n"},
-    {2, "002_outbox_traceparent.sql",
-     "ALTER TABLE outbox ADD COLUMN traceparent text;\n"
-     "COMMENT ON COLUMN outbox.traceparent IS 'W3C trace context of the call that wrote the hand-off';\n"},
-    {3, "003_audit_log.sql",
-     "CREATE TABLE audit_log (\n"
-     "  seq bigserial PRIMARY KEY,\n"
-     "  event_time timestamptz NOT NULL DEFAULT clock_timestamp(),\n"
-     "  principal text NOT NULL,\n"
-     "  roles text NOT NULL,\n"
-     "  caller text NOT NULL,\n"
-     "  method text NOT NULL,\n"
-     "  target text NOT NULL,\n"
-     "  request_id text NOT NULL,\n"
-     "  code text NOT NULL,\n"
-     "  reason text NOT NULL\n"
-     ");\n"
-     "CREATE INDEX audit_log_principal ON audit_log (principal, seq);\n"
-     "COMMENT ON TABLE audit_log IS 'Every state-changing call: who, what, when, request id, outcome (append only)';\n"},
-    /* whatever rights the serving role holds on the table, history cannot be rewritten through it */
-    {4, "004_audit_log_append_only.sql",
-     "CREATE FUNCTION audit_log_append_only() RETURNS trigger LANGUAGE plpgsql AS $$\n"
-     "BEGIN\n"
-     "  RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'insufficient_privilege';\n"
-     "END $$;\n"
-     "CREATE TRIGGER audit_log_no_update_or_delete BEFORE UPDATE OR DELETE ON audit_log\n"
-     "  FOR EACH ROW EXECUTE FUNCTION audit_log_append_only();\n"
-     "CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log\n"
-     "  FOR EACH STATEMENT EXECUTE FUNCTION audit_log_append_only();\n"},
-    /* The outbox keeps every delivered row, so by default autovacuum would analyze it only after 10% of a table of
-     * millions changed: the planner then believes the pending backlog empty whatever it holds. Analyze and vacuum
-     * it by the number of changes instead. */
-    {5, "005_outbox_autovacuum.sql",
-     "ALTER TABLE outbox SET (autovacuum_analyze_scale_factor = 0, autovacuum_analyze_threshold = 2000,\n"
-     "  autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000);\n"
-     "ALTER TABLE idempotency_keys SET (autovacuum_analyze_scale_factor = 0.01);\n"},
-};
-
 void ltc_default_metrics_listen(const char *grpc_listen, char *out, size_t n) {
     const char *colon = strrchr(grpc_listen, ':');
     long port = colon ? strtol(colon + 1, NULL, 10) : 0;
@@ -252,10 +187,11 @@ static void sleep_ms(long ms) {
     }
 }
 
-/* Applies the runtime's and the service's migrations, waiting for the database while it is unreachable: over
- * LTC_<SVC>_MIGRATE_DSN (the schema owner) when set, else over LTC_<SVC>_DSN. The serving role cannot run DDL, but
- * when everything is applied already a migration run does none (it reads schema_migrations), so a service given
- * only its serving role starts once the owner has migrated (--migrate-only, an init container). */
+/* Applies the runtime's migrations (common/migrations, embedded as ltc_runtime_migrations) and then the service's,
+ * waiting for the database while it is unreachable: over LTC_<SVC>_MIGRATE_DSN (the schema owner) when set, else
+ * over LTC_<SVC>_DSN. The serving role cannot run DDL, but when everything is applied already a migration run does
+ * none (it reads schema_migrations), so a service given only its serving role starts once the owner has migrated
+ * (--migrate-only, an init container). */
 static int migrate(const ltc_service_def *def, const svc_config *cfg) {
     char var[96], mvar[96], redacted[512];
     env_name(mvar, sizeof mvar, def->name, "MIGRATE_DSN");
@@ -268,8 +204,7 @@ static int migrate(const ltc_service_def *def, const svc_config *cfg) {
     int rc = -1;
     for (;;) {
         ltc_status st = {0};
-        if (ltc_db_migrate(db, "runtime", runtime_migrations, sizeof runtime_migrations / sizeof runtime_migrations[0],
-                           &st) == 0 &&
+        if (ltc_db_migrate(db, "runtime", ltc_runtime_migrations, ltc_runtime_migrations_count, &st) == 0 &&
             ltc_db_migrate(db, "service", def->migrations, def->n_migrations, &st) == 0) {
             rc = 0;
             break;

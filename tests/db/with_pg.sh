@@ -17,7 +17,9 @@ cleanup() {
   rm -rf "$dir"
 }
 trap cleanup EXIT
-port=$(( 20000 + RANDOM % 20000 ))
+# below the test stacks' ports (20551 and up, tests/integration/CMakeLists.txt) and the kernel's ephemeral range
+# (32768 and up by default), where an outgoing connection could take it
+port=$(( 10000 + RANDOM % 10000 ))
 "${as_pg[@]}" "$pgbin/initdb" -D "$dir/data" -A trust -U postgres >/dev/null
 "${as_pg[@]}" "$pgbin/pg_ctl" -D "$dir/data" -w -l "$dir/log" \
   -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null

@@ -24,6 +24,12 @@ typedef struct ltc_service_def {
 extern const ltc_migration ltc_service_migrations[];
 extern const size_t ltc_service_migrations_count;
 
+/* The runtime's own migrations (outbox, idempotency keys, audit log), generated at build time from
+ * common/migrations/NNN_*.sql into ltc_common; ltc_service_main applies them, as the component "runtime", before
+ * the service's. */
+extern const ltc_migration ltc_runtime_migrations[];
+extern const size_t ltc_runtime_migrations_count;
+
 /* Runs the service until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop, 1 on bad
  * configuration or a failed start, logged). argv: `--health-probe` checks a running process's health and exits
  * 0 when SERVING (for container health checks), `--migrate-only` applies migrations and exits. */

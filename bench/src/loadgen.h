@@ -1,4 +1,4 @@
-/* ltc/loadgen.h - a closed-loop load generator on gRPC core's async API, for the benchmark (bench/).
+/* loadgen.h - a closed-loop load generator on gRPC core's async API, for the benchmark (bench/).
  *
  * `concurrency` slots each keep one unary call in flight. When a slot's call completes, the slot's `next` callback
  * sees the outcome (status, response bytes, latency) and fills in the slot's next call, or retires the slot. A call
@@ -22,9 +22,10 @@
  *   ... r->ok / r->window_s, ltc_hist_percentile(&r->all, 99.0) ...
  *   ltc_lg_result_free(r);
  *
- * Every grpc_* call of the load generator lives in common/src/loadgen.c; callers see none. */
-#ifndef LTC_LOADGEN_H
-#define LTC_LOADGEN_H
+ * Every grpc_* call of the load generator lives in bench/src/loadgen.c; callers see none. It is the benchmark's
+ * alone: built into ltc-bench only, not into the runtime (common/). */
+#ifndef LTC_BENCH_LOADGEN_H
+#define LTC_BENCH_LOADGEN_H
 
 #include <stddef.h>
 #include <stdint.h>

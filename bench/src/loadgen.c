@@ -1,9 +1,9 @@
-/* loadgen.c - the benchmark's closed-loop load generator on gRPC core's async client API (see ltc/loadgen.h).
+/* loadgen.c - the benchmark's closed-loop load generator on gRPC core's async client API (see loadgen.h).
  *
  * Each thread owns one completion queue and its slots. A slot is IDLE (between calls), IN_FLIGHT (one batch of all
  * six client ops started, its tag is the slot), DELAYED (waiting for its start time; the thread's queue wait is cut
  * short to start it on time) or RETIRED. Nothing of a slot is touched by another thread. */
-#include "ltc/loadgen.h"
+#include "loadgen.h"
 
 #include <errno.h>
 #include <grpc/byte_buffer.h>
