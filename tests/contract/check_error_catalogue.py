@@ -2,7 +2,7 @@
 """check_error_catalogue - every ErrorInfo reason the code can produce is in docs/errors.md, with its status code,
 and the catalogue lists no reason the code no longer produces.
 
-Reasons come from the C sources of services/ and common/ (.c and .h):
+Reasons come from the C sources of services/, common/ and bench/src/ (.c and .h):
 - `ltc_status_set(st, LTC_<CODE>, "<REASON>", ...)`: the reason with that code (calls may span lines);
 - `ltc_status_set(st, LTC_<CODE>, NULL, ...)`: the reason is the code's own name (status.c does so);
 - `ltc_status_bad_field(...)`: reason INVALID_ARGUMENT, code INVALID_ARGUMENT.
@@ -22,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CATALOGUE = ROOT / "docs" / "errors.md"
-SOURCES = ("services", "common")
+SOURCES = ("services", "common", "bench/src")
 
 STRING = r'"(?:[^"\\]|\\.)*"'
 # ltc_status_set(<status>, <code>, <reason literal or NULL or anything else>, ...
