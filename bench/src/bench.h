@@ -17,9 +17,9 @@
 /* A process, or a process and its children, at one moment: CPU ticks (user + system). */
 #define PROC_TREE_MAX 512
 typedef struct proc_tree {
-    unsigned long long own, reaped;      /* the process's own; its exited children's (cutime + cstime) */
+    unsigned long long own, reaped; /* the process's own; its exited children's (cutime + cstime) */
     size_t n;
-    int pid[PROC_TREE_MAX];              /* live children */
+    int pid[PROC_TREE_MAX]; /* live children */
     unsigned long long ticks[PROC_TREE_MAX];
 } proc_tree;
 
@@ -27,38 +27,38 @@ typedef struct proc_tree {
 typedef struct bench_watch {
     char name[32];
     int pid;
-    int tree;              /* also its child processes (PostgreSQL: the postmaster and its backends) */
+    int tree; /* also its child processes (PostgreSQL: the postmaster and its backends) */
     proc_tree at_start;
-    double cpu;            /* user + system seconds inside the window; -1 when the process was gone */
+    double cpu; /* user + system seconds inside the window; -1 when the process was gone */
     long rss_start_kb, rss_max_kb, rss_end_kb;
 } bench_watch;
 
 typedef struct bench_opts {
-    const char *scenario;      /* echo | get-lead | get-opportunity | mark-won | l2c */
-    const char *label;         /* row label (default: the scenario) */
+    const char *scenario; /* echo | get-lead | get-opportunity | mark-won | l2c */
+    const char *label;    /* row label (default: the scenario) */
     const char *target;
-    const char *names_file;    /* get-*: names to read; mark-won: SUBMITTED bids */
-    const char *out_file;      /* result row appended here */
-    const char *rss_file;      /* memory samples (time, process, kB) appended here */
+    const char *names_file; /* get-*: names to read; mark-won: SUBMITTED bids */
+    const char *out_file;   /* result row appended here */
+    const char *rss_file;   /* memory samples (time, process, kB) appended here */
     unsigned concurrency, threads, channels;
     double warmup_s, duration_s;
     double rss_every_s;
     int deadline_ms;
-    int payload;               /* echo payload bytes */
-    int poll_ms;               /* l2c: pause between polls for a hand-off */
-    int resources;             /* l2c: production resources shared by all deals */
+    int payload;   /* echo payload bytes */
+    int poll_ms;   /* l2c: pause between polls for a hand-off */
+    int resources; /* l2c: production resources shared by all deals */
     bench_watch watch[BENCH_MAX_WATCH];
     int n_watch;
-    const char *extra[8];      /* KEY=VALUE fields added to the row as they are */
+    const char *extra[8]; /* KEY=VALUE fields added to the row as they are */
     int n_extra;
 } bench_opts;
 
 /* --- processes (procstat.c) --- */
-double proc_cpu_s(int pid, int tree);          /* utime + stime in seconds (tree: with every child, exited ones
+double proc_cpu_s(int pid, int tree);                  /* utime + stime in seconds (tree: with every child, exited ones
                                                   * included); -1 when the process is gone */
-int proc_tree_sample(int pid, int tree, proc_tree *s);          /* 0, or -1 when the process is gone */
+int proc_tree_sample(int pid, int tree, proc_tree *s); /* 0, or -1 when the process is gone */
 double proc_tree_cpu_s(const proc_tree *start, const proc_tree *end); /* CPU seconds between two samples */
-long proc_rss_kb(int pid, int tree);           /* VmRSS (tree: the sum of RssAnon over the tree); -1 when gone */
+long proc_rss_kb(int pid, int tree); /* VmRSS (tree: the sum of RssAnon over the tree); -1 when gone */
 
 /* --- the measuring harness (main.c) --- */
 
@@ -82,8 +82,8 @@ char **read_lines(const char *path, size_t *n);
 void free_lines(char **lines, size_t n);
 
 /* --- scenarios --- */
-int scenario_simple(bench_opts *o);   /* echo, get-lead, get-opportunity, mark-won */
-int scenario_l2c(bench_opts *o);      /* lead to cash */
+int scenario_simple(bench_opts *o); /* echo, get-lead, get-opportunity, mark-won */
+int scenario_l2c(bench_opts *o);    /* lead to cash */
 
 /* xorshift64* for per-slot choices */
 static inline uint64_t bench_rand(uint64_t *s) {

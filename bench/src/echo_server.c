@@ -15,8 +15,7 @@
 static int echo(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     (void)st;
     const Ltc__Bench__V1__EchoRequest *req = (const void *)m;
-    Ltc__Bench__V1__EchoResponse *resp =
-        LTC_NEW(c, Ltc__Bench__V1__EchoResponse, LTC__BENCH__V1__ECHO_RESPONSE__INIT);
+    Ltc__Bench__V1__EchoResponse *resp = LTC_NEW(c, Ltc__Bench__V1__EchoResponse, LTC__BENCH__V1__ECHO_RESPONSE__INIT);
     resp->payload.len = req->payload.len;
     if (req->payload.len) {
         resp->payload.data = ltc_call_alloc(c, req->payload.len);

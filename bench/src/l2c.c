@@ -38,12 +38,33 @@
 #define MAX_RETRIES 5
 
 enum step {
-    S_CREATE_LEAD, S_QUALIFY, S_CREATE_BID, S_MARK_WON, S_WAIT_BTO_DEAL, S_CREATE_QUOTE, S_ACCEPT_QUOTE,
-    S_CREATE_CONTRACT, S_SIGN_CONTRACT, S_CREATE_ORDER, S_WAIT_OTD_ORDER, S_REVIEW, S_RELEASE, S_SCHEDULE, S_SHIP,
-    S_ACCEPT, S_WAIT_INVOICES, S_PAY, S_WAIT_CASH, S_COUNT
+    S_CREATE_LEAD,
+    S_QUALIFY,
+    S_CREATE_BID,
+    S_MARK_WON,
+    S_WAIT_BTO_DEAL,
+    S_CREATE_QUOTE,
+    S_ACCEPT_QUOTE,
+    S_CREATE_CONTRACT,
+    S_SIGN_CONTRACT,
+    S_CREATE_ORDER,
+    S_WAIT_OTD_ORDER,
+    S_REVIEW,
+    S_RELEASE,
+    S_SCHEDULE,
+    S_SHIP,
+    S_ACCEPT,
+    S_WAIT_INVOICES,
+    S_PAY,
+    S_WAIT_CASH,
+    S_COUNT
 };
 
-enum kind { READ, WRITE, POLL };
+enum kind {
+    READ,
+    WRITE,
+    POLL
+};
 
 static const struct step_info {
     const char *name;
@@ -80,7 +101,7 @@ static const struct step_info {
 
 typedef struct deal {
     int step;
-    int attempts;               /* failed tries of the current request */
+    int attempts; /* failed tries of the current request */
     uint64_t started_ns, wait_since_ns;
     unsigned number;
     char rid[LTC_UUID_LEN + 1]; /* request_id of the current write (the same on a retry) */
@@ -98,7 +119,7 @@ typedef struct l2c {
     char product[2][64];
     deal *deals;
     atomic_uint next_number;
-    pthread_mutex_t mu;         /* the figures below */
+    pthread_mutex_t mu; /* the figures below */
     ltc_hist deal_latency;
     uint64_t deals_done, deals_failed, deals_done_total;
     char first_failure[300];
@@ -120,9 +141,7 @@ static void money(int64_t minor, Ltc__Type__V1__Money *m) {
     m->nanos = (int32_t)(minor % 100) * 10000000;
 }
 
-static int64_t minor_of(const Ltc__Type__V1__Money *m) {
-    return m ? m->units * 100 + m->nanos / 10000000 : 0;
-}
+static int64_t minor_of(const Ltc__Type__V1__Money *m) { return m ? m->units * 100 + m->nanos / 10000000 : 0; }
 
 static void days_ahead(int days, Ltc__Type__V1__Date *d) {
     Ltc__Type__V1__Date init = LTC__TYPE__V1__DATE__INIT;
@@ -153,207 +172,207 @@ static int keep(char *dst, const char *name) {
 static size_t build(l2c *L, deal *d, unsigned slot) {
     char text[160], email[160];
     switch (d->step) {
-    case S_CREATE_LEAD: {
-        Ltc__Ltb__V1__Lead lead = LTC__LTB__V1__LEAD__INIT;
-        snprintf(text, sizeof text, "Bench Logistics %s-%u", L->run, d->number);
-        snprintf(email, sizeof email, "buyer%u@bench-%s.example", d->number, L->run);
-        lead.source = LTC__LTB__V1__LEAD_SOURCE__LEAD_SOURCE_REFERRAL;
-        lead.company_name = text;
-        lead.contact_name = "Wang Fang";
-        lead.contact_email = email;
-        lead.contact_phone = "+86 21 5555 0100";
-        Ltc__Ltb__V1__CreateLeadRequest req = LTC__LTB__V1__CREATE_LEAD_REQUEST__INIT;
-        req.lead = &lead;
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_QUALIFY: {
-        Ltc__Type__V1__IronTriangle it = LTC__TYPE__V1__IRON_TRIANGLE__INIT;
-        it.account_owner = "ar.li.na";
-        it.solution_owner = "sr.zhang.wei";
-        it.fulfilment_owner = "fr.chen.jie";
-        Ltc__Type__V1__Money amount;
-        money(50000000, &amount);
-        Ltc__Type__V1__Date close;
-        days_ahead(45, &close);
-        Ltc__Ltb__V1__Requirement r1 = LTC__LTB__V1__REQUIREMENT__INIT, r2 = LTC__LTB__V1__REQUIREMENT__INIT;
-        r1.code = "THROUGHPUT";
-        r1.description = "3 sorting cells, 1200 parcels/hour";
-        r1.quantity = 3;
-        r2.code = "VISION";
-        r2.description = "barcode and damage detection";
-        r2.quantity = 2;
-        Ltc__Ltb__V1__Requirement *reqs[2] = {&r1, &r2};
-        Ltc__Ltb__V1__QualifyLeadRequest req = LTC__LTB__V1__QUALIFY_LEAD_REQUEST__INIT;
-        req.name = d->lead;
-        req.opportunity_title = "Warehouse sorting line";
-        req.iron_triangle = &it;
-        req.expected_amount = &amount;
-        req.expected_close_date = &close;
-        req.win_probability_bps = 6000;
-        req.n_requirements = 2;
-        req.requirements = reqs;
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_CREATE_BID: {
-        Ltc__Type__V1__Money amount;
-        money((int64_t)PRICE_A * QTY_A + (PRICE_B - PRICE_B * DISCOUNT_B_BPS / 10000) * QTY_B, &amount);
-        Ltc__Ltb__V1__Bid bid = LTC__LTB__V1__BID__INIT;
-        bid.opportunity = d->opp;
-        bid.amount = &amount;
-        Ltc__Ltb__V1__CreateBidRequest req = LTC__LTB__V1__CREATE_BID_REQUEST__INIT;
-        req.bid = &bid;
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_MARK_WON: {
-        Ltc__Ltb__V1__MarkBidWonRequest req = LTC__LTB__V1__MARK_BID_WON_REQUEST__INIT;
-        req.name = d->bid;
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_WAIT_BTO_DEAL: {
-        Ltc__Bto__V1__GetDealRequest req = LTC__BTO__V1__GET_DEAL_REQUEST__INIT;
-        req.name = d->deal;
-        return pack_into(d, &req.base);
-    }
-    case S_CREATE_QUOTE: {
-        Ltc__Bto__V1__QuoteLine a = LTC__BTO__V1__QUOTE_LINE__INIT, b = LTC__BTO__V1__QUOTE_LINE__INIT;
-        a.product = L->product[0];
-        a.quantity = QTY_A;
-        b.product = L->product[1];
-        b.quantity = QTY_B;
-        b.discount_bps = DISCOUNT_B_BPS;
-        Ltc__Bto__V1__QuoteLine *lines[2] = {&a, &b};
-        Ltc__Type__V1__Date valid;
-        days_ahead(30, &valid);
-        Ltc__Bto__V1__Quote q = LTC__BTO__V1__QUOTE__INIT;
-        q.deal = d->deal;
-        q.valid_until = &valid;
-        q.n_lines = 2;
-        q.lines = lines;
-        Ltc__Bto__V1__CreateQuoteRequest req = LTC__BTO__V1__CREATE_QUOTE_REQUEST__INIT;
-        req.quote = &q;
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_ACCEPT_QUOTE: {
-        Ltc__Bto__V1__AcceptQuoteRequest req = LTC__BTO__V1__ACCEPT_QUOTE_REQUEST__INIT;
-        req.name = d->quote;
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_CREATE_CONTRACT: {
-        Ltc__Type__V1__PaymentTerm t[3] = {LTC__TYPE__V1__PAYMENT_TERM__INIT, LTC__TYPE__V1__PAYMENT_TERM__INIT,
-                                           LTC__TYPE__V1__PAYMENT_TERM__INIT};
-        t[0].kind = LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_ADVANCE;
-        t[0].share_bps = 3000;
-        t[1].kind = LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_ON_ACCEPTANCE;
-        t[1].share_bps = 6000;
-        t[1].due_days = 30;
-        t[2].kind = LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_RETENTION;
-        t[2].share_bps = 1000;
-        t[2].due_days = 365;
-        Ltc__Type__V1__PaymentTerm *terms[3] = {&t[0], &t[1], &t[2]};
-        Ltc__Type__V1__Date delivery;
-        days_ahead(60, &delivery);
-        Ltc__Bto__V1__Contract k = LTC__BTO__V1__CONTRACT__INIT;
-        k.quote = d->quote;
-        k.n_payment_terms = 3;
-        k.payment_terms = terms;
-        k.requested_delivery_date = &delivery;
-        Ltc__Bto__V1__CreateContractRequest req = LTC__BTO__V1__CREATE_CONTRACT_REQUEST__INIT;
-        req.contract = &k;
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_SIGN_CONTRACT: {
-        Ltc__Bto__V1__SignContractRequest req = LTC__BTO__V1__SIGN_CONTRACT_REQUEST__INIT;
-        req.name = d->contract;
-        req.signed_by = "Zhao Min";
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_CREATE_ORDER: {
-        Ltc__Bto__V1__CreateOrderRequest req = LTC__BTO__V1__CREATE_ORDER_REQUEST__INIT;
-        req.contract = d->contract;
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_WAIT_OTD_ORDER: {
-        Ltc__Otd__V1__GetOrderRequest req = LTC__OTD__V1__GET_ORDER_REQUEST__INIT;
-        req.name = d->order;
-        return pack_into(d, &req.base);
-    }
-    case S_REVIEW: {
-        Ltc__Otd__V1__ReviewOrderRequest req = LTC__OTD__V1__REVIEW_ORDER_REQUEST__INIT;
-        req.name = d->order;
-        req.approved = 1;
-        req.comment = "configuration, credit, capacity, terms ok";
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_RELEASE: {
-        Ltc__Otd__V1__ReleaseOrderRequest req = LTC__OTD__V1__RELEASE_ORDER_REQUEST__INIT;
-        req.name = d->order;
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_SCHEDULE: {
-        Ltc__Otd__V1__ScheduleOrderRequest req = LTC__OTD__V1__SCHEDULE_ORDER_REQUEST__INIT;
-        req.name = d->order;
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_SHIP: {
-        Ltc__Otd__V1__ShipmentLine a = LTC__OTD__V1__SHIPMENT_LINE__INIT, b = LTC__OTD__V1__SHIPMENT_LINE__INIT;
-        a.product = L->product[0];
-        a.quantity = QTY_A;
-        b.product = L->product[1];
-        b.quantity = QTY_B;
-        Ltc__Otd__V1__ShipmentLine *lines[2] = {&a, &b};
-        Ltc__Otd__V1__Shipment s = LTC__OTD__V1__SHIPMENT__INIT;
-        s.order = d->order;
-        s.n_lines = 2;
-        s.lines = lines;
-        Ltc__Otd__V1__CreateShipmentRequest req = LTC__OTD__V1__CREATE_SHIPMENT_REQUEST__INIT;
-        req.shipment = &s;
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_ACCEPT: {
-        Ltc__Otd__V1__RecordAcceptanceRequest req = LTC__OTD__V1__RECORD_ACCEPTANCE_REQUEST__INIT;
-        req.name = d->shipment;
-        req.accepted = 1;
-        req.note = "inspected on site, accepted";
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_WAIT_INVOICES: {
-        Ltc__Dtc__V1__ListInvoicesRequest req = LTC__DTC__V1__LIST_INVOICES_REQUEST__INIT;
-        req.order = d->order;
-        req.page_size = MAX_INVOICES;
-        return pack_into(d, &req.base);
-    }
-    case S_PAY: {
-        Ltc__Type__V1__Money amount;
-        money(d->invoice_minor[d->paid], &amount);
-        snprintf(text, sizeof text, "BANK-%s-%u-%d", L->run, d->number, d->paid);
-        Ltc__Dtc__V1__Payment p = LTC__DTC__V1__PAYMENT__INIT;
-        p.invoice = d->invoice[d->paid];
-        p.amount = &amount;
-        p.reference = text;
-        Ltc__Dtc__V1__RecordPaymentRequest req = LTC__DTC__V1__RECORD_PAYMENT_REQUEST__INIT;
-        req.payment = &p;
-        req.request_id = d->rid;
-        return pack_into(d, &req.base);
-    }
-    case S_WAIT_CASH: {
-        Ltc__Ltb__V1__GetOpportunityRequest req = LTC__LTB__V1__GET_OPPORTUNITY_REQUEST__INIT;
-        req.name = d->opp;
-        return pack_into(d, &req.base);
-    }
+        case S_CREATE_LEAD: {
+            Ltc__Ltb__V1__Lead lead = LTC__LTB__V1__LEAD__INIT;
+            snprintf(text, sizeof text, "Bench Logistics %s-%u", L->run, d->number);
+            snprintf(email, sizeof email, "buyer%u@bench-%s.example", d->number, L->run);
+            lead.source = LTC__LTB__V1__LEAD_SOURCE__LEAD_SOURCE_REFERRAL;
+            lead.company_name = text;
+            lead.contact_name = "Wang Fang";
+            lead.contact_email = email;
+            lead.contact_phone = "+86 21 5555 0100";
+            Ltc__Ltb__V1__CreateLeadRequest req = LTC__LTB__V1__CREATE_LEAD_REQUEST__INIT;
+            req.lead = &lead;
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_QUALIFY: {
+            Ltc__Type__V1__IronTriangle it = LTC__TYPE__V1__IRON_TRIANGLE__INIT;
+            it.account_owner = "ar.li.na";
+            it.solution_owner = "sr.zhang.wei";
+            it.fulfilment_owner = "fr.chen.jie";
+            Ltc__Type__V1__Money amount;
+            money(50000000, &amount);
+            Ltc__Type__V1__Date close;
+            days_ahead(45, &close);
+            Ltc__Ltb__V1__Requirement r1 = LTC__LTB__V1__REQUIREMENT__INIT, r2 = LTC__LTB__V1__REQUIREMENT__INIT;
+            r1.code = "THROUGHPUT";
+            r1.description = "3 sorting cells, 1200 parcels/hour";
+            r1.quantity = 3;
+            r2.code = "VISION";
+            r2.description = "barcode and damage detection";
+            r2.quantity = 2;
+            Ltc__Ltb__V1__Requirement *reqs[2] = {&r1, &r2};
+            Ltc__Ltb__V1__QualifyLeadRequest req = LTC__LTB__V1__QUALIFY_LEAD_REQUEST__INIT;
+            req.name = d->lead;
+            req.opportunity_title = "Warehouse sorting line";
+            req.iron_triangle = &it;
+            req.expected_amount = &amount;
+            req.expected_close_date = &close;
+            req.win_probability_bps = 6000;
+            req.n_requirements = 2;
+            req.requirements = reqs;
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_CREATE_BID: {
+            Ltc__Type__V1__Money amount;
+            money((int64_t)PRICE_A * QTY_A + (PRICE_B - PRICE_B * DISCOUNT_B_BPS / 10000) * QTY_B, &amount);
+            Ltc__Ltb__V1__Bid bid = LTC__LTB__V1__BID__INIT;
+            bid.opportunity = d->opp;
+            bid.amount = &amount;
+            Ltc__Ltb__V1__CreateBidRequest req = LTC__LTB__V1__CREATE_BID_REQUEST__INIT;
+            req.bid = &bid;
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_MARK_WON: {
+            Ltc__Ltb__V1__MarkBidWonRequest req = LTC__LTB__V1__MARK_BID_WON_REQUEST__INIT;
+            req.name = d->bid;
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_WAIT_BTO_DEAL: {
+            Ltc__Bto__V1__GetDealRequest req = LTC__BTO__V1__GET_DEAL_REQUEST__INIT;
+            req.name = d->deal;
+            return pack_into(d, &req.base);
+        }
+        case S_CREATE_QUOTE: {
+            Ltc__Bto__V1__QuoteLine a = LTC__BTO__V1__QUOTE_LINE__INIT, b = LTC__BTO__V1__QUOTE_LINE__INIT;
+            a.product = L->product[0];
+            a.quantity = QTY_A;
+            b.product = L->product[1];
+            b.quantity = QTY_B;
+            b.discount_bps = DISCOUNT_B_BPS;
+            Ltc__Bto__V1__QuoteLine *lines[2] = {&a, &b};
+            Ltc__Type__V1__Date valid;
+            days_ahead(30, &valid);
+            Ltc__Bto__V1__Quote q = LTC__BTO__V1__QUOTE__INIT;
+            q.deal = d->deal;
+            q.valid_until = &valid;
+            q.n_lines = 2;
+            q.lines = lines;
+            Ltc__Bto__V1__CreateQuoteRequest req = LTC__BTO__V1__CREATE_QUOTE_REQUEST__INIT;
+            req.quote = &q;
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_ACCEPT_QUOTE: {
+            Ltc__Bto__V1__AcceptQuoteRequest req = LTC__BTO__V1__ACCEPT_QUOTE_REQUEST__INIT;
+            req.name = d->quote;
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_CREATE_CONTRACT: {
+            Ltc__Type__V1__PaymentTerm t[3] = {LTC__TYPE__V1__PAYMENT_TERM__INIT, LTC__TYPE__V1__PAYMENT_TERM__INIT,
+                                               LTC__TYPE__V1__PAYMENT_TERM__INIT};
+            t[0].kind = LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_ADVANCE;
+            t[0].share_bps = 3000;
+            t[1].kind = LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_ON_ACCEPTANCE;
+            t[1].share_bps = 6000;
+            t[1].due_days = 30;
+            t[2].kind = LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_RETENTION;
+            t[2].share_bps = 1000;
+            t[2].due_days = 365;
+            Ltc__Type__V1__PaymentTerm *terms[3] = {&t[0], &t[1], &t[2]};
+            Ltc__Type__V1__Date delivery;
+            days_ahead(60, &delivery);
+            Ltc__Bto__V1__Contract k = LTC__BTO__V1__CONTRACT__INIT;
+            k.quote = d->quote;
+            k.n_payment_terms = 3;
+            k.payment_terms = terms;
+            k.requested_delivery_date = &delivery;
+            Ltc__Bto__V1__CreateContractRequest req = LTC__BTO__V1__CREATE_CONTRACT_REQUEST__INIT;
+            req.contract = &k;
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_SIGN_CONTRACT: {
+            Ltc__Bto__V1__SignContractRequest req = LTC__BTO__V1__SIGN_CONTRACT_REQUEST__INIT;
+            req.name = d->contract;
+            req.signed_by = "Zhao Min";
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_CREATE_ORDER: {
+            Ltc__Bto__V1__CreateOrderRequest req = LTC__BTO__V1__CREATE_ORDER_REQUEST__INIT;
+            req.contract = d->contract;
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_WAIT_OTD_ORDER: {
+            Ltc__Otd__V1__GetOrderRequest req = LTC__OTD__V1__GET_ORDER_REQUEST__INIT;
+            req.name = d->order;
+            return pack_into(d, &req.base);
+        }
+        case S_REVIEW: {
+            Ltc__Otd__V1__ReviewOrderRequest req = LTC__OTD__V1__REVIEW_ORDER_REQUEST__INIT;
+            req.name = d->order;
+            req.approved = 1;
+            req.comment = "configuration, credit, capacity, terms ok";
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_RELEASE: {
+            Ltc__Otd__V1__ReleaseOrderRequest req = LTC__OTD__V1__RELEASE_ORDER_REQUEST__INIT;
+            req.name = d->order;
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_SCHEDULE: {
+            Ltc__Otd__V1__ScheduleOrderRequest req = LTC__OTD__V1__SCHEDULE_ORDER_REQUEST__INIT;
+            req.name = d->order;
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_SHIP: {
+            Ltc__Otd__V1__ShipmentLine a = LTC__OTD__V1__SHIPMENT_LINE__INIT, b = LTC__OTD__V1__SHIPMENT_LINE__INIT;
+            a.product = L->product[0];
+            a.quantity = QTY_A;
+            b.product = L->product[1];
+            b.quantity = QTY_B;
+            Ltc__Otd__V1__ShipmentLine *lines[2] = {&a, &b};
+            Ltc__Otd__V1__Shipment s = LTC__OTD__V1__SHIPMENT__INIT;
+            s.order = d->order;
+            s.n_lines = 2;
+            s.lines = lines;
+            Ltc__Otd__V1__CreateShipmentRequest req = LTC__OTD__V1__CREATE_SHIPMENT_REQUEST__INIT;
+            req.shipment = &s;
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_ACCEPT: {
+            Ltc__Otd__V1__RecordAcceptanceRequest req = LTC__OTD__V1__RECORD_ACCEPTANCE_REQUEST__INIT;
+            req.name = d->shipment;
+            req.accepted = 1;
+            req.note = "inspected on site, accepted";
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_WAIT_INVOICES: {
+            Ltc__Dtc__V1__ListInvoicesRequest req = LTC__DTC__V1__LIST_INVOICES_REQUEST__INIT;
+            req.order = d->order;
+            req.page_size = MAX_INVOICES;
+            return pack_into(d, &req.base);
+        }
+        case S_PAY: {
+            Ltc__Type__V1__Money amount;
+            money(d->invoice_minor[d->paid], &amount);
+            snprintf(text, sizeof text, "BANK-%s-%u-%d", L->run, d->number, d->paid);
+            Ltc__Dtc__V1__Payment p = LTC__DTC__V1__PAYMENT__INIT;
+            p.invoice = d->invoice[d->paid];
+            p.amount = &amount;
+            p.reference = text;
+            Ltc__Dtc__V1__RecordPaymentRequest req = LTC__DTC__V1__RECORD_PAYMENT_REQUEST__INIT;
+            req.payment = &p;
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_WAIT_CASH: {
+            Ltc__Ltb__V1__GetOpportunityRequest req = LTC__LTB__V1__GET_OPPORTUNITY_REQUEST__INIT;
+            req.name = d->opp;
+            return pack_into(d, &req.base);
+        }
     }
     (void)slot;
     return 0;
@@ -362,83 +381,82 @@ static size_t build(l2c *L, deal *d, unsigned slot) {
 /* ---- reading each step's response; returns 1 to move on, 0 to poll again, -1 when it is not what the contract
  * promises (the deal fails) ---- */
 
-#define UNPACK(Type, fn, var)                                                                                    \
-    Type *var = fn##__unpack(NULL, done->resp_len, done->resp);                                                 \
+#define UNPACK(Type, fn, var)                                                                                          \
+    Type *var = fn##__unpack(NULL, done->resp_len, done->resp);                                                        \
     if (!var) return -1
 
 static int absorb(deal *d, const ltc_lg_done *done) {
     int ok = 1;
     switch (d->step) {
-    case S_CREATE_LEAD: {
-        UNPACK(Ltc__Ltb__V1__CreateLeadResponse, ltc__ltb__v1__create_lead_response, r);
-        ok = r->lead && keep(d->lead, r->lead->name);
-        ltc__ltb__v1__create_lead_response__free_unpacked(r, NULL);
-        return ok ? 1 : -1;
-    }
-    case S_QUALIFY: {
-        UNPACK(Ltc__Ltb__V1__QualifyLeadResponse, ltc__ltb__v1__qualify_lead_response, r);
-        ok = r->opportunity && keep(d->opp, r->opportunity->name) && keep(d->deal, r->opportunity->deal);
-        ltc__ltb__v1__qualify_lead_response__free_unpacked(r, NULL);
-        return ok ? 1 : -1;
-    }
-    case S_CREATE_BID: {
-        UNPACK(Ltc__Ltb__V1__CreateBidResponse, ltc__ltb__v1__create_bid_response, r);
-        ok = r->bid && keep(d->bid, r->bid->name);
-        ltc__ltb__v1__create_bid_response__free_unpacked(r, NULL);
-        return ok ? 1 : -1;
-    }
-    case S_CREATE_QUOTE: {
-        UNPACK(Ltc__Bto__V1__CreateQuoteResponse, ltc__bto__v1__create_quote_response, r);
-        ok = r->quote && keep(d->quote, r->quote->name);
-        ltc__bto__v1__create_quote_response__free_unpacked(r, NULL);
-        return ok ? 1 : -1;
-    }
-    case S_CREATE_CONTRACT: {
-        UNPACK(Ltc__Bto__V1__CreateContractResponse, ltc__bto__v1__create_contract_response, r);
-        ok = r->contract && keep(d->contract, r->contract->name);
-        ltc__bto__v1__create_contract_response__free_unpacked(r, NULL);
-        return ok ? 1 : -1;
-    }
-    case S_CREATE_ORDER: {
-        UNPACK(Ltc__Bto__V1__CreateOrderResponse, ltc__bto__v1__create_order_response, r);
-        ok = r->order && keep(d->order, r->order->name);
-        if (ok) d->total_minor = minor_of(r->order->total);
-        ltc__bto__v1__create_order_response__free_unpacked(r, NULL);
-        return ok && d->total_minor > 0 ? 1 : -1;
-    }
-    case S_SHIP: {
-        UNPACK(Ltc__Otd__V1__CreateShipmentResponse, ltc__otd__v1__create_shipment_response, r);
-        ok = r->shipment && keep(d->shipment, r->shipment->name);
-        ltc__otd__v1__create_shipment_response__free_unpacked(r, NULL);
-        return ok ? 1 : -1;
-    }
-    case S_WAIT_INVOICES: {
-        UNPACK(Ltc__Dtc__V1__ListInvoicesResponse, ltc__dtc__v1__list_invoices_response, r);
-        int64_t sum = 0;
-        int n = 0;
-        for (size_t i = 0; i < r->n_invoices && n < MAX_INVOICES; i++) {
-            const Ltc__Dtc__V1__Invoice *inv = r->invoices[i];
-            int64_t m = minor_of(inv->amount);
-            sum += m;
-            if (!keep(d->invoice[n], inv->name)) ok = 0;
-            d->invoice_minor[n++] = m;
+        case S_CREATE_LEAD: {
+            UNPACK(Ltc__Ltb__V1__CreateLeadResponse, ltc__ltb__v1__create_lead_response, r);
+            ok = r->lead && keep(d->lead, r->lead->name);
+            ltc__ltb__v1__create_lead_response__free_unpacked(r, NULL);
+            return ok ? 1 : -1;
         }
-        ltc__dtc__v1__list_invoices_response__free_unpacked(r, NULL);
-        if (!ok || sum > d->total_minor) return -1;
-        if (sum < d->total_minor || n == 0) return 0; /* not all raised yet */
-        d->n_invoices = n;
-        d->paid = 0;
-        return 1;
-    }
-    case S_WAIT_CASH: {
-        UNPACK(Ltc__Ltb__V1__GetOpportunityResponse, ltc__ltb__v1__get_opportunity_response, r);
-        int collected = r->opportunity &&
-                        r->opportunity->stage == LTC__LTB__V1__OPPORTUNITY_STAGE__OPPORTUNITY_STAGE_CASH_COLLECTED;
-        ltc__ltb__v1__get_opportunity_response__free_unpacked(r, NULL);
-        return collected ? 1 : 0;
-    }
-    default:
-        return 1; /* the state changes and the hand-off arrivals need nothing from the response */
+        case S_QUALIFY: {
+            UNPACK(Ltc__Ltb__V1__QualifyLeadResponse, ltc__ltb__v1__qualify_lead_response, r);
+            ok = r->opportunity && keep(d->opp, r->opportunity->name) && keep(d->deal, r->opportunity->deal);
+            ltc__ltb__v1__qualify_lead_response__free_unpacked(r, NULL);
+            return ok ? 1 : -1;
+        }
+        case S_CREATE_BID: {
+            UNPACK(Ltc__Ltb__V1__CreateBidResponse, ltc__ltb__v1__create_bid_response, r);
+            ok = r->bid && keep(d->bid, r->bid->name);
+            ltc__ltb__v1__create_bid_response__free_unpacked(r, NULL);
+            return ok ? 1 : -1;
+        }
+        case S_CREATE_QUOTE: {
+            UNPACK(Ltc__Bto__V1__CreateQuoteResponse, ltc__bto__v1__create_quote_response, r);
+            ok = r->quote && keep(d->quote, r->quote->name);
+            ltc__bto__v1__create_quote_response__free_unpacked(r, NULL);
+            return ok ? 1 : -1;
+        }
+        case S_CREATE_CONTRACT: {
+            UNPACK(Ltc__Bto__V1__CreateContractResponse, ltc__bto__v1__create_contract_response, r);
+            ok = r->contract && keep(d->contract, r->contract->name);
+            ltc__bto__v1__create_contract_response__free_unpacked(r, NULL);
+            return ok ? 1 : -1;
+        }
+        case S_CREATE_ORDER: {
+            UNPACK(Ltc__Bto__V1__CreateOrderResponse, ltc__bto__v1__create_order_response, r);
+            ok = r->order && keep(d->order, r->order->name);
+            if (ok) d->total_minor = minor_of(r->order->total);
+            ltc__bto__v1__create_order_response__free_unpacked(r, NULL);
+            return ok && d->total_minor > 0 ? 1 : -1;
+        }
+        case S_SHIP: {
+            UNPACK(Ltc__Otd__V1__CreateShipmentResponse, ltc__otd__v1__create_shipment_response, r);
+            ok = r->shipment && keep(d->shipment, r->shipment->name);
+            ltc__otd__v1__create_shipment_response__free_unpacked(r, NULL);
+            return ok ? 1 : -1;
+        }
+        case S_WAIT_INVOICES: {
+            UNPACK(Ltc__Dtc__V1__ListInvoicesResponse, ltc__dtc__v1__list_invoices_response, r);
+            int64_t sum = 0;
+            int n = 0;
+            for (size_t i = 0; i < r->n_invoices && n < MAX_INVOICES; i++) {
+                const Ltc__Dtc__V1__Invoice *inv = r->invoices[i];
+                int64_t m = minor_of(inv->amount);
+                sum += m;
+                if (!keep(d->invoice[n], inv->name)) ok = 0;
+                d->invoice_minor[n++] = m;
+            }
+            ltc__dtc__v1__list_invoices_response__free_unpacked(r, NULL);
+            if (!ok || sum > d->total_minor) return -1;
+            if (sum < d->total_minor || n == 0) return 0; /* not all raised yet */
+            d->n_invoices = n;
+            d->paid = 0;
+            return 1;
+        }
+        case S_WAIT_CASH: {
+            UNPACK(Ltc__Ltb__V1__GetOpportunityResponse, ltc__ltb__v1__get_opportunity_response, r);
+            int collected = r->opportunity &&
+                            r->opportunity->stage == LTC__LTB__V1__OPPORTUNITY_STAGE__OPPORTUNITY_STAGE_CASH_COLLECTED;
+            ltc__ltb__v1__get_opportunity_response__free_unpacked(r, NULL);
+            return collected ? 1 : 0;
+        }
+        default: return 1; /* the state changes and the hand-off arrivals need nothing from the response */
     }
 }
 
@@ -548,8 +566,8 @@ static int next_call(void *user, unsigned slot, const ltc_lg_done *done, ltc_lg_
 
 /* ---- set-up: the shared catalogue and resources ---- */
 
-static int setup_call(ltc_client *c, const char *method, const ProtobufCMessage *req, const ProtobufCMessageDescriptor *rd,
-                      ProtobufCMessage **out) {
+static int setup_call(ltc_client *c, const char *method, const ProtobufCMessage *req,
+                      const ProtobufCMessageDescriptor *rd, ProtobufCMessage **out) {
     uint8_t buf[1024];
     size_t n = protobuf_c_message_get_packed_size(req);
     if (n > sizeof buf) return -1;
@@ -647,9 +665,12 @@ int scenario_l2c(bench_opts *o) {
     steps[0] = 0;
     for (int k = 0; k < S_COUNT; k++) {
         const ltc_lg_class *c = &r->classes[k];
-        if (STEPS[k].kind == WRITE) writes += c->ok;
-        else if (STEPS[k].kind == POLL) polls += c->ok;
-        else reads += c->ok;
+        if (STEPS[k].kind == WRITE)
+            writes += c->ok;
+        else if (STEPS[k].kind == POLL)
+            polls += c->ok;
+        else
+            reads += c->ok;
         int n = snprintf(steps + sl, sizeof steps - sl, "%s%s:%llu:%.2f:%.2f", sl ? ";" : "", STEPS[k].name,
                          (unsigned long long)c->ok, (double)ltc_hist_percentile(&c->hist, 50) / 1e6,
                          (double)ltc_hist_percentile(&c->hist, 99) / 1e6);

@@ -94,7 +94,12 @@ double ltc_hist_mean(const ltc_hist *h) { return h->count ? h->sum_ns / (double)
 
 /* ---- the run ------------------------------------------------------------------------------------------------ */
 
-enum slot_state { S_IDLE, S_IN_FLIGHT, S_DELAYED, S_RETIRED };
+enum slot_state {
+    S_IDLE,
+    S_IN_FLIGHT,
+    S_DELAYED,
+    S_RETIRED
+};
 
 typedef struct lg_thread lg_thread;
 
@@ -341,8 +346,7 @@ static void *thread_main(void *arg) {
         if (ev.type == GRPC_OP_COMPLETE) on_complete(ev.tag, ev.success);
     }
     grpc_completion_queue_shutdown(t->cq);
-    while (grpc_completion_queue_next(t->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type != GRPC_QUEUE_SHUTDOWN) {
-    }
+    while (grpc_completion_queue_next(t->cq, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type != GRPC_QUEUE_SHUTDOWN) {}
     grpc_completion_queue_destroy(t->cq);
     t->cq = NULL;
     atomic_fetch_add(&run->threads_done, 1);
@@ -351,8 +355,7 @@ static void *thread_main(void *arg) {
 
 static void sleep_ns(uint64_t ns) {
     struct timespec ts = {(time_t)(ns / 1000000000u), (long)(ns % 1000000000u)};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 /* Sleeps until `until` (CLOCK_MONOTONIC ns) or until every slot has retired. */

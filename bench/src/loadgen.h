@@ -38,7 +38,8 @@
  * width) up to 2^40 ns (~18 minutes; larger values are clamped). */
 #define LTC_HIST_SUB_BITS 7
 #define LTC_HIST_MAX_BITS 40
-#define LTC_HIST_BUCKETS ((1 << LTC_HIST_SUB_BITS) + (LTC_HIST_MAX_BITS - LTC_HIST_SUB_BITS) * (1 << (LTC_HIST_SUB_BITS - 1)))
+#define LTC_HIST_BUCKETS                                                                                               \
+    ((1 << LTC_HIST_SUB_BITS) + (LTC_HIST_MAX_BITS - LTC_HIST_SUB_BITS) * (1 << (LTC_HIST_SUB_BITS - 1)))
 
 typedef struct ltc_hist {
     uint64_t count;
@@ -62,22 +63,22 @@ double ltc_hist_mean(const ltc_hist *h);
 
 /* The next call of a slot, filled in by the `next` callback. */
 typedef struct ltc_lg_call {
-    const char *method;   /* "/pkg.v1.Service/Method"; must outlive the call (a string literal) */
-    const uint8_t *req;   /* serialized request; must stay valid until this slot's next callback */
+    const char *method; /* "/pkg.v1.Service/Method"; must outlive the call (a string literal) */
+    const uint8_t *req; /* serialized request; must stay valid until this slot's next callback */
     size_t len;
-    int delay_ms;         /* > 0: start the call this much later (the slot waits, nothing is in flight) */
-    int klass;            /* histogram class, 0..LTC_LG_MAX_CLASSES-1 */
+    int delay_ms; /* > 0: start the call this much later (the slot waits, nothing is in flight) */
+    int klass;    /* histogram class, 0..LTC_LG_MAX_CLASSES-1 */
 } ltc_lg_call;
 
 /* The outcome of a slot's call, as its `next` callback sees it. */
 typedef struct ltc_lg_done {
-    int code;             /* gRPC status code (0 OK); DEADLINE_EXCEEDED / UNAVAILABLE for transport failures */
-    const char *message;  /* the status message ("" when none); valid during the callback */
-    const uint8_t *resp;  /* response bytes (OK only, else NULL); valid during the callback */
+    int code;            /* gRPC status code (0 OK); DEADLINE_EXCEEDED / UNAVAILABLE for transport failures */
+    const char *message; /* the status message ("" when none); valid during the callback */
+    const uint8_t *resp; /* response bytes (OK only, else NULL); valid during the callback */
     size_t resp_len;
     uint64_t latency_ns;
-    int klass;            /* the class the call was made with */
-    int counted;          /* 1 when the call completed inside the measured window */
+    int klass;   /* the class the call was made with */
+    int counted; /* 1 when the call completed inside the measured window */
 } ltc_lg_done;
 
 /* Called on the slot's thread: first with done == NULL, then after each of its calls. Fill *call and return 1 to
@@ -89,33 +90,33 @@ typedef int (*ltc_lg_next_fn)(void *user, unsigned slot, const ltc_lg_done *done
 typedef void (*ltc_lg_window_fn)(void *user, int phase);
 
 typedef struct ltc_lg_options {
-    const char *target;         /* "host:port" */
-    unsigned concurrency;       /* slots (calls in flight at most) */
-    unsigned threads;           /* completion queues, one thread each (0 -> 1) */
-    unsigned channels;          /* TCP connections (0 -> 1) */
-    double warmup_s;            /* excluded from the figures */
-    double duration_s;          /* the measured window */
-    int deadline_ms;            /* per call (0 -> 10000) */
-    int max_message_bytes;      /* receive limit (0 -> 4 MiB) */
+    const char *target;    /* "host:port" */
+    unsigned concurrency;  /* slots (calls in flight at most) */
+    unsigned threads;      /* completion queues, one thread each (0 -> 1) */
+    unsigned channels;     /* TCP connections (0 -> 1) */
+    double warmup_s;       /* excluded from the figures */
+    double duration_s;     /* the measured window */
+    int deadline_ms;       /* per call (0 -> 10000) */
+    int max_message_bytes; /* receive limit (0 -> 4 MiB) */
     ltc_lg_next_fn next;
     ltc_lg_window_fn on_window; /* may be NULL */
     void *user;
 } ltc_lg_options;
 
 typedef struct ltc_lg_class {
-    uint64_t ok, failed;        /* completed inside the window */
-    ltc_hist hist;              /* latency of the OK calls */
+    uint64_t ok, failed; /* completed inside the window */
+    ltc_hist hist;       /* latency of the OK calls */
 } ltc_lg_class;
 
 typedef struct ltc_lg_result {
-    double window_s;            /* the measured window as it happened (shorter when every slot retired early) */
-    uint64_t ok, failed;        /* calls completed inside the window */
+    double window_s;     /* the measured window as it happened (shorter when every slot retired early) */
+    uint64_t ok, failed; /* calls completed inside the window */
     uint64_t by_code[LTC_LG_CODES];
-    uint64_t calls_total;       /* every call completed, warm-up and draining included */
-    ltc_hist all;               /* latency of every OK call in the window */
+    uint64_t calls_total; /* every call completed, warm-up and draining included */
+    ltc_hist all;         /* latency of every OK call in the window */
     ltc_lg_class classes[LTC_LG_MAX_CLASSES];
     double cpu_user_s, cpu_sys_s; /* this process during the window (getrusage) */
-    char first_error[256];      /* the first failure seen, "CODE: message" ("" when none) */
+    char first_error[256];        /* the first failure seen, "CODE: message" ("" when none) */
 } ltc_lg_result;
 
 /* Runs the load. Returns the figures (free with ltc_lg_result_free), or NULL with st set when the options are

@@ -66,26 +66,40 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) return -1;
         i++;
-        if (strcmp(a, "--target") == 0) o->target = v;
-        else if (strcmp(a, "--concurrency") == 0) o->concurrency = (unsigned)atoi(v);
-        else if (strcmp(a, "--threads") == 0) o->threads = (unsigned)atoi(v);
-        else if (strcmp(a, "--channels") == 0) o->channels = (unsigned)atoi(v);
-        else if (strcmp(a, "--warmup") == 0) o->warmup_s = atof(v);
-        else if (strcmp(a, "--duration") == 0) o->duration_s = atof(v);
-        else if (strcmp(a, "--names") == 0) o->names_file = v;
-        else if (strcmp(a, "--label") == 0) o->label = v;
-        else if (strcmp(a, "--out") == 0) o->out_file = v;
-        else if (strcmp(a, "--rss-out") == 0) o->rss_file = v;
-        else if (strcmp(a, "--rss-every") == 0) o->rss_every_s = atof(v);
-        else if (strcmp(a, "--payload") == 0) o->payload = atoi(v);
-        else if (strcmp(a, "--poll-ms") == 0) o->poll_ms = atoi(v);
-        else if (strcmp(a, "--resources") == 0) o->resources = atoi(v);
-        else if (strcmp(a, "--deadline-ms") == 0) o->deadline_ms = atoi(v);
+        if (strcmp(a, "--target") == 0)
+            o->target = v;
+        else if (strcmp(a, "--concurrency") == 0)
+            o->concurrency = (unsigned)atoi(v);
+        else if (strcmp(a, "--threads") == 0)
+            o->threads = (unsigned)atoi(v);
+        else if (strcmp(a, "--channels") == 0)
+            o->channels = (unsigned)atoi(v);
+        else if (strcmp(a, "--warmup") == 0)
+            o->warmup_s = atof(v);
+        else if (strcmp(a, "--duration") == 0)
+            o->duration_s = atof(v);
+        else if (strcmp(a, "--names") == 0)
+            o->names_file = v;
+        else if (strcmp(a, "--label") == 0)
+            o->label = v;
+        else if (strcmp(a, "--out") == 0)
+            o->out_file = v;
+        else if (strcmp(a, "--rss-out") == 0)
+            o->rss_file = v;
+        else if (strcmp(a, "--rss-every") == 0)
+            o->rss_every_s = atof(v);
+        else if (strcmp(a, "--payload") == 0)
+            o->payload = atoi(v);
+        else if (strcmp(a, "--poll-ms") == 0)
+            o->poll_ms = atoi(v);
+        else if (strcmp(a, "--resources") == 0)
+            o->resources = atoi(v);
+        else if (strcmp(a, "--deadline-ms") == 0)
+            o->deadline_ms = atoi(v);
         else if (strcmp(a, "--extra") == 0) {
             if (o->n_extra >= 8 || !strchr(v, '=') || v[0] == '=') return -1;
             o->extra[o->n_extra++] = v;
-        }
-        else if (strcmp(a, "--watch") == 0) {
+        } else if (strcmp(a, "--watch") == 0) {
             if (parse_watch(o, v) != 0) {
                 fprintf(stderr, "ltc-bench: --watch takes NAME=PID or NAME=PID+ (at most %d)\n", BENCH_MAX_WATCH);
                 return -1;
@@ -352,8 +366,9 @@ static int cmd_measure(int argc, char **argv) {
     }
     FILE *f = fopen(argv[2], "w");
     if (f) {
-        fprintf(f, "%.3f\n", (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
-                                 (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6);
+        fprintf(f, "%.3f\n",
+                (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 + (double)ru.ru_stime.tv_sec +
+                    (double)ru.ru_stime.tv_usec / 1e6);
         fclose(f);
     }
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -24,10 +24,10 @@ typedef struct simple {
     const char *method;
     packed *reqs;
     size_t n;
-    int once;              /* each request used once (writes) */
+    int once; /* each request used once (writes) */
     atomic_size_t next_req;
     atomic_int exhausted;
-    uint64_t seed[1024];   /* per slot (slot ids < concurrency <= 1024) */
+    uint64_t seed[1024]; /* per slot (slot ids < concurrency <= 1024) */
 } simple;
 
 static int next_call(void *user, unsigned slot, const ltc_lg_done *done, ltc_lg_call *call) {
@@ -74,8 +74,10 @@ static int build(bench_opts *o, simple *s) {
         free(payload);
         return rc;
     }
-    int kind = strcmp(o->scenario, "get-lead") == 0 ? 1 : strcmp(o->scenario, "get-opportunity") == 0 ? 2
-             : strcmp(o->scenario, "mark-won") == 0 ? 3 : 0;
+    int kind = strcmp(o->scenario, "get-lead") == 0          ? 1
+               : strcmp(o->scenario, "get-opportunity") == 0 ? 2
+               : strcmp(o->scenario, "mark-won") == 0        ? 3
+                                                             : 0;
     if (!kind) {
         fprintf(stderr, "ltc-bench: unknown scenario %s\n", o->scenario);
         return -1;
@@ -114,9 +116,9 @@ static int build(bench_opts *o, simple *s) {
         }
     }
     free_lines(names, n);
-    s->method = kind == 1 ? "/ltc.ltb.v1.LeadToBidService/GetLead"
-              : kind == 2 ? "/ltc.ltb.v1.LeadToBidService/GetOpportunity"
-                          : "/ltc.ltb.v1.LeadToBidService/MarkBidWon";
+    s->method = kind == 1   ? "/ltc.ltb.v1.LeadToBidService/GetLead"
+                : kind == 2 ? "/ltc.ltb.v1.LeadToBidService/GetOpportunity"
+                            : "/ltc.ltb.v1.LeadToBidService/MarkBidWon";
     s->once = kind == 3;
     return rc;
 }

@@ -15,18 +15,17 @@
 #define MICROS(col) "(extract(epoch FROM " col ") * 1000000)::bigint"
 
 static const char SQL_LIST[] =
-    "SELECT seq, handoff_id, deal_id, destination, method, attempts, coalesce(last_error, ''), " MICROS("create_time")
-    ", " MICROS("next_attempt_time") ", " MICROS("delivered_time") ", " MICROS("parked_time")
-    " FROM outbox WHERE seq > $1 AND CASE $2"
-    "   WHEN 'PARKED' THEN delivered_time IS NULL AND parked_time IS NOT NULL"
-    "   WHEN 'DELIVERED' THEN delivered_time IS NOT NULL"
-    "   ELSE delivered_time IS NULL AND parked_time IS NULL END"
-    " ORDER BY seq LIMIT $3";
+    "SELECT seq, handoff_id, deal_id, destination, method, attempts, coalesce(last_error, ''), " MICROS("create_time") ", " MICROS(
+        "next_attempt_time") ", " MICROS("delivered_time") ", " MICROS("parked_time") " FROM outbox WHERE seq > $1 AND CASE $2"
+                                                                                      "   WHEN 'PARKED' THEN delivered_time IS NULL AND parked_time IS NOT NULL"
+                                                                                      "   WHEN 'DELIVERED' THEN delivered_time IS NOT NULL"
+                                                                                      "   ELSE delivered_time IS NULL AND parked_time IS NULL END"
+                                                                                      " ORDER BY seq LIMIT $3";
 static const char SQL_RETRY[] =
     "UPDATE outbox SET parked_time = NULL, next_attempt_time = now()"
     " WHERE handoff_id = $1 AND parked_time IS NOT NULL AND delivered_time IS NULL"
-    " RETURNING seq, handoff_id, deal_id, destination, method, attempts, coalesce(last_error, ''), "
-    MICROS("create_time") ", " MICROS("next_attempt_time") ", " MICROS("delivered_time") ", " MICROS("parked_time");
+    " RETURNING seq, handoff_id, deal_id, destination, method, attempts, coalesce(last_error, ''), " MICROS(
+        "create_time") ", " MICROS("next_attempt_time") ", " MICROS("delivered_time") ", " MICROS("parked_time");
 static const char SQL_EXISTS[] = "SELECT delivered_time IS NOT NULL FROM outbox WHERE handoff_id = $1";
 
 static Ltc__Admin__V1__Handoff *handoff_from_row(ltc_call *c, const PGresult *r, int i) {
@@ -42,7 +41,8 @@ static Ltc__Admin__V1__Handoff *handoff_from_row(ltc_call *c, const PGresult *r,
     h->state = !ltc_pg_isnull(r, i, 9)    ? LTC__ADMIN__V1__HANDOFF_STATE__HANDOFF_STATE_DELIVERED
                : !ltc_pg_isnull(r, i, 10) ? LTC__ADMIN__V1__HANDOFF_STATE__HANDOFF_STATE_PARKED
                                           : LTC__ADMIN__V1__HANDOFF_STATE__HANDOFF_STATE_PENDING;
-    if (h->state == LTC__ADMIN__V1__HANDOFF_STATE__HANDOFF_STATE_PENDING) h->next_attempt_time = ltc_ts_from_pg(c, r, i, 8);
+    if (h->state == LTC__ADMIN__V1__HANDOFF_STATE__HANDOFF_STATE_PENDING)
+        h->next_attempt_time = ltc_ts_from_pg(c, r, i, 8);
     h->deliver_time = ltc_ts_from_pg(c, r, i, 9);
     h->park_time = ltc_ts_from_pg(c, r, i, 10);
     return h;
@@ -81,18 +81,11 @@ static int list_handoffs(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessag
     const Ltc__Admin__V1__ListHandoffsRequest *req = (const void *)m;
     const char *state;
     switch (req->state) {
-    case LTC__ADMIN__V1__HANDOFF_STATE__HANDOFF_STATE_UNSPECIFIED:
-    case LTC__ADMIN__V1__HANDOFF_STATE__HANDOFF_STATE_PENDING:
-        state = "PENDING";
-        break;
-    case LTC__ADMIN__V1__HANDOFF_STATE__HANDOFF_STATE_PARKED:
-        state = "PARKED";
-        break;
-    case LTC__ADMIN__V1__HANDOFF_STATE__HANDOFF_STATE_DELIVERED:
-        state = "DELIVERED";
-        break;
-    default:
-        return ltc_status_bad_field(st, "state", "unknown HandoffState %d", (int)req->state);
+        case LTC__ADMIN__V1__HANDOFF_STATE__HANDOFF_STATE_UNSPECIFIED:
+        case LTC__ADMIN__V1__HANDOFF_STATE__HANDOFF_STATE_PENDING: state = "PENDING"; break;
+        case LTC__ADMIN__V1__HANDOFF_STATE__HANDOFF_STATE_PARKED: state = "PARKED"; break;
+        case LTC__ADMIN__V1__HANDOFF_STATE__HANDOFF_STATE_DELIVERED: state = "DELIVERED"; break;
+        default: return ltc_status_bad_field(st, "state", "unknown HandoffState %d", (int)req->state);
     }
     int limit;
     int64_t after;
@@ -140,10 +133,13 @@ static int retry_handoff(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessag
 
 const ltc_method ltc_admin_methods[] = {
     /* operators only: the "ops" internal identity (a client certificate of the internal CA) */
-    {.service = &ADMIN, .rpc = "GetHandoffBacklog", .handler = get_backlog, .flags = LTC_METHOD_READ,
-     .callers = "ops"},
+    {.service = &ADMIN, .rpc = "GetHandoffBacklog", .handler = get_backlog, .flags = LTC_METHOD_READ, .callers = "ops"},
     {.service = &ADMIN, .rpc = "ListHandoffs", .handler = list_handoffs, .flags = LTC_METHOD_READ, .callers = "ops"},
-    {.service = &ADMIN, .rpc = "RetryHandoff", .handler = retry_handoff, .flags = LTC_METHOD_WRITE,
-     .idempotency_field = "request_id", .callers = "ops"},
+    {.service = &ADMIN,
+     .rpc = "RetryHandoff",
+     .handler = retry_handoff,
+     .flags = LTC_METHOD_WRITE,
+     .idempotency_field = "request_id",
+     .callers = "ops"},
 };
 const size_t ltc_admin_methods_count = sizeof ltc_admin_methods / sizeof ltc_admin_methods[0];

@@ -17,8 +17,8 @@
 
 typedef struct block {
     struct block *next;
-    size_t cap;   /* usable bytes after the (aligned) header */
-    size_t off;   /* bytes of the payload already handed out (incl. alignment padding) */
+    size_t cap; /* usable bytes after the (aligned) header */
+    size_t off; /* bytes of the payload already handed out (incl. alignment padding) */
 } block;
 
 /* The header is padded to the alignment so that the payload of a block from malloc (which glibc aligns to 16 on
@@ -26,10 +26,10 @@ typedef struct block {
 #define BLOCK_HDR ((sizeof(block) + LTC_ARENA_ALIGN - 1) & ~(LTC_ARENA_ALIGN - 1))
 
 struct ltc_arena {
-    block *first;       /* kept by reset */
-    block *cur;         /* the block allocations bump in */
-    size_t block_size;  /* payload size of new ordinary blocks */
-    size_t used;        /* bytes handed out since the last reset */
+    block *first;      /* kept by reset */
+    block *cur;        /* the block allocations bump in */
+    size_t block_size; /* payload size of new ordinary blocks */
+    size_t used;       /* bytes handed out since the last reset */
 };
 
 static void oom(size_t n) {
@@ -97,11 +97,11 @@ static void *carve(block *b, size_t n) {
 }
 
 void *ltc_arena_alloc(ltc_arena *a, size_t n) {
-    size_t want = n ? n : 1;  /* distinct pointers even for zero-size requests */
+    size_t want = n ? n : 1; /* distinct pointers even for zero-size requests */
     void *p = carve(a->cur, want);
     if (!p) {
-        if (want > (size_t)PTRDIFF_MAX - BLOCK_HDR - LTC_ARENA_ALIGN) oom(n);  /* no object can be that large */
-        size_t need = want + LTC_ARENA_ALIGN;  /* room for the worst-case alignment padding */
+        if (want > (size_t)PTRDIFF_MAX - BLOCK_HDR - LTC_ARENA_ALIGN) oom(n); /* no object can be that large */
+        size_t need = want + LTC_ARENA_ALIGN; /* room for the worst-case alignment padding */
         block *b;
         if (need > a->block_size / 2) {
             /* A large request gets a block of its own, linked after the current one, so that the current block's
@@ -116,7 +116,7 @@ void *ltc_arena_alloc(ltc_arena *a, size_t n) {
             a->cur = b;
         }
         p = carve(b, want);
-        if (!p) oom(n);  /* cannot happen: the block was sized for it */
+        if (!p) oom(n); /* cannot happen: the block was sized for it */
     }
     memset(p, 0, want);
     a->used += n;

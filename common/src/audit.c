@@ -36,7 +36,13 @@ int ltc_audit__write(ltc_call *c, const ltc_method *m, const ProtobufCMessage *r
     char tbuf[256];
     snprintf(tbuf, sizeof tbuf, "%s", target ? target : "");
     ltc_utf8_clean(tbuf);
-    const char *params[8] = {who, roles, c->peer, m->path, tbuf, c->request_id, ltc_code_name(outcome->code),
+    const char *params[8] = {who,
+                             roles,
+                             c->peer,
+                             m->path,
+                             tbuf,
+                             c->request_id,
+                             ltc_code_name(outcome->code),
                              reason ? reason : outcome->reason};
     PGresult *r = ltc_db_query(c->w->db, st, SQL_AUDIT, 8, params);
     if (!r) return -1;

@@ -71,8 +71,8 @@ int ltc_authz__authorize(ltc_call *c, const ltc_method *m, ltc_status *st) {
     snprintf(c->principal, sizeof c->principal, "%s", principal);
     c->roles = ltc_roles_parse(ltc_call_metadata(c, "x-ltc-roles"));
     if (!(ltc_access_roles(m->path) & c->roles))
-        return ltc_status_set(st, LTC_PERMISSION_DENIED, "ROLE_NOT_ALLOWED", "no role of %s may call %s",
-                              c->principal, m->path);
+        return ltc_status_set(st, LTC_PERMISSION_DENIED, "ROLE_NOT_ALLOWED", "no role of %s may call %s", c->principal,
+                              m->path);
     c->deal_scoped = !ltc_access_all_deals(c->roles);
     return 0;
 }

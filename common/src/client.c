@@ -97,8 +97,8 @@ typedef struct one_call {
 
 /* Starts the call (tag on cq). 0, or -1 with st set (nothing to wait for). */
 static int start_one(one_call *o, ltc_client *c, ltc_call *parent, grpc_completion_queue *cq, void *tag,
-                     const char *method, const uint8_t *req, size_t req_len, int deadline_ms,
-                     const ltc_metadata_kv *md, size_t n_md, ltc_status *st) {
+                     const char *method, const uint8_t *req, size_t req_len, int deadline_ms, const ltc_metadata_kv *md,
+                     size_t n_md, ltc_status *st) {
     memset(o, 0, sizeof *o);
     o->code = GRPC_STATUS_UNKNOWN;
     o->details = grpc_empty_slice();
@@ -108,8 +108,8 @@ static int start_one(one_call *o, ltc_client *c, ltc_call *parent, grpc_completi
         deadline_ms > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(deadline_ms, GPR_TIMESPAN))
                         : gpr_inf_future(GPR_CLOCK_MONOTONIC);
     grpc_slice method_slice = grpc_slice_from_copied_string(method);
-    o->call = grpc_channel_create_call(c->channel, ltc_call__grpc(parent), GRPC_PROPAGATE_DEFAULTS,
-                                       cq, method_slice, NULL, deadline, NULL);
+    o->call = grpc_channel_create_call(c->channel, ltc_call__grpc(parent), GRPC_PROPAGATE_DEFAULTS, cq, method_slice,
+                                       NULL, deadline, NULL);
     grpc_slice_unref(method_slice);
     for (size_t i = 0; i < n_md && o->n_send < 8; i++) {
         if (!md[i].value) continue;
@@ -191,8 +191,7 @@ static int finish_one(one_call *o, int ok, const char *method, uint8_t **resp, s
 static void drain_and_destroy(grpc_completion_queue *cq) {
     grpc_completion_queue_shutdown(cq);
     while (grpc_completion_queue_pluck(cq, NULL, gpr_inf_future(GPR_CLOCK_MONOTONIC), NULL).type !=
-           GRPC_QUEUE_SHUTDOWN) {
-    }
+           GRPC_QUEUE_SHUTDOWN) {}
     grpc_completion_queue_destroy(cq);
 }
 
@@ -227,8 +226,8 @@ void ltc_client_call_many(ltc_client_request *reqs, size_t n) {
         ltc_client_request *r = &reqs[i];
         r->resp = NULL;
         r->resp_len = 0;
-        start_one(&calls[i], r->client, NULL, cq, (void *)(i + 1), r->method, r->req, r->req_len, r->deadline_ms,
-                  r->md, r->n_md, &r->st);
+        start_one(&calls[i], r->client, NULL, cq, (void *)(i + 1), r->method, r->req, r->req_len, r->deadline_ms, r->md,
+                  r->n_md, &r->st);
     }
     for (size_t i = 0; i < n; i++) { /* then each answer (the others complete meanwhile) */
         ltc_client_request *r = &reqs[i];

@@ -35,8 +35,7 @@ int ltc_env_int(const char *name, long def, long min, long max, long *out, char 
     char *end = NULL;
     long x = strtol(v, &end, 10);
     if (errno == ERANGE || !end || *end != '\0' || x < min || x > max) {
-        if (errbuf && errlen)
-            snprintf(errbuf, errlen, "%s: %.40s is out of range (%ld to %ld)", name, v, min, max);
+        if (errbuf && errlen) snprintf(errbuf, errlen, "%s: %.40s is out of range (%ld to %ld)", name, v, min, max);
         return -1;
     }
     *out = x;
@@ -109,7 +108,7 @@ int ltc_addr_valid(const char *addr) {
 
 typedef struct sink {
     char *out;
-    size_t cap;  /* including the NUL */
+    size_t cap; /* including the NUL */
     size_t len;
 } sink;
 
@@ -168,7 +167,7 @@ static void redact_kv(const char *dsn, sink *k) {
             put(k, key, (size_t)(p - key));
             continue;
         }
-        p++;  /* '=' */
+        p++; /* '=' */
         while (isspace((unsigned char)*p)) p++;
         put(k, key, (size_t)(p - key));
         const char *end = kv_value_end(p);

@@ -113,7 +113,9 @@ int ltc_db_connect(ltc_db *db, ltc_status *st) {
     pthread_mutex_unlock(&db->cancel_mu);
     char *ident = PQescapeIdentifier(db->conn, db->schema, strlen(db->schema));
     char sql[256];
-    snprintf(sql, sizeof sql, "SET search_path TO %s; SET synchronous_commit TO on; SET datestyle TO ISO, YMD; SET timezone TO UTC", ident ? ident : "public");
+    snprintf(sql, sizeof sql,
+             "SET search_path TO %s; SET synchronous_commit TO on; SET datestyle TO ISO, YMD; SET timezone TO UTC",
+             ident ? ident : "public");
     PQfreemem(ident);
     PGresult *r = PQexec(db->conn, sql);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
@@ -282,16 +284,16 @@ int ltc_migrations_check(const ltc_migration *migs, size_t n, ltc_status *st) {
         if (migs[i].version <= 0 || !migs[i].sql || !migs[i].name)
             return ltc_status_set(st, LTC_INTERNAL, "BAD_MIGRATION", "migration %zu has no positive version", i);
         if (i > 0 && migs[i].version <= migs[i - 1].version)
-            return ltc_status_set(st, LTC_INTERNAL, "BAD_MIGRATION", "migration %s: versions must increase (%d after %d)",
-                                  migs[i].name, migs[i].version, migs[i - 1].version);
+            return ltc_status_set(st, LTC_INTERNAL, "BAD_MIGRATION",
+                                  "migration %s: versions must increase (%d after %d)", migs[i].name, migs[i].version,
+                                  migs[i - 1].version);
     }
     return 0;
 }
 
 static const char SQL_SCHEMA_EXISTS[] = "SELECT 1 FROM pg_namespace WHERE nspname = $1";
-static const char SQL_TABLE_EXISTS[] =
-    "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-    " WHERE n.nspname = $1 AND c.relname = 'schema_migrations'";
+static const char SQL_TABLE_EXISTS[] = "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+                                       " WHERE n.nspname = $1 AND c.relname = 'schema_migrations'";
 static const char SQL_LOCK[] = "SELECT pg_advisory_lock(hashtext('ltc-migrate:' || $1))";
 static const char SQL_UNLOCK[] = "SELECT pg_advisory_unlock(hashtext('ltc-migrate:' || $1))";
 static const char SQL_APPLIED[] = "SELECT version, name FROM schema_migrations WHERE component = $1 ORDER BY version";
@@ -318,7 +320,8 @@ int ltc_db_migrate(ltc_db *db, const char *component, const ltc_migration *migs,
     PQclear(r);
     if (!exists)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "SCHEMA_MISSING",
-                              "schema %s does not exist: create it and its role (deploy/postgres/init.sql)", db->schema);
+                              "schema %s does not exist: create it and its role (deploy/postgres/init.sql)",
+                              db->schema);
     if (ltc_db_exec(db, st, SQL_LOCK, 1, p1) != 0) return -1;
     int rc = -1;
     /* Only when it is missing: even CREATE TABLE IF NOT EXISTS needs CREATE on the schema, which a service's serving
@@ -327,9 +330,10 @@ int ltc_db_migrate(ltc_db *db, const char *component, const ltc_migration *migs,
     if (!r) goto out;
     exists = PQntuples(r) == 1;
     PQclear(r);
-    if (!exists && run_script(db, "CREATE TABLE IF NOT EXISTS schema_migrations ("
-                                  " component text NOT NULL, version integer NOT NULL, name text NOT NULL,"
-                                  " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))",
+    if (!exists && run_script(db,
+                              "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                              " component text NOT NULL, version integer NOT NULL, name text NOT NULL,"
+                              " applied_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (component, version))",
                               "schema_migrations", st) != 0)
         goto out;
     const char *p2[] = {component};
@@ -352,7 +356,8 @@ int ltc_db_migrate(ltc_db *db, const char *component, const ltc_migration *migs,
                 }
             }
         }
-        if (!known) LTC_WARN("migration_unknown", NULL, "%s migration %d (%s) is newer than this binary", component, v, name);
+        if (!known)
+            LTC_WARN("migration_unknown", NULL, "%s migration %d (%s) is newer than this binary", component, v, name);
     }
     for (size_t j = 0; j < n; j++) {
         int applied = 0;

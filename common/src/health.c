@@ -10,12 +10,13 @@ static int health_check(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     const Grpc__Health__V1__HealthCheckRequest *req = (const void *)m;
     struct ltc_server *s = c->srv;
     int known = req->service[0] == 0;
-    for (const char *const *n = s ? s->opt.health_services : NULL; !known && n && *n; n++) known = strcmp(*n, req->service) == 0;
+    for (const char *const *n = s ? s->opt.health_services : NULL; !known && n && *n; n++)
+        known = strcmp(*n, req->service) == 0;
     if (!known) return ltc_status_set(st, LTC_NOT_FOUND, "UNKNOWN_SERVICE", "unknown service %.100s", req->service);
     Grpc__Health__V1__HealthCheckResponse *resp =
         LTC_NEW(c, Grpc__Health__V1__HealthCheckResponse, GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT);
     resp->status = s && atomic_load(&s->serving) ? GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING
-                                            : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
+                                                 : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__NOT_SERVING;
     *out = &resp->base;
     return 0;
 }

@@ -24,8 +24,7 @@ int ltc_idempotency__key(const ltc_method *m, const ProtobufCMessage *req, const
     const char *key = m->idempotency_field ? key_field(req, m->idempotency_field) : NULL;
     *out = NULL;
     if (key && key[0] == 0) key = NULL;
-    if (!key && (m->flags & LTC_METHOD_KEY_REQUIRED))
-        return ltc_status_bad_field(st, m->idempotency_field, "required");
+    if (!key && (m->flags & LTC_METHOD_KEY_REQUIRED)) return ltc_status_bad_field(st, m->idempotency_field, "required");
     if (key && (strlen(key) > 128 || ltc_uuid_valid(key) == 0) && (m->flags & LTC_METHOD_KEY_REQUIRED))
         return ltc_status_bad_field(st, m->idempotency_field, "must be a UUID");
     if (key && strlen(key) > 128) return ltc_status_bad_field(st, m->idempotency_field, "at most 128 characters");

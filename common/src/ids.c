@@ -9,7 +9,9 @@
 
 /* Random bytes from OpenSSL's CSPRNG, drawn 4 KiB at a time per thread: one RAND_bytes call (and its locking)
  * serves 256 UUIDs, where a call per id cost more than the rest of a gateway hop's id work (bench/profile). */
-enum { POOL = 4096 };
+enum {
+    POOL = 4096
+};
 static _Thread_local unsigned char pool[POOL];
 static _Thread_local size_t pool_used = POOL;
 
@@ -56,7 +58,7 @@ int ltc_uuid_valid(const char *s) {
         if (i == 8 || i == 13 || i == 18 || i == 23) {
             if (s[i] != '-') return 0;
         } else if (!is_hex(s[i])) {
-            return 0;  /* also stops at the NUL of a short string */
+            return 0; /* also stops at the NUL of a short string */
         }
     }
     return s[LTC_UUID_LEN] == '\0';

@@ -48,11 +48,22 @@ struct ltc_proxy;
 
 /* ---- the call context (call.c) ---- */
 
-enum ctx_kind { CTX_REGISTERED, CTX_GENERIC, CTX_REFLECTION };
+enum ctx_kind {
+    CTX_REGISTERED,
+    CTX_GENERIC,
+    CTX_REFLECTION
+};
 /* REQUESTED (posted to gRPC, waiting for a call) -> [RECEIVING (generic calls read their message with a second
  * batch) -> [FORWARDING (the gateway's call to a peer in flight)]] -> SENDING (reply batch in flight) -> freed.
  * Reflection streams: REQUESTED -> STREAM_RECV <-> STREAM_SEND -> SENDING. ltc_call__set_state checks each step. */
-enum ctx_state { ST_REQUESTED, ST_RECEIVING, ST_FORWARDING, ST_SENDING, ST_STREAM_RECV, ST_STREAM_SEND };
+enum ctx_state {
+    ST_REQUESTED,
+    ST_RECEIVING,
+    ST_FORWARDING,
+    ST_SENDING,
+    ST_STREAM_RECV,
+    ST_STREAM_SEND
+};
 
 /* Run after the transaction a handler ran in ends: after_commit when it committed, after_rollback when it did not
  * (either may be NULL). Both run on the worker's thread, outside the transaction, and must not fail. */
@@ -76,15 +87,15 @@ typedef struct ltc_worker {
 } ltc_worker;
 
 struct ltc_call {
-    struct ltc_server *srv;        /* NULL for a detached call */
+    struct ltc_server *srv; /* NULL for a detached call */
     enum ctx_kind kind;
     enum ctx_state state;
-    int method;                    /* index into srv->methods (registered) */
+    int method; /* index into srv->methods (registered) */
     grpc_call *call;
     gpr_timespec deadline;
     grpc_metadata_array md;
-    grpc_byte_buffer *payload;     /* request */
-    grpc_call_details details;     /* generic calls */
+    grpc_byte_buffer *payload; /* request */
+    grpc_call_details details; /* generic calls */
     /* reply */
     grpc_byte_buffer *reply;
     grpc_metadata initial_md[1];
@@ -93,18 +104,18 @@ struct ltc_call {
     grpc_slice status_msg;
     int has_status_msg;
     int cancelled;
-    int sent_initial;              /* streams: initial metadata went out with the first message */
+    int sent_initial; /* streams: initial metadata went out with the first message */
     /* while being handled */
     ltc_worker *w;
     char request_id[LTC_UUID_LEN + 1 + 32];
-    char traceparent[56];          /* "00-" trace id (32) "-" span id (16) "-" flags (2) */
+    char traceparent[56]; /* "00-" trace id (32) "-" span id (16) "-" flags (2) */
     char method_path[160];
     struct timespec started;
     /* who: set by ltc_authz__identify and ltc_authz__authorize before the handler runs */
-    char peer[65];                 /* internal identity (certificate Common Name), "" in plaintext */
-    char principal[129];           /* the user or service account, from the gateway; "" for hand-offs */
+    char peer[65];       /* internal identity (certificate Common Name), "" in plaintext */
+    char principal[129]; /* the user or service account, from the gateway; "" for hand-offs */
     unsigned roles;
-    int deal_scoped;               /* principal sees only deals whose iron triangle names it */
+    int deal_scoped; /* principal sees only deals whose iron triangle names it */
     /* forwarding (raw handler returned LTC_RAW_FORWARD): owned by proxy.c, NULL otherwise */
     struct ltc_proxy *fwd;
 };
@@ -113,22 +124,22 @@ struct ltc_call {
 
 struct ltc_server {
     ltc_server_options opt;
-    char domain[64];               /* error domain of the status details: "ltb.ltc" */
+    char domain[64]; /* error domain of the status details: "ltb.ltc" */
     grpc_server *server;
     grpc_completion_queue *cq;
-    void **handles;                /* registered method handles, by index (last: health) */
-    void *refl_handles[2];         /* grpc.reflection.v1 and v1alpha ServerReflectionInfo (bidi streams) */
+    void **handles;        /* registered method handles, by index (last: health) */
+    void *refl_handles[2]; /* grpc.reflection.v1 and v1alpha ServerReflectionInfo (bidi streams) */
     struct ltc_reflection *reflection;
-    ltc_method *methods;           /* the service's methods plus grpc.health.v1 Check */
+    ltc_method *methods; /* the service's methods plus grpc.health.v1 Check */
     size_t n_methods;
     pthread_t *threads;
     int n_threads;
-    ltc_db **worker_dbs;           /* each worker's connection, for cancelling statements at shutdown */
+    ltc_db **worker_dbs; /* each worker's connection, for cancelling statements at shutdown */
     pthread_mutex_t workers_mu;
     atomic_int serving;
     atomic_int shutting_down;
-    atomic_int ctx_alive;          /* contexts allocated and not yet freed */
-    atomic_int busy;               /* calls received and not yet answered */
+    atomic_int ctx_alive; /* contexts allocated and not yet freed */
+    atomic_int busy;      /* calls received and not yet answered */
     atomic_int shutdown_done;
     int shutdown_tag;
 };

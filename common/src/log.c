@@ -22,7 +22,7 @@
 #define LTC_LOG_MSG_MAX 4096
 
 static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static char log_service[64] = "ltc";          /* guarded by log_mu */
+static char log_service[64] = "ltc"; /* guarded by log_mu */
 static atomic_int log_min = LTC_LOG_INFO;
 
 static const char *const LEVEL_NAMES[] = {"debug", "info", "warn", "error"};
@@ -79,7 +79,7 @@ static json_t *json_text(const char *s) {
         i += k;
     }
     if (i == n) return json_stringn(s, n);
-    char *fixed = malloc(n * 3 + 1);  /* each bad byte grows to 3 */
+    char *fixed = malloc(n * 3 + 1); /* each bad byte grows to 3 */
     if (!fixed) return json_string("");
     size_t o = 0;
     for (i = 0; i < n;) {

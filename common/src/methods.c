@@ -83,8 +83,10 @@ ltc_method *ltc_methods_resolve(const ltc_method *rows, size_t n, const char *co
             for (size_t j = 0; j < n && !found; j++)
                 found = rows[j].service == svc && strcmp(rows[j].rpc, svc->methods[k].name) == 0;
             if (!found) {
-                BAD_TABLE(st, "/%.100s/%.64s has no row in the method table (each method of a served service needs "
-                          "one)", svc->name, svc->methods[k].name);
+                BAD_TABLE(st,
+                          "/%.100s/%.64s has no row in the method table (each method of a served service needs "
+                          "one)",
+                          svc->name, svc->methods[k].name);
                 return NULL;
             }
         }

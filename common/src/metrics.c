@@ -142,9 +142,10 @@ static void process_stats(double *cpu_s, long *rss_bytes) {
 }
 
 static const char *const code_label[N_CODES] = {
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+    "OK",        "CANCELLED",       "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS",  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",    "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED",
 };
 
 char *ltc_metrics_render(void) {
@@ -189,18 +190,26 @@ char *ltc_metrics_render(void) {
     }
     put(&b, "# HELP ltc_workers Worker threads serving calls.\n# TYPE ltc_workers gauge\nltc_workers %d\n",
         workers_total);
-    put(&b, "# HELP ltc_workers_busy Worker threads serving a call now.\n# TYPE ltc_workers_busy gauge\n"
-            "ltc_workers_busy %d\n", workers_busy);
+    put(&b,
+        "# HELP ltc_workers_busy Worker threads serving a call now.\n# TYPE ltc_workers_busy gauge\n"
+        "ltc_workers_busy %d\n",
+        workers_busy);
     pthread_mutex_unlock(&mu);
     double cpu;
     long rss;
     process_stats(&cpu, &rss);
-    put(&b, "# HELP process_cpu_seconds_total User and system CPU time.\n# TYPE process_cpu_seconds_total counter\n"
-            "process_cpu_seconds_total %.2f\n", cpu);
-    put(&b, "# HELP process_resident_memory_bytes Resident memory.\n# TYPE process_resident_memory_bytes gauge\n"
-            "process_resident_memory_bytes %ld\n", rss);
-    put(&b, "# HELP process_start_time_seconds Start time, seconds since the epoch.\n"
-            "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.0f\n", start_time);
+    put(&b,
+        "# HELP process_cpu_seconds_total User and system CPU time.\n# TYPE process_cpu_seconds_total counter\n"
+        "process_cpu_seconds_total %.2f\n",
+        cpu);
+    put(&b,
+        "# HELP process_resident_memory_bytes Resident memory.\n# TYPE process_resident_memory_bytes gauge\n"
+        "process_resident_memory_bytes %ld\n",
+        rss);
+    put(&b,
+        "# HELP process_start_time_seconds Start time, seconds since the epoch.\n"
+        "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.0f\n",
+        start_time);
     return b.p;
 }
 

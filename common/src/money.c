@@ -78,7 +78,7 @@ int ltc_money_from_proto(const Ltc__Type__V1__Money *m, const char *field, int a
         return ltc_status_bad_field(st, field, "units and nanos must have the same sign");
     if (!allow_negative && (m->units < 0 || m->nanos < 0))
         return ltc_status_bad_field(st, field, "must not be negative");
-    int64_t step = POW10[9 - cur->digits];  /* nanos per minor unit */
+    int64_t step = POW10[9 - cur->digits]; /* nanos per minor unit */
     if (m->nanos % step != 0)
         return ltc_status_bad_field(st, field, "%s has %d decimal places; the amount is finer than that", cur->code,
                                     cur->digits);

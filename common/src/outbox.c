@@ -20,9 +20,8 @@
 #include "ltc/log.h"
 #include "ltc/metrics.h"
 
-static const char SQL_PUT[] =
-    "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, traceparent)"
-    " VALUES ($1, $2, $3, $4, $5, $6)";
+static const char SQL_PUT[] = "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, traceparent)"
+                              " VALUES ($1, $2, $3, $4, $5, $6)";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('ltc_outbox_' || current_schema(), '')";
 
 int ltc_outbox_put(ltc_call *c, ltc_status *st, const ltc_handoff_peer *peer, const char *method, const char *deal_id,
@@ -30,12 +29,10 @@ int ltc_outbox_put(ltc_call *c, ltc_status *st, const ltc_handoff_peer *peer, co
     if (!peer || !peer->destination || !peer->service || !method || !msg)
         return ltc_status_set(st, LTC_INTERNAL, NULL, "hand-off without a peer, method or message");
     const ProtobufCMethodDescriptor *md = protobuf_c_service_descriptor_get_method_by_name(peer->service, method);
-    if (!md)
-        return ltc_status_set(st, LTC_INTERNAL, NULL, "%s has no method %s", peer->service->name,
-                              method);
+    if (!md) return ltc_status_set(st, LTC_INTERNAL, NULL, "%s has no method %s", peer->service->name, method);
     if (msg->descriptor != md->input)
-        return ltc_status_set(st, LTC_INTERNAL, NULL, "%s/%s takes %s, not %s", peer->service->name,
-                              method, md->input->name, msg->descriptor ? msg->descriptor->name : "(none)");
+        return ltc_status_set(st, LTC_INTERNAL, NULL, "%s/%s takes %s, not %s", peer->service->name, method,
+                              md->input->name, msg->descriptor ? msg->descriptor->name : "(none)");
     const char *path = ltc_call_printf(c, "/%s/%s", peer->service->name, md->name);
     size_t n = protobuf_c_message_get_packed_size(msg);
     uint8_t *buf = ltc_call_alloc(c, n ? n : 1);
@@ -102,8 +99,7 @@ struct ltc_relay {
 static void wake_relay(struct ltc_relay *r) {
     if (atomic_exchange(&r->woken, 1)) return; /* already pending: the relay claims after clearing it */
     uint64_t one = 1;
-    while (write(r->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {
-    }
+    while (write(r->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {}
 }
 
 static int relays_add(struct ltc_relay *r) {
@@ -159,8 +155,7 @@ static const char SQL_NEXT_DUE[] =
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 long ltc_outbox_backoff_ms(int attempts, long cap_ms, unsigned int *seed) {
@@ -275,8 +270,12 @@ static int deliver_rows(ltc_relay *r, const PGresult *rows, int n, ltc_status *s
         } else {
             md[i][0] = (ltc_metadata_kv){"x-request-id", PQgetvalue(rows, i, 1)};
             md[i][1] = (ltc_metadata_kv){"traceparent", ltc_pg_str(rows, i, 6)};
-            batch[n_send] = (ltc_client_request){.client = cl, .method = PQgetvalue(rows, i, 3), .req = payload[i],
-                                                 .req_len = len, .deadline_ms = r->opt.call_deadline_ms, .md = md[i],
+            batch[n_send] = (ltc_client_request){.client = cl,
+                                                 .method = PQgetvalue(rows, i, 3),
+                                                 .req = payload[i],
+                                                 .req_len = len,
+                                                 .deadline_ms = r->opt.call_deadline_ms,
+                                                 .md = md[i],
                                                  .n_md = 2};
             index[n_send++] = i;
             send[i] = 1;
@@ -373,8 +372,7 @@ fail:
 static void relay_take_wake(ltc_relay *r) {
     if (!atomic_exchange(&r->woken, 0)) return;
     uint64_t v;
-    while (read(r->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {
-    }
+    while (read(r->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {}
 }
 
 /* Waits until this process wakes the relay (a commit that put rows, RetryHandoff, stop), a NOTIFY on the outbox

@@ -14,7 +14,7 @@
 
 #define PAGE_SIZE_DEFAULT 50
 #define PAGE_SIZE_MAX 500
-#define PAGE_TOKEN_MAX 64   /* a real token is at most 30 characters */
+#define PAGE_TOKEN_MAX 64 /* a real token is at most 30 characters */
 
 /* --- timestamps and dates ------------------------------------------------------------------------------- */
 
@@ -23,7 +23,7 @@ Google__Protobuf__Timestamp *ltc_ts_from_micros(ltc_call *c, int64_t micros, int
     Google__Protobuf__Timestamp *ts = LTC_NEW(c, Google__Protobuf__Timestamp, GOOGLE__PROTOBUF__TIMESTAMP__INIT);
     int64_t sec = micros / 1000000;
     int64_t rem = micros % 1000000;
-    if (rem < 0) {  /* floor, so that nanos is in [0, 1e9) as Timestamp requires */
+    if (rem < 0) { /* floor, so that nanos is in [0, 1e9) as Timestamp requires */
         sec--;
         rem += 1000000;
     }
@@ -115,15 +115,13 @@ static void format_date(int y, int m, int d, char out[11]) {
 
 /* A Date with year, month and day all 0 (a present but empty message, as JSON clients send for "no date") counts
  * as missing. */
-int ltc_date_to_text(const Ltc__Type__V1__Date *d, const char *field, int allow_missing, char out[11],
-                     ltc_status *st) {
+int ltc_date_to_text(const Ltc__Type__V1__Date *d, const char *field, int allow_missing, char out[11], ltc_status *st) {
     out[0] = '\0';
     if (!d || (d->year == 0 && d->month == 0 && d->day == 0)) {
         if (allow_missing) return 0;
         return ltc_status_bad_field(st, field, "required");
     }
-    if (d->year < 1 || d->year > 9999)
-        return ltc_status_bad_field(st, field, "year must be between 1 and 9999");
+    if (d->year < 1 || d->year > 9999) return ltc_status_bad_field(st, field, "year must be between 1 and 9999");
     if (d->month < 1 || d->month > 12) return ltc_status_bad_field(st, field, "month must be between 1 and 12");
     if (d->day < 1 || d->day > days_in_month(d->year, d->month))
         return ltc_status_bad_field(st, field, "day must be between 1 and %d for %04d-%02d",
@@ -194,7 +192,7 @@ static int page_token_decode(const char *tok, int64_t *seq) {
         }
     }
     if (o < 4 || memcmp(plain, "v1:", 3) != 0) return -1;
-    if (plain[3] < '1' || plain[3] > '9') return -1;  /* positive, no leading zero */
+    if (plain[3] < '1' || plain[3] > '9') return -1; /* positive, no leading zero */
     char digits[24];
     size_t nd = o - 3;
     if (nd >= sizeof digits) return -1;
@@ -253,7 +251,7 @@ static long utf8_count(const char *s) {
             return -1;
         }
         for (size_t i = 1; i < len; i++) {
-            if ((u[i] & 0xC0) != 0x80) return -1;  /* also catches the NUL of a truncated sequence */
+            if ((u[i] & 0xC0) != 0x80) return -1; /* also catches the NUL of a truncated sequence */
             cp = (cp << 6) | (u[i] & 0x3F);
         }
         if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) return -1;

@@ -48,8 +48,7 @@ int ltc_proxy__start(ltc_call *c, const ltc_forward *f, ltc_status *st) {
     if (!p) return ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
     c->fwd = p;
     int64_t deadline_ms = f->deadline_ms > 0 ? f->deadline_ms : 30000;
-    gpr_timespec deadline =
-        gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(deadline_ms, GPR_TIMESPAN));
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(deadline_ms, GPR_TIMESPAN));
     snprintf(p->peer, sizeof p->peer, "%s", f->peer_name ? f->peer_name : "peer");
     p->details = grpc_empty_slice();
     grpc_metadata_array_init(&p->initial);
@@ -124,8 +123,7 @@ void ltc_proxy__done(ltc_call *c, ltc_worker *w) {
             break;
         }
         /* the transport failed, or the peer cancelled the call while stopping: say which, retryable */
-        if ((st.code == LTC_UNAVAILABLE || (st.code == LTC_CANCELLED && ltc_call_ms_left(c) > 0)) &&
-            !st.raw_details)
+        if ((st.code == LTC_UNAVAILABLE || (st.code == LTC_CANCELLED && ltc_call_ms_left(c) > 0)) && !st.raw_details)
             ltc_status_set(&st, LTC_UNAVAILABLE, "SERVICE_UNAVAILABLE", "the %s service is unavailable, retry later",
                            p->peer);
     }

@@ -12,7 +12,7 @@ extern const size_t ltc_descriptor_set_len;
 
 typedef struct file_entry {
     const Google__Protobuf__FileDescriptorProto *fd;
-    uint8_t *bytes;   /* the file's FileDescriptorProto, serialized */
+    uint8_t *bytes; /* the file's FileDescriptorProto, serialized */
     size_t len;
 } file_entry;
 
@@ -131,7 +131,8 @@ static void add_with_deps(const ltc_reflection *r, int i, int *seen, ProtobufCBi
     seen[i] = 1;
     const Google__Protobuf__FileDescriptorProto *fd = r->files[i].fd;
     out[(*n)++] = (ProtobufCBinaryData){r->files[i].len, r->files[i].bytes};
-    for (size_t d = 0; d < fd->n_dependency; d++) add_with_deps(r, find_file_by_name(r, fd->dependency[d]), seen, out, n);
+    for (size_t d = 0; d < fd->n_dependency; d++)
+        add_with_deps(r, find_file_by_name(r, fd->dependency[d]), seen, out, n);
 }
 
 uint8_t *ltc_reflection_answer(const ltc_reflection *r, const uint8_t *req_bytes, size_t len, size_t *out_len) {
@@ -164,42 +165,42 @@ uint8_t *ltc_reflection_answer(const ltc_reflection *r, const uint8_t *req_bytes
 
     int found = -1;
     switch (req->message_request_case) {
-    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES:
-        for (size_t i = 0; i < r->n_services; i++) {
-            grpc__reflection__v1__service_response__init(&svcs[i]);
-            svcs[i].name = r->services[i];
-            svcp[i] = &svcs[i];
-        }
-        lsr.n_service = r->n_services;
-        lsr.service = svcp;
-        resp.message_response_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE;
-        resp.list_services_response = &lsr;
-        break;
-    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME:
-        found = find_file_by_name(r, req->file_by_filename);
-        break;
-    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL: {
-        const char *sym = req->file_containing_symbol;
-        if (sym[0] == '.') sym++;
-        for (size_t i = 0; i < r->n_files && found < 0; i++)
-            if (file_defines(r->files[i].fd, sym)) found = (int)i;
-        break;
-    }
-    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE: {
-        const char *sym = req->all_extension_numbers_of_type;
-        if (sym[0] == '.') sym++;
-        int known = 0;
-        for (size_t i = 0; i < r->n_files && !known; i++) known = file_defines(r->files[i].fd, sym);
-        if (known) { /* proto3: no extensions */
-            enr.base_type_name = req->all_extension_numbers_of_type;
+        case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES:
+            for (size_t i = 0; i < r->n_services; i++) {
+                grpc__reflection__v1__service_response__init(&svcs[i]);
+                svcs[i].name = r->services[i];
+                svcp[i] = &svcs[i];
+            }
+            lsr.n_service = r->n_services;
+            lsr.service = svcp;
             resp.message_response_case =
-                GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ALL_EXTENSION_NUMBERS_RESPONSE;
-            resp.all_extension_numbers_response = &enr;
+                GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE;
+            resp.list_services_response = &lsr;
+            break;
+        case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME:
+            found = find_file_by_name(r, req->file_by_filename);
+            break;
+        case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL: {
+            const char *sym = req->file_containing_symbol;
+            if (sym[0] == '.') sym++;
+            for (size_t i = 0; i < r->n_files && found < 0; i++)
+                if (file_defines(r->files[i].fd, sym)) found = (int)i;
+            break;
         }
-        break;
-    }
-    default:
-        break;
+        case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE: {
+            const char *sym = req->all_extension_numbers_of_type;
+            if (sym[0] == '.') sym++;
+            int known = 0;
+            for (size_t i = 0; i < r->n_files && !known; i++) known = file_defines(r->files[i].fd, sym);
+            if (known) { /* proto3: no extensions */
+                enr.base_type_name = req->all_extension_numbers_of_type;
+                resp.message_response_case =
+                    GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ALL_EXTENSION_NUMBERS_RESPONSE;
+                resp.all_extension_numbers_response = &enr;
+            }
+            break;
+        }
+        default: break;
     }
     if (found >= 0) {
         size_t n = 0;
@@ -209,7 +210,8 @@ uint8_t *ltc_reflection_answer(const ltc_reflection *r, const uint8_t *req_bytes
         resp.message_response_case =
             GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE;
         resp.file_descriptor_response = &fdr;
-    } else if (resp.message_response_case == GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE__NOT_SET) {
+    } else if (resp.message_response_case ==
+               GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE__NOT_SET) {
         err.error_code = 5; /* NOT_FOUND */
         err.error_message = "not found";
         resp.message_response_case = GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE;

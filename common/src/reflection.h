@@ -11,7 +11,7 @@ typedef struct ltc_reflection ltc_reflection;
 /* Parses the embedded descriptor set. `services` (NULL-terminated) are the full names listed by list_services.
  * NULL on a corrupt set (a build error). */
 ltc_reflection *ltc_reflection_create(const char *const *services);
-void ltc_reflection_destroy(ltc_reflection *r);  /* NULL-safe */
+void ltc_reflection_destroy(ltc_reflection *r); /* NULL-safe */
 
 /* Answers one serialized ServerReflectionRequest with a serialized ServerReflectionResponse (malloc'd). Returns NULL
  * when the request cannot be decoded. */

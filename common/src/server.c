@@ -82,26 +82,22 @@ static void on_received(ltc_server *s, ltc_call *c, ltc_worker *w) {
 /* The call state machine: one completed batch of context c (ok: the event's success). */
 static void on_event(ltc_server *s, ltc_call *c, int ok, ltc_worker *w) {
     switch (c->state) {
-    case ST_REQUESTED:
-        if (!ok) { /* server shutting down: the request is returned unused */
-            ltc_call__free(c);
+        case ST_REQUESTED:
+            if (!ok) { /* server shutting down: the request is returned unused */
+                ltc_call__free(c);
+                return;
+            }
+            on_received(s, c, w);
             return;
-        }
-        on_received(s, c, w);
-        return;
-    case ST_RECEIVING:
-        ltc_serve__generic(c, w); /* !ok or no payload: answered as MISSING_MESSAGE (the peer may be gone) */
-        return;
-    case ST_FORWARDING:
-        ltc_proxy__done(c, w); /* RECV_STATUS_ON_CLIENT always completes, ok or not */
-        return;
-    case ST_SENDING:
-        ltc_call__end(c);
-        return;
-    case ST_STREAM_RECV:
-    case ST_STREAM_SEND:
-        ltc_reflection__stream_event(c, ok);
-        return;
+        case ST_RECEIVING:
+            ltc_serve__generic(c, w); /* !ok or no payload: answered as MISSING_MESSAGE (the peer may be gone) */
+            return;
+        case ST_FORWARDING:
+            ltc_proxy__done(c, w); /* RECV_STATUS_ON_CLIENT always completes, ok or not */
+            return;
+        case ST_SENDING: ltc_call__end(c); return;
+        case ST_STREAM_RECV:
+        case ST_STREAM_SEND: ltc_reflection__stream_event(c, ok); return;
     }
     LTC_ASSERT(!"a call context in no known state");
 }
@@ -209,19 +205,20 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
             ltc_status_set(st, LTC_INTERNAL, "BAD_DESCRIPTORS", "embedded descriptor set is corrupt");
             goto fail;
         }
-        s->refl_handles[0] = grpc_server_register_method(s->server, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
-                                                         NULL, GRPC_SRM_PAYLOAD_NONE, 0);
-        s->refl_handles[1] = grpc_server_register_method(
-            s->server, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", NULL, GRPC_SRM_PAYLOAD_NONE, 0);
+        s->refl_handles[0] = grpc_server_register_method(
+            s->server, "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo", NULL, GRPC_SRM_PAYLOAD_NONE, 0);
+        s->refl_handles[1] =
+            grpc_server_register_method(s->server, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+                                        NULL, GRPC_SRM_PAYLOAD_NONE, 0);
     }
     grpc_server_credentials *creds;
     if (s->opt.tls) {
         grpc_ssl_pem_key_cert_pair pair = {s->opt.tls->key_pem, s->opt.tls->cert_pem};
-        creds = grpc_ssl_server_credentials_create_ex(
-            s->opt.client_cert_required ? s->opt.tls->ca_pem : NULL, &pair, 1,
-            s->opt.client_cert_required ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-                                        : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
-            NULL);
+        creds = grpc_ssl_server_credentials_create_ex(s->opt.client_cert_required ? s->opt.tls->ca_pem : NULL, &pair, 1,
+                                                      s->opt.client_cert_required
+                                                          ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                                          : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+                                                      NULL);
     } else {
         creds = grpc_insecure_server_credentials_create();
     }
@@ -252,8 +249,7 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
 fail:
     grpc_server_destroy(s->server);
     grpc_completion_queue_shutdown(s->cq);
-    while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN) {
-    }
+    while (grpc_completion_queue_next(s->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN) {}
     grpc_completion_queue_destroy(s->cq);
     ltc_reflection_destroy(s->reflection);
     free(s->methods);
@@ -277,8 +273,8 @@ void ltc_server_stop(ltc_server *s) {
     grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
     /* in-flight calls get the grace period to finish */
     for (int waited = 0; atomic_load(&s->busy) > 0 && waited < s->opt.shutdown_grace_ms; waited += 10) sleep_ms(10);
-    if (atomic_load(&s->busy) > 0) LTC_WARN("shutdown_cancel", NULL, "%d calls still running after the grace period",
-                                            atomic_load(&s->busy));
+    if (atomic_load(&s->busy) > 0)
+        LTC_WARN("shutdown_cancel", NULL, "%d calls still running after the grace period", atomic_load(&s->busy));
     grpc_server_cancel_all_calls(s->server);
     if (atomic_load(&s->busy) > 0) { /* calls stuck in the database: cancel their statements so they end now */
         pthread_mutex_lock(&s->workers_mu);

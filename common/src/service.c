@@ -54,8 +54,7 @@ int ltc_wait_for_signal(void) {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     int sig = 0;
-    while (sigwait(&set, &sig) != 0) {
-    }
+    while (sigwait(&set, &sig) != 0) {}
     return sig;
 }
 
@@ -84,9 +83,10 @@ int ltc_health_probe(const char *listen_addr, const char *peer, int deadline_ms)
     size_t resp_len = 0;
     ltc_status st = {0};
     int rc = 1;
-    if (ltc_client_call(c, NULL, "/grpc.health.v1.Health/Check", buf, n, deadline_ms, NULL, 0, &resp, &resp_len,
-                        &st) == 0) {
-        Grpc__Health__V1__HealthCheckResponse *r = grpc__health__v1__health_check_response__unpack(NULL, resp_len, resp);
+    if (ltc_client_call(c, NULL, "/grpc.health.v1.Health/Check", buf, n, deadline_ms, NULL, 0, &resp, &resp_len, &st) ==
+        0) {
+        Grpc__Health__V1__HealthCheckResponse *r =
+            grpc__health__v1__health_check_response__unpack(NULL, resp_len, resp);
         if (r && r->status == GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVING) rc = 0;
         if (r) grpc__health__v1__health_check_response__free_unpacked(r, NULL);
         free(resp);
@@ -117,8 +117,8 @@ static int dsn_valid(const ltc_service_def *def, const char *var, const char *ds
     PQconninfoOption *opts = PQconninfoParse(dsn, &err);
     PQfreemem(err);
     if (!opts) {
-        fprintf(stderr, "%s: %s is not a libpq connection string (key=value pairs or a postgresql:// URI)\n",
-                def->name, var);
+        fprintf(stderr, "%s: %s is not a libpq connection string (key=value pairs or a postgresql:// URI)\n", def->name,
+                var);
         return -1;
     }
     PQconninfoFree(opts);
@@ -183,8 +183,7 @@ static int load_config(const ltc_service_def *def, svc_config *cfg, int migrate_
 
 static void sleep_ms(long ms) {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
 }
 
 /* Applies the runtime's migrations (common/migrations, embedded as ltc_runtime_migrations) and then the service's,

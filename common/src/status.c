@@ -11,9 +11,10 @@
 #include "google/rpc/status.pb-c.h"
 
 static const char *const code_names[] = {
-    "OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED", "NOT_FOUND", "ALREADY_EXISTS",
-    "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION", "ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED",
-    "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED",
+    "OK",        "CANCELLED",       "UNKNOWN",           "INVALID_ARGUMENT",   "DEADLINE_EXCEEDED",
+    "NOT_FOUND", "ALREADY_EXISTS",  "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+    "ABORTED",   "OUT_OF_RANGE",    "UNIMPLEMENTED",     "INTERNAL",           "UNAVAILABLE",
+    "DATA_LOSS", "UNAUTHENTICATED",
 };
 
 const char *ltc_code_name(ltc_code code) {
@@ -23,16 +24,14 @@ const char *ltc_code_name(ltc_code code) {
 
 int ltc_code_is_retryable(ltc_code code) {
     switch (code) {
-    case LTC_UNAVAILABLE:
-    case LTC_DEADLINE_EXCEEDED:
-    case LTC_ABORTED:
-    case LTC_RESOURCE_EXHAUSTED:
-    case LTC_INTERNAL:
-    case LTC_UNKNOWN:
-    case LTC_CANCELLED:
-        return 1;
-    default:
-        return 0;
+        case LTC_UNAVAILABLE:
+        case LTC_DEADLINE_EXCEEDED:
+        case LTC_ABORTED:
+        case LTC_RESOURCE_EXHAUSTED:
+        case LTC_INTERNAL:
+        case LTC_UNKNOWN:
+        case LTC_CANCELLED: return 1;
+        default: return 0;
     }
 }
 

@@ -12,8 +12,8 @@ const char *ltc_term_kind_to_db(Ltc__Type__V1__PaymentTermKind kind) {
 }
 
 Ltc__Type__V1__PaymentTermKind ltc_term_kind_from_db(const char *text) {
-    return (Ltc__Type__V1__PaymentTermKind)ltc_enum_from_db(&ltc__type__v1__payment_term_kind__descriptor,
-                                                             KIND_PREFIX, text);
+    return (Ltc__Type__V1__PaymentTermKind)ltc_enum_from_db(&ltc__type__v1__payment_term_kind__descriptor, KIND_PREFIX,
+                                                            text);
 }
 
 int ltc_check_payment_terms(ltc_call *c, Ltc__Type__V1__PaymentTerm *const *terms, size_t n, const char *field,
@@ -45,8 +45,7 @@ int ltc_check_payment_terms(ltc_call *c, Ltc__Type__V1__PaymentTerm *const *term
         sum += t->share_bps;
     }
     if (!ok) return -1;
-    if (sum != 10000)
-        return ltc_status_bad_field(st, field, "shares add up to %lld bps, not 10000", (long long)sum);
+    if (sum != 10000) return ltc_status_bad_field(st, field, "shares add up to %lld bps, not 10000", (long long)sum);
     return 0;
 }
 

@@ -11,7 +11,9 @@
 
 #include "ltc/config.h"
 
-enum { MAX_PEM_BYTES = 1 << 20 };
+enum {
+    MAX_PEM_BYTES = 1 << 20
+};
 
 static char *read_file(const char *path, const char *what, ltc_status *st) {
     FILE *f = fopen(path, "rb");
@@ -109,7 +111,9 @@ int ltc_tls_internal_from_env(char *err, size_t errlen) {
     }
     if (!cert || !key || !ca) {
         snprintf(err, errlen, "LTC_TLS_CERT, LTC_TLS_KEY and LTC_TLS_CA go together: %s is not set",
-                 !cert ? "LTC_TLS_CERT" : !key ? "LTC_TLS_KEY" : "LTC_TLS_CA");
+                 !cert  ? "LTC_TLS_CERT"
+                 : !key ? "LTC_TLS_KEY"
+                        : "LTC_TLS_CA");
         return -1;
     }
     ltc_status st = {0};

@@ -8,9 +8,9 @@
 #include "ltc/money.h"
 #include "ltc/proto.h"
 
-#define PRODUCT_COLS \
-    "id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days, " \
-    LTC_SQL_MICROS("create_time") ", seq, " LTC_SQL_MICROS("update_time") ", version"
+#define PRODUCT_COLS                                                                                                   \
+    "id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days, " LTC_SQL_MICROS(             \
+        "create_time") ", seq, " LTC_SQL_MICROS("update_time") ", version"
 
 static const char SQL_INSERT_PRODUCT[] =
     "INSERT INTO products (id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days) "
@@ -32,7 +32,19 @@ static const char SQL_UPDATE_PRODUCT[] =
     "lead_time_days = CASE WHEN $5::boolean THEN $9::integer ELSE lead_time_days END, "
     "currency = $10, version = version + 1, update_time = now() WHERE id = $1 RETURNING " PRODUCT_COLS;
 
-enum { P_ID, P_SKU, P_NAME, P_LIST, P_COST, P_CUR, P_LEAD, P_CTIME, P_SEQ, P_UTIME, P_VERSION };
+enum {
+    P_ID,
+    P_SKU,
+    P_NAME,
+    P_LIST,
+    P_COST,
+    P_CUR,
+    P_LEAD,
+    P_CTIME,
+    P_SEQ,
+    P_UTIME,
+    P_VERSION
+};
 
 static Ltc__Bto__V1__Product *product_from_row(ltc_call *c, const PGresult *r, int row) {
     Ltc__Bto__V1__Product *p = LTC_NEW(c, Ltc__Bto__V1__Product, LTC__BTO__V1__PRODUCT__INIT);
@@ -51,24 +63,20 @@ static Ltc__Bto__V1__Product *product_from_row(ltc_call *c, const PGresult *r, i
 /* 1 to 64 characters of [A-Za-z0-9._-]. */
 static int sku_valid(const char *s) {
     size_t n = strlen(s);
-    if (n < 1 || n > 64)
-        return 0;
+    if (n < 1 || n > 64) return 0;
     for (size_t i = 0; i < n; i++) {
         char ch = s[i];
         int ok = (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') || ch == '.' ||
                  ch == '_' || ch == '-';
-        if (!ok)
-            return 0;
+        if (!ok) return 0;
     }
     return 1;
 }
 
 /* Validates a new product; on success fills the list price and the unit cost (0 when not given). */
 static int validate_product(const Ltc__Bto__V1__Product *p, ltc_money *list, ltc_money *cost, ltc_status *st) {
-    if (!p)
-        return ltc_status_bad_field(st, "product", "required");
-    if (!sku_valid(p->sku))
-        ltc_status_bad_field(st, "product.sku", "required, 1 to 64 characters of [A-Za-z0-9._-]");
+    if (!p) return ltc_status_bad_field(st, "product", "required");
+    if (!sku_valid(p->sku)) ltc_status_bad_field(st, "product.sku", "required, 1 to 64 characters of [A-Za-z0-9._-]");
     ltc_check_text(p->display_name, "product.display_name", 1, 200, st);
     int list_ok = 0;
     if (!p->list_price)
@@ -98,16 +106,19 @@ static int validate_product(const Ltc__Bto__V1__Product *p, ltc_money *list, ltc
 int bto_create_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__CreateProductRequest *req = (const void *)m;
     ltc_money list = {{0}, 0}, cost = {{0}, 0};
-    if (validate_product(req->product, &list, &cost, st) != 0)
-        return -1;
+    if (validate_product(req->product, &list, &cost, st) != 0) return -1;
     const Ltc__Bto__V1__Product *p = req->product;
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *params[7] = {id, p->sku, p->display_name, ltc_sql_i64(c, list.minor), ltc_sql_i64(c, cost.minor),
-                             list.currency, ltc_sql_i64(c, p->lead_time_days)};
+    const char *params[7] = {id,
+                             p->sku,
+                             p->display_name,
+                             ltc_sql_i64(c, list.minor),
+                             ltc_sql_i64(c, cost.minor),
+                             list.currency,
+                             ltc_sql_i64(c, p->lead_time_days)};
     PGresult *r = ltc_call_query(c, st, SQL_INSERT_PRODUCT, 7, params);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     if (PQntuples(r) != 1)
         return ltc_status_set(st, LTC_ALREADY_EXISTS, "SKU_TAKEN", "a product with SKU %s already exists", p->sku);
     Ltc__Bto__V1__CreateProductResponse *resp =
@@ -121,12 +132,10 @@ int bto_create_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
 int bto_get_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__GetProductRequest *req = (const void *)m;
     char id[LTC_UUID_LEN + 1];
-    if (ltc_name_parse(req->name, "products", "name", id, st) != 0)
-        return -1;
+    if (ltc_name_parse(req->name, "products", "name", id, st) != 0) return -1;
     const char *params[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_GET_PRODUCT, 1, params);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     if (PQntuples(r) != 1)
         return ltc_status_set(st, LTC_NOT_FOUND, "PRODUCT_NOT_FOUND", "product %s not found", req->name);
     Ltc__Bto__V1__GetProductResponse *resp =
@@ -141,31 +150,33 @@ int bto_list_products(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     const Ltc__Bto__V1__ListProductsRequest *req = (const void *)m;
     int limit = 0;
     int64_t after = 0;
-    if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0)
-        return -1;
+    if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
     const char *params[2] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit)};
     PGresult *r = ltc_call_query(c, st, SQL_LIST_PRODUCTS, 2, params);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     int n = PQntuples(r);
     int shown = n < limit ? n : limit - 1;
     Ltc__Bto__V1__ListProductsResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__ListProductsResponse, LTC__BTO__V1__LIST_PRODUCTS_RESPONSE__INIT);
     if (shown > 0) {
         resp->products = ltc_call_alloc(c, (size_t)shown * sizeof *resp->products);
-        for (int i = 0; i < shown; i++)
-            resp->products[i] = product_from_row(c, r, i);
+        for (int i = 0; i < shown; i++) resp->products[i] = product_from_row(c, r, i);
         resp->n_products = (size_t)shown;
     }
-    if (n >= limit && shown > 0)
-        resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, shown - 1, P_SEQ));
+    if (n >= limit && shown > 0) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, shown - 1, P_SEQ));
     *out = &resp->base;
     return 0;
 }
 
 /* --- UpdateProduct (AIP-134, etag AIP-154) ---------------------------------------------------------------- */
 
-enum { U_NAME, U_LIST, U_COST, U_LEAD, U_N };
+enum {
+    U_NAME,
+    U_LIST,
+    U_COST,
+    U_LEAD,
+    U_N
+};
 static const char *const UPDATABLE[U_N] = {"display_name", "list_price", "unit_cost", "lead_time_days"};
 #define MASKED(bits, i) (((bits) >> (i)) & 1u)
 
@@ -173,37 +184,35 @@ static const char *const UPDATABLE[U_N] = {"display_name", "list_price", "unit_c
  * currency, or in the stored currency when only the cost is written: checked after the lock). */
 static void check_update(const Ltc__Bto__V1__Product *p, unsigned bits, ltc_money *list, ltc_money *cost,
                          ltc_status *st) {
-    if (MASKED(bits, U_NAME))
-        ltc_check_text(p->display_name, "product.display_name", 1, 200, st);
+    if (MASKED(bits, U_NAME)) ltc_check_text(p->display_name, "product.display_name", 1, 200, st);
     if (MASKED(bits, U_LIST)) {
         if (!p->list_price)
             ltc_status_bad_field(st, "product.list_price", "required");
         else if (ltc_money_from_proto(p->list_price, "product.list_price", 0, list, st) == 0 && list->minor <= 0)
             ltc_status_bad_field(st, "product.list_price", "must be positive");
     }
-    if (MASKED(bits, U_COST) && p->unit_cost)
-        ltc_money_from_proto(p->unit_cost, "product.unit_cost", 0, cost, st);
+    if (MASKED(bits, U_COST) && p->unit_cost) ltc_money_from_proto(p->unit_cost, "product.unit_cost", 0, cost, st);
     if (MASKED(bits, U_LEAD) && (p->lead_time_days < 0 || p->lead_time_days > 3650))
         ltc_status_bad_field(st, "product.lead_time_days", "must be 0 to 3650");
 }
 
 /* The currency of the product after the update, or NULL with INVALID_ARGUMENT when the written prices disagree
  * with each other or with the stored price that is not written. */
-static const char *new_currency(const Ltc__Bto__V1__Product *p, unsigned bits, const ltc_money *list,
-                                ltc_money *cost, const char *stored, ltc_status *st) {
+static const char *new_currency(const Ltc__Bto__V1__Product *p, unsigned bits, const ltc_money *list, ltc_money *cost,
+                                const char *stored, ltc_status *st) {
     int w_list = MASKED(bits, U_LIST), w_cost = MASKED(bits, U_COST) && p->unit_cost;
     const char *cur = w_list ? list->currency : w_cost ? cost->currency : stored;
     if (MASKED(bits, U_COST) && !p->unit_cost)
-        memcpy(cost->currency, cur, sizeof cost->currency);   /* absent cost: 0 in the product's currency */
+        memcpy(cost->currency, cur, sizeof cost->currency); /* absent cost: 0 in the product's currency */
     if (w_cost && strcmp(cost->currency, cur) != 0)
         ltc_status_bad_field(st, "product.unit_cost", "currency %s differs from the list price's %s", cost->currency,
                              cur);
     else if (w_list && !MASKED(bits, U_COST) && strcmp(cur, stored) != 0)
-        ltc_status_bad_field(st, "product.list_price", "currency %s differs from the unit cost's %s: write both",
-                             cur, stored);
+        ltc_status_bad_field(st, "product.list_price", "currency %s differs from the unit cost's %s: write both", cur,
+                             stored);
     else if (!w_list && w_cost && strcmp(cur, stored) != 0)
-        ltc_status_bad_field(st, "product.unit_cost", "currency %s differs from the list price's %s: write both",
-                             cur, stored);
+        ltc_status_bad_field(st, "product.unit_cost", "currency %s differs from the list price's %s: write both", cur,
+                             stored);
     return st->code == LTC_OK ? cur : NULL;
 }
 
@@ -216,35 +225,38 @@ int bto_update_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     const Ltc__Bto__V1__Product *p = req->product;
     char id[LTC_UUID_LEN + 1];
     ltc_money list = {{0}, 0}, cost = {{0}, 0};
-    if (!p)
-        return ltc_status_bad_field(st, "product", "required: the product with its name and the fields to write");
+    if (!p) return ltc_status_bad_field(st, "product", "required: the product with its name and the fields to write");
     ltc_name_parse(p->name, "products", "product.name", id, st);
     unsigned bits = ltc_update_mask_bits(req->update_mask, &ltc__bto__v1__product__descriptor, UPDATABLE, U_N, st);
     check_update(p, bits, &list, &cost, st);
-    if (st->code != LTC_OK)
-        return -1;
+    if (st->code != LTC_OK) return -1;
 
     const char *pl[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_LOCK_PRODUCT, 1, pl);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     if (PQntuples(r) != 1)
         return ltc_status_set(st, LTC_NOT_FOUND, "PRODUCT_NOT_FOUND", "product %s not found", p->name);
     const char *stored = ltc_call_strdup(c, ltc_pg_str(r, 0, 0));
     const char *etag = ltc_call_printf(c, "%llx", (unsigned long long)ltc_pg_i64(r, 0, 1));
     const char *currency = new_currency(p, bits, &list, &cost, stored, st);
-    if (!currency)
-        return -1;
+    if (!currency) return -1;
     if (p->etag[0] && strcmp(p->etag, etag) != 0)
-        return ltc_status_set(st, LTC_ABORTED, "ETAG_MISMATCH", "product %s changed since etag %.40s (now %s): read it "
-                              "again", p->name, p->etag, etag);
+        return ltc_status_set(st, LTC_ABORTED, "ETAG_MISMATCH",
+                              "product %s changed since etag %.40s (now %s): read it "
+                              "again",
+                              p->name, p->etag, etag);
 
-    const char *pu[10] = {id, MASKED(bits, U_NAME) ? "true" : "false", MASKED(bits, U_LIST) ? "true" : "false",
-                          MASKED(bits, U_COST) ? "true" : "false", MASKED(bits, U_LEAD) ? "true" : "false",
-                          p->display_name, ltc_sql_i64(c, list.minor), ltc_sql_i64(c, cost.minor),
-                          ltc_sql_i64(c, p->lead_time_days), currency};
-    if (!(r = ltc_call_query(c, st, SQL_UPDATE_PRODUCT, 10, pu)))
-        return -1;
+    const char *pu[10] = {id,
+                          MASKED(bits, U_NAME) ? "true" : "false",
+                          MASKED(bits, U_LIST) ? "true" : "false",
+                          MASKED(bits, U_COST) ? "true" : "false",
+                          MASKED(bits, U_LEAD) ? "true" : "false",
+                          p->display_name,
+                          ltc_sql_i64(c, list.minor),
+                          ltc_sql_i64(c, cost.minor),
+                          ltc_sql_i64(c, p->lead_time_days),
+                          currency};
+    if (!(r = ltc_call_query(c, st, SQL_UPDATE_PRODUCT, 10, pu))) return -1;
     Ltc__Bto__V1__UpdateProductResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__UpdateProductResponse, LTC__BTO__V1__UPDATE_PRODUCT_RESPONSE__INIT);
     resp->product = product_from_row(c, r, 0);

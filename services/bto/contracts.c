@@ -15,10 +15,10 @@ static const char SQL_INSERT_CONTRACT[] =
 static const char SQL_INSERT_TERM[] =
     "INSERT INTO contract_payment_terms (contract_id, position, kind, share_bps, due_days) "
     "VALUES ($1, $2, $3, $4, $5)";
-static const char SQL_GET_CONTRACT[] =
-    "SELECT id, quote_id, deal_id, total_minor, currency, " LTC_SQL_DATE("requested_delivery_date") ", state, "
-    "signed_by, " LTC_SQL_MICROS("sign_time") ", " LTC_SQL_MICROS("close_time") ", " LTC_SQL_MICROS("create_time")
-    " FROM contracts WHERE id = $1";
+static const char SQL_GET_CONTRACT[] = "SELECT id, quote_id, deal_id, total_minor, currency, " LTC_SQL_DATE(
+    "requested_delivery_date") ", state, "
+                               "signed_by, " LTC_SQL_MICROS("sign_time") ", " LTC_SQL_MICROS(
+                                   "close_time") ", " LTC_SQL_MICROS("create_time") " FROM contracts WHERE id = $1";
 static const char SQL_GET_TERMS[] =
     "SELECT kind, share_bps, due_days FROM contract_payment_terms WHERE contract_id = $1 ORDER BY position";
 static const char SQL_LOCK_CONTRACT[] = "SELECT state FROM contracts WHERE id = $1 FOR UPDATE";
@@ -28,8 +28,7 @@ static const char SQL_SIGN_CONTRACT[] =
 int bto_load_contract(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Contract **out) {
     const char *params[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_GET_CONTRACT, 1, params);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     if (PQntuples(r) != 1) {
         ltc_status_set(st, LTC_NOT_FOUND, "CONTRACT_NOT_FOUND", "contract contracts/%s not found", id);
         return -1;
@@ -41,15 +40,13 @@ int bto_load_contract(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1_
     k->total = ltc_money_msg_pg(c, r, 0, 3, 4);
     k->requested_delivery_date = ltc_date_from_pg(c, r, 0, 5);
     k->state = (Ltc__Bto__V1__ContractState)ltc_enum_from_db(&ltc__bto__v1__contract_state__descriptor,
-                                                            "CONTRACT_STATE_", ltc_pg_str(r, 0, 6));
-    if (!ltc_pg_isnull(r, 0, 7))
-        k->signed_by = ltc_call_strdup(c, ltc_pg_str(r, 0, 7));
+                                                             "CONTRACT_STATE_", ltc_pg_str(r, 0, 6));
+    if (!ltc_pg_isnull(r, 0, 7)) k->signed_by = ltc_call_strdup(c, ltc_pg_str(r, 0, 7));
     k->sign_time = ltc_ts_from_pg(c, r, 0, 8);
     k->close_time = ltc_ts_from_pg(c, r, 0, 9);
     k->create_time = ltc_ts_from_pg(c, r, 0, 10);
     PGresult *t = ltc_call_query(c, st, SQL_GET_TERMS, 1, params);
-    if (!t)
-        return -1;
+    if (!t) return -1;
     k->n_payment_terms = (size_t)PQntuples(t);
     k->payment_terms = ltc_terms_from_pg(c, t, 0, PQntuples(t), 0);
     *out = k;
@@ -59,8 +56,7 @@ int bto_load_contract(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1_
 /* Validates the request's fields; fills the quote id and the delivery date as text. */
 static int validate_contract(ltc_call *c, const Ltc__Bto__V1__Contract *k, char quote_id[LTC_UUID_LEN + 1],
                              char delivery[11], ltc_status *st) {
-    if (!k)
-        return ltc_status_bad_field(st, "contract", "required");
+    if (!k) return ltc_status_bad_field(st, "contract", "required");
     ltc_name_parse(k->quote, "quotes", "contract.quote", quote_id, st);
     ltc_check_payment_terms(c, k->payment_terms, k->n_payment_terms, "contract.payment_terms", BTO_MAX_PAYMENT_TERMS,
                             st);
@@ -75,39 +71,32 @@ int bto_create_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     const Ltc__Bto__V1__CreateContractRequest *req = (const void *)m;
     const Ltc__Bto__V1__Contract *k = req->contract;
     char quote_id[LTC_UUID_LEN + 1], delivery[11];
-    if (validate_contract(c, k, quote_id, delivery, st) != 0)
-        return -1;
+    if (validate_contract(c, k, quote_id, delivery, st) != 0) return -1;
     const char *qp[1] = {quote_id};
     PGresult *q = ltc_call_query(c, st, SQL_LOCK_QUOTE, 1, qp);
-    if (!q)
-        return -1;
-    if (PQntuples(q) != 1)
-        return ltc_status_set(st, LTC_NOT_FOUND, "QUOTE_NOT_FOUND", "quote %s not found", k->quote);
+    if (!q) return -1;
+    if (PQntuples(q) != 1) return ltc_status_set(st, LTC_NOT_FOUND, "QUOTE_NOT_FOUND", "quote %s not found", k->quote);
     if (strcmp(ltc_pg_str(q, 0, 0), "ACCEPTED") != 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_NOT_ACCEPTED", "quote %s is %s, not ACCEPTED",
                               k->quote, ltc_pg_str(q, 0, 0));
     PGresult *e = ltc_call_query(c, st, SQL_CONTRACT_OF_QUOTE, 1, qp);
-    if (!e)
-        return -1;
+    if (!e) return -1;
     if (PQntuples(e) > 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_HAS_CONTRACT", "quote %s already has contracts/%s",
                               k->quote, ltc_pg_str(e, 0, 0));
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
     const char *params[6] = {id, quote_id, ltc_pg_str(q, 0, 1), ltc_pg_str(q, 0, 2), ltc_pg_str(q, 0, 3), delivery};
-    if (!ltc_call_query(c, st, SQL_INSERT_CONTRACT, 6, params))
-        return -1;
+    if (!ltc_call_query(c, st, SQL_INSERT_CONTRACT, 6, params)) return -1;
     for (size_t i = 0; i < k->n_payment_terms; i++) {
         const Ltc__Type__V1__PaymentTerm *t = k->payment_terms[i];
         const char *tp[5] = {id, ltc_sql_i64(c, (int64_t)i), ltc_term_kind_to_db(t->kind), ltc_sql_i64(c, t->share_bps),
                              ltc_sql_i64(c, t->due_days)};
-        if (!ltc_call_query(c, st, SQL_INSERT_TERM, 5, tp))
-            return -1;
+        if (!ltc_call_query(c, st, SQL_INSERT_TERM, 5, tp)) return -1;
     }
     Ltc__Bto__V1__CreateContractResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateContractResponse, LTC__BTO__V1__CREATE_CONTRACT_RESPONSE__INIT);
-    if (bto_load_contract(c, st, id, &resp->contract) != 0)
-        return -1;
+    if (bto_load_contract(c, st, id, &resp->contract) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -117,12 +106,10 @@ int bto_create_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 int bto_get_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__GetContractRequest *req = (const void *)m;
     char id[LTC_UUID_LEN + 1];
-    if (ltc_name_parse(req->name, "contracts", "name", id, st) != 0)
-        return -1;
+    if (ltc_name_parse(req->name, "contracts", "name", id, st) != 0) return -1;
     Ltc__Bto__V1__GetContractResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__GetContractResponse, LTC__BTO__V1__GET_CONTRACT_RESPONSE__INIT);
-    if (bto_load_contract(c, st, id, &resp->contract) != 0)
-        return -1;
+    if (bto_load_contract(c, st, id, &resp->contract) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -135,23 +122,19 @@ int bto_sign_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     char id[LTC_UUID_LEN + 1];
     ltc_name_parse(req->name, "contracts", "name", id, st);
     ltc_check_text(req->signed_by, "signed_by", 1, 200, st);
-    if (st->code != LTC_OK)
-        return -1;
+    if (st->code != LTC_OK) return -1;
     const char *params[2] = {id, req->signed_by};
     PGresult *r = ltc_call_query(c, st, SQL_LOCK_CONTRACT, 1, params);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     if (PQntuples(r) != 1)
         return ltc_status_set(st, LTC_NOT_FOUND, "CONTRACT_NOT_FOUND", "contract %s not found", req->name);
     if (strcmp(ltc_pg_str(r, 0, 0), "DRAFT") != 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CONTRACT_NOT_DRAFT", "contract %s is %s, not DRAFT",
                               req->name, ltc_pg_str(r, 0, 0));
-    if (!ltc_call_query(c, st, SQL_SIGN_CONTRACT, 2, params))
-        return -1;
+    if (!ltc_call_query(c, st, SQL_SIGN_CONTRACT, 2, params)) return -1;
     Ltc__Bto__V1__SignContractResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__SignContractResponse, LTC__BTO__V1__SIGN_CONTRACT_RESPONSE__INIT);
-    if (bto_load_contract(c, st, id, &resp->contract) != 0)
-        return -1;
+    if (bto_load_contract(c, st, id, &resp->contract) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

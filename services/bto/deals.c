@@ -7,8 +7,8 @@
 #include "ltc/money.h"
 #include "ltc/proto.h"
 
-#define DEAL_COLS \
-    "d.id, d.opportunity_id, d.bid_id, d.customer_name, d.account_owner, d.solution_owner, d.fulfilment_owner, " \
+#define DEAL_COLS                                                                                                      \
+    "d.id, d.opportunity_id, d.bid_id, d.customer_name, d.account_owner, d.solution_owner, d.fulfilment_owner, "       \
     "d.expected_minor, d.currency, d.state, " LTC_SQL_MICROS("d.create_time") ", d.seq"
 
 static const char SQL_GET_DEAL[] = "SELECT " DEAL_COLS " FROM deals d WHERE d.id = $1";
@@ -21,7 +21,20 @@ static const char SQL_REQUIREMENTS[] =
     "SELECT r.deal_id, r.code, r.description, r.quantity FROM deal_requirements r JOIN deals d ON d.id = r.deal_id "
     "WHERE r.deal_id = ANY($1::uuid[]) ORDER BY d.seq DESC, r.position";
 
-enum { D_ID, D_OPP, D_BID, D_CUSTOMER, D_AR, D_SR, D_FR, D_EXP, D_CUR, D_STATE, D_CTIME, D_SEQ };
+enum {
+    D_ID,
+    D_OPP,
+    D_BID,
+    D_CUSTOMER,
+    D_AR,
+    D_SR,
+    D_FR,
+    D_EXP,
+    D_CUR,
+    D_STATE,
+    D_CTIME,
+    D_SEQ
+};
 
 static Ltc__Bto__V1__Deal *deal_from_row(ltc_call *c, const PGresult *r, int row) {
     Ltc__Bto__V1__Deal *d = LTC_NEW(c, Ltc__Bto__V1__Deal, LTC__BTO__V1__DEAL__INIT);
@@ -32,29 +45,24 @@ static Ltc__Bto__V1__Deal *deal_from_row(ltc_call *c, const PGresult *r, int row
     d->iron_triangle = ltc_triangle_from_pg(c, r, row, D_AR);
     d->expected_amount = ltc_money_msg_pg(c, r, row, D_EXP, D_CUR);
     d->state = (Ltc__Bto__V1__DealState)ltc_enum_from_db(&ltc__bto__v1__deal_state__descriptor, "DEAL_STATE_",
-                                                        ltc_pg_str(r, row, D_STATE));
+                                                         ltc_pg_str(r, row, D_STATE));
     d->create_time = ltc_ts_from_pg(c, r, row, D_CTIME);
     return d;
 }
 
 /* Attaches the requirements of `deals` (in the order SQL_LIST_DEALS returned them). 0 or -1. */
 static int attach_requirements(ltc_call *c, ltc_status *st, Ltc__Bto__V1__Deal **deals, const PGresult *dr, int n) {
-    if (n <= 0)
-        return 0;
+    if (n <= 0) return 0;
     const char **ids = ltc_call_alloc(c, (size_t)n * sizeof *ids);
-    for (int i = 0; i < n; i++)
-        ids[i] = ltc_pg_str(dr, i, D_ID);
+    for (int i = 0; i < n; i++) ids[i] = ltc_pg_str(dr, i, D_ID);
     const char *params[1] = {ltc_sql_array(c, ids, (size_t)n)};
     PGresult *r = ltc_call_query(c, st, SQL_REQUIREMENTS, 1, params);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     int nr = PQntuples(r), k = 0;
     for (int i = 0; i < n && k < nr; i++) {
         int first = k;
-        while (k < nr && strcmp(ltc_pg_str(r, k, 0), ids[i]) == 0)
-            k++;
-        if (k == first)
-            continue;
+        while (k < nr && strcmp(ltc_pg_str(r, k, 0), ids[i]) == 0) k++;
+        if (k == first) continue;
         Ltc__Bto__V1__Deal *d = deals[i];
         d->n_requirements = (size_t)(k - first);
         d->requirements = ltc_call_alloc(c, d->n_requirements * sizeof *d->requirements);
@@ -72,15 +80,13 @@ static int attach_requirements(ltc_call *c, ltc_status *st, Ltc__Bto__V1__Deal *
 int bto_load_deal(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Deal **out) {
     const char *params[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_GET_DEAL, 1, params);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     if (PQntuples(r) != 1) {
         ltc_status_set(st, LTC_NOT_FOUND, "DEAL_NOT_FOUND", "deal deals/%s not found", id);
         return -1;
     }
     Ltc__Bto__V1__Deal *d = deal_from_row(c, r, 0);
-    if (attach_requirements(c, st, &d, r, 1) != 0)
-        return -1;
+    if (attach_requirements(c, st, &d, r, 1) != 0) return -1;
     *out = d;
     return 0;
 }
@@ -89,11 +95,9 @@ int bto_load_deal(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Dea
 int bto_get_deal(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__GetDealRequest *req = (const void *)m;
     char id[LTC_UUID_LEN + 1];
-    if (ltc_name_parse(req->name, "deals", "name", id, st) != 0)
-        return -1;
+    if (ltc_name_parse(req->name, "deals", "name", id, st) != 0) return -1;
     Ltc__Bto__V1__Deal *d;
-    if (bto_load_deal(c, st, id, &d) != 0)
-        return -1;
+    if (bto_load_deal(c, st, id, &d) != 0) return -1;
     Ltc__Bto__V1__GetDealResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__GetDealResponse, LTC__BTO__V1__GET_DEAL_RESPONSE__INIT);
     resp->deal = d;
@@ -106,25 +110,20 @@ int bto_list_deals(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     const Ltc__Bto__V1__ListDealsRequest *req = (const void *)m;
     int limit = 0;
     int64_t after = 0;
-    if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0)
-        return -1;
+    if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
     const char *params[3] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c)};
     PGresult *r = ltc_call_query(c, st, SQL_LIST_DEALS, 3, params);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     int n = PQntuples(r);
     int shown = n < limit ? n : limit - 1;
     Ltc__Bto__V1__ListDealsResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__ListDealsResponse, LTC__BTO__V1__LIST_DEALS_RESPONSE__INIT);
     if (shown > 0) {
         resp->deals = ltc_call_alloc(c, (size_t)shown * sizeof *resp->deals);
-        for (int i = 0; i < shown; i++)
-            resp->deals[i] = deal_from_row(c, r, i);
+        for (int i = 0; i < shown; i++) resp->deals[i] = deal_from_row(c, r, i);
         resp->n_deals = (size_t)shown;
-        if (attach_requirements(c, st, resp->deals, r, shown) != 0)
-            return -1;
-        if (n >= limit)
-            resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, shown - 1, D_SEQ));
+        if (attach_requirements(c, st, resp->deals, r, shown) != 0) return -1;
+        if (n >= limit) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, shown - 1, D_SEQ));
     }
     *out = &resp->base;
     return 0;

@@ -18,9 +18,19 @@ static const ltc_handoff_peer OTD = {"otd", &ltc__otd__v1__intake_service__descr
 /* The order with what OTD needs of its deal (customer, iron triangle) and of its contract (requested date). */
 static const char SQL_ORDER[] =
     "SELECT o.contract_id, o.deal_id, o.total_minor, o.currency, d.customer_name, d.account_owner, d.solution_owner,"
-    " d.fulfilment_owner, " LTC_SQL_DATE("k.requested_delivery_date")
-    " FROM orders o JOIN deals d ON d.id = o.deal_id JOIN contracts k ON k.id = o.contract_id WHERE o.id = $1";
-enum { O_CONTRACT, O_DEAL, O_TOTAL, O_CURRENCY, O_CUSTOMER, O_AR, O_SR, O_FR, O_REQUESTED };
+    " d.fulfilment_owner, " LTC_SQL_DATE(
+        "k.requested_delivery_date") " FROM orders o JOIN deals d ON d.id = o.deal_id JOIN contracts k ON k.id = o.contract_id WHERE o.id = $1";
+enum {
+    O_CONTRACT,
+    O_DEAL,
+    O_TOTAL,
+    O_CURRENCY,
+    O_CUSTOMER,
+    O_AR,
+    O_SR,
+    O_FR,
+    O_REQUESTED
+};
 static const char SQL_ORDER_LINES[] =
     "SELECT product_id, sku, quantity, unit_price_minor, currency FROM order_lines WHERE order_id = $1"
     " ORDER BY line_no";

@@ -13,22 +13,23 @@
 static const char SQL_INSERT_DEAL[] =
     "INSERT INTO deals (id, opportunity_id, bid_id, customer_name, account_owner, solution_owner, fulfilment_owner, "
     "expected_minor, currency, handoff_id, won_time) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, " LTC_SQL_TS_PARAM("$11") ") "
-    "ON CONFLICT (id) DO NOTHING RETURNING id";
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, " LTC_SQL_TS_PARAM(
+        "$11") ") "
+               "ON CONFLICT (id) DO NOTHING RETURNING id";
 static const char SQL_INSERT_REQUIREMENT[] =
     "INSERT INTO deal_requirements (deal_id, position, code, description, quantity) VALUES ($1, $2, $3, $4, $5)";
 static const char SQL_LOCK_ORDER[] =
     "SELECT state, contract_id, deal_id, currency FROM orders WHERE id = $1 FOR UPDATE";
-static const char SQL_CLOSE_ORDER[] =
-    "UPDATE orders SET state = 'CLOSED', close_time = coalesce(" LTC_SQL_TS_PARAM("$2") ", now()), "
-    "collected_minor = $3, collected_currency = $4, close_handoff_id = $5, update_time = now() WHERE id = $1 "
-    "RETURNING " LTC_SQL_MICROS("close_time");
+static const char SQL_CLOSE_ORDER[] = "UPDATE orders SET state = 'CLOSED', close_time = coalesce(" LTC_SQL_TS_PARAM(
+    "$2") ", now()), "
+          "collected_minor = $3, collected_currency = $4, close_handoff_id = $5, update_time = now() WHERE id = $1 "
+          "RETURNING " LTC_SQL_MICROS("close_time");
 static const char SQL_LOCK_CONTRACT_STATE[] = "SELECT state FROM contracts WHERE id = $1 FOR UPDATE";
 /* Closes the contract (or deal) unless one of its orders is still open; returns a row when it closed it. */
-static const char SQL_CLOSE_CONTRACT[] =
-    "UPDATE contracts SET state = 'CLOSED', close_time = " LTC_SQL_TS_PARAM("$2") ", update_time = now() "
-    "WHERE id = $1 AND state = 'SIGNED' "
-    "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.contract_id = $1 AND o.state <> 'CLOSED') RETURNING id";
+static const char SQL_CLOSE_CONTRACT[] = "UPDATE contracts SET state = 'CLOSED', close_time = " LTC_SQL_TS_PARAM(
+    "$2") ", update_time = now() "
+          "WHERE id = $1 AND state = 'SIGNED' "
+          "AND NOT EXISTS (SELECT 1 FROM orders o WHERE o.contract_id = $1 AND o.state <> 'CLOSED') RETURNING id";
 static const char SQL_LOCK_DEAL[] = "SELECT state FROM deals WHERE id = $1 FOR UPDATE";
 static const char SQL_CLOSE_DEAL[] =
     "UPDATE deals SET state = 'CLOSED', update_time = now() WHERE id = $1 AND state = 'ORDERED' "
@@ -70,22 +71,27 @@ int bto_accept_won_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     ltc_money amount = {{0}, 0};
     int64_t won_us = 0;
     int won_present = 0;
-    if (validate_won_bid(c, req, deal_id, opp_id, bid_id, &amount, &won_us, &won_present, st) != 0)
-        return -1;
+    if (validate_won_bid(c, req, deal_id, opp_id, bid_id, &amount, &won_us, &won_present, st) != 0) return -1;
     const Ltc__Type__V1__IronTriangle *t = req->iron_triangle;
-    const char *params[11] = {deal_id, opp_id, bid_id, req->customer_name, t->account_owner, t->solution_owner,
-                              t->fulfilment_owner, ltc_sql_i64(c, amount.minor), amount.currency, req->handoff_id,
+    const char *params[11] = {deal_id,
+                              opp_id,
+                              bid_id,
+                              req->customer_name,
+                              t->account_owner,
+                              t->solution_owner,
+                              t->fulfilment_owner,
+                              ltc_sql_i64(c, amount.minor),
+                              amount.currency,
+                              req->handoff_id,
                               won_present ? ltc_sql_i64(c, won_us) : NULL};
     PGresult *r = ltc_call_query(c, st, SQL_INSERT_DEAL, 11, params);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     if (PQntuples(r) != 1)
         return ltc_status_set(st, LTC_ALREADY_EXISTS, "DEAL_EXISTS", "deal %s was already handed over", req->deal);
     for (size_t i = 0; i < req->n_requirements; i++) {
         const Ltc__Bto__V1__WonBidRequirement *q = req->requirements[i];
         const char *rp[5] = {deal_id, ltc_sql_i64(c, (int64_t)i), q->code, q->description, ltc_sql_i64(c, q->quantity)};
-        if (!ltc_call_query(c, st, SQL_INSERT_REQUIREMENT, 5, rp))
-            return -1;
+        if (!ltc_call_query(c, st, SQL_INSERT_REQUIREMENT, 5, rp)) return -1;
     }
     Ltc__Bto__V1__AcceptWonBidResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__AcceptWonBidResponse, LTC__BTO__V1__ACCEPT_WON_BID_RESPONSE__INIT);
@@ -113,15 +119,12 @@ static int validate_closure(const Ltc__Bto__V1__AcceptOrderClosureRequest *req, 
 static int close_parents(ltc_call *c, ltc_status *st, const char *contract_id, const char *deal_id,
                          const char *close_us, int *contract_closed) {
     const char *cp[2] = {contract_id, close_us};
-    if (!ltc_call_query(c, st, SQL_LOCK_CONTRACT_STATE, 1, cp))
-        return -1;
+    if (!ltc_call_query(c, st, SQL_LOCK_CONTRACT_STATE, 1, cp)) return -1;
     PGresult *r = ltc_call_query(c, st, SQL_CLOSE_CONTRACT, 2, cp);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     *contract_closed = PQntuples(r) == 1;
     const char *dp[1] = {deal_id};
-    if (!ltc_call_query(c, st, SQL_LOCK_DEAL, 1, dp))
-        return -1;
+    if (!ltc_call_query(c, st, SQL_LOCK_DEAL, 1, dp)) return -1;
     return ltc_call_query(c, st, SQL_CLOSE_DEAL, 1, dp) ? 0 : -1;
 }
 
@@ -136,12 +139,10 @@ int bto_accept_order_closure(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
     ltc_money collected = {{0}, 0};
     int64_t close_us = 0;
     int close_present = 0;
-    if (validate_closure(req, order_id, contract_id, &collected, &close_us, &close_present, st) != 0)
-        return -1;
+    if (validate_closure(req, order_id, contract_id, &collected, &close_us, &close_present, st) != 0) return -1;
     const char *op[1] = {order_id};
     PGresult *r = ltc_call_query(c, st, SQL_LOCK_ORDER, 1, op);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     if (PQntuples(r) != 1)
         return ltc_status_set(st, LTC_NOT_FOUND, "ORDER_NOT_FOUND", "order %s not found", req->order);
     if (strcmp(ltc_pg_str(r, 0, 1), contract_id) != 0)
@@ -149,20 +150,17 @@ int bto_accept_order_closure(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
     if (strcmp(ltc_pg_str(r, 0, 3), collected.currency) != 0)
         ltc_status_bad_field(st, "collected_amount", "currency %s differs from the order's %s", collected.currency,
                              ltc_pg_str(r, 0, 3));
-    if (st->code != LTC_OK)
-        return -1;
+    if (st->code != LTC_OK) return -1;
     if (strcmp(ltc_pg_str(r, 0, 0), "PLACED") != 0)
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_ALREADY_CLOSED", "order %s is already %s",
-                              req->order, ltc_pg_str(r, 0, 0));
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_ALREADY_CLOSED", "order %s is already %s", req->order,
+                              ltc_pg_str(r, 0, 0));
     const char *deal_id = ltc_pg_str(r, 0, 2);
     const char *up[5] = {order_id, close_present ? ltc_sql_i64(c, close_us) : NULL, ltc_sql_i64(c, collected.minor),
                          collected.currency, req->handoff_id};
     PGresult *u = ltc_call_query(c, st, SQL_CLOSE_ORDER, 5, up);
-    if (!u)
-        return -1;
+    if (!u) return -1;
     int contract_closed = 0;
-    if (close_parents(c, st, contract_id, deal_id, ltc_pg_str(u, 0, 0), &contract_closed) != 0)
-        return -1;
+    if (close_parents(c, st, contract_id, deal_id, ltc_pg_str(u, 0, 0), &contract_closed) != 0) return -1;
     Ltc__Bto__V1__AcceptOrderClosureResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__AcceptOrderClosureResponse, LTC__BTO__V1__ACCEPT_ORDER_CLOSURE_RESPONSE__INIT);
     resp->contract_closed = contract_closed;

@@ -11,9 +11,8 @@ static const char SQL_LOCK_CONTRACT[] =
     "SELECT state, quote_id, deal_id, total_minor, currency FROM contracts WHERE id = $1 FOR UPDATE";
 static const char SQL_ORDER_OF_CONTRACT[] = "SELECT id FROM orders WHERE contract_id = $1";
 static const char SQL_LOCK_DEAL[] = "SELECT state FROM deals WHERE id = $1 FOR UPDATE";
-static const char SQL_INSERT_ORDER[] =
-    "INSERT INTO orders (id, contract_id, deal_id, total_minor, currency, state) "
-    "VALUES ($1, $2, $3, $4, $5, 'PLACED')";
+static const char SQL_INSERT_ORDER[] = "INSERT INTO orders (id, contract_id, deal_id, total_minor, currency, state) "
+                                       "VALUES ($1, $2, $3, $4, $5, 'PLACED')";
 /* The frozen prices of the accepted quote become the order's lines. */
 static const char SQL_COPY_LINES[] =
     "INSERT INTO order_lines (order_id, line_no, product_id, sku, quantity, unit_price_minor, line_total_minor, "
@@ -21,9 +20,8 @@ static const char SQL_COPY_LINES[] =
     "FROM quote_lines WHERE quote_id = $2";
 static const char SQL_DEAL_ORDERED[] =
     "UPDATE deals SET state = 'ORDERED', update_time = now() WHERE id = $1 AND state = 'OPEN'";
-static const char SQL_GET_ORDER[] =
-    "SELECT id, contract_id, deal_id, total_minor, currency, state, " LTC_SQL_MICROS("create_time") ", "
-    LTC_SQL_MICROS("close_time") ", collected_minor, collected_currency FROM orders WHERE id = $1";
+static const char SQL_GET_ORDER[] = "SELECT id, contract_id, deal_id, total_minor, currency, state, " LTC_SQL_MICROS(
+    "create_time") ", " LTC_SQL_MICROS("close_time") ", collected_minor, collected_currency FROM orders WHERE id = $1";
 static const char SQL_GET_LINES[] =
     "SELECT product_id, sku, quantity, unit_price_minor, line_total_minor, currency FROM order_lines "
     "WHERE order_id = $1 ORDER BY line_no";
@@ -31,8 +29,7 @@ static const char SQL_GET_LINES[] =
 int bto_load_order(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Order **out) {
     const char *params[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_GET_ORDER, 1, params);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     if (PQntuples(r) != 1) {
         ltc_status_set(st, LTC_NOT_FOUND, "ORDER_NOT_FOUND", "order orders/%s not found", id);
         return -1;
@@ -43,13 +40,12 @@ int bto_load_order(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Or
     o->deal = bto_name(c, "deals", ltc_pg_str(r, 0, 2));
     o->total = ltc_money_msg_pg(c, r, 0, 3, 4);
     o->state = (Ltc__Bto__V1__OrderState)ltc_enum_from_db(&ltc__bto__v1__order_state__descriptor, "ORDER_STATE_",
-                                                         ltc_pg_str(r, 0, 5));
+                                                          ltc_pg_str(r, 0, 5));
     o->create_time = ltc_ts_from_pg(c, r, 0, 6);
     o->close_time = ltc_ts_from_pg(c, r, 0, 7);
     o->collected_amount = ltc_money_msg_pg(c, r, 0, 8, 9);
     PGresult *l = ltc_call_query(c, st, SQL_GET_LINES, 1, params);
-    if (!l)
-        return -1;
+    if (!l) return -1;
     int n = PQntuples(l);
     if (n > 0) {
         o->lines = ltc_call_alloc(c, (size_t)n * sizeof *o->lines);
@@ -75,17 +71,14 @@ int bto_load_order(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Or
 int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__CreateOrderRequest *req = (const void *)m;
     char contract_id[LTC_UUID_LEN + 1];
-    if (ltc_name_parse(req->contract, "contracts", "contract", contract_id, st) != 0)
-        return -1;
+    if (ltc_name_parse(req->contract, "contracts", "contract", contract_id, st) != 0) return -1;
     const char *cp[1] = {contract_id};
     PGresult *k = ltc_call_query(c, st, SQL_LOCK_CONTRACT, 1, cp);
-    if (!k)
-        return -1;
+    if (!k) return -1;
     if (PQntuples(k) != 1)
         return ltc_status_set(st, LTC_NOT_FOUND, "CONTRACT_NOT_FOUND", "contract %s not found", req->contract);
     PGresult *e = ltc_call_query(c, st, SQL_ORDER_OF_CONTRACT, 1, cp);
-    if (!e)
-        return -1;
+    if (!e) return -1;
     if (PQntuples(e) > 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CONTRACT_ALREADY_ORDERED",
                               "contract %s already has orders/%s", req->contract, ltc_pg_str(e, 0, 0));
@@ -94,23 +87,17 @@ int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
                               req->contract, ltc_pg_str(k, 0, 0));
     const char *quote_id = ltc_pg_str(k, 0, 1), *deal_id = ltc_pg_str(k, 0, 2);
     const char *dp[1] = {deal_id};
-    if (!ltc_call_query(c, st, SQL_LOCK_DEAL, 1, dp))
-        return -1;
+    if (!ltc_call_query(c, st, SQL_LOCK_DEAL, 1, dp)) return -1;
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
     const char *op[5] = {id, contract_id, deal_id, ltc_pg_str(k, 0, 3), ltc_pg_str(k, 0, 4)};
-    if (!ltc_call_query(c, st, SQL_INSERT_ORDER, 5, op))
-        return -1;
+    if (!ltc_call_query(c, st, SQL_INSERT_ORDER, 5, op)) return -1;
     const char *lp[2] = {id, quote_id};
-    if (!ltc_call_query(c, st, SQL_COPY_LINES, 2, lp))
-        return -1;
-    if (!ltc_call_query(c, st, SQL_DEAL_ORDERED, 1, dp))
-        return -1;
+    if (!ltc_call_query(c, st, SQL_COPY_LINES, 2, lp)) return -1;
+    if (!ltc_call_query(c, st, SQL_DEAL_ORDERED, 1, dp)) return -1;
     Ltc__Bto__V1__Order *o;
-    if (bto_load_order(c, st, id, &o) != 0)
-        return -1;
-    if (bto_handoff_order(c, st, id) != 0)
-        return -1;
+    if (bto_load_order(c, st, id, &o) != 0) return -1;
+    if (bto_handoff_order(c, st, id) != 0) return -1;
     Ltc__Bto__V1__CreateOrderResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateOrderResponse, LTC__BTO__V1__CREATE_ORDER_RESPONSE__INIT);
     resp->order = o;
@@ -122,13 +109,10 @@ int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
 int bto_get_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__GetOrderRequest *req = (const void *)m;
     char id[LTC_UUID_LEN + 1];
-    if (ltc_name_parse(req->name, "orders", "name", id, st) != 0)
-        return -1;
+    if (ltc_name_parse(req->name, "orders", "name", id, st) != 0) return -1;
     Ltc__Bto__V1__GetOrderResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__GetOrderResponse, LTC__BTO__V1__GET_ORDER_RESPONSE__INIT);
-    if (bto_load_order(c, st, id, &resp->order) != 0)
-        return -1;
+    if (bto_load_order(c, st, id, &resp->order) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
-

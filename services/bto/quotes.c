@@ -9,8 +9,7 @@
 
 static const char SQL_DATE_IN_PAST[] = "SELECT $1::date < current_date";
 static const char SQL_LOCK_DEAL[] = "SELECT state FROM deals WHERE id = $1 FOR UPDATE";
-static const char SQL_PRODUCTS[] =
-    "SELECT id, list_price_minor, currency FROM products WHERE id = ANY($1::uuid[])";
+static const char SQL_PRODUCTS[] = "SELECT id, list_price_minor, currency FROM products WHERE id = ANY($1::uuid[])";
 /* The next version of the deal (its row is locked, so versions are serialised). */
 static const char SQL_INSERT_QUOTE[] =
     "INSERT INTO quotes (id, deal_id, version, total_minor, currency, valid_until, state) "
@@ -22,25 +21,22 @@ static const char SQL_INSERT_LINES[] =
     "FROM unnest($3::uuid[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[]) "
     "WITH ORDINALITY AS l(product_id, quantity, bps, list_minor, price_minor, total_minor, n) "
     "JOIN products p ON p.id = l.product_id";
-static const char SQL_GET_QUOTE[] =
-    "SELECT id, deal_id, version, total_minor, currency, " LTC_SQL_DATE("valid_until") ", state, "
-    LTC_SQL_MICROS("create_time") " FROM quotes WHERE id = $1";
+static const char SQL_GET_QUOTE[] = "SELECT id, deal_id, version, total_minor, currency, " LTC_SQL_DATE(
+    "valid_until") ", state, " LTC_SQL_MICROS("create_time") " FROM quotes WHERE id = $1";
 static const char SQL_GET_LINES[] =
     "SELECT product_id, quantity, unit_list_minor, discount_bps, unit_price_minor, line_total_minor, currency "
     "FROM quote_lines WHERE quote_id = $1 ORDER BY line_no";
 static const char SQL_QUOTE_DEAL[] = "SELECT deal_id FROM quotes WHERE id = $1";
 static const char SQL_LOCK_QUOTE[] =
     "SELECT state, valid_until < current_date, " LTC_SQL_DATE("valid_until") " FROM quotes WHERE id = $1 FOR UPDATE";
-static const char SQL_ACCEPTED_OF_DEAL[] =
-    "SELECT id FROM quotes WHERE deal_id = $1 AND state = 'ACCEPTED' LIMIT 1";
+static const char SQL_ACCEPTED_OF_DEAL[] = "SELECT id FROM quotes WHERE deal_id = $1 AND state = 'ACCEPTED' LIMIT 1";
 static const char SQL_ACCEPT_QUOTE[] =
     "UPDATE quotes SET state = 'ACCEPTED', accept_time = now(), update_time = now() WHERE id = $1";
 
 int bto_load_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Quote **out) {
     const char *params[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_GET_QUOTE, 1, params);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     if (PQntuples(r) != 1) {
         ltc_status_set(st, LTC_NOT_FOUND, "QUOTE_NOT_FOUND", "quote quotes/%s not found", id);
         return -1;
@@ -52,11 +48,10 @@ int bto_load_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Qu
     q->total = ltc_money_msg_pg(c, r, 0, 3, 4);
     q->valid_until = ltc_date_from_pg(c, r, 0, 5);
     q->state = (Ltc__Bto__V1__QuoteState)ltc_enum_from_db(&ltc__bto__v1__quote_state__descriptor, "QUOTE_STATE_",
-                                                         ltc_pg_str(r, 0, 6));
+                                                          ltc_pg_str(r, 0, 6));
     q->create_time = ltc_ts_from_pg(c, r, 0, 7);
     PGresult *l = ltc_call_query(c, st, SQL_GET_LINES, 1, params);
-    if (!l)
-        return -1;
+    if (!l) return -1;
     int n = PQntuples(l);
     if (n > 0) {
         q->lines = ltc_call_alloc(c, (size_t)n * sizeof *q->lines);
@@ -80,8 +75,7 @@ int bto_load_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Qu
  * the lines and valid_until as text. */
 static int validate_quote(ltc_call *c, const Ltc__Bto__V1__Quote *q, char deal_id[LTC_UUID_LEN + 1],
                           char (*product_ids)[LTC_UUID_LEN + 1], char valid_until[11], ltc_status *st) {
-    if (!q)
-        return ltc_status_bad_field(st, "quote", "required");
+    if (!q) return ltc_status_bad_field(st, "quote", "required");
     ltc_name_parse(q->deal, "deals", "quote.deal", deal_id, st);
     if (q->n_lines == 0) {
         ltc_status_bad_field(st, "quote.lines", "at least one line is required");
@@ -102,17 +96,14 @@ static int validate_quote(ltc_call *c, const Ltc__Bto__V1__Quote *q, char deal_i
             if (l->quantity < 1 || l->quantity > 1000000)
                 ltc_status_bad_field(st, ltc_call_printf(c, "quote.lines[%zu].quantity", i), "must be 1 to 1000000");
             if (l->discount_bps < 0 || l->discount_bps > 10000)
-                ltc_status_bad_field(st, ltc_call_printf(c, "quote.lines[%zu].discount_bps", i),
-                                     "must be 0 to 10000");
+                ltc_status_bad_field(st, ltc_call_printf(c, "quote.lines[%zu].discount_bps", i), "must be 0 to 10000");
         }
     }
     if (ltc_date_to_text(q->valid_until, "quote.valid_until", 0, valid_until, st) == 0) {
         const char *params[1] = {valid_until};
         PGresult *r = ltc_call_query(c, st, SQL_DATE_IN_PAST, 1, params);
-        if (!r)
-            return -1;
-        if (ltc_pg_bool(r, 0, 0))
-            ltc_status_bad_field(st, "quote.valid_until", "must not be in the past");
+        if (!r) return -1;
+        if (ltc_pg_bool(r, 0, 0)) ltc_status_bad_field(st, "quote.valid_until", "must not be in the past");
     }
     return st->code == LTC_OK ? 0 : -1;
 }
@@ -121,8 +112,7 @@ static int validate_quote(ltc_call *c, const Ltc__Bto__V1__Quote *q, char deal_i
 static int lock_open_deal(ltc_call *c, ltc_status *st, const char *deal_id) {
     const char *params[1] = {deal_id};
     PGresult *r = ltc_call_query(c, st, SQL_LOCK_DEAL, 1, params);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     if (PQntuples(r) != 1)
         return ltc_status_set(st, LTC_NOT_FOUND, "DEAL_NOT_FOUND", "deal deals/%s not found", deal_id);
     const char *state = ltc_pg_str(r, 0, 0);
@@ -139,26 +129,25 @@ typedef struct priced_line {
 
 /* Prices the lines from the catalogue: every product must exist and all be in one currency. Fills lines, the
  * currency (4 bytes) and the total. */
-static int price_lines(ltc_call *c, ltc_status *st, const Ltc__Bto__V1__Quote *q,
-                       char (*product_ids)[LTC_UUID_LEN + 1], priced_line *lines, char *currency, int64_t *total) {
+static int price_lines(ltc_call *c, ltc_status *st, const Ltc__Bto__V1__Quote *q, char (*product_ids)[LTC_UUID_LEN + 1],
+                       priced_line *lines, char *currency, int64_t *total) {
     size_t n = q->n_lines;
     const char **ids = ltc_call_alloc(c, n * sizeof *ids);
-    for (size_t i = 0; i < n; i++)
-        ids[i] = product_ids[i];
+    for (size_t i = 0; i < n; i++) ids[i] = product_ids[i];
     const char *params[1] = {ltc_sql_array(c, ids, n)};
     PGresult *r = ltc_call_query(c, st, SQL_PRODUCTS, 1, params);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     int np = PQntuples(r);
     int *row_of = ltc_call_alloc(c, n * sizeof *row_of);
     for (size_t i = 0; i < n; i++) {
         row_of[i] = -1;
         for (int k = 0; k < np && row_of[i] < 0; k++)
-            if (strcmp(ltc_pg_str(r, k, 0), ids[i]) == 0)
-                row_of[i] = k;
+            if (strcmp(ltc_pg_str(r, k, 0), ids[i]) == 0) row_of[i] = k;
         if (row_of[i] < 0)
-            return ltc_status_set(st, LTC_NOT_FOUND, "PRODUCT_NOT_FOUND", "product %s (quote.lines[%zu].product) "
-                                  "not found", q->lines[i]->product, i);
+            return ltc_status_set(st, LTC_NOT_FOUND, "PRODUCT_NOT_FOUND",
+                                  "product %s (quote.lines[%zu].product) "
+                                  "not found",
+                                  q->lines[i]->product, i);
     }
     const char *cur0 = ltc_pg_str(r, row_of[0], 2);
     *total = 0;
@@ -182,8 +171,7 @@ static int price_lines(ltc_call *c, ltc_status *st, const Ltc__Bto__V1__Quote *q
 
 /* Writes the lines with unnest() of array parameters: one statement for up to 200 lines. */
 static int insert_lines(ltc_call *c, ltc_status *st, const char *quote_id, const char *currency,
-                        const Ltc__Bto__V1__Quote *q, char (*product_ids)[LTC_UUID_LEN + 1],
-                        const priced_line *lines) {
+                        const Ltc__Bto__V1__Quote *q, char (*product_ids)[LTC_UUID_LEN + 1], const priced_line *lines) {
     size_t n = q->n_lines;
     const char **ids = ltc_call_alloc(c, n * sizeof *ids);
     const char **qty = ltc_call_alloc(c, n * sizeof *qty), **bps = ltc_call_alloc(c, n * sizeof *bps);
@@ -206,8 +194,7 @@ static int insert_lines(ltc_call *c, ltc_status *st, const char *quote_id, const
                              ltc_sql_array(c, price, n),
                              ltc_sql_array(c, tot, n)};
     PGresult *r = ltc_call_query(c, st, SQL_INSERT_LINES, 8, params);
-    if (!r)
-        return -1;
+    if (!r) return -1;
     if (strcmp(PQcmdTuples(r), ltc_sql_i64(c, (int64_t)n)) != 0)
         return ltc_status_set(st, LTC_ABORTED, "PRODUCT_CHANGED", "the catalogue changed while pricing the quote");
     return 0;
@@ -221,27 +208,21 @@ int bto_create_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     const Ltc__Bto__V1__Quote *q = req->quote;
     char deal_id[LTC_UUID_LEN + 1], valid_until[11];
     size_t n = q && q->n_lines <= BTO_MAX_QUOTE_LINES ? q->n_lines : 0;
-    char (*product_ids)[LTC_UUID_LEN + 1] = ltc_call_alloc(c, (n ? n : 1) * sizeof *product_ids);
-    if (validate_quote(c, q, deal_id, product_ids, valid_until, st) != 0)
-        return -1;
-    if (lock_open_deal(c, st, deal_id) != 0)
-        return -1;
+    char(*product_ids)[LTC_UUID_LEN + 1] = ltc_call_alloc(c, (n ? n : 1) * sizeof *product_ids);
+    if (validate_quote(c, q, deal_id, product_ids, valid_until, st) != 0) return -1;
+    if (lock_open_deal(c, st, deal_id) != 0) return -1;
     priced_line *lines = ltc_call_alloc(c, n * sizeof *lines);
     char currency[4];
     int64_t total = 0;
-    if (price_lines(c, st, q, product_ids, lines, currency, &total) != 0)
-        return -1;
+    if (price_lines(c, st, q, product_ids, lines, currency, &total) != 0) return -1;
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
     const char *params[5] = {id, deal_id, ltc_sql_i64(c, total), currency, valid_until};
-    if (!ltc_call_query(c, st, SQL_INSERT_QUOTE, 5, params))
-        return -1;
-    if (insert_lines(c, st, id, currency, q, product_ids, lines) != 0)
-        return -1;
+    if (!ltc_call_query(c, st, SQL_INSERT_QUOTE, 5, params)) return -1;
+    if (insert_lines(c, st, id, currency, q, product_ids, lines) != 0) return -1;
     Ltc__Bto__V1__CreateQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateQuoteResponse, LTC__BTO__V1__CREATE_QUOTE_RESPONSE__INIT);
-    if (bto_load_quote(c, st, id, &resp->quote) != 0)
-        return -1;
+    if (bto_load_quote(c, st, id, &resp->quote) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -250,12 +231,10 @@ int bto_create_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
 int bto_get_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__GetQuoteRequest *req = (const void *)m;
     char id[LTC_UUID_LEN + 1];
-    if (ltc_name_parse(req->name, "quotes", "name", id, st) != 0)
-        return -1;
+    if (ltc_name_parse(req->name, "quotes", "name", id, st) != 0) return -1;
     Ltc__Bto__V1__GetQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__GetQuoteResponse, LTC__BTO__V1__GET_QUOTE_RESPONSE__INIT);
-    if (bto_load_quote(c, st, id, &resp->quote) != 0)
-        return -1;
+    if (bto_load_quote(c, st, id, &resp->quote) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -266,21 +245,16 @@ int bto_get_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out
 int bto_accept_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__AcceptQuoteRequest *req = (const void *)m;
     char id[LTC_UUID_LEN + 1];
-    if (ltc_name_parse(req->name, "quotes", "name", id, st) != 0)
-        return -1;
+    if (ltc_name_parse(req->name, "quotes", "name", id, st) != 0) return -1;
     const char *params[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_QUOTE_DEAL, 1, params);
-    if (!r)
-        return -1;
-    if (PQntuples(r) != 1)
-        return ltc_status_set(st, LTC_NOT_FOUND, "QUOTE_NOT_FOUND", "quote %s not found", req->name);
+    if (!r) return -1;
+    if (PQntuples(r) != 1) return ltc_status_set(st, LTC_NOT_FOUND, "QUOTE_NOT_FOUND", "quote %s not found", req->name);
     /* Lock order deal -> quote, as CreateQuote: acceptances of one deal are serialised. */
     const char *dp[1] = {ltc_pg_str(r, 0, 0)};
-    if (!ltc_call_query(c, st, SQL_LOCK_DEAL, 1, dp))
-        return -1;
+    if (!ltc_call_query(c, st, SQL_LOCK_DEAL, 1, dp)) return -1;
     PGresult *qr = ltc_call_query(c, st, SQL_LOCK_QUOTE, 1, params);
-    if (!qr)
-        return -1;
+    if (!qr) return -1;
     if (PQntuples(qr) != 1)
         return ltc_status_set(st, LTC_NOT_FOUND, "QUOTE_NOT_FOUND", "quote %s not found", req->name);
     const char *state = ltc_pg_str(qr, 0, 0);
@@ -291,17 +265,14 @@ int bto_accept_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_EXPIRED", "quote %s expired after %s", req->name,
                               ltc_pg_str(qr, 0, 2));
     PGresult *ar = ltc_call_query(c, st, SQL_ACCEPTED_OF_DEAL, 1, dp);
-    if (!ar)
-        return -1;
+    if (!ar) return -1;
     if (PQntuples(ar) > 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "DEAL_HAS_ACCEPTED_QUOTE",
                               "deal deals/%s already has an accepted quote, quotes/%s", dp[0], ltc_pg_str(ar, 0, 0));
-    if (!ltc_call_query(c, st, SQL_ACCEPT_QUOTE, 1, params))
-        return -1;
+    if (!ltc_call_query(c, st, SQL_ACCEPT_QUOTE, 1, params)) return -1;
     Ltc__Bto__V1__AcceptQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__AcceptQuoteResponse, LTC__BTO__V1__ACCEPT_QUOTE_RESPONSE__INIT);
-    if (bto_load_quote(c, st, id, &resp->quote) != 0)
-        return -1;
+    if (bto_load_quote(c, st, id, &resp->quote) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

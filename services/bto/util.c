@@ -7,8 +7,7 @@
 #include "ltc/ids.h"
 
 char *bto_name(ltc_call *c, const char *collection, const char *id) {
-    if (!id)
-        return ltc_call_strdup(c, "");
+    if (!id) return ltc_call_strdup(c, "");
     return ltc_call_printf(c, "%s/%s", collection, id);
 }
 
@@ -16,22 +15,18 @@ int bto_ts_micros(const Google__Protobuf__Timestamp *ts, const char *field, int6
                   ltc_status *st) {
     *present = 0;
     *micros = 0;
-    if (!ts)
-        return 0;
+    if (!ts) return 0;
     /* 1970-01-01T00:00:00Z .. 9999-12-31T23:59:59Z */
     if (ts->seconds < 0 || ts->seconds > 253402300799LL)
         return ltc_status_bad_field(st, field, "must be between 1970-01-01 and 9999-12-31");
-    if (ts->nanos < 0 || ts->nanos > 999999999)
-        return ltc_status_bad_field(st, field, "nanos must be 0 to 999999999");
+    if (ts->nanos < 0 || ts->nanos > 999999999) return ltc_status_bad_field(st, field, "nanos must be 0 to 999999999");
     *micros = ts->seconds * 1000000 + ts->nanos / 1000;
     *present = 1;
     return 0;
 }
 
 int bto_check_uuid(const char *s, const char *field, ltc_status *st) {
-    if (!s || !*s)
-        return ltc_status_bad_field(st, field, "required");
-    if (!ltc_uuid_valid(s))
-        return ltc_status_bad_field(st, field, "must be a UUID");
+    if (!s || !*s) return ltc_status_bad_field(st, field, "required");
+    if (!ltc_uuid_valid(s)) return ltc_status_bad_field(st, field, "must be a UUID");
     return 0;
 }

@@ -37,8 +37,8 @@ static const char SQL_TERMS_SELECT[] =
     "WHERE account_id = $1 ORDER BY position";
 static const char SQL_ACCOUNT_GET[] =
     "SELECT id::text, contract_id::text, deal_id::text, customer_name, account_owner, solution_owner, "
-    "fulfilment_owner, currency, order_total_minor, accepted_minor, invoiced_minor, paid_minor, state, "
-    LTC_SQL_MICROS("close_time") ", " LTC_SQL_MICROS("create_time") " FROM order_accounts WHERE id = $1";
+    "fulfilment_owner, currency, order_total_minor, accepted_minor, invoiced_minor, paid_minor, state, " LTC_SQL_MICROS(
+        "close_time") ", " LTC_SQL_MICROS("create_time") " FROM order_accounts WHERE id = $1";
 
 /* --- loader --------------------------------------------------------------------------------------------------- */
 
@@ -63,8 +63,8 @@ int dtc_load_account(ltc_call *c, ltc_status *st, const char *account_id, Ltc__D
     a->accepted_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 9));
     a->invoiced_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 10));
     a->paid_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 11));
-    a->state = (Ltc__Dtc__V1__OrderAccountState)ltc_enum_from_db(
-        &ltc__dtc__v1__order_account_state__descriptor, "ORDER_ACCOUNT_STATE_", ltc_pg_str(r, 0, 12));
+    a->state = (Ltc__Dtc__V1__OrderAccountState)ltc_enum_from_db(&ltc__dtc__v1__order_account_state__descriptor,
+                                                                 "ORDER_ACCOUNT_STATE_", ltc_pg_str(r, 0, 12));
     a->close_time = ltc_ts_from_pg(c, r, 0, 13);
     a->create_time = ltc_ts_from_pg(c, r, 0, 14);
 
@@ -81,7 +81,7 @@ int dtc_close_account_if_settled(ltc_call *c, ltc_status *st, const char *accoun
     const char *p[] = {account_id};
     PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_CLOSE, 1, p);
     if (!r) return -1;
-    if (PQntuples(r) == 0) return 0;  /* something is still outstanding */
+    if (PQntuples(r) == 0) return 0; /* something is still outstanding */
 
     const char *contract = ltc_pg_str(r, 0, 0); /* the result lives until the call ends */
 
@@ -113,4 +113,3 @@ int dtc_get_order_account(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
     *out = &resp->base;
     return 0;
 }
-

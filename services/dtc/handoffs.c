@@ -19,9 +19,15 @@ static const ltc_handoff_peer LTB = {"ltb", &ltc__ltb__v1__intake_service__descr
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
 
 static const char SQL_CLOSED_ACCOUNT[] =
-    "SELECT contract_id::text, deal_id::text, currency, paid_minor, " LTC_SQL_MICROS("close_time")
-    " FROM order_accounts WHERE id = $1 AND state = 'CLOSED'";
-enum { A_CONTRACT, A_DEAL, A_CURRENCY, A_PAID, A_CLOSE_TIME };
+    "SELECT contract_id::text, deal_id::text, currency, paid_minor, " LTC_SQL_MICROS(
+        "close_time") " FROM order_accounts WHERE id = $1 AND state = 'CLOSED'";
+enum {
+    A_CONTRACT,
+    A_DEAL,
+    A_CURRENCY,
+    A_PAID,
+    A_CLOSE_TIME
+};
 
 /* --- hand-offs ---------------------------------------------------------------------------------------------------- */
 

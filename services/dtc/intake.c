@@ -52,8 +52,7 @@ typedef struct delivery_in {
 } delivery_in;
 
 /* Validates the terms (ltc_check_payment_terms, at most DTC_MAX_TERMS) and keeps their shares for the split. */
-static void check_terms(ltc_call *c, const Ltc__Dtc__V1__AcceptDeliveryRequest *req, delivery_in *d,
-                        ltc_status *st) {
+static void check_terms(ltc_call *c, const Ltc__Dtc__V1__AcceptDeliveryRequest *req, delivery_in *d, ltc_status *st) {
     if (ltc_check_payment_terms(c, req->payment_terms, req->n_payment_terms, "payment_terms", DTC_MAX_TERMS, st) != 0)
         return;
     for (size_t i = 0; i < req->n_payment_terms; i++) d->bps[i] = req->payment_terms[i]->share_bps;
@@ -113,12 +112,18 @@ static int load_terms(ltc_call *c, ltc_status *st, const char *account_id, store
 /* Opens the account with its terms unless it exists already (a concurrent first delivery waits on the key). */
 static int create_account_if_new(ltc_call *c, ltc_status *st, const Ltc__Dtc__V1__AcceptDeliveryRequest *req,
                                  const delivery_in *d) {
-    const char *p[] = {d->order, d->contract, d->deal, req->customer_name, req->iron_triangle->account_owner,
-                       req->iron_triangle->solution_owner, req->iron_triangle->fulfilment_owner, d->total.currency,
+    const char *p[] = {d->order,
+                       d->contract,
+                       d->deal,
+                       req->customer_name,
+                       req->iron_triangle->account_owner,
+                       req->iron_triangle->solution_owner,
+                       req->iron_triangle->fulfilment_owner,
+                       d->total.currency,
                        ltc_sql_i64(c, d->total.minor)};
     PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_INSERT, 9, p);
     if (!r) return -1;
-    if (PQntuples(r) == 0) return 0;  /* existed */
+    if (PQntuples(r) == 0) return 0; /* existed */
 
     int64_t totals[DTC_MAX_TERMS];
     if (dtc_term_totals(d->total.minor, d->bps, d->n_terms, totals) != 0)
@@ -127,22 +132,32 @@ static int create_account_if_new(ltc_call *c, ltc_status *st, const Ltc__Dtc__V1
         const Ltc__Type__V1__PaymentTerm *t = req->payment_terms[i];
         char id[LTC_UUID_LEN + 1];
         ltc_uuid_new(id);
-        const char *tp[] = {id, d->order, ltc_sql_i64(c, i), ltc_term_kind_to_db(t->kind), ltc_sql_i64(c, t->share_bps),
-                            ltc_sql_i64(c, t->due_days), ltc_sql_i64(c, totals[i])};
+        const char *tp[] = {id,
+                            d->order,
+                            ltc_sql_i64(c, i),
+                            ltc_term_kind_to_db(t->kind),
+                            ltc_sql_i64(c, t->share_bps),
+                            ltc_sql_i64(c, t->due_days),
+                            ltc_sql_i64(c, totals[i])};
         if (!ltc_call_query(c, st, SQL_TERM_INSERT, 7, tp)) return -1;
     }
     return 0;
 }
 
 /* Refuses a delivery whose order facts differ from those the account was opened with. */
-static int check_same_order(const PGresult *acc, const Ltc__Dtc__V1__AcceptDeliveryRequest *req,
-                            const delivery_in *d, const stored_terms *terms, ltc_status *st) {
+static int check_same_order(const PGresult *acc, const Ltc__Dtc__V1__AcceptDeliveryRequest *req, const delivery_in *d,
+                            const stored_terms *terms, ltc_status *st) {
     const char *what = NULL;
-    if (strcmp(ltc_pg_str(acc, 0, 0), d->contract) != 0) what = "contract";
-    else if (strcmp(ltc_pg_str(acc, 0, 1), d->deal) != 0) what = "deal";
-    else if (strcmp(ltc_pg_str(acc, 0, 2), d->total.currency) != 0) what = "order_total currency";
-    else if (ltc_pg_i64(acc, 0, 3) != d->total.minor) what = "order_total";
-    else if (terms->n != d->n_terms) what = "payment_terms";
+    if (strcmp(ltc_pg_str(acc, 0, 0), d->contract) != 0)
+        what = "contract";
+    else if (strcmp(ltc_pg_str(acc, 0, 1), d->deal) != 0)
+        what = "deal";
+    else if (strcmp(ltc_pg_str(acc, 0, 2), d->total.currency) != 0)
+        what = "order_total currency";
+    else if (ltc_pg_i64(acc, 0, 3) != d->total.minor)
+        what = "order_total";
+    else if (terms->n != d->n_terms)
+        what = "payment_terms";
     for (int i = 0; !what && i < terms->n; i++) {
         const Ltc__Type__V1__PaymentTerm *t = req->payment_terms[i];
         if (terms->kind[i] != t->kind || terms->bps[i] != t->share_bps || terms->due_days[i] != t->due_days)
@@ -174,14 +189,19 @@ static int raise_invoices(ltc_call *c, ltc_status *st, const delivery_in *d, con
         if (amounts[i] == 0) continue;
         char id[LTC_UUID_LEN + 1];
         ltc_uuid_new(id);
-        const char *p[] = {id, d->order, d->shipment, ltc_sql_i64(c, i), ltc_term_kind_to_db(terms->kind[i]),
+        const char *p[] = {id,
+                           d->order,
+                           d->shipment,
+                           ltc_sql_i64(c, i),
+                           ltc_term_kind_to_db(terms->kind[i]),
                            d->total.currency,
-                           ltc_sql_i64(c, amounts[i]), ltc_sql_i64(c, terms->due_days[i])};
+                           ltc_sql_i64(c, amounts[i]),
+                           ltc_sql_i64(c, terms->due_days[i])};
         if (!ltc_call_query(c, st, SQL_INVOICE_INSERT, 8, p)) return -1;
         const char *bp[] = {d->order, ltc_sql_i64(c, i), ltc_sql_i64(c, amounts[i])};
         if (!ltc_call_query(c, st, SQL_TERM_BILL, 3, bp)) return -1;
         resp->invoices[resp->n_invoices++] = ltc_call_printf(c, "invoices/%s", id);
-        *billed += amounts[i];  /* amounts add up to at most order_total: no overflow */
+        *billed += amounts[i]; /* amounts add up to at most order_total: no overflow */
     }
     return 0;
 }
@@ -207,8 +227,8 @@ int dtc_accept_delivery(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     if (check_same_order(acc, req, &d, &terms, st) != 0) return -1;
     if (check_new_shipment(c, st, d.shipment) != 0) return -1;
     if (strcmp(ltc_pg_str(acc, 0, 6), "OPEN") != 0)
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_ACCOUNT_CLOSED", "order account %s is %s",
-                              d.order, ltc_pg_str(acc, 0, 6));
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_ACCOUNT_CLOSED", "order account %s is %s", d.order,
+                              ltc_pg_str(acc, 0, 6));
 
     int64_t accepted_cum;
     if (ltc_i64_add(ltc_pg_i64(acc, 0, 4), d.accepted.minor, &accepted_cum) != 0 || accepted_cum > d.total.minor)
@@ -224,10 +244,15 @@ int dtc_accept_delivery(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 
     char did[LTC_UUID_LEN + 1];
     ltc_uuid_new(did);
-    const char *dp[] = {did, d.order, d.shipment, req->handoff_id, d.total.currency, ltc_sql_i64(c, d.accepted.minor),
+    const char *dp[] = {did,
+                        d.order,
+                        d.shipment,
+                        req->handoff_id,
+                        d.total.currency,
+                        ltc_sql_i64(c, d.accepted.minor),
                         req->order_fully_accepted ? "true" : "false"};
     if (!ltc_call_query(c, st, SQL_DELIVERY_INSERT, 7, dp)) {
-        if (st->code == LTC_ALREADY_EXISTS)  /* the same shipment raced in for another order */
+        if (st->code == LTC_ALREADY_EXISTS) /* the same shipment raced in for another order */
             ltc_status_set(st, LTC_ALREADY_EXISTS, "SHIPMENT_ALREADY_INVOICED", "shipment %s was already handed over",
                            d.shipment);
         return -1;

@@ -4,9 +4,9 @@
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
 
-#define INVOICE_COLS                                                                                                 \
-    "id::text, account_id::text, shipment_id::text, term_kind, currency, amount_minor, paid_minor, "               \
-    LTC_SQL_DATE("invoice_date") ", " LTC_SQL_DATE("due_date") ", state, " LTC_SQL_MICROS("create_time") ", seq"
+#define INVOICE_COLS                                                                                                   \
+    "id::text, account_id::text, shipment_id::text, term_kind, currency, amount_minor, paid_minor, " LTC_SQL_DATE(     \
+        "invoice_date") ", " LTC_SQL_DATE("due_date") ", state, " LTC_SQL_MICROS("create_time") ", seq"
 static const char SQL_INVOICE_GET[] = "SELECT " INVOICE_COLS " FROM invoices WHERE id = $1";
 static const char SQL_INVOICES_ALL[] =
     "SELECT " INVOICE_COLS " FROM invoices i WHERE seq > $1::bigint AND ($3::text IS NULL OR EXISTS ("
@@ -39,8 +39,8 @@ int dtc_load_invoice(ltc_call *c, ltc_status *st, const char *invoice_id, Ltc__D
     const char *p[] = {invoice_id};
     PGresult *r = ltc_call_query(c, st, SQL_INVOICE_GET, 1, p);
     if (!r) return -1;
-    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "INVOICE_NOT_FOUND", "invoice %s not found",
-                                                 invoice_id);
+    if (PQntuples(r) == 0)
+        return ltc_status_set(st, LTC_NOT_FOUND, "INVOICE_NOT_FOUND", "invoice %s not found", invoice_id);
     *out = invoice_from_row(c, r, 0);
     return 0;
 }

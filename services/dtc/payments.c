@@ -24,7 +24,6 @@ static const char SQL_INVOICE_PAY[] =
 static const char SQL_ACCOUNT_PAY[] =
     "UPDATE order_accounts SET paid_minor = paid_minor + $2::bigint, update_time = now() WHERE id = $1";
 
-
 /* --- RecordPayment ------------------------------------------------------------------------------------------------ */
 
 /* Validates the payment's fields, naming each bad one. 0 or -1 (INVALID_ARGUMENT). */

@@ -11,8 +11,8 @@
 
 /* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
 #define ACCOUNT_SQL "SELECT account_owner, solution_owner, fulfilment_owner FROM order_accounts WHERE id = $1"
-#define INVOICE_SQL                                                                                               \
-    "SELECT a.account_owner, a.solution_owner, a.fulfilment_owner FROM invoices i "                               \
+#define INVOICE_SQL                                                                                                    \
+    "SELECT a.account_owner, a.solution_owner, a.fulfilment_owner FROM invoices i "                                    \
     "JOIN order_accounts a ON a.id = i.account_id WHERE i.id = $1"
 static const ltc_owner_lookup ACCOUNT = {"name", ACCOUNT_SQL}, ACCOUNT_OF_ORDER = {"order", ACCOUNT_SQL},
                               INVOICE = {"name", INVOICE_SQL};

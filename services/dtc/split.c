@@ -12,7 +12,7 @@ int dtc_term_totals(int64_t order_total, const int32_t *bps, int n_terms, int64_
     int32_t sum_bps = 0;
     for (int i = 0; i < n_terms; i++) {
         if (bps[i] < 1 || bps[i] > 10000) return -1;
-        sum_bps += bps[i];  /* at most 10 * 10000: no overflow */
+        sum_bps += bps[i]; /* at most 10 * 10000: no overflow */
     }
     if (sum_bps != 10000) return -1;
 
@@ -20,7 +20,7 @@ int dtc_term_totals(int64_t order_total, const int32_t *bps, int n_terms, int64_
     int64_t sum = 0;
     for (int i = 0; i < n_terms - 1; i++) {
         totals[i] = ltc_apply_bps(order_total, bps[i]);
-        sum += totals[i];  /* sum of floors of shares adding up to < 10000 bps: <= order_total */
+        sum += totals[i]; /* sum of floors of shares adding up to < 10000 bps: <= order_total */
     }
     totals[n_terms - 1] = order_total - sum;
     for (int i = 0; i < n_terms; i++) totals_out[i] = totals[i];
@@ -40,7 +40,7 @@ int dtc_split_invoices(int64_t order_total, const int32_t *bps, int n_terms, int
         if (full) {
             target = totals[i];
         } else if (ltc_muldiv(totals[i], accepted_cum, order_total, &target) != 0) {
-            return -1;  /* cannot happen: target <= totals[i] */
+            return -1; /* cannot happen: target <= totals[i] */
         }
         if (invoiced_so_far[i] < 0 || invoiced_so_far[i] > target) return -1;
         amount_out[i] = target - invoiced_so_far[i];

@@ -14,7 +14,11 @@
 
 #include "ltc/access.h"
 
-enum { MAX_KEYS = 16, MAX_TOKEN = 8192, MAX_KEY_BYTES = 64 * 1024 };
+enum {
+    MAX_KEYS = 16,
+    MAX_TOKEN = 8192,
+    MAX_KEY_BYTES = 64 * 1024
+};
 
 typedef struct gw_key {
     char kid[65];
@@ -159,9 +163,12 @@ static unsigned char *b64url_decode(const char *in, size_t n, size_t *out_len) {
     if (!tmp || !out) goto fail;
     for (size_t i = 0; i < n; i++) {
         char c = in[i];
-        if (c == '-') c = '+';
-        else if (c == '_') c = '/';
-        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'))) goto fail;
+        if (c == '-')
+            c = '+';
+        else if (c == '_')
+            c = '/';
+        else if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')))
+            goto fail;
         tmp[i] = (unsigned char)c;
     }
     for (size_t i = n; i < padded; i++) tmp[i] = '=';
@@ -198,14 +205,17 @@ static int subject_ok(const char *s) {
 int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_principal *p, ltc_status *st) {
     memset(p, 0, sizeof *p);
     if (!authorization || !authorization[0])
-        return ltc_status_set(st, LTC_UNAUTHENTICATED, "MISSING_TOKEN", "an `authorization: Bearer <token>` header is required");
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "MISSING_TOKEN",
+                              "an `authorization: Bearer <token>` header is required");
     if (strncasecmp(authorization, "Bearer ", 7) != 0)
-        return ltc_status_set(st, LTC_UNAUTHENTICATED, "MALFORMED_TOKEN", "the authorization header must be `Bearer <token>`");
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "MALFORMED_TOKEN",
+                              "the authorization header must be `Bearer <token>`");
     const char *token = authorization + 7;
     size_t tlen = strlen(token);
     const char *dot1 = strchr(token, '.'), *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
     if (tlen > MAX_TOKEN || !dot1 || !dot2 || strchr(dot2 + 1, '.') || dot2[1] == 0)
-        return ltc_status_set(st, LTC_UNAUTHENTICATED, "MALFORMED_TOKEN", "the token is not a signed JWT (header.payload.signature)");
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "MALFORMED_TOKEN",
+                              "the token is not a signed JWT (header.payload.signature)");
 
     /* the header decides nothing by itself: it names a key, and must name that key's algorithm */
     size_t hlen = 0;
@@ -224,9 +234,13 @@ int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_pr
         if (kid ? strcmp(kid, a->keys[i].kid) == 0 : a->n_keys == 1) key = &a->keys[i];
     int alg_ok = alg && key && jwt_str_alg(alg) == key->alg;
     json_decref(hdr);
-    if (has_crit) return ltc_status_set(st, LTC_UNAUTHENTICATED, "MALFORMED_TOKEN", "the token has critical header parameters we do not support");
+    if (has_crit)
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "MALFORMED_TOKEN",
+                              "the token has critical header parameters we do not support");
     if (!key) return ltc_status_set(st, LTC_UNAUTHENTICATED, "UNKNOWN_KEY", "the token names no key of ours (kid)");
-    if (!alg_ok) return ltc_status_set(st, LTC_UNAUTHENTICATED, "ALGORITHM_NOT_ALLOWED", "the token's algorithm is not the one of its key");
+    if (!alg_ok)
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "ALGORITHM_NOT_ALLOWED",
+                              "the token's algorithm is not the one of its key");
 
     jwt_t *jwt = NULL;
     if (jwt_decode(&jwt, token, key->bytes, (int)key->len) != 0 || !jwt || jwt_get_alg(jwt) != key->alg) {
@@ -260,7 +274,8 @@ int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_pr
         goto out;
     }
     if (!iss || strcmp(iss, a->issuer) != 0) {
-        ltc_status_set(st, LTC_UNAUTHENTICATED, "WRONG_ISSUER", "the token was issued by someone we do not trust (iss)");
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "WRONG_ISSUER",
+                       "the token was issued by someone we do not trust (iss)");
         goto out;
     }
     if (!audience_ok(json_object_get(claims, "aud"), a->audience)) {
@@ -268,7 +283,8 @@ int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_pr
         goto out;
     }
     if (!sub || !subject_ok(sub)) {
-        ltc_status_set(st, LTC_UNAUTHENTICATED, "NO_SUBJECT", "the token has no usable subject (sub: 1-128 printable characters)");
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "NO_SUBJECT",
+                       "the token has no usable subject (sub: 1-128 printable characters)");
         goto out;
     }
     snprintf(p->subject, sizeof p->subject, "%s", sub);

@@ -24,7 +24,7 @@ typedef struct gw_auth gw_auth;
 typedef struct gw_principal {
     char subject[129];
     unsigned roles;
-    long expires;      /* exp, seconds since the epoch */
+    long expires; /* exp, seconds since the epoch */
 } gw_principal;
 
 /* Reads the key set. NULL with err set (naming the file and what is wrong). */

@@ -28,8 +28,8 @@
 #define AUDIT_METHOD "/ltc.audit.v1.AuditService/ListAuditEvents"
 
 typedef struct route {
-    const char *prefix;   /* "/ltc.ltb.v1.LeadToBidService/" */
-    const char *service;  /* "ltb" */
+    const char *prefix;  /* "/ltc.ltb.v1.LeadToBidService/" */
+    const char *service; /* "ltb" */
     ltc_client *client;
 } route;
 
@@ -37,8 +37,8 @@ typedef struct gateway {
     route routes[4];
     size_t n_routes;
     int default_deadline_ms, max_deadline_ms, require_deadline;
-    gw_auth *auth;        /* NULL: authentication off (LTC_GATEWAY_AUTH=off, plaintext development only) */
-    gw_limiter *limiter;  /* NULL: no rate limit */
+    gw_auth *auth;       /* NULL: authentication off (LTC_GATEWAY_AUTH=off, plaintext development only) */
+    gw_limiter *limiter; /* NULL: no rate limit */
 } gateway;
 
 static const struct {
@@ -51,12 +51,8 @@ static const struct {
 };
 
 static const char *const health_services[] = {
-    "ltc.ltb.v1.LeadToBidService",
-    "ltc.bto.v1.BidToOrderService",
-    "ltc.otd.v1.OrderToDeliveryService",
-    "ltc.dtc.v1.DeliveryToCashService",
-    "ltc.audit.v1.AuditService",
-    NULL,
+    "ltc.ltb.v1.LeadToBidService",      "ltc.bto.v1.BidToOrderService", "ltc.otd.v1.OrderToDeliveryService",
+    "ltc.dtc.v1.DeliveryToCashService", "ltc.audit.v1.AuditService",    NULL,
 };
 
 static double now_monotonic(void) {
@@ -115,8 +111,8 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
                 return ltc_status_set(st, LTC_UNIMPLEMENTED, "UNKNOWN_METHOD", "method %.150s is not served here",
                                       method);
             /* refused before any stage sees it: this log line is its audit record */
-            LTC_WARN("access_denied", ltc_call_request_id(call), "principal=%s roles=0x%x method=%.150s ROLE_NOT_ALLOWED",
-                     who.subject, who.roles, method);
+            LTC_WARN("access_denied", ltc_call_request_id(call),
+                     "principal=%s roles=0x%x method=%.150s ROLE_NOT_ALLOWED", who.subject, who.roles, method);
             return ltc_status_set(st, LTC_PERMISSION_DENIED, "ROLE_NOT_ALLOWED", "no role of %s may call %.150s",
                                   who.subject, method);
         }
@@ -254,8 +250,7 @@ int main(int argc, char **argv) {
     ltc_tls public_tls = {0};
     int plaintext = 0, rc = 1;
     if (configure(&g, &public_tls, &plaintext) != 0) goto out;
-    if (plaintext)
-        LTC_WARN("plaintext", NULL, "LTC_PLAINTEXT=1: the public port has no TLS (local development only)");
+    if (plaintext) LTC_WARN("plaintext", NULL, "LTC_PLAINTEXT=1: the public port has no TLS (local development only)");
     if (!g.auth)
         LTC_WARN("auth_off", NULL, "LTC_GATEWAY_AUTH=off: callers are not authenticated (local development only)");
     if (internal_tls == 0)

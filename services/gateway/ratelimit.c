@@ -5,12 +5,16 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-enum { SLOTS = 4096, PROBE = 8, SHARDS = 16 };
+enum {
+    SLOTS = 4096,
+    PROBE = 8,
+    SHARDS = 16
+};
 
 typedef struct bucket {
     uint64_t key; /* 0: free */
     double tokens;
-    double last;  /* when tokens was last brought up to date */
+    double last; /* when tokens was last brought up to date */
 } bucket;
 
 struct gw_limiter {
@@ -52,8 +56,10 @@ int64_t gw_limiter_take(gw_limiter *l, const char *caller, double now) {
     bucket *b = NULL, *oldest = NULL;
     for (size_t i = 0; i < PROBE && !b; i++) {
         bucket *s = &l->slots[base + i];
-        if (s->key == k) b = s;
-        else if (!oldest || s->key == 0 || (oldest->key != 0 && s->last < oldest->last)) oldest = s;
+        if (s->key == k)
+            b = s;
+        else if (!oldest || s->key == 0 || (oldest->key != 0 && s->last < oldest->last))
+            oldest = s;
     }
     if (!b) {
         b = oldest;

@@ -10,11 +10,21 @@
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
 
-#define BID_COLS                                                                                             \
-    "id::text, opportunity_id::text, amount_minor, currency, state, lost_reason, competitor,"                \
+#define BID_COLS                                                                                                       \
+    "id::text, opportunity_id::text, amount_minor, currency, state, lost_reason, competitor,"                          \
     " " LTC_SQL_MICROS("create_time") ", " LTC_SQL_MICROS("update_time")
 static const char SQL_BID_GET[] = "SELECT " BID_COLS " FROM bids WHERE id = $1";
-enum { BC_ID, BC_OPP, BC_AMOUNT, BC_CURRENCY, BC_STATE, BC_REASON, BC_COMPETITOR, BC_CTIME, BC_UTIME };
+enum {
+    BC_ID,
+    BC_OPP,
+    BC_AMOUNT,
+    BC_CURRENCY,
+    BC_STATE,
+    BC_REASON,
+    BC_COMPETITOR,
+    BC_CTIME,
+    BC_UTIME
+};
 static const char SQL_BID_OUT[] = "SELECT id::text FROM bids WHERE opportunity_id = $1 AND state = 'SUBMITTED'";
 static const char SQL_BID_INSERT[] =
     "INSERT INTO bids (id, opportunity_id, amount_minor, currency, state) VALUES ($1, $2, $3, $4, 'SUBMITTED')";
@@ -26,11 +36,11 @@ static const char SQL_BID_LOCK[] =
 /* The decision of a locked bid in one round trip: the bid's new state, the opportunity's new stage (version bumped)
  * and its stage history row; returns the opportunity (LTB_OPP_COLS) then the bid (BID_COLS) as they are now.
  * $1 bid, $2 opportunity, $3 the stage_changes row's id. */
-#define BID_DECIDE(bid_set, opp_set, stage)                                                                     \
-    "WITH wb AS (UPDATE bids SET " bid_set ", update_time = now() WHERE id = $1 RETURNING " BID_COLS "),"        \
-    " wo AS (UPDATE opportunities o SET " opp_set ", version = o.version + 1, update_time = now() WHERE o.id = $2"  \
-    "       RETURNING " LTB_OPP_COLS "),"                                                                       \
-    " ws AS (INSERT INTO stage_changes (id, opportunity_id, stage) VALUES ($3, $2, '" stage "'))"               \
+#define BID_DECIDE(bid_set, opp_set, stage)                                                                            \
+    "WITH wb AS (UPDATE bids SET " bid_set ", update_time = now() WHERE id = $1 RETURNING " BID_COLS "),"              \
+    " wo AS (UPDATE opportunities o SET " opp_set ", version = o.version + 1, update_time = now() WHERE o.id = $2"     \
+    "       RETURNING " LTB_OPP_COLS "),"                                                                              \
+    " ws AS (INSERT INTO stage_changes (id, opportunity_id, stage) VALUES ($3, $2, '" stage "'))"                      \
     " SELECT wo.*, wb.* FROM wo, wb"
 static const char SQL_BID_WIN[] = BID_DECIDE("state = 'WON'", "stage = 'WON', won_bid_id = $1", "WON");
 static const char SQL_BID_LOSE[] =
@@ -45,7 +55,7 @@ static Ltc__Ltb__V1__Bid *bid_from_row(ltc_call *c, const PGresult *r, int o) {
     b->opportunity = ltc_call_printf(c, "opportunities/%s", ltc_pg_str(r, 0, o + BC_OPP));
     b->amount = ltc_money_msg(c, ltc_pg_str(r, 0, o + BC_CURRENCY), ltc_pg_i64(r, 0, o + BC_AMOUNT));
     b->state = (Ltc__Ltb__V1__BidState)ltc_enum_from_db(&ltc__ltb__v1__bid_state__descriptor, "BID_STATE_",
-                                                       ltc_pg_str(r, 0, o + BC_STATE));
+                                                        ltc_pg_str(r, 0, o + BC_STATE));
     b->lost_reason = ltc_call_strdup(c, ltc_pg_str(r, 0, o + BC_REASON));
     b->competitor = ltc_call_strdup(c, ltc_pg_str(r, 0, o + BC_COMPETITOR));
     b->create_time = ltc_ts_from_pg(c, r, 0, o + BC_CTIME);
@@ -64,8 +74,8 @@ int ltb_load_bid(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Bid 
 
 /* Decides the locked bid `id` of opportunity opp_id with `sql` (SQL_BID_WIN or SQL_BID_LOSE, extra parameters
  * x1 and x2 for the latter): the bid and the whole opportunity as they are after it. */
-static int bid_decide(ltc_call *c, ltc_status *st, const char *sql, const char *id, const char *opp_id,
-                      const char *x1, const char *x2, Ltc__Ltb__V1__Bid **bid, Ltc__Ltb__V1__Opportunity **opp) {
+static int bid_decide(ltc_call *c, ltc_status *st, const char *sql, const char *id, const char *opp_id, const char *x1,
+                      const char *x2, Ltc__Ltb__V1__Bid **bid, Ltc__Ltb__V1__Opportunity **opp) {
     char sid[LTC_UUID_LEN + 1];
     ltc_uuid_new(sid);
     const char *p[] = {id, opp_id, sid, x1, x2};

@@ -16,9 +16,15 @@ static const ltc_handoff_peer BTO = {"bto", &ltc__bto__v1__intake_service__descr
 
 static const char SQL_WON_BID[] =
     "SELECT o.customer_name, o.account_owner, o.solution_owner, o.fulfilment_owner, b.amount_minor, b.currency,"
-    " " LTC_SQL_MICROS("o.update_time")
-    " FROM opportunities o JOIN bids b ON b.opportunity_id = o.id WHERE o.id = $1 AND b.id = $2";
-enum { WB_CUSTOMER, WB_AR, WB_AMOUNT = 4, WB_CURRENCY, WB_WON_TIME };
+    " " LTC_SQL_MICROS(
+        "o.update_time") " FROM opportunities o JOIN bids b ON b.opportunity_id = o.id WHERE o.id = $1 AND b.id = $2";
+enum {
+    WB_CUSTOMER,
+    WB_AR,
+    WB_AMOUNT = 4,
+    WB_CURRENCY,
+    WB_WON_TIME
+};
 static const char SQL_REQUIREMENTS[] =
     "SELECT code, description, quantity FROM requirements WHERE opportunity_id = $1 ORDER BY position";
 

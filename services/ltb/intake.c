@@ -54,11 +54,11 @@ int ltb_accept_cash_collected(ltc_call *c, const ProtobufCMessage *m, ProtobufCM
     ltb_opp_locked opp;
     if (ltb_opp_lock(c, st, id, &opp) != 0) return -1;
     if (opp.stage != LTB_STAGE(WON) && opp.stage != LTB_STAGE(CASH_COLLECTED))
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "OPPORTUNITY_NOT_WON",
-                              "opportunity %s is %s, not WON", id, ltb_stage_text(opp.stage));
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "OPPORTUNITY_NOT_WON", "opportunity %s is %s, not WON", id,
+                              ltb_stage_text(opp.stage));
     if (strcmp(opp.currency, amount.currency) != 0)
-        return ltc_status_bad_field(st, "collected_amount.currency_code",
-                                    "must be %s, the deal's currency, not %s", opp.currency, amount.currency);
+        return ltc_status_bad_field(st, "collected_amount.currency_code", "must be %s, the deal's currency, not %s",
+                                    opp.currency, amount.currency);
     int seen;
     if (order_seen(c, st, order, id, &amount, &seen) != 0) return -1;
     if (!seen) {
@@ -68,8 +68,7 @@ int ltb_accept_cash_collected(ltc_call *c, const ProtobufCMessage *m, ProtobufCM
                                   "collected amount of opportunity %s would overflow", id);
         char row[LTC_UUID_LEN + 1];
         ltc_uuid_new(row);
-        const char *pi[] = {row, id, order, ltc_sql_i64(c, amount.minor), amount.currency,
-                            req->handoff_id};
+        const char *pi[] = {row, id, order, ltc_sql_i64(c, amount.minor), amount.currency, req->handoff_id};
         if (!ltc_call_query(c, st, SQL_ORDER_INSERT, 6, pi)) return -1;
         const char *pu[] = {id, ltc_sql_i64(c, total)};
         if (!ltc_call_query(c, st, SQL_OPP_COLLECT, 2, pu)) return -1;

@@ -7,13 +7,28 @@
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
 
-#define LEAD_COLUMNS                                                                                             \
-    "l.id::text, l.source, l.company_name, l.contact_name, l.contact_email, l.contact_phone, l.state,"           \
-    " l.disqualify_reason, o.id::text, " LTC_SQL_MICROS("l.create_time") ","                   \
-    " " LTC_SQL_MICROS("l.update_time") ", l.version, l.seq"                                   \
-    " FROM leads l LEFT JOIN opportunities o ON o.lead_id = l.id"
-enum { LC_ID, LC_SOURCE, LC_COMPANY, LC_CONTACT, LC_EMAIL, LC_PHONE, LC_STATE, LC_REASON, LC_OPP, LC_CTIME,
-       LC_UTIME, LC_VERSION, LC_SEQ };
+#define LEAD_COLUMNS                                                                                                   \
+    "l.id::text, l.source, l.company_name, l.contact_name, l.contact_email, l.contact_phone, l.state,"                 \
+    " l.disqualify_reason, o.id::text, " LTC_SQL_MICROS(                                                               \
+        "l.create_time") ","                                                                                           \
+                         " " LTC_SQL_MICROS(                                                                           \
+                             "l.update_time") ", l.version, l.seq"                                                     \
+                                              " FROM leads l LEFT JOIN opportunities o ON o.lead_id = l.id"
+enum {
+    LC_ID,
+    LC_SOURCE,
+    LC_COMPANY,
+    LC_CONTACT,
+    LC_EMAIL,
+    LC_PHONE,
+    LC_STATE,
+    LC_REASON,
+    LC_OPP,
+    LC_CTIME,
+    LC_UTIME,
+    LC_VERSION,
+    LC_SEQ
+};
 
 static const char SQL_LEAD_GET[] = "SELECT " LEAD_COLUMNS " WHERE l.id = $1";
 static const char SQL_LEAD_LIST[] =
@@ -48,13 +63,13 @@ static Ltc__Ltb__V1__Lead *lead_from_row(ltc_call *c, const PGresult *r, int i) 
     Ltc__Ltb__V1__Lead *l = LTC_NEW(c, Ltc__Ltb__V1__Lead, LTC__LTB__V1__LEAD__INIT);
     l->name = ltc_call_printf(c, "leads/%s", ltc_pg_str(r, i, LC_ID));
     l->source = (Ltc__Ltb__V1__LeadSource)ltc_enum_from_db(&ltc__ltb__v1__lead_source__descriptor, "LEAD_SOURCE_",
-                                                          ltc_pg_str(r, i, LC_SOURCE));
+                                                           ltc_pg_str(r, i, LC_SOURCE));
     l->company_name = ltc_call_strdup(c, ltc_pg_str(r, i, LC_COMPANY));
     l->contact_name = ltc_call_strdup(c, ltc_pg_str(r, i, LC_CONTACT));
     l->contact_email = ltc_call_strdup(c, ltc_pg_str(r, i, LC_EMAIL));
     l->contact_phone = ltc_call_strdup(c, ltc_pg_str(r, i, LC_PHONE));
     l->state = (Ltc__Ltb__V1__LeadState)ltc_enum_from_db(&ltc__ltb__v1__lead_state__descriptor, "LEAD_STATE_",
-                                                        ltc_pg_str(r, i, LC_STATE));
+                                                         ltc_pg_str(r, i, LC_STATE));
     l->disqualify_reason = ltc_call_strdup(c, ltc_pg_str(r, i, LC_REASON));
     if (!ltc_pg_isnull(r, i, LC_OPP)) l->opportunity = ltc_call_printf(c, "opportunities/%s", ltc_pg_str(r, i, LC_OPP));
     l->create_time = ltc_ts_from_pg(c, r, i, LC_CTIME);
@@ -138,8 +153,8 @@ int ltb_create_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
 
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *p[] = {id, source_text(l->source), l->company_name, l->contact_name, l->contact_email,
-                       l->contact_phone};
+    const char *p[] = {
+        id, source_text(l->source), l->company_name, l->contact_name, l->contact_email, l->contact_phone};
     if (!ltc_call_query(c, st, SQL_LEAD_INSERT, 6, p)) return -1;
 
     Ltc__Ltb__V1__CreateLeadResponse *resp =
@@ -207,16 +222,23 @@ int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     char opp[LTC_UUID_LEN + 1];
     ltc_uuid_new(opp);
     const Ltc__Type__V1__IronTriangle *t = req->iron_triangle;
-    const char *po[] = {opp, id, company, req->opportunity_title, t->account_owner, t->solution_owner,
-                        t->fulfilment_owner, ltc_sql_i64(c, amount.minor), amount.currency,
-                        close_date[0] ? close_date : NULL, ltc_sql_i64(c, req->win_probability_bps)};
+    const char *po[] = {opp,
+                        id,
+                        company,
+                        req->opportunity_title,
+                        t->account_owner,
+                        t->solution_owner,
+                        t->fulfilment_owner,
+                        ltc_sql_i64(c, amount.minor),
+                        amount.currency,
+                        close_date[0] ? close_date : NULL,
+                        ltc_sql_i64(c, req->win_probability_bps)};
     if (!ltc_call_query(c, st, SQL_OPP_INSERT, 11, po)) return -1;
     for (size_t i = 0; i < req->n_requirements; i++) {
         const Ltc__Ltb__V1__Requirement *q = req->requirements[i];
         char rid[LTC_UUID_LEN + 1];
         ltc_uuid_new(rid);
-        const char *pr[] = {rid, opp, ltc_sql_i64(c, (int64_t)i), q->code, q->description,
-                            ltc_sql_i64(c, q->quantity)};
+        const char *pr[] = {rid, opp, ltc_sql_i64(c, (int64_t)i), q->code, q->description, ltc_sql_i64(c, q->quantity)};
         if (!ltc_call_query(c, st, SQL_REQ_INSERT, 6, pr)) return -1;
     }
     if (ltb_stage_record(c, st, opp, LTB_STAGE(QUALIFIED)) != 0) return -1;

@@ -68,12 +68,14 @@ int ltb_opp_enter_stage(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V
                         const char *won_bid);
 /* The columns of an opportunity (table alias o) in the order ltb_opp_from_result reads them: the first LTB_OPP_NCOLS
  * columns of a SELECT or a RETURNING clause. */
-#define LTB_OPP_COLS                                                                                             \
-    "o.id::text, o.lead_id::text, o.customer_name, o.title, o.account_owner, o.solution_owner,"                  \
-    " o.fulfilment_owner, o.expected_minor, o.currency, " LTC_SQL_DATE("o.expected_close_date") ","           \
-    " o.win_probability_bps, o.stage, o.won_bid_id::text, o.collected_minor,"                                    \
-    " " LTC_SQL_MICROS("o.create_time") ", " LTC_SQL_MICROS("o.update_time") "," \
-    " o.version, o.seq"
+#define LTB_OPP_COLS                                                                                                   \
+    "o.id::text, o.lead_id::text, o.customer_name, o.title, o.account_owner, o.solution_owner,"                        \
+    " o.fulfilment_owner, o.expected_minor, o.currency, " LTC_SQL_DATE(                                                \
+        "o.expected_close_date") ","                                                                                   \
+                                 " o.win_probability_bps, o.stage, o.won_bid_id::text, o.collected_minor,"             \
+                                 " " LTC_SQL_MICROS("o.create_time") ", " LTC_SQL_MICROS(                              \
+                                     "o.update_time") ","                                                              \
+                                                      " o.version, o.seq"
 #define LTB_OPP_NCOLS 18
 /* The whole opportunity of row 0 of r (LTB_OPP_COLS first), with its requirements and stage history read in one
  * more query. 0 or -1. */

@@ -11,8 +11,26 @@
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
 
 #define OPP_COLUMNS LTB_OPP_COLS " FROM opportunities o"
-enum { OC_ID, OC_LEAD, OC_CUSTOMER, OC_TITLE, OC_AR, OC_SR, OC_FR, OC_EXPECTED, OC_CURRENCY, OC_CLOSE, OC_WIN,
-       OC_STAGE, OC_WON_BID, OC_COLLECTED, OC_CTIME, OC_UTIME, OC_VERSION, OC_SEQ };
+enum {
+    OC_ID,
+    OC_LEAD,
+    OC_CUSTOMER,
+    OC_TITLE,
+    OC_AR,
+    OC_SR,
+    OC_FR,
+    OC_EXPECTED,
+    OC_CURRENCY,
+    OC_CLOSE,
+    OC_WIN,
+    OC_STAGE,
+    OC_WON_BID,
+    OC_COLLECTED,
+    OC_CTIME,
+    OC_UTIME,
+    OC_VERSION,
+    OC_SEQ
+};
 
 static const char SQL_OPP_GET[] = "SELECT " OPP_COLUMNS " WHERE o.id = $1";
 static const char SQL_OPP_LIST[] =
@@ -30,18 +48,17 @@ static const char SQL_REQS_OF[] =
     "SELECT p.ord, r.code, r.description, r.quantity"
     " FROM unnest($1::uuid[]) WITH ORDINALITY AS p(id, ord) JOIN requirements r ON r.opportunity_id = p.id"
     " ORDER BY p.ord, r.position";
-static const char SQL_HISTORY_OF[] =
-    "SELECT p.ord, s.stage, " LTC_SQL_MICROS("s.create_time")
-    " FROM unnest($1::uuid[]) WITH ORDINALITY AS p(id, ord) JOIN stage_changes s ON s.opportunity_id = p.id"
-    " ORDER BY p.ord, s.create_time, s.seq";
+static const char SQL_HISTORY_OF[] = "SELECT p.ord, s.stage, " LTC_SQL_MICROS(
+    "s.create_time") " FROM unnest($1::uuid[]) WITH ORDINALITY AS p(id, ord) JOIN stage_changes s ON s.opportunity_id = p.id"
+                     " ORDER BY p.ord, s.create_time, s.seq";
 /* Details of one opportunity in one round trip: requirements (kind 0, by position), then the stage history (kind 1,
  * by time and seq; k1 is the time in microseconds, a monotonic image of create_time, so the order is the same). */
 static const char SQL_DETAILS_OF_ONE[] =
     "SELECT 0 AS kind, r.position::bigint AS k1, 0::bigint AS k2, r.code AS a, r.description AS b, r.quantity AS q"
     " FROM requirements r WHERE r.opportunity_id = $1"
     " UNION ALL SELECT 1, " LTC_SQL_MICROS("s.create_time") ", s.seq, s.stage, NULL, NULL"
-    " FROM stage_changes s WHERE s.opportunity_id = $1"
-    " ORDER BY 1, 2, 3";
+                                                            " FROM stage_changes s WHERE s.opportunity_id = $1"
+                                                            " ORDER BY 1, 2, 3";
 
 /* --- small shared helpers ------------------------------------------------------------------------------------ */
 
@@ -57,9 +74,7 @@ Ltc__Ltb__V1__OpportunityStage ltb_stage_parse(const char *s) {
                                                             s);
 }
 
-char *ltb_etag(ltc_call *c, int64_t version) {
-    return ltc_call_printf(c, "%llx", (unsigned long long)version);
-}
+char *ltb_etag(ltc_call *c, int64_t version) { return ltc_call_printf(c, "%llx", (unsigned long long)version); }
 
 /* --- reading ------------------------------------------------------------------------------------------------- */
 
@@ -92,8 +107,7 @@ static int row_owner(const PGresult *r, int row, size_t n) {
     return ord >= 1 && (uint64_t)ord <= n ? (int)(ord - 1) : -1;
 }
 
-static int load_requirements(ltc_call *c, ltc_status *st, const char *ids, Ltc__Ltb__V1__Opportunity **opps,
-                             size_t n) {
+static int load_requirements(ltc_call *c, ltc_status *st, const char *ids, Ltc__Ltb__V1__Opportunity **opps, size_t n) {
     const char *p[] = {ids};
     PGresult *r = ltc_call_query(c, st, SQL_REQS_OF, 1, p);
     if (!r) return -1;
@@ -257,8 +271,7 @@ int ltb_list_opportunities(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     int limit;
     int64_t after;
     if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    const char *p[] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit),
-                       ltc_call_deal_scope(c)};
+    const char *p[] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c)};
     PGresult *r = ltc_call_query(c, st, SQL_OPP_LIST, 3, p);
     if (!r) return -1;
 

@@ -12,8 +12,8 @@
 
 /* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
 #define OPPORTUNITY_SQL "SELECT account_owner, solution_owner, fulfilment_owner FROM opportunities WHERE id = $1"
-#define BID_SQL                                                                                                   \
-    "SELECT o.account_owner, o.solution_owner, o.fulfilment_owner FROM bids b "                                   \
+#define BID_SQL                                                                                                        \
+    "SELECT o.account_owner, o.solution_owner, o.fulfilment_owner FROM bids b "                                        \
     "JOIN opportunities o ON o.id = b.opportunity_id WHERE b.id = $1"
 static const ltc_owner_lookup OPPORTUNITY = {"name", OPPORTUNITY_SQL};
 static const ltc_owner_lookup OPPORTUNITY_OF_UPDATE = {"opportunity.name", OPPORTUNITY_SQL};

@@ -46,7 +46,13 @@ static int etag_check(ltc_call *c, ltc_status *st, const char *what, const char 
 
 /* --- UpdateLead ---------------------------------------------------------------------------------------------- */
 
-enum { LU_COMPANY, LU_CONTACT, LU_EMAIL, LU_PHONE, LU_N };
+enum {
+    LU_COMPANY,
+    LU_CONTACT,
+    LU_EMAIL,
+    LU_PHONE,
+    LU_N
+};
 static const char *const LEAD_UPDATABLE[LU_N] = {"company_name", "contact_name", "contact_email", "contact_phone"};
 
 static void check_lead_fields(const Ltc__Ltb__V1__Lead *l, unsigned bits, ltc_status *st) {
@@ -86,7 +92,10 @@ int ltb_update_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
                         ltc_mask_flag(bits, LU_CONTACT),
                         ltc_mask_flag(bits, LU_EMAIL),
                         ltc_mask_flag(bits, LU_PHONE),
-                        l->company_name, l->contact_name, l->contact_email, l->contact_phone};
+                        l->company_name,
+                        l->contact_name,
+                        l->contact_email,
+                        l->contact_phone};
     if (!ltc_call_query(c, st, SQL_LEAD_UPDATE, 9, pu)) return -1;
 
     Ltc__Ltb__V1__UpdateLeadResponse *resp =
@@ -98,9 +107,15 @@ int ltb_update_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
 
 /* --- UpdateOpportunity --------------------------------------------------------------------------------------- */
 
-enum { OU_TITLE, OU_WIN, OU_AMOUNT, OU_CLOSE, OU_N };
+enum {
+    OU_TITLE,
+    OU_WIN,
+    OU_AMOUNT,
+    OU_CLOSE,
+    OU_N
+};
 static const char *const OPP_UPDATABLE[OU_N] = {"title", "win_probability_bps", "expected_amount",
-                                                 "expected_close_date"};
+                                                "expected_close_date"};
 
 /* Validates the masked fields; fills the amount and the date text ("" = clear it). */
 static void check_opp_fields(const Ltc__Ltb__V1__Opportunity *o, unsigned bits, ltc_money *amount, char date[11],
@@ -152,8 +167,10 @@ int ltb_update_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
                         ltc_mask_flag(bits, OU_WIN),
                         ltc_mask_flag(bits, OU_AMOUNT),
                         ltc_mask_flag(bits, OU_CLOSE),
-                        o->title, ltc_sql_i64(c, o->win_probability_bps),
-                        ltc_sql_i64(c, amount.minor), date[0] ? date : NULL};
+                        o->title,
+                        ltc_sql_i64(c, o->win_probability_bps),
+                        ltc_sql_i64(c, amount.minor),
+                        date[0] ? date : NULL};
     if (!ltc_call_query(c, st, SQL_OPP_UPDATE, 9, pu)) return -1;
 
     Ltc__Ltb__V1__UpdateOpportunityResponse *resp =

@@ -19,8 +19,20 @@ static const char SQL_SHIPMENT[] =
     "SELECT s.order_id, o.contract_id, o.deal_id, o.customer_name, o.account_owner, o.solution_owner,"
     " o.fulfilment_owner, o.total_minor, o.currency, o.state = 'ACCEPTED', s.amount_minor, s.currency"
     " FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.id = $1";
-enum { S_ORDER, S_CONTRACT, S_DEAL, S_CUSTOMER, S_AR, S_SR, S_FR, S_TOTAL, S_CURRENCY, S_FULLY, S_AMOUNT,
-       S_AMOUNT_CURRENCY };
+enum {
+    S_ORDER,
+    S_CONTRACT,
+    S_DEAL,
+    S_CUSTOMER,
+    S_AR,
+    S_SR,
+    S_FR,
+    S_TOTAL,
+    S_CURRENCY,
+    S_FULLY,
+    S_AMOUNT,
+    S_AMOUNT_CURRENCY
+};
 static const char SQL_ORDER_TERMS[] =
     "SELECT kind, share_bps, due_days FROM order_payment_terms WHERE order_id = $1 ORDER BY position";
 

@@ -35,8 +35,8 @@ typedef struct order_input {
 
 /* Lines: at least one, each a distinct product, quantity > 0, unit price >= 0 in the total's currency; the total
  * must be the sum of quantity x unit_price. Adds violations to st. */
-static void check_order_lines(ltc_call *c, const Ltc__Otd__V1__AcceptOrderRequest *req, int total_ok,
-                              order_input *in, ltc_status *st) {
+static void check_order_lines(ltc_call *c, const Ltc__Otd__V1__AcceptOrderRequest *req, int total_ok, order_input *in,
+                              ltc_status *st) {
     size_t n = req->n_lines;
     if (n == 0) {
         ltc_status_bad_field(st, "lines", "at least one line is required");
@@ -135,15 +135,24 @@ int otd_accept_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     if (check_accept_order(c, req, &in, st) != 0) return -1;
 
     const Ltc__Type__V1__IronTriangle *t = req->iron_triangle;
-    const char *p[10] = {in.id, in.contract, in.deal, req->customer_name,
-                         t ? t->account_owner : "", t ? t->solution_owner : "", t ? t->fulfilment_owner : "",
-                         ltc_sql_i64(c, in.total.minor), in.total.currency, in.requested};
+    const char *p[10] = {in.id,
+                         in.contract,
+                         in.deal,
+                         req->customer_name,
+                         t ? t->account_owner : "",
+                         t ? t->solution_owner : "",
+                         t ? t->fulfilment_owner : "",
+                         ltc_sql_i64(c, in.total.minor),
+                         in.total.currency,
+                         in.requested};
     PGresult *r = ltc_call_query(c, st, SQL_ORDER_INSERT, 10, p);
     if (!r) return -1;
     if (PQntuples(r) == 0)
         return ltc_status_set(st, LTC_ALREADY_EXISTS, "ORDER_EXISTS", "order %s was already received", in.id);
 
-    const char *lp[6] = {in.id, in.total.currency, ltc_sql_text_array(c, in.products, req->n_lines),
+    const char *lp[6] = {in.id,
+                         in.total.currency,
+                         ltc_sql_text_array(c, in.products, req->n_lines),
                          ltc_sql_text_array(c, in.skus, req->n_lines),
                          ltc_sql_i64_array(c, in.quantities, req->n_lines),
                          ltc_sql_i64_array(c, in.prices, req->n_lines)};

@@ -9,14 +9,30 @@
 
 /* --- SQL ------------------------------------------------------------------------------------------------- */
 
-#define ORDER_COLUMNS                                                                                          \
-    "id, contract_id, deal_id, customer_name, account_owner, solution_owner, fulfilment_owner, total_minor, " \
-    "currency, " LTC_SQL_DATE("requested_delivery_date") ", " LTC_SQL_DATE("promise_date") ", late, "   \
-    "state, hold_reason, " LTC_SQL_MICROS("create_time") ", "                              \
-    LTC_SQL_MICROS("update_time") ", seq"
+#define ORDER_COLUMNS                                                                                                  \
+    "id, contract_id, deal_id, customer_name, account_owner, solution_owner, fulfilment_owner, total_minor, "          \
+    "currency, " LTC_SQL_DATE("requested_delivery_date") ", " LTC_SQL_DATE(                                            \
+        "promise_date") ", late, "                                                                                     \
+                        "state, hold_reason, " LTC_SQL_MICROS("create_time") ", " LTC_SQL_MICROS(                      \
+                            "update_time") ", seq"
 enum {
-    OC_ID, OC_CONTRACT, OC_DEAL, OC_CUSTOMER, OC_AR, OC_SR, OC_FR, OC_TOTAL, OC_CURRENCY, OC_REQUESTED,
-    OC_PROMISE, OC_LATE, OC_STATE, OC_HOLD, OC_CREATE, OC_UPDATE, OC_SEQ
+    OC_ID,
+    OC_CONTRACT,
+    OC_DEAL,
+    OC_CUSTOMER,
+    OC_AR,
+    OC_SR,
+    OC_FR,
+    OC_TOTAL,
+    OC_CURRENCY,
+    OC_REQUESTED,
+    OC_PROMISE,
+    OC_LATE,
+    OC_STATE,
+    OC_HOLD,
+    OC_CREATE,
+    OC_UPDATE,
+    OC_SEQ
 };
 
 static const char SQL_ORDER_GET[] = "SELECT " ORDER_COLUMNS " FROM orders WHERE id = $1";
@@ -168,8 +184,7 @@ int otd_list_orders(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
     int limit;
     int64_t after;
     if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    const char *p[3] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit),
-                        ltc_call_deal_scope(c)};
+    const char *p[3] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c)};
     PGresult *r = ltc_call_query(c, st, SQL_ORDER_LIST, 3, p);
     if (!r) return -1;
     int n = PQntuples(r), more = n >= limit;

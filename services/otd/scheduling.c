@@ -25,12 +25,10 @@ static const char SQL_TODAY[] = "SELECT " LTC_SQL_DATE("current_date") ", extrac
 /* Ordered by id: every schedule locks the resources in the same order, so two schedules cannot deadlock. */
 static const char SQL_RESOURCES_LOCK[] = "SELECT id, seq, daily_capacity FROM resources ORDER BY id FOR UPDATE";
 /* Capacity already booked on one resource per day of the horizon: (day offset from today 1..366, units). */
-static const char SQL_BOOKED[] =
-    "SELECT (day - $2::date)::int, sum(quantity)::bigint FROM capacity_bookings "
-    "WHERE resource_id = $1 AND day > $2::date AND day <= $2::date + $3::int GROUP BY day";
-static const char SQL_BOOK[] =
-    "INSERT INTO capacity_bookings (resource_id, day, order_id, quantity) "
-    "SELECT $1, $2::date + t.o, $3, t.q FROM unnest($4::int[], $5::bigint[]) AS t(o, q)";
+static const char SQL_BOOKED[] = "SELECT (day - $2::date)::int, sum(quantity)::bigint FROM capacity_bookings "
+                                 "WHERE resource_id = $1 AND day > $2::date AND day <= $2::date + $3::int GROUP BY day";
+static const char SQL_BOOK[] = "INSERT INTO capacity_bookings (resource_id, day, order_id, quantity) "
+                               "SELECT $1, $2::date + t.o, $3, t.q FROM unnest($4::int[], $5::bigint[]) AS t(o, q)";
 static const char SQL_ORDER_SCHEDULED[] =
     "UPDATE orders SET state = 'SCHEDULED', resource_id = $2, promise_date = $3::date + $4::int, "
     "late = ($3::date + $4::int) > requested_delivery_date, update_time = now() WHERE id = $1";
@@ -73,9 +71,9 @@ int otd_create_resource(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 
 /* The best placement found so far. */
 typedef struct placement {
-    int finish;             /* day index, -1 none */
-    int64_t seq;            /* the resource's seq (tie-break) */
-    const char *resource;   /* its id */
+    int finish;           /* day index, -1 none */
+    int64_t seq;          /* the resource's seq (tie-break) */
+    const char *resource; /* its id */
     int64_t alloc[OTD_HORIZON_DAYS];
 } placement;
 
@@ -154,7 +152,7 @@ int otd_schedule_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     PGresult *t = ltc_call_query(c, st, SQL_TODAY, 0, NULL);
     if (!t) return -1;
     const char *today = ltc_call_strdup(c, ltc_pg_str(t, 0, 0));
-    int dow0 = (int)ltc_pg_i64(t, 0, 1);  /* ISO: Monday 1 .. Sunday 7 */
+    int dow0 = (int)ltc_pg_i64(t, 0, 1); /* ISO: Monday 1 .. Sunday 7 */
     int working[OTD_HORIZON_DAYS];
     otd_working_days(dow0, OTD_HORIZON_DAYS, working);
 

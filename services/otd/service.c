@@ -12,8 +12,8 @@
 
 /* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
 #define ORDER_SQL "SELECT account_owner, solution_owner, fulfilment_owner FROM orders WHERE id = $1"
-#define SHIPMENT_SQL                                                                                              \
-    "SELECT o.account_owner, o.solution_owner, o.fulfilment_owner FROM shipments s "                              \
+#define SHIPMENT_SQL                                                                                                   \
+    "SELECT o.account_owner, o.solution_owner, o.fulfilment_owner FROM shipments s "                                   \
     "JOIN orders o ON o.id = s.order_id WHERE s.id = $1"
 static const ltc_owner_lookup ORDER = {"name", ORDER_SQL}, ORDER_OF_SHIPMENT = {"shipment.order", ORDER_SQL},
                               SHIPMENT = {"name", SHIPMENT_SQL};

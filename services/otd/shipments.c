@@ -21,9 +21,9 @@ static const char SQL_LINES_SHIP[] =
     "UPDATE order_lines ol SET shipped_quantity = ol.shipped_quantity + t.q, update_time = now() "
     "FROM unnest($1::uuid[], $2::bigint[]) AS t(l, q) WHERE ol.id = t.l";
 static const char SQL_SHIPMENT_GET[] =
-    "SELECT id, order_id, state, amount_minor, currency, acceptance_note, "
-    LTC_SQL_MICROS("create_time") ", " LTC_SQL_MICROS("decide_time") " "
-    "FROM shipments WHERE id = $1";
+    "SELECT id, order_id, state, amount_minor, currency, acceptance_note, " LTC_SQL_MICROS(
+        "create_time") ", " LTC_SQL_MICROS("decide_time") " "
+                                                          "FROM shipments WHERE id = $1";
 static const char SQL_SHIPMENT_LINES_GET[] =
     "SELECT ol.product_id, sl.quantity FROM shipment_lines sl JOIN order_lines ol ON ol.id = sl.order_line_id "
     "WHERE sl.shipment_id = $1 ORDER BY sl.line_no";
@@ -48,8 +48,7 @@ int otd_load_shipment(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1_
     const char *p[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_SHIPMENT_GET, 1, p);
     if (!r) return -1;
-    if (PQntuples(r) == 0)
-        return ltc_status_set(st, LTC_NOT_FOUND, "SHIPMENT_NOT_FOUND", "shipment %s not found", id);
+    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "SHIPMENT_NOT_FOUND", "shipment %s not found", id);
     PGresult *l = ltc_call_query(c, st, SQL_SHIPMENT_LINES_GET, 1, p);
     if (!l) return -1;
     Ltc__Otd__V1__Shipment *s = LTC_NEW(c, Ltc__Otd__V1__Shipment, LTC__OTD__V1__SHIPMENT__INIT);
@@ -176,8 +175,7 @@ int otd_create_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     if (otd_order_lock(c, st, in.order, &state) != 0) return -1;
     if (strcmp(state, "SCHEDULED") != 0 && strcmp(state, "PARTIALLY_SHIPPED") != 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_NOT_SCHEDULED",
-                              "order %s is %s; only a SCHEDULED or PARTIALLY_SHIPPED order can ship", in.order,
-                              state);
+                              "order %s is %s; only a SCHEDULED or PARTIALLY_SHIPPED order can ship", in.order, state);
     const char *p[1] = {in.order};
     PGresult *lines = ltc_call_query(c, st, SQL_ORDER_LINES_OF, 1, p);
     if (!lines) return -1;
@@ -217,8 +215,7 @@ static int apply_decision(ltc_call *c, ltc_status *st, const char *sid, const ch
     const char *op[1] = {oid};
     PGresult *r = ltc_call_query(c, st, SQL_ORDER_PROGRESS, 1, op);
     if (!r) return -1;
-    if (accepted)
-        return ltc_pg_bool(r, 0, 0) ? otd_order_set_state(c, st, oid, "ACCEPTED") : 0;
+    if (accepted) return ltc_pg_bool(r, 0, 0) ? otd_order_set_state(c, st, oid, "ACCEPTED") : 0;
     return otd_order_set_state(c, st, oid, ltc_pg_bool(r, 0, 1) ? "PARTIALLY_SHIPPED" : "SCHEDULED");
 }
 
@@ -237,20 +234,18 @@ int otd_record_acceptance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
     const char *p[1] = {sid};
     PGresult *r = ltc_call_query(c, st, SQL_SHIPMENT_ORDER, 1, p);
     if (!r) return -1;
-    if (PQntuples(r) == 0)
-        return ltc_status_set(st, LTC_NOT_FOUND, "SHIPMENT_NOT_FOUND", "shipment %s not found", sid);
+    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "SHIPMENT_NOT_FOUND", "shipment %s not found", sid);
     const char *oid = ltc_call_strdup(c, ltc_pg_str(r, 0, 0)), *order_state = "";
-    if (otd_order_lock(c, st, oid, &order_state) != 0) return -1;  /* the order first, then the shipment */
+    if (otd_order_lock(c, st, oid, &order_state) != 0) return -1; /* the order first, then the shipment */
     PGresult *s = ltc_call_query(c, st, SQL_SHIPMENT_LOCK, 1, p);
     if (!s) return -1;
     if (strcmp(ltc_pg_str(s, 0, 0), "SHIPPED") != 0)
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "SHIPMENT_ALREADY_DECIDED", "shipment %s is already %s",
-                              sid, ltc_pg_str(s, 0, 0));
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "SHIPMENT_ALREADY_DECIDED", "shipment %s is already %s", sid,
+                              ltc_pg_str(s, 0, 0));
 
     char handoff_id[LTC_UUID_LEN + 1];
     ltc_uuid_new(handoff_id);
-    const char *dp[4] = {sid, req->accepted ? "ACCEPTED" : "REJECTED", req->note,
-                         req->accepted ? handoff_id : NULL};
+    const char *dp[4] = {sid, req->accepted ? "ACCEPTED" : "REJECTED", req->note, req->accepted ? handoff_id : NULL};
     if (!ltc_call_query(c, st, SQL_SHIPMENT_DECIDE, 4, dp)) return -1;
     if (apply_decision(c, st, sid, oid, req->accepted) != 0) return -1;
 

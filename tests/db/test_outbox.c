@@ -79,12 +79,12 @@ static int setup(void **state) {
 static void test_claim_rules(void **state) {
     (void)state;
     ltc_db *db = open_db();
-    add(db, "A", 0, 0);   /* 1: head of A */
-    add(db, "A", 0, 0);   /* 2: behind 1 */
-    add(db, "B", 60, 0);  /* 3: not due yet */
-    add(db, "C", 0, 1);   /* 4: parked */
-    add(db, "C", 0, 0);   /* 5: behind a parked row: keeps order */
-    add(db, "D", 0, 0);   /* 6: head of D */
+    add(db, "A", 0, 0);  /* 1: head of A */
+    add(db, "A", 0, 0);  /* 2: behind 1 */
+    add(db, "B", 60, 0); /* 3: not due yet */
+    add(db, "C", 0, 1);  /* 4: parked */
+    add(db, "C", 0, 0);  /* 5: behind a parked row: keeps order */
+    add(db, "D", 0, 0);  /* 6: head of D */
     ltc_status st = {0};
     char got[64];
     assert_int_equal(ltc_db_begin(db, &st), 0);
@@ -185,8 +185,14 @@ static double attempted_within(ltc_db *db, const char *handoff, double timeout_m
 
 static ltc_relay *start_relay(int poll_ms) {
     static const ltc_relay_peer peers[] = {{"bto", "127.0.0.1:1"}}; /* nothing listens: every attempt fails */
-    ltc_relay_options o = {.service_name = "relay_test", .db_dsn = dsn(), .db_schema = "relay_test", .peers = peers,
-                           .n_peers = 1, .call_deadline_ms = 200, .max_backoff_ms = 60000, .batch_size = 8,
+    ltc_relay_options o = {.service_name = "relay_test",
+                           .db_dsn = dsn(),
+                           .db_schema = "relay_test",
+                           .peers = peers,
+                           .n_peers = 1,
+                           .call_deadline_ms = 200,
+                           .max_backoff_ms = 60000,
+                           .batch_size = 8,
                            .poll_ms = poll_ms};
     ltc_status st = {0};
     ltc_relay *r = ltc_relay_start(&o, &st);
@@ -265,9 +271,9 @@ static void test_put_checks_the_method_and_message_type(void **state) {
     assert_int_equal(st.code, LTC_INTERNAL);
     assert_non_null(strstr(st.message, "ltc.bto.v1.AcceptOrderClosureRequest"));
     ltc_status_clear(&st);
-    assert_int_equal(ltc_outbox_put(c, &st, &BTO, "NoSuchMethod", "deal-typed",
-                                    "4f1c2d3e-0000-4000-8000-00000000c002", &msg.base),
-                     -1);
+    assert_int_equal(
+        ltc_outbox_put(c, &st, &BTO, "NoSuchMethod", "deal-typed", "4f1c2d3e-0000-4000-8000-00000000c002", &msg.base),
+        -1);
     assert_int_equal(st.code, LTC_INTERNAL);
     ltc_status_clear(&st);
     assert_int_equal(ltc_outbox_put(c, &st, &BTO, "AcceptOrderClosure", "deal-typed",

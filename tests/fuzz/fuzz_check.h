@@ -14,14 +14,14 @@
 #include "google/rpc/status.pb-c.h"
 #include "ltc/status.h"
 
-#define FUZZ_REQUIRE(cond, ...)                                                              \
-    do {                                                                                     \
-        if (!(cond)) {                                                                       \
-            fprintf(stderr, "fuzz property broken at %s:%d: %s\n  ", __FILE__, __LINE__, #cond); \
-            fprintf(stderr, __VA_ARGS__);                                                    \
-            fputc('\n', stderr);                                                             \
-            abort();                                                                         \
-        }                                                                                    \
+#define FUZZ_REQUIRE(cond, ...)                                                                                        \
+    do {                                                                                                               \
+        if (!(cond)) {                                                                                                 \
+            fprintf(stderr, "fuzz property broken at %s:%d: %s\n  ", __FILE__, __LINE__, #cond);                       \
+            fprintf(stderr, __VA_ARGS__);                                                                              \
+            fputc('\n', stderr);                                                                                       \
+            abort();                                                                                                   \
+        }                                                                                                              \
     } while (0)
 
 /* 1 when s[0..n) is valid UTF-8 (no overlongs, no surrogates, at most U+10FFFF). */
@@ -104,8 +104,8 @@ static inline void fuzz_check_details(const ltc_status *st) {
  * message, and for field violations a non-empty path and description each; then its details (above). */
 static inline void fuzz_check_failure(const ltc_status *st, const char *what) {
     FUZZ_REQUIRE(st->code != LTC_OK, "%s failed with status OK", what);
-    FUZZ_REQUIRE(st->code != LTC_INTERNAL && st->code != LTC_UNKNOWN && st->code != LTC_DATA_LOSS,
-                 "%s: %s %s: %s", what, ltc_code_name(st->code), st->reason, st->message);
+    FUZZ_REQUIRE(st->code != LTC_INTERNAL && st->code != LTC_UNKNOWN && st->code != LTC_DATA_LOSS, "%s: %s %s: %s",
+                 what, ltc_code_name(st->code), st->reason, st->message);
     FUZZ_REQUIRE(st->reason[0] != 0, "%s: %s without a reason", what, ltc_code_name(st->code));
     FUZZ_REQUIRE(st->message[0] != 0, "%s: %s without a message", what, ltc_code_name(st->code));
     FUZZ_REQUIRE(st->n_violations <= LTC_STATUS_MAX_VIOLATIONS, "%s: %zu violations", what, st->n_violations);

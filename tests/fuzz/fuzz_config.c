@@ -180,9 +180,9 @@ static void fuzz_dsn(const uint8_t *d, size_t n) {
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
     switch (data[0] % 3) {
-    case 0: fuzz_env_int(data + 1, size - 1); break;
-    case 1: fuzz_addr(data + 1, size - 1); break;
-    default: fuzz_dsn(data + 1, size - 1); break;
+        case 0: fuzz_env_int(data + 1, size - 1); break;
+        case 1: fuzz_addr(data + 1, size - 1); break;
+        default: fuzz_dsn(data + 1, size - 1); break;
     }
     return 0;
 }

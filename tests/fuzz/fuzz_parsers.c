@@ -105,9 +105,9 @@ static int uuid_ref(const char *s) {
 }
 
 static void fuzz_name(const uint8_t *d, size_t n) {
-    static const char *const collections[] = {"leads", "opportunities", "bids", "deals", "quotes", "contracts",
-                                              "orders", "products", "resources", "shipments", "invoices",
-                                              "orderAccounts", "payments", ""};
+    static const char *const collections[] = {"leads",     "opportunities", "bids",     "deals",     "quotes",
+                                              "contracts", "orders",        "products", "resources", "shipments",
+                                              "invoices",  "orderAccounts", "payments", ""};
     const size_t nc = sizeof collections / sizeof collections[0];
     const char *coll = collections[n ? d[0] % nc : 0];
     char *name = cstr(n ? d + 1 : d, n ? n - 1 : 0);
@@ -193,10 +193,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const uint8_t *d = data + 1;
     size_t n = size - 1;
     switch (data[0] % 4) {
-    case 0: fuzz_page(d, n); break;
-    case 1: fuzz_name(d, n); break;
-    case 2: fuzz_text(d, n); break;
-    default: fuzz_date(d, n); break;
+        case 0: fuzz_page(d, n); break;
+        case 1: fuzz_name(d, n); break;
+        case 2: fuzz_text(d, n); break;
+        default: fuzz_date(d, n); break;
     }
     return 0;
 }

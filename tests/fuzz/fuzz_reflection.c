@@ -39,33 +39,31 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_REQUIRE(resp != NULL, "the answer does not decode");
     FUZZ_REQUIRE(resp->original_request != NULL &&
                      resp->original_request->message_request_case == req->message_request_case,
-                     "the answer does not echo the request");
+                 "the answer does not echo the request");
     switch (resp->message_response_case) {
-    case GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE: {
-        const Grpc__Reflection__V1__FileDescriptorResponse *f = resp->file_descriptor_response;
-        FUZZ_REQUIRE(f->n_file_descriptor_proto > 0, "an empty file descriptor answer");
-        for (size_t i = 0; i < f->n_file_descriptor_proto; i++) {
-            Google__Protobuf__FileDescriptorProto *fd = google__protobuf__file_descriptor_proto__unpack(
-                NULL, f->file_descriptor_proto[i].len, f->file_descriptor_proto[i].data);
-            FUZZ_REQUIRE(fd != NULL && fd->name && fd->name[0], "file descriptor %zu does not decode", i);
-            google__protobuf__file_descriptor_proto__free_unpacked(fd, NULL);
+        case GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE: {
+            const Grpc__Reflection__V1__FileDescriptorResponse *f = resp->file_descriptor_response;
+            FUZZ_REQUIRE(f->n_file_descriptor_proto > 0, "an empty file descriptor answer");
+            for (size_t i = 0; i < f->n_file_descriptor_proto; i++) {
+                Google__Protobuf__FileDescriptorProto *fd = google__protobuf__file_descriptor_proto__unpack(
+                    NULL, f->file_descriptor_proto[i].len, f->file_descriptor_proto[i].data);
+                FUZZ_REQUIRE(fd != NULL && fd->name && fd->name[0], "file descriptor %zu does not decode", i);
+                google__protobuf__file_descriptor_proto__free_unpacked(fd, NULL);
+            }
+            break;
         }
-        break;
-    }
-    case GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE:
-        FUZZ_REQUIRE(resp->list_services_response->n_service == 4, "%zu services listed",
-                     resp->list_services_response->n_service);
-        break;
-    case GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ALL_EXTENSION_NUMBERS_RESPONSE:
-        break;
-    case GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE: {
-        int32_t code = resp->error_response->error_code;
-        FUZZ_REQUIRE(code == LTC_NOT_FOUND || code == LTC_INVALID_ARGUMENT || code == LTC_UNIMPLEMENTED,
-                     "reflection error code %d", code);
-        break;
-    }
-    default:
-        FUZZ_REQUIRE(0, "an answer with no response (case %d)", (int)resp->message_response_case);
+        case GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE:
+            FUZZ_REQUIRE(resp->list_services_response->n_service == 4, "%zu services listed",
+                         resp->list_services_response->n_service);
+            break;
+        case GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ALL_EXTENSION_NUMBERS_RESPONSE: break;
+        case GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE: {
+            int32_t code = resp->error_response->error_code;
+            FUZZ_REQUIRE(code == LTC_NOT_FOUND || code == LTC_INVALID_ARGUMENT || code == LTC_UNIMPLEMENTED,
+                         "reflection error code %d", code);
+            break;
+        }
+        default: FUZZ_REQUIRE(0, "an answer with no response (case %d)", (int)resp->message_response_case);
     }
     grpc__reflection__v1__server_reflection_response__free_unpacked(resp, NULL);
     grpc__reflection__v1__server_reflection_request__free_unpacked(req, NULL);

@@ -30,7 +30,8 @@
 
 ltc_service_def LTC_FUZZ_SERVICE(void);
 
-#define MAX_REQUEST_BYTES 4096 /* the server's cap (LTC_MAX_MESSAGE_BYTES) in the fuzzer, so that the fuzzer's inputs
+#define MAX_REQUEST_BYTES                                                                                              \
+    4096 /* the server's cap (LTC_MAX_MESSAGE_BYTES) in the fuzzer, so that the fuzzer's inputs
                                 * (up to 8 KiB: run_fuzz.sh) reach the refusal too */
 
 static const ltc_method **methods;

@@ -11,10 +11,9 @@
 #if defined(LTC_ASSERTS) && LTC_ASSERTS
 #include <stdio.h>
 #include <stdlib.h>
-#define LTC_ASSERT(expr)                                                                                   \
-    ((expr) ? (void)0                                                                                      \
-            : (fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #expr), fflush(stderr), \
-               abort()))
+#define LTC_ASSERT(expr)                                                                                               \
+    ((expr) ? (void)0                                                                                                  \
+            : (fprintf(stderr, "%s:%d: assertion failed: %s\n", __FILE__, __LINE__, #expr), fflush(stderr), abort()))
 #else
 #define LTC_ASSERT(expr) ((void)sizeof((expr) ? 1 : 0))
 #endif

@@ -16,7 +16,7 @@ typedef struct ltc_call ltc_call;
  * accepts only a server certificate from our CA naming "ltc-<peer>"; otherwise plaintext. NULL on a malformed
  * target. */
 ltc_client *ltc_client_create(const char *target, const char *peer, int max_message_bytes);
-void ltc_client_destroy(ltc_client *c);  /* NULL-safe */
+void ltc_client_destroy(ltc_client *c); /* NULL-safe */
 
 typedef struct ltc_metadata_kv {
     const char *key;

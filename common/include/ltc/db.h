@@ -18,7 +18,7 @@ typedef struct ltc_db ltc_db;
 /* Creates a handle; connects lazily (first query) and again after a lost connection. `schema` becomes the
  * connection's search_path, so SQL names tables unqualified and never another service's schema. */
 ltc_db *ltc_db_create(const char *dsn, const char *schema);
-void ltc_db_destroy(ltc_db *db);  /* NULL-safe; closes the connection */
+void ltc_db_destroy(ltc_db *db); /* NULL-safe; closes the connection */
 
 /* Connects now if not connected. 0, or -1 with st UNAVAILABLE. */
 int ltc_db_connect(ltc_db *db, ltc_status *st);
@@ -43,15 +43,15 @@ void ltc_db_cancel(ltc_db *db);
 
 int ltc_db_begin(ltc_db *db, ltc_status *st);
 int ltc_db_commit(ltc_db *db, ltc_status *st);
-void ltc_db_rollback(ltc_db *db);              /* no-op outside a transaction */
-int ltc_db_in_transaction(const ltc_db *db);   /* 1 inside (or failed) transaction */
-PGconn *ltc_db_conn(ltc_db *db);               /* the raw connection (may be NULL before connecting) */
-const char *ltc_db_schema(const ltc_db *db);   /* the schema given at creation */
+void ltc_db_rollback(ltc_db *db);            /* no-op outside a transaction */
+int ltc_db_in_transaction(const ltc_db *db); /* 1 inside (or failed) transaction */
+PGconn *ltc_db_conn(ltc_db *db);             /* the raw connection (may be NULL before connecting) */
+const char *ltc_db_schema(const ltc_db *db); /* the schema given at creation */
 
 /* Result accessors: NULL / 0 for SQL NULL. */
 const char *ltc_pg_str(const PGresult *r, int row, int col);
 int64_t ltc_pg_i64(const PGresult *r, int row, int col);
-int ltc_pg_bool(const PGresult *r, int row, int col);  /* 't' -> 1 */
+int ltc_pg_bool(const PGresult *r, int row, int col); /* 't' -> 1 */
 int ltc_pg_isnull(const PGresult *r, int row, int col);
 
 /* A migration: its number orders it (1, 2, ...), its name is the file name, sql is the whole file. */

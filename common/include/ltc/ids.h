@@ -6,7 +6,7 @@
 
 #include "ltc/status.h"
 
-#define LTC_UUID_LEN 36  /* text form, without the NUL */
+#define LTC_UUID_LEN 36 /* text form, without the NUL */
 
 /* n bytes from a cryptographically secure generator (OpenSSL), buffered per thread. */
 void ltc_random_bytes(void *out, size_t n);
@@ -21,7 +21,7 @@ int ltc_uuid_valid(const char *s);
 
 /* Parses `name` of the form "<collection>/<uuid>" (collection without the slash, e.g. "leads") into id_out (lower
  * case). On a missing or malformed name fails with INVALID_ARGUMENT naming `field`. */
-int ltc_name_parse(const char *name, const char *collection, const char *field,
-                   char id_out[LTC_UUID_LEN + 1], ltc_status *st);
+int ltc_name_parse(const char *name, const char *collection, const char *field, char id_out[LTC_UUID_LEN + 1],
+                   ltc_status *st);
 
 #endif

@@ -3,7 +3,12 @@
 #ifndef LTC_LOG_H
 #define LTC_LOG_H
 
-typedef enum ltc_log_level { LTC_LOG_DEBUG = 0, LTC_LOG_INFO = 1, LTC_LOG_WARN = 2, LTC_LOG_ERROR = 3 } ltc_log_level;
+typedef enum ltc_log_level {
+    LTC_LOG_DEBUG = 0,
+    LTC_LOG_INFO = 1,
+    LTC_LOG_WARN = 2,
+    LTC_LOG_ERROR = 3
+} ltc_log_level;
 
 /* Sets the service name and the minimum level ("debug", "info", "warn", "error"; unknown -> info). */
 void ltc_log_init(const char *service, const char *level);

@@ -9,8 +9,8 @@
 #include "ltc/status.h"
 
 typedef struct ltc_money {
-    char currency[4];   /* "CNY", NUL-terminated */
-    int64_t minor;      /* amount in the currency's minor unit (fen, cents; yen for JPY) */
+    char currency[4]; /* "CNY", NUL-terminated */
+    int64_t minor;    /* amount in the currency's minor unit (fen, cents; yen for JPY) */
 } ltc_money;
 
 /* Number of minor-unit digits of an ISO 4217 currency (2 for CNY/USD/EUR, 0 for JPY/KRW, 3 for KWD/BHD...), or -1
@@ -21,8 +21,8 @@ int ltc_currency_digits(const char *code);
  * message is missing (callers with an optional amount check for NULL first), the currency is unknown, units and nanos disagree in sign, nanos is out of
  * range, the amount is finer than the minor unit, or it overflows. `allow_negative` 0 also refuses amounts < 0. */
 struct Ltc__Type__V1__Money;
-int ltc_money_from_proto(const struct Ltc__Type__V1__Money *m, const char *field, int allow_negative,
-                         ltc_money *out, ltc_status *st);
+int ltc_money_from_proto(const struct Ltc__Type__V1__Money *m, const char *field, int allow_negative, ltc_money *out,
+                         ltc_status *st);
 
 /* Fills `out` (already initialised) from minor units. currency must be a known code (an unknown one is written as
  * "XXX" with the amount taken as whole units). currency_code points into a static table. */
@@ -33,8 +33,7 @@ void ltc_money_to_proto(const char *currency, int64_t minor, struct Ltc__Type__V
 struct Ltc__Type__V1__Money *ltc_money_msg(ltc_call *c, const char *currency, int64_t minor);
 /* A Money message from a result's minor-units and currency columns of `row`; NULL when either is SQL NULL (an
  * optional amount). */
-struct Ltc__Type__V1__Money *ltc_money_msg_pg(ltc_call *c, const PGresult *r, int row, int minor_col,
-                                              int currency_col);
+struct Ltc__Type__V1__Money *ltc_money_msg_pg(ltc_call *c, const PGresult *r, int row, int minor_col, int currency_col);
 
 /* Overflow-checked arithmetic: return 0, or -1 on overflow (out untouched). */
 int ltc_i64_add(int64_t a, int64_t b, int64_t *out);

@@ -48,8 +48,8 @@ void ltc_outbox_wake_relays(void);
 typedef struct ltc_relay ltc_relay;
 
 typedef struct ltc_relay_peer {
-    const char *destination;  /* "bto" */
-    const char *target;       /* "127.0.0.1:50062" */
+    const char *destination; /* "bto" */
+    const char *target;      /* "127.0.0.1:50062" */
 } ltc_relay_peer;
 
 typedef struct ltc_relay_options {
@@ -58,10 +58,10 @@ typedef struct ltc_relay_options {
     const char *db_schema;
     const ltc_relay_peer *peers;
     size_t n_peers;
-    int call_deadline_ms;     /* per delivery attempt */
-    int max_backoff_ms;       /* cap of the exponential backoff */
-    int batch_size;           /* rows claimed per transaction */
-    int poll_ms;              /* idle poll interval; 0: LTC_RELAY_POLL_MS */
+    int call_deadline_ms; /* per delivery attempt */
+    int max_backoff_ms;   /* cap of the exponential backoff */
+    int batch_size;       /* rows claimed per transaction */
+    int poll_ms;          /* idle poll interval; 0: LTC_RELAY_POLL_MS */
 } ltc_relay_options;
 
 /* --- the relay's steps, exposed for tests and operators' tools ------------------------------------------- */

@@ -35,12 +35,11 @@
 
 typedef struct ltc_call ltc_call;
 
-typedef int (*ltc_unary_handler)(ltc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp,
-                                 ltc_status *st);
+typedef int (*ltc_unary_handler)(ltc_call *call, const ProtobufCMessage *req, ProtobufCMessage **resp, ltc_status *st);
 
 enum {
-    LTC_METHOD_READ = 0,            /* no transaction */
-    LTC_METHOD_WRITE = 1u << 0,     /* handler runs in a transaction */
+    LTC_METHOD_READ = 0,               /* no transaction */
+    LTC_METHOD_WRITE = 1u << 0,        /* handler runs in a transaction */
     LTC_METHOD_KEY_REQUIRED = 1u << 1, /* the idempotency field must be set (hand-offs) */
 };
 
@@ -56,32 +55,36 @@ typedef struct ltc_owner_lookup {
  * (ltc/methods.h), which refuses a table that does not cover its services exactly. The server itself only reads
  * path, request and response (a row given to ltc_server_start directly may fill them by hand and name no service). */
 typedef struct ltc_method {
-    const char *path;                               /* "/ltc.ltb.v1.LeadToBidService/CreateLead" */
+    const char *path; /* "/ltc.ltb.v1.LeadToBidService/CreateLead" */
     const ProtobufCMessageDescriptor *request;
     const ProtobufCMessageDescriptor *response;
     ltc_unary_handler handler;
     unsigned flags;
-    const char *idempotency_field;                  /* string field of the request, or NULL */
+    const char *idempotency_field; /* string field of the request, or NULL */
     /* Internal identities (mTLS certificate Common Names) allowed to call: "bto", "ops", "dtc,ltb". NULL: "gateway"
      * (a public method, with the caller's principal and roles checked against ltc/access.h's table). */
     const char *callers;
     /* NULL: the method names no deal record (or only through a parent checked by the handler). */
     const ltc_owner_lookup *owner;
-    const ProtobufCServiceDescriptor *service;      /* the generated service descriptor the RPC belongs to */
-    const char *rpc;                                /* the RPC's name in it: "CreateLead" */
+    const ProtobufCServiceDescriptor *service; /* the generated service descriptor the RPC belongs to */
+    const char *rpc;                           /* the RPC's name in it: "CreateLead" */
 } ltc_method;
 
 /* Rows of a method table: the generated service descriptor (ltc__ltb__v1__lead_to_bid_service__descriptor), the
  * RPC's name as in the proto (CreateLead), the handler, and the ownership lookup (NULL: none) or, for hand-offs, the
  * one internal identity allowed to send them. Path and message descriptors come from the service descriptor. */
-#define LTC_READ(svc, Rpc, fn, owner_) \
-    {.handler = (fn), .flags = LTC_METHOD_READ, .owner = (owner_), .service = &(svc), .rpc = #Rpc}
-#define LTC_WRITE(svc, Rpc, fn, owner_)                                                                       \
-    {.handler = (fn), .flags = LTC_METHOD_WRITE, .idempotency_field = "request_id", .owner = (owner_),        \
-     .service = &(svc), .rpc = #Rpc}
-#define LTC_HANDOFF(svc, Rpc, fn, sender)                                                                     \
-    {.handler = (fn), .flags = LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, .idempotency_field = "handoff_id",   \
-     .callers = (sender), .service = &(svc), .rpc = #Rpc}
+#define LTC_READ(svc, Rpc, fn, owner_)                                                                                 \
+    { .handler = (fn), .flags = LTC_METHOD_READ, .owner = (owner_), .service = &(svc), .rpc = #Rpc }
+#define LTC_WRITE(svc, Rpc, fn, owner_)                                                                                \
+    {                                                                                                                  \
+        .handler = (fn), .flags = LTC_METHOD_WRITE, .idempotency_field = "request_id", .owner = (owner_),              \
+        .service = &(svc), .rpc = #Rpc                                                                                 \
+    }
+#define LTC_HANDOFF(svc, Rpc, fn, sender)                                                                              \
+    {                                                                                                                  \
+        .handler = (fn), .flags = LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, .idempotency_field = "handoff_id",       \
+        .callers = (sender), .service = &(svc), .rpc = #Rpc                                                            \
+    }
 
 /* --- inside a handler ------------------------------------------------------------------------------------ */
 
@@ -125,7 +128,7 @@ const char *ltc_call_metadata(ltc_call *c, const char *key);
 /* A call context with no gRPC call behind it. Its database is `db` (not owned; NULL: every query fails with
  * UNAVAILABLE, so a handler's validation runs and its first query fails cleanly). */
 ltc_call *ltc_call_create_detached(ltc_db *db);
-void ltc_call_destroy_detached(ltc_call *c);  /* NULL-safe */
+void ltc_call_destroy_detached(ltc_call *c); /* NULL-safe */
 /* For a detached call whose caller runs the transaction itself (ltc_db_begin/commit/rollback on its db): runs, then
  * forgets, what the call's handlers asked to happen after that transaction committed (ltc_outbox_put: wake this
  * process's relays) or rolled back. ltc_call_run and the server do this themselves. NULL-safe. */
@@ -145,40 +148,42 @@ int ltc_call_run(ltc_call *c, const ltc_method *m, const uint8_t *req, size_t le
  * A peer that cannot be reached answers UNAVAILABLE (reason SERVICE_UNAVAILABLE, naming peer_name). */
 typedef struct ltc_forward {
     struct ltc_client *client;
-    const char *peer_name;             /* "ltb" */
+    const char *peer_name; /* "ltb" */
     int deadline_ms;
-    ltc_metadata_kv md[6];             /* the values are copied before the handler's memory is reused */
+    ltc_metadata_kv md[6]; /* the values are copied before the handler's memory is reused */
     size_t n_md;
 } ltc_forward;
 
-enum { LTC_RAW_FORWARD = 1 };
+enum {
+    LTC_RAW_FORWARD = 1
+};
 
 /* Serves any method not in the table: request bytes in, response bytes out (malloc'd, the server frees them) and 0;
  * or -1 with st set (st->raw_details passed through unchanged); or LTC_RAW_FORWARD with *fwd filled in. */
-typedef int (*ltc_raw_handler)(ltc_call *call, const char *method, const uint8_t *req, size_t req_len,
-                               uint8_t **resp, size_t *resp_len, ltc_status *st, ltc_forward *fwd, void *user);
+typedef int (*ltc_raw_handler)(ltc_call *call, const char *method, const uint8_t *req, size_t req_len, uint8_t **resp,
+                               size_t *resp_len, ltc_status *st, ltc_forward *fwd, void *user);
 
 /* --- the server ------------------------------------------------------------------------------------------ */
 
 typedef struct ltc_server ltc_server;
 
 typedef struct ltc_server_options {
-    const char *service_name;          /* short name for logs and the error domain: "ltb" */
-    const char *listen_addr;           /* "127.0.0.1:50061" */
-    int workers;                       /* worker threads, each with its own db connection */
-    const char *db_dsn;                /* NULL: no database (gateway) */
+    const char *service_name; /* short name for logs and the error domain: "ltb" */
+    const char *listen_addr;  /* "127.0.0.1:50061" */
+    int workers;              /* worker threads, each with its own db connection */
+    const char *db_dsn;       /* NULL: no database (gateway) */
     const char *db_schema;
     const ltc_method *methods;
     size_t n_methods;
-    const char *const *health_services;/* full service names reported SERVING besides "" (NULL-terminated) */
-    ltc_raw_handler raw_handler;       /* NULL: unknown methods get UNIMPLEMENTED */
+    const char *const *health_services; /* full service names reported SERVING besides "" (NULL-terminated) */
+    ltc_raw_handler raw_handler;        /* NULL: unknown methods get UNIMPLEMENTED */
     void *raw_user;
-    int max_message_bytes;             /* receive and send limit */
-    int max_metadata_bytes;            /* request header limit (0: 8 KiB) */
-    int max_concurrent_streams;        /* per connection (0: 100) */
-    const struct ltc_tls *tls;         /* NULL: plaintext (only with LTC_PLAINTEXT=1) */
-    int client_cert_required;          /* mTLS: verify the caller's certificate against tls->ca_pem */
-    int shutdown_grace_ms;             /* in-flight calls get this long on SIGTERM */
+    int max_message_bytes;      /* receive and send limit */
+    int max_metadata_bytes;     /* request header limit (0: 8 KiB) */
+    int max_concurrent_streams; /* per connection (0: 100) */
+    const struct ltc_tls *tls;  /* NULL: plaintext (only with LTC_PLAINTEXT=1) */
+    int client_cert_required;   /* mTLS: verify the caller's certificate against tls->ca_pem */
+    int shutdown_grace_ms;      /* in-flight calls get this long on SIGTERM */
 } ltc_server_options;
 
 /* Binds and starts serving. NULL with st set (e.g. the port is taken). */

@@ -10,12 +10,12 @@
 #include "ltc/server.h"
 
 typedef struct ltc_service_def {
-    const char *name;                    /* "ltb": env prefix LTC_LTB_*, schema "ltb", error domain "ltb.ltc" */
-    const char *default_listen;          /* "127.0.0.1:50061" */
+    const char *name;           /* "ltb": env prefix LTC_LTB_*, schema "ltb", error domain "ltb.ltc" */
+    const char *default_listen; /* "127.0.0.1:50061" */
     const ltc_method *methods;
     size_t n_methods;
-    const char *const *health_services;  /* NULL-terminated full service names */
-    const char *const *peers;            /* NULL-terminated hand-off destinations ("bto"); target from LTC_BTO_TARGET */
+    const char *const *health_services; /* NULL-terminated full service names */
+    const char *const *peers;           /* NULL-terminated hand-off destinations ("bto"); target from LTC_BTO_TARGET */
     const ltc_migration *migrations;
     size_t n_migrations;
 } ltc_service_def;

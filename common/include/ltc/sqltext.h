@@ -15,7 +15,7 @@
 /* SQL: a date column as 'YYYY-MM-DD' text (read it with ltc_date_from_pg), whatever the session's DateStyle. */
 #define LTC_SQL_DATE(col) "to_char(" col ", 'YYYY-MM-DD')"
 /* SQL: the timestamptz of a text parameter holding microseconds since the epoch (exact; NULL stays NULL). */
-#define LTC_SQL_TS_PARAM(p) \
+#define LTC_SQL_TS_PARAM(p)                                                                                            \
     "(to_timestamp(" p "::bigint / 1000000) + (" p "::bigint % 1000000) * interval '1 microsecond')"
 
 /* Decimal text of v, in the call's arena (never NULL: the arena aborts on exhaustion). */

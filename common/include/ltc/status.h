@@ -40,15 +40,15 @@ typedef struct ltc_field_violation {
 
 typedef struct ltc_status {
     ltc_code code;
-    char message[256];           /* developer-facing, English */
-    char reason[64];             /* ErrorInfo.reason, UPPER_SNAKE, e.g. "LEAD_NOT_NEW" */
-    size_t n_violations;         /* BadRequest.field_violations */
+    char message[256];   /* developer-facing, English */
+    char reason[64];     /* ErrorInfo.reason, UPPER_SNAKE, e.g. "LEAD_NOT_NEW" */
+    size_t n_violations; /* BadRequest.field_violations */
     ltc_field_violation violations[LTC_STATUS_MAX_VIOLATIONS];
     /* When set, the exact serialized google.rpc.Status received from a peer (a proxy passes it through unchanged).
      * Owned by the status; freed by ltc_status_clear. */
     uint8_t *raw_details;
     size_t raw_details_len;
-    int64_t retry_delay_ms;      /* > 0: a google.rpc.RetryInfo detail (rate limits) */
+    int64_t retry_delay_ms; /* > 0: a google.rpc.RetryInfo detail (rate limits) */
 } ltc_status;
 
 /* Resets to OK, freeing any raw details. */
@@ -60,8 +60,7 @@ int ltc_status_set(ltc_status *st, ltc_code code, const char *reason, const char
 
 /* Adds a BadRequest violation for `field` and makes the status INVALID_ARGUMENT (reason "INVALID_ARGUMENT",
  * message naming the first bad field). Further violations are added to the list. Returns -1. */
-int ltc_status_bad_field(ltc_status *st, const char *field, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+int ltc_status_bad_field(ltc_status *st, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Name of a code, "INVALID_ARGUMENT" etc. Never NULL. */
 const char *ltc_code_name(ltc_code code);

@@ -15,14 +15,14 @@
 #include "ltc/status.h"
 
 typedef struct ltc_tls {
-    char *cert_pem;  /* certificate chain */
-    char *key_pem;   /* private key */
-    char *ca_pem;    /* roots to verify the peer with; NULL: none (a public server that asks for no client cert) */
+    char *cert_pem; /* certificate chain */
+    char *key_pem;  /* private key */
+    char *ca_pem;   /* roots to verify the peer with; NULL: none (a public server that asks for no client cert) */
 } ltc_tls;
 
 /* Reads the PEM files (ca_file may be NULL). 0, or -1 with st naming the file that failed. Never logs contents. */
 int ltc_tls_load(ltc_tls *t, const char *cert_file, const char *key_file, const char *ca_file, ltc_status *st);
-void ltc_tls_free(ltc_tls *t);  /* wipes the key; NULL-safe */
+void ltc_tls_free(ltc_tls *t); /* wipes the key; NULL-safe */
 
 /* Loads the internal identity from LTC_TLS_CERT, LTC_TLS_KEY and LTC_TLS_CA (all three, or none with
  * LTC_PLAINTEXT=1). 1 when loaded (mTLS), 0 when plaintext was chosen, -1 with err set on a bad configuration. */

@@ -29,7 +29,7 @@ static void test_alignment_and_zero(void **state) {
         assert_non_null(p);
         assert_int_equal((uintptr_t)p % 16, 0);
         assert_true(all_zero(p, sizes[i]));
-        assert_true(p != prev);  /* even zero-size requests get distinct pointers */
+        assert_true(p != prev);    /* even zero-size requests get distinct pointers */
         memset(p, 0xAB, sizes[i]); /* writable in full (valgrind/ASan check the bounds) */
         prev = p;
     }
@@ -43,7 +43,7 @@ static void test_used(void **state) {
     ltc_arena_alloc(a, 10);
     ltc_arena_alloc(a, 20);
     assert_int_equal(ltc_arena_used(a), 30);
-    ltc_arena_alloc(a, 10000);  /* larger than a block */
+    ltc_arena_alloc(a, 10000); /* larger than a block */
     assert_int_equal(ltc_arena_used(a), 10030);
     ltc_arena_reset(a);
     assert_int_equal(ltc_arena_used(a), 0);
@@ -55,7 +55,9 @@ static void test_used(void **state) {
 static void test_many_blocks(void **state) {
     (void)state;
     ltc_arena *a = ltc_arena_create(300);
-    enum { N = 2000 };
+    enum {
+        N = 2000
+    };
     unsigned char *ptrs[N];
     size_t lens[N];
     for (size_t i = 0; i < N; i++) {
@@ -75,13 +77,13 @@ static void test_reset_reuses_first_block(void **state) {
     ltc_arena *a = ltc_arena_create(4096);
     unsigned char *first = ltc_arena_alloc(a, 100);
     memset(first, 0xFF, 100);
-    for (int i = 0; i < 50; i++) memset(ltc_arena_alloc(a, 1000), 0xEE, 1000);  /* spills into more blocks */
+    for (int i = 0; i < 50; i++) memset(ltc_arena_alloc(a, 1000), 0xEE, 1000); /* spills into more blocks */
     ltc_arena_reset(a);
     unsigned char *again = ltc_arena_alloc(a, 100);
     assert_ptr_equal(again, first);
     assert_true(all_zero(again, 100));
     ltc_arena_reset(a);
-    ltc_arena_reset(a);  /* twice in a row is fine */
+    ltc_arena_reset(a); /* twice in a row is fine */
     unsigned char *big = ltc_arena_alloc(a, 4096);
     assert_true(all_zero(big, 4096));
     ltc_arena_destroy(a);
@@ -99,7 +101,7 @@ static void test_strdup_printf(void **state) {
     char longer[2000];
     memset(longer, 'q', sizeof longer - 1);
     longer[sizeof longer - 1] = '\0';
-    char *p = ltc_arena_printf(a, "<%s>", longer);  /* longer than printf's stack buffer */
+    char *p = ltc_arena_printf(a, "<%s>", longer); /* longer than printf's stack buffer */
     assert_int_equal(strlen(p), sizeof longer + 1);
     assert_int_equal(p[0], '<');
     assert_int_equal(p[sizeof longer], '>');
@@ -120,7 +122,7 @@ static void expect_abort(size_t n) {
         if (!freopen("/dev/null", "w", stderr)) _exit(2);
         ltc_arena *a = ltc_arena_create(256);
         ltc_arena_alloc(a, n);
-        _exit(0);  /* not reached */
+        _exit(0); /* not reached */
     }
     int status = 0;
     assert_int_equal(waitpid(pid, &status, 0), pid);
@@ -132,16 +134,16 @@ static void test_oom_aborts(void **state) {
     (void)state;
     expect_abort(SIZE_MAX);
     expect_abort(SIZE_MAX - 64);
-#ifndef __SANITIZE_ADDRESS__  /* ASan's malloc reports the huge request and exits instead of returning NULL */
-    expect_abort((size_t)1 << 62);  /* malloc fails */
+#ifndef __SANITIZE_ADDRESS__       /* ASan's malloc reports the huge request and exits instead of returning NULL */
+    expect_abort((size_t)1 << 62); /* malloc fails */
 #endif
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_alignment_and_zero),       cmocka_unit_test(test_used),
-        cmocka_unit_test(test_many_blocks),              cmocka_unit_test(test_reset_reuses_first_block),
-        cmocka_unit_test(test_strdup_printf),            cmocka_unit_test(test_destroy_null),
+        cmocka_unit_test(test_alignment_and_zero), cmocka_unit_test(test_used),
+        cmocka_unit_test(test_many_blocks),        cmocka_unit_test(test_reset_reuses_first_block),
+        cmocka_unit_test(test_strdup_printf),      cmocka_unit_test(test_destroy_null),
         cmocka_unit_test(test_oom_aborts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

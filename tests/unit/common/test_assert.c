@@ -25,10 +25,8 @@ static int count(int v) {
 }
 
 static void active_true(void) { LTC_ASSERT(count(1) == 1); }
-static void active_false(void) {
-    LTC_ASSERT(count(2) == 3);
-}
-static const int active_false_line = __LINE__ - 2; /* the line of the LTC_ASSERT above */
+static void active_false(void) { LTC_ASSERT(count(2) == 3); }
+static const int active_false_line = __LINE__ - 1; /* the line of the LTC_ASSERT above */
 
 #undef LTC_ASSERT
 #undef LTC_ASSERT_H

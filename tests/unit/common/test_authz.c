@@ -22,7 +22,8 @@
 static const ltc_method PUBLIC_WRITE = {.path = CREATE_LEAD, .flags = LTC_METHOD_WRITE, .callers = NULL};
 static const ltc_method PUBLIC_READ = {.path = GET_LEAD, .flags = LTC_METHOD_READ, .callers = NULL};
 static const ltc_method HANDOFF = {.path = "/ltc.bto.v1.IntakeService/AcceptWonBid",
-                                   .flags = LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED, .callers = "dtc,ltb"};
+                                   .flags = LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED,
+                                   .callers = "dtc,ltb"};
 static const ltc_method HEALTH = {.path = "/grpc.health.v1.Health/Check", .callers = "nobody"};
 
 static struct ltc_server mtls_server;
@@ -154,7 +155,7 @@ static void test_owner_check_asks_only_when_it_must(void **state) {
 
     lead.name = "leads/4f1c2d3e-0000-4000-8000-000000000001";
     ltc_call__set_identity(c, "gateway", "boss@example.com", LTC_ROLE_MANAGER, 0);
-    assert_int_equal(ltc_authz__check_owner(c, &OWNED, &req.base, &st), 0); /* not deal-scoped */
+    assert_int_equal(ltc_authz__check_owner(c, &OWNED, &req.base, &st), 0);        /* not deal-scoped */
     assert_int_equal(ltc_authz__check_owner(c, &PUBLIC_WRITE, &req.base, &st), 0); /* no lookup */
 
     ltc_call__set_identity(c, "gateway", "ann@example.com", LTC_ROLE_SALES, 1);

@@ -71,7 +71,7 @@ static void test_env_int(void **state) {
     int_bad("1001", -1000, 1000);
     int_bad("-1001", -1000, 1000);
     int_bad("0", 1, 256);
-    int_bad("99999999999999999999999", 0, 2147483647);  /* ERANGE */
+    int_bad("99999999999999999999999", 0, 2147483647); /* ERANGE */
     int_bad("-99999999999999999999999", -2147483647, 0);
     /* errbuf may be absent */
     setenv(VAR, "x", 1);
@@ -81,9 +81,17 @@ static void test_env_int(void **state) {
 
 static void test_addr_valid(void **state) {
     (void)state;
-    const char *good[] = {"127.0.0.1:50051", "0.0.0.0:1", "localhost:65535", "[::1]:50061", "[::]:50062",
-                          "[2001:db8::1]:443", "bto.ltc.svc.cluster.local:50062", "ltc_bto:50062", "db-1:5432",
-                          "example.com.:80", "[::ffff:127.0.0.1]:8080"};
+    const char *good[] = {"127.0.0.1:50051",
+                          "0.0.0.0:1",
+                          "localhost:65535",
+                          "[::1]:50061",
+                          "[::]:50062",
+                          "[2001:db8::1]:443",
+                          "bto.ltc.svc.cluster.local:50062",
+                          "ltc_bto:50062",
+                          "db-1:5432",
+                          "example.com.:80",
+                          "[::ffff:127.0.0.1]:8080"};
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
         if (ltc_addr_valid(good[i]) != 0) fail_msg("\"%s\" refused", good[i]);
     const char *bad[] = {"",
@@ -189,9 +197,8 @@ static void test_target_valid(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_target_valid),
-        cmocka_unit_test(test_env_str),        cmocka_unit_test(test_env_int),    cmocka_unit_test(test_addr_valid),
-        cmocka_unit_test(test_redact_kv),      cmocka_unit_test(test_redact_uri),
+        cmocka_unit_test(test_target_valid),     cmocka_unit_test(test_env_str),   cmocka_unit_test(test_env_int),
+        cmocka_unit_test(test_addr_valid),       cmocka_unit_test(test_redact_kv), cmocka_unit_test(test_redact_uri),
         cmocka_unit_test(test_redact_truncates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -29,7 +29,8 @@ static int check(const char *service, int *status, ltc_status *st) {
     size_t out_len = 0;
     int rc = ltc_call_run(c, &m, buf, n, sizeof buf, &out, &out_len, st);
     if (rc == 0) {
-        Grpc__Health__V1__HealthCheckResponse *resp = grpc__health__v1__health_check_response__unpack(NULL, out_len, out);
+        Grpc__Health__V1__HealthCheckResponse *resp =
+            grpc__health__v1__health_check_response__unpack(NULL, out_len, out);
         assert_non_null(resp);
         *status = resp->status;
         grpc__health__v1__health_check_response__free_unpacked(resp, NULL);

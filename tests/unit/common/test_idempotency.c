@@ -15,13 +15,13 @@
 #include "internal.h"
 #include "ltc/ltb/v1/ltb_service.pb-c.h"
 
-static const ltc_method WRITE = {.path = "/ltc.ltb.v1.LeadToBidService/CreateLead", .flags = LTC_METHOD_WRITE,
-                                 .idempotency_field = "request_id"};
+static const ltc_method WRITE = {
+    .path = "/ltc.ltb.v1.LeadToBidService/CreateLead", .flags = LTC_METHOD_WRITE, .idempotency_field = "request_id"};
 static const ltc_method HANDOFF = {.path = "/ltc.ltb.v1.LeadToBidService/CreateLead",
                                    .flags = LTC_METHOD_WRITE | LTC_METHOD_KEY_REQUIRED,
                                    .idempotency_field = "request_id"};
-static const ltc_method NO_KEY = {.path = "/ltc.ltb.v1.LeadToBidService/CreateLead", .flags = LTC_METHOD_WRITE,
-                                  .idempotency_field = "no_such_field"};
+static const ltc_method NO_KEY = {
+    .path = "/ltc.ltb.v1.LeadToBidService/CreateLead", .flags = LTC_METHOD_WRITE, .idempotency_field = "no_such_field"};
 
 static void test_key(void **state) {
     (void)state;
@@ -158,8 +158,8 @@ static void test_field_paths(void **state) {
     req.lead = &lead;
     assert_string_equal(ltc_fields__string(&req.base, "lead.name"), "leads/1");
     assert_string_equal(ltc_fields__string(&req.base, "request_id"), "r-1");
-    assert_null(ltc_fields__string(&req.base, "lead")); /* a message, not a string */
-    assert_null(ltc_fields__string(&req.base, "lead.source")); /* an enum */
+    assert_null(ltc_fields__string(&req.base, "lead"));         /* a message, not a string */
+    assert_null(ltc_fields__string(&req.base, "lead.source"));  /* an enum */
     assert_null(ltc_fields__string(&req.base, "request_id.x")); /* a string has no fields */
     assert_null(ltc_fields__string(&req.base, "nope"));
     assert_null(ltc_fields__string(&req.base, "lead.nope"));

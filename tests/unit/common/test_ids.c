@@ -33,16 +33,16 @@ static void test_uuid_valid(void **state) {
     assert_true(ltc_uuid_valid("00000000-0000-0000-0000-000000000000"));
     const char *bad[] = {
         "",
-        "123e4567-e89b-12d3-a456-42661417400",     /* short */
-        "123e4567-e89b-12d3-a456-4266141740000",   /* long */
-        "123e4567e89b12d3a456426614174000",        /* no hyphens */
-        "123e4567-e89b-12d3-a456_426614174000",    /* wrong separator */
-        "123e4567-e89b-12d3-a456-42661417400g",    /* not hex */
-        "{123e4567-e89b-12d3-a456-426614174000}",  /* braces */
+        "123e4567-e89b-12d3-a456-42661417400",    /* short */
+        "123e4567-e89b-12d3-a456-4266141740000",  /* long */
+        "123e4567e89b12d3a456426614174000",       /* no hyphens */
+        "123e4567-e89b-12d3-a456_426614174000",   /* wrong separator */
+        "123e4567-e89b-12d3-a456-42661417400g",   /* not hex */
+        "{123e4567-e89b-12d3-a456-426614174000}", /* braces */
         "urn:uuid:123e4567-e89b-12d3-a456-426614174000",
         " 123e4567-e89b-12d3-a456-426614174000",
         "123e4567-e89b-12d3-a456-426614174000 ",
-        "123e4567-e89b-12d3-a4564-26614174000",    /* hyphen in the wrong place */
+        "123e4567-e89b-12d3-a4564-26614174000", /* hyphen in the wrong place */
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
         if (ltc_uuid_valid(bad[i])) fail_msg("\"%s\" accepted", bad[i]);

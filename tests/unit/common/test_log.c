@@ -1,4 +1,4 @@
-#define _GNU_SOURCE  /* strptime, timegm */
+#define _GNU_SOURCE /* strptime, timegm */
 /* Unit tests of common/src/log.c: stdout is redirected (pipe or temporary file via dup2) and every line parsed back
  * with jansson. */
 #include <setjmp.h>
@@ -157,12 +157,12 @@ static void test_levels(void **state) {
     json_decref(b);
     free(raw);
 
-    ltc_log_init("otd", "ERROR");  /* case-insensitive */
+    ltc_log_init("otd", "ERROR"); /* case-insensitive */
     assert_false(ltc_log_enabled(LTC_LOG_WARN));
     assert_true(ltc_log_enabled(LTC_LOG_ERROR));
     ltc_log_init("otd", "debug");
     assert_true(ltc_log_enabled(LTC_LOG_DEBUG));
-    ltc_log_init("otd", "verbose");  /* unknown -> info */
+    ltc_log_init("otd", "verbose"); /* unknown -> info */
     assert_false(ltc_log_enabled(LTC_LOG_DEBUG));
     assert_true(ltc_log_enabled(LTC_LOG_INFO));
     ltc_log_init("otd", NULL);
@@ -190,10 +190,13 @@ static void test_invalid_utf8(void **state) {
     (void)state;
     ltc_log_init("dtc", "info");
     capture_start();
-    LTC_WARN("bad_input", "\xFF\xFE", "name was \"%s\"", "ab\xC0\xAF" "cd\xE4");
+    LTC_WARN("bad_input", "\xFF\xFE", "name was \"%s\"",
+             "ab\xC0\xAF"
+             "cd\xE4");
     char *raw = capture_end();
     json_t *j = one_line(raw);
-    assert_string_equal(str(j, "msg"), "name was \"ab\xEF\xBF\xBD\xEF\xBF\xBD" "cd\xEF\xBF\xBD\"");
+    assert_string_equal(str(j, "msg"), "name was \"ab\xEF\xBF\xBD\xEF\xBF\xBD"
+                                       "cd\xEF\xBF\xBD\"");
     assert_string_equal(str(j, "request_id"), "\xEF\xBF\xBD\xEF\xBF\xBD");
     json_decref(j);
     free(raw);
@@ -236,7 +239,10 @@ static void test_truncation(void **state) {
 
 /* --- concurrency: lines of many threads never interleave ------------------------------------------------ */
 
-enum { THREADS = 4, LINES = 500 };
+enum {
+    THREADS = 4,
+    LINES = 500
+};
 
 static void *log_many(void *arg) {
     int id = (int)(intptr_t)arg;
@@ -274,7 +280,7 @@ static void test_threads(void **state) {
         int id = -1, i = -1;
         assert_int_equal(sscanf(str(j, "msg"), "%d %d", &id, &i), 2);
         assert_true(id >= 0 && id < THREADS);
-        assert_int_equal(i, seen[id]);  /* each thread's lines in order */
+        assert_int_equal(i, seen[id]); /* each thread's lines in order */
         seen[id]++;
         json_decref(j);
         total++;

@@ -90,28 +90,28 @@ static void test_from_proto_ok(void **state) {
 
 static void test_from_proto_refusals(void **state) {
     (void)state;
-    refused("", 1, 0, 0);                        /* no currency */
-    refused("XYZ", 1, 0, 0);                     /* unknown currency */
-    refused("usd", 1, 0, 0);                     /* lower case */
-    refused("USD", 1, -10000000, 1);             /* sign mismatch */
-    refused("USD", -1, 10000000, 1);             /* sign mismatch */
-    refused("USD", 0, 1000000000, 0);            /* nanos out of range */
-    refused("USD", 0, -1000000000, 1);           /* nanos out of range */
-    refused("USD", 0, INT32_MAX, 0);             /* nanos out of range */
-    refused("USD", 0, 1, 0);                     /* finer than a cent */
-    refused("USD", 0, 5000000, 0);               /* half a cent */
-    refused("CNY", 12, 345000000, 0);            /* 12.345 */
-    refused("JPY", 100, 500000000, 0);           /* JPY with nanos */
-    refused("JPY", 0, 1, 0);                     /* JPY with nanos */
-    refused("KWD", 0, 100000, 0);                /* 0.0001 KWD */
-    refused("USD", -1, 0, 0);                    /* negative not allowed */
-    refused("USD", 0, -10000000, 0);             /* negative not allowed */
-    refused("USD", INT64_MAX / 100 + 1, 0, 0);   /* units * 100 overflows */
-    refused("USD", INT64_MAX / 100, 80000000, 0); /* adding the cents overflows */
+    refused("", 1, 0, 0);                          /* no currency */
+    refused("XYZ", 1, 0, 0);                       /* unknown currency */
+    refused("usd", 1, 0, 0);                       /* lower case */
+    refused("USD", 1, -10000000, 1);               /* sign mismatch */
+    refused("USD", -1, 10000000, 1);               /* sign mismatch */
+    refused("USD", 0, 1000000000, 0);              /* nanos out of range */
+    refused("USD", 0, -1000000000, 1);             /* nanos out of range */
+    refused("USD", 0, INT32_MAX, 0);               /* nanos out of range */
+    refused("USD", 0, 1, 0);                       /* finer than a cent */
+    refused("USD", 0, 5000000, 0);                 /* half a cent */
+    refused("CNY", 12, 345000000, 0);              /* 12.345 */
+    refused("JPY", 100, 500000000, 0);             /* JPY with nanos */
+    refused("JPY", 0, 1, 0);                       /* JPY with nanos */
+    refused("KWD", 0, 100000, 0);                  /* 0.0001 KWD */
+    refused("USD", -1, 0, 0);                      /* negative not allowed */
+    refused("USD", 0, -10000000, 0);               /* negative not allowed */
+    refused("USD", INT64_MAX / 100 + 1, 0, 0);     /* units * 100 overflows */
+    refused("USD", INT64_MAX / 100, 80000000, 0);  /* adding the cents overflows */
     refused("USD", INT64_MIN / 100, -90000000, 1); /* below INT64_MIN */
     refused("USD", INT64_MAX, 0, 0);
     refused("USD", INT64_MIN, 0, 1);
-    refused("KWD", INT64_MAX / 100, 0, 0);       /* fits in cents, not in fils */
+    refused("KWD", INT64_MAX / 100, 0, 0); /* fits in cents, not in fils */
 }
 
 static void test_from_proto_missing(void **state) {
@@ -208,7 +208,7 @@ static void test_add_mul(void **state) {
 static void test_apply_bps(void **state) {
     (void)state;
     assert_int_equal(ltc_apply_bps(10000, 1500), 1500);
-    assert_int_equal(ltc_apply_bps(999, 5000), 499);   /* floor(499.5) */
+    assert_int_equal(ltc_apply_bps(999, 5000), 499); /* floor(499.5) */
     assert_int_equal(ltc_apply_bps(1, 9999), 0);
     assert_int_equal(ltc_apply_bps(12345, 10000), 12345);
     assert_int_equal(ltc_apply_bps(12345, 0), 0);
@@ -226,26 +226,31 @@ static void test_muldiv(void **state) {
     assert_int_equal(r, 7);
     assert_int_equal(ltc_muldiv(INT64_MAX, INT64_MAX, INT64_MAX, &r), 0);
     assert_int_equal(r, INT64_MAX);
-    assert_int_equal(ltc_muldiv(INT64_MAX, 3, 4, &r), 0);   /* needs 128 bits in between */
+    assert_int_equal(ltc_muldiv(INT64_MAX, 3, 4, &r), 0); /* needs 128 bits in between */
     assert_int_equal(r, (int64_t)(((__int128)INT64_MAX * 3) / 4));
     assert_int_equal(ltc_muldiv(0, INT64_MAX, 1, &r), 0);
     assert_int_equal(r, 0);
     r = 77;
-    assert_int_equal(ltc_muldiv(INT64_MAX, 2, 1, &r), -1);  /* result overflows */
+    assert_int_equal(ltc_muldiv(INT64_MAX, 2, 1, &r), -1); /* result overflows */
     assert_int_equal(ltc_muldiv(INT64_MAX, INT64_MAX, INT64_MAX - 1, &r), -1);
-    assert_int_equal(ltc_muldiv(1, 1, 0, &r), -1);          /* division by zero */
-    assert_int_equal(ltc_muldiv(-1, 1, 1, &r), -1);         /* outside the domain */
+    assert_int_equal(ltc_muldiv(1, 1, 0, &r), -1);  /* division by zero */
+    assert_int_equal(ltc_muldiv(-1, 1, 1, &r), -1); /* outside the domain */
     assert_int_equal(ltc_muldiv(1, 1, -1, &r), -1);
     assert_int_equal(r, 77);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_digits_required_codes), cmocka_unit_test(test_digits_unknown),
-        cmocka_unit_test(test_from_proto_ok),          cmocka_unit_test(test_from_proto_refusals),
-        cmocka_unit_test(test_from_proto_missing),     cmocka_unit_test(test_from_proto_accumulates),
-        cmocka_unit_test(test_to_proto),               cmocka_unit_test(test_to_proto_static_code),
-        cmocka_unit_test(test_add_mul),                cmocka_unit_test(test_apply_bps),
+        cmocka_unit_test(test_digits_required_codes),
+        cmocka_unit_test(test_digits_unknown),
+        cmocka_unit_test(test_from_proto_ok),
+        cmocka_unit_test(test_from_proto_refusals),
+        cmocka_unit_test(test_from_proto_missing),
+        cmocka_unit_test(test_from_proto_accumulates),
+        cmocka_unit_test(test_to_proto),
+        cmocka_unit_test(test_to_proto_static_code),
+        cmocka_unit_test(test_add_mul),
+        cmocka_unit_test(test_apply_bps),
         cmocka_unit_test(test_muldiv),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

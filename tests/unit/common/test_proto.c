@@ -102,14 +102,14 @@ static void test_page_token_bad(void **state) {
     token_bad("v2:42");
     token_bad("V1:42");
     token_bad("42");
-    token_bad("v1:9223372036854775808");  /* past INT64_MAX */
+    token_bad("v1:9223372036854775808"); /* past INT64_MAX */
     token_bad("v1:99999999999999999999999");
     token_bad("hello world");
-    page_bad(0, "djE6NDI=", "page_token", NULL);   /* padding */
-    page_bad(0, "djE6NDJ", "page_token", NULL);    /* same bytes, non-zero trailing bits */
-    page_bad(0, "djE6ND", "page_token", NULL);     /* truncated */
-    page_bad(0, "d", "page_token", NULL);          /* impossible length */
-    page_bad(0, "djE+NDI", "page_token", NULL);    /* standard base64 alphabet */
+    page_bad(0, "djE6NDI=", "page_token", NULL); /* padding */
+    page_bad(0, "djE6NDJ", "page_token", NULL);  /* same bytes, non-zero trailing bits */
+    page_bad(0, "djE6ND", "page_token", NULL);   /* truncated */
+    page_bad(0, "d", "page_token", NULL);        /* impossible length */
+    page_bad(0, "djE+NDI", "page_token", NULL);  /* standard base64 alphabet */
     page_bad(0, "djE6 NDI", "page_token", NULL);
     page_bad(0, "djE6NDI\n", "page_token", NULL);
     page_bad(0, "!!!!", "page_token", NULL);
@@ -154,13 +154,13 @@ static void test_dates(void **state) {
     date_ok(2026, 11, 27, "2026-11-27");
     date_ok(1, 1, 1, "0001-01-01");
     date_ok(9999, 12, 31, "9999-12-31");
-    date_ok(2024, 2, 29, "2024-02-29");  /* leap year */
-    date_ok(2000, 2, 29, "2000-02-29");  /* divisible by 400 */
+    date_ok(2024, 2, 29, "2024-02-29"); /* leap year */
+    date_ok(2000, 2, 29, "2000-02-29"); /* divisible by 400 */
     date_ok(2023, 2, 28, "2023-02-28");
     date_ok(2023, 4, 30, "2023-04-30");
     date_ok(2023, 1, 31, "2023-01-31");
-    date_bad(2023, 2, 29);               /* not a leap year */
-    date_bad(1900, 2, 29);               /* divisible by 100, not by 400 */
+    date_bad(2023, 2, 29); /* not a leap year */
+    date_bad(1900, 2, 29); /* divisible by 100, not by 400 */
     date_bad(2100, 2, 29);
     date_bad(2024, 2, 30);
     date_bad(2023, 4, 31);
@@ -222,12 +222,12 @@ static void test_text_lengths(void **state) {
     text_bad(NULL, 1, 10);
     text_ok("Acme", 1, 4);
     text_bad("Acme!", 1, 4);
-    text_ok("h\xC3\xA9llo", 1, 5);                /* é counts as one character */
+    text_ok("h\xC3\xA9llo", 1, 5); /* é counts as one character */
     text_bad("h\xC3\xA9llo", 1, 4);
-    text_ok("\xE4\xB8\xAD\xE6\x96\x87", 1, 2);    /* 中文: two characters, six bytes */
+    text_ok("\xE4\xB8\xAD\xE6\x96\x87", 1, 2); /* 中文: two characters, six bytes */
     text_bad("\xE4\xB8\xAD\xE6\x96\x87x", 1, 2);
-    text_ok("\xF0\x9F\x98\x80", 1, 1);            /* U+1F600 */
-    text_ok("anything at all", 1, -1);            /* negative max: no limit */
+    text_ok("\xF0\x9F\x98\x80", 1, 1); /* U+1F600 */
+    text_ok("anything at all", 1, -1); /* negative max: no limit */
     char big[1001];
     memset(big, 'a', 1000);
     big[1000] = '\0';
@@ -237,35 +237,35 @@ static void test_text_lengths(void **state) {
 
 static void test_text_utf8(void **state) {
     (void)state;
-    text_ok("\xF4\x8F\xBF\xBF", 1, 10);           /* U+10FFFF, the last code point */
-    text_ok("\xED\x9F\xBF", 1, 10);               /* U+D7FF, just below the surrogates */
-    text_ok("\xEE\x80\x80", 1, 10);               /* U+E000, just above */
-    text_ok("\xEF\xBF\xBF", 1, 10);               /* U+FFFF */
-    text_ok("\xC2\x80", 1, 10);                   /* U+0080, smallest two-byte */
-    text_ok("\xE0\xA0\x80", 1, 10);               /* U+0800, smallest three-byte */
-    text_ok("\xF0\x90\x80\x80", 1, 10);           /* U+10000, smallest four-byte */
+    text_ok("\xF4\x8F\xBF\xBF", 1, 10); /* U+10FFFF, the last code point */
+    text_ok("\xED\x9F\xBF", 1, 10);     /* U+D7FF, just below the surrogates */
+    text_ok("\xEE\x80\x80", 1, 10);     /* U+E000, just above */
+    text_ok("\xEF\xBF\xBF", 1, 10);     /* U+FFFF */
+    text_ok("\xC2\x80", 1, 10);         /* U+0080, smallest two-byte */
+    text_ok("\xE0\xA0\x80", 1, 10);     /* U+0800, smallest three-byte */
+    text_ok("\xF0\x90\x80\x80", 1, 10); /* U+10000, smallest four-byte */
     const char *bad[] = {
-        "\x80",                  /* stray continuation */
+        "\x80", /* stray continuation */
         "abc\xBF",
-        "\xC0\xAF",              /* overlong '/' */
-        "\xC1\xBF",              /* overlong */
-        "\xE0\x80\xAF",          /* overlong three-byte */
-        "\xE0\x9F\xBF",          /* overlong U+07FF */
-        "\xF0\x80\x80\xAF",      /* overlong four-byte */
-        "\xF0\x8F\xBF\xBF",      /* overlong U+FFFF */
-        "\xED\xA0\x80",          /* U+D800 surrogate */
-        "\xED\xBF\xBF",          /* U+DFFF surrogate */
+        "\xC0\xAF",                 /* overlong '/' */
+        "\xC1\xBF",                 /* overlong */
+        "\xE0\x80\xAF",             /* overlong three-byte */
+        "\xE0\x9F\xBF",             /* overlong U+07FF */
+        "\xF0\x80\x80\xAF",         /* overlong four-byte */
+        "\xF0\x8F\xBF\xBF",         /* overlong U+FFFF */
+        "\xED\xA0\x80",             /* U+D800 surrogate */
+        "\xED\xBF\xBF",             /* U+DFFF surrogate */
         "\xED\xA0\xBD\xED\xB8\x80", /* CESU-8 surrogate pair */
-        "\xF4\x90\x80\x80",      /* U+110000 */
+        "\xF4\x90\x80\x80",         /* U+110000 */
         "\xF5\x80\x80\x80",
-        "\xF8\x88\x80\x80\x80",  /* five-byte form */
+        "\xF8\x88\x80\x80\x80", /* five-byte form */
         "\xFE",
         "\xFF",
-        "\xE4\xB8",              /* truncated at the end */
+        "\xE4\xB8", /* truncated at the end */
         "abc\xE4",
         "\xC3",
         "\xF0\x9F\x98",
-        "\xC3\x28",              /* bad continuation */
+        "\xC3\x28", /* bad continuation */
         "\xE4\x28\xAD",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
@@ -280,8 +280,8 @@ static void test_enum_db_names(void **state) {
     (void)state;
     const ProtobufCEnumDescriptor *d = &ltc__ltb__v1__bid_state__descriptor;
     assert_string_equal(ltc_enum_to_db(d, "BID_STATE_", LTC__LTB__V1__BID_STATE__BID_STATE_SUBMITTED), "SUBMITTED");
-    assert_null(ltc_enum_to_db(d, "BID_STATE_", 99));        /* not a value: a client's unknown number */
-    assert_null(ltc_enum_to_db(d, "OTHER_", 1));             /* wrong prefix */
+    assert_null(ltc_enum_to_db(d, "BID_STATE_", 99)); /* not a value: a client's unknown number */
+    assert_null(ltc_enum_to_db(d, "OTHER_", 1));      /* wrong prefix */
     assert_int_equal(ltc_enum_from_db(d, "BID_STATE_", "WON"), LTC__LTB__V1__BID_STATE__BID_STATE_WON);
     assert_int_equal(ltc_enum_from_db(d, "BID_STATE_", "NOPE"), 0);
     assert_int_equal(ltc_enum_from_db(d, "BID_STATE_", NULL), 0);
@@ -307,11 +307,9 @@ static void test_triangle_check(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_page_size),     cmocka_unit_test(test_page_token_ok),
-        cmocka_unit_test(test_page_token_bad),
-        cmocka_unit_test(test_dates),         cmocka_unit_test(test_date_missing),
-        cmocka_unit_test(test_text_lengths),  cmocka_unit_test(test_text_utf8),
-        cmocka_unit_test(test_enum_db_names), cmocka_unit_test(test_triangle_check),
+        cmocka_unit_test(test_page_size), cmocka_unit_test(test_page_token_ok), cmocka_unit_test(test_page_token_bad),
+        cmocka_unit_test(test_dates),     cmocka_unit_test(test_date_missing),  cmocka_unit_test(test_text_lengths),
+        cmocka_unit_test(test_text_utf8), cmocka_unit_test(test_enum_db_names), cmocka_unit_test(test_triangle_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

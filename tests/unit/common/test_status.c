@@ -15,7 +15,8 @@
 static void test_set_returns_minus_one_and_fills(void **state) {
     (void)state;
     ltc_status st = {0};
-    assert_int_equal(ltc_status_set(&st, LTC_FAILED_PRECONDITION, "LEAD_NOT_NEW", "lead %s is %s", "x", "QUALIFIED"), -1);
+    assert_int_equal(ltc_status_set(&st, LTC_FAILED_PRECONDITION, "LEAD_NOT_NEW", "lead %s is %s", "x", "QUALIFIED"),
+                     -1);
     assert_int_equal(st.code, LTC_FAILED_PRECONDITION);
     assert_string_equal(st.reason, "LEAD_NOT_NEW");
     assert_string_equal(st.message, "lead x is QUALIFIED");
@@ -34,7 +35,7 @@ static void test_bad_fields_accumulate(void **state) {
     assert_int_equal(st.n_violations, 2);
     assert_string_equal(st.violations[0].field, "lead.company_name");
     assert_string_equal(st.violations[1].description, "must not be LEAD_SOURCE_UNSPECIFIED");
-    assert_non_null(strstr(st.message, "lead.company_name")); /* the message names the first bad field */
+    assert_non_null(strstr(st.message, "lead.company_name"));         /* the message names the first bad field */
     for (int i = 0; i < 40; i++) ltc_status_bad_field(&st, "f", "x"); /* bounded, no overflow */
     assert_int_equal(st.n_violations, LTC_STATUS_MAX_VIOLATIONS);
 }

@@ -107,7 +107,7 @@ static void test_shares_must_add_up(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kind_text),  cmocka_unit_test(test_valid_terms),         cmocka_unit_test(test_count),
+        cmocka_unit_test(test_kind_text),  cmocka_unit_test(test_valid_terms),        cmocka_unit_test(test_count),
         cmocka_unit_test(test_bad_fields), cmocka_unit_test(test_shares_must_add_up),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -45,8 +45,8 @@ static void test_term_totals_refusals(void **state) {
     assert_int_equal(dtc_term_totals(100, zero, 2, t), -1);   /* a term of 0 bps */
     assert_int_equal(dtc_term_totals(100, over, 2, t), -1);
     const int32_t whole[1] = {10000};
-    assert_int_equal(dtc_term_totals(-1, whole, 1, t), -1);   /* negative total */
-    assert_int_equal(dtc_term_totals(100, whole, 0, t), -1);  /* no terms */
+    assert_int_equal(dtc_term_totals(-1, whole, 1, t), -1);  /* negative total */
+    assert_int_equal(dtc_term_totals(100, whole, 0, t), -1); /* no terms */
     assert_int_equal(dtc_term_totals(100, NULL, 1, t), -1);
     int32_t eleven[11];
     for (int i = 0; i < 11; i++) eleven[i] = i < 10 ? 909 : 910;
@@ -102,7 +102,7 @@ static void test_split_refusals(void **state) {
     int64_t invoiced[2] = {0, 0}, amount[2];
     assert_int_equal(dtc_split_invoices(1000, bps, 2, 1001, 0, invoiced, amount), -1); /* over-acceptance */
     assert_int_equal(dtc_split_invoices(1000, bps, 2, -1, 0, invoiced, amount), -1);
-    int64_t too_much[2] = {151, 0};                                                     /* target is 150 */
+    int64_t too_much[2] = {151, 0}; /* target is 150 */
     assert_int_equal(dtc_split_invoices(1000, bps, 2, 500, 0, too_much, amount), -1);
     int64_t negative[2] = {-1, 0};
     assert_int_equal(dtc_split_invoices(1000, bps, 2, 500, 0, negative, amount), -1);

@@ -101,10 +101,10 @@ static int teardown(void **state) {
 
 typedef struct tok {
     jwt_alg_t alg;
-    const char *kid;       /* NULL: none */
-    const char *key;       /* signing key (PEM or secret) */
+    const char *kid; /* NULL: none */
+    const char *key; /* signing key (PEM or secret) */
     const char *iss, *aud_json, *sub, *roles_json;
-    long exp, nbf;         /* 0: left out */
+    long exp, nbf; /* 0: left out */
 } tok;
 
 /* "Bearer <jwt>", malloc'd. */
@@ -345,8 +345,8 @@ static void test_rate_limiter(void **state) {
     for (int i = 0; i < 5; i++) assert_int_equal(gw_limiter_take(l, "alice", 100.0), 0);
     int64_t wait = gw_limiter_take(l, "alice", 100.0);
     assert_true(wait > 0 && wait <= 100);
-    assert_int_equal(gw_limiter_take(l, "bob", 100.0), 0);     /* others are not affected */
-    assert_int_equal(gw_limiter_take(l, "alice", 100.11), 0);  /* a token every 100 ms */
+    assert_int_equal(gw_limiter_take(l, "bob", 100.0), 0);    /* others are not affected */
+    assert_int_equal(gw_limiter_take(l, "alice", 100.11), 0); /* a token every 100 ms */
     assert_true(gw_limiter_take(l, "alice", 100.11) > 0);
     /* thousands of callers: the table evicts the longest unused, never penalising anyone */
     char name[32];
@@ -367,7 +367,7 @@ static void test_permission_table(void **state) {
     assert_string_equal(out, "sales,solution,fulfilment,finance,manager,admin,auditor");
     assert_int_equal(ltc_roles_parse(out), LTC_ROLES_ALL);
     ltc_roles_format(LTC_ROLE_SALES | LTC_ROLE_FINANCE, out, 10);
-    assert_string_equal(out, "sales");   /* cut at a whole name */
+    assert_string_equal(out, "sales"); /* cut at a whole name */
     assert_int_equal(ltc_access_roles("/ltc.ltb.v1.IntakeService/AcceptCashCollected"), 0);
     assert_int_equal(ltc_access_roles("/nope"), 0);
     assert_true(ltc_access_roles("/ltc.dtc.v1.DeliveryToCashService/RecordPayment") & LTC_ROLE_FINANCE);

@@ -10,9 +10,9 @@
 
 #include "capacity.h"
 
-#define ALL_WORKING(n, w)                      \
-    do {                                       \
-        for (int k_ = 0; k_ < (n); k_++) (w)[k_] = 1; \
+#define ALL_WORKING(n, w)                                                                                              \
+    do {                                                                                                               \
+        for (int k_ = 0; k_ < (n); k_++) (w)[k_] = 1;                                                                  \
     } while (0)
 
 static void assert_alloc(const int64_t *alloc, const int64_t *want, int n) {
@@ -93,17 +93,17 @@ static void test_fill_refusals(void **state) {
     const int64_t zero[5] = {0};
     assert_int_equal(otd_fill_capacity(21, 4, NULL, 5, w, alloc), -1); /* 20 fit in the horizon */
     assert_alloc(alloc, zero, 5);
-    assert_int_equal(otd_fill_capacity(20, 4, NULL, 5, w, alloc), 4);  /* 20 just fit */
-    assert_int_equal(otd_fill_capacity(5, 0, NULL, 5, w, alloc), -1);  /* zero capacity */
+    assert_int_equal(otd_fill_capacity(20, 4, NULL, 5, w, alloc), 4); /* 20 just fit */
+    assert_int_equal(otd_fill_capacity(5, 0, NULL, 5, w, alloc), -1); /* zero capacity */
     assert_alloc(alloc, zero, 5);
     assert_int_equal(otd_fill_capacity(5, -3, NULL, 5, w, alloc), -1);
-    assert_int_equal(otd_fill_capacity(0, 4, NULL, 5, w, alloc), -1);  /* no work */
+    assert_int_equal(otd_fill_capacity(0, 4, NULL, 5, w, alloc), -1); /* no work */
     assert_int_equal(otd_fill_capacity(-1, 4, NULL, 5, w, alloc), -1);
     assert_alloc(alloc, zero, 5);
-    assert_int_equal(otd_fill_capacity(1, 4, NULL, 0, w, alloc), -1);  /* no horizon */
+    assert_int_equal(otd_fill_capacity(1, 4, NULL, 0, w, alloc), -1); /* no horizon */
     assert_int_equal(otd_fill_capacity(1, 4, NULL, 5, NULL, alloc), -1);
     const int64_t full[5] = {4, 4, 4, 4, 4};
-    assert_int_equal(otd_fill_capacity(1, 4, full, 5, w, alloc), -1);  /* fully booked */
+    assert_int_equal(otd_fill_capacity(1, 4, full, 5, w, alloc), -1); /* fully booked */
     assert_alloc(alloc, zero, 5);
     int none[5] = {0};
     assert_int_equal(otd_fill_capacity(1, 4, NULL, 5, none, alloc), -1); /* no working day at all */
@@ -126,9 +126,12 @@ static void test_fill_large_values(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_working_days_skip_weekends), cmocka_unit_test(test_fill_spreads_work),
-        cmocka_unit_test(test_fill_around_bookings),       cmocka_unit_test(test_fill_skips_weekends),
-        cmocka_unit_test(test_fill_refusals),              cmocka_unit_test(test_fill_large_values),
+        cmocka_unit_test(test_working_days_skip_weekends),
+        cmocka_unit_test(test_fill_spreads_work),
+        cmocka_unit_test(test_fill_around_bookings),
+        cmocka_unit_test(test_fill_skips_weekends),
+        cmocka_unit_test(test_fill_refusals),
+        cmocka_unit_test(test_fill_large_values),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
