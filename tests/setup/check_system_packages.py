@@ -207,12 +207,20 @@ def proto_paths(source, proto_dirs):
     return found
 
 
-def cmake_programs(build):
+def cmake_programs(build, source):
+    """The programs the project's CMakeLists find (find_program) and the C compiler, as CMakeCache.txt recorded
+    them. CMake's own probes of optional tools (llvm-ar, ld.lld, objcopy... found only when present) are not the
+    build's needs: without them CMake takes binutils' (a dependency of gcc)."""
+    wanted = {"CMAKE_C_COMPILER"}
+    for cm in glob.glob(os.path.join(source, "**", "CMakeLists.txt"), recursive=True):
+        if "node_modules" in cm or os.path.relpath(cm, source).startswith("build"):
+            continue
+        wanted |= set(re.findall(r"find_program\(\s*(\w+)", open(cm, encoding="utf-8").read()))
     found = {}
     cache = os.path.join(build, "CMakeCache.txt")
     for line in open(cache, encoding="utf-8", errors="replace"):
         m = re.match(r"^([A-Za-z_0-9]+):FILEPATH=(/\S+)$", line.strip())
-        if not m or not system_path(m.group(2)):
+        if not m or m.group(1) not in wanted or not system_path(m.group(2)):
             continue
         p = m.group(2)
         if os.path.isfile(p) and os.access(p, os.X_OK) and not p.endswith((".so", ".a")):
@@ -331,7 +339,7 @@ def main():
 
     files = {}
     for part in (depfile_paths(a.build), ldd_paths(a.build), pkgconfig_paths(a.source),
-                 proto_paths(a.source, a.proto_path), cmake_programs(a.build), script_programs(a.source)):
+                 proto_paths(a.source, a.proto_path), cmake_programs(a.build, a.source), script_programs(a.source)):
         for k, v in part.items():
             files.setdefault(k, v)
     if not any(k.endswith(".h") for k in files):
