@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-INTERNAL = {"IntakeService", "HandoffAdminService"}
+INTERNAL = {"IntakeService", "HandoffAdminService", "CreditService"}   # CreditService: DTC's internal credit questions
 
 
 def rpcs():
