@@ -359,6 +359,12 @@ class CustomersCreditTest(unittest.TestCase):
                          [(CUR, 10_000_00)])
         self.refused(lambda: fin2().dtc.ApproveCreditLimitChange(lc.dtc.ApproveCreditLimitChangeRequest(
             name=change.name, request_id=rid())), C.FAILED_PRECONDITION, "LIMIT_CHANGE_NOT_PENDING")
+        # the policy is finance's: sales may read it, not change it
+        self.refused(lambda: sales().dtc.UpdateCreditPolicy(lc.dtc.UpdateCreditPolicyRequest(
+            credit_policy=lc.dtc.CreditPolicy(name="creditPolicy", check_at_release=False),
+            update_mask=mask("check_at_release"), request_id=rid())), C.PERMISSION_DENIED, "ROLE_NOT_ALLOWED")
+        self.assertTrue(sales().dtc.GetCreditPolicy(lc.dtc.GetCreditPolicyRequest(
+            name="creditPolicy")).credit_policy.check_at_release)
         history = fin1().dtc.ListCreditLimitChanges(lc.dtc.ListCreditLimitChangesRequest(
             customer=cust.name, page_size=10)).credit_limit_changes
         self.assertEqual([(c.name, c.requested_by, c.decided_by) for c in history], [(change.name, FIN1, FIN2)])
@@ -370,7 +376,7 @@ class CustomersCreditTest(unittest.TestCase):
         # the refused self-approval is in DTC's audit trail
         ev = auditor().audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage="dtc", principal=FIN1,
                                                                              page_size=100)).events
-        self.assertTrue(any(e.method.endswith("/ApproveCreditLimitChange") and e.target == change.name
+        self.assertTrue(any(e.method == "/ltc.dtc.v1.DeliveryToCashService/ApproveCreditLimitChange"
                             and e.code == "PERMISSION_DENIED" and e.reason == "APPROVER_IS_REQUESTER" for e in ev),
                         [str(e) for e in ev[:10]])
 
