@@ -86,8 +86,9 @@ test('FAILED_PRECONDITION: a lead qualified twice', async () => {
 
 test('idempotency: a repeat returns the first response; another request with the same id is refused', async () => {
   const rid = lc.newId();
-  const first = await s.ltb.CreateLead({ lead: lead({ company_name: `Idem ${rid.slice(0, 8)}` }), request_id: rid });
-  const again = await s.ltb.CreateLead({ lead: lead({ company_name: `Idem ${rid.slice(0, 8)}` }), request_id: rid });
+  const idem = lead({ company_name: `Idem ${rid.slice(0, 8)}` });   // the same lead twice: the same request
+  const first = await s.ltb.CreateLead({ lead: idem, request_id: rid });
+  const again = await s.ltb.CreateLead({ lead: idem, request_id: rid });
   assert.deepEqual(again, first);
   const d = await expectError(() => s.ltb.CreateLead({ lead: lead({ company_name: 'Other' }), request_id: rid }),
                               'ALREADY_EXISTS');
