@@ -156,7 +156,10 @@ def set_limit(customer, minor, requester=None, approver=None):
         request_id=rid())).credit_limit_change
     resp = (approver or fin2()).dtc.ApproveCreditLimitChange(lc.dtc.ApproveCreditLimitChangeRequest(
         name=change.name, comment="financials checked", request_id=rid()))
-    return resp.credit_limit_change
+    got = resp.credit_limit_change
+    if got.state != lc.dtc.CREDIT_LIMIT_CHANGE_STATE_APPROVED or lc.to_minor(got.new_limit, CUR) != minor:
+        raise AssertionError(f"limit change not approved as asked: {got}")
+    return got
 
 
 def get_policy():
@@ -167,14 +170,18 @@ def set_policy(**values):
     """Changes the named fields of the credit policy (finance); returns the policy before."""
     before = get_policy()
     pol = lc.dtc.CreditPolicy(name="creditPolicy", **values)
-    fin1().dtc.UpdateCreditPolicy(lc.dtc.UpdateCreditPolicyRequest(credit_policy=pol, update_mask=mask(*values),
-                                                                   request_id=rid()))
+    after = fin1().dtc.UpdateCreditPolicy(lc.dtc.UpdateCreditPolicyRequest(
+        credit_policy=pol, update_mask=mask(*values), request_id=rid())).credit_policy
+    wrong = {k: getattr(after, k) for k, v in values.items() if getattr(after, k) != v}
+    if wrong:
+        raise AssertionError(f"UpdateCreditPolicy left {wrong}, asked {values}")
     return before
 
 
 class CreditDeal(lead_to_cash.PeopleDeal):
     """lead_to_cash's deal, each step by its person, for a given customer: the lead names the customer (with a
-    contact of its own), the opportunity is worth one demo order, and the bid passes the admission gate first."""
+    contact of its own), the opportunity is worth one demo order, and the bid passes the admission gate first (its
+    `admit` step asks for the expected amount unless a decision was already taken by the test: r["admission"])."""
 
     def __init__(self, customer, margin_bps=2500):
         self.customer = customer
@@ -203,21 +210,31 @@ class CreditDeal(lead_to_cash.PeopleDeal):
             customer=self.customer.name, request_id=lc.new_id()))
         opp = resp.opportunity
         self._check(opp.customer == self.customer.name, f"opportunity.customer {opp.customer!r}")
+        self._check(resp.lead.customer == self.customer.name, f"lead.customer {resp.lead.customer!r}")
         self.r["opportunity"] = opp.name
         self.r["deal"] = "deals/" + lc.name_id(opp.name)
+        self.r["customer"] = self.customer.name
         return resp
 
     def admission(self, stubs=None):
-        resp = (stubs or self.s).ltb.RequestOrderAdmission(lc.ltb.RequestOrderAdmissionRequest(
+        """RequestOrderAdmission for the opportunity's expected amount (no amount given); returns the decision."""
+        resp = (stubs or self.people["ar"]).ltb.RequestOrderAdmission(lc.ltb.RequestOrderAdmissionRequest(
             opportunity=self.r["opportunity"], expected_margin_bps=self.margin_bps, request_id=lc.new_id()))
-        self.r["admission"] = resp.decision
-        return resp.decision
+        d = resp.decision
+        self._check(resp.opportunity.admission.name == d.name, f"opportunity.admission {resp.opportunity.admission}")
+        if d.outcome == lc.ltb.ADMISSION_OUTCOME_ADMITTED:
+            self._check(lc.to_minor(d.admitted_amount, CUR) == T, f"admitted amount {d.admitted_amount}")
+        self.r["admission"] = d.name
+        return d
 
-    def create_bid(self):
-        if "admission" not in self.r:
-            d = self.admission()
-            self._check(d.outcome == lc.ltb.ADMISSION_OUTCOME_ADMITTED, f"admission {d}")
-        return super().create_bid()
+    def admit(self):
+        if "admission" in self.r:      # the test took (or overrode) the decision itself
+            return None
+        d = self.admission()
+        self._check(d.outcome == lc.ltb.ADMISSION_OUTCOME_ADMITTED, f"admission {d}")
+        self.r["states"]["admission"] = "ADMISSION_OUTCOME_ADMITTED"
+        self.r["admitted_amount"] = T
+        return d
 
     def otd_order(self):
         return self.people["fr"].otd.GetOrder(lc.otd.GetOrderRequest(name=self.r["order"])).order
@@ -238,7 +255,8 @@ class CustomersCreditTest(unittest.TestCase):
     def setUpClass(cls):
         if not (PKI / "ca.crt").exists():
             raise unittest.SkipTest(f"no development PKI in {PKI}: the stack is not running with security on")
-        h.ensure_up()
+        # (not h.ensure_up(): its probes are plaintext; the security fixture brought the stack up)
+        as_user(AR, "sales").wait_ready(timeout=30)
 
     @classmethod
     def tearDownClass(cls):
@@ -429,6 +447,49 @@ class CustomersCreditTest(unittest.TestCase):
         unblocked = manager().ltb.UnblockCustomer(lc.ltb.UnblockCustomerRequest(
             name=cust.name, note=f"list entry removed {RUN}", request_id=rid())).customer
         self.assertEqual(unblocked.state, lc.ltb.CUSTOMER_STATE_ACTIVE)
+        self.refused(lambda: manager().ltb.UnblockCustomer(lc.ltb.UnblockCustomerRequest(
+            name=cust.name, note="again", request_id=rid())), C.FAILED_PRECONDITION, "CUSTOMER_NOT_BLOCKED")
+        # a manager who blocked cannot lift their own block: another one must
+        manager().ltb.BlockCustomer(lc.ltb.BlockCustomerRequest(
+            name=cust.name, block_reason=lc.ltb.CUSTOMER_BLOCK_REASON_COMPLIANCE, note=f"KYC review {RUN}",
+            request_id=rid()))
+        self.refused(lambda: manager().ltb.BlockCustomer(lc.ltb.BlockCustomerRequest(
+            name=cust.name, block_reason=lc.ltb.CUSTOMER_BLOCK_REASON_COMPLIANCE, note="twice", request_id=rid())),
+            C.FAILED_PRECONDITION, "CUSTOMER_NOT_ACTIVE")
+        self.refused(lambda: manager().ltb.UnblockCustomer(lc.ltb.UnblockCustomerRequest(
+            name=cust.name, note="my own block", request_id=rid())), C.PERMISSION_DENIED, "SAME_PERSON_AS_BLOCKER")
+        again = manager2().ltb.UnblockCustomer(lc.ltb.UnblockCustomerRequest(
+            name=cust.name, note=f"KYC complete {RUN}", request_id=rid())).customer
+        self.assertEqual((again.state, again.block_reason, again.block_note),
+                         (lc.ltb.CUSTOMER_STATE_ACTIVE, lc.ltb.CUSTOMER_BLOCK_REASON_UNSPECIFIED, ""))
+
+    # --- no limit: not limit-checked by default; refused when the policy requires a limit ----------------------------
+
+    def test_a_customer_without_a_limit(self):
+        if "require_credit_limit" not in lc.dtc.CreditPolicy.DESCRIPTOR.fields_by_name:
+            self.skipTest("CreditPolicy.require_credit_limit is not in this contract")
+        cust = new_customer("nolimit")
+        deal = CreditDeal(cust)
+        deal.run_until("qualify")
+        self.assertFalse(get_policy().require_credit_limit, "the default: a customer without a limit is not checked")
+        d = deal.admission()
+        self.assertEqual(d.outcome, lc.ltb.ADMISSION_OUTCOME_ADMITTED, str(d))
+        before = set_policy(require_credit_limit=True)
+        try:
+            d = deal.admission()
+            self.assertEqual(d.outcome, lc.ltb.ADMISSION_OUTCOME_REFUSED, str(d))
+            self.assertEqual(reasons_of(d, lc.ltb.ADMISSION_CHECK_CREDIT), ["NO_CREDIT_LIMIT"])
+            self.refused(lambda: sales().ltb.CreateBid(lc.ltb.CreateBidRequest(
+                bid=lc.ltb.Bid(opportunity=deal.r["opportunity"], amount=lc.money(T, CUR)), request_id=rid())),
+                C.FAILED_PRECONDITION, "ADMISSION_REFUSED")
+        finally:
+            set_policy(require_credit_limit=before.require_credit_limit)
+        # once finance set a limit, the same opportunity is admitted and bid
+        set_limit(cust.name, 10 * T)
+        d = deal.admission()
+        self.assertEqual(d.outcome, lc.ltb.ADMISSION_OUTCOME_ADMITTED, str(d))
+        self.assertEqual(lc.to_minor(d.credit_limit, CUR), 10 * T)
+        deal.run_until("create_bid")
 
     # --- over the limit: refused at admission, CREDIT_HOLD at release, paid, released -----------------------------
 
@@ -486,7 +547,8 @@ class CustomersCreditTest(unittest.TestCase):
             request_id=rid())).decision
         self.assertEqual((o.outcome, o.override_by), (lc.ltb.ADMISSION_OUTCOME_OVERRIDDEN, MGR))
         self.assertEqual(o.override_reason, f"strategic account, CFO agreed {RUN}")
-        second.r["admission"] = o
+        self.assertEqual(o.name, d.name)        # the same decision, now OVERRIDDEN
+        second.r["admission"] = o.name
         # a bid above the admitted amount plus the tolerance (10%) needs the gate again
         self.refused(lambda: sales().ltb.CreateBid(lc.ltb.CreateBidRequest(
             bid=lc.ltb.Bid(opportunity=second.r["opportunity"], amount=lc.money(T + T // 5, CUR)),

@@ -206,11 +206,12 @@ class ReflectionTest(unittest.TestCase):
         Create, create = unary(ch, pool, "ltc.ltb.v1.LeadToBidService", "CreateLead")
         Get, get = unary(ch, pool, "ltc.ltb.v1.LeadToBidService", "GetLead")
         source = pool.FindEnumTypeByName("ltc.ltb.v1.LeadSource").values_by_name["LEAD_SOURCE_WEBSITE"].number
-        company = f"Reflected Co {uuid.uuid4().hex[:8]}"
+        u = uuid.uuid4().hex[:8]
+        company = f"Reflected Co {u}"
         req = Create(request_id=str(uuid.uuid4()))
         req.lead.source = source
         req.lead.company_name = company
-        req.lead.contact_email = "reflect@example.com"
+        req.lead.contact_email = f"reflect.{u}@example.com"   # a party of its own: no DUPLICATE_LEAD next run
         lead = create(req).lead
         self.assertTrue(lead.name.startswith("leads/"))
         new = pool.FindEnumTypeByName("ltc.ltb.v1.LeadState").values_by_name["LEAD_STATE_NEW"].number
