@@ -360,15 +360,10 @@ static void ask_credit(ltc_call *c, const char *opp_id, const PGresult *o, const
         strcmp(m.currency, amount->currency) == 0)
         f->exposure = ltc_sql_i64(c, m.minor);
     ltc_status_clear(&ast);
-    if (f->limit && f->exposure)
-        snprintf(f->detail, sizeof f->detail, "%s: exposure %s + %lld > limit %s (minor units %s)",
-                 f->answer.approved ? "approved" : "refused", f->exposure, (long long)amount->minor, f->limit,
-                 amount->currency);
-    else
-        snprintf(f->detail, sizeof f->detail, "%s by DTC", f->answer.approved ? "approved" : "refused");
-    if (f->answer.approved && f->limit && f->exposure) /* the sentence reads right either way */
-        snprintf(f->detail, sizeof f->detail, "approved: exposure %s + %lld within limit %s (minor units %s)",
-                 f->exposure, (long long)amount->minor, f->limit, amount->currency);
+    /* for people: the decision and its numbers (in minor units of the amount's currency) */
+    snprintf(f->detail, sizeof f->detail, "DTC %s %s: amount %lld, exposure %s, limit %s (%s minor units)",
+             f->answer.approved ? "approved" : "refused", d->name, (long long)amount->minor,
+             f->exposure ? f->exposure : "unknown", f->limit ? f->limit : "none", amount->currency);
     protobuf_c_message_free_unpacked(out, NULL);
 }
 
