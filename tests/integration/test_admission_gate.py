@@ -9,7 +9,10 @@ overridden; the policy is read and changed with an etag (stale: ABORTED) and its
 AcceptOpportunityClosed for DTC. The customer is set up by SQL so the test does not depend on the customer RPCs."""
 
 import sys
+import threading
+import time
 import uuid
+from concurrent import futures
 from pathlib import Path
 
 sys.dont_write_bytecode = True   # keep the source tree free of __pycache__
@@ -33,7 +36,9 @@ SALES = who("sales.admission", "sales")
 MANAGER = who("manager.admission", "manager")
 
 
-class AdmissionGateTest(h.StackTestCase):
+class GateBase(h.StackTestCase):
+    """LTB's own port with forwarded principals; DTC stopped."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -80,6 +85,9 @@ class AdmissionGateTest(h.StackTestCase):
 
     def refused(self, fn, code, reason):
         self.assertDetails(h.expect_error(fn, code), code=code, reason=reason)
+
+class AdmissionGateTest(GateBase):
+    """The gate while DTC does not answer."""
 
     def test_no_credit_answer_refuses_and_a_manager_overrides(self):
         opp, _ = self.opportunity()
@@ -194,6 +202,135 @@ class AdmissionGateTest(h.StackTestCase):
             update_mask=field_mask_pb2.FieldMask(paths=["credit_check_deadline_ms"]), request_id=lc.new_id()),
             metadata=MANAGER)
         self.assertEqual(h.sql_int("SELECT count(*) FROM ltb.admission_policy_changes"), n + 2)
+
+
+class FakeDtc:
+    """DTC's CheckCredit and AcceptOpportunityClosed on DTC's port (the real DTC stopped): answers as told, records
+    what it was asked and handed."""
+
+    def __init__(self, target):
+        from ltc.dtc.v1 import credit_service_pb2, credit_service_pb2_grpc, intake_service_pb2  # noqa: F401
+        from ltc.dtc.v1 import intake_service_pb2_grpc, resources_pb2
+        self.r = resources_pb2
+        self.asked, self.closed = [], []
+        self.reasons, self.reserved, self.delay = [], True, 0.0
+        fake = self
+
+        class Credit(credit_service_pb2_grpc.CreditServiceServicer):
+            def CheckCredit(self, req, ctx):
+                fake.asked.append(req)
+                time.sleep(fake.delay)
+                d = fake.r.CreditDecision(
+                    name=f"creditDecisions/{uuid.uuid4()}", customer=req.customer.customer, stage=req.stage,
+                    reference=req.reference, amount=req.amount,
+                    outcome=fake.r.CREDIT_OUTCOME_REFUSED if fake.reasons else fake.r.CREDIT_OUTCOME_APPROVED,
+                    reasons=fake.reasons, limit=lc.money(AMOUNT * 2, CUR), exposure=lc.money(AMOUNT // 2, CUR),
+                    stage_checked=True, reserved=fake.reserved and not fake.reasons, caller="ltb")
+                fake.last = d
+                return credit_service_pb2.CheckCreditResponse(decision=d)
+
+        class Intake(intake_service_pb2_grpc.IntakeServiceServicer):
+            def AcceptOpportunityClosed(self, req, ctx):
+                fake.closed.append(req)
+                return intake_service_pb2.AcceptOpportunityClosedResponse()
+
+        self.server = grpc.server(futures.ThreadPoolExecutor(max_workers=4))
+        credit_service_pb2_grpc.add_CreditServiceServicer_to_server(Credit(), self.server)
+        intake_service_pb2_grpc.add_IntakeServiceServicer_to_server(Intake(), self.server)
+        if self.server.add_insecure_port(target) == 0:
+            raise RuntimeError(f"cannot listen on {target}")
+        self.server.start()
+
+    def stop(self):
+        self.server.stop(0)
+
+
+class AdmissionWithCreditTest(GateBase):
+    """The gate with a credit service that answers (a fake DTC)."""
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.dtc = FakeDtc(h.target("dtc"))
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dtc.stop()
+        super().tearDownClass()
+
+    def setUp(self):
+        self.dtc.reasons, self.dtc.reserved, self.dtc.delay = [], True, 0.0
+
+    def answered(self, opp, **kw):
+        """Admission once LTB's channel to DTC's port has reconnected (the first questions may fail closed)."""
+        d = None
+        for _ in range(50):
+            d = self.admit(opp, **kw).decision
+            if d.credit_decision:
+                return d
+            time.sleep(0.2)
+        self.fail(f"DTC's port never answered: {d}")
+
+    def closed(self, opp, n):
+        lc.wait_for(lambda: len([c for c in self.dtc.closed if c.opportunity == opp.name]) >= n, 15,
+                    interval=0.1, what="AcceptOpportunityClosed at DTC")
+        return [c for c in self.dtc.closed if c.opportunity == opp.name]
+
+    def test_admitted_refused_superseded(self):
+        opp, cust = self.opportunity()
+        d1 = self.answered(opp)
+        self.assertEqual(d1.outcome, lc.ltb.ADMISSION_OUTCOME_ADMITTED, str(d1))
+        q = self.dtc.asked[-1]
+        self.assertEqual((q.stage, q.reference, q.deal, q.customer.customer, lc.to_minor(q.amount, CUR)),
+                         (self.dtc.r.CREDIT_STAGE_ADMISSION, opp.name, "deals/" + lc.name_id(opp.name),
+                          f"customers/{cust}", AMOUNT))
+        self.assertEqual(d1.credit_decision, self.dtc.last.name)
+        self.assertEqual((lc.to_minor(d1.credit_limit, CUR), lc.to_minor(d1.credit_exposure, CUR)),
+                         (AMOUNT * 2, AMOUNT // 2))
+        # refused by DTC: reasons mapped; the reservation of d1 is dropped, naming d1's credit decision
+        self.dtc.reasons = [self.dtc.r.CREDIT_REFUSAL_REASON_LIMIT_EXCEEDED, self.dtc.r.CREDIT_REFUSAL_REASON_MANUAL_HOLD]
+        d2 = self.answered(opp)
+        self.assertEqual(d2.outcome, lc.ltb.ADMISSION_OUTCOME_REFUSED)
+        credit = [c for c in d2.checks if c.check == lc.ltb.ADMISSION_CHECK_CREDIT][0]
+        self.assertEqual(list(credit.reasons), ["CREDIT_LIMIT_EXCEEDED", "CREDIT_ON_HOLD"])
+        c = self.closed(opp, 1)
+        self.assertEqual((c[0].reason, c[0].credit_decision, c[0].customer),
+                         ("ADMISSION_SUPERSEDED", d1.credit_decision, f"customers/{cust}"))
+        # admitted again (reserving: nothing to drop), then the expected amount grows past the tolerance
+        self.dtc.reasons = []
+        d3 = self.answered(opp)
+        self.assertEqual(d3.outcome, lc.ltb.ADMISSION_OUTCOME_ADMITTED)
+        got = self.ltb.ltb.UpdateOpportunity(lc.ltb.UpdateOpportunityRequest(
+            opportunity=lc.ltb.Opportunity(name=opp.name, expected_amount=lc.money(AMOUNT * 2, CUR)),
+            update_mask=field_mask_pb2.FieldMask(paths=["expected_amount"]), request_id=lc.new_id()),
+            metadata=SALES).opportunity
+        self.assertTrue(got.admission.superseded)
+        self.assertEqual(got.admission.name, d3.name)
+        c = self.closed(opp, 2)
+        self.assertEqual((c[1].reason, c[1].credit_decision), ("ADMISSION_SUPERSEDED", d3.credit_decision))
+        self.refused(lambda: self.bid(opp, AMOUNT), C.FAILED_PRECONDITION, "ADMISSION_REQUIRED")
+
+    def test_deadline_fails_closed(self):
+        opp, _ = self.opportunity()
+        self.answered(opp)   # connected
+        p = self.ltb.ltb.GetAdmissionPolicy(lc.ltb.GetAdmissionPolicyRequest(), metadata=SALES).admission_policy
+        mask = field_mask_pb2.FieldMask(paths=["credit_check_deadline_ms"])
+        self.ltb.ltb.UpdateAdmissionPolicy(lc.ltb.UpdateAdmissionPolicyRequest(
+            admission_policy=lc.ltb.AdmissionPolicy(credit_check_deadline_ms=300), update_mask=mask,
+            request_id=lc.new_id()), metadata=MANAGER)
+        try:
+            self.dtc.delay = 1.5
+            t0 = time.monotonic()
+            d = self.admit(opp).decision
+            self.assertLess(time.monotonic() - t0, 1.4)
+            self.assertEqual(d.outcome, lc.ltb.ADMISSION_OUTCOME_REFUSED)
+            credit = [c for c in d.checks if c.check == lc.ltb.ADMISSION_CHECK_CREDIT][0]
+            self.assertEqual(list(credit.reasons), ["CREDIT_SERVICE_UNAVAILABLE"])
+            self.assertEqual(d.credit_decision, "")
+        finally:
+            self.dtc.delay = 0.0
+            self.ltb.ltb.UpdateAdmissionPolicy(lc.ltb.UpdateAdmissionPolicyRequest(
+                admission_policy=lc.ltb.AdmissionPolicy(credit_check_deadline_ms=p.credit_check_deadline_ms),
+                update_mask=mask, request_id=lc.new_id()), metadata=MANAGER)
 
 
 if __name__ == "__main__":
