@@ -1,4 +1,5 @@
-/* handoffs.c - what LTB sends: a won bid to BTO (ltc.bto.v1.IntakeService/AcceptWonBid).
+/* handoffs.c - what LTB sends: a won bid to BTO (ltc.bto.v1.IntakeService/AcceptWonBid); an opportunity lost, or
+ * its reserving admission superseded, to DTC (ltc.dtc.v1.IntakeService/AcceptOpportunityClosed).
  *
  * Each hand-off's message is built here from LTB's own rows, read inside the transaction that changed them (never
  * copied out of the public response), and queued with ltc_outbox_put in that transaction: it commits with the state
@@ -6,11 +7,13 @@
  * receiver's service descriptor and refuses a message of another type. */
 #include "ltb.h"
 #include "ltc/bto/v1/intake_service.pb-c.h"
+#include "ltc/dtc/v1/intake_service.pb-c.h"
 #include "ltc/outbox.h"
 
 /* --- receivers ----------------------------------------------------------------------------------------------- */
 
 static const ltc_handoff_peer BTO = {"bto", &ltc__bto__v1__intake_service__descriptor};
+static const ltc_handoff_peer DTC = {"dtc", &ltc__dtc__v1__intake_service__descriptor};
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
 
@@ -25,6 +28,10 @@ enum {
     WB_CURRENCY,
     WB_WON_TIME
 };
+/* The customer of an opportunity that ever had an admission decision (none: DTC holds nothing for it). */
+static const char SQL_ADMITTED_CUSTOMER[] =
+    "SELECT o.customer_id::text FROM opportunities o WHERE o.id = $1 AND o.customer_id IS NOT NULL"
+    " AND EXISTS (SELECT 1 FROM admission_decisions d WHERE d.opportunity_id = o.id)";
 static const char SQL_REQUIREMENTS[] =
     "SELECT code, description, quantity FROM requirements WHERE opportunity_id = $1 ORDER BY position";
 
@@ -65,4 +72,27 @@ int ltb_handoff_won_bid(ltc_call *c, ltc_status *st, const char *opp_id, const c
         h->requirements[i] = w;
     }
     return ltc_outbox_put(c, st, &BTO, "AcceptWonBid", opp_id, handoff_id, &h->base);
+}
+
+/* DTC drops the opportunity's admission reservation (of credit_decision_id only, when given). */
+int ltb_handoff_opportunity_closed(ltc_call *c, ltc_status *st, const char *opp_id, const char *customer_id,
+                                   const char *reason, const char *credit_decision_id) {
+    char handoff_id[LTC_UUID_LEN + 1];
+    ltc_uuid_new(handoff_id);
+    Ltc__Dtc__V1__AcceptOpportunityClosedRequest *h =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptOpportunityClosedRequest, LTC__DTC__V1__ACCEPT_OPPORTUNITY_CLOSED_REQUEST__INIT);
+    h->handoff_id = ltc_call_strdup(c, handoff_id);
+    h->opportunity = ltc_call_printf(c, "opportunities/%s", opp_id);
+    h->customer = ltc_call_printf(c, "customers/%s", customer_id);
+    h->reason = ltc_call_strdup(c, reason);
+    if (credit_decision_id) h->credit_decision = ltc_call_printf(c, "creditDecisions/%s", credit_decision_id);
+    return ltc_outbox_put(c, st, &DTC, "AcceptOpportunityClosed", opp_id, handoff_id, &h->base);
+}
+
+int ltb_handoff_opportunity_lost(ltc_call *c, ltc_status *st, const char *opp_id) {
+    const char *p[] = {opp_id};
+    PGresult *r = ltc_call_query(c, st, SQL_ADMITTED_CUSTOMER, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) return 0;
+    return ltb_handoff_opportunity_closed(c, st, opp_id, ltc_pg_str(r, 0, 0), "LOST", NULL);
 }

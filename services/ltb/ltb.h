@@ -4,7 +4,8 @@
  * Files: intake.c (what the stage receives: its IntakeService handlers), handoffs.c (what it sends: each hand-off
  * built from the stage's rows and queued with ltc_outbox_put), one file per resource (handlers, loader
  * <stage>_load_<resource>), and main.c/service.c. Functions that query take (c, st, ...); validators take st last,
- * like ltc_check_text. Resources: leads.c, opportunities.c, bids.c, updates.c (the Update methods). */
+ * like ltc_check_text. Resources: leads.c, opportunities.c, bids.c, updates.c (the Update methods), admission.c
+ * (the order-admission gate; its pure rules in admission_rules.c). */
 #ifndef LTB_H
 #define LTB_H
 
@@ -38,6 +39,13 @@ int ltb_create_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
 int ltb_get_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int ltb_mark_bid_won(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int ltb_mark_bid_lost(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* admission.c: the order-admission gate (docs/credit.md) */
+int ltb_request_order_admission(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_override_order_admission(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_list_admission_decisions(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_get_admission_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_update_admission_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
 int ltb_accept_cash_collected(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
@@ -90,11 +98,34 @@ int ltb_load_lead(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Lea
 /* The bid (bids.c). NOT_FOUND (BID_NOT_FOUND) when unknown. */
 int ltb_load_bid(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Bid **out);
 
+/* --- the admission gate for the other handlers (admission.c) ------------------------------------------------ */
+
+/* CreateBid's gate for a bid of `amount` on the locked opportunity opp_id: the customer not BLOCKED now (read
+ * live), a current ADMITTED or OVERRIDDEN decision, the bid in its currency and within the admitted amount plus
+ * the decision's tolerance. 0 with *decision_id (the decision the bid passed on, in the arena), or -1:
+ * FAILED_PRECONDITION (CUSTOMER_BLOCKED, ADMISSION_REQUIRED, ADMISSION_REFUSED, ADMISSION_EXCEEDED). */
+int ltb_admission_gate(ltc_call *c, ltc_status *st, const char *opp_id, const ltc_money *amount,
+                       const char **decision_id);
+/* UpdateOpportunity set the locked opportunity's expected amount to expected_minor: a current decision it exceeds
+ * (beyond the decision's tolerance) is superseded, and DTC told to drop its reservation if it reserved. 0 or -1. */
+int ltb_admission_supersede_exceeded(ltc_call *c, ltc_status *st, const char *opp_id, int64_t expected_minor);
+/* Sets opps[k]->admission to the latest decision (with its checks) of each opportunity, two queries whatever n. */
+int ltb_admission_attach(ltc_call *c, ltc_status *st, Ltc__Ltb__V1__Opportunity **opps, size_t n);
+
 /* --- hand-offs LTB sends (handoffs.c): built from LTB's records in the caller's transaction and queued there ---- */
 
 /* The won bid `bid_id` of opportunity `opp_id` (both just decided in this transaction) to BTO, AcceptWonBid, deal id
  * = the opportunity's id, with a new hand-off id. 0 or -1 (the database's status, or INTERNAL). */
 int ltb_handoff_won_bid(ltc_call *c, ltc_status *st, const char *opp_id, const char *bid_id);
+
+/* Opportunity opp_id of customer customer_id is closed for credit: to DTC, AcceptOpportunityClosed with `reason`
+ * ("LOST", "ADMISSION_SUPERSEDED") and the credit decision whose reservation goes (NULL: any), deal id = the
+ * opportunity's id, with a new hand-off id. 0 or -1. */
+int ltb_handoff_opportunity_closed(ltc_call *c, ltc_status *st, const char *opp_id, const char *customer_id,
+                                   const char *reason, const char *credit_decision_id);
+/* MarkBidLost: AcceptOpportunityClosed (LOST) to DTC when the opportunity ever had an admission decision (it may
+ * hold a reservation there). 0 or -1. */
+int ltb_handoff_opportunity_lost(ltc_call *c, ltc_status *st, const char *opp_id);
 
 /* True when s has the shape "name@domain.tld" (leads.c; used by CreateLead and UpdateLead). */
 int ltb_email_shape_ok(const char *s);

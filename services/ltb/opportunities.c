@@ -215,6 +215,7 @@ int ltb_load_opportunity(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__
 int ltb_opp_from_result(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1__Opportunity **out) {
     Ltc__Ltb__V1__Opportunity *o = opp_from_row(c, r, 0);
     if (load_details_one(c, st, ltc_pg_str(r, 0, OC_ID), o) != 0) return -1;
+    if (ltb_admission_attach(c, st, &o, 1) != 0) return -1;
     *out = o;
     return 0;
 }
@@ -283,6 +284,7 @@ int ltb_list_opportunities(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     for (int i = 0; i < n; i++) resp->opportunities[i] = opp_from_row(c, r, i);
     resp->n_opportunities = (size_t)n;
     if (load_details(c, st, r, resp->opportunities, resp->n_opportunities) != 0) return -1;
+    if (ltb_admission_attach(c, st, resp->opportunities, resp->n_opportunities) != 0) return -1;
     if (more && n > 0) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, n - 1, OC_SEQ));
     *out = &resp->base;
     return 0;

@@ -263,6 +263,9 @@ CREATE TABLE admission_decisions (
     credit_decision_id        uuid,
     credit_limit_minor        bigint CHECK (credit_limit_minor >= 0),
     credit_exposure_minor     bigint CHECK (credit_exposure_minor >= 0),
+    -- DTC reserved the admitted amount under the opportunity (its policy counts admitted opportunities): when this
+    -- decision stops being the one that holds it, LTB tells DTC (AcceptOpportunityClosed) to drop it
+    credit_reserved           boolean NOT NULL DEFAULT false,
     requested_by              text NOT NULL CHECK (char_length(requested_by) BETWEEN 1 AND 128),
     request_id                text NOT NULL DEFAULT '',
     decide_time               timestamptz NOT NULL DEFAULT now(),
