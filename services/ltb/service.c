@@ -1,5 +1,6 @@
 /* service.c - the LTB process (lead to bid, 标前): ltc.ltb.v1.LeadToBidService for clients (through the gateway),
- * ltc.ltb.v1.IntakeService for DTC's hand-off, and the outbox relay that hands won bids to BTO. */
+ * ltc.ltb.v1.IntakeService for DTC's hand-off, and the outbox relay that hands won bids to BTO and customer changes
+ * to BTO, OTD and DTC. */
 #include <stddef.h>
 
 #include "ltb.h"
@@ -40,11 +41,19 @@ static const ltc_method METHODS[] = {
     LTC_READ(LTB_SVC, ListAdmissionDecisions, ltb_list_admission_decisions, &OPPORTUNITY_OF_ADMISSION),
     LTC_READ(LTB_SVC, GetAdmissionPolicy, ltb_get_admission_policy, NULL),
     LTC_WRITE(LTB_SVC, UpdateAdmissionPolicy, ltb_update_admission_policy, NULL),
+    LTC_WRITE(LTB_SVC, CreateCustomer, ltb_create_customer, NULL),
+    LTC_READ(LTB_SVC, GetCustomer, ltb_get_customer, NULL),
+    LTC_READ(LTB_SVC, ListCustomers, ltb_list_customers, NULL),
+    LTC_WRITE(LTB_SVC, UpdateCustomer, ltb_update_customer, NULL), /* account owner: checked by the handler */
+    LTC_WRITE(LTB_SVC, BlockCustomer, ltb_block_customer, NULL),
+    LTC_WRITE(LTB_SVC, UnblockCustomer, ltb_unblock_customer, NULL),
+    LTC_READ(LTB_SVC, FindDuplicateCustomers, ltb_find_duplicate_customers, NULL),
+    LTC_WRITE(LTB_SVC, MergeCustomers, ltb_merge_customers, NULL),
     LTC_HANDOFF(INTAKE_SVC, AcceptCashCollected, ltb_accept_cash_collected, "dtc"),
 };
 
 static const char *const HEALTH[] = {"ltc.ltb.v1.LeadToBidService", "ltc.ltb.v1.IntakeService", NULL};
-static const char *const PEERS[] = {"bto", "dtc", NULL};
+static const char *const PEERS[] = {"bto", "otd", "dtc", NULL};
 static const char *const ASKS[] = {"dtc", NULL}; /* CheckCredit at admission (admission.c) */
 
 /* The LTB service: its method table, health names, hand-off peers and migrations. */
