@@ -813,9 +813,11 @@ int ltb_merge_customers(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     ltc_uuid_new(xid);
     const char *pm[] = {xid, sid, mid, req->reason, who(c), ltc_sql_i64(c, moved_leads), ltc_sql_i64(c, moved_opps)};
     if (!ltc_call_query(c, st, SQL_MERGE_RECORD, 7, pm)) return -1;
-    if (ltb_handoff_customer_changed(c, st, mid, LTC__TYPE__V1__CUSTOMER_CHANGE__CUSTOMER_CHANGE_MERGED, sid,
-                                     req->reason) != 0)
-        return -1;
+    /* the survivor's snapshot too (its contacts changed), so a stage that never saw it can show the survivor */
+    Ltc__Type__V1__CustomerChange updated = LTC__TYPE__V1__CUSTOMER_CHANGE__CUSTOMER_CHANGE_UPDATED;
+    if (ltb_handoff_customer_changed(c, st, sid, updated, NULL, NULL) != 0) return -1;
+    Ltc__Type__V1__CustomerChange merged = LTC__TYPE__V1__CUSTOMER_CHANGE__CUSTOMER_CHANGE_MERGED;
+    if (ltb_handoff_customer_changed(c, st, mid, merged, sid, req->reason) != 0) return -1;
 
     Ltc__Ltb__V1__MergeCustomersResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__MergeCustomersResponse, LTC__LTB__V1__MERGE_CUSTOMERS_RESPONSE__INIT);
