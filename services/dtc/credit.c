@@ -62,7 +62,8 @@ enum {
 };
 static const char SQL_OVERDUE[] =
     "SELECT coalesce(max(coalesce($2::date, current_date) - i.due_date), 0)::integer,"
-    " (array_agg(i.id::text ORDER BY i.due_date, i.seq))[1] FROM invoices i JOIN order_accounts a ON a.id = i.account_id"
+    " (array_agg(i.id::text ORDER BY i.due_date, i.seq))[1]"
+    " FROM invoices i JOIN order_accounts a ON a.id = i.account_id"
     " WHERE a.customer_id = $1 AND i.state <> 'PAID' AND i.due_date < coalesce($2::date, current_date)";
 static const char SQL_AUTO_HOLDS[] =
     "SELECT id::text, kind FROM credit_holds WHERE customer_id = $1 AND state = 'ACTIVE' AND kind <> 'MANUAL'";

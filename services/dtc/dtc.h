@@ -1,7 +1,9 @@
 /* services/dtc/dtc.h - private declarations of the DTC service (deliver to cash, 回款): intake.c (what DTC receives),
  * accounts.c (order accounts and their closure), invoices.c, payments.c, handoffs.c (what DTC sends: closures back
- * to BTO and LTB) and split.h (the pure invoice split). Calls go one way: intake.c and payments.c use accounts.c and
- * invoices.c (loaders, closure), accounts.c uses handoffs.c; accounts.c never calls payments.c. */
+ * to BTO and LTB), split.h (the pure invoice split), credit.c (CheckCredit, the credit account lock, exposure and
+ * automatic holds), credit_admin.c (finance's credit RPCs) and credit_engine.h (the pure credit arithmetic). Calls
+ * go one way: intake.c and payments.c use accounts.c, invoices.c (loaders, closure) and credit.c; accounts.c uses
+ * handoffs.c; accounts.c never calls payments.c. */
 #ifndef LTC_DTC_H
 #define LTC_DTC_H
 
@@ -75,7 +77,7 @@ int dtc_close_account_if_settled(ltc_call *c, ltc_status *st, const char *accoun
  * (AcceptCashCollected), each with a new hand-off id, the deal's id ordering them. 0 or -1. */
 int dtc_handoff_closure(ltc_call *c, ltc_status *st, const char *account_id);
 
-/* --- credit (credit.c): the customer's credit account, policy, exposure and automatic holds ------------------------ */
+/* --- credit (credit.c): the customer's credit account, policy, exposure and automatic holds ---------------------- */
 
 /* The credit policy row. */
 typedef struct dtc_credit_policy {

@@ -1,8 +1,12 @@
 /* services/dtc/intake.c - what DTC receives (ltc.dtc.v1.IntakeService): OTD's accepted deliveries (AcceptDelivery),
- * which open the order account on the order's first delivery, add the accepted value and raise the invoices the
- * payment terms call for (dtc_split_invoices, split.c). The runtime dedups by handoff_id before calling us; a
- * hand-off is validated like client input (a malformed one is INVALID_ARGUMENT, which the sender parks) and applied in
- * the server's transaction. */
+ * which add the accepted value to the order account and raise the invoices the payment terms call for
+ * (dtc_split_invoices, split.c); BTO's placed orders (AcceptOrderPlaced), which open the order account with its
+ * customer so that the open order counts in the customer's credit exposure (an account opened at placement is found
+ * by the deliveries; one of an older order is opened by its first delivery, as before); and LTB's customer changes
+ * (AcceptCustomerChanged: snapshot, block, merge) and closed opportunities (AcceptOpportunityClosed: the admission
+ * reservation goes). The runtime dedups by handoff_id before calling us; a hand-off is validated like client input (a
+ * malformed one is INVALID_ARGUMENT, which the sender parks) and applied in the server's transaction.
+ * Lock order (credit.c): the customer's credit account, then the order account. */
 #include <stdio.h>
 #include <string.h>
 
@@ -265,6 +269,12 @@ static void check_snapshot(const Ltc__Type__V1__CustomerSnapshot *s, const char 
     if (s->billing_currency[0] && ltc_currency_digits(s->billing_currency) < 0)
         ltc_status_bad_field(st, ltc_call_printf(c, "%s.billing_currency", field), "not an ISO 4217 currency");
     ltc_check_text(s->account_owner, ltc_call_printf(c, "%s.account_owner", field), 0, 128, st);
+}
+
+/* A Timestamp a hand-off may leave out: when given, between 1970 and 9999 with valid nanos. */
+static void check_time(const Google__Protobuf__Timestamp *t, const char *field, ltc_status *st) {
+    if (t && (t->seconds < 0 || t->seconds > 253402300799LL || t->nanos < 0 || t->nanos > 999999999))
+        ltc_status_bad_field(st, field, "out of range");
 }
 
 /* Locks the credit account of the order's customer before the order account (the lock order of credit.c): the
@@ -538,6 +548,7 @@ int dtc_accept_customer_changed(ltc_call *c, const ProtobufCMessage *m, Protobuf
     } else if (req->survivor[0])
         ltc_status_bad_field(st, "survivor", "only for MERGED");
     ltc_check_text(req->note, "note", 0, 500, st);
+    check_time(req->change_time, "change_time", st);
     if (st->code != LTC_OK) return -1;
 
     const Ltc__Type__V1__CustomerSnapshot *sn = req->customer;

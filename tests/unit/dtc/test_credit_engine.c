@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "credit_engine.h"
+#include "ltc/dtc/v1/resources.pb-c.h"
 
 static void test_exposure_adds_the_counted_parts(void **state) {
     (void)state;
@@ -134,6 +135,28 @@ static void test_release_counts_what_is_unpaid(void **state) {
     assert_int_equal(dtc_release_amount(0, 10), 0);
 }
 
+/* The engine's stage values and reason bits are the contract's enum values (credit.c converts by them). */
+static void test_values_follow_the_contract(void **state) {
+    (void)state;
+    assert_int_equal(DTC_STAGE_ADMISSION, LTC__DTC__V1__CREDIT_STAGE__CREDIT_STAGE_ADMISSION);
+    assert_int_equal(DTC_STAGE_ORDER_PLACEMENT, LTC__DTC__V1__CREDIT_STAGE__CREDIT_STAGE_ORDER_PLACEMENT);
+    assert_int_equal(DTC_STAGE_RELEASE, LTC__DTC__V1__CREDIT_STAGE__CREDIT_STAGE_RELEASE);
+    assert_int_equal(DTC_STAGE_SHIPMENT, LTC__DTC__V1__CREDIT_STAGE__CREDIT_STAGE_SHIPMENT);
+    assert_int_equal(DTC_REASON_LIMIT_EXCEEDED,
+                     1u << LTC__DTC__V1__CREDIT_REFUSAL_REASON__CREDIT_REFUSAL_REASON_LIMIT_EXCEEDED);
+    assert_int_equal(DTC_REASON_INVOICE_OVERDUE,
+                     1u << LTC__DTC__V1__CREDIT_REFUSAL_REASON__CREDIT_REFUSAL_REASON_INVOICE_OVERDUE);
+    assert_int_equal(DTC_REASON_MANUAL_HOLD,
+                     1u << LTC__DTC__V1__CREDIT_REFUSAL_REASON__CREDIT_REFUSAL_REASON_MANUAL_HOLD);
+    assert_int_equal(DTC_REASON_CUSTOMER_BLOCKED,
+                     1u << LTC__DTC__V1__CREDIT_REFUSAL_REASON__CREDIT_REFUSAL_REASON_CUSTOMER_BLOCKED);
+    assert_int_equal(DTC_REASON_NO_CREDIT_LIMIT,
+                     1u << LTC__DTC__V1__CREDIT_REFUSAL_REASON__CREDIT_REFUSAL_REASON_NO_CREDIT_LIMIT);
+    assert_int_equal(DTC_REASON_EXPOSURE_OVER_LIMIT,
+                     1u << LTC__DTC__V1__CREDIT_REFUSAL_REASON__CREDIT_REFUSAL_REASON_EXPOSURE_OVER_LIMIT);
+    assert_int_equal(DTC_REASON_MAX, LTC__DTC__V1__CREDIT_REFUSAL_REASON__CREDIT_REFUSAL_REASON_EXPOSURE_OVER_LIMIT);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_exposure_adds_the_counted_parts),
@@ -146,6 +169,7 @@ int main(void) {
         cmocka_unit_test(test_every_reason_is_listed),
         cmocka_unit_test(test_automatic_holds),
         cmocka_unit_test(test_release_counts_what_is_unpaid),
+        cmocka_unit_test(test_values_follow_the_contract),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
