@@ -28,6 +28,7 @@ REPO = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(REPO / "tests" / "integration"))
 
 import grpc  # noqa: E402
+from google.protobuf import field_mask_pb2  # noqa: E402
 
 import harness as h  # noqa: E402
 import ltc_client as lc  # noqa: E402
@@ -164,6 +165,138 @@ class CreditRace(unittest.TestCase):
         holds = self.pub.ListCreditHolds(dtc.ListCreditHoldsRequest(customer=f"customers/{cid}"),
                                          metadata=as_user(FIN1), timeout=10).credit_holds
         self.assertEqual([x.state for x in holds], [dtc.CREDIT_HOLD_STATE_RELEASED])
+
+
+class CreditIntake(unittest.TestCase):
+    """The hand-offs that feed credit: placed orders, deliveries, customer changes; overdue holds; the policy."""
+
+    @classmethod
+    def setUpClass(cls):
+        CreditRace.setUpClass()
+        cls.channel, cls.pub, cls.credit = CreditRace.channel, CreditRace.pub, CreditRace.credit
+        cls.intake = lc.dtc_intake_grpc.IntakeServiceStub(cls.channel)
+
+    new_customer = CreditRace.new_customer
+    check = CreditRace.check
+
+    def exposure(self, cid):
+        exp = self.pub.GetCreditExposure(dtc.GetCreditExposureRequest(customer=f"customers/{cid}"),
+                                         metadata=as_user(FIN1), timeout=10)
+        return exp.exposures[0], exp.active_holds
+
+    def order_facts(self, snap, total):
+        tri = lc.types.IronTriangle(account_owner="ar.race", solution_owner="sr.race", fulfilment_owner="fr.race")
+        terms = [lc.types.PaymentTerm(kind=lc.types.PAYMENT_TERM_KIND_ON_ACCEPTANCE, share_bps=10000, due_days=30)]
+        return dict(order=f"orders/{uuid.uuid4()}", contract=f"contracts/{uuid.uuid4()}", deal=f"deals/{uuid.uuid4()}",
+                    iron_triangle=tri, order_total=money(total), payment_terms=terms)
+
+    def test_placed_order_counts_then_delivery_finds_its_account(self):
+        cid, snap = self.new_customer(100_000)
+        f = self.order_facts(snap, 50_000)
+        d = self.check(snap, dtc.CREDIT_STAGE_ORDER_PLACEMENT, f["contract"], 50_000)
+        self.assertEqual(d.outcome, dtc.CREDIT_OUTCOME_APPROVED)
+        placed = dtc.AcceptOrderPlacedRequest(handoff_id=lc.new_id(), customer=snap, credit_decision=d.name, **f)
+        r = self.intake.AcceptOrderPlaced(placed, timeout=10)
+        self.assertEqual(r.order_account, "orderAccounts/" + lc.name_id(f["order"]))
+        e, _ = self.exposure(cid)
+        self.assertEqual((minor(e.open_orders), minor(e.pending_order_reservations), minor(e.total)),
+                         (50_000, 0, 50_000))   # the reservation became the open order: counted once
+        with self.assertRaises(grpc.RpcError) as err:   # the same order under another hand-off id
+            self.intake.AcceptOrderPlaced(dtc.AcceptOrderPlacedRequest(handoff_id=lc.new_id(), customer=snap, **f),
+                                          timeout=10)
+        self.assertEqual(lc.error_details(err.exception).error_info.reason, "ORDER_ALREADY_PLACED")
+        # at release the order's own account is left out and its total - paid counted: 50,000 fits 100,000
+        d = self.check(snap, dtc.CREDIT_STAGE_RELEASE, f["order"], 50_000)
+        self.assertEqual((d.outcome, minor(d.exposure)), (dtc.CREDIT_OUTCOME_APPROVED, 0))
+
+        delivery = dtc.AcceptDeliveryRequest(
+            handoff_id=lc.new_id(), shipment=f"shipments/{uuid.uuid4()}", customer_name=snap.legal_name,
+            accepted_amount=money(50_000), order_fully_accepted=True, customer=snap,
+            **{k: v for k, v in f.items()})
+        inv = self.intake.AcceptDelivery(delivery, timeout=10).invoices
+        self.assertEqual(len(inv), 1)
+        e, holds = self.exposure(cid)
+        self.assertEqual((minor(e.open_orders), minor(e.open_receivables), minor(e.total)), (0, 50_000, 50_000))
+        self.assertEqual(list(holds), [])
+
+        # the invoice falls overdue by more than 30 days: an automatic hold stops shipment
+        h.sql("UPDATE dtc.invoices SET invoice_date = current_date - 71, due_date = current_date - 41 "
+              "WHERE id = :'i'", i=lc.name_id(inv[0]))
+        d = self.check(snap, dtc.CREDIT_STAGE_SHIPMENT, f["order"], 0)
+        self.assertEqual(list(d.reasons), [dtc.CREDIT_REFUSAL_REASON_INVOICE_OVERDUE])
+        _, holds = self.exposure(cid)
+        self.assertEqual([x.kind for x in holds], [dtc.CREDIT_HOLD_KIND_OVERDUE])
+        with self.assertRaises(grpc.RpcError) as err:   # finance cannot lift an automatic hold
+            self.pub.ReleaseCreditHold(dtc.ReleaseCreditHoldRequest(name=holds[0].name, reason="please",
+                                                                    request_id=lc.new_id()),
+                                       metadata=as_user(FIN1), timeout=10)
+        self.assertEqual(lc.error_details(err.exception).error_info.reason, "HOLD_IS_AUTOMATIC")
+        # paying it releases the hold in the payment's transaction
+        self.pub.RecordPayment(dtc.RecordPaymentRequest(payment=dtc.Payment(invoice=inv[0], amount=money(50_000),
+                                                                            reference="race"),
+                                                        request_id=lc.new_id()),
+                               metadata=as_user(FIN1), timeout=10)
+        n = h.sql_int("SELECT count(*) FROM dtc.credit_holds WHERE customer_id = :'c' AND state = 'ACTIVE'", c=cid)
+        self.assertEqual(n, 0)
+        d = self.check(snap, dtc.CREDIT_STAGE_SHIPMENT, f["order"], 0)
+        self.assertEqual(d.outcome, dtc.CREDIT_OUTCOME_APPROVED)
+
+    def changed(self, snap, change, survivor=""):
+        return self.intake.AcceptCustomerChanged(dtc.AcceptCustomerChangedRequest(
+            handoff_id=lc.new_id(), customer=snap, change=change, survivor=survivor, note="test"), timeout=10)
+
+    def test_blocked_refused_everywhere_and_merged_resolves_to_survivor(self):
+        cid, snap = self.new_customer(100_000)
+        opp = f"opportunities/{uuid.uuid4()}"
+        self.changed(snap, customer_pb2.CUSTOMER_CHANGE_BLOCKED)
+        d = self.check(snap, dtc.CREDIT_STAGE_ADMISSION, opp, 1_000)
+        self.assertEqual(list(d.reasons), [dtc.CREDIT_REFUSAL_REASON_CUSTOMER_BLOCKED])
+        self.changed(snap, customer_pb2.CUSTOMER_CHANGE_UNBLOCKED)
+        self.assertEqual(self.check(snap, dtc.CREDIT_STAGE_ADMISSION, opp, 1_000).outcome,
+                         dtc.CREDIT_OUTCOME_APPROVED)
+        sid, ssnap = self.new_customer(20_000)
+        r = self.changed(snap, customer_pb2.CUSTOMER_CHANGE_MERGED, survivor=f"customers/{sid}")
+        self.assertEqual(r.credit_account, f"creditAccounts/{sid}")
+        d = self.check(snap, dtc.CREDIT_STAGE_ORDER_PLACEMENT, f"contracts/{uuid.uuid4()}", 30_000)
+        self.assertEqual(d.customer, f"customers/{sid}")   # the survivor's limit (20,000) applies
+        self.assertEqual(list(d.reasons), [dtc.CREDIT_REFUSAL_REASON_LIMIT_EXCEEDED])
+        with self.assertRaises(grpc.RpcError) as err:   # writes name the survivor
+            self.pub.PlaceCreditHold(dtc.PlaceCreditHoldRequest(
+                credit_hold=dtc.CreditHold(customer=f"customers/{cid}", reason="x"), request_id=lc.new_id()),
+                metadata=as_user(FIN1), timeout=10)
+        self.assertEqual(lc.error_details(err.exception).error_info.reason, "CUSTOMER_MERGED")
+        closed = self.intake.AcceptOpportunityClosed(dtc.AcceptOpportunityClosedRequest(
+            handoff_id=lc.new_id(), opportunity=opp, customer=f"customers/{cid}", reason="LOST"), timeout=10)
+        self.assertFalse(closed.HasField("released_amount"))   # admission reserves only when the policy counts it
+
+    def test_policy_require_credit_limit(self):
+        pol = self.pub.GetCreditPolicy(dtc.GetCreditPolicyRequest(name="creditPolicy"), timeout=10).credit_policy
+        self.assertFalse(pol.require_credit_limit)
+        cid = str(uuid.uuid4())
+        snap = customer_pb2.CustomerSnapshot(customer=f"customers/{cid}", legal_name="No Limit Co")
+        opp = f"opportunities/{uuid.uuid4()}"
+        self.assertEqual(self.check(snap, dtc.CREDIT_STAGE_ADMISSION, opp, 1_000).outcome,
+                         dtc.CREDIT_OUTCOME_APPROVED)   # no limit, not required: no limit check
+        mask = field_mask_pb2.FieldMask(paths=["require_credit_limit"])
+        try:
+            new = self.pub.UpdateCreditPolicy(dtc.UpdateCreditPolicyRequest(
+                credit_policy=dtc.CreditPolicy(name="creditPolicy", require_credit_limit=True, etag=pol.etag),
+                update_mask=mask, request_id=lc.new_id()), metadata=as_user(FIN1), timeout=10).credit_policy
+            self.assertTrue(new.require_credit_limit)
+            self.assertNotEqual(new.etag, pol.etag)
+            with self.assertRaises(grpc.RpcError) as err:
+                self.pub.UpdateCreditPolicy(dtc.UpdateCreditPolicyRequest(
+                    credit_policy=dtc.CreditPolicy(require_credit_limit=False, etag=pol.etag),
+                    update_mask=mask, request_id=lc.new_id()), metadata=as_user(FIN1), timeout=10)
+            self.assertEqual(err.exception.code(), C.ABORTED)
+            d = self.check(snap, dtc.CREDIT_STAGE_ADMISSION, opp, 1_000)
+            self.assertEqual(list(d.reasons), [dtc.CREDIT_REFUSAL_REASON_NO_CREDIT_LIMIT])
+        finally:
+            self.pub.UpdateCreditPolicy(dtc.UpdateCreditPolicyRequest(
+                credit_policy=dtc.CreditPolicy(require_credit_limit=False), update_mask=mask,
+                request_id=lc.new_id()), metadata=as_user(FIN1), timeout=10)
+        n = h.sql_int("SELECT count(*) FROM dtc.credit_policy_changes WHERE new_values->>'require_credit_limit' = 'true'")
+        self.assertGreaterEqual(n, 1)
 
 
 if __name__ == "__main__":
