@@ -215,6 +215,10 @@ class CreditIntake(unittest.TestCase):
             **{k: v for k, v in f.items()})
         inv = self.intake.AcceptDelivery(delivery, timeout=10).invoices
         self.assertEqual(len(inv), 1)
+        acc = self.pub.GetOrderAccount(dtc.GetOrderAccountRequest(name=r.order_account), timeout=10).order_account
+        self.assertEqual((acc.customer.customer, acc.customer.legal_name), (snap.customer, snap.legal_name))
+        listed = self.pub.ListInvoices(dtc.ListInvoicesRequest(customer=snap.customer), timeout=10).invoices
+        self.assertEqual([(i.name, i.customer) for i in listed], [(inv[0], snap.customer)])
         e, holds = self.exposure(cid)
         self.assertEqual((minor(e.open_orders), minor(e.open_receivables), minor(e.total)), (0, 50_000, 50_000))
         self.assertEqual(list(holds), [])
