@@ -245,6 +245,34 @@ class CreditIntake(unittest.TestCase):
         d = self.check(snap, dtc.CREDIT_STAGE_SHIPMENT, f["order"], 0)
         self.assertEqual(d.outcome, dtc.CREDIT_OUTCOME_APPROVED)
 
+    def set_limit(self, cid, limit_minor):
+        change = self.pub.RequestCreditLimitChange(dtc.RequestCreditLimitChangeRequest(
+            credit_limit_change=dtc.CreditLimitChange(customer=f"customers/{cid}", new_limit=money(limit_minor),
+                                                      reason="review"),
+            request_id=lc.new_id()), metadata=as_user(FIN1), timeout=10).credit_limit_change
+        return self.pub.ApproveCreditLimitChange(dtc.ApproveCreditLimitChangeRequest(
+            name=change.name, request_id=lc.new_id()), metadata=as_user(FIN2), timeout=10)
+
+    def test_lower_limit_places_over_limit_hold_higher_releases_it(self):
+        cid, snap = self.new_customer(100_000)
+        d = self.check(snap, dtc.CREDIT_STAGE_ORDER_PLACEMENT, f"contracts/{uuid.uuid4()}", 80_000)
+        self.assertEqual(d.outcome, dtc.CREDIT_OUTCOME_APPROVED)
+        r = self.set_limit(cid, 50_000)
+        self.assertEqual(minor(r.credit_limit_change.previous_limit), 100_000)
+        self.assertEqual([x.kind for x in r.credit_account.active_holds], [dtc.CREDIT_HOLD_KIND_OVER_LIMIT])
+        d = self.check(snap, dtc.CREDIT_STAGE_SHIPMENT, f"orders/{uuid.uuid4()}", 0)
+        self.assertEqual(list(d.reasons), [dtc.CREDIT_REFUSAL_REASON_EXPOSURE_OVER_LIMIT])
+        r = self.set_limit(cid, 100_000)
+        self.assertEqual(list(r.credit_account.active_holds), [])
+        holds = self.pub.ListCreditHolds(dtc.ListCreditHoldsRequest(customer=f"customers/{cid}"),
+                                         metadata=as_user(FIN1), timeout=10).credit_holds
+        self.assertEqual(len(holds), 1)
+        self.assertEqual((holds[0].state, holds[0].released_by), (dtc.CREDIT_HOLD_STATE_RELEASED, "system"))
+        self.assertIn("approved", holds[0].release_reason)
+        changes = self.pub.ListCreditLimitChanges(dtc.ListCreditLimitChangesRequest(customer=f"customers/{cid}"),
+                                                  metadata=as_user(FIN1), timeout=10).credit_limit_changes
+        self.assertEqual([minor(x.new_limit) for x in changes], [100_000, 50_000, 100_000])   # newest first
+
     def changed(self, snap, change, survivor=""):
         return self.intake.AcceptCustomerChanged(dtc.AcceptCustomerChangedRequest(
             handoff_id=lc.new_id(), customer=snap, change=change, survivor=survivor, note="test"), timeout=10)
