@@ -27,6 +27,8 @@ CREATE TABLE credit_policy (
     overdue_hold_days            integer NOT NULL DEFAULT 30 CHECK (overdue_hold_days BETWEEN 0 AND 3650),
     reservation_ttl_seconds      integer NOT NULL DEFAULT 900 CHECK (reservation_ttl_seconds BETWEEN 60 AND 86400),
     functional_currency          char(3) NOT NULL DEFAULT 'CNY' CHECK (functional_currency ~ '^[A-Z]{3}$'),
+    -- no limit in the amount's currency: true refuses NO_CREDIT_LIMIT, false skips the limit check
+    require_credit_limit         boolean NOT NULL DEFAULT false,
     update_by                    text NOT NULL DEFAULT 'default' CHECK (char_length(update_by) BETWEEN 1 AND 128),
     version                      integer NOT NULL DEFAULT 1 CHECK (version > 0),
     update_time                  timestamptz NOT NULL DEFAULT now()
