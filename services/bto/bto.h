@@ -89,7 +89,8 @@ typedef struct bto_credit_answer {
  * "creditDecisions/{uuid}" name; 0. Anything else leaves a->outcome UNANSWERED and returns -1. */
 int bto_credit_read(const Ltc__Dtc__V1__CheckCreditResponse *resp, bto_credit_answer *a);
 /* The status a non-approving answer turns into for CreateOrder of `contract` (pure): REFUSED -> FAILED_PRECONDITION
- * CREDIT_REFUSED (decision and reasons in the message), UNANSWERED -> UNAVAILABLE CREDIT_SERVICE_UNAVAILABLE;
+ * CREDIT_REFUSED (decision and reasons in the message and in the ErrorInfo metadata "credit_decision",
+ * "credit_reasons"), UNANSWERED -> UNAVAILABLE CREDIT_SERVICE_UNAVAILABLE;
  * returns -1 with st set, or 0 for APPROVED. */
 int bto_credit_fail(const bto_credit_answer *a, const char *contract, ltc_status *st);
 /* Asks DTC CheckCredit(stage ORDER_PLACEMENT, reference "contracts/{contract_id}", deal, amount the order total) with

@@ -46,10 +46,13 @@ int bto_credit_read(const Ltc__Dtc__V1__CheckCreditResponse *resp, bto_credit_an
 
 int bto_credit_fail(const bto_credit_answer *a, const char *contract, ltc_status *st) {
     if (a->outcome == BTO_CREDIT_APPROVED) return 0;
-    if (a->outcome == BTO_CREDIT_REFUSED)
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CREDIT_REFUSED",
-                              "DTC refused credit for %s (creditDecisions/%s): %s; nothing placed", contract,
-                              a->decision_id, a->reasons);
+    if (a->outcome == BTO_CREDIT_REFUSED) {
+        ltc_status_set(st, LTC_FAILED_PRECONDITION, "CREDIT_REFUSED",
+                       "DTC refused credit for %s (creditDecisions/%s): %s; nothing placed", contract, a->decision_id,
+                       a->reasons);
+        ltc_status_meta(st, "credit_decision", "creditDecisions/%s", a->decision_id);
+        return ltc_status_meta(st, "credit_reasons", "%s", a->reasons);
+    }
     return ltc_status_set(st, LTC_UNAVAILABLE, "CREDIT_SERVICE_UNAVAILABLE",
                           "DTC did not answer the credit check for %s%s%s; nothing placed, retry with the same "
                           "request_id",

@@ -172,7 +172,8 @@ static int not_scheduled(ltc_status *st, const char *order, const char *state) {
 
 /* Asks DTC whether the order's customer may be shipped to (stage SHIPMENT, amount 0: holds and blocks only), before
  * any row is locked. 0 with *a APPROVED, or -1: NOT_FOUND "ORDER_NOT_FOUND", FAILED_PRECONDITION
- * "ORDER_NOT_SCHEDULED", "CREDIT_ON_HOLD" (DTC refused: its reasons in the message), UNAVAILABLE
+ * "ORDER_NOT_SCHEDULED", "CREDIT_ON_HOLD" (DTC refused: its decision and reasons in the message and the ErrorInfo
+ * metadata "credit_decision", "credit_reasons"), UNAVAILABLE
  * "CREDIT_SERVICE_UNAVAILABLE" (no answer: fail closed). */
 static int ask_shipment_credit(ltc_call *c, ltc_status *st, const char *order, otd_credit_answer *a) {
     const char *p[1] = {order};
@@ -192,9 +193,11 @@ static int ask_shipment_credit(ltc_call *c, ltc_status *st, const char *order, o
             if (n < 0) break;
             used += (size_t)n;
         }
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CREDIT_ON_HOLD",
-                              "DTC holds the credit of order %s's customer (creditDecisions/%s): %s; nothing shipped",
-                              order, a->decision_id, reasons);
+        ltc_status_set(st, LTC_FAILED_PRECONDITION, "CREDIT_ON_HOLD",
+                       "DTC holds the credit of order %s's customer (creditDecisions/%s): %s; nothing shipped", order,
+                       a->decision_id, reasons);
+        ltc_status_meta(st, "credit_decision", "creditDecisions/%s", a->decision_id);
+        return ltc_status_meta(st, "credit_reasons", "%s", reasons);
     }
     return ltc_status_set(st, LTC_UNAVAILABLE, "CREDIT_SERVICE_UNAVAILABLE",
                           "DTC did not answer the credit check for order %s; nothing shipped, retry with the same "

@@ -63,6 +63,11 @@ static void test_refused_names_every_reason(void **state) {
     assert_string_equal(st.reason, "CREDIT_REFUSED");
     assert_non_null(strstr(st.message, "LIMIT_EXCEEDED"));
     assert_non_null(strstr(st.message, "0f8fad5b-d9cb-469f-a165-70867728950e"));
+    assert_int_equal(st.n_meta, 2);
+    assert_string_equal(st.meta[0].key, "credit_decision");
+    assert_string_equal(st.meta[0].value, "creditDecisions/0f8fad5b-d9cb-469f-a165-70867728950e");
+    assert_string_equal(st.meta[1].key, "credit_reasons");
+    assert_string_equal(st.meta[1].value, "CREDIT_REFUSAL_REASON_LIMIT_EXCEEDED,CREDIT_REFUSAL_REASON_INVOICE_OVERDUE");
 }
 
 /* Each malformed answer is no answer: UNAVAILABLE CREDIT_SERVICE_UNAVAILABLE, never a placement. */
