@@ -12,10 +12,14 @@
     "d.expected_minor, d.currency, d.state, " LTC_SQL_MICROS("d.create_time") ", d.seq, " BTO_CUSTOMER_COLS
 
 static const char SQL_GET_DEAL[] = "SELECT " DEAL_COLS " FROM deals d WHERE d.id = $1";
+/* $4, a customer, resolves through the merges BTO was told of (customer_changes) to its survivor. */
 static const char SQL_LIST_DEALS[] =
+    "WITH RECURSIVE m(id, depth) AS (SELECT $4::uuid, 0 UNION ALL SELECT x.survivor_id, m.depth + 1 FROM m "
+    "CROSS JOIN LATERAL (SELECT survivor_id FROM customer_changes WHERE customer_id = m.id AND change = 'MERGED' "
+    "ORDER BY seq DESC LIMIT 1) x WHERE m.depth < 16) "
     "SELECT " DEAL_COLS " FROM deals d WHERE ($1::bigint = 0 OR d.seq < $1::bigint)"
     " AND ($3::text IS NULL OR $3 IN (d.account_owner, d.solution_owner, d.fulfilment_owner))" /* deal scope */
-    " AND ($4::uuid IS NULL OR d.customer_id = $4::uuid)"
+    " AND ($4::uuid IS NULL OR d.customer_id = (SELECT id FROM m ORDER BY depth DESC LIMIT 1))"
     " ORDER BY d.seq DESC LIMIT $2";
 /* The requirements of a set of deals, in the deals' list order (seq descending), then by position. */
 static const char SQL_REQUIREMENTS[] =
@@ -108,8 +112,8 @@ int bto_get_deal(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out,
     return 0;
 }
 
-/* ListDeals: deals newest first, a page at a time, optionally only those of one customer (BTO rewrites a merged
- * customer's deals to the survivor, so the survivor's name finds them). Errors: INVALID_ARGUMENT "page_size" /
+/* ListDeals: deals newest first, a page at a time, optionally only those of one customer (BTO moves a merged
+ * customer's deals to the survivor, and a merged customer's name resolves to its survivor). Errors: INVALID_ARGUMENT "page_size" /
  * "page_token" / "customer". */
 int bto_list_deals(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__ListDealsRequest *req = (const void *)m;

@@ -40,10 +40,14 @@ enum {
 };
 
 static const char SQL_ORDER_GET[] = "SELECT " ORDER_COLUMNS " FROM orders WHERE id = $1";
+/* $4, a customer, resolves through the merges OTD was told of (customer_changes) to its survivor. */
 static const char SQL_ORDER_LIST[] =
+    "WITH RECURSIVE m(id, depth) AS (SELECT $4::uuid, 0 UNION ALL SELECT x.survivor_id, m.depth + 1 FROM m "
+    "CROSS JOIN LATERAL (SELECT survivor_id FROM customer_changes WHERE customer_id = m.id AND change = 'MERGED' "
+    "ORDER BY seq DESC LIMIT 1) x WHERE m.depth < 16) "
     "SELECT " ORDER_COLUMNS " FROM orders WHERE ($1::bigint = 0 OR seq < $1) "
     "AND ($3::text IS NULL OR $3 IN (account_owner, solution_owner, fulfilment_owner)) " /* deal scope */
-    "AND ($4::uuid IS NULL OR customer_id = $4::uuid) AND ($5::text IS NULL OR state = $5) "
+    "AND ($4::uuid IS NULL OR customer_id = (SELECT id FROM m ORDER BY depth DESC LIMIT 1)) AND ($5::text IS NULL OR state = $5) "
     "ORDER BY seq DESC LIMIT $2";
 /* The reasons of a CREDIT_HOLD order, one per row, in their stored order. */
 static const char SQL_HOLD_REASONS_OF[] =
@@ -218,8 +222,8 @@ int otd_get_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out
     return 0;
 }
 
-/* ListOrders: orders newest first, paginated, optionally only those of one customer (OTD rewrites a merged
- * customer's orders to the survivor) and in one state (e.g. ORDER_STATE_CREDIT_HOLD).
+/* ListOrders: orders newest first, paginated, optionally only those of one customer (OTD moves a merged
+ * customer's orders to the survivor, and a merged customer's name resolves to its survivor) and in one state (e.g. ORDER_STATE_CREDIT_HOLD).
  * Errors: INVALID_ARGUMENT "page_size" / "page_token" / "customer" / "state". */
 int otd_list_orders(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Otd__V1__ListOrdersRequest *req = (const void *)m;
