@@ -11,12 +11,17 @@
 
 /* --- SQL ------------------------------------------------------------------------------------------------- */
 
+/* The customer id resolves through the merges BTO was told of (a bid won before a merge, handed over after it). */
 static const char SQL_INSERT_DEAL[] =
     "INSERT INTO deals (id, opportunity_id, bid_id, customer_name, account_owner, solution_owner, fulfilment_owner, "
     "expected_minor, currency, handoff_id, won_time, customer_id, customer_legal_name, customer_tax_id, "
     "customer_country_code, customer_billing_currency, customer_account_owner) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, " LTC_SQL_TS_PARAM(
-        "$11") ", $12, $13, $14, $15, $16, $17) "
+        "$11") ", "
+               "(WITH RECURSIVE m(id, depth) AS (SELECT $12::uuid, 0 UNION ALL SELECT x.survivor_id, m.depth + 1 "
+               "FROM m CROSS JOIN LATERAL (SELECT survivor_id FROM customer_changes WHERE customer_id = m.id "
+               "AND change = 'MERGED' ORDER BY seq DESC LIMIT 1) x WHERE m.depth < 16) SELECT id FROM m ORDER BY depth DESC LIMIT 1)"
+               ", $13, $14, $15, $16, $17) "
                "ON CONFLICT (id) DO NOTHING RETURNING id";
 static const char SQL_INSERT_REQUIREMENT[] =
     "INSERT INTO deal_requirements (deal_id, position, code, description, quantity) VALUES ($1, $2, $3, $4, $5)";

@@ -8,11 +8,16 @@
 
 /* --- SQL ------------------------------------------------------------------------------------------------- */
 
+/* The customer id resolves through the merges OTD was told of (an order placed before a merge, handed over after). */
 static const char SQL_ORDER_INSERT[] =
     "INSERT INTO orders (id, contract_id, deal_id, customer_name, account_owner, solution_owner, fulfilment_owner, "
     "total_minor, currency, requested_delivery_date, state, " OTD_CUSTOMER_COLS(
         "") ") "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, 'RECEIVED', $11, $12, $13, $14, $15, $16) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, 'RECEIVED', "
+            "(WITH RECURSIVE m(id, depth) AS (SELECT $11::uuid, 0 UNION ALL SELECT x.survivor_id, m.depth + 1 "
+            "FROM m CROSS JOIN LATERAL (SELECT survivor_id FROM customer_changes WHERE customer_id = m.id "
+            "AND change = 'MERGED' ORDER BY seq DESC LIMIT 1) x WHERE m.depth < 16) SELECT id FROM m ORDER BY depth DESC LIMIT 1)"
+            ", $12, $13, $14, $15, $16) "
             "ON CONFLICT (id) DO NOTHING RETURNING id";
 static const char SQL_LINES_INSERT[] =
     "INSERT INTO order_lines (order_id, line_no, product_id, sku, quantity, unit_price_minor, currency) "
