@@ -1,7 +1,9 @@
 /* l2c.c - the lead-to-cash scenario: every slot drives whole deals through the gateway, one after another, through
  * all four stages and every hand-off, the way tests/clients/python/lead_to_cash.py does for one deal:
  *
- *   LTB  CreateLead, QualifyLead (2 requirements), CreateBid, MarkBidWon            -> hand-off to BTO
+ *   LTB  CreateLead (a party of its own: company, e-mail and phone of this run and deal), QualifyLead (2
+ *        requirements; the customer is created from the lead), RequestOrderAdmission (ADMITTED, or the deal fails),
+ *        CreateBid, MarkBidWon                                                      -> hand-off to BTO
  *   BTO  (poll GetDeal) CreateQuote (2 lines of a shared catalogue, one discounted), AcceptQuote, CreateContract
  *        (30% advance, 60% on acceptance, 10% retention), SignContract, CreateOrder -> hand-off to OTD
  *   OTD  (poll GetOrder) ReviewOrder, ReleaseOrder, ScheduleOrder (on a pool of shared resources), CreateShipment
@@ -36,10 +38,12 @@
 #define MAX_INVOICES 8
 #define POLL_GIVE_UP_MS 60000
 #define MAX_RETRIES 5
+#define MARGIN_BPS 2500 /* the expected margin given at admission: above the policy's default minimum (1000) */
 
 enum step {
     S_CREATE_LEAD,
     S_QUALIFY,
+    S_ADMIT,
     S_CREATE_BID,
     S_MARK_WON,
     S_WAIT_BTO_DEAL,
@@ -73,6 +77,7 @@ static const struct step_info {
 } STEPS[S_COUNT] = {
     {"CreateLead", LTB "CreateLead", WRITE},
     {"QualifyLead", LTB "QualifyLead", WRITE},
+    {"RequestOrderAdmission", LTB "RequestOrderAdmission", WRITE},
     {"CreateBid", LTB "CreateBid", WRITE},
     {"MarkBidWon", LTB "MarkBidWon", WRITE},
     {"poll BTO GetDeal", BTO "GetDeal", POLL},
@@ -98,6 +103,7 @@ static const struct step_info {
 #define PRICE_A 123456
 #define PRICE_B 50000
 #define DISCOUNT_B_BPS 1000
+#define DEAL_MINOR ((int64_t)PRICE_A * QTY_A + (PRICE_B - PRICE_B * DISCOUNT_B_BPS / 10000) * QTY_B)
 
 typedef struct deal {
     int step;
@@ -110,12 +116,14 @@ typedef struct deal {
     int64_t invoice_minor[MAX_INVOICES];
     int n_invoices, paid;
     int64_t total_minor;
+    const char *why; /* what absorb found wrong, for the failure report */
     uint8_t buf[2048];
 } deal;
 
 typedef struct l2c {
     bench_opts *o;
     char run[16];
+    unsigned phone_seed; /* 5 digits of this run, in every lead's phone number */
     char product[2][64];
     deal *deals;
     atomic_uint next_number;
@@ -170,7 +178,7 @@ static int keep(char *dst, const char *name) {
 /* ---- building each step's request into d->buf ---- */
 
 static size_t build(l2c *L, deal *d, unsigned slot) {
-    char text[160], email[160];
+    char text[160], email[160], phone[40];
     switch (d->step) {
         case S_CREATE_LEAD: {
             Ltc__Ltb__V1__Lead lead = LTC__LTB__V1__LEAD__INIT;
@@ -180,7 +188,9 @@ static size_t build(l2c *L, deal *d, unsigned slot) {
             lead.company_name = text;
             lead.contact_name = "Wang Fang";
             lead.contact_email = email;
-            lead.contact_phone = "+86 21 5555 0100";
+            /* +86 1SSSSS NNNNNN: unique within the run (deal number), and across runs but by chance (seed) */
+            snprintf(phone, sizeof phone, "+86 1%05u %06u", L->phone_seed % 100000u, d->number % 1000000u);
+            lead.contact_phone = phone;
             Ltc__Ltb__V1__CreateLeadRequest req = LTC__LTB__V1__CREATE_LEAD_REQUEST__INIT;
             req.lead = &lead;
             req.request_id = d->rid;
@@ -212,12 +222,24 @@ static size_t build(l2c *L, deal *d, unsigned slot) {
             req.win_probability_bps = 6000;
             req.n_requirements = 2;
             req.requirements = reqs;
+            req.customer_country_code = "CN"; /* the customer created from the lead */
+            req.customer_billing_currency = CURRENCY;
+            req.request_id = d->rid;
+            return pack_into(d, &req.base);
+        }
+        case S_ADMIT: {
+            Ltc__Type__V1__Money amount;
+            money(DEAL_MINOR, &amount);
+            Ltc__Ltb__V1__RequestOrderAdmissionRequest req = LTC__LTB__V1__REQUEST_ORDER_ADMISSION_REQUEST__INIT;
+            req.opportunity = d->opp;
+            req.amount = &amount;
+            req.expected_margin_bps = MARGIN_BPS;
             req.request_id = d->rid;
             return pack_into(d, &req.base);
         }
         case S_CREATE_BID: {
             Ltc__Type__V1__Money amount;
-            money((int64_t)PRICE_A * QTY_A + (PRICE_B - PRICE_B * DISCOUNT_B_BPS / 10000) * QTY_B, &amount);
+            money(DEAL_MINOR, &amount);
             Ltc__Ltb__V1__Bid bid = LTC__LTB__V1__BID__INIT;
             bid.opportunity = d->opp;
             bid.amount = &amount;
@@ -400,6 +422,13 @@ static int absorb(deal *d, const ltc_lg_done *done) {
             ltc__ltb__v1__qualify_lead_response__free_unpacked(r, NULL);
             return ok ? 1 : -1;
         }
+        case S_ADMIT: {
+            UNPACK(Ltc__Ltb__V1__RequestOrderAdmissionResponse, ltc__ltb__v1__request_order_admission_response, r);
+            ok = r->decision && r->decision->outcome == LTC__LTB__V1__ADMISSION_OUTCOME__ADMISSION_OUTCOME_ADMITTED;
+            if (!ok) d->why = "order admission not ADMITTED";
+            ltc__ltb__v1__request_order_admission_response__free_unpacked(r, NULL);
+            return ok ? 1 : -1;
+        }
         case S_CREATE_BID: {
             UNPACK(Ltc__Ltb__V1__CreateBidResponse, ltc__ltb__v1__create_bid_response, r);
             ok = r->bid && keep(d->bid, r->bid->name);
@@ -514,7 +543,7 @@ static int advance(l2c *L, deal *d, const ltc_lg_done *done) {
     }
     int r = absorb(d, done);
     if (r < 0) {
-        fail_deal(L, d, done, "unexpected response");
+        fail_deal(L, d, done, d->why ? d->why : "unexpected response");
         start_deal(L, d);
         return 0;
     }
@@ -649,6 +678,7 @@ int scenario_l2c(bench_opts *o) {
     char rid[LTC_UUID_LEN + 1];
     ltc_uuid_new(rid);
     snprintf(L->run, sizeof L->run, "%.8s", rid);
+    L->phone_seed = (unsigned)strtoul(L->run, NULL, 16);
     pthread_mutex_init(&L->mu, NULL);
     ltc_hist_init(&L->deal_latency);
     int rc = 1;

@@ -1,5 +1,6 @@
 /* service.c - the life of a stage service process: configuration, migrations, server, relay, signals. */
 #include "ltc/service.h"
+
 #include "ltc/tls.h"
 
 #include <ctype.h>
@@ -13,6 +14,7 @@
 #include <time.h>
 
 #include "grpc/health/v1/health.pb-c.h"
+#include "ltc/ask.h"
 #include "ltc/client.h"
 #include "ltc/config.h"
 #include "ltc/log.h"
@@ -109,6 +111,8 @@ typedef struct svc_config {
     long workers, grace_ms, max_msg, handoff_deadline_ms, max_backoff_ms;
     ltc_relay_peer peers[8];
     size_t n_peers;
+    ltc_relay_peer asks[8]; /* peers asked synchronously (ltc/ask.h) and their targets */
+    size_t n_asks;
 } svc_config;
 
 /* A DSN libpq can parse (key=value or URI). The value is never printed: it may hold a password. */
@@ -177,6 +181,15 @@ static int load_config(const ltc_service_def *def, svc_config *cfg, int migrate_
             return -1;
         }
         cfg->peers[cfg->n_peers++] = (ltc_relay_peer){*p, t};
+    }
+    for (const char *const *p = def->asks; p && *p && cfg->n_asks < 8; p++) {
+        env_name(name, sizeof name, *p, "TARGET");
+        const char *t = ltc_env_str(name, ltc_default_target(*p));
+        if (!t || ltc_target_valid(t) != 0) {
+            fprintf(stderr, "%s: %s=%s is not a host:port address\n", def->name, name, t ? t : "");
+            return -1;
+        }
+        cfg->asks[cfg->n_asks++] = (ltc_relay_peer){*p, t};
     }
     return 0;
 }
@@ -308,8 +321,20 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         .tls = ltc_tls_internal(),
         .client_cert_required = 1,
     };
+    for (size_t i = 0; i < cfg.n_asks; i++) {
+        if (ltc_ask_open(cfg.asks[i].destination, cfg.asks[i].target, (int)cfg.max_msg, &st) != 0) {
+            LTC_ERROR("start_failed", NULL, "%s", st.message);
+            ltc_status_clear(&st);
+            ltc_ask_close_all();
+            ltc_metrics_stop();
+            ltc_methods_free(methods);
+            free(health);
+            return 1;
+        }
+    }
     ltc_server *server = ltc_server_start(&so, &st);
     if (!server) {
+        ltc_ask_close_all();
         LTC_ERROR("start_failed", NULL, "%s", st.message);
         ltc_status_clear(&st);
         ltc_metrics_stop();
@@ -334,6 +359,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
             LTC_ERROR("start_failed", NULL, "relay: %s", st.message);
             ltc_status_clear(&st);
             ltc_server_stop(server);
+            ltc_ask_close_all();
             ltc_metrics_stop();
             ltc_methods_free(methods);
             free(health);
@@ -346,6 +372,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     ltc_server_set_serving(server, 0);
     ltc_relay_stop(relay);
     ltc_server_stop(server);
+    ltc_ask_close_all();
     ltc_metrics_stop();
     ltc_methods_free(methods);
     free(health);

@@ -41,6 +41,18 @@ void ltc_status_clear(ltc_status *st) {
     memset(st, 0, sizeof *st);
 }
 
+int ltc_status_meta(ltc_status *st, const char *key, const char *fmt, ...) {
+    if (st->n_meta >= LTC_STATUS_MAX_META) return -1;
+    snprintf(st->meta[st->n_meta].key, sizeof st->meta[st->n_meta].key, "%s", key);
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(st->meta[st->n_meta].value, sizeof st->meta[st->n_meta].value, fmt, ap);
+    va_end(ap);
+    ltc_utf8_clean(st->meta[st->n_meta].value);
+    st->n_meta++;
+    return -1;
+}
+
 /* Makes buf (NUL-terminated) valid UTF-8 in place: an invalid byte becomes '?', and a sequence cut short at the end
  * (by a truncating snprintf) is dropped. Details travel as proto3 strings, which clients refuse unless valid. */
 void ltc_utf8_clean(char *buf) {
@@ -141,13 +153,22 @@ uint8_t *ltc_status_pack_details(const ltc_status *st, const char *domain, const
     info.reason = (char *)(st->reason[0] ? st->reason : ltc_code_name(st->code));
     info.domain = (char *)(domain ? domain : "ltc");
     Google__Rpc__ErrorInfo__MetadataEntry rid = GOOGLE__RPC__ERROR_INFO__METADATA_ENTRY__INIT;
-    Google__Rpc__ErrorInfo__MetadataEntry *meta[1] = {&rid};
+    Google__Rpc__ErrorInfo__MetadataEntry extra[LTC_STATUS_MAX_META];
+    Google__Rpc__ErrorInfo__MetadataEntry *meta[1 + LTC_STATUS_MAX_META];
+    size_t n_meta = 0;
     if (request_id && request_id[0]) { /* lets a caller quote the failing call to an operator */
         rid.key = "request_id";
         rid.value = (char *)request_id;
-        info.n_metadata = 1;
-        info.metadata = meta;
+        meta[n_meta++] = &rid;
     }
+    for (size_t i = 0; i < st->n_meta && i < LTC_STATUS_MAX_META; i++) {
+        google__rpc__error_info__metadata_entry__init(&extra[i]);
+        extra[i].key = (char *)st->meta[i].key;
+        extra[i].value = (char *)st->meta[i].value;
+        meta[n_meta++] = &extra[i];
+    }
+    info.n_metadata = n_meta;
+    info.metadata = n_meta ? meta : NULL;
 
     Google__Rpc__BadRequest bad = GOOGLE__RPC__BAD_REQUEST__INIT;
     Google__Rpc__BadRequest__FieldViolation fv[LTC_STATUS_MAX_VIOLATIONS];

@@ -15,6 +15,8 @@
 #include "google/protobuf/timestamp.pb-c.h"
 #include "ltc/bto/v1/bto_service.pb-c.h"
 #include "ltc/bto/v1/intake_service.pb-c.h"
+#include "ltc/dtc/v1/credit_service.pb-c.h"
+#include "ltc/ids.h"
 #include "ltc/money.h"
 #include "ltc/proto.h"
 #include "ltc/server.h"
@@ -51,6 +53,52 @@ int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
 int bto_get_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_accept_order_closure(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
+/* --- handlers (customers.c) ------------------------------------------------------------------------------ */
+int bto_accept_customer_changed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* --- customers (customers.c): the snapshot LTB hands over with a deal and keeps current -------------------- */
+
+/* Checks a CustomerSnapshot `field` of a hand-off: customer "customers/{uuid}" (its id into id_out), legal_name 1
+ * to 200 characters, tax_id up to 64, country_code "" or two upper-case letters, billing_currency "" or an ISO 4217
+ * code, account_owner up to 128. A missing snapshot is a violation when `required`, else id_out is "". Adds a
+ * violation per bad field ("<field>.legal_name" ...) to st. 0 or -1 (INVALID_ARGUMENT). */
+int bto_check_customer(const Ltc__Type__V1__CustomerSnapshot *s, const char *field, int required,
+                       char id_out[LTC_UUID_LEN + 1], ltc_status *st);
+/* SQL columns of a deal's customer snapshot, in the order bto_customer_from_pg reads them (alias `d`). */
+#define BTO_CUSTOMER_COLS                                                                                              \
+    "d.customer_id, d.customer_legal_name, d.customer_tax_id, d.customer_country_code, "                               \
+    "d.customer_billing_currency, d.customer_account_owner"
+/* The snapshot from the six BTO_CUSTOMER_COLS columns of `row` from `col`; NULL when the customer id is NULL (a
+ * deal from before customers). In the arena. */
+Ltc__Type__V1__CustomerSnapshot *bto_customer_from_pg(ltc_call *c, const PGresult *r, int row, int col);
+
+/* --- credit (credit.c): the question to DTC at placement ------------------------------------------------- */
+
+enum {
+    BTO_CREDIT_APPROVED = 1,
+    BTO_CREDIT_REFUSED = 2,
+    BTO_CREDIT_UNANSWERED = 3, /* no answer in time, an error status, or a malformed decision: fail closed */
+};
+typedef struct bto_credit_answer {
+    int outcome;
+    char decision_id[LTC_UUID_LEN + 1]; /* DTC's decision (lower case); "" when unanswered */
+    char reasons[512];                  /* REFUSED: the CreditRefusalReason names, comma separated; UNANSWERED: why */
+} bto_credit_answer;
+
+/* Reads DTC's answer (pure): APPROVED (no reasons) or REFUSED (at least one reason known to this build) with a
+ * "creditDecisions/{uuid}" name; 0. Anything else leaves a->outcome UNANSWERED and returns -1. */
+int bto_credit_read(const Ltc__Dtc__V1__CheckCreditResponse *resp, bto_credit_answer *a);
+/* The status a non-approving answer turns into for CreateOrder of `contract` (pure): REFUSED -> FAILED_PRECONDITION
+ * CREDIT_REFUSED (decision and reasons in the message and in the ErrorInfo metadata "credit_decision",
+ * "credit_reasons"), UNANSWERED -> UNAVAILABLE CREDIT_SERVICE_UNAVAILABLE;
+ * returns -1 with st set, or 0 for APPROVED. */
+int bto_credit_fail(const bto_credit_answer *a, const char *contract, ltc_status *st);
+/* Asks DTC CheckCredit(stage ORDER_PLACEMENT, reference "contracts/{contract_id}", deal, amount the order total) with
+ * the deadline LTC_CREDIT_DEADLINE_MS (default 2000 ms; bounded by the caller's), and reads the answer into *a. Never
+ * fails: no answer is outcome UNANSWERED (the peer's code in a->reasons). Returns 0. */
+int bto_credit_check(ltc_call *c, const Ltc__Type__V1__CustomerSnapshot *customer, const char *contract_id,
+                     const char *deal_id, const char *currency, int64_t total_minor, bto_credit_answer *a);
+
 /* --- loaders (one per resource file): the resource with its children into *out, in the arena. 0, or -1 with st
  * set (NOT_FOUND "<THING>_NOT_FOUND", or the database's status) -------------------------------------------------- */
 int bto_load_deal(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Deal **out);
@@ -60,8 +108,9 @@ int bto_load_order(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Or
 
 /* --- hand-offs BTO sends (handoffs.c): built from BTO's records in the caller's transaction and queued there ---- */
 
-/* The order `order_id` just placed (with its lines, its deal's customer and iron triangle, its contract's payment
- * terms and requested delivery date) to OTD, AcceptOrder, with a new hand-off id. 0 or -1. */
+/* The order `order_id` just placed (with its lines, its deal's customer snapshot and iron triangle, its contract's
+ * payment terms and requested delivery date) to OTD, AcceptOrder, and to DTC, AcceptOrderPlaced (its account opens
+ * there at once: the order counts in the customer's exposure), each with a new hand-off id. 0 or -1. */
 int bto_handoff_order(ltc_call *c, ltc_status *st, const char *order_id);
 
 /* --- helpers (util.c) ------------------------------------------------------------------------------------ */

@@ -9,12 +9,17 @@
 
 #define DEAL_COLS                                                                                                      \
     "d.id, d.opportunity_id, d.bid_id, d.customer_name, d.account_owner, d.solution_owner, d.fulfilment_owner, "       \
-    "d.expected_minor, d.currency, d.state, " LTC_SQL_MICROS("d.create_time") ", d.seq"
+    "d.expected_minor, d.currency, d.state, " LTC_SQL_MICROS("d.create_time") ", d.seq, " BTO_CUSTOMER_COLS
 
 static const char SQL_GET_DEAL[] = "SELECT " DEAL_COLS " FROM deals d WHERE d.id = $1";
+/* $4, a customer, resolves through the merges BTO was told of (customer_changes) to its survivor. */
 static const char SQL_LIST_DEALS[] =
+    "WITH RECURSIVE m(id, depth) AS (SELECT $4::uuid, 0 UNION ALL SELECT x.survivor_id, m.depth + 1 FROM m "
+    "CROSS JOIN LATERAL (SELECT survivor_id FROM customer_changes WHERE customer_id = m.id AND change = 'MERGED' "
+    "ORDER BY seq DESC LIMIT 1) x WHERE m.depth < 16) "
     "SELECT " DEAL_COLS " FROM deals d WHERE ($1::bigint = 0 OR d.seq < $1::bigint)"
     " AND ($3::text IS NULL OR $3 IN (d.account_owner, d.solution_owner, d.fulfilment_owner))" /* deal scope */
+    " AND ($4::uuid IS NULL OR d.customer_id = (SELECT id FROM m ORDER BY depth DESC LIMIT 1))"
     " ORDER BY d.seq DESC LIMIT $2";
 /* The requirements of a set of deals, in the deals' list order (seq descending), then by position. */
 static const char SQL_REQUIREMENTS[] =
@@ -33,7 +38,8 @@ enum {
     D_CUR,
     D_STATE,
     D_CTIME,
-    D_SEQ
+    D_SEQ,
+    D_CUSTOMER_ID /* then the rest of BTO_CUSTOMER_COLS */
 };
 
 static Ltc__Bto__V1__Deal *deal_from_row(ltc_call *c, const PGresult *r, int row) {
@@ -47,6 +53,7 @@ static Ltc__Bto__V1__Deal *deal_from_row(ltc_call *c, const PGresult *r, int row
     d->state = (Ltc__Bto__V1__DealState)ltc_enum_from_db(&ltc__bto__v1__deal_state__descriptor, "DEAL_STATE_",
                                                          ltc_pg_str(r, row, D_STATE));
     d->create_time = ltc_ts_from_pg(c, r, row, D_CTIME);
+    d->customer = bto_customer_from_pg(c, r, row, D_CUSTOMER_ID);
     return d;
 }
 
@@ -105,14 +112,20 @@ int bto_get_deal(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out,
     return 0;
 }
 
-/* ListDeals: deals newest first, a page at a time. Errors: INVALID_ARGUMENT "page_size" / "page_token". */
+/* ListDeals: deals newest first, a page at a time, optionally only those of one customer (BTO moves a merged
+ * customer's deals to the survivor, and a merged customer's name resolves to its survivor). Errors: INVALID_ARGUMENT "page_size" /
+ * "page_token" / "customer". */
 int bto_list_deals(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__ListDealsRequest *req = (const void *)m;
     int limit = 0;
     int64_t after = 0;
-    if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    const char *params[3] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c)};
-    PGresult *r = ltc_call_query(c, st, SQL_LIST_DEALS, 3, params);
+    char cust[LTC_UUID_LEN + 1] = "";
+    ltc_page_parse(req->page_size, req->page_token, &limit, &after, st);
+    if (req->customer && *req->customer) ltc_name_parse(req->customer, "customers", "customer", cust, st);
+    if (st->code != LTC_OK) return -1;
+    const char *params[4] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c),
+                             cust[0] ? cust : NULL};
+    PGresult *r = ltc_call_query(c, st, SQL_LIST_DEALS, 4, params);
     if (!r) return -1;
     int n = PQntuples(r);
     int shown = n < limit ? n : limit - 1;

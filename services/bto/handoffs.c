@@ -1,10 +1,12 @@
-/* handoffs.c - what BTO sends: a placed order to OTD (ltc.otd.v1.IntakeService/AcceptOrder).
+/* handoffs.c - what BTO sends: a placed order to OTD (ltc.otd.v1.IntakeService/AcceptOrder) and to DTC
+ * (ltc.dtc.v1.IntakeService/AcceptOrderPlaced), both with the deal's customer snapshot.
  *
  * Each hand-off's message is built here from BTO's own rows, read inside the transaction that changed them (never
  * copied out of the public response), and queued with ltc_outbox_put in that transaction: it commits with the state
  * change or not at all. The receivers are declared once, below; ltc_outbox_put derives the method's path from the
  * receiver's service descriptor and refuses a message of another type. */
 #include "bto.h"
+#include "ltc/dtc/v1/intake_service.pb-c.h"
 #include "ltc/ids.h"
 #include "ltc/otd/v1/intake_service.pb-c.h"
 #include "ltc/outbox.h"
@@ -12,14 +14,17 @@
 /* --- receivers ------------------------------------------------------------------------------------------- */
 
 static const ltc_handoff_peer OTD = {"otd", &ltc__otd__v1__intake_service__descriptor};
+static const ltc_handoff_peer DTC = {"dtc", &ltc__dtc__v1__intake_service__descriptor};
 
 /* --- SQL ------------------------------------------------------------------------------------------------- */
 
-/* The order with what OTD needs of its deal (customer, iron triangle) and of its contract (requested date). */
+/* The order with what OTD and DTC need of its deal (customer, iron triangle) and of its contract (requested date). */
 static const char SQL_ORDER[] =
     "SELECT o.contract_id, o.deal_id, o.total_minor, o.currency, d.customer_name, d.account_owner, d.solution_owner,"
-    " d.fulfilment_owner, " LTC_SQL_DATE(
-        "k.requested_delivery_date") " FROM orders o JOIN deals d ON d.id = o.deal_id JOIN contracts k ON k.id = o.contract_id WHERE o.id = $1";
+    " d.fulfilment_owner, " LTC_SQL_DATE("k.requested_delivery_date") ", " LTC_SQL_MICROS(
+        "o.create_time") ", o.credit_decision_id, " BTO_CUSTOMER_COLS
+                         " FROM orders o JOIN deals d ON d.id = o.deal_id JOIN contracts k ON k.id = o.contract_id"
+                         " WHERE o.id = $1";
 enum {
     O_CONTRACT,
     O_DEAL,
@@ -29,7 +34,10 @@ enum {
     O_AR,
     O_SR,
     O_FR,
-    O_REQUESTED
+    O_REQUESTED,
+    O_PLACED,
+    O_DECISION,
+    O_CUSTOMER_ID /* then the rest of BTO_CUSTOMER_COLS */
 };
 static const char SQL_ORDER_LINES[] =
     "SELECT product_id, sku, quantity, unit_price_minor, currency FROM order_lines WHERE order_id = $1"
@@ -77,5 +85,26 @@ int bto_handoff_order(ltc_call *c, ltc_status *st, const char *order_id) {
         hl->unit_price = ltc_money_msg(c, ltc_pg_str(l, (int)i, 4), ltc_pg_i64(l, (int)i, 3));
         msg->lines[i] = hl;
     }
-    return ltc_outbox_put(c, st, &OTD, "AcceptOrder", deal_id, handoff_id, &msg->base);
+    msg->customer = bto_customer_from_pg(c, r, 0, O_CUSTOMER_ID);
+    if (ltc_outbox_put(c, st, &OTD, "AcceptOrder", deal_id, handoff_id, &msg->base) != 0) return -1;
+
+    /* DTC opens the order's account at once: the placed order counts in the customer's exposure */
+    char placed_id[LTC_UUID_LEN + 1];
+    ltc_uuid_new(placed_id);
+    Ltc__Dtc__V1__AcceptOrderPlacedRequest *p2 =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptOrderPlacedRequest, LTC__DTC__V1__ACCEPT_ORDER_PLACED_REQUEST__INIT);
+    p2->handoff_id = ltc_call_strdup(c, placed_id);
+    p2->order = msg->order;
+    p2->contract = msg->contract;
+    p2->deal = msg->deal;
+    p2->customer = msg->customer;
+    p2->iron_triangle = msg->iron_triangle;
+    p2->order_total = msg->total;
+    p2->n_payment_terms = msg->n_payment_terms;
+    p2->payment_terms = msg->payment_terms;
+    p2->place_time = ltc_ts_from_pg(c, r, 0, O_PLACED);
+    p2->credit_decision = PQgetisnull(r, 0, O_DECISION)
+                              ? ltc_call_strdup(c, "")
+                              : ltc_call_printf(c, "creditDecisions/%s", ltc_pg_str(r, 0, O_DECISION));
+    return ltc_outbox_put(c, st, &DTC, "AcceptOrderPlaced", deal_id, placed_id, &p2->base);
 }

@@ -1,7 +1,8 @@
 /* intake.c - what BTO receives (ltc.bto.v1.IntakeService): LTB's won bids, which open deals (AcceptWonBid), and DTC's
  * order closures (AcceptOrderClosure), which close an order, then its contract and its deal once all their orders
  * are closed. The runtime dedups by handoff_id before calling us; a hand-off is validated like client input (a
- * malformed one is INVALID_ARGUMENT, which the sender parks) and applied in the server's transaction.
+ * malformed one is INVALID_ARGUMENT, which the sender parks) and applied in the server's transaction. (LTB's
+ * AcceptCustomerChanged is in customers.c.)
  * Lock order: the order, then its contract, then its deal (as CreateOrder: contract, then deal). */
 #include <string.h>
 
@@ -10,11 +11,17 @@
 
 /* --- SQL ------------------------------------------------------------------------------------------------- */
 
+/* The customer id resolves through the merges BTO was told of (a bid won before a merge, handed over after it). */
 static const char SQL_INSERT_DEAL[] =
     "INSERT INTO deals (id, opportunity_id, bid_id, customer_name, account_owner, solution_owner, fulfilment_owner, "
-    "expected_minor, currency, handoff_id, won_time) "
+    "expected_minor, currency, handoff_id, won_time, customer_id, customer_legal_name, customer_tax_id, "
+    "customer_country_code, customer_billing_currency, customer_account_owner) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, " LTC_SQL_TS_PARAM(
-        "$11") ") "
+        "$11") ", "
+               "(WITH RECURSIVE m(id, depth) AS (SELECT $12::uuid, 0 UNION ALL SELECT x.survivor_id, m.depth + 1 "
+               "FROM m CROSS JOIN LATERAL (SELECT survivor_id FROM customer_changes WHERE customer_id = m.id "
+               "AND change = 'MERGED' ORDER BY seq DESC LIMIT 1) x WHERE m.depth < 16) SELECT id FROM m ORDER BY depth DESC LIMIT 1)"
+               ", $13, $14, $15, $16, $17) "
                "ON CONFLICT (id) DO NOTHING RETURNING id";
 static const char SQL_INSERT_REQUIREMENT[] =
     "INSERT INTO deal_requirements (deal_id, position, code, description, quantity) VALUES ($1, $2, $3, $4, $5)";
@@ -39,8 +46,9 @@ static const char SQL_CLOSE_DEAL[] =
 
 /* Validates the hand-off; fills the deal id and the expected amount. */
 static int validate_won_bid(ltc_call *c, const Ltc__Bto__V1__AcceptWonBidRequest *req, char deal_id[LTC_UUID_LEN + 1],
-                            char opp_id[LTC_UUID_LEN + 1], char bid_id[LTC_UUID_LEN + 1], ltc_money *amount,
-                            int64_t *won_us, int *won_present, ltc_status *st) {
+                            char opp_id[LTC_UUID_LEN + 1], char bid_id[LTC_UUID_LEN + 1],
+                            char customer_id[LTC_UUID_LEN + 1], ltc_money *amount, int64_t *won_us, int *won_present,
+                            ltc_status *st) {
     bto_check_uuid(req->handoff_id, "handoff_id", st);
     int deal_ok = ltc_name_parse(req->deal, "deals", "deal", deal_id, st) == 0;
     int opp_ok = ltc_name_parse(req->opportunity, "opportunities", "opportunity", opp_id, st) == 0;
@@ -48,6 +56,7 @@ static int validate_won_bid(ltc_call *c, const Ltc__Bto__V1__AcceptWonBidRequest
         ltc_status_bad_field(st, "deal", "must carry the opportunity's id");
     ltc_name_parse(req->bid, "bids", "bid", bid_id, st);
     ltc_check_text(req->customer_name, "customer_name", 1, 200, st);
+    bto_check_customer(req->customer, "customer", 1, customer_id, st);
     ltc_check_triangle(req->iron_triangle, "iron_triangle", 1, st);
     ltc_money_from_proto(req->expected_amount, "expected_amount", 0, amount, st);
     if (req->n_requirements > LTC_MAX_REQUIREMENTS) {
@@ -63,17 +72,18 @@ static int validate_won_bid(ltc_call *c, const Ltc__Bto__V1__AcceptWonBidRequest
 }
 
 /* IntakeService/AcceptWonBid: LTB hands over a won bid; the deal opens (state OPEN, id = the opportunity's id) with
- * its requirements. Errors: INVALID_ARGUMENT (a malformed hand-off, fields named), ALREADY_EXISTS "DEAL_EXISTS" when
+ * its requirements and its customer's snapshot (required: "customer"). Errors: INVALID_ARGUMENT (a malformed hand-off, fields named), ALREADY_EXISTS "DEAL_EXISTS" when
  * another hand-off already opened this deal. A repeat of the same hand-off is answered by the runtime. */
 int bto_accept_won_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__AcceptWonBidRequest *req = (const void *)m;
-    char deal_id[LTC_UUID_LEN + 1], opp_id[LTC_UUID_LEN + 1], bid_id[LTC_UUID_LEN + 1];
+    char deal_id[LTC_UUID_LEN + 1], opp_id[LTC_UUID_LEN + 1], bid_id[LTC_UUID_LEN + 1], cust_id[LTC_UUID_LEN + 1];
     ltc_money amount = {{0}, 0};
     int64_t won_us = 0;
     int won_present = 0;
-    if (validate_won_bid(c, req, deal_id, opp_id, bid_id, &amount, &won_us, &won_present, st) != 0) return -1;
+    if (validate_won_bid(c, req, deal_id, opp_id, bid_id, cust_id, &amount, &won_us, &won_present, st) != 0) return -1;
     const Ltc__Type__V1__IronTriangle *t = req->iron_triangle;
-    const char *params[11] = {deal_id,
+    const Ltc__Type__V1__CustomerSnapshot *cs = req->customer;
+    const char *params[17] = {deal_id,
                               opp_id,
                               bid_id,
                               req->customer_name,
@@ -83,8 +93,14 @@ int bto_accept_won_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
                               ltc_sql_i64(c, amount.minor),
                               amount.currency,
                               req->handoff_id,
-                              won_present ? ltc_sql_i64(c, won_us) : NULL};
-    PGresult *r = ltc_call_query(c, st, SQL_INSERT_DEAL, 11, params);
+                              won_present ? ltc_sql_i64(c, won_us) : NULL,
+                              cust_id,
+                              cs->legal_name,
+                              cs->tax_id ? cs->tax_id : "",
+                              cs->country_code ? cs->country_code : "",
+                              cs->billing_currency ? cs->billing_currency : "",
+                              cs->account_owner ? cs->account_owner : ""};
+    PGresult *r = ltc_call_query(c, st, SQL_INSERT_DEAL, 17, params);
     if (!r) return -1;
     if (PQntuples(r) != 1)
         return ltc_status_set(st, LTC_ALREADY_EXISTS, "DEAL_EXISTS", "deal %s was already handed over", req->deal);

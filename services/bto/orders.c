@@ -1,5 +1,5 @@
-/* orders.c - orders (订单) from signed contracts: CreateOrder (with the hand-off to OTD, handoffs.c), GetOrder and the
- * order loader. (DTC's AcceptOrderClosure, which closes orders, is in intake.c.) */
+/* orders.c - orders (订单) from signed contracts: CreateOrder (credit asked of DTC first, credit.c; the hand-offs to
+ * OTD and DTC, handoffs.c), GetOrder and the order loader. (DTC's AcceptOrderClosure, which closes orders, is in intake.c.) */
 #include <string.h>
 
 #include "bto.h"
@@ -7,12 +7,25 @@
 #include "ltc/money.h"
 #include "ltc/proto.h"
 
+/* The contract and its deal's customer, read before asking DTC (no lock is held across the question). */
+static const char SQL_READ_CONTRACT[] =
+    "SELECT k.state, k.deal_id, k.total_minor, k.currency, (SELECT o.id FROM orders o WHERE o.contract_id = k.id), " BTO_CUSTOMER_COLS
+    " FROM contracts k JOIN deals d ON d.id = k.deal_id WHERE k.id = $1";
+enum {
+    K_STATE,
+    K_DEAL,
+    K_TOTAL,
+    K_CURRENCY,
+    K_ORDER,
+    K_CUSTOMER_ID /* then the rest of BTO_CUSTOMER_COLS */
+};
 static const char SQL_LOCK_CONTRACT[] =
     "SELECT state, quote_id, deal_id, total_minor, currency FROM contracts WHERE id = $1 FOR UPDATE";
 static const char SQL_ORDER_OF_CONTRACT[] = "SELECT id FROM orders WHERE contract_id = $1";
-static const char SQL_LOCK_DEAL[] = "SELECT state FROM deals WHERE id = $1 FOR UPDATE";
-static const char SQL_INSERT_ORDER[] = "INSERT INTO orders (id, contract_id, deal_id, total_minor, currency, state) "
-                                       "VALUES ($1, $2, $3, $4, $5, 'PLACED')";
+static const char SQL_LOCK_DEAL[] = "SELECT state, customer_id FROM deals WHERE id = $1 FOR UPDATE";
+static const char SQL_INSERT_ORDER[] =
+    "INSERT INTO orders (id, contract_id, deal_id, total_minor, currency, state, customer_id, credit_decision_id) "
+    "VALUES ($1, $2, $3, $4, $5, 'PLACED', $6, $7)";
 /* The frozen prices of the accepted quote become the order's lines. */
 static const char SQL_COPY_LINES[] =
     "INSERT INTO order_lines (order_id, line_no, product_id, sku, quantity, unit_price_minor, line_total_minor, "
@@ -20,8 +33,13 @@ static const char SQL_COPY_LINES[] =
     "FROM quote_lines WHERE quote_id = $2";
 static const char SQL_DEAL_ORDERED[] =
     "UPDATE deals SET state = 'ORDERED', update_time = now() WHERE id = $1 AND state = 'OPEN'";
-static const char SQL_GET_ORDER[] = "SELECT id, contract_id, deal_id, total_minor, currency, state, " LTC_SQL_MICROS(
-    "create_time") ", " LTC_SQL_MICROS("close_time") ", collected_minor, collected_currency FROM orders WHERE id = $1";
+/* The order, its customer (the snapshot kept on its deal) and DTC's placement decision. */
+static const char SQL_GET_ORDER[] =
+    "SELECT o.id, o.contract_id, o.deal_id, o.total_minor, o.currency, o.state, " LTC_SQL_MICROS(
+        "o.create_time") ", " LTC_SQL_MICROS("o.close_time") ", o.collected_minor, o.collected_currency, "
+                                                             "o.credit_decision_id, " BTO_CUSTOMER_COLS
+                                                             " FROM orders o JOIN deals d ON d.id = o.deal_id "
+                                                             "WHERE o.id = $1";
 static const char SQL_GET_LINES[] =
     "SELECT product_id, sku, quantity, unit_price_minor, line_total_minor, currency FROM order_lines "
     "WHERE order_id = $1 ORDER BY line_no";
@@ -44,6 +62,9 @@ int bto_load_order(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Or
     o->create_time = ltc_ts_from_pg(c, r, 0, 6);
     o->close_time = ltc_ts_from_pg(c, r, 0, 7);
     o->collected_amount = ltc_money_msg_pg(c, r, 0, 8, 9);
+    o->credit_decision =
+        PQgetisnull(r, 0, 10) ? ltc_call_strdup(c, "") : ltc_call_printf(c, "creditDecisions/%s", ltc_pg_str(r, 0, 10));
+    o->customer = bto_customer_from_pg(c, r, 0, 11);
     PGresult *l = ltc_call_query(c, st, SQL_GET_LINES, 1, params);
     if (!l) return -1;
     int n = PQntuples(l);
@@ -64,14 +85,49 @@ int bto_load_order(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Or
     return 0;
 }
 
+/* Checks, without locking, what CreateOrder needs before it asks DTC: the contract exists, is SIGNED, has no order
+ * yet, and its deal has a customer. 0 (r: the SQL_READ_CONTRACT row) or -1. */
+static int precheck_contract(ltc_call *c, ltc_status *st, const char *name, const char *contract_id, PGresult **r) {
+    const char *cp[1] = {contract_id};
+    PGresult *k = ltc_call_query(c, st, SQL_READ_CONTRACT, 1, cp);
+    if (!k) return -1;
+    if (PQntuples(k) != 1)
+        return ltc_status_set(st, LTC_NOT_FOUND, "CONTRACT_NOT_FOUND", "contract %s not found", name);
+    if (!PQgetisnull(k, 0, K_ORDER))
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CONTRACT_ALREADY_ORDERED",
+                              "contract %s already has orders/%s", name, ltc_pg_str(k, 0, K_ORDER));
+    if (strcmp(ltc_pg_str(k, 0, K_STATE), "SIGNED") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CONTRACT_NOT_SIGNED", "contract %s is %s, not SIGNED", name,
+                              ltc_pg_str(k, 0, K_STATE));
+    if (PQgetisnull(k, 0, K_CUSTOMER_ID))
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "DEAL_HAS_NO_CUSTOMER",
+                              "the deal of contract %s has no customer (handed over before customers): its credit "
+                              "cannot be checked",
+                              name);
+    *r = k;
+    return 0;
+}
+
 /* CreateOrder: creates the order (PLACED) of a SIGNED contract with the accepted quote's frozen prices, moves the
- * deal to ORDERED, and hands the order to OTD exactly once (outbox row in the same transaction).
+ * deal to ORDERED, and hands the order to OTD (AcceptOrder) and DTC (AcceptOrderPlaced) exactly once (outbox rows in
+ * the same transaction). First, before any row is locked, DTC is asked (CheckCredit, stage ORDER_PLACEMENT,
+ * reference the contract, amount the order total: one order per contract, so a retry re-asks for the same
+ * reference and DTC replaces its reservation instead of adding one); then the contract is locked and checked again.
  * Errors: INVALID_ARGUMENT "contract", NOT_FOUND "CONTRACT_NOT_FOUND", FAILED_PRECONDITION
- * "CONTRACT_ALREADY_ORDERED", "CONTRACT_NOT_SIGNED". */
+ * "CONTRACT_ALREADY_ORDERED", "CONTRACT_NOT_SIGNED", "DEAL_HAS_NO_CUSTOMER", "CREDIT_REFUSED" (nothing placed);
+ * UNAVAILABLE "CREDIT_SERVICE_UNAVAILABLE" (DTC did not answer: nothing placed). */
 int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__CreateOrderRequest *req = (const void *)m;
     char contract_id[LTC_UUID_LEN + 1];
     if (ltc_name_parse(req->contract, "contracts", "contract", contract_id, st) != 0) return -1;
+    PGresult *pre = NULL;
+    if (precheck_contract(c, st, req->contract, contract_id, &pre) != 0) return -1;
+
+    bto_credit_answer credit;
+    bto_credit_check(c, bto_customer_from_pg(c, pre, 0, K_CUSTOMER_ID), contract_id, ltc_pg_str(pre, 0, K_DEAL),
+                     ltc_pg_str(pre, 0, K_CURRENCY), ltc_pg_i64(pre, 0, K_TOTAL), &credit);
+    if (bto_credit_fail(&credit, req->contract, st) != 0) return -1;
+
     const char *cp[1] = {contract_id};
     PGresult *k = ltc_call_query(c, st, SQL_LOCK_CONTRACT, 1, cp);
     if (!k) return -1;
@@ -87,11 +143,20 @@ int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
                               req->contract, ltc_pg_str(k, 0, 0));
     const char *quote_id = ltc_pg_str(k, 0, 1), *deal_id = ltc_pg_str(k, 0, 2);
     const char *dp[1] = {deal_id};
-    if (!ltc_call_query(c, st, SQL_LOCK_DEAL, 1, dp)) return -1;
+    PGresult *d = ltc_call_query(c, st, SQL_LOCK_DEAL, 1, dp);
+    if (!d) return -1;
+    /* the deal's customer now (a merge may have moved it to the survivor meanwhile: DTC resolves the same way) */
+    const char *customer_id = PQntuples(d) == 1 && !PQgetisnull(d, 0, 1) ? ltc_pg_str(d, 0, 1) : NULL;
+    if (!customer_id)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "DEAL_HAS_NO_CUSTOMER",
+                              "the deal of contract %s has no "
+                              "customer",
+                              req->contract);
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *op[5] = {id, contract_id, deal_id, ltc_pg_str(k, 0, 3), ltc_pg_str(k, 0, 4)};
-    if (!ltc_call_query(c, st, SQL_INSERT_ORDER, 5, op)) return -1;
+    const char *op[7] = {id,          contract_id,       deal_id, ltc_pg_str(k, 0, 3), ltc_pg_str(k, 0, 4),
+                         customer_id, credit.decision_id};
+    if (!ltc_call_query(c, st, SQL_INSERT_ORDER, 7, op)) return -1;
     const char *lp[2] = {id, quote_id};
     if (!ltc_call_query(c, st, SQL_COPY_LINES, 2, lp)) return -1;
     if (!ltc_call_query(c, st, SQL_DEAL_ORDERED, 1, dp)) return -1;

@@ -1,6 +1,7 @@
 /* service.c - the BTO service (bid to order, 标后): catalogue, deals handed over by LTB, quotes, contracts and orders.
  * Serves ltc.bto.v1.BidToOrderService (public, through the gateway) and ltc.bto.v1.IntakeService (hand-offs from
- * LTB and DTC); hands placed orders to OTD through the outbox. */
+ * LTB and DTC); asks DTC for credit before placing an order and hands placed orders to OTD and DTC through the
+ * outbox. */
 #include "bto.h"
 #include "ltc/service.h"
 
@@ -37,10 +38,12 @@ static const ltc_method METHODS[] = {
     LTC_READ(BTO_SVC, GetOrder, bto_get_order, &ORDER),
     LTC_HANDOFF(INTAKE_SVC, AcceptWonBid, bto_accept_won_bid, "ltb"),
     LTC_HANDOFF(INTAKE_SVC, AcceptOrderClosure, bto_accept_order_closure, "dtc"),
+    LTC_HANDOFF(INTAKE_SVC, AcceptCustomerChanged, bto_accept_customer_changed, "ltb"),
 };
 
 static const char *const HEALTH[] = {"ltc.bto.v1.BidToOrderService", "ltc.bto.v1.IntakeService", NULL};
-static const char *const PEERS[] = {"otd", NULL};
+static const char *const PEERS[] = {"otd", "dtc", NULL}; /* hand-offs: AcceptOrder, AcceptOrderPlaced */
+static const char *const ASKS[] = {"dtc", NULL};         /* CreditService/CheckCredit at placement */
 
 /* The BTO service: its method table, health names, hand-off peers and migrations. */
 ltc_service_def bto_service(void) {
@@ -51,6 +54,7 @@ ltc_service_def bto_service(void) {
         .n_methods = sizeof METHODS / sizeof METHODS[0],
         .health_services = HEALTH,
         .peers = PEERS,
+        .asks = ASKS,
         .migrations = ltc_service_migrations,
         .n_migrations = ltc_service_migrations_count,
     };

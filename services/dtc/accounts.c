@@ -1,6 +1,6 @@
-/* services/dtc/accounts.c - order accounts (opened by OTD's AcceptDelivery, intake.c): the account loader,
- * GetOrderAccount, and the closure of an account once it is fully accepted, invoiced and paid (its hand-offs back to
- * BTO and LTB are built in handoffs.c). Life cycle: OPEN -> CLOSED. */
+/* services/dtc/accounts.c - order accounts (opened by BTO's AcceptOrderPlaced or OTD's first AcceptDelivery,
+ * intake.c): the account loader, GetOrderAccount, and the closure of an account once it is fully accepted, invoiced
+ * and paid (its hand-offs back to BTO and LTB are built in handoffs.c). Life cycle: OPEN -> CLOSED. */
 #include <string.h>
 
 #include "dtc.h"
@@ -35,10 +35,13 @@ static const char SQL_CLOSURE_CONTRACT[] =
 static const char SQL_TERMS_SELECT[] =
     "SELECT position, kind, share_bps, due_days, total_minor, invoiced_minor FROM account_terms "
     "WHERE account_id = $1 ORDER BY position";
+#define ACCOUNT_CUSTOMER_COLS                                                                                          \
+    "customer_id::text, customer_tax_id, customer_country_code, customer_billing_currency, customer_account_owner"
 static const char SQL_ACCOUNT_GET[] =
     "SELECT id::text, contract_id::text, deal_id::text, customer_name, account_owner, solution_owner, "
     "fulfilment_owner, currency, order_total_minor, accepted_minor, invoiced_minor, paid_minor, state, " LTC_SQL_MICROS(
-        "close_time") ", " LTC_SQL_MICROS("create_time") " FROM order_accounts WHERE id = $1";
+        "close_time") ", " LTC_SQL_MICROS("create_time") ", " ACCOUNT_CUSTOMER_COLS
+                                                         " FROM order_accounts WHERE id = $1";
 
 /* --- loader --------------------------------------------------------------------------------------------------- */
 
@@ -67,6 +70,17 @@ int dtc_load_account(ltc_call *c, ltc_status *st, const char *account_id, Ltc__D
                                                                  "ORDER_ACCOUNT_STATE_", ltc_pg_str(r, 0, 12));
     a->close_time = ltc_ts_from_pg(c, r, 0, 13);
     a->create_time = ltc_ts_from_pg(c, r, 0, 14);
+    if (!ltc_pg_isnull(r, 0, 15)) { /* the customer as handed over (accounts from before issue #13 have none) */
+        Ltc__Type__V1__CustomerSnapshot *sn =
+            LTC_NEW(c, Ltc__Type__V1__CustomerSnapshot, LTC__TYPE__V1__CUSTOMER_SNAPSHOT__INIT);
+        sn->customer = ltc_call_printf(c, "customers/%s", ltc_pg_str(r, 0, 15));
+        sn->legal_name = a->customer_name;
+        sn->tax_id = ltc_call_strdup(c, ltc_pg_str(r, 0, 16));
+        sn->country_code = ltc_call_strdup(c, ltc_pg_str(r, 0, 17));
+        sn->billing_currency = ltc_call_strdup(c, ltc_pg_str(r, 0, 18));
+        sn->account_owner = ltc_call_strdup(c, ltc_pg_str(r, 0, 19));
+        a->customer = sn;
+    }
 
     a->n_payment_terms = (size_t)PQntuples(t);
     a->payment_terms = ltc_terms_from_pg(c, t, 0, PQntuples(t), 1);

@@ -1,7 +1,9 @@
 /* services/dtc/dtc.h - private declarations of the DTC service (deliver to cash, 回款): intake.c (what DTC receives),
  * accounts.c (order accounts and their closure), invoices.c, payments.c, handoffs.c (what DTC sends: closures back
- * to BTO and LTB) and split.h (the pure invoice split). Calls go one way: intake.c and payments.c use accounts.c and
- * invoices.c (loaders, closure), accounts.c uses handoffs.c; accounts.c never calls payments.c. */
+ * to BTO and LTB), split.h (the pure invoice split), credit.c (CheckCredit, the credit account lock, exposure and
+ * automatic holds), credit_admin.c (finance's credit RPCs) and credit_engine.h (the pure credit arithmetic). Calls
+ * go one way: intake.c and payments.c use accounts.c, invoices.c (loaders, closure) and credit.c; accounts.c uses
+ * handoffs.c; accounts.c never calls payments.c. */
 #ifndef LTC_DTC_H
 #define LTC_DTC_H
 
@@ -19,6 +21,8 @@
 #include "ltc/terms.h"
 #include "split.h"
 
+struct dtc_exposure_parts;
+
 /* --- handlers (see the comments at their definitions) ------------------------------------------------------------ */
 
 /* intake.c */
@@ -30,6 +34,26 @@ int dtc_get_invoice(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
 int dtc_list_invoices(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 /* payments.c */
 int dtc_record_payment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+/* intake.c (issue #13) */
+int dtc_accept_order_placed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_accept_customer_changed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_accept_opportunity_closed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+/* credit.c */
+int dtc_check_credit(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_list_credit_decisions(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+/* credit_admin.c */
+int dtc_get_credit_account(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_list_credit_accounts(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_credit_exposure(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_request_credit_limit_change(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_approve_credit_limit_change(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_reject_credit_limit_change(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_list_credit_limit_changes(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_place_credit_hold(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_release_credit_hold(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_list_credit_holds(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_credit_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_update_credit_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
 /* --- loaders (the resource file of each): a new message in the call's arena --------------------------------------- */
 
@@ -52,6 +76,54 @@ int dtc_close_account_if_settled(ltc_call *c, ltc_status *st, const char *accoun
 /* The closure of account `account_id` (CLOSED in this transaction) to BTO (AcceptOrderClosure) and LTB
  * (AcceptCashCollected), each with a new hand-off id, the deal's id ordering them. 0 or -1. */
 int dtc_handoff_closure(ltc_call *c, ltc_status *st, const char *account_id);
+
+/* --- credit (credit.c): the customer's credit account, policy, exposure and automatic holds ---------------------- */
+
+/* The credit policy row. */
+typedef struct dtc_credit_policy {
+    int check_admission, check_placement, check_release, count_admitted, require_limit;
+    int overdue_days, ttl_seconds;
+    char functional_currency[4];
+    int64_t version;
+} dtc_credit_policy;
+int dtc_credit_policy_load(ltc_call *c, ltc_status *st, dtc_credit_policy *p);
+
+/* A locked credit account. */
+typedef struct dtc_credit_locked {
+    char id[LTC_UUID_LEN + 1]; /* the customer id the account resolved to (a survivor after merges) */
+    int blocked;
+    char account_owner[129];
+} dtc_credit_locked;
+enum {
+    DTC_LOCK_CREATE = 1u << 0,        /* INSERT ... ON CONFLICT DO NOTHING first (from the snapshot, if any) */
+    DTC_LOCK_FOLLOW_MERGES = 1u << 1, /* a tombstone resolves to its survivor; else CUSTOMER_MERGED */
+};
+/* Locks the credit account of `customer` (a UUID) FOR UPDATE. 0, or -1 with NOT_FOUND CREDIT_ACCOUNT_NOT_FOUND,
+ * FAILED_PRECONDITION CUSTOMER_MERGED (without DTC_LOCK_FOLLOW_MERGES) or the database's status. */
+int dtc_credit_account_lock(ltc_call *c, ltc_status *st, const char *customer,
+                            const Ltc__Type__V1__CustomerSnapshot *snap, unsigned flags, dtc_credit_locked *out);
+/* PERMISSION_DENIED NOT_ACCOUNT_OWNER when the caller is deal-scoped (sales) and not the account's owner. */
+int dtc_credit_check_owner(ltc_call *c, ltc_status *st, const dtc_credit_locked *acc);
+/* Evaluates the automatic holds of the locked account `customer` as of `as_of` ("YYYY-MM-DD", NULL: today): lapses
+ * expired placement reservations, places or releases OVERDUE and OVER_LIMIT holds ("system"); `cause` (may be NULL)
+ * goes into a release's reason. 0 or -1. */
+int dtc_credit_evaluate_holds(ltc_call *c, ltc_status *st, const char *customer, const char *as_of,
+                              const dtc_credit_policy *pol, const char *cause);
+/* The exposure of `customer` per currency (columns: currency, the five parts, limit or NULL), without the order
+ * account `without_account` and the reservation of `without_reference` (each NULL: none), of `currency` only
+ * (NULL: all). */
+PGresult *dtc_credit_exposure_query(ltc_call *c, ltc_status *st, const char *customer, const char *without_account,
+                                    const char *without_reference, const char *currency);
+void dtc_credit_exposure_row(const PGresult *r, int row, struct dtc_exposure_parts *parts, int *has_limit,
+                             int64_t *limit);
+/* The most days an open invoice of `customer` is past due as of `as_of` (NULL: today), and the oldest such invoice
+ * (NULL: none; `invoice` may be NULL). */
+int dtc_credit_overdue(ltc_call *c, ltc_status *st, const char *customer, const char *as_of, int *days,
+                       const char **invoice);
+/* The caller's principal; "anonymous" when none (plaintext development). */
+const char *dtc_principal(ltc_call *c);
+/* The credit account `customer` (not locked) with its limits and active holds. 0 or -1 (CREDIT_ACCOUNT_NOT_FOUND). */
+int dtc_load_credit_account(ltc_call *c, ltc_status *st, const char *customer, Ltc__Dtc__V1__CreditAccount **out);
 
 /* The service's definition (service.c), run by main.c and driven by the fuzz targets. */
 #include "ltc/service.h"

@@ -1,18 +1,71 @@
 /* services/dtc/intake.c - what DTC receives (ltc.dtc.v1.IntakeService): OTD's accepted deliveries (AcceptDelivery),
- * which open the order account on the order's first delivery, add the accepted value and raise the invoices the
- * payment terms call for (dtc_split_invoices, split.c). The runtime dedups by handoff_id before calling us; a
- * hand-off is validated like client input (a malformed one is INVALID_ARGUMENT, which the sender parks) and applied in
- * the server's transaction. */
+ * which add the accepted value to the order account and raise the invoices the payment terms call for
+ * (dtc_split_invoices, split.c); BTO's placed orders (AcceptOrderPlaced), which open the order account with its
+ * customer so that the open order counts in the customer's credit exposure (an account opened at placement is found
+ * by the deliveries; one of an older order is opened by its first delivery, as before); and LTB's customer changes
+ * (AcceptCustomerChanged: snapshot, block, merge) and closed opportunities (AcceptOpportunityClosed: the admission
+ * reservation goes). The runtime dedups by handoff_id before calling us; a hand-off is validated like client input (a
+ * malformed one is INVALID_ARGUMENT, which the sender parks) and applied in the server's transaction.
+ * Lock order (credit.c): the customer's credit account, then the order account. */
+#include <stdio.h>
 #include <string.h>
 
 #include "dtc.h"
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
 
+/* $10.. the customer (id and snapshot; NULL for a legacy delivery), $15 the placement hand-off, $16 its time
+ * (microseconds; NULL: now), $17 the credit decision (kept only when DTC has it). */
 static const char SQL_ACCOUNT_INSERT[] =
     "INSERT INTO order_accounts (id, contract_id, deal_id, customer_name, account_owner, solution_owner, "
-    "fulfilment_owner, currency, order_total_minor) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bigint) "
-    "ON CONFLICT (id) DO NOTHING RETURNING id";
+    "fulfilment_owner, currency, order_total_minor, customer_id, customer_tax_id, customer_country_code, "
+    "customer_billing_currency, customer_account_owner, placed_handoff_id, place_time, credit_decision_id) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bigint, $10::uuid, coalesce($11, ''), coalesce($12, ''), "
+    "coalesce($13, ''), coalesce($14, ''), $15::uuid, CASE WHEN $15::uuid IS NOT NULL THEN coalesce(" LTC_SQL_TS_PARAM(
+        "$16") ", now()) END, (SELECT id FROM credit_decisions WHERE id = $17::uuid)) "
+               "ON CONFLICT (id) DO NOTHING RETURNING id";
+/* An account opened before the customer reached DTC (a legacy account, or a delivery before the placement): it
+ * takes the customer now. */
+static const char SQL_ACCOUNT_SET_CUSTOMER[] =
+    "UPDATE order_accounts SET customer_id = $2::uuid, customer_tax_id = $3, customer_country_code = $4, "
+    "customer_billing_currency = $5, customer_account_owner = $6, update_time = now() "
+    "WHERE id = $1 AND customer_id IS NULL";
+static const char SQL_ACCOUNT_CUSTOMER[] = "SELECT customer_id::text FROM order_accounts WHERE id = $1";
+static const char SQL_ACCOUNT_PLACED[] = "SELECT placed_handoff_id::text FROM order_accounts WHERE id = $1 FOR UPDATE";
+static const char SQL_ACCOUNT_MARK_PLACED[] =
+    "UPDATE order_accounts SET placed_handoff_id = $2::uuid, place_time = coalesce(" LTC_SQL_TS_PARAM(
+        "$3") ", now()), update_time = now() WHERE id = $1 AND placed_handoff_id IS NULL";
+static const char SQL_RESERVATIONS_PLACED[] =
+    "UPDATE credit_reservations SET released_time = now(), release_reason = 'ORDER_PLACED', update_time = now() "
+    "WHERE released_time IS NULL AND customer_id = $3 AND ((stage = 'ORDER_PLACEMENT' AND reference = $1) "
+    "OR (stage = 'ADMISSION' AND deal_id = $2::uuid))";
+static const char SQL_RESERVATION_CLOSE_OPP[] =
+    "UPDATE credit_reservations SET released_time = now(), release_reason = $2, update_time = now() "
+    "WHERE reference = $1 AND stage = 'ADMISSION' AND released_time IS NULL RETURNING currency, amount_minor";
+static const char SQL_CUSTOMER_UPDATE[] =
+    "UPDATE credit_accounts SET legal_name = $2, tax_id = $3, country_code = $4, billing_currency = $5, "
+    "account_owner = $6, customer_blocked = CASE $7 WHEN 'BLOCKED' THEN true WHEN 'UNBLOCKED' THEN false "
+    "ELSE customer_blocked END, version = version + 1, update_time = now() WHERE customer_id = $1";
+static const char SQL_CUSTOMER_CHANGE_INSERT[] =
+    "INSERT INTO customer_changes (id, customer_id, change, survivor_id, note, handoff_id, change_time) "
+    "VALUES ($1, $2, $3, $4::uuid, $5, $6, coalesce(" LTC_SQL_TS_PARAM("$7") ", now()))";
+static const char SQL_LOCK_TWO[] =
+    "SELECT customer_id::text FROM credit_accounts WHERE customer_id IN ($1, $2) ORDER BY customer_id FOR UPDATE";
+static const char SQL_MERGE_ACCOUNT[] =
+    "UPDATE credit_accounts SET merged_into = $2, version = version + 1, update_time = now() "
+    "WHERE customer_id = $1";
+static const char SQL_MERGE_ORDERS[] = "UPDATE order_accounts SET customer_id = $2 WHERE customer_id = $1";
+static const char SQL_MERGE_RESERVATIONS_DUP[] =
+    "UPDATE credit_reservations r SET released_time = now(), release_reason = 'MERGED', update_time = now() "
+    "WHERE r.customer_id = $1 AND r.released_time IS NULL AND EXISTS (SELECT FROM credit_reservations s "
+    "WHERE s.customer_id = $2 AND s.reference = r.reference AND s.released_time IS NULL)";
+static const char SQL_MERGE_RESERVATIONS[] = "UPDATE credit_reservations SET customer_id = $2, update_time = now() "
+                                             "WHERE customer_id = $1 AND released_time IS NULL";
+static const char SQL_MERGE_AUTO_HOLDS[] =
+    "UPDATE credit_holds SET state = 'RELEASED', released_by = 'system', release_reason = $3, release_time = now() "
+    "WHERE customer_id = $1 AND state = 'ACTIVE' AND kind <> 'MANUAL' AND $2::uuid IS NOT NULL";
+static const char SQL_MERGE_MANUAL_HOLDS[] =
+    "UPDATE credit_holds SET customer_id = $2 WHERE customer_id = $1 AND state = 'ACTIVE' AND kind = 'MANUAL'";
 static const char SQL_TERM_INSERT[] =
     "INSERT INTO account_terms (id, account_id, position, kind, share_bps, due_days, total_minor) "
     "VALUES ($1, $2, $3::integer, $4, $5::integer, $6::integer, $7::bigint)";
@@ -37,6 +90,9 @@ static const char SQL_ACCOUNT_UPDATE[] =
     "UPDATE order_accounts SET accepted_minor = $2::bigint, invoiced_minor = invoiced_minor + $3::bigint, "
     "fully_accepted = $4::boolean, update_time = now() WHERE id = $1";
 
+static void check_snapshot(const Ltc__Type__V1__CustomerSnapshot *s, const char *field, int required,
+                           char id[LTC_UUID_LEN + 1], ltc_call *c, ltc_status *st);
+
 /* --- AcceptDelivery ----------------------------------------------------------------------------------------------- */
 
 /* A validated AcceptDelivery request. */
@@ -45,6 +101,7 @@ typedef struct delivery_in {
     char order[LTC_UUID_LEN + 1];
     char contract[LTC_UUID_LEN + 1];
     char deal[LTC_UUID_LEN + 1];
+    char customer[LTC_UUID_LEN + 1]; /* "" when the hand-off names none (sent before issue #13) */
     ltc_money total;
     ltc_money accepted;
     int n_terms;
@@ -69,6 +126,7 @@ static int validate_delivery(ltc_call *c, const Ltc__Dtc__V1__AcceptDeliveryRequ
     ltc_name_parse(req->deal, "deals", "deal", d->deal, st);
     ltc_check_text(req->customer_name, "customer_name", 1, 200, st);
     ltc_check_triangle(req->iron_triangle, "iron_triangle", 1, st);
+    check_snapshot(req->customer, "customer", 0, d->customer, c, st);
     int total_ok = ltc_money_from_proto(req->order_total, "order_total", 0, &d->total, st) == 0;
     int acc_ok = ltc_money_from_proto(req->accepted_amount, "accepted_amount", 0, &d->accepted, st) == 0;
     if (total_ok && acc_ok) {
@@ -109,32 +167,57 @@ static int load_terms(ltc_call *c, ltc_status *st, const char *account_id, store
     return 0;
 }
 
-/* Opens the account with its terms unless it exists already (a concurrent first delivery waits on the key). */
-static int create_account_if_new(ltc_call *c, ltc_status *st, const Ltc__Dtc__V1__AcceptDeliveryRequest *req,
-                                 const delivery_in *d) {
-    const char *p[] = {d->order,
-                       d->contract,
-                       d->deal,
-                       req->customer_name,
-                       req->iron_triangle->account_owner,
-                       req->iron_triangle->solution_owner,
-                       req->iron_triangle->fulfilment_owner,
-                       d->total.currency,
-                       ltc_sql_i64(c, d->total.minor)};
-    PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_INSERT, 9, p);
+/* The facts an order account is opened with: from OTD's first delivery or BTO's placement. */
+typedef struct order_facts {
+    const char *order, *contract, *deal; /* UUIDs */
+    const char *customer_name;
+    const Ltc__Type__V1__IronTriangle *triangle;
+    ltc_money total;
+    Ltc__Type__V1__PaymentTerm *const *terms;
+    size_t n_terms;
+    const int32_t *bps;
+    const char *customer;                               /* the credit account it belongs to; NULL: none known */
+    const Ltc__Type__V1__CustomerSnapshot *snap;        /* may be NULL */
+    const char *placed_handoff, *place_time, *decision; /* placement only; else NULL */
+} order_facts;
+
+/* Opens the account with its terms unless it exists already (a concurrent first delivery waits on the key).
+ * *created is 1 when this call opened it. */
+static int create_account_if_new(ltc_call *c, ltc_status *st, const order_facts *f, int *created) {
+    const Ltc__Type__V1__CustomerSnapshot *sn = f->customer ? f->snap : NULL;
+    const char *p[] = {f->order,
+                       f->contract,
+                       f->deal,
+                       f->customer_name,
+                       f->triangle->account_owner,
+                       f->triangle->solution_owner,
+                       f->triangle->fulfilment_owner,
+                       f->total.currency,
+                       ltc_sql_i64(c, f->total.minor),
+                       f->customer,
+                       sn ? sn->tax_id : NULL,
+                       sn ? sn->country_code : NULL,
+                       sn ? sn->billing_currency : NULL,
+                       sn ? sn->account_owner : NULL,
+                       f->placed_handoff,
+                       f->place_time,
+                       f->decision};
+    *created = 0;
+    PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_INSERT, 17, p);
     if (!r) return -1;
     if (PQntuples(r) == 0) return 0; /* existed */
+    *created = 1;
 
     int64_t totals[DTC_MAX_TERMS];
-    if (dtc_term_totals(d->total.minor, d->bps, d->n_terms, totals) != 0)
+    if (dtc_term_totals(f->total.minor, f->bps, (int)f->n_terms, totals) != 0)
         return ltc_status_set(st, LTC_INTERNAL, NULL, "term split failed");
-    for (int i = 0; i < d->n_terms; i++) {
-        const Ltc__Type__V1__PaymentTerm *t = req->payment_terms[i];
+    for (size_t i = 0; i < f->n_terms; i++) {
+        const Ltc__Type__V1__PaymentTerm *t = f->terms[i];
         char id[LTC_UUID_LEN + 1];
         ltc_uuid_new(id);
         const char *tp[] = {id,
-                            d->order,
-                            ltc_sql_i64(c, i),
+                            f->order,
+                            ltc_sql_i64(c, (int64_t)i),
                             ltc_term_kind_to_db(t->kind),
                             ltc_sql_i64(c, t->share_bps),
                             ltc_sql_i64(c, t->due_days),
@@ -144,29 +227,83 @@ static int create_account_if_new(ltc_call *c, ltc_status *st, const Ltc__Dtc__V1
     return 0;
 }
 
-/* Refuses a delivery whose order facts differ from those the account was opened with. */
-static int check_same_order(const PGresult *acc, const Ltc__Dtc__V1__AcceptDeliveryRequest *req, const delivery_in *d,
-                            const stored_terms *terms, ltc_status *st) {
+/* Refuses order facts that differ from those the account was opened with (acc: SQL_ACCOUNT_LOCK's row). */
+static int check_same_order(const PGresult *acc, const order_facts *f, const stored_terms *terms, ltc_status *st) {
     const char *what = NULL;
-    if (strcmp(ltc_pg_str(acc, 0, 0), d->contract) != 0)
+    if (strcmp(ltc_pg_str(acc, 0, 0), f->contract) != 0)
         what = "contract";
-    else if (strcmp(ltc_pg_str(acc, 0, 1), d->deal) != 0)
+    else if (strcmp(ltc_pg_str(acc, 0, 1), f->deal) != 0)
         what = "deal";
-    else if (strcmp(ltc_pg_str(acc, 0, 2), d->total.currency) != 0)
+    else if (strcmp(ltc_pg_str(acc, 0, 2), f->total.currency) != 0)
         what = "order_total currency";
-    else if (ltc_pg_i64(acc, 0, 3) != d->total.minor)
+    else if (ltc_pg_i64(acc, 0, 3) != f->total.minor)
         what = "order_total";
-    else if (terms->n != d->n_terms)
+    else if (terms->n != (int)f->n_terms)
         what = "payment_terms";
     for (int i = 0; !what && i < terms->n; i++) {
-        const Ltc__Type__V1__PaymentTerm *t = req->payment_terms[i];
+        const Ltc__Type__V1__PaymentTerm *t = f->terms[i];
         if (terms->kind[i] != t->kind || terms->bps[i] != t->share_bps || terms->due_days[i] != t->due_days)
             what = "payment_terms";
     }
     if (what)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_MISMATCH",
-                              "the %s of order %s differs from the one its account was opened with", what, d->order);
+                              "the %s of order %s differs from the one its account was opened with", what, f->order);
     return 0;
+}
+
+/* Checks a customer snapshot the way credit_accounts stores it. `required`: the message and its customer and
+ * legal name must be there. Writes the customer's id (or "") to id. */
+static void check_snapshot(const Ltc__Type__V1__CustomerSnapshot *s, const char *field, int required,
+                           char id[LTC_UUID_LEN + 1], ltc_call *c, ltc_status *st) {
+    id[0] = '\0';
+    if (!s) {
+        if (required) ltc_status_bad_field(st, field, "required");
+        return;
+    }
+    ltc_name_parse(s->customer, "customers", ltc_call_printf(c, "%s.customer", field), id, st);
+    ltc_check_text(s->legal_name, ltc_call_printf(c, "%s.legal_name", field), 1, 200, st);
+    ltc_check_text(s->tax_id, ltc_call_printf(c, "%s.tax_id", field), 0, 64, st);
+    const char *cc = s->country_code;
+    if (cc[0] && !(strlen(cc) == 2 && cc[0] >= 'A' && cc[0] <= 'Z' && cc[1] >= 'A' && cc[1] <= 'Z'))
+        ltc_status_bad_field(st, ltc_call_printf(c, "%s.country_code", field), "must be ISO 3166-1 alpha-2");
+    if (s->billing_currency[0] && ltc_currency_digits(s->billing_currency) < 0)
+        ltc_status_bad_field(st, ltc_call_printf(c, "%s.billing_currency", field), "not an ISO 4217 currency");
+    ltc_check_text(s->account_owner, ltc_call_printf(c, "%s.account_owner", field), 0, 128, st);
+}
+
+/* A Timestamp a hand-off may leave out: when given, between 1970 and 9999 with valid nanos. */
+static void check_time(const Google__Protobuf__Timestamp *t, const char *field, ltc_status *st) {
+    if (t && (t->seconds < 0 || t->seconds > 253402300799LL || t->nanos < 0 || t->nanos > 999999999))
+        ltc_status_bad_field(st, field, "out of range");
+}
+
+/* Locks the credit account of the order's customer before the order account (the lock order of credit.c): the
+ * customer of the request (its account created from the snapshot on first use), else the one the account already
+ * has. *customer is "" when neither names one (a legacy order). */
+static int lock_order_customer(ltc_call *c, ltc_status *st, const char *order, const char *asked,
+                               const Ltc__Type__V1__CustomerSnapshot *snap, char customer[LTC_UUID_LEN + 1]) {
+    customer[0] = '\0';
+    if (!asked || !asked[0]) {
+        const char *p[] = {order};
+        PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_CUSTOMER, 1, p);
+        if (!r) return -1;
+        if (PQntuples(r) == 0 || ltc_pg_isnull(r, 0, 0)) return 0;
+        asked = ltc_pg_str(r, 0, 0);
+        snap = NULL;
+    }
+    dtc_credit_locked acc;
+    unsigned flags = DTC_LOCK_FOLLOW_MERGES | (snap ? DTC_LOCK_CREATE : 0);
+    if (dtc_credit_account_lock(c, st, asked, snap, flags, &acc) != 0) return -1;
+    snprintf(customer, LTC_UUID_LEN + 1, "%s", acc.id);
+    return 0;
+}
+
+/* Re-evaluates the automatic holds of a locked customer after its exposure changed. */
+static int reevaluate(ltc_call *c, ltc_status *st, const char *customer, const char *cause) {
+    if (!customer[0]) return 0;
+    dtc_credit_policy pol;
+    if (dtc_credit_policy_load(c, st, &pol) != 0) return -1;
+    return dtc_credit_evaluate_holds(c, st, customer, NULL, &pol, cause);
 }
 
 /* Refuses a shipment that was invoiced before (under another hand-off id). */
@@ -217,14 +354,33 @@ int dtc_accept_delivery(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     delivery_in d = {0};
     if (validate_delivery(c, req, &d, st) != 0) return -1;
 
-    if (create_account_if_new(c, st, req, &d) != 0) return -1;
+    char customer[LTC_UUID_LEN + 1];
+    if (lock_order_customer(c, st, d.order, d.customer, req->customer, customer) != 0) return -1;
+    order_facts f = {.order = d.order,
+                     .contract = d.contract,
+                     .deal = d.deal,
+                     .customer_name = req->customer_name,
+                     .triangle = req->iron_triangle,
+                     .total = d.total,
+                     .terms = req->payment_terms,
+                     .n_terms = req->n_payment_terms,
+                     .bps = d.bps,
+                     .customer = customer[0] ? customer : NULL,
+                     .snap = req->customer};
+    int created;
+    if (create_account_if_new(c, st, &f, &created) != 0) return -1;
     const char *ap[] = {d.order};
     PGresult *acc = ltc_call_query(c, st, SQL_ACCOUNT_LOCK, 1, ap);
     if (!acc) return -1;
     if (PQntuples(acc) == 0) return ltc_status_set(st, LTC_ABORTED, NULL, "order account vanished; retry");
     stored_terms terms = {0};
     if (load_terms(c, st, d.order, &terms) != 0) return -1;
-    if (check_same_order(acc, req, &d, &terms, st) != 0) return -1;
+    if (check_same_order(acc, &f, &terms, st) != 0) return -1;
+    if (!created && customer[0] && req->customer) {
+        const Ltc__Type__V1__CustomerSnapshot *sn = req->customer;
+        const char *cp[] = {d.order, customer, sn->tax_id, sn->country_code, sn->billing_currency, sn->account_owner};
+        if (!ltc_call_query(c, st, SQL_ACCOUNT_SET_CUSTOMER, 6, cp)) return -1;
+    }
     if (check_new_shipment(c, st, d.shipment) != 0) return -1;
     if (strcmp(ltc_pg_str(acc, 0, 6), "OPEN") != 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_ACCOUNT_CLOSED", "order account %s is %s", d.order,
@@ -267,6 +423,196 @@ int dtc_accept_delivery(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 
     int closed;
     if (dtc_close_account_if_settled(c, st, d.order, &closed) != 0) return -1;
+    if (reevaluate(c, st, customer, NULL) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* --- AcceptOrderPlaced -------------------------------------------------------------------------------------------- */
+
+/* IntakeService/AcceptOrderPlaced: BTO placed an order. Opens its account (OPEN, nothing accepted) with the customer,
+ * so the order counts in the customer's exposure from now on (open orders), and drops the placement reservation of
+ * its contract and the admission reservations of its deal; the automatic holds are re-evaluated. AcceptDelivery
+ * later finds the account. Lock order: the credit account, then the order account.
+ * Errors: INVALID_ARGUMENT (every bad field named); ALREADY_EXISTS ORDER_ALREADY_PLACED (another hand-off placed the
+ * order); FAILED_PRECONDITION ORDER_MISMATCH (the account exists with other contract, deal, total or terms). */
+int dtc_accept_order_placed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Dtc__V1__AcceptOrderPlacedRequest *req = (const void *)m;
+    char order[LTC_UUID_LEN + 1], contract[LTC_UUID_LEN + 1], deal[LTC_UUID_LEN + 1], customer[LTC_UUID_LEN + 1];
+    char decision[LTC_UUID_LEN + 1] = "";
+    ltc_money total = {{0}, 0};
+    int32_t bps[DTC_MAX_TERMS] = {0};
+    if (!ltc_uuid_valid(req->handoff_id)) ltc_status_bad_field(st, "handoff_id", "must be a UUID");
+    ltc_name_parse(req->order, "orders", "order", order, st);
+    ltc_name_parse(req->contract, "contracts", "contract", contract, st);
+    ltc_name_parse(req->deal, "deals", "deal", deal, st);
+    check_snapshot(req->customer, "customer", 1, customer, c, st);
+    ltc_check_triangle(req->iron_triangle, "iron_triangle", 1, st);
+    ltc_money_from_proto(req->order_total, "order_total", 0, &total, st);
+    if (ltc_check_payment_terms(c, req->payment_terms, req->n_payment_terms, "payment_terms", DTC_MAX_TERMS, st) == 0)
+        for (size_t i = 0; i < req->n_payment_terms; i++) bps[i] = req->payment_terms[i]->share_bps;
+    if (req->credit_decision[0])
+        ltc_name_parse(req->credit_decision, "creditDecisions", "credit_decision", decision, st);
+    if (st->code != LTC_OK) return -1;
+
+    char locked[LTC_UUID_LEN + 1];
+    if (lock_order_customer(c, st, order, customer, req->customer, locked) != 0) return -1;
+    const char *place_time =
+        req->place_time ? ltc_sql_i64(c, req->place_time->seconds * 1000000 + req->place_time->nanos / 1000) : NULL;
+    order_facts f = {.order = order,
+                     .contract = contract,
+                     .deal = deal,
+                     .customer_name = req->customer->legal_name,
+                     .triangle = req->iron_triangle,
+                     .total = total,
+                     .terms = req->payment_terms,
+                     .n_terms = req->n_payment_terms,
+                     .bps = bps,
+                     .customer = locked,
+                     .snap = req->customer,
+                     .placed_handoff = req->handoff_id,
+                     .place_time = place_time,
+                     .decision = decision[0] ? decision : NULL};
+    int created;
+    if (create_account_if_new(c, st, &f, &created) != 0) return -1;
+    if (!created) {
+        const char *op[] = {order};
+        PGresult *pl = ltc_call_query(c, st, SQL_ACCOUNT_PLACED, 1, op);
+        if (!pl) return -1;
+        if (!ltc_pg_isnull(pl, 0, 0) && strcmp(ltc_pg_str(pl, 0, 0), req->handoff_id) != 0)
+            return ltc_status_set(st, LTC_ALREADY_EXISTS, "ORDER_ALREADY_PLACED", "order %s was placed by hand-off %s",
+                                  order, ltc_pg_str(pl, 0, 0));
+        PGresult *acc = ltc_call_query(c, st, SQL_ACCOUNT_LOCK, 1, op);
+        if (!acc) return -1;
+        stored_terms terms = {0};
+        if (load_terms(c, st, order, &terms) != 0) return -1;
+        if (check_same_order(acc, &f, &terms, st) != 0) return -1;
+        /* opened by a delivery that came first: it is the placed order now */
+        const char *mp[] = {order, req->handoff_id, place_time};
+        if (!ltc_call_query(c, st, SQL_ACCOUNT_MARK_PLACED, 3, mp)) return -1;
+        const Ltc__Type__V1__CustomerSnapshot *sn = req->customer;
+        const char *cp[] = {order, locked, sn->tax_id, sn->country_code, sn->billing_currency, sn->account_owner};
+        if (!ltc_call_query(c, st, SQL_ACCOUNT_SET_CUSTOMER, 6, cp)) return -1;
+    }
+    const char *rp[] = {ltc_call_printf(c, "contracts/%s", contract), deal, locked};
+    if (!ltc_call_query(c, st, SQL_RESERVATIONS_PLACED, 3, rp)) return -1;
+    if (reevaluate(c, st, locked, NULL) != 0) return -1;
+
+    Ltc__Dtc__V1__AcceptOrderPlacedResponse *resp =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptOrderPlacedResponse, LTC__DTC__V1__ACCEPT_ORDER_PLACED_RESPONSE__INIT);
+    resp->order_account = ltc_call_printf(c, "orderAccounts/%s", order);
+    *out = &resp->base;
+    return 0;
+}
+
+/* --- AcceptCustomerChanged ---------------------------------------------------------------------------------------- */
+
+/* Merges the account of `merged` into `survivor` (both exist): both rows locked in id order; the merged account
+ * points at the survivor; its order accounts, live reservations (those the survivor holds for the same reference
+ * are released, MERGED) and ACTIVE manual holds move; its automatic holds are released (the survivor's are
+ * re-evaluated over the moved exposure). Limits stay where they are. */
+static int merge_accounts(ltc_call *c, ltc_status *st, const char *merged, const char *survivor) {
+    const char *two[] = {merged, survivor};
+    PGresult *l = ltc_call_query(c, st, SQL_LOCK_TWO, 2, two);
+    if (!l) return -1;
+    if (PQntuples(l) != 2) return ltc_status_set(st, LTC_ABORTED, "CONCURRENT_UPDATE", "credit accounts moved; retry");
+    if (!ltc_call_query(c, st, SQL_MERGE_ACCOUNT, 2, two)) return -1;
+    if (!ltc_call_query(c, st, SQL_MERGE_ORDERS, 2, two)) return -1;
+    if (!ltc_call_query(c, st, SQL_MERGE_RESERVATIONS_DUP, 2, two)) return -1;
+    if (!ltc_call_query(c, st, SQL_MERGE_RESERVATIONS, 2, two)) return -1;
+    const char *hp[] = {merged, survivor, ltc_call_printf(c, "merged into customers/%s", survivor)};
+    if (!ltc_call_query(c, st, SQL_MERGE_AUTO_HOLDS, 3, hp)) return -1;
+    if (!ltc_call_query(c, st, SQL_MERGE_MANUAL_HOLDS, 2, two)) return -1;
+    return reevaluate(c, st, survivor, ltc_call_printf(c, "customers/%s merged", merged));
+}
+
+/* IntakeService/AcceptCustomerChanged: LTB's customer changed. The account (created on first sight) takes the new
+ * snapshot; BLOCKED / UNBLOCKED set customer_blocked (every later credit check is refused CUSTOMER_BLOCKED while
+ * it is set); MERGED folds the account into the survivor's (merge_accounts). Recorded in customer_changes.
+ * Errors: INVALID_ARGUMENT (every bad field named). */
+int dtc_accept_customer_changed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Dtc__V1__AcceptCustomerChangedRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1], survivor[LTC_UUID_LEN + 1] = "";
+    if (!ltc_uuid_valid(req->handoff_id)) ltc_status_bad_field(st, "handoff_id", "must be a UUID");
+    check_snapshot(req->customer, "customer", 1, id, c, st);
+    const char *change =
+        ltc_enum_to_db(&ltc__type__v1__customer_change__descriptor, "CUSTOMER_CHANGE_", (int)req->change);
+    if (!change || req->change == LTC__TYPE__V1__CUSTOMER_CHANGE__CUSTOMER_CHANGE_UNSPECIFIED) {
+        change = NULL;
+        ltc_status_bad_field(st, "change", "required");
+    }
+    int merged = req->change == LTC__TYPE__V1__CUSTOMER_CHANGE__CUSTOMER_CHANGE_MERGED;
+    if (merged) {
+        if (ltc_name_parse(req->survivor, "customers", "survivor", survivor, st) == 0 && strcmp(survivor, id) == 0)
+            ltc_status_bad_field(st, "survivor", "must differ from the merged customer");
+    } else if (req->survivor[0])
+        ltc_status_bad_field(st, "survivor", "only for MERGED");
+    ltc_check_text(req->note, "note", 0, 500, st);
+    check_time(req->change_time, "change_time", st);
+    if (st->code != LTC_OK) return -1;
+
+    const Ltc__Type__V1__CustomerSnapshot *sn = req->customer;
+    dtc_credit_locked acc;
+    if (merged) { /* both accounts exist before the pair is locked in id order */
+        const char *ins = "INSERT INTO credit_accounts (customer_id, legal_name) VALUES ($1, $2) "
+                          "ON CONFLICT (customer_id) DO NOTHING";
+        if (!ltc_call_query(c, st, ins, 2, (const char *[]){id, sn->legal_name})) return -1;
+        if (!ltc_call_query(c, st, ins, 2, (const char *[]){survivor, ltc_call_printf(c, "customers/%s", survivor)}))
+            return -1;
+    } else if (dtc_credit_account_lock(c, st, id, sn, DTC_LOCK_CREATE, &acc) != 0) {
+        if (strcmp(st->reason, "CUSTOMER_MERGED") != 0) return -1;
+        ltc_status_clear(st); /* a late change of a merged customer: its tombstone takes the snapshot */
+    }
+    const char *up[] = {id,    sn->legal_name, sn->tax_id, sn->country_code, sn->billing_currency, sn->account_owner,
+                        change};
+    if (!ltc_call_query(c, st, SQL_CUSTOMER_UPDATE, 7, up)) return -1;
+    if (merged && merge_accounts(c, st, id, survivor) != 0) return -1;
+
+    char cid[LTC_UUID_LEN + 1];
+    ltc_uuid_new(cid);
+    const char *change_time =
+        req->change_time ? ltc_sql_i64(c, req->change_time->seconds * 1000000 + req->change_time->nanos / 1000) : NULL;
+    const char *cp[] = {cid, id, change, merged ? survivor : NULL, req->note, req->handoff_id, change_time};
+    if (!ltc_call_query(c, st, SQL_CUSTOMER_CHANGE_INSERT, 7, cp)) return -1;
+
+    Ltc__Dtc__V1__AcceptCustomerChangedResponse *resp =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptCustomerChangedResponse, LTC__DTC__V1__ACCEPT_CUSTOMER_CHANGED_RESPONSE__INIT);
+    resp->credit_account = ltc_call_printf(c, "creditAccounts/%s", merged ? survivor : id);
+    *out = &resp->base;
+    return 0;
+}
+
+/* --- AcceptOpportunityClosed -------------------------------------------------------------------------------------- */
+
+/* IntakeService/AcceptOpportunityClosed: LTB lost an opportunity or superseded its admission: its live ADMISSION
+ * reservation (if the policy made one) is released with reason OPPORTUNITY_LOST or ADMISSION_SUPERSEDED, under the
+ * customer's lock. The response's released_amount is absent when nothing was reserved.
+ * Errors: INVALID_ARGUMENT (every bad field named). */
+int dtc_accept_opportunity_closed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Dtc__V1__AcceptOpportunityClosedRequest *req = (const void *)m;
+    char opp[LTC_UUID_LEN + 1], customer[LTC_UUID_LEN + 1];
+    if (!ltc_uuid_valid(req->handoff_id)) ltc_status_bad_field(st, "handoff_id", "must be a UUID");
+    ltc_name_parse(req->opportunity, "opportunities", "opportunity", opp, st);
+    ltc_name_parse(req->customer, "customers", "customer", customer, st);
+    const char *reason = strcmp(req->reason, "LOST") == 0                   ? "OPPORTUNITY_LOST"
+                         : strcmp(req->reason, "ADMISSION_SUPERSEDED") == 0 ? "ADMISSION_SUPERSEDED"
+                                                                            : NULL;
+    if (!reason) ltc_status_bad_field(st, "reason", "must be LOST or ADMISSION_SUPERSEDED");
+    if (st->code != LTC_OK) return -1;
+
+    dtc_credit_locked acc;
+    if (dtc_credit_account_lock(c, st, customer, NULL, DTC_LOCK_FOLLOW_MERGES, &acc) != 0) {
+        if (st->code != LTC_NOT_FOUND) return -1;
+        ltc_status_clear(st); /* DTC never heard of the customer: nothing was reserved for it */
+    }
+    const char *p[] = {ltc_call_printf(c, "opportunities/%s", opp), reason};
+    PGresult *r = ltc_call_query(c, st, SQL_RESERVATION_CLOSE_OPP, 2, p);
+    if (!r) return -1;
+    Ltc__Dtc__V1__AcceptOpportunityClosedResponse *resp = LTC_NEW(
+        c, Ltc__Dtc__V1__AcceptOpportunityClosedResponse, LTC__DTC__V1__ACCEPT_OPPORTUNITY_CLOSED_RESPONSE__INIT);
+    int64_t sum = 0;
+    for (int i = 0; i < PQntuples(r); i++) sum += ltc_pg_i64(r, i, 1);
+    if (PQntuples(r) > 0) resp->released_amount = ltc_money_msg(c, ltc_pg_str(r, 0, 0), sum);
     *out = &resp->base;
     return 0;
 }

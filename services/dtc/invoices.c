@@ -4,14 +4,19 @@
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
 
+/* the customer billed: its order account's */
+#define INVOICE_CUSTOMER "(SELECT a.customer_id::text FROM order_accounts a WHERE a.id = invoices.account_id)"
 #define INVOICE_COLS                                                                                                   \
     "id::text, account_id::text, shipment_id::text, term_kind, currency, amount_minor, paid_minor, " LTC_SQL_DATE(     \
-        "invoice_date") ", " LTC_SQL_DATE("due_date") ", state, " LTC_SQL_MICROS("create_time") ", seq"
+        "invoice_date") ", " LTC_SQL_DATE("due_date") ", state, " LTC_SQL_MICROS("create_time") ", seq, " INVOICE_CUSTOMER
 static const char SQL_INVOICE_GET[] = "SELECT " INVOICE_COLS " FROM invoices WHERE id = $1";
+/* $4: only invoices of this customer (its order accounts'), NULL for all. */
 static const char SQL_INVOICES_ALL[] =
-    "SELECT " INVOICE_COLS " FROM invoices i WHERE seq > $1::bigint AND ($3::text IS NULL OR EXISTS ("
-    " SELECT FROM order_accounts a WHERE a.id = i.account_id"
-    " AND $3 IN (a.account_owner, a.solution_owner, a.fulfilment_owner))) ORDER BY seq LIMIT $2::integer";
+    "SELECT " INVOICE_COLS " FROM invoices WHERE seq > $1::bigint AND ($3::text IS NULL OR EXISTS ("
+    " SELECT FROM order_accounts a WHERE a.id = invoices.account_id"
+    " AND $3 IN (a.account_owner, a.solution_owner, a.fulfilment_owner))) AND ($4::uuid IS NULL OR EXISTS ("
+    " SELECT FROM order_accounts a WHERE a.id = invoices.account_id AND a.customer_id = $4::uuid))"
+    " ORDER BY seq LIMIT $2::integer";
 static const char SQL_INVOICES_OF_ORDER[] =
     "SELECT " INVOICE_COLS " FROM invoices WHERE account_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3::integer";
 
@@ -32,6 +37,7 @@ static Ltc__Dtc__V1__Invoice *invoice_from_row(ltc_call *c, const PGresult *r, i
     inv->state = (Ltc__Dtc__V1__InvoiceState)ltc_enum_from_db(&ltc__dtc__v1__invoice_state__descriptor,
                                                               "INVOICE_STATE_", ltc_pg_str(r, row, 9));
     inv->create_time = ltc_ts_from_pg(c, r, row, 10);
+    if (!ltc_pg_isnull(r, row, 12)) inv->customer = ltc_call_printf(c, "customers/%s", ltc_pg_str(r, row, 12));
     return inv;
 }
 
@@ -60,12 +66,14 @@ int dtc_get_invoice(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
 }
 
 /* DeliveryToCashService/ListInvoices: invoices oldest first, all or of one order ("orders/{order}"; an order DTC
- * has no account for gives an empty list). Errors: INVALID_ARGUMENT "order", "page_size", "page_token". */
+ * has no account for gives an empty list), or (without an order) of one customer ("customers/{customer}": its order
+ * accounts' invoices). Errors: INVALID_ARGUMENT "order", "customer", "page_size", "page_token". */
 int dtc_list_invoices(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Dtc__V1__ListInvoicesRequest *req = (const void *)m;
-    char order[LTC_UUID_LEN + 1] = "";
+    char order[LTC_UUID_LEN + 1] = "", customer[LTC_UUID_LEN + 1] = "";
     int by_order = req->order[0] != '\0';
     if (by_order) ltc_name_parse(req->order, "orders", "order", order, st);
+    if (req->customer[0]) ltc_name_parse(req->customer, "customers", "customer", customer, st);
     int limit = 0;
     int64_t after = 0;
     ltc_page_parse(req->page_size, req->page_token, &limit, &after, st);
@@ -76,8 +84,9 @@ int dtc_list_invoices(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
         const char *p[] = {order, ltc_sql_i64(c, after), ltc_sql_i64(c, limit)};
         r = ltc_call_query(c, st, SQL_INVOICES_OF_ORDER, 3, p);
     } else {
-        const char *p[] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c)};
-        r = ltc_call_query(c, st, SQL_INVOICES_ALL, 3, p);
+        const char *p[] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c),
+                           customer[0] ? customer : NULL};
+        r = ltc_call_query(c, st, SQL_INVOICES_ALL, 4, p);
     }
     if (!r) return -1;
 

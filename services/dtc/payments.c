@@ -1,6 +1,8 @@
 /* services/dtc/payments.c - payments applied to invoices (RecordPayment). A payment that settles the last invoice of
  * a fully accepted and invoiced order closes its account (dtc_close_account_if_settled, accounts.c).
- * Lock order: the account, then the invoice. */
+ * A payment lowers the customer's exposure and may settle an overdue invoice: the automatic credit holds are
+ * re-evaluated in the same transaction (credit.c). Lock order: the customer's credit account, the order account,
+ * then the invoice. */
 #include <string.h>
 
 #include "dtc.h"
@@ -10,7 +12,9 @@
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
 
-static const char SQL_INVOICE_ACCOUNT[] = "SELECT account_id::text FROM invoices WHERE id = $1";
+static const char SQL_INVOICE_ACCOUNT[] =
+    "SELECT i.account_id::text, a.customer_id::text FROM invoices i JOIN order_accounts a ON a.id = i.account_id "
+    "WHERE i.id = $1";
 static const char SQL_ACCOUNT_LOCK[] = "SELECT state FROM order_accounts WHERE id = $1 FOR UPDATE";
 static const char SQL_INVOICE_LOCK[] =
     "SELECT currency, amount_minor, paid_minor, state FROM invoices WHERE id = $1 FOR UPDATE";
@@ -55,6 +59,10 @@ int dtc_record_payment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     if (PQntuples(r) == 0)
         return ltc_status_set(st, LTC_NOT_FOUND, "INVOICE_NOT_FOUND", "invoice %s not found", invoice);
     const char *account = ltc_call_strdup(c, ltc_pg_str(r, 0, 0));
+    dtc_credit_locked customer = {.id = ""};
+    if (!ltc_pg_isnull(r, 0, 1) &&
+        dtc_credit_account_lock(c, st, ltc_pg_str(r, 0, 1), NULL, DTC_LOCK_FOLLOW_MERGES, &customer) != 0)
+        return -1;
     const char *ap[] = {account};
     if (!ltc_call_query(c, st, SQL_ACCOUNT_LOCK, 1, ap)) return -1;
     PGresult *inv = ltc_call_query(c, st, SQL_INVOICE_LOCK, 1, ip);
@@ -85,6 +93,12 @@ int dtc_record_payment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     if (!ltc_call_query(c, st, SQL_ACCOUNT_PAY, 2, acp)) return -1;
     int closed;
     if (dtc_close_account_if_settled(c, st, account, &closed) != 0) return -1;
+    if (customer.id[0]) {
+        dtc_credit_policy pol;
+        if (dtc_credit_policy_load(c, st, &pol) != 0) return -1;
+        const char *cause = ltc_call_printf(c, "payments/%s on invoices/%s", pid, invoice);
+        if (dtc_credit_evaluate_holds(c, st, customer.id, NULL, &pol, cause) != 0) return -1;
+    }
 
     Ltc__Dtc__V1__RecordPaymentResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__RecordPaymentResponse, LTC__DTC__V1__RECORD_PAYMENT_RESPONSE__INIT);

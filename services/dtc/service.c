@@ -2,12 +2,14 @@
  * Serves ltc.dtc.v1.DeliveryToCashService (clients, through the gateway) and ltc.dtc.v1.IntakeService (OTD's
  * accepted-delivery hand-off); hands closures back to BTO and LTB through its outbox. */
 #include "dtc.h"
+#include "ltc/dtc/v1/credit_service.pb-c.h"
 #include "ltc/service.h"
 
 /* The services served, by their protoc-c service descriptors (proto/ltc/dtc/v1): the method table below must
  * name each of their RPCs once (ltc/methods.h checks it at start). */
 #define DTC_SVC ltc__dtc__v1__delivery_to_cash_service__descriptor
 #define DTC_INTAKE ltc__dtc__v1__intake_service__descriptor
+#define DTC_CREDIT ltc__dtc__v1__credit_service__descriptor
 
 /* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
 #define ACCOUNT_SQL "SELECT account_owner, solution_owner, fulfilment_owner FROM order_accounts WHERE id = $1"
@@ -24,9 +26,34 @@ static const ltc_method METHODS[] = {
     /* finance only (ltc/access.h): no ownership */
     LTC_WRITE(DTC_SVC, RecordPayment, dtc_record_payment, NULL),
     LTC_HANDOFF(DTC_INTAKE, AcceptDelivery, dtc_accept_delivery, "otd"),
+    /* credit (docs/credit.md); sales owners are checked by the handlers (NOT_ACCOUNT_OWNER) */
+    LTC_READ(DTC_SVC, GetCreditAccount, dtc_get_credit_account, NULL),
+    LTC_READ(DTC_SVC, ListCreditAccounts, dtc_list_credit_accounts, NULL),
+    /* a read that evaluates the automatic holds under the account's lock: a transaction, nothing to replay */
+    {.handler = dtc_get_credit_exposure, .flags = LTC_METHOD_WRITE, .service = &DTC_SVC, .rpc = "GetCreditExposure"},
+    LTC_WRITE(DTC_SVC, RequestCreditLimitChange, dtc_request_credit_limit_change, NULL),
+    LTC_WRITE(DTC_SVC, ApproveCreditLimitChange, dtc_approve_credit_limit_change, NULL),
+    LTC_WRITE(DTC_SVC, RejectCreditLimitChange, dtc_reject_credit_limit_change, NULL),
+    LTC_READ(DTC_SVC, ListCreditLimitChanges, dtc_list_credit_limit_changes, NULL),
+    LTC_WRITE(DTC_SVC, PlaceCreditHold, dtc_place_credit_hold, NULL),
+    LTC_WRITE(DTC_SVC, ReleaseCreditHold, dtc_release_credit_hold, NULL),
+    LTC_READ(DTC_SVC, ListCreditHolds, dtc_list_credit_holds, NULL),
+    LTC_READ(DTC_SVC, ListCreditDecisions, dtc_list_credit_decisions, NULL),
+    LTC_READ(DTC_SVC, GetCreditPolicy, dtc_get_credit_policy, NULL),
+    LTC_WRITE(DTC_SVC, UpdateCreditPolicy, dtc_update_credit_policy, NULL),
+    /* internal: decided live every time, never replayed by request_id (the reservation is keyed by reference) */
+    {.handler = dtc_check_credit,
+     .flags = LTC_METHOD_WRITE,
+     .callers = "ltb,bto,otd",
+     .service = &DTC_CREDIT,
+     .rpc = "CheckCredit"},
+    LTC_HANDOFF(DTC_INTAKE, AcceptOrderPlaced, dtc_accept_order_placed, "bto"),
+    LTC_HANDOFF(DTC_INTAKE, AcceptCustomerChanged, dtc_accept_customer_changed, "ltb"),
+    LTC_HANDOFF(DTC_INTAKE, AcceptOpportunityClosed, dtc_accept_opportunity_closed, "ltb"),
 };
 
-static const char *const HEALTH[] = {"ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService", NULL};
+static const char *const HEALTH[] = {"ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService",
+                                     "ltc.dtc.v1.CreditService", NULL};
 static const char *const PEERS[] = {"bto", "ltb", NULL};
 
 /* The DTC service: its method table, health names, hand-off peers and migrations. */

@@ -27,7 +27,8 @@ enum {
 };
 static const char SQL_BID_OUT[] = "SELECT id::text FROM bids WHERE opportunity_id = $1 AND state = 'SUBMITTED'";
 static const char SQL_BID_INSERT[] =
-    "INSERT INTO bids (id, opportunity_id, amount_minor, currency, state) VALUES ($1, $2, $3, $4, 'SUBMITTED')";
+    "INSERT INTO bids (id, opportunity_id, amount_minor, currency, state, admission_decision_id)"
+    " VALUES ($1, $2, $3, $4, 'SUBMITTED', $5)";
 /* The bid and its opportunity, both locked in one round trip, the opportunity first (the rows are locked in the
  * order of FOR UPDATE OF). */
 static const char SQL_BID_LOCK[] =
@@ -114,7 +115,8 @@ static int lock_submitted_bid(ltc_call *c, ltc_status *st, const char *id, ltb_o
 /* CreateBid: records a SUBMITTED bid; the opportunity moves QUALIFIED -> BIDDING (with a stage history row).
  * INVALID_ARGUMENT (bid.opportunity, bid.amount, also a currency other than the expected amount's);
  * NOT_FOUND (OPPORTUNITY_NOT_FOUND); FAILED_PRECONDITION (OPPORTUNITY_NOT_BIDDABLE unless QUALIFIED or BIDDING,
- * BID_ALREADY_OUT when a SUBMITTED bid exists). */
+ * BID_ALREADY_OUT when a SUBMITTED bid exists; the admission gate: CUSTOMER_BLOCKED, ADMISSION_REQUIRED,
+ * ADMISSION_REFUSED, ADMISSION_EXCEEDED). The bid records the admission decision it passed on. */
 int ltb_create_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Ltb__V1__CreateBidRequest *req = (const void *)m;
     const Ltc__Ltb__V1__Bid *in = req->bid;
@@ -140,11 +142,13 @@ int ltb_create_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     if (PQntuples(r) > 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "BID_ALREADY_OUT",
                               "opportunity %s already has bid %s out (SUBMITTED)", opp_id, ltc_pg_str(r, 0, 0));
+    const char *admission = NULL; /* the order-admission gate (admission.c), always */
+    if (ltb_admission_gate(c, st, opp_id, &amount, &admission) != 0) return -1;
 
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *pb[] = {id, opp_id, ltc_sql_i64(c, amount.minor), amount.currency};
-    if (!ltc_call_query(c, st, SQL_BID_INSERT, 4, pb)) return -1;
+    const char *pb[] = {id, opp_id, ltc_sql_i64(c, amount.minor), amount.currency, admission};
+    if (!ltc_call_query(c, st, SQL_BID_INSERT, 5, pb)) return -1;
     if (opp.stage == LTB_STAGE(QUALIFIED) && ltb_opp_enter_stage(c, st, opp_id, LTB_STAGE(BIDDING), NULL) != 0)
         return -1;
 
@@ -185,7 +189,8 @@ int ltb_mark_bid_won(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     return 0;
 }
 
-/* MarkBidLost: SUBMITTED -> LOST with a reason (and the competitor who won); the opportunity BIDDING -> LOST.
+/* MarkBidLost: SUBMITTED -> LOST with a reason (and the competitor who won); the opportunity BIDDING -> LOST; DTC
+ * is told (AcceptOpportunityClosed, LOST) in the same transaction when the opportunity had an admission decision.
  * INVALID_ARGUMENT (name, reason, competitor); NOT_FOUND (BID_NOT_FOUND); FAILED_PRECONDITION (BID_NOT_SUBMITTED,
  * OPPORTUNITY_NOT_BIDDING). */
 int ltb_mark_bid_lost(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
@@ -203,6 +208,7 @@ int ltb_mark_bid_lost(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     if (bid_decide(c, st, SQL_BID_LOSE, id, opp.id, req->reason, req->competitor ? req->competitor : "", &resp->bid,
                    &resp->opportunity) != 0)
         return -1;
+    if (ltb_handoff_opportunity_lost(c, st, opp.id) != 0) return -1; /* DTC drops its admission reservation */
     *out = &resp->base;
     return 0;
 }

@@ -1,19 +1,19 @@
 /* leads.c - leads (线索): capture, read, list, qualify (which opens the opportunity) and disqualify.
  * Life cycle: NEW -> QUALIFIED | DISQUALIFIED; both ends are final. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ltb.h"
 #include "ltc/proto.h"
+#include "matching.h"
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
 
-#define LEAD_COLUMNS                                                                                                   \
-    "l.id::text, l.source, l.company_name, l.contact_name, l.contact_email, l.contact_phone, l.state,"                 \
-    " l.disqualify_reason, o.id::text, " LTC_SQL_MICROS(                                                               \
-        "l.create_time") ","                                                                                           \
-                         " " LTC_SQL_MICROS(                                                                           \
-                             "l.update_time") ", l.version, l.seq"                                                     \
-                                              " FROM leads l LEFT JOIN opportunities o ON o.lead_id = l.id"
+#define LEAD_COLUMNS                                                                                                                  \
+    "l.id::text, l.source, l.company_name, l.contact_name, l.contact_email, l.contact_phone, l.state,"                                \
+    " l.disqualify_reason, o.id::text, " LTC_SQL_MICROS("l.create_time") ", " LTC_SQL_MICROS(                                         \
+        "l.update_time") ", l.version, l.seq, l.customer_id::text, l.normalized_email, l.normalized_phone, l.normalized_company_name" \
+                         " FROM leads l LEFT JOIN opportunities o ON o.lead_id = l.id"
 enum {
     LC_ID,
     LC_SOURCE,
@@ -27,25 +27,37 @@ enum {
     LC_CTIME,
     LC_UTIME,
     LC_VERSION,
-    LC_SEQ
+    LC_SEQ,
+    LC_CUSTOMER,
+    LC_NORM_EMAIL,
+    LC_NORM_PHONE,
+    LC_NORM_COMPANY
 };
 
 static const char SQL_LEAD_GET[] = "SELECT " LEAD_COLUMNS " WHERE l.id = $1";
+/* $3: only leads of this customer (a tombstone resolves to its survivor); NULL: all. */
 static const char SQL_LEAD_LIST[] =
-    "SELECT " LEAD_COLUMNS " WHERE ($1::bigint = 0 OR l.seq < $1) ORDER BY l.seq DESC LIMIT $2";
+    "SELECT " LEAD_COLUMNS " WHERE ($1::bigint = 0 OR l.seq < $1)"
+    " AND ($3::uuid IS NULL OR l.customer_id = (SELECT COALESCE(merged_into, id) FROM customers WHERE id = $3))"
+    " ORDER BY l.seq DESC LIMIT $2";
 static const char SQL_LEAD_INSERT[] =
-    "INSERT INTO leads (id, source, company_name, contact_name, contact_email, contact_phone)"
-    " VALUES ($1, $2, $3, $4, $5, $6)";
-static const char SQL_LEAD_LOCK[] = "SELECT state, company_name FROM leads WHERE id = $1 FOR UPDATE";
+    "INSERT INTO leads (id, source, company_name, contact_name, contact_email, contact_phone, customer_id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7)";
+static const char SQL_LEAD_LOCK[] =
+    "SELECT state, company_name, contact_name, contact_email, contact_phone FROM leads WHERE id = $1 FOR UPDATE";
+/* The customer a lead would be linked to before anything is locked: its own, a tombstone resolved. */
+static const char SQL_LEAD_CUSTOMER[] =
+    "SELECT COALESCE(c.merged_into, c.id)::text FROM leads l JOIN customers c ON c.id = l.customer_id WHERE l.id = $1";
 static const char SQL_LEAD_QUALIFY[] =
-    "UPDATE leads SET state = 'QUALIFIED', version = version + 1, update_time = now() WHERE id = $1";
+    "UPDATE leads SET state = 'QUALIFIED', customer_id = $2, version = version + 1, update_time = now()"
+    " WHERE id = $1";
 static const char SQL_LEAD_DISQUALIFY[] =
     "UPDATE leads SET state = 'DISQUALIFIED', disqualify_reason = $2, version = version + 1, update_time = now()"
     " WHERE id = $1";
 static const char SQL_OPP_INSERT[] =
     "INSERT INTO opportunities (id, lead_id, customer_name, title, account_owner, solution_owner, fulfilment_owner,"
-    " expected_minor, currency, expected_close_date, win_probability_bps, stage)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11, 'QUALIFIED')";
+    " expected_minor, currency, expected_close_date, win_probability_bps, stage, customer_id)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11, 'QUALIFIED', $12)";
 static const char SQL_REQ_INSERT[] =
     "INSERT INTO requirements (id, opportunity_id, position, code, description, quantity)"
     " VALUES ($1, $2, $3, $4, $5, $6)";
@@ -75,6 +87,11 @@ static Ltc__Ltb__V1__Lead *lead_from_row(ltc_call *c, const PGresult *r, int i) 
     l->create_time = ltc_ts_from_pg(c, r, i, LC_CTIME);
     l->update_time = ltc_ts_from_pg(c, r, i, LC_UTIME);
     l->etag = ltb_etag(c, ltc_pg_i64(r, i, LC_VERSION));
+    if (!ltc_pg_isnull(r, i, LC_CUSTOMER))
+        l->customer = ltc_call_printf(c, "customers/%s", ltc_pg_str(r, i, LC_CUSTOMER));
+    l->normalized_email = ltc_call_strdup(c, ltc_pg_str(r, i, LC_NORM_EMAIL));
+    l->normalized_phone = ltc_call_strdup(c, ltc_pg_str(r, i, LC_NORM_PHONE));
+    l->normalized_company_name = ltc_call_strdup(c, ltc_pg_str(r, i, LC_NORM_COMPANY));
     return l;
 }
 
@@ -87,8 +104,9 @@ int ltb_load_lead(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Lea
     return 0;
 }
 
-/* Locks lead `id`; NOT_FOUND when unknown, FAILED_PRECONDITION LEAD_NOT_NEW unless NEW. Gives its company name. */
-static int lock_new_lead(ltc_call *c, ltc_status *st, const char *id, const char **company) {
+/* Locks lead `id`; NOT_FOUND when unknown, FAILED_PRECONDITION LEAD_NOT_NEW unless NEW. Gives its row (state,
+ * company_name, contact_name, contact_email, contact_phone) when row is not NULL. */
+static int lock_new_lead(ltc_call *c, ltc_status *st, const char *id, PGresult **row) {
     const char *p[] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_LEAD_LOCK, 1, p);
     if (!r) return -1;
@@ -96,7 +114,7 @@ static int lock_new_lead(ltc_call *c, ltc_status *st, const char *id, const char
     const char *state = ltc_pg_str(r, 0, 0);
     if (strcmp(state, "NEW") != 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "LEAD_NOT_NEW", "lead %s is %s, not NEW", id, state);
-    if (company) *company = ltc_call_strdup(c, ltc_pg_str(r, 0, 1));
+    if (row) *row = r;
     return 0;
 }
 
@@ -144,18 +162,43 @@ static void check_requirements(ltc_call *c, const Ltc__Ltb__V1__QualifyLeadReque
 
 /* --- handlers ------------------------------------------------------------------------------------------------ */
 
-/* CreateLead: captures a lead in state NEW. INVALID_ARGUMENT naming every bad field. */
+/* CreateLead: captures a lead in state NEW, optionally of a known customer. Its normalised company name, e-mail and
+ * phone are matched against live customers and NEW leads (not its own customer nor that customer's NEW leads):
+ * ALREADY_EXISTS (DUPLICATE_LEAD, metadata "matches") unless each match is named in distinct_from.
+ * INVALID_ARGUMENT naming every bad field; NOT_FOUND (CUSTOMER_NOT_FOUND); FAILED_PRECONDITION (CUSTOMER_MERGED). */
 int ltb_create_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Ltb__V1__CreateLeadRequest *req = (const void *)m;
     const Ltc__Ltb__V1__Lead *l = req->lead;
+    char cust[LTC_UUID_LEN + 1] = "";
     check_lead(l, st);
+    if (l && l->customer && l->customer[0]) ltc_name_parse(l->customer, "customers", "lead.customer", cust, st);
+    ltb_check_distinct_from(c, req->distinct_from, req->n_distinct_from, st);
     if (st->code != LTC_OK) return -1;
 
+    if (cust[0] && ltb_customer_usable(c, st, cust, 1) != 0) return -1;
+    const char *email = l->contact_email ? l->contact_email : "", *phone = l->contact_phone ? l->contact_phone : "";
+    ltb_party_probe probe = {.name = l->company_name,
+                             .tax_id = "",
+                             .country = "",
+                             .region = "",
+                             .emails = &email,
+                             .n_emails = 1,
+                             .phones = &phone,
+                             .n_phones = 1,
+                             .with_leads = 1,
+                             .not_customer = cust[0] ? cust : NULL};
+    ltb_match *mt;
+    size_t n;
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *p[] = {
-        id, source_text(l->source), l->company_name, l->contact_name, l->contact_email, l->contact_phone};
-    if (!ltc_call_query(c, st, SQL_LEAD_INSERT, 6, p)) return -1;
+    if (ltb_party_match(c, st, &probe, 1, &mt, &n) != 0) return -1;
+    if (ltb_party_refuse_duplicates(c, st, mt, n, (const char *const *)req->distinct_from, req->n_distinct_from, "LEAD",
+                                    id) != 0)
+        return -1;
+
+    const char *p[] = {id,    source_text(l->source), l->company_name, l->contact_name, email,
+                       phone, cust[0] ? cust : NULL};
+    if (!ltc_call_query(c, st, SQL_LEAD_INSERT, 7, p)) return -1;
 
     Ltc__Ltb__V1__CreateLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__CreateLeadResponse, LTC__LTB__V1__CREATE_LEAD_RESPONSE__INIT);
@@ -182,8 +225,11 @@ int ltb_list_leads(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     int limit;
     int64_t after;
     if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    const char *p[] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit)};
-    PGresult *r = ltc_call_query(c, st, SQL_LEAD_LIST, 2, p);
+    char cust[LTC_UUID_LEN + 1] = "";
+    if (req->customer && req->customer[0] && ltc_name_parse(req->customer, "customers", "customer", cust, st) != 0)
+        return -1;
+    const char *p[] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), cust[0] ? cust : NULL};
+    PGresult *r = ltc_call_query(c, st, SQL_LEAD_LIST, 3, p);
     if (!r) return -1;
 
     Ltc__Ltb__V1__ListLeadsResponse *resp =
@@ -199,11 +245,17 @@ int ltb_list_leads(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
 }
 
 /* QualifyLead: NEW -> QUALIFIED, and in the same transaction opens the opportunity (stage QUALIFIED, first stage
- * history row) with the iron triangle, expected amount and date, win probability and requirements.
- * INVALID_ARGUMENT naming every bad field; NOT_FOUND (LEAD_NOT_FOUND); FAILED_PRECONDITION (LEAD_NOT_NEW). */
+ * history row) with the iron triangle, expected amount and date, win probability and requirements, linked to a
+ * customer: the request's, else the lead's own (a tombstone resolved), else one created from the lead (legal name
+ * = company name, the lead's contact, customer_country_code, billing currency = customer_billing_currency or the
+ * expected amount's), refused like CreateCustomer when it matches live customers not named in distinct_from.
+ * The customer is share-locked before the lead (lock order: customers, then leads).
+ * INVALID_ARGUMENT naming every bad field (customer_country_code when a customer is to be created); NOT_FOUND
+ * (LEAD_NOT_FOUND, CUSTOMER_NOT_FOUND); FAILED_PRECONDITION (LEAD_NOT_NEW, CUSTOMER_BLOCKED, CUSTOMER_MERGED);
+ * ALREADY_EXISTS (DUPLICATE_CUSTOMER). */
 int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Ltb__V1__QualifyLeadRequest *req = (const void *)m;
-    char id[LTC_UUID_LEN + 1], close_date[11] = "";
+    char id[LTC_UUID_LEN + 1], close_date[11] = "", cust[LTC_UUID_LEN + 1] = "";
     ltc_money amount = {{0}, 0};
     ltc_name_parse(req->name, "leads", "name", id, st);
     ltc_check_text(req->opportunity_title, "opportunity_title", 1, 200, st);
@@ -214,10 +266,48 @@ int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         ltc_status_bad_field(st, "win_probability_bps", "must be between 0 and 10000, got %d",
                              (int)req->win_probability_bps);
     check_requirements(c, req, st);
+    if (req->customer && req->customer[0]) ltc_name_parse(req->customer, "customers", "customer", cust, st);
+    ltb_check_country(req->customer_country_code, "customer_country_code", 0, st);
+    const char *currency = req->customer_billing_currency && req->customer_billing_currency[0]
+                               ? req->customer_billing_currency
+                               : amount.currency;
+    if (req->customer_billing_currency && req->customer_billing_currency[0] &&
+        (strlen(currency) != 3 || strspn(currency, "ABCDEFGHIJKLMNOPQRSTUVWXYZ") != 3))
+        ltc_status_bad_field(st, "customer_billing_currency", "must be an ISO 4217 code, e.g. CNY");
+    ltb_check_distinct_from(c, req->distinct_from, req->n_distinct_from, st);
     if (st->code != LTC_OK) return -1;
 
-    const char *company;
-    if (lock_new_lead(c, st, id, &company) != 0) return -1;
+    if (!cust[0]) { /* the lead's own customer, if any */
+        const char *pl0[] = {id};
+        PGresult *r0 = ltc_call_query(c, st, SQL_LEAD_CUSTOMER, 1, pl0);
+        if (!r0) return -1;
+        if (PQntuples(r0) == 1) snprintf(cust, sizeof cust, "%s", ltc_pg_str(r0, 0, 0));
+    }
+    if (cust[0] && ltb_customer_usable(c, st, cust, 0) != 0) return -1;
+
+    PGresult *lr;
+    if (lock_new_lead(c, st, id, &lr) != 0) return -1;
+    const char *company = ltc_call_strdup(c, ltc_pg_str(lr, 0, 1));
+    if (!cust[0]) { /* a new customer from the lead */
+        if (!req->customer_country_code || !req->customer_country_code[0])
+            return ltc_status_bad_field(st, "customer_country_code",
+                                        "required: the lead has no customer, so one is created from it");
+        Ltc__Ltb__V1__Contact t = LTC__LTB__V1__CONTACT__INIT, *tp = &t;
+        const char *cname = ltc_pg_str(lr, 0, 2), *email = ltc_pg_str(lr, 0, 3), *phone = ltc_pg_str(lr, 0, 4);
+        t.display_name = ltc_call_strdup(c, cname[0] ? cname : company);
+        t.email = ltc_call_strdup(c, email);
+        t.phone = ltc_call_strdup(c, phone);
+        t.title = "";
+        Ltc__Ltb__V1__Customer x = LTC__LTB__V1__CUSTOMER__INIT;
+        x.legal_name = (char *)company;
+        x.tax_id = "";
+        x.country_code = req->customer_country_code;
+        x.billing_currency = (char *)currency;
+        x.account_owner = req->iron_triangle->account_owner;
+        x.n_contacts = cname[0] || email[0] || phone[0] ? 1 : 0;
+        x.contacts = &tp;
+        if (ltb_customer_insert(c, st, &x, req->distinct_from, req->n_distinct_from, cust) != 0) return -1;
+    }
 
     char opp[LTC_UUID_LEN + 1];
     ltc_uuid_new(opp);
@@ -232,8 +322,9 @@ int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
                         ltc_sql_i64(c, amount.minor),
                         amount.currency,
                         close_date[0] ? close_date : NULL,
-                        ltc_sql_i64(c, req->win_probability_bps)};
-    if (!ltc_call_query(c, st, SQL_OPP_INSERT, 11, po)) return -1;
+                        ltc_sql_i64(c, req->win_probability_bps),
+                        cust};
+    if (!ltc_call_query(c, st, SQL_OPP_INSERT, 12, po)) return -1;
     for (size_t i = 0; i < req->n_requirements; i++) {
         const Ltc__Ltb__V1__Requirement *q = req->requirements[i];
         char rid[LTC_UUID_LEN + 1];
@@ -242,8 +333,8 @@ int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         if (!ltc_call_query(c, st, SQL_REQ_INSERT, 6, pr)) return -1;
     }
     if (ltb_stage_record(c, st, opp, LTB_STAGE(QUALIFIED)) != 0) return -1;
-    const char *pl[] = {id};
-    if (!ltc_call_query(c, st, SQL_LEAD_QUALIFY, 1, pl)) return -1;
+    const char *pl[] = {id, cust};
+    if (!ltc_call_query(c, st, SQL_LEAD_QUALIFY, 2, pl)) return -1;
 
     Ltc__Ltb__V1__QualifyLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__QualifyLeadResponse, LTC__LTB__V1__QUALIFY_LEAD_RESPONSE__INIT);

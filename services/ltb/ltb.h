@@ -4,7 +4,8 @@
  * Files: intake.c (what the stage receives: its IntakeService handlers), handoffs.c (what it sends: each hand-off
  * built from the stage's rows and queued with ltc_outbox_put), one file per resource (handlers, loader
  * <stage>_load_<resource>), and main.c/service.c. Functions that query take (c, st, ...); validators take st last,
- * like ltc_check_text. Resources: leads.c, opportunities.c, bids.c, updates.c (the Update methods). */
+ * like ltc_check_text. Resources: leads.c, opportunities.c, bids.c, updates.c (the Update methods), admission.c
+ * (the order-admission gate; its pure rules in admission_rules.c). */
 #ifndef LTB_H
 #define LTB_H
 
@@ -15,6 +16,7 @@
 #include "ltc/ltb/v1/intake_service.pb-c.h"
 #include "ltc/ltb/v1/ltb_service.pb-c.h"
 #include "ltc/ltb/v1/resources.pb-c.h"
+#include "ltc/type/v1/customer.pb-c.h"
 #include "ltc/money.h"
 #include "ltc/proto.h"
 #include "ltc/server.h"
@@ -38,6 +40,21 @@ int ltb_create_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
 int ltb_get_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int ltb_mark_bid_won(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int ltb_mark_bid_lost(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* admission.c: the order-admission gate (docs/credit.md) */
+int ltb_request_order_admission(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_override_order_admission(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_list_admission_decisions(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_get_admission_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_update_admission_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_create_customer(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_get_customer(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_list_customers(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_update_customer(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_block_customer(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_unblock_customer(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_find_duplicate_customers(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_merge_customers(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
 int ltb_accept_cash_collected(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
@@ -75,8 +92,8 @@ int ltb_opp_enter_stage(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V
                                  " o.win_probability_bps, o.stage, o.won_bid_id::text, o.collected_minor,"             \
                                  " " LTC_SQL_MICROS("o.create_time") ", " LTC_SQL_MICROS(                              \
                                      "o.update_time") ","                                                              \
-                                                      " o.version, o.seq"
-#define LTB_OPP_NCOLS 18
+                                                      " o.version, o.seq, o.customer_id::text"
+#define LTB_OPP_NCOLS 19
 /* The whole opportunity of row 0 of r (LTB_OPP_COLS first), with its requirements and stage history read in one
  * more query. 0 or -1. */
 int ltb_opp_from_result(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1__Opportunity **out);
@@ -90,11 +107,76 @@ int ltb_load_lead(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Lea
 /* The bid (bids.c). NOT_FOUND (BID_NOT_FOUND) when unknown. */
 int ltb_load_bid(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Bid **out);
 
+/* --- the admission gate for the other handlers (admission.c) ------------------------------------------------ */
+
+/* CreateBid's gate for a bid of `amount` on the locked opportunity opp_id: the customer not BLOCKED now (read
+ * live), a current ADMITTED or OVERRIDDEN decision, the bid in its currency and within the admitted amount plus
+ * the decision's tolerance. 0 with *decision_id (the decision the bid passed on, in the arena), or -1:
+ * FAILED_PRECONDITION (CUSTOMER_BLOCKED, ADMISSION_REQUIRED, ADMISSION_REFUSED, ADMISSION_EXCEEDED). */
+int ltb_admission_gate(ltc_call *c, ltc_status *st, const char *opp_id, const ltc_money *amount,
+                       const char **decision_id);
+/* UpdateOpportunity set the locked opportunity's expected amount to expected_minor: a current decision it exceeds
+ * (beyond the decision's tolerance) is superseded, and DTC told to drop its reservation if it reserved. 0 or -1. */
+int ltb_admission_supersede_exceeded(ltc_call *c, ltc_status *st, const char *opp_id, int64_t expected_minor);
+/* Sets opps[k]->admission to the latest decision (with its checks) of each opportunity, two queries whatever n. */
+int ltb_admission_attach(ltc_call *c, ltc_status *st, Ltc__Ltb__V1__Opportunity **opps, size_t n);
+
 /* --- hand-offs LTB sends (handoffs.c): built from LTB's records in the caller's transaction and queued there ---- */
 
 /* The won bid `bid_id` of opportunity `opp_id` (both just decided in this transaction) to BTO, AcceptWonBid, deal id
  * = the opportunity's id, with a new hand-off id. 0 or -1 (the database's status, or INTERNAL). */
 int ltb_handoff_won_bid(ltc_call *c, ltc_status *st, const char *opp_id, const char *bid_id);
+
+/* Opportunity opp_id of customer customer_id is closed for credit: to DTC, AcceptOpportunityClosed with `reason`
+ * ("LOST", "ADMISSION_SUPERSEDED") and the credit decision whose reservation goes (NULL: any), deal id = the
+ * opportunity's id, with a new hand-off id. 0 or -1. */
+int ltb_handoff_opportunity_closed(ltc_call *c, ltc_status *st, const char *opp_id, const char *customer_id,
+                                   const char *reason, const char *credit_decision_id);
+/* MarkBidLost: AcceptOpportunityClosed (LOST) to DTC when the opportunity ever had an admission decision (it may
+ * hold a reservation there). 0 or -1. */
+int ltb_handoff_opportunity_lost(ltc_call *c, ltc_status *st, const char *opp_id);
+/* --- customers (customers.c) ------------------------------------------------------------------------------- */
+
+/* The whole customer (contacts too); a tombstone as it is. NOT_FOUND (CUSTOMER_NOT_FOUND) when unknown. */
+int ltb_load_customer(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Customer **out);
+/* Share-locks customer `id` for the transaction and checks it may get new records: FAILED_PRECONDITION
+ * CUSTOMER_MERGED (a tombstone), CUSTOMER_BLOCKED (unless allow_blocked); NOT_FOUND (CUSTOMER_NOT_FOUND). 0 or -1. */
+int ltb_customer_usable(ltc_call *c, ltc_status *st, const char *id, int allow_blocked);
+/* Validators: an ISO 3166-1 alpha-2 country (empty allowed unless required); a distinct_from list. */
+void ltb_check_country(const char *s, const char *field, int required, ltc_status *st);
+void ltb_check_distinct_from(ltc_call *c, char **names, size_t n, ltc_status *st);
+
+/* A party to match against live customers (and NEW leads when with_leads): raw values, normalised by the SQL
+ * functions of migration 002. `region` reads national phone numbers ("" : international only). not_customer: a
+ * customer left out, with its NEW leads; not_lead: a lead left out (NULL: none). */
+typedef struct ltb_party_probe {
+    const char *name, *tax_id, *country, *region;
+    const char *const *emails;
+    size_t n_emails;
+    const char *const *phones;
+    size_t n_phones;
+    int with_leads;
+    const char *not_customer, *not_lead;
+} ltb_party_probe;
+struct ltb_match;
+/* The matches of a probe, grouped by party (matching.h), in the arena; with lock, first the advisory locks of its
+ * keys (creates). 0 or -1. */
+int ltb_party_match(ltc_call *c, ltc_status *st, const ltb_party_probe *p, int lock, struct ltb_match **out, size_t *n);
+/* ALREADY_EXISTS (DUPLICATE_LEAD for subject_kind "LEAD", else DUPLICATE_CUSTOMER; metadata "matches") unless every
+ * match is named in `distinct`; else records each confirmation (party_distinctions: subject_kind, subject_id). */
+int ltb_party_refuse_duplicates(ltc_call *c, ltc_status *st, struct ltb_match *m, size_t n, const char *const *distinct,
+                                size_t nd, const char *subject_kind, const char *subject_id);
+/* Creates ACTIVE customer x (validated) after matching it (DUPLICATE_CUSTOMER unless confirmed), with its contacts,
+ * and hands the new customer to BTO, OTD and DTC. Its new id in id_out. 0 or -1. */
+int ltb_customer_insert(ltc_call *c, ltc_status *st, const Ltc__Ltb__V1__Customer *x, char *const *distinct, size_t nd,
+                        char id_out[LTC_UUID_LEN + 1]);
+
+/* The snapshot of customer `id` as every hand-off carries it (handoffs.c). 0 or -1 (CUSTOMER_NOT_FOUND). */
+int ltb_customer_snapshot(ltc_call *c, ltc_status *st, const char *id, Ltc__Type__V1__CustomerSnapshot **out);
+/* AcceptCustomerChanged to BTO, OTD and DTC (deal id = the customer's id, so its changes arrive in order): customer
+ * `id` as it is now, `change`, the survivor's id when MERGED (else NULL), the note (DTC; NULL: none). 0 or -1. */
+int ltb_handoff_customer_changed(ltc_call *c, ltc_status *st, const char *id, Ltc__Type__V1__CustomerChange change,
+                                 const char *survivor_id, const char *note);
 
 /* True when s has the shape "name@domain.tld" (leads.c; used by CreateLead and UpdateLead). */
 int ltb_email_shape_ok(const char *s);

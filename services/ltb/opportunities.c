@@ -29,13 +29,15 @@ enum {
     OC_CTIME,
     OC_UTIME,
     OC_VERSION,
-    OC_SEQ
+    OC_SEQ,
+    OC_CUSTOMER_ID
 };
 
 static const char SQL_OPP_GET[] = "SELECT " OPP_COLUMNS " WHERE o.id = $1";
 static const char SQL_OPP_LIST[] =
     "SELECT " OPP_COLUMNS " WHERE ($1::bigint = 0 OR o.seq < $1)"
     " AND ($3::text IS NULL OR $3 IN (o.account_owner, o.solution_owner, o.fulfilment_owner))" /* deal scope */
+    " AND ($4::uuid IS NULL OR o.customer_id = (SELECT COALESCE(merged_into, id) FROM customers WHERE id = $4))"
     " ORDER BY o.seq DESC LIMIT $2";
 static const char SQL_OPP_LOCK[] =
     "SELECT id::text, stage, currency, collected_minor FROM opportunities WHERE id = $1 FOR UPDATE";
@@ -98,6 +100,8 @@ static Ltc__Ltb__V1__Opportunity *opp_from_row(ltc_call *c, const PGresult *r, i
     o->create_time = ltc_ts_from_pg(c, r, i, OC_CTIME);
     o->update_time = ltc_ts_from_pg(c, r, i, OC_UTIME);
     o->etag = ltb_etag(c, ltc_pg_i64(r, i, OC_VERSION));
+    if (!ltc_pg_isnull(r, i, OC_CUSTOMER_ID))
+        o->customer = ltc_call_printf(c, "customers/%s", ltc_pg_str(r, i, OC_CUSTOMER_ID));
     return o;
 }
 
@@ -215,6 +219,7 @@ int ltb_load_opportunity(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__
 int ltb_opp_from_result(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1__Opportunity **out) {
     Ltc__Ltb__V1__Opportunity *o = opp_from_row(c, r, 0);
     if (load_details_one(c, st, ltc_pg_str(r, 0, OC_ID), o) != 0) return -1;
+    if (ltb_admission_attach(c, st, &o, 1) != 0) return -1;
     *out = o;
     return 0;
 }
@@ -271,8 +276,11 @@ int ltb_list_opportunities(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     int limit;
     int64_t after;
     if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    const char *p[] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c)};
-    PGresult *r = ltc_call_query(c, st, SQL_OPP_LIST, 3, p);
+    char cust[LTC_UUID_LEN + 1] = "";
+    if (req->customer && req->customer[0] && ltc_name_parse(req->customer, "customers", "customer", cust, st) != 0)
+        return -1;
+    const char *p[] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c), cust[0] ? cust : NULL};
+    PGresult *r = ltc_call_query(c, st, SQL_OPP_LIST, 4, p);
     if (!r) return -1;
 
     Ltc__Ltb__V1__ListOpportunitiesResponse *resp =
@@ -283,6 +291,7 @@ int ltb_list_opportunities(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     for (int i = 0; i < n; i++) resp->opportunities[i] = opp_from_row(c, r, i);
     resp->n_opportunities = (size_t)n;
     if (load_details(c, st, r, resp->opportunities, resp->n_opportunities) != 0) return -1;
+    if (ltb_admission_attach(c, st, resp->opportunities, resp->n_opportunities) != 0) return -1;
     if (more && n > 0) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, n - 1, OC_SEQ));
     *out = &resp->base;
     return 0;

@@ -1,5 +1,6 @@
 /* service.c - the LTB process (lead to bid, 标前): ltc.ltb.v1.LeadToBidService for clients (through the gateway),
- * ltc.ltb.v1.IntakeService for DTC's hand-off, and the outbox relay that hands won bids to BTO. */
+ * ltc.ltb.v1.IntakeService for DTC's hand-off, and the outbox relay that hands won bids to BTO and customer changes
+ * to BTO, OTD and DTC. */
 #include <stddef.h>
 
 #include "ltb.h"
@@ -19,6 +20,7 @@ static const ltc_owner_lookup OPPORTUNITY = {"name", OPPORTUNITY_SQL};
 static const ltc_owner_lookup OPPORTUNITY_OF_UPDATE = {"opportunity.name", OPPORTUNITY_SQL};
 static const ltc_owner_lookup OPPORTUNITY_OF_BID = {"bid.opportunity", OPPORTUNITY_SQL};
 static const ltc_owner_lookup BID = {"name", BID_SQL};
+static const ltc_owner_lookup OPPORTUNITY_OF_ADMISSION = {"opportunity", OPPORTUNITY_SQL};
 
 static const ltc_method METHODS[] = {
     LTC_WRITE(LTB_SVC, CreateLead, ltb_create_lead, NULL),
@@ -34,11 +36,25 @@ static const ltc_method METHODS[] = {
     LTC_READ(LTB_SVC, GetBid, ltb_get_bid, &BID),
     LTC_WRITE(LTB_SVC, MarkBidWon, ltb_mark_bid_won, &BID),
     LTC_WRITE(LTB_SVC, MarkBidLost, ltb_mark_bid_lost, &BID),
+    LTC_WRITE(LTB_SVC, RequestOrderAdmission, ltb_request_order_admission, &OPPORTUNITY_OF_ADMISSION),
+    LTC_WRITE(LTB_SVC, OverrideOrderAdmission, ltb_override_order_admission, &OPPORTUNITY_OF_ADMISSION),
+    LTC_READ(LTB_SVC, ListAdmissionDecisions, ltb_list_admission_decisions, &OPPORTUNITY_OF_ADMISSION),
+    LTC_READ(LTB_SVC, GetAdmissionPolicy, ltb_get_admission_policy, NULL),
+    LTC_WRITE(LTB_SVC, UpdateAdmissionPolicy, ltb_update_admission_policy, NULL),
+    LTC_WRITE(LTB_SVC, CreateCustomer, ltb_create_customer, NULL),
+    LTC_READ(LTB_SVC, GetCustomer, ltb_get_customer, NULL),
+    LTC_READ(LTB_SVC, ListCustomers, ltb_list_customers, NULL),
+    LTC_WRITE(LTB_SVC, UpdateCustomer, ltb_update_customer, NULL), /* account owner: checked by the handler */
+    LTC_WRITE(LTB_SVC, BlockCustomer, ltb_block_customer, NULL),
+    LTC_WRITE(LTB_SVC, UnblockCustomer, ltb_unblock_customer, NULL),
+    LTC_READ(LTB_SVC, FindDuplicateCustomers, ltb_find_duplicate_customers, NULL),
+    LTC_WRITE(LTB_SVC, MergeCustomers, ltb_merge_customers, NULL),
     LTC_HANDOFF(INTAKE_SVC, AcceptCashCollected, ltb_accept_cash_collected, "dtc"),
 };
 
 static const char *const HEALTH[] = {"ltc.ltb.v1.LeadToBidService", "ltc.ltb.v1.IntakeService", NULL};
-static const char *const PEERS[] = {"bto", NULL};
+static const char *const PEERS[] = {"bto", "otd", "dtc", NULL};
+static const char *const ASKS[] = {"dtc", NULL}; /* CheckCredit at admission (admission.c) */
 
 /* The LTB service: its method table, health names, hand-off peers and migrations. */
 ltc_service_def ltb_service(void) {
@@ -49,6 +65,7 @@ ltc_service_def ltb_service(void) {
         .n_methods = sizeof METHODS / sizeof METHODS[0],
         .health_services = HEALTH,
         .peers = PEERS,
+        .asks = ASKS,
         .migrations = ltc_service_migrations,
         .n_migrations = ltc_service_migrations_count,
     };

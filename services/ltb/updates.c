@@ -172,6 +172,7 @@ int ltb_update_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
                         ltc_sql_i64(c, amount.minor),
                         date[0] ? date : NULL};
     if (!ltc_call_query(c, st, SQL_OPP_UPDATE, 9, pu)) return -1;
+    if ((bits & (1u << OU_AMOUNT)) && ltb_admission_supersede_exceeded(c, st, id, amount.minor) != 0) return -1;
 
     Ltc__Ltb__V1__UpdateOpportunityResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__UpdateOpportunityResponse, LTC__LTB__V1__UPDATE_OPPORTUNITY_RESPONSE__INIT);

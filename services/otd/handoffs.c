@@ -1,4 +1,5 @@
-/* handoffs.c - what OTD sends: an accepted shipment to DTC (ltc.dtc.v1.IntakeService/AcceptDelivery).
+/* handoffs.c - what OTD sends: an accepted shipment to DTC (ltc.dtc.v1.IntakeService/AcceptDelivery), with the
+ * order's customer snapshot.
  *
  * Each hand-off's message is built here from OTD's own rows, read inside the transaction that changed them (never
  * copied out of the public response), and queued with ltc_outbox_put in that transaction: it commits with the state
@@ -17,8 +18,8 @@ static const ltc_handoff_peer DTC = {"dtc", &ltc__dtc__v1__intake_service__descr
 /* The shipment with the facts of its order DTC opens the order account with. */
 static const char SQL_SHIPMENT[] =
     "SELECT s.order_id, o.contract_id, o.deal_id, o.customer_name, o.account_owner, o.solution_owner,"
-    " o.fulfilment_owner, o.total_minor, o.currency, o.state = 'ACCEPTED', s.amount_minor, s.currency"
-    " FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.id = $1";
+    " o.fulfilment_owner, o.total_minor, o.currency, o.state = 'ACCEPTED', s.amount_minor, s.currency, " OTD_CUSTOMER_COLS(
+        "o.") " FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.id = $1";
 enum {
     S_ORDER,
     S_CONTRACT,
@@ -31,7 +32,8 @@ enum {
     S_CURRENCY,
     S_FULLY,
     S_AMOUNT,
-    S_AMOUNT_CURRENCY
+    S_AMOUNT_CURRENCY,
+    S_CUSTOMER_ID /* then the rest of OTD_CUSTOMER_COLS */
 };
 static const char SQL_ORDER_TERMS[] =
     "SELECT kind, share_bps, due_days FROM order_payment_terms WHERE order_id = $1 ORDER BY position";
@@ -63,5 +65,6 @@ int otd_handoff_delivery(ltc_call *c, ltc_status *st, const char *shipment_id, c
     h->payment_terms = ltc_terms_from_pg(c, t, 0, PQntuples(t), 0);
     h->accepted_amount = ltc_money_msg(c, ltc_pg_str(r, 0, S_AMOUNT_CURRENCY), ltc_pg_i64(r, 0, S_AMOUNT));
     h->order_fully_accepted = ltc_pg_bool(r, 0, S_FULLY);
+    h->customer = otd_customer_from_pg(c, r, 0, S_CUSTOMER_ID);
     return ltc_outbox_put(c, st, &DTC, "AcceptDelivery", deal_id, handoff_id, &h->base);
 }

@@ -1,17 +1,24 @@
 /* intake.c - what OTD receives (ltc.otd.v1.IntakeService): BTO's placed orders (AcceptOrder), stored RECEIVED with
  * their lines and payment terms. The runtime dedups by handoff_id before calling us; a hand-off is validated like
  * client input (a malformed one is INVALID_ARGUMENT, which the sender parks) and applied in the server's
- * transaction. */
+ * transaction. (LTB's AcceptCustomerChanged is in customers.c.) */
 #include <string.h>
 
 #include "otd.h"
 
 /* --- SQL ------------------------------------------------------------------------------------------------- */
 
+/* The customer id resolves through the merges OTD was told of (an order placed before a merge, handed over after). */
 static const char SQL_ORDER_INSERT[] =
     "INSERT INTO orders (id, contract_id, deal_id, customer_name, account_owner, solution_owner, fulfilment_owner, "
-    "total_minor, currency, requested_delivery_date, state) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, 'RECEIVED') ON CONFLICT (id) DO NOTHING RETURNING id";
+    "total_minor, currency, requested_delivery_date, state, " OTD_CUSTOMER_COLS(
+        "") ") "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, 'RECEIVED', "
+            "(WITH RECURSIVE m(id, depth) AS (SELECT $11::uuid, 0 UNION ALL SELECT x.survivor_id, m.depth + 1 "
+            "FROM m CROSS JOIN LATERAL (SELECT survivor_id FROM customer_changes WHERE customer_id = m.id "
+            "AND change = 'MERGED' ORDER BY seq DESC LIMIT 1) x WHERE m.depth < 16) SELECT id FROM m ORDER BY depth DESC LIMIT 1)"
+            ", $12, $13, $14, $15, $16) "
+            "ON CONFLICT (id) DO NOTHING RETURNING id";
 static const char SQL_LINES_INSERT[] =
     "INSERT INTO order_lines (order_id, line_no, product_id, sku, quantity, unit_price_minor, currency) "
     "SELECT $1, t.n, t.p, t.s, t.q, t.u, $2 "
@@ -24,7 +31,7 @@ static const char SQL_TERMS_INSERT[] =
 
 /* The validated content of an AcceptOrderRequest, as SQL text parameters. */
 typedef struct order_input {
-    char id[LTC_UUID_LEN + 1], contract[LTC_UUID_LEN + 1], deal[LTC_UUID_LEN + 1];
+    char id[LTC_UUID_LEN + 1], contract[LTC_UUID_LEN + 1], deal[LTC_UUID_LEN + 1], customer[LTC_UUID_LEN + 1];
     char requested[11];
     ltc_money total;
     const char **products, **skus;
@@ -117,6 +124,7 @@ static int check_accept_order(ltc_call *c, const Ltc__Otd__V1__AcceptOrderReques
     ltc_name_parse(req->contract, "contracts", "contract", in->contract, st);
     ltc_name_parse(req->deal, "deals", "deal", in->deal, st);
     ltc_check_text(req->customer_name, "customer_name", 1, 200, st);
+    otd_check_customer(req->customer, "customer", 1, in->customer, st);
     ltc_check_triangle(req->iron_triangle, "iron_triangle", 0, st);
     int total_ok = ltc_money_from_proto(req->total, "total", 0, &in->total, st) == 0;
     check_order_lines(c, req, total_ok, in, st);
@@ -125,7 +133,8 @@ static int check_accept_order(ltc_call *c, const Ltc__Otd__V1__AcceptOrderReques
     return st->code == LTC_OK ? 0 : -1;
 }
 
-/* IntakeService/AcceptOrder: BTO hands over a placed order; it is stored RECEIVED with its lines and payment terms.
+/* IntakeService/AcceptOrder: BTO hands over a placed order; it is stored RECEIVED with its lines, payment terms and
+ * customer snapshot (required: "customer").
  * Errors: INVALID_ARGUMENT (every bad field named; "total" when it is not the sum of the lines),
  * ALREADY_EXISTS "ORDER_EXISTS" when an order with that id came with another hand-off. */
 int otd_accept_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
@@ -135,7 +144,8 @@ int otd_accept_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     if (check_accept_order(c, req, &in, st) != 0) return -1;
 
     const Ltc__Type__V1__IronTriangle *t = req->iron_triangle;
-    const char *p[10] = {in.id,
+    const Ltc__Type__V1__CustomerSnapshot *cs = req->customer;
+    const char *p[16] = {in.id,
                          in.contract,
                          in.deal,
                          req->customer_name,
@@ -144,8 +154,14 @@ int otd_accept_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
                          t ? t->fulfilment_owner : "",
                          ltc_sql_i64(c, in.total.minor),
                          in.total.currency,
-                         in.requested};
-    PGresult *r = ltc_call_query(c, st, SQL_ORDER_INSERT, 10, p);
+                         in.requested,
+                         in.customer,
+                         cs->legal_name,
+                         cs->tax_id ? cs->tax_id : "",
+                         cs->country_code ? cs->country_code : "",
+                         cs->billing_currency ? cs->billing_currency : "",
+                         cs->account_owner ? cs->account_owner : ""};
+    PGresult *r = ltc_call_query(c, st, SQL_ORDER_INSERT, 16, p);
     if (!r) return -1;
     if (PQntuples(r) == 0)
         return ltc_status_set(st, LTC_ALREADY_EXISTS, "ORDER_EXISTS", "order %s was already received", in.id);

@@ -1,5 +1,5 @@
 /* orders.c - orders in OTD (received from BTO by IntakeService/AcceptOrder, intake.c): the order loader, reading
- * and listing orders, the order review (订单评审) and the release to production. */
+ * and listing orders, the order review (订单评审) and the release to production (after DTC's credit check, credit.c). */
 #include <stdio.h>
 #include <string.h>
 
@@ -9,12 +9,12 @@
 
 /* --- SQL ------------------------------------------------------------------------------------------------- */
 
-#define ORDER_COLUMNS                                                                                                  \
-    "id, contract_id, deal_id, customer_name, account_owner, solution_owner, fulfilment_owner, total_minor, "          \
-    "currency, " LTC_SQL_DATE("requested_delivery_date") ", " LTC_SQL_DATE(                                            \
-        "promise_date") ", late, "                                                                                     \
-                        "state, hold_reason, " LTC_SQL_MICROS("create_time") ", " LTC_SQL_MICROS(                      \
-                            "update_time") ", seq"
+#define ORDER_COLUMNS                                                                                                                                                              \
+    "id, contract_id, deal_id, customer_name, account_owner, solution_owner, fulfilment_owner, total_minor, "                                                                      \
+    "currency, " LTC_SQL_DATE("requested_delivery_date") ", " LTC_SQL_DATE(                                                                                                        \
+        "promise_date") ", late, "                                                                                                                                                 \
+                        "state, hold_reason, " LTC_SQL_MICROS("create_time") ", " LTC_SQL_MICROS("update_time") ", seq, credit_hold_reasons, credit_decision_id, " LTC_SQL_MICROS( \
+                            "credit_check_time") ", " OTD_CUSTOMER_COLS("")
 enum {
     OC_ID,
     OC_CONTRACT,
@@ -32,14 +32,33 @@ enum {
     OC_HOLD,
     OC_CREATE,
     OC_UPDATE,
-    OC_SEQ
+    OC_SEQ,
+    OC_HOLD_REASONS,
+    OC_DECISION,
+    OC_CHECK_TIME,
+    OC_CUSTOMER_ID /* then the rest of OTD_CUSTOMER_COLS */
 };
 
 static const char SQL_ORDER_GET[] = "SELECT " ORDER_COLUMNS " FROM orders WHERE id = $1";
+/* $4, a customer, resolves through the merges OTD was told of (customer_changes) to its survivor. */
 static const char SQL_ORDER_LIST[] =
+    "WITH RECURSIVE m(id, depth) AS (SELECT $4::uuid, 0 UNION ALL SELECT x.survivor_id, m.depth + 1 FROM m "
+    "CROSS JOIN LATERAL (SELECT survivor_id FROM customer_changes WHERE customer_id = m.id AND change = 'MERGED' "
+    "ORDER BY seq DESC LIMIT 1) x WHERE m.depth < 16) "
     "SELECT " ORDER_COLUMNS " FROM orders WHERE ($1::bigint = 0 OR seq < $1) "
     "AND ($3::text IS NULL OR $3 IN (account_owner, solution_owner, fulfilment_owner)) " /* deal scope */
+    "AND ($4::uuid IS NULL OR customer_id = (SELECT id FROM m ORDER BY depth DESC LIMIT 1)) AND ($5::text IS NULL OR state = $5) "
     "ORDER BY seq DESC LIMIT $2";
+/* The reasons of a CREDIT_HOLD order, one per row, in their stored order. */
+static const char SQL_HOLD_REASONS_OF[] =
+    "SELECT o.id, r.reason FROM orders o CROSS JOIN LATERAL unnest(o.credit_hold_reasons) WITH ORDINALITY AS r(reason, n) "
+    "WHERE o.id = ANY($1::uuid[]) ORDER BY o.id, r.n";
+/* What ReleaseOrder asks DTC about, read before the question (no lock held across it). */
+static const char SQL_ORDER_FOR_CREDIT[] =
+    "SELECT state, deal_id, total_minor, currency, " OTD_CUSTOMER_COLS("") " FROM orders WHERE id = $1";
+static const char SQL_ORDER_CREDIT_RESULT[] =
+    "UPDATE orders SET state = $2, credit_hold_reasons = $3::text[], credit_decision_id = $4, "
+    "credit_check_time = now(), update_time = now() WHERE id = $1";
 static const char SQL_LINES_OF[] =
     "SELECT order_id, product_id, sku, quantity, unit_price_minor, currency, shipped_quantity, accepted_quantity "
     "FROM order_lines WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line_no";
@@ -72,6 +91,11 @@ static Ltc__Otd__V1__Order *order_from_row(ltc_call *c, const PGresult *r, int r
     o->hold_reason = ltc_call_strdup(c, ltc_pg_str(r, row, OC_HOLD));
     o->create_time = ltc_ts_from_pg(c, r, row, OC_CREATE);
     o->update_time = ltc_ts_from_pg(c, r, row, OC_UPDATE);
+    o->credit_decision = PQgetisnull(r, row, OC_DECISION)
+                             ? ltc_call_strdup(c, "")
+                             : ltc_call_printf(c, "creditDecisions/%s", ltc_pg_str(r, row, OC_DECISION));
+    o->credit_check_time = ltc_ts_from_pg(c, r, row, OC_CHECK_TIME);
+    o->customer = otd_customer_from_pg(c, r, row, OC_CUSTOMER_ID);
     return o;
 }
 
@@ -123,6 +147,19 @@ static void attach_terms(ltc_call *c, const PGresult *r, Ltc__Otd__V1__Order **o
     }
 }
 
+static void attach_hold_reasons(ltc_call *c, const PGresult *r, Ltc__Otd__V1__Order **orders, const char *const *ids,
+                                size_t n) {
+    for (int g = 0, end; g < PQntuples(r); g = end) {
+        end = group_end(r, g);
+        int k = find_id(ids, n, ltc_pg_str(r, g, 0));
+        if (k < 0) continue;
+        Ltc__Otd__V1__Order *o = orders[k];
+        o->n_credit_hold_reasons = (size_t)(end - g);
+        o->credit_hold_reasons = ltc_call_alloc(c, o->n_credit_hold_reasons * sizeof *o->credit_hold_reasons);
+        for (int row = g; row < end; row++) o->credit_hold_reasons[row - g] = ltc_call_strdup(c, ltc_pg_str(r, row, 1));
+    }
+}
+
 /* Builds the orders of rows [0, n) of an ORDER_COLUMNS result, with their lines and terms (two queries). */
 static int orders_from_rows(ltc_call *c, ltc_status *st, const PGresult *r, int n, Ltc__Otd__V1__Order **out) {
     if (n <= 0) return 0;
@@ -138,6 +175,13 @@ static int orders_from_rows(ltc_call *c, ltc_status *st, const PGresult *r, int 
     if (!terms) return -1;
     attach_lines(c, lines, out, ids, (size_t)n);
     attach_terms(c, terms, out, ids, (size_t)n);
+    int held = 0;
+    for (int i = 0; i < n; i++) held |= strcmp(ltc_pg_str(r, i, OC_HOLD_REASONS), "{}") != 0;
+    if (held) {
+        PGresult *reasons = ltc_call_query(c, st, SQL_HOLD_REASONS_OF, 1, params);
+        if (!reasons) return -1;
+        attach_hold_reasons(c, reasons, out, ids, (size_t)n);
+    }
     return 0;
 }
 
@@ -178,14 +222,25 @@ int otd_get_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out
     return 0;
 }
 
-/* ListOrders: orders newest first, paginated. Errors: INVALID_ARGUMENT "page_size" / "page_token". */
+/* ListOrders: orders newest first, paginated, optionally only those of one customer (OTD moves a merged
+ * customer's orders to the survivor, and a merged customer's name resolves to its survivor) and in one state (e.g. ORDER_STATE_CREDIT_HOLD).
+ * Errors: INVALID_ARGUMENT "page_size" / "page_token" / "customer" / "state". */
 int otd_list_orders(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Otd__V1__ListOrdersRequest *req = (const void *)m;
-    int limit;
-    int64_t after;
-    if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    const char *p[3] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c)};
-    PGresult *r = ltc_call_query(c, st, SQL_ORDER_LIST, 3, p);
+    int limit = 0;
+    int64_t after = 0;
+    char cust[LTC_UUID_LEN + 1] = "";
+    ltc_page_parse(req->page_size, req->page_token, &limit, &after, st);
+    if (req->customer && *req->customer) ltc_name_parse(req->customer, "customers", "customer", cust, st);
+    const char *state = NULL;
+    if (req->state != 0) {
+        state = ltc_enum_to_db(&ltc__otd__v1__order_state__descriptor, "ORDER_STATE_", (int)req->state);
+        if (!state) ltc_status_bad_field(st, "state", "unknown order state %d", (int)req->state);
+    }
+    if (st->code != LTC_OK) return -1;
+    const char *p[5] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c), cust[0] ? cust : NULL,
+                        state};
+    PGresult *r = ltc_call_query(c, st, SQL_ORDER_LIST, 5, p);
     if (!r) return -1;
     int n = PQntuples(r), more = n >= limit;
     if (more) n = limit - 1;
@@ -233,18 +288,39 @@ int otd_review_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     return 0;
 }
 
-/* ReleaseOrder: REVIEWED -> RELEASED. Errors: INVALID_ARGUMENT "name", NOT_FOUND "ORDER_NOT_FOUND",
- * FAILED_PRECONDITION "ORDER_NOT_REVIEWED". */
+/* ReleaseOrder: a REVIEWED or CREDIT_HOLD order is released once DTC approves its credit. DTC is asked first, before
+ * the order is locked (CheckCredit, stage RELEASE, reference the order, amount its total: DTC leaves the order's own
+ * account out of the exposure and counts its total less what is paid); then the order is locked and its state
+ * checked again, the answer is recorded in credit_checks, and the order becomes RELEASED (APPROVED) or CREDIT_HOLD
+ * with the reasons (REFUSED, or CREDIT_SERVICE_UNAVAILABLE when DTC did not answer: fail closed). Both are OK
+ * answers; a later ReleaseOrder asks again. Errors: INVALID_ARGUMENT "name", NOT_FOUND "ORDER_NOT_FOUND",
+ * FAILED_PRECONDITION "ORDER_NOT_REVIEWED" (neither REVIEWED nor CREDIT_HOLD). */
 int otd_release_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Otd__V1__ReleaseOrderRequest *req = (const void *)m;
     char id[LTC_UUID_LEN + 1];
     if (ltc_name_parse(req->name, "orders", "name", id, st) != 0) return -1;
-    const char *state = "";
-    if (otd_order_lock(c, st, id, &state) != 0) return -1;
-    if (strcmp(state, "REVIEWED") != 0)
+    const char *params[1] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_ORDER_FOR_CREDIT, 1, params);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "ORDER_NOT_FOUND", "order %s not found", id);
+    const char *state = ltc_pg_str(r, 0, 0);
+    if (strcmp(state, "REVIEWED") != 0 && strcmp(state, "CREDIT_HOLD") != 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_NOT_REVIEWED",
-                              "order %s is %s, only a REVIEWED order can be released", id, state);
-    if (otd_order_set_state(c, st, id, "RELEASED") != 0) return -1;
+                              "order %s is %s, only a REVIEWED or CREDIT_HOLD order can be released", id, state);
+    otd_credit_answer credit;
+    otd_credit_check(c, LTC__DTC__V1__CREDIT_STAGE__CREDIT_STAGE_RELEASE, otd_customer_from_pg(c, r, 0, 4), id,
+                     ltc_pg_str(r, 0, 1), ltc_pg_str(r, 0, 3), ltc_pg_i64(r, 0, 2), &credit);
+
+    if (otd_order_lock(c, st, id, &state) != 0) return -1;
+    if (strcmp(state, "REVIEWED") != 0 && strcmp(state, "CREDIT_HOLD") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_NOT_REVIEWED",
+                              "order %s is %s, only a REVIEWED or CREDIT_HOLD order can be released", id, state);
+    if (otd_credit_record(c, st, id, "RELEASE", &credit) != 0) return -1;
+    int approved = credit.outcome == OTD_CREDIT_APPROVED;
+    const char *up[4] = {id, otd_credit_release_state(&credit),
+                         ltc_sql_text_array(c, approved ? NULL : credit.reasons, approved ? 0 : credit.n_reasons),
+                         credit.decision_id[0] ? credit.decision_id : NULL};
+    if (!ltc_call_query(c, st, SQL_ORDER_CREDIT_RESULT, 4, up)) return -1;
     Ltc__Otd__V1__ReleaseOrderResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__ReleaseOrderResponse, LTC__OTD__V1__RELEASE_ORDER_RESPONSE__INIT);
     if (otd_load_order(c, st, id, &resp->order) != 0) return -1;

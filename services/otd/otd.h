@@ -19,6 +19,7 @@
 #include "ltc/status.h"
 #include "ltc/terms.h"
 
+#include "ltc/dtc/v1/credit_service.pb-c.h"
 #include "ltc/otd/v1/intake_service.pb-c.h"
 #include "ltc/otd/v1/otd_service.pb-c.h"
 #include "ltc/otd/v1/resources.pb-c.h"
@@ -31,6 +32,58 @@
 
 /* --- handlers (intake.c) ------------------------------------------------------------------------------- */
 int otd_accept_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* --- handlers (customers.c) ---------------------------------------------------------------------------- */
+int otd_accept_customer_changed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* --- customers (customers.c): the snapshot that came with each order, kept current by LTB's changes ---------- */
+
+/* Checks a CustomerSnapshot `field` of a hand-off: customer "customers/{uuid}" (its id into id_out), legal_name 1
+ * to 200 characters, tax_id up to 64, country_code "" or two upper-case letters, billing_currency "" or an ISO 4217
+ * code, account_owner up to 128. A missing snapshot is a violation when `required`, else id_out is "". Adds a
+ * violation per bad field to st. 0 or -1 (INVALID_ARGUMENT). */
+int otd_check_customer(const Ltc__Type__V1__CustomerSnapshot *s, const char *field, int required,
+                       char id_out[LTC_UUID_LEN + 1], ltc_status *st);
+/* SQL columns of an order's customer snapshot (p: the table's alias with its dot, or ""), in the order
+ * otd_customer_from_pg reads them. */
+#define OTD_CUSTOMER_COLS(p)                                                                                           \
+    p "customer_id, " p "customer_legal_name, " p "customer_tax_id, " p "customer_country_code, " p                    \
+      "customer_billing_currency, " p "customer_account_owner"
+/* The snapshot from the six OTD_CUSTOMER_COLS columns of `row` from `col`; NULL when the customer id is NULL (an
+ * order from before customers). In the arena. */
+Ltc__Type__V1__CustomerSnapshot *otd_customer_from_pg(ltc_call *c, const PGresult *r, int row, int col);
+
+/* --- credit (credit.c): the questions to DTC at release and at shipment --------------------------------- */
+
+#define OTD_MAX_CREDIT_REASONS 8
+enum {
+    OTD_CREDIT_APPROVED = 1,
+    OTD_CREDIT_REFUSED = 2,
+    OTD_CREDIT_UNANSWERED = 3, /* no answer in time, an error status, or a malformed decision: fail closed */
+};
+typedef struct otd_credit_answer {
+    int outcome;
+    char decision_id[LTC_UUID_LEN + 1]; /* DTC's decision (lower case); "" when unanswered */
+    /* REFUSED: DTC's CreditRefusalReason names; UNANSWERED: "CREDIT_SERVICE_UNAVAILABLE". Static strings. */
+    const char *reasons[OTD_MAX_CREDIT_REASONS];
+    size_t n_reasons;
+} otd_credit_answer;
+
+/* Reads DTC's answer (pure): APPROVED (no reasons) or REFUSED (1 to OTD_MAX_CREDIT_REASONS reasons known to this
+ * build) with a "creditDecisions/{uuid}" name; 0. Anything else (NULL too) is UNANSWERED with the one reason
+ * "CREDIT_SERVICE_UNAVAILABLE"; -1. */
+int otd_credit_read(const Ltc__Dtc__V1__CheckCreditResponse *resp, otd_credit_answer *a);
+/* The short outcome name stored in credit_checks: "APPROVED", "REFUSED", "UNAVAILABLE" (pure). */
+const char *otd_credit_outcome_db(const otd_credit_answer *a);
+/* The order state a release answer leads to (pure): "RELEASED" when APPROVED, else "CREDIT_HOLD". */
+const char *otd_credit_release_state(const otd_credit_answer *a);
+/* Asks DTC CheckCredit(stage, reference "orders/{order_id}", deal, amount) with the deadline LTC_CREDIT_DEADLINE_MS
+ * (default 2000 ms; bounded by the caller's) and reads the answer into *a. Never fails: no answer is UNANSWERED. */
+void otd_credit_check(ltc_call *c, Ltc__Dtc__V1__CreditStage stage, const Ltc__Type__V1__CustomerSnapshot *customer,
+                      const char *order_id, const char *deal_id, const char *currency, int64_t amount_minor,
+                      otd_credit_answer *a);
+/* Records the answer in credit_checks (stage "RELEASE" or "SHIPMENT"), by the caller's principal. 0 or -1. */
+int otd_credit_record(ltc_call *c, ltc_status *st, const char *order_id, const char *stage, const otd_credit_answer *a);
 
 /* --- handlers (orders.c) ------------------------------------------------------------------------------- */
 int otd_get_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);

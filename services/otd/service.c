@@ -1,5 +1,6 @@
 /* service.c - the OTD service (order to deliver): ltc.otd.v1.OrderToDeliveryService for clients (through the
- * gateway) and ltc.otd.v1.IntakeService for the order hand-off from BTO; hands accepted deliveries to DTC. */
+ * gateway) and ltc.otd.v1.IntakeService for the hand-offs from BTO (orders) and LTB (customer changes); asks DTC for
+ * credit at release and shipment; hands accepted deliveries to DTC. */
 #include <stddef.h>
 
 #include "ltc/service.h"
@@ -29,10 +30,12 @@ static const ltc_method METHODS[] = {
     LTC_READ(OTD_SVC, GetShipment, otd_get_shipment, &SHIPMENT),
     LTC_WRITE(OTD_SVC, RecordAcceptance, otd_record_acceptance, &SHIPMENT),
     LTC_HANDOFF(INTAKE_SVC, AcceptOrder, otd_accept_order, "bto"),
+    LTC_HANDOFF(INTAKE_SVC, AcceptCustomerChanged, otd_accept_customer_changed, "ltb"),
 };
 
 static const char *const HEALTH[] = {"ltc.otd.v1.OrderToDeliveryService", "ltc.otd.v1.IntakeService", NULL};
-static const char *const PEERS[] = {"dtc", NULL};
+static const char *const PEERS[] = {"dtc", NULL}; /* hand-off: AcceptDelivery */
+static const char *const ASKS[] = {"dtc", NULL};  /* CreditService/CheckCredit at release and shipment */
 
 /* The OTD service: its method table, health names, hand-off peers and migrations. */
 ltc_service_def otd_service(void) {
@@ -43,6 +46,7 @@ ltc_service_def otd_service(void) {
         .n_methods = sizeof METHODS / sizeof METHODS[0],
         .health_services = HEALTH,
         .peers = PEERS,
+        .asks = ASKS,
         .migrations = ltc_service_migrations,
         .n_migrations = ltc_service_migrations_count,
     };

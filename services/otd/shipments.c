@@ -1,6 +1,8 @@
 /* shipments.c - shipments (发货) of scheduled orders and the customer's acceptance (验收) of each; an accepted
- * shipment is handed to DTC (IntakeService/AcceptDelivery, handoffs.c) in the same transaction.
+ * shipment is handed to DTC (IntakeService/AcceptDelivery, handoffs.c) in the same transaction. DTC is asked before
+ * each shipment (credit.c): a customer on credit hold gets nothing shipped.
  * Lock order everywhere: the order first, then the shipment. */
+#include <stdio.h>
 #include <string.h>
 
 #include "ltc/money.h"
@@ -9,6 +11,9 @@
 
 /* --- SQL ------------------------------------------------------------------------------------------------- */
 
+/* What CreateShipment asks DTC about, read before the question (no lock held across it). */
+static const char SQL_ORDER_FOR_CREDIT[] =
+    "SELECT state, deal_id, currency, " OTD_CUSTOMER_COLS("") " FROM orders WHERE id = $1";
 static const char SQL_ORDER_LINES_OF[] =
     "SELECT id, product_id, quantity, shipped_quantity, accepted_quantity, unit_price_minor, currency "
     "FROM order_lines WHERE order_id = $1 ORDER BY line_no";
@@ -160,22 +165,66 @@ static int write_shipment(ltc_call *c, ltc_status *st, const char *sid, const sh
     return otd_order_set_state(c, st, in->order, all_shipped ? "SHIPPED" : "PARTIALLY_SHIPPED");
 }
 
-/* CreateShipment: ships quantities of a SCHEDULED or PARTIALLY_SHIPPED order; the order becomes SHIPPED when every
- * line is fully shipped, else PARTIALLY_SHIPPED. Errors: INVALID_ARGUMENT "shipment", "shipment.order",
- * "shipment.lines", "shipment.lines[i].product" (malformed, twice in the shipment, not a line of the order),
+static int not_scheduled(ltc_status *st, const char *order, const char *state) {
+    return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_NOT_SCHEDULED",
+                          "order %s is %s; only a SCHEDULED or PARTIALLY_SHIPPED order can ship", order, state);
+}
+
+/* Asks DTC whether the order's customer may be shipped to (stage SHIPMENT, amount 0: holds and blocks only), before
+ * any row is locked. 0 with *a APPROVED, or -1: NOT_FOUND "ORDER_NOT_FOUND", FAILED_PRECONDITION
+ * "ORDER_NOT_SCHEDULED", "CREDIT_ON_HOLD" (DTC refused: its decision and reasons in the message and the ErrorInfo
+ * metadata "credit_decision", "credit_reasons"), UNAVAILABLE
+ * "CREDIT_SERVICE_UNAVAILABLE" (no answer: fail closed). */
+static int ask_shipment_credit(ltc_call *c, ltc_status *st, const char *order, otd_credit_answer *a) {
+    const char *p[1] = {order};
+    PGresult *r = ltc_call_query(c, st, SQL_ORDER_FOR_CREDIT, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "ORDER_NOT_FOUND", "order %s not found", order);
+    const char *state = ltc_pg_str(r, 0, 0);
+    if (strcmp(state, "SCHEDULED") != 0 && strcmp(state, "PARTIALLY_SHIPPED") != 0)
+        return not_scheduled(st, order, state);
+    otd_credit_check(c, LTC__DTC__V1__CREDIT_STAGE__CREDIT_STAGE_SHIPMENT, otd_customer_from_pg(c, r, 0, 3), order,
+                     ltc_pg_str(r, 0, 1), ltc_pg_str(r, 0, 2), 0, a);
+    if (a->outcome == OTD_CREDIT_APPROVED) return 0;
+    if (a->outcome == OTD_CREDIT_REFUSED) {
+        char reasons[256] = "";
+        for (size_t i = 0, used = 0; i < a->n_reasons && used < sizeof reasons; i++) {
+            int n = snprintf(reasons + used, sizeof reasons - used, "%s%s", i ? "," : "", a->reasons[i]);
+            if (n < 0) break;
+            used += (size_t)n;
+        }
+        ltc_status_set(st, LTC_FAILED_PRECONDITION, "CREDIT_ON_HOLD",
+                       "DTC holds the credit of order %s's customer (creditDecisions/%s): %s; nothing shipped", order,
+                       a->decision_id, reasons);
+        ltc_status_meta(st, "credit_decision", "creditDecisions/%s", a->decision_id);
+        return ltc_status_meta(st, "credit_reasons", "%s", reasons);
+    }
+    return ltc_status_set(st, LTC_UNAVAILABLE, "CREDIT_SERVICE_UNAVAILABLE",
+                          "DTC did not answer the credit check for order %s; nothing shipped, retry with the same "
+                          "request_id",
+                          order);
+}
+
+/* CreateShipment: ships quantities of a SCHEDULED or PARTIALLY_SHIPPED order once DTC approves (stage SHIPMENT: a hold
+ * or a block refuses; the approval is recorded in credit_checks); the order becomes SHIPPED when every line is fully
+ * shipped, else PARTIALLY_SHIPPED. Errors: INVALID_ARGUMENT "shipment", "shipment.order", "shipment.lines",
+ * "shipment.lines[i].product" (malformed, twice in the shipment, not a line of the order),
  * "shipment.lines[i].quantity"; NOT_FOUND "ORDER_NOT_FOUND"; FAILED_PRECONDITION "ORDER_NOT_SCHEDULED",
- * "OVER_SHIPMENT" (more than the line's unshipped quantity). */
+ * "OVER_SHIPMENT" (more than the line's unshipped quantity), "CREDIT_ON_HOLD" (nothing shipped); UNAVAILABLE
+ * "CREDIT_SERVICE_UNAVAILABLE" (DTC did not answer: nothing shipped). */
 int otd_create_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Otd__V1__CreateShipmentRequest *req = (const void *)m;
     ship_input in;
     memset(&in, 0, sizeof in);
     if (check_shipment(c, req->shipment, &in, st) != 0) return -1;
+    otd_credit_answer credit;
+    if (ask_shipment_credit(c, st, in.order, &credit) != 0) return -1;
 
     const char *state = "";
     if (otd_order_lock(c, st, in.order, &state) != 0) return -1;
     if (strcmp(state, "SCHEDULED") != 0 && strcmp(state, "PARTIALLY_SHIPPED") != 0)
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_NOT_SCHEDULED",
-                              "order %s is %s; only a SCHEDULED or PARTIALLY_SHIPPED order can ship", in.order, state);
+        return not_scheduled(st, in.order, state);
+    if (otd_credit_record(c, st, in.order, "SHIPMENT", &credit) != 0) return -1;
     const char *p[1] = {in.order};
     PGresult *lines = ltc_call_query(c, st, SQL_ORDER_LINES_OF, 1, p);
     if (!lines) return -1;

@@ -23,8 +23,8 @@ rendered objects must hold (the schema itself is checked by k8s_schema.sh):
   - Services: ports named grpc and metrics; stage services headless (round-robin over every replica);
   - the ConfigMap: each process listens where its container port is, metrics on 0.0.0.0:9464, targets name Services;
   - network policies, evaluated: default deny, and exactly the expected connections between the processes (gateway to
-    all four; ltb->bto, bto->otd, otd->dtc, dtc->bto, dtc->ltb), the gateway open to any source, DNS and PostgreSQL
-    egress for the stage services, nothing else;
+    all four; ltb->bto/otd/dtc, bto->otd, otd->dtc, dtc->bto, dtc->ltb), the gateway open to any source, DNS and
+    PostgreSQL egress for the stage services, nothing else;
   - no Secret is rendered (no secret value committed), and the dev secrets script makes exactly the Secrets and keys
     the dev overlay references; no env var holds a DSN or password literally;
   - a Namespace with Pod Security "restricted", every object in it; images set by the overlay.
@@ -46,9 +46,9 @@ REPO = Path(__file__).resolve().parents[2]
 STAGES = ("ltb", "bto", "otd", "dtc")
 PROCS = ("gateway",) + STAGES
 PORTS = {"gateway": 50051, "ltb": 50061, "bto": 50062, "otd": 50063, "dtc": 50064}
-# Who may open a gRPC connection to whom (hand-offs today: ltb->bto, bto->otd, otd->dtc, dtc->bto and ltb).
-ALLOWED = {("gateway", s) for s in STAGES} | {("ltb", "bto"), ("bto", "otd"), ("otd", "dtc"), ("dtc", "bto"),
-                                               ("dtc", "ltb")}
+# Who may open a gRPC connection to whom (hand-offs: ltb->bto, otd and dtc, bto->otd, otd->dtc, dtc->bto and ltb).
+ALLOWED = {("gateway", s) for s in STAGES} | {("ltb", "bto"), ("ltb", "otd"), ("ltb", "dtc"), ("bto", "otd"),
+                                               ("otd", "dtc"), ("dtc", "bto"), ("dtc", "ltb")}
 NAMESPACE = {"dev": "ltc-dev", "prod": "ltc"}
 # The TLS variables and the (Secret, key) each must name, through a read-only volume mount.
 TLS_VARS = {"LTC_TLS_CERT": "tls.crt", "LTC_TLS_KEY": "tls.key", "LTC_TLS_CA": "ca.crt"}

@@ -76,6 +76,7 @@ HANDOFFS = (("ltb", "/ltc.bto.v1.IntakeService/AcceptWonBid"),
             ("otd", "/ltc.dtc.v1.IntakeService/AcceptDelivery"),
             ("dtc", "/ltc.bto.v1.IntakeService/AcceptOrderClosure"),
             ("dtc", "/ltc.ltb.v1.IntakeService/AcceptCashCollected"))
+MARGIN_BPS = 2500             # the expected margin given at admission: above the policy's default minimum (1000)
 
 
 def say(*a):
@@ -314,9 +315,16 @@ class Workload:
             expected_amount=lc.money(DEAL_TOTAL, CURRENCY), expected_close_date=lc.days_ahead(30),
             win_probability_bps=5000,
             requirements=[lc.ltb.Requirement(code="CELLS", description="two cells", quantity=2)],
-            request_id=rid())).opportunity
+            customer_country_code="CN", request_id=rid())).opportunity   # the customer is created from the lead
         d["deal"] = "deals/" + lc.name_id(opp.name)
         d["deal_id"] = lc.name_id(opp.name)
+        # the order-admission gate before the bid; DTC down answers REFUSED (CREDIT_SERVICE_UNAVAILABLE): ask again
+        self._credit_gate(
+            i, "RequestOrderAdmission", s.ltb.RequestOrderAdmission,
+            lambda: lc.ltb.RequestOrderAdmissionRequest(opportunity=opp.name, amount=lc.money(DEAL_TOTAL, CURRENCY),
+                                                        expected_margin_bps=MARGIN_BPS, request_id=rid()),
+            passed=lambda r: r.decision.outcome == lc.ltb.ADMISSION_OUTCOME_ADMITTED,
+            reasons=lambda r: [x for c in r.decision.checks if not c.passed for x in c.reasons])
         bid = w(i, "CreateBid", s.ltb.CreateBid, lc.ltb.CreateBidRequest(
             bid=lc.ltb.Bid(opportunity=opp.name, amount=lc.money(DEAL_TOTAL, CURRENCY)), request_id=rid())).bid
         d["bid"] = bid.name
@@ -355,7 +363,11 @@ class Workload:
         lines = [(ln.product, ln.quantity) for ln in oo.lines]
         w(i, "ReviewOrder", s.otd.ReviewOrder, lc.otd.ReviewOrderRequest(name=o.name, approved=True, comment="ok",
                                                                           request_id=rid()))
-        w(i, "ReleaseOrder", s.otd.ReleaseOrder, lc.otd.ReleaseOrderRequest(name=o.name, request_id=rid()))
+        # DTC down at release: the order waits in CREDIT_HOLD (CREDIT_SERVICE_UNAVAILABLE), an OK answer: ask again
+        self._credit_gate(i, "ReleaseOrder", s.otd.ReleaseOrder,
+                          lambda: lc.otd.ReleaseOrderRequest(name=o.name, request_id=rid()),
+                          passed=lambda r: r.order.state == lc.otd.ORDER_STATE_RELEASED,
+                          reasons=lambda r: list(r.order.credit_hold_reasons))
         w(i, "ScheduleOrder", s.otd.ScheduleOrder, lc.otd.ScheduleOrderRequest(name=o.name, request_id=rid()))
         sh = w(i, "CreateShipment", s.otd.CreateShipment, lc.otd.CreateShipmentRequest(
             shipment=lc.otd.Shipment(order=o.name, lines=[lc.otd.ShipmentLine(product=p, quantity=n)
@@ -395,6 +407,22 @@ class Workload:
             else:
                 w(i, "RecordPayment", s.dtc.RecordPayment, pay(ref), key=ref)
         d["paid"] = True
+
+    def _credit_gate(self, i, kind, method, make_req, passed, reasons, budget=OP_BUDGET_S):
+        """A write whose OK answer may still say no because DTC did not answer the credit check (an admission
+        REFUSED, an order in CREDIT_HOLD, with CREDIT_SERVICE_UNAVAILABLE): asked again with a new request_id until
+        it passes. Any other reason is a violation: these deals' customers have no limit and no hold."""
+        deadline = time.monotonic() + budget
+        while True:
+            resp = self.cl.write(i, kind, method, make_req())
+            if passed(resp):
+                return resp
+            why = sorted(set(reasons(resp)))
+            if why != ["CREDIT_SERVICE_UNAVAILABLE"]:
+                raise AssertionError(f"deal {i}: {kind} refused for {why}")
+            if time.monotonic() >= deadline or self.stop.is_set():
+                raise Abandon(f"{kind}: the credit service did not answer for {budget:.0f} s")
+            time.sleep(0.5)
 
     def _invoices(self, order):
         return list(self.s.dtc.ListInvoices(lc.dtc.ListInvoicesRequest(order=order, page_size=100),

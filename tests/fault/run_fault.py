@@ -37,7 +37,8 @@ import faultlib as fl  # noqa: E402
 from faultlib import h, lc, say  # noqa: E402
 
 BASE_ENV = {"LTC_RELAY_MAX_BACKOFF_MS": "1000"}
-OUTBOX_WRITERS = ("MarkBidWon", "CreateOrder", "RecordAcceptance", "RecordPayment")
+# QualifyLead hands the customer it creates to BTO, OTD and DTC (AcceptCustomerChanged, docs/credit.md)
+OUTBOX_WRITERS = ("QualifyLead", "MarkBidWon", "CreateOrder", "RecordAcceptance", "RecordPayment")
 
 
 def crash_rules(point, p_intake, p_client):

@@ -21,7 +21,11 @@ C = grpc.StatusCode
 
 
 def lead_msg(**kw):
-    base = dict(source=lc.ltb.LEAD_SOURCE_WEBSITE, company_name="Errors Test Co", contact_email="qa@errors.example")
+    """A lead of a party of its own (company name, e-mail, phone): CreateLead refuses one that matches a customer or
+    a NEW lead (DUPLICATE_LEAD), and these leads stay NEW from one run to the next."""
+    u = uuid.uuid4().hex[:8]
+    base = dict(source=lc.ltb.LEAD_SOURCE_WEBSITE, company_name=f"Errors Test {u}",
+                contact_email=f"qa.{u}@errors.example", contact_phone=h.lead_to_cash.unique_phone())
     base.update(kw)
     return lc.ltb.Lead(**base)
 
@@ -137,8 +141,40 @@ class ErrorsTest(h.StackTestCase):
         d = h.expect_error(lambda: self.stubs.ltb.QualifyLead(lc.ltb.QualifyLeadRequest(
             name=deal.r["lead"], opportunity_title="again",
             iron_triangle=lc.types.IronTriangle(account_owner="a", solution_owner="s", fulfilment_owner="f"),
-            expected_amount=lc.money(100), request_id=lc.new_id())), C.FAILED_PRECONDITION)
-        self.assertDetails(d)
+            expected_amount=lc.money(100), customer_country_code="CN", request_id=lc.new_id())),
+            C.FAILED_PRECONDITION)
+        self.assertDetails(d, reason="LEAD_NOT_NEW")
+
+    def test_precondition_bid_needs_the_admission_gate(self):
+        # no decision yet: ADMISSION_REQUIRED; a margin below the policy's minimum: REFUSED, the bid ADMISSION_REFUSED;
+        # admitted, but a bid above the admitted amount plus the tolerance (10%): ADMISSION_EXCEEDED; nothing bid
+        deal = h.new_deal(self.stubs)
+        deal.run_until("qualify")
+        opp = deal.r["opportunity"]
+        amount = h.lead_to_cash.expected_total()
+
+        def bid(minor):
+            return lambda: self.stubs.ltb.CreateBid(lc.ltb.CreateBidRequest(
+                bid=lc.ltb.Bid(opportunity=opp, amount=lc.money(minor)), request_id=lc.new_id()))
+
+        self.assertDetails(h.expect_error(bid(amount), C.FAILED_PRECONDITION), reason="ADMISSION_REQUIRED")
+        low = self.stubs.ltb.RequestOrderAdmission(lc.ltb.RequestOrderAdmissionRequest(
+            opportunity=opp, amount=lc.money(amount), expected_margin_bps=500, request_id=lc.new_id())).decision
+        self.assertEqual(low.outcome, lc.ltb.ADMISSION_OUTCOME_REFUSED, str(low))
+        margin = [c for c in low.checks if c.check == lc.ltb.ADMISSION_CHECK_MARGIN]
+        self.assertEqual([(c.passed, list(c.reasons)) for c in margin], [(False, ["MARGIN_BELOW_MINIMUM"])], str(low))
+        self.assertEqual((low.expected_margin_bps, low.minimum_margin_bps), (500, 1000))
+        self.assertDetails(h.expect_error(bid(amount), C.FAILED_PRECONDITION), reason="ADMISSION_REFUSED")
+        deal.run_until("admit")         # a new request, margin 25%: ADMITTED, the refusal superseded
+        decisions = self.stubs.ltb.ListAdmissionDecisions(lc.ltb.ListAdmissionDecisionsRequest(
+            opportunity=opp)).decisions
+        self.assertEqual([(x.outcome, x.superseded) for x in decisions],
+                         [(lc.ltb.ADMISSION_OUTCOME_REFUSED, True), (lc.ltb.ADMISSION_OUTCOME_ADMITTED, False)])
+        self.assertDetails(h.expect_error(bid(amount + amount // 10 + 1), C.FAILED_PRECONDITION),
+                           reason="ADMISSION_EXCEEDED")
+        got = self.stubs.ltb.GetOpportunity(lc.ltb.GetOpportunityRequest(name=opp)).opportunity
+        self.assertEqual(got.stage, lc.ltb.OPPORTUNITY_STAGE_QUALIFIED)
+        deal.run_until("create_bid")    # within the admitted amount: the bid goes out
 
     # --- ALREADY_EXISTS and idempotency ----------------------------------------------------------------------
 
@@ -163,16 +199,17 @@ class ErrorsTest(h.StackTestCase):
         req = lc.ltb.QualifyLeadRequest(
             name=deal.r["lead"], opportunity_title="idempotent qualify",
             iron_triangle=lc.types.IronTriangle(account_owner="a", solution_owner="s", fulfilment_owner="f"),
-            expected_amount=lc.money(100000), request_id=lc.new_id())
+            expected_amount=lc.money(100000), customer_country_code="CN", request_id=lc.new_id())
         first = self.stubs.ltb.QualifyLead(req)
         second = self.stubs.ltb.QualifyLead(req)   # a retry, not a second qualification
         self.assertEqual(first.opportunity.name, second.opportunity.name)
 
     def test_idempotency_key_reused_with_other_body(self):
         rid = lc.new_id()
-        self.stubs.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=lead_msg(company_name="Key One"), request_id=rid))
+        self.stubs.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=lead_msg(company_name=f"Key One {rid[:8]}"),
+                                                           request_id=rid))
         d = h.expect_error(lambda: self.stubs.ltb.CreateLead(lc.ltb.CreateLeadRequest(
-            lead=lead_msg(company_name="Key Two"), request_id=rid)), C.ALREADY_EXISTS)
+            lead=lead_msg(company_name=f"Key Two {rid[:8]}"), request_id=rid)), C.ALREADY_EXISTS)
         self.assertDetails(d, reason="IDEMPOTENCY_KEY_REUSED")
 
     def test_idempotent_concurrent_repeats(self):

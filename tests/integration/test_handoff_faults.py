@@ -87,9 +87,12 @@ class HandoffFaultsTest(h.StackTestCase):
         self._assert_delivered_once(deal, handoff_id)
 
     def _won_bid_request(self, deal_uuid, handoff_id, customer="Direct Intake Co"):
+        # the customer travels with every hand-off (docs/credit.md): one of its own for this deal
+        snapshot = lc.types.CustomerSnapshot(customer="customers/" + deal_uuid, legal_name=customer, country_code="CN",
+                                             billing_currency="CNY", account_owner="ar.x")
         return lc.bto.AcceptWonBidRequest(
             handoff_id=handoff_id, deal="deals/" + deal_uuid, opportunity="opportunities/" + deal_uuid,
-            bid="bids/" + lc.new_id(), customer_name=customer,
+            bid="bids/" + lc.new_id(), customer_name=customer, customer=snapshot,
             iron_triangle=lc.types.IronTriangle(account_owner="ar.x", solution_owner="sr.y", fulfilment_owner="fr.z"),
             expected_amount=lc.money(1234500),
             requirements=[lc.bto.WonBidRequirement(code="THROUGHPUT", description="2 cells", quantity=2)],
@@ -107,6 +110,8 @@ class HandoffFaultsTest(h.StackTestCase):
             self.assertEqual(inbox_rows(handoff_id), 1)
             got = self.stubs.bto.GetDeal(lc.bto.GetDealRequest(name="deals/" + deal_uuid)).deal
             self.assertEqual(got.customer_name, "Direct Intake Co")
+            self.assertEqual((got.customer.customer, got.customer.legal_name),
+                             (req.customer.customer, "Direct Intake Co"))
             self.assertEqual(lc.to_minor(got.expected_amount), 1234500)
 
             other = self._won_bid_request(deal_uuid, handoff_id, customer="Someone Else Ltd")

@@ -37,6 +37,33 @@ class LeadToCashTest(h.StackTestCase):
         self.assertEqual(s["bid_won"], "BID_STATE_WON")
         self.assertEqual(s["opportunity_won"], "OPPORTUNITY_STAGE_WON")
         self.assertEqual(s["opportunity_final"], "OPPORTUNITY_STAGE_CASH_COLLECTED")
+        self.assertEqual(s["admission"], "ADMISSION_OUTCOME_ADMITTED")
+
+    def test_customer_created_from_the_lead_and_admission(self):
+        # QualifyLead created the customer from the lead (legal name = company name, the lead's contact); it is
+        # the opportunity's, listed by customer; the bid went out on the ADMITTED decision, for the bid amount
+        r = self.r
+        self.assertTrue(r["customer"].startswith("customers/"), r["customer"])
+        c = self.stubs.ltb.GetCustomer(lc.ltb.GetCustomerRequest(name=r["customer"])).customer
+        self.assertEqual((c.legal_name, c.state, c.country_code, c.billing_currency),
+                         (r["customer_name"], lc.ltb.CUSTOMER_STATE_ACTIVE, lead_to_cash.CUSTOMER_COUNTRY, "CNY"))
+        lead = self.stubs.ltb.GetLead(lc.ltb.GetLeadRequest(name=r["lead"])).lead
+        self.assertEqual(lead.customer, r["customer"])
+        self.assertEqual([(x.email, x.normalized_phone) for x in c.contacts],
+                         [(lead.contact_email, lead.normalized_phone)])
+        self.assertTrue(lead.normalized_phone.startswith("+8613"), lead.normalized_phone)
+        opps = self.stubs.ltb.ListOpportunities(lc.ltb.ListOpportunitiesRequest(customer=r["customer"])).opportunities
+        self.assertEqual([o.name for o in opps], [r["opportunity"]])
+        decisions = self.stubs.ltb.ListAdmissionDecisions(lc.ltb.ListAdmissionDecisionsRequest(
+            opportunity=r["opportunity"])).decisions
+        self.assertEqual([(d.name, d.outcome, d.superseded) for d in decisions],
+                         [(r["admission"], lc.ltb.ADMISSION_OUTCOME_ADMITTED, False)])
+        d = decisions[0]
+        self.assertEqual(lc.to_minor(d.admitted_amount, "CNY"), r["bid_amount"])
+        self.assertEqual((d.expected_margin_bps, d.minimum_margin_bps), (lead_to_cash.EXPECTED_MARGIN_BPS, 1000))
+        self.assertEqual([(x.check, x.passed) for x in d.checks],
+                         [(lc.ltb.ADMISSION_CHECK_CREDIT, True), (lc.ltb.ADMISSION_CHECK_COMPLIANCE, True),
+                          (lc.ltb.ADMISSION_CHECK_MARGIN, True)])
 
     def test_ltb_stage_history(self):
         self.assertEqual(self.r["stage_history"],
@@ -112,7 +139,8 @@ class LeadToCashTest(h.StackTestCase):
         self.assertEqual(len(self.r["payments"]), len(self.r["invoices"]) + 1)
 
     def test_stage_lines_printed(self):
-        for needle in ("LTB  lead leads/", "LTB  bid won -> handed to BTO", "BTO  deal received (hand-off)",
+        for needle in ("LTB  lead leads/", "LTB  order admission ADMITTED", "LTB  bid won -> handed to BTO",
+                       "BTO  deal received (hand-off)",
                        "OTD  order received (hand-off)", "OTD  order scheduled: promise date",
                        "LTB  opportunity CASH_COLLECTED"):
             self.assertTrue(any(line.startswith(needle) for line in self.lines), f"no line starting {needle!r}")

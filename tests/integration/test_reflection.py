@@ -40,7 +40,7 @@ EXPECTED = {
     "bto": ["ltc.bto.v1.BidToOrderService", "ltc.bto.v1.IntakeService", "ltc.admin.v1.HandoffAdminService", "ltc.audit.v1.AuditService"] + STANDARD,
     "otd": ["ltc.otd.v1.OrderToDeliveryService", "ltc.otd.v1.IntakeService",
             "ltc.admin.v1.HandoffAdminService", "ltc.audit.v1.AuditService"] + STANDARD,
-    "dtc": ["ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService",
+    "dtc": ["ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService", "ltc.dtc.v1.CreditService",
             "ltc.admin.v1.HandoffAdminService", "ltc.audit.v1.AuditService"] + STANDARD,
 }
 
@@ -206,11 +206,12 @@ class ReflectionTest(unittest.TestCase):
         Create, create = unary(ch, pool, "ltc.ltb.v1.LeadToBidService", "CreateLead")
         Get, get = unary(ch, pool, "ltc.ltb.v1.LeadToBidService", "GetLead")
         source = pool.FindEnumTypeByName("ltc.ltb.v1.LeadSource").values_by_name["LEAD_SOURCE_WEBSITE"].number
-        company = f"Reflected Co {uuid.uuid4().hex[:8]}"
+        u = uuid.uuid4().hex[:8]
+        company = f"Reflected Co {u}"
         req = Create(request_id=str(uuid.uuid4()))
         req.lead.source = source
         req.lead.company_name = company
-        req.lead.contact_email = "reflect@example.com"
+        req.lead.contact_email = f"reflect.{u}@example.com"   # a party of its own: no DUPLICATE_LEAD next run
         lead = create(req).lead
         self.assertTrue(lead.name.startswith("leads/"))
         new = pool.FindEnumTypeByName("ltc.ltb.v1.LeadState").values_by_name["LEAD_STATE_NEW"].number

@@ -25,8 +25,11 @@ def mask(*paths):
 
 
 def new_lead(stubs, **kw):
-    base = dict(source=lc.ltb.LEAD_SOURCE_EVENT, company_name=f"Update Co {uuid.uuid4().hex[:6]}",
-                contact_name="Li Lei", contact_email="li.lei@update.example", contact_phone="+86 10 1234")
+    """A NEW lead of a party of its own (company name, e-mail and phone of its own: CreateLead refuses a lead that
+    matches a customer or a NEW lead, DUPLICATE_LEAD, and these leads stay NEW)."""
+    u = uuid.uuid4().hex[:8]
+    base = dict(source=lc.ltb.LEAD_SOURCE_EVENT, company_name=f"Update Co {u}", contact_name="Li Lei",
+                contact_email=f"li.lei.{u}@update.example", contact_phone=h.lead_to_cash.unique_phone())
     base.update(kw)
     return stubs.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=lc.ltb.Lead(**base), request_id=lc.new_id())).lead
 

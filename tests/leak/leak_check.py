@@ -10,7 +10,8 @@ stage services and the gateway are started by this script as its own children, w
 (`scripts/stack env`) and the security settings scripts/stack would give them (TLS, mTLS, tokens; the development
 PKI of scripts/pki), so that their exit codes are seen. The run: several deals from lead to cash through the
 gateway, bad requests of every kind (undecodable bytes, unknown methods, invalid fields, unknown resources, a reused
-request_id), a hand-off while its receiver is down, and PostgreSQL killed -9 and restarted under load (reconnection
+request_id), customers, admission and credit (duplicates, four-eyes limits, holds, an overridden admission, a
+block), a hand-off while its receiver is down, and PostgreSQL killed -9 and restarted under load (reconnection
 paths). Then every process gets SIGTERM and must exit 0 within its grace period, with no leak report (LeakSanitizer
 "detected memory leaks", valgrind "definitely/indirectly lost" beyond the suppressions) and no sanitizer or memcheck
 error in its output. Exit status 0 only then.
@@ -22,6 +23,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -192,7 +194,8 @@ def bad_requests(stubs):
         payment=lc.dtc.Payment(invoice="invoices/" + lc.new_id(), amount=lc.money(100)), request_id=lc.new_id()),
         timeout=30), (C.NOT_FOUND,))
     rid = lc.new_id()
-    req = lc.ltb.CreateLeadRequest(lead=lc.ltb.Lead(source=lc.ltb.LEAD_SOURCE_INBOUND, company_name="Leak Co"),
+    req = lc.ltb.CreateLeadRequest(lead=lc.ltb.Lead(source=lc.ltb.LEAD_SOURCE_INBOUND,
+                                                    company_name=f"Leak Co {rid[:8]}"),   # not a DUPLICATE_LEAD
                                    request_id=rid)
     stubs.ltb.CreateLead(req, timeout=30)
     stubs.ltb.CreateLead(req, timeout=30)          # the stored answer
@@ -218,6 +221,72 @@ def bad_requests(stubs):
         if opp:
             expect_error(lambda: stranger.ltb.GetOpportunity(lc.ltb.GetOpportunityRequest(name=opp[0].name)),
                          (C.PERMISSION_DENIED,))
+
+
+def customers_and_credit(timeout):
+    """The paths of issue #13 (docs/credit.md), each person with a token of their own: a customer and its duplicate,
+    a lead refused as a duplicate, a limit set with four eyes, exposure, a manual hold placed and released, an
+    admission refused on margin and overridden by a manager, a block and its lifting by another person."""
+    C = grpc.StatusCode
+    u = uuid.uuid4().hex[:8]
+    people = {k: gateway_stubs(f"leak.{k}", role, timeout) for k, role in
+              (("sales", "sales"), ("fin1", "finance"), ("fin2", "finance"), ("mgr1", "manager"), ("mgr2", "manager"))}
+    sales, fin1, fin2, mgr1, mgr2 = (people[k] for k in ("sales", "fin1", "fin2", "mgr1", "mgr2"))
+    try:
+        email = f"li.wei.{u}@leak.example"
+        cust = sales.ltb.CreateCustomer(lc.ltb.CreateCustomerRequest(customer=lc.ltb.Customer(
+            legal_name=f"Leak Trading {u} Co., Ltd.", country_code="CN", billing_currency="CNY",
+            account_owner="leak.sales", contacts=[lc.ltb.Contact(display_name="Li Wei", email=email,
+                                                                 phone=f"021 5{int(u, 16) % 10_000_000:07d}")]),
+            request_id=lc.new_id())).customer
+        expect_error(lambda: sales.ltb.CreateCustomer(lc.ltb.CreateCustomerRequest(customer=lc.ltb.Customer(
+            legal_name=f"LEAK-TRADING {u.upper()} LTD", country_code="CN", billing_currency="CNY",
+            account_owner="leak.sales"), request_id=lc.new_id())), (C.ALREADY_EXISTS,))
+        sales.ltb.FindDuplicateCustomers(lc.ltb.FindDuplicateCustomersRequest(
+            company_name=f"leak trading {u}", email=email.upper(), country_code="CN"))
+        expect_error(lambda: sales.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=lc.ltb.Lead(
+            source=lc.ltb.LEAD_SOURCE_INBOUND, company_name=f"Someone {u}", contact_email=email),
+            request_id=lc.new_id())), (C.ALREADY_EXISTS,))
+        change = fin1.dtc.RequestCreditLimitChange(lc.dtc.RequestCreditLimitChangeRequest(
+            credit_limit_change=lc.dtc.CreditLimitChange(customer=cust.name, new_limit=lc.money(1_000_000_00),
+                                                         reason="leak check"),
+            request_id=lc.new_id())).credit_limit_change
+        expect_error(lambda: fin1.dtc.ApproveCreditLimitChange(lc.dtc.ApproveCreditLimitChangeRequest(
+            name=change.name, request_id=lc.new_id())), (C.PERMISSION_DENIED,))
+        fin2.dtc.ApproveCreditLimitChange(lc.dtc.ApproveCreditLimitChangeRequest(name=change.name, comment="ok",
+                                                                                 request_id=lc.new_id()))
+        fin1.dtc.GetCreditExposure(lc.dtc.GetCreditExposureRequest(customer=cust.name, currency_code="CNY"))
+        hold = fin1.dtc.PlaceCreditHold(lc.dtc.PlaceCreditHoldRequest(
+            credit_hold=lc.dtc.CreditHold(customer=cust.name, reason="leak check"),
+            request_id=lc.new_id())).credit_hold
+        fin2.dtc.ReleaseCreditHold(lc.dtc.ReleaseCreditHoldRequest(name=hold.name, reason="settled",
+                                                                   request_id=lc.new_id()))
+        fin1.dtc.ListCreditHolds(lc.dtc.ListCreditHoldsRequest(customer=cust.name, page_size=5))
+        lead = sales.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=lc.ltb.Lead(
+            source=lc.ltb.LEAD_SOURCE_INBOUND, company_name=cust.legal_name, customer=cust.name),
+            request_id=lc.new_id())).lead
+        opp = sales.ltb.QualifyLead(lc.ltb.QualifyLeadRequest(
+            name=lead.name, opportunity_title="leak line", expected_amount=lc.money(100_000_00),
+            iron_triangle=lc.types.IronTriangle(account_owner="leak.sales", solution_owner="leak.sr",
+                                                fulfilment_owner="leak.fr"),
+            request_id=lc.new_id())).opportunity
+        d = sales.ltb.RequestOrderAdmission(lc.ltb.RequestOrderAdmissionRequest(
+            opportunity=opp.name, expected_margin_bps=500, request_id=lc.new_id())).decision
+        if d.outcome != lc.ltb.ADMISSION_OUTCOME_REFUSED:
+            raise AssertionError(f"a 5% margin admitted: {d}")
+        mgr1.ltb.OverrideOrderAdmission(lc.ltb.OverrideOrderAdmissionRequest(opportunity=opp.name, reason="leak",
+                                                                             request_id=lc.new_id()))
+        sales.ltb.ListAdmissionDecisions(lc.ltb.ListAdmissionDecisionsRequest(opportunity=opp.name))
+        mgr1.ltb.BlockCustomer(lc.ltb.BlockCustomerRequest(
+            name=cust.name, block_reason=lc.ltb.CUSTOMER_BLOCK_REASON_COMPLIANCE, note="leak check",
+            request_id=lc.new_id()))
+        expect_error(lambda: mgr1.ltb.UnblockCustomer(lc.ltb.UnblockCustomerRequest(
+            name=cust.name, note="mine", request_id=lc.new_id())), (C.PERMISSION_DENIED,))
+        mgr2.ltb.UnblockCustomer(lc.ltb.UnblockCustomerRequest(name=cust.name, note="cleared",
+                                                               request_id=lc.new_id()))
+    finally:
+        for stubs in people.values():
+            stubs.close()
 
 
 def lc_deal(stubs, wait_s):
@@ -265,6 +334,8 @@ def main():
             say(f"leak ({mode}): deal {k + 1} from lead to cash, each step by its person's token")
         bad_requests(stubs)
         say(f"leak ({mode}): bad requests answered")
+        customers_and_credit(60 if slow else 10)
+        say(f"leak ({mode}): customers, admission and credit")
         # a hand-off while its receiver is down (stopped: its exit is checked too), then delivered
         d = lc_deal(stubs, wait_s)
         d.run_until("create_bid")

@@ -359,7 +359,7 @@ class SecurityTest(unittest.TestCase):
                 with self.subTest(text=evil):
                     lead = s.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=lc.ltb.Lead(
                         source=lc.ltb.LEAD_SOURCE_WEBSITE, company_name=evil, contact_name=evil,
-                        contact_email=f"inj{i}.{RUN}@example.com", contact_phone="+86 10 1234 5678"),
+                        contact_email=f"inj{i}.{RUN}@example.com", contact_phone=lead_to_cash.unique_phone()),
                         request_id=lc.new_id())).lead
                     got = s.ltb.GetLead(lc.ltb.GetLeadRequest(name=lead.name)).lead
                     self.assertEqual((got.company_name, got.contact_name), (evil, evil))

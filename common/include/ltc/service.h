@@ -16,6 +16,7 @@ typedef struct ltc_service_def {
     size_t n_methods;
     const char *const *health_services; /* NULL-terminated full service names */
     const char *const *peers;           /* NULL-terminated hand-off destinations ("bto"); target from LTC_BTO_TARGET */
+    const char *const *asks;            /* NULL-terminated peers asked synchronously (ltc/ask.h): "dtc" */
     const ltc_migration *migrations;
     size_t n_migrations;
 } ltc_service_def;

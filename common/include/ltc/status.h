@@ -32,6 +32,7 @@ typedef enum ltc_code {
 } ltc_code;
 
 #define LTC_STATUS_MAX_VIOLATIONS 16
+#define LTC_STATUS_MAX_META 2
 
 typedef struct ltc_field_violation {
     char field[96];
@@ -49,6 +50,12 @@ typedef struct ltc_status {
     uint8_t *raw_details;
     size_t raw_details_len;
     int64_t retry_delay_ms; /* > 0: a google.rpc.RetryInfo detail (rate limits) */
+    /* Extra ErrorInfo metadata entries (ltc_status_meta), e.g. "matches" of DUPLICATE_CUSTOMER. */
+    size_t n_meta;
+    struct {
+        char key[32];
+        char value[1024];
+    } meta[LTC_STATUS_MAX_META];
 } ltc_status;
 
 /* Resets to OK, freeing any raw details. */
@@ -61,6 +68,10 @@ int ltc_status_set(ltc_status *st, ltc_code code, const char *reason, const char
 /* Adds a BadRequest violation for `field` and makes the status INVALID_ARGUMENT (reason "INVALID_ARGUMENT",
  * message naming the first bad field). Further violations are added to the list. Returns -1. */
 int ltc_status_bad_field(ltc_status *st, const char *field, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* Adds an ErrorInfo metadata entry `key` = the formatted value (cut at 1023 bytes; ignored beyond
+ * LTC_STATUS_MAX_META entries). Keeps code and reason. Returns -1. */
+int ltc_status_meta(ltc_status *st, const char *key, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Name of a code, "INVALID_ARGUMENT" etc. Never NULL. */
 const char *ltc_code_name(ltc_code code);

@@ -31,8 +31,14 @@ async function expectError(call, codeName) {
   assert.fail(`expected ${codeName}, got a response: ${JSON.stringify(resp).slice(0, 300)}`);
 }
 
-const lead = (over = {}) => ({ source: 'LEAD_SOURCE_WEBSITE', company_name: 'Node Errors Co',
-                               contact_email: 'qa@node.example', ...over });
+// Each lead a party of its own (company name, e-mail and phone): CreateLead refuses a lead matching a customer or a
+// NEW lead (DUPLICATE_LEAD), and these leads stay NEW, or become customers, from one run to the next.
+const lead = (over = {}) => {
+  const u = lc.newId().slice(0, 8);
+  const n = String(parseInt(u, 16) % 1000000000).padStart(9, '0');
+  return { source: 'LEAD_SOURCE_WEBSITE', company_name: `Node Errors ${u}`, contact_email: `qa.${u}@node.example`,
+           contact_phone: `+86 13${n.slice(0, 1)} ${n.slice(1, 5)} ${n.slice(5)}`, ...over };
+};
 
 test('INVALID_ARGUMENT lists every bad field in BadRequest', async () => {
   const d = await expectError(() => s.ltb.CreateLead({
@@ -71,7 +77,8 @@ test('FAILED_PRECONDITION: a lead qualified twice', async () => {
   const l = (await s.ltb.CreateLead({ lead: lead(), request_id: lc.newId() })).lead;
   const qualify = () => s.ltb.QualifyLead({
     name: l.name, opportunity_title: 'Node deal', expected_amount: lc.money(100000),
-    iron_triangle: { account_owner: 'a', solution_owner: 's', fulfilment_owner: 'f' }, request_id: lc.newId() });
+    iron_triangle: { account_owner: 'a', solution_owner: 's', fulfilment_owner: 'f' },
+    customer_country_code: 'CN', request_id: lc.newId() });
   await qualify();
   const d = await expectError(qualify, 'FAILED_PRECONDITION');
   assert.equal(d.reason, 'LEAD_NOT_NEW');
@@ -79,8 +86,9 @@ test('FAILED_PRECONDITION: a lead qualified twice', async () => {
 
 test('idempotency: a repeat returns the first response; another request with the same id is refused', async () => {
   const rid = lc.newId();
-  const first = await s.ltb.CreateLead({ lead: lead({ company_name: `Idem ${rid.slice(0, 8)}` }), request_id: rid });
-  const again = await s.ltb.CreateLead({ lead: lead({ company_name: `Idem ${rid.slice(0, 8)}` }), request_id: rid });
+  const idem = lead({ company_name: `Idem ${rid.slice(0, 8)}` });   // the same lead twice: the same request
+  const first = await s.ltb.CreateLead({ lead: idem, request_id: rid });
+  const again = await s.ltb.CreateLead({ lead: idem, request_id: rid });
   assert.deepEqual(again, first);
   const d = await expectError(() => s.ltb.CreateLead({ lead: lead({ company_name: 'Other' }), request_id: rid }),
                               'ALREADY_EXISTS');

@@ -5,7 +5,8 @@
 //
 //   node tests/clients/node/lead_to_cash.js [--target HOST:PORT] [--quiet]
 //
-// LTB: lead, qualification (iron triangle, requirements), bid, won -> hand-off to BTO.
+// LTB: lead (a party of its own: company name, e-mail and phone of this run), qualification (iron triangle,
+//      requirements; the customer is created from the lead), order admission (ADMITTED), bid, won -> hand-off to BTO.
 // BTO: deal received, two products, a quote (one line discounted), accepted, contract (30% advance, 60% on
 //      acceptance, 10% retention), signed, order -> hand-off to OTD.
 // OTD: order received, reviewed, released, scheduled on a new resource (promise date), shipped in two parts, each
@@ -14,6 +15,7 @@
 // Ends with the opportunity CASH_COLLECTED, the BTO order and contract CLOSED and the DTC order account CLOSED.
 // Exit 0 on success; 1 with the failing step and the decoded error otherwise.
 
+const crypto = require('crypto');
 const lc = require('./ltc_client');
 
 const CUR = 'CNY';
@@ -22,12 +24,20 @@ const PRODUCT_B = { suffix: 'B', title: 'Vision kit', price: 50000n, cost: 30000
 const QTY_A = 3n;
 const QTY_B = 2n;
 const DISCOUNT_B_BPS = 1000n;
+const MARGIN_BPS = 2500;   // the expected margin given at admission, above the policy's default minimum (1000)
 const TERMS = [['PAYMENT_TERM_KIND_ADVANCE', 3000, 0], ['PAYMENT_TERM_KIND_ON_ACCEPTANCE', 6000, 30],
                ['PAYMENT_TERM_KIND_RETENTION', 1000, 365]];
 
 function expectedTotal() {
   const unitB = PRODUCT_B.price - (PRODUCT_B.price * DISCOUNT_B_BPS) / 10000n;
   return PRODUCT_A.price * QTY_A + unitB * QTY_B;
+}
+
+// A mobile number of its own, "+86 13x xxxx xxxx": CreateLead refuses a lead whose phone matches a customer or a NEW
+// lead (DUPLICATE_LEAD), so each deal's lead is a party of its own.
+function uniquePhone() {
+  const n = String(crypto.randomInt(0, 1000000000)).padStart(9, '0');
+  return `+86 13${n.slice(0, 1)} ${n.slice(1, 5)} ${n.slice(5)}`;
 }
 
 class DealFailure extends Error {}
@@ -48,7 +58,7 @@ async function runDeal(s, log) {
   // --- LTB ---
   let lead = (await s.ltb.CreateLead({
     lead: { source: 'LEAD_SOURCE_REFERRAL', company_name: `Huaxin Logistics ${run}`, contact_name: 'Wang Fang',
-            contact_email: `wang.fang+${run}@huaxin.example`, contact_phone: '+86 21 5555 0100' },
+            contact_email: `wang.fang+${run}@huaxin.example`, contact_phone: uniquePhone() },
     request_id: lc.newId() })).lead;
   check(lead.name.startsWith('leads/'), `lead name ${lead.name}`);
   state(lead.state, 'LEAD_STATE_NEW', 'lead');
@@ -60,18 +70,33 @@ async function runDeal(s, log) {
     expected_amount: lc.money(50000000n, CUR), expected_close_date: lc.daysAhead(45), win_probability_bps: 6000,
     requirements: [{ code: 'THROUGHPUT', description: '3 sorting cells, 1200 parcels/hour', quantity: '3' },
                    { code: 'VISION', description: 'barcode and damage detection', quantity: '2' }],
-    request_id: lc.newId() });
+    customer_country_code: 'CN', customer_billing_currency: CUR, request_id: lc.newId() });
   state(q.lead.state, 'LEAD_STATE_QUALIFIED', 'lead');
   const opp = q.opportunity;
   state(opp.stage, 'OPPORTUNITY_STAGE_QUALIFIED', 'opportunity');
   check(q.lead.opportunity === opp.name, `lead.opportunity ${q.lead.opportunity} != ${opp.name}`);
   check(opp.deal === `deals/${lc.nameId(opp.name)}`, `opportunity.deal ${opp.deal}`);
   check(opp.requirements.length === 2, `${opp.requirements.length} requirements`);
+  check(opp.customer.startsWith('customers/'), `opportunity.customer ${opp.customer}`);
+  check(q.lead.customer === opp.customer, `lead.customer ${q.lead.customer} != ${opp.customer}`);
   r.opportunity = opp.name;
   r.deal = opp.deal;
-  say('LTB', `lead qualified -> opportunity ${opp.name}`);
+  r.customer = opp.customer;
+  say('LTB', `lead qualified -> opportunity ${opp.name}, customer ${r.customer}`);
 
   const amount = expectedTotal();
+  // the order-admission gate (docs/credit.md): credit, compliance, margin; the bid needs an ADMITTED decision
+  const adm = await s.ltb.RequestOrderAdmission({ opportunity: r.opportunity, amount: lc.money(amount, CUR),
+                                                  expected_margin_bps: MARGIN_BPS, request_id: lc.newId() });
+  const failed = adm.decision.checks.filter((c) => !c.passed).map((c) => `${c.check}: ${c.reasons.join(',')}`);
+  state(adm.decision.outcome, 'ADMISSION_OUTCOME_ADMITTED', `admission (${failed.join('; ')})`);
+  check(failed.length === 0, `admitted with failed checks ${failed.join('; ')}`);
+  check(lc.toMinor(adm.decision.admitted_amount, CUR) === amount, 'admitted amount differs from the one asked');
+  check(adm.opportunity.admission && adm.opportunity.admission.name === adm.decision.name, 'opportunity.admission');
+  r.admission = adm.decision.name;
+  say('LTB', `order admission ${adm.decision.name} ADMITTED for ${lc.fmtMinor(amount, CUR)} (margin ` +
+             `${adm.decision.expected_margin_bps / 100}% >= ${adm.decision.minimum_margin_bps / 100}%)`);
+
   const bid = (await s.ltb.CreateBid({ bid: { opportunity: r.opportunity, amount: lc.money(amount, CUR) },
                                        request_id: lc.newId() })).bid;
   state(bid.state, 'BID_STATE_SUBMITTED', 'bid');
@@ -91,6 +116,7 @@ async function runDeal(s, log) {
   state(deal.state, 'DEAL_STATE_OPEN', 'BTO deal');
   check(deal.opportunity === r.opportunity && deal.bid === bid.name, 'deal opportunity/bid');
   check(deal.customer_name === lead.company_name, `deal customer ${deal.customer_name}`);
+  check(deal.customer && deal.customer.customer === r.customer, 'BTO deal.customer differs from the opportunity\'s');
   check(JSON.stringify(deal.iron_triangle) === JSON.stringify(triangle), 'deal iron triangle');
   check(lc.toMinor(deal.expected_amount, CUR) === amount, 'deal amount differs from the bid');
   say('BTO', `deal received (hand-off) ${deal.name}`);
@@ -153,6 +179,7 @@ async function runDeal(s, log) {
   state(otdOrder.state, 'ORDER_STATE_RECEIVED', 'OTD order');
   check(lc.toMinor(otdOrder.total, CUR) === orderTotal, 'OTD order total');
   check(otdOrder.payment_terms.length === 3, 'OTD order payment terms');
+  check(otdOrder.customer && otdOrder.customer.customer === r.customer, 'OTD order.customer differs');
   say('OTD', `order received (hand-off) ${otdOrder.name}`);
   state((await s.otd.ReviewOrder({ name: order.name, approved: true, comment: 'ok', request_id: lc.newId() })).order
     .state, 'ORDER_STATE_REVIEWED', 'OTD order');
@@ -240,7 +267,9 @@ async function runDeal(s, log) {
   await lc.waitFor(async () => (await s.bto.GetContract({ name: contract.name })).contract.state ===
                                 'CONTRACT_STATE_CLOSED', `BTO contract ${contract.name} to close`);
   say('LTB', `opportunity CASH_COLLECTED: ${lc.fmtMinor(orderTotal, CUR)}; BTO order and contract CLOSED`);
-  return { deal: r.deal, total: orderTotal, history: final.stage_history.map((h) => h.stage) };
+  check(acct.customer && acct.customer.customer === r.customer, 'DTC order_account.customer differs');
+  return { deal: r.deal, customer: r.customer, admission: r.admission, total: orderTotal,
+           history: final.stage_history.map((h) => h.stage) };
 }
 
 async function main() {
@@ -251,7 +280,8 @@ async function main() {
   const s = new lc.Stubs(target);
   try {
     const r = await runDeal(s, log);
-    console.log(`DEAL ${r.deal}: ${lc.fmtMinor(r.total, CUR)} collected; stages ${r.history.join(' -> ')}`);
+    console.log(`DEAL ${r.deal} (customer ${r.customer}, admission ${r.admission} ADMITTED): ` +
+                `${lc.fmtMinor(r.total, CUR)} collected; stages ${r.history.join(' -> ')}`);
     console.log('OK: lead to cash complete (Node client)');
     return 0;
   } catch (err) {

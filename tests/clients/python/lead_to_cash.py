@@ -3,7 +3,9 @@
 
     /usr/bin/python3 tests/clients/python/lead_to_cash.py --target 127.0.0.1:50051 [--quiet]
 
-LTB: lead, qualification (iron triangle, requirements), bid, won -> hand-off to BTO.
+LTB: lead (a party of its own: company name, e-mail and phone of this run), qualification (iron triangle,
+     requirements; the customer is created from the lead), order admission (credit, compliance, margin: ADMITTED),
+     bid, won -> hand-off to BTO.
 BTO: deal received, two products, a quote (one line discounted), accepted, contract (30% advance, 60% on
      acceptance, 10% retention), signed, order -> hand-off to OTD.
 OTD: order received, reviewed, released, scheduled on a new resource (promise date), shipped in two parts, each
@@ -38,6 +40,8 @@ PRODUCT_A = ("A", "Sorting robot arm", 123456, 80000, 20)
 PRODUCT_B = ("B", "Vision kit", 50000, 30000, 10)
 QTY_A, QTY_B = 3, 2
 DISCOUNT_B_BPS = 1000            # 10% off product B: 500.00 -> 450.00, exact
+EXPECTED_MARGIN_BPS = 2500       # the deal's expected margin (25%), above the admission policy's default minimum 10%
+CUSTOMER_COUNTRY = "CN"          # the customer QualifyLead creates from the lead
 PAYMENT_TERMS = (("PAYMENT_TERM_KIND_ADVANCE", 3000, 0),
                  ("PAYMENT_TERM_KIND_ON_ACCEPTANCE", 6000, 30),
                  ("PAYMENT_TERM_KIND_RETENTION", 1000, 365))
@@ -51,6 +55,13 @@ def expected_total():
     """The quote total the catalogue and discounts above must give, in minor units."""
     unit_b = PRODUCT_B[2] - PRODUCT_B[2] * DISCOUNT_B_BPS // 10000
     return PRODUCT_A[2] * QTY_A + unit_b * QTY_B
+
+
+def unique_phone():
+    """A mobile number of its own in international form, "+86 13x xxxx xxxx" (E.164 +8613xxxxxxxxx): each lead is a
+    party of its own, and CreateLead refuses a lead whose phone matches a customer or NEW lead (DUPLICATE_LEAD)."""
+    n = uuid.uuid4().int % 1_000_000_000
+    return f"+86 13{n // 100_000_000} {n // 10_000 % 10_000:04d} {n % 10_000:04d}"
 
 
 def _enum_name(enum_type, value):
@@ -103,14 +114,14 @@ class Deal:
         req = lc.ltb.CreateLeadRequest(
             lead=lc.ltb.Lead(source=lc.ltb.LEAD_SOURCE_REFERRAL, company_name=f"Huaxin Logistics {self.run}",
                              contact_name="Wang Fang", contact_email=f"wang.fang+{self.run}@huaxin.example",
-                             contact_phone="+86 21 5555 0100"),
+                             contact_phone=unique_phone()),
             request_id=lc.new_id())
         lead = self.s.ltb.CreateLead(req).lead
         self._check(lead.name.startswith("leads/"), f"lead name {lead.name!r}")
         self._state("lead_created", lc.ltb.LeadState, lead.state, "LEAD_STATE_NEW")
         self.r["lead"] = lead.name
         self.r["customer_name"] = lead.company_name
-        self._say("LTB", f"lead {lead.name} created ({lead.company_name})")
+        self._say("LTB", f"lead {lead.name} created ({lead.company_name}, {lead.contact_phone})")
         return lead
 
     def qualify(self):
@@ -124,7 +135,7 @@ class Deal:
             requirements=[lc.ltb.Requirement(code="THROUGHPUT", description="3 sorting cells, 1200 parcels/hour",
                                              quantity=3),
                           lc.ltb.Requirement(code="VISION", description="barcode and damage detection", quantity=2)],
-            request_id=lc.new_id())
+            customer_country_code=CUSTOMER_COUNTRY, customer_billing_currency=CURRENCY, request_id=lc.new_id())
         resp = self.s.ltb.QualifyLead(req)
         self._state("lead_qualified", lc.ltb.LeadState, resp.lead.state, "LEAD_STATE_QUALIFIED")
         opp = resp.opportunity
@@ -133,10 +144,38 @@ class Deal:
         self._check(resp.lead.opportunity == opp.name, f"lead.opportunity {resp.lead.opportunity!r} != {opp.name}")
         self._check(opp.deal == "deals/" + lc.name_id(opp.name), f"opportunity.deal {opp.deal!r} is not deals/<id>")
         self._check(len(opp.requirements) == 2, f"opportunity has {len(opp.requirements)} requirements, expected 2")
+        self._check(opp.customer.startswith("customers/"), f"opportunity.customer {opp.customer!r}")
+        self._check(resp.lead.customer == opp.customer, f"lead.customer {resp.lead.customer!r} != {opp.customer}")
         self.r["opportunity"] = opp.name
         self.r["deal"] = "deals/" + lc.name_id(opp.name)
-        self._say("LTB", f"lead qualified -> opportunity {opp.name} (AR {ar}, SR {sr}, FR {fr})")
+        self.r["customer"] = opp.customer
+        self._say("LTB", f"lead qualified -> opportunity {opp.name} (AR {ar}, SR {sr}, FR {fr}), "
+                         f"customer {opp.customer}")
         return resp
+
+    def admit(self):
+        """The order-admission gate (docs/credit.md): credit (DTC), compliance, margin; the bid needs ADMITTED."""
+        amount = expected_total()
+        resp = self.s.ltb.RequestOrderAdmission(lc.ltb.RequestOrderAdmissionRequest(
+            opportunity=self.r["opportunity"], amount=lc.money(amount, CURRENCY),
+            expected_margin_bps=EXPECTED_MARGIN_BPS, request_id=lc.new_id()))
+        d = resp.decision
+        self._check(d.name.startswith(self.r["opportunity"] + "/admissionDecisions/"), f"decision name {d.name!r}")
+        failed = [f"{_enum_name(lc.ltb.AdmissionCheck, c.check)}: {','.join(c.reasons)}" for c in d.checks
+                  if not c.passed]
+        self._state("admission", lc.ltb.AdmissionOutcome, d.outcome, "ADMISSION_OUTCOME_ADMITTED")
+        self._check(not failed, f"admitted with failed checks {failed}")
+        self._check(self._minor(d.admitted_amount, "decision.admitted_amount") == amount,
+                    f"admitted amount {lc.fmt_money(d.admitted_amount)}, asked {lc.fmt_minor(amount, CURRENCY)}")
+        self._check(resp.opportunity.admission.name == d.name,
+                    f"opportunity.admission {resp.opportunity.admission.name!r} != {d.name}")
+        self.r["admission"] = d.name
+        self.r["admitted_amount"] = amount
+        checks = ", ".join(_enum_name(lc.ltb.AdmissionCheck, c.check)[len("ADMISSION_CHECK_"):].lower()
+                           for c in d.checks)
+        self._say("LTB", f"order admission ADMITTED for {lc.fmt_money(d.admitted_amount)} ({checks} passed; "
+                         f"margin {d.expected_margin_bps / 100:.2f}% >= {d.minimum_margin_bps / 100:.2f}%)")
+        return d
 
     def create_bid(self):
         amount = expected_total()
@@ -173,6 +212,8 @@ class Deal:
         self._check(deal.opportunity == self.r["opportunity"], f"deal.opportunity {deal.opportunity!r}")
         self._check(deal.bid == self.r["bid"], f"deal.bid {deal.bid!r}")
         self._check(deal.customer_name == self.r["customer_name"], f"deal.customer_name {deal.customer_name!r}")
+        self._check(deal.customer.customer == self.r["customer"],
+                    f"deal.customer {deal.customer.customer!r} != {self.r['customer']}")
         t = deal.iron_triangle
         self._check((t.account_owner, t.solution_owner, t.fulfilment_owner) == self.r["iron_triangle"],
                     f"deal.iron_triangle {t}")
@@ -276,6 +317,8 @@ class Deal:
         self._state("otd_order_received", lc.otd.OrderState, o.state, "ORDER_STATE_RECEIVED")
         self._check(o.contract == self.r["contract"] and o.deal == self.r["deal"],
                     f"OTD order contract/deal {o.contract!r} {o.deal!r}")
+        self._check(o.customer.customer == self.r["customer"],
+                    f"OTD order.customer {o.customer.customer!r} != {self.r['customer']}")
         self.r["otd_order_total"] = self._minor(o.total, "otd order.total")
         self._check(self.r["otd_order_total"] == self.r["order_total"],
                     f"OTD order total {self.r['otd_order_total']} != BTO {self.r['order_total']}")
@@ -384,6 +427,8 @@ class Deal:
                                self._minor(i.amount, "invoice.amount"), lc.fmt_date(i.due_date)) for i in invs]
         self.r["invoice_total"] = sum(x[2] for x in self.r["invoices"])
         self.r["dtc_order_total"] = self._minor(acct.order_total, "order_account.order_total")
+        self._check(acct.customer.customer == self.r["customer"],
+                    f"DTC order_account.customer {acct.customer.customer!r} != {self.r['customer']}")
         for name, kind, amount, due in self.r["invoices"]:
             self._say("DTC", f"invoice {name} {kind[len('PAYMENT_TERM_KIND_'):]} {lc.fmt_minor(amount)} due {due}")
         self._say("DTC", f"{len(invs)} invoices raised (hand-offs), total {lc.fmt_minor(self.r['invoice_total'])}")
@@ -453,9 +498,9 @@ class Deal:
 
     # --- the whole flow --------------------------------------------------------------------------------------
 
-    STEPS = ("create_lead", "qualify", "create_bid", "mark_won", "wait_bto_deal", "create_products", "create_quote",
-             "accept_quote", "create_contract", "sign_contract", "create_order", "wait_otd_order", "review",
-             "release", "create_resource", "schedule", "ship_and_accept", "wait_invoices", "pay_all",
+    STEPS = ("create_lead", "qualify", "admit", "create_bid", "mark_won", "wait_bto_deal", "create_products",
+             "create_quote", "accept_quote", "create_contract", "sign_contract", "create_order", "wait_otd_order",
+             "review", "release", "create_resource", "schedule", "ship_and_accept", "wait_invoices", "pay_all",
              "wait_closure")
 
     def run_until(self, last_step):
@@ -480,7 +525,8 @@ class PeopleDeal(Deal):
     PEOPLE = {"ar": ("ar.li.na", "sales"), "sr": ("sr.zhang.wei", "solution"), "fr": ("fr.chen.jie", "fulfilment"),
               "fin": ("fin.zhao.min", "finance")}
     ACTOR = {
-        "create_lead": "ar", "qualify": "ar", "create_bid": "ar", "mark_won": "ar", "wait_bto_deal": "ar",
+        "create_lead": "ar", "qualify": "ar", "admit": "ar", "create_bid": "ar", "mark_won": "ar",
+        "wait_bto_deal": "ar",
         "create_products": "sr", "create_quote": "sr", "accept_quote": "ar", "create_contract": "ar",
         "sign_contract": "ar", "create_order": "ar", "wait_otd_order": "fr", "review": "fr", "release": "fr",
         "create_resource": "fr", "schedule": "fr", "ship_and_accept": "fr", "wait_invoices": "fin",
@@ -515,6 +561,8 @@ def summary_lines(r):
     cur = r["currency"]
     return [
         f"DEAL {r['deal']} ({r['customer_name']})",
+        f"  LTB  customer {r['customer']}; admission {r['admission']}: "
+        f"{r['states']['admission'][len('ADMISSION_OUTCOME_'):]} for {lc.fmt_minor(r['admitted_amount'], cur)}",
         f"  LTB  opportunity {r['opportunity']}: {r['states'].get('opportunity_final')}, collected "
         f"{lc.fmt_minor(r['ltb_collected'], cur)}",
         f"  BTO  order {r['order']}: {r['states'].get('bto_order_final')}, collected "

@@ -137,7 +137,8 @@ def _load():
         g[pkg + "_grpc"] = imp(f"ltc.{pkg}.v1.{pkg}_service_pb2_grpc")
         g[pkg + "_intake_grpc"] = imp(f"ltc.{pkg}.v1.intake_service_pb2_grpc")
     g["types"] = _merge("ltc.type.v1", imp("ltc.type.v1.money_pb2"), imp("ltc.type.v1.date_pb2"),
-                        imp("ltc.type.v1.iron_triangle_pb2"), imp("ltc.type.v1.payment_term_pb2"))
+                        imp("ltc.type.v1.iron_triangle_pb2"), imp("ltc.type.v1.payment_term_pb2"),
+                        imp("ltc.type.v1.customer_pb2"))
     g["rpc"] = _merge("google.rpc", imp("google.rpc.status_pb2"), imp("google.rpc.error_details_pb2"))
     g["audit"] = imp("ltc.audit.v1.audit_service_pb2")
     g["audit_grpc"] = imp("ltc.audit.v1.audit_service_pb2_grpc")

@@ -108,6 +108,42 @@ static void test_details_round_trip(void **state) {
     ltc_status_clear(&raw);
 }
 
+/* ltc_status_meta: extra ErrorInfo metadata after request_id, at most LTC_STATUS_MAX_META; cleared with the status. */
+static void test_metadata_entries(void **state) {
+    (void)state;
+    ltc_status st = {0};
+    ltc_status_set(&st, LTC_ALREADY_EXISTS, "DUPLICATE_CUSTOMER", "matches");
+    assert_int_equal(ltc_status_meta(&st, "matches", "%s,%s", "customers/a", "leads/b"), -1);
+    ltc_status_meta(&st, "second", "2");
+    ltc_status_meta(&st, "third", "dropped");
+    assert_int_equal(st.n_meta, LTC_STATUS_MAX_META);
+    assert_string_equal(st.reason, "DUPLICATE_CUSTOMER");
+    size_t n = 0;
+    uint8_t *bytes = ltc_status_pack_details(&st, "ltb.ltc", "req-2", &n);
+    Google__Rpc__Status *s = google__rpc__status__unpack(NULL, n, bytes);
+    assert_non_null(s);
+    Google__Rpc__ErrorInfo *info =
+        google__rpc__error_info__unpack(NULL, s->details[0]->value.len, s->details[0]->value.data);
+    assert_int_equal(info->n_metadata, 3);
+    assert_string_equal(info->metadata[0]->key, "request_id");
+    assert_string_equal(info->metadata[1]->key, "matches");
+    assert_string_equal(info->metadata[1]->value, "customers/a,leads/b");
+    assert_string_equal(info->metadata[2]->value, "2");
+    google__rpc__error_info__free_unpacked(info, NULL);
+    google__rpc__status__free_unpacked(s, NULL);
+    free(bytes);
+    /* without a request id, the entries alone */
+    bytes = ltc_status_pack_details(&st, "ltb.ltc", NULL, &n);
+    s = google__rpc__status__unpack(NULL, n, bytes);
+    info = google__rpc__error_info__unpack(NULL, s->details[0]->value.len, s->details[0]->value.data);
+    assert_int_equal(info->n_metadata, 2);
+    google__rpc__error_info__free_unpacked(info, NULL);
+    google__rpc__status__free_unpacked(s, NULL);
+    free(bytes);
+    ltc_status_clear(&st);
+    assert_int_equal(st.n_meta, 0);
+}
+
 static void test_unpack_rejects_garbage(void **state) {
     (void)state;
     ltc_status st = {0};
@@ -122,6 +158,7 @@ int main(void) {
         cmocka_unit_test(test_bad_field_replaces_other_status),
         cmocka_unit_test(test_retryable_codes),
         cmocka_unit_test(test_details_round_trip),
+        cmocka_unit_test(test_metadata_entries),
         cmocka_unit_test(test_unpack_rejects_garbage),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,0 +1,99 @@
+/* Unit tests of common/src/ask.c on detached calls: a question is typed (the request must be the method's input, the
+ * method must exist), asked only of a peer the process opened, and a peer that cannot be reached answers
+ * UNAVAILABLE or DEADLINE_EXCEEDED within the deadline, never success: callers fail closed on it. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <time.h>
+
+#include <cmocka.h>
+
+#include "google/protobuf/duration.pb-c.h"
+#include "ltc/ask.h"
+#include "ltc/dtc/v1/credit_service.pb-c.h"
+#include "ltc/server.h"
+
+static const ltc_ask_peer DTC_CREDIT = {"dtc", &ltc__dtc__v1__credit_service__descriptor};
+
+static void test_request_of_another_type_is_refused(void **state) {
+    (void)state;
+    ltc_call *c = ltc_call_create_detached(NULL);
+    ltc_status st = {0};
+    Google__Protobuf__Duration wrong = GOOGLE__PROTOBUF__DURATION__INIT;
+    ProtobufCMessage *out = (ProtobufCMessage *)1;
+    assert_int_equal(ltc_ask(c, &st, &DTC_CREDIT, "CheckCredit", &wrong.base, 100, &out), -1);
+    assert_null(out);
+    assert_int_equal(st.code, LTC_INTERNAL);
+    assert_non_null(strstr(st.message, "ltc.dtc.v1.CheckCreditRequest"));
+    ltc_status_clear(&st);
+    ltc_call_destroy_detached(c);
+}
+
+static void test_unknown_method_is_refused(void **state) {
+    (void)state;
+    ltc_call *c = ltc_call_create_detached(NULL);
+    ltc_status st = {0};
+    Ltc__Dtc__V1__CheckCreditRequest req = LTC__DTC__V1__CHECK_CREDIT_REQUEST__INIT;
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(ltc_ask(c, &st, &DTC_CREDIT, "GrantCredit", &req.base, 100, &out), -1);
+    assert_int_equal(st.code, LTC_INTERNAL);
+    assert_non_null(strstr(st.message, "GrantCredit"));
+    ltc_status_clear(&st);
+    ltc_call_destroy_detached(c);
+}
+
+static void test_peer_not_opened_is_refused(void **state) {
+    (void)state;
+    ltc_call *c = ltc_call_create_detached(NULL);
+    ltc_status st = {0};
+    Ltc__Dtc__V1__CheckCreditRequest req = LTC__DTC__V1__CHECK_CREDIT_REQUEST__INIT;
+    ProtobufCMessage *out = NULL;
+    assert_int_equal(ltc_ask(c, &st, &DTC_CREDIT, "CheckCredit", &req.base, 100, &out), -1);
+    assert_int_equal(st.code, LTC_INTERNAL);
+    assert_non_null(strstr(st.message, "does not ask dtc"));
+    ltc_status_clear(&st);
+    ltc_call_destroy_detached(c);
+}
+
+/* Nothing listens on port 1 of loopback: the question fails fast, and never as success. */
+static void test_unreachable_peer_fails_closed_within_the_deadline(void **state) {
+    (void)state;
+    ltc_status st = {0};
+    assert_int_equal(ltc_ask_open("dtc", "127.0.0.1:1", 0, &st), 0);
+    ltc_call *c = ltc_call_create_detached(NULL);
+    Ltc__Dtc__V1__CheckCreditRequest req = LTC__DTC__V1__CHECK_CREDIT_REQUEST__INIT;
+    ProtobufCMessage *out = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(ltc_ask(c, &st, &DTC_CREDIT, "CheckCredit", &req.base, 300, &out), -1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_null(out);
+    assert_true(st.code == LTC_UNAVAILABLE || st.code == LTC_DEADLINE_EXCEEDED);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_true(ms < 5000);
+    ltc_status_clear(&st);
+    ltc_call_destroy_detached(c);
+    ltc_ask_close_all();
+}
+
+static void test_bad_target_is_refused_at_open(void **state) {
+    (void)state;
+    ltc_status st = {0};
+    assert_int_equal(ltc_ask_open("dtc", "", 0, &st), -1);
+    assert_int_equal(st.code, LTC_INVALID_ARGUMENT);
+    ltc_status_clear(&st);
+    ltc_ask_close_all();
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_request_of_another_type_is_refused),
+        cmocka_unit_test(test_unknown_method_is_refused),
+        cmocka_unit_test(test_peer_not_opened_is_refused),
+        cmocka_unit_test(test_unreachable_peer_fails_closed_within_the_deadline),
+        cmocka_unit_test(test_bad_target_is_refused_at_open),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
