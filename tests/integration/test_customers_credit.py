@@ -254,6 +254,8 @@ class CustomersCreditTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         if not (PKI / "ca.crt").exists():
+            if os.environ.get("LTC_STACK_SECURITY") == "on":  # the security fixture runs it: a missing PKI is a failure
+                raise AssertionError(f"no development PKI in {PKI}, yet LTC_STACK_SECURITY=on")
             raise unittest.SkipTest(f"no development PKI in {PKI}: the stack is not running with security on")
         # (not h.ensure_up(): its probes are plaintext; the security fixture brought the stack up)
         as_user(AR, "sales").wait_ready(timeout=30)
