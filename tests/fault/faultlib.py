@@ -24,7 +24,8 @@ drain. Then every service is read as the PostgreSQL superuser (harness.sql) and 
     DTC closed account <=> BTO order closed <=> LTB cash collected;
   - amounts conserved: won = ordered (BTO) = received (OTD) = delivered = invoiced; collected = paid invoices =
     payments = BTO collected = LTB collected;
-  - exactly one outbox row per hand-off event, no outbox row pending, none parked.
+  - exactly one outbox row per hand-off event (won bid, order to OTD, order placed to DTC, delivery, closures), no
+    outbox row pending, none parked; every placed order has its DTC order account.
 
 Used by run_fault.py (the CLI and ctest entry); see docs/testing.md.
 """
@@ -75,7 +76,8 @@ HANDOFFS = (("ltb", "/ltc.bto.v1.IntakeService/AcceptWonBid"),
             ("bto", "/ltc.otd.v1.IntakeService/AcceptOrder"),
             ("otd", "/ltc.dtc.v1.IntakeService/AcceptDelivery"),
             ("dtc", "/ltc.bto.v1.IntakeService/AcceptOrderClosure"),
-            ("dtc", "/ltc.ltb.v1.IntakeService/AcceptCashCollected"))
+            ("dtc", "/ltc.ltb.v1.IntakeService/AcceptCashCollected"),
+            ("bto", "/ltc.dtc.v1.IntakeService/AcceptOrderPlaced"))
 MARGIN_BPS = 2500             # the expected margin given at admission: above the policy's default minimum (1000)
 
 
@@ -872,6 +874,11 @@ class Checker:
         sums["ordered"] += int(B[7])
         if outbox[(did, HANDOFFS[1][1])] != n_orders:
             self.err(f"deal {i}: {outbox[(did, HANDOFFS[1][1])]} AcceptOrder outbox rows for {n_orders} orders")
+        # BTO order <=> DTC order account from placement (AcceptOrderPlaced, exactly once: issue #13)
+        if outbox[(did, HANDOFFS[5][1])] != n_orders:
+            self.err(f"deal {i}: {outbox[(did, HANDOFFS[5][1])]} AcceptOrderPlaced outbox rows for {n_orders} orders")
+        if n_orders and (D is None or int(D[1]) != 1):
+            self.err(f"deal {i}: BTO placed an order but DTC has {D[1] if D else 0} order accounts (hand-off lost?)")
         # BTO order <=> OTD order
         bto_orders = set(filter(None, (B[10] or "").split(",")))
         otd_orders = set(filter(None, ((O[3] if O else "") or "").split(",")))
@@ -914,7 +921,7 @@ class Checker:
         if n_closure != closed:
             self.err(f"deal {i}: {n_closure} order closures for {closed} closed accounts")
         # DTC closed <=> BTO order closed and LTB cash collected, each hand-off exactly once
-        for s, method in HANDOFFS[3:]:
+        for s, method in HANDOFFS[3:5]:
             if outbox[(did, method)] != closed:
                 self.err(f"deal {i}: {outbox[(did, method)]} {method.rsplit('/', 1)[-1]} outbox rows, {closed} closed")
         if int(B[8]) != closed or int(B[5]) != closed:
