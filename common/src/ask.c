@@ -2,10 +2,13 @@
  * read-only while serving, so handlers on every worker share it without a lock. */
 #include "ltc/ask.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ltc/client.h"
+#include "ltc/config.h"
+#include "ltc/log.h"
 
 #define ASK_PEERS_MAX 8
 
@@ -70,4 +73,30 @@ int ltc_ask(ltc_call *c, ltc_status *st, const ltc_ask_peer *peer, const char *m
         return ltc_status_set(st, LTC_INTERNAL, NULL, "%s answered %s with a message that does not decode", peer->name,
                               path);
     return 0;
+}
+
+/* One cached value per variable: the few a process reads (a fixed table, filled once under a lock). */
+int ltc_ask_deadline_ms(const char *var, int def) {
+    static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    static struct {
+        const char *var;
+        int ms;
+    } cache[8];
+    static size_t n;
+    int ms = -1;
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < n && ms < 0; i++)
+        if (strcmp(cache[i].var, var) == 0) ms = cache[i].ms;
+    if (ms < 0) {
+        long v = def;
+        char err[160];
+        if (ltc_env_int(var, def, 100, 60000, &v, err, sizeof err) != 0) {
+            LTC_WARN("bad_config", NULL, "%s; using %d", err, def);
+            v = def;
+        }
+        ms = (int)v;
+        if (n < sizeof cache / sizeof cache[0]) cache[n++] = (typeof(cache[0])){var, ms};
+    }
+    pthread_mutex_unlock(&mu);
+    return ms;
 }

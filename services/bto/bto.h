@@ -19,6 +19,7 @@
 #include "ltc/ids.h"
 #include "ltc/money.h"
 #include "ltc/proto.h"
+#include "ltc/customer.h"
 #include "ltc/server.h"
 #include "ltc/sqltext.h"
 #include "ltc/status.h"
@@ -58,19 +59,8 @@ int bto_accept_customer_changed(ltc_call *c, const ProtobufCMessage *m, Protobuf
 
 /* --- customers (customers.c): the snapshot LTB hands over with a deal and keeps current -------------------- */
 
-/* Checks a CustomerSnapshot `field` of a hand-off: customer "customers/{uuid}" (its id into id_out), legal_name 1
- * to 200 characters, tax_id up to 64, country_code "" or two upper-case letters, billing_currency "" or an ISO 4217
- * code, account_owner up to 128. A missing snapshot is a violation when `required`, else id_out is "". Adds a
- * violation per bad field ("<field>.legal_name" ...) to st. 0 or -1 (INVALID_ARGUMENT). */
-int bto_check_customer(const Ltc__Type__V1__CustomerSnapshot *s, const char *field, int required,
-                       char id_out[LTC_UUID_LEN + 1], ltc_status *st);
-/* SQL columns of a deal's customer snapshot, in the order bto_customer_from_pg reads them (alias `d`). */
-#define BTO_CUSTOMER_COLS                                                                                              \
-    "d.customer_id, d.customer_legal_name, d.customer_tax_id, d.customer_country_code, "                               \
-    "d.customer_billing_currency, d.customer_account_owner"
-/* The snapshot from the six BTO_CUSTOMER_COLS columns of `row` from `col`; NULL when the customer id is NULL (a
- * deal from before customers). In the arena. */
-Ltc__Type__V1__CustomerSnapshot *bto_customer_from_pg(ltc_call *c, const PGresult *r, int row, int col);
+/* SQL columns of a deal's customer snapshot (alias `d`), read by ltc_customer_from_pg (ltc/customer.h). */
+#define BTO_CUSTOMER_COLS LTC_CUSTOMER_COLS("d.")
 
 /* --- credit (credit.c): the question to DTC at placement ------------------------------------------------- */
 

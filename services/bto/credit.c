@@ -59,20 +59,6 @@ int bto_credit_fail(const bto_credit_answer *a, const char *contract, ltc_status
                           contract, a->reasons[0] ? ": " : "", a->reasons);
 }
 
-/* LTC_CREDIT_DEADLINE_MS (100-60000, default 2000), read once. */
-static int credit_deadline_ms(void) {
-    static volatile long cached = 0;
-    if (cached > 0) return (int)cached;
-    long v = 2000;
-    char err[160];
-    if (ltc_env_int("LTC_CREDIT_DEADLINE_MS", 2000, 100, 60000, &v, err, sizeof err) != 0) {
-        LTC_WARN("bad_config", NULL, "%s; using 2000", err);
-        v = 2000;
-    }
-    cached = v;
-    return (int)v;
-}
-
 int bto_credit_check(ltc_call *c, const Ltc__Type__V1__CustomerSnapshot *customer, const char *contract_id,
                      const char *deal_id, const char *currency, int64_t total_minor, bto_credit_answer *a) {
     memset(a, 0, sizeof *a);
@@ -86,7 +72,8 @@ int bto_credit_check(ltc_call *c, const Ltc__Type__V1__CustomerSnapshot *custome
     req.request_id = (char *)ltc_call_request_id(c);
     ltc_status ask_st = {0};
     ProtobufCMessage *out = NULL;
-    if (ltc_ask(c, &ask_st, &DTC_CREDIT, "CheckCredit", &req.base, credit_deadline_ms(), &out) != 0) {
+    if (ltc_ask(c, &ask_st, &DTC_CREDIT, "CheckCredit", &req.base, ltc_ask_deadline_ms("LTC_CREDIT_DEADLINE_MS", 2000),
+                &out) != 0) {
         snprintf(a->reasons, sizeof a->reasons, "%s %s", ltc_code_name(ask_st.code),
                  ask_st.reason[0] ? ask_st.reason : "");
         LTC_WARN("credit_unanswered", ltc_call_request_id(c), "credit check for contracts/%s: DTC answered %s (%s): %s",

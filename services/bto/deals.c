@@ -53,7 +53,7 @@ static Ltc__Bto__V1__Deal *deal_from_row(ltc_call *c, const PGresult *r, int row
     d->state = (Ltc__Bto__V1__DealState)ltc_enum_from_db(&ltc__bto__v1__deal_state__descriptor, "DEAL_STATE_",
                                                          ltc_pg_str(r, row, D_STATE));
     d->create_time = ltc_ts_from_pg(c, r, row, D_CTIME);
-    d->customer = bto_customer_from_pg(c, r, row, D_CUSTOMER_ID);
+    d->customer = ltc_customer_from_pg(c, r, row, D_CUSTOMER_ID);
     return d;
 }
 

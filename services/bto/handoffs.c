@@ -85,7 +85,7 @@ int bto_handoff_order(ltc_call *c, ltc_status *st, const char *order_id) {
         hl->unit_price = ltc_money_msg(c, ltc_pg_str(l, (int)i, 4), ltc_pg_i64(l, (int)i, 3));
         msg->lines[i] = hl;
     }
-    msg->customer = bto_customer_from_pg(c, r, 0, O_CUSTOMER_ID);
+    msg->customer = ltc_customer_from_pg(c, r, 0, O_CUSTOMER_ID);
     if (ltc_outbox_put(c, st, &OTD, "AcceptOrder", deal_id, handoff_id, &msg->base) != 0) return -1;
 
     /* DTC opens the order's account at once: the placed order counts in the customer's exposure */

@@ -56,7 +56,7 @@ static int validate_won_bid(ltc_call *c, const Ltc__Bto__V1__AcceptWonBidRequest
         ltc_status_bad_field(st, "deal", "must carry the opportunity's id");
     ltc_name_parse(req->bid, "bids", "bid", bid_id, st);
     ltc_check_text(req->customer_name, "customer_name", 1, 200, st);
-    bto_check_customer(req->customer, "customer", 1, customer_id, st);
+    ltc_customer_check(req->customer, "customer", 1, customer_id, st);
     ltc_check_triangle(req->iron_triangle, "iron_triangle", 1, st);
     ltc_money_from_proto(req->expected_amount, "expected_amount", 0, amount, st);
     if (req->n_requirements > LTC_MAX_REQUIREMENTS) {

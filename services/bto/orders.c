@@ -64,7 +64,7 @@ int bto_load_order(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Or
     o->collected_amount = ltc_money_msg_pg(c, r, 0, 8, 9);
     o->credit_decision =
         PQgetisnull(r, 0, 10) ? ltc_call_strdup(c, "") : ltc_call_printf(c, "creditDecisions/%s", ltc_pg_str(r, 0, 10));
-    o->customer = bto_customer_from_pg(c, r, 0, 11);
+    o->customer = ltc_customer_from_pg(c, r, 0, 11);
     PGresult *l = ltc_call_query(c, st, SQL_GET_LINES, 1, params);
     if (!l) return -1;
     int n = PQntuples(l);
@@ -124,7 +124,7 @@ int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     if (precheck_contract(c, st, req->contract, contract_id, &pre) != 0) return -1;
 
     bto_credit_answer credit;
-    bto_credit_check(c, bto_customer_from_pg(c, pre, 0, K_CUSTOMER_ID), contract_id, ltc_pg_str(pre, 0, K_DEAL),
+    bto_credit_check(c, ltc_customer_from_pg(c, pre, 0, K_CUSTOMER_ID), contract_id, ltc_pg_str(pre, 0, K_DEAL),
                      ltc_pg_str(pre, 0, K_CURRENCY), ltc_pg_i64(pre, 0, K_TOTAL), &credit);
     if (bto_credit_fail(&credit, req->contract, st) != 0) return -1;
 

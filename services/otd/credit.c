@@ -65,20 +65,6 @@ const char *otd_credit_release_state(const otd_credit_answer *a) {
     return a->outcome == OTD_CREDIT_APPROVED ? "RELEASED" : "CREDIT_HOLD";
 }
 
-/* LTC_CREDIT_DEADLINE_MS (100-60000, default 2000), read once. */
-static int credit_deadline_ms(void) {
-    static volatile long cached = 0;
-    if (cached > 0) return (int)cached;
-    long v = 2000;
-    char err[160];
-    if (ltc_env_int("LTC_CREDIT_DEADLINE_MS", 2000, 100, 60000, &v, err, sizeof err) != 0) {
-        LTC_WARN("bad_config", NULL, "%s; using 2000", err);
-        v = 2000;
-    }
-    cached = v;
-    return (int)v;
-}
-
 void otd_credit_check(ltc_call *c, Ltc__Dtc__V1__CreditStage stage, const Ltc__Type__V1__CustomerSnapshot *customer,
                       const char *order_id, const char *deal_id, const char *currency, int64_t amount_minor,
                       otd_credit_answer *a) {
@@ -92,7 +78,8 @@ void otd_credit_check(ltc_call *c, Ltc__Dtc__V1__CreditStage stage, const Ltc__T
     req.request_id = (char *)ltc_call_request_id(c);
     ltc_status ask_st = {0};
     ProtobufCMessage *out = NULL;
-    if (ltc_ask(c, &ask_st, &DTC_CREDIT, "CheckCredit", &req.base, credit_deadline_ms(), &out) != 0) {
+    if (ltc_ask(c, &ask_st, &DTC_CREDIT, "CheckCredit", &req.base, ltc_ask_deadline_ms("LTC_CREDIT_DEADLINE_MS", 2000),
+                &out) != 0) {
         LTC_WARN("credit_unanswered", ltc_call_request_id(c), "credit check for orders/%s: DTC answered %s (%s): %s",
                  order_id, ltc_code_name(ask_st.code), ask_st.reason, ask_st.message);
         ltc_status_clear(&ask_st);

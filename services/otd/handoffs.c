@@ -65,6 +65,6 @@ int otd_handoff_delivery(ltc_call *c, ltc_status *st, const char *shipment_id, c
     h->payment_terms = ltc_terms_from_pg(c, t, 0, PQntuples(t), 0);
     h->accepted_amount = ltc_money_msg(c, ltc_pg_str(r, 0, S_AMOUNT_CURRENCY), ltc_pg_i64(r, 0, S_AMOUNT));
     h->order_fully_accepted = ltc_pg_bool(r, 0, S_FULLY);
-    h->customer = otd_customer_from_pg(c, r, 0, S_CUSTOMER_ID);
+    h->customer = ltc_customer_from_pg(c, r, 0, S_CUSTOMER_ID);
     return ltc_outbox_put(c, st, &DTC, "AcceptDelivery", deal_id, handoff_id, &h->base);
 }

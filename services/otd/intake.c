@@ -124,7 +124,7 @@ static int check_accept_order(ltc_call *c, const Ltc__Otd__V1__AcceptOrderReques
     ltc_name_parse(req->contract, "contracts", "contract", in->contract, st);
     ltc_name_parse(req->deal, "deals", "deal", in->deal, st);
     ltc_check_text(req->customer_name, "customer_name", 1, 200, st);
-    otd_check_customer(req->customer, "customer", 1, in->customer, st);
+    ltc_customer_check(req->customer, "customer", 1, in->customer, st);
     ltc_check_triangle(req->iron_triangle, "iron_triangle", 0, st);
     int total_ok = ltc_money_from_proto(req->total, "total", 0, &in->total, st) == 0;
     check_order_lines(c, req, total_ok, in, st);

@@ -95,7 +95,7 @@ static Ltc__Otd__V1__Order *order_from_row(ltc_call *c, const PGresult *r, int r
                              ? ltc_call_strdup(c, "")
                              : ltc_call_printf(c, "creditDecisions/%s", ltc_pg_str(r, row, OC_DECISION));
     o->credit_check_time = ltc_ts_from_pg(c, r, row, OC_CHECK_TIME);
-    o->customer = otd_customer_from_pg(c, r, row, OC_CUSTOMER_ID);
+    o->customer = ltc_customer_from_pg(c, r, row, OC_CUSTOMER_ID);
     return o;
 }
 
@@ -308,7 +308,7 @@ int otd_release_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_NOT_REVIEWED",
                               "order %s is %s, only a REVIEWED or CREDIT_HOLD order can be released", id, state);
     otd_credit_answer credit;
-    otd_credit_check(c, LTC__DTC__V1__CREDIT_STAGE__CREDIT_STAGE_RELEASE, otd_customer_from_pg(c, r, 0, 4), id,
+    otd_credit_check(c, LTC__DTC__V1__CREDIT_STAGE__CREDIT_STAGE_RELEASE, ltc_customer_from_pg(c, r, 0, 4), id,
                      ltc_pg_str(r, 0, 1), ltc_pg_str(r, 0, 3), ltc_pg_i64(r, 0, 2), &credit);
 
     if (otd_order_lock(c, st, id, &state) != 0) return -1;

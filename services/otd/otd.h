@@ -14,6 +14,7 @@
 #include "ltc/ids.h"
 #include "ltc/money.h"
 #include "ltc/proto.h"
+#include "ltc/customer.h"
 #include "ltc/server.h"
 #include "ltc/sqltext.h"
 #include "ltc/status.h"
@@ -38,20 +39,9 @@ int otd_accept_customer_changed(ltc_call *c, const ProtobufCMessage *m, Protobuf
 
 /* --- customers (customers.c): the snapshot that came with each order, kept current by LTB's changes ---------- */
 
-/* Checks a CustomerSnapshot `field` of a hand-off: customer "customers/{uuid}" (its id into id_out), legal_name 1
- * to 200 characters, tax_id up to 64, country_code "" or two upper-case letters, billing_currency "" or an ISO 4217
- * code, account_owner up to 128. A missing snapshot is a violation when `required`, else id_out is "". Adds a
- * violation per bad field to st. 0 or -1 (INVALID_ARGUMENT). */
-int otd_check_customer(const Ltc__Type__V1__CustomerSnapshot *s, const char *field, int required,
-                       char id_out[LTC_UUID_LEN + 1], ltc_status *st);
-/* SQL columns of an order's customer snapshot (p: the table's alias with its dot, or ""), in the order
- * otd_customer_from_pg reads them. */
-#define OTD_CUSTOMER_COLS(p)                                                                                           \
-    p "customer_id, " p "customer_legal_name, " p "customer_tax_id, " p "customer_country_code, " p                    \
-      "customer_billing_currency, " p "customer_account_owner"
-/* The snapshot from the six OTD_CUSTOMER_COLS columns of `row` from `col`; NULL when the customer id is NULL (an
- * order from before customers). In the arena. */
-Ltc__Type__V1__CustomerSnapshot *otd_customer_from_pg(ltc_call *c, const PGresult *r, int row, int col);
+/* SQL columns of an order's customer snapshot (p: the table's alias with its dot, or ""), read by
+ * ltc_customer_from_pg (ltc/customer.h). */
+#define OTD_CUSTOMER_COLS(p) LTC_CUSTOMER_COLS(p)
 
 /* --- credit (credit.c): the questions to DTC at release and at shipment --------------------------------- */
 

@@ -183,7 +183,7 @@ static int ask_shipment_credit(ltc_call *c, ltc_status *st, const char *order, o
     const char *state = ltc_pg_str(r, 0, 0);
     if (strcmp(state, "SCHEDULED") != 0 && strcmp(state, "PARTIALLY_SHIPPED") != 0)
         return not_scheduled(st, order, state);
-    otd_credit_check(c, LTC__DTC__V1__CREDIT_STAGE__CREDIT_STAGE_SHIPMENT, otd_customer_from_pg(c, r, 0, 3), order,
+    otd_credit_check(c, LTC__DTC__V1__CREDIT_STAGE__CREDIT_STAGE_SHIPMENT, ltc_customer_from_pg(c, r, 0, 3), order,
                      ltc_pg_str(r, 0, 1), ltc_pg_str(r, 0, 2), 0, a);
     if (a->outcome == OTD_CREDIT_APPROVED) return 0;
     if (a->outcome == OTD_CREDIT_REFUSED) {

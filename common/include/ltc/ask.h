@@ -36,6 +36,10 @@ typedef struct ltc_ask_peer {
 int ltc_ask(ltc_call *c, ltc_status *st, const ltc_ask_peer *peer, const char *method, const ProtobufCMessage *req,
             int deadline_ms, ProtobufCMessage **resp);
 
+/* The deadline of a question from the environment variable `var` (milliseconds, 100 to 60000; `def` when unset),
+ * read once per process; a bad value is logged and `def` used. For LTC_CREDIT_DEADLINE_MS and the like. */
+int ltc_ask_deadline_ms(const char *var, int def);
+
 /* --- the runtime's side (ltc/service.h calls these) ----------------------------------------------------------- */
 
 /* Opens the client of peer `name` at `target` (before serving). 0, or -1 with st set (malformed target, too many

@@ -145,15 +145,15 @@ static void test_customer_snapshot_checked(void **state) {
     char id[LTC_UUID_LEN + 1];
     ltc_status st = {0};
     Ltc__Type__V1__CustomerSnapshot s = snapshot();
-    assert_int_equal(bto_check_customer(&s, "customer", 1, id, &st), 0);
+    assert_int_equal(ltc_customer_check(&s, "customer", 1, id, &st), 0);
     assert_string_equal(id, "0f8fad5b-d9cb-469f-a165-70867728950e");
     s.tax_id = "";
     s.country_code = "";
     s.billing_currency = "";
-    assert_int_equal(bto_check_customer(&s, "customer", 1, id, &st), 0);
-    assert_int_equal(bto_check_customer(NULL, "customer", 0, id, &st), 0);
+    assert_int_equal(ltc_customer_check(&s, "customer", 1, id, &st), 0);
+    assert_int_equal(ltc_customer_check(NULL, "customer", 0, id, &st), 0);
     assert_string_equal(id, "");
-    assert_int_equal(bto_check_customer(NULL, "customer", 1, id, &st), -1);
+    assert_int_equal(ltc_customer_check(NULL, "customer", 1, id, &st), -1);
     assert_string_equal(st.violations[0].field, "customer");
     ltc_status_clear(&st);
 
@@ -162,7 +162,7 @@ static void test_customer_snapshot_checked(void **state) {
     s.legal_name = "";
     s.country_code = "cn";
     s.billing_currency = "RMBX";
-    assert_int_equal(bto_check_customer(&s, "customer", 1, id, &st), -1);
+    assert_int_equal(ltc_customer_check(&s, "customer", 1, id, &st), -1);
     assert_int_equal(st.code, LTC_INVALID_ARGUMENT);
     assert_int_equal(st.n_violations, 4);
     assert_string_equal(st.violations[0].field, "customer.customer");

@@ -137,13 +137,13 @@ static void test_customer_snapshot_checked(void **state) {
     s.legal_name = "Huaxin Logistics";
     s.country_code = "CN";
     s.billing_currency = "CNY";
-    assert_int_equal(otd_check_customer(&s, "customer", 1, id, &st), 0);
+    assert_int_equal(ltc_customer_check(&s, "customer", 1, id, &st), 0);
     assert_string_equal(id, ORDER);
-    assert_int_equal(otd_check_customer(NULL, "customer", 1, id, &st), -1);
+    assert_int_equal(ltc_customer_check(NULL, "customer", 1, id, &st), -1);
     ltc_status_clear(&st);
     s.country_code = "CHN";
     s.customer = "";
-    assert_int_equal(otd_check_customer(&s, "customer", 1, id, &st), -1);
+    assert_int_equal(ltc_customer_check(&s, "customer", 1, id, &st), -1);
     assert_int_equal(st.n_violations, 2);
     assert_string_equal(st.violations[0].field, "customer.customer");
     assert_string_equal(st.violations[1].field, "customer.country_code");
