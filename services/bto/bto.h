@@ -116,4 +116,8 @@ int bto_check_uuid(const char *s, const char *field, ltc_status *st);
 #include "ltc/service.h"
 ltc_service_def bto_service(void);
 
+/* OTD's order events (intake.c). */
+int bto_accept_order_cancelled(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_accept_promise_changed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
 #endif

@@ -183,3 +183,15 @@ int bto_accept_order_closure(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
     *out = &resp->base;
     return 0;
 }
+
+/* --- OTD's order events: the receiving side is being built (#14); until then a hand-off waits parked ---------- */
+
+int bto_accept_order_cancelled(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    (void)c, (void)m, (void)out;
+    return ltc_status_set(st, LTC_UNIMPLEMENTED, "NOT_IMPLEMENTED", "AcceptOrderCancelled is not implemented yet");
+}
+
+int bto_accept_promise_changed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    (void)c, (void)m, (void)out;
+    return ltc_status_set(st, LTC_UNIMPLEMENTED, "NOT_IMPLEMENTED", "AcceptPromiseChanged is not implemented yet");
+}

@@ -39,11 +39,13 @@ static const ltc_method METHODS[] = {
     LTC_HANDOFF(INTAKE_SVC, AcceptWonBid, bto_accept_won_bid, "ltb"),
     LTC_HANDOFF(INTAKE_SVC, AcceptOrderClosure, bto_accept_order_closure, "dtc"),
     LTC_HANDOFF(INTAKE_SVC, AcceptCustomerChanged, bto_accept_customer_changed, "ltb"),
+    LTC_HANDOFF(INTAKE_SVC, AcceptOrderCancelled, bto_accept_order_cancelled, "otd"),
+    LTC_HANDOFF(INTAKE_SVC, AcceptPromiseChanged, bto_accept_promise_changed, "otd"),
 };
 
 static const char *const HEALTH[] = {"ltc.bto.v1.BidToOrderService", "ltc.bto.v1.IntakeService", NULL};
-static const char *const PEERS[] = {"otd", "dtc", NULL}; /* hand-offs: AcceptOrder, AcceptOrderPlaced */
-static const char *const ASKS[] = {"dtc", NULL};         /* CreditService/CheckCredit at placement */
+static const char *const PEERS[] = {"otd", "dtc", "ltb", NULL}; /* hand-offs: AcceptOrder, AcceptOrderPlaced */
+static const char *const ASKS[] = {"dtc", NULL};                /* CreditService/CheckCredit at placement */
 
 /* The BTO service: its method table, health names, hand-off peers and migrations. */
 ltc_service_def bto_service(void) {

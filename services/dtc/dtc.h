@@ -129,4 +129,8 @@ int dtc_load_credit_account(ltc_call *c, ltc_status *st, const char *customer, L
 #include "ltc/service.h"
 ltc_service_def dtc_service(void);
 
+/* OTD's order events (intake.c). */
+int dtc_accept_order_cancelled(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_accept_return(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
 #endif

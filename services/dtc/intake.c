@@ -616,3 +616,15 @@ int dtc_accept_opportunity_closed(ltc_call *c, const ProtobufCMessage *m, Protob
     *out = &resp->base;
     return 0;
 }
+
+/* --- OTD's order events: the receiving side is being built (#16); until then a hand-off waits parked ---------- */
+
+int dtc_accept_order_cancelled(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    (void)c, (void)m, (void)out;
+    return ltc_status_set(st, LTC_UNIMPLEMENTED, "NOT_IMPLEMENTED", "AcceptOrderCancelled is not implemented yet");
+}
+
+int dtc_accept_return(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    (void)c, (void)m, (void)out;
+    return ltc_status_set(st, LTC_UNIMPLEMENTED, "NOT_IMPLEMENTED", "AcceptReturn is not implemented yet");
+}

@@ -50,6 +50,8 @@ static const ltc_method METHODS[] = {
     LTC_HANDOFF(DTC_INTAKE, AcceptOrderPlaced, dtc_accept_order_placed, "bto"),
     LTC_HANDOFF(DTC_INTAKE, AcceptCustomerChanged, dtc_accept_customer_changed, "ltb"),
     LTC_HANDOFF(DTC_INTAKE, AcceptOpportunityClosed, dtc_accept_opportunity_closed, "ltb"),
+    LTC_HANDOFF(DTC_INTAKE, AcceptOrderCancelled, dtc_accept_order_cancelled, "otd"),
+    LTC_HANDOFF(DTC_INTAKE, AcceptReturn, dtc_accept_return, "otd"),
 };
 
 static const char *const HEALTH[] = {"ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService",

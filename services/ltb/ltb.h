@@ -57,6 +57,7 @@ int ltb_find_duplicate_customers(ltc_call *c, const ProtobufCMessage *m, Protobu
 int ltb_merge_customers(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
 int ltb_accept_cash_collected(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_accept_milestone(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
 /* --- shared helpers ---------------------------------------------------------------------------------------- */
 

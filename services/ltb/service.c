@@ -50,6 +50,7 @@ static const ltc_method METHODS[] = {
     LTC_READ(LTB_SVC, FindDuplicateCustomers, ltb_find_duplicate_customers, NULL),
     LTC_WRITE(LTB_SVC, MergeCustomers, ltb_merge_customers, NULL),
     LTC_HANDOFF(INTAKE_SVC, AcceptCashCollected, ltb_accept_cash_collected, "dtc"),
+    LTC_HANDOFF(INTAKE_SVC, AcceptMilestone, ltb_accept_milestone, "bto,otd,dtc"),
 };
 
 static const char *const HEALTH[] = {"ltc.ltb.v1.LeadToBidService", "ltc.ltb.v1.IntakeService", NULL};

@@ -34,8 +34,9 @@ static const ltc_method METHODS[] = {
 };
 
 static const char *const HEALTH[] = {"ltc.otd.v1.OrderToDeliveryService", "ltc.otd.v1.IntakeService", NULL};
-static const char *const PEERS[] = {"dtc", NULL}; /* hand-off: AcceptDelivery */
-static const char *const ASKS[] = {"dtc", NULL};  /* CreditService/CheckCredit at release and shipment */
+static const char *const PEERS[] = {"dtc", "bto", "ltb",
+                                    NULL};       /* hand-offs: AcceptDelivery; order events; milestones */
+static const char *const ASKS[] = {"dtc", NULL}; /* CreditService/CheckCredit at release and shipment */
 
 /* The OTD service: its method table, health names, hand-off peers and migrations. */
 ltc_service_def otd_service(void) {
