@@ -628,3 +628,8 @@ int dtc_accept_return(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     (void)c, (void)m, (void)out;
     return ltc_status_set(st, LTC_UNIMPLEMENTED, "NOT_IMPLEMENTED", "AcceptReturn is not implemented yet");
 }
+
+int dtc_accept_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    (void)c, (void)m, (void)out;
+    return ltc_status_set(st, LTC_UNIMPLEMENTED, "NOT_IMPLEMENTED", "AcceptShipment is not implemented yet");
+}

@@ -52,6 +52,7 @@ static const ltc_method METHODS[] = {
     LTC_HANDOFF(DTC_INTAKE, AcceptOpportunityClosed, dtc_accept_opportunity_closed, "ltb"),
     LTC_HANDOFF(DTC_INTAKE, AcceptOrderCancelled, dtc_accept_order_cancelled, "otd"),
     LTC_HANDOFF(DTC_INTAKE, AcceptReturn, dtc_accept_return, "otd"),
+    LTC_HANDOFF(DTC_INTAKE, AcceptShipment, dtc_accept_shipment, "otd"),
 };
 
 static const char *const HEALTH[] = {"ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService",
