@@ -70,10 +70,13 @@ int ltc_authz__authorize(ltc_call *c, const ltc_method *m, ltc_status *st) {
         return ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_PRINCIPAL", "the forwarded principal is malformed");
     snprintf(c->principal, sizeof c->principal, "%s", principal);
     c->roles = ltc_roles_parse(ltc_call_metadata(c, "x-ltc-roles"));
-    if (!(ltc_access_roles(m->path) & c->roles))
+    const unsigned granting = ltc_access_roles(m->path) & c->roles;
+    if (!granting)
         return ltc_status_set(st, LTC_PERMISSION_DENIED, "ROLE_NOT_ALLOWED", "no role of %s may call %s", c->principal,
                               m->path);
-    c->deal_scoped = !ltc_access_all_deals(c->roles);
+    /* Only a role that itself grants this method may lift the iron-triangle scope: "auditor: all deals, read only"
+     * does not make a sales user's writes unscoped (a role that cannot call the method lends it nothing). */
+    c->deal_scoped = !ltc_access_all_deals(granting);
     return 0;
 }
 

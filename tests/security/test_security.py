@@ -283,6 +283,103 @@ class SecurityTest(unittest.TestCase):
                         lc.ltb.ListOpportunitiesRequest(page_size=500)).opportunities]
                     self.assertIn(r["opportunity"], listed)
 
+    # --- the second pass (issue #19): what got through the first time ---------------------------------------------
+
+    def test_a_second_role_does_not_lift_the_scope_of_writes(self):
+        """Finding 1: a role lifts the iron-triangle scope only for the methods it grants itself. A sales user who is
+        also an auditor (reads all deals) or in finance (all deals for receivables) still writes only their own deals;
+        their reads of other deals are the auditor's or finance's to make."""
+        r = self.r
+        for roles in (("sales", "auditor"), ("sales", "finance"), ("auditor", "sales")):
+            with self.subTest(roles=roles), as_user(OTHER_SALES, *roles) as s:
+                writes = {
+                    "UpdateOpportunity": lambda: s.ltb.UpdateOpportunity(lc.ltb.UpdateOpportunityRequest(
+                        opportunity=lc.ltb.Opportunity(name=r["opportunity"], title="mine now"),
+                        update_mask={"paths": ["title"]}, request_id=lc.new_id())),
+                    "MarkBidLost": lambda: s.ltb.MarkBidLost(lc.ltb.MarkBidLostRequest(
+                        name=r["bid"], reason="sabotage", request_id=lc.new_id())),
+                    "CreateQuote": lambda: s.bto.CreateQuote(lc.bto.CreateQuoteRequest(
+                        quote=lc.bto.Quote(deal=r["deal"], valid_until=lc.days_ahead(10),
+                                           lines=[lc.bto.QuoteLine(product=r["products"]["A"], quantity=1)]),
+                        request_id=lc.new_id())),
+                }
+                for what, call in writes.items():
+                    with self.subTest(call=what):
+                        self.refused(call, C.PERMISSION_DENIED, "NOT_IN_IRON_TRIANGLE")
+                # the other role's own grant still holds: it reads every deal
+                s.ltb.GetOpportunity(lc.ltb.GetOpportunityRequest(name=r["opportunity"]))
+
+    def test_strangers_cannot_forge_metrics(self):
+        """Finding 2: a call with no token to a path made of label syntax leaves no forged series on the gateway's
+        /metrics; unknown paths share the one label "unknown", so they cannot fill the per-method slots either."""
+        import urllib.request
+        forged = ['/p"} 1\nfake_metric{x="', '/x"} 9\nltc_rpc_requests_total{method="forged",code="OK"} 7',
+                  "/ltc.ltb.v1.LeadToBidService/NoSuchMethod", '/a{b="c"}/d']
+        for i in range(40):
+            forged.append(f"/flood.v1.S{i}/M")
+        with gateway() as s:   # TLS, no token
+            for path in forged:
+                try:
+                    s.call_raw(path, b"", timeout=5)
+                except (grpc.RpcError, ValueError):
+                    pass   # refused (UNAUTHENTICATED), or a path the client library will not even send
+        port = h.DEFAULT_PORTS["gateway"] + h.offset() + 1000
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        self.assertNotIn("fake_metric", text)
+        self.assertNotIn('method="forged"', text)
+        self.assertNotIn("flood.v1", text)
+        self.assertNotIn("NoSuchMethod", text)
+        for line in text.splitlines():
+            if line.startswith("ltc_rpc_"):
+                self.assertRegex(line, r'^ltc_rpc_[a-z_]+\{method="[A-Za-z0-9_./-]+"(,[a-z]+="[^"\\\n]*")*\} '
+                                       r"[0-9.e+-]+$", "a series with a label the caller chose")
+        self.assertIn('method="unknown"', text)
+
+    def test_reflection_on_the_public_port_describes_only_the_public_contract(self):
+        """Finding 3: over TLS and without a token, reflection at the gateway answers neither a symbol nor a file of
+        the internal services (hand-off receivers, hand-off admin, credit and availability questions)."""
+        import test_reflection as tr   # the reflection client of tests/integration (messages from Debian's grpc-proto)
+        with gateway() as s:
+            for version in ("v1", "v1alpha"):
+                r = tr.Reflector(s.channel, version)
+                for sym in ("ltc.admin.v1.HandoffAdminService", "ltc.ltb.v1.IntakeService",
+                            "ltc.dtc.v1.IntakeService.AcceptDelivery", "ltc.dtc.v1.CreditService",
+                            "ltc.otd.v1.AvailabilityService"):
+                    a = r.ask(file_containing_symbol=sym)
+                    self.assertTrue(a.HasField("error_response"), f"{version}: the gateway described {sym}")
+                for name in ("ltc/admin/v1/handoff_admin_service.proto", "ltc/bto/v1/intake_service.proto"):
+                    a = r.ask(file_by_filename=name)
+                    self.assertTrue(a.HasField("error_response"), f"{version}: the gateway described {name}")
+                self.assertTrue(r.files_for(file_containing_symbol="ltc.ltb.v1.LeadToBidService"))
+
+    def test_idempotency_keys_are_scoped_to_the_principal(self):
+        """Finding 4: Mallory sending Alice's request_id on the same method is another request: never Alice's stored
+        response. The same payload is judged afresh (a duplicate of Alice's NEW lead: DUPLICATE_LEAD), another payload
+        creates Mallory's own lead (not IDEMPOTENCY_KEY_REUSED), and Alice's retry is still a replay."""
+        key = lc.new_id()
+        run = uuid.uuid4().hex[:8]
+
+        def lead(company):
+            return lc.ltb.Lead(source=lc.ltb.LEAD_SOURCE_REFERRAL, company_name=company, contact_name="Li Lei",
+                               contact_email=f"li.lei+{uuid.uuid4().hex[:8]}@example.test",
+                               contact_phone=lead_to_cash.unique_phone())
+        alice_lead = lead(f"Alice Trading {run}")
+        with as_user(f"alice.{run}", "sales") as alice, as_user(f"mallory.{run}", "sales") as mallory:
+            first = alice.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=alice_lead, request_id=key)).lead
+            d = h.expect_error(lambda: mallory.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=alice_lead,
+                                                                                      request_id=key)),
+                               C.ALREADY_EXISTS)
+            self.assertEqual(d.reason, "DUPLICATE_LEAD", f"Alice's key replayed to Mallory: {d}")
+            other = mallory.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=lead(f"Mallory Ltd {run}"),
+                                                                    request_id=key)).lead
+            self.assertNotEqual(other.name, first.name)
+            self.assertEqual(other.company_name, f"Mallory Ltd {run}")
+            again = alice.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=alice_lead, request_id=key)).lead
+            self.assertEqual(again.name, first.name, "Alice's own retry is still a replay")
+            d = h.expect_error(lambda: alice.ltb.CreateLead(lc.ltb.CreateLeadRequest(
+                lead=lead(f"Changed {run}"), request_id=key)), C.ALREADY_EXISTS)
+            self.assertEqual(d.reason, "IDEMPOTENCY_KEY_REUSED")
+
     def test_forged_principal_header_is_ignored(self):
         with as_user(OTHER_SALES, "sales") as s:
             self.refused(lambda: s.ltb.GetOpportunity(lc.ltb.GetOpportunityRequest(name=self.r["opportunity"]),
