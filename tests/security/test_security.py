@@ -186,6 +186,10 @@ class SecurityTest(unittest.TestCase):
                                              key=read(PKI / "jwt" / "rs256.key")),
             "MALFORMED_TOKEN": "not-a-jwt",
             "NO_SUBJECT": token(None, ["sales"]),
+            # a standing credential: a 10-year token, and one issued two days ago (the key set allows a day)
+            "TOKEN_LIFETIME_TOO_LONG": token(AR, ["sales"], exp=now + 10 * 365 * 86400),
+            "TOKEN_LIFETIME_TOO_LONG ": token(AR, ["sales"], iat=now - 2 * 86400, nbf=now - 2 * 86400,
+                                              exp=now + 3600),
         }
         for reason, tok in cases.items():
             with self.subTest(reason=reason.strip()):
