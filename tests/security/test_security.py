@@ -319,7 +319,7 @@ class SecurityTest(unittest.TestCase):
         import urllib.request
         forged = ['/p"} 1\nfake_metric{x="', '/x"} 9\nltc_rpc_requests_total{method="forged",code="OK"} 7',
                   "/ltc.ltb.v1.LeadToBidService/NoSuchMethod", '/a{b="c"}/d']
-        for i in range(40):
+        for i in range(16):   # under the strangers' burst (40): the next test drains it on purpose
             forged.append(f"/flood.v1.S{i}/M")
         with gateway() as s:   # TLS, no token
             for path in forged:
@@ -338,6 +338,36 @@ class SecurityTest(unittest.TestCase):
                 self.assertRegex(line, r'^ltc_rpc_[a-z_]+\{method="[A-Za-z0-9_./-]+"(,[a-z]+="[^"\\\n]*")*\} '
                                        r"[0-9.e+-]+$", "a series with a label the caller chose")
         self.assertIn('method="unknown"', text)
+        time.sleep(2.5)   # let this host's budget of failed authentications refill for the tests after this one
+
+    def test_strangers_are_limited_before_any_signature_check(self):
+        """A host whose calls keep failing authentication is refused (RESOURCE_EXHAUSTED,
+        UNAUTHENTICATED_RATE_LIMITED, with a RetryInfo) before the gateway checks any signature, so bad tokens cannot
+        buy CPU; the budget refills (20/s, burst 40), and then the same host's good token works again."""
+        bad = token(AR, ["sales"], key=rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        limited = 0
+        with gateway(bad) as s:
+            for _ in range(120):
+                try:
+                    s.ltb.GetLead(lc.ltb.GetLeadRequest(name=self.r["lead"]))
+                    self.fail("a token signed by another key was accepted")
+                except grpc.RpcError as e:
+                    if e.code() == C.RESOURCE_EXHAUSTED:
+                        limited += 1
+                        d = lc.error_details(e)
+                        self.assertEqual(d.reason, "UNAUTHENTICATED_RATE_LIMITED")
+                        self.assertTrue(any(a.type_url.endswith("/google.rpc.RetryInfo") for a in d.status.details),
+                                        f"no RetryInfo: {d}")
+                    else:
+                        self.assertEqual(e.code(), C.UNAUTHENTICATED)
+        self.assertGreater(limited, 40, "the failed authentications of one host were never limited")
+        with as_user(AR, "sales") as s:   # the same host: refused while its bucket is empty, good token or not
+            d = h.expect_error(lambda: s.ltb.GetLead(lc.ltb.GetLeadRequest(name=self.r["lead"])),
+                               C.RESOURCE_EXHAUSTED)
+            self.assertEqual(d.reason, "UNAUTHENTICATED_RATE_LIMITED")
+            time.sleep(2.5)   # 40 tokens at 20/s
+            s.ltb.GetLead(lc.ltb.GetLeadRequest(name=self.r["lead"]))
 
     def test_reflection_on_the_public_port_describes_only_the_public_contract(self):
         """Finding 3: over TLS and without a token, reflection at the gateway answers neither a symbol nor a file of

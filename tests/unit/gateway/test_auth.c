@@ -406,6 +406,13 @@ static void test_rate_limiter(void **state) {
     assert_int_equal(gw_limiter_take(l, "bob", 100.0), 0);    /* others are not affected */
     assert_int_equal(gw_limiter_take(l, "alice", 100.11), 0); /* a token every 100 ms */
     assert_true(gw_limiter_take(l, "alice", 100.11) > 0);
+    /* peek tells without taking: a host with tokens stays as it was, an empty one says how long to wait */
+    assert_int_equal(gw_limiter_peek(l, "carol", 100.0), 0);
+    for (int i = 0; i < 10; i++) assert_int_equal(gw_limiter_peek(l, "carol", 100.0), 0);
+    for (int i = 0; i < 5; i++) assert_int_equal(gw_limiter_take(l, "carol", 100.0), 0);
+    wait = gw_limiter_peek(l, "carol", 100.0);
+    assert_true(wait > 0 && wait <= 100);
+    assert_int_equal(gw_limiter_peek(l, "carol", 100.2), 0);
     /* thousands of callers: the table evicts the longest unused, never penalising anyone */
     char name[32];
     for (int i = 0; i < 20000; i++) {
