@@ -3,6 +3,7 @@
  * and the ownership check of deal-scoped callers (OWASP API1). */
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -12,6 +13,7 @@
 
 void ltc_authz__identify(ltc_call *c) {
     c->peer[0] = 0;
+    c->remote[0] = 0;
     c->principal[0] = 0;
     c->roles = 0;
     c->deal_scoped = 0;
@@ -70,10 +72,13 @@ int ltc_authz__authorize(ltc_call *c, const ltc_method *m, ltc_status *st) {
         return ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_PRINCIPAL", "the forwarded principal is malformed");
     snprintf(c->principal, sizeof c->principal, "%s", principal);
     c->roles = ltc_roles_parse(ltc_call_metadata(c, "x-ltc-roles"));
-    if (!(ltc_access_roles(m->path) & c->roles))
+    const unsigned granting = ltc_access_roles(m->path) & c->roles;
+    if (!granting)
         return ltc_status_set(st, LTC_PERMISSION_DENIED, "ROLE_NOT_ALLOWED", "no role of %s may call %s", c->principal,
                               m->path);
-    c->deal_scoped = !ltc_access_all_deals(c->roles);
+    /* Only a role that itself grants this method may lift the iron-triangle scope: "auditor: all deals, read only"
+     * does not make a sales user's writes unscoped (a role that cannot call the method lends it nothing). */
+    c->deal_scoped = !ltc_access_all_deals(granting);
     return 0;
 }
 
@@ -93,4 +98,22 @@ int ltc_authz__check_owner(ltc_call *c, const ltc_method *m, const ProtobufCMess
         if (strcmp(PQgetvalue(r, 0, i), c->principal) == 0) return 0;
     return ltc_status_set(st, LTC_PERMISSION_DENIED, "NOT_IN_IRON_TRIANGLE",
                           "%s is not in the iron triangle of the deal of %.200s", c->principal, name);
+}
+
+const char *ltc_call_remote(ltc_call *c) {
+    if (c->remote[0]) return c->remote;
+    char *peer = c->call ? grpc_call_get_peer(c->call) : NULL;
+    if (peer) {
+        /* "ipv4:10.0.0.7:51234", "ipv6:[::1]:51234", "unix:/path": the host, without the client's port */
+        size_t n = strlen(peer);
+        const char *colon = strrchr(peer, ':');
+        if ((strncmp(peer, "ipv4:", 5) == 0 || strncmp(peer, "ipv6:", 5) == 0) && colon && colon > peer + 5)
+            n = (size_t)(colon - peer);
+        if (n >= sizeof c->remote) n = sizeof c->remote - 1;
+        memcpy(c->remote, peer, n);
+        c->remote[n] = 0;
+        gpr_free(peer);
+    }
+    if (!c->remote[0]) snprintf(c->remote, sizeof c->remote, "unknown");
+    return c->remote;
 }

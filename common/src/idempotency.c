@@ -1,6 +1,7 @@
 /* idempotency.c - idempotency keys of WRITE methods: the key a request names, its fingerprint (the request without
- * unknown fields, hashed), and the (method, key, fingerprint, response) rows that make a repeat return the first
- * response (ltc/server.h). */
+ * unknown fields, hashed), and the (method, principal, key, fingerprint, response) rows that make a repeat return
+ * the first response (ltc/server.h). A key is scoped to the principal that sent it: the same key from another
+ * principal is another request (a key is not a capability to read someone's response). */
 #include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,10 +9,12 @@
 #include "internal.h"
 #include "ltc/assert.h"
 
-static const char SQL_KEY_CLAIM[] =
-    "INSERT INTO idempotency_keys (method, key, fingerprint) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING";
-static const char SQL_KEY_READ[] = "SELECT fingerprint, response FROM idempotency_keys WHERE method = $1 AND key = $2";
-static const char SQL_KEY_STORE[] = "UPDATE idempotency_keys SET response = $3 WHERE method = $1 AND key = $2";
+static const char SQL_KEY_CLAIM[] = "INSERT INTO idempotency_keys (method, principal, key, fingerprint) "
+                                    "VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING";
+static const char SQL_KEY_READ[] =
+    "SELECT fingerprint, response FROM idempotency_keys WHERE method = $1 AND principal = $2 AND key = $3";
+static const char SQL_KEY_STORE[] =
+    "UPDATE idempotency_keys SET response = $4 WHERE method = $1 AND principal = $2 AND key = $3";
 
 /* The string value of a request's idempotency field, or NULL when the message has no such field. */
 static const char *key_field(const ProtobufCMessage *m, const char *field) {
@@ -45,15 +48,15 @@ int ltc_idempotency__fingerprint(ltc_call *c, const ProtobufCMessage *req, uint8
 
 int ltc_idempotency__claim(ltc_call *c, const ltc_method *m, const char *key, const uint8_t fp[32], uint8_t **stored,
                            size_t *stored_len, ltc_status *st) {
-    const char *params[3] = {m->path, key, (const char *)fp};
-    const int lens[3] = {0, 0, 32};
-    const int fmts[3] = {0, 0, 1};
-    PGresult *r = ltc_db_query_bin(c->w->db, st, SQL_KEY_CLAIM, 3, params, lens, fmts);
+    const char *params[4] = {m->path, ltc_call_principal(c), key, (const char *)fp};
+    const int lens[4] = {0, 0, 0, 32};
+    const int fmts[4] = {0, 0, 0, 1};
+    PGresult *r = ltc_db_query_bin(c->w->db, st, SQL_KEY_CLAIM, 4, params, lens, fmts);
     if (!r) return -1;
     int inserted = atoi(PQcmdTuples(r)) == 1;
     PQclear(r);
     if (inserted) return 1;
-    r = ltc_call_query(c, st, SQL_KEY_READ, 2, params);
+    r = ltc_call_query(c, st, SQL_KEY_READ, 3, params);
     if (!r) return -1;
     if (PQntuples(r) != 1) return ltc_status_set(st, LTC_ABORTED, "CONCURRENT_UPDATE", "retry");
     LTC_ASSERT(PQnfields(r) == 2); /* fingerprint, response */
@@ -81,10 +84,10 @@ int ltc_idempotency__claim(ltc_call *c, const ltc_method *m, const char *key, co
 
 int ltc_idempotency__store(ltc_call *c, const ltc_method *m, const char *key, const uint8_t *resp, size_t len,
                            ltc_status *st) {
-    const char *params[3] = {m->path, key, (const char *)resp};
-    const int lens[3] = {0, 0, (int)len};
-    const int fmts[3] = {0, 0, 1};
-    PGresult *r = ltc_db_query_bin(c->w->db, st, SQL_KEY_STORE, 3, params, lens, fmts);
+    const char *params[4] = {m->path, ltc_call_principal(c), key, (const char *)resp};
+    const int lens[4] = {0, 0, 0, (int)len};
+    const int fmts[4] = {0, 0, 0, 1};
+    PGresult *r = ltc_db_query_bin(c->w->db, st, SQL_KEY_STORE, 4, params, lens, fmts);
     if (!r) return -1;
     PQclear(r);
     return 0;

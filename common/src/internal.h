@@ -114,6 +114,7 @@ struct ltc_call {
     /* who: set by ltc_authz__identify and ltc_authz__authorize before the handler runs */
     char peer[65];       /* internal identity (certificate Common Name), "" in plaintext */
     char principal[129]; /* the user or service account, from the gateway; "" for hand-offs */
+    char remote[72];     /* the client's host ("ipv4:127.0.0.1"), found on first ask; "" until then */
     unsigned roles;
     int deal_scoped; /* principal sees only deals whose iron triangle names it */
     /* forwarding (raw handler returned LTC_RAW_FORWARD): owned by proxy.c, NULL otherwise */

@@ -44,11 +44,28 @@ static int workers_total, workers_busy;
 static struct MHD_Daemon *daemon_;
 static double start_time;
 
-static method_stats *method_slot(const char *name) {
+/* A label value as the exposition format can carry it whatever the caller sent: the characters of a gRPC method
+ * path ([A-Za-z0-9_./-]) are kept, any other byte becomes '_', so no value can close its quotes or start a line.
+ * Callers pass only paths they know (reply.c: a method of the contract or of this server, else "unknown"); this is
+ * the second line of defence. */
+static void label_copy(char *out, size_t n, const char *in) {
+    size_t i = 0;
+    for (; in[i] && i + 1 < n; i++) {
+        unsigned char ch = (unsigned char)in[i];
+        int ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') || ch == '_' ||
+                 ch == '.' || ch == '/' || ch == '-';
+        out[i] = ok ? (char)ch : '_';
+    }
+    out[i] = '\0';
+}
+
+static method_stats *method_slot(const char *raw) {
+    char name[sizeof methods[0].name];
+    label_copy(name, sizeof name, raw);
     for (int i = 0; i < n_methods; i++)
         if (strcmp(methods[i].name, name) == 0) return &methods[i];
     if (n_methods < LTC_METRICS_MAX_METHODS) {
-        snprintf(methods[n_methods].name, sizeof methods[n_methods].name, "%s", name);
+        memcpy(methods[n_methods].name, name, sizeof name);
         return &methods[n_methods++];
     }
     method_stats *other = &methods[LTC_METRICS_MAX_METHODS];

@@ -20,6 +20,7 @@ struct ltc_reflection {
     Google__Protobuf__FileDescriptorSet *set;
     file_entry *files;
     size_t n_files;
+    int *visible; /* per file: it defines a listed service or is a dependency of one (the rest is never described) */
     char **services;
     size_t n_services;
 };
@@ -28,10 +29,38 @@ void ltc_reflection_destroy(ltc_reflection *r) {
     if (!r) return;
     for (size_t i = 0; i < r->n_files; i++) free(r->files[i].bytes);
     free(r->files);
+    free(r->visible);
     for (size_t i = 0; i < r->n_services; i++) free(r->services[i]);
     free(r->services);
     if (r->set) google__protobuf__file_descriptor_set__free_unpacked(r->set, NULL);
     free(r);
+}
+
+static int find_file_by_name(const ltc_reflection *r, const char *name) {
+    for (size_t i = 0; i < r->n_files; i++)
+        if (strcmp(r->files[i].fd->name, name) == 0) return (int)i;
+    return -1;
+}
+
+/* Whether file fd defines one of the services this server lists (its public surface, health and reflection). */
+static int defines_listed_service(const ltc_reflection *r, const Google__Protobuf__FileDescriptorProto *fd) {
+    const char *pkg = fd->package ? fd->package : "";
+    size_t pl = strlen(pkg);
+    for (size_t i = 0; i < fd->n_service; i++)
+        for (size_t k = 0; k < r->n_services; k++) {
+            const char *full = r->services[k];
+            if (pl && (strncmp(full, pkg, pl) != 0 || full[pl] != '.')) continue;
+            if (strcmp(full + (pl ? pl + 1 : 0), fd->service[i]->name) == 0) return 1;
+        }
+    return 0;
+}
+
+/* Marks file i and its transitive dependencies describable. */
+static void mark_visible(ltc_reflection *r, int i) {
+    if (i < 0 || r->visible[i]) return;
+    r->visible[i] = 1;
+    const Google__Protobuf__FileDescriptorProto *fd = r->files[i].fd;
+    for (size_t d = 0; d < fd->n_dependency; d++) mark_visible(r, find_file_by_name(r, fd->dependency[d]));
 }
 
 ltc_reflection *ltc_reflection_create(const char *const *services) {
@@ -60,16 +89,17 @@ ltc_reflection *ltc_reflection_create(const char *const *services) {
         if (!r->services[i]) goto fail;
         r->n_services++;
     }
+    r->visible = calloc(r->n_files + 1, sizeof *r->visible);
+    if (!r->visible) goto fail;
+    for (size_t i = 0; i < r->n_files; i++) {
+        const char *pkg = r->files[i].fd->package ? r->files[i].fd->package : "";
+        /* the listed services' files, and the google.rpc error details and well-known types every error carries */
+        if (defines_listed_service(r, r->files[i].fd) || strncmp(pkg, "google.", 7) == 0) mark_visible(r, (int)i);
+    }
     return r;
 fail:
     ltc_reflection_destroy(r);
     return NULL;
-}
-
-static int find_file_by_name(const ltc_reflection *r, const char *name) {
-    for (size_t i = 0; i < r->n_files; i++)
-        if (strcmp(r->files[i].fd->name, name) == 0) return (int)i;
-    return -1;
 }
 
 /* Does `sym` name `prefix` + "." + `name` (prefix may be empty)? Returns a pointer past the match, or NULL. */
@@ -179,19 +209,21 @@ uint8_t *ltc_reflection_answer(const ltc_reflection *r, const uint8_t *req_bytes
             break;
         case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME:
             found = find_file_by_name(r, req->file_by_filename);
+            if (found >= 0 && !r->visible[found]) found = -1; /* another process's or an internal service's file */
             break;
         case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL: {
             const char *sym = req->file_containing_symbol;
             if (sym[0] == '.') sym++;
             for (size_t i = 0; i < r->n_files && found < 0; i++)
-                if (file_defines(r->files[i].fd, sym)) found = (int)i;
+                if (r->visible[i] && file_defines(r->files[i].fd, sym)) found = (int)i;
             break;
         }
         case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_ALL_EXTENSION_NUMBERS_OF_TYPE: {
             const char *sym = req->all_extension_numbers_of_type;
             if (sym[0] == '.') sym++;
             int known = 0;
-            for (size_t i = 0; i < r->n_files && !known; i++) known = file_defines(r->files[i].fd, sym);
+            for (size_t i = 0; i < r->n_files && !known; i++)
+                known = r->visible[i] && file_defines(r->files[i].fd, sym);
             if (known) { /* proto3: no extensions */
                 enr.base_type_name = req->all_extension_numbers_of_type;
                 resp.message_response_case =

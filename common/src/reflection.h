@@ -8,8 +8,10 @@
 
 typedef struct ltc_reflection ltc_reflection;
 
-/* Parses the embedded descriptor set. `services` (NULL-terminated) are the full names listed by list_services.
- * NULL on a corrupt set (a build error). */
+/* Parses the embedded descriptor set. `services` (NULL-terminated) are the full names listed by list_services; only
+ * the files that define one of them, and their dependencies, are ever described (file_by_filename,
+ * file_containing_symbol): the public port describes the public contract, not the internal services that share the
+ * descriptor set. NULL on a corrupt set (a build error). */
 ltc_reflection *ltc_reflection_create(const char *const *services);
 void ltc_reflection_destroy(ltc_reflection *r); /* NULL-safe */
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "ltc/access.h"
 #include "ltc/log.h"
 #include "ltc/metrics.h"
 
@@ -120,13 +121,16 @@ static void send_reply(ltc_call *c, const uint8_t *resp, size_t resp_len, const 
     }
 }
 
-/* One log line and the metrics of a finished call. Unknown methods share one metrics label (bounded cardinality). */
+/* One log line and the metrics of a finished call. A path is a metrics label only when it names a method this
+ * server registered or a public RPC of the contract (the permission table); anything else a caller sent, refused
+ * for whatever reason (no token, unknown method), shares the one label "unknown": a stranger can neither forge a
+ * series nor fill the per-method slots (bounded cardinality). */
 static void log_call(const ltc_call *c, const ltc_status *st) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double ms = (double)(now.tv_sec - c->started.tv_sec) * 1e3 + (double)(now.tv_nsec - c->started.tv_nsec) / 1e6;
-    int unknown = st->code == LTC_UNIMPLEMENTED && c->kind == CTX_GENERIC;
-    ltc_metrics_rpc(unknown ? "unknown" : c->method_path, st->code, ms / 1e3);
+    int known = c->kind != CTX_GENERIC || ltc_access_roles(c->method_path) != 0;
+    ltc_metrics_rpc(known ? c->method_path : "unknown", st->code, ms / 1e3);
     ltc_log_level lvl = st->code == LTC_OK ? LTC_LOG_INFO
                         : (st->code == LTC_INTERNAL || st->code == LTC_UNKNOWN || st->code == LTC_DATA_LOSS)
                             ? LTC_LOG_ERROR

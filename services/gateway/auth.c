@@ -31,6 +31,8 @@ struct gw_auth {
     char issuer[256];
     char audience[256];
     long leeway;
+    long max_lifetime;     /* seconds a token may live: exp - iat (or exp - now without iat) */
+    char roles_claim[256]; /* JSON Pointer (RFC 6901) to the roles in the claims, "/roles" by default */
     gw_key keys[MAX_KEYS];
     size_t n_keys;
 };
@@ -105,6 +107,22 @@ gw_auth *gw_auth_load(const char *path, char *err, size_t errlen) {
         snprintf(err, errlen, "%s: \"leeway_seconds\" must be an integer 0-300", path);
         goto fail;
     }
+    json_t *max_life = json_object_get(root, "max_lifetime_seconds");
+    a->max_lifetime = max_life ? (long)json_integer_value(max_life) : 86400;
+    if ((max_life && !json_is_integer(max_life)) || a->max_lifetime < 60 || a->max_lifetime > 7 * 86400) {
+        snprintf(err, errlen, "%s: \"max_lifetime_seconds\" must be an integer 60-604800", path);
+        goto fail;
+    }
+    json_t *roles_claim = json_object_get(root, "roles_claim");
+    const char *rc_text = roles_claim ? json_string_value(roles_claim) : "/roles";
+    if (!rc_text || rc_text[0] != '/' || strlen(rc_text) >= sizeof a->roles_claim) {
+        snprintf(err, errlen,
+                 "%s: \"roles_claim\" must be a JSON Pointer such as \"/roles\" or "
+                 "\"/realm_access/roles\" (under 256 characters)",
+                 path);
+        goto fail;
+    }
+    snprintf(a->roles_claim, sizeof a->roles_claim, "%s", rc_text);
     if (!json_is_array(keys) || json_array_size(keys) == 0 || json_array_size(keys) > MAX_KEYS) {
         snprintf(err, errlen, "%s: \"keys\" must be an array of 1-%d keys", path, MAX_KEYS);
         goto fail;
@@ -202,6 +220,27 @@ static int subject_ok(const char *s) {
     return 1;
 }
 
+/* The claim at JSON Pointer `ptr` (RFC 6901: "/a/b", "~1" for '/', "~0" for '~'), or NULL. */
+static json_t *claim_at(json_t *claims, const char *ptr) {
+    json_t *v = claims;
+    char key[256];
+    for (const char *p = ptr; v && *p == '/';) {
+        p++;
+        size_t n = 0;
+        while (*p && *p != '/' && n + 1 < sizeof key) {
+            if (p[0] == '~' && (p[1] == '0' || p[1] == '1')) {
+                key[n++] = p[1] == '0' ? '~' : '/';
+                p += 2;
+            } else {
+                key[n++] = *p++;
+            }
+        }
+        key[n] = 0;
+        v = json_is_object(v) ? json_object_get(v, key) : NULL;
+    }
+    return v;
+}
+
 int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_principal *p, ltc_status *st) {
     memset(p, 0, sizeof *p);
     if (!authorization || !authorization[0])
@@ -269,6 +308,14 @@ int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_pr
         ltc_status_set(st, LTC_UNAUTHENTICATED, "TOKEN_EXPIRED", "the token has expired");
         goto out;
     }
+    /* a bounded life: a 10-year token is a standing credential, not a session (iat when given, else from now) */
+    json_t *iat = json_object_get(claims, "iat");
+    double issued = json_is_number(iat) ? json_number_value(iat) : (double)now;
+    if (e - issued > (double)a->max_lifetime || e - (double)now > (double)(a->max_lifetime + a->leeway)) {
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "TOKEN_LIFETIME_TOO_LONG",
+                       "the token lives longer than %ld seconds (exp - iat)", a->max_lifetime);
+        goto out;
+    }
     if (nbf && (!json_is_number(nbf) || !(json_number_value(nbf) <= (double)now + (double)a->leeway))) {
         ltc_status_set(st, LTC_UNAUTHENTICATED, "TOKEN_NOT_YET_VALID", "the token is not valid yet (nbf)");
         goto out;
@@ -289,11 +336,12 @@ int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_pr
     }
     snprintf(p->subject, sizeof p->subject, "%s", sub);
     p->expires = (long)e;
-    json_t *roles = json_object_get(claims, "roles");
+    json_t *roles = claim_at(claims, a->roles_claim);
     for (size_t i = 0; json_is_array(roles) && i < json_array_size(roles); i++) {
         const char *r = json_string_value(json_array_get(roles, i));
         if (r) p->roles |= ltc_role_by_name(r, strlen(r));
     }
+    if (json_is_string(roles)) p->roles = ltc_roles_parse(json_string_value(roles)); /* "sales manager" */
     rc = 0;
 out:
     json_decref(claims);

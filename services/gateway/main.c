@@ -37,8 +37,9 @@ typedef struct gateway {
     route routes[4];
     size_t n_routes;
     int default_deadline_ms, max_deadline_ms, require_deadline;
-    gw_auth *auth;       /* NULL: authentication off (LTC_GATEWAY_AUTH=off, plaintext development only) */
-    gw_limiter *limiter; /* NULL: no rate limit */
+    gw_auth *auth;         /* NULL: authentication off (LTC_GATEWAY_AUTH=off, plaintext development only) */
+    gw_limiter *limiter;   /* NULL: no rate limit */
+    gw_limiter *strangers; /* per client host: calls that failed authentication; NULL: no limit */
 } gateway;
 
 static const struct {
@@ -105,7 +106,24 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
     gw_principal who = {0};
     char roles[96] = "";
     if (g->auth) {
-        if (gw_auth_check(g->auth, ltc_call_metadata(call, "authorization"), time(NULL), &who, st) != 0) return -1;
+        /* A host whose calls keep failing authentication is refused before any signature is checked (the checks
+         * cost CPU a stranger should not be able to spend): each failure takes a token of its host's bucket, and an
+         * empty bucket refuses the host's next calls, whatever they carry, until it refills. */
+        const char *host = g->strangers ? ltc_call_remote(call) : NULL;
+        if (host) {
+            int64_t wait = gw_limiter_peek(g->strangers, host, now_monotonic());
+            if (wait > 0) {
+                ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "UNAUTHENTICATED_RATE_LIMITED",
+                               "too many calls from this host failed authentication; retry in %lld ms",
+                               (long long)wait);
+                st->retry_delay_ms = wait;
+                return -1;
+            }
+        }
+        if (gw_auth_check(g->auth, ltc_call_metadata(call, "authorization"), time(NULL), &who, st) != 0) {
+            if (host) gw_limiter_take(g->strangers, host, now_monotonic());
+            return -1;
+        }
         if (!(ltc_access_roles(method) & who.roles)) {
             if (ltc_access_roles(method) == 0)
                 return ltc_status_set(st, LTC_UNIMPLEMENTED, "UNKNOWN_METHOD", "method %.150s is not served here",
@@ -157,12 +175,14 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
 /* The gateway's configuration beyond the common variables: TLS, authentication, limits. 0, or -1 (printed). */
 static int configure(gateway *g, ltc_tls *public_tls, int *plaintext) {
     char err[400];
-    long deadline, max_deadline, require, rate, burst;
+    long deadline, max_deadline, require, rate, burst, unauth_rate, unauth_burst;
     if (ltc_env_int("LTC_GATEWAY_FORWARD_DEADLINE_MS", 30000, 100, 600000, &deadline, err, sizeof err) != 0 ||
         ltc_env_int("LTC_GATEWAY_MAX_DEADLINE_MS", 60000, 100, 3600000, &max_deadline, err, sizeof err) != 0 ||
         ltc_env_int("LTC_GATEWAY_REQUIRE_DEADLINE", 0, 0, 1, &require, err, sizeof err) != 0 ||
         ltc_env_int("LTC_GATEWAY_RATE_LIMIT", 200, 0, 1000000, &rate, err, sizeof err) != 0 ||
-        ltc_env_int("LTC_GATEWAY_RATE_BURST", 400, 1, 10000000, &burst, err, sizeof err) != 0) {
+        ltc_env_int("LTC_GATEWAY_RATE_BURST", 400, 1, 10000000, &burst, err, sizeof err) != 0 ||
+        ltc_env_int("LTC_GATEWAY_UNAUTH_RATE_LIMIT", 20, 0, 1000000, &unauth_rate, err, sizeof err) != 0 ||
+        ltc_env_int("LTC_GATEWAY_UNAUTH_RATE_BURST", 40, 1, 10000000, &unauth_burst, err, sizeof err) != 0) {
         fprintf(stderr, "gateway: %s\n", err);
         return -1;
     }
@@ -209,6 +229,8 @@ static int configure(gateway *g, ltc_tls *public_tls, int *plaintext) {
         return -1;
     }
     if (g->auth && rate > 0 && !(g->limiter = gw_limiter_create((double)rate, (double)burst))) return -1;
+    if (g->auth && unauth_rate > 0 && !(g->strangers = gw_limiter_create((double)unauth_rate, (double)unauth_burst)))
+        return -1;
     return 0;
 }
 
@@ -311,6 +333,7 @@ out:
     for (size_t i = 0; i < g.n_routes; i++) ltc_client_destroy(g.routes[i].client);
     gw_auth_free(g.auth);
     gw_limiter_free(g.limiter);
+    gw_limiter_free(g.strangers);
     ltc_tls_free(&public_tls);
     ltc_tls_internal_free();
     return rc;

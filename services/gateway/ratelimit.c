@@ -47,7 +47,7 @@ static uint64_t hash(const char *s) { /* FNV-1a, then mixed; never 0 */
     return h ? h : 1;
 }
 
-int64_t gw_limiter_take(gw_limiter *l, const char *caller, double now) {
+static int64_t update(gw_limiter *l, const char *caller, double now, int take) {
     uint64_t k = hash(caller);
     /* the PROBE slots a key may live in all belong to one shard */
     size_t base = (size_t)(k % (SLOTS / PROBE)) * PROBE;
@@ -71,7 +71,7 @@ int64_t gw_limiter_take(gw_limiter *l, const char *caller, double now) {
     b->last = now;
     int64_t wait = 0;
     if (b->tokens >= 1) {
-        b->tokens -= 1;
+        if (take) b->tokens -= 1;
     } else {
         wait = (int64_t)ceil((1 - b->tokens) / l->rate * 1000.0);
         if (wait < 1) wait = 1;
@@ -79,3 +79,7 @@ int64_t gw_limiter_take(gw_limiter *l, const char *caller, double now) {
     pthread_mutex_unlock(mu);
     return wait;
 }
+
+int64_t gw_limiter_take(gw_limiter *l, const char *caller, double now) { return update(l, caller, now, 1); }
+
+int64_t gw_limiter_peek(gw_limiter *l, const char *caller, double now) { return update(l, caller, now, 0); }

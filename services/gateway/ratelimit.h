@@ -14,5 +14,7 @@ void gw_limiter_free(gw_limiter *l);
 /* Takes one token for `caller` at time `now` (seconds, monotonic). 0 when allowed, else the milliseconds until the
  * caller's next token (the call is refused). */
 int64_t gw_limiter_take(gw_limiter *l, const char *caller, double now);
+/* Like gw_limiter_take without taking: 0 when `caller` has a token now, else the milliseconds until it has one. */
+int64_t gw_limiter_peek(gw_limiter *l, const char *caller, double now);
 
 #endif

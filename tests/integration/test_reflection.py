@@ -200,6 +200,30 @@ class ReflectionTest(unittest.TestCase):
         self.assertTrue(a.HasField("error_response"))
         self.assertEqual(a.error_response.error_code, grpc.StatusCode.NOT_FOUND.value[0])
 
+    def test_public_port_describes_only_the_public_contract(self):
+        """The gateway lists the public services and describes nothing else: the internal services (hand-off
+        receivers, the hand-off admin, DTC's credit questions, OTD's availability questions) share the embedded
+        descriptor set, but neither a symbol nor a file name of theirs is answered there (issue #19, finding 3).
+        A stage's own port still describes its intake service."""
+        for version in ("v1", "v1alpha"):
+            r = Reflector(self.channels["gateway"], version)
+            for sym in ("ltc.admin.v1.HandoffAdminService", "ltc.bto.v1.IntakeService",
+                        "ltc.bto.v1.IntakeService.AcceptWonBid", "ltc.dtc.v1.CreditService",
+                        "ltc.dtc.v1.CheckCreditRequest", "ltc.otd.v1.AvailabilityService",
+                        "ltc.ltb.v1.AcceptMilestoneRequest"):
+                a = r.ask(file_containing_symbol=sym)
+                self.assertTrue(a.HasField("error_response"), f"{version} gateway described {sym}")
+                self.assertEqual(a.error_response.error_code, grpc.StatusCode.NOT_FOUND.value[0])
+            for name in ("ltc/admin/v1/handoff_admin_service.proto", "ltc/dtc/v1/intake_service.proto",
+                         "ltc/dtc/v1/credit_service.proto", "ltc/otd/v1/availability_service.proto"):
+                a = r.ask(file_by_filename=name)
+                self.assertTrue(a.HasField("error_response"), f"{version} gateway described {name}")
+            # what a client needs is still there: the public services and the error details
+            self.assertTrue(r.files_for(file_containing_symbol="ltc.dtc.v1.DeliveryToCashService"))
+            self.assertTrue(r.files_for(file_containing_symbol="google.rpc.BadRequest"))
+        r = Reflector(self.channels["bto"])
+        self.assertTrue(r.files_for(file_containing_symbol="ltc.bto.v1.IntakeService"))
+
     def test_call_create_and_get_lead_with_reflected_descriptors(self):
         ch = self.channels["gateway"]
         pool = build_pool(Reflector(ch).files_for(file_containing_symbol="ltc.ltb.v1.LeadToBidService"))

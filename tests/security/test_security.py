@@ -186,6 +186,10 @@ class SecurityTest(unittest.TestCase):
                                              key=read(PKI / "jwt" / "rs256.key")),
             "MALFORMED_TOKEN": "not-a-jwt",
             "NO_SUBJECT": token(None, ["sales"]),
+            # a standing credential: a 10-year token, and one issued two days ago (the key set allows a day)
+            "TOKEN_LIFETIME_TOO_LONG": token(AR, ["sales"], exp=now + 10 * 365 * 86400),
+            "TOKEN_LIFETIME_TOO_LONG ": token(AR, ["sales"], iat=now - 2 * 86400, nbf=now - 2 * 86400,
+                                              exp=now + 3600),
         }
         for reason, tok in cases.items():
             with self.subTest(reason=reason.strip()):
@@ -282,6 +286,137 @@ class SecurityTest(unittest.TestCase):
                     listed = [o.name for o in s.ltb.ListOpportunities(
                         lc.ltb.ListOpportunitiesRequest(page_size=500)).opportunities]
                     self.assertIn(r["opportunity"], listed)
+
+    # --- the second pass (issue #19): what got through the first time ---------------------------------------------
+
+    def test_a_second_role_does_not_lift_the_scope_of_writes(self):
+        """Finding 1: a role lifts the iron-triangle scope only for the methods it grants itself. A sales user who is
+        also an auditor (reads all deals) or in finance (all deals for receivables) still writes only their own deals;
+        their reads of other deals are the auditor's or finance's to make."""
+        r = self.r
+        for roles in (("sales", "auditor"), ("sales", "finance"), ("auditor", "sales")):
+            with self.subTest(roles=roles), as_user(OTHER_SALES, *roles) as s:
+                writes = {
+                    "UpdateOpportunity": lambda: s.ltb.UpdateOpportunity(lc.ltb.UpdateOpportunityRequest(
+                        opportunity=lc.ltb.Opportunity(name=r["opportunity"], title="mine now"),
+                        update_mask={"paths": ["title"]}, request_id=lc.new_id())),
+                    "MarkBidLost": lambda: s.ltb.MarkBidLost(lc.ltb.MarkBidLostRequest(
+                        name=r["bid"], reason="sabotage", request_id=lc.new_id())),
+                    "CreateQuote": lambda: s.bto.CreateQuote(lc.bto.CreateQuoteRequest(
+                        quote=lc.bto.Quote(deal=r["deal"], valid_until=lc.days_ahead(10),
+                                           lines=[lc.bto.QuoteLine(product=r["products"]["A"], quantity=1)]),
+                        request_id=lc.new_id())),
+                }
+                for what, call in writes.items():
+                    with self.subTest(call=what):
+                        self.refused(call, C.PERMISSION_DENIED, "NOT_IN_IRON_TRIANGLE")
+                # the other role's own grant still holds: it reads every deal
+                s.ltb.GetOpportunity(lc.ltb.GetOpportunityRequest(name=r["opportunity"]))
+
+    def test_strangers_cannot_forge_metrics(self):
+        """Finding 2: a call with no token to a path made of label syntax leaves no forged series on the gateway's
+        /metrics; unknown paths share the one label "unknown", so they cannot fill the per-method slots either."""
+        import urllib.request
+        forged = ['/p"} 1\nfake_metric{x="', '/x"} 9\nltc_rpc_requests_total{method="forged",code="OK"} 7',
+                  "/ltc.ltb.v1.LeadToBidService/NoSuchMethod", '/a{b="c"}/d']
+        for i in range(16):   # under the strangers' burst (40): the next test drains it on purpose
+            forged.append(f"/flood.v1.S{i}/M")
+        with gateway() as s:   # TLS, no token
+            for path in forged:
+                try:
+                    s.call_raw(path, b"", timeout=5)
+                except (grpc.RpcError, ValueError):
+                    pass   # refused (UNAUTHENTICATED), or a path the client library will not even send
+        port = h.DEFAULT_PORTS["gateway"] + h.offset() + 1000
+        text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+        self.assertNotIn("fake_metric", text)
+        self.assertNotIn('method="forged"', text)
+        self.assertNotIn("flood.v1", text)
+        self.assertNotIn("NoSuchMethod", text)
+        for line in text.splitlines():
+            if line.startswith("ltc_rpc_"):
+                self.assertRegex(line, r'^ltc_rpc_[a-z_]+\{method="[A-Za-z0-9_./-]+"(,[a-z]+="[^"\\\n]*")*\} '
+                                       r"[0-9.e+-]+$", "a series with a label the caller chose")
+        self.assertIn('method="unknown"', text)
+        time.sleep(2.5)   # let this host's budget of failed authentications refill for the tests after this one
+
+    def test_strangers_are_limited_before_any_signature_check(self):
+        """A host whose calls keep failing authentication is refused (RESOURCE_EXHAUSTED,
+        UNAUTHENTICATED_RATE_LIMITED, with a RetryInfo) before the gateway checks any signature, so bad tokens cannot
+        buy CPU; the budget refills (20/s, burst 40), and then the same host's good token works again."""
+        bad = token(AR, ["sales"], key=rsa.generate_private_key(public_exponent=65537, key_size=2048).private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+        limited = good_refused = 0
+        with gateway(bad) as s, as_user(AR, "sales") as good:
+            good.ltb.GetLead(lc.ltb.GetLeadRequest(name=self.r["lead"]))   # connected before the flood
+            for _ in range(120):
+                try:
+                    s.ltb.GetLead(lc.ltb.GetLeadRequest(name=self.r["lead"]))
+                    self.fail("a token signed by another key was accepted")
+                except grpc.RpcError as e:
+                    if e.code() == C.RESOURCE_EXHAUSTED:
+                        limited += 1
+                        d = lc.error_details(e)
+                        self.assertEqual(d.reason, "UNAUTHENTICATED_RATE_LIMITED")
+                        self.assertTrue(any(a.type_url.endswith("/google.rpc.RetryInfo") for a in d.status.details),
+                                        f"no RetryInfo: {d}")
+                    else:
+                        self.assertEqual(e.code(), C.UNAUTHENTICATED)
+                # the same host's good token, between two bad ones: refused unchecked while the bucket is empty
+                try:
+                    good.ltb.GetLead(lc.ltb.GetLeadRequest(name=self.r["lead"]))
+                except grpc.RpcError as e:
+                    self.assertEqual(lc.error_details(e).reason, "UNAUTHENTICATED_RATE_LIMITED")
+                    good_refused += 1
+            self.assertGreater(limited, 10, "the failed authentications of one host were never limited")
+            self.assertGreater(good_refused, 0, "the host's calls were refused only when their tokens were bad")
+            time.sleep(2.5)   # 40 tokens at 20/s
+            good.ltb.GetLead(lc.ltb.GetLeadRequest(name=self.r["lead"]))
+
+    def test_reflection_on_the_public_port_describes_only_the_public_contract(self):
+        """Finding 3: over TLS and without a token, reflection at the gateway answers neither a symbol nor a file of
+        the internal services (hand-off receivers, hand-off admin, credit and availability questions)."""
+        import test_reflection as tr   # the reflection client of tests/integration (messages from Debian's grpc-proto)
+        with gateway() as s:
+            for version in ("v1", "v1alpha"):
+                r = tr.Reflector(s.channel, version)
+                for sym in ("ltc.admin.v1.HandoffAdminService", "ltc.ltb.v1.IntakeService",
+                            "ltc.dtc.v1.IntakeService.AcceptDelivery", "ltc.dtc.v1.CreditService",
+                            "ltc.otd.v1.AvailabilityService"):
+                    a = r.ask(file_containing_symbol=sym)
+                    self.assertTrue(a.HasField("error_response"), f"{version}: the gateway described {sym}")
+                for name in ("ltc/admin/v1/handoff_admin_service.proto", "ltc/bto/v1/intake_service.proto"):
+                    a = r.ask(file_by_filename=name)
+                    self.assertTrue(a.HasField("error_response"), f"{version}: the gateway described {name}")
+                self.assertTrue(r.files_for(file_containing_symbol="ltc.ltb.v1.LeadToBidService"))
+
+    def test_idempotency_keys_are_scoped_to_the_principal(self):
+        """Finding 4: Mallory sending Alice's request_id on the same method is another request: never Alice's stored
+        response. The same payload is judged afresh (a duplicate of Alice's NEW lead: DUPLICATE_LEAD), another payload
+        creates Mallory's own lead (not IDEMPOTENCY_KEY_REUSED), and Alice's retry is still a replay."""
+        key = lc.new_id()
+        run = uuid.uuid4().hex[:8]
+
+        def lead(company):
+            return lc.ltb.Lead(source=lc.ltb.LEAD_SOURCE_REFERRAL, company_name=company, contact_name="Li Lei",
+                               contact_email=f"li.lei+{uuid.uuid4().hex[:8]}@example.test",
+                               contact_phone=lead_to_cash.unique_phone())
+        alice_lead = lead(f"Alice Trading {run}")
+        with as_user(f"alice.{run}", "sales") as alice, as_user(f"mallory.{run}", "sales") as mallory:
+            first = alice.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=alice_lead, request_id=key)).lead
+            d = h.expect_error(lambda: mallory.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=alice_lead,
+                                                                                      request_id=key)),
+                               C.ALREADY_EXISTS)
+            self.assertEqual(d.reason, "DUPLICATE_LEAD", f"Alice's key replayed to Mallory: {d}")
+            other = mallory.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=lead(f"Mallory Ltd {run}"),
+                                                                    request_id=key)).lead
+            self.assertNotEqual(other.name, first.name)
+            self.assertEqual(other.company_name, f"Mallory Ltd {run}")
+            again = alice.ltb.CreateLead(lc.ltb.CreateLeadRequest(lead=alice_lead, request_id=key)).lead
+            self.assertEqual(again.name, first.name, "Alice's own retry is still a replay")
+            d = h.expect_error(lambda: alice.ltb.CreateLead(lc.ltb.CreateLeadRequest(
+                lead=lead(f"Changed {run}"), request_id=key)), C.ALREADY_EXISTS)
+            self.assertEqual(d.reason, "IDEMPOTENCY_KEY_REUSED")
 
     def test_forged_principal_header_is_ignored(self):
         with as_user(OTHER_SALES, "sales") as s:

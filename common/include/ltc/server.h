@@ -111,6 +111,9 @@ const char *ltc_call_traceparent(const ltc_call *c);
 const char *ltc_call_principal(const ltc_call *c);
 unsigned ltc_call_roles(const ltc_call *c);
 const char *ltc_call_peer(const ltc_call *c);
+/* The client's network host as gRPC core reports it, without the port ("ipv4:10.0.0.7", "ipv6:[::1]",
+ * "unix:/run/x.sock"; "unknown" for a detached call), for limits on callers that have no identity yet. */
+const char *ltc_call_remote(ltc_call *c);
 /* For list methods over deal records: the principal whose iron triangle limits what the caller sees, or NULL when
  * the caller sees every deal (finance, manager, admin, auditor, hand-offs, plaintext development). */
 const char *ltc_call_deal_scope(const ltc_call *c);

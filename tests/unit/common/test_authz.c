@@ -116,6 +116,35 @@ static void test_principal_from_the_gateway(void **state) {
     done(c);
 }
 
+/* A role lifts the iron-triangle scope only for the methods it grants itself: "auditor: all deals, read only" and
+ * "finance: all deals" do not make a sales user's writes unscoped (issue #19, finding 1). */
+static void test_scope_comes_from_the_granting_roles(void **state) {
+    (void)state;
+    ltc_status st = {0};
+    const char *mixes[] = {"sales,auditor", "sales,finance", "auditor,sales"};
+    for (size_t i = 0; i < sizeof mixes / sizeof mixes[0]; i++) {
+        ltc_call *c = call_from("gateway");
+        ltc_call__add_metadata(c, "x-ltc-principal", "mallory@example.com");
+        ltc_call__add_metadata(c, "x-ltc-roles", mixes[i]);
+        assert_int_equal(ltc_authz__authorize(c, &PUBLIC_WRITE, &st), 0); /* CreateLead: granted by sales only */
+        assert_non_null(ltc_call_deal_scope(c));
+        assert_string_equal(ltc_call_deal_scope(c), "mallory@example.com");
+        done(c);
+    }
+    ltc_call *c = call_from("gateway");
+    ltc_call__add_metadata(c, "x-ltc-principal", "mallory@example.com");
+    ltc_call__add_metadata(c, "x-ltc-roles", "sales,auditor");
+    assert_int_equal(ltc_authz__authorize(c, &PUBLIC_READ, &st), 0); /* GetLead: the auditor's read sees all deals */
+    assert_null(ltc_call_deal_scope(c));
+    done(c);
+    c = call_from("gateway");
+    ltc_call__add_metadata(c, "x-ltc-principal", "boss@example.com");
+    ltc_call__add_metadata(c, "x-ltc-roles", "sales,manager");
+    assert_int_equal(ltc_authz__authorize(c, &PUBLIC_WRITE, &st), 0); /* the manager grants CreateLead itself */
+    assert_null(ltc_call_deal_scope(c));
+    done(c);
+}
+
 static void test_plaintext_development(void **state) {
     (void)state;
     ltc_status st = {0};
@@ -176,6 +205,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_allow_list_under_mtls),
         cmocka_unit_test(test_principal_from_the_gateway),
+        cmocka_unit_test(test_scope_comes_from_the_granting_roles),
         cmocka_unit_test(test_plaintext_development),
         cmocka_unit_test(test_identify_resets_who),
         cmocka_unit_test(test_owner_check_asks_only_when_it_must),

@@ -104,7 +104,8 @@ typedef struct tok {
     const char *kid; /* NULL: none */
     const char *key; /* signing key (PEM or secret) */
     const char *iss, *aud_json, *sub, *roles_json;
-    long exp, nbf; /* 0: left out */
+    long exp, nbf;     /* 0: left out */
+    const char *extra; /* more claims, `"k": v` pairs; NULL: none */
 } tok;
 
 /* "Bearer <jwt>", malloc'd. */
@@ -116,8 +117,8 @@ static char *bearer(const tok *t) {
     if (t->exp) jwt_add_grant_int(j, "exp", t->exp);
     if (t->nbf) jwt_add_grant_int(j, "nbf", t->nbf);
     char extra[512];
-    snprintf(extra, sizeof extra, "{\"aud\": %s, \"roles\": %s}", t->aud_json ? t->aud_json : "\"" AUD "\"",
-             t->roles_json ? t->roles_json : "[\"sales\"]");
+    snprintf(extra, sizeof extra, "{\"aud\": %s, \"roles\": %s%s%s}", t->aud_json ? t->aud_json : "\"" AUD "\"",
+             t->roles_json ? t->roles_json : "[\"sales\"]", t->extra ? ", " : "", t->extra ? t->extra : "");
     assert_int_equal(jwt_add_grants_json(j, extra), 0);
     if (t->kid) jwt_add_header(j, "kid", t->kid);
     assert_int_equal(jwt_set_alg(j, t->alg, (const unsigned char *)t->key, (int)strlen(t->key)), 0);
@@ -214,6 +215,63 @@ static void test_claims(void **state) {
     t = good();
     t.sub = "a,b"; /* would smuggle a second name into comma-separated metadata */
     expect(&t, "NO_SUBJECT");
+}
+
+/* A bounded life (issue #19): exp - iat, or exp - now without iat, at most max_lifetime_seconds (24 h unless set). */
+static void test_token_lifetime_is_bounded(void **state) {
+    (void)state;
+    tok t = good();
+    t.exp = (long)now + 10L * 365 * 86400; /* the 10-year token */
+    expect(&t, "TOKEN_LIFETIME_TOO_LONG");
+    t = good();
+    t.exp = (long)now + 86400 + 600; /* a day and ten minutes */
+    expect(&t, "TOKEN_LIFETIME_TOO_LONG");
+    t = good();
+    t.exp = (long)now + 23 * 3600;
+    expect(&t, NULL);
+    char iat[64];
+    snprintf(iat, sizeof iat, "\"iat\": %ld", (long)now - 2 * 86400); /* issued two days ago, valid one more hour */
+    t = good();
+    t.exp = (long)now + 3600;
+    t.extra = iat;
+    expect(&t, "TOKEN_LIFETIME_TOO_LONG");
+    snprintf(iat, sizeof iat, "\"iat\": %ld", (long)now - 60);
+    t.extra = iat;
+    expect(&t, NULL);
+}
+
+/* The roles claim is configurable by JSON Pointer (an IdP that nests them, or names them by URL). */
+static void test_roles_claim_path(void **state) {
+    (void)state;
+    char err[300] = "";
+    gw_auth *nested = load("{\"issuer\": \"" ISS "\", \"audience\": \"" AUD "\", \"roles_claim\": "
+                           "\"/realm_access/roles\", \"max_lifetime_seconds\": 3600, \"keys\": ["
+                           "{\"kid\": \"rs\", \"alg\": \"RS256\", \"file\": \"rs.pub\"}]}",
+                           err, sizeof err);
+    if (!nested) fail_msg("load: %s", err);
+    tok t = good();
+    t.roles_json = "[\"admin\"]"; /* the top-level claim is not the one configured: ignored */
+    t.extra = "\"realm_access\": {\"roles\": [\"finance\", \"auditor\", \"unknown-role\"]}";
+    char *b = bearer(&t);
+    gw_principal p;
+    ltc_status st = {0};
+    assert_int_equal(gw_auth_check(nested, b, now, &p, &st), 0);
+    assert_int_equal(p.roles, LTC_ROLE_FINANCE | LTC_ROLE_AUDITOR);
+    free(b);
+    t = good();
+    t.exp = (long)now + 7200; /* over this key set's one hour */
+    b = bearer(&t);
+    assert_int_equal(gw_auth_check(nested, b, now, &p, &st), -1);
+    assert_string_equal(st.reason, "TOKEN_LIFETIME_TOO_LONG");
+    ltc_status_clear(&st);
+    free(b);
+    gw_auth_free(nested);
+    assert_null(
+        load("{\"issuer\": \"i\", \"audience\": \"a\", \"roles_claim\": \"roles\", \"keys\": []}", err, sizeof err));
+    assert_non_null(strstr(err, "roles_claim"));
+    assert_null(load("{\"issuer\": \"i\", \"audience\": \"a\", \"max_lifetime_seconds\": 315360000, \"keys\": []}", err,
+                     sizeof err));
+    assert_non_null(strstr(err, "max_lifetime_seconds"));
 }
 
 static void test_keys_and_algorithms(void **state) {
@@ -348,6 +406,13 @@ static void test_rate_limiter(void **state) {
     assert_int_equal(gw_limiter_take(l, "bob", 100.0), 0);    /* others are not affected */
     assert_int_equal(gw_limiter_take(l, "alice", 100.11), 0); /* a token every 100 ms */
     assert_true(gw_limiter_take(l, "alice", 100.11) > 0);
+    /* peek tells without taking: a host with tokens stays as it was, an empty one says how long to wait */
+    assert_int_equal(gw_limiter_peek(l, "carol", 100.0), 0);
+    for (int i = 0; i < 10; i++) assert_int_equal(gw_limiter_peek(l, "carol", 100.0), 0);
+    for (int i = 0; i < 5; i++) assert_int_equal(gw_limiter_take(l, "carol", 100.0), 0);
+    wait = gw_limiter_peek(l, "carol", 100.0);
+    assert_true(wait > 0 && wait <= 100);
+    assert_int_equal(gw_limiter_peek(l, "carol", 100.2), 0);
     /* thousands of callers: the table evicts the longest unused, never penalising anyone */
     char name[32];
     for (int i = 0; i < 20000; i++) {
@@ -387,6 +452,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_tokens_of_each_algorithm),
         cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_token_lifetime_is_bounded),
+        cmocka_unit_test(test_roles_claim_path),
         cmocka_unit_test(test_keys_and_algorithms),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_key_set_errors),
