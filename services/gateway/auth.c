@@ -215,6 +215,8 @@ static int audience_ok(json_t *aud, const char *want) {
 static int subject_ok(const char *s) {
     size_t n = strlen(s);
     if (n == 0 || n > 128) return 0;
+    /* "service:<name>" is how the audit trail names the services themselves (hand-offs): no user may take it */
+    if (strncmp(s, "service:", 8) == 0) return 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p < 0x21 || *p > 0x7e || *p == ',') return 0;
     return 1;

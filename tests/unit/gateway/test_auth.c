@@ -215,6 +215,9 @@ static void test_claims(void **state) {
     t = good();
     t.sub = "a,b"; /* would smuggle a second name into comma-separated metadata */
     expect(&t, "NO_SUBJECT");
+    t = good();
+    t.sub = "service:dtc"; /* the audit trail's name of a service: reserved */
+    expect(&t, "NO_SUBJECT");
 }
 
 /* A bounded life (issue #19): exp - iat, or exp - now without iat, at most max_lifetime_seconds (24 h unless set). */
