@@ -6,9 +6,11 @@
 #include <grpc/support/alloc.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "ltc/access.h"
+#include "ltc/assertion.h"
 #include "ltc/assert.h"
 
 void ltc_authz__identify(ltc_call *c) {
@@ -52,6 +54,8 @@ static int principal_valid(const char *s) {
     return 1;
 }
 
+static int authorize_roles(ltc_call *c, const ltc_method *m, ltc_status *st);
+
 /* In plaintext (development, and detached calls) the identity is unknown: forwarded principals are taken as given
  * and calls without one are not restricted. The principal is trusted only from the gateway. */
 int ltc_authz__authorize(ltc_call *c, const ltc_method *m, ltc_status *st) {
@@ -63,6 +67,24 @@ int ltc_authz__authorize(ltc_call *c, const ltc_method *m, ltc_status *st) {
                               c->peer[0] ? c->peer : "this caller", m->path);
     const int public_method = m->callers == NULL;
     if (!public_method || (mtls && strcmp(c->peer, "gateway") != 0)) return 0;
+    if (mtls && c->srv->opt.assertion_key) {
+        /* the identity the gateway signed for this stage and this method: its certificate alone proves nothing */
+        const char *assertion = ltc_call_metadata(c, "x-ltc-assertion");
+        char roles[96];
+        if (!assertion)
+            return ltc_status_set(st, LTC_UNAUTHENTICATED, "NO_ASSERTION", "the gateway forwarded no signed identity");
+        if (ltc_assertion_verify(c->srv->opt.assertion_key, assertion, c->srv->opt.service_name, m->path, time(NULL),
+                                 c->principal, roles, st) != 0) {
+            c->principal[0] = 0;
+            return -1;
+        }
+        if (!principal_valid(c->principal)) {
+            c->principal[0] = 0;
+            return ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_PRINCIPAL", "the asserted principal is malformed");
+        }
+        c->roles = ltc_roles_parse(roles);
+        return authorize_roles(c, m, st);
+    }
     const char *principal = ltc_call_metadata(c, "x-ltc-principal");
     if (!principal) {
         if (!mtls) return 0; /* plaintext development without authentication at the gateway */
@@ -72,6 +94,11 @@ int ltc_authz__authorize(ltc_call *c, const ltc_method *m, ltc_status *st) {
         return ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_PRINCIPAL", "the forwarded principal is malformed");
     snprintf(c->principal, sizeof c->principal, "%s", principal);
     c->roles = ltc_roles_parse(ltc_call_metadata(c, "x-ltc-roles"));
+    return authorize_roles(c, m, st);
+}
+
+/* The principal and roles are known: may they call m, and is the call deal-scoped? */
+static int authorize_roles(ltc_call *c, const ltc_method *m, ltc_status *st) {
     const unsigned granting = ltc_access_roles(m->path) & c->roles;
     if (!granting)
         return ltc_status_set(st, LTC_PERMISSION_DENIED, "ROLE_NOT_ALLOWED", "no role of %s may call %s", c->principal,

@@ -1,4 +1,5 @@
 /* service.c - the life of a stage service process: configuration, migrations, server, relay, signals. */
+#include "ltc/assertion.h"
 #include "ltc/service.h"
 
 #include "ltc/tls.h"
@@ -321,6 +322,22 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         .tls = ltc_tls_internal(),
         .client_cert_required = 1,
     };
+    /* the gateway's public key: the identity of public calls then comes only from its signed assertions */
+    const char *assertion_pub = ltc_env_str("LTC_ASSERTION_PUBLIC_KEY", NULL);
+    if (assertion_pub) {
+        char kerr[400];
+        if (!(so.assertion_key = ltc_assertion_load_key(assertion_pub, 0, kerr, sizeof kerr))) {
+            LTC_ERROR("start_failed", NULL, "LTC_ASSERTION_PUBLIC_KEY: %s", kerr);
+            ltc_metrics_stop();
+            ltc_methods_free(methods);
+            free(health);
+            return 1;
+        }
+    } else if (so.tls) {
+        LTC_WARN("insecure_identity", NULL,
+                 "LTC_ASSERTION_PUBLIC_KEY is not set: public calls trust the principal the gateway's certificate "
+                 "sends (docs/security.md)");
+    }
     for (size_t i = 0; i < cfg.n_asks; i++) {
         if (ltc_ask_open(cfg.asks[i].destination, cfg.asks[i].target, (int)cfg.max_msg, &st) != 0) {
             LTC_ERROR("start_failed", NULL, "%s", st.message);
@@ -328,6 +345,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
             ltc_ask_close_all();
             ltc_metrics_stop();
             ltc_methods_free(methods);
+            ltc_assertion_free_key(so.assertion_key);
             free(health);
             return 1;
         }
@@ -339,6 +357,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         ltc_status_clear(&st);
         ltc_metrics_stop();
         ltc_methods_free(methods);
+        ltc_assertion_free_key(so.assertion_key);
         free(health);
         return 1;
     }
@@ -362,6 +381,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
             ltc_ask_close_all();
             ltc_metrics_stop();
             ltc_methods_free(methods);
+            ltc_assertion_free_key(so.assertion_key);
             free(health);
             return 1;
         }
@@ -375,6 +395,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     ltc_ask_close_all();
     ltc_metrics_stop();
     ltc_methods_free(methods);
+    ltc_assertion_free_key(so.assertion_key);
     free(health);
     LTC_INFO("stopped", NULL, "clean exit");
     return 0;

@@ -23,7 +23,12 @@
 #include "ltc/server.h"
 #include "ltc/service.h"
 #include "ltc/tls.h"
+#include "ltc/assertion.h"
 #include "ratelimit.h"
+
+/* Seconds a forwarded identity assertion lives: the stage receives it at once (the call's deadline is longer, but
+ * a stage checks it when the call starts). */
+#define ASSERTION_TTL 30
 
 #define AUDIT_METHOD "/ltc.audit.v1.AuditService/ListAuditEvents"
 
@@ -37,9 +42,10 @@ typedef struct gateway {
     route routes[4];
     size_t n_routes;
     int default_deadline_ms, max_deadline_ms, require_deadline;
-    gw_auth *auth;         /* NULL: authentication off (LTC_GATEWAY_AUTH=off, plaintext development only) */
-    gw_limiter *limiter;   /* NULL: no rate limit */
-    gw_limiter *strangers; /* per client host: calls that failed authentication; NULL: no limit */
+    gw_auth *auth;           /* NULL: authentication off (LTC_GATEWAY_AUTH=off, plaintext development only) */
+    gw_limiter *limiter;     /* NULL: no rate limit */
+    gw_limiter *strangers;   /* per client host: calls that failed authentication; NULL: no limit */
+    EVP_PKEY *assertion_key; /* signs the identity forwarded to the stages (ltc/assertion.h); NULL: headers only */
 } gateway;
 
 static const struct {
@@ -168,6 +174,14 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
         fwd->md[2] = (ltc_metadata_kv){"x-ltc-principal", ltc_call_strdup(call, who.subject)};
         fwd->md[3] = (ltc_metadata_kv){"x-ltc-roles", ltc_call_strdup(call, roles)};
         fwd->n_md = 4;
+        if (g->assertion_key) {
+            char signed_id[1024];
+            if (ltc_assertion_sign(g->assertion_key, who.subject, roles, r->service, method, time(NULL), ASSERTION_TTL,
+                                   signed_id, sizeof signed_id) != 0)
+                return ltc_status_set(st, LTC_INTERNAL, "ASSERTION_FAILED", "cannot sign the forwarded identity");
+            fwd->md[4] = (ltc_metadata_kv){"x-ltc-assertion", ltc_call_strdup(call, signed_id)};
+            fwd->n_md = 5;
+        }
     }
     return LTC_RAW_FORWARD;
 }
@@ -229,6 +243,11 @@ static int configure(gateway *g, ltc_tls *public_tls, int *plaintext) {
         return -1;
     }
     if (g->auth && rate > 0 && !(g->limiter = gw_limiter_create((double)rate, (double)burst))) return -1;
+    const char *assertion_key = ltc_env_str("LTC_GATEWAY_ASSERTION_KEY", NULL);
+    if (assertion_key && !(g->assertion_key = ltc_assertion_load_key(assertion_key, 1, err, sizeof err))) {
+        fprintf(stderr, "gateway: LTC_GATEWAY_ASSERTION_KEY: %s\n", err);
+        return -1;
+    }
     if (g->auth && unauth_rate > 0 && !(g->strangers = gw_limiter_create((double)unauth_rate, (double)unauth_burst)))
         return -1;
     return 0;
@@ -334,6 +353,7 @@ out:
     gw_auth_free(g.auth);
     gw_limiter_free(g.limiter);
     gw_limiter_free(g.strangers);
+    ltc_assertion_free_key(g.assertion_key);
     ltc_tls_free(&public_tls);
     ltc_tls_internal_free();
     return rc;

@@ -390,6 +390,46 @@ class SecurityTest(unittest.TestCase):
                     self.assertTrue(a.HasField("error_response"), f"{version}: the gateway described {name}")
                 self.assertTrue(r.files_for(file_containing_symbol="ltc.ltb.v1.LeadToBidService"))
 
+    def test_the_gateway_certificate_alone_acts_as_nobody(self):
+        """The stages take the caller's identity only from an assertion the gateway signs with its own Ed25519 key
+        (LTC_GATEWAY_ASSERTION_KEY), for one stage and one method, living seconds, accepted once. Whoever holds the
+        gateway's certificate but not that key (a stolen certificate, a compromised hop) cannot act as anyone:
+        headers alone, an assertion of their own key, one for another stage or method, an expired one and a replayed
+        one are all refused; the same call with a fresh assertion of the gateway's key works."""
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        gw_key = serialization.load_pem_private_key(read(PKI / "assertion.key"), password=None)
+        mine = ed25519.Ed25519PrivateKey.generate()
+        path = "/ltc.ltb.v1.LeadToBidService/GetLead"
+        get_lead = lc.ltb.GetLeadRequest(name=self.r["lead"])
+
+        def assertion(key, sub=AR, roles="sales", aud="ltb", method=path, iat=None, life=30):
+            iat = int(time.time()) if iat is None else iat
+            body = json.dumps({"sub": sub, "roles": roles, "aud": aud, "mth": method, "jti": uuid.uuid4().hex,
+                               "iat": iat, "exp": iat + life}, separators=(",", ":")).encode()
+            signed = "v1." + b64url(body)
+            return signed + "." + b64url(key.sign(signed.encode()))
+
+        with service_channel("ltb", "gateway") as ch:
+            def call(tok, extra=()):
+                md = [("x-ltc-principal", AR), ("x-ltc-roles", "admin"), *extra]
+                if tok is not None:
+                    md.append(("x-ltc-assertion", tok))
+                return raw_call(ch, path, get_lead, metadata=md)
+            self.refused(lambda: call(None), C.UNAUTHENTICATED, "NO_ASSERTION")
+            self.refused(lambda: call(assertion(mine, roles="admin")), C.UNAUTHENTICATED, "BAD_ASSERTION")
+            self.refused(lambda: call(assertion(gw_key, aud="dtc")), C.UNAUTHENTICATED,
+                         "ASSERTION_FOR_ANOTHER_STAGE")
+            self.refused(lambda: call(assertion(gw_key, method="/ltc.ltb.v1.LeadToBidService/UpdateLead")),
+                         C.UNAUTHENTICATED, "ASSERTION_FOR_ANOTHER_METHOD")
+            self.refused(lambda: call(assertion(gw_key, iat=int(time.time()) - 120)), C.UNAUTHENTICATED,
+                         "ASSERTION_EXPIRED")
+            self.refused(lambda: call(assertion(gw_key, life=3600)), C.UNAUTHENTICATED, "ASSERTION_EXPIRED")
+            good = assertion(gw_key)
+            call(good)   # the gateway's key: works (the headers' "admin" is ignored: the assertion says sales)
+            self.refused(lambda: call(good), C.UNAUTHENTICATED, "ASSERTION_REPLAYED")
+            # the asserted roles are the ones that count, not the headers' "admin": no role, no call
+            self.refused(lambda: call(assertion(gw_key, roles="")), C.PERMISSION_DENIED, "ROLE_NOT_ALLOWED")
+
     def test_idempotency_keys_are_scoped_to_the_principal(self):
         """Finding 4: Mallory sending Alice's request_id on the same method is another request: never Alice's stored
         response. The same payload is judged afresh (a duplicate of Alice's NEW lead: DUPLICATE_LEAD), another payload
@@ -476,9 +516,9 @@ class SecurityTest(unittest.TestCase):
         for svc, who, method, req in cases:
             with self.subTest(service=svc, caller=who, method=method), service_channel(svc, who) as ch:
                 self.refused(lambda: raw_call(ch, method, req), C.PERMISSION_DENIED, "CALLER_NOT_ALLOWED")
-        # the gateway's identity without a forwarded principal is not a user
+        # the gateway's identity without a signed identity is not a user
         with service_channel("ltb", "gateway") as ch:
-            self.refused(lambda: raw_call(ch, path, get_lead), C.UNAUTHENTICATED, "NO_PRINCIPAL")
+            self.refused(lambda: raw_call(ch, path, get_lead), C.UNAUTHENTICATED, "NO_ASSERTION")
         # and the allowed identities work: the operator's admin call, health for anyone of ours
         with service_channel("dtc", "ops") as ch:
             raw_call(ch, "/ltc.admin.v1.HandoffAdminService/GetHandoffBacklog")

@@ -186,7 +186,10 @@ typedef struct ltc_server_options {
     int max_concurrent_streams; /* per connection (0: 100) */
     const struct ltc_tls *tls;  /* NULL: plaintext (only with LTC_PLAINTEXT=1) */
     int client_cert_required;   /* mTLS: verify the caller's certificate against tls->ca_pem */
-    int shutdown_grace_ms;      /* in-flight calls get this long on SIGTERM */
+    /* The gateway's Ed25519 public key (ltc/assertion.h): a public method called by the gateway then takes its
+     * principal and roles only from a valid x-ltc-assertion. NULL: from the x-ltc-principal/x-ltc-roles headers. */
+    struct evp_pkey_st *assertion_key;
+    int shutdown_grace_ms; /* in-flight calls get this long on SIGTERM */
 } ltc_server_options;
 
 /* Binds and starts serving. NULL with st set (e.g. the port is taken). */

@@ -1,0 +1,43 @@
+/* ltc/assertion.h - the identity the gateway vouches for, signed (docs/security.md, "Identity the stages verify").
+ *
+ * The gateway authenticates a user's bearer token and forwards the call to a stage with an *assertion*: a short-lived
+ * statement "principal P with roles R calls method M on stage S", signed with the gateway's own Ed25519 key
+ * (LTC_GATEWAY_ASSERTION_KEY). Each stage verifies it with the gateway's public key (LTC_ASSERTION_PUBLIC_KEY) and
+ * takes the principal and roles from it alone: holding the gateway's client certificate is no longer enough to act as
+ * anyone. An assertion is for one stage (aud) and one method, lives seconds, and is accepted once per process.
+ *
+ * Form (metadata x-ltc-assertion): "v1." base64url(JSON payload) "." base64url(Ed25519 signature of the text before
+ * the second dot). Payload: {"sub", "roles" ("sales,manager"), "aud" ("ltb"), "mth" (method path), "jti" (random, 8-64
+ * characters), "iat", "exp"}. */
+#ifndef LTC_ASSERTION_H
+#define LTC_ASSERTION_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "ltc/status.h"
+
+typedef struct evp_pkey_st EVP_PKEY;
+
+/* The longest life an assertion may claim (exp - iat), and the clock skew allowed between gateway and stage. */
+#define LTC_ASSERTION_MAX_LIFE 60
+#define LTC_ASSERTION_SKEW 5
+
+/* An Ed25519 key from a PEM file: the private key (`private_key` 1, the gateway's) or the public key (0, the stages').
+ * NULL with err set. */
+EVP_PKEY *ltc_assertion_load_key(const char *path, int private_key, char *err, size_t errlen);
+void ltc_assertion_free_key(EVP_PKEY *k); /* NULL-safe */
+
+/* Signs an assertion valid for `ttl` seconds from `now` into out (n bytes; 1024 is plenty). 0, or -1 (too long, or
+ * the key cannot sign). */
+int ltc_assertion_sign(EVP_PKEY *key, const char *sub, const char *roles, const char *aud, const char *method,
+                       time_t now, int ttl, char *out, size_t n);
+
+/* Verifies `token` for stage `aud` and `method` at `now`, and that it was not accepted before by this process (a
+ * replay). 0 with sub (129 bytes) and roles (96 bytes) filled in, or -1 with st UNAUTHENTICATED: BAD_ASSERTION
+ * (malformed or a signature that does not verify), ASSERTION_FOR_ANOTHER_STAGE, ASSERTION_FOR_ANOTHER_METHOD,
+ * ASSERTION_EXPIRED (also a life over LTC_ASSERTION_MAX_LIFE), ASSERTION_REPLAYED. */
+int ltc_assertion_verify(EVP_PKEY *pub, const char *token, const char *aud, const char *method, time_t now,
+                         char sub[129], char roles[96], ltc_status *st);
+
+#endif
