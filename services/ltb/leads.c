@@ -41,8 +41,8 @@ static const char SQL_LEAD_LIST[] =
     " AND ($3::uuid IS NULL OR l.customer_id = (SELECT COALESCE(merged_into, id) FROM customers WHERE id = $3))"
     " ORDER BY l.seq DESC LIMIT $2";
 static const char SQL_LEAD_INSERT[] =
-    "INSERT INTO leads (id, source, company_name, contact_name, contact_email, contact_phone, customer_id)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    "INSERT INTO leads (id, source, company_name, contact_name, contact_email, contact_phone, customer_id, created_by)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 static const char SQL_LEAD_LOCK[] =
     "SELECT state, company_name, contact_name, contact_email, contact_phone FROM leads WHERE id = $1 FOR UPDATE";
 /* The customer a lead would be linked to before anything is locked: its own, a tombstone resolved. */
@@ -56,8 +56,13 @@ static const char SQL_LEAD_DISQUALIFY[] =
     " WHERE id = $1";
 static const char SQL_OPP_INSERT[] =
     "INSERT INTO opportunities (id, lead_id, customer_name, title, account_owner, solution_owner, fulfilment_owner,"
-    " expected_minor, currency, expected_close_date, win_probability_bps, stage, customer_id)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11, 'QUALIFIED', $12)";
+    " expected_minor, currency, expected_close_date, win_probability_bps, stage, customer_id,"
+    " probability_override_bps, probability_override_reason, probability_override_by, probability_override_time,"
+    " probability_override_stage)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11, 'QUALIFIED', $12,"
+    " CASE WHEN $11::integer > 0 THEN $11::integer END, CASE WHEN $11::integer > 0 THEN 'given at QualifyLead' END,"
+    " CASE WHEN $11::integer > 0 THEN COALESCE(NULLIF($13, ''), 'unknown') END, CASE WHEN $11::integer > 0 THEN now() END,"
+    " CASE WHEN $11::integer > 0 THEN 'QUALIFIED' END)";
 static const char SQL_REQ_INSERT[] =
     "INSERT INTO requirements (id, opportunity_id, position, code, description, quantity)"
     " VALUES ($1, $2, $3, $4, $5, $6)";
@@ -197,8 +202,8 @@ int ltb_create_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
         return -1;
 
     const char *p[] = {id,    source_text(l->source), l->company_name, l->contact_name, email,
-                       phone, cust[0] ? cust : NULL};
-    if (!ltc_call_query(c, st, SQL_LEAD_INSERT, 7, p)) return -1;
+                       phone, cust[0] ? cust : NULL,  ltb_actor(c)};
+    if (!ltc_call_query(c, st, SQL_LEAD_INSERT, 8, p)) return -1;
 
     Ltc__Ltb__V1__CreateLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__CreateLeadResponse, LTC__LTB__V1__CREATE_LEAD_RESPONSE__INIT);
@@ -323,8 +328,9 @@ int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
                         amount.currency,
                         close_date[0] ? close_date : NULL,
                         ltc_sql_i64(c, req->win_probability_bps),
-                        cust};
-    if (!ltc_call_query(c, st, SQL_OPP_INSERT, 12, po)) return -1;
+                        cust,
+                        ltb_actor(c)};
+    if (!ltc_call_query(c, st, SQL_OPP_INSERT, 13, po)) return -1;
     for (size_t i = 0; i < req->n_requirements; i++) {
         const Ltc__Ltb__V1__Requirement *q = req->requirements[i];
         char rid[LTC_UUID_LEN + 1];

@@ -3,6 +3,7 @@
  * Funnel: QUALIFIED -> BIDDING -> WON | LOST; WON -> CASH_COLLECTED (from DTC). Every stage entered is kept in
  * stage_changes with its time. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ltb.h"
@@ -30,7 +31,19 @@ enum {
     OC_UTIME,
     OC_VERSION,
     OC_SEQ,
-    OC_CUSTOMER_ID
+    OC_CUSTOMER_ID,
+    OC_STAGE_BPS,
+    OC_OVR_BPS,
+    OC_OVR_REASON,
+    OC_OVR_BY,
+    OC_OVR_TIME,
+    OC_OVR_STAGE,
+    OC_COMP_NAMES,
+    OC_COMP_NOTES,
+    OC_LOST_REASON,
+    OC_LOST_COMPETITOR,
+    OC_ACTIVITY,
+    OC_BID_DECISION
 };
 
 static const char SQL_OPP_GET[] = "SELECT " OPP_COLUMNS " WHERE o.id = $1";
@@ -44,21 +57,22 @@ static const char SQL_OPP_LOCK[] =
 static const char SQL_OPP_SET_STAGE[] =
     "UPDATE opportunities SET stage = $2, won_bid_id = COALESCE($3::uuid, won_bid_id), version = version + 1,"
     " update_time = now() WHERE id = $1";
-static const char SQL_STAGE_INSERT[] = "INSERT INTO stage_changes (id, opportunity_id, stage) VALUES ($1, $2, $3)";
+static const char SQL_STAGE_INSERT[] =
+    "INSERT INTO stage_changes (id, opportunity_id, stage, actor, reason) VALUES ($1, $2, $3, $4, $5)";
 /* Details of several opportunities at once; `ord` is the 1-based position of the opportunity in $1. */
 static const char SQL_REQS_OF[] =
     "SELECT p.ord, r.code, r.description, r.quantity"
     " FROM unnest($1::uuid[]) WITH ORDINALITY AS p(id, ord) JOIN requirements r ON r.opportunity_id = p.id"
     " ORDER BY p.ord, r.position";
 static const char SQL_HISTORY_OF[] = "SELECT p.ord, s.stage, " LTC_SQL_MICROS(
-    "s.create_time") " FROM unnest($1::uuid[]) WITH ORDINALITY AS p(id, ord) JOIN stage_changes s ON s.opportunity_id = p.id"
+    "s.create_time") ", s.actor, s.reason FROM unnest($1::uuid[]) WITH ORDINALITY AS p(id, ord) JOIN stage_changes s ON s.opportunity_id = p.id"
                      " ORDER BY p.ord, s.create_time, s.seq";
 /* Details of one opportunity in one round trip: requirements (kind 0, by position), then the stage history (kind 1,
  * by time and seq; k1 is the time in microseconds, a monotonic image of create_time, so the order is the same). */
 static const char SQL_DETAILS_OF_ONE[] =
-    "SELECT 0 AS kind, r.position::bigint AS k1, 0::bigint AS k2, r.code AS a, r.description AS b, r.quantity AS q"
-    " FROM requirements r WHERE r.opportunity_id = $1"
-    " UNION ALL SELECT 1, " LTC_SQL_MICROS("s.create_time") ", s.seq, s.stage, NULL, NULL"
+    "SELECT 0 AS kind, r.position::bigint AS k1, 0::bigint AS k2, r.code AS a, r.description AS b, r.quantity AS q,"
+    " NULL AS actor FROM requirements r WHERE r.opportunity_id = $1"
+    " UNION ALL SELECT 1, " LTC_SQL_MICROS("s.create_time") ", s.seq, s.stage, s.reason, NULL, s.actor"
                                                             " FROM stage_changes s WHERE s.opportunity_id = $1"
                                                             " ORDER BY 1, 2, 3";
 
@@ -80,8 +94,51 @@ char *ltb_etag(ltc_call *c, int64_t version) { return ltc_call_printf(c, "%llx",
 
 /* --- reading ------------------------------------------------------------------------------------------------- */
 
+const char *ltb_actor(ltc_call *c) {
+    const char *p = ltc_call_principal(c);
+    return p ? p : "";
+}
+
+int ltb_text_plain(const char *s) {
+    for (; s && *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f) return 0;
+    return 1;
+}
+
+/* Splits `text` (in the arena: modified) at `sep` into *items (in the arena); "" gives no item. The count. */
+static size_t split_items(ltc_call *c, char *text, char sep, char ***items) {
+    size_t n = text[0] ? 1 : 0;
+    for (const char *p = text; *p; p++) n += *p == sep;
+    *items = n ? ltc_call_alloc(c, sizeof **items * n) : NULL;
+    size_t k = 0;
+    char *p = text;
+    while (k < n) {
+        char *e = strchr(p, sep);
+        if (e) *e = '\0';
+        (*items)[k++] = p;
+        p = e ? e + 1 : p + strlen(p);
+    }
+    return n;
+}
+
+/* The bid decision packed by LTB_OPP_COLS: id, outcome, decided_by, micros, reasons (items). NULL when none. */
+static Ltc__Ltb__V1__BidDecision *bid_decision_from_text(ltc_call *c, const char *opp_id, const char *packed) {
+    if (!packed || !packed[0]) return NULL;
+    char **f;
+    size_t nf = split_items(c, ltc_call_strdup(c, packed), LTB_SEP_FIELD, &f);
+    if (nf < 5) return NULL;
+    Ltc__Ltb__V1__BidDecision *d = LTC_NEW(c, Ltc__Ltb__V1__BidDecision, LTC__LTB__V1__BID_DECISION__INIT);
+    d->name = ltc_call_printf(c, "opportunities/%s/bidDecisions/%s", opp_id, f[0]);
+    d->outcome = (Ltc__Ltb__V1__BidDecisionOutcome)ltc_enum_from_db(&ltc__ltb__v1__bid_decision_outcome__descriptor,
+                                                                    "BID_DECISION_OUTCOME_", f[1]);
+    d->decided_by = f[2];
+    d->decide_time = ltc_ts_from_micros(c, strtoll(f[3], NULL, 10), 0);
+    d->n_reasons = split_items(c, f[4], LTB_SEP_ITEM, &d->reasons);
+    return d;
+}
+
 /* An Opportunity from row `i` of an OPP_COLUMNS result, without requirements and stage history. */
-static Ltc__Ltb__V1__Opportunity *opp_from_row(ltc_call *c, const PGresult *r, int i) {
+Ltc__Ltb__V1__Opportunity *ltb_opp_from_row(ltc_call *c, const PGresult *r, int i) {
     Ltc__Ltb__V1__Opportunity *o = LTC_NEW(c, Ltc__Ltb__V1__Opportunity, LTC__LTB__V1__OPPORTUNITY__INIT);
     const char *id = ltc_pg_str(r, i, OC_ID), *currency = ltc_pg_str(r, i, OC_CURRENCY);
     o->name = ltc_call_printf(c, "opportunities/%s", id);
@@ -102,6 +159,35 @@ static Ltc__Ltb__V1__Opportunity *opp_from_row(ltc_call *c, const PGresult *r, i
     o->etag = ltb_etag(c, ltc_pg_i64(r, i, OC_VERSION));
     if (!ltc_pg_isnull(r, i, OC_CUSTOMER_ID))
         o->customer = ltc_call_printf(c, "customers/%s", ltc_pg_str(r, i, OC_CUSTOMER_ID));
+    o->stage_probability_bps = (int32_t)ltc_pg_i64(r, i, OC_STAGE_BPS);
+    if (!ltc_pg_isnull(r, i, OC_OVR_BPS)) {
+        Ltc__Ltb__V1__ProbabilityOverride *v =
+            LTC_NEW(c, Ltc__Ltb__V1__ProbabilityOverride, LTC__LTB__V1__PROBABILITY_OVERRIDE__INIT);
+        v->win_probability_bps = (int32_t)ltc_pg_i64(r, i, OC_OVR_BPS);
+        v->reason = ltc_call_strdup(c, ltc_pg_str(r, i, OC_OVR_REASON));
+        v->override_by = ltc_call_strdup(c, ltc_pg_str(r, i, OC_OVR_BY));
+        v->override_time = ltc_ts_from_pg(c, r, i, OC_OVR_TIME);
+        v->stage = ltb_stage_parse(ltc_pg_str(r, i, OC_OVR_STAGE));
+        if (v->stage == o->stage) o->probability_override = v; /* only the current stage's override applies */
+    }
+    char **names, **notes;
+    size_t nn = split_items(c, ltc_call_strdup(c, ltc_pg_str(r, i, OC_COMP_NAMES)), LTB_SEP_ITEM, &names);
+    size_t nt = split_items(c, ltc_call_strdup(c, ltc_pg_str(r, i, OC_COMP_NOTES)), LTB_SEP_ITEM, &notes);
+    if (nn) {
+        o->competitors = ltc_call_alloc(c, sizeof *o->competitors * nn);
+        for (size_t k = 0; k < nn; k++) {
+            Ltc__Ltb__V1__Competitor *x = LTC_NEW(c, Ltc__Ltb__V1__Competitor, LTC__LTB__V1__COMPETITOR__INIT);
+            x->name = names[k];
+            x->note = k < nt ? notes[k] : "";
+            o->competitors[k] = x;
+        }
+        o->n_competitors = nn;
+    }
+    o->lost_reason = ltc_call_strdup(c, ltc_pg_str(r, i, OC_LOST_REASON));
+    o->lost_competitor = ltc_call_strdup(c, ltc_pg_str(r, i, OC_LOST_COMPETITOR));
+    o->last_activity_time = ltc_ts_from_pg(c, r, i, OC_ACTIVITY);
+    o->bid_decision =
+        bid_decision_from_text(c, id, ltc_pg_isnull(r, i, OC_BID_DECISION) ? NULL : ltc_pg_str(r, i, OC_BID_DECISION));
     return o;
 }
 
@@ -157,6 +243,8 @@ static int load_history(ltc_call *c, ltc_status *st, const char *ids, Ltc__Ltb__
         Ltc__Ltb__V1__StageChange *s = LTC_NEW(c, Ltc__Ltb__V1__StageChange, LTC__LTB__V1__STAGE_CHANGE__INIT);
         s->stage = ltb_stage_parse(ltc_pg_str(r, i, 1));
         s->time = ltc_ts_from_pg(c, r, i, 2);
+        s->actor = ltc_call_strdup(c, ltc_pg_str(r, i, 3));
+        s->reason = ltc_call_strdup(c, ltc_pg_str(r, i, 4));
         opps[k]->stage_history[opps[k]->n_stage_history++] = s;
     }
     return 0;
@@ -184,6 +272,8 @@ static int load_details_one(ltc_call *c, ltc_status *st, const char *id, Ltc__Lt
             Ltc__Ltb__V1__StageChange *h = LTC_NEW(c, Ltc__Ltb__V1__StageChange, LTC__LTB__V1__STAGE_CHANGE__INIT);
             h->stage = ltb_stage_parse(ltc_pg_str(r, i, 3));
             h->time = ltc_ts_from_pg(c, r, i, 1);
+            h->reason = ltc_call_strdup(c, ltc_pg_str(r, i, 4));
+            h->actor = ltc_call_strdup(c, ltc_pg_str(r, i, 6));
             o->stage_history[o->n_stage_history++] = h;
         }
     }
@@ -207,6 +297,11 @@ static int load_details(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb
     return load_requirements(c, st, ids, opps, n) != 0 || load_history(c, st, ids, opps, n) != 0 ? -1 : 0;
 }
 
+int ltb_opp_details(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1__Opportunity **opps, size_t n) {
+    if (load_details(c, st, r, opps, n) != 0) return -1;
+    return ltb_admission_attach(c, st, opps, n);
+}
+
 int ltb_load_opportunity(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity **out) {
     const char *p[] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_OPP_GET, 1, p);
@@ -217,7 +312,7 @@ int ltb_load_opportunity(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__
 }
 
 int ltb_opp_from_result(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1__Opportunity **out) {
-    Ltc__Ltb__V1__Opportunity *o = opp_from_row(c, r, 0);
+    Ltc__Ltb__V1__Opportunity *o = ltb_opp_from_row(c, r, 0);
     if (load_details_one(c, st, ltc_pg_str(r, 0, OC_ID), o) != 0) return -1;
     if (ltb_admission_attach(c, st, &o, 1) != 0) return -1;
     *out = o;
@@ -239,11 +334,16 @@ int ltb_opp_lock(ltc_call *c, ltc_status *st, const char *id, ltb_opp_locked *ou
     return 0;
 }
 
-int ltb_stage_record(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__OpportunityStage stage) {
+int ltb_stage_record_why(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__OpportunityStage stage,
+                         const char *reason) {
     char sid[LTC_UUID_LEN + 1];
     ltc_uuid_new(sid);
-    const char *p[] = {sid, id, ltb_stage_text(stage)};
-    return ltc_call_query(c, st, SQL_STAGE_INSERT, 3, p) ? 0 : -1;
+    const char *p[] = {sid, id, ltb_stage_text(stage), ltb_actor(c), reason ? reason : ""};
+    return ltc_call_query(c, st, SQL_STAGE_INSERT, 5, p) ? 0 : -1;
+}
+
+int ltb_stage_record(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__OpportunityStage stage) {
+    return ltb_stage_record_why(c, st, id, stage, NULL);
 }
 
 int ltb_opp_enter_stage(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__OpportunityStage stage,
@@ -288,7 +388,7 @@ int ltb_list_opportunities(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     int n = PQntuples(r), more = n >= limit;
     if (more) n = limit - 1;
     resp->opportunities = ltc_call_alloc(c, sizeof *resp->opportunities * (size_t)(n ? n : 1));
-    for (int i = 0; i < n; i++) resp->opportunities[i] = opp_from_row(c, r, i);
+    for (int i = 0; i < n; i++) resp->opportunities[i] = ltb_opp_from_row(c, r, i);
     resp->n_opportunities = (size_t)n;
     if (load_details(c, st, r, resp->opportunities, resp->n_opportunities) != 0) return -1;
     if (ltb_admission_attach(c, st, resp->opportunities, resp->n_opportunities) != 0) return -1;
