@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ltb.h"
+#include "ltc/filter.h"
 #include "ltc/proto.h"
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
@@ -47,11 +48,38 @@ enum {
 };
 
 static const char SQL_OPP_GET[] = "SELECT " OPP_COLUMNS " WHERE o.id = $1";
+/* A filter's range slots: expr = $a, < $b, <= $c, > $d, >= $e, each skipped when NULL. */
+#define RANGE5(expr, cast, a, b, c, d, e)                                                                              \
+    " AND ($" a "::" cast " IS NULL OR " expr " = $" a ") AND ($" b "::" cast " IS NULL OR " expr " < $" b ")"         \
+    " AND ($" c "::" cast " IS NULL OR " expr " <= $" c ") AND ($" d "::" cast " IS NULL OR " expr " > $" d ")"        \
+    " AND ($" e "::" cast " IS NULL OR " expr " >= $" e ")"
+#define OPP_UNITS "(o.expected_minor / (10::bigint ^ currency_digits(o.currency))::bigint)"
+#define OPP_VALUE "(o.expected_minor::numeric / (10::numeric ^ currency_digits(o.currency)))"
+#define OPP_DAY "((o.create_time AT TIME ZONE 'UTC')::date)"
+/* $1 the seq to continue after (default order) or the offset (with $30), $2 limit, $3 deal scope, $4 customer; the
+ * filter's slots (ListOpportunities' OPP_FILTER fields): $5 stage =, $6 stage !=, $7 owner, $8 account_owner,
+ * $9 customer, $10..$14 create_time, $15..$19 expected_close_date, $20..$24 expected_amount.units, $25..$29
+ * win_probability_bps; $30 the order_by field (NULL: newest first), $31 descending. */
 static const char SQL_OPP_LIST[] =
-    "SELECT " OPP_COLUMNS " WHERE ($1::bigint = 0 OR o.seq < $1)"
+    "SELECT " OPP_COLUMNS " WHERE ($30::text IS NOT NULL OR $1::bigint = 0 OR o.seq < $1)"
     " AND ($3::text IS NULL OR $3 IN (o.account_owner, o.solution_owner, o.fulfilment_owner))" /* deal scope */
     " AND ($4::uuid IS NULL OR o.customer_id = (SELECT COALESCE(merged_into, id) FROM customers WHERE id = $4))"
-    " ORDER BY o.seq DESC LIMIT $2";
+    " AND ($5::text IS NULL OR o.stage = $5) AND ($6::text IS NULL OR o.stage <> $6)"
+    " AND ($7::text IS NULL OR $7 IN (o.account_owner, o.solution_owner, o.fulfilment_owner))"
+    " AND ($8::text IS NULL OR o.account_owner = $8)"
+    " AND ($9::uuid IS NULL OR o.customer_id = (SELECT COALESCE(merged_into, id) FROM customers WHERE id = $9))" RANGE5(
+        OPP_DAY, "date", "10", "11", "12", "13", "14")
+        RANGE5("o.expected_close_date", "date", "15", "16", "17", "18", "19")
+            RANGE5(OPP_UNITS, "bigint", "20", "21", "22", "23", "24")
+                RANGE5("(" LTB_OPP_WIN_BPS ")", "integer", "25", "26", "27", "28",
+                       "29") " ORDER BY CASE WHEN $30 = 'create_time' AND NOT $31::boolean THEN o.seq END ASC,"
+                             " CASE WHEN $30 = 'expected_close_date' AND NOT $31 THEN o.expected_close_date END ASC,"
+                             " CASE WHEN $30 = 'expected_close_date' AND $31 THEN o.expected_close_date END DESC,"
+                             " CASE WHEN $30 = 'expected_amount' AND NOT $31 THEN " OPP_VALUE " END ASC,"
+                             " CASE WHEN $30 = 'expected_amount' AND $31 THEN " OPP_VALUE " END DESC,"
+                             " CASE WHEN $30 = 'win_probability_bps' AND NOT $31 THEN " LTB_OPP_WIN_BPS " END ASC,"
+                             " CASE WHEN $30 = 'win_probability_bps' AND $31 THEN " LTB_OPP_WIN_BPS " END DESC,"
+                             " o.seq DESC LIMIT $2 OFFSET CASE WHEN $30 IS NULL THEN 0 ELSE $1 END";
 static const char SQL_OPP_LOCK[] =
     "SELECT id::text, stage, currency, collected_minor FROM opportunities WHERE id = $1 FOR UPDATE";
 static const char SQL_OPP_SET_STAGE[] =
@@ -368,19 +396,66 @@ int ltb_get_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     return 0;
 }
 
-/* ListOpportunities: newest first, paginated. Unlike what the brief allowed, a listed opportunity is complete: its
- * requirements and stage history come too, fetched for the whole page with two extra queries (not one per row), so
- * a client never sees a partial resource. INVALID_ARGUMENT for a bad page_size or page_token. */
+/* ListOpportunities' filter fields (docs/api.md#list-filters), in the order of SQL_OPP_LIST's slots. */
+static const char *const OPP_STAGES[] = {"QUALIFIED", "BIDDING", "WON", "LOST", "CASH_COLLECTED", "NOT_PURSUED", NULL};
+enum {
+    OF_STAGE,
+    OF_OWNER,
+    OF_AR,
+    OF_CUSTOMER,
+    OF_CREATE,
+    OF_CLOSE,
+    OF_UNITS,
+    OF_WIN,
+    OF_N
+};
+static const ltc_filter_field OPP_FILTER[OF_N] = {
+    {"stage", LTC_FILTER_ENUM, LTC_FILTER_EQ | LTC_FILTER_NE, OPP_STAGES, "OPPORTUNITY_STAGE_"},
+    {"owner", LTC_FILTER_STRING, LTC_FILTER_EQ, NULL, NULL},
+    {"account_owner", LTC_FILTER_STRING, LTC_FILTER_EQ, NULL, NULL},
+    {"customer", LTC_FILTER_STRING, LTC_FILTER_EQ, NULL, NULL},
+    {"create_time", LTC_FILTER_DATE, LTC_FILTER_RANGE, NULL, NULL},
+    {"expected_close_date", LTC_FILTER_DATE, LTC_FILTER_RANGE, NULL, NULL},
+    {"expected_amount.units", LTC_FILTER_INT, LTC_FILTER_RANGE, NULL, NULL},
+    {"win_probability_bps", LTC_FILTER_INT, LTC_FILTER_RANGE, NULL, NULL},
+};
+static const char *const OPP_ORDER[] = {"create_time", "expected_close_date", "expected_amount", "win_probability_bps"};
+static const unsigned RANGE_OPS[5] = {LTC_FILTER_EQ, LTC_FILTER_LT, LTC_FILTER_LE, LTC_FILTER_GT, LTC_FILTER_GE};
+
+/* ListOpportunities: newest first (or by order_by), paginated, filtered (AIP-160). Unlike what the brief allowed, a
+ * listed opportunity is complete: its requirements and stage history come too, fetched for the whole page with two
+ * extra queries (not one per row), so a client never sees a partial resource. INVALID_ARGUMENT for a bad
+ * page_size, page_token, customer, filter or order_by. */
 int ltb_list_opportunities(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Ltb__V1__ListOpportunitiesRequest *req = (const void *)m;
-    int limit;
-    int64_t after;
-    if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    char cust[LTC_UUID_LEN + 1] = "";
-    if (req->customer && req->customer[0] && ltc_name_parse(req->customer, "customers", "customer", cust, st) != 0)
-        return -1;
-    const char *p[] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c), cust[0] ? cust : NULL};
-    PGresult *r = ltc_call_query(c, st, SQL_OPP_LIST, 4, p);
+    int limit = 0, order = -1, desc = 0;
+    int64_t after = 0;
+    ltc_filter f;
+    char cust[LTC_UUID_LEN + 1] = "", fcust[LTC_UUID_LEN + 1] = "";
+    ltc_page_parse(req->page_size, req->page_token, &limit, &after, st);
+    if (req->customer && req->customer[0]) ltc_name_parse(req->customer, "customers", "customer", cust, st);
+    if (ltc_filter_parse(req->filter, OPP_FILTER, OF_N, &f, st) == 0) {
+        const char *fc = ltc_filter_value(&f, OF_CUSTOMER, LTC_FILTER_EQ);
+        if (fc) ltc_name_parse(fc, "customers", "filter", fcust, st);
+    }
+    ltc_order_by_parse(req->order_by, OPP_ORDER, 4, &order, &desc, st);
+    if (st->code != LTC_OK) return -1;
+
+    const char *p[31] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), ltc_call_deal_scope(c), cust[0] ? cust : NULL};
+    p[4] = ltc_filter_value(&f, OF_STAGE, LTC_FILTER_EQ);
+    p[5] = ltc_filter_value(&f, OF_STAGE, LTC_FILTER_NE);
+    p[6] = ltc_filter_value(&f, OF_OWNER, LTC_FILTER_EQ);
+    p[7] = ltc_filter_value(&f, OF_AR, LTC_FILTER_EQ);
+    p[8] = fcust[0] ? fcust : NULL;
+    for (int k = 0; k < 5; k++) {
+        p[9 + k] = ltc_filter_value(&f, OF_CREATE, RANGE_OPS[k]);
+        p[14 + k] = ltc_filter_value(&f, OF_CLOSE, RANGE_OPS[k]);
+        p[19 + k] = ltc_filter_value(&f, OF_UNITS, RANGE_OPS[k]);
+        p[24 + k] = ltc_filter_value(&f, OF_WIN, RANGE_OPS[k]);
+    }
+    p[29] = order >= 0 ? OPP_ORDER[order] : NULL;
+    p[30] = desc ? "true" : "false";
+    PGresult *r = ltc_call_query(c, st, SQL_OPP_LIST, 31, p);
     if (!r) return -1;
 
     Ltc__Ltb__V1__ListOpportunitiesResponse *resp =
@@ -392,7 +467,8 @@ int ltb_list_opportunities(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     resp->n_opportunities = (size_t)n;
     if (load_details(c, st, r, resp->opportunities, resp->n_opportunities) != 0) return -1;
     if (ltb_admission_attach(c, st, resp->opportunities, resp->n_opportunities) != 0) return -1;
-    if (more && n > 0) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, n - 1, OC_SEQ));
+    if (more && n > 0) /* the default order continues after a seq; an order_by by offset */
+        resp->next_page_token = ltc_page_token(c, order >= 0 ? after + n : ltc_pg_i64(r, n - 1, OC_SEQ));
     *out = &resp->base;
     return 0;
 }

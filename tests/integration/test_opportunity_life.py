@@ -312,5 +312,58 @@ class OpportunityLifeTest(h.StackTestCase):
         self.assertEqual(default_policy(s).lead_routes, original.lead_routes)
 
 
+    def _list_opps(self, flt, order_by="", page_size=1):
+        got, token = [], ""
+        while True:
+            r = self.stubs.ltb.ListOpportunities(lc.ltb.ListOpportunitiesRequest(
+                filter=flt, order_by=order_by, page_size=page_size, page_token=token))
+            got += list(r.opportunities)
+            token = r.next_page_token
+            if not token:
+                return got
+
+    def test_list_filters_and_order_by(self):
+        s = self.stubs
+        ar = f"ar.filter.{run_id()}"
+        small, mid, big = (new_opp(s, ar=ar, amount=a) for a in (1000_00, 2000_00, 3000_00))
+        lose(s, small.name, "too small")
+        q = f'account_owner = "{ar}"'
+        self.assertEqual([o.name for o in self._list_opps(q)], [big.name, mid.name, small.name], "newest first")
+        got = self._list_opps(q + " AND expected_amount.units >= 1500", "expected_amount desc")
+        self.assertEqual([o.name for o in got], [big.name, mid.name])
+        got = self._list_opps(q, "expected_amount")
+        self.assertEqual([o.name for o in got], [small.name, mid.name, big.name])
+        got = self._list_opps(q + " AND stage = OPPORTUNITY_STAGE_LOST", page_size=50)
+        self.assertEqual([o.name for o in got], [small.name])
+        got = self._list_opps(q + " AND stage != LOST AND expected_amount.units < 3000", page_size=50)
+        self.assertEqual([o.name for o in got], [mid.name])
+        today = datetime.datetime.now(datetime.timezone.utc).date()
+        got = self._list_opps(f'owner = "{ar}" AND create_time = "{today}" AND win_probability_bps >= 1000', page_size=50)
+        self.assertEqual({o.name for o in got}, {mid.name, big.name})
+        for bad_filter in ("title = x", "stage = WON OR stage = LOST", "create_time >= 2026-13-01",
+                           "customer = leads/x", "owner ~ x"):
+            d = h.expect_error(lambda: s.ltb.ListOpportunities(lc.ltb.ListOpportunitiesRequest(filter=bad_filter)),
+                               C.INVALID_ARGUMENT)
+            self.assertDetails(d, fields=["filter"])
+        d = h.expect_error(lambda: s.ltb.ListOpportunities(lc.ltb.ListOpportunitiesRequest(order_by="title")),
+                           C.INVALID_ARGUMENT)
+        self.assertDetails(d, fields=["order_by"])
+
+        lead = new_lead(s)
+        got = s.ltb.ListLeads(lc.ltb.ListLeadsRequest(
+            filter=f'company_name = "{lead.company_name}" AND state = NEW AND source = LEAD_SOURCE_REFERRAL'
+                   f' AND create_time >= {today}')).leads
+        self.assertEqual([x.name for x in got], [lead.name])
+        self.assertEqual(len(s.ltb.ListLeads(lc.ltb.ListLeadsRequest(
+            filter=f'company_name = "{lead.company_name}" AND state != NEW')).leads), 0)
+        first = s.ltb.ListLeads(lc.ltb.ListLeadsRequest(order_by="create_time", page_size=2))
+        second = s.ltb.ListLeads(lc.ltb.ListLeadsRequest(order_by="create_time", page_size=2,
+                                                         page_token=first.next_page_token))
+        seqs = [x.create_time.ToMicroseconds() for x in list(first.leads) + list(second.leads)]
+        self.assertEqual(seqs, sorted(seqs), "oldest first across pages")
+        self.assertDetails(h.expect_error(lambda: s.ltb.ListLeads(lc.ltb.ListLeadsRequest(filter="state = OPEN")),
+                                          C.INVALID_ARGUMENT), fields=["filter"])
+
+
 if __name__ == "__main__":
     h.main()
