@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ltb.h"
+#include "ltc/audit.h"
 #include "ltc/proto.h"
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
@@ -90,7 +91,14 @@ static int bid_decide(ltc_call *c, ltc_status *st, const char *sql, const char *
     if (PQntuples(r) != 1) /* both rows are locked by this transaction */
         return ltc_status_set(st, LTC_INTERNAL, "BID_DECISION_LOST", "bid %s was not updated", id);
     *bid = bid_from_row(c, r, LTB_OPP_NCOLS);
-    return ltb_opp_from_result(c, st, r, opp);
+    const char *bid_target = ltc_call_printf(c, "bids/%s", id);
+    ltc_audit_change(c, bid_target, "state", "SUBMITTED",
+                     ltc_enum_to_db(&ltc__ltb__v1__bid_state__descriptor, "BID_STATE_", (*bid)->state));
+    if (x1) ltc_audit_change(c, bid_target, "lost_reason", NULL, x1);
+    if (ltb_opp_from_result(c, st, r, opp) != 0) return -1;
+    ltb_audit_stage(c, opp_id, LTB_STAGE(BIDDING), (*opp)->stage);
+    if (x2 && x2[0]) ltc_audit_change(c, ltc_call_printf(c, "opportunities/%s", opp_id), "lost_competitor", NULL, x2);
+    return 0;
 }
 
 /* Locks the opportunity of bid `id`, then the bid, and checks that the bid is SUBMITTED and its opportunity
@@ -156,6 +164,10 @@ int ltb_create_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     if (!ltc_call_query(c, st, SQL_BID_INSERT, 6, pb)) return -1;
     if (opp.stage == LTB_STAGE(QUALIFIED) && ltb_opp_enter_stage(c, st, opp_id, LTB_STAGE(BIDDING), NULL) != 0)
         return -1;
+    const char *bid_target = ltc_call_printf(c, "bids/%s", id);
+    ltc_audit_change(c, bid_target, "state", NULL, "SUBMITTED");
+    ltc_audit_change_money(c, bid_target, "amount", amount.currency, 0, 0, amount.minor, 1);
+    if (opp.stage == LTB_STAGE(QUALIFIED)) ltb_audit_stage(c, opp_id, opp.stage, LTB_STAGE(BIDDING));
 
     Ltc__Ltb__V1__CreateBidResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__CreateBidResponse, LTC__LTB__V1__CREATE_BID_RESPONSE__INIT);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ltb.h"
+#include "ltc/audit.h"
 #include "ltc/filter.h"
 #include "ltc/proto.h"
 #include "matching.h"
@@ -216,6 +217,7 @@ int ltb_create_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
     const char *p[] = {id,    source_text(l->source), l->company_name, l->contact_name, email,
                        phone, cust[0] ? cust : NULL,  ltb_actor(c)};
     if (!ltc_call_query(c, st, SQL_LEAD_INSERT, 8, p)) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "leads/%s", id), "state", NULL, "NEW");
 
     Ltc__Ltb__V1__CreateLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__CreateLeadResponse, LTC__LTB__V1__CREATE_LEAD_RESPONSE__INIT);
@@ -393,6 +395,10 @@ int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     if (ltb_stage_record(c, st, opp, LTB_STAGE(QUALIFIED)) != 0) return -1;
     const char *pl[] = {id, cust};
     if (!ltc_call_query(c, st, SQL_LEAD_QUALIFY, 2, pl)) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "leads/%s", id), "state", "NEW", "QUALIFIED");
+    const char *opp_target = ltc_call_printf(c, "opportunities/%s", opp);
+    ltc_audit_change(c, opp_target, "stage", NULL, "QUALIFIED");
+    ltc_audit_change_money(c, opp_target, "expected_amount", amount.currency, 0, 0, amount.minor, 1);
 
     Ltc__Ltb__V1__QualifyLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__QualifyLeadResponse, LTC__LTB__V1__QUALIFY_LEAD_RESPONSE__INIT);
@@ -414,6 +420,9 @@ int ltb_disqualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     if (lock_new_lead(c, st, id, NULL) != 0) return -1;
     const char *p[] = {id, req->reason};
     if (!ltc_call_query(c, st, SQL_LEAD_DISQUALIFY, 2, p)) return -1;
+    const char *target = ltc_call_printf(c, "leads/%s", id);
+    ltc_audit_change(c, target, "state", "NEW", "DISQUALIFIED");
+    ltc_audit_change(c, target, "disqualify_reason", NULL, req->reason);
 
     Ltc__Ltb__V1__DisqualifyLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__DisqualifyLeadResponse, LTC__LTB__V1__DISQUALIFY_LEAD_RESPONSE__INIT);

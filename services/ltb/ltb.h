@@ -101,6 +101,9 @@ int ltb_stage_record(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__
 /* The same with the reason of the change (lost, not pursued, reopened, withdrawn; NULL: none). 0 or -1. */
 int ltb_stage_record_why(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__OpportunityStage stage,
                          const char *reason);
+/* Records for the audit trail (ltc/audit.h) that opportunity `id` moved from stage `from` to `to`. */
+void ltb_audit_stage(ltc_call *c, const char *id, Ltc__Ltb__V1__OpportunityStage from,
+                     Ltc__Ltb__V1__OpportunityStage to);
 /* The caller's principal, "" when none. */
 const char *ltb_actor(ltc_call *c);
 /* True when s has no control characters (below U+0020, or DEL), so it may be packed with LTB_SEP_*. NULL is fine. */

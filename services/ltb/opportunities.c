@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "ltb.h"
+#include "ltc/audit.h"
 #include "ltc/filter.h"
 #include "ltc/proto.h"
 
@@ -121,6 +122,11 @@ Ltc__Ltb__V1__OpportunityStage ltb_stage_parse(const char *s) {
 char *ltb_etag(ltc_call *c, int64_t version) { return ltc_call_printf(c, "%llx", (unsigned long long)version); }
 
 /* --- reading ------------------------------------------------------------------------------------------------- */
+
+void ltb_audit_stage(ltc_call *c, const char *id, Ltc__Ltb__V1__OpportunityStage from,
+                     Ltc__Ltb__V1__OpportunityStage to) {
+    ltc_audit_change(c, ltc_call_printf(c, "opportunities/%s", id), "stage", ltb_stage_text(from), ltb_stage_text(to));
+}
 
 const char *ltb_actor(ltc_call *c) {
     const char *p = ltc_call_principal(c);

@@ -20,6 +20,7 @@
 #include "google/protobuf/timestamp.pb-c.h"
 #include "hub_rules.h"
 #include "ltb.h"
+#include "ltc/audit.h"
 #include "ltc/fieldmask.h"
 #include "ltc/proto.h"
 
@@ -275,6 +276,12 @@ int ltb_update_pipeline_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufC
         return ltc_status_set(st, LTC_ABORTED, "ETAG_MISMATCH", "the pipeline policy changed since etag %.40s (now %s)",
                               p->etag, old->etag);
     const char *by = ltb_actor(c)[0] ? ltb_actor(c) : "unknown";
+    if (bits & (1u << PU_STALE))
+        ltc_audit_change(c, POLICY_NAME, "stale_after_days", ltc_sql_i64(c, old->stale_after_days),
+                         ltc_sql_i64(c, p->stale_after_days));
+    for (int k = 0; k < PU_N; k++)
+        if (k != PU_STALE && (bits & (1u << k)))
+            ltc_audit_change(c, POLICY_NAME, POLICY_UPDATABLE[k], "(before)", "(replaced)");
     const char *pp[] = {ltc_mask_flag(bits, PU_STALE), ltc_sql_i64(c, p->stale_after_days), by};
     if (!ltc_call_query(c, st, SQL_POLICY_SET, 3, pp)) return -1;
     if (bits & (1u << PU_STAGES)) {
@@ -435,6 +442,7 @@ int ltb_record_lead_engagement(ltc_call *c, const ProtobufCMessage *m, ProtobufC
     const char *pi[] = {eid, id, kind, ltc_sql_i64(c, t->seconds * 1000000 + t->nanos / 1000), e->note ? e->note : "",
                         by};
     if (!ltc_call_query(c, st, SQL_ENGAGEMENT_INSERT, 6, pi)) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "leads/%s/engagements/%s", id, eid), "kind", NULL, kind);
 
     Ltc__Ltb__V1__RecordLeadEngagementResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__RecordLeadEngagementResponse, LTC__LTB__V1__RECORD_LEAD_ENGAGEMENT_RESPONSE__INIT);
@@ -482,6 +490,8 @@ int ltb_set_win_probability(ltc_call *c, const ProtobufCMessage *m, ProtobufCMes
     if (!is_open(opp.stage))
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "OPPORTUNITY_CLOSED",
                               "opportunity %s is %s: its probability is the stage's", id, ltb_stage_text(opp.stage));
+    Ltc__Ltb__V1__Opportunity *before;
+    if (ltb_load_opportunity(c, st, id, &before) != 0) return -1;
     const char *by = ltb_actor(c)[0] ? ltb_actor(c) : "unknown";
     const char *bps = req->clear_override ? NULL : ltc_sql_i64(c, req->win_probability_bps);
     const char *pu[] = {id, bps, req->clear_override ? NULL : req->reason, req->clear_override ? NULL : by};
@@ -494,6 +504,12 @@ int ltb_set_win_probability(ltc_call *c, const ProtobufCMessage *m, ProtobufCMes
     Ltc__Ltb__V1__SetWinProbabilityResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__SetWinProbabilityResponse, LTC__LTB__V1__SET_WIN_PROBABILITY_RESPONSE__INIT);
     if (respond_opp(c, st, id, &resp->opportunity) != 0) return -1;
+    const char *target = ltc_call_printf(c, "opportunities/%s", id);
+    ltc_audit_change(c, target, "win_probability_bps", ltc_sql_i64(c, before->win_probability_bps),
+                     ltc_sql_i64(c, resp->opportunity->win_probability_bps));
+    ltc_audit_change(c, target, "probability_override.reason",
+                     before->probability_override ? before->probability_override->reason : NULL,
+                     req->clear_override ? NULL : req->reason);
     *out = &resp->base;
     return 0;
 }
@@ -504,6 +520,9 @@ static int close_lost(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1_
                       const char *reason, const char *competitor) {
     const char *pc[] = {id, ltb_stage_text(stage), reason, competitor ? competitor : ""};
     if (!ltc_call_query(c, st, SQL_OPP_CLOSE, 4, pc)) return -1;
+    const char *target = ltc_call_printf(c, "opportunities/%s", id);
+    ltc_audit_change(c, target, "lost_reason", NULL, reason);
+    if (competitor && competitor[0]) ltc_audit_change(c, target, "lost_competitor", NULL, competitor);
     if (ltb_stage_record_why(c, st, id, stage, reason) != 0) return -1;
     return ltb_handoff_opportunity_lost(c, st, id);
 }
@@ -542,6 +561,7 @@ int ltb_decide_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     const char *by = ltb_actor(c)[0] ? ltb_actor(c) : "unknown";
     const char *pi[] = {did, id, outcome, ltc_sql_text_array(c, (const char *const *)d->reasons, d->n_reasons), by};
     if (!ltc_call_query(c, st, SQL_DECISION_INSERT, 5, pi)) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "opportunities/%s/bidDecisions/%s", id, did), "outcome", NULL, outcome);
     if (d->outcome == LTC__LTB__V1__BID_DECISION_OUTCOME__BID_DECISION_OUTCOME_NO_BID) {
         char *joined = ltc_call_alloc(c, joined_len + 1);
         joined[0] = '\0';
@@ -550,6 +570,7 @@ int ltb_decide_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
             strcat(joined, d->reasons[i]);
         }
         if (close_lost(c, st, id, LTB_STAGE(NOT_PURSUED), joined, NULL) != 0) return -1;
+        ltb_audit_stage(c, id, opp.stage, LTB_STAGE(NOT_PURSUED));
     } else {
         const char *pt[] = {id};
         if (!ltc_call_query(c, st, SQL_OPP_TOUCH, 1, pt)) return -1;
@@ -586,6 +607,7 @@ int ltb_lose_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessag
                               "lost first",
                               ltc_pg_str(r, 0, 0), id);
     if (close_lost(c, st, id, LTB_STAGE(LOST), req->reason, req->competitor) != 0) return -1;
+    ltb_audit_stage(c, id, opp.stage, LTB_STAGE(LOST));
     Ltc__Ltb__V1__LoseOpportunityResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__LoseOpportunityResponse, LTC__LTB__V1__LOSE_OPPORTUNITY_RESPONSE__INIT);
     if (respond_opp(c, st, id, &resp->opportunity) != 0) return -1;
@@ -621,6 +643,8 @@ int ltb_reopen_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     if (ltb_stage_record_why(c, st, id, LTB_STAGE(QUALIFIED), ltc_call_printf(c, "reopened: %s", req->reason)) != 0)
         return -1;
     if (!ltc_call_query(c, st, SQL_ADMISSION_SUPERSEDE, 1, p1)) return -1;
+    ltb_audit_stage(c, id, opp.stage, LTB_STAGE(QUALIFIED));
+    ltc_audit_change(c, ltc_call_printf(c, "opportunities/%s", id), "reopen_reason", NULL, req->reason);
     Ltc__Ltb__V1__ReopenOpportunityResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__ReopenOpportunityResponse, LTC__LTB__V1__REOPEN_OPPORTUNITY_RESPONSE__INIT);
     if (respond_opp(c, st, id, &resp->opportunity) != 0) return -1;

@@ -9,12 +9,14 @@
 
 #include "google/protobuf/field_mask.pb-c.h"
 #include "ltb.h"
+#include "ltc/audit.h"
 #include "ltc/fieldmask.h"
 #include "ltc/proto.h"
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
 
-static const char SQL_LEAD_LOCK[] = "SELECT state, version FROM leads WHERE id = $1 FOR UPDATE";
+static const char SQL_LEAD_LOCK[] = "SELECT state, version, company_name, contact_name, contact_email, contact_phone"
+                                    " FROM leads WHERE id = $1 FOR UPDATE";
 /* $2..$5: whether to write company_name, contact_name, contact_email, contact_phone; $6..$9: the values. */
 static const char SQL_LEAD_UPDATE[] =
     "UPDATE leads SET company_name = CASE WHEN $2::boolean THEN $6 ELSE company_name END,"
@@ -22,7 +24,12 @@ static const char SQL_LEAD_UPDATE[] =
     " contact_email = CASE WHEN $4::boolean THEN $8 ELSE contact_email END,"
     " contact_phone = CASE WHEN $5::boolean THEN $9 ELSE contact_phone END,"
     " version = version + 1, update_time = now() WHERE id = $1";
-static const char SQL_OPP_LOCK[] = "SELECT stage, currency, version FROM opportunities WHERE id = $1 FOR UPDATE";
+/* The row and its values before the update (for the audit trail): title, effective probability, amount, close
+ * date, competitors (names packed with LTB_SEP_ITEM). */
+static const char SQL_OPP_LOCK[] =
+    "SELECT o.stage, o.currency, o.version, o.title, " LTB_OPP_WIN_BPS ", o.expected_minor,"
+    " " LTC_SQL_DATE("o.expected_close_date") ", array_to_string(o.competitor_names, ', ')"
+                                              " FROM opportunities o WHERE o.id = $1 FOR UPDATE";
 /* $2..$5: whether to write title, win_probability_bps, expected_minor, expected_close_date; $6..$9: the values
  * ($9 NULL clears the date). */
 static const char SQL_OPP_UPDATE[] =
@@ -97,6 +104,11 @@ int ltb_update_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "LEAD_NOT_NEW", "lead %s is %s: only NEW leads change", id,
                               state);
     if (etag_check(c, st, "lead", id, l->etag, ltc_pg_i64(r, 0, 1)) != 0) return -1;
+    const char *target = ltc_call_printf(c, "leads/%s", id);
+    const char *newv[LU_N] = {l->company_name, l->contact_name, l->contact_email, l->contact_phone};
+    for (int k = 0; k < LU_N; k++)
+        if (bits & (1u << k))
+            ltc_audit_change(c, target, LEAD_UPDATABLE[k], ltc_pg_str(r, 0, 2 + k), newv[k] ? newv[k] : "");
 
     const char *pu[] = {id,
                         ltc_mask_flag(bits, LU_COMPANY),
@@ -207,6 +219,26 @@ int ltb_update_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
         return ltc_status_bad_field(st, "opportunity.expected_amount.currency_code",
                                     "must be %s, the opportunity's currency, not %s", currency, amount.currency);
     if (etag_check(c, st, "opportunity", id, o->etag, ltc_pg_i64(r, 0, 2)) != 0) return -1;
+    const char *target = ltc_call_printf(c, "opportunities/%s", id);
+    if (bits & (1u << OU_TITLE)) ltc_audit_change(c, target, "title", ltc_pg_str(r, 0, 3), o->title ? o->title : "");
+    if (bits & (1u << OU_WIN))
+        ltc_audit_change(c, target, "win_probability_bps", ltc_pg_str(r, 0, 4), ltc_sql_i64(c, o->win_probability_bps));
+    if (bits & (1u << OU_AMOUNT))
+        ltc_audit_change_money(c, target, "expected_amount", currency, ltc_pg_i64(r, 0, 5), 1, amount.minor, 1);
+    if (bits & (1u << OU_CLOSE))
+        ltc_audit_change(c, target, "expected_close_date", ltc_pg_isnull(r, 0, 6) ? NULL : ltc_pg_str(r, 0, 6),
+                         date[0] ? date : NULL);
+    if (bits & (1u << OU_COMPETITORS)) {
+        size_t len = 1;
+        for (size_t i = 0; i < o->n_competitors; i++) len += strlen(o->competitors[i]->name) + 2;
+        char *names = ltc_call_alloc(c, len);
+        names[0] = '\0';
+        for (size_t i = 0; i < o->n_competitors; i++) {
+            if (i) strcat(names, ", ");
+            strcat(names, o->competitors[i]->name);
+        }
+        ltc_audit_change(c, target, "competitors", ltc_pg_str(r, 0, 7), names);
+    }
 
     const char *pu[] = {id,
                         ltc_mask_flag(bits, OU_TITLE),

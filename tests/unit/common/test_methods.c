@@ -42,9 +42,10 @@ static void test_resolves_path_and_descriptors(void **state) {
     const ltc_method rows[] = {
         LTC_READ(AUDIT, ListAuditEvents, handler, &BY_STAGE),
         LTC_HANDOFF(LTB_INTAKE, AcceptCashCollected, handler, "dtc"),
+        LTC_HANDOFF(LTB_INTAKE, AcceptMilestone, handler, "bto,otd,dtc"),
     };
     ltc_status st = {0};
-    ltc_method *m = ltc_methods_resolve(rows, 2, ltc_runtime_paths, &st);
+    ltc_method *m = ltc_methods_resolve(rows, 3, ltc_runtime_paths, &st);
     assert_non_null(m);
     assert_string_equal(m[0].path, "/ltc.audit.v1.AuditService/ListAuditEvents");
     assert_ptr_equal(m[0].request, &ltc__audit__v1__list_audit_events_request__descriptor);
@@ -94,10 +95,11 @@ static void test_refuses_a_method_named_twice(void **state) {
     const ltc_method rows[] = {
         LTC_READ(AUDIT, ListAuditEvents, handler, NULL),
         LTC_HANDOFF(LTB_INTAKE, AcceptCashCollected, handler, "dtc"),
+        LTC_HANDOFF(LTB_INTAKE, AcceptMilestone, handler, "bto,otd,dtc"),
         LTC_READ(AUDIT, ListAuditEvents, handler, NULL),
     };
-    assert_refused(rows, 3, NULL,
-                   "/ltc.audit.v1.AuditService/ListAuditEvents is named twice in the method table (rows 0 and 2)");
+    assert_refused(rows, 4, NULL,
+                   "/ltc.audit.v1.AuditService/ListAuditEvents is named twice in the method table (rows 0 and 3)");
 }
 
 static void test_refuses_a_runtime_path(void **state) {
@@ -141,19 +143,20 @@ static void test_refuses_bad_request_fields(void **state) {
 
 static void test_stage_adds_admin_and_audit(void **state) {
     (void)state;
-    const ltc_method rows[] = {LTC_HANDOFF(LTB_INTAKE, AcceptCashCollected, handler, "dtc")};
+    const ltc_method rows[] = {LTC_HANDOFF(LTB_INTAKE, AcceptCashCollected, handler, "dtc"),
+                               LTC_HANDOFF(LTB_INTAKE, AcceptMilestone, handler, "bto,otd,dtc")};
     ltc_status st = {0};
     size_t n = 0;
-    ltc_method *m = ltc_methods_resolve_stage(rows, 1, &n, &st);
+    ltc_method *m = ltc_methods_resolve_stage(rows, 2, &n, &st);
     assert_non_null(m);
-    assert_int_equal(n, 5); /* the row, HandoffAdminService's three, AuditService's one */
+    assert_int_equal(n, 6); /* the rows, HandoffAdminService's three, AuditService's one */
     assert_string_equal(m[0].path, "/ltc.ltb.v1.IntakeService/AcceptCashCollected");
-    assert_string_equal(m[1].path, "/ltc.admin.v1.HandoffAdminService/GetHandoffBacklog");
-    assert_string_equal(m[1].callers, "ops");
-    assert_string_equal(m[3].path, "/ltc.admin.v1.HandoffAdminService/RetryHandoff");
-    assert_string_equal(m[3].idempotency_field, "request_id");
-    assert_string_equal(m[4].path, "/ltc.audit.v1.AuditService/ListAuditEvents");
-    assert_null(m[4].callers);
+    assert_string_equal(m[2].path, "/ltc.admin.v1.HandoffAdminService/GetHandoffBacklog");
+    assert_string_equal(m[2].callers, "ops");
+    assert_string_equal(m[4].path, "/ltc.admin.v1.HandoffAdminService/RetryHandoff");
+    assert_string_equal(m[4].idempotency_field, "request_id");
+    assert_string_equal(m[5].path, "/ltc.audit.v1.AuditService/ListAuditEvents");
+    assert_null(m[5].callers);
     ltc_methods_free(m);
     /* a stage that names the audit service itself collides with the runtime's row: paths are unique per process */
     const ltc_method twice[] = {LTC_READ(AUDIT, ListAuditEvents, handler, NULL)};
