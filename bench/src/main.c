@@ -26,11 +26,12 @@
 #include "bench.h"
 
 static void usage(void) {
-    fprintf(stderr,
-            "usage: ltc-bench echo|get-lead|get-opportunity|mark-won|l2c --target HOST:PORT [--concurrency N]\n"
-            "       [--threads N] [--channels N] [--warmup S] [--duration S] [--names FILE] [--watch NAME=PID[+]]...\n"
-            "       [--label TEXT] [--out FILE] [--rss-out FILE] [--rss-every S] [--payload BYTES] [--poll-ms MS]\n"
-            "       [--resources N] [--deadline-ms MS] [--extra KEY=VALUE]...\n");
+    fprintf(
+        stderr,
+        "usage: ltc-bench echo|get-lead|get-opportunity|mark-won|deal-timeline|velocity-report|l2c --target HOST:PORT [--concurrency N]\n"
+        "       [--threads N] [--channels N] [--warmup S] [--duration S] [--names FILE] [--watch NAME=PID[+]]...\n"
+        "       [--label TEXT] [--out FILE] [--rss-out FILE] [--rss-every S] [--payload BYTES] [--poll-ms MS]\n"
+        "       [--resources N] [--deadline-ms MS] [--extra KEY=VALUE]...\n");
 }
 
 static int parse_watch(bench_opts *o, const char *arg) {

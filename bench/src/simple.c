@@ -4,11 +4,16 @@
  *   get-opportunity  /ltc.ltb.v1.LeadToBidService/GetOpportunity of random names from --names (the deal record:
  *                    the opportunity, its requirements and stage history)
  *   mark-won         /ltc.ltb.v1.LeadToBidService/MarkBidWon, each bid of --names once (a state change that writes
- *                    its outbox row: the hand-off of the won deal to BTO); slots retire when the bids run out */
+ *                    its outbox row: the hand-off of the won deal to BTO); slots retire when the bids run out
+ *   deal-timeline    /ltc.ltb.v1.LeadToBidService/GetDealTimeline of random deals from --names ("deals/{id}": one
+ *                    deal's events from six tables and its milestones, each an index scan on the deal's id)
+ *   velocity-report  /ltc.ltb.v1.LeadToBidService/GetVelocityReport of the last 7 days (UTC) grouped by month (one
+ *                    request, repeated: the cycle-time report over the deals created in a week) */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "bench.h"
 #include "ltc/bench/v1/echo.pb-c.h"
@@ -74,9 +79,27 @@ static int build(bench_opts *o, simple *s) {
         free(payload);
         return rc;
     }
+    if (strcmp(o->scenario, "velocity-report") == 0) {
+        time_t now = time(NULL), from = now - 6 * 86400;
+        struct tm a, b;
+        gmtime_r(&from, &a);
+        gmtime_r(&now, &b);
+        Ltc__Type__V1__Date start = LTC__TYPE__V1__DATE__INIT, end = LTC__TYPE__V1__DATE__INIT;
+        start.year = a.tm_year + 1900, start.month = a.tm_mon + 1, start.day = a.tm_mday;
+        end.year = b.tm_year + 1900, end.month = b.tm_mon + 1, end.day = b.tm_mday;
+        Ltc__Ltb__V1__GetVelocityReportRequest req = LTC__LTB__V1__GET_VELOCITY_REPORT_REQUEST__INIT;
+        req.start_date = &start;
+        req.end_date = &end;
+        req.group_by = LTC__LTB__V1__VELOCITY_GROUP_BY__VELOCITY_GROUP_BY_MONTH;
+        s->method = "/ltc.ltb.v1.LeadToBidService/GetVelocityReport";
+        s->n = 1;
+        s->reqs = calloc(1, sizeof *s->reqs);
+        return s->reqs ? pack(&req.base, &s->reqs[0]) : -1;
+    }
     int kind = strcmp(o->scenario, "get-lead") == 0          ? 1
                : strcmp(o->scenario, "get-opportunity") == 0 ? 2
                : strcmp(o->scenario, "mark-won") == 0        ? 3
+               : strcmp(o->scenario, "deal-timeline") == 0   ? 4
                                                              : 0;
     if (!kind) {
         fprintf(stderr, "ltc-bench: unknown scenario %s\n", o->scenario);
@@ -106,6 +129,10 @@ static int build(bench_opts *o, simple *s) {
             Ltc__Ltb__V1__GetOpportunityRequest req = LTC__LTB__V1__GET_OPPORTUNITY_REQUEST__INIT;
             req.name = names[i];
             rc = pack(&req.base, &s->reqs[i]);
+        } else if (kind == 4) {
+            Ltc__Ltb__V1__GetDealTimelineRequest req = LTC__LTB__V1__GET_DEAL_TIMELINE_REQUEST__INIT;
+            req.deal = names[i];
+            rc = pack(&req.base, &s->reqs[i]);
         } else {
             char rid[LTC_UUID_LEN + 1];
             ltc_uuid_new(rid);
@@ -118,6 +145,7 @@ static int build(bench_opts *o, simple *s) {
     free_lines(names, n);
     s->method = kind == 1   ? "/ltc.ltb.v1.LeadToBidService/GetLead"
                 : kind == 2 ? "/ltc.ltb.v1.LeadToBidService/GetOpportunity"
+                : kind == 4 ? "/ltc.ltb.v1.LeadToBidService/GetDealTimeline"
                             : "/ltc.ltb.v1.LeadToBidService/MarkBidWon";
     s->once = kind == 3;
     return rc;

@@ -1,20 +1,134 @@
 /* audit.c - the stage's audit trail: the audit_log row of every state-changing call (written by the transaction
- * runner, dispatch.c, and for refused calls by serve.c), and ltc.audit.v1.AuditService, which reads them back for
- * auditors, managers and admins through the gateway. */
+ * runner, dispatch.c, and for refused calls by serve.c) with what the handler recorded it changed (ltc/audit.h:
+ * targets and each field's old and new value), and ltc.audit.v1.AuditService, which reads them back for auditors,
+ * managers and admins through the gateway, filtered by principal, target, time and outcome. */
+#include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "admin.h"
 #include "internal.h"
 #include "ltc/access.h"
 #include "ltc/assert.h"
+#include "google/protobuf/timestamp.pb-c.h"
+#include "ltc/audit.h"
 #include "ltc/audit/v1/audit_service.pb-c.h"
 #include "ltc/log.h"
+#include "ltc/money.h"
 #include "ltc/proto.h"
+#include "ltc/sqltext.h"
 
+/* $9 the targets; $10..$15 the changes in step: target, field, old, new, has old, has new. */
 static const char SQL_AUDIT[] =
-    "INSERT INTO audit_log (principal, roles, caller, method, target, request_id, code, reason) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+    "INSERT INTO audit_log (principal, roles, caller, method, target, request_id, code, reason, targets, changes) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text[],"
+    " (SELECT COALESCE(jsonb_agg(jsonb_build_object('target', t, 'field', f, 'old', CASE WHEN ho THEN o END,"
+    "                                               'new', CASE WHEN hn THEN n END) ORDER BY i), '[]'::jsonb)"
+    "  FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::boolean[], $15::boolean[])"
+    "       WITH ORDINALITY AS x(t, f, o, n, ho, hn, i)))";
+
+/* --- what the running call changed (ltc/audit.h) ------------------------------------------------------------- */
+
+/* One changed field; old/new NULL: none. */
+typedef struct audit_change {
+    const char *target, *field, *old_value, *new_value;
+} audit_change;
+
+/* The changes of the call running on this thread (a worker runs one call at a time; the strings live in the call's
+ * arena). ltc_audit__reset empties it at the start of every transaction attempt; the audit row consumes it. */
+static _Thread_local struct {
+    const ltc_call *call;
+    audit_change changes[LTC_AUDIT_MAX_CHANGES + 1];
+    size_t n;
+    int truncated;
+    const char *targets[LTC_AUDIT_MAX_TARGETS];
+    size_t n_targets;
+} pending;
+
+void ltc_audit__reset(const ltc_call *c) {
+    pending.call = c;
+    pending.n = pending.n_targets = 0;
+    pending.truncated = 0;
+}
+
+/* The pending list of call c (emptied when it belonged to another call). */
+static void own(const ltc_call *c) {
+    if (pending.call != c) ltc_audit__reset(c);
+}
+
+/* A value as kept: control characters '?', at most 500 bytes, valid UTF-8; in the arena. NULL stays NULL. */
+static const char *keep(ltc_call *c, const char *v) {
+    if (!v) return NULL;
+    size_t n = strlen(v);
+    char *out = ltc_call_alloc(c, (n > 500 ? 500 : n) + 1);
+    size_t k = 0;
+    for (; k < n && k < 500; k++) out[k] = ((unsigned char)v[k] < 0x20 || v[k] == 0x7f) ? '?' : v[k];
+    out[k] = '\0';
+    ltc_utf8_clean(out);
+    return out;
+}
+
+void ltc_audit_target(ltc_call *c, const char *target) {
+    if (!c || !target || !target[0]) return;
+    own(c);
+    for (size_t i = 0; i < pending.n_targets; i++)
+        if (strcmp(pending.targets[i], target) == 0) return;
+    if (pending.n_targets < LTC_AUDIT_MAX_TARGETS) pending.targets[pending.n_targets++] = keep(c, target);
+}
+
+void ltc_audit_change(ltc_call *c, const char *target, const char *field, const char *old_value,
+                      const char *new_value) {
+    if (!c || !target || !field) return;
+    if (old_value && new_value && strcmp(old_value, new_value) == 0) return;
+    if (!old_value && !new_value) return;
+    ltc_audit_target(c, target);
+    if (pending.n >= LTC_AUDIT_MAX_CHANGES) {
+        pending.truncated = 1;
+        return;
+    }
+    audit_change *x = &pending.changes[pending.n++];
+    x->target = keep(c, target);
+    x->field = keep(c, field);
+    x->old_value = keep(c, old_value);
+    x->new_value = keep(c, new_value);
+}
+
+const char *ltc_audit_money_text(const char *currency, int64_t minor, char out[48]) {
+    int digits = currency ? ltc_currency_digits(currency) : -1;
+    if (digits < 0 || digits > 9) digits = 2;
+    uint64_t mag = minor < 0 ? (uint64_t)0 - (uint64_t)minor : (uint64_t)minor, p = 1;
+    for (int i = 0; i < digits; i++) p *= 10;
+    char frac[16] = "";
+    if (digits > 0) {
+        uint64_t f = mag % p;
+        frac[0] = '.';
+        for (int i = digits; i >= 1; i--, f /= 10) frac[i] = (char)('0' + f % 10);
+        frac[digits + 1] = '\0';
+    }
+    snprintf(out, 48, "%.3s %s%" PRIu64 "%s", currency ? currency : "", minor < 0 ? "-" : "", mag / p, frac);
+    return out;
+}
+
+void ltc_audit_change_money(ltc_call *c, const char *target, const char *field, const char *currency, int64_t old_minor,
+                            int has_old, int64_t new_minor, int has_new) {
+    char a[48], b[48];
+    ltc_audit_change(c, target, field, has_old ? ltc_audit_money_text(currency, old_minor, a) : NULL,
+                     has_new ? ltc_audit_money_text(currency, new_minor, b) : NULL);
+}
+
+void ltc_audit_secret_changed(ltc_call *c, const char *target, const char *field) {
+    if (!c || !target || !field) return;
+    ltc_audit_target(c, target);
+    if (pending.n >= LTC_AUDIT_MAX_CHANGES) {
+        pending.truncated = 1;
+        return;
+    }
+    audit_change *x = &pending.changes[pending.n++];
+    x->target = keep(c, target);
+    x->field = keep(c, field);
+    x->old_value = x->new_value = "(secret)";
+}
 
 /* Inside the call's transaction when it commits, on its own after a rollback. The target: the owner field, else
  * "name", else the idempotency key. */
@@ -33,18 +147,48 @@ int ltc_audit__write(ltc_call *c, const ltc_method *m, const ProtobufCMessage *r
     if (req && m->owner) target = ltc_fields__string(req, m->owner->field);
     if (req && !target) target = ltc_fields__string(req, "name");
     if (req && !target && m->idempotency_field) target = ltc_fields__string(req, m->idempotency_field);
+    /* what the handler recorded counts only for a call that takes effect */
+    own(c);
+    if (outcome->code != LTC_OK || (reason && reason[0])) ltc_audit__reset(c);
+    if (pending.n_targets > 0) target = pending.targets[0]; /* the first record changed, not a key */
     char tbuf[256];
     snprintf(tbuf, sizeof tbuf, "%s", target ? target : "");
     ltc_utf8_clean(tbuf);
-    const char *params[8] = {who,
-                             roles,
-                             c->peer,
-                             m->path,
-                             tbuf,
-                             c->request_id,
-                             ltc_code_name(outcome->code),
-                             reason ? reason : outcome->reason};
-    PGresult *r = ltc_db_query(c->w->db, st, SQL_AUDIT, 8, params);
+    size_t n = pending.n + (pending.truncated ? 1 : 0);
+    if (pending.truncated) {
+        audit_change *x = &pending.changes[pending.n];
+        x->target = "";
+        x->field = "(more changes not recorded)";
+        x->old_value = x->new_value = NULL;
+    }
+    const char **ct = ltc_call_alloc(c, sizeof *ct * (n + 1) * 6);
+    const char **cf = ct + (n + 1), **co = cf + (n + 1), **cn = co + (n + 1), **hop = cn + (n + 1),
+               **hnp = hop + (n + 1);
+    for (size_t i = 0; i < n; i++) {
+        ct[i] = pending.changes[i].target;
+        cf[i] = pending.changes[i].field;
+        co[i] = pending.changes[i].old_value;
+        cn[i] = pending.changes[i].new_value;
+        hop[i] = pending.changes[i].old_value ? "t" : "f";
+        hnp[i] = pending.changes[i].new_value ? "t" : "f";
+    }
+    const char *params[15] = {who,
+                              roles,
+                              c->peer,
+                              m->path,
+                              tbuf,
+                              c->request_id,
+                              ltc_code_name(outcome->code),
+                              reason ? reason : outcome->reason,
+                              ltc_sql_text_array(c, pending.targets, pending.n_targets),
+                              ltc_sql_text_array(c, ct, n),
+                              ltc_sql_text_array(c, cf, n),
+                              ltc_sql_text_array(c, co, n),
+                              ltc_sql_text_array(c, cn, n),
+                              ltc_sql_array(c, hop, n),
+                              ltc_sql_array(c, hnp, n)};
+    ltc_audit__reset(c);
+    PGresult *r = ltc_db_query(c->w->db, st, SQL_AUDIT, 15, params);
     if (!r) return -1;
     PQclear(r);
     return 0;
@@ -59,27 +203,85 @@ void ltc_audit__outside(ltc_call *c, const ltc_method *m, const ProtobufCMessage
     ltc_status_clear(&st);
 }
 
+/* $1 the seq to continue below (0: from the newest), $2 principal, $3 limit, $4 target, $5/$6 from/before (micros,
+ * NULL: open), $7 code ('' : all). The targets packed with \x1f; the changes as target \x1e field \x1e old \x1e new,
+ * packed with \x1f (the values have no control characters: ltc_audit_change keeps none). */
 static const char SQL_LIST[] =
     "SELECT seq, (extract(epoch FROM event_time) * 1000000)::bigint, principal, roles, caller, method, target,"
-    " request_id, code, reason FROM audit_log"
-    " WHERE ($1 = 0 OR seq < $1) AND ($2 = '' OR principal = $2) ORDER BY seq DESC LIMIT $3";
+    " request_id, code, reason, array_to_string(targets, E'\\x1f'),"
+    " (SELECT string_agg(COALESCE(e->>'target', '') || E'\\x1e' || COALESCE(e->>'field', '') || E'\\x1e'"
+    "   || COALESCE(e->>'old', '') || E'\\x1e' || COALESCE(e->>'new', ''), E'\\x1f' ORDER BY i)"
+    "  FROM jsonb_array_elements(changes) WITH ORDINALITY AS x(e, i))"
+    " FROM audit_log"
+    " WHERE ($1 = 0 OR seq < $1) AND ($2 = '' OR principal = $2)"
+    " AND ($4 = '' OR target = $4 OR targets @> ARRAY[$4::text])"
+    " AND ($5::bigint IS NULL OR event_time >= " LTC_SQL_TS_PARAM(
+        "$5") ")"
+              " AND ($6::bigint IS NULL OR event_time < " LTC_SQL_TS_PARAM("$6") ")"
+                                                                                 " AND ($7 = '' OR code = $7)"
+                                                                                 " ORDER BY seq DESC LIMIT $3";
 
-/* ListAuditEvents: newest first. Errors: INVALID_ARGUMENT "stage" (not this stage), "page_size", "page_token". */
+/* The gRPC status code names ListAuditEvents' `code` accepts. */
+static int code_name_ok(const char *s) {
+    for (int k = 0; k <= 16; k++)
+        if (strcmp(ltc_code_name((ltc_code)k), s) == 0) return 1;
+    return 0;
+}
+
+/* Splits text (in the arena, modified) at sep; "" gives none. */
+static size_t split(ltc_call *c, char *text, char sep, char ***out) {
+    size_t n = text[0] ? 1 : 0;
+    for (const char *p = text; *p; p++) n += *p == sep;
+    *out = ltc_call_alloc(c, sizeof **out * (n ? n : 1));
+    char *p = text;
+    for (size_t k = 0; k < n; k++) {
+        char *e = strchr(p, sep);
+        if (e) *e = 0;
+        (*out)[k] = p;
+        p = e ? e + 1 : p + strlen(p);
+    }
+    return n;
+}
+
+static int ts_param(ltc_call *c, const Google__Protobuf__Timestamp *t, const char *field, const char **out,
+                    ltc_status *st) {
+    *out = NULL;
+    if (!t) return 0;
+    if (t->seconds < 0 || t->seconds > 253402300799LL || t->nanos < 0 || t->nanos > 999999999)
+        return ltc_status_bad_field(st, field, "out of range");
+    *out = ltc_sql_i64(c, t->seconds * 1000000 + t->nanos / 1000);
+    return 0;
+}
+
+/* ListAuditEvents: newest first, filtered. Errors: INVALID_ARGUMENT "stage" (not this stage), "principal",
+ * "target", "code", "start_time", "end_time", "page_size", "page_token". */
 static int list_audit_events(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Audit__V1__ListAuditEventsRequest *req = (const void *)m;
     const char *self = ltc_call_service_name(c);
     if (!req->stage || !req->stage[0]) return ltc_status_bad_field(st, "stage", "required: ltb, bto, otd or dtc");
     if (self && strcmp(req->stage, self) != 0)
         return ltc_status_bad_field(st, "stage", "this is the %s stage's audit trail", self);
-    if (ltc_check_text(req->principal, "principal", 0, 128, st) != 0) return -1;
+    ltc_check_text(req->principal, "principal", 0, 128, st);
+    ltc_check_text(req->target, "target", 0, 250, st);
+    if (req->code && req->code[0] && !code_name_ok(req->code))
+        ltc_status_bad_field(st, "code", "must be a gRPC status code name such as OK or FAILED_PRECONDITION");
+    const char *from = NULL, *before = NULL;
+    ts_param(c, req->start_time, "start_time", &from, st);
+    ts_param(c, req->end_time, "end_time", &before, st);
     int limit = 0;
     int64_t after = 0;
-    if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    const char *params[3] = {ltc_call_printf(c, "%lld", (long long)after), req->principal ? req->principal : "",
-                             ltc_call_printf(c, "%d", limit)};
-    PGresult *r = ltc_call_query(c, st, SQL_LIST, 3, params);
+    ltc_page_parse(req->page_size, req->page_token, &limit, &after, st);
+    if (st->code != LTC_OK) return -1;
+    const char *params[7] = {ltc_call_printf(c, "%lld", (long long)after),
+                             req->principal ? req->principal : "",
+                             ltc_call_printf(c, "%d", limit),
+                             req->target ? req->target : "",
+                             from,
+                             before,
+                             req->code ? req->code : ""};
+    PGresult *r = ltc_call_query(c, st, SQL_LIST, 7, params);
     if (!r) return -1;
-    LTC_ASSERT(PQnfields(r) == 10); /* the columns of SQL_LIST, read by index below */
+    LTC_ASSERT(PQnfields(r) == 12); /* the columns of SQL_LIST, read by index below */
     int n = PQntuples(r);
     Ltc__Audit__V1__ListAuditEventsResponse *resp =
         LTC_NEW(c, Ltc__Audit__V1__ListAuditEventsResponse, LTC__AUDIT__V1__LIST_AUDIT_EVENTS_RESPONSE__INIT);
@@ -107,6 +309,21 @@ static int list_audit_events(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
         e->request_id = ltc_call_strdup(c, PQgetvalue(r, i, 7));
         e->code = ltc_call_strdup(c, PQgetvalue(r, i, 8));
         e->reason = ltc_call_strdup(c, PQgetvalue(r, i, 9));
+        e->n_targets = split(c, ltc_call_strdup(c, PQgetvalue(r, i, 10)), '\x1f', &e->targets);
+        char **items;
+        size_t nc = split(c, ltc_call_strdup(c, PQgetvalue(r, i, 11)), '\x1f', &items);
+        e->changes = ltc_call_alloc(c, sizeof *e->changes * (nc ? nc : 1));
+        for (size_t k = 0; k < nc; k++) {
+            char **f;
+            size_t nf = split(c, items[k], '\x1e', &f);
+            Ltc__Audit__V1__FieldChange *x =
+                LTC_NEW(c, Ltc__Audit__V1__FieldChange, LTC__AUDIT__V1__FIELD_CHANGE__INIT);
+            x->target = nf > 0 ? f[0] : "";
+            x->field = nf > 1 ? f[1] : "";
+            x->old_value = nf > 2 ? f[2] : "";
+            x->new_value = nf > 3 ? f[3] : "";
+            e->changes[e->n_changes++] = x;
+        }
         resp->events[resp->n_events++] = e;
     }
     if (n == limit && shown > 0) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, shown - 1, 0));

@@ -40,6 +40,7 @@ int ltc_dispatch__run(ltc_call *c, const ltc_method *m, const ProtobufCMessage *
     for (int attempt = 0;; attempt++) {
         ltc_status_clear(st);
         ltc_call__clear_results(c->w);
+        ltc_audit__reset(c);            /* a retried attempt records its changes again */
         LTC_ASSERT(c->w->n_hooks == 0); /* every transaction's hooks ran when it ended */
         ProtobufCMessage *resp = NULL;
         int committing = 0;

@@ -214,8 +214,11 @@ int ltc_idempotency__store(ltc_call *c, const ltc_method *m, const char *key, co
 
 /* ---- audit.c ---- */
 
+/* Empties what the handler recorded it changed (ltc/audit.h): at the start of every transaction attempt. */
+void ltc_audit__reset(const ltc_call *c);
 /* One row of the audit trail for a state-changing call, on the call's connection (inside its transaction when
- * open). `reason` NULL: outcome's. 0, or -1 with st set. */
+ * open), with the targets and changes the handler recorded when the outcome is OK. `reason` NULL: outcome's. 0, or
+ * -1 with st set. */
 int ltc_audit__write(ltc_call *c, const ltc_method *m, const ProtobufCMessage *req, const ltc_status *outcome,
                      const char *reason, ltc_status *st);
 /* The audit row of a WRITE call that changed nothing (refused, failed, or a replay): best effort, on its own; a

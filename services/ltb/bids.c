@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ltb.h"
+#include "ltc/audit.h"
 #include "ltc/proto.h"
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
@@ -27,8 +28,8 @@ enum {
 };
 static const char SQL_BID_OUT[] = "SELECT id::text FROM bids WHERE opportunity_id = $1 AND state = 'SUBMITTED'";
 static const char SQL_BID_INSERT[] =
-    "INSERT INTO bids (id, opportunity_id, amount_minor, currency, state, admission_decision_id)"
-    " VALUES ($1, $2, $3, $4, 'SUBMITTED', $5)";
+    "INSERT INTO bids (id, opportunity_id, amount_minor, currency, state, admission_decision_id, created_by)"
+    " VALUES ($1, $2, $3, $4, 'SUBMITTED', $5, $6)";
 /* The bid and its opportunity, both locked in one round trip, the opportunity first (the rows are locked in the
  * order of FOR UPDATE OF). */
 static const char SQL_BID_LOCK[] =
@@ -36,16 +37,21 @@ static const char SQL_BID_LOCK[] =
     " FROM opportunities o JOIN bids b ON b.opportunity_id = o.id WHERE b.id = $1 FOR UPDATE OF o, b";
 /* The decision of a locked bid in one round trip: the bid's new state, the opportunity's new stage (version bumped)
  * and its stage history row; returns the opportunity (LTB_OPP_COLS) then the bid (BID_COLS) as they are now.
- * $1 bid, $2 opportunity, $3 the stage_changes row's id. */
-#define BID_DECIDE(bid_set, opp_set, stage)                                                                            \
+ * $1 bid, $2 opportunity, $3 the stage_changes row's id, $4 the actor; $5 the reason and $6 the competitor when
+ * the decision has them. */
+#define BID_DECIDE(bid_set, opp_set, stage, reason)                                                                    \
     "WITH wb AS (UPDATE bids SET " bid_set ", update_time = now() WHERE id = $1 RETURNING " BID_COLS "),"              \
     " wo AS (UPDATE opportunities o SET " opp_set ", version = o.version + 1, update_time = now() WHERE o.id = $2"     \
     "       RETURNING " LTB_OPP_COLS "),"                                                                              \
-    " ws AS (INSERT INTO stage_changes (id, opportunity_id, stage) VALUES ($3, $2, '" stage "'))"                      \
+    " ws AS (INSERT INTO stage_changes (id, opportunity_id, stage, actor, reason)"                                     \
+    "        VALUES ($3, $2, '" stage "', $4, " reason "))"                                                            \
     " SELECT wo.*, wb.* FROM wo, wb"
-static const char SQL_BID_WIN[] = BID_DECIDE("state = 'WON'", "stage = 'WON', won_bid_id = $1", "WON");
-static const char SQL_BID_LOSE[] =
-    BID_DECIDE("state = 'LOST', lost_reason = $4, competitor = $5", "stage = 'LOST'", "LOST");
+static const char SQL_BID_WIN[] = BID_DECIDE("state = 'WON'", "stage = 'WON', won_bid_id = $1", "WON", "''");
+static const char SQL_BID_LOSE[] = BID_DECIDE("state = 'LOST', lost_reason = $5, competitor = $6",
+                                              "stage = 'LOST', lost_reason = $5, lost_competitor = $6", "LOST", "$5");
+/* WithdrawBid: the bid WITHDRAWN with its reason, the opportunity back to QUALIFIED. */
+static const char SQL_BID_WITHDRAW[] =
+    BID_DECIDE("state = 'WITHDRAWN', lost_reason = $5", "stage = 'QUALIFIED'", "QUALIFIED", "'bid withdrawn: ' || $5");
 
 /* --- rows ---------------------------------------------------------------------------------------------------- */
 
@@ -73,19 +79,26 @@ int ltb_load_bid(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Bid 
     return 0;
 }
 
-/* Decides the locked bid `id` of opportunity opp_id with `sql` (SQL_BID_WIN or SQL_BID_LOSE, extra parameters
- * x1 and x2 for the latter): the bid and the whole opportunity as they are after it. */
+/* Decides the locked bid `id` of opportunity opp_id with `sql` (SQL_BID_WIN; SQL_BID_LOSE with reason x1 and
+ * competitor x2; SQL_BID_WITHDRAW with reason x1, x2 NULL): the bid and the whole opportunity as they are after it. */
 static int bid_decide(ltc_call *c, ltc_status *st, const char *sql, const char *id, const char *opp_id, const char *x1,
                       const char *x2, Ltc__Ltb__V1__Bid **bid, Ltc__Ltb__V1__Opportunity **opp) {
     char sid[LTC_UUID_LEN + 1];
     ltc_uuid_new(sid);
-    const char *p[] = {id, opp_id, sid, x1, x2};
-    PGresult *r = ltc_call_query(c, st, sql, x1 ? 5 : 3, p);
+    const char *p[] = {id, opp_id, sid, ltb_actor(c), x1, x2};
+    PGresult *r = ltc_call_query(c, st, sql, x1 ? (x2 ? 6 : 5) : 4, p);
     if (!r) return -1;
     if (PQntuples(r) != 1) /* both rows are locked by this transaction */
         return ltc_status_set(st, LTC_INTERNAL, "BID_DECISION_LOST", "bid %s was not updated", id);
     *bid = bid_from_row(c, r, LTB_OPP_NCOLS);
-    return ltb_opp_from_result(c, st, r, opp);
+    const char *bid_target = ltc_call_printf(c, "bids/%s", id);
+    ltc_audit_change(c, bid_target, "state", "SUBMITTED",
+                     ltc_enum_to_db(&ltc__ltb__v1__bid_state__descriptor, "BID_STATE_", (*bid)->state));
+    if (x1) ltc_audit_change(c, bid_target, "lost_reason", NULL, x1);
+    if (ltb_opp_from_result(c, st, r, opp) != 0) return -1;
+    ltb_audit_stage(c, opp_id, LTB_STAGE(BIDDING), (*opp)->stage);
+    if (x2 && x2[0]) ltc_audit_change(c, ltc_call_printf(c, "opportunities/%s", opp_id), "lost_competitor", NULL, x2);
+    return 0;
 }
 
 /* Locks the opportunity of bid `id`, then the bid, and checks that the bid is SUBMITTED and its opportunity
@@ -147,10 +160,14 @@ int ltb_create_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
 
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *pb[] = {id, opp_id, ltc_sql_i64(c, amount.minor), amount.currency, admission};
-    if (!ltc_call_query(c, st, SQL_BID_INSERT, 5, pb)) return -1;
+    const char *pb[] = {id, opp_id, ltc_sql_i64(c, amount.minor), amount.currency, admission, ltb_actor(c)};
+    if (!ltc_call_query(c, st, SQL_BID_INSERT, 6, pb)) return -1;
     if (opp.stage == LTB_STAGE(QUALIFIED) && ltb_opp_enter_stage(c, st, opp_id, LTB_STAGE(BIDDING), NULL) != 0)
         return -1;
+    const char *bid_target = ltc_call_printf(c, "bids/%s", id);
+    ltc_audit_change(c, bid_target, "state", NULL, "SUBMITTED");
+    ltc_audit_change_money(c, bid_target, "amount", amount.currency, 0, 0, amount.minor, 1);
+    if (opp.stage == LTB_STAGE(QUALIFIED)) ltb_audit_stage(c, opp_id, opp.stage, LTB_STAGE(BIDDING));
 
     Ltc__Ltb__V1__CreateBidResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__CreateBidResponse, LTC__LTB__V1__CREATE_BID_RESPONSE__INIT);
@@ -209,6 +226,27 @@ int ltb_mark_bid_lost(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
                    &resp->opportunity) != 0)
         return -1;
     if (ltb_handoff_opportunity_lost(c, st, opp.id) != 0) return -1; /* DTC drops its admission reservation */
+    *out = &resp->base;
+    return 0;
+}
+
+/* WithdrawBid: SUBMITTED -> WITHDRAWN with a reason; the opportunity BIDDING -> QUALIFIED (a stage history row with
+ * the reason), where it may be bid again, lost or not pursued. Its admission decision stays as it is.
+ * INVALID_ARGUMENT (name, reason); NOT_FOUND (BID_NOT_FOUND); FAILED_PRECONDITION (BID_NOT_SUBMITTED,
+ * OPPORTUNITY_NOT_BIDDING). */
+int ltb_withdraw_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__WithdrawBidRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    ltc_name_parse(req->name, "bids", "name", id, st);
+    ltc_check_text(req->reason, "reason", 1, 480, st);
+    if (st->code != LTC_OK) return -1;
+
+    ltb_opp_locked opp;
+    if (lock_submitted_bid(c, st, id, &opp) != 0) return -1;
+    Ltc__Ltb__V1__WithdrawBidResponse *resp =
+        LTC_NEW(c, Ltc__Ltb__V1__WithdrawBidResponse, LTC__LTB__V1__WITHDRAW_BID_RESPONSE__INIT);
+    if (bid_decide(c, st, SQL_BID_WITHDRAW, id, opp.id, req->reason, NULL, &resp->bid, &resp->opportunity) != 0)
+        return -1;
     *out = &resp->base;
     return 0;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ltb.h"
+#include "ltc/audit.h"
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
 
@@ -73,6 +74,9 @@ int ltb_accept_cash_collected(ltc_call *c, const ProtobufCMessage *m, ProtobufCM
         const char *pu[] = {id, ltc_sql_i64(c, total)};
         if (!ltc_call_query(c, st, SQL_OPP_COLLECT, 2, pu)) return -1;
         if (opp.stage == LTB_STAGE(WON) && ltb_stage_record(c, st, id, LTB_STAGE(CASH_COLLECTED)) != 0) return -1;
+        if (opp.stage == LTB_STAGE(WON)) ltb_audit_stage(c, id, opp.stage, LTB_STAGE(CASH_COLLECTED));
+        ltc_audit_change_money(c, ltc_call_printf(c, "opportunities/%s", id), "collected_amount", opp.currency,
+                               opp.collected_minor, 1, total, 1);
     }
 
     Ltc__Ltb__V1__AcceptCashCollectedResponse *resp =

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "ltb.h"
+#include "ltc/audit.h"
+#include "ltc/filter.h"
 #include "ltc/proto.h"
 #include "matching.h"
 
@@ -35,14 +37,25 @@ enum {
 };
 
 static const char SQL_LEAD_GET[] = "SELECT " LEAD_COLUMNS " WHERE l.id = $1";
-/* $3: only leads of this customer (a tombstone resolves to its survivor); NULL: all. */
+/* $1 the seq to continue after (default order) or the offset (with $15), $2 limit, $3 only leads of this customer
+ * (a tombstone resolves to its survivor; NULL: all); the filter's slots (LEAD_FILTER): $4 state =, $5 state !=,
+ * $6 source =, $7 source !=, $8 customer, $9..$13 create_time (= < <= > >= a UTC day), $14 company_name; $15 the
+ * order_by field (NULL: newest first), $16 descending. */
+#define LEAD_DAY "((l.create_time AT TIME ZONE 'UTC')::date)"
 static const char SQL_LEAD_LIST[] =
-    "SELECT " LEAD_COLUMNS " WHERE ($1::bigint = 0 OR l.seq < $1)"
+    "SELECT " LEAD_COLUMNS " WHERE ($15::text IS NOT NULL OR $1::bigint = 0 OR l.seq < $1)"
     " AND ($3::uuid IS NULL OR l.customer_id = (SELECT COALESCE(merged_into, id) FROM customers WHERE id = $3))"
-    " ORDER BY l.seq DESC LIMIT $2";
+    " AND ($4::text IS NULL OR l.state = $4) AND ($5::text IS NULL OR l.state <> $5)"
+    " AND ($6::text IS NULL OR l.source = $6) AND ($7::text IS NULL OR l.source <> $7)"
+    " AND ($8::uuid IS NULL OR l.customer_id = (SELECT COALESCE(merged_into, id) FROM customers WHERE id = $8))"
+    " AND ($9::date IS NULL OR " LEAD_DAY " = $9) AND ($10::date IS NULL OR " LEAD_DAY " < $10)"
+    " AND ($11::date IS NULL OR " LEAD_DAY " <= $11) AND ($12::date IS NULL OR " LEAD_DAY " > $12)"
+    " AND ($13::date IS NULL OR " LEAD_DAY " >= $13) AND ($14::text IS NULL OR l.company_name = $14)"
+    " ORDER BY CASE WHEN $15 = 'create_time' AND NOT $16::boolean THEN l.seq END ASC, l.seq DESC"
+    " LIMIT $2 OFFSET CASE WHEN $15 IS NULL THEN 0 ELSE $1 END";
 static const char SQL_LEAD_INSERT[] =
-    "INSERT INTO leads (id, source, company_name, contact_name, contact_email, contact_phone, customer_id)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7)";
+    "INSERT INTO leads (id, source, company_name, contact_name, contact_email, contact_phone, customer_id, created_by)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
 static const char SQL_LEAD_LOCK[] =
     "SELECT state, company_name, contact_name, contact_email, contact_phone FROM leads WHERE id = $1 FOR UPDATE";
 /* The customer a lead would be linked to before anything is locked: its own, a tombstone resolved. */
@@ -56,8 +69,13 @@ static const char SQL_LEAD_DISQUALIFY[] =
     " WHERE id = $1";
 static const char SQL_OPP_INSERT[] =
     "INSERT INTO opportunities (id, lead_id, customer_name, title, account_owner, solution_owner, fulfilment_owner,"
-    " expected_minor, currency, expected_close_date, win_probability_bps, stage, customer_id)"
-    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11, 'QUALIFIED', $12)";
+    " expected_minor, currency, expected_close_date, win_probability_bps, stage, customer_id,"
+    " probability_override_bps, probability_override_reason, probability_override_by, probability_override_time,"
+    " probability_override_stage)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::date, $11, 'QUALIFIED', $12,"
+    " CASE WHEN $11::integer > 0 THEN $11::integer END, CASE WHEN $11::integer > 0 THEN 'given at QualifyLead' END,"
+    " CASE WHEN $11::integer > 0 THEN COALESCE(NULLIF($13, ''), 'unknown') END, CASE WHEN $11::integer > 0 THEN now() END,"
+    " CASE WHEN $11::integer > 0 THEN 'QUALIFIED' END)";
 static const char SQL_REQ_INSERT[] =
     "INSERT INTO requirements (id, opportunity_id, position, code, description, quantity)"
     " VALUES ($1, $2, $3, $4, $5, $6)";
@@ -197,8 +215,9 @@ int ltb_create_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
         return -1;
 
     const char *p[] = {id,    source_text(l->source), l->company_name, l->contact_name, email,
-                       phone, cust[0] ? cust : NULL};
-    if (!ltc_call_query(c, st, SQL_LEAD_INSERT, 7, p)) return -1;
+                       phone, cust[0] ? cust : NULL,  ltb_actor(c)};
+    if (!ltc_call_query(c, st, SQL_LEAD_INSERT, 8, p)) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "leads/%s", id), "state", NULL, "NEW");
 
     Ltc__Ltb__V1__CreateLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__CreateLeadResponse, LTC__LTB__V1__CREATE_LEAD_RESPONSE__INIT);
@@ -219,17 +238,57 @@ int ltb_get_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out,
     return 0;
 }
 
-/* ListLeads: newest first, paginated. INVALID_ARGUMENT for a bad page_size or page_token. */
+/* ListLeads' filter fields (docs/api.md#list-filters), in the order of SQL_LEAD_LIST's slots. */
+static const char *const LEAD_STATES[] = {"NEW", "QUALIFIED", "DISQUALIFIED", NULL};
+static const char *const LEAD_SOURCES[] = {
+    "WEBSITE", "SOCIAL_MEDIA", "MARKETING_AUTOMATION", "EVENT", "REFERRAL", "INBOUND", "PARTNER", NULL};
+enum {
+    LF_STATE,
+    LF_SOURCE,
+    LF_CUSTOMER,
+    LF_CREATE,
+    LF_COMPANY,
+    LF_N
+};
+static const ltc_filter_field LEAD_FILTER[LF_N] = {
+    {"state", LTC_FILTER_ENUM, LTC_FILTER_EQ | LTC_FILTER_NE, LEAD_STATES, "LEAD_STATE_"},
+    {"source", LTC_FILTER_ENUM, LTC_FILTER_EQ | LTC_FILTER_NE, LEAD_SOURCES, "LEAD_SOURCE_"},
+    {"customer", LTC_FILTER_STRING, LTC_FILTER_EQ, NULL, NULL},
+    {"create_time", LTC_FILTER_DATE, LTC_FILTER_RANGE, NULL, NULL},
+    {"company_name", LTC_FILTER_STRING, LTC_FILTER_EQ, NULL, NULL},
+};
+static const char *const LEAD_ORDER[] = {"create_time"};
+
+/* ListLeads: newest first (or oldest first: order_by "create_time"), paginated, filtered (AIP-160).
+ * INVALID_ARGUMENT for a bad page_size, page_token, customer, filter or order_by. */
 int ltb_list_leads(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Ltb__V1__ListLeadsRequest *req = (const void *)m;
-    int limit;
-    int64_t after;
-    if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
-    char cust[LTC_UUID_LEN + 1] = "";
-    if (req->customer && req->customer[0] && ltc_name_parse(req->customer, "customers", "customer", cust, st) != 0)
-        return -1;
-    const char *p[] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), cust[0] ? cust : NULL};
-    PGresult *r = ltc_call_query(c, st, SQL_LEAD_LIST, 3, p);
+    int limit = 0, order = -1, desc = 0;
+    int64_t after = 0;
+    ltc_filter f;
+    char cust[LTC_UUID_LEN + 1] = "", fcust[LTC_UUID_LEN + 1] = "";
+    ltc_page_parse(req->page_size, req->page_token, &limit, &after, st);
+    if (req->customer && req->customer[0]) ltc_name_parse(req->customer, "customers", "customer", cust, st);
+    if (ltc_filter_parse(req->filter, LEAD_FILTER, LF_N, &f, st) == 0) {
+        const char *fc = ltc_filter_value(&f, LF_CUSTOMER, LTC_FILTER_EQ);
+        if (fc) ltc_name_parse(fc, "customers", "filter", fcust, st);
+    }
+    ltc_order_by_parse(req->order_by, LEAD_ORDER, 1, &order, &desc, st);
+    if (st->code != LTC_OK) return -1;
+    if (order >= 0 && desc) order = -1; /* "create_time desc" is the default order */
+
+    static const unsigned RANGE[5] = {LTC_FILTER_EQ, LTC_FILTER_LT, LTC_FILTER_LE, LTC_FILTER_GT, LTC_FILTER_GE};
+    const char *p[16] = {ltc_sql_i64(c, after), ltc_sql_i64(c, limit), cust[0] ? cust : NULL};
+    p[3] = ltc_filter_value(&f, LF_STATE, LTC_FILTER_EQ);
+    p[4] = ltc_filter_value(&f, LF_STATE, LTC_FILTER_NE);
+    p[5] = ltc_filter_value(&f, LF_SOURCE, LTC_FILTER_EQ);
+    p[6] = ltc_filter_value(&f, LF_SOURCE, LTC_FILTER_NE);
+    p[7] = fcust[0] ? fcust : NULL;
+    for (int k = 0; k < 5; k++) p[8 + k] = ltc_filter_value(&f, LF_CREATE, RANGE[k]);
+    p[13] = ltc_filter_value(&f, LF_COMPANY, LTC_FILTER_EQ);
+    p[14] = order >= 0 ? LEAD_ORDER[order] : NULL;
+    p[15] = desc ? "true" : "false";
+    PGresult *r = ltc_call_query(c, st, SQL_LEAD_LIST, 16, p);
     if (!r) return -1;
 
     Ltc__Ltb__V1__ListLeadsResponse *resp =
@@ -239,7 +298,7 @@ int ltb_list_leads(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     resp->leads = ltc_call_alloc(c, sizeof *resp->leads * (size_t)(n ? n : 1));
     for (int i = 0; i < n; i++) resp->leads[i] = lead_from_row(c, r, i);
     resp->n_leads = (size_t)n;
-    if (more && n > 0) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, n - 1, LC_SEQ));
+    if (more && n > 0) resp->next_page_token = ltc_page_token(c, order >= 0 ? after + n : ltc_pg_i64(r, n - 1, LC_SEQ));
     *out = &resp->base;
     return 0;
 }
@@ -323,8 +382,9 @@ int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
                         amount.currency,
                         close_date[0] ? close_date : NULL,
                         ltc_sql_i64(c, req->win_probability_bps),
-                        cust};
-    if (!ltc_call_query(c, st, SQL_OPP_INSERT, 12, po)) return -1;
+                        cust,
+                        ltb_actor(c)};
+    if (!ltc_call_query(c, st, SQL_OPP_INSERT, 13, po)) return -1;
     for (size_t i = 0; i < req->n_requirements; i++) {
         const Ltc__Ltb__V1__Requirement *q = req->requirements[i];
         char rid[LTC_UUID_LEN + 1];
@@ -335,6 +395,10 @@ int ltb_qualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     if (ltb_stage_record(c, st, opp, LTB_STAGE(QUALIFIED)) != 0) return -1;
     const char *pl[] = {id, cust};
     if (!ltc_call_query(c, st, SQL_LEAD_QUALIFY, 2, pl)) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "leads/%s", id), "state", "NEW", "QUALIFIED");
+    const char *opp_target = ltc_call_printf(c, "opportunities/%s", opp);
+    ltc_audit_change(c, opp_target, "stage", NULL, "QUALIFIED");
+    ltc_audit_change_money(c, opp_target, "expected_amount", amount.currency, 0, 0, amount.minor, 1);
 
     Ltc__Ltb__V1__QualifyLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__QualifyLeadResponse, LTC__LTB__V1__QUALIFY_LEAD_RESPONSE__INIT);
@@ -356,6 +420,9 @@ int ltb_disqualify_lead(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     if (lock_new_lead(c, st, id, NULL) != 0) return -1;
     const char *p[] = {id, req->reason};
     if (!ltc_call_query(c, st, SQL_LEAD_DISQUALIFY, 2, p)) return -1;
+    const char *target = ltc_call_printf(c, "leads/%s", id);
+    ltc_audit_change(c, target, "state", "NEW", "DISQUALIFIED");
+    ltc_audit_change(c, target, "disqualify_reason", NULL, req->reason);
 
     Ltc__Ltb__V1__DisqualifyLeadResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__DisqualifyLeadResponse, LTC__LTB__V1__DISQUALIFY_LEAD_RESPONSE__INIT);

@@ -59,6 +59,23 @@ int ltb_merge_customers(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 int ltb_accept_cash_collected(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int ltb_accept_milestone(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
+/* pipeline.c: the opportunity's life beyond bids (issue #18) and the pipeline policy */
+int ltb_get_pipeline_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_update_pipeline_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_record_lead_engagement(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_get_lead_score(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_set_win_probability(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_decide_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_lose_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_reopen_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_list_stale_opportunities(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+/* bids.c */
+int ltb_withdraw_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+/* timeline.c and reports.c: the hub's views of deals */
+int ltb_get_deal_timeline(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_get_funnel_report(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int ltb_get_velocity_report(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
 /* --- shared helpers ---------------------------------------------------------------------------------------- */
 
 /* LTB_STAGE(WON) is LTC__LTB__V1__OPPORTUNITY_STAGE__OPPORTUNITY_STAGE_WON. */
@@ -78,26 +95,59 @@ typedef struct ltb_opp_locked {
 
 /* Locks opportunity `id` for the rest of the transaction. NOT_FOUND (OPPORTUNITY_NOT_FOUND) when unknown. 0 or -1. */
 int ltb_opp_lock(ltc_call *c, ltc_status *st, const char *id, ltb_opp_locked *out);
-/* Appends a stage_changes row: opportunity `id` entered `stage` now (the transaction's time). 0 or -1. */
+/* Appends a stage_changes row: opportunity `id` entered `stage` now (the transaction's time), moved by the caller's
+ * principal. 0 or -1. */
 int ltb_stage_record(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__OpportunityStage stage);
+/* The same with the reason of the change (lost, not pursued, reopened, withdrawn; NULL: none). 0 or -1. */
+int ltb_stage_record_why(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__OpportunityStage stage,
+                         const char *reason);
+/* Records for the audit trail (ltc/audit.h) that opportunity `id` moved from stage `from` to `to`. */
+void ltb_audit_stage(ltc_call *c, const char *id, Ltc__Ltb__V1__OpportunityStage from,
+                     Ltc__Ltb__V1__OpportunityStage to);
+/* The caller's principal, "" when none. */
+const char *ltb_actor(ltc_call *c);
+/* True when s has no control characters (below U+0020, or DEL), so it may be packed with LTB_SEP_*. NULL is fine. */
+int ltb_text_plain(const char *s);
 /* Moves the locked opportunity `id` to `stage`: sets it (and won_bid_id when won_bid is not NULL), bumps version and
  * update_time, appends a stage_changes row. 0 or -1. */
 int ltb_opp_enter_stage(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__OpportunityStage stage,
                         const char *won_bid);
 /* The columns of an opportunity (table alias o) in the order ltb_opp_from_result reads them: the first LTB_OPP_NCOLS
  * columns of a SELECT or a RETURNING clause. */
-#define LTB_OPP_COLS                                                                                                   \
-    "o.id::text, o.lead_id::text, o.customer_name, o.title, o.account_owner, o.solution_owner,"                        \
-    " o.fulfilment_owner, o.expected_minor, o.currency, " LTC_SQL_DATE(                                                \
-        "o.expected_close_date") ","                                                                                   \
-                                 " o.win_probability_bps, o.stage, o.won_bid_id::text, o.collected_minor,"             \
-                                 " " LTC_SQL_MICROS("o.create_time") ", " LTC_SQL_MICROS(                              \
-                                     "o.update_time") ","                                                              \
-                                                      " o.version, o.seq, o.customer_id::text"
-#define LTB_OPP_NCOLS 19
+/* The default probability of the opportunity's stage (pipeline policy), and its effective one: the manual override
+ * when one was set in the current (open) stage, else the default. */
+#define LTB_OPP_STAGE_BPS "COALESCE((SELECT sp.bps FROM stage_probabilities sp WHERE sp.stage = o.stage), 0)"
+#define LTB_OPP_WIN_BPS                                                                                                \
+    "CASE WHEN o.probability_override_stage = o.stage AND o.stage IN ('QUALIFIED', 'BIDDING')"                         \
+    " THEN o.probability_override_bps ELSE " LTB_OPP_STAGE_BPS " END"
+/* The separators of packed text columns: items of a list, and fields of a record. */
+#define LTB_SEP_ITEM '\x1f'
+#define LTB_SEP_FIELD '\x1e'
+#define LTB_OPP_COLS                                                                                                                                                                                                                                    \
+    "o.id::text, o.lead_id::text, o.customer_name, o.title, o.account_owner, o.solution_owner,"                                                                                                                                                         \
+    " o.fulfilment_owner, o.expected_minor, o.currency, " LTC_SQL_DATE(                                                                                                                                                                                 \
+        "o.expected_close_date") ", " LTB_OPP_WIN_BPS                                                                                                                                                                                                   \
+                                 ", o.stage, o.won_bid_id::text, o.collected_minor, " LTC_SQL_MICROS("o.create_time") ", " LTC_SQL_MICROS(                                                                                                              \
+                                     "o.update_time") ", o.version, o.seq, o.customer_id::text, " LTB_OPP_STAGE_BPS                                                                                                                                     \
+                                                      ", o.probability_override_bps,"                                                                                                                                                                   \
+                                                      " o.probability_override_reason, o.probability_override_by, " LTC_SQL_MICROS(                                                                                                                     \
+                                                          "o.probability_override_time") ", o.probability_override_stage,"                                                                                                                              \
+                                                                                         " array_to_string(o.competitor_names, E'\\x1f'),"                                                                                                              \
+                                                                                         " array_to_string(o.competitor_notes, E'\\x1f'),"                                                                                                              \
+                                                                                         " o.lost_reason, o.lost_competitor, " LTC_SQL_MICROS(                                                                                                          \
+                                                                                             "GREATEST(o.update_time, (SELECT max(b.update_time)"                                                                                                       \
+                                                                                             " FROM bids b WHERE b.opportunity_id = o.id))") ","                                                                                                        \
+                                                                                                                                             " (SELECT d.id::text || E'\\x1e' || d.outcome || E'\\x1e' || d.decided_by || E'\\x1e' || " LTC_SQL_MICROS( \
+                                                                                                                                                 "d.decide_time") "::text || E'\\x1e' || array_to_string(d.reasons, E'\\x1f')"                          \
+                                                                                                                                                                  " FROM bid_decisions d WHERE d.opportunity_id = o.id ORDER BY d.seq DESC LIMIT 1)"
+#define LTB_OPP_NCOLS 31
 /* The whole opportunity of row 0 of r (LTB_OPP_COLS first), with its requirements and stage history read in one
  * more query. 0 or -1. */
 int ltb_opp_from_result(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1__Opportunity **out);
+/* The Opportunity of row i of an LTB_OPP_COLS result without requirements, stage history and admission. */
+Ltc__Ltb__V1__Opportunity *ltb_opp_from_row(ltc_call *c, const PGresult *r, int i);
+/* Fills requirements, stage history and admission of opps[0..n) (rows 0..n of the LTB_OPP_COLS result r). */
+int ltb_opp_details(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1__Opportunity **opps, size_t n);
 /* --- loaders (the resource file of each): the whole resource into *out, in the arena; NOT_FOUND when unknown ---- */
 
 /* The whole opportunity (requirements, stage history, won bid, collected amount). NOT_FOUND when unknown. */

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ltb.h"
+#include "ltc/audit.h"
 #include "ltc/ids.h"
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
@@ -77,6 +78,7 @@ int ltb_accept_milestone(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessag
                         ms->detail ? ms->detail : "",
                         req->handoff_id};
     if (!ltc_call_query(c, st, SQL_INSERT, 12, pi)) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "deals/%s/milestones/%s", deal, id), "kind", NULL, kind);
 
     Ltc__Ltb__V1__AcceptMilestoneResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__AcceptMilestoneResponse, LTC__LTB__V1__ACCEPT_MILESTONE_RESPONSE__INIT);

@@ -21,6 +21,7 @@ static const ltc_owner_lookup OPPORTUNITY_OF_UPDATE = {"opportunity.name", OPPOR
 static const ltc_owner_lookup OPPORTUNITY_OF_BID = {"bid.opportunity", OPPORTUNITY_SQL};
 static const ltc_owner_lookup BID = {"name", BID_SQL};
 static const ltc_owner_lookup OPPORTUNITY_OF_ADMISSION = {"opportunity", OPPORTUNITY_SQL};
+static const ltc_owner_lookup DEAL = {"deal", OPPORTUNITY_SQL};
 
 static const ltc_method METHODS[] = {
     LTC_WRITE(LTB_SVC, CreateLead, ltb_create_lead, NULL),
@@ -49,6 +50,19 @@ static const ltc_method METHODS[] = {
     LTC_WRITE(LTB_SVC, UnblockCustomer, ltb_unblock_customer, NULL),
     LTC_READ(LTB_SVC, FindDuplicateCustomers, ltb_find_duplicate_customers, NULL),
     LTC_WRITE(LTB_SVC, MergeCustomers, ltb_merge_customers, NULL),
+    LTC_READ(LTB_SVC, GetPipelinePolicy, ltb_get_pipeline_policy, NULL),
+    LTC_WRITE(LTB_SVC, UpdatePipelinePolicy, ltb_update_pipeline_policy, NULL),
+    LTC_WRITE(LTB_SVC, RecordLeadEngagement, ltb_record_lead_engagement, NULL),
+    LTC_READ(LTB_SVC, GetLeadScore, ltb_get_lead_score, NULL),
+    LTC_WRITE(LTB_SVC, SetWinProbability, ltb_set_win_probability, &OPPORTUNITY),
+    LTC_WRITE(LTB_SVC, DecideBid, ltb_decide_bid, &OPPORTUNITY),
+    LTC_WRITE(LTB_SVC, WithdrawBid, ltb_withdraw_bid, &BID),
+    LTC_WRITE(LTB_SVC, LoseOpportunity, ltb_lose_opportunity, &OPPORTUNITY),
+    LTC_WRITE(LTB_SVC, ReopenOpportunity, ltb_reopen_opportunity, &OPPORTUNITY),
+    LTC_READ(LTB_SVC, ListStaleOpportunities, ltb_list_stale_opportunities, NULL),
+    LTC_READ(LTB_SVC, GetDealTimeline, ltb_get_deal_timeline, &DEAL),
+    LTC_READ(LTB_SVC, GetFunnelReport, ltb_get_funnel_report, NULL),
+    LTC_READ(LTB_SVC, GetVelocityReport, ltb_get_velocity_report, NULL),
     LTC_HANDOFF(INTAKE_SVC, AcceptCashCollected, ltb_accept_cash_collected, "dtc"),
     LTC_HANDOFF(INTAKE_SVC, AcceptMilestone, ltb_accept_milestone, "bto,otd,dtc"),
 };

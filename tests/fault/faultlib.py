@@ -829,6 +829,7 @@ class Checker:
             if sums[a] != sums[b]:
                 self.err(f"amounts not conserved: {a} {sums[a]} != {b} {sums[b]}")
         self.figures["amounts"] = dict(sums)
+        self._check_milestones(run_deals)
         # --- liveness: every deal went through (a violation seen by the client is an error too) ---
         for i, why in sorted(self.wl.abandoned.items()):
             self.err(f"deal {i} did not complete: {why}")
@@ -843,6 +844,40 @@ class Checker:
                 rows = _rows(f"SELECT method, last_error FROM {s}.outbox WHERE parked_time IS NOT NULL LIMIT 3")
                 self.err(f"{s}.outbox: {parked} parked rows, e.g. {rows}")
         return not self.errors
+
+    def _check_milestones(self, run_deals):
+        """The milestone hand-offs to the CRM hub (issue #18): every AcceptMilestone row a stage's outbox holds for a
+        deal of the run is in ltb.deal_milestones exactly once (by hand-off id, with that stage), and each deal's
+        milestones from one stage arrived in the order that stage wrote them (deal_milestones.seq follows the
+        sender's outbox seq)."""
+        method = "/ltc.ltb.v1.IntakeService/AcceptMilestone"
+        hub = {}
+        for r in _rows("SELECT m.handoff_id::text, m.deal_id::text, m.stage, m.seq FROM ltb.deal_milestones m"
+                       f" WHERE m.deal_id IN {run_deals}"):
+            if r[0] in hub:
+                self.err(f"milestone hand-off {r[0]} stored twice in LTB")
+            hub[r[0]] = (r[1], r[2], int(r[3]))
+        sent = 0
+        for s in ("bto", "otd", "dtc"):
+            by_deal = collections.defaultdict(list)
+            for r in _rows(f"SELECT handoff_id::text, regexp_replace(deal_id, '^deals/', ''), seq FROM {s}.outbox"
+                           f" WHERE method = '{method}' AND regexp_replace(deal_id, '^deals/', '') IN"
+                           f" (SELECT id::text FROM {run_deals} x) ORDER BY seq"):
+                sent += 1
+                got = hub.get(r[0])
+                if got is None:
+                    self.err(f"{s} milestone hand-off {r[0]} of deal {r[1]} is not in ltb.deal_milestones (lost)")
+                    continue
+                if got[0] != r[1] or got[1] != s.upper():
+                    self.err(f"{s} milestone hand-off {r[0]}: stored for deal {got[0]} stage {got[1]}")
+                by_deal[r[1]].append(got[2])
+            for deal, seqs in by_deal.items():
+                if seqs != sorted(seqs):
+                    self.err(f"deal {deal}: {s}'s milestones arrived out of order (LTB seq {seqs})")
+        stored = sum(1 for v in hub.values())
+        if stored != sent:
+            self.err(f"{stored} milestones in LTB for {sent} AcceptMilestone outbox rows of the run's deals")
+        self.figures["milestones"] = {"sent": sent, "stored": stored}
 
     def _check_deal(self, i, d, L, B, O, D, outbox, sums):
         """One deal across the four services. L/B/O/D are its rows (None when the service has nothing)."""

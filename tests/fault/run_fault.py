@@ -100,6 +100,16 @@ SELFTEST = [
      " WHERE regexp_replace(deal_id, '^deals/', '') = '{deal}' LIMIT 1",
      "DELETE FROM otd.outbox WHERE handoff_id = '{u}'",
      ("AcceptDelivery outbox rows",)),
+    ("milestone lost on its way to the hub",
+     "INSERT INTO bto.outbox (handoff_id, deal_id, destination, method, payload, delivered_time)"
+     " VALUES ('{u}', 'deals/{deal}', 'ltb', '/ltc.ltb.v1.IntakeService/AcceptMilestone', '\\x', now())",
+     "DELETE FROM bto.outbox WHERE handoff_id = '{u}'",
+     ("is not in ltb.deal_milestones (lost)",)),
+    ("milestone in the hub that no stage sent",
+     "INSERT INTO ltb.deal_milestones (id, deal_id, stage, kind, record, occur_time, handoff_id)"
+     " VALUES ('{u}', '{deal}', 'OTD', 'SHIPPED', 'shipments/selftest', now(), '{u}')",
+     "DELETE FROM ltb.deal_milestones WHERE id = '{u}'",
+     ("milestones in LTB for",)),
 ]
 
 
