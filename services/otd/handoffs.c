@@ -1,17 +1,25 @@
 /* handoffs.c - what OTD sends: an accepted shipment to DTC (ltc.dtc.v1.IntakeService/AcceptDelivery), with the
- * order's customer snapshot.
+ * order's customer snapshot; a cancelled order to BTO and DTC (AcceptOrderCancelled); a promise made or moved to BTO
+ * (AcceptPromiseChanged); and the order's milestones to LTB (ltc_milestone_put).
  *
  * Each hand-off's message is built here from OTD's own rows, read inside the transaction that changed them (never
  * copied out of the public response), and queued with ltc_outbox_put in that transaction: it commits with the state
  * change or not at all. The receivers are declared once, below; ltc_outbox_put derives the method's path from the
  * receiver's service descriptor and refuses a message of another type. */
+#include <string.h>
+#include <time.h>
+
+#include "ltc/bto/v1/intake_service.pb-c.h"
 #include "ltc/dtc/v1/intake_service.pb-c.h"
+#include "ltc/milestone.h"
+#include "ltc/type/v1/milestone.pb-c.h"
 #include "ltc/outbox.h"
 #include "otd.h"
 
 /* --- receivers ------------------------------------------------------------------------------------------- */
 
 static const ltc_handoff_peer DTC = {"dtc", &ltc__dtc__v1__intake_service__descriptor};
+static const ltc_handoff_peer BTO = {"bto", &ltc__bto__v1__intake_service__descriptor};
 
 /* --- SQL ------------------------------------------------------------------------------------------------- */
 
@@ -67,4 +75,90 @@ int otd_handoff_delivery(ltc_call *c, ltc_status *st, const char *shipment_id, c
     h->order_fully_accepted = ltc_pg_bool(r, 0, S_FULLY);
     h->customer = ltc_customer_from_pg(c, r, 0, S_CUSTOMER_ID);
     return ltc_outbox_put(c, st, &DTC, "AcceptDelivery", deal_id, handoff_id, &h->base);
+}
+
+/* The order's facts a cancellation carries. */
+static const char SQL_CANCELLED[] = "SELECT contract_id, deal_id, cancel_reason, cancelled_by, " LTC_SQL_MICROS(
+    "cancel_time") " FROM orders WHERE id = $1 AND state = 'CANCELLED'";
+
+int otd_handoff_cancelled(ltc_call *c, ltc_status *st, const char *order_id) {
+    const char *p[] = {order_id};
+    PGresult *r = ltc_call_query(c, st, SQL_CANCELLED, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) != 1)
+        return ltc_status_set(st, LTC_INTERNAL, NULL, "order %s is not cancelled at its hand-off", order_id);
+    const char *deal = ltc_pg_str(r, 0, 1);
+    char hb[LTC_UUID_LEN + 1], hd[LTC_UUID_LEN + 1];
+    ltc_uuid_new(hb);
+    ltc_uuid_new(hd);
+    Ltc__Bto__V1__AcceptOrderCancelledRequest *b =
+        LTC_NEW(c, Ltc__Bto__V1__AcceptOrderCancelledRequest, LTC__BTO__V1__ACCEPT_ORDER_CANCELLED_REQUEST__INIT);
+    b->handoff_id = ltc_call_strdup(c, hb);
+    b->order = ltc_call_printf(c, "orders/%s", order_id);
+    b->contract = ltc_call_printf(c, "contracts/%s", ltc_pg_str(r, 0, 0));
+    b->deal = ltc_call_printf(c, "deals/%s", deal);
+    b->reason = ltc_call_strdup(c, ltc_pg_str(r, 0, 2));
+    b->cancel_time = ltc_ts_from_pg(c, r, 0, 4);
+    b->cancelled_by = ltc_call_strdup(c, ltc_pg_str(r, 0, 3));
+    if (ltc_outbox_put(c, st, &BTO, "AcceptOrderCancelled", deal, hb, &b->base) != 0) return -1;
+    Ltc__Dtc__V1__AcceptOrderCancelledRequest *d =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptOrderCancelledRequest, LTC__DTC__V1__ACCEPT_ORDER_CANCELLED_REQUEST__INIT);
+    d->handoff_id = ltc_call_strdup(c, hd);
+    d->order = b->order;
+    d->contract = b->contract;
+    d->deal = b->deal;
+    d->reason = b->reason;
+    d->cancel_time = b->cancel_time;
+    d->cancelled_by = b->cancelled_by;
+    if (ltc_outbox_put(c, st, &DTC, "AcceptOrderCancelled", deal, hd, &d->base) != 0) return -1;
+    return otd_milestone(c, st, deal, order_id, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_ORDER_CANCELLED, NULL,
+                         b->reason);
+}
+
+int otd_handoff_promise(ltc_call *c, ltc_status *st, const char *order_id, const char *deal_id, const char *previous,
+                        const char *promise, int late, const char *reason) {
+    char h[LTC_UUID_LEN + 1];
+    ltc_uuid_new(h);
+    Ltc__Bto__V1__AcceptPromiseChangedRequest *b =
+        LTC_NEW(c, Ltc__Bto__V1__AcceptPromiseChangedRequest, LTC__BTO__V1__ACCEPT_PROMISE_CHANGED_REQUEST__INIT);
+    b->handoff_id = ltc_call_strdup(c, h);
+    b->order = ltc_call_printf(c, "orders/%s", order_id);
+    b->deal = ltc_call_printf(c, "deals/%s", deal_id);
+    b->promise_date = otd_date_msg(c, promise);
+    b->previous_promise_date = otd_date_msg(c, previous);
+    b->late = late;
+    b->reason = ltc_call_strdup(c, previous ? reason : "");
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    b->promise_time = ltc_ts_from_micros(c, (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000, 0);
+    if (ltc_outbox_put(c, st, &BTO, "AcceptPromiseChanged", deal_id, h, &b->base) != 0) return -1;
+    ltc_milestone ms = {.deal_id = deal_id,
+                        .stage = LTC__TYPE__V1__MILESTONE_STAGE__MILESTONE_STAGE_OTD,
+                        .kind = previous ? LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_ORDER_REPROMISED
+                                         : LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_ORDER_PROMISED,
+                        .record = b->order,
+                        .date = promise ? promise : "",
+                        .detail = previous ? (promise ? reason : "no capacity left in the horizon") : NULL};
+    return ltc_milestone_put(c, st, &ms);
+}
+
+int otd_milestone(ltc_call *c, ltc_status *st, const char *deal_id, const char *order_id, int kind,
+                  const ltc_money *amount, const char *detail) {
+    ltc_milestone ms = {.deal_id = deal_id,
+                        .stage = LTC__TYPE__V1__MILESTONE_STAGE__MILESTONE_STAGE_OTD,
+                        .kind = kind,
+                        .record = ltc_call_printf(c, "orders/%s", order_id),
+                        .amount = amount,
+                        .date = "",
+                        .detail = detail};
+    return ltc_milestone_put(c, st, &ms);
+}
+
+Ltc__Type__V1__Date *otd_date_msg(ltc_call *c, const char *ymd) {
+    if (!ymd || strlen(ymd) != 10) return NULL;
+    Ltc__Type__V1__Date *d = LTC_NEW(c, Ltc__Type__V1__Date, LTC__TYPE__V1__DATE__INIT);
+    d->year = (ymd[0] - '0') * 1000 + (ymd[1] - '0') * 100 + (ymd[2] - '0') * 10 + (ymd[3] - '0');
+    d->month = (ymd[5] - '0') * 10 + (ymd[6] - '0');
+    d->day = (ymd[8] - '0') * 10 + (ymd[9] - '0');
+    return d;
 }
