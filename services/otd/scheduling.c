@@ -291,7 +291,8 @@ static void plan_take_orders(ltc_call *c, plan *p, const PGresult *r) {
     for (size_t i = 0; i < n; i++) {
         int row = (int)i;
         p->po[i] = (plan_order){ltc_pg_str(r, row, PO_ID), ltc_pg_str(r, row, PO_DEAL), ltc_pg_str(r, row, PO_STATE),
-                                ltc_pg_str(r, row, PO_PROMISE), ltc_pg_str(r, row, PO_REQUESTED)};
+                                PQgetisnull(r, row, PO_PROMISE) ? "" : ltc_pg_str(r, row, PO_PROMISE),
+                                ltc_pg_str(r, row, PO_REQUESTED)};
         memset(&p->so[i], 0, sizeof p->so[i]);
         p->so[i].priority = (int)ltc_pg_i64(r, row, PO_PRIORITY);
         p->so[i].due = (int)ltc_pg_i64(r, row, PO_DUE);
@@ -599,13 +600,18 @@ int otd_set_resource_calendar(ltc_call *c, const ProtobufCMessage *m, ProtobufCM
     int mask = weekdays_mask(c, req->working_weekdays, req->n_working_weekdays, "working_weekdays", st);
     if (req->n_days > 400) ltc_status_bad_field(st, "days", "at most 400 days");
     if (req->n_clear_days > 400) ltc_status_bad_field(st, "clear_days", "at most 400 days");
-    if (st->code != LTC_OK) return -1;
+    if (req->n_days > 400 || req->n_clear_days > 400) return -1;
     size_t n = req->n_days;
     const char **dates = ltc_call_alloc(c, (n ? n : 1) * sizeof *dates),
                **notes = ltc_call_alloc(c, (n ? n : 1) * sizeof *notes);
     int64_t *caps = ltc_call_alloc(c, (n ? n : 1) * sizeof *caps);
-    PGresult *t = ltc_call_query(c, st, SQL_TODAY, 0, NULL);
-    if (!t) return -1;
+    ltc_status tst = {0}; /* today's date even while the fields are being checked */
+    PGresult *t = ltc_call_query(c, &tst, SQL_TODAY, 0, NULL);
+    if (!t) {
+        ltc_status_clear(st);
+        *st = tst;
+        return -1;
+    }
     const char *today = ltc_pg_str(t, 0, 0);
     for (size_t i = 0; i < n; i++) {
         const Ltc__Otd__V1__CalendarDay *d = req->days[i];
