@@ -26,7 +26,7 @@ static const ltc_handoff_peer BTO = {"bto", &ltc__bto__v1__intake_service__descr
 /* The shipment with the facts of its order DTC opens the order account with. */
 static const char SQL_SHIPMENT[] =
     "SELECT s.order_id, o.contract_id, o.deal_id, o.customer_name, o.account_owner, o.solution_owner,"
-    " o.fulfilment_owner, o.total_minor, o.currency, o.state = 'ACCEPTED', s.amount_minor, s.currency, " OTD_CUSTOMER_COLS(
+    " o.fulfilment_owner, o.total_minor, o.currency, o.state IN ('ACCEPTED', 'CLOSED'), s.amount_minor, s.currency, " OTD_CUSTOMER_COLS(
         "o.") " FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.id = $1";
 enum {
     S_ORDER,
@@ -161,4 +161,47 @@ Ltc__Type__V1__Date *otd_date_msg(ltc_call *c, const char *ymd) {
     d->month = (ymd[5] - '0') * 10 + (ymd[6] - '0');
     d->day = (ymd[8] - '0') * 10 + (ymd[9] - '0');
     return d;
+}
+
+/* The lines of a shipment at the order's prices. */
+static const char SQL_SHIPMENT_LINES[] =
+    "SELECT ol.product_id, ol.sku, sl.quantity, ol.unit_price_minor, ol.currency FROM shipment_lines sl "
+    "JOIN order_lines ol ON ol.id = sl.order_line_id WHERE sl.shipment_id = $1 ORDER BY sl.line_no";
+static const char SQL_SHIPMENT_TIME[] = "SELECT " LTC_SQL_MICROS("create_time") " FROM shipments WHERE id = $1";
+
+int otd_handoff_shipment(ltc_call *c, ltc_status *st, const char *shipment_id, int order_fully_shipped) {
+    const char *p[] = {shipment_id};
+    PGresult *r = ltc_call_query(c, st, SQL_SHIPMENT, 1, p);
+    if (!r) return -1;
+    PGresult *l = ltc_call_query(c, st, SQL_SHIPMENT_LINES, 1, p);
+    if (!l) return -1;
+    PGresult *t = ltc_call_query(c, st, SQL_SHIPMENT_TIME, 1, p);
+    if (!t) return -1;
+    if (PQntuples(r) != 1 || PQntuples(l) < 1 || PQntuples(t) != 1)
+        return ltc_status_set(st, LTC_INTERNAL, NULL, "shipment %s vanished before its hand-off", shipment_id);
+    const char *deal_id = ltc_pg_str(r, 0, S_DEAL);
+    char h[LTC_UUID_LEN + 1];
+    ltc_uuid_new(h);
+    Ltc__Dtc__V1__AcceptShipmentRequest *m =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptShipmentRequest, LTC__DTC__V1__ACCEPT_SHIPMENT_REQUEST__INIT);
+    m->handoff_id = ltc_call_strdup(c, h);
+    m->shipment = ltc_call_printf(c, "shipments/%s", shipment_id);
+    m->order = ltc_call_printf(c, "orders/%s", ltc_pg_str(r, 0, S_ORDER));
+    m->contract = ltc_call_printf(c, "contracts/%s", ltc_pg_str(r, 0, S_CONTRACT));
+    m->deal = ltc_call_printf(c, "deals/%s", deal_id);
+    m->n_lines = (size_t)PQntuples(l);
+    m->lines = ltc_call_alloc(c, m->n_lines * sizeof *m->lines);
+    for (int i = 0; i < PQntuples(l); i++) {
+        Ltc__Dtc__V1__ReturnLine *x = LTC_NEW(c, Ltc__Dtc__V1__ReturnLine, LTC__DTC__V1__RETURN_LINE__INIT);
+        x->product = ltc_call_printf(c, "products/%s", ltc_pg_str(l, i, 0));
+        x->sku = ltc_call_strdup(c, ltc_pg_str(l, i, 1));
+        x->quantity = ltc_pg_i64(l, i, 2);
+        x->unit_price = ltc_money_msg(c, ltc_pg_str(l, i, 4), ltc_pg_i64(l, i, 3));
+        m->lines[i] = x;
+    }
+    m->amount = ltc_money_msg(c, ltc_pg_str(r, 0, S_AMOUNT_CURRENCY), ltc_pg_i64(r, 0, S_AMOUNT));
+    m->ship_time = ltc_ts_from_pg(c, t, 0, 0);
+    m->order_fully_shipped = order_fully_shipped;
+    m->customer = ltc_customer_from_pg(c, r, 0, S_CUSTOMER_ID);
+    return ltc_outbox_put(c, st, &DTC, "AcceptShipment", deal_id, h, &m->base);
 }

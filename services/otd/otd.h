@@ -110,6 +110,11 @@ int otd_capacity_feasible(ltc_call *c, ltc_status *st, const char *id, const cha
 int otd_create_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int otd_get_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int otd_record_acceptance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_set_delivery_tolerance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* What a line may still ship (pure): its quantity plus floor(quantity x bps / 10000) over-delivery, less what shipped;
+ * never negative. */
+int64_t otd_shippable(int64_t quantity, int64_t shipped, int64_t bps);
 
 /* --- loaders (the resource file of each): the whole resource into *out, in the arena; does not lock --------- */
 
@@ -124,6 +129,10 @@ int otd_load_shipment(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1_
 /* The accepted shipment `shipment_id` (its acceptance applied in this transaction) with its order's facts and
  * payment terms to DTC, AcceptDelivery, under `handoff_id` (the id recorded on the shipment). 0 or -1. */
 int otd_handoff_delivery(ltc_call *c, ltc_status *st, const char *shipment_id, const char *handoff_id);
+
+/* The shipment `shipment_id` that just left to DTC (AcceptShipment: its lines at the order's prices, for ON_DELIVERY
+ * billing). 0 or -1. */
+int otd_handoff_shipment(ltc_call *c, ltc_status *st, const char *shipment_id, int order_fully_shipped);
 
 /* The CANCELLED order `order_id` to BTO and DTC (AcceptOrderCancelled, each its own hand-off id) and the milestone
  * ORDER_CANCELLED to LTB. 0 or -1. */

@@ -35,6 +35,7 @@ static const ltc_method METHODS[] = {
     LTC_WRITE(OTD_SVC, ScheduleOrders, otd_schedule_orders, NULL),
     LTC_WRITE(OTD_SVC, SetResourceCalendar, otd_set_resource_calendar, NULL),
     LTC_WRITE(OTD_SVC, SetRouting, otd_set_routing, NULL),
+    LTC_WRITE(OTD_SVC, SetDeliveryTolerance, otd_set_delivery_tolerance, &ORDER),
     LTC_WRITE(OTD_SVC, CreateShipment, otd_create_shipment, &ORDER_OF_SHIPMENT),
     LTC_READ(OTD_SVC, GetShipment, otd_get_shipment, &SHIPMENT),
     LTC_WRITE(OTD_SVC, RecordAcceptance, otd_record_acceptance, &SHIPMENT),

@@ -258,6 +258,50 @@ class PlanningTest(h.StackTestCase):
             name=o1.name, request_id=rid())), C.FAILED_PRECONDITION)
         self.assertEqual(d.reason, "ORDER_NOT_RELEASED")
 
+    def test_delivery_tolerance_and_closure(self):
+        """A line with a 34% over-delivery tolerance (3 ordered: 4 may ship) refuses 5; a shipment within it is
+        rejected by the customer (the order back to SCHEDULED, re-promised); the exact quantities shipped and
+        accepted CLOSE the order."""
+        line = self.resource("deliver", 10)
+        deal = self.order()
+        self.route(deal, [line])
+        self.review(deal)
+        o = self.release(deal)
+        a, b = deal.r["products"]["A"], deal.r["products"]["B"]
+        o = self.stubs.otd.SetDeliveryTolerance(lc.otd.SetDeliveryToleranceRequest(
+            name=o.name, product=a, over_delivery_bps=3400, request_id=rid())).order
+        self.assertEqual([(x.over_delivery_bps, x.backorder_quantity) for x in o.lines], [(3400, 3), (0, 2)])
+
+        def ship(lines):
+            return self.stubs.otd.CreateShipment(lc.otd.CreateShipmentRequest(shipment=lc.otd.Shipment(
+                order=o.name, lines=[lc.otd.ShipmentLine(product=p, quantity=q) for p, q in lines]),
+                request_id=rid())).shipment
+
+        d = h.expect_error(lambda: ship([(a, 5)]), C.FAILED_PRECONDITION)
+        self.assertEqual(d.reason, "OVER_SHIPMENT")
+        d = h.expect_error(lambda: ship([(b, 3)]), C.FAILED_PRECONDITION)   # no tolerance on B
+        self.assertEqual(d.reason, "OVER_SHIPMENT")
+        s1 = ship([(a, 4), (b, 1)])
+        now = self.get(deal)
+        self.assertEqual(now.state, lc.otd.ORDER_STATE_PARTIALLY_SHIPPED)
+        self.assertEqual([(x.shipped_quantity, x.backorder_quantity) for x in now.lines], [(4, 0), (1, 1)])
+        r = self.stubs.otd.RecordAcceptance(lc.otd.RecordAcceptanceRequest(
+            name=s1.name, accepted=False, note="wrong colour", request_id=rid())).order
+        self.assertEqual(r.state, lc.otd.ORDER_STATE_SCHEDULED)
+        self.assertTrue(r.promise_date.year > 0)
+        s2 = ship([(a, 3), (b, 2)])
+        done = self.stubs.otd.RecordAcceptance(lc.otd.RecordAcceptanceRequest(
+            name=s2.name, accepted=True, note="ok", request_id=rid())).order
+        self.assertEqual(done.state, lc.otd.ORDER_STATE_CLOSED)
+        self.assertTrue(done.close_time.seconds > 0)
+        self.assertEqual([(x.accepted_quantity, x.backorder_quantity) for x in done.lines], [(3, 0), (2, 0)])
+        d = h.expect_error(lambda: self.stubs.otd.CancelOrder(lc.otd.CancelOrderRequest(
+            name=o.name, reason="too late", request_id=rid())), C.FAILED_PRECONDITION)
+        self.assertEqual(d.reason, "ORDER_NOT_CANCELLABLE")
+        h.wait_until(lambda: h.sql_int("SELECT count(*) FROM ltb.deal_milestones WHERE record = :'r' AND kind IN "
+                                       "('SHIPPED', 'ACCEPTED', 'ORDER_CLOSED')", r=o.name) == 4,
+                     what="SHIPPED x2, ACCEPTED, ORDER_CLOSED in LTB")
+
     def test_bad_input(self):
         d = h.expect_error(lambda: self.stubs.otd.SetRouting(lc.otd.SetRoutingRequest(routing=lc.otd.Routing(
             sku="", lead_time_days=400, steps=[lc.otd.RoutingStep(resource="nope", work_per_unit=0)]),
