@@ -46,7 +46,8 @@ static const char SQL_RESOURCES_READ[] =
     "SELECT id, daily_capacity, working_days, dedicated FROM resources ORDER BY id";
 static const char SQL_OVERRIDES[] = "SELECT resource_id, (day - $1::date)::int, capacity FROM resource_calendar_days "
                                     "WHERE day > $1::date AND day < $1::date + $2::int";
-/* Work booked per resource and day by the orders not being placed ($3). */
+/* Work booked per resource and day by the orders not being placed ($3: a few ids at most; a scheduling run drops its
+ * orders' bookings before it reads the rest). */
 static const char SQL_BOOKED[] =
     "SELECT resource_id, (day - $1::date)::int, sum(quantity)::bigint FROM capacity_bookings "
     "WHERE day > $1::date AND day < $1::date + $2::int AND NOT (order_id = ANY($3::uuid[])) GROUP BY 1, 2";
@@ -76,7 +77,8 @@ enum {
     PO_PROMISE,
     PO_REQUESTED
 };
-static const char SQL_UNBOOK[] = "DELETE FROM capacity_bookings WHERE order_id = ANY($1::uuid[]) AND day > $2::date";
+static const char SQL_UNBOOK[] =
+    "DELETE FROM capacity_bookings WHERE order_id = ANY($1::uuid[]) AND day > current_date";
 static const char SQL_BOOK[] =
     "INSERT INTO capacity_bookings (resource_id, day, order_id, quantity) "
     "SELECT t.r, $1::date + t.d, t.o, sum(t.w) FROM unnest($2::uuid[], $3::int[], $4::uuid[], $5::bigint[]) "
@@ -396,12 +398,12 @@ static int schedule_run(ltc_call *c, ltc_status *st, const char *ids, int strict
     const char **idv = ltc_call_alloc(c, (size_t)(PQntuples(r) ? PQntuples(r) : 1) * sizeof *idv);
     for (int i = 0; i < PQntuples(r); i++) idv[i] = ltc_pg_str(r, i, PO_ID);
     const char *set = ltc_sql_text_array(c, idv, (size_t)PQntuples(r));
-    if (plan_open(c, st, p, 1, set) != 0) return -1;
+    /* their future bookings go first: the plan then reads every booking left (no exclusion list to scan) */
+    if (!ltc_call_query(c, st, SQL_UNBOOK, 1, (const char *[]){set})) return -1;
+    if (plan_open(c, st, p, 1, NULL) != 0) return -1;
     if (strict && p->n_res == 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "NO_CAPACITY_RESOURCE",
                               "no production resource exists; create one first");
-    const char *up[2] = {set, p->today};
-    if (!ltc_call_query(c, st, SQL_UNBOOK, 2, up)) return -1;
     plan_take_orders(c, p, r);
     char *bad = NULL;
     if (plan_orders(c, st, p, &bad) != 0) return -1;
