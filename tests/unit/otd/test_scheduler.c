@@ -207,6 +207,25 @@ static void test_properties_random(void **state) {
     }
 }
 
+/* Dates: month and year ends, leap days. */
+static void test_date_add(void **state) {
+    (void)state;
+    char out[11];
+    assert_int_equal(otd_sched_date_add("2026-12-06", 1, out), 0);
+    assert_string_equal(out, "2026-12-07");
+    assert_int_equal(otd_sched_date_add("2026-12-06", 26, out), 0);
+    assert_string_equal(out, "2027-01-01");
+    assert_int_equal(otd_sched_date_add("2028-02-28", 1, out), 0);
+    assert_string_equal(out, "2028-02-29");
+    assert_int_equal(otd_sched_date_add("2027-02-28", 1, out), 0);
+    assert_string_equal(out, "2027-03-01");
+    assert_int_equal(otd_sched_date_add("2026-12-06", 366, out), 0);
+    assert_string_equal(out, "2027-12-07");
+    assert_int_equal(otd_sched_date_add("2026-03-01", -1, out), 0);
+    assert_string_equal(out, "2026-02-28");
+    assert_int_equal(otd_sched_date_add("junk", 1, out), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_calendar),
@@ -215,6 +234,7 @@ int main(void) {
         cmocka_unit_test(test_edd_with_priority),
         cmocka_unit_test(test_whole_or_nothing),
         cmocka_unit_test(test_properties_random),
+        cmocka_unit_test(test_date_add),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
