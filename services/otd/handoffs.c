@@ -6,6 +6,7 @@
  * copied out of the public response), and queued with ltc_outbox_put in that transaction: it commits with the state
  * change or not at all. The receivers are declared once, below; ltc_outbox_put derives the method's path from the
  * receiver's service descriptor and refuses a message of another type. */
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -204,4 +205,49 @@ int otd_handoff_shipment(ltc_call *c, ltc_status *st, const char *shipment_id, i
     m->order_fully_shipped = order_fully_shipped;
     m->customer = ltc_customer_from_pg(c, r, 0, S_CUSTOMER_ID);
     return ltc_outbox_put(c, st, &DTC, "AcceptShipment", deal_id, h, &m->base);
+}
+
+static const char SQL_RETURN[] =
+    "SELECT r.order_id, r.shipment_id, o.deal_id, r.amount_minor, r.currency, r.reason, " LTC_SQL_MICROS(
+        "r.create_time") ", " OTD_CUSTOMER_COLS("o.") " FROM returns r JOIN orders o ON o.id = r.order_id "
+                                                      "WHERE r.id = $1";
+static const char SQL_RETURN_LINES[] =
+    "SELECT ol.product_id, ol.sku, rl.quantity, ol.unit_price_minor, ol.currency FROM return_lines rl "
+    "JOIN order_lines ol ON ol.id = rl.order_line_id WHERE rl.return_id = $1 ORDER BY rl.line_no";
+
+int otd_handoff_return(ltc_call *c, ltc_status *st, const char *return_id, const char *handoff_id) {
+    const char *p[] = {return_id};
+    PGresult *r = ltc_call_query(c, st, SQL_RETURN, 1, p);
+    if (!r) return -1;
+    PGresult *l = ltc_call_query(c, st, SQL_RETURN_LINES, 1, p);
+    if (!l) return -1;
+    if (PQntuples(r) != 1 || PQntuples(l) < 1)
+        return ltc_status_set(st, LTC_INTERNAL, NULL, "return %s vanished before its hand-off", return_id);
+    const char *order_id = ltc_pg_str(r, 0, 0), *deal_id = ltc_pg_str(r, 0, 2);
+    Ltc__Dtc__V1__AcceptReturnRequest *m =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptReturnRequest, LTC__DTC__V1__ACCEPT_RETURN_REQUEST__INIT);
+    m->handoff_id = ltc_call_strdup(c, handoff_id);
+    m->rma = ltc_call_printf(c, "returns/%s", return_id);
+    m->order = ltc_call_printf(c, "orders/%s", order_id);
+    m->shipment = ltc_call_printf(c, "shipments/%s", ltc_pg_str(r, 0, 1));
+    m->deal = ltc_call_printf(c, "deals/%s", deal_id);
+    m->n_lines = (size_t)PQntuples(l);
+    m->lines = ltc_call_alloc(c, m->n_lines * sizeof *m->lines);
+    for (int i = 0; i < PQntuples(l); i++) {
+        Ltc__Dtc__V1__ReturnLine *x = LTC_NEW(c, Ltc__Dtc__V1__ReturnLine, LTC__DTC__V1__RETURN_LINE__INIT);
+        x->product = ltc_call_printf(c, "products/%s", ltc_pg_str(l, i, 0));
+        x->sku = ltc_call_strdup(c, ltc_pg_str(l, i, 1));
+        x->quantity = ltc_pg_i64(l, i, 2);
+        x->unit_price = ltc_money_msg(c, ltc_pg_str(l, i, 4), ltc_pg_i64(l, i, 3));
+        m->lines[i] = x;
+    }
+    m->amount = ltc_money_msg(c, ltc_pg_str(r, 0, 4), ltc_pg_i64(r, 0, 3));
+    m->reason = ltc_call_strdup(c, ltc_pg_str(r, 0, 5));
+    m->receive_time = ltc_ts_from_pg(c, r, 0, 6);
+    m->customer = ltc_customer_from_pg(c, r, 0, 7);
+    if (ltc_outbox_put(c, st, &DTC, "AcceptReturn", deal_id, handoff_id, &m->base) != 0) return -1;
+    ltc_money amount = {.minor = ltc_pg_i64(r, 0, 3)};
+    snprintf(amount.currency, sizeof amount.currency, "%s", ltc_pg_str(r, 0, 4));
+    return otd_milestone(c, st, deal_id, order_id, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_RETURNED, &amount,
+                         m->reason);
 }

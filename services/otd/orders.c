@@ -74,7 +74,7 @@ static const char SQL_ORDER_CREDIT_RESULT[] =
     "credit_check_time = now(), update_time = now() WHERE id = $1";
 static const char SQL_LINES_OF[] =
     "SELECT order_id, product_id, sku, quantity, unit_price_minor, currency, shipped_quantity, accepted_quantity, "
-    "over_delivery_bps FROM order_lines WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line_no";
+    "over_delivery_bps, returned_quantity FROM order_lines WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line_no";
 static const char SQL_TERMS_OF[] =
     "SELECT order_id, kind, share_bps, due_days FROM order_payment_terms WHERE order_id = ANY($1::uuid[]) "
     "ORDER BY order_id, position";
@@ -179,6 +179,7 @@ static void attach_lines(ltc_call *c, const PGresult *r, Ltc__Otd__V1__Order **o
             l->shipped_quantity = ltc_pg_i64(r, row, 6);
             l->accepted_quantity = ltc_pg_i64(r, row, 7);
             l->over_delivery_bps = (int32_t)ltc_pg_i64(r, row, 8);
+            l->returned_quantity = ltc_pg_i64(r, row, 9);
             l->backorder_quantity = l->quantity > l->shipped_quantity ? l->quantity - l->shipped_quantity : 0;
             o->lines[row - g] = l;
         }

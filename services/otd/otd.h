@@ -111,6 +111,7 @@ int otd_create_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 int otd_get_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int otd_record_acceptance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int otd_set_delivery_tolerance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_create_return(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
 /* What a line may still ship (pure): its quantity plus floor(quantity x bps / 10000) over-delivery, less what shipped;
  * never negative. */
@@ -133,6 +134,10 @@ int otd_handoff_delivery(ltc_call *c, ltc_status *st, const char *shipment_id, c
 /* The shipment `shipment_id` that just left to DTC (AcceptShipment: its lines at the order's prices, for ON_DELIVERY
  * billing). 0 or -1. */
 int otd_handoff_shipment(ltc_call *c, ltc_status *st, const char *shipment_id, int order_fully_shipped);
+
+/* The return `return_id` (an RMA of an accepted shipment) to DTC (AcceptReturn, under `handoff_id`, the id recorded on
+ * the return) and the milestone RETURNED to LTB. 0 or -1. */
+int otd_handoff_return(ltc_call *c, ltc_status *st, const char *return_id, const char *handoff_id);
 
 /* The CANCELLED order `order_id` to BTO and DTC (AcceptOrderCancelled, each its own hand-off id) and the milestone
  * ORDER_CANCELLED to LTB. 0 or -1. */

@@ -20,7 +20,7 @@
     "SELECT o.account_owner, o.solution_owner, o.fulfilment_owner FROM shipments s "                                   \
     "JOIN orders o ON o.id = s.order_id WHERE s.id = $1"
 static const ltc_owner_lookup ORDER = {"name", ORDER_SQL}, ORDER_OF_SHIPMENT = {"shipment.order", ORDER_SQL},
-                              SHIPMENT = {"name", SHIPMENT_SQL};
+                              SHIPMENT = {"name", SHIPMENT_SQL}, SHIPMENT_OF_RETURN = {"rma.shipment", SHIPMENT_SQL};
 
 static const ltc_method METHODS[] = {
     LTC_READ(OTD_SVC, GetOrder, otd_get_order, &ORDER),
@@ -39,6 +39,7 @@ static const ltc_method METHODS[] = {
     LTC_WRITE(OTD_SVC, CreateShipment, otd_create_shipment, &ORDER_OF_SHIPMENT),
     LTC_READ(OTD_SVC, GetShipment, otd_get_shipment, &SHIPMENT),
     LTC_WRITE(OTD_SVC, RecordAcceptance, otd_record_acceptance, &SHIPMENT),
+    LTC_WRITE(OTD_SVC, CreateReturn, otd_create_return, &SHIPMENT_OF_RETURN),
     LTC_HANDOFF(INTAKE_SVC, AcceptOrder, otd_accept_order, "bto"),
     LTC_HANDOFF(INTAKE_SVC, AcceptCustomerChanged, otd_accept_customer_changed, "ltb"),
     /* internal: available-to-promise for BTO's quotes, answered live, never replayed, books nothing */

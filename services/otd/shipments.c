@@ -387,3 +387,145 @@ int otd_set_delivery_tolerance(ltc_call *c, const ProtobufCMessage *m, ProtobufC
     *out = &resp->base;
     return 0;
 }
+
+/* --- CreateReturn -------------------------------------------------------------------------------------------- */
+
+static const char SQL_SHIPMENT_FOR_RETURN[] = "SELECT state, order_id FROM shipments WHERE id = $1 FOR UPDATE";
+/* Per line of the shipment: what it delivered, what came back from it already, the order line and its price. */
+static const char SQL_RETURNABLE[] =
+    "SELECT ol.product_id, sl.quantity - coalesce((SELECT sum(rl.quantity) FROM return_lines rl JOIN returns r "
+    "ON r.id = rl.return_id WHERE r.shipment_id = sl.shipment_id AND rl.order_line_id = sl.order_line_id), 0), "
+    "ol.id, ol.unit_price_minor, ol.currency FROM shipment_lines sl JOIN order_lines ol ON ol.id = sl.order_line_id "
+    "WHERE sl.shipment_id = $1";
+static const char SQL_RETURN_INSERT[] =
+    "INSERT INTO returns (id, order_id, shipment_id, reason, amount_minor, currency, handoff_id, received_by) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+static const char SQL_RETURN_LINES_INSERT[] =
+    "INSERT INTO return_lines (return_id, line_no, order_line_id, quantity) "
+    "SELECT $1, t.n, t.l, t.q FROM unnest($2::uuid[], $3::bigint[]) WITH ORDINALITY AS t(l, q, n)";
+static const char SQL_LINES_RETURNED[] =
+    "UPDATE order_lines ol SET returned_quantity = ol.returned_quantity + t.q, update_time = now() "
+    "FROM unnest($1::uuid[], $2::bigint[]) AS t(l, q) WHERE ol.id = t.l";
+static const char SQL_RETURN_GET[] =
+    "SELECT id, order_id, shipment_id, reason, amount_minor, currency, " LTC_SQL_MICROS("create_time") " FROM returns "
+                                                                                                       "WHERE id = $1";
+static const char SQL_RETURN_LINES_GET[] =
+    "SELECT ol.product_id, rl.quantity FROM return_lines rl JOIN order_lines ol ON ol.id = rl.order_line_id "
+    "WHERE rl.return_id = $1 ORDER BY rl.line_no";
+
+static int load_return(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Return **out) {
+    const char *p[1] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_RETURN_GET, 1, p);
+    if (!r) return -1;
+    PGresult *l = ltc_call_query(c, st, SQL_RETURN_LINES_GET, 1, p);
+    if (!l) return -1;
+    if (PQntuples(r) != 1) return ltc_status_set(st, LTC_INTERNAL, NULL, "return %s vanished", id);
+    Ltc__Otd__V1__Return *o = LTC_NEW(c, Ltc__Otd__V1__Return, LTC__OTD__V1__RETURN__INIT);
+    o->name = ltc_call_printf(c, "returns/%s", ltc_pg_str(r, 0, 0));
+    o->order = ltc_call_printf(c, "orders/%s", ltc_pg_str(r, 0, 1));
+    o->shipment = ltc_call_printf(c, "shipments/%s", ltc_pg_str(r, 0, 2));
+    o->reason = ltc_call_strdup(c, ltc_pg_str(r, 0, 3));
+    o->amount = ltc_money_msg(c, ltc_pg_str(r, 0, 5), ltc_pg_i64(r, 0, 4));
+    o->create_time = ltc_ts_from_pg(c, r, 0, 6);
+    o->n_lines = (size_t)PQntuples(l);
+    o->lines = ltc_call_alloc(c, (o->n_lines ? o->n_lines : 1) * sizeof *o->lines);
+    for (int i = 0; i < PQntuples(l); i++) {
+        Ltc__Otd__V1__ShipmentLine *x = LTC_NEW(c, Ltc__Otd__V1__ShipmentLine, LTC__OTD__V1__SHIPMENT_LINE__INIT);
+        x->product = ltc_call_printf(c, "products/%s", ltc_pg_str(l, i, 0));
+        x->quantity = ltc_pg_i64(l, i, 1);
+        o->lines[i] = x;
+    }
+    *out = o;
+    return 0;
+}
+
+/* CreateReturn: goods back from an ACCEPTED shipment (an RMA), at most what it delivered less what came back from it
+ * already, per line; handed to DTC (AcceptReturn: a credit note for their value at the order's prices) and reported
+ * to LTB (RETURNED) in the same transaction. Errors: INVALID_ARGUMENT "rma", "rma.shipment", "rma.lines",
+ * "rma.lines[i].product" (malformed, twice, not a line of the shipment), "rma.lines[i].quantity", "rma.reason" (1 to
+ * 1000 characters); NOT_FOUND "SHIPMENT_NOT_FOUND"; FAILED_PRECONDITION "SHIPMENT_NOT_ACCEPTED",
+ * "RETURN_EXCEEDS_ACCEPTED"; OUT_OF_RANGE "AMOUNT_OVERFLOW". */
+int otd_create_return(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Otd__V1__CreateReturnRequest *req = (const void *)m;
+    const Ltc__Otd__V1__Return *rma = req->rma;
+    if (!rma) return ltc_status_bad_field(st, "rma", "required");
+    char sid[LTC_UUID_LEN + 1];
+    ltc_name_parse(rma->shipment, "shipments", "rma.shipment", sid, st);
+    ltc_check_text(rma->reason, "rma.reason", 1, 1000, st);
+    size_t n = rma->n_lines;
+    if (n == 0) ltc_status_bad_field(st, "rma.lines", "at least one line is required");
+    if (n > OTD_MAX_LINES) return ltc_status_bad_field(st, "rma.lines", "at most %d lines", OTD_MAX_LINES);
+    char(*products)[LTC_UUID_LEN + 1] = ltc_call_alloc(c, (n ? n : 1) * sizeof *products);
+    for (size_t i = 0; i < n; i++) {
+        const char *f = ltc_call_printf(c, "rma.lines[%zu].product", i);
+        if (ltc_name_parse(rma->lines[i]->product, "products", f, products[i], st) == 0)
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(products[j], products[i]) == 0) {
+                    ltc_status_bad_field(st, f, "duplicate product: rma.lines[%zu] has it already", j);
+                    break;
+                }
+        if (rma->lines[i]->quantity <= 0)
+            ltc_status_bad_field(st, ltc_call_printf(c, "rma.lines[%zu].quantity", i), "must be positive");
+    }
+    if (st->code != LTC_OK) return -1;
+
+    const char *p[1] = {sid};
+    PGresult *so = ltc_call_query(c, st, SQL_SHIPMENT_ORDER, 1, p);
+    if (!so) return -1;
+    if (PQntuples(so) == 0)
+        return ltc_status_set(st, LTC_NOT_FOUND, "SHIPMENT_NOT_FOUND", "shipment %s not found", sid);
+    const char *oid = ltc_call_strdup(c, ltc_pg_str(so, 0, 0)), *order_state = "";
+    if (otd_order_lock(c, st, oid, &order_state) != 0) return -1; /* the order first, then the shipment */
+    PGresult *s = ltc_call_query(c, st, SQL_SHIPMENT_FOR_RETURN, 1, p);
+    if (!s) return -1;
+    if (strcmp(ltc_pg_str(s, 0, 0), "ACCEPTED") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "SHIPMENT_NOT_ACCEPTED",
+                              "shipment %s is %s; only goods of an accepted shipment are returned", sid,
+                              ltc_pg_str(s, 0, 0));
+    PGresult *lines = ltc_call_query(c, st, SQL_RETURNABLE, 1, p);
+    if (!lines) return -1;
+    const char **line_ids = ltc_call_alloc(c, n * sizeof *line_ids);
+    int64_t *qty = ltc_call_alloc(c, n * sizeof *qty), amount = 0;
+    const char *currency = "";
+    for (size_t i = 0; i < n; i++) {
+        int row = -1;
+        for (int k = 0; k < PQntuples(lines); k++)
+            if (strcmp(ltc_pg_str(lines, k, 0), products[i]) == 0) row = k;
+        if (row < 0) {
+            ltc_status_bad_field(st, ltc_call_printf(c, "rma.lines[%zu].product", i),
+                                 "products/%s is not in shipment %s", products[i], sid);
+            continue;
+        }
+        int64_t left = ltc_pg_i64(lines, row, 1), value;
+        if (rma->lines[i]->quantity > left)
+            return ltc_status_set(st, LTC_FAILED_PRECONDITION, "RETURN_EXCEEDS_ACCEPTED",
+                                  "rma.lines[%zu]: %lld units of products/%s returned, only %lld delivered by shipment "
+                                  "%s and not returned yet",
+                                  i, (long long)rma->lines[i]->quantity, products[i], (long long)left, sid);
+        line_ids[i] = ltc_pg_str(lines, row, 2);
+        qty[i] = rma->lines[i]->quantity;
+        currency = ltc_pg_str(lines, row, 4);
+        if (ltc_i64_mul(qty[i], ltc_pg_i64(lines, row, 3), &value) != 0 || ltc_i64_add(amount, value, &amount) != 0)
+            return ltc_status_set(st, LTC_OUT_OF_RANGE, "AMOUNT_OVERFLOW", "the return's value overflows");
+    }
+    if (st->code != LTC_OK) return -1;
+
+    char id[LTC_UUID_LEN + 1], hid[LTC_UUID_LEN + 1];
+    ltc_uuid_new(id);
+    ltc_uuid_new(hid);
+    const char *by = ltc_call_principal(c);
+    const char *ip[8] = {id, oid, sid, rma->reason, ltc_sql_i64(c, amount), currency, hid, by ? by : ""};
+    if (!ltc_call_query(c, st, SQL_RETURN_INSERT, 8, ip)) return -1;
+    const char *ids = ltc_sql_text_array(c, line_ids, n), *qs = ltc_sql_i64_array(c, qty, n);
+    const char *lp[3] = {id, ids, qs};
+    if (!ltc_call_query(c, st, SQL_RETURN_LINES_INSERT, 3, lp)) return -1;
+    const char *up[2] = {ids, qs};
+    if (!ltc_call_query(c, st, SQL_LINES_RETURNED, 2, up)) return -1;
+    if (otd_handoff_return(c, st, id, hid) != 0) return -1;
+
+    Ltc__Otd__V1__CreateReturnResponse *resp =
+        LTC_NEW(c, Ltc__Otd__V1__CreateReturnResponse, LTC__OTD__V1__CREATE_RETURN_RESPONSE__INIT);
+    if (load_return(c, st, id, &resp->rma) != 0 || otd_load_order(c, st, oid, &resp->order) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}

@@ -301,6 +301,23 @@ class PlanningTest(h.StackTestCase):
         h.wait_until(lambda: h.sql_int("SELECT count(*) FROM ltb.deal_milestones WHERE record = :'r' AND kind IN "
                                        "('SHIPPED', 'ACCEPTED', 'ORDER_CLOSED')", r=o.name) == 4,
                      what="SHIPPED x2, ACCEPTED, ORDER_CLOSED in LTB")
+        # a return (RMA) of accepted goods: handed to DTC for a credit note; no more than was delivered
+        def give_back(shipment, lines):
+            return self.stubs.otd.CreateReturn(lc.otd.CreateReturnRequest(rma=lc.otd.Return(
+                shipment=shipment, reason="damaged in transit",
+                lines=[lc.otd.ShipmentLine(product=p, quantity=q) for p, q in lines]), request_id=rid()))
+
+        d = h.expect_error(lambda: give_back(s1.name, [(a, 1)]), C.FAILED_PRECONDITION)
+        self.assertEqual(d.reason, "SHIPMENT_NOT_ACCEPTED")
+        d = h.expect_error(lambda: give_back(s2.name, [(a, 4)]), C.FAILED_PRECONDITION)
+        self.assertEqual(d.reason, "RETURN_EXCEEDS_ACCEPTED")
+        back = give_back(s2.name, [(a, 2)])
+        self.assertTrue(back.rma.name.startswith("returns/"))
+        self.assertEqual(lc.to_minor(back.rma.amount), 2 * lc.to_minor(done.lines[0].unit_price))
+        self.assertEqual([x.returned_quantity for x in back.order.lines], [2, 0])
+        d = h.expect_error(lambda: give_back(s2.name, [(a, 2)]), C.FAILED_PRECONDITION)   # only 1 left
+        self.assertEqual(d.reason, "RETURN_EXCEEDS_ACCEPTED")
+        self.assertEqual(self.outbox(deal, "AcceptReturn"), 1)
 
     def test_bad_input(self):
         d = h.expect_error(lambda: self.stubs.otd.SetRouting(lc.otd.SetRoutingRequest(routing=lc.otd.Routing(
