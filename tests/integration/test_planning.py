@@ -346,6 +346,35 @@ class PlanningTest(h.StackTestCase):
             name="orders/x", priority=9, request_id=rid())), C.INVALID_ARGUMENT)
         self.assertIn("priority", d.fields)
 
+    def test_availability_matches_release(self):
+        """CheckAvailability (asked on OTD's own port, as BTO does; plaintext test stack) answers the date a release
+        of the same lines then gets: A (3 units, 5-day lead time) on days 5-6 at 2 a day, B (2 units) on day 1."""
+        import importlib
+        av = importlib.import_module("ltc.otd.v1.availability_service_pb2")
+        av_grpc = importlib.import_module("ltc.otd.v1.availability_service_pb2_grpc")
+        t0 = today()
+        line = self.resource("atp", 2)
+        deal = self.order()
+        self.route(deal, [line], lead=(5, 0))
+        self.review(deal)
+        lines = [av.AvailabilityLine(product=p, sku=deal.r["skus"][p], quantity=q) for p, q in deal.r["order_lines"]]
+        with grpc.insecure_channel(h.target("otd")) as ch:
+            ans = av_grpc.AvailabilityServiceStub(ch).CheckAvailability(av.CheckAvailabilityRequest(
+                reference="quotes/atp", deal=deal.r["deal"], lines=lines,
+                requested_date=date_msg(t0 + datetime.timedelta(3))), timeout=10)
+            bad = h.expect_error(lambda: av_grpc.AvailabilityServiceStub(ch).CheckAvailability(
+                av.CheckAvailabilityRequest(lines=[av.AvailabilityLine(sku="", quantity=0)]), timeout=10),
+                C.INVALID_ARGUMENT)
+        self.assertIn("lines[0].sku", bad.fields)
+        self.assertIn("lines[0].quantity", bad.fields)
+        self.assertEqual(lc.fmt_date(ans.earliest_promise_date), ymd(t0 + datetime.timedelta(6)))
+        self.assertEqual([lc.fmt_date(x.earliest_date) for x in ans.lines],
+                         [ymd(t0 + datetime.timedelta(6)), ymd(t0 + datetime.timedelta(1))])
+        self.assertFalse(ans.meets_requested_date)
+        self.assertEqual(lc.fmt_date(ans.as_of_date), ymd(t0))
+        o = self.release(deal)
+        self.assertEqual(lc.fmt_date(o.promise_date), lc.fmt_date(ans.earliest_promise_date))
+
     def test_availability_not_routed_by_gateway(self):
         """AvailabilityService is internal (BTO only): the gateway does not route it."""
         d = h.expect_error(lambda: self.stubs.call_raw("/ltc.otd.v1.AvailabilityService/CheckAvailability", b""),
