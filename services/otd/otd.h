@@ -1,6 +1,6 @@
 /* otd.h - private declarations of the OTD service (order to deliver): the handlers of
  * ltc.otd.v1.OrderToDeliveryService and ltc.otd.v1.IntakeService, the order/shipment loaders they share, and the
- * pure finite-capacity fill used by the scheduler (capacity.h).
+ * pure finite-capacity scheduler (scheduler.h).
  * Files: intake.c (what the stage receives: its IntakeService handlers), handoffs.c (what it sends: each hand-off
  * built from the stage's rows and queued with ltc_outbox_put), one file per resource (handlers, loader
  * <stage>_load_<resource>), and main.c/service.c. Functions that query take (c, st, ...); validators take st last,
@@ -25,7 +25,7 @@
 #include "ltc/otd/v1/otd_service.pb-c.h"
 #include "ltc/otd/v1/resources.pb-c.h"
 
-#include "capacity.h"
+#include "scheduler.h"
 
 /* Upper bounds on repeated fields, so that one request cannot hold a worker for long. */
 #define OTD_MAX_LINES 1000
@@ -80,15 +80,42 @@ int otd_get_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out
 int otd_list_orders(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int otd_review_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int otd_release_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_clear_hold(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_cancel_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
 /* --- handlers (scheduling.c) --------------------------------------------------------------------------- */
 int otd_create_resource(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int otd_schedule_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_schedule_orders(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_set_resource_calendar(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_set_routing(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_check_availability(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* --- scheduling (scheduling.c), in the caller's transaction ------------------------------------------------ */
+
+/* Places (or re-promises) the order `id` behind every other order's bookings, which do not move; its promise moved
+ * -> AcceptPromiseChanged to BTO and ORDER_PROMISED / ORDER_REPROMISED to LTB (`reason` says why it moved).
+ * FAILED_PRECONDITION ORDER_NOT_RELEASED, and when `strict` NO_CAPACITY_RESOURCE, NO_ROUTING, CAPACITY_EXHAUSTED
+ * (not strict: an order that does not fit stays RELEASED without a promise). 0 or -1. */
+int otd_schedule_one(ltc_call *c, ltc_status *st, const char *id, int strict, const char *reason);
+/* Every open order placed again from nothing (EDD within priority classes); *res lists what moved and what is late.
+ * 0 or -1. */
+int otd_reschedule_all(ltc_call *c, ltc_status *st, const char *reason, Ltc__Otd__V1__ScheduleResult *res);
+/* The CAPACITY review check of order `id` (locked by the caller): *reason NULL when it can be made by its requested
+ * date behind the load booked now (booking nothing), else why not ("NO_ROUTING:<skus>", "CAPACITY_EXHAUSTED",
+ * "PROMISE_AFTER_REQUESTED_DATE:<date>"). 0 or -1. */
+int otd_capacity_feasible(ltc_call *c, ltc_status *st, const char *id, const char **reason);
 
 /* --- handlers (shipments.c) ---------------------------------------------------------------------------- */
 int otd_create_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int otd_get_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int otd_record_acceptance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_set_delivery_tolerance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int otd_create_return(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* What a line may still ship (pure): its quantity plus floor(quantity x bps / 10000) over-delivery, less what shipped;
+ * never negative. */
+int64_t otd_shippable(int64_t quantity, int64_t shipped, int64_t bps);
 
 /* --- loaders (the resource file of each): the whole resource into *out, in the arena; does not lock --------- */
 
@@ -103,6 +130,30 @@ int otd_load_shipment(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1_
 /* The accepted shipment `shipment_id` (its acceptance applied in this transaction) with its order's facts and
  * payment terms to DTC, AcceptDelivery, under `handoff_id` (the id recorded on the shipment). 0 or -1. */
 int otd_handoff_delivery(ltc_call *c, ltc_status *st, const char *shipment_id, const char *handoff_id);
+
+/* The shipment `shipment_id` that just left to DTC (AcceptShipment: its lines at the order's prices, for ON_DELIVERY
+ * billing). 0 or -1. */
+int otd_handoff_shipment(ltc_call *c, ltc_status *st, const char *shipment_id, int order_fully_shipped);
+
+/* The return `return_id` (an RMA of an accepted shipment) to DTC (AcceptReturn, under `handoff_id`, the id recorded on
+ * the return) and the milestone RETURNED to LTB. 0 or -1. */
+int otd_handoff_return(ltc_call *c, ltc_status *st, const char *return_id, const char *handoff_id);
+
+/* The CANCELLED order `order_id` to BTO and DTC (AcceptOrderCancelled, each its own hand-off id) and the milestone
+ * ORDER_CANCELLED to LTB. 0 or -1. */
+int otd_handoff_cancelled(ltc_call *c, ltc_status *st, const char *order_id);
+
+/* A promise made (previous NULL) or moved (promise NULL: no longer fits) to BTO (AcceptPromiseChanged) and LTB
+ * (milestone ORDER_PROMISED or ORDER_REPROMISED). Dates "YYYY-MM-DD". 0 or -1. */
+int otd_handoff_promise(ltc_call *c, ltc_status *st, const char *order_id, const char *deal_id, const char *previous,
+                        const char *promise, int late, const char *reason);
+
+/* A milestone of kind `kind` (ltc.type.v1.MilestoneKind) of the order to LTB; amount and detail may be NULL. */
+int otd_milestone(ltc_call *c, ltc_status *st, const char *deal_id, const char *order_id, int kind,
+                  const ltc_money *amount, const char *detail);
+
+/* A Date message in the arena from "YYYY-MM-DD"; NULL for NULL or "". */
+Ltc__Type__V1__Date *otd_date_msg(ltc_call *c, const char *ymd);
 
 /* --- order helpers (orders.c) -------------------------------------------------------------------------- */
 

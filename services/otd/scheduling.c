@@ -1,43 +1,513 @@
-/* scheduling.c - production resources (产能) and finite-capacity scheduling (自动排程) of released orders.
+/* scheduling.c - production resources (产能) with calendars, routings by SKU, and finite-capacity scheduling
+ * (自动排程) of released orders: ScheduleOrder (one order, behind the others), ScheduleOrders (all or a set, from
+ * nothing), SetResourceCalendar (a capacity change reschedules), and the available-to-promise answer to BTO
+ * (AvailabilityService/CheckAvailability), all from the pure scheduler (scheduler.c; docs/planning.md).
  *
- * An order's work is the sum of its line quantities (one unit of capacity per unit of product). Scheduling locks
- * every resource (so that concurrent schedules run one after another and never book the same capacity twice),
- * computes for each the earliest day the work can finish when it fills, from tomorrow on, each working day
- * (Monday to Friday) with the capacity not yet booked, within OTD_HORIZON_DAYS days, and books the order on the
- * resource that finishes first (ties: the oldest resource). The finish day is the order's promise date. The fill and
- * the working days are pure (capacity.c). */
+ * A plan is built in the caller's transaction: the resources locked in id order (so that two schedules run one
+ * after another and never book the same capacity twice), their calendars as capacity per day of the horizon, less
+ * the work booked by the orders that are not being placed; the routings of the SKUs to place (a SKU without a
+ * routing goes on any non-dedicated resource, one unit of work per unit, no lead time). Lock order: orders (by id),
+ * then resources. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "ltc/milestone.h"
+#include "ltc/type/v1/milestone.pb-c.h"
+#include "ltc/otd/v1/availability_service.pb-c.h"
 #include "ltc/proto.h"
 #include "otd.h"
+#include "scheduler.h"
 
 /* --- SQL ------------------------------------------------------------------------------------------------- */
 
 static const char SQL_RESOURCE_INSERT[] =
-    "INSERT INTO resources (id, display_name, daily_capacity) VALUES ($1, $2, $3) "
-    "ON CONFLICT (display_name) DO NOTHING "
-    "RETURNING " LTC_SQL_MICROS("create_time");
-static const char SQL_SCHEDULE_ORDER[] =
-    "SELECT o.state, count(l.id), sum(l.quantity)::text, "
-    "       coalesce(sum(l.quantity) > 9223372036854775807, false) "
-    "FROM orders o LEFT JOIN order_lines l ON l.order_id = o.id WHERE o.id = $1 GROUP BY o.id";
+    "INSERT INTO resources (id, display_name, daily_capacity, working_days, dedicated) VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (display_name) DO NOTHING RETURNING id";
+static const char SQL_RESOURCE_GET[] =
+    "SELECT id, display_name, daily_capacity, working_days, dedicated, " LTC_SQL_MICROS(
+        "create_time") " FROM resources WHERE id = $1";
+static const char SQL_RESOURCE_DAYS[] =
+    "SELECT " LTC_SQL_DATE("day") ", capacity, note FROM resource_calendar_days "
+                                  "WHERE resource_id = $1 AND day >= current_date ORDER BY day";
+static const char SQL_RESOURCE_LOCK_ONE[] = "SELECT id FROM resources WHERE id = $1 FOR UPDATE";
+static const char SQL_RESOURCE_SET_WEEKDAYS[] =
+    "UPDATE resources SET working_days = $2, update_time = now() WHERE id = $1";
+static const char SQL_CALENDAR_UPSERT[] =
+    "INSERT INTO resource_calendar_days (resource_id, day, capacity, note) "
+    "SELECT $1, t.d, t.c, t.n FROM unnest($2::date[], $3::bigint[], $4::text[]) AS t(d, c, n) "
+    "ON CONFLICT (resource_id, day) DO UPDATE SET capacity = excluded.capacity, note = excluded.note";
+static const char SQL_CALENDAR_CLEAR[] =
+    "DELETE FROM resource_calendar_days WHERE resource_id = $1 AND day = ANY($2::date[])";
 static const char SQL_TODAY[] = "SELECT " LTC_SQL_DATE("current_date") ", extract(isodow FROM current_date)::int";
 /* Ordered by id: every schedule locks the resources in the same order, so two schedules cannot deadlock. */
-static const char SQL_RESOURCES_LOCK[] = "SELECT id, seq, daily_capacity FROM resources ORDER BY id FOR UPDATE";
-/* Capacity already booked on one resource per day of the horizon: (day offset from today 1..366, units). */
-static const char SQL_BOOKED[] = "SELECT (day - $2::date)::int, sum(quantity)::bigint FROM capacity_bookings "
-                                 "WHERE resource_id = $1 AND day > $2::date AND day <= $2::date + $3::int GROUP BY day";
-static const char SQL_BOOK[] = "INSERT INTO capacity_bookings (resource_id, day, order_id, quantity) "
-                               "SELECT $1, $2::date + t.o, $3, t.q FROM unnest($4::int[], $5::bigint[]) AS t(o, q)";
-static const char SQL_ORDER_SCHEDULED[] =
-    "UPDATE orders SET state = 'SCHEDULED', resource_id = $2, promise_date = $3::date + $4::int, "
-    "late = ($3::date + $4::int) > requested_delivery_date, update_time = now() WHERE id = $1";
+static const char SQL_RESOURCES_LOCK[] =
+    "SELECT id, daily_capacity, working_days, dedicated FROM resources ORDER BY id FOR UPDATE";
+static const char SQL_RESOURCES_READ[] =
+    "SELECT id, daily_capacity, working_days, dedicated FROM resources ORDER BY id";
+static const char SQL_OVERRIDES[] = "SELECT resource_id, (day - $1::date)::int, capacity FROM resource_calendar_days "
+                                    "WHERE day > $1::date AND day < $1::date + $2::int";
+/* Work booked per resource and day by the orders not being placed ($3: a few ids at most; a scheduling run drops its
+ * orders' bookings before it reads the rest). */
+static const char SQL_BOOKED[] =
+    "SELECT resource_id, (day - $1::date)::int, sum(quantity)::bigint FROM capacity_bookings "
+    "WHERE day > $1::date AND day < $1::date + $2::int AND NOT (order_id = ANY($3::uuid[])) GROUP BY 1, 2";
+static const char SQL_ROUTINGS_OF[] =
+    "SELECT r.sku, r.lead_time_days, s.resource_id, s.work_per_unit FROM routings r JOIN routing_steps s USING (sku) "
+    "WHERE r.sku = ANY($1::text[]) ORDER BY r.sku, s.position";
+/* The open lines of the orders to place: their unshipped quantity. */
+static const char SQL_PLACE_LINES[] =
+    "SELECT l.order_id, l.sku, l.quantity - l.shipped_quantity FROM order_lines l "
+    "WHERE l.order_id = ANY($1::uuid[]) AND l.quantity > l.shipped_quantity ORDER BY l.order_id, l.line_no";
+/* The orders to place, locked in id order: one ($1), a set ($2), or every open one ($3). */
+#define PLACE_COLS                                                                                                     \
+    "id, seq, priority, (requested_delivery_date - current_date)::int, state, deal_id, " LTC_SQL_DATE(                 \
+        "promise_date") ", " LTC_SQL_DATE("requested_delivery_date")
+static const char SQL_ORDERS_LOCK_SET[] = "SELECT " PLACE_COLS " FROM orders WHERE id = ANY($1::uuid[]) "
+                                          "ORDER BY id FOR UPDATE";
+static const char SQL_ORDERS_LOCK_OPEN[] =
+    "SELECT " PLACE_COLS " FROM orders WHERE state IN ('RELEASED', 'SCHEDULED', 'PARTIALLY_SHIPPED') "
+    "ORDER BY id FOR UPDATE";
+enum {
+    PO_ID,
+    PO_SEQ,
+    PO_PRIORITY,
+    PO_DUE,
+    PO_STATE,
+    PO_DEAL,
+    PO_PROMISE,
+    PO_REQUESTED
+};
+static const char SQL_UNBOOK[] =
+    "DELETE FROM capacity_bookings WHERE order_id = ANY($1::uuid[]) AND day > current_date";
+static const char SQL_BOOK[] =
+    "INSERT INTO capacity_bookings (resource_id, day, order_id, quantity) "
+    "SELECT t.r, $1::date + t.d, t.o, sum(t.w) FROM unnest($2::uuid[], $3::int[], $4::uuid[], $5::bigint[]) "
+    "AS t(r, d, o, w) GROUP BY t.r, t.d, t.o";
+static const char SQL_ORDERS_PROMISED[] =
+    "UPDATE orders o SET state = CASE WHEN o.state = 'RELEASED' THEN 'SCHEDULED' ELSE o.state END, "
+    "promise_date = $1::date + t.f, resource_id = t.r, late = ($1::date + t.f) > o.requested_delivery_date, "
+    "first_promise_date = coalesce(o.first_promise_date, $1::date + t.f), update_time = now() "
+    "FROM unnest($2::uuid[], $3::int[], $4::uuid[]) AS t(id, f, r) WHERE o.id = t.id";
+/* Orders that no longer fit: a SCHEDULED one goes back to RELEASED without a promise; a partly shipped one keeps
+ * its promise, late. */
+static const char SQL_ORDERS_UNFIT[] =
+    "UPDATE orders SET state = CASE WHEN state = 'SCHEDULED' THEN 'RELEASED' ELSE state END, "
+    "promise_date = CASE WHEN state IN ('SCHEDULED', 'RELEASED') THEN NULL ELSE promise_date END, "
+    "resource_id = CASE WHEN state IN ('SCHEDULED', 'RELEASED') THEN NULL ELSE resource_id END, late = true, "
+    "update_time = now() WHERE id = ANY($1::uuid[])";
+static const char SQL_ROUTING_UPSERT[] =
+    "INSERT INTO routings (sku, lead_time_days) VALUES ($1, $2) "
+    "ON CONFLICT (sku) DO UPDATE SET lead_time_days = excluded.lead_time_days, update_time = now() "
+    "RETURNING " LTC_SQL_MICROS("update_time");
+static const char SQL_ROUTING_STEPS_CLEAR[] = "DELETE FROM routing_steps WHERE sku = $1";
+static const char SQL_ROUTING_STEPS_INSERT[] =
+    "INSERT INTO routing_steps (sku, position, resource_id, work_per_unit) "
+    "SELECT $1, t.n, t.r, t.w FROM unnest($2::uuid[], $3::bigint[]) WITH ORDINALITY AS t(r, w, n)";
+static const char SQL_RESOURCES_EXIST[] = "SELECT r FROM unnest($1::uuid[]) AS t(r) WHERE NOT EXISTS "
+                                          "(SELECT 1 FROM resources x WHERE x.id = t.r)";
+
+/* --- the plan -------------------------------------------------------------------------------------------- */
+
+/* One order to place with its scheduler input and what it had before. */
+typedef struct plan_order {
+    const char *id, *deal, *state, *old_promise, *requested;
+} plan_order;
+
+typedef struct plan {
+    char today[11];
+    int n_res;
+    const char **res_ids;
+    int *res_dedicated;
+    otd_sched_load load;
+    /* the orders being placed */
+    size_t n_orders;
+    plan_order *po;
+    otd_sched_order *so;
+    /* the bookings made (per order index) */
+    size_t n_book, cap_book;
+    const char **b_res, **b_order;
+    int64_t *b_day, *b_work;
+    int *main_res; /* per order: the resource of its last booked day */
+    int *main_day;
+    ltc_call *c;
+} plan;
+
+static int res_index(const plan *p, const char *id) {
+    for (int i = 0; i < p->n_res; i++)
+        if (strcmp(p->res_ids[i], id) == 0) return i;
+    return -1;
+}
+
+/* Resources (locked or read), their calendars, less the bookings of every order but `exclude` (a SQL uuid[]). */
+static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const char *exclude) {
+    memset(p, 0, sizeof *p);
+    p->c = c;
+    PGresult *t = ltc_call_query(c, st, SQL_TODAY, 0, NULL);
+    if (!t) return -1;
+    snprintf(p->today, sizeof p->today, "%s", ltc_pg_str(t, 0, 0));
+    int dow = (int)ltc_pg_i64(t, 0, 1);
+    PGresult *r = ltc_call_query(c, st, lock ? SQL_RESOURCES_LOCK : SQL_RESOURCES_READ, 0, NULL);
+    if (!r) return -1;
+    p->n_res = PQntuples(r);
+    size_t n = (size_t)(p->n_res ? p->n_res : 1);
+    p->res_ids = ltc_call_alloc(c, n * sizeof *p->res_ids);
+    p->res_dedicated = ltc_call_alloc(c, n * sizeof *p->res_dedicated);
+    p->load.n_resources = p->n_res;
+    p->load.horizon = OTD_SCHED_HORIZON;
+    p->load.free = ltc_call_alloc(c, n * OTD_SCHED_HORIZON * sizeof *p->load.free);
+    p->load.first_free = ltc_call_alloc(c, n * sizeof *p->load.first_free);
+    for (int i = 0; i < p->n_res; i++) {
+        p->res_ids[i] = ltc_pg_str(r, i, 0);
+        p->res_dedicated[i] = ltc_pg_bool(r, i, 3);
+        p->load.first_free[i] = 0;
+        otd_sched_calendar(dow, (int)ltc_pg_i64(r, i, 2), ltc_pg_i64(r, i, 1), NULL, 0, OTD_SCHED_HORIZON,
+                           p->load.free + (size_t)i * OTD_SCHED_HORIZON);
+    }
+    const char *hp[3] = {p->today, ltc_sql_i64(c, OTD_SCHED_HORIZON), exclude ? exclude : "{}"};
+    PGresult *o = ltc_call_query(c, st, SQL_OVERRIDES, 2, hp);
+    if (!o) return -1;
+    for (int i = 0; i < PQntuples(o); i++) {
+        int ri = res_index(p, ltc_pg_str(o, i, 0)), d = (int)ltc_pg_i64(o, i, 1);
+        if (ri >= 0 && d > 0 && d < OTD_SCHED_HORIZON)
+            p->load.free[(size_t)ri * OTD_SCHED_HORIZON + (size_t)d] = ltc_pg_i64(o, i, 2);
+    }
+    PGresult *b = ltc_call_query(c, st, SQL_BOOKED, 3, hp);
+    if (!b) return -1;
+    for (int i = 0; i < PQntuples(b); i++) {
+        int ri = res_index(p, ltc_pg_str(b, i, 0)), d = (int)ltc_pg_i64(b, i, 1);
+        if (ri >= 0 && d > 0 && d < OTD_SCHED_HORIZON) {
+            int64_t *f = &p->load.free[(size_t)ri * OTD_SCHED_HORIZON + (size_t)d];
+            *f -= ltc_pg_i64(b, i, 2);
+            if (*f < 0) *f = 0; /* a capacity cut below what is booked: nothing more fits that day */
+        }
+    }
+    return 0;
+}
+
+/* The scheduler's lines of one order: per SKU its routing's alternatives and lead time, or the non-dedicated
+ * resources. A SKU that cannot be placed is added to *no_route (a SQL-free list of names). */
+typedef struct routes {
+    PGresult *r;
+} routes;
+
+static int routes_load(ltc_call *c, ltc_status *st, const char *const *skus, size_t n, routes *out) {
+    const char *p[1] = {ltc_sql_text_array(c, skus, n)};
+    out->r = ltc_call_query(c, st, SQL_ROUTINGS_OF, 1, p);
+    return out->r ? 0 : -1;
+}
+
+/* Fills line `l` for `sku`; 0, or -1 when nothing can make it. */
+static int line_for(ltc_call *c, const plan *p, const routes *rt, const char *sku, int64_t qty, otd_sched_line *l) {
+    memset(l, 0, sizeof *l);
+    l->quantity = qty;
+    int first = -1, count = 0;
+    for (int i = 0; i < PQntuples(rt->r); i++)
+        if (strcmp(ltc_pg_str(rt->r, i, 0), sku) == 0) {
+            if (first < 0) first = i;
+            count++;
+        }
+    otd_sched_alt *alts = ltc_call_alloc(c, (size_t)(count > p->n_res ? count : p->n_res + 1) * sizeof *alts);
+    size_t n = 0;
+    if (first >= 0) {
+        l->lead_days = (int)ltc_pg_i64(rt->r, first, 1);
+        for (int i = first; i < first + count; i++) {
+            int ri = res_index(p, ltc_pg_str(rt->r, i, 2));
+            if (ri >= 0) alts[n++] = (otd_sched_alt){ri, ltc_pg_i64(rt->r, i, 3)};
+        }
+    } else {
+        for (int ri = 0; ri < p->n_res; ri++)
+            if (!p->res_dedicated[ri]) alts[n++] = (otd_sched_alt){ri, 1};
+    }
+    l->alts = alts;
+    l->n_alts = n;
+    return n > 0 ? 0 : -1;
+}
+
+/* Builds the scheduler's orders for p->po[0..n) from their open lines. Orders with a SKU nothing can make are
+ * named in *bad (a comma list, NULL when none) and get no lines. */
+static int plan_orders(ltc_call *c, ltc_status *st, plan *p, char **bad) {
+    *bad = NULL;
+    size_t n = p->n_orders;
+    const char **ids = ltc_call_alloc(c, (n ? n : 1) * sizeof *ids);
+    for (size_t i = 0; i < n; i++) ids[i] = p->po[i].id;
+    const char *lp[1] = {ltc_sql_text_array(c, ids, n)};
+    PGresult *lr = ltc_call_query(c, st, SQL_PLACE_LINES, 1, lp);
+    if (!lr) return -1;
+    int nl = PQntuples(lr);
+    const char **skus = ltc_call_alloc(c, (size_t)(nl ? nl : 1) * sizeof *skus);
+    for (int i = 0; i < nl; i++) skus[i] = ltc_pg_str(lr, i, 1);
+    routes rt;
+    if (routes_load(c, st, skus, (size_t)nl, &rt) != 0) return -1;
+    otd_sched_line *lines = ltc_call_alloc(c, (size_t)(nl ? nl : 1) * sizeof *lines);
+    for (size_t k = 0; k < n; k++) {
+        p->so[k].lines = NULL;
+        p->so[k].n_lines = 0;
+    }
+    /* rows are grouped by order id, in the orders' id order (both sorted by id) */
+    size_t k = 0;
+    for (int i = 0; i < nl; i++) {
+        const char *oid = ltc_pg_str(lr, i, 0);
+        while (k < n && strcmp(p->po[k].id, oid) != 0) k++;
+        if (k == n) break;
+        if (!p->so[k].lines) p->so[k].lines = &lines[i];
+        if (line_for(c, p, &rt, skus[i], ltc_pg_i64(lr, i, 2), &lines[i]) != 0)
+            *bad = *bad ? ltc_call_printf(c, "%s,%s", *bad, skus[i]) : ltc_call_strdup(c, skus[i]);
+        p->so[k].n_lines++;
+    }
+    return 0;
+}
+
+static void on_book(void *ctx, size_t order, size_t line, int resource, int day, int64_t work) {
+    (void)line;
+    plan *p = ctx;
+    if (p->n_book == p->cap_book) {
+        size_t cap = p->cap_book ? p->cap_book * 2 : 256;
+        const char **r = ltc_call_alloc(p->c, cap * sizeof *r), **o = ltc_call_alloc(p->c, cap * sizeof *o);
+        int64_t *d = ltc_call_alloc(p->c, cap * sizeof *d), *w = ltc_call_alloc(p->c, cap * sizeof *w);
+        if (p->n_book) {
+            memcpy(r, p->b_res, p->n_book * sizeof *r);
+            memcpy(o, p->b_order, p->n_book * sizeof *o);
+            memcpy(d, p->b_day, p->n_book * sizeof *d);
+            memcpy(w, p->b_work, p->n_book * sizeof *w);
+        }
+        p->b_res = r, p->b_order = o, p->b_day = d, p->b_work = w, p->cap_book = cap;
+    }
+    p->b_res[p->n_book] = p->res_ids[resource];
+    p->b_order[p->n_book] = p->po[order].id;
+    p->b_day[p->n_book] = day;
+    p->b_work[p->n_book++] = work;
+    if (day >= p->main_day[order]) {
+        p->main_day[order] = day;
+        p->main_res[order] = resource;
+    }
+}
+
+/* Takes the locked order rows of `r` as the orders to place. */
+static void plan_take_orders(ltc_call *c, plan *p, const PGresult *r) {
+    size_t n = (size_t)PQntuples(r);
+    p->n_orders = n;
+    p->po = ltc_call_alloc(c, (n ? n : 1) * sizeof *p->po);
+    p->so = ltc_call_alloc(c, (n ? n : 1) * sizeof *p->so);
+    p->main_res = ltc_call_alloc(c, (n ? n : 1) * sizeof *p->main_res);
+    p->main_day = ltc_call_alloc(c, (n ? n : 1) * sizeof *p->main_day);
+    for (size_t i = 0; i < n; i++) {
+        int row = (int)i;
+        p->po[i] = (plan_order){ltc_pg_str(r, row, PO_ID), ltc_pg_str(r, row, PO_DEAL), ltc_pg_str(r, row, PO_STATE),
+                                PQgetisnull(r, row, PO_PROMISE) ? "" : ltc_pg_str(r, row, PO_PROMISE),
+                                ltc_pg_str(r, row, PO_REQUESTED)};
+        memset(&p->so[i], 0, sizeof p->so[i]);
+        p->so[i].priority = (int)ltc_pg_i64(r, row, PO_PRIORITY);
+        p->so[i].due = (int)ltc_pg_i64(r, row, PO_DUE);
+        p->so[i].seq = ltc_pg_i64(r, row, PO_SEQ);
+        p->so[i].finish = -1;
+        p->main_res[i] = -1;
+        p->main_day[i] = -1;
+    }
+}
+
+#define date_of otd_date_msg
+
+/* The date `days` after the plan's today, "YYYY-MM-DD", in the arena. */
+static const char *date_plus(ltc_call *c, ltc_status *st, const char *today, int days) {
+    char *out = ltc_call_alloc(c, 11);
+    if (otd_sched_date_add(today, days, out) != 0) {
+        ltc_status_set(st, LTC_INTERNAL, NULL, "date %s + %d days out of range", today, days);
+        return NULL;
+    }
+    return out;
+}
+
+/* Writes the bookings and promises of a run, hands every moved promise to BTO and LTB, and fills *res. */
+static int plan_commit(ltc_call *c, ltc_status *st, plan *p, const char *reason, Ltc__Otd__V1__ScheduleResult *res) {
+    size_t n = p->n_orders;
+    const char **ids = ltc_call_alloc(c, (n ? n : 1) * sizeof *ids),
+               **mres = ltc_call_alloc(c, (n ? n : 1) * sizeof *mres);
+    const char **unfit = ltc_call_alloc(c, (n ? n : 1) * sizeof *unfit);
+    int64_t *fin = ltc_call_alloc(c, (n ? n : 1) * sizeof *fin);
+    size_t n_ok = 0, n_unfit = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (p->so[i].n_lines == 0 && strcmp(p->po[i].state, "PARTIALLY_SHIPPED") == 0) continue; /* all shipped */
+        if (p->so[i].finish >= 0 && p->main_res[i] >= 0) {
+            ids[n_ok] = p->po[i].id;
+            mres[n_ok] = p->res_ids[p->main_res[i]];
+            fin[n_ok++] = p->so[i].finish;
+        } else {
+            unfit[n_unfit++] = p->po[i].id;
+        }
+    }
+    if (p->n_book) {
+        const char *bp[5] = {p->today, ltc_sql_text_array(c, p->b_res, p->n_book),
+                             ltc_sql_i64_array(c, p->b_day, p->n_book), ltc_sql_text_array(c, p->b_order, p->n_book),
+                             ltc_sql_i64_array(c, p->b_work, p->n_book)};
+        if (!ltc_call_query(c, st, SQL_BOOK, 5, bp)) return -1;
+    }
+    if (n_ok) {
+        const char *up[4] = {p->today, ltc_sql_text_array(c, ids, n_ok), ltc_sql_i64_array(c, fin, n_ok),
+                             ltc_sql_text_array(c, mres, n_ok)};
+        if (!ltc_call_query(c, st, SQL_ORDERS_PROMISED, 4, up)) return -1;
+    }
+    if (n_unfit) {
+        const char *fp[1] = {ltc_sql_text_array(c, unfit, n_unfit)};
+        if (!ltc_call_query(c, st, SQL_ORDERS_UNFIT, 1, fp)) return -1;
+    }
+    if (!res) res = LTC_NEW(c, Ltc__Otd__V1__ScheduleResult, LTC__OTD__V1__SCHEDULE_RESULT__INIT);
+    res->changes = ltc_call_alloc(c, (n ? n : 1) * sizeof *res->changes);
+    res->late_orders = ltc_call_alloc(c, (n ? n : 1) * sizeof *res->late_orders);
+    res->unscheduled_orders = ltc_call_alloc(c, (n ? n : 1) * sizeof *res->unscheduled_orders);
+    res->scheduled_count = (int32_t)n_ok;
+    for (size_t i = 0; i < n; i++) {
+        if (p->so[i].n_lines == 0 && strcmp(p->po[i].state, "PARTIALLY_SHIPPED") == 0) continue;
+        char *name = ltc_call_printf(c, "orders/%s", p->po[i].id);
+        const char *now = NULL;
+        int fits = p->so[i].finish >= 0 && p->main_res[i] >= 0;
+        if (fits && !(now = date_plus(c, st, p->today, p->so[i].finish))) return -1;
+        int late = !fits || strcmp(now, p->po[i].requested) > 0;
+        if (!fits) res->unscheduled_orders[res->n_unscheduled_orders++] = name;
+        if (late) res->late_orders[res->n_late_orders++] = name;
+        const char *old = p->po[i].old_promise;
+        if (fits ? strcmp(old, now) == 0 : !*old) continue; /* did not move */
+        Ltc__Otd__V1__PromiseChange *pc = LTC_NEW(c, Ltc__Otd__V1__PromiseChange, LTC__OTD__V1__PROMISE_CHANGE__INIT);
+        pc->order = name;
+        pc->previous_promise_date = *old ? date_of(c, old) : NULL;
+        pc->promise_date = fits ? date_of(c, now) : NULL;
+        pc->requested_delivery_date = date_of(c, p->po[i].requested);
+        pc->late = late;
+        res->changes[res->n_changes++] = pc;
+        if (otd_handoff_promise(c, st, p->po[i].id, p->po[i].deal, *old ? old : NULL, fits ? now : NULL, late,
+                                *old ? reason : "") != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Locks the orders named (ids, a SQL uuid[]) or every open one (ids NULL); drops their future bookings; builds the
+ * plan around the rest; places them in EDD order; writes. `only_state`: when not NULL, every order must be in one
+ * of the states "RELEASED"/"SCHEDULED"/"PARTIALLY_SHIPPED" (else FAILED_PRECONDITION ORDER_NOT_RELEASED). */
+static int schedule_run(ltc_call *c, ltc_status *st, const char *ids, int strict, const char *reason,
+                        Ltc__Otd__V1__ScheduleResult *res, plan *p) {
+    PGresult *r = ids ? ltc_call_query(c, st, SQL_ORDERS_LOCK_SET, 1, (const char *[]){ids})
+                      : ltc_call_query(c, st, SQL_ORDERS_LOCK_OPEN, 0, NULL);
+    if (!r) return -1;
+    for (int i = 0; i < PQntuples(r); i++) {
+        const char *s = ltc_pg_str(r, i, PO_STATE);
+        if (strcmp(s, "RELEASED") != 0 && strcmp(s, "SCHEDULED") != 0 && strcmp(s, "PARTIALLY_SHIPPED") != 0)
+            return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_NOT_RELEASED",
+                                  "order %s is %s; only a RELEASED, SCHEDULED or PARTIALLY_SHIPPED order is scheduled",
+                                  ltc_pg_str(r, i, PO_ID), s);
+    }
+    const char **idv = ltc_call_alloc(c, (size_t)(PQntuples(r) ? PQntuples(r) : 1) * sizeof *idv);
+    for (int i = 0; i < PQntuples(r); i++) idv[i] = ltc_pg_str(r, i, PO_ID);
+    const char *set = ltc_sql_text_array(c, idv, (size_t)PQntuples(r));
+    /* their future bookings go first: the plan then reads every booking left (no exclusion list to scan) */
+    if (!ltc_call_query(c, st, SQL_UNBOOK, 1, (const char *[]){set})) return -1;
+    if (plan_open(c, st, p, 1, NULL) != 0) return -1;
+    if (strict && p->n_res == 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "NO_CAPACITY_RESOURCE",
+                              "no production resource exists; create one first");
+    plan_take_orders(c, p, r);
+    char *bad = NULL;
+    if (plan_orders(c, st, p, &bad) != 0) return -1;
+    if (bad && strict)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "NO_ROUTING",
+                              "no routing and no general-purpose resource for SKU %s", bad);
+    size_t *idx = ltc_call_alloc(c, (p->n_orders ? p->n_orders : 1) * sizeof *idx);
+    if (otd_sched_run(&p->load, p->so, p->n_orders, idx, on_book, p) < 0)
+        return ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, NULL, "out of memory while scheduling");
+    if (strict && p->n_orders == 1 && p->so[0].finish < 0 && p->so[0].n_lines > 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CAPACITY_EXHAUSTED",
+                              "order %s does not fit in the %d days planned", p->po[0].id, OTD_SCHED_HORIZON - 1);
+    return plan_commit(c, st, p, reason, res);
+}
+
+int otd_schedule_one(ltc_call *c, ltc_status *st, const char *id, int strict, const char *reason) {
+    plan p;
+    const char *idv[1] = {id};
+    return schedule_run(c, st, ltc_sql_text_array(c, idv, 1), strict, reason, NULL, &p);
+}
+
+int otd_reschedule_all(ltc_call *c, ltc_status *st, const char *reason, Ltc__Otd__V1__ScheduleResult *res) {
+    plan p;
+    return schedule_run(c, st, NULL, 0, reason, res, &p);
+}
+
+int otd_capacity_feasible(ltc_call *c, ltc_status *st, const char *id, const char **reason) {
+    *reason = NULL;
+    plan p;
+    const char *idv[1] = {id};
+    const char *set = ltc_sql_text_array(c, idv, 1);
+    PGresult *r = ltc_call_query(c, st, SQL_ORDERS_LOCK_SET, 1, (const char *[]){set});
+    if (!r) return -1;
+    if (plan_open(c, st, &p, 0, set) != 0) return -1;
+    plan_take_orders(c, &p, r);
+    char *bad = NULL;
+    if (plan_orders(c, st, &p, &bad) != 0) return -1;
+    if (bad) {
+        *reason = ltc_call_printf(c, "NO_ROUTING:%s", bad);
+        return 0;
+    }
+    if (p.n_orders != 1 || p.so[0].n_lines == 0) return 0;
+    int f = otd_sched_place_order(&p.load, &p.so[0], 0, NULL, NULL);
+    if (f == -2) return ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, NULL, "out of memory while scheduling");
+    if (f < 0)
+        *reason = "CAPACITY_EXHAUSTED";
+    else if (f > p.so[0].due)
+        *reason = ltc_call_printf(c, "PROMISE_AFTER_REQUESTED_DATE:%s", date_plus(c, st, p.today, f));
+    return 0;
+}
+
+/* --- Resource loading -------------------------------------------------------------------------------------- */
+
+static int load_resource(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Resource **out) {
+    const char *p[1] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_RESOURCE_GET, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "RESOURCE_NOT_FOUND", "resource %s not found", id);
+    PGresult *d = ltc_call_query(c, st, SQL_RESOURCE_DAYS, 1, p);
+    if (!d) return -1;
+    Ltc__Otd__V1__Resource *o = LTC_NEW(c, Ltc__Otd__V1__Resource, LTC__OTD__V1__RESOURCE__INIT);
+    o->name = ltc_call_printf(c, "resources/%s", ltc_pg_str(r, 0, 0));
+    o->display_name = ltc_call_strdup(c, ltc_pg_str(r, 0, 1));
+    o->daily_capacity = ltc_pg_i64(r, 0, 2);
+    int mask = (int)ltc_pg_i64(r, 0, 3);
+    o->working_weekdays = ltc_call_alloc(c, 7 * sizeof *o->working_weekdays);
+    for (int dow = 1; dow <= 7; dow++)
+        if (mask & OTD_DOW_BIT(dow)) o->working_weekdays[o->n_working_weekdays++] = dow;
+    o->dedicated = ltc_pg_bool(r, 0, 4);
+    o->create_time = ltc_ts_from_pg(c, r, 0, 5);
+    o->n_calendar_days = (size_t)PQntuples(d);
+    o->calendar_days = ltc_call_alloc(c, (o->n_calendar_days ? o->n_calendar_days : 1) * sizeof *o->calendar_days);
+    for (int i = 0; i < PQntuples(d); i++) {
+        Ltc__Otd__V1__CalendarDay *cd = LTC_NEW(c, Ltc__Otd__V1__CalendarDay, LTC__OTD__V1__CALENDAR_DAY__INIT);
+        cd->date = ltc_date_from_pg(c, d, i, 0);
+        cd->capacity = ltc_pg_i64(d, i, 1);
+        cd->note = ltc_call_strdup(c, ltc_pg_str(d, i, 2));
+        o->calendar_days[i] = cd;
+    }
+    *out = o;
+    return 0;
+}
+
+/* Working weekdays as a mask; INVALID_ARGUMENT naming field[i] for a bad or repeated day. 0 when none given. */
+static int weekdays_mask(ltc_call *c, const int32_t *days, size_t n, const char *field, ltc_status *st) {
+    int mask = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (days[i] < 1 || days[i] > 7) {
+            ltc_status_bad_field(st, ltc_call_printf(c, "%s[%zu]", field, i), "must be an ISO weekday, 1 to 7");
+            continue;
+        }
+        if (mask & OTD_DOW_BIT(days[i]))
+            ltc_status_bad_field(st, ltc_call_printf(c, "%s[%zu]", field, i), "weekday %d given twice", days[i]);
+        mask |= OTD_DOW_BIT(days[i]);
+    }
+    return mask;
+}
 
 /* --- CreateResource -------------------------------------------------------------------------------------- */
 
-/* CreateResource: adds a production resource. Errors: INVALID_ARGUMENT "resource", "resource.display_name" (1 to
- * 200 characters), "resource.daily_capacity" (1 to 1000000000); ALREADY_EXISTS "RESOURCE_EXISTS" for a display
- * name already in use. */
+/* CreateResource: adds a production resource (working weekdays: Monday to Friday unless given; dedicated: only the
+ * routings naming it). Errors: INVALID_ARGUMENT "resource", "resource.display_name" (1 to 200 characters),
+ * "resource.daily_capacity" (1 to 1000000000), "resource.working_weekdays[i]"; ALREADY_EXISTS "RESOURCE_EXISTS" for
+ * a display name already in use. */
 int otd_create_resource(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Otd__V1__CreateResourceRequest *req = (const void *)m;
     const Ltc__Otd__V1__Resource *res = req->resource;
@@ -45,134 +515,283 @@ int otd_create_resource(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     ltc_check_text(res->display_name, "resource.display_name", 1, 200, st);
     if (res->daily_capacity < 1 || res->daily_capacity > 1000000000)
         ltc_status_bad_field(st, "resource.daily_capacity", "must be 1 to 1000000000");
+    int mask = weekdays_mask(c, res->working_weekdays, res->n_working_weekdays, "resource.working_weekdays", st);
     if (st->code != LTC_OK) return -1;
+    if (mask == 0) mask = OTD_WEEKDAYS_MASK;
 
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *p[3] = {id, res->display_name, ltc_sql_i64(c, res->daily_capacity)};
-    PGresult *r = ltc_call_query(c, st, SQL_RESOURCE_INSERT, 3, p);
+    const char *p[5] = {id, res->display_name, ltc_sql_i64(c, res->daily_capacity), ltc_sql_i64(c, mask),
+                        res->dedicated ? "true" : "false"};
+    PGresult *r = ltc_call_query(c, st, SQL_RESOURCE_INSERT, 5, p);
     if (!r) return -1;
     if (PQntuples(r) == 0)
         return ltc_status_set(st, LTC_ALREADY_EXISTS, "RESOURCE_EXISTS", "a resource named \"%s\" already exists",
                               res->display_name);
     Ltc__Otd__V1__CreateResourceResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__CreateResourceResponse, LTC__OTD__V1__CREATE_RESOURCE_RESPONSE__INIT);
-    Ltc__Otd__V1__Resource *o = LTC_NEW(c, Ltc__Otd__V1__Resource, LTC__OTD__V1__RESOURCE__INIT);
-    o->name = ltc_call_printf(c, "resources/%s", id);
-    o->display_name = ltc_call_strdup(c, res->display_name);
-    o->daily_capacity = res->daily_capacity;
-    o->create_time = ltc_ts_from_pg(c, r, 0, 0);
-    resp->resource = o;
+    if (load_resource(c, st, id, &resp->resource) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
 
-/* --- ScheduleOrder --------------------------------------------------------------------------------------- */
+/* --- ScheduleOrder / ScheduleOrders ------------------------------------------------------------------------ */
 
-/* The best placement found so far. */
-typedef struct placement {
-    int finish;           /* day index, -1 none */
-    int64_t seq;          /* the resource's seq (tie-break) */
-    const char *resource; /* its id */
-    int64_t alloc[OTD_HORIZON_DAYS];
-} placement;
-
-/* Fills `booked` (OTD_HORIZON_DAYS days from tomorrow) with the capacity booked on `resource`. */
-static int load_booked(ltc_call *c, ltc_status *st, const char *resource, const char *today, int64_t *booked) {
-    const char *p[3] = {resource, today, ltc_sql_i64(c, OTD_HORIZON_DAYS)};
-    PGresult *r = ltc_call_query(c, st, SQL_BOOKED, 3, p);
-    if (!r) return -1;
-    memset(booked, 0, OTD_HORIZON_DAYS * sizeof *booked);
-    for (int i = 0; i < PQntuples(r); i++) {
-        int64_t off = ltc_pg_i64(r, i, 0);
-        if (off >= 1 && off <= OTD_HORIZON_DAYS) booked[off - 1] = ltc_pg_i64(r, i, 1);
-    }
-    return 0;
-}
-
-/* Tries every resource (already locked, rows of `res`) and keeps the earliest finish in *best. */
-static int place_work(ltc_call *c, ltc_status *st, const PGresult *res, int64_t work, const char *today,
-                      const int *working, placement *best) {
-    int64_t *booked = ltc_call_alloc(c, OTD_HORIZON_DAYS * sizeof *booked);
-    int64_t *alloc = ltc_call_alloc(c, OTD_HORIZON_DAYS * sizeof *alloc);
-    best->finish = -1;
-    for (int i = 0; i < PQntuples(res); i++) {
-        const char *rid = ltc_pg_str(res, i, 0);
-        int64_t seq = ltc_pg_i64(res, i, 1), cap = ltc_pg_i64(res, i, 2);
-        if (load_booked(c, st, rid, today, booked) != 0) return -1;
-        int finish = otd_fill_capacity(work, cap, booked, OTD_HORIZON_DAYS, working, alloc);
-        if (finish < 0) continue;
-        if (best->finish < 0 || finish < best->finish || (finish == best->finish && seq < best->seq)) {
-            best->finish = finish;
-            best->seq = seq;
-            best->resource = rid;
-            memcpy(best->alloc, alloc, sizeof best->alloc);
-        }
-    }
-    return 0;
-}
-
-/* Writes the bookings of `best` for order `id` and marks the order SCHEDULED with its promise date. */
-static int book(ltc_call *c, ltc_status *st, const char *id, const char *today, const placement *best) {
-    int64_t offs[OTD_HORIZON_DAYS], qty[OTD_HORIZON_DAYS];
-    size_t n = 0;
-    for (int i = 0; i <= best->finish; i++)
-        if (best->alloc[i] > 0) {
-            offs[n] = i + 1;
-            qty[n++] = best->alloc[i];
-        }
-    const char *bp[5] = {best->resource, today, id, ltc_sql_i64_array(c, offs, n), ltc_sql_i64_array(c, qty, n)};
-    if (!ltc_call_query(c, st, SQL_BOOK, 5, bp)) return -1;
-    const char *up[4] = {id, best->resource, today, ltc_sql_i64(c, best->finish + 1)};
-    return ltc_call_query(c, st, SQL_ORDER_SCHEDULED, 4, up) ? 0 : -1;
-}
-
-/* ScheduleOrder: books a RELEASED order's work on the resource that finishes it first (finite capacity, working
- * days from tomorrow, within 366 days); the finish day is the promise date, late when after the requested date;
- * the order becomes SCHEDULED. Errors: INVALID_ARGUMENT "name", NOT_FOUND "ORDER_NOT_FOUND", FAILED_PRECONDITION
- * "ORDER_NOT_RELEASED", "NO_CAPACITY_RESOURCE" (no resource exists), "CAPACITY_EXHAUSTED" (none can finish within
- * the horizon). */
+/* ScheduleOrder: places one RELEASED order, or re-promises one SCHEDULED or PARTIALLY_SHIPPED order, behind the
+ * capacity the other orders hold (they do not move). Errors: INVALID_ARGUMENT "name", NOT_FOUND "ORDER_NOT_FOUND",
+ * FAILED_PRECONDITION "ORDER_NOT_RELEASED", "NO_CAPACITY_RESOURCE" (no resource exists), "NO_ROUTING" (a SKU
+ * nothing can make), "CAPACITY_EXHAUSTED" (it does not fit in the horizon). */
 int otd_schedule_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Otd__V1__ScheduleOrderRequest *req = (const void *)m;
     char id[LTC_UUID_LEN + 1];
     if (ltc_name_parse(req->name, "orders", "name", id, st) != 0) return -1;
     const char *state = "";
     if (otd_order_lock(c, st, id, &state) != 0) return -1;
-    if (strcmp(state, "RELEASED") != 0)
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_NOT_RELEASED",
-                              "order %s is %s, only a RELEASED order can be scheduled", id, state);
-    const char *p[1] = {id};
-    PGresult *o = ltc_call_query(c, st, SQL_SCHEDULE_ORDER, 1, p);
-    if (!o) return -1;
-    if (PQntuples(o) != 1 || ltc_pg_i64(o, 0, 1) < 1)
-        return ltc_status_set(st, LTC_INTERNAL, NULL, "order %s has no lines", id);
-    int too_big = ltc_pg_bool(o, 0, 3);
-    int64_t work = too_big ? 0 : ltc_pg_i64(o, 0, 2);
-
-    PGresult *t = ltc_call_query(c, st, SQL_TODAY, 0, NULL);
-    if (!t) return -1;
-    const char *today = ltc_call_strdup(c, ltc_pg_str(t, 0, 0));
-    int dow0 = (int)ltc_pg_i64(t, 0, 1); /* ISO: Monday 1 .. Sunday 7 */
-    int working[OTD_HORIZON_DAYS];
-    otd_working_days(dow0, OTD_HORIZON_DAYS, working);
-
-    PGresult *res = ltc_call_query(c, st, SQL_RESOURCES_LOCK, 0, NULL);
-    if (!res) return -1;
-    if (PQntuples(res) == 0)
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "NO_CAPACITY_RESOURCE",
-                              "no production resource exists; create one first");
-    placement *best = ltc_call_alloc(c, sizeof *best);
-    best->finish = -1;
-    if (!too_big && place_work(c, st, res, work, today, working, best) != 0) return -1;
-    if (best->finish < 0)
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CAPACITY_EXHAUSTED",
-                              "no resource can finish %s units of work within %d days", ltc_pg_str(o, 0, 2),
-                              OTD_HORIZON_DAYS);
-    if (book(c, st, id, today, best) != 0) return -1;
-
+    if (otd_schedule_one(c, st, id, 1, "re-promised on request") != 0) return -1;
     Ltc__Otd__V1__ScheduleOrderResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__ScheduleOrderResponse, LTC__OTD__V1__SCHEDULE_ORDER_RESPONSE__INIT);
     if (otd_load_order(c, st, id, &resp->order) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* ScheduleOrders: every open order, or the ones named, placed again from nothing (EDD within priority classes).
+ * Errors: INVALID_ARGUMENT "orders[i]" (malformed, or more than 1000), NOT_FOUND "ORDER_NOT_FOUND",
+ * FAILED_PRECONDITION "ORDER_NOT_RELEASED" (a named order that is not open). */
+int otd_schedule_orders(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Otd__V1__ScheduleOrdersRequest *req = (const void *)m;
+    if (req->n_orders > OTD_MAX_LINES) return ltc_status_bad_field(st, "orders", "at most %d orders", OTD_MAX_LINES);
+    const char **ids = ltc_call_alloc(c, (req->n_orders ? req->n_orders : 1) * sizeof *ids);
+    for (size_t i = 0; i < req->n_orders; i++) {
+        char *id = ltc_call_alloc(c, LTC_UUID_LEN + 1);
+        ltc_name_parse(req->orders[i], "orders", ltc_call_printf(c, "orders[%zu]", i), id, st);
+        ids[i] = id;
+    }
+    if (st->code != LTC_OK) return -1;
+    Ltc__Otd__V1__ScheduleOrdersResponse *resp =
+        LTC_NEW(c, Ltc__Otd__V1__ScheduleOrdersResponse, LTC__OTD__V1__SCHEDULE_ORDERS_RESPONSE__INIT);
+    resp->result = LTC_NEW(c, Ltc__Otd__V1__ScheduleResult, LTC__OTD__V1__SCHEDULE_RESULT__INIT);
+    plan p;
+    if (req->n_orders) {
+        const char *set = ltc_sql_text_array(c, ids, req->n_orders);
+        PGresult *r = ltc_call_query(c, st, SQL_ORDERS_LOCK_SET, 1, (const char *[]){set});
+        if (!r) return -1;
+        for (size_t i = 0; i < req->n_orders; i++) {
+            int found = 0;
+            for (int k = 0; k < PQntuples(r) && !found; k++) found = strcmp(ltc_pg_str(r, k, PO_ID), ids[i]) == 0;
+            if (!found) return ltc_status_set(st, LTC_NOT_FOUND, "ORDER_NOT_FOUND", "order %s not found", ids[i]);
+        }
+        if (schedule_run(c, st, set, 0, "rescheduled", resp->result, &p) != 0) return -1;
+    } else if (schedule_run(c, st, NULL, 0, "rescheduled", resp->result, &p) != 0) {
+        return -1;
+    }
+    *out = &resp->base;
+    return 0;
+}
+
+/* --- SetResourceCalendar ----------------------------------------------------------------------------------- */
+
+/* SetResourceCalendar: working weekdays and day entries of a resource, then every open order rescheduled.
+ * Errors: INVALID_ARGUMENT "name", "working_weekdays[i]", "days" (more than 400), "days[i].date" (missing, invalid,
+ * before today), "days[i].capacity" (0 to 1000000000), "days[i].note" (up to 200 characters), "clear_days[i]";
+ * NOT_FOUND "RESOURCE_NOT_FOUND". */
+int otd_set_resource_calendar(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Otd__V1__SetResourceCalendarRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    ltc_name_parse(req->name, "resources", "name", id, st);
+    int mask = weekdays_mask(c, req->working_weekdays, req->n_working_weekdays, "working_weekdays", st);
+    if (req->n_days > 400) ltc_status_bad_field(st, "days", "at most 400 days");
+    if (req->n_clear_days > 400) ltc_status_bad_field(st, "clear_days", "at most 400 days");
+    if (req->n_days > 400 || req->n_clear_days > 400) return -1;
+    size_t n = req->n_days;
+    const char **dates = ltc_call_alloc(c, (n ? n : 1) * sizeof *dates),
+               **notes = ltc_call_alloc(c, (n ? n : 1) * sizeof *notes);
+    int64_t *caps = ltc_call_alloc(c, (n ? n : 1) * sizeof *caps);
+    ltc_status tst = {0}; /* today's date even while the fields are being checked */
+    PGresult *t = ltc_call_query(c, &tst, SQL_TODAY, 0, NULL);
+    if (!t) {
+        ltc_status_clear(st);
+        *st = tst;
+        return -1;
+    }
+    const char *today = ltc_pg_str(t, 0, 0);
+    for (size_t i = 0; i < n; i++) {
+        const Ltc__Otd__V1__CalendarDay *d = req->days[i];
+        char *txt = ltc_call_alloc(c, 11);
+        const char *df = ltc_call_printf(c, "days[%zu].date", i);
+        if (ltc_date_to_text(d->date, df, 0, txt, st) == 0 && strcmp(txt, today) < 0)
+            ltc_status_bad_field(st, df, "%s is before today (%s)", txt, today);
+        if (d->capacity < 0 || d->capacity > 1000000000)
+            ltc_status_bad_field(st, ltc_call_printf(c, "days[%zu].capacity", i), "must be 0 to 1000000000");
+        ltc_check_text(d->note, ltc_call_printf(c, "days[%zu].note", i), 0, 200, st);
+        dates[i] = txt;
+        caps[i] = d->capacity;
+        notes[i] = d->note ? d->note : "";
+    }
+    const char **clear = ltc_call_alloc(c, (req->n_clear_days ? req->n_clear_days : 1) * sizeof *clear);
+    for (size_t i = 0; i < req->n_clear_days; i++) {
+        char *txt = ltc_call_alloc(c, 11);
+        ltc_date_to_text(req->clear_days[i], ltc_call_printf(c, "clear_days[%zu]", i), 0, txt, st);
+        clear[i] = txt;
+    }
+    if (st->code != LTC_OK) return -1;
+
+    /* lock order: the open orders, then the resources (as every schedule) */
+    PGresult *open = ltc_call_query(c, st, SQL_ORDERS_LOCK_OPEN, 0, NULL);
+    if (!open) return -1;
+    const char *p1[1] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_RESOURCE_LOCK_ONE, 1, p1);
+    if (!r) return -1;
+    if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "RESOURCE_NOT_FOUND", "resource %s not found", id);
+    if (mask) {
+        const char *wp[2] = {id, ltc_sql_i64(c, mask)};
+        if (!ltc_call_query(c, st, SQL_RESOURCE_SET_WEEKDAYS, 2, wp)) return -1;
+    }
+    if (n) {
+        const char *up[4] = {id, ltc_sql_text_array(c, dates, n), ltc_sql_i64_array(c, caps, n),
+                             ltc_sql_text_array(c, notes, n)};
+        if (!ltc_call_query(c, st, SQL_CALENDAR_UPSERT, 4, up)) return -1;
+    }
+    if (req->n_clear_days) {
+        const char *cp[2] = {id, ltc_sql_text_array(c, clear, req->n_clear_days)};
+        if (!ltc_call_query(c, st, SQL_CALENDAR_CLEAR, 2, cp)) return -1;
+    }
+    Ltc__Otd__V1__SetResourceCalendarResponse *resp =
+        LTC_NEW(c, Ltc__Otd__V1__SetResourceCalendarResponse, LTC__OTD__V1__SET_RESOURCE_CALENDAR_RESPONSE__INIT);
+    resp->result = LTC_NEW(c, Ltc__Otd__V1__ScheduleResult, LTC__OTD__V1__SCHEDULE_RESULT__INIT);
+    if (otd_reschedule_all(c, st, ltc_call_printf(c, "capacity change on resources/%s", id), resp->result) != 0)
+        return -1;
+    if (load_resource(c, st, id, &resp->resource) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* --- SetRouting -------------------------------------------------------------------------------------------- */
+
+/* SetRouting: creates or replaces a SKU's routing. Errors: INVALID_ARGUMENT "routing", "routing.sku" (1 to 64
+ * characters), "routing.lead_time_days" (0 to 365), "routing.steps" (1 to 50), "routing.steps[i].resource"
+ * (malformed, twice), "routing.steps[i].work_per_unit" (1 to 1000000); NOT_FOUND "RESOURCE_NOT_FOUND". */
+int otd_set_routing(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Otd__V1__SetRoutingRequest *req = (const void *)m;
+    const Ltc__Otd__V1__Routing *rt = req->routing;
+    if (!rt) return ltc_status_bad_field(st, "routing", "required");
+    ltc_check_text(rt->sku, "routing.sku", 1, 64, st);
+    if (rt->lead_time_days < 0 || rt->lead_time_days > 365)
+        ltc_status_bad_field(st, "routing.lead_time_days", "must be 0 to 365");
+    size_t n = rt->n_steps;
+    if (n < 1 || n > 50) ltc_status_bad_field(st, "routing.steps", "1 to 50 steps");
+    const char **res = ltc_call_alloc(c, (n ? n : 1) * sizeof *res);
+    int64_t *wpu = ltc_call_alloc(c, (n ? n : 1) * sizeof *wpu);
+    for (size_t i = 0; i < n && n <= 50; i++) {
+        char *rid = ltc_call_alloc(c, LTC_UUID_LEN + 1);
+        const char *f = ltc_call_printf(c, "routing.steps[%zu].resource", i);
+        rid[0] = '\0';
+        if (ltc_name_parse(rt->steps[i]->resource, "resources", f, rid, st) == 0)
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(res[j], rid) == 0) {
+                    ltc_status_bad_field(st, f, "resource given twice: routing.steps[%zu] has it already", j);
+                    break;
+                }
+        res[i] = rid;
+        wpu[i] = rt->steps[i]->work_per_unit;
+        if (wpu[i] < 1 || wpu[i] > 1000000)
+            ltc_status_bad_field(st, ltc_call_printf(c, "routing.steps[%zu].work_per_unit", i), "must be 1 to 1000000");
+    }
+    if (st->code != LTC_OK) return -1;
+    const char *rarr = ltc_sql_text_array(c, res, n);
+    PGresult *missing = ltc_call_query(c, st, SQL_RESOURCES_EXIST, 1, (const char *[]){rarr});
+    if (!missing) return -1;
+    if (PQntuples(missing) > 0)
+        return ltc_status_set(st, LTC_NOT_FOUND, "RESOURCE_NOT_FOUND", "resource %s not found",
+                              ltc_pg_str(missing, 0, 0));
+    const char *up[2] = {rt->sku, ltc_sql_i64(c, rt->lead_time_days)};
+    PGresult *u = ltc_call_query(c, st, SQL_ROUTING_UPSERT, 2, up);
+    if (!u) return -1;
+    if (!ltc_call_query(c, st, SQL_ROUTING_STEPS_CLEAR, 1, (const char *[]){rt->sku})) return -1;
+    const char *sp[3] = {rt->sku, rarr, ltc_sql_i64_array(c, wpu, n)};
+    if (!ltc_call_query(c, st, SQL_ROUTING_STEPS_INSERT, 3, sp)) return -1;
+
+    Ltc__Otd__V1__SetRoutingResponse *resp =
+        LTC_NEW(c, Ltc__Otd__V1__SetRoutingResponse, LTC__OTD__V1__SET_ROUTING_RESPONSE__INIT);
+    Ltc__Otd__V1__Routing *o = LTC_NEW(c, Ltc__Otd__V1__Routing, LTC__OTD__V1__ROUTING__INIT);
+    o->name = ltc_call_printf(c, "routings/%s", rt->sku);
+    o->sku = ltc_call_strdup(c, rt->sku);
+    o->lead_time_days = rt->lead_time_days;
+    o->n_steps = n;
+    o->steps = ltc_call_alloc(c, n * sizeof *o->steps);
+    for (size_t i = 0; i < n; i++) {
+        Ltc__Otd__V1__RoutingStep *s = LTC_NEW(c, Ltc__Otd__V1__RoutingStep, LTC__OTD__V1__ROUTING_STEP__INIT);
+        s->resource = ltc_call_printf(c, "resources/%s", res[i]);
+        s->work_per_unit = wpu[i];
+        o->steps[i] = s;
+    }
+    o->update_time = ltc_ts_from_pg(c, u, 0, 0);
+    resp->routing = o;
+    *out = &resp->base;
+    return 0;
+}
+
+/* --- AvailabilityService/CheckAvailability ---------------------------------------------------------------- */
+
+/* CheckAvailability: the promise a release of these lines would get now, behind every booking (ScheduleOrder's
+ * placement of one order), booking nothing. Each line's date is its own finish when the lines are placed together
+ * (in the order asked, as one order's lines are). as_of_date other than today is refused: the load is today's.
+ * Errors: INVALID_ARGUMENT "lines", "lines[i].sku", "lines[i].quantity", "requested_date", "as_of_date";
+ * FAILED_PRECONDITION "NO_ROUTING" (every such SKU listed), "CAPACITY_EXHAUSTED". */
+int otd_check_availability(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Otd__V1__CheckAvailabilityRequest *req = (const void *)m;
+    size_t n = req->n_lines;
+    if (n == 0) ltc_status_bad_field(st, "lines", "at least one line is required");
+    if (n > OTD_MAX_LINES) ltc_status_bad_field(st, "lines", "at most %d lines", OTD_MAX_LINES);
+    for (size_t i = 0; i < n && n <= OTD_MAX_LINES; i++) {
+        ltc_check_text(req->lines[i]->sku, ltc_call_printf(c, "lines[%zu].sku", i), 1, 64, st);
+        if (req->lines[i]->quantity <= 0)
+            ltc_status_bad_field(st, ltc_call_printf(c, "lines[%zu].quantity", i), "must be positive");
+    }
+    char requested[11] = "", as_of[11] = "";
+    ltc_date_to_text(req->requested_date, "requested_date", 1, requested, st);
+    ltc_date_to_text(req->as_of_date, "as_of_date", 1, as_of, st);
+    if (st->code != LTC_OK) return -1;
+
+    plan p;
+    if (plan_open(c, st, &p, 0, NULL) != 0) return -1;
+    if (as_of[0] && strcmp(as_of, p.today) != 0)
+        return ltc_status_bad_field(st, "as_of_date", "only today (%s) can be planned from", p.today);
+    const char **skus = ltc_call_alloc(c, n * sizeof *skus);
+    for (size_t i = 0; i < n; i++) skus[i] = req->lines[i]->sku;
+    routes rt;
+    if (routes_load(c, st, skus, n, &rt) != 0) return -1;
+    otd_sched_line *lines = ltc_call_alloc(c, n * sizeof *lines);
+    char *bad = NULL;
+    for (size_t i = 0; i < n; i++)
+        if (line_for(c, &p, &rt, skus[i], req->lines[i]->quantity, &lines[i]) != 0)
+            bad = bad ? ltc_call_printf(c, "%s,%s", bad, skus[i]) : ltc_call_strdup(c, skus[i]);
+    if (bad)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "NO_ROUTING",
+                              "no routing and no general-purpose resource for SKU %s", bad);
+    otd_sched_order o = {.priority = 2, .due = 0, .seq = 0, .lines = lines, .n_lines = n, .finish = -1};
+    int f = otd_sched_place_order(&p.load, &o, 0, NULL, NULL);
+    if (f == -2) return ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, NULL, "out of memory while scheduling");
+    if (f < 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CAPACITY_EXHAUSTED",
+                              "the lines do not fit in the %d days planned", OTD_SCHED_HORIZON - 1);
+    Ltc__Otd__V1__CheckAvailabilityResponse *resp =
+        LTC_NEW(c, Ltc__Otd__V1__CheckAvailabilityResponse, LTC__OTD__V1__CHECK_AVAILABILITY_RESPONSE__INIT);
+    const char *promise = date_plus(c, st, p.today, f);
+    if (!promise) return -1;
+    resp->earliest_promise_date = date_of(c, promise);
+    resp->as_of_date = date_of(c, p.today);
+    resp->meets_requested_date = !requested[0] || strcmp(promise, requested) <= 0;
+    resp->n_lines = n;
+    resp->lines = ltc_call_alloc(c, n * sizeof *resp->lines);
+    for (size_t i = 0; i < n; i++) {
+        Ltc__Otd__V1__LinePromise *lp = LTC_NEW(c, Ltc__Otd__V1__LinePromise, LTC__OTD__V1__LINE_PROMISE__INIT);
+        lp->sku = ltc_call_strdup(c, skus[i]);
+        const char *d = date_plus(c, st, p.today, lines[i].finish);
+        if (!d) return -1;
+        lp->earliest_date = date_of(c, d);
+        resp->lines[i] = lp;
+    }
     *out = &resp->base;
     return 0;
 }

@@ -7,6 +7,7 @@
 
 #include "ltc/money.h"
 #include "ltc/proto.h"
+#include "ltc/type/v1/milestone.pb-c.h"
 #include "otd.h"
 
 /* --- SQL ------------------------------------------------------------------------------------------------- */
@@ -15,8 +16,8 @@
 static const char SQL_ORDER_FOR_CREDIT[] =
     "SELECT state, deal_id, currency, " OTD_CUSTOMER_COLS("") " FROM orders WHERE id = $1";
 static const char SQL_ORDER_LINES_OF[] =
-    "SELECT id, product_id, quantity, shipped_quantity, accepted_quantity, unit_price_minor, currency "
-    "FROM order_lines WHERE order_id = $1 ORDER BY line_no";
+    "SELECT id, product_id, quantity, shipped_quantity, accepted_quantity, unit_price_minor, currency, "
+    "over_delivery_bps FROM order_lines WHERE order_id = $1 ORDER BY line_no";
 static const char SQL_SHIPMENT_INSERT[] =
     "INSERT INTO shipments (id, order_id, state, amount_minor, currency) VALUES ($1, $2, 'SHIPPED', $3, $4)";
 static const char SQL_SHIPMENT_LINES_INSERT[] =
@@ -44,8 +45,17 @@ static const char SQL_LINES_UNSHIP[] =
     "UPDATE order_lines ol SET shipped_quantity = ol.shipped_quantity - sl.quantity, update_time = now() "
     "FROM shipment_lines sl WHERE sl.shipment_id = $1 AND ol.id = sl.order_line_id";
 static const char SQL_ORDER_PROGRESS[] =
-    "SELECT bool_and(accepted_quantity = quantity), bool_or(shipped_quantity > 0) FROM order_lines "
-    "WHERE order_id = $1";
+    "SELECT bool_and(accepted_quantity >= quantity), bool_or(shipped_quantity > 0), "
+    "bool_and(shipped_quantity >= quantity) FROM order_lines WHERE order_id = $1";
+static const char SQL_ORDER_CLOSE[] =
+    "UPDATE orders SET state = 'CLOSED', close_time = now(), late = false, update_time = now() WHERE id = $1 "
+    "RETURNING deal_id";
+static const char SQL_SHIPMENT_DEAL[] =
+    "SELECT o.deal_id, s.amount_minor, s.currency, EXISTS (SELECT 1 FROM order_payment_terms t WHERE "
+    "t.order_id = o.id AND t.kind = 'ON_DELIVERY') FROM shipments s JOIN orders o ON o.id = s.order_id WHERE s.id = $1";
+static const char SQL_TOLERANCE_SET[] =
+    "UPDATE order_lines SET over_delivery_bps = $3, update_time = now() WHERE order_id = $1 AND product_id = $2 "
+    "RETURNING shipped_quantity <= quantity + quantity * $3::int / 10000";
 
 /* --- loading --------------------------------------------------------------------------------------------- */
 
@@ -129,16 +139,35 @@ static int match_lines(ltc_call *c, const PGresult *lines, const ship_input *in,
     *amount = 0;
     for (size_t i = 0; i < in->n; i++) {
         int row = line_of[i];
-        int64_t unshipped = ltc_pg_i64(lines, row, 2) - ltc_pg_i64(lines, row, 3), value;
-        if (in->quantities[i] > unshipped)
+        int64_t qty = ltc_pg_i64(lines, row, 2), bps = ltc_pg_i64(lines, row, 7), value;
+        int64_t allowed = otd_shippable(qty, ltc_pg_i64(lines, row, 3), bps);
+        if (in->quantities[i] > allowed)
             return ltc_status_set(st, LTC_FAILED_PRECONDITION, "OVER_SHIPMENT",
-                                  "shipment.lines[%zu]: %lld units of products/%s asked, only %lld unshipped", i,
-                                  (long long)in->quantities[i], in->products[i], (long long)unshipped);
+                                  "shipment.lines[%zu]: %lld units of products/%s asked, only %lld may ship (ordered "
+                                  "%lld, over-delivery tolerance %lld bps)",
+                                  i, (long long)in->quantities[i], in->products[i], (long long)allowed, (long long)qty,
+                                  (long long)bps);
         if (ltc_i64_mul(in->quantities[i], ltc_pg_i64(lines, row, 5), &value) != 0 ||
             ltc_i64_add(*amount, value, amount) != 0)
             return ltc_status_set(st, LTC_OUT_OF_RANGE, "AMOUNT_OVERFLOW", "the shipment's amount overflows");
     }
     return 0;
+}
+
+/* A shipment left: milestone SHIPPED to LTB, and when the order bills on delivery (an ON_DELIVERY term) the shipment
+ * to DTC (AcceptShipment) so that it raises that share. Orders without such a term send nothing to DTC until
+ * acceptance (AcceptDelivery). */
+static int shipment_left(ltc_call *c, ltc_status *st, const char *sid, const char *oid, int all_shipped) {
+    const char *p[1] = {sid};
+    PGresult *r = ltc_call_query(c, st, SQL_SHIPMENT_DEAL, 1, p);
+    if (!r) return -1;
+    ltc_money amount = {.minor = ltc_pg_i64(r, 0, 1)};
+    snprintf(amount.currency, sizeof amount.currency, "%s", ltc_pg_str(r, 0, 2));
+    if (otd_milestone(c, st, ltc_pg_str(r, 0, 0), oid, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_SHIPPED, &amount,
+                      ltc_call_printf(c, "shipments/%s", sid)) != 0)
+        return -1;
+    if (!ltc_pg_bool(r, 0, 3)) return 0;
+    return otd_handoff_shipment(c, st, sid, all_shipped);
 }
 
 /* Writes the shipment, its lines, the shipped quantities and the order's new state. */
@@ -162,7 +191,8 @@ static int write_shipment(ltc_call *c, ltc_status *st, const char *sid, const sh
             if (line_of[i] == row) shipped += in->quantities[i];
         if (shipped < ltc_pg_i64(lines, row, 2)) all_shipped = 0;
     }
-    return otd_order_set_state(c, st, in->order, all_shipped ? "SHIPPED" : "PARTIALLY_SHIPPED");
+    if (otd_order_set_state(c, st, in->order, all_shipped ? "SHIPPED" : "PARTIALLY_SHIPPED") != 0) return -1;
+    return shipment_left(c, st, sid, in->order, all_shipped);
 }
 
 static int not_scheduled(ltc_status *st, const char *order, const char *state) {
@@ -264,8 +294,22 @@ static int apply_decision(ltc_call *c, ltc_status *st, const char *sid, const ch
     const char *op[1] = {oid};
     PGresult *r = ltc_call_query(c, st, SQL_ORDER_PROGRESS, 1, op);
     if (!r) return -1;
-    if (accepted) return ltc_pg_bool(r, 0, 0) ? otd_order_set_state(c, st, oid, "ACCEPTED") : 0;
-    return otd_order_set_state(c, st, oid, ltc_pg_bool(r, 0, 1) ? "PARTIALLY_SHIPPED" : "SCHEDULED");
+    PGresult *d = ltc_call_query(c, st, SQL_SHIPMENT_DEAL, 1, p);
+    if (!d) return -1;
+    const char *deal = ltc_call_strdup(c, ltc_pg_str(d, 0, 0));
+    if (accepted) {
+        ltc_money amount = {.minor = ltc_pg_i64(d, 0, 1)};
+        snprintf(amount.currency, sizeof amount.currency, "%s", ltc_pg_str(d, 0, 2));
+        if (otd_milestone(c, st, deal, oid, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_ACCEPTED, &amount,
+                          ltc_call_printf(c, "shipments/%s", sid)) != 0)
+            return -1;
+        if (!ltc_pg_bool(r, 0, 0)) return 0;
+        if (!ltc_call_query(c, st, SQL_ORDER_CLOSE, 1, op)) return -1; /* every line accepted in full */
+        return otd_milestone(c, st, deal, oid, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_ORDER_CLOSED, NULL,
+                             "delivered and accepted");
+    }
+    if (otd_order_set_state(c, st, oid, ltc_pg_bool(r, 0, 1) ? "PARTIALLY_SHIPPED" : "SCHEDULED") != 0) return -1;
+    return otd_schedule_one(c, st, oid, 0, "shipment rejected"); /* the rest re-promised */
 }
 
 /* RecordAcceptance: the customer's decision on a SHIPPED shipment. Accepted -> ACCEPTED, the accepted quantities
@@ -302,6 +346,186 @@ int otd_record_acceptance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
         LTC_NEW(c, Ltc__Otd__V1__RecordAcceptanceResponse, LTC__OTD__V1__RECORD_ACCEPTANCE_RESPONSE__INIT);
     if (otd_load_shipment(c, st, sid, &resp->shipment) != 0 || otd_load_order(c, st, oid, &resp->order) != 0) return -1;
     if (req->accepted && otd_handoff_delivery(c, st, sid, handoff_id) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+int64_t otd_shippable(int64_t quantity, int64_t shipped, int64_t bps) {
+    if (quantity <= 0 || bps < 0) return 0;
+    int64_t extra = quantity / 10000 * bps + quantity % 10000 * bps / 10000, cap; /* floor(q * bps / 10000) */
+    if (ltc_i64_add(quantity, extra, &cap) != 0) cap = INT64_MAX;
+    return cap > shipped ? cap - shipped : 0;
+}
+
+/* SetDeliveryTolerance: a line's over-delivery tolerance. Errors: INVALID_ARGUMENT "name", "product",
+ * "over_delivery_bps" (0 to 10000), "product" not a line of the order; NOT_FOUND "ORDER_NOT_FOUND";
+ * FAILED_PRECONDITION "ORDER_NOT_OPEN" (cancelled, closed or accepted), "TOLERANCE_BELOW_SHIPPED". */
+int otd_set_delivery_tolerance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Otd__V1__SetDeliveryToleranceRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1], product[LTC_UUID_LEN + 1];
+    ltc_name_parse(req->name, "orders", "name", id, st);
+    ltc_name_parse(req->product, "products", "product", product, st);
+    if (req->over_delivery_bps < 0 || req->over_delivery_bps > 10000)
+        ltc_status_bad_field(st, "over_delivery_bps", "must be 0 to 10000");
+    if (st->code != LTC_OK) return -1;
+    const char *state = "";
+    if (otd_order_lock(c, st, id, &state) != 0) return -1;
+    if (strcmp(state, "CANCELLED") == 0 || strcmp(state, "CLOSED") == 0 || strcmp(state, "ACCEPTED") == 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_NOT_OPEN", "order %s is %s", id, state);
+    const char *p[3] = {id, product, ltc_sql_i64(c, req->over_delivery_bps)};
+    PGresult *r = ltc_call_query(c, st, SQL_TOLERANCE_SET, 3, p);
+    if (!r) return -1;
+    if (PQntuples(r) == 0)
+        return ltc_status_bad_field(st, "product", "products/%s is not a line of order %s", product, id);
+    if (!ltc_pg_bool(r, 0, 0))
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "TOLERANCE_BELOW_SHIPPED",
+                              "more of products/%s has shipped than %d bps over its quantity allow", product,
+                              req->over_delivery_bps);
+    Ltc__Otd__V1__SetDeliveryToleranceResponse *resp =
+        LTC_NEW(c, Ltc__Otd__V1__SetDeliveryToleranceResponse, LTC__OTD__V1__SET_DELIVERY_TOLERANCE_RESPONSE__INIT);
+    if (otd_load_order(c, st, id, &resp->order) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* --- CreateReturn -------------------------------------------------------------------------------------------- */
+
+static const char SQL_SHIPMENT_FOR_RETURN[] = "SELECT state, order_id FROM shipments WHERE id = $1 FOR UPDATE";
+/* Per line of the shipment: what it delivered, what came back from it already, the order line and its price. */
+static const char SQL_RETURNABLE[] =
+    "SELECT ol.product_id, sl.quantity - coalesce((SELECT sum(rl.quantity) FROM return_lines rl JOIN returns r "
+    "ON r.id = rl.return_id WHERE r.shipment_id = sl.shipment_id AND rl.order_line_id = sl.order_line_id), 0), "
+    "ol.id, ol.unit_price_minor, ol.currency FROM shipment_lines sl JOIN order_lines ol ON ol.id = sl.order_line_id "
+    "WHERE sl.shipment_id = $1";
+static const char SQL_RETURN_INSERT[] =
+    "INSERT INTO returns (id, order_id, shipment_id, reason, amount_minor, currency, handoff_id, received_by) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
+static const char SQL_RETURN_LINES_INSERT[] =
+    "INSERT INTO return_lines (return_id, line_no, order_line_id, quantity) "
+    "SELECT $1, t.n, t.l, t.q FROM unnest($2::uuid[], $3::bigint[]) WITH ORDINALITY AS t(l, q, n)";
+static const char SQL_LINES_RETURNED[] =
+    "UPDATE order_lines ol SET returned_quantity = ol.returned_quantity + t.q, update_time = now() "
+    "FROM unnest($1::uuid[], $2::bigint[]) AS t(l, q) WHERE ol.id = t.l";
+static const char SQL_RETURN_GET[] =
+    "SELECT id, order_id, shipment_id, reason, amount_minor, currency, " LTC_SQL_MICROS("create_time") " FROM returns "
+                                                                                                       "WHERE id = $1";
+static const char SQL_RETURN_LINES_GET[] =
+    "SELECT ol.product_id, rl.quantity FROM return_lines rl JOIN order_lines ol ON ol.id = rl.order_line_id "
+    "WHERE rl.return_id = $1 ORDER BY rl.line_no";
+
+static int load_return(ltc_call *c, ltc_status *st, const char *id, Ltc__Otd__V1__Return **out) {
+    const char *p[1] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_RETURN_GET, 1, p);
+    if (!r) return -1;
+    PGresult *l = ltc_call_query(c, st, SQL_RETURN_LINES_GET, 1, p);
+    if (!l) return -1;
+    if (PQntuples(r) != 1) return ltc_status_set(st, LTC_INTERNAL, NULL, "return %s vanished", id);
+    Ltc__Otd__V1__Return *o = LTC_NEW(c, Ltc__Otd__V1__Return, LTC__OTD__V1__RETURN__INIT);
+    o->name = ltc_call_printf(c, "returns/%s", ltc_pg_str(r, 0, 0));
+    o->order = ltc_call_printf(c, "orders/%s", ltc_pg_str(r, 0, 1));
+    o->shipment = ltc_call_printf(c, "shipments/%s", ltc_pg_str(r, 0, 2));
+    o->reason = ltc_call_strdup(c, ltc_pg_str(r, 0, 3));
+    o->amount = ltc_money_msg(c, ltc_pg_str(r, 0, 5), ltc_pg_i64(r, 0, 4));
+    o->create_time = ltc_ts_from_pg(c, r, 0, 6);
+    o->n_lines = (size_t)PQntuples(l);
+    o->lines = ltc_call_alloc(c, (o->n_lines ? o->n_lines : 1) * sizeof *o->lines);
+    for (int i = 0; i < PQntuples(l); i++) {
+        Ltc__Otd__V1__ShipmentLine *x = LTC_NEW(c, Ltc__Otd__V1__ShipmentLine, LTC__OTD__V1__SHIPMENT_LINE__INIT);
+        x->product = ltc_call_printf(c, "products/%s", ltc_pg_str(l, i, 0));
+        x->quantity = ltc_pg_i64(l, i, 1);
+        o->lines[i] = x;
+    }
+    *out = o;
+    return 0;
+}
+
+/* CreateReturn: goods back from an ACCEPTED shipment (an RMA), at most what it delivered less what came back from it
+ * already, per line; handed to DTC (AcceptReturn: a credit note for their value at the order's prices) and reported
+ * to LTB (RETURNED) in the same transaction. Errors: INVALID_ARGUMENT "rma", "rma.shipment", "rma.lines",
+ * "rma.lines[i].product" (malformed, twice, not a line of the shipment), "rma.lines[i].quantity", "rma.reason" (1 to
+ * 1000 characters); NOT_FOUND "SHIPMENT_NOT_FOUND"; FAILED_PRECONDITION "SHIPMENT_NOT_ACCEPTED",
+ * "RETURN_EXCEEDS_ACCEPTED"; OUT_OF_RANGE "AMOUNT_OVERFLOW". */
+int otd_create_return(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Otd__V1__CreateReturnRequest *req = (const void *)m;
+    const Ltc__Otd__V1__Return *rma = req->rma;
+    if (!rma) return ltc_status_bad_field(st, "rma", "required");
+    char sid[LTC_UUID_LEN + 1];
+    ltc_name_parse(rma->shipment, "shipments", "rma.shipment", sid, st);
+    ltc_check_text(rma->reason, "rma.reason", 1, 1000, st);
+    size_t n = rma->n_lines;
+    if (n == 0) ltc_status_bad_field(st, "rma.lines", "at least one line is required");
+    if (n > OTD_MAX_LINES) return ltc_status_bad_field(st, "rma.lines", "at most %d lines", OTD_MAX_LINES);
+    char(*products)[LTC_UUID_LEN + 1] = ltc_call_alloc(c, (n ? n : 1) * sizeof *products);
+    for (size_t i = 0; i < n; i++) {
+        const char *f = ltc_call_printf(c, "rma.lines[%zu].product", i);
+        if (ltc_name_parse(rma->lines[i]->product, "products", f, products[i], st) == 0)
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(products[j], products[i]) == 0) {
+                    ltc_status_bad_field(st, f, "duplicate product: rma.lines[%zu] has it already", j);
+                    break;
+                }
+        if (rma->lines[i]->quantity <= 0)
+            ltc_status_bad_field(st, ltc_call_printf(c, "rma.lines[%zu].quantity", i), "must be positive");
+    }
+    if (st->code != LTC_OK) return -1;
+
+    const char *p[1] = {sid};
+    PGresult *so = ltc_call_query(c, st, SQL_SHIPMENT_ORDER, 1, p);
+    if (!so) return -1;
+    if (PQntuples(so) == 0)
+        return ltc_status_set(st, LTC_NOT_FOUND, "SHIPMENT_NOT_FOUND", "shipment %s not found", sid);
+    const char *oid = ltc_call_strdup(c, ltc_pg_str(so, 0, 0)), *order_state = "";
+    if (otd_order_lock(c, st, oid, &order_state) != 0) return -1; /* the order first, then the shipment */
+    PGresult *s = ltc_call_query(c, st, SQL_SHIPMENT_FOR_RETURN, 1, p);
+    if (!s) return -1;
+    if (strcmp(ltc_pg_str(s, 0, 0), "ACCEPTED") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "SHIPMENT_NOT_ACCEPTED",
+                              "shipment %s is %s; only goods of an accepted shipment are returned", sid,
+                              ltc_pg_str(s, 0, 0));
+    PGresult *lines = ltc_call_query(c, st, SQL_RETURNABLE, 1, p);
+    if (!lines) return -1;
+    const char **line_ids = ltc_call_alloc(c, n * sizeof *line_ids);
+    int64_t *qty = ltc_call_alloc(c, n * sizeof *qty), amount = 0;
+    const char *currency = "";
+    for (size_t i = 0; i < n; i++) {
+        int row = -1;
+        for (int k = 0; k < PQntuples(lines); k++)
+            if (strcmp(ltc_pg_str(lines, k, 0), products[i]) == 0) row = k;
+        if (row < 0) {
+            ltc_status_bad_field(st, ltc_call_printf(c, "rma.lines[%zu].product", i),
+                                 "products/%s is not in shipment %s", products[i], sid);
+            continue;
+        }
+        int64_t left = ltc_pg_i64(lines, row, 1), value;
+        if (rma->lines[i]->quantity > left)
+            return ltc_status_set(st, LTC_FAILED_PRECONDITION, "RETURN_EXCEEDS_ACCEPTED",
+                                  "rma.lines[%zu]: %lld units of products/%s returned, only %lld delivered by shipment "
+                                  "%s and not returned yet",
+                                  i, (long long)rma->lines[i]->quantity, products[i], (long long)left, sid);
+        line_ids[i] = ltc_pg_str(lines, row, 2);
+        qty[i] = rma->lines[i]->quantity;
+        currency = ltc_pg_str(lines, row, 4);
+        if (ltc_i64_mul(qty[i], ltc_pg_i64(lines, row, 3), &value) != 0 || ltc_i64_add(amount, value, &amount) != 0)
+            return ltc_status_set(st, LTC_OUT_OF_RANGE, "AMOUNT_OVERFLOW", "the return's value overflows");
+    }
+    if (st->code != LTC_OK) return -1;
+
+    char id[LTC_UUID_LEN + 1], hid[LTC_UUID_LEN + 1];
+    ltc_uuid_new(id);
+    ltc_uuid_new(hid);
+    const char *by = ltc_call_principal(c);
+    const char *ip[8] = {id, oid, sid, rma->reason, ltc_sql_i64(c, amount), currency, hid, by ? by : ""};
+    if (!ltc_call_query(c, st, SQL_RETURN_INSERT, 8, ip)) return -1;
+    const char *ids = ltc_sql_text_array(c, line_ids, n), *qs = ltc_sql_i64_array(c, qty, n);
+    const char *lp[3] = {id, ids, qs};
+    if (!ltc_call_query(c, st, SQL_RETURN_LINES_INSERT, 3, lp)) return -1;
+    const char *up[2] = {ids, qs};
+    if (!ltc_call_query(c, st, SQL_LINES_RETURNED, 2, up)) return -1;
+    if (otd_handoff_return(c, st, id, hid) != 0) return -1;
+
+    Ltc__Otd__V1__CreateReturnResponse *resp =
+        LTC_NEW(c, Ltc__Otd__V1__CreateReturnResponse, LTC__OTD__V1__CREATE_RETURN_RESPONSE__INIT);
+    if (load_return(c, st, id, &resp->rma) != 0 || otd_load_order(c, st, oid, &resp->order) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

@@ -21,7 +21,7 @@ from google.protobuf import descriptor_pb2
 
 ROOT = Path(__file__).resolve().parents[2]
 BUF = ROOT / "tests" / "contract" / "buf.sh"
-INTERNAL = {"IntakeService", "HandoffAdminService", "CreditService"}  # CreditService: DTC's internal credit questions
+INTERNAL = {"IntakeService", "HandoffAdminService", "CreditService", "AvailabilityService"}  # CreditService: DTC's internal credit questions; AvailabilityService: OTD's available-to-promise for BTO
 DOC_ROLES = ["sales", "solution", "fulfilment", "finance", "manager", "admin", "auditor"]  # docs/security.md columns
 
 sys.path.insert(0, str(ROOT / "proto"))

@@ -93,7 +93,7 @@ class LeadToCashTest(h.StackTestCase):
         self.assertEqual(s["shipment1_accepted"], "SHIPMENT_STATE_ACCEPTED")
         self.assertEqual(s["otd_order_after_shipment1"], "ORDER_STATE_PARTIALLY_SHIPPED")
         self.assertEqual(s["shipment2_accepted"], "SHIPMENT_STATE_ACCEPTED")
-        self.assertEqual(s["otd_order_after_shipment2"], "ORDER_STATE_ACCEPTED")
+        self.assertEqual(s["otd_order_after_shipment2"], "ORDER_STATE_CLOSED")
         self.assertRegex(self.r["promise_date"], r"^\d{4}-\d\d-\d\d$")
 
     def test_dtc_states(self):

@@ -38,7 +38,7 @@ EXPECTED = {
     "gateway": PUBLIC + ["ltc.audit.v1.AuditService"] + STANDARD,
     "ltb": ["ltc.ltb.v1.LeadToBidService", "ltc.ltb.v1.IntakeService", "ltc.admin.v1.HandoffAdminService", "ltc.audit.v1.AuditService"] + STANDARD,
     "bto": ["ltc.bto.v1.BidToOrderService", "ltc.bto.v1.IntakeService", "ltc.admin.v1.HandoffAdminService", "ltc.audit.v1.AuditService"] + STANDARD,
-    "otd": ["ltc.otd.v1.OrderToDeliveryService", "ltc.otd.v1.IntakeService",
+    "otd": ["ltc.otd.v1.OrderToDeliveryService", "ltc.otd.v1.IntakeService", "ltc.otd.v1.AvailabilityService",
             "ltc.admin.v1.HandoffAdminService", "ltc.audit.v1.AuditService"] + STANDARD,
     "dtc": ["ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService", "ltc.dtc.v1.CreditService",
             "ltc.admin.v1.HandoffAdminService", "ltc.audit.v1.AuditService"] + STANDARD,

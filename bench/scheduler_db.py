@@ -1,0 +1,88 @@
+#!/usr/bin/python3
+"""bench/scheduler_db.py - the scheduler end to end, database included (docs/performance.md, "The scheduler"): loads
+N released orders (default 10,000) on 50 resources with Monday-to-Friday calendars and ten holidays each, and 200
+routed SKUs, straight into the otd schema of a running stack (SQL, like bench/sql/load_otd.sql), then times through
+the gateway ScheduleOrders (every open order from nothing: lock, read the plan, schedule in memory, write the
+bookings, the promises, and one AcceptPromiseChanged plus one milestone per order) and one ScheduleOrder
+(re-promise). Compare with build/bin/ltc-bench-scheduler, the in-memory part alone.
+
+    LTC_STATE_DIR=... LTC_PORT_OFFSET=... /usr/bin/python3 bench/scheduler_db.py [orders]
+
+On demand only; it leaves 10,000 orders in the stack (their promise hand-offs to BTO park until BTO serves
+AcceptPromiseChanged): run it on a throw-away stack.
+"""
+import sys
+import time
+import uuid
+from pathlib import Path
+
+sys.dont_write_bytecode = True
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "integration"))
+sys.path.insert(0, str(ROOT / "tests" / "clients" / "python"))
+import harness as h  # noqa: E402
+import ltc_client as lc  # noqa: E402
+
+RUN = uuid.uuid4().hex[:8]
+
+
+def load(n):
+    h.sql(f"""
+INSERT INTO otd.resources (id, display_name, daily_capacity, working_days, dedicated)
+SELECT md5('{RUN}r' || r)::uuid, 'Sched bench {RUN} ' || r, 40, 31, true FROM generate_series(1, 50) r;
+INSERT INTO otd.resource_calendar_days (resource_id, day, capacity, note)
+SELECT DISTINCT ON (1, 2) md5('{RUN}r' || r)::uuid, current_date + 1 + ((r * 37 + k * 53) % 360), 0, 'holiday'
+FROM generate_series(1, 50) r, generate_series(1, 10) k;
+INSERT INTO otd.routings (sku, lead_time_days) SELECT 'SB-{RUN}-' || s, s % 31 FROM generate_series(1, 200) s;
+INSERT INTO otd.routing_steps (sku, position, resource_id, work_per_unit)
+SELECT 'SB-{RUN}-' || s, a, md5('{RUN}r' || (1 + (s + a * 7) % 50))::uuid, 1 + (s + a) % 3
+FROM generate_series(1, 200) s, generate_series(1, 2 + s % 2) a;
+INSERT INTO otd.orders (id, contract_id, deal_id, customer_name, total_minor, currency, requested_delivery_date,
+                        state, priority)
+SELECT md5('{RUN}o' || i)::uuid, md5('{RUN}c' || i)::uuid, md5('{RUN}d' || i)::uuid, 'Bench customer ' || i, 0,
+       'CNY', current_date + 20 + (i * 7919) % 281, 'RELEASED', CASE WHEN i % 10 = 0 THEN 1 WHEN i % 9 = 0 THEN 3
+       ELSE 2 END
+FROM generate_series(1, {n}) i;
+INSERT INTO otd.order_lines (order_id, line_no, product_id, sku, quantity, unit_price_minor, currency)
+SELECT md5('{RUN}o' || i)::uuid, l, md5('{RUN}p' || i || '-' || l)::uuid, 'SB-{RUN}-' || (1 + (i * 31 + l * 17) % 200),
+       1 + (i + l) % 20, 0, 'CNY'
+FROM generate_series(1, {n}) i, generate_series(1, 1 + i % 3) l;
+ANALYZE otd.orders; ANALYZE otd.order_lines; ANALYZE otd.capacity_bookings;
+""")
+
+
+def main():
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
+    h.ensure_up()
+    t0 = time.monotonic()
+    load(n)
+    print(f"loaded {n} released orders in {time.monotonic() - t0:.1f} s")
+    s = h.gateway()
+    t0 = time.monotonic()
+    r = s.otd.ScheduleOrders(lc.otd.ScheduleOrdersRequest(request_id=lc.new_id()), timeout=300).result
+    full = time.monotonic() - t0
+    print(f"ScheduleOrders (all, from nothing): {full * 1000:.0f} ms, {r.scheduled_count} placed, "
+          f"{len(r.changes)} promises changed, {len(r.late_orders)} late")
+    oid = h.sql_value("SELECT md5(:'x')::uuid", x=f"{RUN}o{n // 2}")
+    one = f"orders/{oid}"
+    # let the relays deliver (or park) the promises' hand-offs first: they compete for the same two cores
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and h.sql_int(
+            "SELECT count(*) FROM otd.outbox WHERE delivered_time IS NULL AND parked_time IS NULL") > 0:
+        time.sleep(1)
+    t0 = time.monotonic()
+    r = s.otd.ScheduleOrders(lc.otd.ScheduleOrdersRequest(request_id=lc.new_id()), timeout=300).result
+    again = time.monotonic() - t0
+    print(f"ScheduleOrders again (nothing moves, no hand-off): {again * 1000:.0f} ms, {len(r.changes)} changed")
+    times = []
+    for _ in range(5):
+        t0 = time.monotonic()
+        s.otd.ScheduleOrder(lc.otd.ScheduleOrderRequest(name=one, request_id=lc.new_id()), timeout=60)
+        times.append(time.monotonic() - t0)
+    times.sort()
+    print(f"ScheduleOrder (one re-promise): median {times[2] * 1000:.0f} ms, best {times[0] * 1000:.0f} ms")
+    s.close()
+
+
+if __name__ == "__main__":
+    main()
