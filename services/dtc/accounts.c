@@ -1,10 +1,13 @@
 /* services/dtc/accounts.c - order accounts (opened by BTO's AcceptOrderPlaced or OTD's first AcceptDelivery,
  * intake.c): the account loader, GetOrderAccount, and the closure of an account once it is fully accepted, invoiced
  * and paid (its hand-offs back to BTO and LTB are built in handoffs.c). Life cycle: OPEN -> CLOSED. */
+#include <stdio.h>
 #include <string.h>
 
 #include "dtc.h"
 #include "ltc/ids.h"
+#include "ltc/milestone.h"
+#include "ltc/type/v1/milestone.pb-c.h"
 #include "ltc/money.h"
 #include "ltc/proto.h"
 
@@ -15,7 +18,7 @@ static const char SQL_ACCOUNT_CLOSE[] =
     "WHERE a.id = $1 AND a.state = 'OPEN' AND a.fully_accepted AND a.invoiced_minor = a.order_total_minor "
     "AND a.paid_minor = a.invoiced_minor "
     "AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = a.id AND i.state <> 'PAID') "
-    "RETURNING contract_id::text";
+    "RETURNING contract_id::text, deal_id::text, currency, paid_minor";
 static const char SQL_CLOSURE_ORDER[] =
     "INSERT INTO closures (id, kind, account_id, contract_id, deal_id, currency, collected_minor, close_time) "
     "SELECT $1, 'ORDER', id, contract_id, deal_id, currency, paid_minor, close_time FROM order_accounts "
@@ -109,6 +112,17 @@ int dtc_close_account_if_settled(ltc_call *c, ltc_status *st, const char *accoun
     if (!ltc_call_query(c, st, SQL_CLOSURE_CONTRACT, 2, op)) return -1;
 
     if (dtc_handoff_closure(c, st, account_id) != 0) return -1;
+    ltc_money collected;
+    snprintf(collected.currency, sizeof collected.currency, "%s", ltc_pg_str(r, 0, 2));
+    collected.minor = ltc_pg_i64(r, 0, 3);
+    ltc_milestone ms = {.deal_id = ltc_pg_str(r, 0, 1),
+                        .stage = LTC__TYPE__V1__MILESTONE_STAGE__MILESTONE_STAGE_DTC,
+                        .kind = LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_ORDER_CLOSED,
+                        .record = ltc_call_printf(c, "orders/%s", account_id),
+                        .actor = "dtc",
+                        .amount = &collected,
+                        .detail = "delivered, accepted, invoiced and paid"};
+    if (ltc_milestone_put(c, st, &ms) != 0) return -1;
     *closed = 1;
     return 0;
 }

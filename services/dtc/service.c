@@ -25,6 +25,14 @@ static const ltc_method METHODS[] = {
     LTC_READ(DTC_SVC, ListInvoices, dtc_list_invoices, &ACCOUNT_OF_ORDER),
     /* finance only (ltc/access.h): no ownership */
     LTC_WRITE(DTC_SVC, RecordPayment, dtc_record_payment, NULL),
+    /* receivables and cash (docs/receivables.md): finance only; every money write requires its request_id */
+    LTC_WRITE(DTC_SVC, RecordReceipt, dtc_record_receipt, NULL),
+    LTC_WRITE(DTC_SVC, ApplyReceipt, dtc_apply_receipt, NULL),
+    LTC_WRITE(DTC_SVC, ReverseAllocation, dtc_reverse_allocation, NULL),
+    LTC_WRITE(DTC_SVC, BounceReceipt, dtc_bounce_receipt, NULL),
+    LTC_WRITE(DTC_SVC, RefundReceipt, dtc_refund_receipt, NULL),
+    LTC_READ(DTC_SVC, GetReceipt, dtc_get_receipt, NULL),
+    LTC_READ(DTC_SVC, ListReceipts, dtc_list_receipts, NULL),
     LTC_HANDOFF(DTC_INTAKE, AcceptDelivery, dtc_accept_delivery, "otd"),
     /* credit (docs/credit.md); sales owners are checked by the handlers (NOT_ACCOUNT_OWNER) */
     LTC_READ(DTC_SVC, GetCreditAccount, dtc_get_credit_account, NULL),
