@@ -16,8 +16,8 @@
 static const char SQL_ACCOUNT_CLOSE[] =
     "UPDATE order_accounts a SET state = 'CLOSED', close_time = now(), update_time = now() "
     "WHERE a.id = $1 AND a.state = 'OPEN' AND a.fully_accepted AND a.invoiced_minor = a.order_total_minor "
-    "AND a.paid_minor = a.invoiced_minor "
-    "AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = a.id AND i.state <> 'PAID') "
+    "AND a.paid_minor + a.credited_minor = a.invoiced_minor "
+    "AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = a.id AND i.state NOT IN ('PAID', 'CREDITED')) "
     "RETURNING contract_id::text, deal_id::text, currency, paid_minor";
 static const char SQL_CLOSURE_ORDER[] =
     "INSERT INTO closures (id, kind, account_id, contract_id, deal_id, currency, collected_minor, close_time) "
@@ -44,7 +44,7 @@ static const char SQL_ACCOUNT_GET[] =
     "SELECT id::text, contract_id::text, deal_id::text, customer_name, account_owner, solution_owner, "
     "fulfilment_owner, currency, order_total_minor, accepted_minor, invoiced_minor, paid_minor, state, " LTC_SQL_MICROS(
         "close_time") ", " LTC_SQL_MICROS("create_time") ", " ACCOUNT_CUSTOMER_COLS
-                                                         " FROM order_accounts WHERE id = $1";
+                                                         ", credited_minor, shipped_minor FROM order_accounts WHERE id = $1";
 
 /* --- loader --------------------------------------------------------------------------------------------------- */
 
@@ -69,6 +69,8 @@ int dtc_load_account(ltc_call *c, ltc_status *st, const char *account_id, Ltc__D
     a->accepted_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 9));
     a->invoiced_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 10));
     a->paid_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 11));
+    a->credited_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 20));
+    a->shipped_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 21));
     a->state = (Ltc__Dtc__V1__OrderAccountState)ltc_enum_from_db(&ltc__dtc__v1__order_account_state__descriptor,
                                                                  "ORDER_ACCOUNT_STATE_", ltc_pg_str(r, 0, 12));
     a->close_time = ltc_ts_from_pg(c, r, 0, 13);

@@ -161,6 +161,41 @@ int dtc_payment_replay(ltc_call *c, ltc_status *st, const dtc_payment_in *p, cha
                        int *found);
 /* Records the receipt and its allocation (locks held, the amount checked by the caller). */
 int dtc_payment_record(ltc_call *c, ltc_status *st, const dtc_payment_in *p, char receipt_out[LTC_UUID_LEN + 1]);
+/* Reverses the ACTIVE allocation `alloc` with a reason and business date (NULL: today): its receipt's cash is
+ * unapplied again, the invoice's and the account's paid amounts drop. The customer and the receipt are locked by the
+ * caller; the order account and the invoice are locked here. FAILED_PRECONDITION ALLOCATION_ALREADY_REVERSED,
+ * ORDER_ACCOUNT_CLOSED (a closed order's payments are final). */
+int dtc_reverse_locked(ltc_call *c, ltc_status *st, const char *alloc, const char *reason, const char *date,
+                       const char *by);
+
+/* --- credit notes (creditnotes.c) ---------------------------------------------------------------------------------- */
+
+/* What a credit note credits and why. */
+typedef struct dtc_credit_in {
+    const char *account;         /* the order account (locked by the caller, with its customer) */
+    const char *kind;            /* "RETURN", "CANCELLATION", "PRICE_CORRECTION" */
+    int64_t amount;              /* > 0, in the account's currency */
+    const char *first_invoice;   /* credited first (a correction: only this one); NULL: none */
+    const char *first_shipment;  /* a return: the shipment's invoices first; NULL: none */
+    const char *reason, *source; /* source: "returns/..", "orders/..", "invoices/.." */
+    const char *handoff_id;      /* NULL for finance's RPC */
+    const char *date;            /* "YYYY-MM-DD", NULL: today */
+} dtc_credit_in;
+/* Issues a credit note: the open amounts of the account's invoices are credited (first_invoice only, or
+ * first_shipment's invoices then the newest others), the rest becomes customer credit (a receipt of origin
+ * CREDIT_NOTE), a CREDIT_NOTE_ISSUED milestone goes to LTB and the account closes if that settled it. Writes the
+ * note's id. 0 or -1. */
+int dtc_issue_credit(ltc_call *c, ltc_status *st, const dtc_credit_in *in, char id_out[LTC_UUID_LEN + 1]);
+int dtc_issue_credit_note(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_credit_note(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_list_credit_notes(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+/* aging.c */
+int dtc_set_invoice_dispute(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_aging_report(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_run_dunning(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_list_dunning_notices(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_dunning_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_update_dunning_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_record_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_apply_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_reverse_allocation(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);

@@ -84,17 +84,18 @@ static const char SQL_INVOICE_INFO[] =
     "JOIN order_accounts a ON a.id = i.account_id WHERE i.id = $1";
 static const char SQL_ACCOUNT_LOCK[] = "SELECT state FROM order_accounts WHERE id = $1 FOR UPDATE";
 static const char SQL_INVOICE_LOCK[] =
-    "SELECT currency, amount_minor, paid_minor, state FROM invoices WHERE id = $1 FOR UPDATE";
+    "SELECT currency, amount_minor - credited_minor, paid_minor, state FROM invoices WHERE id = $1 FOR UPDATE";
 static const char SQL_INVOICE_PAY[] =
     "UPDATE invoices SET paid_minor = paid_minor + $2::bigint, state = CASE WHEN paid_minor + $2::bigint = 0 THEN "
-    "'UNPAID' WHEN paid_minor + $2::bigint = amount_minor THEN 'PAID' ELSE 'PARTLY_PAID' END, update_time = now() "
-    "WHERE id = $1";
+    "CASE WHEN credited_minor = amount_minor THEN 'CREDITED' ELSE 'UNPAID' END "
+    "WHEN paid_minor + $2::bigint + credited_minor = amount_minor THEN 'PAID' ELSE 'PARTLY_PAID' END, "
+    "update_time = now() WHERE id = $1";
 static const char SQL_ACCOUNT_PAY[] =
     "UPDATE order_accounts SET paid_minor = paid_minor + $2::bigint, update_time = now() WHERE id = $1";
 /* open invoices of a customer (or of one order account) in a currency, oldest due date first */
 static const char SQL_OPEN_INVOICES[] =
     "SELECT i.id::text, i.account_id::text FROM invoices i JOIN order_accounts a ON a.id = i.account_id "
-    "WHERE a.customer_id = $1::uuid AND i.currency = $2 AND i.state <> 'PAID' AND a.state = 'OPEN' "
+    "WHERE a.customer_id = $1::uuid AND i.currency = $2 AND i.state IN ('UNPAID', 'PARTLY_PAID') AND a.state = 'OPEN' "
     "AND ($3::uuid IS NULL OR i.account_id = $3::uuid) ORDER BY i.due_date, i.seq";
 /* advance receipts of an order with cash left, oldest first */
 static const char SQL_ADVANCES[] =
@@ -191,10 +192,9 @@ static int allocate(ltc_call *c, ltc_status *st, const char *receipt, const char
     return 0;
 }
 
-/* Reverses the ACTIVE allocation `alloc` (its receipt locked by the caller; the order account and invoice are
- * locked here): FAILED_PRECONDITION ALLOCATION_ALREADY_REVERSED, ORDER_ACCOUNT_CLOSED. */
-static int reverse(ltc_call *c, ltc_status *st, const char *alloc, const char *reason, const char *date,
-                   const char *by) {
+/* Reverses the ACTIVE allocation `alloc` (see dtc.h). */
+int dtc_reverse_locked(ltc_call *c, ltc_status *st, const char *alloc, const char *reason, const char *date,
+                       const char *by) {
     const char *p[] = {alloc};
     PGresult *a = ltc_call_query(c, st, SQL_ALLOC_GET, 1, p);
     if (!a) return -1;
@@ -537,7 +537,7 @@ int dtc_reverse_allocation(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     dtc_credit_locked cust;
     PGresult *r;
     if (lock_receipt(c, st, receipt, &cust, &r) != 0) return -1;
-    if (reverse(c, st, id, req->reason, date[0] ? date : NULL, dtc_principal(c)) != 0) return -1;
+    if (dtc_reverse_locked(c, st, id, req->reason, date[0] ? date : NULL, dtc_principal(c)) != 0) return -1;
     if (settle(c, st, cust.id, NULL, NULL) != 0) return -1;
 
     Ltc__Dtc__V1__ReverseAllocationResponse *resp =
@@ -573,7 +573,8 @@ int dtc_bounce_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     const char *why = ltc_call_printf(c, "receipt bounced: %s", req->reason);
     if (strlen(why) > 500) why = "receipt bounced";
     for (int i = 0; i < PQntuples(al); i++)
-        if (reverse(c, st, ltc_pg_str(al, i, 0), why, date[0] ? date : NULL, dtc_principal(c)) != 0) return -1;
+        if (dtc_reverse_locked(c, st, ltc_pg_str(al, i, 0), why, date[0] ? date : NULL, dtc_principal(c)) != 0)
+            return -1;
     if (!ltc_call_query(c, st, SQL_RECEIPT_BOUNCE, 2, (const char *[]){id, req->reason})) return -1;
     if (settle(c, st, cust.id, NULL, NULL) != 0) return -1;
     Ltc__Dtc__V1__BounceReceiptResponse *resp =
