@@ -8,6 +8,7 @@
 
 #include "aging_engine.h"
 #include "dtc.h"
+#include "ltc/fieldmask.h"
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
 
@@ -207,36 +208,47 @@ int dtc_get_dunning_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     return 0;
 }
 
-/* DeliveryToCashService/UpdateDunningPolicy: replaces every field; ABORTED ETAG_MISMATCH on a stale etag. */
+static const char *const UPDATABLE[] = {"reminder_days", "second_days",  "final_days",
+                                        "fee_minor",     "interest_bps", "day_count"};
+
+/* DeliveryToCashService/UpdateDunningPolicy (AIP-134): the masked fields over the current policy, the result
+ * validated as a whole; ABORTED ETAG_MISMATCH on a stale etag. */
 int dtc_update_dunning_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Dtc__V1__UpdateDunningPolicyRequest *req = (const void *)m;
     const Ltc__Dtc__V1__DunningPolicy *d = req->dunning_policy;
     if (!d) return ltc_status_bad_field(st, "dunning_policy", "required");
     if (d->name[0] && strcmp(d->name, "dunningPolicy") != 0)
         ltc_status_bad_field(st, "dunning_policy.name", "must be \"dunningPolicy\"");
-    if (d->reminder_days < 1 || d->reminder_days > 3650)
-        ltc_status_bad_field(st, "dunning_policy.reminder_days", "1 to 3650");
-    if (d->second_days <= d->reminder_days || d->second_days > 3650)
-        ltc_status_bad_field(st, "dunning_policy.second_days", "greater than reminder_days, at most 3650");
-    if (d->final_days <= d->second_days || d->final_days > 3650)
-        ltc_status_bad_field(st, "dunning_policy.final_days", "greater than second_days, at most 3650");
-    if (d->fee_minor < 0 || d->fee_minor > 100000000) ltc_status_bad_field(st, "dunning_policy.fee_minor", "0 to 1e8");
-    if (d->interest_bps < 0 || d->interest_bps > 10000)
-        ltc_status_bad_field(st, "dunning_policy.interest_bps", "0 to 10000");
-    if (d->day_count != LTC__DTC__V1__DAY_COUNT__DAY_COUNT_ACT_365 &&
+    unsigned bits = ltc_update_mask_bits(req->update_mask, &ltc__dtc__v1__dunning_policy__descriptor, UPDATABLE, 6, st);
+    if ((bits & (1u << 5)) && d->day_count != LTC__DTC__V1__DAY_COUNT__DAY_COUNT_ACT_365 &&
         d->day_count != LTC__DTC__V1__DAY_COUNT__DAY_COUNT_ACT_360)
         ltc_status_bad_field(st, "dunning_policy.day_count", "ACT_365 or ACT_360");
     if (st->code != LTC_OK) return -1;
     PGresult *l = ltc_call_query(c, st, SQL_POLICY_LOCK, 0, NULL);
     if (!l) return -1;
     if (d->etag[0] && strcmp(d->etag, ltc_call_printf(c, "v%s", ltc_pg_str(l, 0, 0))) != 0)
-        return ltc_status_set(st, LTC_ABORTED, "ETAG_MISMATCH", "the dunning policy changed since etag %s", d->etag);
-    const char *p[] = {ltc_sql_i64(c, d->reminder_days),
-                       ltc_sql_i64(c, d->second_days),
-                       ltc_sql_i64(c, d->final_days),
-                       ltc_sql_i64(c, d->fee_minor),
-                       ltc_sql_i64(c, d->interest_bps),
-                       d->day_count == LTC__DTC__V1__DAY_COUNT__DAY_COUNT_ACT_360 ? "ACT_360" : "ACT_365",
+        return ltc_status_set(st, LTC_ABORTED, "ETAG_MISMATCH",
+                              "the dunning policy changed since etag %.40s: read it "
+                              "again",
+                              d->etag);
+    dunning_policy cur;
+    if (load_policy(c, st, &cur, NULL) != 0) return -1;
+    int32_t reminder = (bits & 1u) ? d->reminder_days : cur.reminder;
+    int32_t second = (bits & 2u) ? d->second_days : cur.second;
+    int32_t final_ = (bits & 4u) ? d->final_days : cur.final_;
+    int64_t fee = (bits & 8u) ? d->fee_minor : cur.fee;
+    int32_t bps = (bits & 16u) ? d->interest_bps : cur.bps;
+    int act360 = (bits & 32u) ? d->day_count == LTC__DTC__V1__DAY_COUNT__DAY_COUNT_ACT_360 : cur.basis == 360;
+    if (reminder < 1 || reminder > 3650) ltc_status_bad_field(st, "dunning_policy.reminder_days", "1 to 3650");
+    if (second <= reminder || second > 3650)
+        ltc_status_bad_field(st, "dunning_policy.second_days", "greater than reminder_days, at most 3650");
+    if (final_ <= second || final_ > 3650)
+        ltc_status_bad_field(st, "dunning_policy.final_days", "greater than second_days, at most 3650");
+    if (fee < 0 || fee > 100000000) ltc_status_bad_field(st, "dunning_policy.fee_minor", "0 to 100000000");
+    if (bps < 0 || bps > 10000) ltc_status_bad_field(st, "dunning_policy.interest_bps", "0 to 10000");
+    if (st->code != LTC_OK) return -1;
+    const char *p[] = {ltc_sql_i64(c, reminder), ltc_sql_i64(c, second), ltc_sql_i64(c, final_),
+                       ltc_sql_i64(c, fee),      ltc_sql_i64(c, bps),    act360 ? "ACT_360" : "ACT_365",
                        dtc_principal(c)};
     if (!ltc_call_query(c, st, SQL_POLICY_UPDATE, 7, p)) return -1;
     Ltc__Dtc__V1__UpdateDunningPolicyResponse *resp =

@@ -97,6 +97,7 @@ static const char SQL_ACCOUNT_SHIPPED[] =
 
 static void check_snapshot(const Ltc__Type__V1__CustomerSnapshot *s, const char *field, int required,
                            char id[LTC_UUID_LEN + 1], ltc_call *c, ltc_status *st);
+static void check_time(const Google__Protobuf__Timestamp *t, const char *field, ltc_status *st);
 
 /* --- AcceptDelivery ----------------------------------------------------------------------------------------------- */
 
@@ -142,6 +143,7 @@ static int validate_delivery(ltc_call *c, const Ltc__Dtc__V1__AcceptDeliveryRequ
             ltc_status_bad_field(st, "accepted_amount", "exceeds order_total");
     }
     check_terms(c, req, d, st);
+    check_time(req->accept_time, "accept_time", st);
     return st->code == LTC_OK ? 0 : -1;
 }
 
@@ -392,7 +394,8 @@ int dtc_accept_delivery(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     if (!ltc_call_query(c, st, SQL_ACCOUNT_UPDATE, 3, up)) return -1;
 
     dtc_invoice_list raised = {0};
-    if (dtc_bill_account(c, st, d.order, "ACCEPTANCE", d.shipment, NULL, &raised) != 0) return -1;
+    if (dtc_bill_account(c, st, d.order, "ACCEPTANCE", d.shipment, dtc_date_of(c, req->accept_time), &raised) != 0)
+        return -1;
     Ltc__Dtc__V1__AcceptDeliveryResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__AcceptDeliveryResponse, LTC__DTC__V1__ACCEPT_DELIVERY_RESPONSE__INIT);
     resp->invoices = ltc_call_alloc(c, sizeof(char *) * DTC_MAX_TERMS);

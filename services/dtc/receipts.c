@@ -98,8 +98,9 @@ static const char SQL_OPEN_INVOICES[] =
     "WHERE a.customer_id = $1::uuid AND i.currency = $2 AND i.state IN ('UNPAID', 'PARTLY_PAID') AND a.state = 'OPEN' "
     "AND ($3::uuid IS NULL OR i.account_id = $3::uuid) ORDER BY i.due_date, i.seq";
 /* advance receipts of an order with cash left, oldest first */
+/* $3: the invoice's date; an advance is applied on the later of it and the receipt's value date */
 static const char SQL_ADVANCES[] =
-    "SELECT id::text, unapplied_minor FROM receipts WHERE account_id = $1 AND currency = $2 AND state = 'RECEIVED' "
+    "SELECT id::text, unapplied_minor, to_char(greatest(value_date, $3::date), 'YYYY-MM-DD') FROM receipts WHERE account_id = $1 AND currency = $2 AND state = 'RECEIVED' "
     "AND unapplied_minor > 0 ORDER BY seq FOR UPDATE";
 static const char SQL_ACCOUNT_OF_CUSTOMER[] =
     "SELECT coalesce(customer_id::text, ''), currency, state FROM order_accounts WHERE id = $1 FOR UPDATE";
@@ -293,7 +294,10 @@ int dtc_apply_advances(ltc_call *c, ltc_status *st, const char *invoice) {
     const char *account = ltc_call_strdup(c, ltc_pg_str(info, 0, 0)), *currency = ltc_pg_str(info, 0, 2);
     const char *deal = ltc_call_strdup(c, ltc_pg_str(info, 0, 3));
     const char *cur = ltc_call_strdup(c, currency);
-    PGresult *rs = ltc_call_query(c, st, SQL_ADVANCES, 2, (const char *[]){account, cur});
+    PGresult *d =
+        ltc_call_query(c, st, "SELECT invoice_date::text FROM invoices WHERE id = $1", 1, (const char *[]){invoice});
+    if (!d) return -1;
+    PGresult *rs = ltc_call_query(c, st, SQL_ADVANCES, 3, (const char *[]){account, cur, ltc_pg_str(d, 0, 0)});
     if (!rs) return -1;
     for (int i = 0; i < PQntuples(rs); i++) {
         PGresult *il = ltc_call_query(c, st, SQL_INVOICE_LOCK, 1, (const char *[]){invoice});
@@ -301,7 +305,8 @@ int dtc_apply_advances(ltc_call *c, ltc_status *st, const char *invoice) {
         int64_t open = ltc_pg_i64(il, 0, 1) - ltc_pg_i64(il, 0, 2), cash = ltc_pg_i64(rs, i, 1);
         if (open <= 0) break;
         int64_t amt = open < cash ? open : cash;
-        if (allocate(c, st, ltc_pg_str(rs, i, 0), invoice, account, deal, cur, amt, "ADVANCE", NULL, "dtc", NULL) != 0)
+        if (allocate(c, st, ltc_pg_str(rs, i, 0), invoice, account, deal, cur, amt, "ADVANCE", ltc_pg_str(rs, i, 2),
+                     "dtc", NULL) != 0)
             return -1;
     }
     return 0;

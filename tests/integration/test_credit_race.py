@@ -244,7 +244,7 @@ class CreditIntake(unittest.TestCase):
         self.assertEqual(lc.error_details(err.exception).error_info.reason, "HOLD_IS_AUTOMATIC")
         # paying it releases the hold in the payment's transaction
         self.pub.RecordPayment(dtc.RecordPaymentRequest(payment=dtc.Payment(invoice=inv[0], amount=money(50_000),
-                                                                            reference="race"),
+                                                                            reference=f"race-{uuid.uuid4()}"),
                                                         request_id=lc.new_id()),
                                metadata=as_user(FIN1), timeout=10)
         n = h.sql_int("SELECT count(*) FROM dtc.credit_holds WHERE customer_id = :'c' AND state = 'ACTIVE'", c=cid)

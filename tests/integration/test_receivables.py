@@ -101,11 +101,13 @@ class Receivables(h.StackTestCase):
             lines=[dtc.ReturnLine(product=f"products/{uuid.uuid4()}", sku="SKU-1", quantity=1,
                                   unit_price=money(amount))])).credit_note
 
-    def accept(self, f, snap, amount, fully=False, shipment=None):
-        r = self.intake.dtc.AcceptDelivery(dtc.AcceptDeliveryRequest(
+    def accept(self, f, snap, amount, fully=False, shipment=None, on=None):
+        req = dtc.AcceptDeliveryRequest(
             handoff_id=lc.new_id(), shipment=shipment or f"shipments/{uuid.uuid4()}", customer_name=snap.legal_name,
-            accepted_amount=money(amount), order_fully_accepted=fully, customer=snap, **f))
-        return list(r.invoices)
+            accepted_amount=money(amount), order_fully_accepted=fully, customer=snap, **f)
+        if on:
+            req.accept_time.CopyFrom(_ts(epoch(on)))
+        return list(self.intake.dtc.AcceptDelivery(req).invoices)
 
     def invoices(self, f):
         return list(self.stubs.dtc.ListInvoices(dtc.ListInvoicesRequest(order=f["order"], page_size=500)).invoices)
@@ -527,6 +529,58 @@ class Receivables(h.StackTestCase):
             before.name = ""
             self.stubs.dtc.UpdateDunningPolicy(dtc.UpdateDunningPolicyRequest(dunning_policy=before,
                                                                               request_id=lc.new_id()))
+
+    # --- the worked example of docs/receivables.md --------------------------------------------------------------
+
+    def test_worked_example(self):
+        snap = self.customer("Alpha")
+        f = self.place(snap, 100_000_00, [("PAYMENT_TERM_KIND_ADVANCE", 3000, 10),
+                                          ("PAYMENT_TERM_KIND_ON_ACCEPTANCE", 6000, 30),
+                                          ("PAYMENT_TERM_KIND_RETENTION", 1000, 365)], place_time=epoch("2026-01-05"))
+        a = self.invoices(f)[0]
+        self.assertEqual((minor(a.amount), a.due_date), (30_000_00, day("2026-01-15")))
+        r1 = self.receipt(snap, 35_000_00, order=f["order"], value_date="2026-01-08").receipt
+        self.assertEqual((minor(r1.applied_amount), minor(r1.unapplied_amount)), (30_000_00, 5_000_00))
+        b = self.invoice(self.accept(f, snap, 40_000_00, on="2026-02-10")[0])
+        self.assertEqual((minor(b.amount), minor(b.open_amount), b.due_date), (24_000_00, 19_000_00, day("2026-03-12")))
+        c, d = sorted((self.invoice(n) for n in self.accept(f, snap, 60_000_00, fully=True, on="2026-03-20")),
+                      key=lambda i: i.term_kind)
+        self.assertEqual((c.term_kind, minor(c.amount), c.due_date),
+                         (K.PAYMENT_TERM_KIND_ON_ACCEPTANCE, 36_000_00, day("2026-04-19")))
+        self.assertEqual((d.term_kind, minor(d.amount), d.due_date),
+                         (K.PAYMENT_TERM_KIND_RETENTION, 10_000_00, day("2027-03-20")))
+
+        def aging(iso):
+            r = self.stubs.dtc.GetAgingReport(dtc.GetAgingReportRequest(as_of_date=day(iso), customer=snap.customer))
+            row = r.rows[0]
+            self.assertEqual(minor(r.totals[0].total), minor(r.open_receivables[0]))
+            return [minor(row.not_due)] + [minor(x) for x in row.past_due] + [minor(row.total)]
+
+        def dun(iso):
+            r = self.stubs.dtc.RunDunning(dtc.RunDunningRequest(as_of_date=day(iso), request_id=lc.new_id()))
+            names = {b.name: "B", c.name: "C", d.name: "D"}
+            return sorted((names[n.invoice], n.level, n.days_overdue) for n in r.notices if n.invoice in names)
+
+        self.assertEqual(dun("2026-05-01"), [("B", dtc.DUNNING_LEVEL_FINAL, 50), ("C", dtc.DUNNING_LEVEL_REMINDER, 12)])
+        self.assertEqual(dun("2026-05-01"), [])
+        self.assertEqual(dun("2026-05-10"), [("C", dtc.DUNNING_LEVEL_SECOND, 21)])
+        r2 = self.receipt(snap, 60_000_00, value_date="2026-05-20").receipt
+        wrong = self.apply(r2.name, [(d.name, 10_000_00)], date=day("2026-05-20")).allocations[0]
+        rev = dtc.ReverseAllocationRequest(name=wrong.name, reason="retention not due yet", request_id=lc.new_id())
+        rev.reverse_date.CopyFrom(day("2026-05-20"))
+        self.stubs.dtc.ReverseAllocation(rev)
+        out = self.apply(r2.name, [(b.name, 19_000_00), (c.name, 36_000_00)], date=day("2026-05-20"))
+        self.assertEqual(minor(out.receipt.unapplied_amount), 5_000_00)
+        self.assertEqual(dun("2026-05-21"), [])
+        self.assertEqual(aging("2026-03-01"), [19_000_00, 0, 0, 0, 0, 19_000_00])
+        self.assertEqual(aging("2026-05-01"), [10_000_00, 36_000_00, 19_000_00, 0, 0, 65_000_00])
+        self.assertEqual(aging("2026-06-01"), [10_000_00, 0, 0, 0, 0, 10_000_00])
+        invs = self.invoices(f)
+        self.assertEqual((sum(minor(i.amount) for i in invs), sum(minor(i.paid_amount) for i in invs),
+                          sum(minor(i.open_amount) for i in invs), sum(minor(i.credited_amount) for i in invs)),
+                         (100_000_00, 90_000_00, 10_000_00, 0))
+        for rc in self.stubs.dtc.ListReceipts(dtc.ListReceiptsRequest(customer=snap.customer)).receipts:
+            self.assertConserved(rc)
 
 
 if __name__ == "__main__":
