@@ -139,6 +139,10 @@ typedef struct dtc_invoice_list {
  * the new ids to `out` (may be NULL). 0 or -1. */
 int dtc_bill_account(ltc_call *c, ltc_status *st, const char *account, const char *event, const char *shipment,
                      const char *date, dtc_invoice_list *out);
+int dtc_run_billing(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_release_retention(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_billing_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_update_billing_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 /* "YYYY-MM-DD" (UTC) of a Timestamp, NULL when absent. */
 const char *dtc_date_of(ltc_call *c, const Google__Protobuf__Timestamp *t);
 

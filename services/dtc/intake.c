@@ -81,8 +81,10 @@ static const char SQL_DELIVERY_FIND[] = "SELECT account_id::text FROM deliveries
 static const char SQL_DELIVERY_INSERT[] =
     "INSERT INTO deliveries (id, account_id, shipment_id, handoff_id, currency, accepted_minor, fully_accepted) "
     "VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::boolean)";
+/* $4: the acceptance's business date (NULL: today), the start of the retention period once fully accepted */
 static const char SQL_ACCOUNT_UPDATE[] =
-    "UPDATE order_accounts SET accepted_minor = $2::bigint, fully_accepted = $3::boolean, update_time = now() "
+    "UPDATE order_accounts SET accepted_minor = $2::bigint, fully_accepted = $3::boolean, fully_accepted_date = "
+    "CASE WHEN $3::boolean THEN coalesce(fully_accepted_date, $4::date, current_date) END, update_time = now() "
     "WHERE id = $1";
 static const char SQL_SHIPMENT_FIND[] = "SELECT account_id::text FROM shipments WHERE shipment_id = $1";
 static const char SQL_SHIPMENT_INSERT[] =
@@ -390,8 +392,9 @@ int dtc_accept_delivery(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
                            d.shipment);
         return -1;
     }
-    const char *up[] = {d.order, ltc_sql_i64(c, accepted_cum), fully ? "true" : "false"};
-    if (!ltc_call_query(c, st, SQL_ACCOUNT_UPDATE, 3, up)) return -1;
+    const char *up[] = {d.order, ltc_sql_i64(c, accepted_cum), fully ? "true" : "false",
+                        dtc_date_of(c, req->accept_time)};
+    if (!ltc_call_query(c, st, SQL_ACCOUNT_UPDATE, 4, up)) return -1;
 
     dtc_invoice_list raised = {0};
     if (dtc_bill_account(c, st, d.order, "ACCEPTANCE", d.shipment, dtc_date_of(c, req->accept_time), &raised) != 0)

@@ -42,6 +42,10 @@ static const ltc_method METHODS[] = {
     LTC_READ(DTC_SVC, ListDunningNotices, dtc_list_dunning_notices, NULL),
     LTC_READ(DTC_SVC, GetDunningPolicy, dtc_get_dunning_policy, NULL),
     LTC_WRITE(DTC_SVC, UpdateDunningPolicy, dtc_update_dunning_policy, NULL),
+    LTC_WRITE(DTC_SVC, RunBilling, dtc_run_billing, NULL),
+    LTC_WRITE(DTC_SVC, ReleaseRetention, dtc_release_retention, NULL),
+    LTC_READ(DTC_SVC, GetBillingPolicy, dtc_get_billing_policy, NULL),
+    LTC_WRITE(DTC_SVC, UpdateBillingPolicy, dtc_update_billing_policy, NULL),
     LTC_HANDOFF(DTC_INTAKE, AcceptDelivery, dtc_accept_delivery, "otd"),
     /* credit (docs/credit.md); sales owners are checked by the handlers (NOT_ACCOUNT_OWNER) */
     LTC_READ(DTC_SVC, GetCreditAccount, dtc_get_credit_account, NULL),

@@ -75,7 +75,7 @@ int dtc_bill_terms(int64_t order_total, const int32_t *bps, const int *kinds, in
                 else if (order_total > 0 && ltc_muldiv(totals[i], p->accepted, order_total, &target) != 0)
                     return -1;
                 break;
-            case DTC_TERM_RETENTION: target = full_acc ? totals[i] : 0; break;
+            case DTC_TERM_RETENTION: target = full_acc && !(p->retention_held & (1u << i)) ? totals[i] : 0; break;
             default: return -1;
         }
         if (invoiced_so_far[i] < 0 || invoiced_so_far[i] > totals[i]) return -1;

@@ -37,6 +37,8 @@ typedef struct dtc_bill_progress {
     int fully_shipped;  /* every line shipped (or shipped == order_total) */
     int64_t accepted;   /* value accepted so far (AcceptDelivery) */
     int fully_accepted; /* the whole order accepted (or accepted == order_total) */
+    /* bit i set: term i (a RETENTION term) is held until its retention period ends (billing policy AT_PERIOD_END) */
+    uint32_t retention_held;
 } dtc_bill_progress;
 
 /* The invoice amount of each term after an event, each term billed by its own event: amount_out[i] =
@@ -45,7 +47,7 @@ typedef struct dtc_bill_progress {
  *   ON_DELIVERY    the term's total when fully shipped or fully accepted, else
  *                  floor(total_i * max(shipped, accepted) / order_total) (acceptance implies delivery);
  *   ON_ACCEPTANCE  the term's total when fully accepted, else floor(total_i * accepted / order_total);
- *   RETENTION      the term's total when fully accepted, else 0.
+ *   RETENTION      the term's total when fully accepted and not held (retention_held), else 0.
  * Targets are cumulative and only grow, so a partial event bills its share and the last one takes the rest: the
  * invoices of a term add up to the term's total exactly. Requires 0 <= shipped, accepted <= order_total and
  * 0 <= invoiced_so_far[i] <= total_i, kinds 1..4. 0, or -1 on bad input (amount_out then unspecified). */

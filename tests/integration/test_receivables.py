@@ -10,6 +10,7 @@ import unittest
 import uuid
 
 import grpc
+from google.protobuf import field_mask_pb2
 
 import harness as h
 import ltc_client as lc
@@ -581,6 +582,48 @@ class Receivables(h.StackTestCase):
                          (100_000_00, 90_000_00, 10_000_00, 0))
         for rc in self.stubs.dtc.ListReceipts(dtc.ListReceiptsRequest(customer=snap.customer)).receipts:
             self.assertConserved(rc)
+
+    def test_retention_billed_when_its_period_ends_or_released(self):
+        before = self.stubs.dtc.GetBillingPolicy(dtc.GetBillingPolicyRequest(name="billingPolicy")).billing_policy
+        self.assertEqual(before.retention_billing, dtc.RETENTION_BILLING_AT_FINAL_ACCEPTANCE)   # the default
+        mode = lambda m: self.stubs.dtc.UpdateBillingPolicy(dtc.UpdateBillingPolicyRequest(
+            billing_policy=dtc.BillingPolicy(retention_billing=m),
+            update_mask=field_mask_pb2.FieldMask(paths=["retention_billing"]), request_id=lc.new_id())).billing_policy
+        self.assertEqual(mode(dtc.RETENTION_BILLING_AT_PERIOD_END).retention_billing,
+                         dtc.RETENTION_BILLING_AT_PERIOD_END)
+        try:
+            snap = self.customer()
+            terms = [("PAYMENT_TERM_KIND_ON_ACCEPTANCE", 9000, 30), ("PAYMENT_TERM_KIND_RETENTION", 1000, 180)]
+            f = self.place(snap, 1_000_00, terms, place_time=epoch("2026-01-05"))
+            g = self.place(snap, 2_000_00, terms, place_time=epoch("2026-01-05"))
+            d = h.expect_error(lambda: self.stubs.dtc.ReleaseRetention(dtc.ReleaseRetentionRequest(
+                order=g["order"], reason="early", request_id=lc.new_id())), grpc.StatusCode.FAILED_PRECONDITION)
+            self.assertDetails(d, reason="ORDER_NOT_FULLY_ACCEPTED")
+            raised = self.accept(f, snap, 1_000_00, fully=True, on="2026-02-01")   # retention held: 180 days
+            self.assertEqual([self.invoice(n).term_kind for n in raised], [K.PAYMENT_TERM_KIND_ON_ACCEPTANCE])
+            self.accept(g, snap, 2_000_00, fully=True, on="2026-02-01")
+
+            def run(iso):
+                r = self.stubs.dtc.RunBilling(dtc.RunBillingRequest(as_of_date=day(iso), request_id=lc.new_id()))
+                mine = {i.name for i in self.invoices(f)} | {i.name for i in self.invoices(g)}
+                return [self.invoice(n) for n in r.invoices if n in mine]
+
+            self.assertEqual(run("2026-07-30"), [])   # 179 days after final acceptance
+            # finance releases g's retention early: invoiced now, dated the release, due at once
+            rel = dtc.ReleaseRetentionRequest(order=g["order"], reason="warranty waived", request_id=lc.new_id())
+            rel.release_date.CopyFrom(day("2026-03-01"))
+            out = self.stubs.dtc.ReleaseRetention(rel)
+            inv = self.invoice(out.invoices[0])
+            self.assertEqual((inv.term_kind, minor(inv.amount), inv.billing_event, inv.invoice_date, inv.due_date),
+                             (K.PAYMENT_TERM_KIND_RETENTION, 200_00, dtc.BILLING_EVENT_RETENTION_DUE,
+                              day("2026-03-01"), day("2026-03-01")))
+            got = run("2026-07-31")   # the 180th day: f's retention
+            self.assertEqual([(i.name in {x.name for x in self.invoices(f)}, minor(i.amount), i.invoice_date)
+                              for i in got], [(True, 100_00, day("2026-07-31"))])
+            self.assertEqual(run("2026-08-31"), [])   # once
+            self.assertEqual(sum(minor(i.amount) for i in self.invoices(f)), 1_000_00)
+        finally:
+            mode(dtc.RETENTION_BILLING_AT_FINAL_ACCEPTANCE)
 
 
 if __name__ == "__main__":

@@ -142,6 +142,15 @@ static void test_bill_terms_by_event(void **state) {
     assert_int_equal(dtc_bill_terms(100000, bps, kinds, 3, &p, inv, a), 0);
     assert_int_equal(a[1], 36000);
     assert_int_equal(a[2], 10000);
+    /* the retention held until its period ends (AT_PERIOD_END): nothing now, the whole share once released */
+    p.retention_held = 1u << 2;
+    assert_int_equal(dtc_bill_terms(100000, bps, kinds, 3, &p, inv, a), 0);
+    assert_int_equal(a[2], 0);
+    assert_int_equal(a[1], 36000);
+    p.retention_held = 1u << 1; /* only RETENTION terms are ever held */
+    assert_int_equal(dtc_bill_terms(100000, bps, kinds, 3, &p, inv, a), 0);
+    assert_int_equal(a[1], 36000);
+    assert_int_equal(a[2], 10000);
 }
 
 static void test_bill_terms_on_delivery_and_catch_up(void **state) {
