@@ -66,6 +66,9 @@ static const char SQL_REFUND_INSERT[] =
 #define ALLOC_COLS                                                                                                                                                                                             \
     "id::text, receipt_id::text, invoice_id::text, currency, amount_minor, method, " LTC_SQL_DATE("apply_date") ", applied_by, state, coalesce(reverse_reason, ''), coalesce(reversed_by, ''), " LTC_SQL_DATE( \
         "reverse_date") ", " LTC_SQL_MICROS("create_time") ", account_id::text"
+static const char SQL_REFUNDS_OF_RECEIPT[] =
+    "SELECT id::text, currency, amount_minor, " LTC_SQL_DATE("refund_date") ", reason, refunded_by, " LTC_SQL_MICROS(
+        "create_time") " FROM refunds WHERE receipt_id = $1 ORDER BY seq";
 static const char SQL_ALLOCS_OF_RECEIPT[] = "SELECT " ALLOC_COLS " FROM allocations WHERE receipt_id = $1 ORDER BY seq";
 static const char SQL_ALLOC_GET[] = "SELECT " ALLOC_COLS " FROM allocations WHERE id = $1";
 static const char SQL_ALLOC_LOCK[] = "SELECT state, amount_minor FROM allocations WHERE id = $1 FOR UPDATE";
@@ -150,6 +153,20 @@ static int receipt_from_row(ltc_call *c, ltc_status *st, const PGresult *r, int 
     int n = PQntuples(a);
     x->allocations = ltc_call_alloc(c, sizeof(Ltc__Dtc__V1__Allocation *) * (size_t)(n > 0 ? n : 1));
     for (int k = 0; k < n; k++) x->allocations[x->n_allocations++] = alloc_from_row(c, a, k);
+    PGresult *f = ltc_call_query(c, st, SQL_REFUNDS_OF_RECEIPT, 1, p);
+    if (!f) return -1;
+    n = PQntuples(f);
+    x->refunds = ltc_call_alloc(c, sizeof(Ltc__Dtc__V1__Refund *) * (size_t)(n > 0 ? n : 1));
+    for (int k = 0; k < n; k++) {
+        Ltc__Dtc__V1__Refund *rf = LTC_NEW(c, Ltc__Dtc__V1__Refund, LTC__DTC__V1__REFUND__INIT);
+        rf->name = ltc_call_printf(c, "refunds/%s", ltc_pg_str(f, k, 0));
+        rf->amount = ltc_money_msg(c, ltc_pg_str(f, k, 1), ltc_pg_i64(f, k, 2));
+        rf->refund_date = ltc_date_from_pg(c, f, k, 3);
+        rf->reason = ltc_call_strdup(c, ltc_pg_str(f, k, 4));
+        rf->refunded_by = ltc_call_strdup(c, ltc_pg_str(f, k, 5));
+        rf->create_time = ltc_ts_from_pg(c, f, k, 6);
+        x->refunds[x->n_refunds++] = rf;
+    }
     *out = x;
     return 0;
 }

@@ -289,6 +289,7 @@ class Receivables(h.StackTestCase):
                                                                    reason="over-receipt returned",
                                                                    request_id=lc.new_id())).receipt
         self.assertEqual((minor(rf.refunded_amount), minor(rf.unapplied_amount)), (50_00, 0))
+        self.assertEqual([(minor(x.amount), x.reason) for x in rf.refunds], [(50_00, "over-receipt returned")])
         self.assertConserved(rf)
         # a closed order's payments are final
         d = h.expect_error(lambda: self.stubs.dtc.ReverseAllocation(dtc.ReverseAllocationRequest(
