@@ -1,10 +1,13 @@
 /* services/dtc/accounts.c - order accounts (opened by BTO's AcceptOrderPlaced or OTD's first AcceptDelivery,
  * intake.c): the account loader, GetOrderAccount, and the closure of an account once it is fully accepted, invoiced
  * and paid (its hand-offs back to BTO and LTB are built in handoffs.c). Life cycle: OPEN -> CLOSED. */
+#include <stdio.h>
 #include <string.h>
 
 #include "dtc.h"
 #include "ltc/ids.h"
+#include "ltc/milestone.h"
+#include "ltc/type/v1/milestone.pb-c.h"
 #include "ltc/money.h"
 #include "ltc/proto.h"
 
@@ -13,9 +16,9 @@
 static const char SQL_ACCOUNT_CLOSE[] =
     "UPDATE order_accounts a SET state = 'CLOSED', close_time = now(), update_time = now() "
     "WHERE a.id = $1 AND a.state = 'OPEN' AND a.fully_accepted AND a.invoiced_minor = a.order_total_minor "
-    "AND a.paid_minor = a.invoiced_minor "
-    "AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = a.id AND i.state <> 'PAID') "
-    "RETURNING contract_id::text";
+    "AND a.paid_minor + a.credited_minor = a.invoiced_minor "
+    "AND NOT EXISTS (SELECT 1 FROM invoices i WHERE i.account_id = a.id AND i.state NOT IN ('PAID', 'CREDITED')) "
+    "RETURNING contract_id::text, deal_id::text, currency, paid_minor";
 static const char SQL_CLOSURE_ORDER[] =
     "INSERT INTO closures (id, kind, account_id, contract_id, deal_id, currency, collected_minor, close_time) "
     "SELECT $1, 'ORDER', id, contract_id, deal_id, currency, paid_minor, close_time FROM order_accounts "
@@ -41,7 +44,7 @@ static const char SQL_ACCOUNT_GET[] =
     "SELECT id::text, contract_id::text, deal_id::text, customer_name, account_owner, solution_owner, "
     "fulfilment_owner, currency, order_total_minor, accepted_minor, invoiced_minor, paid_minor, state, " LTC_SQL_MICROS(
         "close_time") ", " LTC_SQL_MICROS("create_time") ", " ACCOUNT_CUSTOMER_COLS
-                                                         " FROM order_accounts WHERE id = $1";
+                                                         ", credited_minor, shipped_minor FROM order_accounts WHERE id = $1";
 
 /* --- loader --------------------------------------------------------------------------------------------------- */
 
@@ -66,6 +69,8 @@ int dtc_load_account(ltc_call *c, ltc_status *st, const char *account_id, Ltc__D
     a->accepted_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 9));
     a->invoiced_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 10));
     a->paid_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 11));
+    a->credited_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 20));
+    a->shipped_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, 0, 21));
     a->state = (Ltc__Dtc__V1__OrderAccountState)ltc_enum_from_db(&ltc__dtc__v1__order_account_state__descriptor,
                                                                  "ORDER_ACCOUNT_STATE_", ltc_pg_str(r, 0, 12));
     a->close_time = ltc_ts_from_pg(c, r, 0, 13);
@@ -109,6 +114,17 @@ int dtc_close_account_if_settled(ltc_call *c, ltc_status *st, const char *accoun
     if (!ltc_call_query(c, st, SQL_CLOSURE_CONTRACT, 2, op)) return -1;
 
     if (dtc_handoff_closure(c, st, account_id) != 0) return -1;
+    ltc_money collected;
+    snprintf(collected.currency, sizeof collected.currency, "%s", ltc_pg_str(r, 0, 2));
+    collected.minor = ltc_pg_i64(r, 0, 3);
+    ltc_milestone ms = {.deal_id = ltc_pg_str(r, 0, 1),
+                        .stage = LTC__TYPE__V1__MILESTONE_STAGE__MILESTONE_STAGE_DTC,
+                        .kind = LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_ORDER_CLOSED,
+                        .record = ltc_call_printf(c, "orders/%s", account_id),
+                        .actor = "dtc",
+                        .amount = &collected,
+                        .detail = "delivered, accepted, invoiced and paid"};
+    if (ltc_milestone_put(c, st, &ms) != 0) return -1;
     *closed = 1;
     return 0;
 }

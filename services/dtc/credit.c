@@ -36,7 +36,7 @@ static const char SQL_POLICY_GET[] =
 /* Exposure per currency of customer $1: the OPEN order accounts (without account $2) and the live reservations
  * (without reference $3), with the limit; only currency $4 when given. */
 static const char SQL_EXPOSURE[] =
-    "WITH a AS (SELECT currency::text AS currency, sum(invoiced_minor - paid_minor) AS r,"
+    "WITH a AS (SELECT currency::text AS currency, sum(invoiced_minor - paid_minor - credited_minor) AS r,"
     "   sum(greatest(accepted_minor - invoiced_minor, 0)) AS ani,"
     "   sum(order_total_minor - greatest(accepted_minor, invoiced_minor)) AS oo"
     "   FROM order_accounts WHERE customer_id = $1 AND state = 'OPEN' AND ($2::uuid IS NULL OR id <> $2::uuid)"
@@ -64,7 +64,7 @@ static const char SQL_OVERDUE[] =
     "SELECT coalesce(max(coalesce($2::date, current_date) - i.due_date), 0)::integer,"
     " (array_agg(i.id::text ORDER BY i.due_date, i.seq))[1]"
     " FROM invoices i JOIN order_accounts a ON a.id = i.account_id"
-    " WHERE a.customer_id = $1 AND i.state <> 'PAID' AND i.due_date < coalesce($2::date, current_date)";
+    " WHERE a.customer_id = $1 AND i.state IN ('UNPAID', 'PARTLY_PAID') AND i.due_date < coalesce($2::date, current_date)";
 static const char SQL_AUTO_HOLDS[] =
     "SELECT id::text, kind FROM credit_holds WHERE customer_id = $1 AND state = 'ACTIVE' AND kind <> 'MANUAL'";
 static const char SQL_HOLD_PLACE_AUTO[] =

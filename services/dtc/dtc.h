@@ -125,6 +125,89 @@ const char *dtc_principal(ltc_call *c);
 /* The credit account `customer` (not locked) with its limits and active holds. 0 or -1 (CREDIT_ACCOUNT_NOT_FOUND). */
 int dtc_load_credit_account(ltc_call *c, ltc_status *st, const char *customer, Ltc__Dtc__V1__CreditAccount **out);
 
+/* --- billing (billing.c): invoices raised by each term's own event ----------------------------------------------- */
+
+/* The invoices one call raised (their UUIDs). */
+typedef struct dtc_invoice_list {
+    int n;
+    char ids[DTC_MAX_TERMS][LTC_UUID_LEN + 1];
+} dtc_invoice_list;
+/* Raises the invoices the terms of the locked account `account` have earned with its current progress
+ * (dtc_bill_terms): each dated `date` ("YYYY-MM-DD", NULL: today), due its term's due days later, raised by `event`
+ * ("ORDER_PLACED" with shipment NULL, "SHIPMENT" or "ACCEPTANCE" with the shipment's UUID); adds them to the terms
+ * and the account, queues an INVOICED milestone for each and applies the order's advance receipts to them. Appends
+ * the new ids to `out` (may be NULL). 0 or -1. */
+int dtc_bill_account(ltc_call *c, ltc_status *st, const char *account, const char *event, const char *shipment,
+                     const char *date, dtc_invoice_list *out);
+int dtc_run_billing(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_release_retention(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_billing_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_update_billing_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+/* "YYYY-MM-DD" (UTC) of a Timestamp, NULL when absent. */
+const char *dtc_date_of(ltc_call *c, const Google__Protobuf__Timestamp *t);
+
+/* --- receipts and cash application (receipts.c) ------------------------------------------------------------------- */
+
+/* Applies the unapplied cash of the advance receipts of the new invoice's order to it, oldest receipt first
+ * (allocations of method ADVANCE). The customer and the order account are locked by the caller. 0 or -1. */
+int dtc_apply_advances(ltc_call *c, ltc_status *st, const char *invoice);
+
+/* v1's RecordPayment as a receipt (origin PAYMENT) applied to its invoice (payments.c -> receipts.c). */
+typedef struct dtc_payment_in {
+    const char *invoice, *account, *customer; /* UUIDs; customer "" for an account without one */
+    const char *currency, *bank_account, *reference, *request_id;
+    int64_t amount;
+} dtc_payment_in;
+/* The receipt an earlier RecordPayment recorded with the same bank account and reference: *found = 1 and its id
+ * when the facts match (payer, amount, currency, the same invoice), ALREADY_EXISTS DUPLICATE_BANK_REFERENCE when they
+ * differ, *found = 0 when the reference is new (or empty). */
+int dtc_payment_replay(ltc_call *c, ltc_status *st, const dtc_payment_in *p, char receipt_out[LTC_UUID_LEN + 1],
+                       int *found);
+/* Records the receipt and its allocation (locks held, the amount checked by the caller). */
+int dtc_payment_record(ltc_call *c, ltc_status *st, const dtc_payment_in *p, char receipt_out[LTC_UUID_LEN + 1]);
+/* Reverses the ACTIVE allocation `alloc` with a reason and business date (NULL: today): its receipt's cash is
+ * unapplied again, the invoice's and the account's paid amounts drop. The customer and the receipt are locked by the
+ * caller; the order account and the invoice are locked here. FAILED_PRECONDITION ALLOCATION_ALREADY_REVERSED,
+ * ORDER_ACCOUNT_CLOSED (a closed order's payments are final). */
+int dtc_reverse_locked(ltc_call *c, ltc_status *st, const char *alloc, const char *reason, const char *date,
+                       const char *by);
+
+/* --- credit notes (creditnotes.c) ---------------------------------------------------------------------------------- */
+
+/* What a credit note credits and why. */
+typedef struct dtc_credit_in {
+    const char *account;         /* the order account (locked by the caller, with its customer) */
+    const char *kind;            /* "RETURN", "CANCELLATION", "PRICE_CORRECTION" */
+    int64_t amount;              /* > 0, in the account's currency */
+    const char *first_invoice;   /* credited first (a correction: only this one); NULL: none */
+    const char *first_shipment;  /* a return: the shipment's invoices first; NULL: none */
+    const char *reason, *source; /* source: "returns/..", "orders/..", "invoices/.." */
+    const char *handoff_id;      /* NULL for finance's RPC */
+    const char *date;            /* "YYYY-MM-DD", NULL: today */
+} dtc_credit_in;
+/* Issues a credit note: the open amounts of the account's invoices are credited (first_invoice only, or
+ * first_shipment's invoices then the newest others), the rest becomes customer credit (a receipt of origin
+ * CREDIT_NOTE), a CREDIT_NOTE_ISSUED milestone goes to LTB and the account closes if that settled it. Writes the
+ * note's id. 0 or -1. */
+int dtc_issue_credit(ltc_call *c, ltc_status *st, const dtc_credit_in *in, char id_out[LTC_UUID_LEN + 1]);
+int dtc_issue_credit_note(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_credit_note(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_list_credit_notes(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+/* aging.c */
+int dtc_set_invoice_dispute(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_aging_report(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_run_dunning(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_list_dunning_notices(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_dunning_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_update_dunning_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_record_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_apply_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_reverse_allocation(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_bounce_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_refund_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_list_receipts(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
 /* The service's definition (service.c), run by main.c and driven by the fuzz targets. */
 #include "ltc/service.h"
 ltc_service_def dtc_service(void);

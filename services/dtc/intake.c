@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "dtc.h"
+#include "ltc/milestone.h"
+#include "ltc/type/v1/milestone.pb-c.h"
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
 
@@ -79,19 +81,25 @@ static const char SQL_DELIVERY_FIND[] = "SELECT account_id::text FROM deliveries
 static const char SQL_DELIVERY_INSERT[] =
     "INSERT INTO deliveries (id, account_id, shipment_id, handoff_id, currency, accepted_minor, fully_accepted) "
     "VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::boolean)";
-static const char SQL_INVOICE_INSERT[] =
-    "INSERT INTO invoices (id, account_id, shipment_id, term_position, term_kind, currency, amount_minor, "
-    "invoice_date, due_date) VALUES ($1, $2, $3, $4::integer, $5, $6, $7::bigint, current_date, "
-    "current_date + $8::integer)";
-static const char SQL_TERM_BILL[] =
-    "UPDATE account_terms SET invoiced_minor = invoiced_minor + $3::bigint, update_time = now() "
-    "WHERE account_id = $1 AND position = $2::integer";
+/* $4: the acceptance's business date (NULL: today), the start of the retention period once fully accepted */
 static const char SQL_ACCOUNT_UPDATE[] =
-    "UPDATE order_accounts SET accepted_minor = $2::bigint, invoiced_minor = invoiced_minor + $3::bigint, "
-    "fully_accepted = $4::boolean, update_time = now() WHERE id = $1";
+    "UPDATE order_accounts SET accepted_minor = $2::bigint, fully_accepted = $3::boolean, fully_accepted_date = "
+    "CASE WHEN $3::boolean THEN coalesce(fully_accepted_date, $4::date, current_date) END, update_time = now() "
+    "WHERE id = $1";
+static const char SQL_SHIPMENT_FIND[] = "SELECT account_id::text FROM shipments WHERE shipment_id = $1";
+static const char SQL_SHIPMENT_INSERT[] =
+    "INSERT INTO shipments (id, account_id, shipment_id, handoff_id, currency, amount_minor, fully_shipped, "
+    "ship_date) VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::boolean, coalesce($8::date, current_date))";
+static const char SQL_ACCOUNT_SHIP[] =
+    "SELECT contract_id::text, deal_id::text, currency, order_total_minor, shipped_minor, state FROM order_accounts "
+    "WHERE id = $1 FOR UPDATE";
+static const char SQL_ACCOUNT_SHIPPED[] =
+    "UPDATE order_accounts SET shipped_minor = $2::bigint, fully_shipped = fully_shipped OR $3::boolean, "
+    "update_time = now() WHERE id = $1";
 
 static void check_snapshot(const Ltc__Type__V1__CustomerSnapshot *s, const char *field, int required,
                            char id[LTC_UUID_LEN + 1], ltc_call *c, ltc_status *st);
+static void check_time(const Google__Protobuf__Timestamp *t, const char *field, ltc_status *st);
 
 /* --- AcceptDelivery ----------------------------------------------------------------------------------------------- */
 
@@ -137,6 +145,7 @@ static int validate_delivery(ltc_call *c, const Ltc__Dtc__V1__AcceptDeliveryRequ
             ltc_status_bad_field(st, "accepted_amount", "exceeds order_total");
     }
     check_terms(c, req, d, st);
+    check_time(req->accept_time, "accept_time", st);
     return st->code == LTC_OK ? 0 : -1;
 }
 
@@ -317,32 +326,6 @@ static int check_new_shipment(ltc_call *c, ltc_status *st, const char *shipment)
     return 0;
 }
 
-/* Raises one invoice per term with a non-zero amount and bills it on the term. Fills resp->invoices. */
-static int raise_invoices(ltc_call *c, ltc_status *st, const delivery_in *d, const stored_terms *terms,
-                          const int64_t *amounts, Ltc__Dtc__V1__AcceptDeliveryResponse *resp, int64_t *billed) {
-    resp->invoices = ltc_call_alloc(c, sizeof(char *) * (size_t)terms->n);
-    *billed = 0;
-    for (int i = 0; i < terms->n; i++) {
-        if (amounts[i] == 0) continue;
-        char id[LTC_UUID_LEN + 1];
-        ltc_uuid_new(id);
-        const char *p[] = {id,
-                           d->order,
-                           d->shipment,
-                           ltc_sql_i64(c, i),
-                           ltc_term_kind_to_db(terms->kind[i]),
-                           d->total.currency,
-                           ltc_sql_i64(c, amounts[i]),
-                           ltc_sql_i64(c, terms->due_days[i])};
-        if (!ltc_call_query(c, st, SQL_INVOICE_INSERT, 8, p)) return -1;
-        const char *bp[] = {d->order, ltc_sql_i64(c, i), ltc_sql_i64(c, amounts[i])};
-        if (!ltc_call_query(c, st, SQL_TERM_BILL, 3, bp)) return -1;
-        resp->invoices[resp->n_invoices++] = ltc_call_printf(c, "invoices/%s", id);
-        *billed += amounts[i]; /* amounts add up to at most order_total: no overflow */
-    }
-    return 0;
-}
-
 /* IntakeService/AcceptDelivery: OTD hands over a shipment the customer accepted. Opens the order account on the
  * order's first delivery, adds the accepted value and raises the invoices the payment terms now call for (see
  * dtc_split_invoices); a zero-value order closes at once when fully accepted.
@@ -394,10 +377,6 @@ int dtc_accept_delivery(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
                               (long long)ltc_pg_i64(acc, 0, 4));
     int fully = req->order_fully_accepted || accepted_cum == d.total.minor || ltc_pg_bool(acc, 0, 5);
 
-    int64_t amounts[DTC_MAX_TERMS];
-    if (dtc_split_invoices(d.total.minor, terms.bps, terms.n, accepted_cum, fully, terms.invoiced, amounts) != 0)
-        return ltc_status_set(st, LTC_INTERNAL, "ORDER_ACCOUNT_CORRUPT", "invoice split failed for order %s", d.order);
-
     char did[LTC_UUID_LEN + 1];
     ltc_uuid_new(did);
     const char *dp[] = {did,
@@ -413,13 +392,18 @@ int dtc_accept_delivery(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
                            d.shipment);
         return -1;
     }
+    const char *up[] = {d.order, ltc_sql_i64(c, accepted_cum), fully ? "true" : "false",
+                        dtc_date_of(c, req->accept_time)};
+    if (!ltc_call_query(c, st, SQL_ACCOUNT_UPDATE, 4, up)) return -1;
 
+    dtc_invoice_list raised = {0};
+    if (dtc_bill_account(c, st, d.order, "ACCEPTANCE", d.shipment, dtc_date_of(c, req->accept_time), &raised) != 0)
+        return -1;
     Ltc__Dtc__V1__AcceptDeliveryResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__AcceptDeliveryResponse, LTC__DTC__V1__ACCEPT_DELIVERY_RESPONSE__INIT);
-    int64_t billed;
-    if (raise_invoices(c, st, &d, &terms, amounts, resp, &billed) != 0) return -1;
-    const char *up[] = {d.order, ltc_sql_i64(c, accepted_cum), ltc_sql_i64(c, billed), fully ? "true" : "false"};
-    if (!ltc_call_query(c, st, SQL_ACCOUNT_UPDATE, 4, up)) return -1;
+    resp->invoices = ltc_call_alloc(c, sizeof(char *) * DTC_MAX_TERMS);
+    for (int i = 0; i < raised.n; i++)
+        resp->invoices[resp->n_invoices++] = ltc_call_printf(c, "invoices/%s", raised.ids[i]);
 
     int closed;
     if (dtc_close_account_if_settled(c, st, d.order, &closed) != 0) return -1;
@@ -496,6 +480,13 @@ int dtc_accept_order_placed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMes
     }
     const char *rp[] = {ltc_call_printf(c, "contracts/%s", contract), deal, locked};
     if (!ltc_call_query(c, st, SQL_RESERVATIONS_PLACED, 3, rp)) return -1;
+    /* the ADVANCE terms are billed now, dated the placement (an account a delivery opened first caught them up) */
+    const char *op[] = {order};
+    PGresult *acc = ltc_call_query(c, st, SQL_ACCOUNT_LOCK, 1, op);
+    if (!acc) return -1;
+    if (strcmp(ltc_pg_str(acc, 0, 6), "OPEN") == 0 &&
+        dtc_bill_account(c, st, order, "ORDER_PLACED", NULL, dtc_date_of(c, req->place_time), NULL) != 0)
+        return -1;
     if (reevaluate(c, st, locked, NULL) != 0) return -1;
 
     Ltc__Dtc__V1__AcceptOrderPlacedResponse *resp =
@@ -617,19 +608,240 @@ int dtc_accept_opportunity_closed(ltc_call *c, const ProtobufCMessage *m, Protob
     return 0;
 }
 
-/* --- OTD's order events: the receiving side is being built (#16); until then a hand-off waits parked ---------- */
+/* --- OTD's order events: cancellations and returns (credit notes, creditnotes.c) ------------------------------- */
 
+static const char SQL_CANCEL_LOCK[] =
+    "SELECT contract_id::text, deal_id::text, state, greatest(accepted_minor, shipped_minor), "
+    "(SELECT coalesce(sum(amount_minor), 0) FROM credit_notes n WHERE n.account_id = order_accounts.id "
+    " AND n.kind = 'RETURN')::bigint, currency FROM order_accounts WHERE id = $1 FOR UPDATE";
+static const char SQL_ACCOUNT_ALLOCATIONS[] =
+    "SELECT l.id::text, l.receipt_id::text FROM allocations l WHERE l.account_id = $1 AND l.state = 'ACTIVE' "
+    "ORDER BY l.receipt_id, l.seq";
+static const char SQL_RECEIPT_LOCK_ONLY[] = "SELECT 1 FROM receipts WHERE id = $1 FOR UPDATE";
+static const char SQL_ACCOUNT_OPEN_SUM[] =
+    "SELECT coalesce(sum(amount_minor - paid_minor - credited_minor), 0)::bigint FROM invoices "
+    "WHERE account_id = $1 AND state IN ('UNPAID', 'PARTLY_PAID')";
+static const char SQL_ACCOUNT_CANCEL[] =
+    "UPDATE order_accounts SET state = 'CANCELLED', cancel_time = coalesce(" LTC_SQL_TS_PARAM(
+        "$2") ", now()), cancel_reason = $3, update_time = now() WHERE id = $1";
+
+/* IntakeService/AcceptOrderCancelled: OTD cancelled an order. Nothing more is billed on it (its account is
+ * CANCELLED: shipments and deliveries are refused ORDER_ACCOUNT_CLOSED), the payments applied to its invoices are
+ * reversed (that cash is the customer's credit again, unapplied on its receipts: apply it elsewhere or refund it),
+ * every invoice's open amount is credited by one CANCELLATION credit note, and the order leaves the customer's
+ * exposure; an ORDER_CLOSED milestone goes to LTB. A second cancellation of the same order answers the same.
+ * Errors: INVALID_ARGUMENT (every bad field named); NOT_FOUND ORDER_ACCOUNT_NOT_FOUND (the placement has not reached
+ * DTC: the sender retries); FAILED_PRECONDITION ORDER_MISMATCH, ORDER_ACCOUNT_CLOSED (settled and closed already). */
 int dtc_accept_order_cancelled(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
-    (void)c, (void)m, (void)out;
-    return ltc_status_set(st, LTC_UNIMPLEMENTED, "NOT_IMPLEMENTED", "AcceptOrderCancelled is not implemented yet");
+    const Ltc__Dtc__V1__AcceptOrderCancelledRequest *req = (const void *)m;
+    char order[LTC_UUID_LEN + 1], contract[LTC_UUID_LEN + 1], deal[LTC_UUID_LEN + 1];
+    if (!ltc_uuid_valid(req->handoff_id)) ltc_status_bad_field(st, "handoff_id", "must be a UUID");
+    ltc_name_parse(req->order, "orders", "order", order, st);
+    ltc_name_parse(req->contract, "contracts", "contract", contract, st);
+    ltc_name_parse(req->deal, "deals", "deal", deal, st);
+    ltc_check_text(req->reason, "reason", 1, 1000, st);
+    check_time(req->cancel_time, "cancel_time", st);
+    ltc_check_text(req->cancelled_by, "cancelled_by", 0, 128, st);
+    if (st->code != LTC_OK) return -1;
+
+    char locked[LTC_UUID_LEN + 1];
+    if (lock_order_customer(c, st, order, NULL, NULL, locked) != 0) return -1;
+    PGresult *acc = ltc_call_query(c, st, SQL_CANCEL_LOCK, 1, (const char *[]){order});
+    if (!acc) return -1;
+    if (PQntuples(acc) == 0)
+        return ltc_status_set(st, LTC_NOT_FOUND, "ORDER_ACCOUNT_NOT_FOUND",
+                              "order %s has no account yet (its placement has not reached DTC)", order);
+    if (strcmp(ltc_pg_str(acc, 0, 0), contract) != 0 || strcmp(ltc_pg_str(acc, 0, 1), deal) != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_MISMATCH",
+                              "the contract or deal of cancelled order %s differs from its account's", order);
+    Ltc__Dtc__V1__AcceptOrderCancelledResponse *resp =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptOrderCancelledResponse, LTC__DTC__V1__ACCEPT_ORDER_CANCELLED_RESPONSE__INIT);
+    resp->account = ltc_call_printf(c, "orderAccounts/%s", order);
+    const char *state = ltc_pg_str(acc, 0, 2);
+    if (strcmp(state, "CANCELLED") == 0) {
+        *out = &resp->base;
+        return 0;
+    }
+    if (strcmp(state, "OPEN") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_ACCOUNT_CLOSED",
+                              "order account %s is %s: nothing to cancel", order, state);
+    const char *why = ltc_call_printf(c, "order cancelled: %s", req->reason);
+    if (strlen(why) > 500) why = "order cancelled";
+    PGresult *al = ltc_call_query(c, st, SQL_ACCOUNT_ALLOCATIONS, 1, (const char *[]){order});
+    if (!al) return -1;
+    for (int i = 0; i < PQntuples(al); i++) { /* receipts in id order, then their allocations */
+        if (!ltc_call_query(c, st, SQL_RECEIPT_LOCK_ONLY, 1, (const char *[]){ltc_pg_str(al, i, 1)})) return -1;
+        if (dtc_reverse_locked(c, st, ltc_pg_str(al, i, 0), why, dtc_date_of(c, req->cancel_time), "dtc") != 0)
+            return -1;
+    }
+    PGresult *open = ltc_call_query(c, st, SQL_ACCOUNT_OPEN_SUM, 1, (const char *[]){order});
+    if (!open) return -1;
+    if (ltc_pg_i64(open, 0, 0) > 0) {
+        dtc_credit_in in = {.account = order,
+                            .kind = "CANCELLATION",
+                            .amount = ltc_pg_i64(open, 0, 0),
+                            .reason = req->reason,
+                            .source = ltc_call_printf(c, "orders/%s", order),
+                            .handoff_id = req->handoff_id,
+                            .date = dtc_date_of(c, req->cancel_time)};
+        char nid[LTC_UUID_LEN + 1];
+        if (dtc_issue_credit(c, st, &in, nid) != 0) return -1;
+    }
+    const char *cancel_time =
+        req->cancel_time ? ltc_sql_i64(c, req->cancel_time->seconds * 1000000 + req->cancel_time->nanos / 1000) : NULL;
+    if (!ltc_call_query(c, st, SQL_ACCOUNT_CANCEL, 3, (const char *[]){order, cancel_time, req->reason})) return -1;
+    ltc_milestone ms = {.deal_id = deal,
+                        .stage = LTC__TYPE__V1__MILESTONE_STAGE__MILESTONE_STAGE_DTC,
+                        .kind = LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_ORDER_CLOSED,
+                        .record = ltc_call_printf(c, "orders/%s", order),
+                        .actor = "dtc",
+                        .detail = ltc_call_printf(c, "cancelled: %s", req->reason)};
+    if (ltc_milestone_put(c, st, &ms) != 0) return -1;
+    if (reevaluate(c, st, locked, ltc_call_printf(c, "orders/%s cancelled", order)) != 0) return -1;
+    *out = &resp->base;
+    return 0;
 }
 
+/* IntakeService/AcceptReturn: goods of an accepted shipment came back. A RETURN credit note of their value credits
+ * the open amounts of the shipment's invoices first, then the order's newest; what was paid already becomes customer
+ * credit (creditnotes.c). An RMA is credited once; the returns of an order add up to at most what was delivered.
+ * Errors: INVALID_ARGUMENT (every bad field named); NOT_FOUND ORDER_ACCOUNT_NOT_FOUND; FAILED_PRECONDITION
+ * ORDER_MISMATCH (deal or currency), ORDER_ACCOUNT_CLOSED (cancelled), RETURN_EXCEEDS_DELIVERED; ALREADY_EXISTS
+ * ALREADY_CREDITED (the RMA under another hand-off id). */
 int dtc_accept_return(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
-    (void)c, (void)m, (void)out;
-    return ltc_status_set(st, LTC_UNIMPLEMENTED, "NOT_IMPLEMENTED", "AcceptReturn is not implemented yet");
+    const Ltc__Dtc__V1__AcceptReturnRequest *req = (const void *)m;
+    char rma[LTC_UUID_LEN + 1], order[LTC_UUID_LEN + 1], shipment[LTC_UUID_LEN + 1], deal[LTC_UUID_LEN + 1];
+    char customer[LTC_UUID_LEN + 1];
+    ltc_money amount = {{0}, 0};
+    if (!ltc_uuid_valid(req->handoff_id)) ltc_status_bad_field(st, "handoff_id", "must be a UUID");
+    ltc_name_parse(req->rma, "returns", "rma", rma, st);
+    ltc_name_parse(req->order, "orders", "order", order, st);
+    ltc_name_parse(req->shipment, "shipments", "shipment", shipment, st);
+    ltc_name_parse(req->deal, "deals", "deal", deal, st);
+    if (req->n_lines == 0) ltc_status_bad_field(st, "lines", "at least one");
+    for (size_t i = 0; i < req->n_lines; i++)
+        if (!req->lines[i] || req->lines[i]->quantity <= 0)
+            ltc_status_bad_field(st, ltc_call_printf(c, "lines[%zu].quantity", i), "must be positive");
+    if (ltc_money_from_proto(req->amount, "amount", 0, &amount, st) == 0 && amount.minor <= 0)
+        ltc_status_bad_field(st, "amount", "must be positive");
+    ltc_check_text(req->reason, "reason", 1, 1000, st);
+    check_time(req->receive_time, "receive_time", st);
+    check_snapshot(req->customer, "customer", 0, customer, c, st);
+    if (st->code != LTC_OK) return -1;
+
+    char locked[LTC_UUID_LEN + 1];
+    if (lock_order_customer(c, st, order, customer, req->customer, locked) != 0) return -1;
+    PGresult *acc = ltc_call_query(c, st, SQL_CANCEL_LOCK, 1, (const char *[]){order});
+    if (!acc) return -1;
+    if (PQntuples(acc) == 0)
+        return ltc_status_set(st, LTC_NOT_FOUND, "ORDER_ACCOUNT_NOT_FOUND", "order %s has no account", order);
+    if (strcmp(ltc_pg_str(acc, 0, 1), deal) != 0 || strcmp(ltc_pg_str(acc, 0, 5), amount.currency) != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_MISMATCH",
+                              "the deal or currency of return %s differs from order %s's", rma, order);
+    if (strcmp(ltc_pg_str(acc, 0, 2), "CANCELLED") == 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_ACCOUNT_CLOSED", "order %s was cancelled", order);
+    int64_t returned;
+    if (ltc_i64_add(ltc_pg_i64(acc, 0, 4), amount.minor, &returned) != 0 || returned > ltc_pg_i64(acc, 0, 3))
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "RETURN_EXCEEDS_DELIVERED",
+                              "returns of %lld would exceed the %lld delivered on order %s",
+                              (long long)(ltc_pg_i64(acc, 0, 4) + amount.minor), (long long)ltc_pg_i64(acc, 0, 3),
+                              order);
+    dtc_credit_in in = {.account = order,
+                        .kind = "RETURN",
+                        .amount = amount.minor,
+                        .first_shipment = shipment,
+                        .reason = req->reason,
+                        .source = ltc_call_printf(c, "returns/%s", rma),
+                        .handoff_id = req->handoff_id,
+                        .date = dtc_date_of(c, req->receive_time)};
+    char nid[LTC_UUID_LEN + 1];
+    if (dtc_issue_credit(c, st, &in, nid) != 0) return -1;
+    if (reevaluate(c, st, locked, ltc_call_printf(c, "creditNotes/%s", nid)) != 0) return -1;
+    Ltc__Dtc__V1__AcceptReturnResponse *resp =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptReturnResponse, LTC__DTC__V1__ACCEPT_RETURN_RESPONSE__INIT);
+    resp->credit_note = ltc_call_printf(c, "creditNotes/%s", nid);
+    *out = &resp->base;
+    return 0;
 }
 
+/* IntakeService/AcceptShipment: OTD reports a shipment as it leaves. Adds its value to the order account's shipped
+ * value and raises what the ON_DELIVERY terms have now earned (dtc_bill_account), dated the ship date; the order
+ * must have been placed (its account exists). A shipment is recorded once.
+ * Errors: INVALID_ARGUMENT (every bad field named); NOT_FOUND ORDER_ACCOUNT_NOT_FOUND (the placement has not arrived:
+ * the sender retries); FAILED_PRECONDITION ORDER_MISMATCH (contract, deal or currency differ), ORDER_ACCOUNT_CLOSED,
+ * OVER_SHIPMENT (more than the order total shipped); ALREADY_EXISTS SHIPMENT_ALREADY_RECORDED (another hand-off). */
 int dtc_accept_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
-    (void)c, (void)m, (void)out;
-    return ltc_status_set(st, LTC_UNIMPLEMENTED, "NOT_IMPLEMENTED", "AcceptShipment is not implemented yet");
+    const Ltc__Dtc__V1__AcceptShipmentRequest *req = (const void *)m;
+    char shipment[LTC_UUID_LEN + 1], order[LTC_UUID_LEN + 1], contract[LTC_UUID_LEN + 1], deal[LTC_UUID_LEN + 1];
+    char customer[LTC_UUID_LEN + 1];
+    ltc_money amount = {{0}, 0};
+    if (!ltc_uuid_valid(req->handoff_id)) ltc_status_bad_field(st, "handoff_id", "must be a UUID");
+    ltc_name_parse(req->shipment, "shipments", "shipment", shipment, st);
+    ltc_name_parse(req->order, "orders", "order", order, st);
+    ltc_name_parse(req->contract, "contracts", "contract", contract, st);
+    ltc_name_parse(req->deal, "deals", "deal", deal, st);
+    if (req->n_lines == 0) ltc_status_bad_field(st, "lines", "at least one");
+    for (size_t i = 0; i < req->n_lines; i++)
+        if (!req->lines[i] || req->lines[i]->quantity <= 0)
+            ltc_status_bad_field(st, ltc_call_printf(c, "lines[%zu].quantity", i), "must be positive");
+    ltc_money_from_proto(req->amount, "amount", 0, &amount, st);
+    check_time(req->ship_time, "ship_time", st);
+    check_snapshot(req->customer, "customer", 0, customer, c, st);
+    if (st->code != LTC_OK) return -1;
+
+    char locked[LTC_UUID_LEN + 1];
+    if (lock_order_customer(c, st, order, customer, req->customer, locked) != 0) return -1;
+    const char *op[] = {order};
+    PGresult *acc = ltc_call_query(c, st, SQL_ACCOUNT_SHIP, 1, op);
+    if (!acc) return -1;
+    if (PQntuples(acc) == 0)
+        return ltc_status_set(st, LTC_NOT_FOUND, "ORDER_ACCOUNT_NOT_FOUND",
+                              "order %s has no account yet (its placement has not reached DTC)", order);
+    const char *what = strcmp(ltc_pg_str(acc, 0, 0), contract) != 0     ? "contract"
+                       : strcmp(ltc_pg_str(acc, 0, 1), deal) != 0       ? "deal"
+                       : strcmp(ltc_pg_str(acc, 0, 2), amount.currency) ? "amount currency"
+                                                                        : NULL;
+    if (what)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_MISMATCH",
+                              "the %s of shipment %s differs from order %s's", what, shipment, order);
+    const char *sp[] = {shipment};
+    PGresult *f = ltc_call_query(c, st, SQL_SHIPMENT_FIND, 1, sp);
+    if (!f) return -1;
+    if (PQntuples(f) > 0)
+        return ltc_status_set(st, LTC_ALREADY_EXISTS, "SHIPMENT_ALREADY_RECORDED",
+                              "shipment %s was already reported for order %s", shipment, ltc_pg_str(f, 0, 0));
+    if (strcmp(ltc_pg_str(acc, 0, 5), "OPEN") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_ACCOUNT_CLOSED", "order account %s is %s", order,
+                              ltc_pg_str(acc, 0, 5));
+    int64_t total = ltc_pg_i64(acc, 0, 3), shipped_cum;
+    if (ltc_i64_add(ltc_pg_i64(acc, 0, 4), amount.minor, &shipped_cum) != 0 || shipped_cum > total)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "OVER_SHIPMENT",
+                              "shipping %lld more on order %s would exceed its total %lld (shipped so far %lld)",
+                              (long long)amount.minor, order, (long long)total, (long long)ltc_pg_i64(acc, 0, 4));
+
+    char id[LTC_UUID_LEN + 1];
+    ltc_uuid_new(id);
+    const char *date = dtc_date_of(c, req->ship_time);
+    const char *ip[] = {id,
+                        order,
+                        shipment,
+                        req->handoff_id,
+                        amount.currency,
+                        ltc_sql_i64(c, amount.minor),
+                        req->order_fully_shipped ? "true" : "false",
+                        date};
+    if (!ltc_call_query(c, st, SQL_SHIPMENT_INSERT, 8, ip)) return -1;
+    const char *up[] = {order, ltc_sql_i64(c, shipped_cum), req->order_fully_shipped ? "true" : "false"};
+    if (!ltc_call_query(c, st, SQL_ACCOUNT_SHIPPED, 3, up)) return -1;
+    dtc_invoice_list raised = {0};
+    if (dtc_bill_account(c, st, order, "SHIPMENT", shipment, date, &raised) != 0) return -1;
+    if (reevaluate(c, st, locked, NULL) != 0) return -1;
+
+    Ltc__Dtc__V1__AcceptShipmentResponse *resp =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptShipmentResponse, LTC__DTC__V1__ACCEPT_SHIPMENT_RESPONSE__INIT);
+    resp->invoices = ltc_call_alloc(c, sizeof(char *) * DTC_MAX_TERMS);
+    for (int i = 0; i < raised.n; i++)
+        resp->invoices[resp->n_invoices++] = ltc_call_printf(c, "invoices/%s", raised.ids[i]);
+    *out = &resp->base;
+    return 0;
 }

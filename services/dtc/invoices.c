@@ -6,9 +6,11 @@
 
 /* the customer billed: its order account's */
 #define INVOICE_CUSTOMER "(SELECT a.customer_id::text FROM order_accounts a WHERE a.id = invoices.account_id)"
-#define INVOICE_COLS                                                                                                   \
-    "id::text, account_id::text, shipment_id::text, term_kind, currency, amount_minor, paid_minor, " LTC_SQL_DATE(     \
-        "invoice_date") ", " LTC_SQL_DATE("due_date") ", state, " LTC_SQL_MICROS("create_time") ", seq, " INVOICE_CUSTOMER
+#define INVOICE_COLS                                                                                                                                          \
+    "id::text, account_id::text, shipment_id::text, term_kind, currency, amount_minor, paid_minor, " LTC_SQL_DATE(                                            \
+        "invoice_date") ", " LTC_SQL_DATE("due_date") ", state, " LTC_SQL_MICROS("create_time") ", seq, " INVOICE_CUSTOMER                                    \
+                                                                                                ", billing_event, credited_minor, disputed, dispute_reason, " \
+                                                                                                "greatest(current_date - due_date, 0)"
 static const char SQL_INVOICE_GET[] = "SELECT " INVOICE_COLS " FROM invoices WHERE id = $1";
 /* $4: only invoices of this customer (its order accounts'), NULL for all. */
 static const char SQL_INVOICES_ALL[] =
@@ -28,10 +30,20 @@ static Ltc__Dtc__V1__Invoice *invoice_from_row(ltc_call *c, const PGresult *r, i
     const char *cur = ltc_pg_str(r, row, 4);
     inv->name = ltc_call_printf(c, "invoices/%s", ltc_pg_str(r, row, 0));
     inv->order = ltc_call_printf(c, "orders/%s", ltc_pg_str(r, row, 1));
-    inv->shipment = ltc_call_printf(c, "shipments/%s", ltc_pg_str(r, row, 2));
+    if (!ltc_pg_isnull(r, row, 2)) inv->shipment = ltc_call_printf(c, "shipments/%s", ltc_pg_str(r, row, 2));
     inv->term_kind = ltc_term_kind_from_db(ltc_pg_str(r, row, 3));
     inv->amount = ltc_money_msg(c, cur, ltc_pg_i64(r, row, 5));
     inv->paid_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, row, 6));
+    int64_t open = ltc_pg_i64(r, row, 5) - ltc_pg_i64(r, row, 6) - ltc_pg_i64(r, row, 14);
+    inv->open_amount = ltc_money_msg(c, cur, open);
+    inv->credited_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, row, 14));
+    inv->disputed = ltc_pg_bool(r, row, 15);
+    inv->dispute_reason = ltc_call_strdup(c, ltc_pg_str(r, row, 16));
+    int64_t days = ltc_pg_i64(r, row, 17);
+    inv->overdue = open > 0 && days > 0;
+    inv->days_overdue = inv->overdue ? (int32_t)days : 0;
+    inv->billing_event = (Ltc__Dtc__V1__BillingEvent)ltc_enum_from_db(&ltc__dtc__v1__billing_event__descriptor,
+                                                                      "BILLING_EVENT_", ltc_pg_str(r, row, 13));
     inv->invoice_date = ltc_date_from_pg(c, r, row, 7);
     inv->due_date = ltc_date_from_pg(c, r, row, 8);
     inv->state = (Ltc__Dtc__V1__InvoiceState)ltc_enum_from_db(&ltc__dtc__v1__invoice_state__descriptor,

@@ -47,3 +47,39 @@ int dtc_split_invoices(int64_t order_total, const int32_t *bps, int n_terms, int
     }
     return 0;
 }
+
+int dtc_bill_terms(int64_t order_total, const int32_t *bps, const int *kinds, int n_terms, const dtc_bill_progress *p,
+                   const int64_t *invoiced_so_far, int64_t *amount_out) {
+    int64_t totals[DTC_MAX_TERMS];
+    if (!kinds || !p || !invoiced_so_far || !amount_out) return -1;
+    if (dtc_term_totals(order_total, bps, n_terms, totals) != 0) return -1;
+    if (p->shipped < 0 || p->shipped > order_total || p->accepted < 0 || p->accepted > order_total) return -1;
+    int full_acc = p->fully_accepted || (order_total > 0 && p->accepted == order_total);
+    int full_ship = full_acc || p->fully_shipped || (order_total > 0 && p->shipped == order_total);
+    int64_t delivered = p->shipped > p->accepted ? p->shipped : p->accepted;
+    int started = p->placed || p->shipped > 0 || p->accepted > 0 || p->fully_shipped || full_acc;
+
+    for (int i = 0; i < n_terms; i++) {
+        int64_t target = 0;
+        switch (kinds[i]) {
+            case DTC_TERM_ADVANCE: target = started ? totals[i] : 0; break;
+            case DTC_TERM_ON_DELIVERY:
+                if (full_ship)
+                    target = totals[i];
+                else if (order_total > 0 && ltc_muldiv(totals[i], delivered, order_total, &target) != 0)
+                    return -1;
+                break;
+            case DTC_TERM_ON_ACCEPTANCE:
+                if (full_acc)
+                    target = totals[i];
+                else if (order_total > 0 && ltc_muldiv(totals[i], p->accepted, order_total, &target) != 0)
+                    return -1;
+                break;
+            case DTC_TERM_RETENTION: target = full_acc && !(p->retention_held & (1u << i)) ? totals[i] : 0; break;
+            default: return -1;
+        }
+        if (invoiced_so_far[i] < 0 || invoiced_so_far[i] > totals[i]) return -1;
+        amount_out[i] = target > invoiced_so_far[i] ? target - invoiced_so_far[i] : 0;
+    }
+    return 0;
+}

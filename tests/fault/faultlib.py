@@ -732,6 +732,58 @@ class Checker:
         self.errors = []
         self.figures = {}
 
+    def _check_money(self, run_deals):
+        """Money conserved per customer of the run's orders (docs/receivables.md): receipts = allocations +
+        refunds + unapplied (each receipt's applied amount = its ACTIVE allocations); invoices = paid + open +
+        credited (each invoice's paid amount = its ACTIVE allocations + v1 payments without a receipt); order total =
+        invoiced + not yet invoiced (the terms' totals less what they billed), account amounts = their invoices'."""
+        accts = f"(SELECT a.id FROM dtc.order_accounts a WHERE a.deal_id IN {run_deals})"
+        custs = f"(SELECT DISTINCT customer_id FROM dtc.order_accounts WHERE id IN {accts} AND customer_id IS NOT NULL)"
+        for r in _rows(
+                "SELECT r.customer_id, sum(r.amount_minor) FILTER (WHERE r.state = 'RECEIVED'),"
+                " sum(r.applied_minor + r.refunded_minor + r.unapplied_minor) FILTER (WHERE r.state = 'RECEIVED'),"
+                " sum(r.applied_minor), sum((SELECT coalesce(sum(l.amount_minor), 0) FROM dtc.allocations l"
+                "   WHERE l.receipt_id = r.id AND l.state = 'ACTIVE')),"
+                " sum(r.refunded_minor), sum((SELECT coalesce(sum(f.amount_minor), 0) FROM dtc.refunds f"
+                "   WHERE f.receipt_id = r.id))"
+                f" FROM dtc.receipts r WHERE r.customer_id IN {custs} GROUP BY 1"):
+            cid, amount, parts, applied, allocs, refunded, refunds = r[0], *map(int, r[1:])
+            if amount != parts or applied != allocs or refunded != refunds:
+                self.err(f"money not conserved: customer {cid} receipts {amount} != applied + refunded + unapplied"
+                         f" {parts}, or applied {applied} != allocations {allocs}, or refunded {refunded} != refunds"
+                         f" {refunds}")
+        for r in _rows(
+                "SELECT a.customer_id, sum(i.amount_minor), sum(i.paid_minor + i.credited_minor"
+                "   + (i.amount_minor - i.paid_minor - i.credited_minor)),"
+                " sum(i.paid_minor), sum((SELECT coalesce(sum(l.amount_minor), 0) FROM dtc.allocations l"
+                "   WHERE l.invoice_id = i.id AND l.state = 'ACTIVE') + (SELECT coalesce(sum(p.amount_minor), 0)"
+                "   FROM dtc.payments p WHERE p.invoice_id = i.id AND NOT EXISTS (SELECT FROM dtc.receipts x"
+                "   WHERE x.id = p.id))),"
+                " sum(i.credited_minor), sum((SELECT coalesce(sum(cl.amount_minor), 0) FROM dtc.credit_note_lines cl"
+                "   WHERE cl.invoice_id = i.id)),"
+                " count(*) FILTER (WHERE i.paid_minor + i.credited_minor > i.amount_minor OR i.paid_minor < 0)"
+                f" FROM dtc.invoices i JOIN dtc.order_accounts a ON a.id = i.account_id WHERE a.id IN {accts}"
+                " GROUP BY 1"):
+            cid, amount, parts, paid, allocs, credited, lines, bad = r[0], *map(int, r[1:])
+            if amount != parts or paid != allocs or credited != lines or bad:
+                self.err(f"money not conserved: customer {cid} invoices {amount} != paid + open + credited {parts},"
+                         f" or paid {paid} != allocations and payments {allocs}, or credited {credited} != credit"
+                         f" note lines {lines}, or {bad} invoices over-settled")
+        for r in _rows(
+                "SELECT a.customer_id, sum(a.order_total_minor), sum(a.invoiced_minor + (SELECT coalesce(sum("
+                "   t.total_minor - t.invoiced_minor), 0) FROM dtc.account_terms t WHERE t.account_id = a.id)),"
+                " sum(a.invoiced_minor), sum((SELECT coalesce(sum(i.amount_minor), 0) FROM dtc.invoices i"
+                "   WHERE i.account_id = a.id)),"
+                " sum(a.paid_minor), sum((SELECT coalesce(sum(i.paid_minor), 0) FROM dtc.invoices i"
+                "   WHERE i.account_id = a.id)),"
+                " sum((SELECT coalesce(sum(t.total_minor), 0) FROM dtc.account_terms t WHERE t.account_id = a.id))"
+                f" FROM dtc.order_accounts a WHERE a.id IN {accts} GROUP BY 1"):
+            cid, total, parts, invoiced, invs, paid, inv_paid, terms = r[0], *map(int, r[1:])
+            if total != parts or invoiced != invs or paid != inv_paid or total != terms:
+                self.err(f"money not conserved: customer {cid} order total {total} != invoiced + not yet invoiced"
+                         f" {parts} (terms {terms}), or invoiced {invoiced} != invoices {invs}, or paid {paid} !="
+                         f" invoices paid {inv_paid}")
+
     def err(self, msg):
         if len(self.errors) < 200:
             self.errors.append(msg)
@@ -830,6 +882,7 @@ class Checker:
                 self.err(f"amounts not conserved: {a} {sums[a]} != {b} {sums[b]}")
         self.figures["amounts"] = dict(sums)
         self._check_milestones(run_deals)
+        self._check_money(run_deals)
         # --- liveness: every deal went through (a violation seen by the client is an error too) ---
         for i, why in sorted(self.wl.abandoned.items()):
             self.err(f"deal {i} did not complete: {why}")

@@ -81,6 +81,14 @@ SELFTEST = [
      " WHERE reference = '{ref}'",
      "DELETE FROM dtc.payments WHERE id = '{u}'",
      ("acknowledged but found 2 times", "payments")),
+    ("allocation changed behind its receipt",
+     "UPDATE dtc.allocations SET amount_minor = amount_minor + 1 WHERE id ="
+     " (SELECT l.id FROM dtc.allocations l JOIN dtc.order_accounts a ON a.id = l.account_id"
+     "  WHERE a.deal_id = '{deal}' ORDER BY l.seq LIMIT 1)",
+     "UPDATE dtc.allocations SET amount_minor = amount_minor - 1 WHERE id ="
+     " (SELECT l.id FROM dtc.allocations l JOIN dtc.order_accounts a ON a.id = l.account_id"
+     "  WHERE a.deal_id = '{deal}' ORDER BY l.seq LIMIT 1)",
+     ("money not conserved",)),
     ("order lost between BTO and OTD",
      "UPDATE otd.orders SET deal_id = '{u}' WHERE deal_id = '{deal}'",
      "UPDATE otd.orders SET deal_id = '{deal}' WHERE deal_id = '{u}'",

@@ -101,10 +101,11 @@ class LeadToCashTest(h.StackTestCase):
         self.assertEqual(s["dtc_account_invoiced"], "ORDER_ACCOUNT_STATE_OPEN")
         self.assertEqual(s["dtc_account_after_last_payment"], "ORDER_ACCOUNT_STATE_CLOSED")
         self.assertEqual(s["dtc_account_final"], "ORDER_ACCOUNT_STATE_CLOSED")
-        # one invoice per payment term per accepted shipment: 2 shipments x 3 terms
+        # each term billed by its own event (docs/receivables.md): the ADVANCE once at placement, ON_ACCEPTANCE per
+        # accepted shipment (2), the RETENTION once at final acceptance
         kinds = sorted(k for _, k, _, _ in self.r["invoices"])
-        self.assertEqual(kinds, sorted(["PAYMENT_TERM_KIND_ADVANCE", "PAYMENT_TERM_KIND_ON_ACCEPTANCE",
-                                        "PAYMENT_TERM_KIND_RETENTION"] * 2))
+        self.assertEqual(kinds, sorted(["PAYMENT_TERM_KIND_ADVANCE", "PAYMENT_TERM_KIND_RETENTION"]
+                                       + ["PAYMENT_TERM_KIND_ON_ACCEPTANCE"] * 2))
 
     def test_amounts_conserved(self):
         r = self.r

@@ -112,6 +112,113 @@ static void test_split_refusals(void **state) {
     assert_int_equal(dtc_split_invoices(1000, bad, 2, 500, 0, invoiced, amount), -1);
 }
 
+/* Each term billed by its own event: the 30/60/10 order of docs/receivables.md (ADVANCE / ON_ACCEPTANCE /
+ * RETENTION) and an ON_DELIVERY term. */
+static void test_bill_terms_by_event(void **state) {
+    (void)state;
+    const int32_t bps[3] = {3000, 6000, 1000};
+    const int kinds[3] = {DTC_TERM_ADVANCE, DTC_TERM_ON_ACCEPTANCE, DTC_TERM_RETENTION};
+    int64_t inv[3] = {0, 0, 0}, a[3];
+    dtc_bill_progress p = {.placed = 1};
+    /* placement: the advance in full, nothing else */
+    assert_int_equal(dtc_bill_terms(100000, bps, kinds, 3, &p, inv, a), 0);
+    assert_int_equal(a[0], 30000);
+    assert_int_equal(a[1], 0);
+    assert_int_equal(a[2], 0);
+    inv[0] = 30000;
+    /* a shipment bills nothing of these terms */
+    p.shipped = 40000;
+    assert_int_equal(dtc_bill_terms(100000, bps, kinds, 3, &p, inv, a), 0);
+    assert_int_equal(a[0] + a[1] + a[2], 0);
+    /* first partial acceptance of 40%: 60% x 40%; retention waits */
+    p.accepted = 40000;
+    assert_int_equal(dtc_bill_terms(100000, bps, kinds, 3, &p, inv, a), 0);
+    assert_int_equal(a[0], 0);
+    assert_int_equal(a[1], 24000);
+    assert_int_equal(a[2], 0);
+    inv[1] = 24000;
+    /* the rest accepted: the rest of ON_ACCEPTANCE and the whole retention */
+    p.accepted = 100000;
+    assert_int_equal(dtc_bill_terms(100000, bps, kinds, 3, &p, inv, a), 0);
+    assert_int_equal(a[1], 36000);
+    assert_int_equal(a[2], 10000);
+    /* the retention held until its period ends (AT_PERIOD_END): nothing now, the whole share once released */
+    p.retention_held = 1u << 2;
+    assert_int_equal(dtc_bill_terms(100000, bps, kinds, 3, &p, inv, a), 0);
+    assert_int_equal(a[2], 0);
+    assert_int_equal(a[1], 36000);
+    p.retention_held = 1u << 1; /* only RETENTION terms are ever held */
+    assert_int_equal(dtc_bill_terms(100000, bps, kinds, 3, &p, inv, a), 0);
+    assert_int_equal(a[1], 36000);
+    assert_int_equal(a[2], 10000);
+}
+
+static void test_bill_terms_on_delivery_and_catch_up(void **state) {
+    (void)state;
+    const int32_t bps[2] = {5000, 5000};
+    const int kinds[2] = {DTC_TERM_ON_DELIVERY, DTC_TERM_ADVANCE};
+    int64_t inv[2] = {0, 0}, a[2];
+    /* an order never placed (legacy): its first acceptance catches up the advance and bills the delivery share */
+    dtc_bill_progress p = {.accepted = 33};
+    assert_int_equal(dtc_bill_terms(101, bps, kinds, 2, &p, inv, a), 0);
+    assert_int_equal(a[0], 16); /* floor(50 * 33 / 101) */
+    assert_int_equal(a[1], 51); /* the last term takes the remainder of the split */
+    inv[0] = 16, inv[1] = 51;
+    /* shipped more than accepted: the delivery term follows the shipments */
+    p.shipped = 70;
+    assert_int_equal(dtc_bill_terms(101, bps, kinds, 2, &p, inv, a), 0);
+    assert_int_equal(a[0], 34 - 16); /* floor(50 * 70 / 101) = 34 */
+    inv[0] = 34;
+    /* an acceptance below what shipped bills nothing more; fully shipped bills the rest */
+    p.accepted = 60;
+    assert_int_equal(dtc_bill_terms(101, bps, kinds, 2, &p, inv, a), 0);
+    assert_int_equal(a[0] + a[1], 0);
+    p.fully_shipped = 1;
+    assert_int_equal(dtc_bill_terms(101, bps, kinds, 2, &p, inv, a), 0);
+    assert_int_equal(a[0], 50 - 34);
+    assert_int_equal(a[1], 0);
+}
+
+/* Whatever the partial events, every term's invoices add up to its share exactly once fully accepted. */
+static void test_bill_terms_conserve(void **state) {
+    (void)state;
+    const int32_t bps[4] = {1111, 2222, 3333, 3334};
+    const int kinds[4] = {DTC_TERM_ADVANCE, DTC_TERM_ON_DELIVERY, DTC_TERM_ON_ACCEPTANCE, DTC_TERM_RETENTION};
+    int64_t totals[4];
+    for (int64_t total = 0; total < 400; total += 7) {
+        assert_int_equal(dtc_term_totals(total, bps, 4, totals), 0);
+        int64_t inv[4] = {0}, a[4];
+        dtc_bill_progress p = {0};
+        for (int step = 1; step <= 5; step++) {
+            p.shipped = total * step / 5;
+            if (step > 1) p.accepted = total * (step - 1) / 5;
+            assert_int_equal(dtc_bill_terms(total, bps, kinds, 4, &p, inv, a), 0);
+            for (int i = 0; i < 4; i++) inv[i] += a[i];
+        }
+        p.accepted = total, p.fully_accepted = 1;
+        assert_int_equal(dtc_bill_terms(total, bps, kinds, 4, &p, inv, a), 0);
+        for (int i = 0; i < 4; i++) assert_int_equal(inv[i] + a[i], totals[i]);
+    }
+}
+
+static void test_bill_terms_refusals(void **state) {
+    (void)state;
+    const int32_t bps[1] = {10000};
+    int kinds[1] = {DTC_TERM_ON_ACCEPTANCE};
+    int64_t inv[1] = {0}, a[1];
+    dtc_bill_progress p = {.accepted = 101};
+    assert_int_equal(dtc_bill_terms(100, bps, kinds, 1, &p, inv, a), -1); /* more than the total */
+    p.accepted = 0, p.shipped = -1;
+    assert_int_equal(dtc_bill_terms(100, bps, kinds, 1, &p, inv, a), -1);
+    p.shipped = 0;
+    inv[0] = 101;
+    assert_int_equal(dtc_bill_terms(100, bps, kinds, 1, &p, inv, a), -1); /* billed beyond the term */
+    inv[0] = 0;
+    kinds[0] = 9;
+    assert_int_equal(dtc_bill_terms(100, bps, kinds, 1, &p, inv, a), -1); /* unknown kind */
+    assert_int_equal(dtc_bill_terms(100, bps, NULL, 1, &p, inv, a), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_term_totals_give_the_remainder_to_the_last),
@@ -119,6 +226,10 @@ int main(void) {
         cmocka_unit_test(test_split_over_deliveries),
         cmocka_unit_test(test_split_fully_and_zero),
         cmocka_unit_test(test_split_refusals),
+        cmocka_unit_test(test_bill_terms_by_event),
+        cmocka_unit_test(test_bill_terms_on_delivery_and_catch_up),
+        cmocka_unit_test(test_bill_terms_conserve),
+        cmocka_unit_test(test_bill_terms_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
