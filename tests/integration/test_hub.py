@@ -124,7 +124,7 @@ class HubTest(h.StackTestCase):
                for e in tl.events if e.kind == rp.TIMELINE_EVENT_KIND_MILESTONE and e.record.endswith("1")
                and e.record.split("/")[1] in ("q1", "c1", "o1", "s1", "i1")]
         self.assertEqual(got, injected, "each injected milestone once, in order")
-        inv = [e for e in tl.events if e.milestone_kind == ms.MILESTONE_KIND_INVOICED][0]
+        inv = [e for e in tl.events if e.milestone_kind == ms.MILESTONE_KIND_INVOICED and e.record == "invoices/i1"][0]
         self.assertEqual((lc.to_minor(inv.amount), lc.to_pydate(inv.date)), (100000, datetime.date(2030, 2, 15)))
 
         # each stage's duration, computed here from the events
