@@ -34,6 +34,12 @@ int bto_get_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
 int bto_list_products(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_update_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
+/* --- handlers (pricebooks.c): price books and tax rates ----------------------------------------------------- */
+int bto_create_price_book(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_get_price_book(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_set_tax_rate(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_list_tax_rates(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
 /* --- handlers (deals.c) ---------------------------------------------------------------------------------- */
 int bto_accept_won_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_get_deal(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
@@ -110,6 +116,11 @@ char *bto_name(ltc_call *c, const char *collection, const char *id);
  * since the epoch. INVALID_ARGUMENT naming `field` when out of range. */
 int bto_ts_micros(const Google__Protobuf__Timestamp *ts, const char *field, int64_t *micros, int *present,
                   ltc_status *st);
+/* 1 when s is 1 to max characters of [A-Z0-9_] (tax classes, customer groups). */
+int bto_code_valid(const char *s, size_t max);
+/* A PostgreSQL text[] literal of n items, each double-quoted and escaped (empty strings and commas survive;
+ * ltc_sql_array does not quote). In the arena. */
+char *bto_sql_text_array(ltc_call *c, const char *const *items, size_t n);
 /* Checks a required UUID field (a hand-off id). */
 int bto_check_uuid(const char *s, const char *field, ltc_status *st);
 /* The service's definition (service.c), run by main.c and driven by the fuzz targets. */

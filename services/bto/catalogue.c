@@ -10,11 +10,11 @@
 
 #define PRODUCT_COLS                                                                                                   \
     "id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days, " LTC_SQL_MICROS(             \
-        "create_time") ", seq, " LTC_SQL_MICROS("update_time") ", version"
+        "create_time") ", seq, " LTC_SQL_MICROS("update_time") ", version, tax_class"
 
 static const char SQL_INSERT_PRODUCT[] =
-    "INSERT INTO products (id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sku) DO NOTHING RETURNING " PRODUCT_COLS;
+    "INSERT INTO products (id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days, "
+    "tax_class) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sku) DO NOTHING RETURNING " PRODUCT_COLS;
 static const char SQL_GET_PRODUCT[] = "SELECT " PRODUCT_COLS " FROM products WHERE id = $1";
 /* By SKU; the page token is the seq of the last product returned, whose SKU is the key to continue after. */
 static const char SQL_LIST_PRODUCTS[] =
@@ -43,7 +43,8 @@ enum {
     P_CTIME,
     P_SEQ,
     P_UTIME,
-    P_VERSION
+    P_VERSION,
+    P_TAX_CLASS
 };
 
 static Ltc__Bto__V1__Product *product_from_row(ltc_call *c, const PGresult *r, int row) {
@@ -57,6 +58,7 @@ static Ltc__Bto__V1__Product *product_from_row(ltc_call *c, const PGresult *r, i
     p->create_time = ltc_ts_from_pg(c, r, row, P_CTIME);
     p->update_time = ltc_ts_from_pg(c, r, row, P_UTIME);
     p->etag = ltc_call_printf(c, "%llx", (unsigned long long)ltc_pg_i64(r, row, P_VERSION));
+    p->tax_class = ltc_call_strdup(c, ltc_pg_str(r, row, P_TAX_CLASS));
     return p;
 }
 
@@ -98,6 +100,8 @@ static int validate_product(const Ltc__Bto__V1__Product *p, ltc_money *list, ltc
     }
     if (p->lead_time_days < 0 || p->lead_time_days > 3650)
         ltc_status_bad_field(st, "product.lead_time_days", "must be 0 to 3650");
+    if (p->tax_class[0] && !bto_code_valid(p->tax_class, 32))
+        ltc_status_bad_field(st, "product.tax_class", "1 to 32 characters of [A-Z0-9_], or empty (not taxed)");
     return st->code == LTC_OK ? 0 : -1;
 }
 
@@ -110,14 +114,15 @@ int bto_create_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     const Ltc__Bto__V1__Product *p = req->product;
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *params[7] = {id,
+    const char *params[8] = {id,
                              p->sku,
                              p->display_name,
                              ltc_sql_i64(c, list.minor),
                              ltc_sql_i64(c, cost.minor),
                              list.currency,
-                             ltc_sql_i64(c, p->lead_time_days)};
-    PGresult *r = ltc_call_query(c, st, SQL_INSERT_PRODUCT, 7, params);
+                             ltc_sql_i64(c, p->lead_time_days),
+                             p->tax_class};
+    PGresult *r = ltc_call_query(c, st, SQL_INSERT_PRODUCT, 8, params);
     if (!r) return -1;
     if (PQntuples(r) != 1)
         return ltc_status_set(st, LTC_ALREADY_EXISTS, "SKU_TAKEN", "a product with SKU %s already exists", p->sku);

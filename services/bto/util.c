@@ -30,3 +30,30 @@ int bto_check_uuid(const char *s, const char *field, ltc_status *st) {
     if (!ltc_uuid_valid(s)) return ltc_status_bad_field(st, field, "must be a UUID");
     return 0;
 }
+
+int bto_code_valid(const char *s, size_t max) {
+    size_t n = s ? strlen(s) : 0;
+    if (n < 1 || n > max) return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '_')) return 0;
+    return 1;
+}
+
+char *bto_sql_text_array(ltc_call *c, const char *const *items, size_t n) {
+    size_t len = 3;
+    for (size_t i = 0; i < n; i++) len += 2 * strlen(items[i] ? items[i] : "") + 3;
+    char *out = ltc_call_alloc(c, len), *p = out;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i) *p++ = ',';
+        *p++ = '"';
+        for (const char *s = items[i] ? items[i] : ""; *s; s++) {
+            if (*s == '"' || *s == '\\') *p++ = '\\';
+            *p++ = *s;
+        }
+        *p++ = '"';
+    }
+    *p++ = '}';
+    *p = '\0';
+    return out;
+}

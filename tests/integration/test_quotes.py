@@ -1,0 +1,185 @@
+#!/usr/bin/python3
+"""test_quotes - pricing a quote through the gateway (issue #14, docs/cpq.md, docs/api.md "Rounding"):
+
+- the issue's three-line example totals CNY 993,489.13 (every line rounded once, half away from zero);
+- JPY (0 decimals): slab and range volume tiers from a price book, a line discount and tax by the product's tax
+  class in the customer's country, each line and the totals exact;
+- BHD (3 decimals): a line discount and an order-level discount spread over the lines, a default tax rate;
+- a quote is in its deal's currency: a product priced in another currency is refused on its line (so a JPY quote
+  can no longer strand the cash hand-off of a CNY deal);
+- a tax class without a rate is refused (TAX_RATE_MISSING); a bad price book names every bad field.
+
+    /usr/bin/python3 tests/integration/test_quotes.py     (LTC_STATE_DIR, LTC_PORT_OFFSET as the fixture sets)
+"""
+
+import contextlib
+import sys
+import uuid
+from pathlib import Path
+
+sys.dont_write_bytecode = True   # keep the source tree free of __pycache__
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import grpc  # noqa: E402
+
+import harness as h  # noqa: E402
+from harness import lc, lead_to_cash  # noqa: E402
+
+RUN = uuid.uuid4().hex[:8].upper()
+
+
+@contextlib.contextmanager
+def deal_currency(currency, country):
+    """lead_to_cash drives a deal in its module's CURRENCY and CUSTOMER_COUNTRY: swapped for one deal."""
+    saved = lead_to_cash.CURRENCY, lead_to_cash.CUSTOMER_COUNTRY
+    lead_to_cash.CURRENCY, lead_to_cash.CUSTOMER_COUNTRY = currency, country
+    try:
+        yield
+    finally:
+        lead_to_cash.CURRENCY, lead_to_cash.CUSTOMER_COUNTRY = saved
+
+
+class QuotePricingTest(h.StackTestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.deals = {}
+
+    def deal(self, currency="CNY", country="CN"):
+        """A won deal in `currency` for a customer in `country`, received by BTO (one per currency per run)."""
+        if currency not in self.deals:
+            d = h.new_deal(self.stubs)
+            with deal_currency(currency, country):
+                d.run_until("wait_bto_deal")
+            self.deals[currency] = d.r["deal"]
+        return self.deals[currency]
+
+    def product(self, suffix, minor, currency, cost=0, tax_class=""):
+        return self.stubs.bto.CreateProduct(lc.bto.CreateProductRequest(
+            product=lc.bto.Product(sku=f"Q-{RUN}-{suffix}", display_name=f"Quote test {suffix}",
+                                   list_price=lc.money(minor, currency), unit_cost=lc.money(cost, currency),
+                                   lead_time_days=5, tax_class=tax_class),
+            request_id=lc.new_id())).product.name
+
+    def quote(self, deal, lines, order_discount_bps=0):
+        return self.stubs.bto.CreateQuote(lc.bto.CreateQuoteRequest(
+            quote=lc.bto.Quote(deal=deal, valid_until=lc.days_ahead(30), order_discount_bps=order_discount_bps,
+                               lines=[lc.bto.QuoteLine(product=p, quantity=q, discount_bps=b) for p, q, b in lines]),
+            request_id=lc.new_id())).quote
+
+    def minor(self, m, currency):
+        self.assertEqual(m.currency_code, currency)
+        return lc.to_minor(m, currency)
+
+    def test_issue_example_cny(self):
+        deal = self.deal()
+        a = self.product("EX-A", 3333, "CNY")
+        b = self.product("EX-B", 99, "CNY")
+        c = self.product("EX-C", 123456, "CNY")
+        q = self.quote(deal, [(a, 3, 1500), (b, 1000000, 50), (c, 7, 333)])
+        self.assertEqual([self.minor(ln.line_total, "CNY") for ln in q.lines], [8499, 98505000, 835414])
+        self.assertEqual(self.minor(q.total, "CNY"), 99348913, "CNY 993,489.13")
+        self.assertEqual(sum(self.minor(ln.line_total, "CNY") for ln in q.lines), self.minor(q.total, "CNY"))
+        self.assertEqual(self.minor(q.tax_total, "CNY"), 0)
+        self.assertEqual(self.minor(q.gross_total, "CNY"), 99348913)
+        got = self.stubs.bto.GetQuote(lc.bto.GetQuoteRequest(name=q.name)).quote
+        self.assertEqual(self.minor(got.total, "CNY"), 99348913)
+        # unit_price is line_total / quantity rounded, for reading: 985,050.00 / 1,000,000 = 0.98505 -> 0.99
+        self.assertEqual(self.minor(got.lines[1].unit_price, "CNY"), 99)
+
+    def test_jpy_tiers_and_tax(self):
+        deal = self.deal("JPY", "JP")
+        tax_class = f"GOODS_{RUN}"
+        self.stubs.bto.SetTaxRate(lc.bto.SetTaxRateRequest(
+            tax_rate=lc.bto.TaxRate(tax_class=tax_class, country_code="JP", rate_bps=1000), request_id=lc.new_id()))
+        self.stubs.bto.SetTaxRate(lc.bto.SetTaxRateRequest(
+            tax_rate=lc.bto.TaxRate(tax_class=tax_class, country_code="", rate_bps=2000), request_id=lc.new_id()))
+        a = self.product("JP-A", 1200, "JPY", cost=500, tax_class=tax_class)
+        b = self.product("JP-B", 1200, "JPY", cost=700, tax_class=tax_class)
+        tiers = [lc.bto.PriceTier(min_quantity=q, unit_price=lc.money(u, "JPY"))
+                 for q, u in ((1, 1000), (10, 900), (100, 800))]
+        book = self.stubs.bto.CreatePriceBook(lc.bto.CreatePriceBookRequest(
+            price_book=lc.bto.PriceBook(
+                display_name=f"JPY list {RUN}", currency_code="JPY", valid_from=lc.days_ahead(-1),
+                entries=[lc.bto.PriceBookEntry(product=a, unit_price=lc.money(1000, "JPY"),
+                                               tier_mode=lc.bto.TIER_MODE_SLAB, tiers=tiers),
+                         lc.bto.PriceBookEntry(product=b, unit_price=lc.money(1000, "JPY"),
+                                               tier_mode=lc.bto.TIER_MODE_RANGE, tiers=tiers)]),
+            request_id=lc.new_id())).price_book
+        self.assertEqual(len(book.entries), 2)
+        self.assertEqual([t.min_quantity for t in book.entries[0].tiers], [1, 10, 100])
+        q = self.quote(deal, [(a, 150, 333), (b, 150, 0)])
+        self.assertEqual(q.price_book, book.name)
+        la, lb = q.lines
+        # slab: 9 x 1000 + 90 x 900 + 51 x 800 = 130,800; x 0.9667 = 126,444.36 -> 126,444; tax 10% (JP) -> 12,644
+        self.assertEqual(self.minor(la.list_amount, "JPY"), 150000)
+        self.assertEqual(self.minor(la.book_amount, "JPY"), 130800)
+        self.assertEqual(self.minor(la.line_total, "JPY"), 126444)
+        self.assertEqual((la.tax_class, la.tax_rate_bps), (tax_class, 1000))
+        self.assertEqual(self.minor(la.tax, "JPY"), 12644)
+        self.assertEqual(self.minor(la.margin, "JPY"), 126444 - 75000)
+        # range: all 150 at 800 = 120,000; tax 12,000
+        self.assertEqual(self.minor(lb.book_amount, "JPY"), 120000)
+        self.assertEqual(self.minor(lb.line_total, "JPY"), 120000)
+        self.assertEqual(self.minor(lb.tax, "JPY"), 12000)
+        self.assertEqual(self.minor(q.total, "JPY"), 246444)
+        self.assertEqual(self.minor(q.tax_total, "JPY"), 24644)
+        self.assertEqual(self.minor(q.gross_total, "JPY"), 271088)
+        self.assertEqual(self.minor(q.cost_total, "JPY"), 75000 + 105000)
+        self.assertEqual(self.minor(q.margin, "JPY"), 246444 - 180000)
+        self.assertEqual(q.margin_bps, 2696)   # 66,444 / 246,444
+        self.assertEqual(q.effective_discount_bps, 174)  # (250,800 - 246,444) / 250,800 = 1.737%, rounded up
+
+    def test_bhd_order_discount_and_tax(self):
+        deal = self.deal("BHD", "BH")
+        tax_class = f"VAT_{RUN}"
+        self.stubs.bto.SetTaxRate(lc.bto.SetTaxRateRequest(
+            tax_rate=lc.bto.TaxRate(tax_class=tax_class, rate_bps=1000), request_id=lc.new_id()))
+        a = self.product("BH-A", 1234, "BHD", cost=600, tax_class=tax_class)
+        b = self.product("BH-B", 333, "BHD")
+        q = self.quote(deal, [(a, 7, 1250), (b, 3, 0)], order_discount_bps=500)
+        la, lb = q.lines
+        # 8.638 x 0.875 = 7.55825 -> 7.558 after the line discount; x 0.95 = 7.1803375 -> 7.180
+        self.assertEqual(self.minor(la.book_amount, "BHD"), 8638)
+        self.assertEqual(self.minor(la.line_discount_amount, "BHD"), 8638 - 7558)
+        self.assertEqual(self.minor(la.order_discount_amount, "BHD"), 7558 - 7180)
+        self.assertEqual(self.minor(la.line_total, "BHD"), 7180)
+        self.assertEqual(self.minor(la.tax, "BHD"), 718)
+        self.assertEqual(la.effective_discount_bps, 1688)
+        self.assertEqual(self.minor(lb.line_total, "BHD"), 949)   # 0.999 x 0.95 = 0.94905
+        self.assertEqual(self.minor(lb.tax, "BHD"), 0)
+        self.assertEqual(self.minor(q.total, "BHD"), 8129)
+        self.assertEqual(self.minor(q.tax_total, "BHD"), 718)
+        self.assertEqual(self.minor(q.gross_total, "BHD"), 8847)
+        self.assertEqual(q.order_discount_bps, 500)
+
+    def test_quote_in_another_currency_than_the_deal_is_refused(self):
+        deal = self.deal()
+        jpy = self.product("MISMATCH", 5000, "JPY")
+        d = h.expect_error(lambda: self.quote(deal, [(jpy, 1, 0)]), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertDetails(d, reason="INVALID_ARGUMENT", fields=["quote.lines[0].product"])
+
+    def test_tax_class_without_rate_is_refused(self):
+        deal = self.deal()
+        p = self.product("NOTAX", 1000, "CNY", tax_class=f"NORATE_{RUN}")
+        d = h.expect_error(lambda: self.quote(deal, [(p, 1, 0)]), grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertDetails(d, reason="TAX_RATE_MISSING")
+
+    def test_bad_price_book_names_every_field(self):
+        p = self.product("BOOK-BAD", 1000, "CNY")
+        d = h.expect_error(lambda: self.stubs.bto.CreatePriceBook(lc.bto.CreatePriceBookRequest(
+            price_book=lc.bto.PriceBook(
+                display_name="", currency_code="CNY", valid_from=lc.days_ahead(2), valid_until=lc.days_ahead(1),
+                entries=[lc.bto.PriceBookEntry(product=p, unit_price=lc.money(100, "USD"),
+                                               tier_mode=lc.bto.TIER_MODE_RANGE,
+                                               tiers=[lc.bto.PriceTier(min_quantity=2,
+                                                                       unit_price=lc.money(90, "CNY"))]),
+                         lc.bto.PriceBookEntry(product=p, unit_price=lc.money(100, "CNY"))]),
+            request_id=lc.new_id())), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertDetails(d, fields=["price_book.display_name", "price_book.valid_until",
+                                      "price_book.entries[0].unit_price",
+                                      "price_book.entries[0].tiers[0].min_quantity",
+                                      "price_book.entries[1].product"])
+
+
+if __name__ == "__main__":
+    h.main()
