@@ -40,6 +40,26 @@ int bto_get_price_book(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
 int bto_set_tax_rate(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_list_tax_rates(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
+/* --- handlers (configuration.c): configuration rules ----------------------------------------------------- */
+int bto_create_configuration_rule(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_validate_configuration(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* One broken rule, ready for a response or a BadRequest (strings in the arena). */
+typedef struct bto_config_violation {
+    size_t line; /* index of the configured product the rule is about */
+    const char *rule, *product, *other, *description;
+    int kind; /* ltc.bto.v1.RuleKind */
+} bto_config_violation;
+/* Checks products ids[0..n) (lower-case UUIDs) with quantities against the rules about them (rules.c): fills *out
+ * with every broken rule (up to 100) and *n_out (0: valid). 0, or -1 with st set by the database. */
+int bto_configuration_check(ltc_call *c, ltc_status *st, const char *const *ids, const int64_t *qty, size_t n,
+                            bto_config_violation **out, size_t *n_out);
+/* Turns n > 0 violations into FAILED_PRECONDITION "CONFIGURATION_INVALID": a BadRequest entry per broken rule
+ * ("<line_field>[i].product": its description) and ErrorInfo metadata "broken_rules" (the rule names, comma
+ * separated). Returns -1. */
+int bto_configuration_fail(ltc_call *c, ltc_status *st, const char *line_field, const bto_config_violation *v,
+                           size_t n);
+
 /* --- handlers (deals.c) ---------------------------------------------------------------------------------- */
 int bto_accept_won_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_get_deal(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);

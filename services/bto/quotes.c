@@ -424,11 +424,47 @@ static int insert_lines(ltc_call *c, ltc_status *st, const char *quote_id, const
     return 0;
 }
 
+/* The configuration rules of the quote's lines (from the request's lines, or the stored lines of quote_id): every
+ * broken rule is FAILED_PRECONDITION "CONFIGURATION_INVALID" naming quote.lines[i].product for each. */
+static const char SQL_QUOTE_CONFIG[] =
+    "SELECT product_id, quantity FROM quote_lines WHERE quote_id = $1 ORDER BY line_no";
+static int check_configuration(ltc_call *c, ltc_status *st, char (*product_ids)[LTC_UUID_LEN + 1],
+                               const Ltc__Bto__V1__Quote *q, const char *quote_id) {
+    size_t n;
+    const char **ids;
+    int64_t *qty;
+    if (quote_id) {
+        const char *p[1] = {quote_id};
+        PGresult *r = ltc_call_query(c, st, SQL_QUOTE_CONFIG, 1, p);
+        if (!r) return -1;
+        n = (size_t)PQntuples(r);
+        ids = ltc_call_alloc(c, (n ? n : 1) * sizeof *ids);
+        qty = ltc_call_alloc(c, (n ? n : 1) * sizeof *qty);
+        for (size_t i = 0; i < n; i++) {
+            ids[i] = ltc_call_strdup(c, ltc_pg_str(r, (int)i, 0));
+            qty[i] = ltc_pg_i64(r, (int)i, 1);
+        }
+    } else {
+        n = q->n_lines;
+        ids = ltc_call_alloc(c, n * sizeof *ids);
+        qty = ltc_call_alloc(c, n * sizeof *qty);
+        for (size_t i = 0; i < n; i++) {
+            ids[i] = product_ids[i];
+            qty[i] = q->lines[i]->quantity;
+        }
+    }
+    bto_config_violation *v;
+    size_t nv;
+    if (bto_configuration_check(c, st, ids, qty, n, &v, &nv) != 0) return -1;
+    return nv ? bto_configuration_fail(c, st, "quote.lines", v, nv) : 0;
+}
+
 /* CreateQuote: prices a new quote version (DRAFT) for an OPEN deal in the deal's currency (pricing.h: price book
  * or catalogue, tiers, line and order discounts, tax, margin), freezing the prices.
  * Errors: INVALID_ARGUMENT (quote.* fields, a product on two lines, a product not in the price book or priced in
  * another currency than the deal's, overflow, valid_until in the past), NOT_FOUND "DEAL_NOT_FOUND" /
- * "PRODUCT_NOT_FOUND", FAILED_PRECONDITION "DEAL_NOT_OPEN", "TAX_RATE_MISSING". */
+ * "PRODUCT_NOT_FOUND", FAILED_PRECONDITION "DEAL_NOT_OPEN", "TAX_RATE_MISSING", "CONFIGURATION_INVALID" (every
+ * broken rule named). */
 int bto_create_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__CreateQuoteRequest *req = (const void *)m;
     const Ltc__Bto__V1__Quote *q = req->quote;
@@ -440,6 +476,7 @@ int bto_create_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     if (lock_open_deal(c, st, deal_id, &d) != 0) return -1;
     pricing p;
     if (price_lines(c, st, q, product_ids, &d, &p) != 0) return -1;
+    if (check_configuration(c, st, product_ids, q, NULL) != 0) return -1;
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
     const char *params[11] = {id,
@@ -475,7 +512,8 @@ int bto_get_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out
 }
 
 /* AcceptQuote: records the customer's acceptance of a DRAFT quote; a deal has at most one accepted quote.
- * Errors: INVALID_ARGUMENT "name", NOT_FOUND "QUOTE_NOT_FOUND", FAILED_PRECONDITION "QUOTE_NOT_DRAFT",
+ * Errors: INVALID_ARGUMENT "name", NOT_FOUND "QUOTE_NOT_FOUND", FAILED_PRECONDITION "CONFIGURATION_INVALID",
+ * "DEAL_NOT_OPEN", "QUOTE_NOT_DRAFT",
  * "QUOTE_EXPIRED" (valid_until before today), "DEAL_HAS_ACCEPTED_QUOTE". */
 int bto_accept_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__AcceptQuoteRequest *req = (const void *)m;
@@ -499,6 +537,8 @@ int bto_accept_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     if (ltc_pg_bool(qr, 0, 1))
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_EXPIRED", "quote %s expired after %s", req->name,
                               ltc_pg_str(qr, 0, 2));
+    /* the rules may have changed since the quote was priced: a quote is never accepted with a broken rule */
+    if (check_configuration(c, st, NULL, NULL, id) != 0) return -1;
     PGresult *ar = ltc_call_query(c, st, SQL_ACCEPTED_OF_DEAL, 1, dp);
     if (!ar) return -1;
     if (PQntuples(ar) > 0)

@@ -30,6 +30,8 @@ static const ltc_method METHODS[] = {
     LTC_READ(BTO_SVC, GetPriceBook, bto_get_price_book, NULL),
     LTC_WRITE(BTO_SVC, SetTaxRate, bto_set_tax_rate, NULL),
     LTC_READ(BTO_SVC, ListTaxRates, bto_list_tax_rates, NULL),
+    LTC_WRITE(BTO_SVC, CreateConfigurationRule, bto_create_configuration_rule, NULL),
+    LTC_READ(BTO_SVC, ValidateConfiguration, bto_validate_configuration, NULL),
     LTC_READ(BTO_SVC, GetDeal, bto_get_deal, &DEAL),
     LTC_READ(BTO_SVC, ListDeals, bto_list_deals, NULL),
     LTC_WRITE(BTO_SVC, CreateQuote, bto_create_quote, &DEAL_OF_QUOTE),

@@ -38,7 +38,9 @@ def deal_currency(currency, country):
         lead_to_cash.CURRENCY, lead_to_cash.CUSTOMER_COUNTRY = saved
 
 
-class QuotePricingTest(h.StackTestCase):
+class Quoting(h.StackTestCase):
+    """Helpers: deals per currency, products, quotes."""
+
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
@@ -70,6 +72,8 @@ class QuotePricingTest(h.StackTestCase):
         self.assertEqual(m.currency_code, currency)
         return lc.to_minor(m, currency)
 
+
+class QuotePricingTest(Quoting):
     def test_issue_example_cny(self):
         deal = self.deal()
         a = self.product("EX-A", 3333, "CNY")
@@ -179,6 +183,59 @@ class QuotePricingTest(h.StackTestCase):
                                       "price_book.entries[0].unit_price",
                                       "price_book.entries[0].tiers[0].min_quantity",
                                       "price_book.entries[1].product"])
+
+
+class ConfigurationRulesTest(Quoting):
+    """Every broken rule is named, by ValidateConfiguration and by CreateQuote; a valid configuration is quoted."""
+
+    def rule(self, kind, product, others=(), quantity=0):
+        return self.stubs.bto.CreateConfigurationRule(lc.bto.CreateConfigurationRuleRequest(
+            rule=lc.bto.ConfigurationRule(kind=kind, product=product, other_products=list(others),
+                                          quantity=quantity, description=f"test {RUN}"),
+            request_id=lc.new_id())).rule.name
+
+    def test_every_broken_rule_named(self):
+        base = self.product("CFG-BASE", 100000, "CNY")
+        option = self.product("CFG-OPT", 20000, "CNY")
+        rival = self.product("CFG-RIVAL", 90000, "CNY")
+        bundle = self.product("CFG-BUNDLE", 5000, "CNY")
+        cell_a = self.product("CFG-CELL-A", 30000, "CNY")
+        cell_b = self.product("CFG-CELL-B", 35000, "CNY")
+        requires = self.rule(lc.bto.RULE_KIND_REQUIRES, option, [base])
+        excludes = self.rule(lc.bto.RULE_KIND_EXCLUDES, base, [rival])
+        at_most = self.rule(lc.bto.RULE_KIND_MAX_QUANTITY, option, quantity=4)
+        at_least = self.rule(lc.bto.RULE_KIND_MIN_QUANTITY, cell_a, quantity=2)
+        one_of = self.rule(lc.bto.RULE_KIND_BUNDLE_NEEDS_ONE_OF, bundle, [cell_a, cell_b])
+
+        def validate(lines):
+            return self.stubs.bto.ValidateConfiguration(lc.bto.ValidateConfigurationRequest(
+                lines=[lc.bto.ConfigurationLine(product=p, quantity=q) for p, q in lines]))
+
+        bad = validate([(option, 5), (bundle, 1)])
+        self.assertFalse(bad.valid)
+        self.assertEqual(sorted((v.rule, v.product, v.other_product) for v in bad.violations),
+                         sorted([(requires, option, base), (at_most, option, ""), (one_of, bundle, "")]))
+        bad2 = validate([(base, 1), (rival, 1), (bundle, 1), (cell_a, 1)])
+        self.assertEqual(sorted((v.rule, v.other_product) for v in bad2.violations),
+                         sorted([(excludes, rival), (at_least, "")]))
+        good = validate([(base, 1), (option, 4), (bundle, 1), (cell_b, 1)])
+        self.assertTrue(good.valid, good)
+        self.assertEqual(len(good.violations), 0)
+
+        deal = self.deal()
+        d = h.expect_error(lambda: self.quote(deal, [(option, 5, 0), (bundle, 1, 0)]),
+                           grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertDetails(d, reason="CONFIGURATION_INVALID", fields=["quote.lines[0].product",
+                                                                      "quote.lines[1].product"])
+        self.assertEqual(len(d.fields), 3, d)   # requires and max on line 0, the bundle on line 1
+        q = self.quote(deal, [(base, 1, 0), (option, 4, 0), (bundle, 1, 0), (cell_b, 1, 0)])
+        self.assertEqual(self.minor(q.total, "CNY"), 100000 + 80000 + 5000 + 35000)
+
+        # a rule added after the quote was priced: the quote cannot be accepted with it broken
+        self.rule(lc.bto.RULE_KIND_EXCLUDES, cell_b, [option])
+        d = h.expect_error(lambda: self.stubs.bto.AcceptQuote(lc.bto.AcceptQuoteRequest(
+            name=q.name, request_id=lc.new_id())), grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertDetails(d, reason="CONFIGURATION_INVALID", fields=["quote.lines[3].product"])
 
 
 if __name__ == "__main__":

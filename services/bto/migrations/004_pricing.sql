@@ -86,3 +86,20 @@ ALTER TABLE quote_lines
 ALTER TABLE order_lines
     ADD CONSTRAINT order_lines_unit_price_minor_nonneg CHECK (unit_price_minor >= 0),
     ADD CONSTRAINT order_lines_line_total_minor_nonneg CHECK (line_total_minor >= 0);
+
+-- Configuration rules (rules.h): about a subject product, with other products (REQUIRES, EXCLUDES,
+-- BUNDLE_NEEDS_ONE_OF) or a quantity bound (MIN_QUANTITY, MAX_QUANTITY).
+CREATE TABLE configuration_rules (
+    id          uuid PRIMARY KEY,
+    seq         bigserial UNIQUE,
+    kind        text NOT NULL CHECK (kind IN ('REQUIRES', 'EXCLUDES', 'MIN_QUANTITY', 'MAX_QUANTITY',
+                                              'BUNDLE_NEEDS_ONE_OF')),
+    product_id  uuid NOT NULL REFERENCES products (id),
+    other_ids   uuid[] NOT NULL DEFAULT '{}' CHECK (cardinality(other_ids) <= 50),
+    quantity    bigint NOT NULL DEFAULT 0 CHECK (quantity BETWEEN 0 AND 1000000),
+    description text NOT NULL DEFAULT '' CHECK (char_length(description) <= 500),
+    create_time timestamptz NOT NULL DEFAULT now(),
+    CHECK ((kind IN ('MIN_QUANTITY', 'MAX_QUANTITY')) = (cardinality(other_ids) = 0)),
+    CHECK ((kind IN ('MIN_QUANTITY', 'MAX_QUANTITY')) = (quantity > 0))
+);
+CREATE INDEX configuration_rules_product ON configuration_rules (product_id, seq);
