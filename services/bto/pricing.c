@@ -175,3 +175,20 @@ int32_t bto_tax_rate_pick(const bto_tax_ref *rates, size_t n, const char *tax_cl
     }
     return fallback;
 }
+
+int bto_approval_level(const bto_price_line_out *line, const bto_discount_policy *p) {
+    if (bto_discount_exceeds(line->book_amount, line->net, p->manager_max_bps)) return 2;
+    if (bto_discount_exceeds(line->book_amount, line->net, p->sales_max_bps)) return 1;
+    if (line->net == 0 || line->margin_bps < p->minimum_margin_bps) return 1;
+    return 0;
+}
+
+int bto_escalated_level(int level, int64_t waited_minutes, int32_t escalation_minutes) {
+    if (level <= 0) return 0;
+    if (escalation_minutes > 0 && waited_minutes > 0) {
+        int64_t steps = waited_minutes / escalation_minutes;
+        if (steps > 2) steps = 2;
+        level += (int)steps;
+    }
+    return level > 2 ? 2 : level;
+}

@@ -97,6 +97,21 @@ int32_t bto_effective_discount_bps(int64_t book, int64_t net);
  * threshold x book). A zero book with a zero net is no discount. */
 int bto_discount_exceeds(int64_t book, int64_t net, int32_t threshold_bps);
 
+/* The discount policy (docs/cpq.md): levels 0 (the seller's authority), 1 (a manager), 2 (a director). */
+typedef struct bto_discount_policy {
+    int32_t sales_max_bps;      /* effective discount a seller may give */
+    int32_t manager_max_bps;    /* a manager may approve up to this; above: a director */
+    int32_t minimum_margin_bps; /* a margin below this needs at least a manager */
+    int32_t escalation_minutes; /* a pending approval waiting longer needs the next level */
+} bto_discount_policy;
+
+/* The level a priced line needs: 2 when its effective discount (book -> net, exact) exceeds manager_max, 1 when it
+ * exceeds sales_max, or its margin is below the minimum, or it is zero-valued (net 0: a 100% discount or a free
+ * product needs approval like any other); else 0. */
+int bto_approval_level(const bto_price_line_out *line, const bto_discount_policy *p);
+/* The level after escalation: one more per full escalation period waited, at most 2 (0 stays 0). */
+int bto_escalated_level(int level, int64_t waited_minutes, int32_t escalation_minutes);
+
 /* A price book's header as the picker sees it: dates "YYYY-MM-DD" (valid_until "" when open-ended), group "" for
  * the default book of the currency. */
 typedef struct bto_book_ref {

@@ -6,6 +6,9 @@
 #include <strings.h>
 
 #include "bto.h"
+#include "ltc/access.h"
+#include "ltc/milestone.h"
+#include "ltc/type/v1/milestone.pb-c.h"
 #include "pricing.h"
 #include "ltc/ids.h"
 #include "ltc/money.h"
@@ -29,24 +32,36 @@ static const char SQL_TAX_RATES[] =
 /* The next version of the deal (its row is locked, so versions are serialised). */
 static const char SQL_INSERT_QUOTE[] =
     "INSERT INTO quotes (id, deal_id, version, total_minor, currency, valid_until, state, order_discount_bps, "
-    "price_book_id, list_total_minor, book_total_minor, tax_total_minor, cost_total_minor) "
-    "SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5::date, 'DRAFT', $6, nullif($7, '')::uuid, $8, $9, $10, "
-    "$11 FROM quotes WHERE deal_id = $2";
+    "price_book_id, list_total_minor, book_total_minor, tax_total_minor, cost_total_minor, revision_of, author, "
+    "approval_level, submit_time, escalation_minutes) "
+    "SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5::date, $12, $6, nullif($7, '')::uuid, $8, $9, $10, "
+    "$11, nullif($13, '')::uuid, $14, $15::integer, CASE WHEN $15::integer > 0 THEN now() END, "
+    "CASE WHEN $15::integer > 0 THEN $16::integer END FROM quotes WHERE deal_id = $2";
 static const char SQL_INSERT_LINES[] =
     "INSERT INTO quote_lines (quote_id, line_no, product_id, sku, quantity, discount_bps, unit_list_minor, "
     "unit_price_minor, line_total_minor, currency, list_minor, book_minor, line_discount_minor, "
-    "order_discount_minor, tax_class, tax_rate_bps, tax_minor, unit_cost_minor) "
+    "order_discount_minor, tax_class, tax_rate_bps, tax_minor, unit_cost_minor, approval, approval_level) "
     "SELECT $1, l.n - 1, l.product_id, p.sku, l.quantity, l.bps, l.list_minor, l.price_minor, l.total_minor, $2, "
-    "l.list_amt, l.book_amt, l.ld, l.od, l.tax_class, l.tax_bps, l.tax, l.unit_cost "
+    "l.list_amt, l.book_amt, l.ld, l.od, l.tax_class, l.tax_bps, l.tax, l.unit_cost, l.approval, l.level "
     "FROM unnest($3::uuid[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], "
-    "$10::bigint[], $11::bigint[], $12::bigint[], $13::text[], $14::int[], $15::bigint[], $16::bigint[]) "
-    "WITH ORDINALITY AS l(product_id, quantity, bps, list_minor, price_minor, total_minor, list_amt, book_amt, ld, "
-    "od, tax_class, tax_bps, tax, unit_cost, n) "
+    "$10::bigint[], $11::bigint[], $12::bigint[], $13::text[], $14::int[], $15::bigint[], $16::bigint[], $17::text[], "
+    "$18::int[]) WITH ORDINALITY AS l(product_id, quantity, bps, list_minor, price_minor, total_minor, list_amt, "
+    "book_amt, ld, od, tax_class, tax_bps, tax, unit_cost, approval, level, n) "
     "JOIN products p ON p.id = l.product_id";
-static const char SQL_GET_QUOTE[] =
-    "SELECT id, deal_id, version, total_minor, currency, " LTC_SQL_DATE("valid_until") ", state, " LTC_SQL_MICROS(
-        "create_time") ", order_discount_bps, price_book_id, list_total_minor, book_total_minor, tax_total_minor, "
-                       "cost_total_minor FROM quotes WHERE id = $1";
+/* A quote still open past valid_until reads EXPIRED (as of the business date: current_date); the approval level
+ * escalates by one per escalation period waited (bto_escalated_level, applied to the minutes waited). */
+#define OPEN_STATES "('DRAFT', 'PENDING_APPROVAL', 'APPROVED', 'SENT')"
+static const char SQL_GET_QUOTE[] = "SELECT id, deal_id, version, total_minor, currency, " LTC_SQL_DATE(
+    "valid_until") ", "
+                   "CASE WHEN state IN " OPEN_STATES " AND valid_until < current_date THEN 'EXPIRED' ELSE state END, "
+                   "" LTC_SQL_MICROS(
+                       "create_time") ", order_discount_bps, price_book_id, list_total_minor, book_total_minor, "
+                                      "tax_total_minor, cost_total_minor, revision_of, author, approval_level, escalation_minutes, "
+                                      "floor(extract(epoch FROM now() - submit_time) / 60)::bigint, " LTC_SQL_MICROS(
+                                          "submit_time") ", "
+                                                         "approver, approval_comment, " LTC_SQL_MICROS(
+                                                             "decide_time") ", rejection_reason, " LTC_SQL_MICROS("send_time") " "
+                                                                                                                               "FROM quotes WHERE id = $1";
 enum {
     Q_ID,
     Q_DEAL,
@@ -61,12 +76,23 @@ enum {
     Q_LIST_T,
     Q_BOOK_T,
     Q_TAX_T,
-    Q_COST_T
+    Q_COST_T,
+    Q_REVISION_OF,
+    Q_AUTHOR,
+    Q_LEVEL,
+    Q_ESCALATION,
+    Q_WAITED,
+    Q_SUBMIT,
+    Q_APPROVER,
+    Q_COMMENT,
+    Q_DECIDE,
+    Q_REJECTION,
+    Q_SEND
 };
 static const char SQL_GET_LINES[] =
     "SELECT product_id, quantity, unit_list_minor, discount_bps, unit_price_minor, line_total_minor, currency, "
     "list_minor, book_minor, line_discount_minor, order_discount_minor, tax_class, tax_rate_bps, tax_minor, "
-    "unit_cost_minor FROM quote_lines WHERE quote_id = $1 ORDER BY line_no";
+    "unit_cost_minor, approval, approval_level FROM quote_lines WHERE quote_id = $1 ORDER BY line_no";
 enum {
     L_PRODUCT,
     L_QTY,
@@ -82,11 +108,48 @@ enum {
     L_TAX_CLASS,
     L_TAX_BPS,
     L_TAX,
-    L_UNIT_COST
+    L_UNIT_COST,
+    L_APPROVAL,
+    L_LEVEL
 };
 static const char SQL_QUOTE_DEAL[] = "SELECT deal_id FROM quotes WHERE id = $1";
-static const char SQL_LOCK_QUOTE[] =
-    "SELECT state, valid_until < current_date, " LTC_SQL_DATE("valid_until") " FROM quotes WHERE id = $1 FOR UPDATE";
+static const char SQL_LOCK_QUOTE[] = "SELECT state, valid_until < current_date, " LTC_SQL_DATE(
+    "valid_until") ", author, approval_level, escalation_minutes, floor(extract(epoch FROM now() - submit_time) / "
+                   "60)::bigint, total_minor, currency, deal_id FROM quotes WHERE id = $1 FOR UPDATE";
+enum {
+    K_STATE,
+    K_EXPIRED,
+    K_VALID,
+    K_AUTHOR,
+    K_LEVEL,
+    K_ESCALATION,
+    K_WAITED,
+    K_TOTAL,
+    K_CUR,
+    K_DEAL
+};
+static const char SQL_POLICY[] =
+    "SELECT sales_max_bps, manager_max_bps, minimum_margin_bps, escalation_minutes, " LTC_SQL_MICROS(
+        "update_time") " FROM discount_policy";
+static const char SQL_SET_POLICY[] =
+    "UPDATE discount_policy SET sales_max_bps = $1, manager_max_bps = $2, minimum_margin_bps = $3, "
+    "escalation_minutes = $4, update_time = now() RETURNING sales_max_bps, manager_max_bps, minimum_margin_bps, "
+    "escalation_minutes, " LTC_SQL_MICROS("update_time");
+static const char SQL_PRIOR_LINES[] =
+    "SELECT l.product_id, l.quantity, l.discount_bps, l.line_total_minor, l.approval, q.deal_id FROM quotes q "
+    "JOIN quote_lines l ON l.quote_id = q.id WHERE q.id = $1";
+static const char SQL_SEND_QUOTE[] =
+    "UPDATE quotes SET state = 'SENT', send_time = now(), update_time = now() WHERE id = $1";
+static const char SQL_REJECT_QUOTE[] =
+    "UPDATE quotes SET state = 'REJECTED', rejection_reason = $2, update_time = now() WHERE id = $1";
+static const char SQL_APPROVE_QUOTE[] =
+    "UPDATE quotes SET state = 'APPROVED', approver = $2, approval_comment = $3, decide_time = now(), "
+    "update_time = now() WHERE id = $1";
+static const char SQL_APPROVE_LINES[] =
+    "UPDATE quote_lines SET approval = 'APPROVED' WHERE quote_id = $1 AND approval = 'PENDING'";
+static const char SQL_DENY_QUOTE[] =
+    "UPDATE quotes SET state = 'REJECTED', approver = $2, approval_comment = $3, decide_time = now(), "
+    "rejection_reason = 'approval denied: ' || $3, update_time = now() WHERE id = $1";
 static const char SQL_ACCEPTED_OF_DEAL[] = "SELECT id FROM quotes WHERE deal_id = $1 AND state = 'ACCEPTED' LIMIT 1";
 static const char SQL_ACCEPT_QUOTE[] =
     "UPDATE quotes SET state = 'ACCEPTED', accept_time = now(), update_time = now() WHERE id = $1";
@@ -129,6 +192,24 @@ int bto_load_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Qu
         q->margin = ltc_money_msg(c, cur, total - cost);
         q->margin_bps = bto_margin_bps(total - cost, total, cost);
     }
+    q->revision_of = PQgetisnull(r, 0, Q_REVISION_OF) ? ltc_call_strdup(c, "")
+                                                      : bto_name(c, "quotes", ltc_pg_str(r, 0, Q_REVISION_OF));
+    q->author = ltc_call_strdup(c, ltc_pg_str(r, 0, Q_AUTHOR));
+    q->rejection_reason = ltc_call_strdup(c, PQgetisnull(r, 0, Q_REJECTION) ? "" : ltc_pg_str(r, 0, Q_REJECTION));
+    q->send_time = ltc_ts_from_pg(c, r, 0, Q_SEND);
+    if (!PQgetisnull(r, 0, Q_SUBMIT)) {
+        Ltc__Bto__V1__QuoteApproval *a = LTC_NEW(c, Ltc__Bto__V1__QuoteApproval, LTC__BTO__V1__QUOTE_APPROVAL__INIT);
+        int level = (int)ltc_pg_i64(r, 0, Q_LEVEL), now_level = level;
+        if (q->state == LTC__BTO__V1__QUOTE_STATE__QUOTE_STATE_PENDING_APPROVAL)
+            now_level = bto_escalated_level(level, ltc_pg_i64(r, 0, Q_WAITED), (int32_t)ltc_pg_i64(r, 0, Q_ESCALATION));
+        a->required_level = (Ltc__Bto__V1__ApprovalLevel)now_level;
+        a->escalated = now_level > level;
+        a->submit_time = ltc_ts_from_pg(c, r, 0, Q_SUBMIT);
+        a->approver = ltc_call_strdup(c, PQgetisnull(r, 0, Q_APPROVER) ? "" : ltc_pg_str(r, 0, Q_APPROVER));
+        a->comment = ltc_call_strdup(c, PQgetisnull(r, 0, Q_COMMENT) ? "" : ltc_pg_str(r, 0, Q_COMMENT));
+        a->decide_time = ltc_ts_from_pg(c, r, 0, Q_DECIDE);
+        q->approval = a;
+    }
     if (!PQgetisnull(r, 0, Q_BOOK_T))
         q->effective_discount_bps = bto_effective_discount_bps(ltc_pg_i64(r, 0, Q_BOOK_T), total);
     PGresult *l = ltc_call_query(c, st, SQL_GET_LINES, 1, params);
@@ -162,6 +243,11 @@ int bto_load_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Qu
         }
         if (!PQgetisnull(l, i, L_BOOK))
             ql->effective_discount_bps = bto_effective_discount_bps(ltc_pg_i64(l, i, L_BOOK), net);
+        const char *appr = ltc_pg_str(l, i, L_APPROVAL);
+        ql->approval = strcmp(appr, "PENDING") == 0    ? LTC__BTO__V1__LINE_APPROVAL__LINE_APPROVAL_PENDING
+                       : strcmp(appr, "APPROVED") == 0 ? LTC__BTO__V1__LINE_APPROVAL__LINE_APPROVAL_APPROVED
+                                                       : LTC__BTO__V1__LINE_APPROVAL__LINE_APPROVAL_UNSPECIFIED;
+        ql->approval_level = (Ltc__Bto__V1__ApprovalLevel)ltc_pg_i64(l, i, L_LEVEL);
         q->lines[i] = ql;
     }
     *out = q;
@@ -240,7 +326,9 @@ typedef struct pricing {
     bto_price_line_out *out;
     bto_tier *tiers; /* BTO_MAX_TIERS per line */
     const char **tax_class;
-    int *from_book; /* 1: the line's unit price and tiers are the book's; 0: the catalogue's list price */
+    int *from_book;        /* 1: the line's unit price and tiers are the book's; 0: the catalogue's list price */
+    int *level;            /* the approval level each line needs (bto_approval_level) */
+    const char **approval; /* NOT_REQUIRED, PENDING, or APPROVED (carried from the revised version) */
     bto_price_totals tot;
 } pricing;
 
@@ -393,6 +481,8 @@ static int insert_lines(ltc_call *c, ltc_status *st, const char *quote_id, const
         A_TBPS,
         A_TAX,
         A_COST,
+        A_APPROVAL,
+        A_LEVEL,
         A_N
     };
     const char **col[A_N];
@@ -414,10 +504,12 @@ static int insert_lines(ltc_call *c, ltc_status *st, const char *quote_id, const
         col[A_TBPS][i] = ltc_sql_i64(c, in->tax_bps);
         col[A_TAX][i] = ltc_sql_i64(c, o->tax);
         col[A_COST][i] = ltc_sql_i64(c, in->unit_cost_minor);
+        col[A_APPROVAL][i] = p->approval[i];
+        col[A_LEVEL][i] = ltc_sql_i64(c, p->level[i]);
     }
-    const char *params[16] = {quote_id, currency};
+    const char *params[2 + A_N] = {quote_id, currency};
     for (int k = 0; k < A_N; k++) params[2 + k] = bto_sql_text_array(c, col[k], n);
-    PGresult *r = ltc_call_query(c, st, SQL_INSERT_LINES, 16, params);
+    PGresult *r = ltc_call_query(c, st, SQL_INSERT_LINES, 2 + A_N, params);
     if (!r) return -1;
     if (strcmp(PQcmdTuples(r), ltc_sql_i64(c, (int64_t)n)) != 0)
         return ltc_status_set(st, LTC_ABORTED, "PRODUCT_CHANGED", "the catalogue changed while pricing the quote");
@@ -459,7 +551,62 @@ static int check_configuration(ltc_call *c, ltc_status *st, char (*product_ids)[
     return nv ? bto_configuration_fail(c, st, "quote.lines", v, nv) : 0;
 }
 
-/* CreateQuote: prices a new quote version (DRAFT) for an OPEN deal in the deal's currency (pricing.h: price book
+/* The discount policy into *pol. 0 or -1. */
+static int read_policy(ltc_call *c, ltc_status *st, bto_discount_policy *pol) {
+    PGresult *r = ltc_call_query(c, st, SQL_POLICY, 0, NULL);
+    if (!r) return -1;
+    if (PQntuples(r) != 1) return ltc_status_set(st, LTC_INTERNAL, NULL, "the discount policy row is missing");
+    pol->sales_max_bps = (int32_t)ltc_pg_i64(r, 0, 0);
+    pol->manager_max_bps = (int32_t)ltc_pg_i64(r, 0, 1);
+    pol->minimum_margin_bps = (int32_t)ltc_pg_i64(r, 0, 2);
+    pol->escalation_minutes = (int32_t)ltc_pg_i64(r, 0, 3);
+    return 0;
+}
+
+/* Each line's approval: the level its effective discount and margin need; NOT_REQUIRED at level 0; APPROVED when
+ * the revised quote (revision_of, "" for none) of the same deal has the same product, quantity, discount and
+ * amount approved (or within authority then); else PENDING. Fills *state ("DRAFT", "PENDING_APPROVAL",
+ * "APPROVED") and *pending_level (the highest level pending, 0 when none). */
+static int decide_approvals(ltc_call *c, ltc_status *st, const Ltc__Bto__V1__Quote *q,
+                            char (*product_ids)[LTC_UUID_LEN + 1], const char *deal_id, const char *revision_of,
+                            const bto_discount_policy *pol, pricing *p, const char **state, int *pending_level) {
+    size_t n = p->n;
+    p->level = ltc_call_alloc(c, n * sizeof *p->level);
+    p->approval = ltc_call_alloc(c, n * sizeof *p->approval);
+    PGresult *prior = NULL;
+    if (revision_of[0]) {
+        const char *pp[1] = {revision_of};
+        if (!(prior = ltc_call_query(c, st, SQL_PRIOR_LINES, 1, pp))) return -1;
+        if (PQntuples(prior) == 0 || strcmp(ltc_pg_str(prior, 0, 5), deal_id) != 0)
+            return ltc_status_bad_field(st, "quote.revision_of", "not a quote of deals/%s", deal_id);
+    }
+    int any_approved = 0;
+    *pending_level = 0;
+    for (size_t i = 0; i < n; i++) {
+        p->level[i] = bto_approval_level(&p->out[i], pol);
+        p->approval[i] = "NOT_REQUIRED";
+        if (p->level[i] == 0) continue;
+        int carried = 0;
+        for (int k = 0; prior && k < PQntuples(prior) && !carried; k++)
+            carried = strcmp(ltc_pg_str(prior, k, 0), product_ids[i]) == 0 &&
+                      ltc_pg_i64(prior, k, 1) == q->lines[i]->quantity &&
+                      ltc_pg_i64(prior, k, 2) == q->lines[i]->discount_bps &&
+                      ltc_pg_i64(prior, k, 3) == p->out[i].net && strcmp(ltc_pg_str(prior, k, 4), "PENDING") != 0 &&
+                      strcmp(ltc_pg_str(prior, k, 4), "NOT_REQUIRED") != 0;
+        if (carried) {
+            p->approval[i] = "APPROVED";
+            any_approved = 1;
+        } else {
+            p->approval[i] = "PENDING";
+            if (p->level[i] > *pending_level) *pending_level = p->level[i];
+        }
+    }
+    *state = *pending_level ? "PENDING_APPROVAL" : any_approved ? "APPROVED" : "DRAFT";
+    return 0;
+}
+
+/* CreateQuote: prices a new quote version (DRAFT, or PENDING_APPROVAL when a line is beyond the seller's authority,
+ * or APPROVED when every such line is carried approved from the version it revises) for an OPEN deal in the deal's currency (pricing.h: price book
  * or catalogue, tiers, line and order discounts, tax, margin), freezing the prices.
  * Errors: INVALID_ARGUMENT (quote.* fields, a product on two lines, a product not in the price book or priced in
  * another currency than the deal's, overflow, valid_until in the past), NOT_FOUND "DEAL_NOT_FOUND" /
@@ -477,9 +624,18 @@ int bto_create_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     pricing p;
     if (price_lines(c, st, q, product_ids, &d, &p) != 0) return -1;
     if (check_configuration(c, st, product_ids, q, NULL) != 0) return -1;
+    char revision_of[LTC_UUID_LEN + 1] = "";
+    if (q->revision_of[0] && ltc_name_parse(q->revision_of, "quotes", "quote.revision_of", revision_of, st) != 0)
+        return -1;
+    bto_discount_policy pol;
+    const char *state = "DRAFT";
+    int pending_level = 0;
+    if (read_policy(c, st, &pol) != 0 ||
+        decide_approvals(c, st, q, product_ids, deal_id, revision_of, &pol, &p, &state, &pending_level) != 0)
+        return -1;
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *params[11] = {id,
+    const char *params[16] = {id,
                               deal_id,
                               ltc_sql_i64(c, p.tot.net),
                               d.currency,
@@ -489,8 +645,13 @@ int bto_create_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
                               ltc_sql_i64(c, p.tot.list_amount),
                               ltc_sql_i64(c, p.tot.book_amount),
                               ltc_sql_i64(c, p.tot.tax),
-                              ltc_sql_i64(c, p.tot.cost)};
-    if (!ltc_call_query(c, st, SQL_INSERT_QUOTE, 11, params)) return -1;
+                              ltc_sql_i64(c, p.tot.cost),
+                              state,
+                              revision_of,
+                              ltc_call_principal(c),
+                              ltc_sql_i64(c, pending_level),
+                              ltc_sql_i64(c, pol.escalation_minutes)};
+    if (!ltc_call_query(c, st, SQL_INSERT_QUOTE, 16, params)) return -1;
     if (insert_lines(c, st, id, d.currency, q, product_ids, &p) != 0) return -1;
     Ltc__Bto__V1__CreateQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateQuoteResponse, LTC__BTO__V1__CREATE_QUOTE_RESPONSE__INIT);
@@ -511,32 +672,238 @@ int bto_get_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out
     return 0;
 }
 
-/* AcceptQuote: records the customer's acceptance of a DRAFT quote; a deal has at most one accepted quote.
- * Errors: INVALID_ARGUMENT "name", NOT_FOUND "QUOTE_NOT_FOUND", FAILED_PRECONDITION "CONFIGURATION_INVALID",
- * "DEAL_NOT_OPEN", "QUOTE_NOT_DRAFT",
- * "QUOTE_EXPIRED" (valid_until before today), "DEAL_HAS_ACCEPTED_QUOTE". */
-int bto_accept_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
-    const Ltc__Bto__V1__AcceptQuoteRequest *req = (const void *)m;
-    char id[LTC_UUID_LEN + 1];
-    if (ltc_name_parse(req->name, "quotes", "name", id, st) != 0) return -1;
+/* Parses `name`, locks the quote's deal then the quote (the order CreateQuote uses), and returns the locked row
+ * (SQL_LOCK_QUOTE's columns, K_*) in *qr. `open_deal`: the deal must be OPEN. */
+static int lock_quote(ltc_call *c, ltc_status *st, const char *name, char id[LTC_UUID_LEN + 1], int open_deal,
+                      PGresult **qr) {
+    if (ltc_name_parse(name, "quotes", "name", id, st) != 0) return -1;
     const char *params[1] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_QUOTE_DEAL, 1, params);
     if (!r) return -1;
-    if (PQntuples(r) != 1) return ltc_status_set(st, LTC_NOT_FOUND, "QUOTE_NOT_FOUND", "quote %s not found", req->name);
-    /* Lock order deal -> quote, as CreateQuote: acceptances of one deal are serialised. */
-    const char *dp[1] = {ltc_pg_str(r, 0, 0)};
-    if (lock_open_deal(c, st, dp[0], NULL) != 0) return -1;
-    PGresult *qr = ltc_call_query(c, st, SQL_LOCK_QUOTE, 1, params);
-    if (!qr) return -1;
-    if (PQntuples(qr) != 1)
-        return ltc_status_set(st, LTC_NOT_FOUND, "QUOTE_NOT_FOUND", "quote %s not found", req->name);
-    const char *state = ltc_pg_str(qr, 0, 0);
-    if (strcmp(state, "DRAFT") != 0)
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_NOT_DRAFT", "quote %s is %s, not DRAFT", req->name,
-                              state);
-    if (ltc_pg_bool(qr, 0, 1))
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_EXPIRED", "quote %s expired after %s", req->name,
-                              ltc_pg_str(qr, 0, 2));
+    if (PQntuples(r) != 1) return ltc_status_set(st, LTC_NOT_FOUND, "QUOTE_NOT_FOUND", "quote %s not found", name);
+    const char *deal_id = ltc_call_strdup(c, ltc_pg_str(r, 0, 0));
+    if (open_deal) {
+        if (lock_open_deal(c, st, deal_id, NULL) != 0) return -1;
+    } else {
+        const char *dp[1] = {deal_id};
+        if (!ltc_call_query(c, st, SQL_LOCK_DEAL, 1, dp)) return -1;
+    }
+    if (!(*qr = ltc_call_query(c, st, SQL_LOCK_QUOTE, 1, params))) return -1;
+    if (PQntuples(*qr) != 1) return ltc_status_set(st, LTC_NOT_FOUND, "QUOTE_NOT_FOUND", "quote %s not found", name);
+    return 0;
+}
+
+static int expired(ltc_status *st, const char *name, const PGresult *qr) {
+    if (!ltc_pg_bool(qr, 0, K_EXPIRED)) return 0;
+    return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_EXPIRED",
+                          "quote %s expired after %s: revise it into a new version (quote.revision_of)", name,
+                          ltc_pg_str(qr, 0, K_VALID));
+}
+
+/* Queues a BTO milestone of the quote's deal to LTB (amount: the quote's total; date: valid_until for SENT). */
+static int quote_milestone(ltc_call *c, ltc_status *st, const PGresult *qr, const char *id, int kind, const char *date,
+                           const char *detail) {
+    ltc_money amount;
+    snprintf(amount.currency, sizeof amount.currency, "%s", ltc_pg_str(qr, 0, K_CUR));
+    amount.minor = ltc_pg_i64(qr, 0, K_TOTAL);
+    ltc_milestone ms = {.deal_id = ltc_pg_str(qr, 0, K_DEAL),
+                        .stage = LTC__TYPE__V1__MILESTONE_STAGE__MILESTONE_STAGE_BTO,
+                        .kind = kind,
+                        .record = ltc_call_printf(c, "quotes/%s", id),
+                        .amount = &amount,
+                        .date = date ? date : "",
+                        .detail = detail};
+    return ltc_milestone_put(c, st, &ms);
+}
+
+/* A response's quote after a state change. */
+static int respond_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Quote **out) {
+    return bto_load_quote(c, st, id, out);
+}
+
+/* SendQuote: DRAFT or APPROVED -> SENT; milestone QUOTE_SENT. Errors: INVALID_ARGUMENT "name", NOT_FOUND
+ * "QUOTE_NOT_FOUND", FAILED_PRECONDITION "QUOTE_NOT_APPROVED", "QUOTE_NOT_SENDABLE", "QUOTE_EXPIRED",
+ * "DEAL_NOT_OPEN". */
+int bto_send_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Bto__V1__SendQuoteRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    PGresult *qr;
+    if (lock_quote(c, st, req->name, id, 1, &qr) != 0) return -1;
+    const char *state = ltc_pg_str(qr, 0, K_STATE);
+    if (strcmp(state, "PENDING_APPROVAL") == 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_NOT_APPROVED",
+                              "quote %s waits for approval: it cannot be sent before ApproveQuote", req->name);
+    if (strcmp(state, "DRAFT") != 0 && strcmp(state, "APPROVED") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_NOT_SENDABLE",
+                              "quote %s is %s: only a DRAFT or APPROVED quote is sent", req->name, state);
+    if (expired(st, req->name, qr) != 0) return -1;
+    const char *p[1] = {id};
+    if (!ltc_call_query(c, st, SQL_SEND_QUOTE, 1, p)) return -1;
+    if (quote_milestone(c, st, qr, id, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_QUOTE_SENT,
+                        ltc_pg_str(qr, 0, K_VALID), NULL) != 0)
+        return -1;
+    Ltc__Bto__V1__SendQuoteResponse *resp =
+        LTC_NEW(c, Ltc__Bto__V1__SendQuoteResponse, LTC__BTO__V1__SEND_QUOTE_RESPONSE__INIT);
+    if (respond_quote(c, st, id, &resp->quote) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* RejectQuote: the customer's rejection of a DRAFT, APPROVED or SENT quote; milestone QUOTE_REJECTED.
+ * Errors: INVALID_ARGUMENT "name", "reason"; NOT_FOUND "QUOTE_NOT_FOUND"; FAILED_PRECONDITION "QUOTE_NOT_OPEN". */
+int bto_reject_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Bto__V1__RejectQuoteRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    ltc_check_text(req->reason, "reason", 1, 500, st);
+    if (st->code != LTC_OK) return -1;
+    PGresult *qr;
+    if (lock_quote(c, st, req->name, id, 0, &qr) != 0) return -1;
+    const char *state = ltc_pg_str(qr, 0, K_STATE);
+    if (strcmp(state, "DRAFT") != 0 && strcmp(state, "APPROVED") != 0 && strcmp(state, "SENT") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_NOT_OPEN",
+                              "quote %s is %s: only a DRAFT, APPROVED or SENT quote can be rejected", req->name, state);
+    const char *p[2] = {id, req->reason};
+    if (!ltc_call_query(c, st, SQL_REJECT_QUOTE, 2, p)) return -1;
+    if (quote_milestone(c, st, qr, id, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_QUOTE_REJECTED, NULL,
+                        req->reason) != 0)
+        return -1;
+    Ltc__Bto__V1__RejectQuoteResponse *resp =
+        LTC_NEW(c, Ltc__Bto__V1__RejectQuoteResponse, LTC__BTO__V1__REJECT_QUOTE_RESPONSE__INIT);
+    if (respond_quote(c, st, id, &resp->quote) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* The approver's checks, common to ApproveQuote and DenyQuote: the quote is PENDING_APPROVAL and not expired; the
+ * caller is known, is not the author, and has the level the pending lines need now (escalated lazily, here). */
+static int check_approver(ltc_call *c, ltc_status *st, const char *name, const PGresult *qr) {
+    const char *state = ltc_pg_str(qr, 0, K_STATE);
+    if (strcmp(state, "PENDING_APPROVAL") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_NOT_PENDING_APPROVAL",
+                              "quote %s is %s, not PENDING_APPROVAL", name, state);
+    if (expired(st, name, qr) != 0) return -1;
+    const char *who = ltc_call_principal(c);
+    if (!who || !who[0])
+        return ltc_status_set(st, LTC_PERMISSION_DENIED, "APPROVER_UNKNOWN",
+                              "an approval needs an authenticated approver (no principal on this call)");
+    if (strcmp(who, ltc_pg_str(qr, 0, K_AUTHOR)) == 0)
+        return ltc_status_set(st, LTC_PERMISSION_DENIED, "SELF_APPROVAL",
+                              "%s created quote %s and cannot approve it (four eyes)", who, name);
+    int level = bto_escalated_level((int)ltc_pg_i64(qr, 0, K_LEVEL), ltc_pg_i64(qr, 0, K_WAITED),
+                                    (int32_t)ltc_pg_i64(qr, 0, K_ESCALATION));
+    unsigned roles = ltc_call_roles(c);
+    int may = level >= 2 ? (roles & LTC_ROLE_ADMIN) != 0 : (roles & (LTC_ROLE_MANAGER | LTC_ROLE_ADMIN)) != 0;
+    if (!may)
+        return ltc_status_set(st, LTC_PERMISSION_DENIED, "APPROVER_LEVEL_TOO_LOW",
+                              "quote %s needs a %s to approve it%s", name, level >= 2 ? "director (admin)" : "manager",
+                              level > ltc_pg_i64(qr, 0, K_LEVEL) ? " (escalated: it waited too long)" : "");
+    return 0;
+}
+
+/* ApproveQuote: PENDING_APPROVAL -> APPROVED, its pending lines approved (frozen). Errors: see check_approver;
+ * INVALID_ARGUMENT "name", "comment"; NOT_FOUND "QUOTE_NOT_FOUND". */
+int bto_approve_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Bto__V1__ApproveQuoteRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    ltc_check_text(req->comment, "comment", 0, 500, st);
+    if (st->code != LTC_OK) return -1;
+    PGresult *qr;
+    if (lock_quote(c, st, req->name, id, 0, &qr) != 0 || check_approver(c, st, req->name, qr) != 0) return -1;
+    const char *p[3] = {id, ltc_call_principal(c), req->comment};
+    if (!ltc_call_query(c, st, SQL_APPROVE_QUOTE, 3, p) || !ltc_call_query(c, st, SQL_APPROVE_LINES, 1, p)) return -1;
+    Ltc__Bto__V1__ApproveQuoteResponse *resp =
+        LTC_NEW(c, Ltc__Bto__V1__ApproveQuoteResponse, LTC__BTO__V1__APPROVE_QUOTE_RESPONSE__INIT);
+    if (respond_quote(c, st, id, &resp->quote) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* DenyQuote: PENDING_APPROVAL -> REJECTED ("approval denied: <comment>"). Errors: as ApproveQuote; "comment" is
+ * required. */
+int bto_deny_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Bto__V1__DenyQuoteRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    ltc_check_text(req->comment, "comment", 1, 500, st);
+    if (st->code != LTC_OK) return -1;
+    PGresult *qr;
+    if (lock_quote(c, st, req->name, id, 0, &qr) != 0 || check_approver(c, st, req->name, qr) != 0) return -1;
+    const char *p[3] = {id, ltc_call_principal(c), req->comment};
+    if (!ltc_call_query(c, st, SQL_DENY_QUOTE, 3, p)) return -1;
+    Ltc__Bto__V1__DenyQuoteResponse *resp =
+        LTC_NEW(c, Ltc__Bto__V1__DenyQuoteResponse, LTC__BTO__V1__DENY_QUOTE_RESPONSE__INIT);
+    if (respond_quote(c, st, id, &resp->quote) != 0) return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+static Ltc__Bto__V1__DiscountPolicy *policy_from_row(ltc_call *c, const PGresult *r) {
+    Ltc__Bto__V1__DiscountPolicy *p = LTC_NEW(c, Ltc__Bto__V1__DiscountPolicy, LTC__BTO__V1__DISCOUNT_POLICY__INIT);
+    p->sales_max_discount_bps = (int32_t)ltc_pg_i64(r, 0, 0);
+    p->manager_max_discount_bps = (int32_t)ltc_pg_i64(r, 0, 1);
+    p->minimum_margin_bps = (int32_t)ltc_pg_i64(r, 0, 2);
+    p->escalation_minutes = (int32_t)ltc_pg_i64(r, 0, 3);
+    p->update_time = ltc_ts_from_pg(c, r, 0, 4);
+    return p;
+}
+
+/* GetDiscountPolicy: the policy. */
+int bto_get_discount_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    (void)m;
+    PGresult *r = ltc_call_query(c, st, SQL_POLICY, 0, NULL);
+    if (!r) return -1;
+    if (PQntuples(r) != 1) return ltc_status_set(st, LTC_INTERNAL, NULL, "the discount policy row is missing");
+    Ltc__Bto__V1__GetDiscountPolicyResponse *resp =
+        LTC_NEW(c, Ltc__Bto__V1__GetDiscountPolicyResponse, LTC__BTO__V1__GET_DISCOUNT_POLICY_RESPONSE__INIT);
+    resp->policy = policy_from_row(c, r);
+    *out = &resp->base;
+    return 0;
+}
+
+/* SetDiscountPolicy: replaces the policy. Errors: INVALID_ARGUMENT (policy.*). */
+int bto_set_discount_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Bto__V1__SetDiscountPolicyRequest *req = (const void *)m;
+    const Ltc__Bto__V1__DiscountPolicy *p = req->policy;
+    if (!p) return ltc_status_bad_field(st, "policy", "required");
+    if (p->sales_max_discount_bps < 0 || p->sales_max_discount_bps > 10000)
+        ltc_status_bad_field(st, "policy.sales_max_discount_bps", "must be 0 to 10000");
+    if (p->manager_max_discount_bps < p->sales_max_discount_bps || p->manager_max_discount_bps > 10000)
+        ltc_status_bad_field(st, "policy.manager_max_discount_bps", "must be sales_max_discount_bps to 10000");
+    if (p->minimum_margin_bps < -10000 || p->minimum_margin_bps > 10000)
+        ltc_status_bad_field(st, "policy.minimum_margin_bps", "must be -10000 to 10000");
+    if (p->escalation_minutes < 1 || p->escalation_minutes > 525600)
+        ltc_status_bad_field(st, "policy.escalation_minutes", "must be 1 to 525600");
+    if (st->code != LTC_OK) return -1;
+    const char *params[4] = {ltc_sql_i64(c, p->sales_max_discount_bps), ltc_sql_i64(c, p->manager_max_discount_bps),
+                             ltc_sql_i64(c, p->minimum_margin_bps), ltc_sql_i64(c, p->escalation_minutes)};
+    PGresult *r = ltc_call_query(c, st, SQL_SET_POLICY, 4, params);
+    if (!r) return -1;
+    Ltc__Bto__V1__SetDiscountPolicyResponse *resp =
+        LTC_NEW(c, Ltc__Bto__V1__SetDiscountPolicyResponse, LTC__BTO__V1__SET_DISCOUNT_POLICY_RESPONSE__INIT);
+    resp->policy = policy_from_row(c, r);
+    *out = &resp->base;
+    return 0;
+}
+
+/* AcceptQuote: records the customer's acceptance of a DRAFT, APPROVED or SENT quote (a DRAFT one needed no
+ * approval); a deal has at most one accepted quote; milestone QUOTE_ACCEPTED.
+ * Errors: INVALID_ARGUMENT "name", NOT_FOUND "QUOTE_NOT_FOUND", FAILED_PRECONDITION "QUOTE_NOT_APPROVED",
+ * "QUOTE_NOT_DRAFT" (ACCEPTED or REJECTED), "QUOTE_EXPIRED" (valid_until before today), "CONFIGURATION_INVALID",
+ * "DEAL_NOT_OPEN", "DEAL_HAS_ACCEPTED_QUOTE". */
+int bto_accept_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Bto__V1__AcceptQuoteRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    PGresult *qr;
+    if (lock_quote(c, st, req->name, id, 1, &qr) != 0) return -1;
+    const char *params[1] = {id};
+    const char *dp[1] = {ltc_pg_str(qr, 0, K_DEAL)};
+    const char *state = ltc_pg_str(qr, 0, K_STATE);
+    if (strcmp(state, "PENDING_APPROVAL") == 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_NOT_APPROVED",
+                              "quote %s waits for approval: it cannot be accepted before ApproveQuote", req->name);
+    if (strcmp(state, "DRAFT") != 0 && strcmp(state, "APPROVED") != 0 && strcmp(state, "SENT") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_NOT_DRAFT",
+                              "quote %s is %s, not DRAFT, APPROVED or SENT", req->name, state);
+    if (expired(st, req->name, qr) != 0) return -1;
     /* the rules may have changed since the quote was priced: a quote is never accepted with a broken rule */
     if (check_configuration(c, st, NULL, NULL, id) != 0) return -1;
     PGresult *ar = ltc_call_query(c, st, SQL_ACCEPTED_OF_DEAL, 1, dp);
@@ -545,6 +912,8 @@ int bto_accept_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "DEAL_HAS_ACCEPTED_QUOTE",
                               "deal deals/%s already has an accepted quote, quotes/%s", dp[0], ltc_pg_str(ar, 0, 0));
     if (!ltc_call_query(c, st, SQL_ACCEPT_QUOTE, 1, params)) return -1;
+    if (quote_milestone(c, st, qr, id, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_QUOTE_ACCEPTED, NULL, NULL) != 0)
+        return -1;
     Ltc__Bto__V1__AcceptQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__AcceptQuoteResponse, LTC__BTO__V1__ACCEPT_QUOTE_RESPONSE__INIT);
     if (bto_load_quote(c, st, id, &resp->quote) != 0) return -1;

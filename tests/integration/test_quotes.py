@@ -238,5 +238,113 @@ class ConfigurationRulesTest(Quoting):
         self.assertDetails(d, reason="CONFIGURATION_INVALID", fields=["quote.lines[3].product"])
 
 
+def who(principal, roles):
+    """In plaintext the stage service takes the forwarded principal as given (tests only: the gateway of this stack
+    authenticates nobody, so these calls go to BTO's own port, like test_admission_gate.py does for LTB)."""
+    return (("x-ltc-principal", principal), ("x-ltc-roles", roles))
+
+
+SELLER = who("ar.li.na", "sales")                      # the deal's account owner (lead_to_cash's iron triangle)
+SELLER_AS_MANAGER = who("ar.li.na", "sales,manager")   # the same person, also a manager
+MANAGER = who(f"mgr.sun.{RUN}", "manager")
+DIRECTOR = who(f"dir.wu.{RUN}", "admin")
+
+
+class QuoteApprovalTest(Quoting):
+    """A salesperson's 30% discount waits for a manager; the author cannot approve it; a change to one line re-opens
+    only that line; a director's level; the lifecycle SENT -> ACCEPTED, REJECTED, EXPIRED (and its revision)."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.bto = lc.Stubs(h.target("bto")).bto
+        cls.saved = cls.bto.GetDiscountPolicy(lc.bto.GetDiscountPolicyRequest(), metadata=DIRECTOR).policy
+        # sales up to 10%, a manager up to 35%, above that a director; 10% minimum margin
+        cls.bto.SetDiscountPolicy(lc.bto.SetDiscountPolicyRequest(
+            policy=lc.bto.DiscountPolicy(sales_max_discount_bps=1000, manager_max_discount_bps=3500,
+                                         minimum_margin_bps=1000, escalation_minutes=1440),
+            request_id=lc.new_id()), metadata=DIRECTOR)
+
+    @classmethod
+    def tearDownClass(cls):
+        p = cls.saved
+        cls.bto.SetDiscountPolicy(lc.bto.SetDiscountPolicyRequest(
+            policy=lc.bto.DiscountPolicy(sales_max_discount_bps=p.sales_max_discount_bps,
+                                         manager_max_discount_bps=p.manager_max_discount_bps,
+                                         minimum_margin_bps=p.minimum_margin_bps,
+                                         escalation_minutes=p.escalation_minutes),
+            request_id=lc.new_id()), metadata=DIRECTOR)
+        super().tearDownClass()
+
+    def new_quote(self, lines, md=SELLER, revision_of=""):
+        return self.bto.CreateQuote(lc.bto.CreateQuoteRequest(
+            quote=lc.bto.Quote(deal=self.deal(), valid_until=lc.days_ahead(30), revision_of=revision_of,
+                               lines=[lc.bto.QuoteLine(product=p, quantity=q, discount_bps=b) for p, q, b in lines]),
+            request_id=lc.new_id()), metadata=md).quote
+
+    def act(self, rpc, md, **kw):
+        return getattr(self.bto, rpc)(getattr(lc.bto, rpc + "Request")(request_id=lc.new_id(), **kw), metadata=md)
+
+    def test_thirty_percent_waits_for_a_manager_and_one_changed_line_reopens(self):
+        a = self.product("APR-A", 100000, "CNY", cost=40000)
+        b = self.product("APR-B", 50000, "CNY", cost=20000)
+        q = self.new_quote([(a, 2, 3000), (b, 1, 500)])
+        self.assertEqual(q.state, lc.bto.QUOTE_STATE_PENDING_APPROVAL)
+        self.assertEqual(q.author, "ar.li.na")
+        self.assertEqual([(ln.approval, ln.approval_level) for ln in q.lines],
+                         [(lc.bto.LINE_APPROVAL_PENDING, lc.bto.APPROVAL_LEVEL_MANAGER),
+                          (lc.bto.LINE_APPROVAL_UNSPECIFIED, lc.bto.APPROVAL_LEVEL_UNSPECIFIED)])
+        self.assertEqual(q.approval.required_level, lc.bto.APPROVAL_LEVEL_MANAGER)
+        C = grpc.StatusCode
+        for rpc in ("SendQuote", "AcceptQuote"):
+            d = h.expect_error(lambda: self.act(rpc, SELLER, name=q.name), C.FAILED_PRECONDITION)
+            self.assertDetails(d, reason="QUOTE_NOT_APPROVED")
+        d = h.expect_error(lambda: self.act("ApproveQuote", SELLER_AS_MANAGER, name=q.name, comment="mine"),
+                           C.PERMISSION_DENIED)
+        self.assertDetails(d, reason="SELF_APPROVAL")
+        ok = self.act("ApproveQuote", MANAGER, name=q.name, comment="strategic account").quote
+        self.assertEqual(ok.state, lc.bto.QUOTE_STATE_APPROVED)
+        self.assertEqual((ok.approval.approver, ok.approval.comment), (MANAGER[0][1], "strategic account"))
+        self.assertEqual(ok.lines[0].approval, lc.bto.LINE_APPROVAL_APPROVED)
+
+        # revise: line A unchanged (frozen, stays approved), line B now 12% -> only B waits
+        r = self.new_quote([(a, 2, 3000), (b, 1, 1200)], revision_of=q.name)
+        self.assertEqual(r.version, q.version + 1)
+        self.assertEqual(r.revision_of, q.name)
+        self.assertEqual(r.state, lc.bto.QUOTE_STATE_PENDING_APPROVAL)
+        self.assertEqual([ln.approval for ln in r.lines],
+                         [lc.bto.LINE_APPROVAL_APPROVED, lc.bto.LINE_APPROVAL_PENDING])
+        self.act("ApproveQuote", MANAGER, name=r.name, comment="ok")
+        sent = self.act("SendQuote", SELLER, name=r.name).quote
+        self.assertEqual(sent.state, lc.bto.QUOTE_STATE_SENT)
+        self.assertTrue(sent.HasField("send_time"))
+        rejected = self.act("RejectQuote", SELLER, name=sent.name, reason="budget cut").quote
+        self.assertEqual((rejected.state, rejected.rejection_reason), (lc.bto.QUOTE_STATE_REJECTED, "budget cut"))
+
+    def test_director_level_and_hundred_percent(self):
+        a = self.product("APR-DIR", 100000, "CNY", cost=10000)
+        for bps in (4000, 10000):
+            q = self.new_quote([(a, 1, bps)])
+            self.assertEqual(q.approval.required_level, lc.bto.APPROVAL_LEVEL_DIRECTOR, bps)
+            d = h.expect_error(lambda: self.act("ApproveQuote", MANAGER, name=q.name), grpc.StatusCode.PERMISSION_DENIED)
+            self.assertDetails(d, reason="APPROVER_LEVEL_TOO_LOW")
+        denied = self.act("DenyQuote", DIRECTOR, name=q.name, comment="no free robots").quote
+        self.assertEqual(denied.state, lc.bto.QUOTE_STATE_REJECTED)
+        self.assertIn("no free robots", denied.rejection_reason)
+
+    def test_expired_quote_cannot_be_accepted_and_is_revised(self):
+        a = self.product("EXP-A", 10000, "CNY", cost=1000)
+        q = self.new_quote([(a, 1, 0)])
+        self.assertEqual(q.state, lc.bto.QUOTE_STATE_DRAFT)
+        h.sql("UPDATE bto.quotes SET valid_until = current_date - 1 WHERE id = :'id'", id=lc.name_id(q.name))
+        got = self.bto.GetQuote(lc.bto.GetQuoteRequest(name=q.name), metadata=SELLER).quote
+        self.assertEqual(got.state, lc.bto.QUOTE_STATE_EXPIRED)
+        for rpc in ("AcceptQuote", "SendQuote"):
+            d = h.expect_error(lambda: self.act(rpc, SELLER, name=q.name), grpc.StatusCode.FAILED_PRECONDITION)
+            self.assertDetails(d, reason="QUOTE_EXPIRED")
+        r = self.new_quote([(a, 1, 0)], revision_of=q.name)
+        self.assertEqual((r.state, r.revision_of), (lc.bto.QUOTE_STATE_DRAFT, q.name))
+
+
 if __name__ == "__main__":
     h.main()

@@ -207,6 +207,36 @@ static void test_tax_rate_pick(void **state) {
     assert_int_equal(bto_tax_rate_pick(rates, 3, "EXEMPT", "CN"), -1);
 }
 
+/* The discount policy: measured on the effective discount (line + order combined), margin and zero value. */
+static void test_approval_levels(void **state) {
+    (void)state;
+    const bto_discount_policy pol = {1000, 2500, 1000, 60};
+    bto_price_line_in in[1] = {line(10, 10000, 0, 0, 5000)};
+    bto_price_line_out out[1];
+    bto_price_totals t;
+    int32_t cases[][3] = {                                           /* line bps, order bps, level */
+                          {1000, 0, 0}, {1001, 0, 1}, {500, 600, 1}, /* 5% + 6% = 10.7%: splitting gains nothing */
+                          {2500, 0, 1}, {3000, 0, 2}, {2000, 700, 2}, {10000, 0, 2}, {0, 0, 0}};
+    for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+        in[0].discount_bps = cases[k][0];
+        assert_int_equal(bto_price_quote(in, 1, cases[k][1], out, &t, NULL), 0);
+        assert_int_equal(bto_approval_level(&out[0], &pol), cases[k][2]);
+    }
+    /* margin below the minimum: 10 x 100.00 at cost 95.00 = 5% margin */
+    in[0] = line(10, 10000, 0, 0, 9500);
+    assert_int_equal(bto_price_quote(in, 1, 0, out, &t, NULL), 0);
+    assert_int_equal(bto_approval_level(&out[0], &pol), 1);
+    /* a free product (book 0, cost 0) is zero-valued */
+    in[0] = line(1, 0, 0, 0, 0);
+    assert_int_equal(bto_price_quote(in, 1, 0, out, &t, NULL), 0);
+    assert_int_equal(bto_approval_level(&out[0], &pol), 1);
+    /* escalation: one level per full period, capped at director */
+    assert_int_equal(bto_escalated_level(1, 59, 60), 1);
+    assert_int_equal(bto_escalated_level(1, 60, 60), 2);
+    assert_int_equal(bto_escalated_level(1, 6000, 60), 2);
+    assert_int_equal(bto_escalated_level(0, 6000, 60), 0);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_issue_example_cny),
@@ -218,6 +248,7 @@ int main(void) {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_price_book_pick),
         cmocka_unit_test(test_tax_rate_pick),
+        cmocka_unit_test(test_approval_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
