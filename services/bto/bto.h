@@ -24,6 +24,7 @@
 #include "ltc/sqltext.h"
 #include "ltc/status.h"
 #include "ltc/terms.h"
+#include "ltc/type/v1/milestone.pb-c.h"
 
 #define BTO_MAX_QUOTE_LINES 200
 #define BTO_MAX_PAYMENT_TERMS 10
@@ -80,6 +81,7 @@ int bto_set_discount_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMes
 int bto_create_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_get_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_sign_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_cancel_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
 /* --- handlers (orders.c) --------------------------------------------------------------------------------- */
 int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
@@ -147,6 +149,11 @@ int bto_code_valid(const char *s, size_t max);
 /* A PostgreSQL text[] literal of n items, each double-quoted and escaped (empty strings and commas survive;
  * ltc_sql_array does not quote). In the arena. */
 char *bto_sql_text_array(ltc_call *c, const char *const *items, size_t n);
+/* Queues a BTO milestone of deal `deal_id` to LTB (ltc_milestone_put) in the call's transaction: `kind` a
+ * ltc.type.v1.MilestoneKind, `record` "contracts/{id}"..., an amount when currency is not NULL, date "" or NULL for
+ * none, detail NULL for none. 0 or -1. */
+int bto_milestone(ltc_call *c, ltc_status *st, const char *deal_id, int kind, const char *record, const char *currency,
+                  int64_t minor, const char *date, const char *detail);
 /* Checks a required UUID field (a hand-off id). */
 int bto_check_uuid(const char *s, const char *field, ltc_status *st);
 /* The service's definition (service.c), run by main.c and driven by the fuzz targets. */

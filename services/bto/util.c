@@ -1,10 +1,12 @@
 /* util.c - small helpers shared by the BTO handlers: names for responses, timestamps and hand-off ids in. (Money,
  * statement parameters, enums and payment terms come from common: ltc/money.h, ltc/sqltext.h, ltc/proto.h,
  * ltc/terms.h.) */
+#include <stdio.h>
 #include <string.h>
 
 #include "bto.h"
 #include "ltc/ids.h"
+#include "ltc/milestone.h"
 
 char *bto_name(ltc_call *c, const char *collection, const char *id) {
     if (!id) return ltc_call_strdup(c, "");
@@ -56,4 +58,18 @@ char *bto_sql_text_array(ltc_call *c, const char *const *items, size_t n) {
     *p++ = '}';
     *p = '\0';
     return out;
+}
+
+int bto_milestone(ltc_call *c, ltc_status *st, const char *deal_id, int kind, const char *record, const char *currency,
+                  int64_t minor, const char *date, const char *detail) {
+    ltc_money amount = {{0}, minor};
+    if (currency) snprintf(amount.currency, sizeof amount.currency, "%s", currency);
+    ltc_milestone ms = {.deal_id = deal_id,
+                        .stage = LTC__TYPE__V1__MILESTONE_STAGE__MILESTONE_STAGE_BTO,
+                        .kind = kind,
+                        .record = record,
+                        .amount = currency ? &amount : NULL,
+                        .date = date ? date : "",
+                        .detail = detail};
+    return ltc_milestone_put(c, st, &ms);
 }

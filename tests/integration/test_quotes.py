@@ -346,5 +346,63 @@ class QuoteApprovalTest(Quoting):
         self.assertEqual((r.state, r.revision_of), (lc.bto.QUOTE_STATE_DRAFT, q.name))
 
 
+class ContractCancelTest(h.StackTestCase):
+    """A contract cannot ask for a delivery in the past; it can be cancelled before its order exists, or once OTD
+    cancelled the order (AcceptOrderCancelled), which reopens the deal for a new quote; OTD's promise shows on the
+    order (AcceptPromiseChanged)."""
+
+    def test_cancel_before_order_reopens_the_deal(self):
+        d = h.new_deal(self.stubs)
+        d.run_until("accept_quote")
+        terms = [lc.types.PaymentTerm(kind=lc.types.PAYMENT_TERM_KIND_ADVANCE, share_bps=10000, due_days=0)]
+        e = h.expect_error(lambda: self.stubs.bto.CreateContract(lc.bto.CreateContractRequest(
+            contract=lc.bto.Contract(quote=d.r["quote"], payment_terms=terms,
+                                     requested_delivery_date=lc.days_ahead(-1)),
+            request_id=lc.new_id())), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertDetails(e, fields=["contract.requested_delivery_date"])
+        d.run_until("sign_contract")
+        k = self.stubs.bto.CancelContract(lc.bto.CancelContractRequest(
+            name=d.r["contract"], reason="customer postponed the project", request_id=lc.new_id())).contract
+        self.assertEqual((k.state, k.cancel_reason),
+                         (lc.bto.CONTRACT_STATE_CANCELLED, "customer postponed the project"))
+        q = self.stubs.bto.GetQuote(lc.bto.GetQuoteRequest(name=d.r["quote"])).quote
+        self.assertEqual(q.state, lc.bto.QUOTE_STATE_REJECTED)
+        self.assertIn("cancelled", q.rejection_reason)
+        deal = self.stubs.bto.GetDeal(lc.bto.GetDealRequest(name=d.r["deal"])).deal
+        self.assertEqual(deal.state, lc.bto.DEAL_STATE_OPEN)
+        # the deal is not stuck: a new quote can be priced and accepted
+        d.r.pop("quote")
+        d._next = d.STEPS.index("create_quote")
+        d.run_until("accept_quote")
+        again = h.expect_error(lambda: self.stubs.bto.CancelContract(lc.bto.CancelContractRequest(
+            name=k.name, reason="twice", request_id=lc.new_id())), grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertDetails(again, reason="CONTRACT_NOT_OPEN")
+
+    def test_cancel_after_otd_cancelled_the_order(self):
+        d = h.new_deal(self.stubs)
+        d.run_until("create_order")
+        e = h.expect_error(lambda: self.stubs.bto.CancelContract(lc.bto.CancelContractRequest(
+            name=d.r["contract"], reason="too late", request_id=lc.new_id())), grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertDetails(e, reason="CONTRACT_HAS_ORDER")
+        intake = h.intake("bto")
+        promise = lc.days_ahead(40)
+        intake.bto.AcceptPromiseChanged(lc.bto.AcceptPromiseChangedRequest(
+            handoff_id=str(uuid.uuid4()), order=d.r["order"], deal=d.r["deal"], promise_date=promise, late=True,
+            reason="capacity change"))
+        o = self.stubs.bto.GetOrder(lc.bto.GetOrderRequest(name=d.r["order"])).order
+        self.assertEqual((o.promise_date, o.late), (promise, True))
+        intake.bto.AcceptOrderCancelled(lc.bto.AcceptOrderCancelledRequest(
+            handoff_id=str(uuid.uuid4()), order=d.r["order"], contract=d.r["contract"], deal=d.r["deal"],
+            reason="customer withdrew", cancelled_by="fr.chen.jie"))
+        o = self.stubs.bto.GetOrder(lc.bto.GetOrderRequest(name=d.r["order"])).order
+        self.assertEqual((o.state, o.cancel_reason), (lc.bto.ORDER_STATE_CANCELLED, "customer withdrew"))
+        k = self.stubs.bto.CancelContract(lc.bto.CancelContractRequest(
+            name=d.r["contract"], reason="order cancelled in OTD", request_id=lc.new_id())).contract
+        self.assertEqual(k.state, lc.bto.CONTRACT_STATE_CANCELLED)
+        deal = self.stubs.bto.GetDeal(lc.bto.GetDealRequest(name=d.r["deal"])).deal
+        self.assertEqual(deal.state, lc.bto.DEAL_STATE_OPEN)
+        intake.close()
+
+
 if __name__ == "__main__":
     h.main()
