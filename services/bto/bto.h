@@ -25,6 +25,7 @@
 #include "ltc/status.h"
 #include "ltc/terms.h"
 #include "ltc/type/v1/milestone.pb-c.h"
+#include "ltc/type/v1/revenue.pb-c.h"
 
 #define BTO_MAX_QUOTE_LINES 200
 #define BTO_MAX_PAYMENT_TERMS 10

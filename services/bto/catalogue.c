@@ -10,11 +10,11 @@
 
 #define PRODUCT_COLS                                                                                                   \
     "id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days, " LTC_SQL_MICROS(             \
-        "create_time") ", seq, " LTC_SQL_MICROS("update_time") ", version, tax_class"
+        "create_time") ", seq, " LTC_SQL_MICROS("update_time") ", version, tax_class, revenue_type, service_months"
 
 static const char SQL_INSERT_PRODUCT[] =
     "INSERT INTO products (id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days, "
-    "tax_class) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (sku) DO NOTHING RETURNING " PRODUCT_COLS;
+    "tax_class, revenue_type, service_months) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (sku) DO NOTHING RETURNING " PRODUCT_COLS;
 static const char SQL_GET_PRODUCT[] = "SELECT " PRODUCT_COLS " FROM products WHERE id = $1";
 /* By SKU; the page token is the seq of the last product returned, whose SKU is the key to continue after. */
 static const char SQL_LIST_PRODUCTS[] =
@@ -44,7 +44,9 @@ enum {
     P_SEQ,
     P_UTIME,
     P_VERSION,
-    P_TAX_CLASS
+    P_TAX_CLASS,
+    P_REVENUE,
+    P_MONTHS
 };
 
 static Ltc__Bto__V1__Product *product_from_row(ltc_call *c, const PGresult *r, int row) {
@@ -59,6 +61,10 @@ static Ltc__Bto__V1__Product *product_from_row(ltc_call *c, const PGresult *r, i
     p->update_time = ltc_ts_from_pg(c, r, row, P_UTIME);
     p->etag = ltc_call_printf(c, "%llx", (unsigned long long)ltc_pg_i64(r, row, P_VERSION));
     p->tax_class = ltc_call_strdup(c, ltc_pg_str(r, row, P_TAX_CLASS));
+    p->revenue_type = (Ltc__Type__V1__RevenueType)ltc_enum_from_db(&ltc__type__v1__revenue_type__descriptor,
+                                                                   "REVENUE_TYPE_", ltc_pg_str(r, row, P_REVENUE));
+    p->service_months = (int32_t)ltc_pg_i64(r, row, P_MONTHS);
+    p->version = (int32_t)ltc_pg_i64(r, row, P_VERSION);
     return p;
 }
 
@@ -102,6 +108,15 @@ static int validate_product(const Ltc__Bto__V1__Product *p, ltc_money *list, ltc
         ltc_status_bad_field(st, "product.lead_time_days", "must be 0 to 3650");
     if (p->tax_class[0] && !bto_code_valid(p->tax_class, 32))
         ltc_status_bad_field(st, "product.tax_class", "1 to 32 characters of [A-Z0-9_], or empty (not taxed)");
+    if (p->revenue_type == LTC__TYPE__V1__REVENUE_TYPE__REVENUE_TYPE_OVER_TIME) {
+        if (p->service_months < 1 || p->service_months > 600)
+            ltc_status_bad_field(st, "product.service_months", "1 to 600 for an OVER_TIME product");
+    } else if (p->revenue_type != LTC__TYPE__V1__REVENUE_TYPE__REVENUE_TYPE_UNSPECIFIED &&
+               p->revenue_type != LTC__TYPE__V1__REVENUE_TYPE__REVENUE_TYPE_POINT_IN_TIME) {
+        ltc_status_bad_field(st, "product.revenue_type", "unknown revenue type");
+    } else if (p->service_months != 0) {
+        ltc_status_bad_field(st, "product.service_months", "must be 0 unless revenue_type is OVER_TIME");
+    }
     return st->code == LTC_OK ? 0 : -1;
 }
 
@@ -114,15 +129,18 @@ int bto_create_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     const Ltc__Bto__V1__Product *p = req->product;
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *params[8] = {id,
-                             p->sku,
-                             p->display_name,
-                             ltc_sql_i64(c, list.minor),
-                             ltc_sql_i64(c, cost.minor),
-                             list.currency,
-                             ltc_sql_i64(c, p->lead_time_days),
-                             p->tax_class};
-    PGresult *r = ltc_call_query(c, st, SQL_INSERT_PRODUCT, 8, params);
+    const char *params[10] = {id,
+                              p->sku,
+                              p->display_name,
+                              ltc_sql_i64(c, list.minor),
+                              ltc_sql_i64(c, cost.minor),
+                              list.currency,
+                              ltc_sql_i64(c, p->lead_time_days),
+                              p->tax_class,
+                              p->revenue_type == LTC__TYPE__V1__REVENUE_TYPE__REVENUE_TYPE_OVER_TIME ? "OVER_TIME"
+                                                                                                     : "POINT_IN_TIME",
+                              ltc_sql_i64(c, p->service_months)};
+    PGresult *r = ltc_call_query(c, st, SQL_INSERT_PRODUCT, 10, params);
     if (!r) return -1;
     if (PQntuples(r) != 1)
         return ltc_status_set(st, LTC_ALREADY_EXISTS, "SKU_TAKEN", "a product with SKU %s already exists", p->sku);

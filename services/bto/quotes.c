@@ -17,7 +17,7 @@
 static const char SQL_DATE_IN_PAST[] = "SELECT $1::date < current_date";
 static const char SQL_LOCK_DEAL[] = "SELECT state, currency, customer_country_code FROM deals WHERE id = $1 FOR UPDATE";
 static const char SQL_PRODUCTS[] = "SELECT id, list_price_minor, currency, unit_cost_minor, tax_class FROM products "
-                                   "WHERE id = ANY($1::uuid[])";
+                                   "WHERE id = ANY($1::uuid[]) FOR SHARE";
 /* The price books of a currency valid on the business date (the database's current_date). */
 static const char SQL_BOOKS[] = "SELECT id, customer_group, " LTC_SQL_DATE("valid_from") ", coalesce(" LTC_SQL_DATE(
     "valid_until") ", '') FROM price_books WHERE currency = $1 AND valid_from <= current_date AND (valid_until IS "
@@ -40,9 +40,11 @@ static const char SQL_INSERT_QUOTE[] =
 static const char SQL_INSERT_LINES[] =
     "INSERT INTO quote_lines (quote_id, line_no, product_id, sku, quantity, discount_bps, unit_list_minor, "
     "unit_price_minor, line_total_minor, currency, list_minor, book_minor, line_discount_minor, "
-    "order_discount_minor, tax_class, tax_rate_bps, tax_minor, unit_cost_minor, approval, approval_level) "
+    "order_discount_minor, tax_class, tax_rate_bps, tax_minor, unit_cost_minor, approval, approval_level, "
+    "product_version, revenue_type, service_months) "
     "SELECT $1, l.n - 1, l.product_id, p.sku, l.quantity, l.bps, l.list_minor, l.price_minor, l.total_minor, $2, "
-    "l.list_amt, l.book_amt, l.ld, l.od, l.tax_class, l.tax_bps, l.tax, l.unit_cost, l.approval, l.level "
+    "l.list_amt, l.book_amt, l.ld, l.od, l.tax_class, l.tax_bps, l.tax, l.unit_cost, l.approval, l.level, "
+    "p.version, p.revenue_type, p.service_months "
     "FROM unnest($3::uuid[], $4::bigint[], $5::int[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[], "
     "$10::bigint[], $11::bigint[], $12::bigint[], $13::text[], $14::int[], $15::bigint[], $16::bigint[], $17::text[], "
     "$18::int[]) WITH ORDINALITY AS l(product_id, quantity, bps, list_minor, price_minor, total_minor, list_amt, "
@@ -92,7 +94,8 @@ enum {
 static const char SQL_GET_LINES[] =
     "SELECT product_id, quantity, unit_list_minor, discount_bps, unit_price_minor, line_total_minor, currency, "
     "list_minor, book_minor, line_discount_minor, order_discount_minor, tax_class, tax_rate_bps, tax_minor, "
-    "unit_cost_minor, approval, approval_level FROM quote_lines WHERE quote_id = $1 ORDER BY line_no";
+    "unit_cost_minor, approval, approval_level, product_version, revenue_type, service_months FROM quote_lines "
+    "WHERE quote_id = $1 ORDER BY line_no";
 enum {
     L_PRODUCT,
     L_QTY,
@@ -110,7 +113,10 @@ enum {
     L_TAX,
     L_UNIT_COST,
     L_APPROVAL,
-    L_LEVEL
+    L_LEVEL,
+    L_VERSION,
+    L_REVENUE,
+    L_MONTHS
 };
 static const char SQL_QUOTE_DEAL[] = "SELECT deal_id FROM quotes WHERE id = $1";
 static const char SQL_LOCK_QUOTE[] = "SELECT state, valid_until < current_date, " LTC_SQL_DATE(
@@ -248,6 +254,10 @@ int bto_load_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Qu
                        : strcmp(appr, "APPROVED") == 0 ? LTC__BTO__V1__LINE_APPROVAL__LINE_APPROVAL_APPROVED
                                                        : LTC__BTO__V1__LINE_APPROVAL__LINE_APPROVAL_UNSPECIFIED;
         ql->approval_level = (Ltc__Bto__V1__ApprovalLevel)ltc_pg_i64(l, i, L_LEVEL);
+        if (!PQgetisnull(l, i, L_VERSION)) ql->product_version = (int32_t)ltc_pg_i64(l, i, L_VERSION);
+        ql->revenue_type = (Ltc__Type__V1__RevenueType)ltc_enum_from_db(&ltc__type__v1__revenue_type__descriptor,
+                                                                        "REVENUE_TYPE_", ltc_pg_str(l, i, L_REVENUE));
+        ql->service_months = (int32_t)ltc_pg_i64(l, i, L_MONTHS);
         q->lines[i] = ql;
     }
     *out = q;

@@ -13,6 +13,7 @@
 """
 
 import contextlib
+import importlib
 import sys
 import uuid
 from pathlib import Path
@@ -20,10 +21,12 @@ from pathlib import Path
 sys.dont_write_bytecode = True   # keep the source tree free of __pycache__
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import grpc  # noqa: E402
+from google.protobuf import field_mask_pb2  # noqa: E402
 
 import harness as h  # noqa: E402
 from harness import lc, lead_to_cash  # noqa: E402
 
+revenue_pb2 = importlib.import_module("ltc.type.v1.revenue_pb2")   # generated beside ltc_client's modules
 RUN = uuid.uuid4().hex[:8].upper()
 
 
@@ -155,6 +158,29 @@ class QuotePricingTest(Quoting):
         self.assertEqual(self.minor(q.tax_total, "BHD"), 718)
         self.assertEqual(self.minor(q.gross_total, "BHD"), 8847)
         self.assertEqual(q.order_discount_bps, 500)
+
+    def test_line_keeps_product_version_and_revenue_type(self):
+        deal = self.deal()
+        p = self.stubs.bto.CreateProduct(lc.bto.CreateProductRequest(
+            product=lc.bto.Product(sku=f"Q-{RUN}-SVC", display_name="Maintenance", list_price=lc.money(120000),
+                                   unit_cost=lc.money(30000), revenue_type=revenue_pb2.REVENUE_TYPE_OVER_TIME,
+                                   service_months=12),
+            request_id=lc.new_id())).product
+        self.assertEqual((p.version, p.revenue_type, p.service_months), (1, revenue_pb2.REVENUE_TYPE_OVER_TIME, 12))
+        q = self.quote(deal, [(p.name, 1, 0)])
+        self.stubs.bto.UpdateProduct(lc.bto.UpdateProductRequest(
+            product=lc.bto.Product(name=p.name, list_price=lc.money(150000)),
+            update_mask=field_mask_pb2.FieldMask(paths=["list_price"]),
+            request_id=lc.new_id()))
+        got = self.stubs.bto.GetQuote(lc.bto.GetQuoteRequest(name=q.name)).quote.lines[0]
+        self.assertEqual((got.product_version, got.revenue_type, got.service_months),
+                         (1, revenue_pb2.REVENUE_TYPE_OVER_TIME, 12))
+        self.assertEqual(self.minor(got.line_total, "CNY"), 120000)   # the quote keeps the version it priced
+        d = h.expect_error(lambda: self.stubs.bto.CreateProduct(lc.bto.CreateProductRequest(
+            product=lc.bto.Product(sku=f"Q-{RUN}-SVC2", display_name="Bad", list_price=lc.money(1),
+                                   revenue_type=revenue_pb2.REVENUE_TYPE_OVER_TIME),
+            request_id=lc.new_id())), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertDetails(d, fields=["product.service_months"])
 
     def test_quote_in_another_currency_than_the_deal_is_refused(self):
         deal = self.deal()
