@@ -124,6 +124,23 @@ int bto_credit_fail(const bto_credit_answer *a, const char *contract, ltc_status
 int bto_credit_check(ltc_call *c, const Ltc__Type__V1__CustomerSnapshot *customer, const char *contract_id,
                      const char *deal_id, const char *currency, int64_t total_minor, bto_credit_answer *a);
 
+/* --- available to promise (atp.c): the question to OTD when a quote is sent ------------------------------------- */
+
+typedef struct bto_atp_answer {
+    int known;        /* 1: OTD answered with a date */
+    char date[11];    /* earliest promise date, YYYY-MM-DD (known) */
+    int meets;        /* on or before the requested date, or none asked (known) */
+    char reason[256]; /* not known: why (the status code and reason OTD or the runtime gave) */
+} bto_atp_answer;
+struct Ltc__Otd__V1__CheckAvailabilityResponse;
+/* Reads OTD's answer (pure): known with the date, or not known (a missing or malformed date) with a reason: -1. */
+int bto_atp_read(const struct Ltc__Otd__V1__CheckAvailabilityResponse *resp, bto_atp_answer *a);
+/* Asks OTD CheckAvailability for the quote's lines and the requested date ("" for none), with the deadline
+ * LTC_ATP_DEADLINE_MS (default 2000 ms; bounded by the caller's). No answer is not an error: a->known 0 with the
+ * reason. -1 only when reading the quote's lines failed (st set). */
+int bto_atp_check(ltc_call *c, ltc_status *st, const char *quote_id, const char *deal_id, const char *requested,
+                  bto_atp_answer *a);
+
 /* --- loaders (one per resource file): the resource with its children into *out, in the arena. 0, or -1 with st
  * set (NOT_FOUND "<THING>_NOT_FOUND", or the database's status) -------------------------------------------------- */
 int bto_load_deal(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Deal **out);

@@ -33,10 +33,10 @@ static const char SQL_TAX_RATES[] =
 static const char SQL_INSERT_QUOTE[] =
     "INSERT INTO quotes (id, deal_id, version, total_minor, currency, valid_until, state, order_discount_bps, "
     "price_book_id, list_total_minor, book_total_minor, tax_total_minor, cost_total_minor, revision_of, author, "
-    "approval_level, submit_time, escalation_minutes) "
+    "approval_level, submit_time, escalation_minutes, requested_date) "
     "SELECT $1, $2, coalesce(max(version), 0) + 1, $3, $4, $5::date, $12, $6, nullif($7, '')::uuid, $8, $9, $10, "
     "$11, nullif($13, '')::uuid, $14, $15::integer, CASE WHEN $15::integer > 0 THEN now() END, "
-    "CASE WHEN $15::integer > 0 THEN $16::integer END FROM quotes WHERE deal_id = $2";
+    "CASE WHEN $15::integer > 0 THEN $16::integer END, nullif($17, '')::date FROM quotes WHERE deal_id = $2";
 static const char SQL_INSERT_LINES[] =
     "INSERT INTO quote_lines (quote_id, line_no, product_id, sku, quantity, discount_bps, unit_list_minor, "
     "unit_price_minor, line_total_minor, currency, list_minor, book_minor, line_discount_minor, "
@@ -61,9 +61,12 @@ static const char SQL_GET_QUOTE[] = "SELECT id, deal_id, version, total_minor, c
                                       "tax_total_minor, cost_total_minor, revision_of, author, approval_level, escalation_minutes, "
                                       "floor(extract(epoch FROM now() - submit_time) / 60)::bigint, " LTC_SQL_MICROS(
                                           "submit_time") ", "
-                                                         "approver, approval_comment, " LTC_SQL_MICROS(
-                                                             "decide_time") ", rejection_reason, " LTC_SQL_MICROS("send_time") " "
-                                                                                                                               "FROM quotes WHERE id = $1";
+                                                         "approver, approval_comment, " LTC_SQL_MICROS("decide_time") ", rejection_reason, " LTC_SQL_MICROS(
+                                                             "send_time") ", "
+                                                                          "" LTC_SQL_DATE("requested_date") ", atp_state, " LTC_SQL_DATE(
+                                                                              "atp_date") ", atp_meets, atp_reason, "
+                                                                                          "" LTC_SQL_MICROS(
+                                                                                              "atp_time") " FROM quotes WHERE id = $1";
 enum {
     Q_ID,
     Q_DEAL,
@@ -89,7 +92,13 @@ enum {
     Q_COMMENT,
     Q_DECIDE,
     Q_REJECTION,
-    Q_SEND
+    Q_SEND,
+    Q_REQUESTED,
+    Q_ATP_STATE,
+    Q_ATP_DATE,
+    Q_ATP_MEETS,
+    Q_ATP_REASON,
+    Q_ATP_TIME
 };
 static const char SQL_GET_LINES[] =
     "SELECT product_id, quantity, unit_list_minor, discount_bps, unit_price_minor, line_total_minor, currency, "
@@ -121,7 +130,8 @@ enum {
 static const char SQL_QUOTE_DEAL[] = "SELECT deal_id FROM quotes WHERE id = $1";
 static const char SQL_LOCK_QUOTE[] = "SELECT state, valid_until < current_date, " LTC_SQL_DATE(
     "valid_until") ", author, approval_level, escalation_minutes, floor(extract(epoch FROM now() - submit_time) / "
-                   "60)::bigint, total_minor, currency, deal_id FROM quotes WHERE id = $1 FOR UPDATE";
+                   "60)::bigint, total_minor, currency, deal_id, coalesce(" LTC_SQL_DATE(
+                       "requested_date") ", '') FROM quotes WHERE id = $1 FOR UPDATE";
 enum {
     K_STATE,
     K_EXPIRED,
@@ -132,7 +142,8 @@ enum {
     K_WAITED,
     K_TOTAL,
     K_CUR,
-    K_DEAL
+    K_DEAL,
+    K_REQUESTED
 };
 static const char SQL_POLICY[] =
     "SELECT sales_max_bps, manager_max_bps, minimum_margin_bps, escalation_minutes, " LTC_SQL_MICROS(
@@ -145,7 +156,9 @@ static const char SQL_PRIOR_LINES[] =
     "SELECT l.product_id, l.quantity, l.discount_bps, l.line_total_minor, l.approval, q.deal_id FROM quotes q "
     "JOIN quote_lines l ON l.quote_id = q.id WHERE q.id = $1";
 static const char SQL_SEND_QUOTE[] =
-    "UPDATE quotes SET state = 'SENT', send_time = now(), update_time = now() WHERE id = $1";
+    "UPDATE quotes SET state = 'SENT', send_time = now(), update_time = now(), atp_state = $2, "
+    "atp_date = nullif($3, '')::date, atp_meets = $4::boolean, atp_reason = nullif($5, ''), atp_time = now() "
+    "WHERE id = $1";
 static const char SQL_REJECT_QUOTE[] =
     "UPDATE quotes SET state = 'REJECTED', rejection_reason = $2, update_time = now() WHERE id = $1";
 static const char SQL_APPROVE_QUOTE[] =
@@ -203,6 +216,19 @@ int bto_load_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Qu
     q->author = ltc_call_strdup(c, ltc_pg_str(r, 0, Q_AUTHOR));
     q->rejection_reason = ltc_call_strdup(c, PQgetisnull(r, 0, Q_REJECTION) ? "" : ltc_pg_str(r, 0, Q_REJECTION));
     q->send_time = ltc_ts_from_pg(c, r, 0, Q_SEND);
+    q->requested_date = ltc_date_from_pg(c, r, 0, Q_REQUESTED);
+    if (!PQgetisnull(r, 0, Q_ATP_STATE)) {
+        Ltc__Bto__V1__QuoteAvailability *a =
+            LTC_NEW(c, Ltc__Bto__V1__QuoteAvailability, LTC__BTO__V1__QUOTE_AVAILABILITY__INIT);
+        int known = strcmp(ltc_pg_str(r, 0, Q_ATP_STATE), "KNOWN") == 0;
+        a->state = known ? LTC__BTO__V1__AVAILABILITY_STATE__AVAILABILITY_STATE_KNOWN
+                         : LTC__BTO__V1__AVAILABILITY_STATE__AVAILABILITY_STATE_UNKNOWN;
+        a->earliest_promise_date = ltc_date_from_pg(c, r, 0, Q_ATP_DATE);
+        a->meets_requested_date = known && ltc_pg_bool(r, 0, Q_ATP_MEETS);
+        a->reason = ltc_call_strdup(c, PQgetisnull(r, 0, Q_ATP_REASON) ? "" : ltc_pg_str(r, 0, Q_ATP_REASON));
+        a->check_time = ltc_ts_from_pg(c, r, 0, Q_ATP_TIME);
+        q->availability = a;
+    }
     if (!PQgetisnull(r, 0, Q_SUBMIT)) {
         Ltc__Bto__V1__QuoteApproval *a = LTC_NEW(c, Ltc__Bto__V1__QuoteApproval, LTC__BTO__V1__QUOTE_APPROVAL__INIT);
         int level = (int)ltc_pg_i64(r, 0, Q_LEVEL), now_level = level;
@@ -634,6 +660,14 @@ int bto_create_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     pricing p;
     if (price_lines(c, st, q, product_ids, &d, &p) != 0) return -1;
     if (check_configuration(c, st, product_ids, q, NULL) != 0) return -1;
+    char requested[11] = "";
+    if (ltc_date_to_text(q->requested_date, "quote.requested_date", 1, requested, st) != 0) return -1;
+    if (requested[0]) {
+        const char *rp[1] = {requested};
+        PGresult *pr = ltc_call_query(c, st, SQL_DATE_IN_PAST, 1, rp);
+        if (!pr) return -1;
+        if (ltc_pg_bool(pr, 0, 0)) return ltc_status_bad_field(st, "quote.requested_date", "must not be in the past");
+    }
     char revision_of[LTC_UUID_LEN + 1] = "";
     if (q->revision_of[0] && ltc_name_parse(q->revision_of, "quotes", "quote.revision_of", revision_of, st) != 0)
         return -1;
@@ -645,7 +679,7 @@ int bto_create_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         return -1;
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *params[16] = {id,
+    const char *params[17] = {id,
                               deal_id,
                               ltc_sql_i64(c, p.tot.net),
                               d.currency,
@@ -660,8 +694,9 @@ int bto_create_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
                               revision_of,
                               ltc_call_principal(c),
                               ltc_sql_i64(c, pending_level),
-                              ltc_sql_i64(c, pol.escalation_minutes)};
-    if (!ltc_call_query(c, st, SQL_INSERT_QUOTE, 16, params)) return -1;
+                              ltc_sql_i64(c, pol.escalation_minutes),
+                              requested};
+    if (!ltc_call_query(c, st, SQL_INSERT_QUOTE, 17, params)) return -1;
     if (insert_lines(c, st, id, d.currency, q, product_ids, &p) != 0) return -1;
     Ltc__Bto__V1__CreateQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateQuoteResponse, LTC__BTO__V1__CREATE_QUOTE_RESPONSE__INIT);
@@ -747,8 +782,11 @@ int bto_send_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "QUOTE_NOT_SENDABLE",
                               "quote %s is %s: only a DRAFT or APPROVED quote is sent", req->name, state);
     if (expired(st, req->name, qr) != 0) return -1;
-    const char *p[1] = {id};
-    if (!ltc_call_query(c, st, SQL_SEND_QUOTE, 1, p)) return -1;
+    bto_atp_answer atp;
+    if (bto_atp_check(c, st, id, ltc_pg_str(qr, 0, K_DEAL), ltc_pg_str(qr, 0, K_REQUESTED), &atp) != 0) return -1;
+    const char *p[5] = {id, atp.known ? "KNOWN" : "UNKNOWN", atp.known ? atp.date : "",
+                        atp.known ? (atp.meets ? "true" : "false") : NULL, atp.known ? "" : atp.reason};
+    if (!ltc_call_query(c, st, SQL_SEND_QUOTE, 5, p)) return -1;
     if (quote_milestone(c, st, qr, id, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_QUOTE_SENT,
                         ltc_pg_str(qr, 0, K_VALID), NULL) != 0)
         return -1;

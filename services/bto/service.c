@@ -58,7 +58,8 @@ static const ltc_method METHODS[] = {
 
 static const char *const HEALTH[] = {"ltc.bto.v1.BidToOrderService", "ltc.bto.v1.IntakeService", NULL};
 static const char *const PEERS[] = {"otd", "dtc", "ltb", NULL}; /* hand-offs: AcceptOrder, AcceptOrderPlaced */
-static const char *const ASKS[] = {"dtc", NULL};                /* CreditService/CheckCredit at placement */
+/* CreditService/CheckCredit at placement; AvailabilityService/CheckAvailability when a quote is sent */
+static const char *const ASKS[] = {"dtc", "otd", NULL};
 
 /* The BTO service: its method table, health names, hand-off peers and migrations. */
 ltc_service_def bto_service(void) {

@@ -344,6 +344,17 @@ class QuoteApprovalTest(Quoting):
         sent = self.act("SendQuote", SELLER, name=r.name).quote
         self.assertEqual(sent.state, lc.bto.QUOTE_STATE_SENT)
         self.assertTrue(sent.HasField("send_time"))
+        # available to promise is advisory: on this branch OTD does not answer CheckAvailability (UNIMPLEMENTED), so
+        # the quote is sent with availability UNKNOWN and the reason; once OTD answers it is KNOWN with a date
+        # (tests/integration/test_quote_atp.py)
+        av = sent.availability
+        self.assertIn(av.state, (lc.bto.AVAILABILITY_STATE_KNOWN, lc.bto.AVAILABILITY_STATE_UNKNOWN))
+        if av.state == lc.bto.AVAILABILITY_STATE_UNKNOWN:
+            self.assertTrue(av.reason, av)
+            self.assertFalse(av.HasField("earliest_promise_date"))
+        else:
+            self.assertTrue(av.HasField("earliest_promise_date"))
+        self.assertTrue(av.HasField("check_time"))
         rejected = self.act("RejectQuote", SELLER, name=sent.name, reason="budget cut").quote
         self.assertEqual((rejected.state, rejected.rejection_reason), (lc.bto.QUOTE_STATE_REJECTED, "budget cut"))
 
