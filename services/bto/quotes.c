@@ -127,6 +127,16 @@ enum {
     L_REVENUE,
     L_MONTHS
 };
+/* Per requirement of the quote's deal: what the quote's lines cover of it (quantity x quantity_per_unit) and by
+ * which products. */
+static const char SQL_COVERAGE[] =
+    "SELECT r.code, r.quantity, coalesce(sum(l.quantity * pc.quantity_per_unit), 0)::bigint, "
+    "coalesce(string_agg(DISTINCT l.product_id::text, ',') FILTER (WHERE pc.code IS NOT NULL), '') "
+    "FROM quotes q JOIN deal_requirements r ON r.deal_id = q.deal_id "
+    "LEFT JOIN quote_lines l ON l.quote_id = q.id "
+    "LEFT JOIN product_capabilities pc ON pc.product_id = l.product_id AND pc.code = r.code "
+    "WHERE q.id = $1 "
+    "GROUP BY r.position, r.code, r.quantity ORDER BY r.position";
 static const char SQL_QUOTE_DEAL[] = "SELECT deal_id FROM quotes WHERE id = $1";
 static const char SQL_LOCK_QUOTE[] = "SELECT state, valid_until < current_date, " LTC_SQL_DATE(
     "valid_until") ", author, approval_level, escalation_minutes, floor(extract(epoch FROM now() - submit_time) / "
@@ -285,6 +295,29 @@ int bto_load_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Qu
                                                                         "REVENUE_TYPE_", ltc_pg_str(l, i, L_REVENUE));
         ql->service_months = (int32_t)ltc_pg_i64(l, i, L_MONTHS);
         q->lines[i] = ql;
+    }
+    PGresult *cv = ltc_call_query(c, st, SQL_COVERAGE, 1, params);
+    if (!cv) return -1;
+    int nc = PQntuples(cv);
+    q->coverage = ltc_call_alloc(c, (size_t)(nc ? nc : 1) * sizeof *q->coverage);
+    for (int i = 0; i < nc; i++) {
+        Ltc__Bto__V1__RequirementCoverage *rc =
+            LTC_NEW(c, Ltc__Bto__V1__RequirementCoverage, LTC__BTO__V1__REQUIREMENT_COVERAGE__INIT);
+        rc->code = ltc_call_strdup(c, ltc_pg_str(cv, i, 0));
+        rc->needed = ltc_pg_i64(cv, i, 1);
+        rc->covered = ltc_pg_i64(cv, i, 2);
+        rc->met = rc->needed > 0 ? rc->covered >= rc->needed : rc->covered > 0;
+        char *list = ltc_call_strdup(c, ltc_pg_str(cv, i, 3));
+        size_t np = list[0] ? 1 : 0;
+        for (const char *x = list; *x; x++) np += *x == ',';
+        rc->products = ltc_call_alloc(c, (np ? np : 1) * sizeof *rc->products);
+        for (char *tok = np ? list : NULL; tok;) {
+            char *comma = strchr(tok, ',');
+            if (comma) *comma = '\0';
+            rc->products[rc->n_products++] = bto_name(c, "products", tok);
+            tok = comma ? comma + 1 : NULL;
+        }
+        q->coverage[q->n_coverage++] = rc;
     }
     *out = q;
     return 0;

@@ -182,6 +182,27 @@ class QuotePricingTest(Quoting):
             request_id=lc.new_id())), grpc.StatusCode.INVALID_ARGUMENT)
         self.assertDetails(d, fields=["product.service_months"])
 
+    def test_requirement_coverage(self):
+        # the deal (lead_to_cash) needs THROUGHPUT 3 and VISION 2
+        deal = self.deal()
+
+        def product(suffix, caps):
+            return self.stubs.bto.CreateProduct(lc.bto.CreateProductRequest(
+                product=lc.bto.Product(sku=f"Q-{RUN}-{suffix}", display_name=suffix, list_price=lc.money(10000),
+                                       unit_cost=lc.money(5000),
+                                       capabilities=[lc.bto.ProductCapability(code=k, quantity_per_unit=n)
+                                                     for k, n in caps]),
+                request_id=lc.new_id())).product
+        cell = product("CELL", [("THROUGHPUT", 1)])
+        cam = product("CAM", [("VISION", 1), ("THROUGHPUT", 0 + 1)])
+        self.assertEqual([(c.code, c.quantity_per_unit) for c in cam.capabilities], [("THROUGHPUT", 1), ("VISION", 1)])
+        q = self.quote(deal, [(cell.name, 1, 0), (cam.name, 1, 0)])
+        cov = {c.code: (c.needed, c.covered, c.met, sorted(c.products)) for c in q.coverage}
+        self.assertEqual(cov, {"THROUGHPUT": (3, 2, False, sorted([cell.name, cam.name])),
+                               "VISION": (2, 1, False, [cam.name])})
+        q2 = self.quote(deal, [(cell.name, 1, 0), (cam.name, 2, 0)])
+        self.assertTrue(all(c.met for c in q2.coverage), q2.coverage)
+
     def test_quote_in_another_currency_than_the_deal_is_refused(self):
         deal = self.deal()
         jpy = self.product("MISMATCH", 5000, "JPY")
