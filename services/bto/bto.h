@@ -56,6 +56,11 @@ typedef struct bto_config_violation {
  * with every broken rule (up to 100) and *n_out (0: valid). 0, or -1 with st set by the database. */
 int bto_configuration_check(ltc_call *c, ltc_status *st, const char *const *ids, const int64_t *qty, size_t n,
                             bto_config_violation **out, size_t *n_out);
+/* The rules about any of products ids[0..n) into the arena (rules.h's bto_rule; names "configurationRules/{id}").
+ * 0 or -1. */
+struct bto_rule;
+int bto_rules_load(ltc_call *c, ltc_status *st, const char *const *ids, size_t n, struct bto_rule **out, size_t *n_out);
+int bto_suggest_configurations(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 /* Turns n > 0 violations into FAILED_PRECONDITION "CONFIGURATION_INVALID": a BadRequest entry per broken rule
  * ("<line_field>[i].product": its description) and ErrorInfo metadata "broken_rules" (the rule names, comma
  * separated). Returns -1. */

@@ -46,8 +46,7 @@ static size_t split_ids(ltc_call *c, const char *list, const char ***out) {
     return i;
 }
 
-int bto_configuration_check(ltc_call *c, ltc_status *st, const char *const *ids, const int64_t *qty, size_t n,
-                            bto_config_violation **out, size_t *n_out) {
+int bto_rules_load(ltc_call *c, ltc_status *st, const char *const *ids, size_t n, bto_rule **out, size_t *n_out) {
     *out = NULL;
     *n_out = 0;
     if (n == 0) return 0;
@@ -67,10 +66,23 @@ int bto_configuration_check(ltc_call *c, ltc_status *st, const char *const *ids,
         rule->others = others;
         rule->quantity = ltc_pg_i64(r, k, 4);
     }
+    *out = rules;
+    *n_out = (size_t)nr;
+    return 0;
+}
+
+int bto_configuration_check(ltc_call *c, ltc_status *st, const char *const *ids, const int64_t *qty, size_t n,
+                            bto_config_violation **out, size_t *n_out) {
+    *out = NULL;
+    *n_out = 0;
+    bto_rule *rules;
+    size_t nr;
+    if (bto_rules_load(c, st, ids, n, &rules, &nr) != 0) return -1;
+    if (nr == 0) return 0;
     bto_config_line *lines = ltc_call_alloc(c, n * sizeof *lines);
     for (size_t i = 0; i < n; i++) lines[i] = (bto_config_line){ids[i], qty[i]};
     bto_rule_violation *v = ltc_call_alloc(c, BTO_MAX_VIOLATIONS * sizeof *v);
-    size_t nv = bto_rules_check(lines, n, rules, (size_t)nr, v, BTO_MAX_VIOLATIONS);
+    size_t nv = bto_rules_check(lines, n, rules, nr, v, BTO_MAX_VIOLATIONS);
     if (nv > BTO_MAX_VIOLATIONS) nv = BTO_MAX_VIOLATIONS;
     if (nv == 0) return 0;
     bto_config_violation *cv = ltc_call_alloc(c, nv * sizeof *cv);

@@ -203,6 +203,39 @@ class QuotePricingTest(Quoting):
         q2 = self.quote(deal, [(cell.name, 1, 0), (cam.name, 2, 0)])
         self.assertTrue(all(c.met for c in q2.coverage), q2.coverage)
 
+    def test_cost_down_suggests_a_cheaper_valid_configuration(self):
+        # the deal needs THROUGHPUT 3 and VISION 2; the quote covers them with 3 slow cells and 2 cameras
+        deal = self.deal()
+
+        def product(suffix, price, cost, caps):
+            return self.stubs.bto.CreateProduct(lc.bto.CreateProductRequest(
+                product=lc.bto.Product(sku=f"Q-{RUN}-{suffix}", display_name=suffix, list_price=lc.money(price),
+                                       unit_cost=lc.money(cost),
+                                       capabilities=[lc.bto.ProductCapability(code=k, quantity_per_unit=n)
+                                                     for k, n in caps]),
+                request_id=lc.new_id())).product.name
+        slow = product("CD-SLOW", 300, 100, [("THROUGHPUT", 1)])
+        fast = product("CD-FAST", 500, 150, [("THROUGHPUT", 3)])
+        cam = product("CD-CAM", 100, 50, [("VISION", 1)])
+        q = self.quote(deal, [(slow, 3, 0), (cam, 2, 0)])
+        self.assertTrue(all(c.met for c in q.coverage))
+        quote_margin = self.minor(q.margin, "CNY")
+        self.assertEqual(quote_margin, 1100 - 400)
+        resp = self.stubs.bto.SuggestConfigurations(lc.bto.SuggestConfigurationsRequest(
+            deal=deal, quote=q.name, max_results=3))
+        self.assertTrue(resp.suggestions)
+        best = resp.suggestions[0]
+        self.assertEqual(self.minor(best.total, "CNY"), 700)   # one fast cell (3 per unit) + 2 cameras
+        self.assertEqual(self.minor(best.cost, "CNY"), 250)
+        self.assertEqual(self.minor(best.margin, "CNY"), 450)
+        self.assertEqual(self.minor(best.margin_delta, "CNY"), 450 - quote_margin)
+        totals = [self.minor(x.total, "CNY") for x in resp.suggestions]
+        self.assertEqual(totals, sorted(totals))
+        # the suggestion is a valid configuration
+        v = self.stubs.bto.ValidateConfiguration(lc.bto.ValidateConfigurationRequest(lines=list(best.lines)))
+        self.assertTrue(v.valid)
+        self.assertEqual(sorted(ln.quantity for ln in best.lines), [1, 2])
+
     def test_quote_in_another_currency_than_the_deal_is_refused(self):
         deal = self.deal()
         jpy = self.product("MISMATCH", 5000, "JPY")
