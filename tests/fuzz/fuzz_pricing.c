@@ -6,7 +6,8 @@
  *   per line: book - line discount - order discount = net; gross = net + tax; 0 <= net <= book when the book is
  *     not negative; |net - book x (1-l)(1-o)| <= 1/2 (rounded once, half away from zero);
  *   a refused input names a line in range (or -1) and a field;
- *   bto_discount_exceeds agrees with the effective discount (exceeds(threshold) iff the exact discount > it). */
+ *   bto_discount_exceeds agrees with the effective discount (exceeds(threshold) iff the exact discount > it);
+ * and, with byte 0's top bit set, the configuration rules engine (fuzz_rules below). */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,6 +15,7 @@
 
 #include "fuzz_check.h"
 #include "pricing.h"
+#include "rules.h"
 
 #define LINE_BYTES 40
 #define MAX_LINES 16
@@ -26,8 +28,48 @@ static int64_t rd64(const uint8_t *d) {
 
 static int32_t rd32(const uint8_t *d) { return (int32_t)((uint32_t)d[0] << 24 | d[1] << 16 | d[2] << 8 | d[3]); }
 
+/* The rules engine (services/bto/rules.c), when byte 0 has its top bit set: lines and rules over 8 products from
+ * the bytes. Properties: every violation names a rule and a line in range whose product is the rule's subject; a
+ * rule whose subject is not configured is never reported; the count does not depend on max_out; describe never
+ * overflows its buffer. */
+static const char *const PRODUCTS[8] = {"p0", "p1", "p2", "p3", "p4", "p5", "p6", "p7"};
+
+static void fuzz_rules(const uint8_t *d, size_t n) {
+    bto_config_line lines[8];
+    size_t nl = n > 0 ? d[0] % 9 : 0;
+    for (size_t i = 0; i < nl; i++)
+        lines[i] = (bto_config_line){PRODUCTS[(i * 3 + (1 + i < n ? d[1 + i] : 0)) % 8], 1 + (i < n ? d[i] : 0)};
+    bto_rule rules[16];
+    const char *others[16][3];
+    size_t nr = 0;
+    for (size_t at = 9; at + 6 <= n && nr < 16; at += 6, nr++) {
+        bto_rule *r = &rules[nr];
+        r->name = "r";
+        r->kind = (bto_rule_kind)(d[at] % 7);
+        r->product = PRODUCTS[d[at + 1] % 8];
+        r->n_others = d[at + 2] % 4;
+        for (size_t k = 0; k < r->n_others; k++) others[nr][k] = PRODUCTS[d[at + 3 + k] % 8];
+        r->others = others[nr];
+        r->quantity = d[at + 5];
+    }
+    bto_rule_violation v[64], v1[1];
+    size_t count = bto_rules_check(lines, nl, rules, nr, v, 64);
+    FUZZ_REQUIRE(count == bto_rules_check(lines, nl, rules, nr, v1, 1), "count depends on max_out");
+    for (size_t i = 0; i < count && i < 64; i++) {
+        FUZZ_REQUIRE(v[i].rule < nr && v[i].line < nl, "violation %zu out of range", i);
+        FUZZ_REQUIRE(strcmp(lines[v[i].line].product, rules[v[i].rule].product) == 0, "violation of another subject");
+        char buf[48];
+        bto_rule_describe(rules, lines, &v[i], buf, sizeof buf);
+        FUZZ_REQUIRE(memchr(buf, 0, sizeof buf) != NULL, "description not terminated");
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 1) return 0;
+    if (data[0] & 0x80) {
+        fuzz_rules(data + 1, size - 1);
+        return 0;
+    }
     int32_t order_bps = (int32_t)(data[0] % 2) ? (int32_t)(data[0] * 41 % 10500) : 0;
     size_t n = (size - 1) / LINE_BYTES;
     if (n > MAX_LINES) n = MAX_LINES;

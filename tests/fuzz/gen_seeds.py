@@ -250,7 +250,7 @@ def gen_money(d):
 
 
 def gen_pricing(d):
-    """fuzz_pricing.c: byte 0 the order discount selector, then 40-byte lines (quantity, unit price, unit cost:
+    """fuzz_pricing.c: byte 0 the order discount selector (top bit set: the rules engine instead), then 40-byte lines (quantity, unit price, unit cost:
     int64; line discount, tax: int32; tier mode, tier count, tier steps; byte 39 bit 0: plausible amounts)."""
     def line(qty, unit, cost, disc, tax, mode=0, ntiers=0, flags=1):
         return (struct.pack(">qqqii", qty, unit, cost, disc, tax) + bytes([mode, ntiers, 9, 90, 3, 7, 0])
@@ -261,6 +261,9 @@ def gen_pricing(d):
     write(d, "tiers-tax", b"\x05" + line(150, 1000, 500, 333, 1000, 2, 3) + line(150, 1000, 700, 0, 800, 1, 3))
     write(d, "full-discount", b"\x01" + line(2, 5000, 100, 10000, 1300))
     write(d, "overflow", b"\x00" + line(1000000, 9223372036854775807, 0, 0, 0, 0, 0, 0))
+    # the rules engine (byte 0 >= 0x80): 3 lines, then 6-byte rules (kind, subject, n others, others, quantity)
+    write(d, "rules", b"\x80" + bytes([3, 0, 1, 2, 1, 1, 1, 1, 1]) + bytes([1, 0, 1, 3, 0, 0, 2, 3, 2, 4, 5, 0,
+                                                                             3, 1, 0, 0, 0, 9, 5, 6, 2, 1, 2, 0]))
 
 
 def gen_status(d):
