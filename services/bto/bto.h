@@ -24,6 +24,8 @@
 #include "ltc/sqltext.h"
 #include "ltc/status.h"
 #include "ltc/terms.h"
+#include "ltc/type/v1/milestone.pb-c.h"
+#include "ltc/type/v1/revenue.pb-c.h"
 
 #define BTO_MAX_QUOTE_LINES 200
 #define BTO_MAX_PAYMENT_TERMS 10
@@ -34,6 +36,37 @@ int bto_get_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
 int bto_list_products(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_update_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
+/* --- handlers (pricebooks.c): price books and tax rates ----------------------------------------------------- */
+int bto_create_price_book(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_get_price_book(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_set_tax_rate(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_list_tax_rates(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* --- handlers (configuration.c): configuration rules ----------------------------------------------------- */
+int bto_create_configuration_rule(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_validate_configuration(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* One broken rule, ready for a response or a BadRequest (strings in the arena). */
+typedef struct bto_config_violation {
+    size_t line; /* index of the configured product the rule is about */
+    const char *rule, *product, *other, *description;
+    int kind; /* ltc.bto.v1.RuleKind */
+} bto_config_violation;
+/* Checks products ids[0..n) (lower-case UUIDs) with quantities against the rules about them (rules.c): fills *out
+ * with every broken rule (up to 100) and *n_out (0: valid). 0, or -1 with st set by the database. */
+int bto_configuration_check(ltc_call *c, ltc_status *st, const char *const *ids, const int64_t *qty, size_t n,
+                            bto_config_violation **out, size_t *n_out);
+/* The rules about any of products ids[0..n) into the arena (rules.h's bto_rule; names "configurationRules/{id}").
+ * 0 or -1. */
+struct bto_rule;
+int bto_rules_load(ltc_call *c, ltc_status *st, const char *const *ids, size_t n, struct bto_rule **out, size_t *n_out);
+int bto_suggest_configurations(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+/* Turns n > 0 violations into FAILED_PRECONDITION "CONFIGURATION_INVALID": a BadRequest entry per broken rule
+ * ("<line_field>[i].product": its description) and ErrorInfo metadata "broken_rules" (the rule names, comma
+ * separated). Returns -1. */
+int bto_configuration_fail(ltc_call *c, ltc_status *st, const char *line_field, const bto_config_violation *v,
+                           size_t n);
+
 /* --- handlers (deals.c) ---------------------------------------------------------------------------------- */
 int bto_accept_won_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_get_deal(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
@@ -43,11 +76,18 @@ int bto_list_deals(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
 int bto_create_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_get_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_accept_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_send_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_reject_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_approve_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_deny_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_get_discount_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_set_discount_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
 /* --- handlers (contracts.c) ------------------------------------------------------------------------------ */
 int bto_create_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_get_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_sign_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_cancel_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
 /* --- handlers (orders.c) --------------------------------------------------------------------------------- */
 int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
@@ -89,6 +129,23 @@ int bto_credit_fail(const bto_credit_answer *a, const char *contract, ltc_status
 int bto_credit_check(ltc_call *c, const Ltc__Type__V1__CustomerSnapshot *customer, const char *contract_id,
                      const char *deal_id, const char *currency, int64_t total_minor, bto_credit_answer *a);
 
+/* --- available to promise (atp.c): the question to OTD when a quote is sent ------------------------------------- */
+
+typedef struct bto_atp_answer {
+    int known;        /* 1: OTD answered with a date */
+    char date[11];    /* earliest promise date, YYYY-MM-DD (known) */
+    int meets;        /* on or before the requested date, or none asked (known) */
+    char reason[256]; /* not known: why (the status code and reason OTD or the runtime gave) */
+} bto_atp_answer;
+struct Ltc__Otd__V1__CheckAvailabilityResponse;
+/* Reads OTD's answer (pure): known with the date, or not known (a missing or malformed date) with a reason: -1. */
+int bto_atp_read(const struct Ltc__Otd__V1__CheckAvailabilityResponse *resp, bto_atp_answer *a);
+/* Asks OTD CheckAvailability for the quote's lines and the requested date ("" for none), with the deadline
+ * LTC_ATP_DEADLINE_MS (default 2000 ms; bounded by the caller's). No answer is not an error: a->known 0 with the
+ * reason. -1 only when reading the quote's lines failed (st set). */
+int bto_atp_check(ltc_call *c, ltc_status *st, const char *quote_id, const char *deal_id, const char *requested,
+                  bto_atp_answer *a);
+
 /* --- loaders (one per resource file): the resource with its children into *out, in the arena. 0, or -1 with st
  * set (NOT_FOUND "<THING>_NOT_FOUND", or the database's status) -------------------------------------------------- */
 int bto_load_deal(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Deal **out);
@@ -110,6 +167,16 @@ char *bto_name(ltc_call *c, const char *collection, const char *id);
  * since the epoch. INVALID_ARGUMENT naming `field` when out of range. */
 int bto_ts_micros(const Google__Protobuf__Timestamp *ts, const char *field, int64_t *micros, int *present,
                   ltc_status *st);
+/* 1 when s is 1 to max characters of [A-Z0-9_] (tax classes, customer groups). */
+int bto_code_valid(const char *s, size_t max);
+/* A PostgreSQL text[] literal of n items, each double-quoted and escaped (empty strings and commas survive;
+ * ltc_sql_array does not quote). In the arena. */
+char *bto_sql_text_array(ltc_call *c, const char *const *items, size_t n);
+/* Queues a BTO milestone of deal `deal_id` to LTB (ltc_milestone_put) in the call's transaction: `kind` a
+ * ltc.type.v1.MilestoneKind, `record` "contracts/{id}"..., an amount when currency is not NULL, date "" or NULL for
+ * none, detail NULL for none. 0 or -1. */
+int bto_milestone(ltc_call *c, ltc_status *st, const char *deal_id, int kind, const char *record, const char *currency,
+                  int64_t minor, const char *date, const char *detail);
 /* Checks a required UUID field (a hand-off id). */
 int bto_check_uuid(const char *s, const char *field, ltc_status *st);
 /* The service's definition (service.c), run by main.c and driven by the fuzz targets. */

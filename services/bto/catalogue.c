@@ -1,4 +1,5 @@
 /* catalogue.c - the product catalogue (产品目录): CreateProduct, GetProduct, ListProducts, UpdateProduct. */
+#include <stdio.h>
 #include <string.h>
 
 #include "bto.h"
@@ -10,11 +11,11 @@
 
 #define PRODUCT_COLS                                                                                                   \
     "id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days, " LTC_SQL_MICROS(             \
-        "create_time") ", seq, " LTC_SQL_MICROS("update_time") ", version"
+        "create_time") ", seq, " LTC_SQL_MICROS("update_time") ", version, tax_class, revenue_type, service_months"
 
 static const char SQL_INSERT_PRODUCT[] =
-    "INSERT INTO products (id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (sku) DO NOTHING RETURNING " PRODUCT_COLS;
+    "INSERT INTO products (id, sku, display_name, list_price_minor, unit_cost_minor, currency, lead_time_days, "
+    "tax_class, revenue_type, service_months) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT (sku) DO NOTHING RETURNING " PRODUCT_COLS;
 static const char SQL_GET_PRODUCT[] = "SELECT " PRODUCT_COLS " FROM products WHERE id = $1";
 /* By SKU; the page token is the seq of the last product returned, whose SKU is the key to continue after. */
 static const char SQL_LIST_PRODUCTS[] =
@@ -32,6 +33,12 @@ static const char SQL_UPDATE_PRODUCT[] =
     "lead_time_days = CASE WHEN $5::boolean THEN $9::integer ELSE lead_time_days END, "
     "currency = $10, version = version + 1, update_time = now() WHERE id = $1 RETURNING " PRODUCT_COLS;
 
+static const char SQL_INSERT_CAPS[] = "INSERT INTO product_capabilities (product_id, code, quantity_per_unit) "
+                                      "SELECT $1, c.code, c.qpu FROM unnest($2::text[], $3::bigint[]) AS c(code, qpu)";
+static const char SQL_CAPS_OF[] = "SELECT product_id, code, quantity_per_unit FROM product_capabilities "
+                                  "WHERE product_id = ANY($1::uuid[]) ORDER BY product_id, code";
+#define BTO_MAX_CAPABILITIES 20
+
 enum {
     P_ID,
     P_SKU,
@@ -43,7 +50,10 @@ enum {
     P_CTIME,
     P_SEQ,
     P_UTIME,
-    P_VERSION
+    P_VERSION,
+    P_TAX_CLASS,
+    P_REVENUE,
+    P_MONTHS
 };
 
 static Ltc__Bto__V1__Product *product_from_row(ltc_call *c, const PGresult *r, int row) {
@@ -57,7 +67,37 @@ static Ltc__Bto__V1__Product *product_from_row(ltc_call *c, const PGresult *r, i
     p->create_time = ltc_ts_from_pg(c, r, row, P_CTIME);
     p->update_time = ltc_ts_from_pg(c, r, row, P_UTIME);
     p->etag = ltc_call_printf(c, "%llx", (unsigned long long)ltc_pg_i64(r, row, P_VERSION));
+    p->tax_class = ltc_call_strdup(c, ltc_pg_str(r, row, P_TAX_CLASS));
+    p->revenue_type = (Ltc__Type__V1__RevenueType)ltc_enum_from_db(&ltc__type__v1__revenue_type__descriptor,
+                                                                   "REVENUE_TYPE_", ltc_pg_str(r, row, P_REVENUE));
+    p->service_months = (int32_t)ltc_pg_i64(r, row, P_MONTHS);
+    p->version = (int32_t)ltc_pg_i64(r, row, P_VERSION);
     return p;
+}
+
+/* Attaches each product's capabilities (one query for all of them). 0 or -1. */
+static int attach_capabilities(ltc_call *c, ltc_status *st, Ltc__Bto__V1__Product **ps, size_t n) {
+    if (n == 0) return 0;
+    const char **ids = ltc_call_alloc(c, n * sizeof *ids);
+    for (size_t i = 0; i < n; i++) ids[i] = ps[i]->name + strlen("products/");
+    const char *p[1] = {ltc_sql_array(c, ids, n)};
+    PGresult *r = ltc_call_query(c, st, SQL_CAPS_OF, 1, p);
+    if (!r) return -1;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = 0;
+        for (int j = 0; j < PQntuples(r); j++) k += strcmp(ltc_pg_str(r, j, 0), ids[i]) == 0;
+        if (k == 0) continue;
+        ps[i]->capabilities = ltc_call_alloc(c, k * sizeof *ps[i]->capabilities);
+        for (int j = 0; j < PQntuples(r); j++) {
+            if (strcmp(ltc_pg_str(r, j, 0), ids[i]) != 0) continue;
+            Ltc__Bto__V1__ProductCapability *cap =
+                LTC_NEW(c, Ltc__Bto__V1__ProductCapability, LTC__BTO__V1__PRODUCT_CAPABILITY__INIT);
+            cap->code = ltc_call_strdup(c, ltc_pg_str(r, j, 1));
+            cap->quantity_per_unit = ltc_pg_i64(r, j, 2);
+            ps[i]->capabilities[ps[i]->n_capabilities++] = cap;
+        }
+    }
+    return 0;
 }
 
 /* 1 to 64 characters of [A-Za-z0-9._-]. */
@@ -98,6 +138,33 @@ static int validate_product(const Ltc__Bto__V1__Product *p, ltc_money *list, ltc
     }
     if (p->lead_time_days < 0 || p->lead_time_days > 3650)
         ltc_status_bad_field(st, "product.lead_time_days", "must be 0 to 3650");
+    if (p->tax_class[0] && !bto_code_valid(p->tax_class, 32))
+        ltc_status_bad_field(st, "product.tax_class", "1 to 32 characters of [A-Z0-9_], or empty (not taxed)");
+    if (p->n_capabilities > BTO_MAX_CAPABILITIES)
+        ltc_status_bad_field(st, "product.capabilities", "at most %d", BTO_MAX_CAPABILITIES);
+    for (size_t i = 0; i < p->n_capabilities && i < BTO_MAX_CAPABILITIES; i++) {
+        char f[64];
+        snprintf(f, sizeof f, "product.capabilities[%zu].code", i);
+        if (ltc_check_text(p->capabilities[i]->code, f, 1, 64, st) == 0)
+            for (size_t j = 0; j < i; j++)
+                if (strcmp(p->capabilities[i]->code, p->capabilities[j]->code) == 0) {
+                    ltc_status_bad_field(st, f, "duplicate of product.capabilities[%zu].code", j);
+                    break;
+                }
+        if (p->capabilities[i]->quantity_per_unit < 1 || p->capabilities[i]->quantity_per_unit > 1000000) {
+            snprintf(f, sizeof f, "product.capabilities[%zu].quantity_per_unit", i);
+            ltc_status_bad_field(st, f, "must be 1 to 1000000");
+        }
+    }
+    if (p->revenue_type == LTC__TYPE__V1__REVENUE_TYPE__REVENUE_TYPE_OVER_TIME) {
+        if (p->service_months < 1 || p->service_months > 600)
+            ltc_status_bad_field(st, "product.service_months", "1 to 600 for an OVER_TIME product");
+    } else if (p->revenue_type != LTC__TYPE__V1__REVENUE_TYPE__REVENUE_TYPE_UNSPECIFIED &&
+               p->revenue_type != LTC__TYPE__V1__REVENUE_TYPE__REVENUE_TYPE_POINT_IN_TIME) {
+        ltc_status_bad_field(st, "product.revenue_type", "unknown revenue type");
+    } else if (p->service_months != 0) {
+        ltc_status_bad_field(st, "product.service_months", "must be 0 unless revenue_type is OVER_TIME");
+    }
     return st->code == LTC_OK ? 0 : -1;
 }
 
@@ -110,20 +177,36 @@ int bto_create_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     const Ltc__Bto__V1__Product *p = req->product;
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
-    const char *params[7] = {id,
-                             p->sku,
-                             p->display_name,
-                             ltc_sql_i64(c, list.minor),
-                             ltc_sql_i64(c, cost.minor),
-                             list.currency,
-                             ltc_sql_i64(c, p->lead_time_days)};
-    PGresult *r = ltc_call_query(c, st, SQL_INSERT_PRODUCT, 7, params);
+    const char *params[10] = {id,
+                              p->sku,
+                              p->display_name,
+                              ltc_sql_i64(c, list.minor),
+                              ltc_sql_i64(c, cost.minor),
+                              list.currency,
+                              ltc_sql_i64(c, p->lead_time_days),
+                              p->tax_class,
+                              p->revenue_type == LTC__TYPE__V1__REVENUE_TYPE__REVENUE_TYPE_OVER_TIME ? "OVER_TIME"
+                                                                                                     : "POINT_IN_TIME",
+                              ltc_sql_i64(c, p->service_months)};
+    PGresult *r = ltc_call_query(c, st, SQL_INSERT_PRODUCT, 10, params);
     if (!r) return -1;
     if (PQntuples(r) != 1)
         return ltc_status_set(st, LTC_ALREADY_EXISTS, "SKU_TAKEN", "a product with SKU %s already exists", p->sku);
+    if (p->n_capabilities > 0) {
+        const char **codes = ltc_call_alloc(c, p->n_capabilities * sizeof *codes);
+        const char **qpu = ltc_call_alloc(c, p->n_capabilities * sizeof *qpu);
+        for (size_t i = 0; i < p->n_capabilities; i++) {
+            codes[i] = p->capabilities[i]->code;
+            qpu[i] = ltc_sql_i64(c, p->capabilities[i]->quantity_per_unit);
+        }
+        const char *cp[3] = {id, bto_sql_text_array(c, codes, p->n_capabilities),
+                             ltc_sql_array(c, qpu, p->n_capabilities)};
+        if (!ltc_call_query(c, st, SQL_INSERT_CAPS, 3, cp)) return -1;
+    }
     Ltc__Bto__V1__CreateProductResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateProductResponse, LTC__BTO__V1__CREATE_PRODUCT_RESPONSE__INIT);
     resp->product = product_from_row(c, r, 0);
+    if (attach_capabilities(c, st, &resp->product, 1) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -141,6 +224,7 @@ int bto_get_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
     Ltc__Bto__V1__GetProductResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__GetProductResponse, LTC__BTO__V1__GET_PRODUCT_RESPONSE__INIT);
     resp->product = product_from_row(c, r, 0);
+    if (attach_capabilities(c, st, &resp->product, 1) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -161,6 +245,7 @@ int bto_list_products(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     if (shown > 0) {
         resp->products = ltc_call_alloc(c, (size_t)shown * sizeof *resp->products);
         for (int i = 0; i < shown; i++) resp->products[i] = product_from_row(c, r, i);
+        if (attach_capabilities(c, st, resp->products, (size_t)shown) != 0) return -1;
         resp->n_products = (size_t)shown;
     }
     if (n >= limit && shown > 0) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, shown - 1, P_SEQ));
@@ -260,6 +345,7 @@ int bto_update_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     Ltc__Bto__V1__UpdateProductResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__UpdateProductResponse, LTC__BTO__V1__UPDATE_PRODUCT_RESPONSE__INIT);
     resp->product = product_from_row(c, r, 0);
+    if (attach_capabilities(c, st, &resp->product, 1) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

@@ -17,8 +17,24 @@ static const char SQL_INSERT_TERM[] =
     "VALUES ($1, $2, $3, $4, $5)";
 static const char SQL_GET_CONTRACT[] = "SELECT id, quote_id, deal_id, total_minor, currency, " LTC_SQL_DATE(
     "requested_delivery_date") ", state, "
-                               "signed_by, " LTC_SQL_MICROS("sign_time") ", " LTC_SQL_MICROS(
-                                   "close_time") ", " LTC_SQL_MICROS("create_time") " FROM contracts WHERE id = $1";
+                               "signed_by, " LTC_SQL_MICROS("sign_time") ", " LTC_SQL_MICROS("close_time") ", " LTC_SQL_MICROS(
+                                   "create_time") ", "
+                                                  "cancel_reason, " LTC_SQL_MICROS(
+                                                      "cancel_time") " FROM contracts WHERE id = $1";
+static const char SQL_DATE_IN_PAST[] = "SELECT $1::date < current_date";
+static const char SQL_LOCK_FOR_CANCEL[] =
+    "SELECT k.state, k.deal_id, k.quote_id, k.total_minor, k.currency, o.id, o.state FROM contracts k "
+    "LEFT JOIN orders o ON o.contract_id = k.id WHERE k.id = $1 FOR UPDATE OF k";
+static const char SQL_LOCK_DEAL_OF[] = "SELECT state FROM deals WHERE id = $1 FOR UPDATE";
+static const char SQL_CANCEL_CONTRACT[] =
+    "UPDATE contracts SET state = 'CANCELLED', cancel_reason = $2, cancel_time = now(), update_time = now() "
+    "WHERE id = $1";
+/* The cancelled contract's quote is closed for good (a deal has one accepted quote at a time). */
+static const char SQL_QUOTE_REJECTED[] =
+    "UPDATE quotes SET state = 'REJECTED', accept_time = NULL, rejection_reason = 'contract contracts/' || $2 || "
+    "' cancelled: ' || $3, update_time = now() WHERE id = $1";
+static const char SQL_DEAL_REOPENED[] =
+    "UPDATE deals SET state = 'OPEN', update_time = now() WHERE id = $1 AND state = 'ORDERED'";
 static const char SQL_GET_TERMS[] =
     "SELECT kind, share_bps, due_days FROM contract_payment_terms WHERE contract_id = $1 ORDER BY position";
 static const char SQL_LOCK_CONTRACT[] = "SELECT state FROM contracts WHERE id = $1 FOR UPDATE";
@@ -45,6 +61,8 @@ int bto_load_contract(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1_
     k->sign_time = ltc_ts_from_pg(c, r, 0, 8);
     k->close_time = ltc_ts_from_pg(c, r, 0, 9);
     k->create_time = ltc_ts_from_pg(c, r, 0, 10);
+    k->cancel_reason = ltc_call_strdup(c, ltc_pg_isnull(r, 0, 11) ? "" : ltc_pg_str(r, 0, 11));
+    k->cancel_time = ltc_ts_from_pg(c, r, 0, 12);
     PGresult *t = ltc_call_query(c, st, SQL_GET_TERMS, 1, params);
     if (!t) return -1;
     k->n_payment_terms = (size_t)PQntuples(t);
@@ -60,7 +78,13 @@ static int validate_contract(ltc_call *c, const Ltc__Bto__V1__Contract *k, char 
     ltc_name_parse(k->quote, "quotes", "contract.quote", quote_id, st);
     ltc_check_payment_terms(c, k->payment_terms, k->n_payment_terms, "contract.payment_terms", BTO_MAX_PAYMENT_TERMS,
                             st);
-    ltc_date_to_text(k->requested_delivery_date, "contract.requested_delivery_date", 0, delivery, st);
+    if (ltc_date_to_text(k->requested_delivery_date, "contract.requested_delivery_date", 0, delivery, st) == 0) {
+        const char *p[1] = {delivery};
+        PGresult *r = ltc_call_query(c, st, SQL_DATE_IN_PAST, 1, p);
+        if (!r) return -1;
+        if (ltc_pg_bool(r, 0, 0))
+            ltc_status_bad_field(st, "contract.requested_delivery_date", "must not be in the past");
+    }
     return st->code == LTC_OK ? 0 : -1;
 }
 
@@ -134,6 +158,53 @@ int bto_sign_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     if (!ltc_call_query(c, st, SQL_SIGN_CONTRACT, 2, params)) return -1;
     Ltc__Bto__V1__SignContractResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__SignContractResponse, LTC__BTO__V1__SIGN_CONTRACT_RESPONSE__INIT);
+    if (bto_load_contract(c, st, id, &resp->contract) != 0) return -1;
+    ltc_money total;
+    if (ltc_money_from_proto(resp->contract->total, "total", 0, &total, st) != 0 ||
+        bto_milestone(c, st, resp->contract->deal + strlen("deals/"),
+                      LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_CONTRACT_SIGNED, resp->contract->name,
+                      total.currency, total.minor, NULL, req->signed_by) != 0)
+        return -1;
+    *out = &resp->base;
+    return 0;
+}
+
+/* CancelContract: a DRAFT or SIGNED contract -> CANCELLED, before an order exists or once OTD cancelled it; its
+ * quote -> REJECTED, the deal -> OPEN; milestone CONTRACT_CANCELLED. Lock order: contract, then deal (as
+ * CreateOrder). Errors: INVALID_ARGUMENT "name" / "reason", NOT_FOUND "CONTRACT_NOT_FOUND", FAILED_PRECONDITION
+ * "CONTRACT_NOT_OPEN", "CONTRACT_HAS_ORDER". */
+int bto_cancel_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Bto__V1__CancelContractRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    ltc_name_parse(req->name, "contracts", "name", id, st);
+    ltc_check_text(req->reason, "reason", 1, 500, st);
+    if (st->code != LTC_OK) return -1;
+    const char *p[1] = {id};
+    PGresult *r = ltc_call_query(c, st, SQL_LOCK_FOR_CANCEL, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) != 1)
+        return ltc_status_set(st, LTC_NOT_FOUND, "CONTRACT_NOT_FOUND", "contract %s not found", req->name);
+    const char *state = ltc_pg_str(r, 0, 0);
+    if (strcmp(state, "DRAFT") != 0 && strcmp(state, "SIGNED") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CONTRACT_NOT_OPEN",
+                              "contract %s is %s: only a DRAFT or SIGNED contract is cancelled", req->name, state);
+    if (!ltc_pg_isnull(r, 0, 5) && strcmp(ltc_pg_str(r, 0, 6), "CANCELLED") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CONTRACT_HAS_ORDER",
+                              "contract %s has orders/%s (%s): OTD cancels the order first", req->name,
+                              ltc_pg_str(r, 0, 5), ltc_pg_str(r, 0, 6));
+    const char *deal_id = ltc_pg_str(r, 0, 1), *quote_id = ltc_pg_str(r, 0, 2);
+    const char *dp[1] = {deal_id};
+    const char *cp[2] = {id, req->reason};
+    const char *qp[3] = {quote_id, id, req->reason};
+    if (!ltc_call_query(c, st, SQL_LOCK_DEAL_OF, 1, dp) || !ltc_call_query(c, st, SQL_CANCEL_CONTRACT, 2, cp) ||
+        !ltc_call_query(c, st, SQL_QUOTE_REJECTED, 3, qp) || !ltc_call_query(c, st, SQL_DEAL_REOPENED, 1, dp))
+        return -1;
+    if (bto_milestone(c, st, deal_id, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_CONTRACT_CANCELLED,
+                      ltc_call_printf(c, "contracts/%s", id), ltc_pg_str(r, 0, 4), ltc_pg_i64(r, 0, 3), NULL,
+                      req->reason) != 0)
+        return -1;
+    Ltc__Bto__V1__CancelContractResponse *resp =
+        LTC_NEW(c, Ltc__Bto__V1__CancelContractResponse, LTC__BTO__V1__CANCEL_CONTRACT_RESPONSE__INIT);
     if (bto_load_contract(c, st, id, &resp->contract) != 0) return -1;
     *out = &resp->base;
     return 0;

@@ -1,5 +1,7 @@
 /* handoffs.c - what BTO sends: a placed order to OTD (ltc.otd.v1.IntakeService/AcceptOrder) and to DTC
- * (ltc.dtc.v1.IntakeService/AcceptOrderPlaced), both with the deal's customer snapshot.
+ * (ltc.dtc.v1.IntakeService/AcceptOrderPlaced), both with the deal's customer snapshot and, per line, the product
+ * version, revenue type and service months, list price, net amount and tax as the quote priced them. (A quote is
+ * always in its deal's currency, so no exchange rate travels: the cash collected reaches LTB in that currency.)
  *
  * Each hand-off's message is built here from BTO's own rows, read inside the transaction that changed them (never
  * copied out of the public response), and queued with ltc_outbox_put in that transaction: it commits with the state
@@ -39,9 +41,26 @@ enum {
     O_DECISION,
     O_CUSTOMER_ID /* then the rest of BTO_CUSTOMER_COLS */
 };
+/* The order's lines with what OTD and DTC need of their quote lines (version, revenue type, list price, tax). */
 static const char SQL_ORDER_LINES[] =
-    "SELECT product_id, sku, quantity, unit_price_minor, currency FROM order_lines WHERE order_id = $1"
-    " ORDER BY line_no";
+    "SELECT ol.product_id, ol.sku, ol.quantity, ol.unit_price_minor, ol.currency, ql.product_version, "
+    "ql.revenue_type, ql.service_months, ql.unit_list_minor, ol.line_total_minor, ql.tax_minor "
+    "FROM order_lines ol JOIN orders o ON o.id = ol.order_id JOIN contracts k ON k.id = o.contract_id "
+    "JOIN quote_lines ql ON ql.quote_id = k.quote_id AND ql.line_no = ol.line_no "
+    "WHERE ol.order_id = $1 ORDER BY ol.line_no";
+enum {
+    OL_PRODUCT,
+    OL_SKU,
+    OL_QTY,
+    OL_UNIT,
+    OL_CUR,
+    OL_VERSION,
+    OL_REVENUE,
+    OL_MONTHS,
+    OL_LIST,
+    OL_NET,
+    OL_TAX
+};
 static const char SQL_CONTRACT_TERMS[] =
     "SELECT kind, share_bps, due_days FROM contract_payment_terms WHERE contract_id = $1 ORDER BY position";
 
@@ -76,6 +95,7 @@ int bto_handoff_order(ltc_call *c, ltc_status *st, const char *order_id) {
     msg->payment_terms = ltc_terms_from_pg(c, t, 0, PQntuples(t), 0);
     msg->n_lines = (size_t)PQntuples(l);
     msg->lines = ltc_call_alloc(c, sizeof *msg->lines * (msg->n_lines ? msg->n_lines : 1));
+    int64_t tax_total = 0;
     for (size_t i = 0; i < msg->n_lines; i++) {
         Ltc__Otd__V1__HandoffOrderLine *hl =
             LTC_NEW(c, Ltc__Otd__V1__HandoffOrderLine, LTC__OTD__V1__HANDOFF_ORDER_LINE__INIT);
@@ -83,6 +103,15 @@ int bto_handoff_order(ltc_call *c, ltc_status *st, const char *order_id) {
         hl->sku = ltc_call_strdup(c, ltc_pg_str(l, (int)i, 1));
         hl->quantity = ltc_pg_i64(l, (int)i, 2);
         hl->unit_price = ltc_money_msg(c, ltc_pg_str(l, (int)i, 4), ltc_pg_i64(l, (int)i, 3));
+        const char *cur = ltc_pg_str(l, (int)i, OL_CUR);
+        hl->product_version = ltc_pg_isnull(l, (int)i, OL_VERSION) ? 0 : (int32_t)ltc_pg_i64(l, (int)i, OL_VERSION);
+        hl->revenue_type = (Ltc__Type__V1__RevenueType)ltc_enum_from_db(
+            &ltc__type__v1__revenue_type__descriptor, "REVENUE_TYPE_", ltc_pg_str(l, (int)i, OL_REVENUE));
+        hl->service_months = (int32_t)ltc_pg_i64(l, (int)i, OL_MONTHS);
+        hl->list_price = ltc_money_msg(c, cur, ltc_pg_i64(l, (int)i, OL_LIST));
+        hl->net_amount = ltc_money_msg(c, cur, ltc_pg_i64(l, (int)i, OL_NET));
+        hl->tax = ltc_money_msg(c, cur, ltc_pg_i64(l, (int)i, OL_TAX));
+        tax_total += ltc_pg_i64(l, (int)i, OL_TAX);
         msg->lines[i] = hl;
     }
     msg->customer = ltc_customer_from_pg(c, r, 0, O_CUSTOMER_ID);
@@ -106,5 +135,23 @@ int bto_handoff_order(ltc_call *c, ltc_status *st, const char *order_id) {
     p2->credit_decision = PQgetisnull(r, 0, O_DECISION)
                               ? ltc_call_strdup(c, "")
                               : ltc_call_printf(c, "creditDecisions/%s", ltc_pg_str(r, 0, O_DECISION));
+    p2->n_lines = msg->n_lines;
+    p2->lines = ltc_call_alloc(c, sizeof *p2->lines * (msg->n_lines ? msg->n_lines : 1));
+    for (size_t i = 0; i < msg->n_lines; i++) {
+        const Ltc__Otd__V1__HandoffOrderLine *hl = msg->lines[i];
+        Ltc__Dtc__V1__PlacedOrderLine *pl =
+            LTC_NEW(c, Ltc__Dtc__V1__PlacedOrderLine, LTC__DTC__V1__PLACED_ORDER_LINE__INIT);
+        pl->product = hl->product;
+        pl->sku = hl->sku;
+        pl->quantity = hl->quantity;
+        pl->product_version = hl->product_version;
+        pl->revenue_type = hl->revenue_type;
+        pl->service_months = hl->service_months;
+        pl->list_price = hl->list_price;
+        pl->net_amount = hl->net_amount;
+        pl->tax = hl->tax;
+        p2->lines[i] = pl;
+    }
+    p2->tax_total = ltc_money_msg(c, ltc_pg_str(r, 0, O_CURRENCY), tax_total);
     return ltc_outbox_put(c, st, &DTC, "AcceptOrderPlaced", deal_id, placed_id, &p2->base);
 }

@@ -2,7 +2,8 @@
  * order closures (AcceptOrderClosure), which close an order, then its contract and its deal once all their orders
  * are closed. The runtime dedups by handoff_id before calling us; a hand-off is validated like client input (a
  * malformed one is INVALID_ARGUMENT, which the sender parks) and applied in the server's transaction. (LTB's
- * AcceptCustomerChanged is in customers.c.)
+ * AcceptCustomerChanged is in customers.c.) OTD's order events: AcceptOrderCancelled (the order CANCELLED) and
+ * AcceptPromiseChanged (its promise date and lateness).
  * Lock order: the order, then its contract, then its deal (as CreateOrder: contract, then deal). */
 #include <string.h>
 
@@ -109,6 +110,9 @@ int bto_accept_won_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
         const char *rp[5] = {deal_id, ltc_sql_i64(c, (int64_t)i), q->code, q->description, ltc_sql_i64(c, q->quantity)};
         if (!ltc_call_query(c, st, SQL_INSERT_REQUIREMENT, 5, rp)) return -1;
     }
+    if (bto_milestone(c, st, deal_id, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_DEAL_OPENED,
+                      ltc_call_printf(c, "deals/%s", deal_id), amount.currency, amount.minor, NULL, NULL) != 0)
+        return -1;
     Ltc__Bto__V1__AcceptWonBidResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__AcceptWonBidResponse, LTC__BTO__V1__ACCEPT_WON_BID_RESPONSE__INIT);
     resp->deal = bto_name(c, "deals", deal_id);
@@ -184,14 +188,83 @@ int bto_accept_order_closure(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
     return 0;
 }
 
-/* --- OTD's order events: the receiving side is being built (#14); until then a hand-off waits parked ---------- */
+/* --- OTD's order events ---------------------------------------------------------------------------------- */
 
+static const char SQL_LOCK_ORDER_EVENT[] = "SELECT state, deal_id, " LTC_SQL_MICROS(
+    "promise_time") ", contract_id, total_minor, currency FROM orders WHERE id = $1 FOR UPDATE";
+static const char SQL_CANCEL_ORDER[] =
+    "UPDATE orders SET state = 'CANCELLED', cancel_reason = $2, cancel_time = coalesce(to_timestamp($3::bigint / "
+    "1e6), now()), cancelled_by = $4, cancel_handoff_id = $5, update_time = now() WHERE id = $1";
+static const char SQL_PROMISE[] =
+    "UPDATE orders SET promise_date = $2::date, promise_late = $3::boolean, promise_reason = $4, "
+    "promise_time = coalesce(to_timestamp($5::bigint / 1e6), now()), update_time = now() WHERE id = $1";
+
+/* AcceptOrderCancelled: OTD cancelled an order: PLACED -> CANCELLED (its contract can then be cancelled, which
+ * reopens the deal). Errors: INVALID_ARGUMENT (handoff_id, order, deal, reason, cancel_time), NOT_FOUND
+ * "ORDER_NOT_FOUND", FAILED_PRECONDITION "ORDER_ALREADY_CLOSED". A second cancellation of a cancelled order is a
+ * no-op. */
 int bto_accept_order_cancelled(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
-    (void)c, (void)m, (void)out;
-    return ltc_status_set(st, LTC_UNIMPLEMENTED, "NOT_IMPLEMENTED", "AcceptOrderCancelled is not implemented yet");
+    const Ltc__Bto__V1__AcceptOrderCancelledRequest *req = (const void *)m;
+    char order_id[LTC_UUID_LEN + 1], deal_id[LTC_UUID_LEN + 1];
+    bto_check_uuid(req->handoff_id, "handoff_id", st);
+    ltc_name_parse(req->order, "orders", "order", order_id, st);
+    ltc_name_parse(req->deal, "deals", "deal", deal_id, st);
+    ltc_check_text(req->reason, "reason", 1, 1000, st);
+    ltc_check_text(req->cancelled_by, "cancelled_by", 0, 128, st);
+    int64_t at = 0;
+    int at_present = 0;
+    bto_ts_micros(req->cancel_time, "cancel_time", &at, &at_present, st);
+    if (st->code != LTC_OK) return -1;
+    const char *p[1] = {order_id};
+    PGresult *r = ltc_call_query(c, st, SQL_LOCK_ORDER_EVENT, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) != 1)
+        return ltc_status_set(st, LTC_NOT_FOUND, "ORDER_NOT_FOUND", "order %s not found", req->order);
+    const char *state = ltc_pg_str(r, 0, 0);
+    if (strcmp(state, "CLOSED") == 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_ALREADY_CLOSED",
+                              "order %s is CLOSED (paid): it cannot be cancelled", req->order);
+    if (strcmp(state, "PLACED") == 0) {
+        const char *u[5] = {order_id, req->reason, at_present ? ltc_sql_i64(c, at) : NULL, req->cancelled_by,
+                            req->handoff_id};
+        if (!ltc_call_query(c, st, SQL_CANCEL_ORDER, 5, u)) return -1;
+    }
+    Ltc__Bto__V1__AcceptOrderCancelledResponse *resp =
+        LTC_NEW(c, Ltc__Bto__V1__AcceptOrderCancelledResponse, LTC__BTO__V1__ACCEPT_ORDER_CANCELLED_RESPONSE__INIT);
+    resp->order = bto_name(c, "orders", order_id);
+    *out = &resp->base;
+    return 0;
 }
 
+/* AcceptPromiseChanged: OTD's current promise date and lateness, shown on the order. An event older than the one
+ * applied (promise_time) changes nothing. Errors: INVALID_ARGUMENT (handoff_id, order, deal, promise_date,
+ * promise_time), NOT_FOUND "ORDER_NOT_FOUND". */
 int bto_accept_promise_changed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
-    (void)c, (void)m, (void)out;
-    return ltc_status_set(st, LTC_UNIMPLEMENTED, "NOT_IMPLEMENTED", "AcceptPromiseChanged is not implemented yet");
+    const Ltc__Bto__V1__AcceptPromiseChangedRequest *req = (const void *)m;
+    char order_id[LTC_UUID_LEN + 1], deal_id[LTC_UUID_LEN + 1], date[11];
+    bto_check_uuid(req->handoff_id, "handoff_id", st);
+    ltc_name_parse(req->order, "orders", "order", order_id, st);
+    ltc_name_parse(req->deal, "deals", "deal", deal_id, st);
+    ltc_date_to_text(req->promise_date, "promise_date", 0, date, st);
+    ltc_check_text(req->reason, "reason", 0, 1000, st);
+    int64_t at = 0;
+    int at_present = 0;
+    bto_ts_micros(req->promise_time, "promise_time", &at, &at_present, st);
+    if (st->code != LTC_OK) return -1;
+    const char *p[1] = {order_id};
+    PGresult *r = ltc_call_query(c, st, SQL_LOCK_ORDER_EVENT, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) != 1)
+        return ltc_status_set(st, LTC_NOT_FOUND, "ORDER_NOT_FOUND", "order %s not found", req->order);
+    int stale = at_present && !ltc_pg_isnull(r, 0, 2) && ltc_pg_i64(r, 0, 2) > at;
+    if (!stale) {
+        const char *u[5] = {order_id, date, req->late ? "true" : "false", req->reason,
+                            at_present ? ltc_sql_i64(c, at) : NULL};
+        if (!ltc_call_query(c, st, SQL_PROMISE, 5, u)) return -1;
+    }
+    Ltc__Bto__V1__AcceptPromiseChangedResponse *resp =
+        LTC_NEW(c, Ltc__Bto__V1__AcceptPromiseChangedResponse, LTC__BTO__V1__ACCEPT_PROMISE_CHANGED_RESPONSE__INIT);
+    resp->order = bto_name(c, "orders", order_id);
+    *out = &resp->base;
+    return 0;
 }

@@ -35,11 +35,12 @@ static const char SQL_DEAL_ORDERED[] =
     "UPDATE deals SET state = 'ORDERED', update_time = now() WHERE id = $1 AND state = 'OPEN'";
 /* The order, its customer (the snapshot kept on its deal) and DTC's placement decision. */
 static const char SQL_GET_ORDER[] =
-    "SELECT o.id, o.contract_id, o.deal_id, o.total_minor, o.currency, o.state, " LTC_SQL_MICROS(
-        "o.create_time") ", " LTC_SQL_MICROS("o.close_time") ", o.collected_minor, o.collected_currency, "
-                                                             "o.credit_decision_id, " BTO_CUSTOMER_COLS
-                                                             " FROM orders o JOIN deals d ON d.id = o.deal_id "
-                                                             "WHERE o.id = $1";
+    "SELECT o.id, o.contract_id, o.deal_id, o.total_minor, o.currency, o.state, " LTC_SQL_MICROS("o.create_time") ", " LTC_SQL_MICROS(
+        "o.close_time") ", o.collected_minor, o.collected_currency, "
+                        "o.credit_decision_id, " BTO_CUSTOMER_COLS
+                        ", " LTC_SQL_DATE("o.promise_date") ", o.promise_late, o.cancel_reason, " LTC_SQL_MICROS(
+                            "o.cancel_time") " FROM orders o JOIN deals d ON d.id = o.deal_id "
+                                             "WHERE o.id = $1";
 static const char SQL_GET_LINES[] =
     "SELECT product_id, sku, quantity, unit_price_minor, line_total_minor, currency FROM order_lines "
     "WHERE order_id = $1 ORDER BY line_no";
@@ -65,6 +66,10 @@ int bto_load_order(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Or
     o->credit_decision =
         PQgetisnull(r, 0, 10) ? ltc_call_strdup(c, "") : ltc_call_printf(c, "creditDecisions/%s", ltc_pg_str(r, 0, 10));
     o->customer = ltc_customer_from_pg(c, r, 0, 11);
+    o->promise_date = ltc_date_from_pg(c, r, 0, 17); /* after the 6 customer columns */
+    o->late = ltc_pg_bool(r, 0, 18);
+    o->cancel_reason = ltc_call_strdup(c, ltc_pg_isnull(r, 0, 19) ? "" : ltc_pg_str(r, 0, 19));
+    o->cancel_time = ltc_ts_from_pg(c, r, 0, 20);
     PGresult *l = ltc_call_query(c, st, SQL_GET_LINES, 1, params);
     if (!l) return -1;
     int n = PQntuples(l);
@@ -163,6 +168,9 @@ int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     Ltc__Bto__V1__Order *o;
     if (bto_load_order(c, st, id, &o) != 0) return -1;
     if (bto_handoff_order(c, st, id) != 0) return -1;
+    if (bto_milestone(c, st, deal_id, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_ORDER_PLACED,
+                      ltc_call_printf(c, "orders/%s", id), ltc_pg_str(k, 0, 4), ltc_pg_i64(k, 0, 3), NULL, NULL) != 0)
+        return -1;
     Ltc__Bto__V1__CreateOrderResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateOrderResponse, LTC__BTO__V1__CREATE_ORDER_RESPONSE__INIT);
     resp->order = o;

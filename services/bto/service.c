@@ -19,21 +19,35 @@
 static const ltc_owner_lookup DEAL = {"name", DEAL_SQL}, DEAL_OF_QUOTE = {"quote.deal", DEAL_SQL},
                               QUOTE = {"name", QUOTE_SQL}, QUOTE_OF_CONTRACT = {"contract.quote", QUOTE_SQL},
                               CONTRACT = {"name", CONTRACT_SQL}, CONTRACT_OF_ORDER = {"contract", CONTRACT_SQL},
-                              ORDER = {"name", ORDER_SQL};
+                              ORDER = {"name", ORDER_SQL}, DEAL_OF_SUGGESTION = {"deal", DEAL_SQL};
 
 static const ltc_method METHODS[] = {
     LTC_WRITE(BTO_SVC, CreateProduct, bto_create_product, NULL),
     LTC_READ(BTO_SVC, GetProduct, bto_get_product, NULL),
     LTC_READ(BTO_SVC, ListProducts, bto_list_products, NULL),
     LTC_WRITE(BTO_SVC, UpdateProduct, bto_update_product, NULL),
+    LTC_WRITE(BTO_SVC, CreatePriceBook, bto_create_price_book, NULL),
+    LTC_READ(BTO_SVC, GetPriceBook, bto_get_price_book, NULL),
+    LTC_WRITE(BTO_SVC, SetTaxRate, bto_set_tax_rate, NULL),
+    LTC_READ(BTO_SVC, ListTaxRates, bto_list_tax_rates, NULL),
+    LTC_WRITE(BTO_SVC, CreateConfigurationRule, bto_create_configuration_rule, NULL),
+    LTC_READ(BTO_SVC, ValidateConfiguration, bto_validate_configuration, NULL),
+    LTC_READ(BTO_SVC, SuggestConfigurations, bto_suggest_configurations, &DEAL_OF_SUGGESTION),
     LTC_READ(BTO_SVC, GetDeal, bto_get_deal, &DEAL),
     LTC_READ(BTO_SVC, ListDeals, bto_list_deals, NULL),
     LTC_WRITE(BTO_SVC, CreateQuote, bto_create_quote, &DEAL_OF_QUOTE),
     LTC_READ(BTO_SVC, GetQuote, bto_get_quote, &QUOTE),
     LTC_WRITE(BTO_SVC, AcceptQuote, bto_accept_quote, &QUOTE),
+    LTC_WRITE(BTO_SVC, SendQuote, bto_send_quote, &QUOTE),
+    LTC_WRITE(BTO_SVC, RejectQuote, bto_reject_quote, &QUOTE),
+    LTC_WRITE(BTO_SVC, ApproveQuote, bto_approve_quote, NULL),
+    LTC_WRITE(BTO_SVC, DenyQuote, bto_deny_quote, NULL),
+    LTC_READ(BTO_SVC, GetDiscountPolicy, bto_get_discount_policy, NULL),
+    LTC_WRITE(BTO_SVC, SetDiscountPolicy, bto_set_discount_policy, NULL),
     LTC_WRITE(BTO_SVC, CreateContract, bto_create_contract, &QUOTE_OF_CONTRACT),
     LTC_READ(BTO_SVC, GetContract, bto_get_contract, &CONTRACT),
     LTC_WRITE(BTO_SVC, SignContract, bto_sign_contract, &CONTRACT),
+    LTC_WRITE(BTO_SVC, CancelContract, bto_cancel_contract, &CONTRACT),
     LTC_WRITE(BTO_SVC, CreateOrder, bto_create_order, &CONTRACT_OF_ORDER),
     LTC_READ(BTO_SVC, GetOrder, bto_get_order, &ORDER),
     LTC_HANDOFF(INTAKE_SVC, AcceptWonBid, bto_accept_won_bid, "ltb"),
@@ -45,7 +59,8 @@ static const ltc_method METHODS[] = {
 
 static const char *const HEALTH[] = {"ltc.bto.v1.BidToOrderService", "ltc.bto.v1.IntakeService", NULL};
 static const char *const PEERS[] = {"otd", "dtc", "ltb", NULL}; /* hand-offs: AcceptOrder, AcceptOrderPlaced */
-static const char *const ASKS[] = {"dtc", NULL};                /* CreditService/CheckCredit at placement */
+/* CreditService/CheckCredit at placement; AvailabilityService/CheckAvailability when a quote is sent */
+static const char *const ASKS[] = {"dtc", "otd", NULL};
 
 /* The BTO service: its method table, health names, hand-off peers and migrations. */
 ltc_service_def bto_service(void) {

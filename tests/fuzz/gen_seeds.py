@@ -249,6 +249,23 @@ def gen_money(d):
     write(d, "arith-bps", b"\x80" + struct.pack(">qqq", 296912, 3, 3000) + b"\x01")
 
 
+def gen_pricing(d):
+    """fuzz_pricing.c: byte 0 the order discount selector (top bit set: the rules engine instead), then 40-byte lines (quantity, unit price, unit cost:
+    int64; line discount, tax: int32; tier mode, tier count, tier steps; byte 39 bit 0: plausible amounts)."""
+    def line(qty, unit, cost, disc, tax, mode=0, ntiers=0, flags=1):
+        return (struct.pack(">qqqii", qty, unit, cost, disc, tax) + bytes([mode, ntiers, 9, 90, 3, 7, 0])
+                + bytes([flags]))
+    # the issue's example: 33.33 x 3 at 15%, 0.99 x 1,000,000 at 0.5%, 1,234.56 x 7 at 3.33%
+    write(d, "issue-example", b"\x00" + line(3, 3333, 0, 1500, 0) + line(1000000, 99, 0, 50, 0)
+          + line(7, 123456, 0, 333, 0))
+    write(d, "tiers-tax", b"\x05" + line(150, 1000, 500, 333, 1000, 2, 3) + line(150, 1000, 700, 0, 800, 1, 3))
+    write(d, "full-discount", b"\x01" + line(2, 5000, 100, 10000, 1300))
+    write(d, "overflow", b"\x00" + line(1000000, 9223372036854775807, 0, 0, 0, 0, 0, 0))
+    # the rules engine (byte 0 >= 0x80): 3 lines, then 6-byte rules (kind, subject, n others, others, quantity)
+    write(d, "rules", b"\x80" + bytes([3, 0, 1, 2, 1, 1, 1, 1, 1]) + bytes([1, 0, 1, 3, 0, 0, 2, 3, 2, 4, 5, 0,
+                                                                             3, 1, 0, 0, 0, 9, 5, 6, 2, 1, 2, 0]))
+
+
 def gen_status(d):
     st = lc.rpc.Status(code=3, message="invalid lead.company_name: required")
     info = lc.rpc.ErrorInfo(reason="INVALID_ARGUMENT", domain="ltb.ltc")
@@ -322,6 +339,7 @@ def main():
     gen_parsers(root / "parsers")
     gen_config(root / "config")
     gen_money(root / "money")
+    gen_pricing(root / "pricing")
     gen_status(root / "status")
     gen_reflection(root / "reflection")
     n = sum(1 for _ in root.rglob("*") if _.is_file())
