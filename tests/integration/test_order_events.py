@@ -71,9 +71,19 @@ class OrderEventsTest(h.StackTestCase):
                      len(rows(kept, "AcceptPromiseChanged")) == 2, what="the promises delivered to BTO")
         h.wait_until(lambda: [(x, d, p) for x, d, p in rows(cancelled, "AcceptOrderCancelled")] ==
                      [("bto", True, False), ("dtc", True, False)], what="the cancellation delivered to BTO and DTC")
-        # nothing is billed for the cancelled order
-        invoices = self.stubs.dtc.ListInvoices(lc.dtc.ListInvoicesRequest(order=cancelled.r["order"])).invoices
-        self.assertEqual(list(invoices), [])
+        # nothing more is billed for the cancelled order, and nothing of it stays owed: its advance invoice (billed
+        # at placement, docs/receivables.md) is credited in full, no other term is billed, the account is CANCELLED
+        def settled():
+            invs = self.stubs.dtc.ListInvoices(lc.dtc.ListInvoicesRequest(order=cancelled.r["order"])).invoices
+            return list(invs) if all(lc.to_minor(i.open_amount) == 0 for i in invs) else None
+        invoices = h.wait_until(settled, what="the cancelled order's invoices credited")
+        self.assertEqual({lc.types.PaymentTermKind.Name(i.term_kind) for i in invoices} - {"PAYMENT_TERM_KIND_ADVANCE"},
+                         set(), "only the advance was billed before the cancellation")
+        for i in invoices:
+            self.assertEqual(lc.to_minor(i.credited_amount), lc.to_minor(i.amount) - lc.to_minor(i.paid_amount))
+        account = self.stubs.dtc.GetOrderAccount(lc.dtc.GetOrderAccountRequest(
+            name="orderAccounts/" + lc.name_id(cancelled.r["order"]))).order_account
+        self.assertEqual(lc.dtc.OrderAccountState.Name(account.state), "ORDER_ACCOUNT_STATE_CANCELLED")
         # LTB's timeline has the order's story
         want = {"ORDER_REVIEWED", "ORDER_RELEASED", "ORDER_PROMISED", "ORDER_CANCELLED", "ORDER_CLOSED"}
         h.wait_until(lambda: want <= {r[0] for r in h.sql("SELECT kind FROM ltb.deal_milestones WHERE record = :'r'",
