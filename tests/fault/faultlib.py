@@ -625,13 +625,25 @@ class Stack:
 
     # --- fault actions for the schedule ---
     def kill_postgres(self, down_s):
+        """SIGKILL of PostgreSQL (postmaster and every backend at once), started again `down_s` later. The supervisor
+        holds off while PostgreSQL is down, and resumes whatever happens here: a failed start is retried, and the
+        flag is always cleared (a start that raised once left it set, and no dead service was restarted again)."""
         self.pg_down.set()
-        self.hist.event("kill -9 postgres")
-        stack_run(["kill", "postgres"])
-        time.sleep(down_s)
-        stack_run(["start", "postgres"])
-        self.hist.event("postgres restarted")
-        self.pg_down.clear()
+        try:
+            self.hist.event("kill -9 postgres")
+            stack_run(["kill", "postgres"])
+            time.sleep(down_s)
+            for attempt in range(3):
+                p = stack_run(["start", "postgres"], check=False)
+                if p.returncode == 0:
+                    break
+                self.hist.event(f"start postgres failed (attempt {attempt + 1}): {(p.stdout + p.stderr)[-300:]}")
+                time.sleep(1.0)
+            else:
+                raise RuntimeError("scripts/stack start postgres failed three times")
+            self.hist.event("postgres restarted")
+        finally:
+            self.pg_down.clear()
 
     def outage(self, name, down_s):
         self.held.add(name)
