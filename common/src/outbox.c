@@ -222,9 +222,9 @@ static int relay_listen(lane *r) {
     char sql[200];
     snprintf(sql, sizeof sql, "LISTEN %s", ident ? ident : "ltc_outbox");
     PQfreemem(ident);
-    PGresult *res = PQexec(conn, sql);
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
+    ltc_status st = {0};
+    int ok = ltc_db_exec_text(r->db, &st, sql) == 0;
+    ltc_status_clear(&st);
     r->listening = ok;
     return ok ? 0 : -1;
 }

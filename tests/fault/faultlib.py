@@ -36,6 +36,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -552,6 +553,7 @@ class Stack:
         self.restarts = collections.Counter()
         self.sup_stop = threading.Event()
         self.sup = None
+        self.pauses = []                        # (name, from, to) of each pause, in the database's clock
         self.lock = threading.Lock()
         try:
             self.running_env = json.loads((h.state_dir() / ENV_FILE).read_text())
@@ -657,6 +659,36 @@ class Stack:
     def kill(self, name):
         self.hist.event(f"kill -9 {name}")
         stack_run(["kill", name], check=False)
+
+    def pause(self, name, paused_s):
+        """SIGSTOP of a stage process for `paused_s`, then SIGCONT: a receiver that hangs (its connections stay open,
+        calls to it wait for their deadline) rather than one that is down. Records the pause in the database's clock
+        (self.pauses: (name, from, to)), so that hand-off latencies can be judged against it."""
+        pid = pid_of(name)
+        if not pid:
+            raise RuntimeError(f"pause {name}: not running")
+        self.held.add(name)
+        t0 = h.sql_value("SELECT now()")
+        os.kill(pid, signal.SIGSTOP)
+        self.hist.event(f"SIGSTOP {name} for {paused_s:.1f} s")
+        try:
+            time.sleep(paused_s)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+            t1 = h.sql_value("SELECT now()")
+            self.held.discard(name)
+            self.pauses.append((name, t0, t1))
+            self.hist.event(f"SIGCONT {name}")
+
+
+def handoff_latency(sender, destination, t_from, t_to):
+    """(rows, p50 s, max s) of the hand-offs `sender` wrote to `destination` between the database times t_from and
+    t_to: the time from the row's transaction to its delivery."""
+    r = h.sql(f"SELECT count(*), coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY lat), 0),"
+              f" coalesce(max(lat), 0) FROM (SELECT extract(epoch FROM delivered_time - create_time) AS lat"
+              f" FROM {sender}.outbox WHERE destination = :'d' AND create_time BETWEEN :'a' AND :'b'"
+              f" AND delivered_time IS NOT NULL) x", d=destination, a=t_from, b=t_to)[0]
+    return int(r[0]), round(float(r[1]), 3), round(float(r[2]), 3)
 
 
 def log_offsets():

@@ -17,6 +17,7 @@ them). Cases (each its own fault; "mixed" combines them):
   duplicates_replay        every hand-off delivered twice; then every outbox replayed: nothing may change
   receiver_outage          BTO, then DTC, then LTB stopped for longer than the relay's retry cap (1 s)
   conflicts                concurrent conflicting client calls on a third of the deals
+  receiver_paused          LTB hung (SIGSTOP) for 10 s: DTC's hand-offs to BTO keep their latency
   mixed                    all of the above at lower rates, at once
 Per case: the figures (deals, ops, unknowns and how they resolved, faults injected, time) and a history of every op
 in $LTC_STATE_DIR/fault-history-CASE.jsonl.
@@ -63,6 +64,9 @@ CASES = {
     "receiver_outage": dict(deals=150, schedule=[(0.2, "outage", ("bto", 4.0)), (0.5, "outage", ("dtc", 4.0)),
                                                  (0.75, "outage", ("ltb", 3.0))]),
     "conflicts": dict(deals=150, conflicts=0.34),
+    # LTB hangs (SIGSTOP) for 10 s: DTC's closures to BTO must flow as before while its hand-offs to LTB wait
+    "receiver_paused": dict(deals=120, schedule=[(0.4, "pause", ("ltb", 10.0))],
+                            latency=("dtc", "bto", "ltb", 2.0)),
     "mixed": dict(deals=250, conflicts=0.2,
                   points=(crash_rules("server.before_commit", 0.01, 0.004) + crash_rules("server.after_commit", 0.01,
                                                                                         0.004)
@@ -154,6 +158,36 @@ def run_schedule(wl, stack, schedule, done, fired):
         fired.append(action)
 
 
+def check_latency(spec, stack, checker, out):
+    """A paused receiver delays only its own hand-offs: the sender's rows to another receiver written during the pause
+    are delivered within `bound_s` (a relay that waited on the hung receiver took up to the 5 s call deadline), and
+    the rows to the paused one waited (the pause was real)."""
+    sender, other, paused, bound_s = spec
+    windows = [(a, b) for (n, a, b) in stack.pauses if n == paused]
+    if not windows:
+        checker.err(f"{paused} was never paused")
+        return False
+    ok = True
+    t_from, t_to = windows[0]
+    n_in, p50_in, max_in = fl.handoff_latency(sender, other, t_from, t_to)
+    n_all, p50_all, max_all = fl.handoff_latency(sender, other, "-infinity", "infinity")
+    n_p, p50_p, max_p = fl.handoff_latency(sender, paused, t_from, t_to)
+    out.update({f"{sender}->{other} during the pause": {"rows": n_in, "p50_s": p50_in, "max_s": max_in},
+                f"{sender}->{other} whole run": {"rows": n_all, "p50_s": p50_all, "max_s": max_all},
+                f"{sender}->{paused} during the pause": {"rows": n_p, "p50_s": p50_p, "max_s": max_p}})
+    if n_in == 0:
+        checker.err(f"no {sender} hand-off to {other} was written while {paused} was paused: nothing was measured")
+        ok = False
+    elif max_in > bound_s:
+        checker.err(f"{sender}'s hand-offs to {other} took up to {max_in} s while {paused} was paused (bound {bound_s}"
+                    f" s): a hung receiver delayed another's")
+        ok = False
+    if n_p and max_p < 1.0:
+        checker.err(f"{sender}'s hand-offs to the paused {paused} were delivered within {max_p} s: was it paused?")
+        ok = False
+    return ok
+
+
 def run_case(name, args):
     spec = CASES[name]
     scale = float(os.environ.get("LTC_FAULT_SCALE") or 1.0)
@@ -199,6 +233,10 @@ def run_case(name, args):
     if len(fired) != len(spec.get("schedule", [])):
         checker.err(f"only {len(fired)} of {len(spec.get('schedule', []))} scheduled faults ran")
         ok = False
+    latency = None
+    if spec.get("latency"):
+        latency = {}
+        ok = check_latency(spec["latency"], stack, checker, latency) and ok
     replay = None
     if spec.get("replay") and ok:
         before = fl.snapshot()
@@ -244,6 +282,7 @@ def run_case(name, args):
         "workload_s": round(load_s, 1), "total_s": round(time.monotonic() - t_start, 1),
         "settle": {k: list(v) for k, v in settled.items()},
         "replay": replay,
+        "handoff_latency": latency,
     }
     figures.update(checker.figures)
     out = h.state_dir() / f"fault-history-{name}.jsonl"
