@@ -483,6 +483,15 @@ def stack_run(args, env=None, check=True, timeout=120):
     return p
 
 
+def pid_alive(pid):
+    """True when process `pid` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
 def pid_of(name):
     """The pid of a stack process when it is alive (not a zombie) and really ltc-NAME, else None."""
     try:

@@ -6,6 +6,7 @@
     run_fault.py CASE [CASE...]         run cases on the running stack; exit 0 when every check passed
     run_fault.py all                    every case, in order
     run_fault.py checker_selftest       the checker catches planted violations (it can fail)
+    run_fault.py postgres_kill          a busy backend dies with the postmaster; start right after the kill works
     options: --deals N (default LTC_FAULT_DEALS or per case), --workers W, --seed S, --long (thousands of deals)
 
 The stack is scripts/stack with LTC_STATE_DIR / LTC_BIN_DIR / LTC_PORT_OFFSET from the environment (ctest sets
@@ -146,6 +147,62 @@ def selftest(args):
     stubs.close()
     say(f"{'PASS' if ok else 'FAIL'} checker_selftest: {len(SELFTEST)} mutations")
     return ok
+
+
+def postgres_kill(args):
+    """postgres_kill: `scripts/stack kill postgres` is a machine crash for PostgreSQL. A busy query (pg_sleep) must die
+    with the postmaster, at once, and never return its result; `scripts/stack start postgres` right after the kill
+    must start it (a SIGKILLed postmaster stays a zombie where nothing reaps it, which pg_ctl status and PostgreSQL's
+    lock file check count as running); then every service serves again."""
+    say("== postgres_kill: a busy backend dies with the postmaster; start right after the kill works")
+    import subprocess
+    busy = subprocess.Popen(list(h.superuser_psql()) + ["-X", "-A", "-t", "-c", "SELECT pg_sleep(20)",
+                                                        "-c", "SELECT 'survived'"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
+    pid = ""
+    t_end = time.monotonic() + 10
+    while not pid and time.monotonic() < t_end:
+        rows = h.sql("SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%' AND state = 'active'")
+        pid = rows[0][0] if rows else ""
+        time.sleep(0.1)
+    errors = []
+    if not pid:
+        errors.append("the busy query never showed in pg_stat_activity")
+    t0 = time.monotonic()
+    fl.stack_run(["kill", "postgres"])
+    kill_s = time.monotonic() - t0
+    if pid and fl.pid_alive(int(pid)):
+        errors.append(f"backend {pid} still runs after `scripts/stack kill postgres` returned")
+    try:
+        out, _ = busy.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        busy.kill()
+        out, _ = busy.communicate()
+        errors.append("the busy query's client still waited 5 s after the kill")
+    if "survived" in out:
+        errors.append("the busy query returned its result after the kill")
+    t0 = time.monotonic()
+    p = fl.stack_run(["start", "postgres"], check=False, timeout=60)
+    start_s = time.monotonic() - t0
+    if p.returncode != 0:
+        errors.append(f"scripts/stack start postgres right after the kill failed: {p.stdout}{p.stderr}")
+    else:
+        for name in fl.SERVICES + ("gateway",):
+            h.wait_ready(name)
+        stubs = h.gateway()
+        hist = fl.History()
+        wl = fl.Workload(stubs, hist, f"pgkill{args.seed}x{int(time.time()) % 100000}", 3, 3, args.seed)
+        wl.prepare()
+        wl.run()
+        fl.settle(hist)
+        if len(wl.complete) != 3:
+            errors.append(f"after the restart only {len(wl.complete)} of 3 deals went through")
+        stubs.close()
+    say(f"  kill: {kill_s:.2f} s (backend {pid or '?'}), start right after: {start_s:.1f} s")
+    for e in errors:
+        say("  - " + e)
+    say(f"{'FAIL' if errors else 'PASS'} postgres_kill")
+    return not errors
 
 
 def run_schedule(wl, stack, schedule, done, fired):
@@ -340,7 +397,7 @@ def main(argv=None):
             fl.stack_run(["down"], check=False)
         elif c == "all":
             names.extend(CASES)
-        elif c == "checker_selftest":
+        elif c in ("checker_selftest", "postgres_kill"):
             names.append(c)
         elif c in CASES:
             names.append(c)
@@ -349,7 +406,8 @@ def main(argv=None):
     failed = []
     for n in names:
         try:
-            if not (selftest(args) if n == "checker_selftest" else run_case(n, args)):
+            special = {"checker_selftest": selftest, "postgres_kill": postgres_kill}
+            if not (special[n](args) if n in special else run_case(n, args)):
                 failed.append(n)
         except Exception as e:    # the stack misbehaved: a failure of the case, with what happened
             say(f"FAIL {n}: {type(e).__name__}: {e}")
