@@ -563,6 +563,8 @@ class Stack:
         self.sup_stop = threading.Event()
         self.sup = None
         self.pauses = []                        # (name, from, to) of each pause, in the database's clock
+        self.proxy = None                       # PgProxy between the services and PostgreSQL (db_partition)
+        self.partition_probes = []              # (service, code, seconds) of the calls made during a partition
         self.lock = threading.Lock()
         try:
             self.running_env = json.loads((h.state_dir() / ENV_FILE).read_text())
@@ -669,6 +671,39 @@ class Stack:
         self.hist.event(f"kill -9 {name}")
         stack_run(["kill", name], check=False)
 
+    def partition(self, down_s):
+        """The database path goes silent for `down_s` (self.proxy: the services reach PostgreSQL through it). Probes
+        through the gateway (reads on BTO and DTC, a 20 s deadline) measure how long a call takes to answer
+        UNAVAILABLE (self.partition_probes: (service, code, seconds))."""
+        self.proxy.partition()
+        self.hist.event(f"database partitioned for {down_s:.1f} s")
+        t_end = time.monotonic() + down_s
+        stubs = h.gateway()
+
+        def probe(svc, fn):
+            t0 = time.monotonic()
+            try:
+                fn()
+                code = "OK"
+            except grpc.RpcError as e:
+                code = e.code().name
+            self.partition_probes.append((svc, code, round(time.monotonic() - t0, 2)))
+
+        missing = "00000000-0000-4000-8000-00000000dead"
+        ps = [threading.Thread(target=probe, args=("bto", lambda: stubs.bto.GetDeal(
+                  lc.bto.GetDealRequest(name=f"deals/{missing}"), timeout=20))),
+              threading.Thread(target=probe, args=("dtc", lambda: stubs.dtc.ListInvoices(
+                  lc.dtc.ListInvoicesRequest(order=f"orders/{missing}", page_size=1), timeout=20)))]
+        time.sleep(0.5)              # idle connections too: the probes' statements are sent into the silence
+        for t in ps:
+            t.start()
+        for t in ps:
+            t.join()
+        stubs.close()
+        time.sleep(max(0.0, t_end - time.monotonic()))
+        self.proxy.heal()
+        self.hist.event("database partition healed")
+
     def pause(self, name, paused_s):
         """SIGSTOP of a stage process for `paused_s`, then SIGCONT: a receiver that hangs (its connections stay open,
         calls to it wait for their deadline) rather than one that is down. Records the pause in the database's clock
@@ -688,6 +723,94 @@ class Stack:
             self.held.discard(name)
             self.pauses.append((name, t0, t1))
             self.hist.event(f"SIGCONT {name}")
+
+
+class PgProxy:
+    """A TCP proxy on loopback between the services and PostgreSQL that can partition them: `partition()` makes it a
+    black hole (it keeps accepting connections and reading, and forwards nothing either way: PostgreSQL is neither
+    stopped nor refusing, it just never answers, as behind a cut network path), `heal()` resets the connections it
+    swallowed (as the peers' TCP stacks would give up on them) and forwards again."""
+
+    def __init__(self, listen_port, pg_port):
+        import socket
+        self.pg_port = pg_port
+        self.port = listen_port
+        self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", listen_port))
+        self.ls.listen(128)
+        self.silent = threading.Event()
+        self.stopped = threading.Event()
+        self.conns = set()
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        while not self.stopped.is_set():
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            try:
+                up = socket.create_connection(("127.0.0.1", self.pg_port), timeout=5)
+                up.settimeout(None)
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns.add((c, up))
+            threading.Thread(target=self._pump, args=(c, up), daemon=True).start()
+
+    def _pump(self, a, b):
+        import select
+        try:
+            while not self.stopped.is_set():
+                r, _, _ = select.select([a, b], [], [], 0.2)
+                for src in r:
+                    data = src.recv(65536)
+                    if not data:
+                        return
+                    if not self.silent.is_set():
+                        (b if src is a else a).sendall(data)
+        except OSError:
+            pass
+        finally:
+            with self.lock:
+                self.conns.discard((a, b))
+            for sk in (a, b):
+                try:
+                    sk.close()
+                except OSError:
+                    pass
+
+    def _reset_all(self):
+        import socket
+        import struct
+        with self.lock:
+            conns = list(self.conns)
+        for a, b in conns:
+            for sk in (a, b):
+                try:
+                    sk.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    sk.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def partition(self):
+        self.silent.set()
+
+    def heal(self):
+        self._reset_all()
+        self.silent.clear()
+
+    def close(self):
+        self.stopped.set()
+        self._reset_all()
+        try:
+            self.ls.close()
+        except OSError:
+            pass
 
 
 def handoff_latency(sender, destination, t_from, t_to):

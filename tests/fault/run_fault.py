@@ -19,6 +19,7 @@ them). Cases (each its own fault; "mixed" combines them):
   receiver_outage          BTO, then DTC, then LTB stopped for longer than the relay's retry cap (1 s)
   conflicts                concurrent conflicting client calls on a third of the deals
   receiver_paused          LTB hung (SIGSTOP) for 10 s: DTC's hand-offs to BTO keep their latency
+  db_partition             the services' path to PostgreSQL goes silent for 8 s (a proxy): UNAVAILABLE in bounds
   mixed                    all of the above at lower rates, at once
 Per case: the figures (deals, ops, unknowns and how they resolved, faults injected, time) and a history of every op
 in $LTC_STATE_DIR/fault-history-CASE.jsonl.
@@ -65,6 +66,8 @@ CASES = {
     "receiver_outage": dict(deals=150, schedule=[(0.2, "outage", ("bto", 4.0)), (0.5, "outage", ("dtc", 4.0)),
                                                  (0.75, "outage", ("ltb", 3.0))]),
     "conflicts": dict(deals=150, conflicts=0.34),
+    # PostgreSQL unreachable without being stopped: the services reach it through a proxy that goes silent for 8 s
+    "db_partition": dict(deals=100, schedule=[(0.35, "partition", 8.0)], db_proxy=True),
     # LTB hangs (SIGSTOP) for 10 s: DTC's closures to BTO must flow as before while its hand-offs to LTB wait
     "receiver_paused": dict(deals=120, schedule=[(0.4, "pause", ("ltb", 10.0))],
                             latency=("dtc", "bto", "ltb", 2.0)),
@@ -215,6 +218,35 @@ def run_schedule(wl, stack, schedule, done, fired):
         fired.append(action)
 
 
+# db_partition: the services' bounds on the database (docs/configuration.md, LTC_DB_*), short for the test
+PARTITION_STATEMENT_MS, PARTITION_CONNECT_S = 2000, 2
+# a read's worst case: its statement's wait (statement timeout + 1 s), then once more on a new connection, whose
+# set-up is never answered either (connect timeout); plus 2 s for the gateway and a loaded machine
+PARTITION_BOUND_S = PARTITION_STATEMENT_MS / 1000 + 1 + PARTITION_CONNECT_S + 2
+
+
+def partition_env(stack):
+    """Every stage service reaches PostgreSQL through a PgProxy (all four DSNs, as an external database for
+    scripts/stack), with short database bounds."""
+    pg_port = h.DEFAULT_PORTS["postgres"] + h.offset()
+    stack.proxy = fl.PgProxy(pg_port + 1, pg_port)
+    env = {"LTC_DB_STATEMENT_TIMEOUT_MS": str(PARTITION_STATEMENT_MS), "LTC_DB_CONNECT_TIMEOUT_S": str(PARTITION_CONNECT_S)}
+    for s in fl.SERVICES:
+        dsn = (h.state_dir() / "secrets" / f"{s}.dsn").read_text().strip()
+        env[f"LTC_{s.upper()}_DSN"] = dsn.replace(f"port={pg_port}", f"port={pg_port + 1}")
+    return {s: dict(env) for s in fl.SERVICES}
+
+
+def check_partition(stack, errors):
+    """Every call made during the partition answered UNAVAILABLE, within the bound."""
+    if not stack.partition_probes:
+        errors.append("no call was made during the partition")
+    for svc, code, secs in stack.partition_probes:
+        if code != "UNAVAILABLE" or secs > PARTITION_BOUND_S:
+            errors.append(f"during the partition a read on {svc} answered {code} after {secs} s (want UNAVAILABLE"
+                          f" within {PARTITION_BOUND_S} s)")
+
+
 def check_latency(spec, stack, checker, out):
     """A paused receiver delays only its own hand-offs: the sender's rows to another receiver written during the pause
     are delivered within `bound_s` (a relay that waited on the hung receiver took up to the 5 s call deadline), and
@@ -257,6 +289,8 @@ def run_case(name, args):
     stack = fl.Stack(hist)
     env = points_env(spec["points"], seed) if spec.get("points") else {}
     t_start = time.monotonic()
+    if spec.get("db_proxy"):
+        env = partition_env(stack)
     stack.apply(env, BASE_ENV)
     offsets = fl.log_offsets()
     rows_before = sum(v[2] for v in fl.outbox_state().values())
@@ -278,11 +312,18 @@ def run_case(name, args):
     stack.unsupervise()
     crashes = fl.crash_counts(offsets)
     stack.apply({}, BASE_ENV)
+    checker_errors = []
+    if stack.proxy:
+        stack.proxy.close()
+        check_partition(stack, checker_errors)
     settled = fl.settle(hist)
     new_handoffs = sum(v[2] for v in settled.values()) - rows_before
     served = fl.intake_served(offsets)
     checker = fl.Checker(wl, hist)
     ok = checker.run()
+    for e in checker_errors:
+        checker.err(e)
+        ok = False
     served_twice = sum(1 for v in served.values() if v >= 2)
     if spec.get("every_handoff_twice") and served_twice < new_handoffs:
         checker.err(f"relay.send_twice=1, but only {served_twice} of {new_handoffs} hand-offs were served twice")
@@ -340,6 +381,7 @@ def run_case(name, args):
         "settle": {k: list(v) for k, v in settled.items()},
         "replay": replay,
         "handoff_latency": latency,
+        "partition_probes": stack.partition_probes or None,
     }
     figures.update(checker.figures)
     out = h.state_dir() / f"fault-history-{name}.jsonl"
