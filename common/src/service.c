@@ -15,6 +15,7 @@
 
 #include "grpc/health/v1/health.pb-c.h"
 #include "ltc/ask.h"
+#include "ltc/audit_spool.h"
 #include "ltc/client.h"
 #include "ltc/config.h"
 #include "ltc/log.h"
@@ -107,7 +108,8 @@ typedef struct svc_config {
     const char *listen;
     const char *metrics_listen;
     const char *dsn;
-    const char *migrate_dsn; /* the schema owner's DSN for the migrations; NULL: they run over dsn */
+    const char *migrate_dsn;     /* the schema owner's DSN for the migrations; NULL: they run over dsn */
+    const char *audit_spool_dir; /* LTC_AUDIT_SPOOL_DIR: the durable spool of audit rows; NULL: none */
     long workers, grace_ms, max_msg, handoff_deadline_ms, max_backoff_ms;
     long db_connect_s, db_statement_ms, db_idle_tx_ms, db_ka_idle_s, db_ka_interval_s, db_ka_count, db_tcp_user_ms;
     ltc_relay_peer peers[8];
@@ -180,6 +182,11 @@ static int load_config(const ltc_service_def *def, svc_config *cfg, int migrate_
             fprintf(stderr, "%s: %s\n", def->name, err);
             return -1;
         }
+    }
+    cfg->audit_spool_dir = ltc_env_str("LTC_AUDIT_SPOOL_DIR", NULL);
+    if (cfg->audit_spool_dir && cfg->audit_spool_dir[0] != '/') {
+        fprintf(stderr, "%s: LTC_AUDIT_SPOOL_DIR=%s is not an absolute path\n", def->name, cfg->audit_spool_dir);
+        return -1;
     }
     /* the relay keeps its claiming transaction open while it calls the receivers */
     if (cfg->db_idle_tx_ms <= cfg->handoff_deadline_ms) {
@@ -356,8 +363,23 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
             return 1;
         }
     }
+    ltc_audit_spool *spool = NULL;
+    if (cfg.audit_spool_dir) {
+        /* before the server: a refused call's audit row has somewhere to go from the first call on */
+        spool = ltc_audit_spool_start(def->name, cfg.audit_spool_dir, cfg.dsn, &st);
+        if (!spool) {
+            LTC_ERROR("start_failed", NULL, "LTC_AUDIT_SPOOL_DIR: %s", st.message);
+            ltc_status_clear(&st);
+            ltc_ask_close_all();
+            ltc_metrics_stop();
+            ltc_methods_free(methods);
+            free(health);
+            return 1;
+        }
+    }
     ltc_server *server = ltc_server_start(&so, &st);
     if (!server) {
+        ltc_audit_spool_stop(spool);
         ltc_ask_close_all();
         LTC_ERROR("start_failed", NULL, "%s", st.message);
         ltc_status_clear(&st);
@@ -383,6 +405,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
             LTC_ERROR("start_failed", NULL, "relay: %s", st.message);
             ltc_status_clear(&st);
             ltc_server_stop(server);
+            ltc_audit_spool_stop(spool);
             ltc_ask_close_all();
             ltc_metrics_stop();
             ltc_methods_free(methods);
@@ -396,6 +419,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     ltc_server_set_serving(server, 0);
     ltc_relay_stop(relay);
     ltc_server_stop(server);
+    ltc_audit_spool_stop(spool);
     ltc_ask_close_all();
     ltc_metrics_stop();
     ltc_methods_free(methods);

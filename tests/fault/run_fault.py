@@ -37,6 +37,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import faultlib as fl  # noqa: E402
+import grpc  # noqa: E402
 from faultlib import h, lc, say  # noqa: E402
 
 BASE_ENV = {"LTC_RELAY_MAX_BACKOFF_MS": "1000"}
@@ -184,6 +185,19 @@ def postgres_kill(args):
         errors.append("the busy query's client still waited 5 s after the kill")
     if "survived" in out:
         errors.append("the busy query returned its result after the kill")
+    # a call failed while the database is down: its audit row goes to the spool, and into audit_log once it is back
+    audit_rid = lc.new_id()
+    stubs = h.gateway()
+    try:
+        stubs.ltb.CreateLead(lc.ltb.CreateLeadRequest(
+            lead=lc.ltb.Lead(source=lc.ltb.LEAD_SOURCE_REFERRAL, company_name=f"Spool {audit_rid}",
+                             contact_name="Li Lei"), request_id=lc.new_id()),
+            timeout=20, metadata=(("x-request-id", audit_rid),))
+        errors.append("CreateLead answered OK while PostgreSQL was down")
+    except grpc.RpcError as e:
+        if e.code() != grpc.StatusCode.UNAVAILABLE:
+            errors.append(f"CreateLead answered {e.code().name} while PostgreSQL was down, not UNAVAILABLE")
+    stubs.close()
     t0 = time.monotonic()
     p = fl.stack_run(["start", "postgres"], check=False, timeout=60)
     start_s = time.monotonic() - t0
@@ -201,6 +215,16 @@ def postgres_kill(args):
         if len(wl.complete) != 3:
             errors.append(f"after the restart only {len(wl.complete)} of 3 deals went through")
         stubs.close()
+        q = "SELECT count(*) FROM ltb.audit_log WHERE request_id = :'r' AND code = 'UNAVAILABLE' AND spool_id IS NOT NULL"
+        t_end = time.monotonic() + 15
+        while h.sql_int(q, r=audit_rid) == 0 and time.monotonic() < t_end:
+            time.sleep(0.2)
+        n = h.sql_int(q, r=audit_rid)
+        if n != 1:
+            errors.append(f"the audit row of the call refused while PostgreSQL was down is in ltb.audit_log {n} times"
+                          f" (want 1, from the spool)")
+        else:
+            say(f"  the audit row of a call failed during the outage reached ltb.audit_log from the spool")
     say(f"  kill: {kill_s:.2f} s (backend {pid or '?'}), start right after: {start_s:.1f} s")
     for e in errors:
         say("  - " + e)
