@@ -492,6 +492,27 @@ def pid_alive(pid):
     return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
+REPLICA_PORT_SHIFT = 30     # scripts/stack: a second replica (ltb2 ...) listens on its service's port + 30
+
+
+def base_of(name):
+    """The service of a process name: ltb2 (a second replica) -> ltb."""
+    return name[:-1] if name in tuple(f"{x}2" for x in SERVICES) else name
+
+
+def replicas():
+    """How many replicas of each stage service the stack runs (scripts/stack records it at `up`)."""
+    try:
+        return int((h.state_dir() / "run" / "replicas").read_text().strip() or 1)
+    except (OSError, ValueError):
+        return 1
+
+
+def stage_procs():
+    """The stage processes of the stack: every service, and each one's second replica when it runs two."""
+    return SERVICES + (tuple(f"{x}2" for x in SERVICES) if replicas() == 2 else ())
+
+
 def pid_of(name):
     """The pid of a stack process when it is alive (not a zombie) and really ltc-NAME, else None."""
     try:
@@ -502,7 +523,7 @@ def pid_of(name):
         return None
     if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
         return None
-    if not any(a.rsplit(b"/", 1)[-1] == f"ltc-{name}".encode() for a in cmd[:2]):
+    if not any(a.rsplit(b"/", 1)[-1] == f"ltc-{base_of(name)}".encode() for a in cmd[:2]):
         return None
     return pid
 
@@ -513,9 +534,12 @@ ENV_FILE = "fault-env.json"
 def stack_ports(name=None):
     """The ports a process of this stack listens on (gRPC and metrics), or all of the stack's with PostgreSQL."""
     o = h.offset()
-    names = [name] if name else list(h.PROCESSES)
+    names = [name] if name else list(h.PROCESSES) + [f"{x}2" for x in SERVICES]
     ports = []
     for n in names:
+        if base_of(n) != n:     # a second replica: no metrics endpoint
+            ports.append(h.DEFAULT_PORTS[base_of(n)] + o + REPLICA_PORT_SHIFT)
+            continue
         ports += [h.DEFAULT_PORTS[n] + o, h.DEFAULT_PORTS[n] + o + 1000]
     if not name:
         ports.append(h.DEFAULT_PORTS["postgres"] + o)
@@ -590,9 +614,9 @@ class Stack:
         """Restarts (SIGTERM, then start) every stage process whose environment differs from what it should run
         with; the processes are restarted side by side."""
         todo = []
-        for name in SERVICES:
+        for name in stage_procs():
             want = dict(base_env)
-            want.update(env_by_service.get(name, {}))
+            want.update(env_by_service.get(base_of(name), {}))
             self.env[name] = want
             if self.running_env.get(name) != want or not pid_of(name):
                 todo.append(name)
@@ -626,7 +650,7 @@ class Stack:
         while not self.sup_stop.wait(0.2):
             if self.pg_down.is_set():
                 continue
-            for name in SERVICES:
+            for name in stage_procs():
                 if name in self.held or pid_of(name):
                     continue
                 self.restarts[name] += 1
@@ -825,7 +849,7 @@ def handoff_latency(sender, destination, t_from, t_to):
 
 def log_offsets():
     out = {}
-    for name in SERVICES:
+    for name in stage_procs():
         p = h.state_dir() / "logs" / f"{name}.log"
         out[name] = p.stat().st_size if p.exists() else 0
     return out
@@ -834,7 +858,7 @@ def log_offsets():
 def crash_counts(since):
     """Crash points that fired since the log offsets `since`, per service and point (from the services' logs)."""
     n = collections.Counter()
-    for name in SERVICES:
+    for name in stage_procs():
         p = h.state_dir() / "logs" / f"{name}.log"
         if not p.exists():
             continue
@@ -843,7 +867,7 @@ def crash_counts(since):
             for line in f:
                 if b"fault_crash" in line:
                     m = re.search(rb"crash point ([a-z_.]+)", line)
-                    n[(name, m.group(1).decode() if m else "?")] += 1
+                    n[(base_of(name), m.group(1).decode() if m else "?")] += 1
     return n
 
 
@@ -852,7 +876,7 @@ def intake_served(since):
     (The relay sends a hand-off's id as the call's x-request-id, which the receiver logs with every call.)"""
     n = collections.Counter()
     rx = re.compile(rb'"request_id":"([0-9a-f-]{36})".*"msg":"/ltc\.[a-z]+\.v1\.IntakeService/[A-Za-z]+ OK ')
-    for name in SERVICES:
+    for name in stage_procs():
         p = h.state_dir() / "logs" / f"{name}.log"
         if not p.exists():
             continue
@@ -878,6 +902,31 @@ def outbox_state():
                   f" count(*) FILTER (WHERE parked_time IS NOT NULL), count(*) FROM {s}.outbox")[0]
         out[s] = tuple(int(x) for x in r)
     return out
+
+
+def handoff_order():
+    """Per-deal order at every receiver: for each sender, receiver and deal with more than one hand-off, the receiver
+    must have applied them (its idempotency key's time, the applying transaction's start) in the order of the
+    sender's outbox. Returns (pairs checked, [violations])."""
+    pairs, bad = 0, []
+    for sender in SERVICES:
+        for dest in SERVICES:
+            if dest == sender:
+                continue
+            rows = h.sql(f"SELECT o.deal_id, o.seq, extract(epoch FROM k.create_time) FROM {sender}.outbox o"
+                         f" JOIN {dest}.idempotency_keys k ON k.key = o.handoff_id::text AND k.method = o.method"
+                         f" WHERE o.destination = '{dest}' AND o.deal_id IN (SELECT deal_id FROM {sender}.outbox"
+                         f"   WHERE destination = '{dest}' GROUP BY deal_id HAVING count(*) > 1)"
+                         f" ORDER BY o.deal_id, o.seq")
+            last = {}
+            for deal, seq, applied in rows:
+                applied = float(applied)
+                if deal in last:
+                    pairs += 1
+                    if applied < last[deal][1]:
+                        bad.append(f"{sender}->{dest} deal {deal}: hand-off {seq} applied before {last[deal][0]}")
+                last[deal] = (seq, applied)
+    return pairs, bad
 
 
 def settle(history, budget=SETTLE_S):

@@ -20,6 +20,7 @@ them). Cases (each its own fault; "mixed" combines them):
   conflicts                concurrent conflicting client calls on a third of the deals
   receiver_paused          LTB hung (SIGSTOP) for 10 s: DTC's hand-offs to BTO keep their latency
   db_partition             the services' path to PostgreSQL goes silent for 8 s (a proxy): UNAVAILABLE in bounds
+  replicas                 two replicas of every stage service, crash points and a replica killed
   mixed                    all of the above at lower rates, at once
 Per case: the figures (deals, ops, unknowns and how they resolved, faults injected, time) and a history of every op
 in $LTC_STATE_DIR/fault-history-CASE.jsonl.
@@ -67,6 +68,12 @@ CASES = {
     "receiver_outage": dict(deals=150, schedule=[(0.2, "outage", ("bto", 4.0)), (0.5, "outage", ("dtc", 4.0)),
                                                  (0.75, "outage", ("ltb", 3.0))]),
     "conflicts": dict(deals=150, conflicts=0.34),
+    # two replicas of every stage service (relays sharing each outbox, the gateway and the stages balancing across
+    # them), with crashes after COMMIT and after send, hand-offs sent twice, and one replica of BTO killed
+    "replicas": dict(deals=60, replicas=2,
+                     points=(crash_rules("server.after_commit", 0.005, 0.002)
+                             + ["relay.after_send=0.005", "relay.send_twice=0.2"]),
+                     schedule=[(0.5, "kill", "bto2")]),
     # PostgreSQL unreachable without being stopped: the services reach it through a proxy that goes silent for 8 s
     "db_partition": dict(deals=100, schedule=[(0.35, "partition", 8.0)], db_proxy=True),
     # LTB hangs (SIGSTOP) for 10 s: DTC's closures to BTO must flow as before while its hand-offs to LTB wait
@@ -309,10 +316,32 @@ def run_case(name, args):
     seed = args.seed + sum(map(ord, name))
     tag = f"{name[:6]}{seed}x{int(time.time()) % 100000}"
     say(f"== {name}: {deals} deals, {args.workers} workers, seed {seed}, tag {tag}")
-    hist = fl.History()
-    stack = fl.Stack(hist)
     env = points_env(spec["points"], seed) if spec.get("points") else {}
     t_start = time.monotonic()
+    suite_replicas = fl.replicas()
+    want_replicas = spec.get("replicas") or suite_replicas
+    if want_replicas != suite_replicas:
+        switch_replicas(want_replicas)
+    try:
+        return _run_case(name, args, spec, deals, seed, tag, env, t_start)
+    finally:
+        if want_replicas != suite_replicas:
+            switch_replicas(suite_replicas)
+
+
+def switch_replicas(n):
+    """Brings the stack down and up again with n replicas of every stage service (the database stays)."""
+    say(f"  (the stack with {n} replica{'s' if n > 1 else ''} of every stage service)")
+    fl.stack_run(["down"], check=False)
+    env = dict(BASE_ENV, LTC_STACK_REPLICAS=str(n))
+    fl.stack_run(["up"], env=env, timeout=300)
+    (h.state_dir() / fl.ENV_FILE).write_text(json.dumps({s: BASE_ENV for s in fl.stage_procs()}, sort_keys=True))
+    h.ensure_up()
+
+
+def _run_case(name, args, spec, deals, seed, tag, env, t_start):
+    hist = fl.History()
+    stack = fl.Stack(hist)
     if spec.get("db_proxy"):
         env = partition_env(stack)
     stack.apply(env, BASE_ENV)
@@ -345,6 +374,8 @@ def run_case(name, args):
     served = fl.intake_served(offsets)
     checker = fl.Checker(wl, hist)
     ok = checker.run()
+    order_pairs, order_bad = fl.handoff_order()
+    checker_errors += order_bad[:20]
     for e in checker_errors:
         checker.err(e)
         ok = False
@@ -406,6 +437,8 @@ def run_case(name, args):
         "replay": replay,
         "handoff_latency": latency,
         "partition_probes": stack.partition_probes or None,
+        "replicas": fl.replicas(),
+        "per_deal_order_pairs_checked": order_pairs,
     }
     figures.update(checker.figures)
     out = h.state_dir() / f"fault-history-{name}.jsonl"
@@ -435,8 +468,10 @@ def setup():
             raise SystemExit(f"refusing to wipe {state}: the fault suite's state folder must be named ltc-fault*")
         shutil.rmtree(state)
     env = dict(BASE_ENV)
-    fl.stack_run(["up"], env=env, timeout=300)
-    (state / fl.ENV_FILE).write_text(json.dumps({s: env for s in fl.SERVICES}, sort_keys=True))
+    # LTC_FAULT_REPLICAS=2: every case on two replicas of every stage service (on demand; the "replicas" case does it
+    # in the regular suite)
+    fl.stack_run(["up"], env=dict(env, LTC_STACK_REPLICAS=os.environ.get("LTC_FAULT_REPLICAS") or "1"), timeout=300)
+    (state / fl.ENV_FILE).write_text(json.dumps({s: env for s in fl.stage_procs()}, sort_keys=True))
     h.ensure_up()
     say(f"fault stack up in {state}")
     return True
