@@ -198,7 +198,8 @@ void ltc_audit__outside(ltc_call *c, const ltc_method *m, const ProtobufCMessage
                         const char *reason) {
     if (!(m->flags & LTC_METHOD_WRITE) || !c->w->db) return;
     ltc_status st = {0};
-    if (ltc_audit__write(c, m, req, outcome, reason, &st) != 0)
+    if (ltc_audit__write(c, m, req, outcome, reason, &st) != 0 &&
+        ltc_audit_spool__call(c, m, req, outcome, reason) != 0)
         LTC_WARN("audit_failed", c->request_id, "%s: %s", m->path, st.message);
     ltc_status_clear(&st);
 }

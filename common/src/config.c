@@ -254,5 +254,24 @@ void ltc_redact_dsn(const char *dsn, char *out, size_t outlen) {
 int ltc_target_valid(const char *target) {
     if (!target) return -1;
     if (strncmp(target, "dns:///", 7) == 0) target += 7;
+    if (strncmp(target, "ipv4:", 5) == 0) { /* gRPC's static list: ipv4:10.0.0.1:50062,10.0.0.2:50062 */
+        const char *p = target + 5;
+        for (;;) {
+            const char *comma = strchr(p, ',');
+            size_t n = comma ? (size_t)(comma - p) : strlen(p);
+            char one[64];
+            struct in_addr a4;
+            const char *colon = n < sizeof one ? memchr(p, ':', n) : NULL;
+            if (!colon) return -1;
+            memcpy(one, p, (size_t)(colon - p));
+            one[colon - p] = 0;
+            if (inet_pton(AF_INET, one, &a4) != 1) return -1;
+            memcpy(one, p, n);
+            one[n] = 0;
+            if (ltc_addr_valid(one) != 0) return -1;
+            if (!comma) return 0;
+            p = comma + 1;
+        }
+    }
     return ltc_addr_valid(target);
 }

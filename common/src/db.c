@@ -2,12 +2,38 @@
  * transactions and migrations. */
 #include "ltc/db.h"
 
+#include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ltc/log.h"
+
+/* The process's connection settings (ltc_db_set_options); every handle reads them when it connects. */
+static pthread_mutex_t options_mu = PTHREAD_MUTEX_INITIALIZER;
+static ltc_db_options options = LTC_DB_OPTIONS_DEFAULT;
+
+void ltc_db_set_options(const ltc_db_options *o) {
+    pthread_mutex_lock(&options_mu);
+    options = o ? *o : (ltc_db_options)LTC_DB_OPTIONS_DEFAULT;
+    pthread_mutex_unlock(&options_mu);
+}
+
+ltc_db_options ltc_db_get_options(void) {
+    pthread_mutex_lock(&options_mu);
+    ltc_db_options o = options;
+    pthread_mutex_unlock(&options_mu);
+    return o;
+}
+
+static int64_t mono_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
+}
 
 typedef struct stmt {
     const char *sql; /* cache key: the address of the statement text */
@@ -23,8 +49,11 @@ struct ltc_db {
     size_t n_stmts, cap_stmts;
     pthread_mutex_t cancel_mu; /* guards `cancel`, the one field another thread uses */
     PGcancel *cancel;
-    int in_tx;     /* BEGIN issued through this handle, not yet committed or rolled back */
-    int tx_broken; /* the connection was lost inside that transaction: everything fails until rollback */
+    int in_tx;           /* BEGIN issued through this handle, not yet committed or rolled back */
+    int tx_broken;       /* the connection was lost inside that transaction: everything fails until rollback */
+    ltc_db_options opt;  /* read at connect */
+    int64_t deadline_ms; /* monotonic ms of the caller's deadline (ltc_db_set_deadline); 0: none */
+    int unbounded;       /* migrations: no statement timeout, no client-side wait bound */
 };
 
 ltc_db *ltc_db_create(const char *dsn, const char *schema) {
@@ -75,6 +104,71 @@ void ltc_db_cancel(ltc_db *db) {
     pthread_mutex_unlock(&db->cancel_mu);
 }
 
+void ltc_db_set_deadline(ltc_db *db, int64_t ms_left) {
+    if (!db) return;
+    db->deadline_ms = ms_left == INT64_MAX ? 0 : mono_ms() + (ms_left > 0 ? ms_left : 0);
+}
+
+/* Waits for the results of the query sent on db's connection, at most until the caller's deadline or the statement
+ * timeout plus LTC_DB_WAIT_GRACE_MS, whichever comes first (a server that stopped answering, a network partition: no
+ * worker waits longer). Returns the last result (the first failed one, when one failed), NULL with st set when the
+ * wait ran out: then the connection is dropped, which ends the statement on the server too (its session notices the
+ * closed connection: client_connection_check_interval) and rolls its transaction back. */
+static PGresult *await_result(ltc_db *db, ltc_status *st) {
+    int64_t bound = 0;
+    int by_deadline = 0;
+    if (!db->unbounded) bound = mono_ms() + db->opt.statement_timeout_ms + LTC_DB_WAIT_GRACE_MS;
+    if (db->deadline_ms && (!bound || db->deadline_ms < bound)) {
+        bound = db->deadline_ms;
+        by_deadline = 1;
+    }
+    PGresult *last = NULL;
+    for (;;) {
+        while (PQisBusy(db->conn)) {
+            int64_t left = bound ? bound - mono_ms() : -1;
+            if (bound && left <= 0) {
+                PQclear(last);
+                if (by_deadline) {
+                    db->deadline_ms = 0; /* spent: what follows (the rollback, the failure's audit row) is not cut */
+                    LTC_WARN("db_deadline", NULL, "the call's deadline passed during a statement: connection dropped");
+                    drop_conn(db);
+                    ltc_status_set(st, LTC_DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED",
+                                   "the deadline passed during a database statement, which was cancelled");
+                } else {
+                    LTC_WARN("db_timeout", NULL, "no answer from the database within %d ms: connection dropped",
+                             db->opt.statement_timeout_ms + LTC_DB_WAIT_GRACE_MS);
+                    drop_conn(db);
+                    ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database did not answer in time");
+                }
+                return NULL;
+            }
+            struct pollfd fd = {.fd = PQsocket(db->conn), .events = POLLIN};
+            int n = poll(&fd, 1, left < 0 ? -1 : (left > 60000 ? 60000 : (int)left));
+            if (n < 0 && errno != EINTR) break;
+            if (n > 0 && !PQconsumeInput(db->conn)) break; /* the connection failed: PQgetResult says how */
+        }
+        PGresult *r = PQgetResult(db->conn);
+        if (!r) break;
+        ExecStatusType t = PQresultStatus(r);
+        if (last && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+            PQclear(r); /* keep the first error */
+        } else {
+            PQclear(last);
+            last = r;
+        }
+        if (t == PGRES_COPY_IN || t == PGRES_COPY_OUT || t == PGRES_COPY_BOTH) break;
+        if (PQstatus(db->conn) != CONNECTION_OK) break;
+    }
+    if (!last) last = PQmakeEmptyPGresult(db->conn, PGRES_FATAL_ERROR); /* a connection that broke: map_error */
+    return last;
+}
+
+/* Trusted SQL text (several statements allowed), bounded like every query. The last result, or NULL with st set. */
+static PGresult *exec_text(ltc_db *db, const char *sql, ltc_status *st) {
+    if (!PQsendQuery(db->conn, sql)) return PQmakeEmptyPGresult(db->conn, PGRES_FATAL_ERROR);
+    return await_result(db, st);
+}
+
 PGconn *ltc_db_conn(ltc_db *db) { return db->conn; }
 const char *ltc_db_schema(const ltc_db *db) { return db->schema; }
 
@@ -95,9 +189,20 @@ static void on_notice(void *arg, const char *message) {
 int ltc_db_connect(ltc_db *db, ltc_status *st) {
     if (db->conn && PQstatus(db->conn) == CONNECTION_OK) return 0;
     drop_conn(db);
-    /* Defaults first: values in the DSN (expanded from "dbname") override them. */
-    const char *keys[] = {"connect_timeout", "application_name", "dbname", NULL};
-    const char *vals[] = {"5", db->app_name, db->dsn, NULL};
+    db->opt = ltc_db_get_options();
+    /* Defaults first: values in the DSN (expanded from "dbname") override them. connect_timeout bounds the whole
+     * set-up (TCP, TLS, authentication); keepalives and tcp_user_timeout find a peer that vanished (a partition, a
+     * crashed host) on an idle connection and on one with unacknowledged data. */
+    char ct[16], ki[16], kn[16], kc[16], tu[16];
+    snprintf(ct, sizeof ct, "%d", db->opt.connect_timeout_s);
+    snprintf(ki, sizeof ki, "%d", db->opt.keepalives_idle_s);
+    snprintf(kn, sizeof kn, "%d", db->opt.keepalives_interval_s);
+    snprintf(kc, sizeof kc, "%d", db->opt.keepalives_count);
+    snprintf(tu, sizeof tu, "%d", db->opt.tcp_user_timeout_ms);
+    const char *keys[] = {"connect_timeout",     "keepalives",       "keepalives_idle",
+                          "keepalives_interval", "keepalives_count", "tcp_user_timeout",
+                          "application_name",    "dbname",           NULL};
+    const char *vals[] = {ct, "1", ki, kn, kc, tu, db->app_name, db->dsn, NULL};
     db->conn = PQconnectdbParams(keys, vals, 1);
     if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
         char msg[200];
@@ -112,13 +217,22 @@ int ltc_db_connect(ltc_db *db, ltc_status *st) {
     db->cancel = PQgetCancel(db->conn);
     pthread_mutex_unlock(&db->cancel_mu);
     char *ident = PQescapeIdentifier(db->conn, db->schema, strlen(db->schema));
-    char sql[256];
+    char sql[512];
+    /* statement_timeout: the server ends a statement that runs longer; idle_in_transaction_session_timeout: a
+     * transaction whose client went silent (dropped after a timeout, a partition) does not hold its locks for long;
+     * client_connection_check_interval: a statement whose client closed its connection (a call's deadline) stops
+     * within a second instead of running on to its end. */
     snprintf(sql, sizeof sql,
-             "SET search_path TO %s; SET synchronous_commit TO on; SET datestyle TO ISO, YMD; SET timezone TO UTC",
-             ident ? ident : "public");
+             "SET search_path TO %s; SET synchronous_commit TO on; SET datestyle TO ISO, YMD; SET timezone TO UTC;"
+             " SET statement_timeout = %d; SET idle_in_transaction_session_timeout = %d;"
+             " SET client_connection_check_interval = 1000",
+             ident ? ident : "public", db->unbounded ? 0 : db->opt.statement_timeout_ms, db->opt.idle_tx_timeout_ms);
     PQfreemem(ident);
-    PGresult *r = PQexec(db->conn, sql);
-    int ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    ltc_status tmo = {0};
+    PGresult *r = exec_text(db, sql, &tmo);
+    ltc_status_clear(&tmo);
+    int ok = r && PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok && r) LTC_WARN("db_session_failed", NULL, "%.200s", PQresultErrorMessage(r));
     PQclear(r);
     if (!ok) {
         drop_conn(db);
@@ -158,6 +272,25 @@ static void map_error(ltc_db *db, const PGresult *r, ltc_status *st) {
     }
 }
 
+int ltc_db_exec_text(ltc_db *db, ltc_status *st, const char *sql) {
+    if (!db) return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "no database");
+    if (ltc_db_connect(db, st) != 0) return -1;
+    ltc_status tmo = {0};
+    PGresult *r = exec_text(db, sql, &tmo);
+    if (!r) {
+        *st = tmo;
+        return -1;
+    }
+    ExecStatusType t = PQresultStatus(r);
+    if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) {
+        PQclear(r);
+        return 0;
+    }
+    map_error(db, r, st);
+    PQclear(r);
+    return -1;
+}
+
 static const stmt *prepared(ltc_db *db, const char *sql, int nparams, int *index, ltc_status *st) {
     for (size_t i = 0; i < db->n_stmts; i++) {
         if (db->stmts[i].sql == sql) {
@@ -177,7 +310,9 @@ static const stmt *prepared(ltc_db *db, const char *sql, int nparams, int *index
     }
     char name[32];
     snprintf(name, sizeof name, "s%zu", db->n_stmts);
-    PGresult *r = PQprepare(db->conn, name, sql, nparams, NULL);
+    PGresult *r = PQsendPrepare(db->conn, name, sql, nparams, NULL) ? await_result(db, st)
+                                                                    : PQmakeEmptyPGresult(db->conn, PGRES_FATAL_ERROR);
+    if (!r) return NULL; /* timed out: st is set */
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         map_error(db, r, st);
         PQclear(r);
@@ -209,7 +344,10 @@ PGresult *ltc_db_query_bin(ltc_db *db, ltc_status *st, const char *sql, int npar
     if (!prepared(db, sql, nparams, &idx, st)) return NULL;
     char name[32];
     snprintf(name, sizeof name, "s%d", idx);
-    PGresult *r = PQexecPrepared(db->conn, name, nparams, params, lengths, formats, 0);
+    PGresult *r = PQsendQueryPrepared(db->conn, name, nparams, params, lengths, formats, 0)
+                      ? await_result(db, st)
+                      : PQmakeEmptyPGresult(db->conn, PGRES_FATAL_ERROR);
+    if (!r) return NULL; /* timed out: st is set */
     ExecStatusType t = PQresultStatus(r);
     if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) return r;
     map_error(db, r, st);
@@ -258,9 +396,11 @@ void ltc_db_rollback(ltc_db *db) {
     db->in_tx = 0;
     db->tx_broken = 0;
     if (!db->conn || PQtransactionStatus(db->conn) == PQTRANS_IDLE) return;
-    PGresult *r = PQexec(db->conn, "ROLLBACK");
+    ltc_status st = {0};
+    PGresult *r = exec_text(db, "ROLLBACK", &st); /* bounded: a silent server costs a dropped connection */
+    ltc_status_clear(&st);
     PQclear(r);
-    if (PQstatus(db->conn) != CONNECTION_OK) drop_conn(db);
+    if (db->conn && PQstatus(db->conn) != CONNECTION_OK) drop_conn(db);
 }
 
 const char *ltc_pg_str(const PGresult *r, int row, int col) {
@@ -294,15 +434,22 @@ int ltc_migrations_check(const ltc_migration *migs, size_t n, ltc_status *st) {
 static const char SQL_SCHEMA_EXISTS[] = "SELECT 1 FROM pg_namespace WHERE nspname = $1";
 static const char SQL_TABLE_EXISTS[] = "SELECT 1 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
                                        " WHERE n.nspname = $1 AND c.relname = 'schema_migrations'";
-static const char SQL_LOCK[] = "SELECT pg_advisory_lock(hashtext('ltc-migrate:' || $1))";
+static const char SQL_TRY_LOCK[] = "SELECT pg_try_advisory_lock(hashtext('ltc-migrate:' || $1))";
 static const char SQL_UNLOCK[] = "SELECT pg_advisory_unlock(hashtext('ltc-migrate:' || $1))";
 static const char SQL_APPLIED[] = "SELECT version, name FROM schema_migrations WHERE component = $1 ORDER BY version";
 static const char SQL_RECORD[] = "INSERT INTO schema_migrations (component, version, name) VALUES ($1, $2, $3)";
 
 static int run_script(ltc_db *db, const char *sql, const char *what, ltc_status *st) {
-    PGresult *r = PQexec(db->conn, sql); /* trusted SQL embedded in the binary, several statements */
+    ltc_status tmo = {0};
+    PGresult *r = exec_text(db, sql, &tmo); /* trusted SQL embedded in the binary, several statements */
+    if (!r) {
+        *st = tmo;
+        return -1;
+    }
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
-    if (!ok) {
+    if (!ok && (!db->conn || PQstatus(db->conn) != CONNECTION_OK)) {
+        map_error(db, r, st); /* the connection was lost: UNAVAILABLE, the start-up waits and tries again */
+    } else if (!ok) {
         LTC_ERROR("migration_failed", NULL, "%s: %.400s", what, PQresultErrorMessage(r));
         ltc_status_set(st, LTC_INTERNAL, "MIGRATION_FAILED", "migration %s failed", what);
     }
@@ -310,8 +457,36 @@ static int run_script(ltc_db *db, const char *sql, const char *what, ltc_status 
     return ok ? 0 : -1;
 }
 
+/* Takes the schema's migration lock, waiting (logged every 5 s) while another process holds it: a replica that
+ * migrates, or the session of one that died, which PostgreSQL ends when it notices. 0, or -1 with st set. */
+static int migration_lock(ltc_db *db, const char *const *p1, ltc_status *st) {
+    int64_t t0 = mono_ms(), logged = t0;
+    for (;;) {
+        PGresult *r = ltc_db_query(db, st, SQL_TRY_LOCK, 1, p1);
+        if (!r) return -1;
+        int got = ltc_pg_bool(r, 0, 0);
+        PQclear(r);
+        if (got) return 0;
+        if (mono_ms() - logged >= 5000) {
+            logged = mono_ms();
+            LTC_WARN("migration_lock_wait", NULL,
+                     "waiting %lld s for the migration lock of schema %s (another process "
+                     "migrates it)",
+                     (long long)((logged - t0) / 1000), db->schema);
+        }
+        struct timespec ts = {0, 250 * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 int ltc_db_migrate(ltc_db *db, const char *component, const ltc_migration *migs, size_t n, ltc_status *st) {
     if (ltc_migrations_check(migs, n, st) != 0) return -1;
+    /* a migration may run long (a table rewrite): no statement timeout on this connection, which keepalives and
+     * tcp_user_timeout still watch */
+    if (!db->unbounded) {
+        drop_conn(db);
+        db->unbounded = 1;
+    }
     if (ltc_db_connect(db, st) != 0) return -1;
     const char *p1[] = {db->schema};
     PGresult *r = ltc_db_query(db, st, SQL_SCHEMA_EXISTS, 1, p1);
@@ -322,7 +497,7 @@ int ltc_db_migrate(ltc_db *db, const char *component, const ltc_migration *migs,
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "SCHEMA_MISSING",
                               "schema %s does not exist: create it and its role (deploy/postgres/init.sql)",
                               db->schema);
-    if (ltc_db_exec(db, st, SQL_LOCK, 1, p1) != 0) return -1;
+    if (migration_lock(db, p1, st) != 0) return -1;
     int rc = -1;
     /* Only when it is missing: even CREATE TABLE IF NOT EXISTS needs CREATE on the schema, which a service's serving
      * role does not have (it may run this to find that nothing is left to apply). */

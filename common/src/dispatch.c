@@ -1,6 +1,7 @@
 /* dispatch.c - a table method on its request, in order: decode, idempotency key, ownership, transaction (WRITE
  * methods: begin, claim the key, handler, audit row, stored response, commit, retried on conflicts and once on a
  * lost connection), the hooks of the transaction's end, encode. The server and ltc_call_run share it. */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -108,6 +109,7 @@ int ltc_call_run(ltc_call *c, const ltc_method *m, const uint8_t *bytes, size_t 
         ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "MESSAGE_TOO_LARGE", "request of %zu bytes exceeds %zu", len,
                        max_bytes);
     } else {
+        if (w->db) ltc_db_set_deadline(w->db, ltc_call_ms_left(c)); /* the caller's deadline cuts its statements */
         ProtobufCMessage *req = protobuf_c_message_unpack(m->request, NULL, len, bytes);
         if (!req) {
             ltc_status_set(st, LTC_INVALID_ARGUMENT, "MALFORMED_REQUEST", "the request could not be decoded as %s",
@@ -118,6 +120,7 @@ int ltc_call_run(ltc_call *c, const ltc_method *m, const uint8_t *bytes, size_t 
         }
     }
     if (w->db && ltc_db_in_transaction(w->db)) ltc_db_rollback(w->db); /* never leave a transaction open */
+    if (w->db) ltc_db_set_deadline(w->db, INT64_MAX);
     ltc_call__txn_ended(w, 0); /* hooks registered outside a transaction (a READ handler) are dropped */
     ltc_call__clear_results(w);
     ltc_arena_reset(w->arena);

@@ -14,6 +14,7 @@
  *     -> authz, idempotency, audit, fields, call
  *   reply      the answer of a unary call: log line, metrics, reply batch    -> call
  *   authz, idempotency, audit   who may call, keys and fingerprints, the audit trail       -> fields, call
+ *     (audit -> audit_spool: the rows the database did not take, durably in a local file; -> fields, db)
  *   health     grpc.health.v1 Check                                          -> call
  *   fields     request fields by name, packing without unknown fields        (leaf)
  *   client     calls to peers                                                -> call
@@ -225,6 +226,13 @@ int ltc_audit__write(ltc_call *c, const ltc_method *m, const ProtobufCMessage *r
  * failure is logged. Nothing for READ methods or without a database. */
 void ltc_audit__outside(ltc_call *c, const ltc_method *m, const ProtobufCMessage *req, const ltc_status *outcome,
                         const char *reason);
+
+/* ---- audit_spool.c ---- */
+
+/* The audit row of ltc_audit__outside that the database did not take, appended to the durable spool
+ * (ltc/audit_spool.h) instead. 0, or -1 when no spool runs or it cannot be written. */
+int ltc_audit_spool__call(ltc_call *c, const ltc_method *m, const ProtobufCMessage *req, const ltc_status *outcome,
+                          const char *reason);
 
 /* ---- dispatch.c ---- */
 

@@ -50,11 +50,12 @@ int ltc_outbox_put(ltc_call *c, ltc_status *st, const ltc_handoff_peer *peer, co
 
 int ltc_outbox_notify(ltc_db *db, ltc_status *st) { return ltc_db_exec(db, st, SQL_NOTIFY, 0, NULL); }
 
-/* The relays of this process, woken after a commit that put rows. A relay is registered while it runs. */
+/* The relays' lanes in this process, woken after a commit that put rows. A lane is registered while it runs. */
+typedef struct lane lane;
 static pthread_mutex_t relays_mu = PTHREAD_MUTEX_INITIALIZER;
-static struct ltc_relay **relays;
+static lane **relays;
 static size_t n_relays, cap_relays;
-static void wake_relay(struct ltc_relay *r);
+static void wake_relay(lane *l);
 
 void ltc_outbox_wake_relays(void) {
     pthread_mutex_lock(&relays_mu);
@@ -77,18 +78,18 @@ int ltc_outbox__wake_after_commit(ltc_call *c, ltc_status *st) {
 
 /* ---- the relay ---- */
 
-typedef struct peer {
+/* A relay is one lane per destination: its own thread, database connection and client, claiming only the rows of
+ * its destination, at most batch_size of them in flight at once. A receiver that hangs holds its own lane for a
+ * call deadline per batch; the lanes of the other receivers go on (docs/handoffs.md, guarantee 5). The first lane
+ * also parks rows whose destination no lane serves (a deployment error: UNKNOWN_DESTINATION). */
+struct lane {
+    ltc_relay *relay;
+    size_t index;
     char *destination;
     ltc_client *client;
-} peer;
-
-struct ltc_relay {
-    ltc_relay_options opt;
     ltc_db *db;
-    peer *peers;
-    size_t n_peers;
     pthread_t thread;
-    atomic_int stop;
+    int started;
     atomic_int woken; /* a wake-up is pending in wake_fd: writers skip the write (one per claim, not per commit) */
     int wake_fd;      /* eventfd, polled by relay_wait together with the PostgreSQL socket */
     int listening;
@@ -96,17 +97,25 @@ struct ltc_relay {
     time_t backlog_time;
 };
 
-static void wake_relay(struct ltc_relay *r) {
-    if (atomic_exchange(&r->woken, 1)) return; /* already pending: the relay claims after clearing it */
+struct ltc_relay {
+    ltc_relay_options opt;
+    atomic_int stop;
+    lane *lanes;
+    size_t n_lanes;
+    char *destinations; /* "{bto,otd}": every lane's destination, for the first lane's claim of the others */
+};
+
+static void wake_relay(lane *l) {
+    if (atomic_exchange(&l->woken, 1)) return; /* already pending: the lane claims after clearing it */
     uint64_t one = 1;
-    while (write(r->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {}
+    while (write(l->wake_fd, &one, sizeof one) < 0 && errno == EINTR) {}
 }
 
-static int relays_add(struct ltc_relay *r) {
+static int relays_add(lane *r) {
     pthread_mutex_lock(&relays_mu);
     if (n_relays == cap_relays) {
         size_t cap = cap_relays ? cap_relays * 2 : 4;
-        struct ltc_relay **p = realloc(relays, cap * sizeof *p);
+        lane **p = realloc(relays, cap * sizeof *p);
         if (!p) {
             pthread_mutex_unlock(&relays_mu);
             return -1;
@@ -119,7 +128,7 @@ static int relays_add(struct ltc_relay *r) {
     return 0;
 }
 
-static void relays_remove(struct ltc_relay *r) {
+static void relays_remove(lane *r) {
     pthread_mutex_lock(&relays_mu);
     for (size_t i = 0; i < n_relays; i++) {
         if (relays[i] == r) {
@@ -142,6 +151,21 @@ static const char SQL_CLAIM[] =
     "   AND o.seq = (SELECT p.seq FROM outbox p WHERE p.deal_id = o.deal_id AND p.destination = o.destination"
     "                AND p.delivered_time IS NULL ORDER BY p.deal_id, p.destination, p.seq LIMIT 1)"
     " ORDER BY o.seq LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
+/* The same, for one destination (a relay's lane), and for the rows of no configured destination. */
+static const char SQL_CLAIM_DEST[] =
+    "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts, o.traceparent FROM outbox o"
+    " WHERE o.delivered_time IS NULL AND o.parked_time IS NULL AND o.next_attempt_time <= now()"
+    "   AND o.destination = $2"
+    "   AND o.seq = (SELECT p.seq FROM outbox p WHERE p.deal_id = o.deal_id AND p.destination = o.destination"
+    "                AND p.delivered_time IS NULL ORDER BY p.deal_id, p.destination, p.seq LIMIT 1)"
+    " ORDER BY o.seq LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
+static const char SQL_CLAIM_OTHERS[] =
+    "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts, o.traceparent FROM outbox o"
+    " WHERE o.delivered_time IS NULL AND o.parked_time IS NULL AND o.next_attempt_time <= now()"
+    "   AND o.destination <> ALL ($2::text[])"
+    "   AND o.seq = (SELECT p.seq FROM outbox p WHERE p.deal_id = o.deal_id AND p.destination = o.destination"
+    "                AND p.delivered_time IS NULL ORDER BY p.deal_id, p.destination, p.seq LIMIT 1)"
+    " ORDER BY o.seq LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
 static const char SQL_DELIVERED[] =
     "UPDATE outbox SET delivered_time = now(), attempts = attempts + 1, last_error = NULL WHERE seq = $1";
 static const char SQL_RETRY[] =
@@ -151,12 +175,7 @@ static const char SQL_PARK[] =
     "UPDATE outbox SET attempts = attempts + 1, last_error = $2, parked_time = now() WHERE seq = $1";
 static const char SQL_NEXT_DUE[] =
     "SELECT (extract(epoch FROM (min(next_attempt_time) - now())) * 1000)::bigint FROM outbox"
-    " WHERE delivered_time IS NULL AND parked_time IS NULL";
-
-static void sleep_ms(long ms) {
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-}
+    " WHERE delivered_time IS NULL AND parked_time IS NULL AND destination = $1";
 
 long ltc_outbox_backoff_ms(int attempts, long cap_ms, unsigned int *seed) {
     long cap = cap_ms > 0 ? cap_ms : 30000;
@@ -166,11 +185,13 @@ long ltc_outbox_backoff_ms(int attempts, long cap_ms, unsigned int *seed) {
     return b / 2 + (long)(rand_r(seed) % (unsigned)(b / 2 + 1));
 }
 
-PGresult *ltc_outbox_claim(ltc_db *db, int limit, ltc_status *st) {
+PGresult *ltc_outbox_claim(ltc_db *db, int limit, ltc_status *st) { return ltc_outbox_claim_for(db, NULL, limit, st); }
+
+PGresult *ltc_outbox_claim_for(ltc_db *db, const char *destination, int limit, ltc_status *st) {
     char lim[16];
     snprintf(lim, sizeof lim, "%d", limit > 0 ? limit : 1);
-    const char *p[1] = {lim};
-    return ltc_db_query(db, st, SQL_CLAIM, 1, p);
+    const char *p[2] = {lim, destination};
+    return destination ? ltc_db_query(db, st, SQL_CLAIM_DEST, 2, p) : ltc_db_query(db, st, SQL_CLAIM, 1, p);
 }
 
 int ltc_outbox_mark_delivered(ltc_db *db, const char *seq, ltc_status *st) {
@@ -190,13 +211,7 @@ int ltc_outbox_mark_parked(ltc_db *db, const char *seq, const char *error, ltc_s
     return ltc_db_exec(db, st, SQL_PARK, 2, p);
 }
 
-static ltc_client *peer_client(ltc_relay *r, const char *destination) {
-    for (size_t i = 0; i < r->n_peers; i++)
-        if (strcmp(r->peers[i].destination, destination) == 0) return r->peers[i].client;
-    return NULL;
-}
-
-static int relay_listen(ltc_relay *r) {
+static int relay_listen(lane *r) {
     if (r->listening) return 0;
     PGconn *conn = ltc_db_conn(r->db);
     if (!conn) return -1;
@@ -207,9 +222,9 @@ static int relay_listen(ltc_relay *r) {
     char sql[200];
     snprintf(sql, sizeof sql, "LISTEN %s", ident ? ident : "ltc_outbox");
     PQfreemem(ident);
-    PGresult *res = PQexec(conn, sql);
-    int ok = PQresultStatus(res) == PGRES_COMMAND_OK;
-    PQclear(res);
+    ltc_status st = {0};
+    int ok = ltc_db_exec_text(r->db, &st, sql) == 0;
+    ltc_status_clear(&st);
     r->listening = ok;
     return ok ? 0 : -1;
 }
@@ -219,7 +234,7 @@ static const char SQL_DELIVERED_MANY[] =
     " WHERE seq = ANY($1::bigint[])";
 
 /* Records a row that was not delivered: parked when retrying cannot help, else due again after a backoff. */
-static int record_failure(ltc_relay *r, const PGresult *rows, int i, const ltc_status *cs, int park, ltc_status *st) {
+static int record_failure(lane *r, const PGresult *rows, int i, const ltc_status *cs, int park, ltc_status *st) {
     const char *seq = PQgetvalue(rows, i, 0), *handoff = PQgetvalue(rows, i, 1), *dest = PQgetvalue(rows, i, 2);
     const char *method = PQgetvalue(rows, i, 3);
     int attempts = (int)ltc_pg_i64(rows, i, 5);
@@ -229,7 +244,7 @@ static int record_failure(ltc_relay *r, const PGresult *rows, int i, const ltc_s
         LTC_ERROR("handoff_parked", handoff, "%s to %s refused, parked: %s", method, dest, err);
         return ltc_outbox_mark_parked(r->db, seq, err, st);
     }
-    long delay = ltc_outbox_backoff_ms(attempts, r->opt.max_backoff_ms, &r->seed);
+    long delay = ltc_outbox_backoff_ms(attempts, r->relay->opt.max_backoff_ms, &r->seed);
     LTC_WARN("handoff_retry", handoff, "%s to %s failed (attempt %d), retry in %ldms: %s", method, dest, attempts + 1,
              delay, err);
     return ltc_outbox_mark_retry(r->db, seq, err, delay, st);
@@ -238,7 +253,7 @@ static int record_failure(ltc_relay *r, const PGresult *rows, int i, const ltc_s
 /* Delivers the claimed rows, all at once (a batch holds at most one row per deal and receiver, the oldest
  * undelivered one, so their order does not matter), and records every outcome in the open transaction: the
  * delivered ones with one statement. 0, or -1 on a database error. */
-static int deliver_rows(ltc_relay *r, const PGresult *rows, int n, ltc_status *st) {
+static int deliver_rows(lane *r, const PGresult *rows, int n, ltc_status *st) {
     ltc_client_request *req = calloc((size_t)(n ? n : 1), sizeof *req);
     unsigned char **payload = calloc((size_t)(n ? n : 1), sizeof *payload);
     int *send = calloc((size_t)(n ? n : 1), sizeof *send), *park = calloc((size_t)(n ? n : 1), sizeof *park);
@@ -260,7 +275,7 @@ static int deliver_rows(ltc_relay *r, const PGresult *rows, int n, ltc_status *s
     for (int i = 0; i < n; i++) {
         size_t len = 0;
         payload[i] = PQunescapeBytea((const unsigned char *)PQgetvalue(rows, i, 4), &len);
-        ltc_client *cl = peer_client(r, PQgetvalue(rows, i, 2));
+        ltc_client *cl = strcmp(r->destination, PQgetvalue(rows, i, 2)) == 0 ? r->client : NULL;
         if (!payload[i]) {
             ltc_status_set(&req[i].st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
         } else if (!cl) {
@@ -274,7 +289,7 @@ static int deliver_rows(ltc_relay *r, const PGresult *rows, int n, ltc_status *s
                                                  .method = PQgetvalue(rows, i, 3),
                                                  .req = payload[i],
                                                  .req_len = len,
-                                                 .deadline_ms = r->opt.call_deadline_ms,
+                                                 .deadline_ms = r->relay->opt.call_deadline_ms,
                                                  .md = md[i],
                                                  .n_md = 2};
             index[n_send++] = i;
@@ -346,30 +361,48 @@ out:
     return rc;
 }
 
-/* Claims and delivers one batch. Returns the number of rows handled, or -1 on a database error. */
-static int relay_batch(ltc_relay *r) {
+/* Claims and delivers one batch of the lane's destination (the first lane: also parks the rows of a destination no
+ * lane serves). Returns the number of rows handled, or -1 on a database error. */
+static int relay_batch(lane *r) {
     ltc_status st = {0};
+    ltc_relay *relay = r->relay;
+    int limit = relay->opt.batch_size > 0 ? relay->opt.batch_size : 16, total = 0;
     if (ltc_db_begin(r->db, &st) != 0) goto fail;
-    PGresult *rows = ltc_outbox_claim(r->db, r->opt.batch_size > 0 ? r->opt.batch_size : 16, &st);
+    PGresult *rows = ltc_outbox_claim_for(r->db, r->destination, limit, &st);
     if (!rows) goto fail;
     int n = PQntuples(rows);
-    if (n > 0 && !atomic_load(&r->stop) && deliver_rows(r, rows, n, &st) != 0) {
+    if (n > 0 && !atomic_load(&relay->stop) && deliver_rows(r, rows, n, &st) != 0) {
         PQclear(rows);
         goto fail;
     }
     PQclear(rows);
+    total += n;
+    if (r->index == 0 && !atomic_load(&relay->stop)) {
+        char lim[16];
+        snprintf(lim, sizeof lim, "%d", limit);
+        const char *p[2] = {lim, relay->destinations};
+        rows = ltc_db_query(r->db, &st, SQL_CLAIM_OTHERS, 2, p);
+        if (!rows) goto fail;
+        n = PQntuples(rows);
+        if (n > 0 && deliver_rows(r, rows, n, &st) != 0) { /* no lane's destination: each is parked */
+            PQclear(rows);
+            goto fail;
+        }
+        PQclear(rows);
+        total += n;
+    }
     if (ltc_db_commit(r->db, &st) != 0) goto fail;
-    return n;
+    return total;
 fail:
     ltc_db_rollback(r->db);
-    LTC_WARN("relay_db_error", NULL, "%s: %s", ltc_code_name(st.code), st.message);
+    LTC_WARN("relay_db_error", NULL, "to %s: %s: %s", r->destination, ltc_code_name(st.code), st.message);
     ltc_status_clear(&st);
     r->listening = 0;
     return -1;
 }
 
 /* Takes the pending wake-up, if any, before a claim: a commit after this point wakes the relay again. */
-static void relay_take_wake(ltc_relay *r) {
+static void relay_take_wake(lane *r) {
     if (!atomic_exchange(&r->woken, 0)) return;
     uint64_t v;
     while (read(r->wake_fd, &v, sizeof v) < 0 && errno == EINTR) {}
@@ -377,7 +410,7 @@ static void relay_take_wake(ltc_relay *r) {
 
 /* Waits until this process wakes the relay (a commit that put rows, RetryHandoff, stop), a NOTIFY on the outbox
  * channel arrives (from a tool or an operator), or timeout_ms passes. */
-static void relay_wait(ltc_relay *r, long timeout_ms) {
+static void relay_wait(lane *r, long timeout_ms) {
     PGconn *conn = r->listening ? ltc_db_conn(r->db) : NULL;
     struct pollfd fds[2] = {{.fd = r->wake_fd, .events = POLLIN}, {.fd = conn ? PQsocket(conn) : -1, .events = POLLIN}};
     int n = poll(fds, conn && fds[1].fd >= 0 ? 2 : 1, (int)timeout_ms);
@@ -390,6 +423,14 @@ static void relay_wait(ltc_relay *r, long timeout_ms) {
     }
 }
 
+/* Waits ms (a back-off after a database error), or less when the relay is stopped (stop wakes every lane). */
+static void relay_wait_stop(lane *r, long ms) {
+    relay_take_wake(r); /* a commit's wake-up must not end the back-off: the claim after reconnecting sees its rows */
+    if (atomic_load(&r->relay->stop)) return;
+    struct pollfd fd = {.fd = r->wake_fd, .events = POLLIN};
+    while (poll(&fd, 1, (int)ms) < 0 && errno == EINTR) {}
+}
+
 static const char SQL_BACKLOG[] =
     "SELECT destination, count(*) FILTER (WHERE parked_time IS NULL),"
     " coalesce(extract(epoch FROM now() - min(create_time) FILTER (WHERE parked_time IS NULL)), 0)::float8,"
@@ -398,35 +439,34 @@ static const char SQL_BACKLOG[] =
 
 PGresult *ltc_outbox_backlog(ltc_db *db, ltc_status *st) { return ltc_db_query(db, st, SQL_BACKLOG, 0, NULL); }
 
-/* Refreshes the hand-off gauges of every peer (destinations without a row are reported as 0). */
-static void refresh_backlog(ltc_relay *r) {
+/* Refreshes the hand-off gauges of the lane's destination (0 when it has no row). */
+static void refresh_backlog(lane *r) {
     ltc_status st = {0};
     PGresult *res = ltc_outbox_backlog(r->db, &st);
     if (!res) {
         ltc_status_clear(&st);
         return;
     }
-    for (size_t i = 0; i < r->n_peers; i++) {
-        long pending = 0, parked = 0;
-        double oldest = 0;
-        for (int k = 0; k < PQntuples(res); k++) {
-            if (strcmp(PQgetvalue(res, k, 0), r->peers[i].destination) != 0) continue;
-            pending = (long)ltc_pg_i64(res, k, 1);
-            oldest = strtod(PQgetvalue(res, k, 2), NULL);
-            parked = (long)ltc_pg_i64(res, k, 3);
-        }
-        ltc_metrics_handoffs(r->peers[i].destination, pending, oldest, parked);
+    long pending = 0, parked = 0;
+    double oldest = 0;
+    for (int k = 0; k < PQntuples(res); k++) {
+        if (strcmp(PQgetvalue(res, k, 0), r->destination) != 0) continue;
+        pending = (long)ltc_pg_i64(res, k, 1);
+        oldest = strtod(PQgetvalue(res, k, 2), NULL);
+        parked = (long)ltc_pg_i64(res, k, 3);
     }
+    ltc_metrics_handoffs(r->destination, pending, oldest, parked);
     PQclear(res);
 }
 
-/* Time to wait before the next claim when the last one found nothing: until the next retry is due, at most the poll
- * interval. The poll is what finds rows another replica committed (replicas do not wake each other), among them the
- * rows of a replica that died between its commit and waking its own relay. */
-static long next_due_ms(ltc_relay *r) {
-    long poll_ms = r->opt.poll_ms > 0 ? r->opt.poll_ms : LTC_RELAY_POLL_MS;
+/* Time to wait before the next claim when the last one found nothing: until the next retry of the lane's destination
+ * is due, at most the poll interval. The poll is what finds rows another replica committed (replicas do not wake each
+ * other), among them the rows of a replica that died between its commit and waking its own relay. */
+static long next_due_ms(lane *r) {
+    long poll_ms = r->relay->opt.poll_ms > 0 ? r->relay->opt.poll_ms : LTC_RELAY_POLL_MS;
     ltc_status st = {0};
-    PGresult *res = ltc_db_query(r->db, &st, SQL_NEXT_DUE, 0, NULL);
+    const char *p[1] = {r->destination};
+    PGresult *res = ltc_db_query(r->db, &st, SQL_NEXT_DUE, 1, p);
     long ms = poll_ms;
     if (res) {
         if (!PQgetisnull(res, 0, 0)) ms = (long)ltc_pg_i64(res, 0, 0);
@@ -439,21 +479,22 @@ static long next_due_ms(ltc_relay *r) {
 }
 
 static void *relay_main(void *arg) {
-    ltc_relay *r = arg;
+    lane *r = arg;
+    ltc_relay *relay = r->relay;
     long db_backoff = 100;
-    while (!atomic_load(&r->stop)) {
+    while (!atomic_load(&relay->stop)) {
         ltc_status st = {0};
         if (ltc_db_connect(r->db, &st) != 0 || relay_listen(r) != 0) {
             ltc_status_clear(&st);
             r->listening = 0;
-            sleep_ms(db_backoff);
+            relay_wait_stop(r, db_backoff);
             db_backoff = db_backoff * 2 > 5000 ? 5000 : db_backoff * 2;
             continue;
         }
         relay_take_wake(r);
         int n = relay_batch(r);
         if (n < 0) {
-            sleep_ms(db_backoff);
+            relay_wait_stop(r, db_backoff);
             db_backoff = db_backoff * 2 > 5000 ? 5000 : db_backoff * 2;
             continue;
         }
@@ -468,6 +509,32 @@ static void *relay_main(void *arg) {
     return NULL;
 }
 
+static void lane_clear(lane *l) {
+    free(l->destination);
+    ltc_client_destroy(l->client);
+    ltc_db_destroy(l->db);
+    if (l->wake_fd >= 0) close(l->wake_fd);
+}
+
+static void relay_free(ltc_relay *r) {
+    for (size_t i = 0; i < r->n_lanes; i++) lane_clear(&r->lanes[i]);
+    free(r->lanes);
+    free(r->destinations);
+    free(r);
+}
+
+/* Stops and joins the lanes that run (the others never started). */
+static void relay_join(ltc_relay *r) {
+    atomic_store(&r->stop, 1);
+    for (size_t i = 0; i < r->n_lanes; i++) {
+        relays_remove(&r->lanes[i]); /* no commit wakes it from now on */
+        atomic_store(&r->lanes[i].woken, 0);
+        wake_relay(&r->lanes[i]); /* out of its wait at once */
+    }
+    for (size_t i = 0; i < r->n_lanes; i++)
+        if (r->lanes[i].started) pthread_join(r->lanes[i].thread, NULL);
+}
+
 ltc_relay *ltc_relay_start(const ltc_relay_options *opt, ltc_status *st) {
     ltc_relay *r = calloc(1, sizeof *r);
     if (!r) {
@@ -475,61 +542,55 @@ ltc_relay *ltc_relay_start(const ltc_relay_options *opt, ltc_status *st) {
         return NULL;
     }
     r->opt = *opt;
-    r->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-    if (r->wake_fd < 0) {
-        ltc_status_set(st, LTC_INTERNAL, "EVENTFD_FAILED", "cannot create the relay's wake-up eventfd");
-        free(r);
-        return NULL;
-    }
-    r->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)r;
-    r->db = ltc_db_create(opt->db_dsn, opt->db_schema);
-    r->peers = calloc(opt->n_peers ? opt->n_peers : 1, sizeof *r->peers);
-    if (!r->db || !r->peers) goto fail;
-    for (size_t i = 0; i < opt->n_peers; i++) {
-        r->peers[i].destination = strdup(opt->peers[i].destination);
-        r->peers[i].client = ltc_client_create(opt->peers[i].target, opt->peers[i].destination, 0);
-        r->n_peers++;
-        if (!r->peers[i].destination || !r->peers[i].client) {
-            ltc_status_set(st, LTC_INVALID_ARGUMENT, "BAD_PEER", "bad target %s for peer %s", opt->peers[i].target,
-                           opt->peers[i].destination);
-            goto fail;
-        }
-    }
-    if (relays_add(r) != 0) {
+    r->lanes = calloc(opt->n_peers ? opt->n_peers : 1, sizeof *r->lanes);
+    size_t dlen = 3;
+    for (size_t i = 0; i < opt->n_peers; i++) dlen += strlen(opt->peers[i].destination) + 3;
+    r->destinations = malloc(dlen);
+    if (!r->lanes || !r->destinations) {
         ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
         goto fail;
     }
-    if (pthread_create(&r->thread, NULL, relay_main, r) != 0) {
-        relays_remove(r);
-        ltc_status_set(st, LTC_INTERNAL, "THREAD_FAILED", "cannot start the relay thread");
-        goto fail;
+    size_t used = (size_t)snprintf(r->destinations, dlen, "{");
+    for (size_t i = 0; i < opt->n_peers; i++) {
+        lane *l = &r->lanes[r->n_lanes++];
+        l->relay = r;
+        l->index = i;
+        l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+        l->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)l;
+        l->destination = strdup(opt->peers[i].destination);
+        l->db = ltc_db_create(opt->db_dsn, opt->db_schema);
+        l->client = ltc_client_create(opt->peers[i].target, opt->peers[i].destination, 0);
+        if (l->wake_fd < 0 || !l->destination || !l->db || !l->client) {
+            ltc_status_set(st, LTC_INVALID_ARGUMENT, "BAD_PEER", "cannot set up the relay to %s at %s",
+                           opt->peers[i].destination, opt->peers[i].target);
+            goto fail;
+        }
+        /* peer names are identifiers (ltb, bto, ...): no quoting needed in the array literal */
+        used += (size_t)snprintf(r->destinations + used, dlen - used, "%s%s", i ? "," : "", l->destination);
+    }
+    snprintf(r->destinations + used, dlen - used, "}");
+    for (size_t i = 0; i < r->n_lanes; i++) {
+        lane *l = &r->lanes[i];
+        if (relays_add(l) != 0) {
+            ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+            goto fail_join;
+        }
+        if (pthread_create(&l->thread, NULL, relay_main, l) != 0) {
+            ltc_status_set(st, LTC_INTERNAL, "THREAD_FAILED", "cannot start the relay thread to %s", l->destination);
+            goto fail_join;
+        }
+        l->started = 1;
     }
     return r;
+fail_join:
+    relay_join(r);
 fail:
-    for (size_t i = 0; i < r->n_peers; i++) {
-        free(r->peers[i].destination);
-        ltc_client_destroy(r->peers[i].client);
-    }
-    free(r->peers);
-    ltc_db_destroy(r->db);
-    close(r->wake_fd);
-    free(r);
+    relay_free(r);
     return NULL;
 }
 
 void ltc_relay_stop(ltc_relay *r) {
     if (!r) return;
-    atomic_store(&r->stop, 1);
-    relays_remove(r); /* no commit wakes it from now on */
-    atomic_store(&r->woken, 0);
-    wake_relay(r); /* out of its wait at once */
-    pthread_join(r->thread, NULL);
-    for (size_t i = 0; i < r->n_peers; i++) {
-        free(r->peers[i].destination);
-        ltc_client_destroy(r->peers[i].client);
-    }
-    free(r->peers);
-    ltc_db_destroy(r->db);
-    close(r->wake_fd);
-    free(r);
+    relay_join(r);
+    relay_free(r);
 }

@@ -16,6 +16,7 @@
 
 #include "grpc/health/v1/health.pb-c.h"
 #include "ltc/ask.h"
+#include "ltc/audit_spool.h"
 #include "ltc/client.h"
 #include "ltc/config.h"
 #include "ltc/log.h"
@@ -108,8 +109,10 @@ typedef struct svc_config {
     const char *listen;
     const char *metrics_listen;
     const char *dsn;
-    const char *migrate_dsn; /* the schema owner's DSN for the migrations; NULL: they run over dsn */
+    const char *migrate_dsn;     /* the schema owner's DSN for the migrations; NULL: they run over dsn */
+    const char *audit_spool_dir; /* LTC_AUDIT_SPOOL_DIR: the durable spool of audit rows; NULL: none */
     long workers, grace_ms, max_msg, handoff_deadline_ms, max_backoff_ms;
+    long db_connect_s, db_statement_ms, db_idle_tx_ms, db_ka_idle_s, db_ka_interval_s, db_ka_count, db_tcp_user_ms;
     ltc_relay_peer peers[8];
     size_t n_peers;
     ltc_relay_peer asks[8]; /* peers asked synchronously (ltc/ask.h) and their targets */
@@ -167,6 +170,13 @@ static int load_config(const ltc_service_def *def, svc_config *cfg, int migrate_
         {"LTC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024, &cfg->max_msg},
         {"LTC_HANDOFF_DEADLINE_MS", 5000, 100, 600000, &cfg->handoff_deadline_ms},
         {"LTC_RELAY_MAX_BACKOFF_MS", 30000, 100, 3600000, &cfg->max_backoff_ms},
+        {"LTC_DB_CONNECT_TIMEOUT_S", 5, 2, 600, &cfg->db_connect_s},
+        {"LTC_DB_STATEMENT_TIMEOUT_MS", 15000, 100, 3600000, &cfg->db_statement_ms},
+        {"LTC_DB_IDLE_TX_TIMEOUT_MS", 60000, 1000, 86400000, &cfg->db_idle_tx_ms},
+        {"LTC_DB_KEEPALIVE_IDLE_S", 10, 1, 7200, &cfg->db_ka_idle_s},
+        {"LTC_DB_KEEPALIVE_INTERVAL_S", 5, 1, 600, &cfg->db_ka_interval_s},
+        {"LTC_DB_KEEPALIVE_COUNT", 3, 1, 100, &cfg->db_ka_count},
+        {"LTC_DB_TCP_USER_TIMEOUT_MS", 20000, 0, 3600000, &cfg->db_tcp_user_ms},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         if (ltc_env_int(ints[i].var, ints[i].def, ints[i].min, ints[i].max, ints[i].out, err, sizeof err) != 0) {
@@ -174,6 +184,27 @@ static int load_config(const ltc_service_def *def, svc_config *cfg, int migrate_
             return -1;
         }
     }
+    cfg->audit_spool_dir = ltc_env_str("LTC_AUDIT_SPOOL_DIR", NULL);
+    if (cfg->audit_spool_dir && cfg->audit_spool_dir[0] != '/') {
+        fprintf(stderr, "%s: LTC_AUDIT_SPOOL_DIR=%s is not an absolute path\n", def->name, cfg->audit_spool_dir);
+        return -1;
+    }
+    /* the relay keeps its claiming transaction open while it calls the receivers */
+    if (cfg->db_idle_tx_ms <= cfg->handoff_deadline_ms) {
+        fprintf(stderr, "%s: LTC_DB_IDLE_TX_TIMEOUT_MS (%ld) must be longer than LTC_HANDOFF_DEADLINE_MS (%ld)\n",
+                def->name, cfg->db_idle_tx_ms, cfg->handoff_deadline_ms);
+        return -1;
+    }
+    const ltc_db_options dbo = {
+        .connect_timeout_s = (int)cfg->db_connect_s,
+        .statement_timeout_ms = (int)cfg->db_statement_ms,
+        .idle_tx_timeout_ms = (int)cfg->db_idle_tx_ms,
+        .keepalives_idle_s = (int)cfg->db_ka_idle_s,
+        .keepalives_interval_s = (int)cfg->db_ka_interval_s,
+        .keepalives_count = (int)cfg->db_ka_count,
+        .tcp_user_timeout_ms = (int)cfg->db_tcp_user_ms,
+    };
+    ltc_db_set_options(&dbo);
     for (const char *const *p = def->peers; p && *p && cfg->n_peers < 8; p++) {
         env_name(name, sizeof name, *p, "TARGET");
         const char *t = ltc_env_str(name, ltc_default_target(*p));
@@ -350,8 +381,23 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
             return 1;
         }
     }
+    ltc_audit_spool *spool = NULL;
+    if (cfg.audit_spool_dir) {
+        /* before the server: a refused call's audit row has somewhere to go from the first call on */
+        spool = ltc_audit_spool_start(def->name, cfg.audit_spool_dir, cfg.dsn, &st);
+        if (!spool) {
+            LTC_ERROR("start_failed", NULL, "LTC_AUDIT_SPOOL_DIR: %s", st.message);
+            ltc_status_clear(&st);
+            ltc_ask_close_all();
+            ltc_metrics_stop();
+            ltc_methods_free(methods);
+            free(health);
+            return 1;
+        }
+    }
     ltc_server *server = ltc_server_start(&so, &st);
     if (!server) {
+        ltc_audit_spool_stop(spool);
         ltc_ask_close_all();
         LTC_ERROR("start_failed", NULL, "%s", st.message);
         ltc_status_clear(&st);
@@ -378,6 +424,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
             LTC_ERROR("start_failed", NULL, "relay: %s", st.message);
             ltc_status_clear(&st);
             ltc_server_stop(server);
+            ltc_audit_spool_stop(spool);
             ltc_ask_close_all();
             ltc_metrics_stop();
             ltc_methods_free(methods);
@@ -392,6 +439,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     ltc_server_set_serving(server, 0);
     ltc_relay_stop(relay);
     ltc_server_stop(server);
+    ltc_audit_spool_stop(spool);
     ltc_ask_close_all();
     ltc_metrics_stop();
     ltc_methods_free(methods);

@@ -13,6 +13,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cmocka.h>
 
 #include "google/protobuf/duration.pb-c.h"
@@ -254,6 +259,80 @@ static void test_unwoken_row_found_by_poll(void **state) {
     ltc_db_destroy(db);
 }
 
+/* A receiver that hangs, as a stopped process does once connected: it accepts connections, speaks the first words
+ * of HTTP/2 (a SETTINGS frame and the ACK of the client's), then reads and never answers a call. */
+static void *hung_server(void *arg) {
+    int ls = *(int *)arg;
+    static const unsigned char settings[] = {0, 0, 0, 4, 0, 0, 0, 0, 0, 0, 0, 0, 4, 1, 0, 0, 0, 0};
+    for (;;) {
+        int c = accept(ls, NULL, NULL);
+        if (c < 0) return NULL; /* the listening socket was shut down: the test is over */
+        if (write(c, settings, sizeof settings) == (ssize_t)sizeof settings) {
+            char buf[4096];
+            while (read(c, buf, sizeof buf) > 0) {}
+        }
+        close(c);
+    }
+}
+
+/* A receiver that hangs (it accepts the connection and never answers the call) holds
+ * only its own lane: another destination's row is attempted at once, not after the hung call's deadline; a row of a
+ * destination no lane serves is parked. */
+static void test_hung_receiver_delays_only_its_own_rows(void **state) {
+    (void)state;
+    int hung = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(hung >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(hung, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(hung, 64), 0);
+    socklen_t alen = sizeof a;
+    assert_int_equal(getsockname(hung, (struct sockaddr *)&a, &alen), 0);
+    char target[32];
+    snprintf(target, sizeof target, "127.0.0.1:%d", ntohs(a.sin_port));
+    pthread_t srv;
+    assert_int_equal(pthread_create(&srv, NULL, hung_server, &hung), 0);
+
+    ltc_db *db = open_db();
+    ltc_status st = {0};
+    assert_int_equal(ltc_db_exec(db, &st, "DELETE FROM outbox", 0, NULL), 0);
+    static const char SQL_PUT[] = "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload)"
+                                  " VALUES ($1, $2, $3, '/x.Y/Z', '\\x01')";
+    const char *rows[][3] = {{"4f1c2d3e-0000-4000-8000-00000000d001", "deal-h", "hung"},
+                             {"4f1c2d3e-0000-4000-8000-00000000d002", "deal-f", "fast"},
+                             {"4f1c2d3e-0000-4000-8000-00000000d003", "deal-n", "nowhere"}};
+    for (int i = 0; i < 3; i++) assert_int_equal(ltc_db_exec(db, &st, SQL_PUT, 3, rows[i]), 0);
+    const ltc_relay_peer peers[] = {{"hung", target}, {"fast", "127.0.0.1:1"}};
+    ltc_relay_options o = {.service_name = "relay_test",
+                           .db_dsn = dsn(),
+                           .db_schema = "relay_test",
+                           .peers = peers,
+                           .n_peers = 2,
+                           .call_deadline_ms = 3000,
+                           .max_backoff_ms = 60000,
+                           .batch_size = 8,
+                           .poll_ms = 60000};
+    double t0 = now_ms();
+    ltc_relay *r = ltc_relay_start(&o, &st);
+    assert_non_null(r);
+    double fast = attempted_within(db, rows[1][0], 5000);
+    assert_true(fast >= 0 && fast < 1500); /* one relay thread for all: only after the hung call's 3 s */
+    double hung_ms = attempted_within(db, rows[0][0], 8000);
+    assert_true(hung_ms >= 0);
+    assert_true(now_ms() - t0 >= 2500); /* the hung receiver's row waited for its deadline */
+    PGresult *res = ltc_db_query(
+        db, &st, "SELECT parked_time IS NOT NULL, last_error FROM outbox WHERE deal_id = 'deal-n'", 0, NULL);
+    assert_non_null(res);
+    assert_int_equal(PQntuples(res), 1);
+    assert_string_equal(PQgetvalue(res, 0, 0), "t");
+    assert_non_null(strstr(PQgetvalue(res, 0, 1), "UNKNOWN_DESTINATION"));
+    PQclear(res);
+    ltc_relay_stop(r);
+    shutdown(hung, SHUT_RDWR);
+    pthread_join(srv, NULL);
+    close(hung);
+    ltc_db_destroy(db);
+}
+
 /* A hand-off typed wrong (a method the receiver does not have, a message of another type) is refused with INTERNAL
  * before anything is written; the well-typed one is queued under the path derived from the descriptors. */
 static void test_put_checks_the_method_and_message_type(void **state) {
@@ -302,6 +381,7 @@ int main(void) {
         cmocka_unit_test(test_backoff_is_capped_and_jittered),
         cmocka_unit_test(test_commit_wakes_relay_in_process),
         cmocka_unit_test(test_unwoken_row_found_by_poll),
+        cmocka_unit_test(test_hung_receiver_delays_only_its_own_rows),
         cmocka_unit_test(test_put_checks_the_method_and_message_type),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -36,6 +36,7 @@ import json
 import os
 import random
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -482,6 +483,36 @@ def stack_run(args, env=None, check=True, timeout=120):
     return p
 
 
+def pid_alive(pid):
+    """True when process `pid` exists and is not a zombie."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
+
+
+REPLICA_PORT_SHIFT = 30     # scripts/stack: a second replica (ltb2 ...) listens on its service's port + 30
+
+
+def base_of(name):
+    """The service of a process name: ltb2 (a second replica) -> ltb."""
+    return name[:-1] if name in tuple(f"{x}2" for x in SERVICES) else name
+
+
+def replicas():
+    """How many replicas of each stage service the stack runs (scripts/stack records it at `up`)."""
+    try:
+        return int((h.state_dir() / "run" / "replicas").read_text().strip() or 1)
+    except (OSError, ValueError):
+        return 1
+
+
+def stage_procs():
+    """The stage processes of the stack: every service, and each one's second replica when it runs two."""
+    return SERVICES + (tuple(f"{x}2" for x in SERVICES) if replicas() == 2 else ())
+
+
 def pid_of(name):
     """The pid of a stack process when it is alive (not a zombie) and really ltc-NAME, else None."""
     try:
@@ -492,7 +523,7 @@ def pid_of(name):
         return None
     if stat.rsplit(")", 1)[-1].split()[0] in ("Z", "X"):
         return None
-    if not any(a.rsplit(b"/", 1)[-1] == f"ltc-{name}".encode() for a in cmd[:2]):
+    if not any(a.rsplit(b"/", 1)[-1] == f"ltc-{base_of(name)}".encode() for a in cmd[:2]):
         return None
     return pid
 
@@ -503,9 +534,12 @@ ENV_FILE = "fault-env.json"
 def stack_ports(name=None):
     """The ports a process of this stack listens on (gRPC and metrics), or all of the stack's with PostgreSQL."""
     o = h.offset()
-    names = [name] if name else list(h.PROCESSES)
+    names = [name] if name else list(h.PROCESSES) + [f"{x}2" for x in SERVICES]
     ports = []
     for n in names:
+        if base_of(n) != n:     # a second replica: no metrics endpoint
+            ports.append(h.DEFAULT_PORTS[base_of(n)] + o + REPLICA_PORT_SHIFT)
+            continue
         ports += [h.DEFAULT_PORTS[n] + o, h.DEFAULT_PORTS[n] + o + 1000]
     if not name:
         ports.append(h.DEFAULT_PORTS["postgres"] + o)
@@ -552,6 +586,9 @@ class Stack:
         self.restarts = collections.Counter()
         self.sup_stop = threading.Event()
         self.sup = None
+        self.pauses = []                        # (name, from, to) of each pause, in the database's clock
+        self.proxy = None                       # PgProxy between the services and PostgreSQL (db_partition)
+        self.partition_probes = []              # (service, code, seconds) of the calls made during a partition
         self.lock = threading.Lock()
         try:
             self.running_env = json.loads((h.state_dir() / ENV_FILE).read_text())
@@ -577,9 +614,9 @@ class Stack:
         """Restarts (SIGTERM, then start) every stage process whose environment differs from what it should run
         with; the processes are restarted side by side."""
         todo = []
-        for name in SERVICES:
+        for name in stage_procs():
             want = dict(base_env)
-            want.update(env_by_service.get(name, {}))
+            want.update(env_by_service.get(base_of(name), {}))
             self.env[name] = want
             if self.running_env.get(name) != want or not pid_of(name):
                 todo.append(name)
@@ -613,7 +650,7 @@ class Stack:
         while not self.sup_stop.wait(0.2):
             if self.pg_down.is_set():
                 continue
-            for name in SERVICES:
+            for name in stage_procs():
                 if name in self.held or pid_of(name):
                     continue
                 self.restarts[name] += 1
@@ -625,13 +662,25 @@ class Stack:
 
     # --- fault actions for the schedule ---
     def kill_postgres(self, down_s):
+        """SIGKILL of PostgreSQL (postmaster and every backend at once), started again `down_s` later. The supervisor
+        holds off while PostgreSQL is down, and resumes whatever happens here: a failed start is retried, and the
+        flag is always cleared (a start that raised once left it set, and no dead service was restarted again)."""
         self.pg_down.set()
-        self.hist.event("kill -9 postgres")
-        stack_run(["kill", "postgres"])
-        time.sleep(down_s)
-        stack_run(["start", "postgres"])
-        self.hist.event("postgres restarted")
-        self.pg_down.clear()
+        try:
+            self.hist.event("kill -9 postgres")
+            stack_run(["kill", "postgres"])
+            time.sleep(down_s)
+            for attempt in range(3):
+                p = stack_run(["start", "postgres"], check=False)
+                if p.returncode == 0:
+                    break
+                self.hist.event(f"start postgres failed (attempt {attempt + 1}): {(p.stdout + p.stderr)[-300:]}")
+                time.sleep(1.0)
+            else:
+                raise RuntimeError("scripts/stack start postgres failed three times")
+            self.hist.event("postgres restarted")
+        finally:
+            self.pg_down.clear()
 
     def outage(self, name, down_s):
         self.held.add(name)
@@ -646,10 +695,161 @@ class Stack:
         self.hist.event(f"kill -9 {name}")
         stack_run(["kill", name], check=False)
 
+    def partition(self, down_s):
+        """The database path goes silent for `down_s` (self.proxy: the services reach PostgreSQL through it). Probes
+        through the gateway (reads on BTO and DTC, a 20 s deadline) measure how long a call takes to answer
+        UNAVAILABLE (self.partition_probes: (service, code, seconds))."""
+        self.proxy.partition()
+        self.hist.event(f"database partitioned for {down_s:.1f} s")
+        t_end = time.monotonic() + down_s
+        stubs = h.gateway()
+
+        def probe(svc, fn):
+            t0 = time.monotonic()
+            try:
+                fn()
+                code = "OK"
+            except grpc.RpcError as e:
+                code = e.code().name
+            self.partition_probes.append((svc, code, round(time.monotonic() - t0, 2)))
+
+        missing = "00000000-0000-4000-8000-00000000dead"
+        ps = [threading.Thread(target=probe, args=("bto", lambda: stubs.bto.GetDeal(
+                  lc.bto.GetDealRequest(name=f"deals/{missing}"), timeout=20))),
+              threading.Thread(target=probe, args=("dtc", lambda: stubs.dtc.ListInvoices(
+                  lc.dtc.ListInvoicesRequest(order=f"orders/{missing}", page_size=1), timeout=20)))]
+        time.sleep(0.5)              # idle connections too: the probes' statements are sent into the silence
+        for t in ps:
+            t.start()
+        for t in ps:
+            t.join()
+        stubs.close()
+        time.sleep(max(0.0, t_end - time.monotonic()))
+        self.proxy.heal()
+        self.hist.event("database partition healed")
+
+    def pause(self, name, paused_s):
+        """SIGSTOP of a stage process for `paused_s`, then SIGCONT: a receiver that hangs (its connections stay open,
+        calls to it wait for their deadline) rather than one that is down. Records the pause in the database's clock
+        (self.pauses: (name, from, to)), so that hand-off latencies can be judged against it."""
+        pid = pid_of(name)
+        if not pid:
+            raise RuntimeError(f"pause {name}: not running")
+        self.held.add(name)
+        t0 = h.sql_value("SELECT now()")
+        os.kill(pid, signal.SIGSTOP)
+        self.hist.event(f"SIGSTOP {name} for {paused_s:.1f} s")
+        try:
+            time.sleep(paused_s)
+        finally:
+            os.kill(pid, signal.SIGCONT)
+            t1 = h.sql_value("SELECT now()")
+            self.held.discard(name)
+            self.pauses.append((name, t0, t1))
+            self.hist.event(f"SIGCONT {name}")
+
+
+class PgProxy:
+    """A TCP proxy on loopback between the services and PostgreSQL that can partition them: `partition()` makes it a
+    black hole (it keeps accepting connections and reading, and forwards nothing either way: PostgreSQL is neither
+    stopped nor refusing, it just never answers, as behind a cut network path), `heal()` resets the connections it
+    swallowed (as the peers' TCP stacks would give up on them) and forwards again."""
+
+    def __init__(self, listen_port, pg_port):
+        import socket
+        self.pg_port = pg_port
+        self.port = listen_port
+        self.ls = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.ls.bind(("127.0.0.1", listen_port))
+        self.ls.listen(128)
+        self.silent = threading.Event()
+        self.stopped = threading.Event()
+        self.conns = set()
+        self.lock = threading.Lock()
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        import socket
+        while not self.stopped.is_set():
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            try:
+                up = socket.create_connection(("127.0.0.1", self.pg_port), timeout=5)
+                up.settimeout(None)
+            except OSError:
+                c.close()
+                continue
+            with self.lock:
+                self.conns.add((c, up))
+            threading.Thread(target=self._pump, args=(c, up), daemon=True).start()
+
+    def _pump(self, a, b):
+        import select
+        try:
+            while not self.stopped.is_set():
+                r, _, _ = select.select([a, b], [], [], 0.2)
+                for src in r:
+                    data = src.recv(65536)
+                    if not data:
+                        return
+                    if not self.silent.is_set():
+                        (b if src is a else a).sendall(data)
+        except OSError:
+            pass
+        finally:
+            with self.lock:
+                self.conns.discard((a, b))
+            for sk in (a, b):
+                try:
+                    sk.close()
+                except OSError:
+                    pass
+
+    def _reset_all(self):
+        import socket
+        import struct
+        with self.lock:
+            conns = list(self.conns)
+        for a, b in conns:
+            for sk in (a, b):
+                try:
+                    sk.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                    sk.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def partition(self):
+        self.silent.set()
+
+    def heal(self):
+        self._reset_all()
+        self.silent.clear()
+
+    def close(self):
+        self.stopped.set()
+        self._reset_all()
+        try:
+            self.ls.close()
+        except OSError:
+            pass
+
+
+def handoff_latency(sender, destination, t_from, t_to):
+    """(rows, p50 s, max s) of the hand-offs `sender` wrote to `destination` between the database times t_from and
+    t_to: the time from the row's transaction to its delivery."""
+    r = h.sql(f"SELECT count(*), coalesce(percentile_cont(0.5) WITHIN GROUP (ORDER BY lat), 0),"
+              f" coalesce(max(lat), 0) FROM (SELECT extract(epoch FROM delivered_time - create_time) AS lat"
+              f" FROM {sender}.outbox WHERE destination = :'d' AND create_time BETWEEN :'a' AND :'b'"
+              f" AND delivered_time IS NOT NULL) x", d=destination, a=t_from, b=t_to)[0]
+    return int(r[0]), round(float(r[1]), 3), round(float(r[2]), 3)
+
 
 def log_offsets():
     out = {}
-    for name in SERVICES:
+    for name in stage_procs():
         p = h.state_dir() / "logs" / f"{name}.log"
         out[name] = p.stat().st_size if p.exists() else 0
     return out
@@ -658,7 +858,7 @@ def log_offsets():
 def crash_counts(since):
     """Crash points that fired since the log offsets `since`, per service and point (from the services' logs)."""
     n = collections.Counter()
-    for name in SERVICES:
+    for name in stage_procs():
         p = h.state_dir() / "logs" / f"{name}.log"
         if not p.exists():
             continue
@@ -667,7 +867,7 @@ def crash_counts(since):
             for line in f:
                 if b"fault_crash" in line:
                     m = re.search(rb"crash point ([a-z_.]+)", line)
-                    n[(name, m.group(1).decode() if m else "?")] += 1
+                    n[(base_of(name), m.group(1).decode() if m else "?")] += 1
     return n
 
 
@@ -676,7 +876,7 @@ def intake_served(since):
     (The relay sends a hand-off's id as the call's x-request-id, which the receiver logs with every call.)"""
     n = collections.Counter()
     rx = re.compile(rb'"request_id":"([0-9a-f-]{36})".*"msg":"/ltc\.[a-z]+\.v1\.IntakeService/[A-Za-z]+ OK ')
-    for name in SERVICES:
+    for name in stage_procs():
         p = h.state_dir() / "logs" / f"{name}.log"
         if not p.exists():
             continue
@@ -702,6 +902,31 @@ def outbox_state():
                   f" count(*) FILTER (WHERE parked_time IS NOT NULL), count(*) FROM {s}.outbox")[0]
         out[s] = tuple(int(x) for x in r)
     return out
+
+
+def handoff_order():
+    """Per-deal order at every receiver: for each sender, receiver and deal with more than one hand-off, the receiver
+    must have applied them (its idempotency key's time, the applying transaction's start) in the order of the
+    sender's outbox. Returns (pairs checked, [violations])."""
+    pairs, bad = 0, []
+    for sender in SERVICES:
+        for dest in SERVICES:
+            if dest == sender:
+                continue
+            rows = h.sql(f"SELECT o.deal_id, o.seq, extract(epoch FROM k.create_time) FROM {sender}.outbox o"
+                         f" JOIN {dest}.idempotency_keys k ON k.key = o.handoff_id::text AND k.method = o.method"
+                         f" WHERE o.destination = '{dest}' AND o.deal_id IN (SELECT deal_id FROM {sender}.outbox"
+                         f"   WHERE destination = '{dest}' GROUP BY deal_id HAVING count(*) > 1)"
+                         f" ORDER BY o.deal_id, o.seq")
+            last = {}
+            for deal, seq, applied in rows:
+                applied = float(applied)
+                if deal in last:
+                    pairs += 1
+                    if applied < last[deal][1]:
+                        bad.append(f"{sender}->{dest} deal {deal}: hand-off {seq} applied before {last[deal][0]}")
+                last[deal] = (seq, applied)
+    return pairs, bad
 
 
 def settle(history, budget=SETTLE_S):

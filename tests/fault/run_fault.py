@@ -6,6 +6,7 @@
     run_fault.py CASE [CASE...]         run cases on the running stack; exit 0 when every check passed
     run_fault.py all                    every case, in order
     run_fault.py checker_selftest       the checker catches planted violations (it can fail)
+    run_fault.py postgres_kill          a busy backend dies with the postmaster; start right after the kill works
     options: --deals N (default LTC_FAULT_DEALS or per case), --workers W, --seed S, --long (thousands of deals)
 
 The stack is scripts/stack with LTC_STATE_DIR / LTC_BIN_DIR / LTC_PORT_OFFSET from the environment (ctest sets
@@ -17,6 +18,9 @@ them). Cases (each its own fault; "mixed" combines them):
   duplicates_replay        every hand-off delivered twice; then every outbox replayed: nothing may change
   receiver_outage          BTO, then DTC, then LTB stopped for longer than the relay's retry cap (1 s)
   conflicts                concurrent conflicting client calls on a third of the deals
+  receiver_paused          LTB hung (SIGSTOP) for 10 s: DTC's hand-offs to BTO keep their latency
+  db_partition             the services' path to PostgreSQL goes silent for 8 s (a proxy): UNAVAILABLE in bounds
+  replicas                 two replicas of every stage service, crash points and a replica killed
   mixed                    all of the above at lower rates, at once
 Per case: the figures (deals, ops, unknowns and how they resolved, faults injected, time) and a history of every op
 in $LTC_STATE_DIR/fault-history-CASE.jsonl.
@@ -34,6 +38,7 @@ from pathlib import Path
 sys.dont_write_bytecode = True
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import faultlib as fl  # noqa: E402
+import grpc  # noqa: E402
 from faultlib import h, lc, say  # noqa: E402
 
 BASE_ENV = {"LTC_RELAY_MAX_BACKOFF_MS": "1000"}
@@ -63,6 +68,17 @@ CASES = {
     "receiver_outage": dict(deals=150, schedule=[(0.2, "outage", ("bto", 4.0)), (0.5, "outage", ("dtc", 4.0)),
                                                  (0.75, "outage", ("ltb", 3.0))]),
     "conflicts": dict(deals=150, conflicts=0.34),
+    # two replicas of every stage service (relays sharing each outbox, the gateway and the stages balancing across
+    # them), with crashes after COMMIT and after send, hand-offs sent twice, and one replica of BTO killed
+    "replicas": dict(deals=60, replicas=2,
+                     points=(crash_rules("server.after_commit", 0.005, 0.002)
+                             + ["relay.after_send=0.005", "relay.send_twice=0.2"]),
+                     schedule=[(0.5, "kill", "bto2")]),
+    # PostgreSQL unreachable without being stopped: the services reach it through a proxy that goes silent for 8 s
+    "db_partition": dict(deals=100, schedule=[(0.35, "partition", 8.0)], db_proxy=True),
+    # LTB hangs (SIGSTOP) for 10 s: DTC's closures to BTO must flow as before while its hand-offs to LTB wait
+    "receiver_paused": dict(deals=120, schedule=[(0.4, "pause", ("ltb", 10.0))],
+                            latency=("dtc", "bto", "ltb", 2.0)),
     "mixed": dict(deals=250, conflicts=0.2,
                   points=(crash_rules("server.before_commit", 0.01, 0.004) + crash_rules("server.after_commit", 0.01,
                                                                                         0.004)
@@ -162,6 +178,85 @@ def selftest(args):
     return ok
 
 
+def postgres_kill(args):
+    """postgres_kill: `scripts/stack kill postgres` is a machine crash for PostgreSQL. A busy query (pg_sleep) must die
+    with the postmaster, at once, and never return its result; `scripts/stack start postgres` right after the kill
+    must start it (a SIGKILLed postmaster stays a zombie where nothing reaps it, which pg_ctl status and PostgreSQL's
+    lock file check count as running); then every service serves again."""
+    say("== postgres_kill: a busy backend dies with the postmaster; start right after the kill works")
+    import subprocess
+    busy = subprocess.Popen(list(h.superuser_psql()) + ["-X", "-A", "-t", "-c", "SELECT pg_sleep(20)",
+                                                        "-c", "SELECT 'survived'"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd="/")
+    pid = ""
+    t_end = time.monotonic() + 10
+    while not pid and time.monotonic() < t_end:
+        rows = h.sql("SELECT pid FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(20)%' AND state = 'active'")
+        pid = rows[0][0] if rows else ""
+        time.sleep(0.1)
+    errors = []
+    if not pid:
+        errors.append("the busy query never showed in pg_stat_activity")
+    t0 = time.monotonic()
+    fl.stack_run(["kill", "postgres"])
+    kill_s = time.monotonic() - t0
+    if pid and fl.pid_alive(int(pid)):
+        errors.append(f"backend {pid} still runs after `scripts/stack kill postgres` returned")
+    try:
+        out, _ = busy.communicate(timeout=5)
+    except subprocess.TimeoutExpired:
+        busy.kill()
+        out, _ = busy.communicate()
+        errors.append("the busy query's client still waited 5 s after the kill")
+    if "survived" in out:
+        errors.append("the busy query returned its result after the kill")
+    # a call failed while the database is down: its audit row goes to the spool, and into audit_log once it is back
+    audit_rid = lc.new_id()
+    stubs = h.gateway()
+    try:
+        stubs.ltb.CreateLead(lc.ltb.CreateLeadRequest(
+            lead=lc.ltb.Lead(source=lc.ltb.LEAD_SOURCE_REFERRAL, company_name=f"Spool {audit_rid}",
+                             contact_name="Li Lei"), request_id=lc.new_id()),
+            timeout=20, metadata=(("x-request-id", audit_rid),))
+        errors.append("CreateLead answered OK while PostgreSQL was down")
+    except grpc.RpcError as e:
+        if e.code() != grpc.StatusCode.UNAVAILABLE:
+            errors.append(f"CreateLead answered {e.code().name} while PostgreSQL was down, not UNAVAILABLE")
+    stubs.close()
+    t0 = time.monotonic()
+    p = fl.stack_run(["start", "postgres"], check=False, timeout=60)
+    start_s = time.monotonic() - t0
+    if p.returncode != 0:
+        errors.append(f"scripts/stack start postgres right after the kill failed: {p.stdout}{p.stderr}")
+    else:
+        for name in fl.SERVICES + ("gateway",):
+            h.wait_ready(name)
+        stubs = h.gateway()
+        hist = fl.History()
+        wl = fl.Workload(stubs, hist, f"pgkill{args.seed}x{int(time.time()) % 100000}", 3, 3, args.seed)
+        wl.prepare()
+        wl.run()
+        fl.settle(hist)
+        if len(wl.complete) != 3:
+            errors.append(f"after the restart only {len(wl.complete)} of 3 deals went through")
+        stubs.close()
+        q = "SELECT count(*) FROM ltb.audit_log WHERE request_id = :'r' AND code = 'UNAVAILABLE' AND spool_id IS NOT NULL"
+        t_end = time.monotonic() + 15
+        while h.sql_int(q, r=audit_rid) == 0 and time.monotonic() < t_end:
+            time.sleep(0.2)
+        n = h.sql_int(q, r=audit_rid)
+        if n != 1:
+            errors.append(f"the audit row of the call refused while PostgreSQL was down is in ltb.audit_log {n} times"
+                          f" (want 1, from the spool)")
+        else:
+            say(f"  the audit row of a call failed during the outage reached ltb.audit_log from the spool")
+    say(f"  kill: {kill_s:.2f} s (backend {pid or '?'}), start right after: {start_s:.1f} s")
+    for e in errors:
+        say("  - " + e)
+    say(f"{'FAIL' if errors else 'PASS'} postgres_kill")
+    return not errors
+
+
 def run_schedule(wl, stack, schedule, done, fired):
     for progress, action, args in sorted(schedule, key=lambda x: x[0]):
         while wl.progress() < progress and not done.is_set():
@@ -172,6 +267,65 @@ def run_schedule(wl, stack, schedule, done, fired):
         fired.append(action)
 
 
+# db_partition: the services' bounds on the database (docs/configuration.md, LTC_DB_*), short for the test
+PARTITION_STATEMENT_MS, PARTITION_CONNECT_S = 2000, 2
+# a read's worst case: its statement's wait (statement timeout + 1 s), then once more on a new connection, whose
+# set-up is never answered either (connect timeout); plus 2 s for the gateway and a loaded machine
+PARTITION_BOUND_S = PARTITION_STATEMENT_MS / 1000 + 1 + PARTITION_CONNECT_S + 2
+
+
+def partition_env(stack):
+    """Every stage service reaches PostgreSQL through a PgProxy (all four DSNs, as an external database for
+    scripts/stack), with short database bounds."""
+    pg_port = h.DEFAULT_PORTS["postgres"] + h.offset()
+    stack.proxy = fl.PgProxy(pg_port + 1, pg_port)
+    env = {"LTC_DB_STATEMENT_TIMEOUT_MS": str(PARTITION_STATEMENT_MS), "LTC_DB_CONNECT_TIMEOUT_S": str(PARTITION_CONNECT_S)}
+    for s in fl.SERVICES:
+        dsn = (h.state_dir() / "secrets" / f"{s}.dsn").read_text().strip()
+        env[f"LTC_{s.upper()}_DSN"] = dsn.replace(f"port={pg_port}", f"port={pg_port + 1}")
+    return {s: dict(env) for s in fl.SERVICES}
+
+
+def check_partition(stack, errors):
+    """Every call made during the partition answered UNAVAILABLE, within the bound."""
+    if not stack.partition_probes:
+        errors.append("no call was made during the partition")
+    for svc, code, secs in stack.partition_probes:
+        if code != "UNAVAILABLE" or secs > PARTITION_BOUND_S:
+            errors.append(f"during the partition a read on {svc} answered {code} after {secs} s (want UNAVAILABLE"
+                          f" within {PARTITION_BOUND_S} s)")
+
+
+def check_latency(spec, stack, checker, out):
+    """A paused receiver delays only its own hand-offs: the sender's rows to another receiver written during the pause
+    are delivered within `bound_s` (a relay that waited on the hung receiver took up to the 5 s call deadline), and
+    the rows to the paused one waited (the pause was real)."""
+    sender, other, paused, bound_s = spec
+    windows = [(a, b) for (n, a, b) in stack.pauses if n == paused]
+    if not windows:
+        checker.err(f"{paused} was never paused")
+        return False
+    ok = True
+    t_from, t_to = windows[0]
+    n_in, p50_in, max_in = fl.handoff_latency(sender, other, t_from, t_to)
+    n_all, p50_all, max_all = fl.handoff_latency(sender, other, "-infinity", "infinity")
+    n_p, p50_p, max_p = fl.handoff_latency(sender, paused, t_from, t_to)
+    out.update({f"{sender}->{other} during the pause": {"rows": n_in, "p50_s": p50_in, "max_s": max_in},
+                f"{sender}->{other} whole outbox (earlier cases too)": {"rows": n_all, "p50_s": p50_all, "max_s": max_all},
+                f"{sender}->{paused} during the pause": {"rows": n_p, "p50_s": p50_p, "max_s": max_p}})
+    if n_in == 0:
+        checker.err(f"no {sender} hand-off to {other} was written while {paused} was paused: nothing was measured")
+        ok = False
+    elif max_in > bound_s:
+        checker.err(f"{sender}'s hand-offs to {other} took up to {max_in} s while {paused} was paused (bound {bound_s}"
+                    f" s): a hung receiver delayed another's")
+        ok = False
+    if n_p and max_p < 1.0:
+        checker.err(f"{sender}'s hand-offs to the paused {paused} were delivered within {max_p} s: was it paused?")
+        ok = False
+    return ok
+
+
 def run_case(name, args):
     spec = CASES[name]
     scale = float(os.environ.get("LTC_FAULT_SCALE") or 1.0)
@@ -180,10 +334,34 @@ def run_case(name, args):
     seed = args.seed + sum(map(ord, name))
     tag = f"{name[:6]}{seed}x{int(time.time()) % 100000}"
     say(f"== {name}: {deals} deals, {args.workers} workers, seed {seed}, tag {tag}")
-    hist = fl.History()
-    stack = fl.Stack(hist)
     env = points_env(spec["points"], seed) if spec.get("points") else {}
     t_start = time.monotonic()
+    suite_replicas = fl.replicas()
+    want_replicas = spec.get("replicas") or suite_replicas
+    if want_replicas != suite_replicas:
+        switch_replicas(want_replicas)
+    try:
+        return _run_case(name, args, spec, deals, seed, tag, env, t_start)
+    finally:
+        if want_replicas != suite_replicas:
+            switch_replicas(suite_replicas)
+
+
+def switch_replicas(n):
+    """Brings the stack down and up again with n replicas of every stage service (the database stays)."""
+    say(f"  (the stack with {n} replica{'s' if n > 1 else ''} of every stage service)")
+    fl.stack_run(["down"], check=False)
+    env = dict(BASE_ENV, LTC_STACK_REPLICAS=str(n))
+    fl.stack_run(["up"], env=env, timeout=300)
+    (h.state_dir() / fl.ENV_FILE).write_text(json.dumps({s: BASE_ENV for s in fl.stage_procs()}, sort_keys=True))
+    h.ensure_up()
+
+
+def _run_case(name, args, spec, deals, seed, tag, env, t_start):
+    hist = fl.History()
+    stack = fl.Stack(hist)
+    if spec.get("db_proxy"):
+        env = partition_env(stack)
     stack.apply(env, BASE_ENV)
     offsets = fl.log_offsets()
     rows_before = sum(v[2] for v in fl.outbox_state().values())
@@ -205,11 +383,20 @@ def run_case(name, args):
     stack.unsupervise()
     crashes = fl.crash_counts(offsets)
     stack.apply({}, BASE_ENV)
+    checker_errors = []
+    if stack.proxy:
+        stack.proxy.close()
+        check_partition(stack, checker_errors)
     settled = fl.settle(hist)
     new_handoffs = sum(v[2] for v in settled.values()) - rows_before
     served = fl.intake_served(offsets)
     checker = fl.Checker(wl, hist)
     ok = checker.run()
+    order_pairs, order_bad = fl.handoff_order()
+    checker_errors += order_bad[:20]
+    for e in checker_errors:
+        checker.err(e)
+        ok = False
     served_twice = sum(1 for v in served.values() if v >= 2)
     if spec.get("every_handoff_twice") and served_twice < new_handoffs:
         checker.err(f"relay.send_twice=1, but only {served_twice} of {new_handoffs} hand-offs were served twice")
@@ -217,6 +404,10 @@ def run_case(name, args):
     if len(fired) != len(spec.get("schedule", [])):
         checker.err(f"only {len(fired)} of {len(spec.get('schedule', []))} scheduled faults ran")
         ok = False
+    latency = None
+    if spec.get("latency"):
+        latency = {}
+        ok = check_latency(spec["latency"], stack, checker, latency) and ok
     replay = None
     if spec.get("replay") and ok:
         before = fl.snapshot()
@@ -262,6 +453,10 @@ def run_case(name, args):
         "workload_s": round(load_s, 1), "total_s": round(time.monotonic() - t_start, 1),
         "settle": {k: list(v) for k, v in settled.items()},
         "replay": replay,
+        "handoff_latency": latency,
+        "partition_probes": stack.partition_probes or None,
+        "replicas": fl.replicas(),
+        "per_deal_order_pairs_checked": order_pairs,
     }
     figures.update(checker.figures)
     out = h.state_dir() / f"fault-history-{name}.jsonl"
@@ -291,8 +486,10 @@ def setup():
             raise SystemExit(f"refusing to wipe {state}: the fault suite's state folder must be named ltc-fault*")
         shutil.rmtree(state)
     env = dict(BASE_ENV)
-    fl.stack_run(["up"], env=env, timeout=300)
-    (state / fl.ENV_FILE).write_text(json.dumps({s: env for s in fl.SERVICES}, sort_keys=True))
+    # LTC_FAULT_REPLICAS=2: every case on two replicas of every stage service (on demand; the "replicas" case does it
+    # in the regular suite)
+    fl.stack_run(["up"], env=dict(env, LTC_STACK_REPLICAS=os.environ.get("LTC_FAULT_REPLICAS") or "1"), timeout=300)
+    (state / fl.ENV_FILE).write_text(json.dumps({s: env for s in fl.stage_procs()}, sort_keys=True))
     h.ensure_up()
     say(f"fault stack up in {state}")
     return True
@@ -319,7 +516,7 @@ def main(argv=None):
             fl.stack_run(["down"], check=False)
         elif c == "all":
             names.extend(CASES)
-        elif c == "checker_selftest":
+        elif c in ("checker_selftest", "postgres_kill"):
             names.append(c)
         elif c in CASES:
             names.append(c)
@@ -328,7 +525,8 @@ def main(argv=None):
     failed = []
     for n in names:
         try:
-            if not (selftest(args) if n == "checker_selftest" else run_case(n, args)):
+            special = {"checker_selftest": selftest, "postgres_kill": postgres_kill}
+            if not (special[n](args) if n in special else run_case(n, args)):
                 failed.append(n)
         except Exception as e:    # the stack misbehaved: a failure of the case, with what happened
             say(f"FAIL {n}: {type(e).__name__}: {e}")

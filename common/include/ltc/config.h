@@ -13,7 +13,8 @@ int ltc_env_int(const char *name, long def, long min, long max, long *out, char 
 /* Parses a "host:port" listen or target address (IPv4, [IPv6] or a DNS name; port 1-65535). 0 or -1. */
 int ltc_addr_valid(const char *addr);
 /* A client target: "host:port", optionally with gRPC's "dns:///" scheme (resolved to every address, for
- * round-robin over a headless Service's pods). 0 or -1. */
+ * round-robin over a headless Service's pods), or gRPC's static list "ipv4:10.0.0.1:50062,10.0.0.2:50062" (replicas
+ * at fixed addresses). 0 or -1. */
 int ltc_target_valid(const char *target);
 /* Copies dsn into out with the value of any password=... replaced by "***". */
 void ltc_redact_dsn(const char *dsn, char *out, size_t outlen);

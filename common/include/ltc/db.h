@@ -15,6 +15,26 @@
 
 typedef struct ltc_db ltc_db;
 
+/* How every connection of the process is bounded (docs/configuration.md, LTC_DB_*): connect_timeout for the whole
+ * set-up; TCP keepalives and tcp_user_timeout, so that a vanished peer is noticed; statement_timeout on the server,
+ * and on the client a wait of at most statement_timeout_ms + LTC_DB_WAIT_GRACE_MS for any answer (a server that stops
+ * answering, a partition: UNAVAILABLE, the connection dropped); idle_in_transaction_session_timeout, so that a
+ * transaction whose client went silent releases its locks. */
+typedef struct ltc_db_options {
+    int connect_timeout_s;
+    int statement_timeout_ms;
+    int idle_tx_timeout_ms;
+    int keepalives_idle_s, keepalives_interval_s, keepalives_count;
+    int tcp_user_timeout_ms;
+} ltc_db_options;
+#define LTC_DB_OPTIONS_DEFAULT                                                                                         \
+    { 5, 15000, 60000, 10, 5, 3, 20000 }
+#define LTC_DB_WAIT_GRACE_MS 1000
+
+/* Sets the options every handle uses from its next connection on (process-wide; NULL: the defaults). */
+void ltc_db_set_options(const ltc_db_options *o);
+ltc_db_options ltc_db_get_options(void);
+
 /* Creates a handle; connects lazily (first query) and again after a lost connection. `schema` becomes the
  * connection's search_path, so SQL names tables unqualified and never another service's schema. */
 ltc_db *ltc_db_create(const char *dsn, const char *schema);
@@ -40,6 +60,16 @@ int ltc_db_exec(ltc_db *db, ltc_status *st, const char *sql, int nparams, const 
 /* Asks the server to cancel the statement running on db's connection, from any thread (used by a shutdown that
  * outlives its grace period). The statement then fails with DEADLINE_EXCEEDED (DATABASE_TIMEOUT). NULL-safe. */
 void ltc_db_cancel(ltc_db *db);
+
+/* The caller's deadline, `ms_left` from now (INT64_MAX: none), bounds every wait for an answer from now on: when it
+ * passes during a statement, the connection is dropped (the server ends the statement within a second and rolls its
+ * transaction back) and the statement fails DEADLINE_EXCEEDED; the deadline is then spent (cleared), so that the
+ * rollback and the failure's audit row still run. The server sets it for each call on its worker's handle. */
+void ltc_db_set_deadline(ltc_db *db, int64_t ms_left);
+
+/* Runs trusted SQL text without parameters (several statements allowed: LISTEN, a migration), bounded like every
+ * statement. 0 or -1 with st set. */
+int ltc_db_exec_text(ltc_db *db, ltc_status *st, const char *sql);
 
 int ltc_db_begin(ltc_db *db, ltc_status *st);
 int ltc_db_commit(ltc_db *db, ltc_status *st);

@@ -4,8 +4,10 @@
  * the row commits with the state change or not at all. A hand-off is typed: the sender names the receiver by an
  * ltc_handoff_peer (its peer name and generated service descriptor, declared once in the stage's handoffs.c) and the
  * method by its name; the path comes from the descriptors and the message must be the method's input type.
- * The relay, a thread of the same process, claims due rows with FOR UPDATE SKIP LOCKED (replicas share the work),
- * calls the receiver with a deadline, and marks them delivered on OK. Transient failures retry with capped
+ * The relay, threads of the same process (one lane per destination, each with its own connection, so a receiver
+ * that hangs delays only its own rows), claims due rows with FOR UPDATE SKIP LOCKED (replicas share the work),
+ * calls the receiver with a deadline (at most batch_size calls in flight per destination), and marks them delivered
+ * on OK. Transient failures retry with capped
  * exponential backoff and jitter; a status that retrying cannot fix parks the row with its reason. Rows of one deal
  * to one destination are delivered in order. The receiver dedups by hand-off id. */
 #ifndef LTC_OUTBOX_H
@@ -60,7 +62,7 @@ typedef struct ltc_relay_options {
     size_t n_peers;
     int call_deadline_ms; /* per delivery attempt */
     int max_backoff_ms;   /* cap of the exponential backoff */
-    int batch_size;       /* rows claimed per transaction */
+    int batch_size;       /* rows claimed per transaction of a lane: the calls in flight per destination */
     int poll_ms;          /* idle poll interval; 0: LTC_RELAY_POLL_MS */
 } ltc_relay_options;
 
@@ -70,6 +72,8 @@ typedef struct ltc_relay_options {
  * undelivered row of their deal for their destination; locked FOR UPDATE SKIP LOCKED until the transaction ends. The result's columns:
  * seq, handoff_id, destination, method, payload (bytea, text form), attempts. Caller PQclear()s it. */
 PGresult *ltc_outbox_claim(ltc_db *db, int limit, ltc_status *st);
+/* The same for one destination only (a relay's lane); NULL: every destination, as ltc_outbox_claim. */
+PGresult *ltc_outbox_claim_for(ltc_db *db, const char *destination, int limit, ltc_status *st);
 /* Records the outcome of delivering row `seq` (in the claiming transaction). */
 int ltc_outbox_mark_delivered(ltc_db *db, const char *seq, ltc_status *st);
 int ltc_outbox_mark_retry(ltc_db *db, const char *seq, const char *error, long delay_ms, ltc_status *st);
@@ -84,8 +88,9 @@ int ltc_outbox_notify(ltc_db *db, ltc_status *st);
  * and all of min(cap_ms, 200 ms * 2^attempts). */
 long ltc_outbox_backoff_ms(int attempts, long cap_ms, unsigned int *seed);
 
+/* Starts one lane (a thread, a database connection and a client) per peer. NULL with st set on failure. */
 ltc_relay *ltc_relay_start(const ltc_relay_options *opt, ltc_status *st);
-/* Stops claiming, finishes the batch in hand, joins. NULL-safe. */
+/* Stops claiming, finishes the batches in hand, joins. NULL-safe. */
 void ltc_relay_stop(ltc_relay *r);
 
 #endif

@@ -191,6 +191,12 @@ static void test_target_valid(void **state) {
     assert_int_equal(ltc_target_valid("bto:50062"), 0);
     assert_int_equal(ltc_target_valid("dns:///bto.ltc.svc.cluster.local:50062"), 0);
     assert_int_equal(ltc_target_valid("dns:///"), -1);
+    assert_int_equal(ltc_target_valid("ipv4:127.0.0.1:50062,127.0.0.1:50092"), 0);
+    assert_int_equal(ltc_target_valid("ipv4:10.0.0.1:50062"), 0);
+    assert_int_equal(ltc_target_valid("ipv4:"), -1);
+    assert_int_equal(ltc_target_valid("ipv4:127.0.0.1:50062,"), -1);
+    assert_int_equal(ltc_target_valid("ipv4:bto:50062"), -1);
+    assert_int_equal(ltc_target_valid("ipv4:127.0.0.1:0"), -1);
     assert_int_equal(ltc_target_valid("dns://x:1"), -1);
     assert_int_equal(ltc_target_valid(NULL), -1);
 }

@@ -1,0 +1,238 @@
+/* A database connection's bounds against a real PostgreSQL (tests/db/with_pg.sh provides LTC_TEST_DSN): a caller's
+ * deadline cancels its statement (the statement fails DEADLINE_EXCEEDED at the deadline and stops on the server too),
+ * the server's statement_timeout ends a long statement, and a server that stops answering (a partition: a proxy
+ * that goes silent) costs at most the statement timeout plus the grace, then UNAVAILABLE; the handle works again
+ * once the path is back. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/socket.h>
+
+#include <cmocka.h>
+
+#include "ltc/db.h"
+
+static const char *dsn(void) {
+    const char *d = getenv("LTC_TEST_DSN");
+    return d ? d : "";
+}
+
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+static const char SQL_SLEEP[] = "SELECT pg_sleep($1::double precision)";
+static const char SQL_ONE[] = "SELECT 1";
+static const char SQL_RUNNING[] =
+    "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ltc-dbtest' AND state = 'active'"
+    " AND query LIKE 'SELECT pg_sleep%'";
+
+static long running_sleeps(ltc_db *probe) {
+    ltc_status st = {0};
+    PGresult *r = ltc_db_query(probe, &st, SQL_RUNNING, 0, NULL);
+    assert_non_null(r);
+    long n = (long)ltc_pg_i64(r, 0, 0);
+    PQclear(r);
+    return n;
+}
+
+static void test_deadline_cancels_the_statement(void **state) {
+    (void)state;
+    ltc_db_set_options(NULL);
+    ltc_db *db = ltc_db_create(dsn(), "dbtest"), *probe = ltc_db_create(dsn(), "probe");
+    ltc_status st = {0};
+    assert_int_equal(ltc_db_connect(db, &st), 0);
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    ltc_db_set_deadline(db, 300);
+    const char *p[1] = {"10"};
+    double t0 = now_ms();
+    assert_null(ltc_db_query(db, &st, SQL_SLEEP, 1, p));
+    double took = now_ms() - t0;
+    assert_int_equal(st.code, LTC_DEADLINE_EXCEEDED);
+    assert_true(took >= 250 && took < 1500);
+    ltc_status_clear(&st);
+    ltc_db_rollback(db);
+    /* the server's statement ends too (client_connection_check_interval: within about a second) */
+    double t1 = now_ms();
+    while (running_sleeps(probe) > 0 && now_ms() - t1 < 5000) usleep(50 * 1000);
+    assert_int_equal(running_sleeps(probe), 0);
+    /* the deadline was spent: the handle serves the next statement on a new connection */
+    PGresult *r = ltc_db_query(db, &st, SQL_ONE, 0, NULL);
+    assert_non_null(r);
+    PQclear(r);
+    ltc_db_destroy(db);
+    ltc_db_destroy(probe);
+}
+
+static void test_statement_timeout(void **state) {
+    (void)state;
+    ltc_db_options o = LTC_DB_OPTIONS_DEFAULT;
+    o.statement_timeout_ms = 300;
+    ltc_db_set_options(&o);
+    ltc_db *db = ltc_db_create(dsn(), "dbtest");
+    ltc_status st = {0};
+    const char *p[1] = {"10"};
+    double t0 = now_ms();
+    assert_null(ltc_db_query(db, &st, SQL_SLEEP, 1, p));
+    assert_true(now_ms() - t0 < 1200);
+    assert_int_equal(st.code, LTC_DEADLINE_EXCEEDED);
+    assert_string_equal(st.reason, "DATABASE_TIMEOUT");
+    ltc_status_clear(&st);
+    ltc_db_destroy(db);
+    ltc_db_set_options(NULL);
+}
+
+/* ---- a TCP proxy on loopback in front of PostgreSQL that can go silent (a partition) ---- */
+
+typedef struct proxy {
+    int ls;
+    int pg_port;
+    atomic_int silent;
+    atomic_int stop;
+    pthread_t thread;
+} proxy;
+
+typedef struct pipe_pair {
+    proxy *px;
+    int a, b;
+} pipe_pair;
+
+static void *pump(void *arg) {
+    pipe_pair *pp = arg;
+    char buf[16384];
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = pp->a, .events = POLLIN}, {.fd = pp->b, .events = POLLIN}};
+        int n = poll(fds, 2, 100);
+        if (atomic_load(&pp->px->stop)) break;
+        if (n <= 0) continue;
+        int done = 0;
+        for (int i = 0; i < 2 && !done; i++) {
+            if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+            ssize_t k = read(fds[i].fd, buf, sizeof buf);
+            if (k <= 0) {
+                done = 1;
+                break;
+            }
+            if (atomic_load(&pp->px->silent)) continue; /* the partition: bytes go nowhere, nothing is refused */
+            int to = i == 0 ? pp->b : pp->a;
+            for (ssize_t off = 0; off < k;) {
+                ssize_t w = write(to, buf + off, (size_t)(k - off));
+                if (w <= 0) {
+                    done = 1;
+                    break;
+                }
+                off += w;
+            }
+        }
+        if (done) break;
+    }
+    close(pp->a);
+    close(pp->b);
+    free(pp);
+    return NULL;
+}
+
+static void *proxy_main(void *arg) {
+    proxy *px = arg;
+    for (;;) {
+        int c = accept(px->ls, NULL, NULL);
+        if (c < 0) return NULL;
+        int s = socket(AF_INET, SOCK_STREAM, 0);
+        struct sockaddr_in a = {
+            .sin_family = AF_INET, .sin_port = htons((uint16_t)px->pg_port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+        if (connect(s, (struct sockaddr *)&a, sizeof a) != 0) {
+            close(c);
+            close(s);
+            continue;
+        }
+        pipe_pair *pp = malloc(sizeof *pp);
+        *pp = (pipe_pair){px, c, s};
+        pthread_t t;
+        pthread_create(&t, NULL, pump, pp);
+        pthread_detach(t);
+    }
+}
+
+/* The port of LTC_TEST_DSN ("... port=N ..."). */
+static int dsn_port(void) {
+    const char *p = strstr(dsn(), "port=");
+    return p ? atoi(p + 5) : 5432;
+}
+
+static void test_silent_server_is_unavailable_within_the_bound(void **state) {
+    (void)state;
+    static proxy px; /* static: its pumps may look at it for a moment after the test returns */
+    px.pg_port = dsn_port();
+    px.ls = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(px.ls, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(px.ls, 16), 0);
+    socklen_t alen = sizeof a;
+    assert_int_equal(getsockname(px.ls, (struct sockaddr *)&a, &alen), 0);
+    assert_int_equal(pthread_create(&px.thread, NULL, proxy_main, &px), 0);
+    char via[512];
+    snprintf(via, sizeof via, "%s port=%d", dsn(), ntohs(a.sin_port)); /* the last port= wins */
+
+    ltc_db_options o = LTC_DB_OPTIONS_DEFAULT;
+    o.statement_timeout_ms = 1000;
+    o.connect_timeout_s = 2;
+    ltc_db_set_options(&o);
+    ltc_db *db = ltc_db_create(via, "dbtest");
+    ltc_status st = {0};
+    PGresult *r = ltc_db_query(db, &st, SQL_ONE, 0, NULL);
+    assert_non_null(r);
+    PQclear(r);
+
+    atomic_store(&px.silent, 1);
+    double t0 = now_ms();
+    assert_null(ltc_db_query(db, &st, SQL_ONE, 0, NULL)); /* sent, never answered */
+    double took = now_ms() - t0;
+    assert_int_equal(st.code, LTC_UNAVAILABLE);
+    assert_true(took >= 900 && took < 1000 + LTC_DB_WAIT_GRACE_MS + 700);
+    ltc_status_clear(&st);
+    t0 = now_ms();
+    assert_null(ltc_db_query(db, &st, SQL_ONE, 0, NULL)); /* a new connection: its set-up is never answered */
+    assert_int_equal(st.code, LTC_UNAVAILABLE);
+    assert_true(now_ms() - t0 < 2000 + 1500);
+    ltc_status_clear(&st);
+
+    atomic_store(&px.silent, 0); /* the partition heals: the next statement connects again */
+    r = ltc_db_query(db, &st, SQL_ONE, 0, NULL);
+    assert_non_null(r);
+    PQclear(r);
+    ltc_db_destroy(db);
+    ltc_db_set_options(NULL);
+    atomic_store(&px.stop, 1);
+    shutdown(px.ls, SHUT_RDWR);
+    pthread_join(px.thread, NULL);
+    close(px.ls);
+    usleep(200 * 1000); /* the pumps see stop and close */
+}
+
+int main(void) {
+    if (!getenv("LTC_TEST_DSN")) {
+        fprintf(stderr, "LTC_TEST_DSN is not set: run through tests/db/with_pg.sh\n");
+        return 1;
+    }
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_deadline_cancels_the_statement),
+        cmocka_unit_test(test_statement_timeout),
+        cmocka_unit_test(test_silent_server_is_unavailable_within_the_bound),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
