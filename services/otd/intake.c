@@ -20,9 +20,10 @@ static const char SQL_ORDER_INSERT[] =
             ", $12, $13, $14, $15, $16) "
             "ON CONFLICT (id) DO NOTHING RETURNING id";
 static const char SQL_LINES_INSERT[] =
-    "INSERT INTO order_lines (order_id, line_no, product_id, sku, quantity, unit_price_minor, currency) "
-    "SELECT $1, t.n, t.p, t.s, t.q, t.u, $2 "
-    "FROM unnest($3::uuid[], $4::text[], $5::bigint[], $6::bigint[]) WITH ORDINALITY AS t(p, s, q, u, n)";
+    "INSERT INTO order_lines (order_id, line_no, product_id, sku, quantity, unit_price_minor, currency, net_minor) "
+    "SELECT $1, t.n, t.p, t.s, t.q, t.u, $2, t.a "
+    "FROM unnest($3::uuid[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[]) WITH ORDINALITY "
+    "AS t(p, s, q, u, a, n)";
 static const char SQL_TERMS_INSERT[] =
     "INSERT INTO order_payment_terms (order_id, position, kind, share_bps, due_days) "
     "SELECT $1, t.n, t.k, t.b, t.d FROM unnest($2::text[], $3::int[], $4::int[]) WITH ORDINALITY AS t(k, b, d, n)";
@@ -35,13 +36,14 @@ typedef struct order_input {
     char requested[11];
     ltc_money total;
     const char **products, **skus;
-    int64_t *quantities, *prices;
+    int64_t *quantities, *prices, *nets;
     const char **kinds;
     int64_t *shares, *due_days;
 } order_input;
 
-/* Lines: at least one, each a distinct product, quantity > 0, unit price >= 0 in the total's currency; the total
- * must be the sum of quantity x unit_price. Adds violations to st. */
+/* Lines: at least one, each a distinct product, quantity > 0, unit price >= 0 in the total's currency; each line's
+ * amount is its net_amount when it has one (>= 0, in the total's currency), else quantity x unit_price (older
+ * senders); the total must be the sum of the line amounts. Adds violations to st. */
 static void check_order_lines(ltc_call *c, const Ltc__Otd__V1__AcceptOrderRequest *req, int total_ok, order_input *in,
                               ltc_status *st) {
     size_t n = req->n_lines;
@@ -57,6 +59,7 @@ static void check_order_lines(ltc_call *c, const Ltc__Otd__V1__AcceptOrderReques
     in->skus = ltc_call_alloc(c, n * sizeof *in->skus);
     in->quantities = ltc_call_alloc(c, n * sizeof *in->quantities);
     in->prices = ltc_call_alloc(c, n * sizeof *in->prices);
+    in->nets = ltc_call_alloc(c, n * sizeof *in->nets);
     int lines_ok = 1;
     int64_t sum = 0;
     for (size_t i = 0; i < n; i++) {
@@ -93,14 +96,37 @@ static void check_order_lines(ltc_call *c, const Ltc__Otd__V1__AcceptOrderReques
                                  in->total.currency);
             lines_ok = 0;
         }
-        int64_t amount;
-        if (lines_ok && (ltc_i64_mul(l->quantity, price.minor, &amount) != 0 || ltc_i64_add(sum, amount, &sum) != 0)) {
-            ltc_status_bad_field(st, "total", "sum of quantity x unit_price overflows");
+        int64_t amount = 0;
+        if (l->net_amount) {
+            ltc_money net;
+            const char *nfield = ltc_call_printf(c, "lines[%zu].net_amount", i);
+            if (ltc_money_from_proto(l->net_amount, nfield, 0, &net, st) != 0) {
+                lines_ok = 0;
+                continue;
+            }
+            if (net.minor < 0) {
+                ltc_status_bad_field(st, nfield, "must not be negative");
+                lines_ok = 0;
+            } else if (total_ok && strcmp(net.currency, in->total.currency) != 0) {
+                ltc_status_bad_field(st, nfield, "currency %s differs from the total's %s", net.currency,
+                                     in->total.currency);
+                lines_ok = 0;
+            }
+            amount = net.minor;
+        } else if (ltc_i64_mul(l->quantity, price.minor, &amount) != 0) {
+            ltc_status_bad_field(st, "total", "quantity x unit_price of lines[%zu] overflows", i);
+            lines_ok = 0;
+        }
+        in->nets[i] = amount;
+        if (lines_ok && ltc_i64_add(sum, amount, &sum) != 0) {
+            ltc_status_bad_field(st, "total", "sum of the line amounts overflows");
             lines_ok = 0;
         }
     }
     if (lines_ok && total_ok && sum != in->total.minor)
-        ltc_status_bad_field(st, "total", "must equal the sum of quantity x unit_price (%lld minor units)",
+        ltc_status_bad_field(st, "total",
+                             "must equal the sum of the line amounts (net_amount, else quantity x unit_price: %lld "
+                             "minor units)",
                              (long long)sum);
 }
 
@@ -166,13 +192,14 @@ int otd_accept_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     if (PQntuples(r) == 0)
         return ltc_status_set(st, LTC_ALREADY_EXISTS, "ORDER_EXISTS", "order %s was already received", in.id);
 
-    const char *lp[6] = {in.id,
+    const char *lp[7] = {in.id,
                          in.total.currency,
                          ltc_sql_text_array(c, in.products, req->n_lines),
                          ltc_sql_text_array(c, in.skus, req->n_lines),
                          ltc_sql_i64_array(c, in.quantities, req->n_lines),
-                         ltc_sql_i64_array(c, in.prices, req->n_lines)};
-    if (!ltc_call_query(c, st, SQL_LINES_INSERT, 6, lp)) return -1;
+                         ltc_sql_i64_array(c, in.prices, req->n_lines),
+                         ltc_sql_i64_array(c, in.nets, req->n_lines)};
+    if (!ltc_call_query(c, st, SQL_LINES_INSERT, 7, lp)) return -1;
     const char *tp[4] = {in.id, ltc_sql_text_array(c, in.kinds, req->n_payment_terms),
                          ltc_sql_i64_array(c, in.shares, req->n_payment_terms),
                          ltc_sql_i64_array(c, in.due_days, req->n_payment_terms)};

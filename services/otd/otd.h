@@ -117,6 +117,13 @@ int otd_create_return(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
  * never negative. */
 int64_t otd_shippable(int64_t quantity, int64_t shipped, int64_t bps);
 
+/* The value of q units of a line of `quantity` units worth `net` minor units, after `done` units of it were priced
+ * already (pure): the line's amount pro rata, cumulated and rounded half away from zero, so that
+ * value = round(net x (done + q) / quantity) - round(net x done / quantity). The part that completes the line takes
+ * the rest, and parts that cover the line add up to net exactly, however it is split. 128-bit intermediates.
+ * 0 with *value, or -1 (quantity <= 0, done or q negative, net negative, or a result beyond int64). */
+int otd_line_value(int64_t net, int64_t quantity, int64_t done, int64_t q, int64_t *value);
+
 /* --- loaders (the resource file of each): the whole resource into *out, in the arena; does not lock --------- */
 
 /* The whole order `id` (lines, payment terms). NOT_FOUND "ORDER_NOT_FOUND" when it does not exist. 0 or -1. */

@@ -17,7 +17,8 @@ static const char SQL_ORDER_FOR_CREDIT[] =
     "SELECT state, deal_id, currency, " OTD_CUSTOMER_COLS("") " FROM orders WHERE id = $1";
 static const char SQL_ORDER_LINES_OF[] =
     "SELECT id, product_id, quantity, shipped_quantity, accepted_quantity, unit_price_minor, currency, "
-    "over_delivery_bps FROM order_lines WHERE order_id = $1 ORDER BY line_no";
+    "over_delivery_bps, coalesce(net_minor, quantity * unit_price_minor) FROM order_lines WHERE order_id = $1 "
+    "ORDER BY line_no";
 static const char SQL_SHIPMENT_INSERT[] =
     "INSERT INTO shipments (id, order_id, state, amount_minor, currency) VALUES ($1, $2, 'SHIPPED', $3, $4)";
 static const char SQL_SHIPMENT_LINES_INSERT[] =
@@ -124,7 +125,7 @@ static int check_shipment(ltc_call *c, const Ltc__Otd__V1__Shipment *s, ship_inp
 
 /* Matches the shipment lines to the order's lines (rows of `lines`): line_of[i] = row. Each product must be a line
  * of the order (INVALID_ARGUMENT), each quantity at most the line's unshipped quantity (FAILED_PRECONDITION
- * "OVER_SHIPMENT"). Computes the amount at the order's prices. */
+ * "OVER_SHIPMENT"). Computes the amount: each line's part of its net amount (otd_line_value, after what shipped). */
 static int match_lines(ltc_call *c, const PGresult *lines, const ship_input *in, int *line_of, int64_t *amount,
                        ltc_status *st) {
     for (size_t i = 0; i < in->n; i++) {
@@ -147,7 +148,7 @@ static int match_lines(ltc_call *c, const PGresult *lines, const ship_input *in,
                                   "%lld, over-delivery tolerance %lld bps)",
                                   i, (long long)in->quantities[i], in->products[i], (long long)allowed, (long long)qty,
                                   (long long)bps);
-        if (ltc_i64_mul(in->quantities[i], ltc_pg_i64(lines, row, 5), &value) != 0 ||
+        if (otd_line_value(ltc_pg_i64(lines, row, 8), qty, ltc_pg_i64(lines, row, 3), in->quantities[i], &value) != 0 ||
             ltc_i64_add(*amount, value, amount) != 0)
             return ltc_status_set(st, LTC_OUT_OF_RANGE, "AMOUNT_OVERFLOW", "the shipment's amount overflows");
     }
@@ -357,6 +358,22 @@ int64_t otd_shippable(int64_t quantity, int64_t shipped, int64_t bps) {
     return cap > shipped ? cap - shipped : 0;
 }
 
+__extension__ typedef __int128 otd_i128;
+
+/* round(net x k / quantity), half away from zero (net >= 0, k >= 0, quantity > 0). */
+static otd_i128 line_cumulative(int64_t net, int64_t quantity, int64_t k) {
+    otd_i128 num = (otd_i128)net * k, whole = num / quantity, rest = num % quantity;
+    return 2 * rest >= quantity ? whole + 1 : whole;
+}
+
+int otd_line_value(int64_t net, int64_t quantity, int64_t done, int64_t q, int64_t *value) {
+    if (quantity <= 0 || done < 0 || q < 0 || net < 0 || done > INT64_MAX - q) return -1;
+    otd_i128 v = line_cumulative(net, quantity, done + q) - line_cumulative(net, quantity, done);
+    if (v > INT64_MAX) return -1;
+    *value = (int64_t)v;
+    return 0;
+}
+
 /* SetDeliveryTolerance: a line's over-delivery tolerance. Errors: INVALID_ARGUMENT "name", "product",
  * "over_delivery_bps" (0 to 10000), "product" not a line of the order; NOT_FOUND "ORDER_NOT_FOUND";
  * FAILED_PRECONDITION "ORDER_NOT_OPEN" (cancelled, closed or accepted), "TOLERANCE_BELOW_SHIPPED". */
@@ -391,12 +408,14 @@ int otd_set_delivery_tolerance(ltc_call *c, const ProtobufCMessage *m, ProtobufC
 /* --- CreateReturn -------------------------------------------------------------------------------------------- */
 
 static const char SQL_SHIPMENT_FOR_RETURN[] = "SELECT state, order_id FROM shipments WHERE id = $1 FOR UPDATE";
-/* Per line of the shipment: what it delivered, what came back from it already, the order line and its price. */
+/* Per line of the shipment: what it delivered, what came back from it already, the order line, its price (for
+ * reading), what of the line came back before, its quantity and its net amount. */
 static const char SQL_RETURNABLE[] =
     "SELECT ol.product_id, sl.quantity - coalesce((SELECT sum(rl.quantity) FROM return_lines rl JOIN returns r "
     "ON r.id = rl.return_id WHERE r.shipment_id = sl.shipment_id AND rl.order_line_id = sl.order_line_id), 0), "
-    "ol.id, ol.unit_price_minor, ol.currency FROM shipment_lines sl JOIN order_lines ol ON ol.id = sl.order_line_id "
-    "WHERE sl.shipment_id = $1";
+    "ol.id, ol.unit_price_minor, ol.currency, ol.returned_quantity, ol.quantity, "
+    "coalesce(ol.net_minor, ol.quantity * ol.unit_price_minor) FROM shipment_lines sl "
+    "JOIN order_lines ol ON ol.id = sl.order_line_id WHERE sl.shipment_id = $1";
 static const char SQL_RETURN_INSERT[] =
     "INSERT INTO returns (id, order_id, shipment_id, reason, amount_minor, currency, handoff_id, received_by) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8)";
@@ -505,7 +524,9 @@ int otd_create_return(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
         line_ids[i] = ltc_pg_str(lines, row, 2);
         qty[i] = rma->lines[i]->quantity;
         currency = ltc_pg_str(lines, row, 4);
-        if (ltc_i64_mul(qty[i], ltc_pg_i64(lines, row, 3), &value) != 0 || ltc_i64_add(amount, value, &amount) != 0)
+        if (otd_line_value(ltc_pg_i64(lines, row, 7), ltc_pg_i64(lines, row, 6), ltc_pg_i64(lines, row, 5), qty[i],
+                           &value) != 0 ||
+            ltc_i64_add(amount, value, &amount) != 0)
             return ltc_status_set(st, LTC_OUT_OF_RANGE, "AMOUNT_OVERFLOW", "the return's value overflows");
     }
     if (st->code != LTC_OK) return -1;
