@@ -79,11 +79,11 @@ CASES = {
     # LTB hangs (SIGSTOP) for 10 s: DTC's closures to BTO must flow as before while its hand-offs to LTB wait
     "receiver_paused": dict(deals=120, schedule=[(0.4, "pause", ("ltb", 10.0))],
                             latency=("dtc", "bto", "ltb", 2.0)),
-    "mixed": dict(deals=250, conflicts=0.2,
+    "mixed": dict(deals=120, conflicts=0.2,
                   points=(crash_rules("server.before_commit", 0.01, 0.004) + crash_rules("server.after_commit", 0.01,
                                                                                         0.004)
                           + ["relay.after_send=0.01", "relay.send_twice=0.3"]),
-                  schedule=[(0.3, "kill_postgres", 1.5), (0.6, "outage", ("otd", 3.0))], replay=True),
+                  schedule=[(0.2, "outage", ("otd", 3.0)), (0.35, "kill_postgres", 1.5)], replay=True),
 }
 LONG_DEALS = 2000
 
