@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "dtc.h"
+#include "ltc/fieldmask.h"
 #include "ledger.h"
 #include "ledger_engine.h"
 
@@ -107,29 +108,34 @@ int dtc_period_parse(const char *s, const char *field, int required, ltc_status 
 
 /* --- the chart of accounts ---------------------------------------------------------------------------------------- */
 
-static const char SQL_ACCOUNTS[] = "SELECT role, code, name, kind FROM ledger_accounts ORDER BY code";
-static const char SQL_ACCOUNT_LOCK[] = "SELECT role, code, name, kind FROM ledger_accounts WHERE role = $1 FOR UPDATE";
+static const char SQL_ACCOUNTS[] = "SELECT role, code, name, kind, version FROM ledger_accounts ORDER BY code";
+static const char SQL_ACCOUNT_LOCK[] =
+    "SELECT role, code, name, kind, version FROM ledger_accounts WHERE role = $1 FOR UPDATE";
 static const char SQL_CODE_TAKEN[] = "SELECT role FROM ledger_accounts WHERE code = $1 AND role <> $2";
 static const char SQL_ACCOUNT_UPDATE[] =
-    "UPDATE ledger_accounts SET code = $2, name = $3, update_by = $4, update_time = now() WHERE role = $1 "
-    "RETURNING role, code, name, kind";
+    "UPDATE ledger_accounts SET code = $2, name = $3, update_by = $4, version = version + 1, update_time = now() "
+    "WHERE role = $1 RETURNING role, code, name, kind, version";
 
 static Ltc__Dtc__V1__LedgerAccount *account_from_row(ltc_call *c, const PGresult *r, int i) {
     Ltc__Dtc__V1__LedgerAccount *a = LTC_NEW(c, Ltc__Dtc__V1__LedgerAccount, LTC__DTC__V1__LEDGER_ACCOUNT__INIT);
+    a->name = ltc_call_printf(c, "ledgerAccounts/%s", ltc_pg_str(r, i, 0));
     a->role = ltc_call_strdup(c, ltc_pg_str(r, i, 0));
     a->code = ltc_call_strdup(c, ltc_pg_str(r, i, 1));
-    a->name = ltc_call_strdup(c, ltc_pg_str(r, i, 2));
+    a->display_name = ltc_call_strdup(c, ltc_pg_str(r, i, 2));
     a->kind = ltc_call_strdup(c, ltc_pg_str(r, i, 3));
+    a->etag = ltc_call_printf(c, "v%s", ltc_pg_str(r, i, 4));
     return a;
 }
 
-/* FinanceService/ListLedgerAccounts. */
-int dtc_list_ledger_accounts(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
-    (void)m;
+/* FinanceService/GetChartOfAccounts. */
+int dtc_get_chart_of_accounts(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Dtc__V1__GetChartOfAccountsRequest *req = (const void *)m;
+    if (req->name[0] && strcmp(req->name, "chartOfAccounts") != 0)
+        return ltc_status_bad_field(st, "name", "must be \"chartOfAccounts\"");
     PGresult *r = ltc_call_query(c, st, SQL_ACCOUNTS, 0, NULL);
     if (!r) return -1;
-    Ltc__Dtc__V1__ListLedgerAccountsResponse *resp =
-        LTC_NEW(c, Ltc__Dtc__V1__ListLedgerAccountsResponse, LTC__DTC__V1__LIST_LEDGER_ACCOUNTS_RESPONSE__INIT);
+    Ltc__Dtc__V1__GetChartOfAccountsResponse *resp =
+        LTC_NEW(c, Ltc__Dtc__V1__GetChartOfAccountsResponse, LTC__DTC__V1__GET_CHART_OF_ACCOUNTS_RESPONSE__INIT);
     int n = PQntuples(r);
     resp->accounts = ltc_call_alloc(c, sizeof(Ltc__Dtc__V1__LedgerAccount *) * (size_t)(n ? n : 1));
     for (int i = 0; i < n; i++) resp->accounts[resp->n_accounts++] = account_from_row(c, r, i);
@@ -149,28 +155,36 @@ static int code_ok(const char *s) {
     return 1;
 }
 
-/* FinanceService/UpdateLedgerAccount: see the proto. */
+static const char *const UPDATABLE[] = {"code", "display_name"};
+
+/* FinanceService/UpdateLedgerAccount (AIP-134): see the proto. */
 int dtc_update_ledger_account(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Dtc__V1__UpdateLedgerAccountRequest *req = (const void *)m;
+    const Ltc__Dtc__V1__LedgerAccount *x = req->ledger_account;
     if (!req->request_id[0]) ltc_status_bad_field(st, "request_id", "required");
-    if (dtc_account_role_parse(req->role) < 0) ltc_status_bad_field(st, "role", "not a role of the chart of accounts");
-    if (req->code[0] && !code_ok(req->code)) ltc_status_bad_field(st, "code", "1-20 of [0-9A-Za-z._-]");
-    ltc_check_text(req->name, "name", 0, 100, st);
-    if (!req->code[0] && !req->name[0]) ltc_status_bad_field(st, "code", "code or name required");
+    if (!x) return ltc_status_bad_field(st, "ledger_account", "required");
+    const char *role = strncmp(x->name, "ledgerAccounts/", 15) == 0 ? x->name + 15 : "";
+    if (dtc_account_role_parse(role) < 0)
+        ltc_status_bad_field(st, "ledger_account.name", "ledgerAccounts/{role} of a role of the chart of accounts");
+    unsigned bits = ltc_update_mask_bits(req->update_mask, &ltc__dtc__v1__ledger_account__descriptor, UPDATABLE, 2, st);
+    if ((bits & 1u) && !code_ok(x->code)) ltc_status_bad_field(st, "ledger_account.code", "1-20 of [0-9A-Za-z._-]");
+    if (bits & 2u) ltc_check_text(x->display_name, "ledger_account.display_name", 1, 100, st);
     if (st->code != LTC_OK) return -1;
-    PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_LOCK, 1, (const char *[]){req->role});
+    PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_LOCK, 1, (const char *[]){role});
     if (!r) return -1;
     if (PQntuples(r) == 0)
-        return ltc_status_set(st, LTC_NOT_FOUND, "LEDGER_ACCOUNT_NOT_FOUND", "account role %s not found", req->role);
-    const char *code = req->code[0] ? req->code : ltc_call_strdup(c, ltc_pg_str(r, 0, 1));
-    const char *name = req->name[0] ? req->name : ltc_call_strdup(c, ltc_pg_str(r, 0, 2));
-    PGresult *t = ltc_call_query(c, st, SQL_CODE_TAKEN, 2, (const char *[]){code, req->role});
+        return ltc_status_set(st, LTC_NOT_FOUND, "LEDGER_ACCOUNT_NOT_FOUND", "account %s not found", x->name);
+    if (x->etag[0] && strcmp(x->etag, ltc_call_printf(c, "v%s", ltc_pg_str(r, 0, 4))) != 0)
+        return ltc_status_set(st, LTC_ABORTED, "ETAG_MISMATCH", "account %s changed since etag %.40s: read it again",
+                              x->name, x->etag);
+    const char *code = (bits & 1u) ? x->code : ltc_call_strdup(c, ltc_pg_str(r, 0, 1));
+    const char *name = (bits & 2u) ? x->display_name : ltc_call_strdup(c, ltc_pg_str(r, 0, 2));
+    PGresult *t = ltc_call_query(c, st, SQL_CODE_TAKEN, 2, (const char *[]){code, role});
     if (!t) return -1;
     if (PQntuples(t) > 0)
         return ltc_status_set(st, LTC_ALREADY_EXISTS, "ACCOUNT_CODE_TAKEN", "code %s is the account of %s", code,
                               ltc_pg_str(t, 0, 0));
-    PGresult *u =
-        ltc_call_query(c, st, SQL_ACCOUNT_UPDATE, 4, (const char *[]){req->role, code, name, dtc_principal(c)});
+    PGresult *u = ltc_call_query(c, st, SQL_ACCOUNT_UPDATE, 4, (const char *[]){role, code, name, dtc_principal(c)});
     if (!u) return -1;
     Ltc__Dtc__V1__UpdateLedgerAccountResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__UpdateLedgerAccountResponse, LTC__DTC__V1__UPDATE_LEDGER_ACCOUNT_RESPONSE__INIT);
@@ -345,9 +359,9 @@ static void csv_field(char **buf, size_t *len, size_t *cap, ltc_call *c, const c
     (*buf)[*len] = '\0';
 }
 
-/* FinanceService/ExportJournal: see the proto and docs/finance.md, "Export". */
-int dtc_export_journal(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
-    const Ltc__Dtc__V1__ExportJournalRequest *req = (const void *)m;
+/* FinanceService/GetJournalExport: see the proto and docs/finance.md, "Export". */
+int dtc_get_journal_export(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Dtc__V1__GetJournalExportRequest *req = (const void *)m;
     if (dtc_period_parse(req->period, "period", 1, st) != 0) return -1;
     PGresult *r = ltc_call_query(c, st, SQL_EXPORT, 1, (const char *[]){req->period});
     if (!r) return -1;
@@ -361,8 +375,8 @@ int dtc_export_journal(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
         if (strcmp(last, ltc_pg_str(r, i, 0)) != 0) entries++, last = ltc_pg_str(r, i, 0);
         for (int k = 0; k < 15; k++) csv_field(&buf, &len, &cap, c, ltc_pg_str(r, i, k), k == 14);
     }
-    Ltc__Dtc__V1__ExportJournalResponse *resp =
-        LTC_NEW(c, Ltc__Dtc__V1__ExportJournalResponse, LTC__DTC__V1__EXPORT_JOURNAL_RESPONSE__INIT);
+    Ltc__Dtc__V1__GetJournalExportResponse *resp =
+        LTC_NEW(c, Ltc__Dtc__V1__GetJournalExportResponse, LTC__DTC__V1__GET_JOURNAL_EXPORT_RESPONSE__INIT);
     resp->period = ltc_call_strdup(c, req->period);
     resp->csv = buf;
     resp->entry_count = entries;

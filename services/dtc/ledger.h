@@ -30,11 +30,11 @@ int dtc_ledger_post(ltc_call *c, ltc_status *st, const dtc_posting *p);
 int dtc_period_parse(const char *s, const char *field, int required, ltc_status *st);
 
 /* ledger.c */
-int dtc_list_ledger_accounts(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_chart_of_accounts(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_update_ledger_account(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_list_journal_entries(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_get_trial_balance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
-int dtc_export_journal(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_journal_export(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 /* periods.c */
 int dtc_list_periods(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_close_period(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);

@@ -11,7 +11,10 @@
 #define PERIOD_COLS                                                                                                    \
     "period::text, state, coalesce(closed_by, ''), coalesce(reopen_requested_by, ''), coalesce(reopen_reason, ''), "   \
     "coalesce(reopened_by, ''), version"
-static const char SQL_PERIODS[] = "SELECT " PERIOD_COLS " FROM ledger_periods ORDER BY period DESC";
+/* newest first, before the page token's month ($1, YYYYMM as an integer; 0: from the newest) */
+static const char SQL_PERIODS[] =
+    "SELECT " PERIOD_COLS ", replace(period, '-', '')::bigint FROM ledger_periods "
+    "WHERE $1::bigint = 0 OR replace(period, '-', '')::bigint < $1::bigint ORDER BY period DESC LIMIT $2::integer";
 static const char SQL_ENSURE[] = "INSERT INTO ledger_periods (period) VALUES ($1) ON CONFLICT DO NOTHING";
 static const char SQL_LOCK[] =
     "SELECT " PERIOD_COLS ", (($1 || '-01')::date + interval '1 month')::date <= current_date "
@@ -45,16 +48,20 @@ static PGresult *lock_period(ltc_call *c, ltc_status *st, const char *period) {
     return ltc_call_query(c, st, SQL_LOCK, 1, (const char *[]){period});
 }
 
-/* FinanceService/ListPeriods. */
+/* FinanceService/ListPeriods: newest first; the page token is the last month shown. */
 int dtc_list_periods(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
-    (void)m;
-    PGresult *r = ltc_call_query(c, st, SQL_PERIODS, 0, NULL);
+    const Ltc__Dtc__V1__ListPeriodsRequest *req = (const void *)m;
+    int limit = 0;
+    int64_t after = 0;
+    if (ltc_page_parse(req->page_size, req->page_token, &limit, &after, st) != 0) return -1;
+    PGresult *r = ltc_call_query(c, st, SQL_PERIODS, 2, (const char *[]){ltc_sql_i64(c, after), ltc_sql_i64(c, limit)});
     if (!r) return -1;
     Ltc__Dtc__V1__ListPeriodsResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__ListPeriodsResponse, LTC__DTC__V1__LIST_PERIODS_RESPONSE__INIT);
-    int n = PQntuples(r);
-    resp->periods = ltc_call_alloc(c, sizeof(Ltc__Dtc__V1__Period *) * (size_t)(n ? n : 1));
-    for (int i = 0; i < n; i++) resp->periods[resp->n_periods++] = period_from_row(c, r, i);
+    int n = PQntuples(r), shown = n < limit ? n : limit - 1;
+    resp->periods = ltc_call_alloc(c, sizeof(Ltc__Dtc__V1__Period *) * (size_t)(shown > 0 ? shown : 1));
+    for (int i = 0; i < shown; i++) resp->periods[resp->n_periods++] = period_from_row(c, r, i);
+    if (n >= limit && shown > 0) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, shown - 1, 7));
     *out = &resp->base;
     return 0;
 }

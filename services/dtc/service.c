@@ -78,11 +78,11 @@ static const ltc_method METHODS[] = {
     LTC_HANDOFF(DTC_INTAKE, AcceptReturn, dtc_accept_return, "otd"),
     LTC_HANDOFF(DTC_INTAKE, AcceptShipment, dtc_accept_shipment, "otd"),
     /* finance close (docs/finance.md): the subledger's reads, the chart and the periods */
-    LTC_READ(DTC_FINANCE, ListLedgerAccounts, dtc_list_ledger_accounts, NULL),
+    LTC_READ(DTC_FINANCE, GetChartOfAccounts, dtc_get_chart_of_accounts, NULL),
     LTC_WRITE(DTC_FINANCE, UpdateLedgerAccount, dtc_update_ledger_account, NULL),
     LTC_READ(DTC_FINANCE, ListJournalEntries, dtc_list_journal_entries, NULL),
     LTC_READ(DTC_FINANCE, GetTrialBalance, dtc_get_trial_balance, NULL),
-    LTC_READ(DTC_FINANCE, ExportJournal, dtc_export_journal, NULL),
+    LTC_READ(DTC_FINANCE, GetJournalExport, dtc_get_journal_export, NULL),
     LTC_READ(DTC_FINANCE, ListPeriods, dtc_list_periods, NULL),
     LTC_WRITE(DTC_FINANCE, ClosePeriod, dtc_close_period, NULL),
     LTC_WRITE(DTC_FINANCE, RequestPeriodReopen, dtc_request_period_reopen, NULL),

@@ -12,6 +12,7 @@ CREATE TABLE ledger_accounts (
     name        text NOT NULL CHECK (char_length(name) BETWEEN 1 AND 100),
     kind        text NOT NULL CHECK (kind IN ('ASSET', 'CONTRA_ASSET', 'LIABILITY', 'INCOME', 'EXPENSE')),
     update_by   text NOT NULL DEFAULT 'default' CHECK (char_length(update_by) BETWEEN 1 AND 128),
+    version     integer NOT NULL DEFAULT 1 CHECK (version > 0),
     update_time timestamptz NOT NULL DEFAULT now()
 );
 INSERT INTO ledger_accounts (role, code, name, kind) VALUES
