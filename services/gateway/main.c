@@ -57,8 +57,13 @@ static const struct {
 };
 
 static const char *const health_services[] = {
-    "ltc.ltb.v1.LeadToBidService",      "ltc.bto.v1.BidToOrderService", "ltc.otd.v1.OrderToDeliveryService",
-    "ltc.dtc.v1.DeliveryToCashService", "ltc.audit.v1.AuditService",    NULL,
+    "ltc.ltb.v1.LeadToBidService",
+    "ltc.bto.v1.BidToOrderService",
+    "ltc.otd.v1.OrderToDeliveryService",
+    "ltc.dtc.v1.DeliveryToCashService",
+    "ltc.dtc.v1.FinanceService",
+    "ltc.audit.v1.AuditService",
+    NULL,
 };
 
 static double now_monotonic(void) {
