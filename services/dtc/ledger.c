@@ -207,9 +207,6 @@ static const char SQL_LINES_OF[] =
     "SELECT entry_id::text, account_role, account_code, debit_minor, credit_minor, functional_debit_minor, "
     "functional_credit_minor FROM journal_lines WHERE entry_id = ANY ($1::uuid[]) ORDER BY entry_id, line_no";
 
-static const char *const EVENT_NAMES[] = {"INVOICE", "RECEIPT", "ALLOCATION",  "ALLOCATION_REVERSAL",
-                                          "BOUNCE",  "REFUND",  "CREDIT_NOTE", "DUNNING_CHARGE"};
-
 /* FinanceService/ListJournalEntries: see the proto. */
 int dtc_list_journal_entries(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Dtc__V1__ListJournalEntriesRequest *req = (const void *)m;
@@ -218,8 +215,7 @@ int dtc_list_journal_entries(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
     if (req->customer[0]) ltc_name_parse(req->customer, "customers", "customer", customer, st);
     if (req->event[0]) {
         int ok = 0;
-        for (size_t i = 0; i < sizeof EVENT_NAMES / sizeof EVENT_NAMES[0]; i++)
-            ok |= !strcmp(req->event, EVENT_NAMES[i]);
+        for (int e = 0; e < DTC_EV_COUNT; e++) ok |= !strcmp(req->event, dtc_ledger_event_name((dtc_ledger_event)e));
         if (!ok) ltc_status_bad_field(st, "event", "not an event of the journal");
     }
     ltc_check_text(req->source, "source", 0, 200, st);
