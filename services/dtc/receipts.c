@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dtc.h"
+#include "ledger.h"
 #include "ltc/milestone.h"
 #include "ltc/type/v1/milestone.pb-c.h"
 
@@ -195,6 +196,13 @@ static int allocate(ltc_call *c, ltc_status *st, const char *receipt, const char
     if (!ltc_call_query(c, st, SQL_INVOICE_PAY, 2, (const char *[]){invoice, amt})) return -1;
     if (!ltc_call_query(c, st, SQL_ACCOUNT_PAY, 2, (const char *[]){account, amt})) return -1;
     if (!ltc_call_query(c, st, SQL_RECEIPT_APPLY, 2, (const char *[]){receipt, amt})) return -1;
+    dtc_posting post = {.event = DTC_EV_ALLOCATION,
+                        .a = amount,
+                        .source = ltc_call_printf(c, "allocations/%s", id),
+                        .receipt = receipt,
+                        .currency = currency,
+                        .date = date};
+    if (dtc_ledger_post(c, st, &post) != 0) return -1;
     ltc_money m;
     snprintf(m.currency, sizeof m.currency, "%s", currency);
     m.minor = amount;
@@ -237,7 +245,13 @@ int dtc_reverse_locked(ltc_call *c, ltc_status *st, const char *alloc, const cha
     if (!ltc_call_query(c, st, SQL_INVOICE_PAY, 2, (const char *[]){invoice, neg})) return -1;
     if (!ltc_call_query(c, st, SQL_ACCOUNT_PAY, 2, (const char *[]){account, neg})) return -1;
     if (!ltc_call_query(c, st, SQL_RECEIPT_APPLY, 2, (const char *[]){receipt, neg})) return -1;
-    return 0;
+    dtc_posting post = {.event = DTC_EV_ALLOCATION_REVERSAL,
+                        .a = amount,
+                        .source = ltc_call_printf(c, "allocations/%s", alloc),
+                        .receipt = receipt,
+                        .currency = ltc_pg_str(a, 0, 3),
+                        .date = date};
+    return dtc_ledger_post(c, st, &post);
 }
 
 /* Applies up to `cash` of the receipt to the customer's open invoices of `currency` (of `account` only when not
@@ -429,6 +443,13 @@ int dtc_record_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
                            x->bank_account);
         return -1;
     }
+    dtc_posting post = {.event = DTC_EV_RECEIPT,
+                        .a = amount.minor,
+                        .source = ltc_call_printf(c, "receipts/%s", id),
+                        .customer = cust.id,
+                        .currency = amount.currency,
+                        .date = value_date[0] ? value_date : NULL};
+    if (dtc_ledger_post(c, st, &post) != 0) return -1;
     made_list made = {0};
     if (order[0]) { /* an advance: the order's open invoices now, its next ones as they are raised */
         int64_t applied;
@@ -598,6 +619,14 @@ int dtc_bounce_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
         if (dtc_reverse_locked(c, st, ltc_pg_str(al, i, 0), why, date[0] ? date : NULL, dtc_principal(c)) != 0)
             return -1;
     if (!ltc_call_query(c, st, SQL_RECEIPT_BOUNCE, 2, (const char *[]){id, req->reason})) return -1;
+    /* its allocations reversed above, nothing refunded: the whole amount was unapplied cash */
+    dtc_posting post = {.event = DTC_EV_BOUNCE,
+                        .a = ltc_pg_i64(r, 0, R_AMOUNT),
+                        .source = ltc_call_printf(c, "receipts/%s", id),
+                        .receipt = id,
+                        .currency = ltc_pg_str(r, 0, R_CURRENCY),
+                        .date = date[0] ? date : NULL};
+    if (dtc_ledger_post(c, st, &post) != 0) return -1;
     if (settle(c, st, cust.id, NULL, NULL) != 0) return -1;
     Ltc__Dtc__V1__BounceReceiptResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__BounceReceiptResponse, LTC__DTC__V1__BOUNCE_RECEIPT_RESPONSE__INIT);
@@ -636,6 +665,13 @@ int dtc_refund_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     const char *fp[] = {fid, id, amount.currency, amt, date[0] ? date : NULL, req->reason, dtc_principal(c)};
     if (!ltc_call_query(c, st, SQL_REFUND_INSERT, 7, fp)) return -1;
     if (!ltc_call_query(c, st, SQL_RECEIPT_REFUND, 2, (const char *[]){id, amt})) return -1;
+    dtc_posting post = {.event = DTC_EV_REFUND,
+                        .a = amount.minor,
+                        .source = ltc_call_printf(c, "refunds/%s", fid),
+                        .receipt = id,
+                        .currency = amount.currency,
+                        .date = date[0] ? date : NULL};
+    if (dtc_ledger_post(c, st, &post) != 0) return -1;
     Ltc__Dtc__V1__RefundReceiptResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__RefundReceiptResponse, LTC__DTC__V1__REFUND_RECEIPT_RESPONSE__INIT);
     if (load_receipt(c, st, id, &resp->receipt) != 0) return -1;
@@ -728,6 +764,12 @@ int dtc_payment_record(ltc_call *c, ltc_status *st, const dtc_payment_in *p, cha
                            "bank reference %s on bank account %s was recorded already", p->reference, p->bank_account);
         return -1;
     }
+    dtc_posting post = {.event = DTC_EV_RECEIPT,
+                        .a = p->amount,
+                        .source = ltc_call_printf(c, "receipts/%s", receipt_out),
+                        .customer = p->customer,
+                        .currency = p->currency};
+    if (dtc_ledger_post(c, st, &post) != 0) return -1;
     PGresult *info = ltc_call_query(c, st, SQL_INVOICE_INFO, 1, (const char *[]){p->invoice});
     if (!info) return -1;
     return allocate(c, st, receipt_out, p->invoice, p->account, ltc_pg_str(info, 0, 3), p->currency, p->amount,

@@ -39,7 +39,7 @@ typedef struct route {
 } route;
 
 typedef struct gateway {
-    route routes[4];
+    route routes[5];
     size_t n_routes;
     int default_deadline_ms, max_deadline_ms, require_deadline;
     gw_auth *auth;           /* NULL: authentication off (LTC_GATEWAY_AUTH=off, plaintext development only) */
@@ -51,15 +51,19 @@ typedef struct gateway {
 static const struct {
     const char *prefix, *service;
 } public_services[] = {
-    {"/ltc.ltb.v1.LeadToBidService/", "ltb"},
-    {"/ltc.bto.v1.BidToOrderService/", "bto"},
-    {"/ltc.otd.v1.OrderToDeliveryService/", "otd"},
-    {"/ltc.dtc.v1.DeliveryToCashService/", "dtc"},
+    {"/ltc.ltb.v1.LeadToBidService/", "ltb"},       {"/ltc.bto.v1.BidToOrderService/", "bto"},
+    {"/ltc.otd.v1.OrderToDeliveryService/", "otd"}, {"/ltc.dtc.v1.DeliveryToCashService/", "dtc"},
+    {"/ltc.dtc.v1.FinanceService/", "dtc"},
 };
 
 static const char *const health_services[] = {
-    "ltc.ltb.v1.LeadToBidService",      "ltc.bto.v1.BidToOrderService", "ltc.otd.v1.OrderToDeliveryService",
-    "ltc.dtc.v1.DeliveryToCashService", "ltc.audit.v1.AuditService",    NULL,
+    "ltc.ltb.v1.LeadToBidService",
+    "ltc.bto.v1.BidToOrderService",
+    "ltc.otd.v1.OrderToDeliveryService",
+    "ltc.dtc.v1.DeliveryToCashService",
+    "ltc.dtc.v1.FinanceService",
+    "ltc.audit.v1.AuditService",
+    NULL,
 };
 
 static double now_monotonic(void) {
