@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""add_file_options.py - copies the per-language file options (go_package, java_*, csharp_namespace, php_namespace,
-ruby_package) of the working tree's protos into the released v1 baseline, and nothing else.
+"""add_file_options.py - copies the per-language file options (go_package, java_*, csharp_namespace, php_namespace)
+of the working tree's protos into the released v1 baseline, and nothing else.
 
 Run once for issue #21 (2026-12-06), before v1 was released to anyone: the baseline's files had no such options,
 and buf breaking's FILE rules (FILE_SAME_GO_PACKAGE, FILE_SAME_JAVA_PACKAGE, ...) count setting one as a change.
@@ -15,7 +15,7 @@ import sys
 from google.protobuf import descriptor_pb2
 
 OPTIONS = ("go_package", "java_package", "java_multiple_files", "java_outer_classname", "csharp_namespace",
-           "php_namespace", "ruby_package")
+           "php_namespace")
 
 
 def load(path):

@@ -2,8 +2,8 @@
 # tests/contract/codegen.sh OUT_DIR - the contract generates, without edits, for every language an adopter uses:
 #   C           protoc-c (protobuf-c-compiler): the build itself (proto/CMakeLists.txt), checked again here
 #   C++, Java, Python   protoc's built-in generators (protobuf-compiler)
-#   Go          protoc-gen-go with its grpc plugin (Debian golang-goprotobuf-dev), one invocation per Go package
-#               (that generator's rule), import paths from each file's go_package
+#   Go          protoc-gen-go (Debian protoc-gen-go, APIv2) and protoc-gen-go-grpc (Debian protoc-gen-go-grpc) for
+#               the service stubs, import paths from each file's go_package
 #   TypeScript  protoc-gen-es (npm @bufbuild/protoc-gen-es, pinned in tools/codegen, target=ts)
 # over every proto/ltc/**/*.proto, with the imports from proto/ and the well-known types. Any error or warning of a
 # generator fails the test, as does a language that generated nothing; the generated Python is then imported (with
@@ -16,7 +16,7 @@ WKT=${LTC_WKT_DIR:-/usr/include}
 ES=$ROOT/tools/codegen/node_modules/.bin/protoc-gen-es
 fail() { echo "codegen: FAIL: $*" >&2; exit 1; }
 
-for tool in protoc protoc-c protoc-gen-go; do
+for tool in protoc protoc-c protoc-gen-go protoc-gen-go-grpc; do
     command -v "$tool" >/dev/null 2>&1 || fail "$tool not found: run scripts/setup"
 done
 [ -x "$ES" ] || fail "$ES is missing: run scripts/setup (npm ci in tools/codegen)"
@@ -39,13 +39,11 @@ gen() {
 gen C --c_out="$OUT/c" "${files[@]}"
 gen "C++, Java, Python" --cpp_out="$OUT/cpp" --java_out="$OUT/java" --python_out="$OUT/python" "${files[@]}"
 mapfile -t go_dirs < <(printf '%s\n' "${files[@]}" | xargs -n1 dirname | LC_ALL=C sort -u)
-for d in "${go_dirs[@]}"; do
-    gen "Go ($d)" --go_out=plugins=grpc:"$OUT/go" "$d"/*.proto
-done
+gen Go --go_out="$OUT/go" --go-grpc_out="$OUT/go" "${files[@]}"
 gen TypeScript --plugin=protoc-gen-es="$ES" --es_out="$OUT/ts" --es_opt=target=ts "${files[@]}"
 
 # every language produced one output per proto file (C: .pb-c.c, C++: .pb.cc, Python: _pb2.py, Go: .pb.go, TS: _pb.ts)
-count() { find "$OUT/$1" -type f -name "$2" | wc -l; }
+count() { find "$OUT/$1" -type f -name "$2" ! -name '*_grpc.pb.go' | wc -l; } # the gRPC stubs counted apart
 n=${#files[@]}
 for spec in "c *.pb-c.c" "cpp *.pb.cc" "python *_pb2.py" "go *.pb.go" "ts *_pb.ts"; do
     read -r dir pattern <<<"$spec"
@@ -53,6 +51,9 @@ for spec in "c *.pb-c.c" "cpp *.pb.cc" "python *_pb2.py" "go *.pb.go" "ts *_pb.t
     [ "$got" -eq "$n" ] || fail "$dir: $got files $pattern for $n protos"
 done
 [ "$(count java '*.java')" -gt "$n" ] || fail "java: too few classes"
+services=$(grep -l '^service ' "${files[@]}" | wc -l)
+grpc_go=$(find "$OUT/go" -type f -name '*_grpc.pb.go' | wc -l)
+[ "$grpc_go" -eq "$services" ] || fail "go: $grpc_go *_grpc.pb.go for $services files with services"
 # the Go packages are the go_package of each file, one folder per proto package
 for d in "${go_dirs[@]}"; do
     [ -n "$(find "$OUT/go" -path "*/$d/*.pb.go" -print -quit)" ] || fail "go: nothing generated under */$d/"
