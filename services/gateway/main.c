@@ -288,6 +288,7 @@ static void usage(FILE *out) {
         {"LTC_SHUTDOWN_GRACE_MS", "time calls in flight get at SIGTERM"},
         {"LTC_MAX_MESSAGE_BYTES", "largest message, both directions"},
         {"LTC_LOG_LEVEL", "debug, info, warn or error"},
+        {"LTC_FAULT_POINTS, LTC_FAULT_SEED", "fault injection (the fault tests only)"},
     };
     fprintf(out,
             "usage: ltc-gateway [--health-probe | --version | --help]\n"
