@@ -30,7 +30,7 @@
  * a stage checks it when the call starts). */
 #define ASSERTION_TTL 30
 
-#define AUDIT_METHOD "/ltc.audit.v1.AuditService/ListAuditEvents"
+#define AUDIT_SERVICE "/ltc.audit.v1.AuditService/" /* every method's request names its stage in field 1 */
 
 typedef struct route {
     const char *prefix;  /* "/ltc.ltb.v1.LeadToBidService/" */
@@ -73,19 +73,30 @@ static const route *find_route(const gateway *g, const char *method, const uint8
                                ltc_status *st) {
     for (size_t i = 0; i < g->n_routes; i++)
         if (strncmp(method, g->routes[i].prefix, strlen(g->routes[i].prefix)) == 0) return &g->routes[i];
-    if (strcmp(method, AUDIT_METHOD) != 0) {
+    if (strncmp(method, AUDIT_SERVICE, strlen(AUDIT_SERVICE)) != 0) {
         ltc_status_set(st, LTC_UNIMPLEMENTED, "UNKNOWN_METHOD", "method %.150s is not served here", method);
         return NULL;
     }
-    Ltc__Audit__V1__ListAuditEventsRequest *r = ltc__audit__v1__list_audit_events_request__unpack(NULL, req_len, req);
+    /* the request of the method itself (its other fields need not decode as another method's) */
+    const ProtobufCMessageDescriptor *d = NULL;
+    const ProtobufCServiceDescriptor *svc = &ltc__audit__v1__audit_service__descriptor;
+    for (unsigned i = 0; i < svc->n_methods; i++)
+        if (strcmp(method + strlen(AUDIT_SERVICE), svc->methods[i].name) == 0) d = svc->methods[i].input;
+    if (!d) {
+        ltc_status_set(st, LTC_UNIMPLEMENTED, "UNKNOWN_METHOD", "method %.150s is not served here", method);
+        return NULL;
+    }
+    ProtobufCMessage *r = protobuf_c_message_unpack(d, NULL, req_len, req);
+    const ProtobufCFieldDescriptor *f = r ? protobuf_c_message_descriptor_get_field_by_name(d, "stage") : NULL;
+    const char *stage = f && f->type == PROTOBUF_C_TYPE_STRING ? *(char *const *)((const char *)r + f->offset) : NULL;
     const route *found = NULL;
-    for (size_t i = 0; r && r->stage && i < g->n_routes; i++)
-        if (strcmp(r->stage, g->routes[i].service) == 0) found = &g->routes[i];
+    for (size_t i = 0; stage && i < g->n_routes; i++)
+        if (strcmp(stage, g->routes[i].service) == 0) found = &g->routes[i];
     if (!r)
         ltc_status_set(st, LTC_INVALID_ARGUMENT, "MALFORMED_REQUEST", "the request could not be decoded");
     else if (!found)
         ltc_status_bad_field(st, "stage", "required: ltb, bto, otd or dtc");
-    if (r) ltc__audit__v1__list_audit_events_request__free_unpacked(r, NULL);
+    if (r) protobuf_c_message_free_unpacked(r, NULL);
     return found;
 }
 
@@ -94,7 +105,7 @@ static const route *find_route(const gateway *g, const char *method, const uint8
  * not answered UNIMPLEMENTED to its callers. 0, or -1 with st set (INTERNAL, BAD_METHOD_TABLE). */
 static int check_routes(const gateway *g, ltc_status *st) {
     for (const ltc_access_rule *a = ltc_access_table; a->method; a++) {
-        int routed = strcmp(a->method, AUDIT_METHOD) == 0;
+        int routed = strncmp(a->method, AUDIT_SERVICE, strlen(AUDIT_SERVICE)) == 0;
         for (size_t i = 0; !routed && i < g->n_routes; i++)
             routed = strncmp(a->method, g->routes[i].prefix, strlen(g->routes[i].prefix)) == 0;
         if (!routed)
