@@ -25,6 +25,7 @@
 #include "ltc/tls.h"
 #include "ltc/assertion.h"
 #include "ratelimit.h"
+#include "refusals.h"
 
 /* Seconds a forwarded identity assertion lives: the stage receives it at once (the call's deadline is longer, but
  * a stage checks it when the call starts). */
@@ -46,7 +47,22 @@ typedef struct gateway {
     gw_limiter *limiter;     /* NULL: no rate limit */
     gw_limiter *strangers;   /* per client host: calls that failed authentication; NULL: no limit */
     EVP_PKEY *assertion_key; /* signs the identity forwarded to the stages (ltc/assertion.h); NULL: headers only */
+    gw_refusals *refusals;   /* LTC_GATEWAY_AUDIT_FILE: the chained record of refused calls; NULL: the log only */
 } gateway;
+
+/* A call refused here (it reaches no stage, so no stage's audit_log has it): its line in the refusals file.
+ * principal "" and roles "" when the caller was not authenticated. */
+static void record_refusal(const gateway *g, ltc_call *call, const char *principal, const char *roles,
+                           const char *method, const ltc_status *st) {
+    if (!g->refusals) return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    const char *remote = ltc_call_remote(call);
+    if (gw_refusals_record(g->refusals, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, principal, roles,
+                           remote ? remote : "", method, ltc_call_request_id(call), ltc_call_server_request_id(call),
+                           ltc_code_name(st->code), st->reason) != 0)
+        LTC_WARN("audit_failed", ltc_call_request_id(call), "%.150s: the refusal could not be recorded", method);
+}
 
 static const struct {
     const char *prefix, *service;
@@ -139,6 +155,7 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
         }
         if (gw_auth_check(g->auth, ltc_call_metadata(call, "authorization"), time(NULL), &who, st) != 0) {
             if (host) gw_limiter_take(g->strangers, host, now_monotonic());
+            record_refusal(g, call, "", "", method, st);
             return -1;
         }
         if (!(ltc_access_roles(method) & who.roles)) {
@@ -148,8 +165,11 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
             /* refused before any stage sees it: this log line is its audit record */
             LTC_WARN("access_denied", ltc_call_request_id(call),
                      "principal=%s roles=0x%x method=%.150s ROLE_NOT_ALLOWED", who.subject, who.roles, method);
-            return ltc_status_set(st, LTC_PERMISSION_DENIED, "ROLE_NOT_ALLOWED", "no role of %s may call %.150s",
-                                  who.subject, method);
+            ltc_status_set(st, LTC_PERMISSION_DENIED, "ROLE_NOT_ALLOWED", "no role of %s may call %.150s", who.subject,
+                           method);
+            ltc_roles_format(who.roles, roles, sizeof roles);
+            record_refusal(g, call, who.subject, roles, method, st);
+            return -1;
         }
         ltc_roles_format(who.roles, roles, sizeof roles);
         if (g->limiter) {
@@ -160,6 +180,7 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
                 ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "RATE_LIMITED",
                                "%s is over its rate limit; retry in %lld ms", who.subject, (long long)wait);
                 st->retry_delay_ms = wait;
+                record_refusal(g, call, who.subject, roles, method, st);
                 return -1;
             }
         }
@@ -261,11 +282,29 @@ static int configure(gateway *g, ltc_tls *public_tls, int *plaintext) {
     }
     if (g->auth && unauth_rate > 0 && !(g->strangers = gw_limiter_create((double)unauth_rate, (double)unauth_burst)))
         return -1;
+    const char *refusals = ltc_env_str("LTC_GATEWAY_AUDIT_FILE", NULL);
+    if (refusals && !(g->refusals = gw_refusals_open(refusals, err, sizeof err))) {
+        fprintf(stderr, "gateway: LTC_GATEWAY_AUDIT_FILE: %s\n", err);
+        return -1;
+    }
     return 0;
 }
 
 int main(int argc, char **argv) {
     ltc_log_init("gateway", ltc_env_str("LTC_LOG_LEVEL", "info"));
+    /* a tool: no configuration needed */
+    if (argc == 3 && strcmp(argv[1], "--verify-refusals") == 0) {
+        int64_t lines = 0;
+        char report[8192];
+        int problems = gw_refusals_verify(argv[2], &lines, report, sizeof report);
+        if (problems < 0) {
+            fprintf(stderr, "gateway: cannot read %s\n", argv[2]);
+            return 2;
+        }
+        printf("%s%lld refusals, %d problems: %s\n", report, (long long)lines, problems,
+               problems ? "NOT INTACT" : "intact");
+        return problems ? 1 : 0;
+    }
     const char *listen = ltc_env_str("LTC_GATEWAY_LISTEN", "127.0.0.1:50051");
     char err[400];
     int internal_tls = ltc_tls_internal_from_env(err, sizeof err);
@@ -279,7 +318,8 @@ int main(int argc, char **argv) {
         return probe;
     }
     if (argc != 1) {
-        fprintf(stderr, "usage: ltc-gateway [--health-probe]\n(configuration: docs/configuration.md)\n");
+        fprintf(stderr, "usage: ltc-gateway [--health-probe | --verify-refusals FILE]\n"
+                        "(configuration: docs/configuration.md)\n");
         return 2;
     }
     if (ltc_addr_valid(listen) != 0) {
@@ -364,6 +404,7 @@ out:
     gw_auth_free(g.auth);
     gw_limiter_free(g.limiter);
     gw_limiter_free(g.strangers);
+    gw_refusals_close(g.refusals);
     ltc_assertion_free_key(g.assertion_key);
     ltc_tls_free(&public_tls);
     ltc_tls_internal_free();
