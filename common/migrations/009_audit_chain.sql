@@ -49,7 +49,24 @@ BEGIN
 END $$;
 CREATE TRIGGER audit_log_chain BEFORE INSERT ON audit_log FOR EACH ROW EXECUTE FUNCTION audit_log_chain();
 
--- The serving role (granted every table of the schema by default privileges) keeps only SELECT on the head.
+-- Only the chain's trigger (which runs as the owner) moves the head: whatever rights another role is granted on it
+-- (deploy/postgres/init.sql grants the serving role every table of its schema again at each bootstrap), its
+-- INSERT, UPDATE, DELETE or TRUNCATE is refused. The owner can disable this too; the verification then finds the
+-- head and the rows disagree.
+CREATE FUNCTION audit_chain_head_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF current_user <> (SELECT pg_get_userbyid(relowner) FROM pg_class WHERE oid = TG_RELID) THEN
+    RAISE EXCEPTION 'audit_chain_head is moved only by the audit_log_chain trigger' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF TG_OP = 'DELETE' THEN RETURN OLD; END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER audit_chain_head_guard BEFORE INSERT OR UPDATE OR DELETE ON audit_chain_head
+  FOR EACH ROW EXECUTE FUNCTION audit_chain_head_guard();
+CREATE TRIGGER audit_chain_head_no_truncate BEFORE TRUNCATE ON audit_chain_head
+  FOR EACH STATEMENT EXECUTE FUNCTION audit_chain_head_guard();
+
+-- And the serving role (granted every table of the schema by default privileges) keeps only SELECT on the head.
 DO $$
 DECLARE g record;
 BEGIN

@@ -109,13 +109,15 @@ STAGE_SCHEMA = "ltb"
 
 def tamper(*statements):
     """Runs statements as the superuser in one transaction with the append-only trigger and the chain's trigger of
-    ltb.audit_log disabled (what the schema owner can do), so no concurrent writer slips past the chain meanwhile."""
-    t = f"{STAGE_SCHEMA}.audit_log"
+    ltb.audit_log and the head's guard disabled (what the schema owner can do), so no concurrent writer slips past the
+    chain meanwhile."""
+    t, head = f"{STAGE_SCHEMA}.audit_log", f"{STAGE_SCHEMA}.audit_chain_head"
     h.sql("BEGIN; "
           f"ALTER TABLE {t} DISABLE TRIGGER audit_log_no_update_or_delete; ALTER TABLE {t} DISABLE TRIGGER audit_log_chain; "
+          f"ALTER TABLE {head} DISABLE TRIGGER audit_chain_head_guard; "
           + " ".join(statements) +
           f" ALTER TABLE {t} ENABLE TRIGGER audit_log_no_update_or_delete; ALTER TABLE {t} ENABLE TRIGGER audit_log_chain;"
-          " COMMIT")
+          f" ALTER TABLE {head} ENABLE TRIGGER audit_chain_head_guard; COMMIT")
 
 
 def rechain_from(position):
@@ -222,6 +224,10 @@ class AuditChainTest(h.StackTestCase):
         self.assertEqual(self.kinds(v), [("ANCHOR_MISMATCH", anchor.chain_position)])
         tamper(f"UPDATE {t} SET reason = 'OPPORTUNITY_CLOSED' WHERE seq = {seq};", rechain_from(pos))
         self.assertTrue(self.verify(anchors=[anchor]).intact)
+
+        # the head is moved only by the chain's trigger, whatever is granted: not by a superuser without disabling it
+        with self.assertRaisesRegex(RuntimeError, "moved only by the audit_log_chain trigger"):
+            h.sql(f"UPDATE {STAGE_SCHEMA}.audit_chain_head SET position = 0")
 
         # 4. a row written outside the chain
         tamper(f"INSERT INTO {t} (principal, roles, caller, method, target, request_id, code, reason) "
