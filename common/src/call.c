@@ -94,6 +94,7 @@ ltc_arena *ltc_call_arena(ltc_call *c) { return c->w->arena; }
 void *ltc_call_alloc(ltc_call *c, size_t n) { return ltc_arena_alloc(c->w->arena, n); }
 char *ltc_call_strdup(ltc_call *c, const char *s) { return ltc_arena_strdup(c->w->arena, s); }
 const char *ltc_call_request_id(const ltc_call *c) { return c->request_id; }
+const char *ltc_call_server_request_id(const ltc_call *c) { return c->server_request_id; }
 const char *ltc_call_traceparent(const ltc_call *c) { return c->traceparent; }
 const char *ltc_call_method(const ltc_call *c) { return c->method_path; }
 

@@ -109,7 +109,8 @@ struct ltc_call {
     /* while being handled */
     ltc_worker *w;
     char request_id[LTC_UUID_LEN + 1 + 32];
-    char traceparent[56]; /* "00-" trace id (32) "-" span id (16) "-" flags (2) */
+    char server_request_id[LTC_UUID_LEN + 1]; /* this process's own id of the call (the audit row records both) */
+    char traceparent[56];                     /* "00-" trace id (32) "-" span id (16) "-" flags (2) */
     char method_path[160];
     struct timespec started;
     /* who: set by ltc_authz__identify and ltc_authz__authorize before the handler runs */

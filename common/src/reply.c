@@ -70,6 +70,7 @@ void ltc_reply__log_context(const ltc_call *c) {
 
 void ltc_reply__begin(ltc_call *c) {
     set_request_id(c);
+    ltc_uuid_new(c->server_request_id);
     set_traceparent(c);
     ltc_reply__log_context(c);
 }

@@ -2,10 +2,17 @@
 """Audit you can investigate with (issue #18), through the gateway: each change of LTB records the records it
 changed (targets) and every changed field's old and new value (money and dates as values); ListAuditEvents filters
 by target, principal, time and outcome, on any stage (the gateway routes by `stage`); a refused call is listed with
-its outcome and no changes."""
+its outcome and no changes.
+
+Tamper-evident (issue #19): every row is chained to the one before by hash, per stage; GetAuditTrailIntegrity finds a row
+edited or deleted by the database owner (here a superuser, with the append-only triggers disabled), a head moved, and
+a chain rewritten from an edited row on (against an anchor kept from before); concurrent writers make one chain; each
+row records the server's own request id beside the client's."""
 
 import sys
+import threading
 import time
+import uuid
 from pathlib import Path
 
 sys.dont_write_bytecode = True   # keep the source tree free of __pycache__
@@ -95,6 +102,146 @@ class AuditTrailTest(h.StackTestCase):
         for bad in ({"code": "FINE"}, {"start_time": ts_pb2.Timestamp(seconds=-5)}):
             d = h.expect_error(lambda: self.events(**bad), C.INVALID_ARGUMENT)
             self.assertDetails(d, fields=list(bad))
+
+
+STAGE_SCHEMA = "ltb"
+
+
+def tamper(*statements):
+    """Runs statements as the superuser in one transaction with the append-only trigger and the chain's trigger of
+    ltb.audit_log and the head's guard disabled (what the schema owner can do), so no concurrent writer slips past the
+    chain meanwhile."""
+    t, head = f"{STAGE_SCHEMA}.audit_log", f"{STAGE_SCHEMA}.audit_chain_head"
+    h.sql("BEGIN; "
+          f"ALTER TABLE {t} DISABLE TRIGGER audit_log_no_update_or_delete; ALTER TABLE {t} DISABLE TRIGGER audit_log_chain; "
+          f"ALTER TABLE {head} DISABLE TRIGGER audit_chain_head_guard; "
+          + " ".join(statements) +
+          f" ALTER TABLE {t} ENABLE TRIGGER audit_log_no_update_or_delete; ALTER TABLE {t} ENABLE TRIGGER audit_log_chain;"
+          f" ALTER TABLE {head} ENABLE TRIGGER audit_chain_head_guard; COMMIT")
+
+
+def rechain_from(position):
+    """SQL that recomputes every hash from `position` on and moves the head: an owner covering an edit."""
+    t = f"{STAGE_SCHEMA}.audit_log"
+    return (f"DO $$ DECLARE r {t}; prev bytea; BEGIN "
+            f"SELECT row_hash INTO prev FROM {t} WHERE chain_position = {position} - 1; "
+            f"IF prev IS NULL THEN prev := decode(repeat('00', 32), 'hex'); END IF; "
+            f"FOR r IN SELECT * FROM {t} WHERE chain_position >= {position} ORDER BY chain_position LOOP "
+            f"r.prev_hash := prev; r.row_hash := sha256(prev || {STAGE_SCHEMA}.audit_log_canonical(r)); "
+            f"UPDATE {t} SET prev_hash = r.prev_hash, row_hash = r.row_hash WHERE seq = r.seq; prev := r.row_hash; "
+            f"END LOOP; UPDATE {STAGE_SCHEMA}.audit_chain_head SET position = r.chain_position, hash = prev; END $$;")
+
+
+class AuditChainTest(h.StackTestCase):
+    def verify(self, **kw):
+        stub = au_grpc.AuditServiceStub(self.stubs.channel)
+        kw.setdefault("stage", "ltb")
+        return stub.GetAuditTrailIntegrity(au.GetAuditTrailIntegrityRequest(**kw), metadata=lc.request_metadata(), timeout=60)
+
+    def kinds(self, v):
+        return sorted((au.ChainProblemKind.Name(p.kind).replace("CHAIN_PROBLEM_KIND_", ""), p.chain_position)
+                      for p in v.problems)
+
+    def row_of(self, opp_name, method):
+        """(seq, chain_position) of the newest ltb row of `method` on opp_name."""
+        seq, pos = h.sql(f"SELECT seq, chain_position FROM {STAGE_SCHEMA}.audit_log WHERE target = :'t' "
+                         "AND method LIKE :'m' ORDER BY seq DESC LIMIT 1", t=opp_name, m="%/" + method)[0]
+        return int(seq), int(pos)
+
+    def test_server_request_id_beside_the_clients(self):
+        s = self.stubs
+        opp = life.new_opp(s)
+        rid = "client-" + uuid.uuid4().hex
+        s.ltb.LoseOpportunity(lc.ltb.LoseOpportunityRequest(name=opp.name, reason="budget", request_id=lc.new_id()),
+                              metadata=lc.request_metadata(rid))
+        ev = [e for e in AuditTrailTest.events(self, target=opp.name) if e.method.endswith("/LoseOpportunity")][0]
+        self.assertEqual(ev.request_id, rid)
+        self.assertEqual(str(uuid.UUID(ev.server_request_id)), ev.server_request_id)
+        self.assertGreater(ev.chain_position, 0)
+        self.assertEqual(len(ev.row_hash), 64)
+
+    def test_concurrent_writers_make_one_verifiable_chain(self):
+        s = self.stubs
+        before = self.verify()
+        self.assertTrue(before.intact, before)
+        errors = []
+
+        def writer():
+            try:
+                for _ in range(4):
+                    life.new_opp(s)   # a lead and a qualification: two audited writes
+            except Exception as e:  # noqa: BLE001  (reported below)
+                errors.append(e)
+        threads = [threading.Thread(target=writer) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        self.assertEqual(errors, [])
+        after = self.verify(anchors=[before.head] if before.head.chain_position else [])
+        self.assertTrue(after.intact, after)
+        self.assertGreaterEqual(after.head.chain_position - before.head.chain_position, 64)
+        self.assertEqual(after.events_checked, after.head.chain_position)
+        n, lo, hi = (int(x) for x in h.sql(f"SELECT count(*), min(chain_position), max(chain_position) "
+                                              f"FROM {STAGE_SCHEMA}.audit_log WHERE chain_position IS NOT NULL")[0])
+        self.assertEqual((n, lo, hi), (after.head.chain_position, 1, after.head.chain_position))
+
+    def test_owner_edit_and_delete_are_found(self):
+        s = self.stubs
+        opp = life.new_opp(s)
+        life.lose(s, opp.name, "budget cut", "Acme")
+        h.expect_error(lambda: life.lose(s, opp.name, "again"), C.FAILED_PRECONDITION)
+        self.assertTrue(self.verify().intact)
+        seq, pos = self.row_of(opp.name, "LoseOpportunity")   # the refused one: the newest
+        t = f"{STAGE_SCHEMA}.audit_log"
+
+        # 1. edited in place: the row's hash no longer matches it
+        tamper(f"UPDATE {t} SET reason = 'NOTHING_TO_SEE' WHERE seq = {seq};")
+        v = self.verify()
+        self.assertFalse(v.intact)
+        self.assertEqual(self.kinds(v), [("EDITED", pos)])
+        self.assertEqual(v.problems[0].sequence, seq)
+        tamper(f"UPDATE {t} SET reason = 'OPPORTUNITY_CLOSED' WHERE seq = {seq};")
+        self.assertTrue(self.verify().intact)
+
+        # 2. deleted: a gap (and the head, if it was the last)
+        saved = h.sql(f"SELECT row_to_json(a)::text FROM {t} a WHERE seq = {seq}")[0][0]
+        tamper(f"DELETE FROM {t} WHERE seq = {seq};")
+        v = self.verify()
+        self.assertFalse(v.intact)
+        # the last row deleted leaves no gap behind it, but the head no longer matches
+        want = ("GAP", pos) if v.head.chain_position > pos else ("HEAD_MISMATCH", pos)
+        self.assertIn(want, self.kinds(v))
+        tamper(f"INSERT INTO {t} SELECT * FROM json_populate_record(NULL::{t}, $j${saved}$j$);")
+        self.assertTrue(self.verify().intact)
+
+        # 3. edited and every later hash recomputed, the head moved too: only an anchor from before tells
+        anchor = self.verify().head
+        tamper(f"UPDATE {t} SET reason = 'NOTHING_TO_SEE' WHERE seq = {seq};", rechain_from(pos))
+        self.assertTrue(self.verify().intact)   # consistent in itself...
+        v = self.verify(anchors=[anchor])       # ...but not with what was seen before
+        self.assertFalse(v.intact)
+        self.assertEqual(self.kinds(v), [("ANCHOR_MISMATCH", anchor.chain_position)])
+        tamper(f"UPDATE {t} SET reason = 'OPPORTUNITY_CLOSED' WHERE seq = {seq};", rechain_from(pos))
+        self.assertTrue(self.verify(anchors=[anchor]).intact)
+
+        # the head is moved only by the chain's trigger, whatever is granted: not by a superuser without disabling it
+        with self.assertRaisesRegex(RuntimeError, "moved only by the audit_log_chain trigger"):
+            h.sql(f"UPDATE {STAGE_SCHEMA}.audit_chain_head SET position = 0")
+
+        # 4. a row written outside the chain
+        tamper(f"INSERT INTO {t} (principal, roles, caller, method, target, request_id, code, reason) "
+               "VALUES ('mallory', '', '', '/x/Y', '', 'r', 'OK', '');")
+        v = self.verify()
+        self.assertEqual([k for k, _ in self.kinds(v)], ["UNCHAINED"])
+        tamper(f"DELETE FROM {t} WHERE chain_position IS NULL AND principal = 'mallory';")
+        self.assertTrue(self.verify().intact)
+
+        for bad in ([au.AuditAnchor(chain_position=0, hash="0" * 64)], [au.AuditAnchor(chain_position=1, hash="xy")]):
+            d = h.expect_error(lambda: self.verify(anchors=bad), C.INVALID_ARGUMENT)
+            self.assertDetails(d, fields=["anchors"])
+        d = h.expect_error(lambda: self.verify(stage="nowhere"), C.INVALID_ARGUMENT)
+        self.assertDetails(d, fields=["stage"])
 
 
 if __name__ == "__main__":

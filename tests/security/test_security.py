@@ -617,6 +617,10 @@ class SecurityTest(unittest.TestCase):
                              ("/ltc.ltb.v1.LeadToBidService/MarkBidLost", "PERMISSION_DENIED", "NOT_IN_IRON_TRIANGLE",
                               "gateway", self.r["bid"], ["sales"]))
             self.assertGreater(e.event_time.seconds, time.time() - 600)
+            # the stage's own id of the call beside the client's, and its place in the hash chain
+            self.assertEqual(str(uuid.UUID(e.server_request_id)), e.server_request_id)
+            self.assertNotEqual(e.server_request_id, rid)
+            self.assertGreater(e.chain_position, 0)
             # the deal's own changes, by their owners, in every stage
             for stage, who, method in (("ltb", AR, "MarkBidWon"), ("bto", AR, "SignContract"),
                                        ("otd", FR, "ReleaseOrder"), ("dtc", lead_to_cash.PeopleDeal.PEOPLE["fin"][0], "RecordPayment"),
@@ -630,18 +634,78 @@ class SecurityTest(unittest.TestCase):
             h.expect_error(lambda: s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage="crm")),
                            C.INVALID_ARGUMENT)
 
+    def test_refused_reads_are_in_the_audit_trail(self):
+        rid = lc.new_id()
+        with as_user(OTHER_SALES, "sales") as s:
+            h.expect_error(lambda: s.ltb.GetOpportunity(lc.ltb.GetOpportunityRequest(name=self.r["opportunity"]),
+                                                        metadata=[("x-request-id", rid)]), C.PERMISSION_DENIED)
+        with as_user("audrey", "auditor") as s:
+            ev = [e for e in s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(
+                stage="ltb", principal=OTHER_SALES, code="PERMISSION_DENIED", page_size=200)).events
+                  if e.request_id == rid]
+        self.assertEqual([(e.method, e.reason, e.target) for e in ev],
+                         [("/ltc.ltb.v1.LeadToBidService/GetOpportunity", "NOT_IN_IRON_TRIANGLE",
+                           self.r["opportunity"])])
+
+    def test_every_stage_audit_trail_verifies(self):
+        """After the whole deal (writes by four people, hand-offs between the stages, refusals), each stage's hash
+        chain verifies in the service: the database's canonical text and the C verifier's agree on real rows."""
+        with as_user("audrey", "auditor") as s:
+            for stage in h.SERVICES:
+                with self.subTest(stage=stage):
+                    v = s.audit.GetAuditTrailIntegrity(lc.audit.GetAuditTrailIntegrityRequest(stage=stage))
+                    self.assertTrue(v.intact, str(v))
+                    self.assertGreater(v.events_checked, 0)
+                    self.assertEqual(v.head.hash, h.sql_value(f"SELECT encode(hash, 'hex') FROM {stage}.audit_chain_head"))
+                    again = s.audit.GetAuditTrailIntegrity(lc.audit.GetAuditTrailIntegrityRequest(
+                        stage=stage, anchors=[v.head]))
+                    self.assertTrue(again.intact, str(again))
+        with as_user(AR, "sales") as s:
+            self.refused(lambda: s.audit.GetAuditTrailIntegrity(lc.audit.GetAuditTrailIntegrityRequest(stage="ltb")),
+                         C.PERMISSION_DENIED, "ROLE_NOT_ALLOWED")
+
+    def test_gateway_refusals_are_recorded_and_chained(self):
+        """Calls the gateway refuses reach no stage: the gateway records them in its own hash-chained file, with the
+        caller's host, subject (when authenticated), its own request id and the client's."""
+        path = Path(os.environ.get("LTC_STATE_DIR", REPO / ".ltc")) / "gateway-refusals.jsonl"
+        no_token, wrong_role = lc.new_id(), lc.new_id()
+        with gateway() as s:
+            h.expect_error(lambda: s.ltb.ListLeads(lc.ltb.ListLeadsRequest(page_size=1),
+                                                   metadata=[("x-request-id", no_token)]), C.UNAUTHENTICATED)
+        with as_user(AR, "auditor") as s:
+            h.expect_error(lambda: s.dtc.RecordPayment(lc.dtc.RecordPaymentRequest(request_id=lc.new_id()),
+                                                       metadata=[("x-request-id", wrong_role)]), C.PERMISSION_DENIED)
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        got = {x["request_id"]: x for x in lines if x["request_id"] in (no_token, wrong_role)}
+        self.assertEqual((got[no_token]["principal"], got[no_token]["code"], got[no_token]["method"]),
+                         ("", "UNAUTHENTICATED", "/ltc.ltb.v1.LeadToBidService/ListLeads"))
+        self.assertEqual((got[wrong_role]["principal"], got[wrong_role]["roles"], got[wrong_role]["reason"]),
+                         (AR, "auditor", "ROLE_NOT_ALLOWED"))
+        self.assertTrue(got[wrong_role]["remote"])
+        self.assertEqual(str(uuid.UUID(got[wrong_role]["server_request_id"])), got[wrong_role]["server_request_id"])
+        tool = [str(Path(os.environ["LTC_BIN_DIR"]) / "ltc-gateway"), "--verify-refusals"]
+        p = subprocess.run(tool + [str(path)], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        # an edited copy is found (the gateway's own file is left alone)
+        with tempfile.TemporaryDirectory() as d:
+            copy = Path(d) / "edited.jsonl"
+            copy.write_text(path.read_text().replace(f'"request_id":"{wrong_role}"', '"request_id":"nothing"'))
+            p = subprocess.run(tool + [str(copy)], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn("content does not match its hash (edited)", p.stdout)
+
     def test_audit_trail_is_append_only_for_the_serving_role(self):
         env = h.stack_env()
         for svc in h.SERVICES:
             dsn = env[f"LTC_{svc.upper()}_DSN"]
             for stmt in (f"UPDATE {svc}.audit_log SET code = 'OK'", f"DELETE FROM {svc}.audit_log",
-                         f"TRUNCATE {svc}.audit_log"):
+                         f"TRUNCATE {svc}.audit_log", f"UPDATE {svc}.audit_chain_head SET position = 0"):
                 with self.subTest(service=svc, statement=stmt):
                     before = h.sql_int(f"SELECT count(*) FROM {svc}.audit_log WHERE code <> 'OK'")
                     p = subprocess.run([h.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", stmt],
                                        capture_output=True, text=True, timeout=30)
                     self.assertNotEqual(p.returncode, 0, f"{stmt} succeeded as ltc_{svc}")
-                    self.assertRegex(p.stderr, r"append-only|permission denied")
+                    self.assertRegex(p.stderr, r"append-only|permission denied|moved only by the audit_log_chain")
                     self.assertEqual(h.sql_int(f"SELECT count(*) FROM {svc}.audit_log WHERE code <> 'OK'"), before)
 
 

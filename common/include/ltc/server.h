@@ -102,6 +102,8 @@ void *ltc_call_new_msg(ltc_call *c, size_t size, const void *init);
 #define LTC_NEW(call, Type, INIT) ((Type *)ltc_call_new_msg((call), sizeof(Type), &(Type)INIT))
 /* The request id: from the `x-request-id` metadata, else generated. Never NULL. */
 const char *ltc_call_request_id(const ltc_call *c);
+/* The id this process gave the call itself (a fresh UUID per call, whatever the client sent); "" outside a call. */
+const char *ltc_call_server_request_id(const ltc_call *c);
 /* The W3C trace context of the call: the caller's valid `traceparent` header, else a new one made at the first
  * hop (the gateway). Always a valid "00-<32 hex>-<16 hex>-<2 hex>" string. */
 const char *ltc_call_traceparent(const ltc_call *c);
