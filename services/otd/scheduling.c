@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "ltc/milestone.h"
+#include "ltc/outbox.h"
 #include "ltc/type/v1/milestone.pb-c.h"
 #include "ltc/otd/v1/availability_service.pb-c.h"
 #include "ltc/proto.h"
@@ -56,22 +57,21 @@ static const char SQL_RESOURCES_READ[] =
 static const char SQL_RESOURCES_OF_LOCK[] = RES_OF_ORDERS " FOR UPDATE";
 static const char SQL_RESOURCES_OF_READ[] = RES_OF_ORDERS;
 static const char SQL_RESOURCES_ANY[] = "SELECT EXISTS (SELECT 1 FROM resources)";
-/* $3: the resources of the plan (NULL: all) */
-static const char SQL_OVERRIDES[] = "SELECT resource_id, (day - $1::date)::int, capacity FROM resource_calendar_days "
-                                    "WHERE day > $1::date AND day < $1::date + $2::int "
-                                    "AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[]))";
-/* The work booked per resource and day (capacity_load, kept by triggers: migration 007), and what the orders being
- * placed ($4) hold of it, given back to them. */
-static const char SQL_LOAD[] = "SELECT resource_id, (day - $1::date)::int, booked FROM capacity_load "
-                               "WHERE day > $1::date AND day < $1::date + $2::int AND booked > 0 "
-                               "AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[]))";
-static const char SQL_LOAD_OWN[] =
-    "SELECT resource_id, (day - $1::date)::int, sum(quantity)::bigint FROM capacity_bookings "
-    "WHERE order_id = ANY($4::uuid[]) AND day > $1::date AND day < $1::date + $2::int "
-    "AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[])) GROUP BY 1, 2";
+/* The days of a plan, in one round trip ($3: the plan's resources, NULL for all): kind 0, the calendar overrides;
+ * kind 1, the work booked per resource and day (capacity_load, kept by triggers: migration 007); kind 2, what the
+ * orders being placed ($4, NULL for none) hold of it, given back to them. */
+static const char SQL_PLAN_DAYS[] =
+    "SELECT 0, resource_id, (day - $1::date)::int, capacity FROM resource_calendar_days "
+    "WHERE day > $1::date AND day < $1::date + $2::int AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[])) "
+    "UNION ALL SELECT 1, resource_id, (day - $1::date)::int, booked FROM capacity_load "
+    "WHERE day > $1::date AND day < $1::date + $2::int AND booked > 0 "
+    "AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[])) "
+    "UNION ALL SELECT 2, resource_id, (day - $1::date)::int, sum(quantity)::bigint FROM capacity_bookings "
+    "WHERE $4::uuid[] IS NOT NULL AND order_id = ANY($4::uuid[]) AND day > $1::date AND day < $1::date + $2::int "
+    "AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[])) GROUP BY 2, 3";
 static const char SQL_ROUTINGS_OF[] =
     "SELECT r.sku, r.lead_time_days, s.resource_id, s.work_per_unit FROM routings r JOIN routing_steps s USING (sku) "
-    "WHERE r.sku = ANY($1::text[]) ORDER BY r.sku, s.position";
+    "WHERE r.sku = ANY($1::text[]) ORDER BY r.sku COLLATE \"C\", s.position";
 /* The open lines of the orders to place: their unshipped quantity. */
 static const char SQL_PLACE_LINES[] =
     "SELECT l.order_id, l.sku, l.quantity - l.shipped_quantity FROM order_lines l "
@@ -97,12 +97,14 @@ enum {
 };
 /* Writes the bookings of a run as a diff against the future bookings of the orders placed ($6): the ones no longer
  * made go, new and changed ones are written, the unchanged ones are not touched (a run where nothing moves writes
- * nothing). The DELETE and the INSERT touch different rows (keys not made again / keys made), so one statement. */
+ * nothing). The DELETE and the INSERT touch different rows (keys not made again / keys made), so one statement.
+ * NOT IN (a hashed subplan), not NOT EXISTS: the planner cannot estimate `made` and would pick a nested loop over
+ * every booking times every booking made (seconds at 33,000 bookings). */
 static const char SQL_BOOK_DIFF[] =
     "WITH made AS MATERIALIZED (SELECT t.r, $1::date + t.d AS day, t.o, sum(t.w) AS w "
     "FROM unnest($2::uuid[], $3::int[], $4::uuid[], $5::bigint[]) AS t(r, d, o, w) GROUP BY t.r, t.d, t.o), "
     "gone AS (DELETE FROM capacity_bookings b WHERE b.order_id = ANY($6::uuid[]) AND b.day > $1::date "
-    "AND NOT EXISTS (SELECT 1 FROM made m WHERE m.o = b.order_id AND m.r = b.resource_id AND m.day = b.day)) "
+    "AND (b.order_id, b.resource_id, b.day) NOT IN (SELECT m.o, m.r, m.day FROM made m)) "
     "INSERT INTO capacity_bookings (resource_id, day, order_id, quantity) SELECT m.r, m.day, m.o, m.w FROM made m "
     "WHERE NOT EXISTS (SELECT 1 FROM capacity_bookings b WHERE b.order_id = m.o AND b.resource_id = m.r "
     "AND b.day = m.day AND b.quantity = m.w) "
@@ -197,24 +199,20 @@ static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const char 
     if (p->n_res == 0) return 0;
     const char *hp[4] = {p->today, ltc_sql_i64(c, OTD_SCHED_HORIZON),
                          of ? ltc_sql_text_array(c, p->res_ids, (size_t)p->n_res) : NULL, own};
-    PGresult *o = ltc_call_query(c, st, SQL_OVERRIDES, 3, hp);
+    PGresult *o = ltc_call_query(c, st, SQL_PLAN_DAYS, 4, hp);
     if (!o) return -1;
-    for (int i = 0; i < PQntuples(o); i++) {
-        int ri = res_index(p, ltc_pg_str(o, i, 0)), d = (int)ltc_pg_i64(o, i, 1);
-        if (ri >= 0 && d > 0 && d < OTD_SCHED_HORIZON)
-            p->load.free[(size_t)ri * OTD_SCHED_HORIZON + (size_t)d] = ltc_pg_i64(o, i, 2);
-    }
     /* booked per resource and day, less what the orders being placed hold (they are placed again) */
     int64_t *booked = ltc_call_alloc(c, (size_t)p->n_res * OTD_SCHED_HORIZON * sizeof *booked);
     memset(booked, 0, (size_t)p->n_res * OTD_SCHED_HORIZON * sizeof *booked);
-    for (int pass = 0; pass < (own ? 2 : 1); pass++) {
-        PGresult *b = ltc_call_query(c, st, pass ? SQL_LOAD_OWN : SQL_LOAD, pass ? 4 : 3, hp);
-        if (!b) return -1;
-        for (int i = 0; i < PQntuples(b); i++) {
-            int ri = res_index(p, ltc_pg_str(b, i, 0)), d = (int)ltc_pg_i64(b, i, 1);
-            if (ri >= 0 && d > 0 && d < OTD_SCHED_HORIZON)
-                booked[(size_t)ri * OTD_SCHED_HORIZON + (size_t)d] += pass ? -ltc_pg_i64(b, i, 2) : ltc_pg_i64(b, i, 2);
-        }
+    for (int i = 0; i < PQntuples(o); i++) {
+        int kind = (int)ltc_pg_i64(o, i, 0), ri = res_index(p, ltc_pg_str(o, i, 1)), d = (int)ltc_pg_i64(o, i, 2);
+        if (ri < 0 || d <= 0 || d >= OTD_SCHED_HORIZON) continue;
+        size_t at = (size_t)ri * OTD_SCHED_HORIZON + (size_t)d;
+        int64_t v = ltc_pg_i64(o, i, 3);
+        if (kind == 0)
+            p->load.free[at] = v;
+        else
+            booked[at] += kind == 1 ? v : -v;
     }
     for (size_t i = 0; i < (size_t)p->n_res * OTD_SCHED_HORIZON; i++) {
         if (booked[i] <= 0) continue;
@@ -225,42 +223,71 @@ static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const char 
 }
 
 /* The scheduler's lines of one order: per SKU its routing's alternatives and lead time, or the non-dedicated
- * resources. A SKU that cannot be placed is added to *no_route (a SQL-free list of names). */
+ * resources. Built once per plan: the routings' SKUs sorted (byte order), each with its alternatives, shared by
+ * every line of that SKU. */
 typedef struct routes {
-    PGresult *r;
+    int n;
+    const char **sku;
+    int *lead;
+    otd_sched_alt **alts;
+    size_t *n_alts;
+    otd_sched_alt *general; /* the non-dedicated resources: a SKU without a routing */
+    size_t n_general;
 } routes;
 
-static int routes_load(ltc_call *c, ltc_status *st, const char *const *skus, size_t n, routes *out) {
-    const char *p[1] = {ltc_sql_text_array(c, skus, n)};
-    out->r = ltc_call_query(c, st, SQL_ROUTINGS_OF, 1, p);
-    return out->r ? 0 : -1;
+static int routes_load(ltc_call *c, ltc_status *st, const plan *p, const char *const *skus, size_t n, routes *out) {
+    memset(out, 0, sizeof *out);
+    const char *q[1] = {ltc_sql_text_array(c, skus, n)};
+    PGresult *r = ltc_call_query(c, st, SQL_ROUTINGS_OF, 1, q);
+    if (!r) return -1;
+    int rows = PQntuples(r);
+    size_t m = (size_t)(rows ? rows : 1);
+    out->sku = ltc_call_alloc(c, m * sizeof *out->sku);
+    out->lead = ltc_call_alloc(c, m * sizeof *out->lead);
+    out->alts = ltc_call_alloc(c, m * sizeof *out->alts);
+    out->n_alts = ltc_call_alloc(c, m * sizeof *out->n_alts);
+    otd_sched_alt *all = ltc_call_alloc(c, m * sizeof *all);
+    size_t used = 0;
+    for (int i = 0; i < rows; i++) {
+        const char *sku = ltc_pg_str(r, i, 0);
+        if (out->n == 0 || strcmp(out->sku[out->n - 1], sku) != 0) { /* rows come grouped by SKU, in byte order */
+            out->sku[out->n] = sku;
+            out->lead[out->n] = (int)ltc_pg_i64(r, i, 1);
+            out->alts[out->n] = all + used;
+            out->n_alts[out->n++] = 0;
+        }
+        int ri = res_index(p, ltc_pg_str(r, i, 2));
+        if (ri < 0) continue;
+        all[used++] = (otd_sched_alt){ri, ltc_pg_i64(r, i, 3)};
+        out->n_alts[out->n - 1]++;
+    }
+    out->general = ltc_call_alloc(c, (size_t)(p->n_res ? p->n_res : 1) * sizeof *out->general);
+    for (int ri = 0; ri < p->n_res; ri++)
+        if (!p->res_dedicated[ri]) out->general[out->n_general++] = (otd_sched_alt){ri, 1};
+    return 0;
 }
 
 /* Fills line `l` for `sku`; 0, or -1 when nothing can make it. */
-static int line_for(ltc_call *c, const plan *p, const routes *rt, const char *sku, int64_t qty, otd_sched_line *l) {
+static int line_for(const routes *rt, const char *sku, int64_t qty, otd_sched_line *l) {
     memset(l, 0, sizeof *l);
     l->quantity = qty;
-    int first = -1, count = 0;
-    for (int i = 0; i < PQntuples(rt->r); i++)
-        if (strcmp(ltc_pg_str(rt->r, i, 0), sku) == 0) {
-            if (first < 0) first = i;
-            count++;
-        }
-    otd_sched_alt *alts = ltc_call_alloc(c, (size_t)(count > p->n_res ? count : p->n_res + 1) * sizeof *alts);
-    size_t n = 0;
-    if (first >= 0) {
-        l->lead_days = (int)ltc_pg_i64(rt->r, first, 1);
-        for (int i = first; i < first + count; i++) {
-            int ri = res_index(p, ltc_pg_str(rt->r, i, 2));
-            if (ri >= 0) alts[n++] = (otd_sched_alt){ri, ltc_pg_i64(rt->r, i, 3)};
-        }
-    } else {
-        for (int ri = 0; ri < p->n_res; ri++)
-            if (!p->res_dedicated[ri]) alts[n++] = (otd_sched_alt){ri, 1};
+    int lo = 0, hi = rt->n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(rt->sku[mid], sku) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    l->alts = alts;
-    l->n_alts = n;
-    return n > 0 ? 0 : -1;
+    if (lo < rt->n && strcmp(rt->sku[lo], sku) == 0) {
+        l->lead_days = rt->lead[lo];
+        l->alts = rt->alts[lo];
+        l->n_alts = rt->n_alts[lo];
+    } else {
+        l->alts = rt->general;
+        l->n_alts = rt->n_general;
+    }
+    return l->n_alts > 0 ? 0 : -1;
 }
 
 /* Builds the scheduler's orders for p->po[0..n) from their open lines. Orders with a SKU nothing can make are
@@ -277,7 +304,7 @@ static int plan_orders(ltc_call *c, ltc_status *st, plan *p, char **bad) {
     const char **skus = ltc_call_alloc(c, (size_t)(nl ? nl : 1) * sizeof *skus);
     for (int i = 0; i < nl; i++) skus[i] = ltc_pg_str(lr, i, 1);
     routes rt;
-    if (routes_load(c, st, skus, (size_t)nl, &rt) != 0) return -1;
+    if (routes_load(c, st, p, skus, (size_t)nl, &rt) != 0) return -1;
     otd_sched_line *lines = ltc_call_alloc(c, (size_t)(nl ? nl : 1) * sizeof *lines);
     for (size_t k = 0; k < n; k++) {
         p->so[k].lines = NULL;
@@ -290,7 +317,7 @@ static int plan_orders(ltc_call *c, ltc_status *st, plan *p, char **bad) {
         while (k < n && strcmp(p->po[k].id, oid) != 0) k++;
         if (k == n) break;
         if (!p->so[k].lines) p->so[k].lines = &lines[i];
-        if (line_for(c, p, &rt, skus[i], ltc_pg_i64(lr, i, 2), &lines[i]) != 0)
+        if (line_for(&rt, skus[i], ltc_pg_i64(lr, i, 2), &lines[i]) != 0)
             *bad = *bad ? ltc_call_printf(c, "%s,%s", *bad, skus[i]) : ltc_call_strdup(c, skus[i]);
         p->so[k].n_lines++;
     }
@@ -398,12 +425,19 @@ static int plan_commit(ltc_call *c, ltc_status *st, plan *p, const char *reason,
     res->late_orders = ltc_call_alloc(c, (n ? n : 1) * sizeof *res->late_orders);
     res->unscheduled_orders = ltc_call_alloc(c, (n ? n : 1) * sizeof *res->unscheduled_orders);
     res->scheduled_count = (int32_t)n_ok;
-    for (size_t i = 0; i < n; i++) {
+    /* every moved promise's two hand-offs (BTO, LTB's milestone) written with one statement at the end */
+    ltc_outbox_batch batch;
+    ltc_outbox_defer(c, &batch);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
         if (p->so[i].n_lines == 0 && strcmp(p->po[i].state, "PARTIALLY_SHIPPED") == 0) continue;
         char *name = ltc_call_printf(c, "orders/%s", p->po[i].id);
         const char *now = NULL;
         int fits = p->so[i].finish >= 0 && p->main_res[i] >= 0;
-        if (fits && !(now = date_plus(c, st, p->today, p->so[i].finish))) return -1;
+        if (fits && !(now = date_plus(c, st, p->today, p->so[i].finish))) {
+            rc = -1;
+            break;
+        }
         int late = !fits || strcmp(now, p->po[i].requested) > 0;
         if (!fits) res->unscheduled_orders[res->n_unscheduled_orders++] = name;
         if (late) res->late_orders[res->n_late_orders++] = name;
@@ -418,9 +452,10 @@ static int plan_commit(ltc_call *c, ltc_status *st, plan *p, const char *reason,
         res->changes[res->n_changes++] = pc;
         if (otd_handoff_promise(c, st, p->po[i].id, p->po[i].deal, *old ? old : NULL, fits ? now : NULL, late,
                                 *old ? reason : "") != 0)
-            return -1;
+            rc = -1;
     }
-    return 0;
+    if (ltc_outbox_flush(c, &batch, rc == 0 ? st : NULL) != 0) return -1;
+    return rc;
 }
 
 /* Locks the orders named (ids, a SQL uuid[]) or every open one (ids NULL); builds the plan around the others' load
@@ -808,11 +843,11 @@ int otd_check_availability(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     const char **skus = ltc_call_alloc(c, n * sizeof *skus);
     for (size_t i = 0; i < n; i++) skus[i] = req->lines[i]->sku;
     routes rt;
-    if (routes_load(c, st, skus, n, &rt) != 0) return -1;
+    if (routes_load(c, st, &p, skus, n, &rt) != 0) return -1;
     otd_sched_line *lines = ltc_call_alloc(c, n * sizeof *lines);
     char *bad = NULL;
     for (size_t i = 0; i < n; i++)
-        if (line_for(c, &p, &rt, skus[i], req->lines[i]->quantity, &lines[i]) != 0)
+        if (line_for(&rt, skus[i], req->lines[i]->quantity, &lines[i]) != 0)
             bad = bad ? ltc_call_printf(c, "%s,%s", bad, skus[i]) : ltc_call_strdup(c, skus[i]);
     if (bad)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "NO_ROUTING",
