@@ -118,7 +118,8 @@ struct ltc_call {
     char principal[129]; /* the user or service account, from the gateway; "" for hand-offs */
     char remote[72];     /* the client's host ("ipv4:127.0.0.1"), found on first ask; "" until then */
     unsigned roles;
-    int deal_scoped; /* principal sees only deals whose iron triangle names it */
+    int deal_scoped;                       /* principal sees only deals whose iron triangle names it */
+    struct ltc_outbox_batch *outbox_batch; /* ltc_outbox_defer: hand-offs kept until ltc_outbox_flush */
     /* forwarding (raw handler returned LTC_RAW_FORWARD): owned by proxy.c, NULL otherwise */
     struct ltc_proxy *fwd;
 };

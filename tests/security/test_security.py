@@ -237,6 +237,44 @@ class SecurityTest(unittest.TestCase):
             with self.subTest(roles=roles), as_user(AR, *roles) as s:
                 self.refused(lambda: call(s), C.PERMISSION_DENIED, "ROLE_NOT_ALLOWED")
 
+    def test_only_the_responsible_role_clears_a_hold(self):
+        """OTD ClearHold past the gateway's role table: sales and solution may call it (they clear their own
+        functions' holds) but a REVIEWER hold is fulfilment's (or a manager's), so the deal's own account and solution
+        owners are refused NOT_RESPONSIBLE_FOR_CHECK, finance is refused at the gateway, and the fulfilment owner
+        clears it, recorded as the reviewer (docs/planning.md, "Review")."""
+        deal = RoleDeal()
+        try:
+            r = deal.run_until("wait_otd_order")
+            with as_user(FR, "fulfilment") as s:
+                held = s.otd.ReviewOrder(lc.otd.ReviewOrderRequest(
+                    name=r["order"], approved=False, comment="site survey first", request_id=lc.new_id())).order
+            self.assertEqual(held.state, lc.otd.ORDER_STATE_ON_HOLD)
+            # the refusals must change no row: let the hand-offs of the hold settle first
+            pending = "SELECT " + " + ".join(
+                f"(SELECT count(*) FROM {svc}.outbox WHERE delivered_time IS NULL AND parked_time IS NULL)"
+                for svc in ("ltb", "bto", "otd", "dtc"))
+            h.wait_until(lambda: h.sql_int(pending) == 0, what="the outboxes drained")
+
+            def clear(s):
+                return s.otd.ClearHold(lc.otd.ClearHoldRequest(
+                    name=r["order"], function=lc.otd.REVIEW_FUNCTION_REVIEWER, comment="survey done",
+                    request_id=lc.new_id())).order
+            for who, role in ((AR, "sales"), (SR, "solution")):
+                with self.subTest(role=role), as_user(who, role) as s:
+                    self.refused(lambda: clear(s), C.PERMISSION_DENIED, "NOT_RESPONSIBLE_FOR_CHECK")
+            with as_user(FR, "finance") as s:
+                self.refused(lambda: clear(s), C.PERMISSION_DENIED, "ROLE_NOT_ALLOWED")
+            with as_user(FR, "fulfilment") as s:
+                cleared = clear(s)
+            checks = {c.function: c for c in cleared.checks}
+            self.assertEqual(checks[lc.otd.REVIEW_FUNCTION_REVIEWER].outcome, lc.otd.CHECK_OUTCOME_CLEARED)
+            self.assertEqual(checks[lc.otd.REVIEW_FUNCTION_REVIEWER].reviewer, FR)
+            self.assertEqual(checks[lc.otd.REVIEW_FUNCTION_REVIEWER].comment, "survey done")
+            failed = [c for c in cleared.checks if c.outcome == lc.otd.CHECK_OUTCOME_FAILED]
+            self.assertEqual(cleared.state, lc.otd.ORDER_STATE_ON_HOLD if failed else lc.otd.ORDER_STATE_REVIEWED)
+        finally:
+            deal.close()
+
     # --- authorisation: ownership (OWASP API1) ---------------------------------------------------------------------
 
     def test_other_sales_user_cannot_touch_this_deal(self):
