@@ -13,8 +13,8 @@ static const char SQL_INSERT_CONTRACT[] =
     "INSERT INTO contracts (id, quote_id, deal_id, total_minor, currency, requested_delivery_date, state) "
     "VALUES ($1, $2, $3, $4, $5, $6::date, 'DRAFT')";
 static const char SQL_INSERT_TERM[] =
-    "INSERT INTO contract_payment_terms (contract_id, position, kind, share_bps, due_days) "
-    "VALUES ($1, $2, $3, $4, $5)";
+    "INSERT INTO contract_payment_terms (contract_id, position, kind, share_bps, due_days, milestone) "
+    "VALUES ($1, $2, $3, $4, $5, nullif($6, ''))";
 static const char SQL_GET_CONTRACT[] = "SELECT id, quote_id, deal_id, total_minor, currency, " LTC_SQL_DATE(
     "requested_delivery_date") ", state, "
                                "signed_by, " LTC_SQL_MICROS("sign_time") ", " LTC_SQL_MICROS("close_time") ", " LTC_SQL_MICROS(
@@ -23,7 +23,7 @@ static const char SQL_GET_CONTRACT[] = "SELECT id, quote_id, deal_id, total_mino
                                                       "cancel_time") " FROM contracts WHERE id = $1";
 static const char SQL_DATE_IN_PAST[] = "SELECT $1::date < current_date";
 static const char SQL_LOCK_FOR_CANCEL[] =
-    "SELECT k.state, k.deal_id, k.quote_id, k.total_minor, k.currency, o.id, o.state FROM contracts k "
+    "SELECT k.state, k.deal_id, k.quote_id, k.total_minor, k.currency, o.id, o.state, k.order_id FROM contracts k "
     "LEFT JOIN orders o ON o.contract_id = k.id WHERE k.id = $1 FOR UPDATE OF k";
 static const char SQL_LOCK_DEAL_OF[] = "SELECT state FROM deals WHERE id = $1 FOR UPDATE";
 static const char SQL_CANCEL_CONTRACT[] =
@@ -36,10 +36,11 @@ static const char SQL_QUOTE_REJECTED[] =
 static const char SQL_DEAL_REOPENED[] =
     "UPDATE deals SET state = 'OPEN', update_time = now() WHERE id = $1 AND state = 'ORDERED'";
 static const char SQL_GET_TERMS[] =
-    "SELECT kind, share_bps, due_days FROM contract_payment_terms WHERE contract_id = $1 ORDER BY position";
+    "SELECT kind, share_bps, due_days, milestone FROM contract_payment_terms WHERE contract_id = $1 ORDER BY position";
 static const char SQL_LOCK_CONTRACT[] = "SELECT state FROM contracts WHERE id = $1 FOR UPDATE";
 static const char SQL_SIGN_CONTRACT[] =
-    "UPDATE contracts SET state = 'SIGNED', signed_by = $2, sign_time = now(), update_time = now() WHERE id = $1";
+    "UPDATE contracts SET state = 'SIGNED', signed_by = $2, sign_time = now(), order_id = $3::uuid, "
+    "update_time = now() WHERE id = $1";
 
 int bto_load_contract(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Contract **out) {
     const char *params[1] = {id};
@@ -114,9 +115,13 @@ int bto_create_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     if (!ltc_call_query(c, st, SQL_INSERT_CONTRACT, 6, params)) return -1;
     for (size_t i = 0; i < k->n_payment_terms; i++) {
         const Ltc__Type__V1__PaymentTerm *t = k->payment_terms[i];
-        const char *tp[5] = {id, ltc_sql_i64(c, (int64_t)i), ltc_term_kind_to_db(t->kind), ltc_sql_i64(c, t->share_bps),
-                             ltc_sql_i64(c, t->due_days)};
-        if (!ltc_call_query(c, st, SQL_INSERT_TERM, 5, tp)) return -1;
+        const char *tp[6] = {id,
+                             ltc_sql_i64(c, (int64_t)i),
+                             ltc_term_kind_to_db(t->kind),
+                             ltc_sql_i64(c, t->share_bps),
+                             ltc_sql_i64(c, t->due_days),
+                             t->milestone ? t->milestone : ""};
+        if (!ltc_call_query(c, st, SQL_INSERT_TERM, 6, tp)) return -1;
     }
     Ltc__Bto__V1__CreateContractResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateContractResponse, LTC__BTO__V1__CREATE_CONTRACT_RESPONSE__INIT);
@@ -138,7 +143,9 @@ int bto_get_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     return 0;
 }
 
-/* SignContract: the customer signs a DRAFT contract (-> SIGNED, sign_time now).
+/* SignContract: the customer signs a DRAFT contract (-> SIGNED, sign_time now); the id of its order to be is fixed
+ * now and DTC is told (AcceptContractSigned, through the outbox: it bills the ADVANCE now when its billing policy says
+ * AT_CONTRACT_SIGNATURE).
  * Errors: INVALID_ARGUMENT "name" / "signed_by", NOT_FOUND "CONTRACT_NOT_FOUND", FAILED_PRECONDITION
  * "CONTRACT_NOT_DRAFT". */
 int bto_sign_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
@@ -147,7 +154,9 @@ int bto_sign_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     ltc_name_parse(req->name, "contracts", "name", id, st);
     ltc_check_text(req->signed_by, "signed_by", 1, 200, st);
     if (st->code != LTC_OK) return -1;
-    const char *params[2] = {id, req->signed_by};
+    char order_id[LTC_UUID_LEN + 1];
+    ltc_uuid_new(order_id); /* the id its order will take (orders.c), told to DTC now */
+    const char *params[3] = {id, req->signed_by, order_id};
     PGresult *r = ltc_call_query(c, st, SQL_LOCK_CONTRACT, 1, params);
     if (!r) return -1;
     if (PQntuples(r) != 1)
@@ -155,7 +164,8 @@ int bto_sign_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     if (strcmp(ltc_pg_str(r, 0, 0), "DRAFT") != 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CONTRACT_NOT_DRAFT", "contract %s is %s, not DRAFT",
                               req->name, ltc_pg_str(r, 0, 0));
-    if (!ltc_call_query(c, st, SQL_SIGN_CONTRACT, 2, params)) return -1;
+    if (!ltc_call_query(c, st, SQL_SIGN_CONTRACT, 3, params)) return -1;
+    if (bto_handoff_contract_signed(c, st, id) != 0) return -1;
     Ltc__Bto__V1__SignContractResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__SignContractResponse, LTC__BTO__V1__SIGN_CONTRACT_RESPONSE__INIT);
     if (bto_load_contract(c, st, id, &resp->contract) != 0) return -1;
@@ -170,7 +180,8 @@ int bto_sign_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
 }
 
 /* CancelContract: a DRAFT or SIGNED contract -> CANCELLED, before an order exists or once OTD cancelled it; its
- * quote -> REJECTED, the deal -> OPEN; milestone CONTRACT_CANCELLED. Lock order: contract, then deal (as
+ * quote -> REJECTED, the deal -> OPEN; milestone CONTRACT_CANCELLED; a SIGNED contract without an order is reported
+ * to DTC as its order to be cancelled (AcceptOrderCancelled: an advance billed at signature is credited). Lock order: contract, then deal (as
  * CreateOrder). Errors: INVALID_ARGUMENT "name" / "reason", NOT_FOUND "CONTRACT_NOT_FOUND", FAILED_PRECONDITION
  * "CONTRACT_NOT_OPEN", "CONTRACT_HAS_ORDER". */
 int bto_cancel_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
@@ -198,6 +209,10 @@ int bto_cancel_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     const char *qp[3] = {quote_id, id, req->reason};
     if (!ltc_call_query(c, st, SQL_LOCK_DEAL_OF, 1, dp) || !ltc_call_query(c, st, SQL_CANCEL_CONTRACT, 2, cp) ||
         !ltc_call_query(c, st, SQL_QUOTE_REJECTED, 3, qp) || !ltc_call_query(c, st, SQL_DEAL_REOPENED, 1, dp))
+        return -1;
+    /* a signed contract without an order: DTC heard of the signature (and may have billed its advance) */
+    if (strcmp(state, "SIGNED") == 0 && ltc_pg_isnull(r, 0, 5) && !ltc_pg_isnull(r, 0, 7) &&
+        bto_handoff_contract_cancelled(c, st, id, ltc_pg_str(r, 0, 7), deal_id, req->reason) != 0)
         return -1;
     if (bto_milestone(c, st, deal_id, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_CONTRACT_CANCELLED,
                       ltc_call_printf(c, "contracts/%s", id), ltc_pg_str(r, 0, 4), ltc_pg_i64(r, 0, 3), NULL,
