@@ -70,6 +70,7 @@ int bto_configuration_fail(ltc_call *c, ltc_status *st, const char *line_field, 
 /* --- handlers (deals.c) ---------------------------------------------------------------------------------- */
 int bto_accept_won_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_get_deal(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_set_deal_customer_group(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_list_deals(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
 /* --- handlers (quotes.c) --------------------------------------------------------------------------------- */

@@ -34,6 +34,7 @@ static const ltc_method METHODS[] = {
     LTC_READ(BTO_SVC, ValidateConfiguration, bto_validate_configuration, NULL),
     LTC_READ(BTO_SVC, SuggestConfigurations, bto_suggest_configurations, &DEAL_OF_SUGGESTION),
     LTC_READ(BTO_SVC, GetDeal, bto_get_deal, &DEAL),
+    LTC_WRITE(BTO_SVC, SetDealCustomerGroup, bto_set_deal_customer_group, &DEAL),
     LTC_READ(BTO_SVC, ListDeals, bto_list_deals, NULL),
     LTC_WRITE(BTO_SVC, CreateQuote, bto_create_quote, &DEAL_OF_QUOTE),
     LTC_READ(BTO_SVC, GetQuote, bto_get_quote, &QUOTE),

@@ -265,6 +265,51 @@ class QuotePricingTest(Quoting):
                                       "price_book.entries[1].product"])
 
 
+class CustomerGroupTest(Quoting):
+
+    def test_customer_group_prices_from_its_book(self):
+        d = h.new_deal(self.stubs)
+        d.run_until("wait_bto_deal")
+        deal, group = d.r["deal"], f"KEY_{RUN}"
+        p = self.product("GRP", 100_00, "CNY")
+        book = self.stubs.bto.CreatePriceBook(lc.bto.CreatePriceBookRequest(
+            price_book=lc.bto.PriceBook(display_name=f"Key accounts {RUN}", currency_code="CNY", customer_group=group,
+                                        valid_from=lc.days_ahead(-1),
+                                        entries=[lc.bto.PriceBookEntry(product=p, unit_price=lc.money(80_00))]),
+            request_id=lc.new_id())).price_book
+        # without a group the group's book never applies
+        q = self.quote(deal, [(p, 2, 0)])
+        self.assertNotEqual(q.price_book, book.name)
+        self.assertEqual(self.minor(q.total, "CNY"), 200_00)
+
+        set_group = lambda g, **kw: self.stubs.bto.SetDealCustomerGroup(lc.bto.SetDealCustomerGroupRequest(
+            name=kw.get("name", deal), customer_group=g, request_id=kw.get("request_id", lc.new_id()))).deal
+        for g, kw, field in [("key accounts", {}, "customer_group"), ("X" * 33, {}, "customer_group"),
+                             (group, {"name": "deal/x"}, "name"), (group, {"request_id": ""}, "request_id")]:
+            e = h.expect_error(lambda: set_group(g, **kw), grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertDetails(e, fields=[field])
+        e = h.expect_error(lambda: set_group(group, name=f"deals/{uuid.uuid4()}"), grpc.StatusCode.NOT_FOUND)
+        self.assertDetails(e, reason="DEAL_NOT_FOUND")
+
+        self.assertEqual(set_group(group).customer_group, group)
+        self.assertEqual(self.stubs.bto.GetDeal(lc.bto.GetDealRequest(name=deal)).deal.customer_group, group)
+        q2 = self.quote(deal, [(p, 2, 0)])
+        self.assertEqual(q2.price_book, book.name)
+        self.assertEqual(self.minor(q2.total, "CNY"), 160_00)
+        self.assertEqual(self.minor(q.total, "CNY"), 200_00)   # the earlier quote keeps its prices
+        # audited like its neighbours: the change with its old and new value, by target
+        events = self.stubs.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage="bto", target=deal,
+                                                                                  page_size=50)).events
+        changes = [(c.field, c.old_value, c.new_value) for ev in events
+                   if ev.method.endswith("/SetDealCustomerGroup") for c in ev.changes]
+        self.assertIn(("customer_group", "", group), changes)
+        # back to the default books; a deal that was ordered cannot change group
+        self.assertEqual(set_group("").customer_group, "")
+        d.run_until("create_order")
+        e = h.expect_error(lambda: set_group(group), grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertDetails(e, reason="DEAL_NOT_OPEN")
+
+
 class ConfigurationRulesTest(Quoting):
     """Every broken rule is named, by ValidateConfiguration and by CreateQuote; a valid configuration is quoted."""
 
