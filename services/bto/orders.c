@@ -22,6 +22,7 @@ enum {
 };
 static const char SQL_LOCK_CONTRACT[] =
     "SELECT state, quote_id, deal_id, total_minor, currency, order_id FROM contracts WHERE id = $1 FOR UPDATE";
+static const char SQL_PENDING_AMENDMENT[] = "SELECT id FROM contracts WHERE amends_id = $1 AND state = 'DRAFT'";
 static const char SQL_ORDER_OF_CONTRACT[] = "SELECT id FROM orders WHERE contract_id = $1";
 static const char SQL_LOCK_DEAL[] = "SELECT state, customer_id FROM deals WHERE id = $1 FOR UPDATE";
 static const char SQL_INSERT_ORDER[] =
@@ -120,7 +121,7 @@ static int precheck_contract(ltc_call *c, ltc_status *st, const char *name, cons
  * reference the contract, amount the order total: one order per contract, so a retry re-asks for the same
  * reference and DTC replaces its reservation instead of adding one); then the contract is locked and checked again.
  * Errors: INVALID_ARGUMENT "contract", NOT_FOUND "CONTRACT_NOT_FOUND", FAILED_PRECONDITION
- * "CONTRACT_ALREADY_ORDERED", "CONTRACT_NOT_SIGNED", "DEAL_HAS_NO_CUSTOMER", "CREDIT_REFUSED" (nothing placed);
+ * "CONTRACT_ALREADY_ORDERED", "CONTRACT_NOT_SIGNED", "CONTRACT_AMENDMENT_PENDING", "DEAL_HAS_NO_CUSTOMER", "CREDIT_REFUSED" (nothing placed);
  * UNAVAILABLE "CREDIT_SERVICE_UNAVAILABLE" (DTC did not answer: nothing placed). */
 int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__CreateOrderRequest *req = (const void *)m;
@@ -147,6 +148,12 @@ int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     if (strcmp(ltc_pg_str(k, 0, 0), "SIGNED") != 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CONTRACT_NOT_SIGNED", "contract %s is %s, not SIGNED",
                               req->contract, ltc_pg_str(k, 0, 0));
+    PGresult *am = ltc_call_query(c, st, SQL_PENDING_AMENDMENT, 1, cp);
+    if (!am) return -1;
+    if (PQntuples(am) > 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CONTRACT_AMENDMENT_PENDING",
+                              "contract %s has the unsigned amendment contracts/%s: sign or cancel it first",
+                              req->contract, ltc_pg_str(am, 0, 0));
     const char *quote_id = ltc_pg_str(k, 0, 1), *deal_id = ltc_pg_str(k, 0, 2);
     const char *dp[1] = {deal_id};
     PGresult *d = ltc_call_query(c, st, SQL_LOCK_DEAL, 1, dp);

@@ -49,6 +49,7 @@ static const ltc_method METHODS[] = {
     LTC_READ(BTO_SVC, GetContract, bto_get_contract, &CONTRACT),
     LTC_WRITE(BTO_SVC, SignContract, bto_sign_contract, &CONTRACT),
     LTC_WRITE(BTO_SVC, CancelContract, bto_cancel_contract, &CONTRACT),
+    LTC_WRITE(BTO_SVC, AmendContract, bto_amend_contract, &CONTRACT),
     LTC_WRITE(BTO_SVC, CreateOrder, bto_create_order, &CONTRACT_OF_ORDER),
     LTC_READ(BTO_SVC, GetOrder, bto_get_order, &ORDER),
     LTC_HANDOFF(INTAKE_SVC, AcceptWonBid, bto_accept_won_bid, "ltb"),
