@@ -15,7 +15,8 @@
 #include "ltc/proto.h"
 
 static const char SQL_DATE_IN_PAST[] = "SELECT $1::date < current_date";
-static const char SQL_LOCK_DEAL[] = "SELECT state, currency, customer_country_code FROM deals WHERE id = $1 FOR UPDATE";
+static const char SQL_LOCK_DEAL[] =
+    "SELECT state, currency, customer_country_code, customer_group FROM deals WHERE id = $1 FOR UPDATE";
 static const char SQL_PRODUCTS[] = "SELECT id, list_price_minor, currency, unit_cost_minor, tax_class FROM products "
                                    "WHERE id = ANY($1::uuid[]) FOR SHARE";
 /* The price books of a currency valid on the business date (the database's current_date). */
@@ -367,6 +368,7 @@ static int validate_quote(ltc_call *c, const Ltc__Bto__V1__Quote *q, char deal_i
 typedef struct deal_info {
     char currency[4];
     char country[3];
+    char group[33]; /* the deal's customer group, "" for none */
 } deal_info;
 
 /* Locks the deal and checks that it is OPEN; fills *d when not NULL. */
@@ -383,6 +385,7 @@ static int lock_open_deal(ltc_call *c, ltc_status *st, const char *deal_id, deal
     if (d) {
         snprintf(d->currency, sizeof d->currency, "%s", ltc_pg_str(r, 0, 1));
         snprintf(d->country, sizeof d->country, "%s", ltc_pg_str(r, 0, 2));
+        snprintf(d->group, sizeof d->group, "%s", ltc_pg_str(r, 0, 3));
     }
     return 0;
 }
@@ -408,7 +411,7 @@ static int row_of_id(const PGresult *r, const char *id) {
     return -1;
 }
 
-/* Picks the price book of the deal's currency valid today (the default group's: a deal has no customer group yet)
+/* Picks the price book of the deal's currency valid today (the deal's customer group's before the default books)
  * and reads its entries of the lines' products into p->in (unit price and tiers), marking p->from_book. No book:
  * p->book_id "". A product the book does not list keeps the catalogue's list price (Odoo's pricelist fallback). */
 static int read_price_book(ltc_call *c, ltc_status *st, const char *const *ids, const char *ids_array,
@@ -424,7 +427,7 @@ static int read_price_book(ltc_call *c, ltc_status *st, const char *const *ids, 
         refs[k] = (bto_book_ref){d->currency, ltc_pg_str(b, k, 1), ltc_pg_str(b, k, 2), ltc_pg_str(b, k, 3)};
     PGresult *today = ltc_call_query(c, st, "SELECT " LTC_SQL_DATE("current_date"), 0, NULL);
     if (!today) return -1;
-    long pick = bto_price_book_pick(refs, (size_t)nb, d->currency, "", ltc_pg_str(today, 0, 0));
+    long pick = bto_price_book_pick(refs, (size_t)nb, d->currency, d->group, ltc_pg_str(today, 0, 0));
     if (pick < 0) return 0;
     snprintf(p->book_id, sizeof p->book_id, "%s", ltc_pg_str(b, (int)pick, 0));
     const char *ep[2] = {p->book_id, ids_array};

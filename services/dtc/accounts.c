@@ -36,7 +36,7 @@ static const char SQL_CLOSURE_CONTRACT[] =
     "deal_id = EXCLUDED.deal_id, currency = EXCLUDED.currency, collected_minor = EXCLUDED.collected_minor, "
     "close_time = EXCLUDED.close_time, update_time = now()";
 static const char SQL_TERMS_SELECT[] =
-    "SELECT position, kind, share_bps, due_days, total_minor, invoiced_minor FROM account_terms "
+    "SELECT position, kind, share_bps, due_days, total_minor, invoiced_minor, milestone FROM account_terms "
     "WHERE account_id = $1 ORDER BY position";
 #define ACCOUNT_CUSTOMER_COLS                                                                                          \
     "customer_id::text, customer_tax_id, customer_country_code, customer_billing_currency, customer_account_owner"

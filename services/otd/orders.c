@@ -76,7 +76,7 @@ static const char SQL_LINES_OF[] =
     "SELECT order_id, product_id, sku, quantity, unit_price_minor, currency, shipped_quantity, accepted_quantity, "
     "over_delivery_bps, returned_quantity FROM order_lines WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line_no";
 static const char SQL_TERMS_OF[] =
-    "SELECT order_id, kind, share_bps, due_days FROM order_payment_terms WHERE order_id = ANY($1::uuid[]) "
+    "SELECT order_id, kind, share_bps, due_days, milestone FROM order_payment_terms WHERE order_id = ANY($1::uuid[]) "
     "ORDER BY order_id, position";
 static const char SQL_ORDER_LOCK[] = "SELECT state FROM orders WHERE id = $1 FOR UPDATE";
 static const char SQL_ORDER_SET_STATE[] = "UPDATE orders SET state = $2, update_time = now() WHERE id = $1";
