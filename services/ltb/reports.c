@@ -84,13 +84,14 @@ static const char SQL_LOST_REASONS[] = FUNNEL_DEALS
     " LEFT JOIN LATERAL (SELECT DISTINCT x.sku FROM deal_milestones m CROSS JOIN unnest(m.product_skus) AS x(sku)"     \
     " WHERE m.deal_id = o.id AND m.kind = 'ORDER_PLACED') ps ON $3::text = 'PRODUCT'"
 /* revenue-weighted DSO: each payment with its invoice's first INVOICED time (the same record): the amounts paid, and
- * the sum of amount x whole seconds (numeric: it can pass 2^63) */
+ * the sum of amount x whole seconds (numeric: it can pass 2^63). Two index scans per deal (its PAID and its INVOICED
+ * milestones), not one per payment. */
 #define VC_SQL_WEIGHTS                                                                                                 \
     " CROSS JOIN LATERAL (SELECT sum(pm.amount_minor) AS weight,"                                                      \
     " sum(pm.amount_minor::numeric * greatest(0, floor(extract(epoch FROM pm.occur_time - inv.t)))::bigint)"           \
-    " AS weighted FROM deal_milestones pm CROSS JOIN LATERAL (SELECT min(im.occur_time) AS t FROM deal_milestones im"  \
-    " WHERE im.deal_id = pm.deal_id AND im.kind = 'INVOICED' AND im.record = pm.record) inv"                           \
-    " WHERE pm.deal_id = o.id AND pm.kind = 'PAID' AND inv.t IS NOT NULL AND pm.amount_minor IS NOT NULL) w"
+    " AS weighted FROM deal_milestones pm JOIN (SELECT im.record, min(im.occur_time) AS t FROM deal_milestones im"     \
+    " WHERE im.deal_id = o.id AND im.kind = 'INVOICED' GROUP BY im.record) inv ON inv.record = pm.record"              \
+    " WHERE pm.deal_id = o.id AND pm.kind = 'PAID' AND pm.amount_minor IS NOT NULL) w"
 #define VC_SQL_TIMES                                                                                                   \
     LTC_SQL_MICROS("l.create_time")                                                                                    \
     ", " VC_SQL_STAGE("WON") ", " LTC_SQL_MICROS(MS_FIRST("ORDER_PLACED")) ", " LTC_SQL_MICROS(                        \
