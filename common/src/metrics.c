@@ -1,5 +1,6 @@
 /* metrics.c - Prometheus metrics (see ltc/metrics.h). */
 #include "ltc/metrics.h"
+#include "ltc/version.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -167,6 +168,7 @@ static const char *const code_label[N_CODES] = {
 
 char *ltc_metrics_render(void) {
     sbuf b = {0};
+    put(&b, "%s", ltc_build_info_metric());
     pthread_mutex_lock(&mu);
     int n = n_methods + (methods[LTC_METRICS_MAX_METHODS].count ? 1 : 0);
     put(&b, "# HELP ltc_rpc_requests_total Calls served, by method and status code.\n"

@@ -26,6 +26,7 @@
 
 #include "internal.h"
 #include "ltc/assert.h"
+#include "ltc/config.h"
 #include "ltc/log.h"
 #include "ltc/metrics.h"
 #include "ltc/tls.h"
@@ -225,7 +226,13 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
     int port = grpc_server_add_http2_port(s->server, opt->listen_addr, creds);
     grpc_server_credentials_release(creds);
     if (port == 0) {
-        ltc_status_set(st, LTC_UNAVAILABLE, "LISTEN_FAILED", "cannot listen on %s", opt->listen_addr);
+        /* gRPC core says only "0": bind the address ourselves for the system's reason */
+        char why[300];
+        if (ltc_listen_check(opt->listen_addr, why, sizeof why) != 0)
+            ltc_status_set(st, LTC_UNAVAILABLE, "LISTEN_FAILED", "cannot listen on %s", why);
+        else
+            ltc_status_set(st, LTC_UNAVAILABLE, "LISTEN_FAILED", "cannot listen on %s (gRPC core refused it)",
+                           opt->listen_addr);
         goto fail;
     }
     grpc_server_start(s->server);

@@ -61,6 +61,13 @@ static const char *const HEALTH[] = {"ltc.bto.v1.BidToOrderService", "ltc.bto.v1
 static const char *const PEERS[] = {"otd", "dtc", "ltb", NULL}; /* hand-offs: AcceptOrder, AcceptOrderPlaced */
 /* CreditService/CheckCredit at placement; AvailabilityService/CheckAvailability when a quote is sent */
 static const char *const ASKS[] = {"dtc", "otd", NULL};
+static const char *const ENV[] = {
+    "LTC_CREDIT_DEADLINE_MS",
+    "deadline of the credit question to DTC at order placement",
+    "LTC_ATP_DEADLINE_MS",
+    "deadline of the availability question to OTD at SendQuote",
+    NULL,
+};
 
 /* The BTO service: its method table, health names, hand-off peers and migrations. */
 ltc_service_def bto_service(void) {
@@ -72,6 +79,7 @@ ltc_service_def bto_service(void) {
         .health_services = HEALTH,
         .peers = PEERS,
         .asks = ASKS,
+        .env = ENV,
         .migrations = ltc_service_migrations,
         .n_migrations = ltc_service_migrations_count,
     };

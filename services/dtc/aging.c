@@ -9,6 +9,7 @@
 #include "aging_engine.h"
 #include "dtc.h"
 #include "ltc/audit.h"
+#include "ledger.h"
 #include "ltc/fieldmask.h"
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
@@ -333,6 +334,14 @@ int dtc_run_dunning(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
         if (PQntuples(ins) == 1) {
             resp->notices[resp->n_notices++] = notice_from_row(c, ins, 0);
             ltc_audit_change(c, ltc_call_printf(c, "dunningNotices/%s", id), "level", NULL, LEVELS[level]);
+            dtc_posting post = {.event = DTC_EV_DUNNING_CHARGE,
+                                .a = pol.fee,
+                                .b = interest,
+                                .source = ltc_call_printf(c, "dunningNotices/%s", id),
+                                .customer = p[2],
+                                .currency = ltc_pg_str(r, i, 2),
+                                .date = as_of};
+            if (dtc_ledger_post(c, st, &post) != 0) return -1;
         }
     }
     PGresult *d = ltc_call_query(c, st, "SELECT $1::date::text", 1, (const char *[]){as_of});

@@ -9,6 +9,7 @@
 
 #include "dtc.h"
 #include "ltc/audit.h"
+#include "ledger.h"
 #include "ltc/fieldmask.h"
 #include "ltc/milestone.h"
 #include "ltc/type/v1/milestone.pb-c.h"
@@ -104,6 +105,13 @@ int dtc_bill_account(ltc_call *c, ltc_status *st, const char *account, const cha
         /* the account's invoiced amount first: an advance applied below raises its paid amount (CHECK paid <= invoiced) */
         const char *up[] = {account, ltc_sql_i64(c, amounts[i])};
         if (!ltc_call_query(c, st, SQL_ACCOUNT_BILL, 2, up)) return -1;
+        dtc_posting post = {.event = DTC_EV_INVOICE,
+                            .a = amounts[i],
+                            .source = ltc_call_printf(c, "invoices/%s", id),
+                            .customer = ltc_pg_str(a, 0, 8),
+                            .currency = currency,
+                            .date = date};
+        if (dtc_ledger_post(c, st, &post) != 0) return -1;
         ltc_money m;
         snprintf(m.currency, sizeof m.currency, "%s", currency);
         m.minor = amounts[i];

@@ -8,6 +8,7 @@
 
 #include "dtc.h"
 #include "ltc/audit.h"
+#include "ledger.h"
 #include "ltc/milestone.h"
 #include "ltc/type/v1/milestone.pb-c.h"
 
@@ -125,6 +126,14 @@ int dtc_issue_credit(ltc_call *c, ltc_status *st, const dtc_credit_in *in, char 
     if (credited > 0 &&
         !ltc_call_query(c, st, SQL_ACCOUNT_CREDIT, 2, (const char *[]){in->account, ltc_sql_i64(c, credited)}))
         return -1;
+    dtc_posting post = {.event = DTC_EV_CREDIT_NOTE,
+                        .a = credited,
+                        .b = left,
+                        .source = ltc_call_printf(c, "creditNotes/%s", id_out),
+                        .customer = customer,
+                        .currency = cur,
+                        .date = in->date};
+    if (dtc_ledger_post(c, st, &post) != 0) return -1;
     ltc_money m;
     snprintf(m.currency, sizeof m.currency, "%s", cur);
     m.minor = in->amount;

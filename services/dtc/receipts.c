@@ -11,6 +11,7 @@
 
 #include "dtc.h"
 #include "ltc/audit.h"
+#include "ledger.h"
 #include "ltc/milestone.h"
 #include "ltc/type/v1/milestone.pb-c.h"
 
@@ -218,6 +219,13 @@ static int allocate(ltc_call *c, ltc_status *st, const char *receipt, const char
     if (pay_invoice(c, st, invoice, amount) != 0) return -1;
     if (!ltc_call_query(c, st, SQL_ACCOUNT_PAY, 2, (const char *[]){account, amt})) return -1;
     if (apply_receipt_cash(c, st, receipt, amount) != 0) return -1;
+    dtc_posting post = {.event = DTC_EV_ALLOCATION,
+                        .a = amount,
+                        .source = ltc_call_printf(c, "allocations/%s", id),
+                        .receipt = receipt,
+                        .currency = currency,
+                        .date = date};
+    if (dtc_ledger_post(c, st, &post) != 0) return -1;
     ltc_money m;
     snprintf(m.currency, sizeof m.currency, "%s", currency);
     m.minor = amount;
@@ -263,7 +271,13 @@ int dtc_reverse_locked(ltc_call *c, ltc_status *st, const char *alloc, const cha
     if (pay_invoice(c, st, invoice, -amount) != 0) return -1;
     if (!ltc_call_query(c, st, SQL_ACCOUNT_PAY, 2, (const char *[]){account, neg})) return -1;
     if (apply_receipt_cash(c, st, receipt, -amount) != 0) return -1;
-    return 0;
+    dtc_posting post = {.event = DTC_EV_ALLOCATION_REVERSAL,
+                        .a = amount,
+                        .source = ltc_call_printf(c, "allocations/%s", alloc),
+                        .receipt = receipt,
+                        .currency = ltc_pg_str(a, 0, 3),
+                        .date = date};
+    return dtc_ledger_post(c, st, &post);
 }
 
 /* Applies up to `cash` of the receipt to the customer's open invoices of `currency` (of `account` only when not
@@ -456,6 +470,13 @@ int dtc_record_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
         return -1;
     }
     ltc_audit_change_money(c, ltc_call_printf(c, "receipts/%s", id), "amount", amount.currency, 0, 0, amount.minor, 1);
+    dtc_posting post = {.event = DTC_EV_RECEIPT,
+                        .a = amount.minor,
+                        .source = ltc_call_printf(c, "receipts/%s", id),
+                        .customer = cust.id,
+                        .currency = amount.currency,
+                        .date = value_date[0] ? value_date : NULL};
+    if (dtc_ledger_post(c, st, &post) != 0) return -1;
     made_list made = {0};
     if (order[0]) { /* an advance: the order's open invoices now, its next ones as they are raised */
         int64_t applied;
@@ -628,6 +649,14 @@ int dtc_bounce_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     const char *target = ltc_call_printf(c, "receipts/%s", id);
     ltc_audit_change(c, target, "state", ltc_pg_str(r, 0, R_STATE), "BOUNCED");
     ltc_audit_change(c, target, "bounce_reason", NULL, req->reason);
+    /* its allocations reversed above, nothing refunded: the whole amount was unapplied cash */
+    dtc_posting post = {.event = DTC_EV_BOUNCE,
+                        .a = ltc_pg_i64(r, 0, R_AMOUNT),
+                        .source = ltc_call_printf(c, "receipts/%s", id),
+                        .receipt = id,
+                        .currency = ltc_pg_str(r, 0, R_CURRENCY),
+                        .date = date[0] ? date : NULL};
+    if (dtc_ledger_post(c, st, &post) != 0) return -1;
     if (settle(c, st, cust.id, NULL, NULL) != 0) return -1;
     Ltc__Dtc__V1__BounceReceiptResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__BounceReceiptResponse, LTC__DTC__V1__BOUNCE_RECEIPT_RESPONSE__INIT);
@@ -671,6 +700,13 @@ int dtc_refund_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
                            ltc_pg_i64(rf, 0, 1) - amount.minor, 1, ltc_pg_i64(rf, 0, 1), 1);
     ltc_audit_change_money(c, ltc_call_printf(c, "receipts/%s/refunds/%s", id, fid), "amount", amount.currency, 0, 0,
                            amount.minor, 1);
+    dtc_posting post = {.event = DTC_EV_REFUND,
+                        .a = amount.minor,
+                        .source = ltc_call_printf(c, "refunds/%s", fid),
+                        .receipt = id,
+                        .currency = amount.currency,
+                        .date = date[0] ? date : NULL};
+    if (dtc_ledger_post(c, st, &post) != 0) return -1;
     Ltc__Dtc__V1__RefundReceiptResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__RefundReceiptResponse, LTC__DTC__V1__REFUND_RECEIPT_RESPONSE__INIT);
     if (load_receipt(c, st, id, &resp->receipt) != 0) return -1;
@@ -763,6 +799,12 @@ int dtc_payment_record(ltc_call *c, ltc_status *st, const dtc_payment_in *p, cha
                            "bank reference %s on bank account %s was recorded already", p->reference, p->bank_account);
         return -1;
     }
+    dtc_posting post = {.event = DTC_EV_RECEIPT,
+                        .a = p->amount,
+                        .source = ltc_call_printf(c, "receipts/%s", receipt_out),
+                        .customer = p->customer,
+                        .currency = p->currency};
+    if (dtc_ledger_post(c, st, &post) != 0) return -1;
     PGresult *info = ltc_call_query(c, st, SQL_INVOICE_INFO, 1, (const char *[]){p->invoice});
     if (!info) return -1;
     /* the audit row's targets: the invoice paid, then the receipt recorded (not the idempotency key) */

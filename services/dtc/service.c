@@ -1,8 +1,10 @@
 /* services/dtc/main.c - the DTC process (deliver to cash, 回款): order accounts, invoices, payments and closure.
- * Serves ltc.dtc.v1.DeliveryToCashService (clients, through the gateway) and ltc.dtc.v1.IntakeService (OTD's
+ * Serves ltc.dtc.v1.DeliveryToCashService and ltc.dtc.v1.FinanceService (clients, through the gateway) and ltc.dtc.v1.IntakeService (OTD's
  * accepted-delivery hand-off); hands closures back to BTO and LTB through its outbox. */
 #include "dtc.h"
+#include "ledger.h"
 #include "ltc/dtc/v1/credit_service.pb-c.h"
+#include "ltc/dtc/v1/finance_service.pb-c.h"
 #include "ltc/service.h"
 
 /* The services served, by their protoc-c service descriptors (proto/ltc/dtc/v1): the method table below must
@@ -10,6 +12,7 @@
 #define DTC_SVC ltc__dtc__v1__delivery_to_cash_service__descriptor
 #define DTC_INTAKE ltc__dtc__v1__intake_service__descriptor
 #define DTC_CREDIT ltc__dtc__v1__credit_service__descriptor
+#define DTC_FINANCE ltc__dtc__v1__finance_service__descriptor
 
 /* Where a request's deal record finds its iron triangle (ownership checks, docs/security.md). */
 #define ACCOUNT_SQL "SELECT account_owner, solution_owner, fulfilment_owner FROM order_accounts WHERE id = $1"
@@ -74,10 +77,20 @@ static const ltc_method METHODS[] = {
     LTC_HANDOFF(DTC_INTAKE, AcceptOrderCancelled, dtc_accept_order_cancelled, "otd"),
     LTC_HANDOFF(DTC_INTAKE, AcceptReturn, dtc_accept_return, "otd"),
     LTC_HANDOFF(DTC_INTAKE, AcceptShipment, dtc_accept_shipment, "otd"),
+    /* finance close (docs/finance.md): the subledger's reads, the chart and the periods */
+    LTC_READ(DTC_FINANCE, GetChartOfAccounts, dtc_get_chart_of_accounts, NULL),
+    LTC_WRITE(DTC_FINANCE, UpdateLedgerAccount, dtc_update_ledger_account, NULL),
+    LTC_READ(DTC_FINANCE, ListJournalEntries, dtc_list_journal_entries, NULL),
+    LTC_READ(DTC_FINANCE, GetTrialBalance, dtc_get_trial_balance, NULL),
+    LTC_READ(DTC_FINANCE, GetJournalExport, dtc_get_journal_export, NULL),
+    LTC_READ(DTC_FINANCE, ListPeriods, dtc_list_periods, NULL),
+    LTC_WRITE(DTC_FINANCE, ClosePeriod, dtc_close_period, NULL),
+    LTC_WRITE(DTC_FINANCE, RequestPeriodReopen, dtc_request_period_reopen, NULL),
+    LTC_WRITE(DTC_FINANCE, ApprovePeriodReopen, dtc_approve_period_reopen, NULL),
 };
 
 static const char *const HEALTH[] = {"ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService",
-                                     "ltc.dtc.v1.CreditService", NULL};
+                                     "ltc.dtc.v1.CreditService", "ltc.dtc.v1.FinanceService", NULL};
 static const char *const PEERS[] = {"bto", "ltb", NULL};
 
 /* The DTC service: its method table, health names, hand-off peers and migrations. */

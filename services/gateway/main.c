@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <grpc/grpc.h>
+
 #include "auth.h"
 #include "ltc/access.h"
 #include "ltc/audit/v1/audit_service.pb-c.h"
@@ -24,6 +26,7 @@
 #include "ltc/service.h"
 #include "ltc/tls.h"
 #include "ltc/assertion.h"
+#include "ltc/version.h"
 #include "ratelimit.h"
 
 /* Seconds a forwarded identity assertion lives: the stage receives it at once (the call's deadline is longer, but
@@ -39,7 +42,7 @@ typedef struct route {
 } route;
 
 typedef struct gateway {
-    route routes[4];
+    route routes[5];
     size_t n_routes;
     int default_deadline_ms, max_deadline_ms, require_deadline;
     gw_auth *auth;           /* NULL: authentication off (LTC_GATEWAY_AUTH=off, plaintext development only) */
@@ -51,15 +54,19 @@ typedef struct gateway {
 static const struct {
     const char *prefix, *service;
 } public_services[] = {
-    {"/ltc.ltb.v1.LeadToBidService/", "ltb"},
-    {"/ltc.bto.v1.BidToOrderService/", "bto"},
-    {"/ltc.otd.v1.OrderToDeliveryService/", "otd"},
-    {"/ltc.dtc.v1.DeliveryToCashService/", "dtc"},
+    {"/ltc.ltb.v1.LeadToBidService/", "ltb"},       {"/ltc.bto.v1.BidToOrderService/", "bto"},
+    {"/ltc.otd.v1.OrderToDeliveryService/", "otd"}, {"/ltc.dtc.v1.DeliveryToCashService/", "dtc"},
+    {"/ltc.dtc.v1.FinanceService/", "dtc"},
 };
 
 static const char *const health_services[] = {
-    "ltc.ltb.v1.LeadToBidService",      "ltc.bto.v1.BidToOrderService", "ltc.otd.v1.OrderToDeliveryService",
-    "ltc.dtc.v1.DeliveryToCashService", "ltc.audit.v1.AuditService",    NULL,
+    "ltc.ltb.v1.LeadToBidService",
+    "ltc.bto.v1.BidToOrderService",
+    "ltc.otd.v1.OrderToDeliveryService",
+    "ltc.dtc.v1.DeliveryToCashService",
+    "ltc.dtc.v1.FinanceService",
+    "ltc.audit.v1.AuditService",
+    NULL,
 };
 
 static double now_monotonic(void) {
@@ -253,8 +260,73 @@ static int configure(gateway *g, ltc_tls *public_tls, int *plaintext) {
     return 0;
 }
 
+/* --help: the commands and every variable the gateway reads (docs/configuration.md has defaults and ranges;
+ * tests/deploy/check_version.py checks the two agree). */
+static void usage(FILE *out) {
+    static const char *const vars[][2] = {
+        {"LTC_GATEWAY_LISTEN", "gRPC listen address host:port of the public port"},
+        {"LTC_GATEWAY_METRICS_LISTEN", "Prometheus endpoint host:port, or off (default: the gRPC port + 1000)"},
+        {"LTC_LTB_TARGET", "where calls to LeadToBidService go"},
+        {"LTC_BTO_TARGET", "where calls to BidToOrderService go"},
+        {"LTC_OTD_TARGET", "where calls to OrderToDeliveryService go"},
+        {"LTC_DTC_TARGET", "where calls to DeliveryToCashService go"},
+        {"LTC_GATEWAY_TLS_CERT", "certificate (PEM) of the public port"},
+        {"LTC_GATEWAY_TLS_KEY", "its private key (PEM)"},
+        {"LTC_GATEWAY_JWT_KEYS", "the bearer tokens' key set (JSON)"},
+        {"LTC_GATEWAY_AUTH", "on, or off (with LTC_PLAINTEXT=1 only)"},
+        {"LTC_GATEWAY_ASSERTION_KEY", "Ed25519 private key (PEM) signing the identity sent to the stages"},
+        {"LTC_TLS_CERT", "this process's internal certificate (PEM), for mTLS to the stages"},
+        {"LTC_TLS_KEY", "its private key (PEM)"},
+        {"LTC_TLS_CA", "the CA of the internal certificates (PEM)"},
+        {"LTC_PLAINTEXT", "1: run without TLS (local development only)"},
+        {"LTC_GATEWAY_RATE_LIMIT", "calls a second per caller"},
+        {"LTC_GATEWAY_RATE_BURST", "burst per caller"},
+        {"LTC_GATEWAY_UNAUTH_RATE_LIMIT", "failed authentications a second per client host"},
+        {"LTC_GATEWAY_UNAUTH_RATE_BURST", "their burst"},
+        {"LTC_GATEWAY_FORWARD_DEADLINE_MS", "deadline of a forwarded call that has none"},
+        {"LTC_GATEWAY_MAX_DEADLINE_MS", "longest deadline of a forwarded call"},
+        {"LTC_GATEWAY_REQUIRE_DEADLINE", "1: refuse calls without a deadline"},
+        {"LTC_GATEWAY_MAX_METADATA_BYTES", "largest request metadata"},
+        {"LTC_GATEWAY_MAX_CONCURRENT_STREAMS", "calls in flight per client connection"},
+        {"LTC_WORKERS", "worker threads"},
+        {"LTC_SHUTDOWN_GRACE_MS", "time calls in flight get at SIGTERM"},
+        {"LTC_MAX_MESSAGE_BYTES", "largest message, both directions"},
+        {"LTC_LOG_LEVEL", "debug, info, warn or error"},
+        {"LTC_FAULT_POINTS, LTC_FAULT_SEED", "fault injection (the fault tests only)"},
+    };
+    fprintf(out,
+            "usage: ltc-gateway [--health-probe | --version | --help]\n"
+            "The gateway of the LTC Process Center, version %s: TLS and bearer tokens for clients, forwarding to\n"
+            "the stage services over mTLS.\n"
+            "commands:\n"
+            "  (none)           serve until SIGTERM/SIGINT\n"
+            "  --health-probe   ask the gateway running at LTC_GATEWAY_LISTEN for its health; exit 0 when SERVING\n"
+            "  --version        print the version and exit\n"
+            "  --help           print this and exit\n"
+            "environment (defaults and ranges: docs/configuration.md):\n",
+            ltc_version());
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) fprintf(out, "  %-34s %s\n", vars[i][0], vars[i][1]);
+}
+
 int main(int argc, char **argv) {
+    int probe_only = 0;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--health-probe") == 0) {
+            probe_only = 1;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            ltc_version_print(stdout, "gateway");
+            return 0;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "ltc-gateway: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
     ltc_log_init("gateway", ltc_env_str("LTC_LOG_LEVEL", "info"));
+    ltc_version_set_service("gateway");
     const char *listen = ltc_env_str("LTC_GATEWAY_LISTEN", "127.0.0.1:50051");
     char err[400];
     int internal_tls = ltc_tls_internal_from_env(err, sizeof err);
@@ -262,15 +334,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "gateway: %s\n", err);
         return 1;
     }
-    if (argc == 2 && strcmp(argv[1], "--health-probe") == 0) {
+    if (probe_only) {
         int probe = ltc_health_probe(listen, "gateway", 2000);
         ltc_tls_internal_free();
         return probe;
     }
-    if (argc != 1) {
-        fprintf(stderr, "usage: ltc-gateway [--health-probe]\n(configuration: docs/configuration.md)\n");
-        return 2;
-    }
+    /* the first line of the log: which build this is */
+    LTC_INFO("starting", NULL, "ltc-gateway version=%s grpc_core=%s listen=%s", ltc_version(), grpc_version_string(),
+             listen);
     if (ltc_addr_valid(listen) != 0) {
         fprintf(stderr, "gateway: LTC_GATEWAY_LISTEN=%s is not a host:port address\n", listen);
         return 1;
@@ -316,7 +387,9 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (ltc_metrics_start(metrics_listen, &st) != 0) {
-        LTC_ERROR("start_failed", NULL, "metrics: %s", st.message);
+        char why[300] = ""; /* libmicrohttpd's socket is ours: bind it again for the system's reason */
+        if (strcmp(st.reason, "LISTEN_FAILED") == 0) ltc_listen_check(metrics_listen, why, sizeof why);
+        LTC_ERROR("start_failed", NULL, "metrics: %s%s%s%s", st.message, why[0] ? " (" : "", why, why[0] ? ")" : "");
         ltc_status_clear(&st);
         goto out;
     }

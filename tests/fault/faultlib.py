@@ -25,7 +25,9 @@ drain. Then every service is read as the PostgreSQL superuser (harness.sql) and 
   - amounts conserved: won = ordered (BTO) = received (OTD) = delivered = invoiced; collected = paid invoices =
     payments = BTO collected = LTB collected;
   - exactly one outbox row per hand-off event (won bid, order to OTD, order placed to DTC, delivery, closures), no
-    outbox row pending, none parked; every placed order has its DTC order account.
+    outbox row pending, none parked; every placed order has its DTC order account;
+  - the finance subledger (docs/finance.md): every journal entry balances, each currency's trial balance is zero,
+    receivables = open invoices and unapplied cash = receipts' unapplied cash.
 
 Used by run_fault.py (the CLI and ctest entry); see docs/testing.md.
 """
@@ -1009,6 +1011,35 @@ class Checker:
                          f" {parts} (terms {terms}), or invoiced {invoiced} != invoices {invs}, or paid {paid} !="
                          f" invoices paid {inv_paid}")
 
+    def _check_ledger(self):
+        """The finance subledger after the faults (docs/finance.md): every journal entry balances, each currency's
+        trial balance sums to zero, and the control accounts equal the subledger: receivables (1100) = the open
+        amounts of all invoices, unapplied cash (2100) = the receipts' unapplied cash. Over the whole database: each
+        event posts in its own transaction, so a crash or a replay can leave neither an event without its entry nor
+        an entry twice."""
+        for r in _rows("SELECT e.id, e.total_minor, sum(l.debit_minor), sum(l.credit_minor) FROM dtc.journal_entries e"
+                       " JOIN dtc.journal_lines l ON l.entry_id = e.id GROUP BY 1, 2"
+                       " HAVING sum(l.debit_minor) <> sum(l.credit_minor) OR sum(l.debit_minor) <> e.total_minor"):
+            self.err(f"journal entry {r[0]} does not balance: total {r[1]}, debits {r[2]}, credits {r[3]}")
+        ledger = {}
+        for cur, role, bal in _rows("SELECT e.currency, l.account_role, sum(l.debit_minor - l.credit_minor)"
+                                    " FROM dtc.journal_lines l JOIN dtc.journal_entries e ON e.id = l.entry_id"
+                                    " GROUP BY 1, 2"):
+            ledger.setdefault(cur, {})[role] = int(bal)
+        open_ = {c: int(v) for c, v in _rows("SELECT currency, sum(amount_minor - paid_minor - credited_minor)"
+                                              " FROM dtc.invoices GROUP BY 1")}
+        unapplied = {c: int(v) for c, v in _rows("SELECT currency, sum(unapplied_minor) FROM dtc.receipts GROUP BY 1")}
+        for cur in set(ledger) | set(open_) | set(unapplied):
+            roles = ledger.get(cur, {})
+            if sum(roles.values()) != 0:
+                self.err(f"trial balance of {cur} sums to {sum(roles.values())}, not 0: {roles}")
+            if roles.get("RECEIVABLES", 0) != open_.get(cur, 0):
+                self.err(f"receivables account of {cur} {roles.get('RECEIVABLES', 0)} != open invoices"
+                         f" {open_.get(cur, 0)}")
+            if -roles.get("UNAPPLIED_CASH", 0) != unapplied.get(cur, 0):
+                self.err(f"unapplied cash account of {cur} {-roles.get('UNAPPLIED_CASH', 0)} != receipts' unapplied"
+                         f" cash {unapplied.get(cur, 0)}")
+
     def err(self, msg):
         if len(self.errors) < 200:
             self.errors.append(msg)
@@ -1108,6 +1139,7 @@ class Checker:
         self.figures["amounts"] = dict(sums)
         self._check_milestones(run_deals)
         self._check_money(run_deals)
+        self._check_ledger()
         # --- liveness: every deal went through (a violation seen by the client is an error too) ---
         for i, why in sorted(self.wl.abandoned.items()):
             self.err(f"deal {i} did not complete: {why}")

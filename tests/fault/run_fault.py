@@ -258,8 +258,13 @@ def postgres_kill(args):
 
 
 def run_schedule(wl, stack, schedule, done, fired):
+    """Each fault fires when the workload reaches its share of the deals, or at the same share of 80% of the time
+    limit if that comes first: on a slow machine (or in the short mode) every scheduled fault still runs while deals
+    are in flight."""
+    t0 = time.monotonic()
     for progress, action, args in sorted(schedule, key=lambda x: x[0]):
-        while wl.progress() < progress and not done.is_set():
+        due = t0 + progress * 0.8 * wl.time_limit_s
+        while wl.progress() < progress and time.monotonic() < due and not done.is_set():
             time.sleep(0.05)
         if done.is_set():
             return

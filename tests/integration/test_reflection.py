@@ -31,7 +31,7 @@ PORTS = {"gateway": 50051, "ltb": 50061, "bto": 50062, "otd": 50063, "dtc": 5006
 TIMEOUT = 10.0
 
 PUBLIC = ["ltc.ltb.v1.LeadToBidService", "ltc.bto.v1.BidToOrderService", "ltc.otd.v1.OrderToDeliveryService",
-          "ltc.dtc.v1.DeliveryToCashService"]
+          "ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.FinanceService"]
 STANDARD = ["grpc.health.v1.Health", "grpc.reflection.v1.ServerReflection",
             "grpc.reflection.v1alpha.ServerReflection"]
 EXPECTED = {
@@ -41,7 +41,7 @@ EXPECTED = {
     "otd": ["ltc.otd.v1.OrderToDeliveryService", "ltc.otd.v1.IntakeService", "ltc.otd.v1.AvailabilityService",
             "ltc.admin.v1.HandoffAdminService", "ltc.audit.v1.AuditService"] + STANDARD,
     "dtc": ["ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService", "ltc.dtc.v1.CreditService",
-            "ltc.admin.v1.HandoffAdminService", "ltc.audit.v1.AuditService"] + STANDARD,
+            "ltc.dtc.v1.FinanceService", "ltc.admin.v1.HandoffAdminService", "ltc.audit.v1.AuditService"] + STANDARD,
 }
 
 

@@ -140,6 +140,8 @@ def _load():
                         imp("ltc.type.v1.iron_triangle_pb2"), imp("ltc.type.v1.payment_term_pb2"),
                         imp("ltc.type.v1.customer_pb2"))
     g["rpc"] = _merge("google.rpc", imp("google.rpc.status_pb2"), imp("google.rpc.error_details_pb2"))
+    g["finance"] = imp("ltc.dtc.v1.finance_service_pb2")
+    g["finance_grpc"] = imp("ltc.dtc.v1.finance_service_pb2_grpc")
     g["audit"] = imp("ltc.audit.v1.audit_service_pb2")
     g["audit_grpc"] = imp("ltc.audit.v1.audit_service_pb2_grpc")
     return g
@@ -156,6 +158,7 @@ ltb_grpc, bto_grpc, otd_grpc, dtc_grpc = _g["ltb_grpc"], _g["bto_grpc"], _g["otd
 ltb_intake_grpc, bto_intake_grpc = _g["ltb_intake_grpc"], _g["bto_intake_grpc"]
 otd_intake_grpc, dtc_intake_grpc = _g["otd_intake_grpc"], _g["dtc_intake_grpc"]
 audit, audit_grpc = _g["audit"], _g["audit_grpc"]
+finance, finance_grpc = _g["finance"], _g["finance_grpc"]  # DTC's FinanceService (docs/finance.md)
 del _g
 
 
@@ -237,6 +240,7 @@ class Stubs:
         self.bto = _Service(bto_grpc.BidToOrderServiceStub, self.channel, timeout)
         self.otd = _Service(otd_grpc.OrderToDeliveryServiceStub, self.channel, timeout)
         self.dtc = _Service(dtc_grpc.DeliveryToCashServiceStub, self.channel, timeout)
+        self.finance = _Service(finance_grpc.FinanceServiceStub, self.channel, timeout)
         self.audit = _Service(audit_grpc.AuditServiceStub, self.channel, timeout)
 
     def call_raw(self, method, request_bytes=b"", timeout=None, metadata=None):

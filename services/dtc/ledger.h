@@ -1,0 +1,44 @@
+/* services/dtc/ledger.h - the finance subledger (ledger.c) and its periods (periods.c): what the other DTC files
+ * call to post a financial event in their own transaction, and the FinanceService handlers (docs/finance.md). */
+#ifndef LTC_DTC_LEDGER_H
+#define LTC_DTC_LEDGER_H
+
+#include <stdint.h>
+
+#include "ledger_engine.h"
+#include "ltc/dtc/v1/finance_service.pb-c.h"
+#include "ltc/server.h"
+#include "ltc/status.h"
+
+/* A financial event to post. */
+typedef struct dtc_posting {
+    dtc_ledger_event event;
+    int64_t a, b;         /* the amounts of ledger_engine.h's event */
+    const char *source;   /* the record that made it: "invoices/{id}", "allocations/{id}", ... */
+    const char *customer; /* a UUID, or NULL/"" (then the customer of `receipt`, if any) */
+    const char *receipt;  /* a receipt's UUID whose customer is the entry's when customer is NULL; may be NULL */
+    const char *currency; /* the event's currency */
+    const char *date;     /* the event's business date "YYYY-MM-DD", NULL: today */
+} dtc_posting;
+
+/* Posts the balanced entry of `p` in the caller's transaction: the lines of dtc_entry_build with the chart's codes,
+ * dated in the first period not CLOSED on or after the event's date (that period's row held FOR SHARE, so a
+ * ClosePeriod waits for it). Nothing when every amount is zero. 0 or -1. */
+int dtc_ledger_post(ltc_call *c, ltc_status *st, const dtc_posting *p);
+
+/* Checks a period "YYYY-MM" (required or may be empty). 0, or -1 with INVALID_ARGUMENT naming `field`. */
+int dtc_period_parse(const char *s, const char *field, int required, ltc_status *st);
+
+/* ledger.c */
+int dtc_get_chart_of_accounts(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_update_ledger_account(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_list_journal_entries(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_trial_balance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_journal_export(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+/* periods.c */
+int dtc_list_periods(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_close_period(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_request_period_reopen(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_approve_period_reopen(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+#endif

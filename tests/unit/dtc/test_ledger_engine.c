@@ -1,0 +1,204 @@
+/* Unit tests of DTC's double entry (services/dtc/ledger_engine.c): the lines of each event, refusals, and a property
+ * test: random sequences of the receivables events (invoices, receipts, allocations, reversals, bounces, refunds,
+ * credit notes, dunning charges), applied to a model of the subledger, always leave balanced books whose control
+ * accounts equal the subledger (receivables = open invoice amounts, unapplied cash = receipts' unapplied cash, cash =
+ * bank receipts not bounced less every refund). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+#include <cmocka.h>
+
+#include "ledger_engine.h"
+
+static int64_t bal[DTC_ACC_COUNT];
+
+/* Builds the event's entry, checks it balances, adds it to the balances (debit positive). Returns its line count. */
+static int post(dtc_ledger_event ev, int64_t a, int64_t b) {
+    dtc_jline l[DTC_MAX_JLINES];
+    int n = -1;
+    assert_int_equal(dtc_entry_build(ev, a, b, l, &n), 0);
+    if (n == 0) return 0;
+    assert_true(dtc_entry_balanced(l, n));
+    for (int i = 0; i < n; i++) bal[l[i].account] += l[i].debit - l[i].credit;
+    return n;
+}
+
+static void test_each_event(void **state) {
+    (void)state;
+    dtc_jline l[DTC_MAX_JLINES];
+    int n;
+    assert_int_equal(dtc_entry_build(DTC_EV_INVOICE, 500, 0, l, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(l[0].account, DTC_ACC_RECEIVABLES);
+    assert_int_equal(l[0].debit, 500);
+    assert_int_equal(l[1].account, DTC_ACC_CONTRACT_LIABILITY);
+    assert_int_equal(l[1].credit, 500);
+    assert_int_equal(dtc_entry_build(DTC_EV_CREDIT_NOTE, 300, 200, l, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(l[0].account, DTC_ACC_CONTRACT_LIABILITY);
+    assert_int_equal(l[0].debit, 500);
+    assert_int_equal(l[1].account, DTC_ACC_RECEIVABLES);
+    assert_int_equal(l[1].credit, 300);
+    assert_int_equal(l[2].account, DTC_ACC_UNAPPLIED_CASH);
+    assert_int_equal(l[2].credit, 200);
+    /* a credit note wholly against open invoices has no customer-credit line */
+    assert_int_equal(dtc_entry_build(DTC_EV_CREDIT_NOTE, 300, 0, l, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(dtc_entry_build(DTC_EV_DUNNING_CHARGE, 1000, 37, l, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(l[0].account, DTC_ACC_CHARGES_RECEIVABLE);
+    assert_int_equal(l[0].debit, 1037);
+    assert_int_equal(l[1].account, DTC_ACC_CHARGES_INCOME);
+    /* nothing to post */
+    assert_int_equal(dtc_entry_build(DTC_EV_DUNNING_CHARGE, 0, 0, l, &n), 0);
+    assert_int_equal(n, 0);
+    for (int ev = 0; ev < DTC_EV_COUNT; ev++) {
+        assert_int_equal(dtc_entry_build((dtc_ledger_event)ev, 7, ev == DTC_EV_CREDIT_NOTE ? 3 : 0, l, &n), 0);
+        assert_true(n >= 2);
+        assert_true(dtc_entry_balanced(l, n));
+        assert_non_null(dtc_ledger_event_name((dtc_ledger_event)ev));
+    }
+}
+
+static void test_refusals(void **state) {
+    (void)state;
+    dtc_jline l[DTC_MAX_JLINES];
+    int n;
+    assert_int_equal(dtc_entry_build(DTC_EV_INVOICE, -1, 0, l, &n), -1);
+    assert_int_equal(dtc_entry_build(DTC_EV_CREDIT_NOTE, INT64_MAX, 1, l, &n), -1);
+    assert_int_equal(dtc_entry_build(DTC_EV_COUNT, 1, 0, l, &n), -1);
+    dtc_jline bad[2] = {{DTC_ACC_CASH, 5, 0}, {DTC_ACC_RECEIVABLES, 0, 4}};
+    assert_false(dtc_entry_balanced(bad, 2));
+    dtc_jline both[2] = {{DTC_ACC_CASH, 5, 5}, {DTC_ACC_RECEIVABLES, 0, 0}};
+    assert_false(dtc_entry_balanced(both, 2));
+    dtc_jline one[1] = {{DTC_ACC_CASH, 5, 0}};
+    assert_false(dtc_entry_balanced(one, 1));
+    assert_int_equal(dtc_account_role_parse("UNAPPLIED_CASH"), DTC_ACC_UNAPPLIED_CASH);
+    assert_int_equal(dtc_account_role_parse("unapplied_cash"), -1);
+    assert_null(dtc_account_role_name(DTC_ACC_COUNT));
+    for (int r = 0; r < DTC_ACC_COUNT; r++) assert_int_equal(dtc_account_role_parse(dtc_account_role_name(r)), r);
+}
+
+/* --- the property test -------------------------------------------------------------------------------------------- */
+
+#define MAX_INV 40
+#define MAX_REC 40
+#define MAX_ALLOC 200
+typedef struct {
+    int64_t amount, paid, credited;
+} inv_t;
+typedef struct {
+    int64_t amount, unapplied, refunded;
+    int cash, bounced; /* cash: a bank receipt (not a credit note's customer credit) */
+} rec_t;
+typedef struct {
+    int receipt, invoice, active;
+    int64_t amount;
+} alloc_t;
+
+static inv_t inv[MAX_INV];
+static rec_t rec[MAX_REC];
+static alloc_t al[MAX_ALLOC];
+static int ninv, nrec, nal;
+static int64_t charges;
+
+static int64_t open_of(int i) { return inv[i].amount - inv[i].paid - inv[i].credited; }
+
+static void check_controls(void) {
+    int64_t sum = 0, open = 0, unapplied = 0, cash = 0;
+    for (int k = 0; k < DTC_ACC_COUNT; k++) sum += bal[k];
+    assert_int_equal(sum, 0); /* the trial balance sums to zero */
+    for (int i = 0; i < ninv; i++) open += open_of(i);
+    for (int r = 0; r < nrec; r++) {
+        unapplied += rec[r].unapplied;
+        if (rec[r].cash && !rec[r].bounced) cash += rec[r].amount;
+        cash -= rec[r].refunded; /* a refund of a credit note's customer credit pays cash out too */
+    }
+    assert_int_equal(bal[DTC_ACC_RECEIVABLES], open);
+    assert_int_equal(-bal[DTC_ACC_UNAPPLIED_CASH], unapplied);
+    assert_int_equal(bal[DTC_ACC_CASH], cash);
+    assert_int_equal(bal[DTC_ACC_CHARGES_RECEIVABLE], charges);
+}
+
+static void reverse(int k) {
+    al[k].active = 0;
+    inv[al[k].invoice].paid -= al[k].amount;
+    rec[al[k].receipt].unapplied += al[k].amount;
+    post(DTC_EV_ALLOCATION_REVERSAL, al[k].amount, 0);
+}
+
+static void one_run(unsigned seed) {
+    srand(seed);
+    for (int k = 0; k < DTC_ACC_COUNT; k++) bal[k] = 0;
+    ninv = nrec = nal = 0;
+    charges = 0;
+    for (int step = 0; step < 300; step++) {
+        int what = rand() % 8;
+        if (what == 0 && ninv < MAX_INV) { /* invoice */
+            int64_t a = 1 + rand() % 100000;
+            inv[ninv++] = (inv_t){a, 0, 0};
+            post(DTC_EV_INVOICE, a, 0);
+        } else if (what == 1 && nrec < MAX_REC) { /* receipt */
+            int64_t a = 1 + rand() % 100000;
+            rec[nrec++] = (rec_t){a, a, 0, 1, 0};
+            post(DTC_EV_RECEIPT, a, 0);
+        } else if (what == 2 && nrec > 0 && ninv > 0 && nal < MAX_ALLOC) { /* allocation */
+            int r = rand() % nrec, i = rand() % ninv;
+            int64_t a = rec[r].unapplied < open_of(i) ? rec[r].unapplied : open_of(i);
+            if (a <= 0 || rec[r].bounced) continue;
+            a = 1 + rand() % a;
+            rec[r].unapplied -= a, inv[i].paid += a;
+            al[nal++] = (alloc_t){r, i, 1, a};
+            post(DTC_EV_ALLOCATION, a, 0);
+        } else if (what == 3 && nal > 0) { /* reversal */
+            int k = rand() % nal;
+            if (al[k].active) reverse(k);
+        } else if (what == 4 && nrec > 0) { /* refund */
+            int r = rand() % nrec;
+            if (rec[r].unapplied <= 0 || rec[r].bounced) continue;
+            int64_t a = 1 + rand() % rec[r].unapplied;
+            rec[r].unapplied -= a, rec[r].refunded += a;
+            post(DTC_EV_REFUND, a, 0);
+        } else if (what == 5 && nrec > 0) { /* bounce: a bank receipt, never refunded */
+            int r = rand() % nrec;
+            if (!rec[r].cash || rec[r].bounced || rec[r].refunded > 0) continue;
+            for (int k = 0; k < nal; k++)
+                if (al[k].active && al[k].receipt == r) reverse(k);
+            assert_int_equal(rec[r].unapplied, rec[r].amount);
+            post(DTC_EV_BOUNCE, rec[r].amount, 0);
+            rec[r].unapplied = 0, rec[r].bounced = 1;
+        } else if (what == 6 && ninv > 0 && nrec < MAX_REC) { /* credit note: open first, the rest customer credit */
+            int i = rand() % ninv;
+            int64_t room = inv[i].amount - inv[i].credited;
+            if (room <= 0) continue;
+            int64_t a = 1 + rand() % room, credited = a < open_of(i) ? a : open_of(i), left = a - credited;
+            if (left > inv[i].paid) left = inv[i].paid, a = credited + left;
+            if (a <= 0) continue;
+            inv[i].credited += credited;
+            if (left > 0) rec[nrec++] = (rec_t){left, left, 0, 0, 0};
+            post(DTC_EV_CREDIT_NOTE, credited, left);
+        } else if (what == 7) { /* dunning charge */
+            int64_t fee = rand() % 3 ? 0 : 1500, interest = rand() % 400;
+            charges += fee + interest;
+            post(DTC_EV_DUNNING_CHARGE, fee, interest);
+        }
+        check_controls();
+    }
+}
+
+static void test_random_sequences_keep_books_balanced(void **state) {
+    (void)state;
+    for (unsigned seed = 1; seed <= 200; seed++) one_run(seed);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_each_event),
+        cmocka_unit_test(test_refusals),
+        cmocka_unit_test(test_random_sequences_keep_books_balanced),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
