@@ -191,6 +191,12 @@ int bto_create_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     Ltc__Bto__V1__CreateContractResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateContractResponse, LTC__BTO__V1__CREATE_CONTRACT_RESPONSE__INIT);
     if (bto_load_contract(c, st, id, &resp->contract) != 0) return -1;
+    ltc_money total;
+    if (ltc_money_from_proto(resp->contract->total, "total", 0, &total, st) != 0) return -1;
+    const char *target = ltc_call_printf(c, "contracts/%s", id);
+    ltc_audit_change(c, target, "state", NULL, "DRAFT");
+    ltc_audit_change_money(c, target, "total", total.currency, 0, 0, total.minor, 1);
+    ltc_audit_change(c, target, "delivery_date", NULL, delivery);
     *out = &resp->base;
     return 0;
 }
@@ -232,6 +238,8 @@ int bto_sign_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     if (supersede_amended(c, st, id, req->name) != 0) return -1;
     if (!ltc_call_query(c, st, SQL_SIGN_CONTRACT, 3, params)) return -1;
     if (bto_handoff_contract_signed(c, st, id) != 0) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "contracts/%s", id), "state", "DRAFT", "SIGNED");
+    ltc_audit_change(c, ltc_call_printf(c, "contracts/%s", id), "signed_by", NULL, req->signed_by);
     Ltc__Bto__V1__SignContractResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__SignContractResponse, LTC__BTO__V1__SIGN_CONTRACT_RESPONSE__INIT);
     if (bto_load_contract(c, st, id, &resp->contract) != 0) return -1;
@@ -293,6 +301,9 @@ int bto_cancel_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     if (strcmp(state, "SIGNED") == 0 && ltc_pg_isnull(r, 0, 5) && !ltc_pg_isnull(r, 0, 7) &&
         bto_handoff_contract_cancelled(c, st, id, ltc_pg_str(r, 0, 7), deal_id, req->reason) != 0)
         return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "contracts/%s", id), "state", state, "CANCELLED");
+    ltc_audit_change(c, ltc_call_printf(c, "contracts/%s", id), "cancel_reason", NULL, req->reason);
+    ltc_audit_change(c, ltc_call_printf(c, "quotes/%s", quote_id), "state", "ACCEPTED", "REJECTED");
     if (bto_milestone(c, st, deal_id, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_CONTRACT_CANCELLED,
                       ltc_call_printf(c, "contracts/%s", id), ltc_pg_str(r, 0, 4), ltc_pg_i64(r, 0, 3), NULL,
                       req->reason) != 0)

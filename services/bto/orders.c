@@ -4,8 +4,11 @@
 #include <string.h>
 
 #include "bto.h"
+#include "ltc/audit.h"
 #include "ltc/ids.h"
+#include "ltc/milestone.h"
 #include "ltc/money.h"
+#include "ltc/type/v1/milestone.pb-c.h"
 #include "ltc/proto.h"
 
 /* The contract and its deal's customer, read before asking DTC (no lock is held across the question). */
@@ -178,10 +181,31 @@ int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     if (!ltc_call_query(c, st, SQL_DEAL_ORDERED, 1, dp)) return -1;
     Ltc__Bto__V1__Order *o;
     if (bto_load_order(c, st, id, &o) != 0) return -1;
+    const char *target = ltc_call_printf(c, "orders/%s", id);
+    ltc_audit_change(c, target, "state", NULL,
+                     ltc_enum_to_db(&ltc__bto__v1__order_state__descriptor, "ORDER_STATE_", (int)o->state));
+    ltc_audit_change_money(c, target, "total", ltc_pg_str(k, 0, 4), 0, 0, ltc_pg_i64(k, 0, 3), 1);
+    ltc_audit_target(c, ltc_call_printf(c, "contracts/%s", contract_id));
     if (bto_handoff_order(c, st, id) != 0) return -1;
-    if (bto_milestone(c, st, deal_id, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_ORDER_PLACED,
-                      ltc_call_printf(c, "orders/%s", id), ltc_pg_str(k, 0, 4), ltc_pg_i64(k, 0, 3), NULL, NULL) != 0)
-        return -1;
+    /* ORDER_PLACED carries the order's SKUs (each once): the CRM hub groups its velocity by product with them */
+    const char **skus = ltc_call_alloc(c, (o->n_lines ? o->n_lines : 1) * sizeof *skus);
+    size_t n_skus = 0;
+    for (size_t i = 0; i < o->n_lines; i++) {
+        size_t j = 0;
+        while (j < n_skus && strcmp(skus[j], o->lines[i]->sku) != 0) j++;
+        if (j == n_skus) skus[n_skus++] = o->lines[i]->sku;
+    }
+    ltc_money placed = {{0}, ltc_pg_i64(k, 0, 3)};
+    snprintf(placed.currency, sizeof placed.currency, "%s", ltc_pg_str(k, 0, 4));
+    ltc_milestone ms = {.deal_id = deal_id,
+                        .stage = LTC__TYPE__V1__MILESTONE_STAGE__MILESTONE_STAGE_BTO,
+                        .kind = LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_ORDER_PLACED,
+                        .record = ltc_call_printf(c, "orders/%s", id),
+                        .amount = &placed,
+                        .date = "",
+                        .product_skus = skus,
+                        .n_product_skus = n_skus};
+    if (ltc_milestone_put(c, st, &ms) != 0) return -1;
     Ltc__Bto__V1__CreateOrderResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateOrderResponse, LTC__BTO__V1__CREATE_ORDER_RESPONSE__INIT);
     resp->order = o;

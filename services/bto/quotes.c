@@ -7,6 +7,7 @@
 
 #include "bto.h"
 #include "ltc/access.h"
+#include "ltc/audit.h"
 #include "ltc/milestone.h"
 #include "ltc/type/v1/milestone.pb-c.h"
 #include "pricing.h"
@@ -737,6 +738,9 @@ int bto_create_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     Ltc__Bto__V1__CreateQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateQuoteResponse, LTC__BTO__V1__CREATE_QUOTE_RESPONSE__INIT);
     if (bto_load_quote(c, st, id, &resp->quote) != 0) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "quotes/%s", id), "state", NULL, state);
+    ltc_audit_change_money(c, ltc_call_printf(c, "quotes/%s", id), "total", d.currency, 0, 0, p.tot.net, 1);
+    ltc_audit_change(c, ltc_call_printf(c, "quotes/%s", id), "valid_until", NULL, valid_until);
     *out = &resp->base;
     return 0;
 }
@@ -797,9 +801,13 @@ static int quote_milestone(ltc_call *c, ltc_status *st, const PGresult *qr, cons
     return ltc_milestone_put(c, st, &ms);
 }
 
-/* A response's quote after a state change. */
-static int respond_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Quote **out) {
-    return bto_load_quote(c, st, id, out);
+/* A response's quote after a state change, the change recorded for the audit trail (from the locked row's state). */
+static int respond_quote(ltc_call *c, ltc_status *st, const char *id, const char *old_state,
+                         Ltc__Bto__V1__Quote **out) {
+    if (bto_load_quote(c, st, id, out) != 0) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "quotes/%s", id), "state", old_state,
+                     ltc_enum_to_db(&ltc__bto__v1__quote_state__descriptor, "QUOTE_STATE_", (int)(*out)->state));
+    return 0;
 }
 
 /* SendQuote: DRAFT or APPROVED -> SENT; milestone QUOTE_SENT. Errors: INVALID_ARGUMENT "name", NOT_FOUND
@@ -828,7 +836,7 @@ int bto_send_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
         return -1;
     Ltc__Bto__V1__SendQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__SendQuoteResponse, LTC__BTO__V1__SEND_QUOTE_RESPONSE__INIT);
-    if (respond_quote(c, st, id, &resp->quote) != 0) return -1;
+    if (respond_quote(c, st, id, state, &resp->quote) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -853,7 +861,8 @@ int bto_reject_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         return -1;
     Ltc__Bto__V1__RejectQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__RejectQuoteResponse, LTC__BTO__V1__REJECT_QUOTE_RESPONSE__INIT);
-    if (respond_quote(c, st, id, &resp->quote) != 0) return -1;
+    if (respond_quote(c, st, id, state, &resp->quote) != 0) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "quotes/%s", id), "reject_reason", NULL, req->reason);
     *out = &resp->base;
     return 0;
 }
@@ -897,7 +906,7 @@ int bto_approve_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     if (!ltc_call_query(c, st, SQL_APPROVE_QUOTE, 3, p) || !ltc_call_query(c, st, SQL_APPROVE_LINES, 1, p)) return -1;
     Ltc__Bto__V1__ApproveQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__ApproveQuoteResponse, LTC__BTO__V1__APPROVE_QUOTE_RESPONSE__INIT);
-    if (respond_quote(c, st, id, &resp->quote) != 0) return -1;
+    if (respond_quote(c, st, id, ltc_pg_str(qr, 0, K_STATE), &resp->quote) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -915,7 +924,8 @@ int bto_deny_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     if (!ltc_call_query(c, st, SQL_DENY_QUOTE, 3, p)) return -1;
     Ltc__Bto__V1__DenyQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__DenyQuoteResponse, LTC__BTO__V1__DENY_QUOTE_RESPONSE__INIT);
-    if (respond_quote(c, st, id, &resp->quote) != 0) return -1;
+    if (respond_quote(c, st, id, ltc_pg_str(qr, 0, K_STATE), &resp->quote) != 0) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "quotes/%s", id), "deny_comment", NULL, req->comment);
     *out = &resp->base;
     return 0;
 }
@@ -959,8 +969,15 @@ int bto_set_discount_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMes
     if (st->code != LTC_OK) return -1;
     const char *params[4] = {ltc_sql_i64(c, p->sales_max_discount_bps), ltc_sql_i64(c, p->manager_max_discount_bps),
                              ltc_sql_i64(c, p->minimum_margin_bps), ltc_sql_i64(c, p->escalation_minutes)};
+    PGresult *before = ltc_call_query(c, st, SQL_POLICY, 0, NULL);
+    if (!before) return -1;
     PGresult *r = ltc_call_query(c, st, SQL_SET_POLICY, 4, params);
     if (!r) return -1;
+    static const char *const FIELDS[4] = {"sales_max_discount_bps", "manager_max_discount_bps", "minimum_margin_bps",
+                                          "escalation_minutes"};
+    for (int k = 0; k < 4; k++)
+        ltc_audit_change(c, "discountPolicy", FIELDS[k], PQntuples(before) ? ltc_pg_str(before, 0, k) : NULL,
+                         ltc_pg_str(r, 0, k));
     Ltc__Bto__V1__SetDiscountPolicyResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__SetDiscountPolicyResponse, LTC__BTO__V1__SET_DISCOUNT_POLICY_RESPONSE__INIT);
     resp->policy = policy_from_row(c, r);
@@ -1000,7 +1017,7 @@ int bto_accept_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         return -1;
     Ltc__Bto__V1__AcceptQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__AcceptQuoteResponse, LTC__BTO__V1__ACCEPT_QUOTE_RESPONSE__INIT);
-    if (bto_load_quote(c, st, id, &resp->quote) != 0) return -1;
+    if (respond_quote(c, st, id, state, &resp->quote) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dtc.h"
+#include "ltc/audit.h"
 #include "ltc/ids.h"
 #include "ltc/milestone.h"
 #include "ltc/type/v1/milestone.pb-c.h"
@@ -101,6 +102,7 @@ int dtc_close_account_if_settled(ltc_call *c, ltc_status *st, const char *accoun
     PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_CLOSE, 1, p);
     if (!r) return -1;
     if (PQntuples(r) == 0) return 0; /* something is still outstanding */
+    ltc_audit_change(c, ltc_call_printf(c, "orderAccounts/%s", account_id), "state", "OPEN", "CLOSED");
 
     const char *contract = ltc_pg_str(r, 0, 0); /* the result lives until the call ends */
 

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "dtc.h"
+#include "ltc/audit.h"
 #include "ledger.h"
 #include "ltc/fieldmask.h"
 #include "ltc/milestone.h"
@@ -101,6 +102,9 @@ int dtc_bill_account(ltc_call *c, ltc_status *st, const char *account, const cha
             date, event};
         PGresult *r = ltc_call_query(c, st, SQL_INVOICE_INSERT, 10, ip);
         if (!r) return -1;
+        const char *target = ltc_call_printf(c, "invoices/%s", id);
+        ltc_audit_change_money(c, target, "amount", currency, 0, 0, amounts[i], 1);
+        ltc_audit_change(c, target, "due_date", NULL, ltc_pg_str(r, 0, 0));
         const char *bp[] = {account, ltc_sql_i64(c, i), ltc_sql_i64(c, amounts[i])};
         if (!ltc_call_query(c, st, SQL_TERM_BILL, 3, bp)) return -1;
         /* the account's invoiced amount first: an advance applied below raises its paid amount (CHECK paid <= invoiced) */
@@ -226,6 +230,7 @@ int dtc_release_retention(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
                               "order %s is not fully accepted: its retention period has not begun", order);
     const char *d = date[0] ? date : NULL;
     if (!ltc_call_query(c, st, SQL_RELEASE, 3, (const char *[]){order, d, req->reason})) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "orderAccounts/%s", order), "retention_release_reason", NULL, req->reason);
     dtc_invoice_list raised = {0};
     if (bill_and_settle(c, st, order, locked.id, "RETENTION_DUE", d, &raised) != 0) return -1;
     Ltc__Dtc__V1__ReleaseRetentionResponse *resp =
@@ -302,6 +307,14 @@ int dtc_update_billing_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCM
             ltc_enum_to_db(&ltc__dtc__v1__advance_billing__descriptor, "ADVANCE_BILLING_", (int)cur->advance_billing);
     if (!ltc_call_query(c, st, SQL_BILLING_POLICY_UPDATE, 3, (const char *[]){mode, dtc_principal(c), advance}))
         return -1;
+    ltc_audit_change(
+        c, "billingPolicy", "retention_billing",
+        ltc_enum_to_db(&ltc__dtc__v1__retention_billing__descriptor, "RETENTION_BILLING_", (int)cur->retention_billing),
+        mode);
+    ltc_audit_change(
+        c, "billingPolicy", "advance_billing",
+        ltc_enum_to_db(&ltc__dtc__v1__advance_billing__descriptor, "ADVANCE_BILLING_", (int)cur->advance_billing),
+        advance);
     Ltc__Dtc__V1__UpdateBillingPolicyResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__UpdateBillingPolicyResponse, LTC__DTC__V1__UPDATE_BILLING_POLICY_RESPONSE__INIT);
     if (load_billing_policy(c, st, &resp->billing_policy) != 0) return -1;

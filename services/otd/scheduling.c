@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ltc/audit.h"
 #include "ltc/milestone.h"
 #include "ltc/outbox.h"
 #include "ltc/type/v1/milestone.pb-c.h"
@@ -443,6 +444,7 @@ static int plan_commit(ltc_call *c, ltc_status *st, plan *p, const char *reason,
         if (late) res->late_orders[res->n_late_orders++] = name;
         const char *old = p->po[i].old_promise;
         if (fits ? strcmp(old, now) == 0 : !*old) continue; /* did not move */
+        ltc_audit_change(c, name, "promise_date", *old ? old : NULL, fits ? now : NULL);
         Ltc__Otd__V1__PromiseChange *pc = LTC_NEW(c, Ltc__Otd__V1__PromiseChange, LTC__OTD__V1__PROMISE_CHANGE__INIT);
         pc->order = name;
         pc->previous_promise_date = *old ? date_of(c, old) : NULL;

@@ -1119,8 +1119,8 @@ class Checker:
             f" FROM dtc.order_accounts a WHERE a.deal_id IN {run_deals} GROUP BY a.deal_id")}
         outbox = collections.Counter()
         for s, method in HANDOFFS:
-            for r in _rows(f"SELECT regexp_replace(deal_id, '^deals/', ''), count(*) FROM {s}.outbox"
-                           f" WHERE method = '{method}' AND regexp_replace(deal_id, '^deals/', '') IN"
+            for r in _rows(f"SELECT regexp_replace(deal_id, '^(deals|milestones)/', ''), count(*) FROM {s}.outbox"
+                           f" WHERE method = '{method}' AND regexp_replace(deal_id, '^(deals|milestones)/', '') IN"
                            f" (SELECT id::text FROM {run_deals} x) GROUP BY 1"):
                 outbox[(r[0], method)] = int(r[1])
 
@@ -1170,8 +1170,8 @@ class Checker:
         sent = 0
         for s in ("bto", "otd", "dtc"):
             by_deal = collections.defaultdict(list)
-            for r in _rows(f"SELECT handoff_id::text, regexp_replace(deal_id, '^deals/', ''), seq FROM {s}.outbox"
-                           f" WHERE method = '{method}' AND regexp_replace(deal_id, '^deals/', '') IN"
+            for r in _rows(f"SELECT handoff_id::text, regexp_replace(deal_id, '^(deals|milestones)/', ''), seq FROM {s}.outbox"
+                           f" WHERE method = '{method}' AND regexp_replace(deal_id, '^(deals|milestones)/', '') IN"
                            f" (SELECT id::text FROM {run_deals} x) ORDER BY seq"):
                 sent += 1
                 got = hub.get(r[0])

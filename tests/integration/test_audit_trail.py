@@ -31,6 +31,11 @@ import ltc.audit.v1.audit_service_pb2_grpc as au_grpc  # noqa: E402
 C = grpc.StatusCode
 
 
+def cny(minor):
+    """The audit trail's text of an amount in CNY (2 digits)."""
+    return f"CNY {minor // 100}.{minor % 100:02d}"
+
+
 class AuditTrailTest(h.StackTestCase):
     def events(self, **kw):
         stub = au_grpc.AuditServiceStub(self.stubs.channel)
@@ -102,6 +107,64 @@ class AuditTrailTest(h.StackTestCase):
         for bad in ({"code": "FINE"}, {"start_time": ts_pb2.Timestamp(seconds=-5)}):
             d = h.expect_error(lambda: self.events(**bad), C.INVALID_ARGUMENT)
             self.assertDetails(d, fields=list(bad))
+
+    def test_bto_otd_dtc_record_their_changes(self):
+        """The other stages adopt the same API: a representative write of each records the changed fields with old
+        and new values (money and dates as values) under the records it changed; RecordPayment's targets are the
+        invoice and the receipt, never the idempotency key."""
+        s = self.stubs
+        deal = h.new_deal(s)
+        r = deal.run_all()
+
+        def changes(e):
+            return {(c.target, c.field): (c.old_value, c.new_value) for c in e.changes}
+
+        def one(evs, rpc):
+            got = [e for e in evs if e.method.rsplit("/", 1)[1] == rpc]
+            self.assertTrue(got, f"no {rpc} among {[e.method for e in evs]}")
+            return got
+
+        # BTO: the quote's creation (its total as money) and acceptance (state); the contract's signature
+        evs = self.events(stage="bto", target=r["quote"])
+        created = changes(one(evs, "CreateQuote")[0])
+        self.assertEqual(created[(r["quote"], "total")], ("", cny(r["quote_total"])))
+        self.assertEqual(created[(r["quote"], "state")], ("", "DRAFT"))
+        self.assertEqual(changes(one(evs, "AcceptQuote")[0])[(r["quote"], "state")], ("DRAFT", "ACCEPTED"))
+        signed = changes(one(self.events(stage="bto", target=r["contract"]), "SignContract")[0])
+        self.assertEqual(signed[(r["contract"], "state")], ("DRAFT", "SIGNED"))
+        self.assertEqual(signed[(r["contract"], "signed_by")], ("", "Zhao Min"))
+
+        # OTD: review and release move the order's state, the schedule sets its promise date (a date value)
+        evs = self.events(stage="otd", target=r["order"])
+        self.assertEqual(changes(one(evs, "ReviewOrder")[0])[(r["order"], "state")], ("RECEIVED", "REVIEWED"))
+        self.assertEqual(changes(one(evs, "ReleaseOrder")[0])[(r["order"], "state")], ("REVIEWED", "RELEASED"))
+        self.assertEqual(changes(one(evs, "ScheduleOrder")[0])[(r["order"], "promise_date")], ("", r["promise_date"]))
+        ship, amount = r["shipments"][0]
+        shipped = changes(one(self.events(stage="otd", target=ship), "CreateShipment")[0])
+        self.assertEqual(shipped[(ship, "amount")], ("", cny(amount)))
+
+        # DTC: the first invoice, paid in two parts: each payment's targets are the invoice and its receipt
+        inv, _kind, inv_amount, _due = r["invoices"][0]
+        pays = [p for p in r["payments"] if p[1] == inv]
+        self.assertEqual(len(pays), 2, r["payments"])
+        evs = one(self.events(stage="dtc", target=inv), "RecordPayment")
+        self.assertEqual(len(evs), 2)
+        paid = 0
+        for e, (pname, _inv, amt) in zip(reversed(evs), pays):   # newest first
+            receipt = "receipts/" + lc.name_id(pname)
+            self.assertEqual(list(e.targets)[:2], [inv, receipt], e)
+            for t in e.targets:   # records, never the request's idempotency key
+                self.assertRegex(t, r"^(invoices|receipts|orderAccounts)/[0-9a-f-]{36}$")
+            got = changes(e)
+            self.assertEqual(got[(inv, "paid_amount")], (cny(paid), cny(paid + amt)))
+            paid += amt
+            self.assertEqual(got[(inv, "state")],
+                             ("UNPAID", "PARTLY_PAID") if paid < inv_amount else ("PARTLY_PAID", "PAID"))
+            self.assertEqual(got[(receipt, "amount")], ("", cny(amt)))
+            self.assertEqual(got[(receipt, "applied_amount")], (cny(0), cny(amt)))
+            # the same row is found by the receipt
+            self.assertIn(e.sequence, [x.sequence for x in self.events(stage="dtc", target=receipt)])
+        self.assertEqual(paid, inv_amount)
 
 
 STAGE_SCHEMA = "ltb"
