@@ -280,6 +280,9 @@ void ltc_reflection__stream_event(ltc_call *c, int ok);
 /* The grpc.health.v1.Health/Check row the server appends to its method table (answers from srv->serving and
  * srv->opt.health_services). */
 ltc_method ltc_health__method(void);
+/* Why a process is not ready (NULL: ready): not serving, its database unreachable, or its hand-off backlog at or over
+ * max (max 0: no limit). Pure. */
+const char *ltc_health_not_ready_reason(int serving, int db_ok, long backlog, long max);
 
 /* ---- client.c ---- */
 

@@ -262,13 +262,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "gateway: %s\n", err);
         return 1;
     }
-    if (argc == 2 && strcmp(argv[1], "--health-probe") == 0) {
-        int probe = ltc_health_probe(listen, "gateway", 2000);
+    if (argc == 2 && (strcmp(argv[1], "--health-probe") == 0 || strcmp(argv[1], "--liveness-probe") == 0)) {
+        int probe = ltc_health_probe_service(listen, "gateway", argv[1][2] == 'l' ? "liveness" : "", 2000);
         ltc_tls_internal_free();
         return probe;
     }
     if (argc != 1) {
-        fprintf(stderr, "usage: ltc-gateway [--health-probe]\n(configuration: docs/configuration.md)\n");
+        fprintf(stderr,
+                "usage: ltc-gateway [--health-probe | --liveness-probe]\n(configuration: docs/configuration.md)\n");
         return 2;
     }
     if (ltc_addr_valid(listen) != 0) {

@@ -14,6 +14,7 @@ The stack (scripts/stack) is brought up by the ctest fixture deploy_stack_up wit
 LTC_PORT_OFFSET in the environment (run alone, this script brings it up itself). Calls are raw gRPC (python3-grpcio,
 no generated stubs): empty List requests through the gateway.
 """
+import json
 import os
 import re
 import shlex
@@ -143,9 +144,14 @@ def handled_request_ids(log_path):
     """request_id -> the logged outcome of every call the process's server handled ("rpc" events of its log)."""
     out = {}
     for line in Path(log_path).read_text(errors="replace").splitlines():
-        m = re.search(r'"event":"rpc","request_id":"([^"]+)".*"msg":"\S+ (\w+) ', line)
-        if m:
-            out[m.group(1)] = m.group(2)
+        if '"event":"rpc"' not in line:
+            continue
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if e.get("request_id") and e.get("code"):
+            out[e["request_id"]] = e["code"]
     return out
 
 
@@ -439,7 +445,10 @@ def test_metrics():
               f"build yet", flush=True)
         return 77
 
-    required = ["ltc_rpc_requests_total", "ltc_rpc_duration_seconds", "ltc_workers_busy", "ltc_workers",
+    required = ["grpc_server_started_total", "grpc_server_handled_total", "grpc_server_handling_seconds",
+                "grpc_client_started_total", "grpc_client_handled_total", "grpc_client_handling_seconds",
+                "ltc_db_connections", "ltc_db_transaction_seconds", "ltc_db_errors_total",
+                "ltc_workers_busy", "ltc_workers",
                 "process_resident_memory_bytes", "process_cpu_seconds_total", "process_start_time_seconds"]
     handoff = ["ltc_handoff_pending", "ltc_handoff_oldest_pending_age_seconds", "ltc_handoff_parked"]
     peers = {"ltb": ["bto"], "bto": ["otd"], "otd": ["dtc"], "dtc": ["bto", "ltb"]}
@@ -455,8 +464,10 @@ def test_metrics():
         before[p] = samples
         for fam in required + (handoff if p in STAGES else []):
             check(fam in types, f"{p}: no metric family {fam}")
-        check(types.get("ltc_rpc_requests_total") == "counter", f"{p}: ltc_rpc_requests_total is not a counter")
-        check(types.get("ltc_rpc_duration_seconds") == "histogram", f"{p}: ltc_rpc_duration_seconds not a histogram")
+        check(types.get("grpc_server_handled_total") == "counter", f"{p}: grpc_server_handled_total is not a counter")
+        check(types.get("grpc_server_handling_seconds") == "histogram",
+              f"{p}: grpc_server_handling_seconds not a histogram")
+        check(types.get("grpc_client_handled_total") == "counter", f"{p}: grpc_client_handled_total is not a counter")
         check(value(samples, "ltc_workers") >= 1, f"{p}: ltc_workers = {value(samples, 'ltc_workers')}")
         rss = value(samples, "process_resident_memory_bytes")
         limit = 1024 ** 4 if os.environ.get("LTC_TEST_SANITIZED") else 128 * 1024 ** 2   # ASan's shadow memory
@@ -481,19 +492,32 @@ def test_metrics():
     for p, method in (("gateway", LIST_DEALS), ("bto", LIST_DEALS)):
         _, _, text = fetch(addrs[p])
         after, _ = parse_prometheus(text)
-        d = value(after, "ltc_rpc_requests_total", method=method, code="OK") - \
-            value(before[p], "ltc_rpc_requests_total", method=method, code="OK")
-        check(d >= n, f"{p}: ltc_rpc_requests_total{{method={method},code=OK}} moved by {d}, want >= {n}")
-        d = value(after, "ltc_rpc_duration_seconds_count", method=method) - \
-            value(before[p], "ltc_rpc_duration_seconds_count", method=method)
-        check(d >= n, f"{p}: ltc_rpc_duration_seconds_count{{method={method}}} moved by {d}, want >= {n}")
+        svc, meth = method.strip("/").rsplit("/", 1)
+        lb = dict(grpc_service=svc, grpc_method=meth, grpc_type="unary")
+        d = value(after, "grpc_server_handled_total", grpc_code="OK", **lb) - \
+            value(before[p], "grpc_server_handled_total", grpc_code="OK", **lb)
+        check(d >= n, f"{p}: grpc_server_handled_total{{{meth},OK}} moved by {d}, want >= {n}")
+        d = value(after, "grpc_server_started_total", **lb) - value(before[p], "grpc_server_started_total", **lb)
+        check(d >= n, f"{p}: grpc_server_started_total{{{meth}}} moved by {d}, want >= {n}")
+        d = value(after, "grpc_server_handling_seconds_count", grpc_code="OK", **lb) - \
+            value(before[p], "grpc_server_handling_seconds_count", grpc_code="OK", **lb)
+        check(d >= n, f"{p}: grpc_server_handling_seconds_count{{{meth},OK}} moved by {d}, want >= {n}")
+        if p == "gateway":   # the forwarding, seen from the client side
+            d = value(after, "grpc_client_handled_total", grpc_code="OK", **lb) - \
+                value(before[p], "grpc_client_handled_total", grpc_code="OK", **lb)
+            check(d >= n, f"gateway: grpc_client_handled_total{{{meth},OK}} moved by {d}, want >= {n}")
+        else:   # ListDeals reads the stage's database (no transaction: the relay's and the writes' are counted)
+            d = value(after, "ltc_db_transaction_seconds_count", outcome="commit")
+            check(d >= 1, f"{p}: ltc_db_transaction_seconds_count{{outcome=commit}} is {d}")
+            conns = value(after, "ltc_db_connections", state="idle") + value(after, "ltc_db_connections", state="in_use")
+            check(conns >= 1, f"{p}: ltc_db_connections counts {conns} open connections")
         check(value(after, "process_cpu_seconds_total") >= value(before[p], "process_cpu_seconds_total"),
               f"{p}: process_cpu_seconds_total went back")
         if p == "gateway":
             # counted by its code; an unrouted method may be labelled "unknown" (client input: bounded labels)
             def unimpl(smp):
                 return sum(v for (nm, lb), v in smp.items()
-                           if nm == "ltc_rpc_requests_total" and ("code", "UNIMPLEMENTED") in lb)
+                           if nm == "grpc_server_handled_total" and ("grpc_code", "UNIMPLEMENTED") in lb)
             check(unimpl(after) - unimpl(before[p]) >= 1, "gateway: the UNIMPLEMENTED call is not counted by code")
 
     # "off": no endpoint. A second gateway (no database needed) on spare ports of this stack's range.
