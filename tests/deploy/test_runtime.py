@@ -86,9 +86,9 @@ def bin_path(name):
     return Path(os.environ.get("LTC_BIN_DIR", REPO / "build" / "bin")) / f"ltc-{name}"
 
 
-def probe(name, env=None):
-    """Exit code of `ltc-NAME --health-probe` with the stack's environment."""
-    return subprocess.run([str(bin_path(name)), "--health-probe"], env=env or {**os.environ, **stack_env()},
+def probe(name, env=None, flag="--health-probe"):
+    """Exit code of `ltc-NAME --health-probe` (readiness; or flag="--liveness-probe") with the stack's environment."""
+    return subprocess.run([str(bin_path(name)), flag], env=env or {**os.environ, **stack_env()},
                           capture_output=True, timeout=15).returncode
 
 
@@ -184,6 +184,48 @@ def test_health():
     bad = {**env, "LTC_OTD_LISTEN": "127.0.0.1:1"}
     check(probe("otd", bad) != 0, "otd --health-probe with LTC_OTD_LISTEN=127.0.0.1:1 exits 0")
     say("health: probes, health names, down and restarted checked")
+    test_health_db(env)
+
+
+def wait_status(target, service, want, timeout=30):
+    deadline = time.time() + timeout
+    st = None
+    while time.time() < deadline:
+        st, _ = health_status(target, service)
+        if st == want:
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def test_health_db(env):
+    """Readiness looks at the database, liveness does not: with the stack's PostgreSQL stopped every stage service
+    reports NOT_SERVING for "" (its --health-probe fails) and SERVING for "liveness" (--liveness-probe passes); once
+    PostgreSQL is back, every one is SERVING again."""
+    for p in PROCS:
+        target = env[f"LTC_{p.upper()}_LISTEN"]
+        check(health_status(target, "liveness")[0] == SERVING, f"{p}: Health/Check('liveness') not SERVING")
+        check(probe(p, env, "--liveness-probe") == 0, f"{p}: --liveness-probe is not 0 while it serves")
+    stack("stop", "postgres")
+    try:
+        for p in STAGES:
+            target = env[f"LTC_{p.upper()}_LISTEN"]
+            check(wait_status(target, "", NOT_SERVING, 20), f"{p}: PostgreSQL stopped, Health/Check('') still "
+                                                              f"{health_status(target, '')}")
+            check(health_status(target, PUBLIC[p])[0] == NOT_SERVING,
+                  f"{p}: PostgreSQL stopped, Health/Check({PUBLIC[p]!r}) is not NOT_SERVING")
+            check(probe(p, env) != 0, f"{p}: PostgreSQL stopped, --health-probe exits 0")
+            check(health_status(target, "liveness")[0] == SERVING, f"{p}: PostgreSQL stopped, liveness not SERVING")
+            check(probe(p, env, "--liveness-probe") == 0, f"{p}: PostgreSQL stopped, --liveness-probe fails")
+        # the gateway has no database: its readiness does not change
+        check(health_status(env["LTC_GATEWAY_LISTEN"], "")[0] == SERVING, "gateway: not SERVING without PostgreSQL")
+    finally:
+        stack("start", "postgres")
+    for p in STAGES:
+        target = env[f"LTC_{p.upper()}_LISTEN"]
+        check(wait_status(target, "", SERVING, 60), f"{p}: PostgreSQL back, Health/Check('') not SERVING again")
+        check(wait_probe(p, True, env), f"{p}: PostgreSQL back, --health-probe not 0 again")
+    say("health: readiness follows the database (NOT_SERVING while stopped, SERVING once back), liveness does not")
 
 
 # ---- SIGTERM under load ------------------------------------------------------------------------------------------
