@@ -57,12 +57,13 @@ void ltc_call__end(ltc_call *c) {
 /* The steps of enum ctx_state's life cycle, as bits of the states each state may move to. */
 static unsigned allowed_steps(enum ctx_state from) {
     switch (from) {
-        case ST_REQUESTED: return 1u << ST_RECEIVING | 1u << ST_SENDING | 1u << ST_STREAM_RECV;
+        case ST_REQUESTED: return 1u << ST_RECEIVING | 1u << ST_SENDING | 1u << ST_STREAM_RECV | 1u << ST_WATCHING;
         case ST_RECEIVING: return 1u << ST_FORWARDING | 1u << ST_SENDING;
         case ST_FORWARDING: return 1u << ST_SENDING | 1u << ST_RECEIVING; /* back when the forward cannot start */
         case ST_STREAM_RECV: return 1u << ST_STREAM_SEND | 1u << ST_SENDING;
         case ST_STREAM_SEND: return 1u << ST_STREAM_RECV;
         case ST_SENDING: return 0;
+        case ST_WATCHING: return 0; /* ended by health_watch.c */
     }
     return 0;
 }

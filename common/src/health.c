@@ -41,6 +41,10 @@ const char *ltc_health_not_ready_reason(int serving, int db_ok, long backlog, lo
     return NULL;
 }
 
+int ltc_health_ready(int serving, int db_ok) {
+    return ltc_health_not_ready_reason(serving, db_ok, ltc_metrics_handoff_backlog(), max_backlog()) == NULL;
+}
+
 /* Errors: NOT_FOUND UNKNOWN_SERVICE for a service the process does not serve. */
 static int health_check(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Grpc__Health__V1__HealthCheckRequest *req = (const void *)m;

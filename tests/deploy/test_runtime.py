@@ -15,6 +15,7 @@ LTC_PORT_OFFSET in the environment (run alone, this script brings it up itself).
 no generated stubs): empty List requests through the gateway.
 """
 import json
+import queue
 import os
 import re
 import shlex
@@ -187,6 +188,45 @@ def test_health():
     test_health_db(env)
 
 
+class Watch:
+    """A grpc.health.v1.Health/Watch stream read by a thread: the statuses it sends, in order, on a queue."""
+
+    def __init__(self, target, service=""):
+        self.ch = grpc.insecure_channel(target)
+        self.q = queue.Queue()
+        self.stream = self.ch.unary_stream("/grpc.health.v1.Health/Watch")(health_request(service), timeout=300)
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        try:
+            for resp in self.stream:
+                self.q.put(resp[1] if len(resp) >= 2 and resp[0] == 0x08 else 0)
+        except grpc.RpcError as e:
+            self.q.put(e.code())
+
+    def next(self, timeout):
+        try:
+            return self.q.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def wait_for(self, want, timeout):
+        """True when `want` arrives within timeout (other statuses before it are skipped)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            got = self.next(max(0.1, deadline - time.time()))
+            if got == want:
+                return True
+            if isinstance(got, grpc.StatusCode):
+                return False
+        return False
+
+    def close(self):
+        self.stream.cancel()
+        self.ch.close()
+
+
 def wait_status(target, service, want, timeout=30):
     deadline = time.time() + timeout
     st = None
@@ -206,6 +246,16 @@ def test_health_db(env):
         target = env[f"LTC_{p.upper()}_LISTEN"]
         check(health_status(target, "liveness")[0] == SERVING, f"{p}: Health/Check('liveness') not SERVING")
         check(probe(p, env, "--liveness-probe") == 0, f"{p}: --liveness-probe is not 0 while it serves")
+    # Health/Watch: the current status at once, then each change
+    watch = Watch(env["LTC_BTO_LISTEN"])
+    live = Watch(env["LTC_BTO_LISTEN"], "liveness")
+    first = watch.next(10)
+    check(first == SERVING, f"bto: Health/Watch('') first sent {first}, want SERVING")
+    check(live.next(10) == SERVING, "bto: Health/Watch('liveness') does not send SERVING first")
+    unknown = Watch(env["LTC_BTO_LISTEN"], "no.such.Service")
+    got = unknown.next(10)
+    check(got == 3, f"bto: Health/Watch of an unknown service sent {got}, want SERVICE_UNKNOWN (3)")
+    unknown.close()
     stack("stop", "postgres")
     try:
         for p in STAGES:
@@ -219,8 +269,13 @@ def test_health_db(env):
             check(probe(p, env, "--liveness-probe") == 0, f"{p}: PostgreSQL stopped, --liveness-probe fails")
         # the gateway has no database: its readiness does not change
         check(health_status(env["LTC_GATEWAY_LISTEN"], "")[0] == SERVING, "gateway: not SERVING without PostgreSQL")
+        check(watch.wait_for(NOT_SERVING, 20), "bto: Health/Watch('') sent no NOT_SERVING with PostgreSQL stopped")
+        check(live.next(2) is None, "bto: Health/Watch('liveness') changed with PostgreSQL stopped")
     finally:
         stack("start", "postgres")
+    check(watch.wait_for(SERVING, 60), "bto: Health/Watch('') sent no SERVING once PostgreSQL was back")
+    watch.close()
+    live.close()
     for p in STAGES:
         target = env[f"LTC_{p.upper()}_LISTEN"]
         check(wait_status(target, "", SERVING, 60), f"{p}: PostgreSQL back, Health/Check('') not SERVING again")
