@@ -169,6 +169,9 @@ const char *ltc_call_metadata(ltc_call *c, const char *key) {
 const char *ltc_call_principal(const ltc_call *c) { return c->principal; }
 unsigned ltc_call_roles(const ltc_call *c) { return c->roles; }
 const char *ltc_call_peer(const ltc_call *c) { return c->peer; }
+void ltc_call_set_principal(ltc_call *c, const char *principal) {
+    snprintf(c->principal, sizeof c->principal, "%s", principal ? principal : "");
+}
 const char *ltc_call_service_name(const ltc_call *c) { return c->srv ? c->srv->opt.service_name : NULL; }
 const char *ltc_call_deal_scope(const ltc_call *c) { return c->deal_scoped ? c->principal : NULL; }
 

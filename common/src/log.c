@@ -175,7 +175,7 @@ static void vlog(ltc_log_level level, const char *event, const char *request_id,
         else
             json_object_set_new(o, f->key, json_real(f->num));
     }
-    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     json_decref(o);
     if (!line) return;
     size_t len = strlen(line);

@@ -130,6 +130,7 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
             if (host) gw_limiter_take(g->strangers, host, now_monotonic());
             return -1;
         }
+        ltc_call_set_principal(call, who.subject); /* the call's log line names who called */
         if (!(ltc_access_roles(method) & who.roles)) {
             if (ltc_access_roles(method) == 0)
                 return ltc_status_set(st, LTC_UNIMPLEMENTED, "UNKNOWN_METHOD", "method %.150s is not served here",
