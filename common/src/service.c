@@ -71,6 +71,10 @@ static int signal_pending(void) {
 }
 
 int ltc_health_probe(const char *listen_addr, const char *peer, int deadline_ms) {
+    return ltc_health_probe_service(listen_addr, peer, "", deadline_ms);
+}
+
+int ltc_health_probe_service(const char *listen_addr, const char *peer, const char *service, int deadline_ms) {
     char target[300];
     if (strncmp(listen_addr, "0.0.0.0:", 8) == 0) {
         snprintf(target, sizeof target, "127.0.0.1:%s", listen_addr + 8);
@@ -82,7 +86,12 @@ int ltc_health_probe(const char *listen_addr, const char *peer, int deadline_ms)
     ltc_client *c = ltc_client_create(target, peer, 0);
     if (!c) return 1;
     Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
-    uint8_t buf[16];
+    req.service = (char *)(service ? service : "");
+    uint8_t buf[160];
+    if (grpc__health__v1__health_check_request__get_packed_size(&req) > sizeof buf) {
+        ltc_client_destroy(c);
+        return 1;
+    }
     size_t n = grpc__health__v1__health_check_request__pack(&req, buf);
     uint8_t *resp = NULL;
     size_t resp_len = 0;
@@ -279,11 +288,12 @@ static int migrate(const ltc_service_def *def, const svc_config *cfg) {
 static void usage(FILE *out, const ltc_service_def *def) {
     char v[96];
     fprintf(out,
-            "usage: ltc-%s [--health-probe | --migrate-only | --version | --help]\n"
+            "usage: ltc-%s [--health-probe | --liveness-probe | --migrate-only | --version | --help]\n"
             "The %s stage service of the LTC Process Center, version %s.\n"
             "commands:\n"
             "  (none)           apply the migrations, then serve gRPC until SIGTERM/SIGINT\n"
             "  --health-probe   ask the process running at LTC_%c%c%c_LISTEN for its health; exit 0 when SERVING\n"
+            "  --liveness-probe ask the same process whether its loop answers (liveness; no database check)\n"
             "  --migrate-only   apply the migrations and exit\n"
             "  --version        print the version and exit\n"
             "  --help           print this and exit\n"
@@ -343,6 +353,8 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--health-probe") == 0) {
             probe = 1;
+        } else if (strcmp(argv[i], "--liveness-probe") == 0) {
+            probe = 2;
         } else if (strcmp(argv[i], "--migrate-only") == 0) {
             migrate_only = 1;
         } else if (strcmp(argv[i], "--version") == 0) {
@@ -368,7 +380,8 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     }
     if (probe) {
         env_name(name, sizeof name, def->name, "LISTEN");
-        int rc = ltc_health_probe(ltc_env_str(name, def->default_listen), def->name, 2000);
+        int rc = ltc_health_probe_service(ltc_env_str(name, def->default_listen), def->name,
+                                          probe == 2 ? "liveness" : "", 2000);
         ltc_tls_internal_free();
         return rc;
     }

@@ -165,6 +165,7 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
             record_refusal(g, call, "", "", method, st);
             return -1;
         }
+        ltc_call_set_principal(call, who.subject); /* the call's log line names who called */
         if (!(ltc_access_roles(method) & who.roles)) {
             if (ltc_access_roles(method) == 0)
                 return ltc_status_set(st, LTC_UNIMPLEMENTED, "UNKNOWN_METHOD", "method %.150s is not served here",
@@ -333,12 +334,13 @@ static void usage(FILE *out) {
         {"LTC_FAULT_POINTS, LTC_FAULT_SEED", "fault injection (the fault tests only)"},
     };
     fprintf(out,
-            "usage: ltc-gateway [--health-probe | --verify-refusals FILE | --version | --help]\n"
+            "usage: ltc-gateway [--health-probe | --liveness-probe | --verify-refusals FILE | --version | --help]\n"
             "The gateway of the LTC Process Center, version %s: TLS and bearer tokens for clients, forwarding to\n"
             "the stage services over mTLS.\n"
             "commands:\n"
             "  (none)           serve until SIGTERM/SIGINT\n"
             "  --health-probe   ask the gateway running at LTC_GATEWAY_LISTEN for its health; exit 0 when SERVING\n"
+            "  --liveness-probe ask the same gateway whether its loop answers (liveness)\n"
             "  --verify-refusals FILE  check the hash chain of a refusals file (LTC_GATEWAY_AUDIT_FILE); exit 0 when\n"
             "                   intact\n"
             "  --version        print the version and exit\n"
@@ -354,6 +356,8 @@ int main(int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--health-probe") == 0) {
             probe_only = 1;
+        } else if (strcmp(argv[i], "--liveness-probe") == 0) {
+            probe_only = 2;
         } else if (strcmp(argv[i], "--verify-refusals") == 0 && i + 1 < argc) {
             verify_file = argv[++i];
         } else if (strcmp(argv[i], "--version") == 0) {
@@ -391,7 +395,7 @@ int main(int argc, char **argv) {
         return 1;
     }
     if (probe_only) {
-        int probe = ltc_health_probe(listen, "gateway", 2000);
+        int probe = ltc_health_probe_service(listen, "gateway", probe_only == 2 ? "liveness" : "", 2000);
         ltc_tls_internal_free();
         return probe;
     }

@@ -355,7 +355,7 @@ class SecurityTest(unittest.TestCase):
         """Finding 2: a call with no token to a path made of label syntax leaves no forged series on the gateway's
         /metrics; unknown paths share the one label "unknown", so they cannot fill the per-method slots either."""
         import urllib.request
-        forged = ['/p"} 1\nfake_metric{x="', '/x"} 9\nltc_rpc_requests_total{method="forged",code="OK"} 7',
+        forged = ['/p"} 1\nfake_metric{x="', '/x"} 9\ngrpc_server_handled_total{grpc_method="forged",grpc_code="OK"} 7',
                   "/ltc.ltb.v1.LeadToBidService/NoSuchMethod", '/a{b="c"}/d']
         for i in range(16):   # under the strangers' burst (40): the next test drains it on purpose
             forged.append(f"/flood.v1.S{i}/M")
@@ -369,13 +369,15 @@ class SecurityTest(unittest.TestCase):
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
         self.assertNotIn("fake_metric", text)
         self.assertNotIn('method="forged"', text)
+        self.assertNotIn('grpc_method="forged"', text)
         self.assertNotIn("flood.v1", text)
         self.assertNotIn("NoSuchMethod", text)
         for line in text.splitlines():
-            if line.startswith("ltc_rpc_"):
-                self.assertRegex(line, r'^ltc_rpc_[a-z_]+\{method="[A-Za-z0-9_./-]+"(,[a-z]+="[^"\\\n]*")*\} '
+            if line.startswith(("grpc_server_", "grpc_client_")):
+                self.assertRegex(line, r'^grpc_(server|client)_[a-z_]+\{grpc_service="[A-Za-z0-9_./-]+",'
+                                       r'grpc_method="[A-Za-z0-9_./-]+"(,[a-z_]+="[^"\\\n]*")*\} '
                                        r"[0-9.e+-]+$", "a series with a label the caller chose")
-        self.assertIn('method="unknown"', text)
+        self.assertIn('grpc_service="unknown",grpc_method="unknown"', text)
         time.sleep(2.5)   # let this host's budget of failed authentications refill for the tests after this one
 
     def test_strangers_are_limited_before_any_signature_check(self):

@@ -113,6 +113,9 @@ const char *ltc_call_traceparent(const ltc_call *c);
 const char *ltc_call_principal(const ltc_call *c);
 unsigned ltc_call_roles(const ltc_call *c);
 const char *ltc_call_peer(const ltc_call *c);
+/* For a raw handler that authenticates its callers itself (the gateway): records who is calling, for the call's log
+ * line ("principal"). Copied (truncated to 128 bytes); NULL means "". */
+void ltc_call_set_principal(ltc_call *c, const char *principal);
 /* The client's network host as gRPC core reports it, without the port ("ipv4:10.0.0.7", "ipv6:[::1]",
  * "unix:/run/x.sock"; "unknown" for a detached call), for limits on callers that have no identity yet. */
 const char *ltc_call_remote(ltc_call *c);

@@ -43,6 +43,9 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv);
  * grpc.health.v1.Health/Check, as a client of the process's own internal identity (mTLS when loaded; the server's
  * certificate must name "ltc-<peer>"). 0 when SERVING, 1 otherwise (not reachable, NOT_SERVING, error). */
 int ltc_health_probe(const char *listen_addr, const char *peer, int deadline_ms);
+/* The same for one health service: "" (readiness: serving, database reachable, hand-off backlog under its threshold)
+ * or "liveness" (the process's loop answers). `--health-probe` asks "", `--liveness-probe` "liveness". */
+int ltc_health_probe_service(const char *listen_addr, const char *peer, const char *service, int deadline_ms);
 
 /* Blocks SIGTERM, SIGINT and SIGPIPE in the calling thread (call before starting threads, so they inherit it). */
 void ltc_block_signals(void);
