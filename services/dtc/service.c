@@ -87,6 +87,9 @@ static const ltc_method METHODS[] = {
     LTC_WRITE(DTC_FINANCE, ClosePeriod, dtc_close_period, NULL),
     LTC_WRITE(DTC_FINANCE, RequestPeriodReopen, dtc_request_period_reopen, NULL),
     LTC_WRITE(DTC_FINANCE, ApprovePeriodReopen, dtc_approve_period_reopen, NULL),
+    LTC_WRITE(DTC_FINANCE, RunRevenueRecognition, dtc_run_revenue_recognition, NULL),
+    LTC_READ(DTC_FINANCE, GetRevenueSchedule, dtc_get_revenue_schedule, NULL),
+    LTC_READ(DTC_FINANCE, GetRevenueSummary, dtc_get_revenue_summary, NULL),
 };
 
 static const char *const HEALTH[] = {"ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService",
