@@ -432,7 +432,7 @@ class Finance(h.StackTestCase):
         snap = self.customer()
         line = lambda sku, kind, months, listp, net: dtc.PlacedOrderLine(  # noqa: E731
             product=f"products/{uuid.uuid4()}", sku=sku, quantity=1, product_version=1,
-            revenue_type=K.RevenueType.Value(kind), service_months=months, list_price=money(listp),
+            revenue_type=kind, service_months=months, list_price=money(listp),
             net_amount=money(net))
         lines = [line("EQ-1", "REVENUE_TYPE_POINT_IN_TIME", 0, 100_000_00, 90_000_00),
                  line("INST-1", "REVENUE_TYPE_POINT_IN_TIME", 0, 20_000_00, 18_000_00),
