@@ -20,6 +20,16 @@ EXPLAIN (COSTS OFF) SELECT opportunity_id::text FROM bids WHERE id = bench_id(3,
 EXPLAIN (COSTS OFF) SELECT state FROM bids WHERE id = bench_id(3, :n / 2) FOR UPDATE;
 EXPLAIN (COSTS OFF) SELECT id::text, stage, currency, collected_minor FROM opportunities
 WHERE id = bench_id(1, :n / 2) FOR UPDATE;
+\echo '== ltb GetDealTimeline milestones, GetVelocityReport (services/ltb/timeline.c, reports.c SQL_VELOCITY)'
+EXPLAIN (COSTS OFF) SELECT m.kind, m.occur_time FROM deal_milestones m WHERE m.deal_id = bench_id(1, :n / 2)
+ORDER BY m.occur_time, m.seq;
+EXPLAIN (COSTS OFF) SELECT o.id, ps.sku, w.weight FROM opportunities o JOIN leads l ON l.id = o.lead_id
+LEFT JOIN LATERAL (SELECT DISTINCT x.sku FROM deal_milestones m CROSS JOIN unnest(m.product_skus) AS x(sku)
+  WHERE m.deal_id = o.id AND m.kind = 'ORDER_PLACED') ps ON true
+CROSS JOIN LATERAL (SELECT sum(pm.amount_minor) AS weight FROM deal_milestones pm JOIN (SELECT im.record,
+  min(im.occur_time) AS t FROM deal_milestones im WHERE im.deal_id = o.id AND im.kind = 'INVOICED'
+  GROUP BY im.record) inv ON inv.record = pm.record WHERE pm.deal_id = o.id AND pm.kind = 'PAID') w
+WHERE o.create_time >= now() - interval '7 days' AND o.create_time < now() ORDER BY 1, o.seq;
 \echo '== runtime idempotency key (common/src/server.c SQL_KEY_READ) and outbox claim (common/src/outbox.c SQL_CLAIM)'
 EXPLAIN (COSTS OFF) SELECT fingerprint, response FROM idempotency_keys
 WHERE method = '/ltc.ltb.v1.LeadToBidService/MarkBidWon' AND key = bench_id(64, :n / 2)::text;

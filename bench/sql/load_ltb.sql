@@ -1,7 +1,8 @@
 -- bench/sql/load_ltb.sql - closed deals :lo..:hi in LTB, as the services would have left them after lead to cash:
 -- the lead (QUALIFIED), its opportunity (CASH_COLLECTED, the deal), 2 requirements, 4 stage changes, the won bid,
 -- the collected order, the won-bid hand-off (delivered) and the idempotency keys of the deal's 4 client writes and
--- 1 hand-off. Ids are bench_id(kind, deal number) (bench/sql/functions.sql: a kind per table and row of a deal), so
+-- 1 hand-off, and the 8 milestones the other stages sent the CRM hub (quote sent .. paid, between WON and
+-- CASH_COLLECTED; ORDER_PLACED with two SKUs) for GetDealTimeline and GetVelocityReport. Ids are bench_id(kind, deal number) (bench/sql/functions.sql: a kind per table and row of a deal), so
 -- the other schemas name the same deal without a join.
 -- Run by bench/run as a superuser with session_replication_role = replica (foreign keys are not re-checked: the rows
 -- are consistent by construction; CHECK constraints still apply). bench/run drops the schema's indexes and keys
@@ -49,6 +50,23 @@ SELECT '/ltc.ltb.v1.LeadToBidService/' || m, bench_id(60 + k::int, i)::text, dec
        decode(repeat('0a24', 100), 'hex'), now() - interval '300 days'
 FROM generate_series(:lo, :hi) i,
      unnest(ARRAY['CreateLead', 'QualifyLead', 'CreateBid', 'MarkBidWon']) WITH ORDINALITY AS t(m, k);
+INSERT INTO deal_milestones (id, deal_id, stage, kind, record, occur_time, actor, amount_minor, currency, on_date,
+                             handoff_id, receive_time, product_skus)
+SELECT bench_id(100 + m.k, i), bench_id(1, i), m.stage, m.kind, m.coll || '/' || bench_id(m.rk, i)::text,
+       now() - interval '250 days' + m.k * interval '5 days', lower(m.stage),
+       CASE WHEN m.money THEN 460368 END, CASE WHEN m.money THEN 'CNY' END,
+       CASE WHEN m.due IS NOT NULL THEN current_date - m.due END, bench_id(110 + m.k, i),
+       now() - interval '250 days' + m.k * interval '5 days',
+       CASE WHEN m.kind = 'ORDER_PLACED' THEN ARRAY['BULK-A', 'BULK-B'] ELSE '{}'::text[] END
+FROM generate_series(:lo, :hi) i,
+     (VALUES (1, 'BTO', 'QUOTE_SENT', 'quotes', 5, true, NULL::int),
+             (2, 'BTO', 'CONTRACT_SIGNED', 'contracts', 6, true, NULL),
+             (3, 'BTO', 'ORDER_PLACED', 'orders', 7, true, 215),
+             (4, 'OTD', 'ORDER_PROMISED', 'orders', 7, false, 220),
+             (5, 'OTD', 'SHIPPED', 'shipments', 44, true, NULL),
+             (6, 'OTD', 'ACCEPTED', 'shipments', 44, true, NULL),
+             (7, 'DTC', 'INVOICED', 'invoices', 47, true, 180),
+             (8, 'DTC', 'PAID', 'invoices', 47, true, NULL)) AS m(k, stage, kind, coll, rk, money, due);
 INSERT INTO idempotency_keys (method, key, fingerprint, response, create_time)
 SELECT '/ltc.ltb.v1.IntakeService/AcceptCashCollected', bench_id(16, i)::text, decode(repeat('5a', 32), 'hex'),
        decode(repeat('0a24', 100), 'hex'), now() - interval '100 days'

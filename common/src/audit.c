@@ -13,16 +13,19 @@
 #include "ltc/assert.h"
 #include "google/protobuf/timestamp.pb-c.h"
 #include "ltc/audit.h"
+#include "ltc/audit_chain.h"
 #include "ltc/audit/v1/audit_service.pb-c.h"
 #include "ltc/log.h"
 #include "ltc/money.h"
 #include "ltc/proto.h"
 #include "ltc/sqltext.h"
 
-/* $9 the targets; $10..$15 the changes in step: target, field, old, new, has old, has new. */
+/* $9 the targets; $10..$15 the changes in step: target, field, old, new, has old, has new; $16 the server's own
+ * request id. The chain columns are set by the trigger of runtime migration 009. */
 static const char SQL_AUDIT[] =
-    "INSERT INTO audit_log (principal, roles, caller, method, target, request_id, code, reason, targets, changes) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::text[],"
+    "INSERT INTO audit_log (principal, roles, caller, method, target, request_id, code, reason, server_request_id,"
+    " targets, changes) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $16, $9::text[],"
     " (SELECT COALESCE(jsonb_agg(jsonb_build_object('target', t, 'field', f, 'old', CASE WHEN ho THEN o END,"
     "                                               'new', CASE WHEN hn THEN n END) ORDER BY i), '[]'::jsonb)"
     "  FROM unnest($10::text[], $11::text[], $12::text[], $13::text[], $14::boolean[], $15::boolean[])"
@@ -172,7 +175,7 @@ int ltc_audit__write(ltc_call *c, const ltc_method *m, const ProtobufCMessage *r
         hop[i] = pending.changes[i].old_value ? "t" : "f";
         hnp[i] = pending.changes[i].new_value ? "t" : "f";
     }
-    const char *params[15] = {who,
+    const char *params[16] = {who,
                               roles,
                               c->peer,
                               m->path,
@@ -186,17 +189,20 @@ int ltc_audit__write(ltc_call *c, const ltc_method *m, const ProtobufCMessage *r
                               ltc_sql_text_array(c, co, n),
                               ltc_sql_text_array(c, cn, n),
                               ltc_sql_array(c, hop, n),
-                              ltc_sql_array(c, hnp, n)};
+                              ltc_sql_array(c, hnp, n),
+                              c->server_request_id};
     ltc_audit__reset(c);
-    PGresult *r = ltc_db_query(c->w->db, st, SQL_AUDIT, 15, params);
+    PGresult *r = ltc_db_query(c->w->db, st, SQL_AUDIT, 16, params);
     if (!r) return -1;
     PQclear(r);
     return 0;
 }
 
+/* Written for every write, and for a read refused to its caller (not allowed, not in the iron triangle). */
 void ltc_audit__outside(ltc_call *c, const ltc_method *m, const ProtobufCMessage *req, const ltc_status *outcome,
                         const char *reason) {
-    if (!(m->flags & LTC_METHOD_WRITE) || !c->w->db) return;
+    int refused = outcome->code == LTC_PERMISSION_DENIED || outcome->code == LTC_UNAUTHENTICATED;
+    if (!((m->flags & LTC_METHOD_WRITE) || refused) || !c->w->db) return;
     ltc_status st = {0};
     if (ltc_audit__write(c, m, req, outcome, reason, &st) != 0 &&
         ltc_audit_spool__call(c, m, req, outcome, reason) != 0)
@@ -212,7 +218,8 @@ static const char SQL_LIST[] =
     " request_id, code, reason, array_to_string(targets, E'\\x1f'),"
     " (SELECT string_agg(COALESCE(e->>'target', '') || E'\\x1e' || COALESCE(e->>'field', '') || E'\\x1e'"
     "   || COALESCE(e->>'old', '') || E'\\x1e' || COALESCE(e->>'new', ''), E'\\x1f' ORDER BY i)"
-    "  FROM jsonb_array_elements(changes) WITH ORDINALITY AS x(e, i))"
+    "  FROM jsonb_array_elements(changes) WITH ORDINALITY AS x(e, i)),"
+    " server_request_id, COALESCE(chain_position, 0), COALESCE(encode(row_hash, 'hex'), '')"
     " FROM audit_log"
     " WHERE ($1 = 0 OR seq < $1) AND ($2 = '' OR principal = $2)"
     " AND ($4 = '' OR target = $4 OR targets @> ARRAY[$4::text])"
@@ -282,7 +289,7 @@ static int list_audit_events(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
                              req->code ? req->code : ""};
     PGresult *r = ltc_call_query(c, st, SQL_LIST, 7, params);
     if (!r) return -1;
-    LTC_ASSERT(PQnfields(r) == 12); /* the columns of SQL_LIST, read by index below */
+    LTC_ASSERT(PQnfields(r) == 15); /* the columns of SQL_LIST, read by index below */
     int n = PQntuples(r);
     Ltc__Audit__V1__ListAuditEventsResponse *resp =
         LTC_NEW(c, Ltc__Audit__V1__ListAuditEventsResponse, LTC__AUDIT__V1__LIST_AUDIT_EVENTS_RESPONSE__INIT);
@@ -325,6 +332,9 @@ static int list_audit_events(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
             x->new_value = nf > 3 ? f[3] : "";
             e->changes[e->n_changes++] = x;
         }
+        e->server_request_id = ltc_call_strdup(c, PQgetvalue(r, i, 12));
+        e->chain_position = ltc_pg_i64(r, i, 13);
+        e->row_hash = ltc_call_strdup(c, PQgetvalue(r, i, 14));
         resp->events[resp->n_events++] = e;
     }
     if (n == limit && shown > 0) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, shown - 1, 0));
@@ -332,7 +342,171 @@ static int list_audit_events(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
     return 0;
 }
 
+/* --- GetAuditTrailIntegrity: the hash chain (runtime migration 009, ltc/audit_chain.h) ------------------------------ */
+
+#define VERIFY_PAGE 2000
+#define MAX_PROBLEMS 100
+#define MAX_ANCHORS 100
+
+/* $1 the position to continue after, $2 the page size. The fields in the order of ltc_audit_chain_field, then
+ * prev_hash and row_hash as hex. */
+static const char SQL_CHAIN_PAGE[] =
+    "SELECT chain_position::text, seq::text, ((extract(epoch FROM event_time) * 1000000)::bigint)::text, principal,"
+    " roles, caller, method, target, request_id, server_request_id, code, reason, targets::text, changes::text,"
+    " COALESCE(spool_id::text, ''), COALESCE(encode(prev_hash, 'hex'), ''), COALESCE(encode(row_hash, 'hex'), '')"
+    " FROM audit_log WHERE chain_position > $1 ORDER BY audit_log.chain_position LIMIT $2";
+/* The head, the rows from before the chain, and the rows outside it (written with the trigger disabled). */
+static const char SQL_CHAIN_HEAD[] =
+    "SELECT h.position, encode(h.hash, 'hex'),"
+    " (SELECT count(*) FROM audit_log WHERE chain_position IS NULL AND seq <= h.legacy_seq)"
+    " FROM audit_chain_head h";
+static const char SQL_UNCHAINED[] = "SELECT seq FROM audit_log WHERE chain_position IS NULL"
+                                    " AND seq > (SELECT legacy_seq FROM audit_chain_head) ORDER BY seq LIMIT 101";
+static const char SQL_ANCHOR[] =
+    "SELECT COALESCE(encode(row_hash, 'hex'), ''), seq FROM audit_log WHERE chain_position = $1";
+
+typedef struct {
+    ltc_call *c;
+    Ltc__Audit__V1__GetAuditTrailIntegrityResponse *resp;
+} verify_out;
+
+static void problem(verify_out *o, Ltc__Audit__V1__ChainProblemKind kind, int64_t position, int64_t seq,
+                    const char *detail) {
+    if (o->resp->n_problems >= MAX_PROBLEMS) {
+        o->resp->more_problems = 1;
+        return;
+    }
+    Ltc__Audit__V1__AuditChainProblem *p =
+        LTC_NEW(o->c, Ltc__Audit__V1__AuditChainProblem, LTC__AUDIT__V1__AUDIT_CHAIN_PROBLEM__INIT);
+    p->kind = kind;
+    p->chain_position = position;
+    p->sequence = seq;
+    p->detail = ltc_call_strdup(o->c, detail);
+    o->resp->problems[o->resp->n_problems++] = p;
+}
+
+/* Walks the chain in one snapshot (REPEATABLE READ, read only). -1 with st set when the database failed. */
+static int walk_chain(verify_out *o, ltc_db *db, ltc_audit_chain_walk *w, ltc_status *st) {
+    char after[24], limit[16];
+    snprintf(limit, sizeof limit, "%d", VERIFY_PAGE);
+    for (;;) {
+        snprintf(after, sizeof after, "%lld", (long long)w->position);
+        const char *params[2] = {after, limit};
+        PGresult *r = ltc_db_query(db, st, SQL_CHAIN_PAGE, 2, params);
+        if (!r) return -1;
+        int n = PQntuples(r);
+        for (int i = 0; i < n; i++) {
+            const char *f[LTC_CHAIN_FIELDS];
+            for (int k = 0; k < LTC_CHAIN_FIELDS; k++) f[k] = PQgetvalue(r, i, k);
+            int64_t pos = ltc_pg_i64(r, i, 0), seq = ltc_pg_i64(r, i, 1);
+            uint8_t prev[32] = {0}, hash[32] = {0};
+            int bad_hex = ltc_audit_chain_unhex(PQgetvalue(r, i, 15), prev) != 0 ||
+                          ltc_audit_chain_unhex(PQgetvalue(r, i, 16), hash) != 0;
+            ltc_audit_chain_problem found[3];
+            int64_t missing = 0;
+            int k = ltc_audit_chain_step(w, pos, prev, hash, f, found, &missing);
+            for (int j = 0; j < k; j++) {
+                char d[160];
+                switch (found[j]) {
+                    case LTC_CHAIN_GAP:
+                        snprintf(d, sizeof d, "positions %lld to %lld are missing (deleted)", (long long)missing,
+                                 (long long)pos - 1);
+                        problem(o, LTC__AUDIT__V1__CHAIN_PROBLEM_KIND__CHAIN_PROBLEM_KIND_GAP, missing, 0, d);
+                        break;
+                    case LTC_CHAIN_BROKEN_LINK:
+                        snprintf(d, sizeof d, "event %lld does not follow the hash of the event before it",
+                                 (long long)seq);
+                        problem(o, LTC__AUDIT__V1__CHAIN_PROBLEM_KIND__CHAIN_PROBLEM_KIND_BROKEN_LINK, pos, seq, d);
+                        break;
+                    default:
+                        snprintf(d, sizeof d, "event %lld: its content does not match its hash%s", (long long)seq,
+                                 bad_hex ? " (a hash is missing)" : "");
+                        problem(o, LTC__AUDIT__V1__CHAIN_PROBLEM_KIND__CHAIN_PROBLEM_KIND_EDITED, pos, seq, d);
+                }
+            }
+        }
+        PQclear(r);
+        if (n < VERIFY_PAGE) return 0;
+    }
+}
+
+/* GetAuditTrailIntegrity: recomputes every chained event, walks the positions, compares the head and the anchors.
+ * Errors: INVALID_ARGUMENT "stage", "anchors" (more than 100, a position below 1, a hash not 64 hex digits). */
+static int get_audit_trail_integrity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Audit__V1__GetAuditTrailIntegrityRequest *req = (const void *)m;
+    const char *self = ltc_call_service_name(c);
+    if (!req->stage || !req->stage[0]) return ltc_status_bad_field(st, "stage", "required: ltb, bto, otd or dtc");
+    if (self && strcmp(req->stage, self) != 0)
+        return ltc_status_bad_field(st, "stage", "this is the %s stage's audit trail", self);
+    if (req->n_anchors > MAX_ANCHORS) return ltc_status_bad_field(st, "anchors", "at most %d", MAX_ANCHORS);
+    uint8_t scratch[32];
+    for (size_t i = 0; i < req->n_anchors; i++)
+        if (req->anchors[i]->chain_position < 1 || ltc_audit_chain_unhex(req->anchors[i]->hash, scratch) != 0)
+            return ltc_status_bad_field(st, "anchors",
+                                        "anchor %zu: chain_position 1 or more and a hash of 64 hex digits", i + 1);
+    Ltc__Audit__V1__GetAuditTrailIntegrityResponse *resp = LTC_NEW(
+        c, Ltc__Audit__V1__GetAuditTrailIntegrityResponse, LTC__AUDIT__V1__GET_AUDIT_TRAIL_INTEGRITY_RESPONSE__INIT);
+    resp->problems = ltc_call_alloc(c, sizeof *resp->problems * MAX_PROBLEMS);
+    verify_out o = {c, resp};
+    ltc_db *db = c->w->db;
+    if (ltc_db_begin(db, st) != 0) return -1;
+    int rc = -1;
+    ltc_audit_chain_walk w;
+    ltc_audit_chain_walk_init(&w);
+    PGresult *r = NULL;
+    if (ltc_db_exec_text(db, st, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY") != 0) goto done;
+    if (walk_chain(&o, db, &w, st) != 0) goto done;
+    resp->events_checked = w.checked;
+    char last[65];
+    ltc_audit_chain_hex(w.hash, last);
+    if (!(r = ltc_db_query(db, st, SQL_CHAIN_HEAD, 0, NULL))) goto done;
+    if (PQntuples(r) != 1) {
+        problem(&o, LTC__AUDIT__V1__CHAIN_PROBLEM_KIND__CHAIN_PROBLEM_KIND_HEAD_MISMATCH, w.position, 0,
+                "the chain head is missing");
+    } else {
+        resp->events_before_chain = ltc_pg_i64(r, 0, 2);
+        int64_t hp = ltc_pg_i64(r, 0, 0);
+        if (hp != w.position || strcmp(PQgetvalue(r, 0, 1), last) != 0)
+            problem(&o, LTC__AUDIT__V1__CHAIN_PROBLEM_KIND__CHAIN_PROBLEM_KIND_HEAD_MISMATCH, hp, 0,
+                    ltc_call_printf(c,
+                                    "the head is at position %lld but the last event is at %lld, or their hashes "
+                                    "differ: events at the end were deleted, or the head was moved",
+                                    (long long)hp, (long long)w.position));
+    }
+    PQclear(r);
+    if (!(r = ltc_db_query(db, st, SQL_UNCHAINED, 0, NULL))) goto done;
+    for (int i = 0; i < PQntuples(r); i++)
+        problem(
+            &o, LTC__AUDIT__V1__CHAIN_PROBLEM_KIND__CHAIN_PROBLEM_KIND_UNCHAINED, 0, ltc_pg_i64(r, i, 0),
+            ltc_call_printf(c, "event %s was written after the chain started but is not in it", PQgetvalue(r, i, 0)));
+    PQclear(r);
+    for (size_t i = 0; i < req->n_anchors; i++) {
+        const char *pos = ltc_call_printf(c, "%lld", (long long)req->anchors[i]->chain_position);
+        if (!(r = ltc_db_query(db, st, SQL_ANCHOR, 1, &pos))) goto done;
+        char want[65];
+        ltc_audit_chain_unhex(req->anchors[i]->hash, scratch);
+        ltc_audit_chain_hex(scratch, want); /* lowercase */
+        if (PQntuples(r) != 1 || strcmp(PQgetvalue(r, 0, 0), want) != 0)
+            problem(&o, LTC__AUDIT__V1__CHAIN_PROBLEM_KIND__CHAIN_PROBLEM_KIND_ANCHOR_MISMATCH,
+                    req->anchors[i]->chain_position, PQntuples(r) == 1 ? ltc_pg_i64(r, 0, 1) : 0,
+                    PQntuples(r) == 1 ? "the event at the anchor's position has another hash: the chain was rewritten"
+                                      : "no event at the anchor's position: the chain was cut");
+        PQclear(r);
+    }
+    r = NULL;
+    resp->head = LTC_NEW(c, Ltc__Audit__V1__AuditAnchor, LTC__AUDIT__V1__AUDIT_ANCHOR__INIT);
+    resp->head->chain_position = w.position;
+    resp->head->hash = ltc_call_strdup(c, w.position ? last : "");
+    resp->intact = resp->n_problems == 0 && !resp->more_problems;
+    *out = &resp->base;
+    rc = 0;
+done:
+    ltc_db_rollback(db);
+    return rc;
+}
+
 const ltc_method ltc_audit_methods[] = {
     LTC_READ(ltc__audit__v1__audit_service__descriptor, ListAuditEvents, list_audit_events, NULL),
+    LTC_READ(ltc__audit__v1__audit_service__descriptor, GetAuditTrailIntegrity, get_audit_trail_integrity, NULL),
 };
 const size_t ltc_audit_methods_count = sizeof ltc_audit_methods / sizeof ltc_audit_methods[0];

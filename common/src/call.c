@@ -57,12 +57,13 @@ void ltc_call__end(ltc_call *c) {
 /* The steps of enum ctx_state's life cycle, as bits of the states each state may move to. */
 static unsigned allowed_steps(enum ctx_state from) {
     switch (from) {
-        case ST_REQUESTED: return 1u << ST_RECEIVING | 1u << ST_SENDING | 1u << ST_STREAM_RECV;
+        case ST_REQUESTED: return 1u << ST_RECEIVING | 1u << ST_SENDING | 1u << ST_STREAM_RECV | 1u << ST_WATCHING;
         case ST_RECEIVING: return 1u << ST_FORWARDING | 1u << ST_SENDING;
         case ST_FORWARDING: return 1u << ST_SENDING | 1u << ST_RECEIVING; /* back when the forward cannot start */
         case ST_STREAM_RECV: return 1u << ST_STREAM_SEND | 1u << ST_SENDING;
         case ST_STREAM_SEND: return 1u << ST_STREAM_RECV;
         case ST_SENDING: return 0;
+        case ST_WATCHING: return 0; /* ended by health_watch.c */
     }
     return 0;
 }
@@ -94,6 +95,7 @@ ltc_arena *ltc_call_arena(ltc_call *c) { return c->w->arena; }
 void *ltc_call_alloc(ltc_call *c, size_t n) { return ltc_arena_alloc(c->w->arena, n); }
 char *ltc_call_strdup(ltc_call *c, const char *s) { return ltc_arena_strdup(c->w->arena, s); }
 const char *ltc_call_request_id(const ltc_call *c) { return c->request_id; }
+const char *ltc_call_server_request_id(const ltc_call *c) { return c->server_request_id; }
 const char *ltc_call_traceparent(const ltc_call *c) { return c->traceparent; }
 const char *ltc_call_method(const ltc_call *c) { return c->method_path; }
 
@@ -168,6 +170,9 @@ const char *ltc_call_metadata(ltc_call *c, const char *key) {
 const char *ltc_call_principal(const ltc_call *c) { return c->principal; }
 unsigned ltc_call_roles(const ltc_call *c) { return c->roles; }
 const char *ltc_call_peer(const ltc_call *c) { return c->peer; }
+void ltc_call_set_principal(ltc_call *c, const char *principal) {
+    snprintf(c->principal, sizeof c->principal, "%s", principal ? principal : "");
+}
 const char *ltc_call_service_name(const ltc_call *c) { return c->srv ? c->srv->opt.service_name : NULL; }
 const char *ltc_call_deal_scope(const ltc_call *c) { return c->deal_scoped ? c->principal : NULL; }
 

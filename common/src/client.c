@@ -11,9 +11,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
 #include "ltc/config.h"
+#include "ltc/metrics.h"
 #include "ltc/tls.h"
 
 struct ltc_client {
@@ -93,7 +95,14 @@ typedef struct one_call {
     grpc_status_code code;
     grpc_slice details;
     int started;
+    struct timespec t0; /* for grpc_client_handling_seconds */
 } one_call;
+
+static double seconds_since(const struct timespec *t0) {
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
 
 /* Starts the call (tag on cq). 0, or -1 with st set (nothing to wait for). */
 static int start_one(one_call *o, ltc_client *c, ltc_call *parent, grpc_completion_queue *cq, void *tag,
@@ -139,12 +148,16 @@ static int start_one(one_call *o, ltc_client *c, ltc_call *parent, grpc_completi
     grpc_call_error e = o->call ? grpc_call_start_batch(o->call, ops, 6, tag, NULL) : GRPC_CALL_ERROR;
     if (e != GRPC_CALL_OK) return ltc_status_set(st, LTC_INTERNAL, "CALL_FAILED", "cannot start call (%d)", (int)e);
     o->started = 1;
+    clock_gettime(CLOCK_MONOTONIC, &o->t0);
+    ltc_metrics_client_started(method);
     return 0;
 }
 
 /* After its completion (ok: the event's success): the answer into resp or st, and everything released. */
 static int finish_one(one_call *o, int ok, const char *method, uint8_t **resp, size_t *resp_len, ltc_status *st) {
     int rc = -1;
+    if (o->started)
+        ltc_metrics_client(method, !ok ? LTC_UNAVAILABLE : (ltc_code)o->code, seconds_since(&o->t0)); /* path: ours */
     if (!o->started) {
         /* st already says why */
     } else if (!ok) {

@@ -2,6 +2,9 @@
 #include "ltc/config.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -274,4 +277,43 @@ int ltc_target_valid(const char *target) {
         }
     }
     return ltc_addr_valid(target);
+}
+
+int ltc_listen_check(const char *addr, char *why, size_t n) {
+    why[0] = 0;
+    const char *colon = addr ? strrchr(addr, ':') : NULL;
+    if (!colon) {
+        snprintf(why, n, "%s: not a host:port address", addr ? addr : "");
+        return -1;
+    }
+    char host[256];
+    size_t hl = (size_t)(colon - addr);
+    if (hl >= sizeof host) hl = sizeof host - 1;
+    memcpy(host, addr, hl);
+    host[hl] = 0;
+    if (host[0] == '[' && hl >= 2 && host[hl - 1] == ']') {
+        memmove(host, host + 1, hl - 2);
+        host[hl - 2] = 0;
+    }
+    struct addrinfo hints = {0}, *ai = NULL;
+    hints.ai_socktype = SOCK_STREAM;
+    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+    int gai = getaddrinfo(host[0] ? host : NULL, colon + 1, &hints, &ai);
+    if (gai != 0 || !ai) {
+        snprintf(why, n, "%s: %s", addr, gai ? gai_strerror(gai) : "no address");
+        return -1;
+    }
+    int rc = 0;
+    for (struct addrinfo *a = ai; a && rc == 0; a = a->ai_next) {
+        int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+        if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+            bind(fd, a->ai_addr, a->ai_addrlen) != 0 || listen(fd, 1) != 0) {
+            int e = errno;
+            snprintf(why, n, "%s: %s", addr, strerror(e));
+            rc = -1;
+        }
+        if (fd >= 0) close(fd);
+    }
+    freeaddrinfo(ai);
+    return rc;
 }

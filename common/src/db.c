@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "ltc/log.h"
+#include "ltc/metrics.h"
 
 /* The process's connection settings (ltc_db_set_options); every handle reads them when it connects. */
 static pthread_mutex_t options_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -54,6 +55,8 @@ struct ltc_db {
     ltc_db_options opt;  /* read at connect */
     int64_t deadline_ms; /* monotonic ms of the caller's deadline (ltc_db_set_deadline); 0: none */
     int unbounded;       /* migrations: no statement timeout, no client-side wait bound */
+    int counted;         /* the open connection is counted in ltc_db_connections */
+    int64_t tx_started;  /* monotonic ms of the open transaction's BEGIN (ltc_db_transaction_seconds) */
 };
 
 ltc_db *ltc_db_create(const char *dsn, const char *schema) {
@@ -79,6 +82,8 @@ static void drop_conn(ltc_db *db) {
     db->cancel = NULL;
     pthread_mutex_unlock(&db->cancel_mu);
     if (db->conn) PQfinish(db->conn);
+    if (db->counted) ltc_metrics_db_connection(-1);
+    db->counted = 0;
     db->conn = NULL;
     db->n_stmts = 0;
 }
@@ -135,6 +140,7 @@ static PGresult *await_result(ltc_db *db, ltc_status *st) {
                     ltc_status_set(st, LTC_DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED",
                                    "the deadline passed during a database statement, which was cancelled");
                 } else {
+                    ltc_metrics_db_error(LTC_DB_ERROR_TIMEOUT);
                     LTC_WARN("db_timeout", NULL, "no answer from the database within %d ms: connection dropped",
                              db->opt.statement_timeout_ms + LTC_DB_WAIT_GRACE_MS);
                     drop_conn(db);
@@ -209,6 +215,7 @@ int ltc_db_connect(ltc_db *db, ltc_status *st) {
         snprintf(msg, sizeof msg, "%s", db->conn ? PQerrorMessage(db->conn) : "out of memory");
         msg[strcspn(msg, "\n")] = 0;
         LTC_WARN("db_connect_failed", NULL, "%s", msg);
+        ltc_metrics_db_error(LTC_DB_ERROR_CONNECTION);
         drop_conn(db);
         return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database unavailable");
     }
@@ -238,6 +245,8 @@ int ltc_db_connect(ltc_db *db, ltc_status *st) {
         drop_conn(db);
         return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database session set-up failed");
     }
+    db->counted = 1;
+    ltc_metrics_db_connection(1);
     return 0;
 }
 
@@ -249,6 +258,7 @@ static void map_error(ltc_db *db, const PGresult *r, ltc_status *st) {
         strcmp(state, "57P01") == 0 || strcmp(state, "57P02") == 0 || strcmp(state, "57P03") == 0 ||
         strncmp(state, "53", 2) == 0) {
         LTC_WARN("db_unavailable", NULL, "%.200s", msg ? msg : "");
+        ltc_metrics_db_error(LTC_DB_ERROR_CONNECTION);
         drop_conn(db);
         ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database unavailable");
         return;
@@ -259,6 +269,7 @@ static void map_error(ltc_db *db, const PGresult *r, ltc_status *st) {
     } else if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 || strcmp(state, "55P03") == 0) {
         ltc_status_set(st, LTC_ABORTED, "CONCURRENT_UPDATE", "concurrent update, retry");
     } else if (strcmp(state, "57014") == 0) {
+        ltc_metrics_db_error(LTC_DB_ERROR_TIMEOUT);
         ltc_status_set(st, LTC_DEADLINE_EXCEEDED, "DATABASE_TIMEOUT", "database statement timed out");
     } else if (strcmp(state, "23514") == 0 || strcmp(state, "23503") == 0 || strcmp(state, "23502") == 0) {
         ltc_status_set(st, LTC_FAILED_PRECONDITION, "CONSTRAINT_VIOLATION", "refused by constraint %s",
@@ -268,6 +279,7 @@ static void map_error(ltc_db *db, const PGresult *r, ltc_status *st) {
         ltc_status_set(st, LTC_INVALID_ARGUMENT, "INVALID_VALUE", "a value is out of range or malformed");
     } else {
         LTC_ERROR("db_error", NULL, "%s %.300s", state, msg ? msg : "");
+        ltc_metrics_db_error(LTC_DB_ERROR_STATEMENT);
         ltc_status_set(st, LTC_INTERNAL, "DATABASE_ERROR", "internal database error");
     }
 }
@@ -375,12 +387,16 @@ int ltc_db_begin(ltc_db *db, ltc_status *st) {
     if (ltc_db_exec(db, st, SQL_BEGIN, 0, NULL) != 0) return -1;
     db->in_tx = 1;
     db->tx_broken = 0;
+    db->tx_started = mono_ms();
+    ltc_metrics_db_tx_begin();
     return 0;
 }
 
 int ltc_db_commit(ltc_db *db, ltc_status *st) {
     if (!db) return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "no database");
     PGresult *r = ltc_db_query(db, st, SQL_COMMIT, 0, NULL);
+    if (db->in_tx)
+        ltc_metrics_db_tx_end((double)(mono_ms() - db->tx_started) / 1e3, r && strcmp(PQcmdStatus(r), "COMMIT") == 0);
     db->in_tx = 0;
     db->tx_broken = 0;
     if (!r) return -1; /* outcome unknown when the connection broke during COMMIT: callers retry idempotently */
@@ -393,6 +409,7 @@ int ltc_db_commit(ltc_db *db, ltc_status *st) {
 
 void ltc_db_rollback(ltc_db *db) {
     if (!db) return;
+    if (db->in_tx) ltc_metrics_db_tx_end((double)(mono_ms() - db->tx_started) / 1e3, 0);
     db->in_tx = 0;
     db->tx_broken = 0;
     if (!db->conn || PQtransactionStatus(db->conn) == PQTRANS_IDLE) return;

@@ -19,7 +19,12 @@ static int run_read(ltc_call *c, const ltc_method *m, const ProtobufCMessage *re
                     ltc_status *st) {
     for (int attempt = 0;; attempt++) {
         ProtobufCMessage *resp = NULL;
-        if (ltc_authz__check_owner(c, m, req, st) == 0 && m->handler(c, req, &resp, st) == 0) {
+        int owned = ltc_authz__check_owner(c, m, req, st) == 0;
+        if (!owned && st->code == LTC_PERMISSION_DENIED) {
+            ltc_audit__outside(c, m, req, st, NULL); /* a refused read is recorded too */
+            return -1;
+        }
+        if (owned && m->handler(c, req, &resp, st) == 0) {
             *out = ltc_fields__pack(resp, out_len);
             return *out ? 0 : ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
         }

@@ -5,7 +5,7 @@
  * Modules and who calls whom (an arrow: "calls into"; there is no circle):
  *
  *   server     start/stop, workers, the event loop and the call state machine
- *     -> serve, proxy, reflection_stream, health, call
+ *     -> serve, proxy, reflection_stream, health, health_watch, call
  *   serve      one unary call: request id, trace, identity, authorization, dispatch, the answer
  *     -> dispatch, authz, audit, proxy, reply, call
  *   proxy      the gateway's asynchronous forwarding of a call to a peer     -> reply, client, call
@@ -15,7 +15,8 @@
  *   reply      the answer of a unary call: log line, metrics, reply batch    -> call
  *   authz, idempotency, audit   who may call, keys and fingerprints, the audit trail       -> fields, call
  *     (audit -> audit_spool: the rows the database did not take, durably in a local file; -> fields, db)
- *   health     grpc.health.v1 Check                                          -> call
+ *   health     grpc.health.v1 Check: readiness and liveness                   -> call, db, metrics
+ *   health_watch   grpc.health.v1 Watch streams and their watcher thread     -> health, call, db, metrics
  *   fields     request fields by name, packing without unknown fields        (leaf)
  *   client     calls to peers                                                -> call
  *   outbox     hand-offs: registers a transaction hook on the call           -> call, client
@@ -52,7 +53,8 @@ struct ltc_proxy;
 enum ctx_kind {
     CTX_REGISTERED,
     CTX_GENERIC,
-    CTX_REFLECTION
+    CTX_REFLECTION,
+    CTX_WATCH /* grpc.health.v1.Health/Watch (health_watch.c) */
 };
 /* REQUESTED (posted to gRPC, waiting for a call) -> [RECEIVING (generic calls read their message with a second
  * batch) -> [FORWARDING (the gateway's call to a peer in flight)]] -> SENDING (reply batch in flight) -> freed.
@@ -63,7 +65,14 @@ enum ctx_state {
     ST_FORWARDING,
     ST_SENDING,
     ST_STREAM_RECV,
-    ST_STREAM_SEND
+    ST_STREAM_SEND,
+    ST_WATCHING /* a Health/Watch stream: health_watch.c sends and ends it */
+};
+/* What a Health/Watch stream watches. */
+enum watch_service {
+    WATCH_READINESS,
+    WATCH_LIVENESS,
+    WATCH_UNKNOWN
 };
 
 /* Run after the transaction a handler ran in ends: after_commit when it committed, after_rollback when it did not
@@ -109,7 +118,8 @@ struct ltc_call {
     /* while being handled */
     ltc_worker *w;
     char request_id[LTC_UUID_LEN + 1 + 32];
-    char traceparent[56]; /* "00-" trace id (32) "-" span id (16) "-" flags (2) */
+    char server_request_id[LTC_UUID_LEN + 1]; /* this process's own id of the call (the audit row records both) */
+    char traceparent[56];                     /* "00-" trace id (32) "-" span id (16) "-" flags (2) */
     char method_path[160];
     struct timespec started;
     /* who: set by ltc_authz__identify and ltc_authz__authorize before the handler runs */
@@ -117,9 +127,15 @@ struct ltc_call {
     char principal[129]; /* the user or service account, from the gateway; "" for hand-offs */
     char remote[72];     /* the client's host ("ipv4:127.0.0.1"), found on first ask; "" until then */
     unsigned roles;
-    int deal_scoped; /* principal sees only deals whose iron triangle names it */
+    int deal_scoped;                       /* principal sees only deals whose iron triangle names it */
+    struct ltc_outbox_batch *outbox_batch; /* ltc_outbox_defer: hand-offs kept until ltc_outbox_flush */
     /* forwarding (raw handler returned LTC_RAW_FORWARD): owned by proxy.c, NULL otherwise */
     struct ltc_proxy *fwd;
+    /* Health/Watch streams (health_watch.c; under the server's watch_mu) */
+    struct ltc_call *watch_next;
+    enum watch_service watch_service;
+    int watch_last; /* the status last sent, -1 before the first */
+    int watch_in_flight, watch_closed;
 };
 
 /* ---- the server (server.c writes it; the call modules read its settings and count through ltc_call__*) ---- */
@@ -144,6 +160,14 @@ struct ltc_server {
     atomic_int busy;      /* calls received and not yet answered */
     atomic_int shutdown_done;
     int shutdown_tag;
+    /* Health/Watch (health_watch.c) */
+    void *watch_handle;
+    pthread_t watch_thread;
+    pthread_mutex_t watch_mu;
+    pthread_cond_t watch_cond;
+    struct ltc_call *watches; /* open streams */
+    int n_watches, watch_stop;
+    atomic_int ready; /* readiness as the watcher last evaluated it */
 };
 
 /* ---- call.c ---- */
@@ -280,6 +304,24 @@ void ltc_reflection__stream_event(ltc_call *c, int ok);
 /* The grpc.health.v1.Health/Check row the server appends to its method table (answers from srv->serving and
  * srv->opt.health_services). */
 ltc_method ltc_health__method(void);
+/* Why a process is not ready (NULL: ready): not serving, its database unreachable, or its hand-off backlog at or over
+ * max (max 0: no limit). Pure. */
+const char *ltc_health_not_ready_reason(int serving, int db_ok, long backlog, long max);
+/* Readiness with this process's hand-off backlog and threshold (LTC_READY_MAX_HANDOFF_BACKLOG). */
+int ltc_health_ready(int serving, int db_ok);
+
+/* ---- health_watch.c ---- */
+
+/* A Watch call arrived (its request in c->payload): the first status goes out, the stream is watched. */
+void ltc_watch__start(ltc_call *c);
+/* A batch of a watched stream completed: its send (is_close 0) or its RECV_CLOSE_ON_SERVER (is_close 1). */
+void ltc_watch__event(ltc_call *c, int ok, int is_close);
+/* Whether a completion queue tag is a stream's close batch (the context's address + 1). */
+int ltc_watch__is_close_tag(void *tag);
+/* Server stopping: every stream cancelled with UNAVAILABLE, the watcher told to end. */
+void ltc_watch__stop_all(struct ltc_server *s);
+/* The watcher thread (arg: the server). */
+void *ltc_watch__thread(void *arg);
 
 /* ---- client.c ---- */
 

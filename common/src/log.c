@@ -1,6 +1,11 @@
 /* log.c - structured logs, one JSON object a line on stdout (see ltc/log.h).
  *
- *   {"ts":"2026-11-27T05:00:00.123Z","level":"info","service":"ltb","event":"rpc","request_id":"...","msg":"..."}
+ *   {"ts":"2026-11-27T05:00:00.123Z","level":"info","service":"ltb","event":"lead_created","request_id":"...",
+ *    "trace_id":"...","span_id":"...","msg":"...", <fields>}
+ *
+ * Structured fields (ltc_log_fields) follow the message as JSON strings or numbers: the "rpc" line of every call
+ * carries method, code, reason, duration_ms, principal and peer that way. gRPC core's own lines (gpr_log) are
+ * routed here too (event "grpc", with file and line), so stdout holds nothing but JSON.
  *
  * The message is formatted into a 4 KiB stack buffer (longer ones are truncated). Text that is not valid UTF-8
  * (client input quoted in a message, a cut in the middle of a character) is repaired with U+FFFD so that every line
@@ -8,6 +13,7 @@
  * never interleave. */
 #include "ltc/log.h"
 
+#include <grpc/support/log.h>
 #include <jansson.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -38,6 +44,7 @@ void ltc_log_init(const char *service, const char *level) {
     snprintf(log_service, sizeof log_service, "%s", service ? service : "ltc");
     pthread_mutex_unlock(&log_mu);
     atomic_store(&log_min, min);
+    ltc_log_route_grpc();
 }
 
 int ltc_log_enabled(ltc_log_level level) { return (int)level >= atomic_load(&log_min); }
@@ -111,13 +118,29 @@ static void format_ts(char out[64]) {
 /* The call a worker thread is serving: its ids go into every line it logs. */
 static __thread char ctx_request_id[80];
 static __thread char ctx_trace_id[40];
+static __thread char ctx_span_id[24];
 
 void ltc_log_set_context(const char *request_id, const char *trace_id) {
     snprintf(ctx_request_id, sizeof ctx_request_id, "%s", request_id ? request_id : "");
     snprintf(ctx_trace_id, sizeof ctx_trace_id, "%s", trace_id ? trace_id : "");
+    ctx_span_id[0] = 0;
 }
 
-void ltc_log(ltc_log_level level, const char *event, const char *request_id, const char *fmt, ...) {
+void ltc_log_set_span(const char *span_id) { snprintf(ctx_span_id, sizeof ctx_span_id, "%s", span_id ? span_id : ""); }
+
+ltc_log_level ltc_log_level_for_code(ltc_code code) {
+    switch (code) {
+        case LTC_INTERNAL:
+        case LTC_UNKNOWN:
+        case LTC_DATA_LOSS:
+        case LTC_UNAVAILABLE: return LTC_LOG_ERROR;      /* our fault: a bug, a lost peer or database */
+        case LTC_DEADLINE_EXCEEDED: return LTC_LOG_WARN; /* the caller's budget, or our slowness: either */
+        default: return LTC_LOG_INFO; /* OK, and what the caller got wrong (refused, not found, rate limited) */
+    }
+}
+
+static void vlog(ltc_log_level level, const char *event, const char *request_id, const ltc_log_field *fields,
+                 size_t n_fields, const char *fmt, va_list ap) {
     if (!request_id && ctx_request_id[0]) request_id = ctx_request_id;
     if (!ltc_log_enabled(level)) return;
     if ((int)level < LTC_LOG_DEBUG) level = LTC_LOG_DEBUG;
@@ -126,10 +149,7 @@ void ltc_log(ltc_log_level level, const char *event, const char *request_id, con
     char msg[LTC_LOG_MSG_MAX];
     msg[0] = '\0';
     if (fmt) {
-        va_list ap;
-        va_start(ap, fmt);
         int n = vsnprintf(msg, sizeof msg, fmt, ap);
-        va_end(ap);
         if (n < 0) msg[0] = '\0';
     }
     char ts[64];
@@ -145,8 +165,17 @@ void ltc_log(ltc_log_level level, const char *event, const char *request_id, con
     json_object_set_new(o, "event", json_text(event));
     if (request_id) json_object_set_new(o, "request_id", json_text(request_id));
     if (ctx_trace_id[0]) json_object_set_new(o, "trace_id", json_text(ctx_trace_id));
+    if (ctx_span_id[0]) json_object_set_new(o, "span_id", json_text(ctx_span_id));
     json_object_set_new(o, "msg", json_text(msg));
-    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    for (size_t i = 0; i < n_fields; i++) {
+        const ltc_log_field *f = &fields[i];
+        if (!f->key || json_object_get(o, f->key)) continue; /* the envelope's keys are not overwritten */
+        if (f->str)
+            json_object_set_new(o, f->key, json_text(f->str));
+        else
+            json_object_set_new(o, f->key, json_real(f->num));
+    }
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
     json_decref(o);
     if (!line) return;
     size_t len = strlen(line);
@@ -164,3 +193,32 @@ void ltc_log(ltc_log_level level, const char *event, const char *request_id, con
     pthread_mutex_unlock(&log_mu);
     free(full);
 }
+
+void ltc_log(ltc_log_level level, const char *event, const char *request_id, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, event, request_id, NULL, 0, fmt, ap);
+    va_end(ap);
+}
+
+void ltc_log_fields(ltc_log_level level, const char *event, const char *request_id, const ltc_log_field *fields,
+                    size_t n_fields, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    vlog(level, event, request_id, fields, n_fields, fmt, ap);
+    va_end(ap);
+}
+
+/* gRPC core's lines (those its GRPC_VERBOSITY lets through, ERROR by default) as JSON lines of event "grpc". */
+static void grpc_line(gpr_log_func_args *a) {
+    ltc_log_level lvl = a->severity == GPR_LOG_SEVERITY_ERROR  ? LTC_LOG_ERROR
+                        : a->severity == GPR_LOG_SEVERITY_INFO ? LTC_LOG_INFO
+                                                               : LTC_LOG_DEBUG;
+    if (!ltc_log_enabled(lvl)) return;
+    const char *file = a->file ? a->file : "";
+    const char *base = strrchr(file, '/');
+    ltc_log_field f[2] = {{.key = "file", .str = base ? base + 1 : file}, {.key = "line", .num = a->line}};
+    ltc_log_fields(lvl, "grpc", NULL, f, 2, "%s", a->message ? a->message : "");
+}
+
+void ltc_log_route_grpc(void) { gpr_set_log_function(grpc_line); }

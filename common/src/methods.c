@@ -11,6 +11,7 @@
 /* What server.c registers for itself in every process (ltc_server_start): keep the two in step. */
 const char *const ltc_runtime_paths[] = {
     "/grpc.health.v1.Health/Check",
+    "/grpc.health.v1.Health/Watch",
     "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
     "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
     NULL,

@@ -1,5 +1,6 @@
 /* metrics.c - Prometheus metrics (see ltc/metrics.h). */
 #include "ltc/metrics.h"
+#include "ltc/version.h"
 
 #include <arpa/inet.h>
 #include <microhttpd.h>
@@ -21,13 +22,19 @@ static const double buckets[] = {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05
 #define N_CODES 17
 #define MAX_DESTS 8
 
+/* One method's series on one side (server: calls served; client: calls made), histogram by status code. */
 typedef struct method_stats {
     char name[128];
+    unsigned long long started;
     unsigned long long by_code[N_CODES];
-    unsigned long long bucket[N_BUCKETS]; /* non-cumulative; rendered cumulative */
-    unsigned long long count;
-    double sum;
+    unsigned long long bucket[N_CODES][N_BUCKETS]; /* non-cumulative; rendered cumulative */
+    double sum[N_CODES];
 } method_stats;
+
+typedef struct method_table {
+    method_stats slot[LTC_METRICS_MAX_METHODS + 1]; /* last: "other" */
+    int n;
+} method_table;
 
 typedef struct dest_stats {
     char name[32];
@@ -36,11 +43,13 @@ typedef struct dest_stats {
 } dest_stats;
 
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static method_stats methods[LTC_METRICS_MAX_METHODS + 1]; /* last: "other" */
-static int n_methods;
+static method_table server_calls, client_calls;
 static dest_stats dests[MAX_DESTS];
 static int n_dests;
 static int workers_total, workers_busy;
+static long db_open, db_in_tx;
+static unsigned long long db_tx_bucket[2][N_BUCKETS], db_tx_count[2], db_errors[LTC_DB_ERROR_KINDS];
+static double db_tx_sum[2];
 static struct MHD_Daemon *daemon_;
 static double start_time;
 
@@ -59,29 +68,82 @@ static void label_copy(char *out, size_t n, const char *in) {
     out[i] = '\0';
 }
 
-static method_stats *method_slot(const char *raw) {
-    char name[sizeof methods[0].name];
+static method_stats *method_slot(method_table *t, const char *raw) {
+    char name[sizeof t->slot[0].name];
     label_copy(name, sizeof name, raw);
-    for (int i = 0; i < n_methods; i++)
-        if (strcmp(methods[i].name, name) == 0) return &methods[i];
-    if (n_methods < LTC_METRICS_MAX_METHODS) {
-        memcpy(methods[n_methods].name, name, sizeof name);
-        return &methods[n_methods++];
+    for (int i = 0; i < t->n; i++)
+        if (strcmp(t->slot[i].name, name) == 0) return &t->slot[i];
+    if (t->n < LTC_METRICS_MAX_METHODS) {
+        memcpy(t->slot[t->n].name, name, sizeof name);
+        return &t->slot[t->n++];
     }
-    method_stats *other = &methods[LTC_METRICS_MAX_METHODS];
+    method_stats *other = &t->slot[LTC_METRICS_MAX_METHODS];
     snprintf(other->name, sizeof other->name, "other");
     return other;
 }
 
-void ltc_metrics_rpc(const char *method, ltc_code code, double seconds) {
-    pthread_mutex_lock(&mu);
-    method_stats *m = method_slot(method ? method : "unknown");
-    if ((int)code >= 0 && (int)code < N_CODES) m->by_code[code]++;
+static size_t bucket_of(double seconds) {
     size_t b = 0;
     while (b < N_BUCKETS && seconds > buckets[b]) b++;
-    if (b < N_BUCKETS) m->bucket[b]++;
-    m->count++;
-    m->sum += seconds;
+    return b;
+}
+
+static void record(method_table *t, const char *method, ltc_code code, double seconds) {
+    pthread_mutex_lock(&mu);
+    method_stats *m = method_slot(t, method ? method : "unknown");
+    int c = (int)code >= 0 && (int)code < N_CODES ? (int)code : (int)LTC_UNKNOWN;
+    m->by_code[c]++;
+    size_t b = bucket_of(seconds);
+    if (b < N_BUCKETS) m->bucket[c][b]++;
+    m->sum[c] += seconds;
+    pthread_mutex_unlock(&mu);
+}
+
+static void record_started(method_table *t, const char *method) {
+    pthread_mutex_lock(&mu);
+    method_slot(t, method ? method : "unknown")->started++;
+    pthread_mutex_unlock(&mu);
+}
+
+void ltc_metrics_rpc_started(const char *method) { record_started(&server_calls, method); }
+
+void ltc_metrics_rpc(const char *method, ltc_code code, double seconds) {
+    record(&server_calls, method, code, seconds);
+}
+
+void ltc_metrics_client_started(const char *method) { record_started(&client_calls, method); }
+
+void ltc_metrics_client(const char *method, ltc_code code, double seconds) {
+    record(&client_calls, method, code, seconds);
+}
+
+void ltc_metrics_db_connection(int delta) {
+    pthread_mutex_lock(&mu);
+    db_open += delta;
+    if (db_open < 0) db_open = 0;
+    pthread_mutex_unlock(&mu);
+}
+
+void ltc_metrics_db_tx_begin(void) {
+    pthread_mutex_lock(&mu);
+    db_in_tx++;
+    pthread_mutex_unlock(&mu);
+}
+
+void ltc_metrics_db_tx_end(double seconds, int committed) {
+    pthread_mutex_lock(&mu);
+    if (db_in_tx > 0) db_in_tx--;
+    int k = committed ? 0 : 1;
+    size_t b = bucket_of(seconds);
+    if (b < N_BUCKETS) db_tx_bucket[k][b]++;
+    db_tx_count[k]++;
+    db_tx_sum[k] += seconds;
+    pthread_mutex_unlock(&mu);
+}
+
+void ltc_metrics_db_error(ltc_db_error_kind kind) {
+    pthread_mutex_lock(&mu);
+    if ((int)kind >= 0 && (int)kind < LTC_DB_ERROR_KINDS) db_errors[kind]++;
     pthread_mutex_unlock(&mu);
 }
 
@@ -112,6 +174,14 @@ void ltc_metrics_handoffs(const char *destination, long pending, double oldest_a
         d->parked = parked;
     }
     pthread_mutex_unlock(&mu);
+}
+
+long ltc_metrics_handoff_backlog(void) {
+    long n = 0;
+    pthread_mutex_lock(&mu);
+    for (int i = 0; i < n_dests; i++) n += dests[i].pending;
+    pthread_mutex_unlock(&mu);
+    return n;
 }
 
 typedef struct sbuf {
@@ -165,31 +235,97 @@ static const char *const code_label[N_CODES] = {
     "DATA_LOSS", "UNAUTHENTICATED",
 };
 
-char *ltc_metrics_render(void) {
-    sbuf b = {0};
-    pthread_mutex_lock(&mu);
-    int n = n_methods + (methods[LTC_METRICS_MAX_METHODS].count ? 1 : 0);
-    put(&b, "# HELP ltc_rpc_requests_total Calls served, by method and status code.\n"
-            "# TYPE ltc_rpc_requests_total counter\n");
+/* The labels of a method's series: grpc_service and grpc_method from the (sanitised) path, grpc_type from what the
+ * method is (the reflection streams are bidirectional, Health/Watch streams from the server, the rest is unary). */
+static void method_labels(const char *name, char *out, size_t n) {
+    const char *slash = name[0] == '/' ? strrchr(name, '/') : NULL;
+    const char *type = strstr(name, "/ServerReflectionInfo") ? "bidi_stream"
+                       : strcmp(name, LTC_HEALTH_WATCH) == 0 ? "server_stream"
+                                                             : "unary";
+    if (name[0] == '/') name++; /* a path without a method part: both labels are the path */
+    if (slash && slash >= name)
+        snprintf(out, n, "grpc_service=\"%.*s\",grpc_method=\"%s\",grpc_type=\"%s\"", (int)(slash - name), name,
+                 slash + 1, type);
+    else
+        snprintf(out, n, "grpc_service=\"%s\",grpc_method=\"%s\",grpc_type=\"%s\"", name, name, type);
+}
+
+static void render_calls(sbuf *b, method_table *t, const char *side, const char *what) {
+    int n = t->n + (t->slot[LTC_METRICS_MAX_METHODS].name[0] ? 1 : 0);
+    put(b, "# HELP grpc_%s_started_total RPCs %s started.\n# TYPE grpc_%s_started_total counter\n", side, what, side);
     for (int i = 0; i < n; i++) {
-        method_stats *m = i < n_methods ? &methods[i] : &methods[LTC_METRICS_MAX_METHODS];
+        method_stats *m = i < t->n ? &t->slot[i] : &t->slot[LTC_METRICS_MAX_METHODS];
+        char lb[300];
+        method_labels(m->name, lb, sizeof lb);
+        if (m->started) put(b, "grpc_%s_started_total{%s} %llu\n", side, lb, m->started);
+    }
+    put(b, "# HELP grpc_%s_handled_total RPCs %s completed, by status code.\n# TYPE grpc_%s_handled_total counter\n",
+        side, what, side);
+    for (int i = 0; i < n; i++) {
+        method_stats *m = i < t->n ? &t->slot[i] : &t->slot[LTC_METRICS_MAX_METHODS];
+        char lb[300];
+        method_labels(m->name, lb, sizeof lb);
         for (int c = 0; c < N_CODES; c++)
             if (m->by_code[c])
-                put(&b, "ltc_rpc_requests_total{method=\"%s\",code=\"%s\"} %llu\n", m->name, code_label[c],
-                    m->by_code[c]);
+                put(b, "grpc_%s_handled_total{%s,grpc_code=\"%s\"} %llu\n", side, lb, code_label[c], m->by_code[c]);
     }
-    put(&b, "# HELP ltc_rpc_duration_seconds Time to serve a call.\n# TYPE ltc_rpc_duration_seconds histogram\n");
+    put(b,
+        "# HELP grpc_%s_handling_seconds Time of the RPCs %s, by status code.\n"
+        "# TYPE grpc_%s_handling_seconds histogram\n",
+        side, what, side);
     for (int i = 0; i < n; i++) {
-        method_stats *m = i < n_methods ? &methods[i] : &methods[LTC_METRICS_MAX_METHODS];
-        unsigned long long cum = 0;
-        for (size_t k = 0; k < N_BUCKETS; k++) {
-            cum += m->bucket[k];
-            put(&b, "ltc_rpc_duration_seconds_bucket{method=\"%s\",le=\"%g\"} %llu\n", m->name, buckets[k], cum);
+        method_stats *m = i < t->n ? &t->slot[i] : &t->slot[LTC_METRICS_MAX_METHODS];
+        char lb[300];
+        method_labels(m->name, lb, sizeof lb);
+        for (int c = 0; c < N_CODES; c++) {
+            if (!m->by_code[c]) continue;
+            unsigned long long cum = 0;
+            for (size_t k = 0; k < N_BUCKETS; k++) {
+                cum += m->bucket[c][k];
+                put(b, "grpc_%s_handling_seconds_bucket{%s,grpc_code=\"%s\",le=\"%g\"} %llu\n", side, lb, code_label[c],
+                    buckets[k], cum);
+            }
+            put(b, "grpc_%s_handling_seconds_bucket{%s,grpc_code=\"%s\",le=\"+Inf\"} %llu\n", side, lb, code_label[c],
+                m->by_code[c]);
+            put(b, "grpc_%s_handling_seconds_sum{%s,grpc_code=\"%s\"} %.6f\n", side, lb, code_label[c], m->sum[c]);
+            put(b, "grpc_%s_handling_seconds_count{%s,grpc_code=\"%s\"} %llu\n", side, lb, code_label[c],
+                m->by_code[c]);
         }
-        put(&b, "ltc_rpc_duration_seconds_bucket{method=\"%s\",le=\"+Inf\"} %llu\n", m->name, m->count);
-        put(&b, "ltc_rpc_duration_seconds_sum{method=\"%s\"} %.6f\n", m->name, m->sum);
-        put(&b, "ltc_rpc_duration_seconds_count{method=\"%s\"} %llu\n", m->name, m->count);
     }
+}
+
+static void render_db(sbuf *b) {
+    put(b,
+        "# HELP ltc_db_connections Database connections of the process's pool (one a worker), by state.\n"
+        "# TYPE ltc_db_connections gauge\nltc_db_connections{state=\"in_use\"} %ld\n"
+        "ltc_db_connections{state=\"idle\"} %ld\n",
+        db_in_tx, db_open > db_in_tx ? db_open - db_in_tx : 0);
+    put(b, "# HELP ltc_db_transaction_seconds Time from BEGIN to COMMIT or ROLLBACK, by outcome.\n"
+           "# TYPE ltc_db_transaction_seconds histogram\n");
+    static const char *const outcome[2] = {"commit", "rollback"};
+    for (int k = 0; k < 2; k++) {
+        unsigned long long cum = 0;
+        for (size_t i = 0; i < N_BUCKETS; i++) {
+            cum += db_tx_bucket[k][i];
+            put(b, "ltc_db_transaction_seconds_bucket{outcome=\"%s\",le=\"%g\"} %llu\n", outcome[k], buckets[i], cum);
+        }
+        put(b, "ltc_db_transaction_seconds_bucket{outcome=\"%s\",le=\"+Inf\"} %llu\n", outcome[k], db_tx_count[k]);
+        put(b, "ltc_db_transaction_seconds_sum{outcome=\"%s\"} %.6f\n", outcome[k], db_tx_sum[k]);
+        put(b, "ltc_db_transaction_seconds_count{outcome=\"%s\"} %llu\n", outcome[k], db_tx_count[k]);
+    }
+    static const char *const kind[LTC_DB_ERROR_KINDS] = {"connection", "statement", "timeout"};
+    put(b, "# HELP ltc_db_errors_total Database failures, by kind.\n# TYPE ltc_db_errors_total counter\n");
+    for (int k = 0; k < LTC_DB_ERROR_KINDS; k++)
+        put(b, "ltc_db_errors_total{kind=\"%s\"} %llu\n", kind[k], db_errors[k]);
+}
+
+char *ltc_metrics_render(void) {
+    sbuf b = {0};
+    put(&b, "%s", ltc_build_info_metric());
+    pthread_mutex_lock(&mu);
+    render_calls(&b, &server_calls, "server", "served");
+    render_calls(&b, &client_calls, "client", "made to peers (the gateway's forwarding, hand-offs, peer calls)");
+    render_db(&b);
     if (n_dests) {
         put(&b, "# HELP ltc_handoff_pending Hand-offs written and not yet delivered (not parked).\n"
                 "# TYPE ltc_handoff_pending gauge\n");

@@ -47,6 +47,11 @@ int ltc_milestone_put(ltc_call *c, ltc_status *st, const ltc_milestone *m) {
         ms->date = date;
     }
     ms->detail = ltc_call_strdup(c, m->detail ? m->detail : "");
+    if (m->n_product_skus) {
+        ms->product_skus = ltc_call_alloc(c, m->n_product_skus * sizeof *ms->product_skus);
+        for (size_t i = 0; i < m->n_product_skus; i++) ms->product_skus[i] = ltc_call_strdup(c, m->product_skus[i]);
+        ms->n_product_skus = m->n_product_skus;
+    }
 
     char hid[LTC_UUID_LEN + 1];
     ltc_uuid_new(hid);
@@ -54,5 +59,12 @@ int ltc_milestone_put(ltc_call *c, ltc_status *st, const ltc_milestone *m) {
         LTC_NEW(c, Ltc__Ltb__V1__AcceptMilestoneRequest, LTC__LTB__V1__ACCEPT_MILESTONE_REQUEST__INIT);
     msg->handoff_id = ltc_call_strdup(c, hid);
     msg->milestone = ms;
-    return ltc_outbox_put(c, st, &LTB, "AcceptMilestone", m->deal_id, hid, &msg->base);
+    /* The ordering key is the deal's milestone stream, not the deal: a deal's milestones stay in order among
+     * themselves, but one parked at LTB (a deal LTB does not know: DEAL_NOT_FOUND) holds back only the deal's later
+     * milestones, never its other hand-offs to LTB (AcceptCashCollected). */
+    return ltc_outbox_put(c, st, &LTB, "AcceptMilestone", ltc_milestone_ordering_key(c, m->deal_id), hid, &msg->base);
+}
+
+const char *ltc_milestone_ordering_key(ltc_call *c, const char *deal_id) {
+    return ltc_call_printf(c, "milestones/%s", deal_id);
 }

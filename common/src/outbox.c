@@ -19,10 +19,64 @@
 #include "ltc/fault.h"
 #include "ltc/log.h"
 #include "ltc/metrics.h"
+#include "ltc/sqltext.h"
 
 static const char SQL_PUT[] = "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, traceparent)"
                               " VALUES ($1, $2, $3, $4, $5, $6)";
+static const char SQL_PUT_MANY[] =
+    "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, traceparent) "
+    "SELECT t.h, t.d, t.x, t.m, decode(t.p, 'hex'), t.tp FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
+    "$5::text[], $6::text[]) WITH ORDINALITY AS t(h, d, x, m, p, tp, n) ORDER BY t.n";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('ltc_outbox_' || current_schema(), '')";
+
+/* Keeps one packed hand-off in the call's batch (ltc_outbox_defer). */
+static int defer_put(ltc_call *c, ltc_outbox_batch *b, ltc_status *st, const char *handoff_id, const char *deal_id,
+                     const char *destination, const char *path, const uint8_t *buf, size_t n) {
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 64;
+        const char ***cols[6] = {&b->handoff_id, &b->deal_id,     &b->destination,
+                                 &b->path,       &b->payload_hex, &b->traceparent};
+        for (int k = 0; k < 6; k++) {
+            const char **v = ltc_call_alloc(c, cap * sizeof *v);
+            if (b->n) memcpy(v, *cols[k], b->n * sizeof *v);
+            *cols[k] = v;
+        }
+        b->cap = cap;
+    }
+    static const char hex[] = "0123456789abcdef";
+    char *h = ltc_call_alloc(c, 2 * n + 1);
+    for (size_t i = 0; i < n; i++) {
+        h[2 * i] = hex[buf[i] >> 4];
+        h[2 * i + 1] = hex[buf[i] & 15];
+    }
+    h[2 * n] = '\0';
+    b->handoff_id[b->n] = ltc_call_strdup(c, handoff_id);
+    b->deal_id[b->n] = ltc_call_strdup(c, deal_id);
+    b->destination[b->n] = destination;
+    b->path[b->n] = path;
+    b->payload_hex[b->n] = h;
+    b->traceparent[b->n++] = ltc_call_strdup(c, ltc_call_traceparent(c));
+    (void)st;
+    return 0;
+}
+
+void ltc_outbox_defer(ltc_call *c, ltc_outbox_batch *b) {
+    memset(b, 0, sizeof *b);
+    c->outbox_batch = b;
+}
+
+int ltc_outbox_flush(ltc_call *c, ltc_outbox_batch *b, ltc_status *st) {
+    c->outbox_batch = NULL;
+    if (!st || b->n == 0) return 0;
+    const char *params[6] = {ltc_sql_text_array(c, b->handoff_id, b->n),  ltc_sql_text_array(c, b->deal_id, b->n),
+                             ltc_sql_text_array(c, b->destination, b->n), ltc_sql_text_array(c, b->path, b->n),
+                             ltc_sql_text_array(c, b->payload_hex, b->n), ltc_sql_text_array(c, b->traceparent, b->n)};
+    PGresult *r = ltc_db_query(ltc_call_db(c), st, SQL_PUT_MANY, 6, params);
+    if (!r) return -1;
+    PQclear(r);
+    b->n = 0;
+    return ltc_outbox__wake_after_commit(c, st);
+}
 
 int ltc_outbox_put(ltc_call *c, ltc_status *st, const ltc_handoff_peer *peer, const char *method, const char *deal_id,
                    const char *handoff_id, const ProtobufCMessage *msg) {
@@ -37,6 +91,7 @@ int ltc_outbox_put(ltc_call *c, ltc_status *st, const ltc_handoff_peer *peer, co
     size_t n = protobuf_c_message_get_packed_size(msg);
     uint8_t *buf = ltc_call_alloc(c, n ? n : 1);
     protobuf_c_message_pack(msg, buf);
+    if (c->outbox_batch) return defer_put(c, c->outbox_batch, st, handoff_id, deal_id, peer->destination, path, buf, n);
     /* the trace goes on with the hand-off: the receiver's work joins the trace of the call that caused it */
     const char *params[6] = {handoff_id, deal_id, peer->destination, path, (const char *)buf, ltc_call_traceparent(c)};
     const int lens[6] = {0, 0, 0, 0, (int)n, 0};

@@ -8,9 +8,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "internal.h"
+#include "ltc/access.h"
 #include "ltc/assert.h"
+#include "ltc/metrics.h"
 
 /* The call to the peer and what comes back. */
 struct ltc_proxy {
@@ -22,6 +25,8 @@ struct ltc_proxy {
     grpc_status_code status;
     grpc_slice details;
     char peer[32];
+    struct timespec t0;
+    const char *label; /* the method as a metrics label: a public RPC of the contract, else "unknown" */
 };
 
 /* Releases c's forwarding state, if any. */
@@ -50,6 +55,8 @@ int ltc_proxy__start(ltc_call *c, const ltc_forward *f, ltc_status *st) {
     int64_t deadline_ms = f->deadline_ms > 0 ? f->deadline_ms : 30000;
     gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(deadline_ms, GPR_TIMESPAN));
     snprintf(p->peer, sizeof p->peer, "%s", f->peer_name ? f->peer_name : "peer");
+    p->label = ltc_access_roles(c->method_path) != 0 ? c->method_path : "unknown";
+    clock_gettime(CLOCK_MONOTONIC, &p->t0);
     p->details = grpc_empty_slice();
     grpc_metadata_array_init(&p->initial);
     grpc_metadata_array_init(&p->trailing);
@@ -84,7 +91,9 @@ int ltc_proxy__start(ltc_call *c, const ltc_forward *f, ltc_status *st) {
     ops[5].data.recv_status_on_client.status = &p->status;
     ops[5].data.recv_status_on_client.status_details = &p->details;
     ltc_call__set_state(c, ST_FORWARDING);
+    ltc_metrics_client_started(p->label);
     if (grpc_call_start_batch(p->call, ops, 6, c, NULL) != GRPC_CALL_OK) {
+        ltc_metrics_client(p->label, LTC_INTERNAL, 0);
         ltc_status_set(st, LTC_INTERNAL, "FORWARD_FAILED", "cannot start the call to %s", p->peer);
         proxy_free(c);
         ltc_call__set_state(c, ST_RECEIVING);
@@ -101,6 +110,10 @@ void ltc_proxy__done(ltc_call *c, ltc_worker *w) {
     ltc_status st = {0};
     uint8_t *resp = NULL;
     size_t resp_len = 0;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    ltc_metrics_client(p->label, (ltc_code)p->status,
+                       (double)(now.tv_sec - p->t0.tv_sec) + (double)(now.tv_nsec - p->t0.tv_nsec) / 1e9);
     if (p->status == GRPC_STATUS_OK) {
         if (!p->resp || !(resp = ltc_call__read_buffer(p->resp, &resp_len)))
             ltc_status_set(&st, LTC_INTERNAL, "FORWARD_FAILED", "%s answered OK without a message", p->peer);

@@ -66,10 +66,17 @@ void ltc_reply__log_context(const ltc_call *c) {
     memcpy(trace, c->traceparent + 3, 32);
     trace[32] = 0;
     ltc_log_set_context(c->request_id, trace);
+    char span[17];
+    memcpy(span, c->traceparent + 36, 16);
+    span[16] = 0;
+    ltc_log_set_span(span);
 }
 
 void ltc_reply__begin(ltc_call *c) {
+    ltc_metrics_rpc_started(c->kind != CTX_GENERIC || ltc_access_roles(c->method_path) != 0 ? c->method_path
+                                                                                            : "unknown");
     set_request_id(c);
+    ltc_uuid_new(c->server_request_id);
     set_traceparent(c);
     ltc_reply__log_context(c);
 }
@@ -125,19 +132,26 @@ static void send_reply(ltc_call *c, const uint8_t *resp, size_t resp_len, const 
  * server registered or a public RPC of the contract (the permission table); anything else a caller sent, refused
  * for whatever reason (no token, unknown method), shares the one label "unknown": a stranger can neither forge a
  * series nor fill the per-method slots (bounded cardinality). */
-static void log_call(const ltc_call *c, const ltc_status *st) {
+static void log_call(ltc_call *c, const ltc_status *st) {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
     double ms = (double)(now.tv_sec - c->started.tv_sec) * 1e3 + (double)(now.tv_nsec - c->started.tv_nsec) / 1e6;
     int known = c->kind != CTX_GENERIC || ltc_access_roles(c->method_path) != 0;
     ltc_metrics_rpc(known ? c->method_path : "unknown", st->code, ms / 1e3);
-    ltc_log_level lvl = st->code == LTC_OK ? LTC_LOG_INFO
-                        : (st->code == LTC_INTERNAL || st->code == LTC_UNKNOWN || st->code == LTC_DATA_LOSS)
-                            ? LTC_LOG_ERROR
-                            : LTC_LOG_WARN;
+    ltc_log_level lvl = ltc_log_level_for_code(st->code);
     if (!ltc_log_enabled(lvl)) return;
-    ltc_log(lvl, "rpc", c->request_id, "%s %s %.3fms%s%s", c->method_path, ltc_code_name(st->code), ms,
-            st->code == LTC_OK ? "" : " ", st->code == LTC_OK ? "" : st->reason);
+    /* method: what the caller asked for, as JSON (escaped); the metrics label above is the bounded one */
+    ltc_log_field f[] = {
+        {.key = "method", .str = c->method_path},
+        {.key = "code", .str = ltc_code_name(st->code)},
+        {.key = "reason", .str = st->code == LTC_OK ? "" : st->reason},
+        {.key = "duration_ms", .num = (double)(long long)(ms * 1000.0) / 1000.0},
+        {.key = "principal", .str = c->principal},
+        {.key = "peer", .str = c->peer},                             /* internal identity (certificate CN) */
+        {.key = "remote", .str = c->call ? ltc_call_remote(c) : ""}, /* the client's address */
+    };
+    ltc_log_fields(lvl, "rpc", c->request_id, f, sizeof f / sizeof f[0], "%s %s", c->method_path,
+                   ltc_code_name(st->code));
 }
 
 void ltc_reply__finish(ltc_call *c, ltc_status *st, uint8_t *resp, size_t resp_len) {

@@ -19,6 +19,7 @@
 #include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 
 #include "internal.h"
 #include "ltc/assert.h"
+#include "ltc/config.h"
 #include "ltc/log.h"
 #include "ltc/metrics.h"
 #include "ltc/tls.h"
@@ -43,6 +45,9 @@ static void post_request(ltc_server *s, enum ctx_kind kind, int method) {
     } else if (kind == CTX_REFLECTION) {
         e = grpc_server_request_registered_call(s->server, s->refl_handles[method], &c->call, &c->deadline, &c->md,
                                                 NULL, s->cq, s->cq, c);
+    } else if (kind == CTX_WATCH) {
+        e = grpc_server_request_registered_call(s->server, s->watch_handle, &c->call, &c->deadline, &c->md, &c->payload,
+                                                s->cq, s->cq, c);
     } else {
         e = grpc_server_request_call(s->server, &c->call, &c->details, &c->md, s->cq, s->cq, c);
     }
@@ -64,6 +69,10 @@ static void on_received(ltc_server *s, ltc_call *c, ltc_worker *w) {
     }
     if (c->kind == CTX_REFLECTION) {
         ltc_reflection__stream_start(c);
+        return;
+    }
+    if (c->kind == CTX_WATCH) {
+        ltc_watch__start(c);
         return;
     }
     c->deadline = c->details.deadline;
@@ -98,6 +107,7 @@ static void on_event(ltc_server *s, ltc_call *c, int ok, ltc_worker *w) {
         case ST_SENDING: ltc_call__end(c); return;
         case ST_STREAM_RECV:
         case ST_STREAM_SEND: ltc_reflection__stream_event(c, ok); return;
+        case ST_WATCHING: ltc_watch__event(c, ok, 0); return;
     }
     LTC_ASSERT(!"a call context in no known state");
 }
@@ -123,6 +133,10 @@ static void *worker_main(void *arg) {
         if (ev.type != GRPC_OP_COMPLETE) continue;
         if (ev.tag == &s->shutdown_tag) {
             atomic_store(&s->shutdown_done, 1);
+            continue;
+        }
+        if (ltc_watch__is_close_tag(ev.tag)) { /* a Health/Watch stream's RECV_CLOSE_ON_SERVER */
+            ltc_watch__event((ltc_call *)((uintptr_t)ev.tag & ~(uintptr_t)1), ev.success, 1);
             continue;
         }
         on_event(s, ev.tag, ev.success, &w);
@@ -210,6 +224,8 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
         s->refl_handles[1] =
             grpc_server_register_method(s->server, "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
                                         NULL, GRPC_SRM_PAYLOAD_NONE, 0);
+        s->watch_handle = grpc_server_register_method(s->server, "/grpc.health.v1.Health/Watch", NULL,
+                                                      GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
     }
     grpc_server_credentials *creds;
     if (s->opt.tls) {
@@ -225,7 +241,13 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
     int port = grpc_server_add_http2_port(s->server, opt->listen_addr, creds);
     grpc_server_credentials_release(creds);
     if (port == 0) {
-        ltc_status_set(st, LTC_UNAVAILABLE, "LISTEN_FAILED", "cannot listen on %s", opt->listen_addr);
+        /* gRPC core says only "0": bind the address ourselves for the system's reason */
+        char why[300];
+        if (ltc_listen_check(opt->listen_addr, why, sizeof why) != 0)
+            ltc_status_set(st, LTC_UNAVAILABLE, "LISTEN_FAILED", "cannot listen on %s", why);
+        else
+            ltc_status_set(st, LTC_UNAVAILABLE, "LISTEN_FAILED", "cannot listen on %s (gRPC core refused it)",
+                           opt->listen_addr);
         goto fail;
     }
     grpc_server_start(s->server);
@@ -237,6 +259,11 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
     for (int k = 0; k < s->opt.workers; k++) post_request(s, CTX_GENERIC, 0);
     post_request(s, CTX_REFLECTION, 0);
     post_request(s, CTX_REFLECTION, 1);
+    pthread_mutex_init(&s->watch_mu, NULL);
+    pthread_cond_init(&s->watch_cond, NULL);
+    atomic_store(&s->ready, 1);
+    post_request(s, CTX_WATCH, 0);
+    if (pthread_create(&s->watch_thread, NULL, ltc_watch__thread, s) != 0) abort();
     s->threads = calloc((size_t)s->opt.workers, sizeof *s->threads);
     s->worker_dbs = calloc((size_t)s->opt.workers, sizeof *s->worker_dbs);
     if (!s->threads || !s->worker_dbs) abort();
@@ -270,6 +297,7 @@ void ltc_server_stop(ltc_server *s) {
     if (!s) return;
     atomic_store(&s->serving, 0);
     atomic_store(&s->shutting_down, 1);
+    ltc_watch__stop_all(s); /* Watch streams end now (UNAVAILABLE), not after the grace */
     grpc_server_shutdown_and_notify(s->server, s->cq, &s->shutdown_tag);
     /* in-flight calls get the grace period to finish */
     for (int waited = 0; atomic_load(&s->busy) > 0 && waited < s->opt.shutdown_grace_ms; waited += 10) sleep_ms(10);
@@ -282,6 +310,9 @@ void ltc_server_stop(ltc_server *s) {
         pthread_mutex_unlock(&s->workers_mu);
     }
     while (!atomic_load(&s->shutdown_done) || atomic_load(&s->ctx_alive) > 0) sleep_ms(5);
+    pthread_join(s->watch_thread, NULL);
+    pthread_mutex_destroy(&s->watch_mu);
+    pthread_cond_destroy(&s->watch_cond);
     grpc_server_destroy(s->server);
     grpc_completion_queue_shutdown(s->cq);
     for (int k = 0; k < s->n_threads; k++) pthread_join(s->threads[k], NULL);

@@ -23,6 +23,7 @@
 #include "ltc/methods.h"
 #include "ltc/metrics.h"
 #include "ltc/outbox.h"
+#include "ltc/version.h"
 
 void ltc_default_metrics_listen(const char *grpc_listen, char *out, size_t n) {
     const char *colon = strrchr(grpc_listen, ':');
@@ -70,6 +71,10 @@ static int signal_pending(void) {
 }
 
 int ltc_health_probe(const char *listen_addr, const char *peer, int deadline_ms) {
+    return ltc_health_probe_service(listen_addr, peer, "", deadline_ms);
+}
+
+int ltc_health_probe_service(const char *listen_addr, const char *peer, const char *service, int deadline_ms) {
     char target[300];
     if (strncmp(listen_addr, "0.0.0.0:", 8) == 0) {
         snprintf(target, sizeof target, "127.0.0.1:%s", listen_addr + 8);
@@ -81,7 +86,12 @@ int ltc_health_probe(const char *listen_addr, const char *peer, int deadline_ms)
     ltc_client *c = ltc_client_create(target, peer, 0);
     if (!c) return 1;
     Grpc__Health__V1__HealthCheckRequest req = GRPC__HEALTH__V1__HEALTH_CHECK_REQUEST__INIT;
-    uint8_t buf[16];
+    req.service = (char *)(service ? service : "");
+    uint8_t buf[160];
+    if (grpc__health__v1__health_check_request__get_packed_size(&req) > sizeof buf) {
+        ltc_client_destroy(c);
+        return 1;
+    }
     size_t n = grpc__health__v1__health_check_request__pack(&req, buf);
     uint8_t *resp = NULL;
     size_t resp_len = 0;
@@ -273,21 +283,95 @@ static int migrate(const ltc_service_def *def, const svc_config *cfg) {
     return rc;
 }
 
+/* --help: the commands and every variable the service reads (docs/configuration.md has their defaults and ranges;
+ * tests/deploy/check_version.py checks the two agree). */
+static void usage(FILE *out, const ltc_service_def *def) {
+    char v[96];
+    fprintf(out,
+            "usage: ltc-%s [--health-probe | --liveness-probe | --migrate-only | --version | --help]\n"
+            "The %s stage service of the LTC Process Center, version %s.\n"
+            "commands:\n"
+            "  (none)           apply the migrations, then serve gRPC until SIGTERM/SIGINT\n"
+            "  --health-probe   ask the process running at LTC_%c%c%c_LISTEN for its health; exit 0 when SERVING\n"
+            "  --liveness-probe ask the same process whether its loop answers (liveness; no database check)\n"
+            "  --migrate-only   apply the migrations and exit\n"
+            "  --version        print the version and exit\n"
+            "  --help           print this and exit\n"
+            "environment (defaults and ranges: docs/configuration.md):\n",
+            def->name, def->name, ltc_version(), toupper((unsigned char)def->name[0]),
+            toupper((unsigned char)def->name[1]), toupper((unsigned char)def->name[2]));
+    static const char *const own[][2] = {
+        {"DSN", "libpq connection string of the serving role (required)"},
+        {"MIGRATE_DSN", "libpq connection string of the schema's owner, for the migrations"},
+        {"LISTEN", "gRPC listen address host:port"},
+        {"METRICS_LISTEN", "Prometheus endpoint host:port, or off (default: the gRPC port + 1000)"},
+    };
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++) {
+        env_name(v, sizeof v, def->name, own[i][0]);
+        fprintf(out, "  %-30s %s\n", v, own[i][1]);
+    }
+    for (const char *const *p = def->peers; p && *p; p++) {
+        env_name(v, sizeof v, *p, "TARGET");
+        fprintf(out, "  %-30s where the hand-offs to %s go\n", v, *p);
+    }
+    for (const char *const *p = def->asks; p && *p; p++) {
+        int dup = 0;
+        for (const char *const *q = def->peers; q && *q; q++) dup |= strcmp(*p, *q) == 0;
+        if (dup) continue;
+        env_name(v, sizeof v, *p, "TARGET");
+        fprintf(out, "  %-30s where the questions to %s go\n", v, *p);
+    }
+    static const char *const common[][2] = {
+        {"LTC_TLS_CERT", "this process's certificate (PEM), for mTLS"},
+        {"LTC_TLS_KEY", "its private key (PEM)"},
+        {"LTC_TLS_CA", "the CA of the internal certificates (PEM)"},
+        {"LTC_PLAINTEXT", "1: run without TLS (local development only)"},
+        {"LTC_ASSERTION_PUBLIC_KEY", "the gateway's Ed25519 public key (PEM): verified identity"},
+        {"LTC_AUDIT_SPOOL_DIR", "durable spool of audit rows while the database is down"},
+        {"LTC_LOG_LEVEL", "debug, info, warn or error"},
+        {"LTC_WORKERS", "worker threads"},
+        {"LTC_SHUTDOWN_GRACE_MS", "time calls in flight get at SIGTERM"},
+        {"LTC_MAX_MESSAGE_BYTES", "largest message, both directions"},
+        {"LTC_HANDOFF_DEADLINE_MS", "deadline of each hand-off call"},
+        {"LTC_RELAY_MAX_BACKOFF_MS", "cap of the relay's back-off"},
+        {"LTC_DB_CONNECT_TIMEOUT_S", "libpq connect_timeout"},
+        {"LTC_DB_STATEMENT_TIMEOUT_MS", "statement_timeout of serving connections"},
+        {"LTC_DB_IDLE_TX_TIMEOUT_MS", "idle_in_transaction_session_timeout"},
+        {"LTC_DB_KEEPALIVE_IDLE_S", "TCP keepalive idle time"},
+        {"LTC_DB_KEEPALIVE_INTERVAL_S", "TCP keepalive interval"},
+        {"LTC_DB_KEEPALIVE_COUNT", "TCP keepalive probes"},
+        {"LTC_DB_TCP_USER_TIMEOUT_MS", "libpq tcp_user_timeout"},
+    };
+    for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
+        fprintf(out, "  %-30s %s\n", common[i][0], common[i][1]);
+    for (const char *const *p = def->env; p && *p; p += 2) fprintf(out, "  %-30s %s\n", p[0], p[1]);
+    fprintf(out, "  %-30s %s\n", "LTC_FAULT_POINTS, LTC_FAULT_SEED", "fault injection (the fault tests only)");
+}
+
 int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     int probe = 0, migrate_only = 0;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--health-probe") == 0) {
             probe = 1;
+        } else if (strcmp(argv[i], "--liveness-probe") == 0) {
+            probe = 2;
         } else if (strcmp(argv[i], "--migrate-only") == 0) {
             migrate_only = 1;
+        } else if (strcmp(argv[i], "--version") == 0) {
+            ltc_version_print(stdout, def->name);
+            return 0;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout, def);
+            return 0;
         } else {
-            fprintf(stderr, "usage: ltc-%s [--health-probe | --migrate-only]\n(configuration: docs/configuration.md)\n",
-                    def->name);
+            fprintf(stderr, "ltc-%s: unknown argument '%s'\n", def->name, argv[i]);
+            usage(stderr, def);
             return 2;
         }
     }
     char name[96];
     ltc_log_init(def->name, ltc_env_str("LTC_LOG_LEVEL", "info"));
+    ltc_version_set_service(def->name);
     char tls_err[400];
     int tls = migrate_only ? 0 : ltc_tls_internal_from_env(tls_err, sizeof tls_err); /* migrating serves nothing */
     if (tls < 0) {
@@ -296,12 +380,18 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     }
     if (probe) {
         env_name(name, sizeof name, def->name, "LISTEN");
-        int rc = ltc_health_probe(ltc_env_str(name, def->default_listen), def->name, 2000);
+        int rc = ltc_health_probe_service(ltc_env_str(name, def->default_listen), def->name,
+                                          probe == 2 ? "liveness" : "", 2000);
         ltc_tls_internal_free();
         return rc;
     }
     svc_config cfg = {0};
     if (load_config(def, &cfg, migrate_only) != 0) return 1;
+    char redacted[512];
+    ltc_redact_dsn(cfg.dsn ? cfg.dsn : "", redacted, sizeof redacted);
+    /* the first line of the log: which build this is */
+    LTC_INFO("starting", NULL, "ltc-%s version=%s grpc_core=%s listen=%s workers=%ld dsn=%s", def->name, ltc_version(),
+             grpc_version_string(), cfg.listen, cfg.workers, redacted);
     if (migrate_only)
         ; /* serves nothing: no TLS identity */
     else if (tls == 0)
@@ -310,15 +400,14 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         LTC_WARN("tls_identity", NULL, "LTC_TLS_CERT names \"%s\", not \"%s\": peers will refuse it",
                  ltc_tls_identity(), def->name);
     ltc_block_signals();
-    char redacted[512];
-    ltc_redact_dsn(cfg.dsn ? cfg.dsn : "", redacted, sizeof redacted);
-    LTC_INFO("starting", NULL, "listen=%s workers=%ld dsn=%s", cfg.listen, cfg.workers, redacted);
     if (migrate(def, &cfg) != 0) return 1;
     if (migrate_only) return 0;
 
     ltc_status st = {0};
     if (ltc_metrics_start(cfg.metrics_listen, &st) != 0) {
-        LTC_ERROR("start_failed", NULL, "metrics: %s", st.message);
+        char why[300] = ""; /* libmicrohttpd's socket is ours: bind it again for the system's reason */
+        if (strcmp(st.reason, "LISTEN_FAILED") == 0) ltc_listen_check(cfg.metrics_listen, why, sizeof why);
+        LTC_ERROR("start_failed", NULL, "metrics: %s%s%s%s", st.message, why[0] ? " (" : "", why, why[0] ? ")" : "");
         ltc_status_clear(&st);
         return 1;
     }

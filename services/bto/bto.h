@@ -70,6 +70,7 @@ int bto_configuration_fail(ltc_call *c, ltc_status *st, const char *line_field, 
 /* --- handlers (deals.c) ---------------------------------------------------------------------------------- */
 int bto_accept_won_bid(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_get_deal(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_set_deal_customer_group(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_list_deals(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
 /* --- handlers (quotes.c) --------------------------------------------------------------------------------- */
@@ -88,6 +89,7 @@ int bto_create_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 int bto_get_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_sign_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int bto_cancel_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int bto_amend_contract(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
 /* --- handlers (orders.c) --------------------------------------------------------------------------------- */
 int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
@@ -159,6 +161,13 @@ int bto_load_order(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Or
  * payment terms and requested delivery date) to OTD, AcceptOrder, and to DTC, AcceptOrderPlaced (its account opens
  * there at once: the order counts in the customer's exposure), each with a new hand-off id. 0 or -1. */
 int bto_handoff_order(ltc_call *c, ltc_status *st, const char *order_id);
+/* The contract `contract_id` just signed (with its order id to be, customer, iron triangle, total, payment terms and
+ * sign time) to DTC, AcceptContractSigned, with a new hand-off id. 0 or -1. */
+int bto_handoff_contract_signed(ltc_call *c, ltc_status *st, const char *contract_id);
+/* A signed contract cancelled before its order `order_id` (the id fixed at signature) was placed, to DTC,
+ * AcceptOrderCancelled, with a new hand-off id. 0 or -1. */
+int bto_handoff_contract_cancelled(ltc_call *c, ltc_status *st, const char *contract_id, const char *order_id,
+                                   const char *deal_id, const char *reason);
 
 /* --- helpers (util.c) ------------------------------------------------------------------------------------ */
 /* "collection/id", or "" when id is NULL. */

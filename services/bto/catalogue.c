@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bto.h"
+#include "ltc/audit.h"
 #include "ltc/fieldmask.h"
 #include "google/protobuf/field_mask.pb-c.h"
 #include "ltc/ids.h"
@@ -192,6 +193,10 @@ int bto_create_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     if (!r) return -1;
     if (PQntuples(r) != 1)
         return ltc_status_set(st, LTC_ALREADY_EXISTS, "SKU_TAKEN", "a product with SKU %s already exists", p->sku);
+    const char *target = ltc_call_printf(c, "products/%s", id);
+    ltc_audit_change(c, target, "sku", NULL, p->sku);
+    ltc_audit_change_money(c, target, "list_price", list.currency, 0, 0, list.minor, 1);
+    ltc_audit_change_money(c, target, "unit_cost", list.currency, 0, 0, cost.minor, 1);
     if (p->n_capabilities > 0) {
         const char **codes = ltc_call_alloc(c, p->n_capabilities * sizeof *codes);
         const char **qpu = ltc_call_alloc(c, p->n_capabilities * sizeof *qpu);
@@ -341,7 +346,19 @@ int bto_update_product(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
                           ltc_sql_i64(c, cost.minor),
                           ltc_sql_i64(c, p->lead_time_days),
                           currency};
+    PGresult *was = ltc_call_query(c, st, SQL_GET_PRODUCT, 1, pl);
+    if (!was) return -1;
     if (!(r = ltc_call_query(c, st, SQL_UPDATE_PRODUCT, 10, pu))) return -1;
+    const char *target = ltc_call_printf(c, "products/%s", id);
+    ltc_audit_change(c, target, "display_name", ltc_pg_str(was, 0, P_NAME), ltc_pg_str(r, 0, P_NAME));
+    for (int k = 0; k < 2; k++) { /* a price written in another currency moves both: each value in its own */
+        int col = k ? P_COST : P_LIST;
+        char before[48], after[48];
+        ltc_audit_change(c, target, k ? "unit_cost" : "list_price",
+                         ltc_audit_money_text(ltc_pg_str(was, 0, P_CUR), ltc_pg_i64(was, 0, col), before),
+                         ltc_audit_money_text(ltc_pg_str(r, 0, P_CUR), ltc_pg_i64(r, 0, col), after));
+    }
+    ltc_audit_change(c, target, "lead_time_days", ltc_pg_str(was, 0, P_LEAD), ltc_pg_str(r, 0, P_LEAD));
     Ltc__Bto__V1__UpdateProductResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__UpdateProductResponse, LTC__BTO__V1__UPDATE_PRODUCT_RESPONSE__INIT);
     resp->product = product_from_row(c, r, 0);

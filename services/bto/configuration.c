@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bto.h"
+#include "ltc/audit.h"
 #include "ltc/ids.h"
 #include "ltc/proto.h"
 #include "rules.h"
@@ -170,6 +171,7 @@ int bto_create_configuration_rule(ltc_call *c, const ProtobufCMessage *m, Protob
     if (PQntuples(r) != 1)
         return ltc_status_set(st, LTC_NOT_FOUND, "PRODUCT_NOT_FOUND",
                               "rule.product or one of rule.other_products is not in the catalogue");
+    ltc_audit_change(c, ltc_call_printf(c, "configurationRules/%s", id), "kind", NULL, KIND_DB[kind]);
     Ltc__Bto__V1__CreateConfigurationRuleResponse *resp = LTC_NEW(
         c, Ltc__Bto__V1__CreateConfigurationRuleResponse, LTC__BTO__V1__CREATE_CONFIGURATION_RULE_RESPONSE__INIT);
     Ltc__Bto__V1__ConfigurationRule *o =

@@ -3,13 +3,15 @@
 #include <string.h>
 
 #include "bto.h"
+#include "ltc/audit.h"
 #include "ltc/ids.h"
 #include "ltc/money.h"
 #include "ltc/proto.h"
 
 #define DEAL_COLS                                                                                                      \
     "d.id, d.opportunity_id, d.bid_id, d.customer_name, d.account_owner, d.solution_owner, d.fulfilment_owner, "       \
-    "d.expected_minor, d.currency, d.state, " LTC_SQL_MICROS("d.create_time") ", d.seq, " BTO_CUSTOMER_COLS
+    "d.expected_minor, d.currency, d.state, " LTC_SQL_MICROS("d.create_time") ", d.seq, " BTO_CUSTOMER_COLS            \
+                                                                              ", d.customer_group"
 
 static const char SQL_GET_DEAL[] = "SELECT " DEAL_COLS " FROM deals d WHERE d.id = $1";
 /* $4, a customer, resolves through the merges BTO was told of (customer_changes) to its survivor. */
@@ -39,7 +41,8 @@ enum {
     D_STATE,
     D_CTIME,
     D_SEQ,
-    D_CUSTOMER_ID /* then the rest of BTO_CUSTOMER_COLS */
+    D_CUSTOMER_ID, /* then the rest of BTO_CUSTOMER_COLS */
+    D_GROUP = D_CUSTOMER_ID + 6
 };
 
 static Ltc__Bto__V1__Deal *deal_from_row(ltc_call *c, const PGresult *r, int row) {
@@ -54,6 +57,7 @@ static Ltc__Bto__V1__Deal *deal_from_row(ltc_call *c, const PGresult *r, int row
                                                          ltc_pg_str(r, row, D_STATE));
     d->create_time = ltc_ts_from_pg(c, r, row, D_CTIME);
     d->customer = ltc_customer_from_pg(c, r, row, D_CUSTOMER_ID);
+    d->customer_group = ltc_call_strdup(c, ltc_pg_str(r, row, D_GROUP));
     return d;
 }
 
@@ -138,6 +142,37 @@ int bto_list_deals(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
         if (attach_requirements(c, st, resp->deals, r, shown) != 0) return -1;
         if (n >= limit) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, shown - 1, D_SEQ));
     }
+    *out = &resp->base;
+    return 0;
+}
+
+static const char SQL_LOCK_DEAL_GROUP[] = "SELECT state, customer_group FROM deals WHERE id = $1 FOR UPDATE";
+static const char SQL_SET_GROUP[] = "UPDATE deals SET customer_group = $2, update_time = now() WHERE id = $1";
+
+/* SetDealCustomerGroup: see the proto. The change is audited (ltc_audit_change) when the group changes. */
+int bto_set_deal_customer_group(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Bto__V1__SetDealCustomerGroupRequest *req = (const void *)m;
+    char id[LTC_UUID_LEN + 1];
+    ltc_name_parse(req->name, "deals", "name", id, st);
+    if (req->customer_group[0] && !bto_code_valid(req->customer_group, 32))
+        ltc_status_bad_field(st, "customer_group", "1 to 32 characters of [A-Z0-9_], or empty (the default books)");
+    if (!req->request_id[0]) ltc_status_bad_field(st, "request_id", "required");
+    if (st->code != LTC_OK) return -1;
+    PGresult *r = ltc_call_query(c, st, SQL_LOCK_DEAL_GROUP, 1, (const char *[]){id});
+    if (!r) return -1;
+    if (PQntuples(r) != 1) return ltc_status_set(st, LTC_NOT_FOUND, "DEAL_NOT_FOUND", "deal %s not found", req->name);
+    if (strcmp(ltc_pg_str(r, 0, 0), "OPEN") != 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "DEAL_NOT_OPEN",
+                              "deal %s is %s: its quotes are priced already", req->name, ltc_pg_str(r, 0, 0));
+    const char *target = ltc_call_printf(c, "deals/%s", id);
+    ltc_audit_target(c, target);
+    if (strcmp(ltc_pg_str(r, 0, 1), req->customer_group) != 0) {
+        if (!ltc_call_query(c, st, SQL_SET_GROUP, 2, (const char *[]){id, req->customer_group})) return -1;
+        ltc_audit_change(c, target, "customer_group", ltc_pg_str(r, 0, 1), req->customer_group);
+    }
+    Ltc__Bto__V1__SetDealCustomerGroupResponse *resp =
+        LTC_NEW(c, Ltc__Bto__V1__SetDealCustomerGroupResponse, LTC__BTO__V1__SET_DEAL_CUSTOMER_GROUP_RESPONSE__INIT);
+    if (bto_load_deal(c, st, id, &resp->deal) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

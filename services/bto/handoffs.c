@@ -1,5 +1,6 @@
-/* handoffs.c - what BTO sends: a placed order to OTD (ltc.otd.v1.IntakeService/AcceptOrder) and to DTC
- * (ltc.dtc.v1.IntakeService/AcceptOrderPlaced), both with the deal's customer snapshot and, per line, the product
+/* handoffs.c - what BTO sends: a signed contract to DTC (ltc.dtc.v1.IntakeService/AcceptContractSigned; a signed
+ * contract cancelled before its order: AcceptOrderCancelled), a placed order to OTD
+ * (ltc.otd.v1.IntakeService/AcceptOrder) and to DTC (ltc.dtc.v1.IntakeService/AcceptOrderPlaced), both with the deal's customer snapshot and, per line, the product
  * version, revenue type and service months, list price, net amount and tax as the quote priced them. (A quote is
  * always in its deal's currency, so no exchange rate travels: the cash collected reaches LTB in that currency.)
  *
@@ -62,7 +63,24 @@ enum {
     OL_TAX
 };
 static const char SQL_CONTRACT_TERMS[] =
-    "SELECT kind, share_bps, due_days FROM contract_payment_terms WHERE contract_id = $1 ORDER BY position";
+    "SELECT kind, share_bps, due_days, milestone FROM contract_payment_terms WHERE contract_id = $1 ORDER BY position";
+
+/* The signed contract with what DTC needs of its deal (customer, iron triangle). */
+static const char SQL_SIGNED_CONTRACT[] =
+    "SELECT k.order_id, k.deal_id, k.total_minor, k.currency, d.account_owner, d.solution_owner, d.fulfilment_owner, "
+    "" LTC_SQL_MICROS("k.sign_time") ", " BTO_CUSTOMER_COLS
+                                     " FROM contracts k JOIN deals d ON d.id = k.deal_id WHERE k.id = $1";
+enum {
+    S_ORDER,
+    S_DEAL,
+    S_TOTAL,
+    S_CURRENCY,
+    S_AR,
+    S_SR,
+    S_FR,
+    S_SIGNED,
+    S_CUSTOMER_ID
+};
 
 /* --- hand-offs ------------------------------------------------------------------------------------------- */
 
@@ -154,4 +172,45 @@ int bto_handoff_order(ltc_call *c, ltc_status *st, const char *order_id) {
     }
     p2->tax_total = ltc_money_msg(c, ltc_pg_str(r, 0, O_CURRENCY), tax_total);
     return ltc_outbox_put(c, st, &DTC, "AcceptOrderPlaced", deal_id, placed_id, &p2->base);
+}
+
+int bto_handoff_contract_signed(ltc_call *c, ltc_status *st, const char *contract_id) {
+    const char *p[] = {contract_id};
+    PGresult *r = ltc_call_query(c, st, SQL_SIGNED_CONTRACT, 1, p);
+    if (!r) return -1;
+    if (PQntuples(r) != 1 || ltc_pg_isnull(r, 0, S_ORDER))
+        return ltc_status_set(st, LTC_INTERNAL, NULL, "contract %s vanished before its hand-off", contract_id);
+    PGresult *t = ltc_call_query(c, st, SQL_CONTRACT_TERMS, 1, p);
+    if (!t) return -1;
+    const char *deal_id = ltc_pg_str(r, 0, S_DEAL);
+    char handoff_id[LTC_UUID_LEN + 1];
+    ltc_uuid_new(handoff_id);
+    Ltc__Dtc__V1__AcceptContractSignedRequest *m =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptContractSignedRequest, LTC__DTC__V1__ACCEPT_CONTRACT_SIGNED_REQUEST__INIT);
+    m->handoff_id = ltc_call_strdup(c, handoff_id);
+    m->contract = ltc_call_printf(c, "contracts/%s", contract_id);
+    m->order = ltc_call_printf(c, "orders/%s", ltc_pg_str(r, 0, S_ORDER));
+    m->deal = ltc_call_printf(c, "deals/%s", deal_id);
+    m->customer = ltc_customer_from_pg(c, r, 0, S_CUSTOMER_ID);
+    m->iron_triangle = ltc_triangle_from_pg(c, r, 0, S_AR);
+    m->contract_total = ltc_money_msg(c, ltc_pg_str(r, 0, S_CURRENCY), ltc_pg_i64(r, 0, S_TOTAL));
+    m->n_payment_terms = (size_t)PQntuples(t);
+    m->payment_terms = ltc_terms_from_pg(c, t, 0, PQntuples(t), 0);
+    m->sign_time = ltc_ts_from_pg(c, r, 0, S_SIGNED);
+    return ltc_outbox_put(c, st, &DTC, "AcceptContractSigned", deal_id, handoff_id, &m->base);
+}
+
+int bto_handoff_contract_cancelled(ltc_call *c, ltc_status *st, const char *contract_id, const char *order_id,
+                                   const char *deal_id, const char *reason) {
+    char handoff_id[LTC_UUID_LEN + 1];
+    ltc_uuid_new(handoff_id);
+    Ltc__Dtc__V1__AcceptOrderCancelledRequest *m =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptOrderCancelledRequest, LTC__DTC__V1__ACCEPT_ORDER_CANCELLED_REQUEST__INIT);
+    m->handoff_id = ltc_call_strdup(c, handoff_id);
+    m->order = ltc_call_printf(c, "orders/%s", order_id);
+    m->contract = ltc_call_printf(c, "contracts/%s", contract_id);
+    m->deal = ltc_call_printf(c, "deals/%s", deal_id);
+    m->reason = ltc_call_printf(c, "contract cancelled before its order: %s", reason);
+    m->cancelled_by = ltc_call_strdup(c, "bto");
+    return ltc_outbox_put(c, st, &DTC, "AcceptOrderCancelled", deal_id, handoff_id, &m->base);
 }

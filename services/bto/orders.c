@@ -1,10 +1,14 @@
 /* orders.c - orders (订单) from signed contracts: CreateOrder (credit asked of DTC first, credit.c; the hand-offs to
  * OTD and DTC, handoffs.c), GetOrder and the order loader. (DTC's AcceptOrderClosure, which closes orders, is in intake.c.) */
+#include <stdio.h>
 #include <string.h>
 
 #include "bto.h"
+#include "ltc/audit.h"
 #include "ltc/ids.h"
+#include "ltc/milestone.h"
 #include "ltc/money.h"
+#include "ltc/type/v1/milestone.pb-c.h"
 #include "ltc/proto.h"
 
 /* The contract and its deal's customer, read before asking DTC (no lock is held across the question). */
@@ -20,7 +24,8 @@ enum {
     K_CUSTOMER_ID /* then the rest of BTO_CUSTOMER_COLS */
 };
 static const char SQL_LOCK_CONTRACT[] =
-    "SELECT state, quote_id, deal_id, total_minor, currency FROM contracts WHERE id = $1 FOR UPDATE";
+    "SELECT state, quote_id, deal_id, total_minor, currency, order_id FROM contracts WHERE id = $1 FOR UPDATE";
+static const char SQL_PENDING_AMENDMENT[] = "SELECT id FROM contracts WHERE amends_id = $1 AND state = 'DRAFT'";
 static const char SQL_ORDER_OF_CONTRACT[] = "SELECT id FROM orders WHERE contract_id = $1";
 static const char SQL_LOCK_DEAL[] = "SELECT state, customer_id FROM deals WHERE id = $1 FOR UPDATE";
 static const char SQL_INSERT_ORDER[] =
@@ -113,13 +118,13 @@ static int precheck_contract(ltc_call *c, ltc_status *st, const char *name, cons
     return 0;
 }
 
-/* CreateOrder: creates the order (PLACED) of a SIGNED contract with the accepted quote's frozen prices, moves the
+/* CreateOrder: creates the order (PLACED, with the id fixed when the contract was signed) of a SIGNED contract with the accepted quote's frozen prices, moves the
  * deal to ORDERED, and hands the order to OTD (AcceptOrder) and DTC (AcceptOrderPlaced) exactly once (outbox rows in
  * the same transaction). First, before any row is locked, DTC is asked (CheckCredit, stage ORDER_PLACEMENT,
  * reference the contract, amount the order total: one order per contract, so a retry re-asks for the same
  * reference and DTC replaces its reservation instead of adding one); then the contract is locked and checked again.
  * Errors: INVALID_ARGUMENT "contract", NOT_FOUND "CONTRACT_NOT_FOUND", FAILED_PRECONDITION
- * "CONTRACT_ALREADY_ORDERED", "CONTRACT_NOT_SIGNED", "DEAL_HAS_NO_CUSTOMER", "CREDIT_REFUSED" (nothing placed);
+ * "CONTRACT_ALREADY_ORDERED", "CONTRACT_NOT_SIGNED", "CONTRACT_AMENDMENT_PENDING", "DEAL_HAS_NO_CUSTOMER", "CREDIT_REFUSED" (nothing placed);
  * UNAVAILABLE "CREDIT_SERVICE_UNAVAILABLE" (DTC did not answer: nothing placed). */
 int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__CreateOrderRequest *req = (const void *)m;
@@ -146,6 +151,12 @@ int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     if (strcmp(ltc_pg_str(k, 0, 0), "SIGNED") != 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CONTRACT_NOT_SIGNED", "contract %s is %s, not SIGNED",
                               req->contract, ltc_pg_str(k, 0, 0));
+    PGresult *am = ltc_call_query(c, st, SQL_PENDING_AMENDMENT, 1, cp);
+    if (!am) return -1;
+    if (PQntuples(am) > 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CONTRACT_AMENDMENT_PENDING",
+                              "contract %s has the unsigned amendment contracts/%s: sign or cancel it first",
+                              req->contract, ltc_pg_str(am, 0, 0));
     const char *quote_id = ltc_pg_str(k, 0, 1), *deal_id = ltc_pg_str(k, 0, 2);
     const char *dp[1] = {deal_id};
     PGresult *d = ltc_call_query(c, st, SQL_LOCK_DEAL, 1, dp);
@@ -158,7 +169,10 @@ int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
                               "customer",
                               req->contract);
     char id[LTC_UUID_LEN + 1];
-    ltc_uuid_new(id);
+    if (ltc_pg_isnull(k, 0, 5))
+        ltc_uuid_new(id); /* signed before the order id was fixed at signature */
+    else
+        snprintf(id, sizeof id, "%s", ltc_pg_str(k, 0, 5));
     const char *op[7] = {id,          contract_id,       deal_id, ltc_pg_str(k, 0, 3), ltc_pg_str(k, 0, 4),
                          customer_id, credit.decision_id};
     if (!ltc_call_query(c, st, SQL_INSERT_ORDER, 7, op)) return -1;
@@ -167,10 +181,31 @@ int bto_create_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     if (!ltc_call_query(c, st, SQL_DEAL_ORDERED, 1, dp)) return -1;
     Ltc__Bto__V1__Order *o;
     if (bto_load_order(c, st, id, &o) != 0) return -1;
+    const char *target = ltc_call_printf(c, "orders/%s", id);
+    ltc_audit_change(c, target, "state", NULL,
+                     ltc_enum_to_db(&ltc__bto__v1__order_state__descriptor, "ORDER_STATE_", (int)o->state));
+    ltc_audit_change_money(c, target, "total", ltc_pg_str(k, 0, 4), 0, 0, ltc_pg_i64(k, 0, 3), 1);
+    ltc_audit_target(c, ltc_call_printf(c, "contracts/%s", contract_id));
     if (bto_handoff_order(c, st, id) != 0) return -1;
-    if (bto_milestone(c, st, deal_id, LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_ORDER_PLACED,
-                      ltc_call_printf(c, "orders/%s", id), ltc_pg_str(k, 0, 4), ltc_pg_i64(k, 0, 3), NULL, NULL) != 0)
-        return -1;
+    /* ORDER_PLACED carries the order's SKUs (each once): the CRM hub groups its velocity by product with them */
+    const char **skus = ltc_call_alloc(c, (o->n_lines ? o->n_lines : 1) * sizeof *skus);
+    size_t n_skus = 0;
+    for (size_t i = 0; i < o->n_lines; i++) {
+        size_t j = 0;
+        while (j < n_skus && strcmp(skus[j], o->lines[i]->sku) != 0) j++;
+        if (j == n_skus) skus[n_skus++] = o->lines[i]->sku;
+    }
+    ltc_money placed = {{0}, ltc_pg_i64(k, 0, 3)};
+    snprintf(placed.currency, sizeof placed.currency, "%s", ltc_pg_str(k, 0, 4));
+    ltc_milestone ms = {.deal_id = deal_id,
+                        .stage = LTC__TYPE__V1__MILESTONE_STAGE__MILESTONE_STAGE_BTO,
+                        .kind = LTC__TYPE__V1__MILESTONE_KIND__MILESTONE_KIND_ORDER_PLACED,
+                        .record = ltc_call_printf(c, "orders/%s", id),
+                        .amount = &placed,
+                        .date = "",
+                        .product_skus = skus,
+                        .n_product_skus = n_skus};
+    if (ltc_milestone_put(c, st, &ms) != 0) return -1;
     Ltc__Bto__V1__CreateOrderResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateOrderResponse, LTC__BTO__V1__CREATE_ORDER_RESPONSE__INIT);
     resp->order = o;

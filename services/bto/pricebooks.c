@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "bto.h"
+#include "ltc/audit.h"
 #include "ltc/ids.h"
 #include "ltc/money.h"
 #include "ltc/proto.h"
@@ -185,6 +186,7 @@ int bto_create_price_book(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
     if (!r) return -1;
     if (strcmp(PQcmdTuples(r), ltc_sql_i64(c, (int64_t)n)) != 0)
         return ltc_status_set(st, LTC_NOT_FOUND, "PRODUCT_NOT_FOUND", "a product of price_book.entries not found");
+    ltc_audit_change(c, ltc_call_printf(c, "priceBooks/%s", id), "entries", NULL, ltc_sql_i64(c, (int64_t)n));
     Ltc__Bto__V1__CreatePriceBookResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreatePriceBookResponse, LTC__BTO__V1__CREATE_PRICE_BOOK_RESPONSE__INIT);
     if (load_price_book(c, st, id, &resp->price_book) != 0) return -1;
@@ -229,8 +231,15 @@ int bto_set_tax_rate(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         ltc_status_bad_field(st, "tax_rate.rate_bps", "must be 0 to %d", BTO_MAX_TAX_BPS);
     if (st->code != LTC_OK) return -1;
     const char *p[3] = {t->tax_class, cc, ltc_sql_i64(c, t->rate_bps)};
+    PGresult *was = ltc_call_query(c, st,
+                                   "SELECT rate_bps FROM tax_rates WHERE tax_class = $1 AND country = $2 "
+                                   "FOR UPDATE",
+                                   2, p);
+    if (!was) return -1;
     PGresult *r = ltc_call_query(c, st, SQL_UPSERT_TAX, 3, p);
     if (!r) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "taxRates/%s/%s", t->tax_class, cc[0] ? cc : "default"), "rate_bps",
+                     PQntuples(was) ? ltc_pg_str(was, 0, 0) : NULL, ltc_pg_str(r, 0, 2));
     Ltc__Bto__V1__SetTaxRateResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__SetTaxRateResponse, LTC__BTO__V1__SET_TAX_RATE_RESPONSE__INIT);
     resp->tax_rate = tax_from_row(c, r, 0);

@@ -7,6 +7,7 @@
 
 #include "bto.h"
 #include "ltc/access.h"
+#include "ltc/audit.h"
 #include "ltc/milestone.h"
 #include "ltc/type/v1/milestone.pb-c.h"
 #include "pricing.h"
@@ -15,7 +16,8 @@
 #include "ltc/proto.h"
 
 static const char SQL_DATE_IN_PAST[] = "SELECT $1::date < current_date";
-static const char SQL_LOCK_DEAL[] = "SELECT state, currency, customer_country_code FROM deals WHERE id = $1 FOR UPDATE";
+static const char SQL_LOCK_DEAL[] =
+    "SELECT state, currency, customer_country_code, customer_group FROM deals WHERE id = $1 FOR UPDATE";
 static const char SQL_PRODUCTS[] = "SELECT id, list_price_minor, currency, unit_cost_minor, tax_class FROM products "
                                    "WHERE id = ANY($1::uuid[]) FOR SHARE";
 /* The price books of a currency valid on the business date (the database's current_date). */
@@ -367,6 +369,7 @@ static int validate_quote(ltc_call *c, const Ltc__Bto__V1__Quote *q, char deal_i
 typedef struct deal_info {
     char currency[4];
     char country[3];
+    char group[33]; /* the deal's customer group, "" for none */
 } deal_info;
 
 /* Locks the deal and checks that it is OPEN; fills *d when not NULL. */
@@ -383,6 +386,7 @@ static int lock_open_deal(ltc_call *c, ltc_status *st, const char *deal_id, deal
     if (d) {
         snprintf(d->currency, sizeof d->currency, "%s", ltc_pg_str(r, 0, 1));
         snprintf(d->country, sizeof d->country, "%s", ltc_pg_str(r, 0, 2));
+        snprintf(d->group, sizeof d->group, "%s", ltc_pg_str(r, 0, 3));
     }
     return 0;
 }
@@ -408,7 +412,7 @@ static int row_of_id(const PGresult *r, const char *id) {
     return -1;
 }
 
-/* Picks the price book of the deal's currency valid today (the default group's: a deal has no customer group yet)
+/* Picks the price book of the deal's currency valid today (the deal's customer group's before the default books)
  * and reads its entries of the lines' products into p->in (unit price and tiers), marking p->from_book. No book:
  * p->book_id "". A product the book does not list keeps the catalogue's list price (Odoo's pricelist fallback). */
 static int read_price_book(ltc_call *c, ltc_status *st, const char *const *ids, const char *ids_array,
@@ -424,7 +428,7 @@ static int read_price_book(ltc_call *c, ltc_status *st, const char *const *ids, 
         refs[k] = (bto_book_ref){d->currency, ltc_pg_str(b, k, 1), ltc_pg_str(b, k, 2), ltc_pg_str(b, k, 3)};
     PGresult *today = ltc_call_query(c, st, "SELECT " LTC_SQL_DATE("current_date"), 0, NULL);
     if (!today) return -1;
-    long pick = bto_price_book_pick(refs, (size_t)nb, d->currency, "", ltc_pg_str(today, 0, 0));
+    long pick = bto_price_book_pick(refs, (size_t)nb, d->currency, d->group, ltc_pg_str(today, 0, 0));
     if (pick < 0) return 0;
     snprintf(p->book_id, sizeof p->book_id, "%s", ltc_pg_str(b, (int)pick, 0));
     const char *ep[2] = {p->book_id, ids_array};
@@ -734,6 +738,9 @@ int bto_create_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     Ltc__Bto__V1__CreateQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__CreateQuoteResponse, LTC__BTO__V1__CREATE_QUOTE_RESPONSE__INIT);
     if (bto_load_quote(c, st, id, &resp->quote) != 0) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "quotes/%s", id), "state", NULL, state);
+    ltc_audit_change_money(c, ltc_call_printf(c, "quotes/%s", id), "total", d.currency, 0, 0, p.tot.net, 1);
+    ltc_audit_change(c, ltc_call_printf(c, "quotes/%s", id), "valid_until", NULL, valid_until);
     *out = &resp->base;
     return 0;
 }
@@ -794,9 +801,13 @@ static int quote_milestone(ltc_call *c, ltc_status *st, const PGresult *qr, cons
     return ltc_milestone_put(c, st, &ms);
 }
 
-/* A response's quote after a state change. */
-static int respond_quote(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Quote **out) {
-    return bto_load_quote(c, st, id, out);
+/* A response's quote after a state change, the change recorded for the audit trail (from the locked row's state). */
+static int respond_quote(ltc_call *c, ltc_status *st, const char *id, const char *old_state,
+                         Ltc__Bto__V1__Quote **out) {
+    if (bto_load_quote(c, st, id, out) != 0) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "quotes/%s", id), "state", old_state,
+                     ltc_enum_to_db(&ltc__bto__v1__quote_state__descriptor, "QUOTE_STATE_", (int)(*out)->state));
+    return 0;
 }
 
 /* SendQuote: DRAFT or APPROVED -> SENT; milestone QUOTE_SENT. Errors: INVALID_ARGUMENT "name", NOT_FOUND
@@ -825,7 +836,7 @@ int bto_send_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
         return -1;
     Ltc__Bto__V1__SendQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__SendQuoteResponse, LTC__BTO__V1__SEND_QUOTE_RESPONSE__INIT);
-    if (respond_quote(c, st, id, &resp->quote) != 0) return -1;
+    if (respond_quote(c, st, id, state, &resp->quote) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -850,7 +861,8 @@ int bto_reject_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         return -1;
     Ltc__Bto__V1__RejectQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__RejectQuoteResponse, LTC__BTO__V1__REJECT_QUOTE_RESPONSE__INIT);
-    if (respond_quote(c, st, id, &resp->quote) != 0) return -1;
+    if (respond_quote(c, st, id, state, &resp->quote) != 0) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "quotes/%s", id), "reject_reason", NULL, req->reason);
     *out = &resp->base;
     return 0;
 }
@@ -894,7 +906,7 @@ int bto_approve_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     if (!ltc_call_query(c, st, SQL_APPROVE_QUOTE, 3, p) || !ltc_call_query(c, st, SQL_APPROVE_LINES, 1, p)) return -1;
     Ltc__Bto__V1__ApproveQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__ApproveQuoteResponse, LTC__BTO__V1__APPROVE_QUOTE_RESPONSE__INIT);
-    if (respond_quote(c, st, id, &resp->quote) != 0) return -1;
+    if (respond_quote(c, st, id, ltc_pg_str(qr, 0, K_STATE), &resp->quote) != 0) return -1;
     *out = &resp->base;
     return 0;
 }
@@ -912,7 +924,8 @@ int bto_deny_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     if (!ltc_call_query(c, st, SQL_DENY_QUOTE, 3, p)) return -1;
     Ltc__Bto__V1__DenyQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__DenyQuoteResponse, LTC__BTO__V1__DENY_QUOTE_RESPONSE__INIT);
-    if (respond_quote(c, st, id, &resp->quote) != 0) return -1;
+    if (respond_quote(c, st, id, ltc_pg_str(qr, 0, K_STATE), &resp->quote) != 0) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "quotes/%s", id), "deny_comment", NULL, req->comment);
     *out = &resp->base;
     return 0;
 }
@@ -956,8 +969,15 @@ int bto_set_discount_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMes
     if (st->code != LTC_OK) return -1;
     const char *params[4] = {ltc_sql_i64(c, p->sales_max_discount_bps), ltc_sql_i64(c, p->manager_max_discount_bps),
                              ltc_sql_i64(c, p->minimum_margin_bps), ltc_sql_i64(c, p->escalation_minutes)};
+    PGresult *before = ltc_call_query(c, st, SQL_POLICY, 0, NULL);
+    if (!before) return -1;
     PGresult *r = ltc_call_query(c, st, SQL_SET_POLICY, 4, params);
     if (!r) return -1;
+    static const char *const FIELDS[4] = {"sales_max_discount_bps", "manager_max_discount_bps", "minimum_margin_bps",
+                                          "escalation_minutes"};
+    for (int k = 0; k < 4; k++)
+        ltc_audit_change(c, "discountPolicy", FIELDS[k], PQntuples(before) ? ltc_pg_str(before, 0, k) : NULL,
+                         ltc_pg_str(r, 0, k));
     Ltc__Bto__V1__SetDiscountPolicyResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__SetDiscountPolicyResponse, LTC__BTO__V1__SET_DISCOUNT_POLICY_RESPONSE__INIT);
     resp->policy = policy_from_row(c, r);
@@ -997,7 +1017,7 @@ int bto_accept_quote(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         return -1;
     Ltc__Bto__V1__AcceptQuoteResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__AcceptQuoteResponse, LTC__BTO__V1__ACCEPT_QUOTE_RESPONSE__INIT);
-    if (bto_load_quote(c, st, id, &resp->quote) != 0) return -1;
+    if (respond_quote(c, st, id, state, &resp->quote) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

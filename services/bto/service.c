@@ -34,6 +34,7 @@ static const ltc_method METHODS[] = {
     LTC_READ(BTO_SVC, ValidateConfiguration, bto_validate_configuration, NULL),
     LTC_READ(BTO_SVC, SuggestConfigurations, bto_suggest_configurations, &DEAL_OF_SUGGESTION),
     LTC_READ(BTO_SVC, GetDeal, bto_get_deal, &DEAL),
+    LTC_WRITE(BTO_SVC, SetDealCustomerGroup, bto_set_deal_customer_group, &DEAL),
     LTC_READ(BTO_SVC, ListDeals, bto_list_deals, NULL),
     LTC_WRITE(BTO_SVC, CreateQuote, bto_create_quote, &DEAL_OF_QUOTE),
     LTC_READ(BTO_SVC, GetQuote, bto_get_quote, &QUOTE),
@@ -48,6 +49,7 @@ static const ltc_method METHODS[] = {
     LTC_READ(BTO_SVC, GetContract, bto_get_contract, &CONTRACT),
     LTC_WRITE(BTO_SVC, SignContract, bto_sign_contract, &CONTRACT),
     LTC_WRITE(BTO_SVC, CancelContract, bto_cancel_contract, &CONTRACT),
+    LTC_WRITE(BTO_SVC, AmendContract, bto_amend_contract, &CONTRACT),
     LTC_WRITE(BTO_SVC, CreateOrder, bto_create_order, &CONTRACT_OF_ORDER),
     LTC_READ(BTO_SVC, GetOrder, bto_get_order, &ORDER),
     LTC_HANDOFF(INTAKE_SVC, AcceptWonBid, bto_accept_won_bid, "ltb"),
@@ -61,6 +63,13 @@ static const char *const HEALTH[] = {"ltc.bto.v1.BidToOrderService", "ltc.bto.v1
 static const char *const PEERS[] = {"otd", "dtc", "ltb", NULL}; /* hand-offs: AcceptOrder, AcceptOrderPlaced */
 /* CreditService/CheckCredit at placement; AvailabilityService/CheckAvailability when a quote is sent */
 static const char *const ASKS[] = {"dtc", "otd", NULL};
+static const char *const ENV[] = {
+    "LTC_CREDIT_DEADLINE_MS",
+    "deadline of the credit question to DTC at order placement",
+    "LTC_ATP_DEADLINE_MS",
+    "deadline of the availability question to OTD at SendQuote",
+    NULL,
+};
 
 /* The BTO service: its method table, health names, hand-off peers and migrations. */
 ltc_service_def bto_service(void) {
@@ -72,6 +81,7 @@ ltc_service_def bto_service(void) {
         .health_services = HEALTH,
         .peers = PEERS,
         .asks = ASKS,
+        .env = ENV,
         .migrations = ltc_service_migrations,
         .n_migrations = ltc_service_migrations_count,
     };

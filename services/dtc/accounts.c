@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "dtc.h"
+#include "ltc/audit.h"
 #include "ltc/ids.h"
 #include "ltc/milestone.h"
 #include "ltc/type/v1/milestone.pb-c.h"
@@ -36,7 +37,7 @@ static const char SQL_CLOSURE_CONTRACT[] =
     "deal_id = EXCLUDED.deal_id, currency = EXCLUDED.currency, collected_minor = EXCLUDED.collected_minor, "
     "close_time = EXCLUDED.close_time, update_time = now()";
 static const char SQL_TERMS_SELECT[] =
-    "SELECT position, kind, share_bps, due_days, total_minor, invoiced_minor FROM account_terms "
+    "SELECT position, kind, share_bps, due_days, total_minor, invoiced_minor, milestone FROM account_terms "
     "WHERE account_id = $1 ORDER BY position";
 #define ACCOUNT_CUSTOMER_COLS                                                                                          \
     "customer_id::text, customer_tax_id, customer_country_code, customer_billing_currency, customer_account_owner"
@@ -101,6 +102,7 @@ int dtc_close_account_if_settled(ltc_call *c, ltc_status *st, const char *accoun
     PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_CLOSE, 1, p);
     if (!r) return -1;
     if (PQntuples(r) == 0) return 0; /* something is still outstanding */
+    ltc_audit_change(c, ltc_call_printf(c, "orderAccounts/%s", account_id), "state", "OPEN", "CLOSED");
 
     const char *contract = ltc_pg_str(r, 0, 0); /* the result lives until the call ends */
 

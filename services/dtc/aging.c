@@ -8,6 +8,7 @@
 
 #include "aging_engine.h"
 #include "dtc.h"
+#include "ltc/audit.h"
 #include "ledger.h"
 #include "ltc/fieldmask.h"
 
@@ -56,7 +57,9 @@ static const char SQL_NOTICES_LIST[] =
     " FROM dunning_notices WHERE seq > $1::bigint AND ($3::uuid IS NULL OR customer_id = $3::uuid) "
     "AND ($4::uuid IS NULL OR invoice_id = $4::uuid) ORDER BY seq LIMIT $2::integer";
 static const char SQL_DISPUTE[] =
-    "UPDATE invoices SET disputed = $2::boolean, dispute_reason = $3, update_time = now() WHERE id = $1 RETURNING id";
+    "UPDATE invoices i SET disputed = $2::boolean, dispute_reason = $3, update_time = now() FROM (SELECT disputed, "
+    "dispute_reason FROM invoices WHERE id = $1 FOR UPDATE) o WHERE i.id = $1 RETURNING i.id, o.disputed::text, "
+    "o.dispute_reason";
 
 static const char *const LEVELS[] = {NULL, "REMINDER", "SECOND", "FINAL"};
 
@@ -252,6 +255,11 @@ int dtc_update_dunning_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCM
                        ltc_sql_i64(c, fee),      ltc_sql_i64(c, bps),    act360 ? "ACT_360" : "ACT_365",
                        dtc_principal(c)};
     if (!ltc_call_query(c, st, SQL_POLICY_UPDATE, 7, p)) return -1;
+    const char *was[6] = {ltc_sql_i64(c, cur.reminder), ltc_sql_i64(c, cur.second),
+                          ltc_sql_i64(c, cur.final_),   ltc_sql_i64(c, cur.fee),
+                          ltc_sql_i64(c, cur.bps),      cur.basis == 360 ? "ACT_360" : "ACT_365"};
+    for (int k = 0; k < 6; k++)
+        if (bits & (1u << k)) ltc_audit_change(c, "dunningPolicy", UPDATABLE[k], was[k], p[k]);
     Ltc__Dtc__V1__UpdateDunningPolicyResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__UpdateDunningPolicyResponse, LTC__DTC__V1__UPDATE_DUNNING_POLICY_RESPONSE__INIT);
     dunning_policy pol;
@@ -325,6 +333,7 @@ int dtc_run_dunning(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **o
         if (!ins) return -1;
         if (PQntuples(ins) == 1) {
             resp->notices[resp->n_notices++] = notice_from_row(c, ins, 0);
+            ltc_audit_change(c, ltc_call_printf(c, "dunningNotices/%s", id), "level", NULL, LEVELS[level]);
             dtc_posting post = {.event = DTC_EV_DUNNING_CHARGE,
                                 .a = pol.fee,
                                 .b = interest,
@@ -381,6 +390,9 @@ int dtc_set_invoice_dispute(ltc_call *c, const ProtobufCMessage *m, ProtobufCMes
         ltc_call_query(c, st, SQL_DISPUTE, 3, (const char *[]){id, req->disputed ? "true" : "false", req->reason});
     if (!r) return -1;
     if (PQntuples(r) == 0) return ltc_status_set(st, LTC_NOT_FOUND, "INVOICE_NOT_FOUND", "invoice %s not found", id);
+    const char *target = ltc_call_printf(c, "invoices/%s", id);
+    ltc_audit_change(c, target, "disputed", ltc_pg_str(r, 0, 1), req->disputed ? "true" : "false");
+    ltc_audit_change(c, target, "dispute_reason", ltc_pg_str(r, 0, 2), req->reason);
     Ltc__Dtc__V1__SetInvoiceDisputeResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__SetInvoiceDisputeResponse, LTC__DTC__V1__SET_INVOICE_DISPUTE_RESPONSE__INIT);
     if (dtc_load_invoice(c, st, id, &resp->invoice) != 0) return -1;

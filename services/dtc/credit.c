@@ -33,13 +33,15 @@ static const char SQL_POLICY_GET[] =
     "overdue_hold_days, reservation_ttl_seconds, functional_currency, require_credit_limit, version "
     "FROM credit_policy";
 
-/* Exposure per currency of customer $1: the OPEN order accounts (without account $2) and the live reservations
+/* Exposure per currency of customer $1: the OPEN order accounts (without account $2, nor the account of contract $3
+ * opened at its signature and not placed yet: the placement being checked covers it) and the live reservations
  * (without reference $3), with the limit; only currency $4 when given. */
 static const char SQL_EXPOSURE[] =
     "WITH a AS (SELECT currency::text AS currency, sum(invoiced_minor - paid_minor - credited_minor) AS r,"
     "   sum(greatest(accepted_minor - invoiced_minor, 0)) AS ani,"
     "   sum(order_total_minor - greatest(accepted_minor, invoiced_minor)) AS oo"
     "   FROM order_accounts WHERE customer_id = $1 AND state = 'OPEN' AND ($2::uuid IS NULL OR id <> $2::uuid)"
+    "   AND ($3::text IS NULL OR placed_handoff_id IS NOT NULL OR 'contracts/' || contract_id::text <> $3)"
     "   GROUP BY 1),"
     " s AS (SELECT currency::text AS currency, sum(amount_minor) FILTER (WHERE stage = 'ORDER_PLACEMENT') AS p,"
     "   sum(amount_minor) FILTER (WHERE stage = 'ADMISSION') AS adm FROM credit_reservations"

@@ -12,6 +12,7 @@
 
 #include "credit_engine.h"
 #include "dtc.h"
+#include "ltc/audit.h"
 #include "ltc/fieldmask.h"
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
@@ -340,6 +341,9 @@ int dtc_request_credit_limit_change(ltc_call *c, const ProtobufCMessage *m, Prot
     const char *p[] = {cid, acc.id, lim.currency, ltc_sql_i64(c, lim.minor), in->reason, dtc_principal(c)};
     PGresult *r = ltc_call_query(c, st, SQL_CHANGE_INSERT, 6, p);
     if (!r) return -1;
+    const char *target = ltc_call_printf(c, "creditLimitChanges/%s", cid);
+    ltc_audit_change(c, target, "state", NULL, "PENDING");
+    ltc_audit_change_money(c, target, "new_limit", lim.currency, 0, 0, lim.minor, 1);
     Ltc__Dtc__V1__RequestCreditLimitChangeResponse *resp = LTC_NEW(
         c, Ltc__Dtc__V1__RequestCreditLimitChangeResponse, LTC__DTC__V1__REQUEST_CREDIT_LIMIT_CHANGE_RESPONSE__INIT);
     resp->credit_limit_change = change_from_row(c, r, 0);
@@ -389,6 +393,12 @@ int dtc_approve_credit_limit_change(ltc_call *c, const ProtobufCMessage *m, Prot
     if (!r) return -1;
     const char *lp[] = {acc.id, ltc_pg_str(r, 0, C_CURRENCY), ltc_pg_str(r, 0, C_NEW), id};
     if (!ltc_call_query(c, st, SQL_LIMIT_SET, 4, lp)) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "creditLimitChanges/%s", id), "state", "PENDING", "APPROVED");
+    ltc_audit_change_money(c, ltc_call_printf(c, "creditAccounts/%s", acc.id),
+                           ltc_call_printf(c, "credit_limit.%s", ltc_pg_str(r, 0, C_CURRENCY)),
+                           ltc_pg_str(r, 0, C_CURRENCY),
+                           ltc_pg_isnull(r, 0, C_PREVIOUS) ? 0 : ltc_pg_i64(r, 0, C_PREVIOUS),
+                           !ltc_pg_isnull(r, 0, C_PREVIOUS), ltc_pg_i64(r, 0, C_NEW), 1);
     if (!ltc_call_query(c, st, SQL_ACCOUNT_TOUCH, 1, (const char *[]){acc.id})) return -1;
     dtc_credit_policy pol;
     if (dtc_credit_policy_load(c, st, &pol) != 0) return -1;
@@ -414,6 +424,8 @@ int dtc_reject_credit_limit_change(ltc_call *c, const ProtobufCMessage *m, Proto
     const char *p[] = {id, "REJECTED", dtc_principal(c), req->comment};
     PGresult *r = ltc_call_query(c, st, SQL_CHANGE_DECIDE, 4, p);
     if (!r) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "creditLimitChanges/%s", id), "state", "PENDING", "REJECTED");
+    ltc_audit_change(c, ltc_call_printf(c, "creditLimitChanges/%s", id), "decision_comment", NULL, req->comment);
     Ltc__Dtc__V1__RejectCreditLimitChangeResponse *resp = LTC_NEW(
         c, Ltc__Dtc__V1__RejectCreditLimitChangeResponse, LTC__DTC__V1__REJECT_CREDIT_LIMIT_CHANGE_RESPONSE__INIT);
     resp->credit_limit_change = change_from_row(c, r, 0);
@@ -464,6 +476,8 @@ int dtc_place_credit_hold(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
     const char *p[] = {hid, acc.id, in->reason, dtc_principal(c)};
     PGresult *r = ltc_call_query(c, st, SQL_HOLD_INSERT, 4, p);
     if (!r) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "creditHolds/%s", hid), "state", NULL, "ACTIVE");
+    ltc_audit_change(c, ltc_call_printf(c, "creditHolds/%s", hid), "reason", NULL, in->reason);
     if (!ltc_call_query(c, st, SQL_ACCOUNT_TOUCH, 1, (const char *[]){acc.id})) return -1;
     Ltc__Dtc__V1__PlaceCreditHoldResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__PlaceCreditHoldResponse, LTC__DTC__V1__PLACE_CREDIT_HOLD_RESPONSE__INIT);
@@ -500,6 +514,8 @@ int dtc_release_credit_hold(ltc_call *c, const ProtobufCMessage *m, ProtobufCMes
     const char *up[] = {id, dtc_principal(c), req->reason};
     PGresult *u = ltc_call_query(c, st, SQL_HOLD_RELEASE, 3, up);
     if (!u) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "creditHolds/%s", id), "state", "ACTIVE", "RELEASED");
+    ltc_audit_change(c, ltc_call_printf(c, "creditHolds/%s", id), "release_reason", NULL, req->reason);
     if (!ltc_call_query(c, st, SQL_ACCOUNT_TOUCH, 1, (const char *[]){customer})) return -1;
     Ltc__Dtc__V1__ReleaseCreditHoldResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__ReleaseCreditHoldResponse, LTC__DTC__V1__RELEASE_CREDIT_HOLD_RESPONSE__INIT);
@@ -628,6 +644,16 @@ int dtc_update_credit_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
                        req->request_id};
 #undef PICK_BOOL
     if (!ltc_call_query(c, st, SQL_POLICY_UPDATE, 11, p)) return -1;
+    const char *was[U_N] = {cur.check_admission ? "true" : "false",
+                            cur.check_placement ? "true" : "false",
+                            cur.check_release ? "true" : "false",
+                            cur.count_admitted ? "true" : "false",
+                            ltc_sql_i64(c, cur.overdue_days),
+                            ltc_sql_i64(c, cur.ttl_seconds),
+                            cur.functional_currency,
+                            cur.require_limit ? "true" : "false"};
+    for (int k = 0; k < U_N; k++)
+        if (bits & (1u << k)) ltc_audit_change(c, "creditPolicy", UPDATABLE[k], was[k], p[1 + k]);
     Ltc__Dtc__V1__UpdateCreditPolicyResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__UpdateCreditPolicyResponse, LTC__DTC__V1__UPDATE_CREDIT_POLICY_RESPONSE__INIT);
     if (!(resp->credit_policy = load_policy(c, st))) return -1;

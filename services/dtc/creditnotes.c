@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "dtc.h"
+#include "ltc/audit.h"
 #include "ledger.h"
 #include "ltc/milestone.h"
 #include "ltc/type/v1/milestone.pb-c.h"
@@ -239,7 +240,14 @@ int dtc_issue_credit_note(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
                         .source = ltc_call_printf(c, "invoices/%s", invoice),
                         .date = date[0] ? date : NULL};
     char id[LTC_UUID_LEN + 1];
+    int64_t credited_before = ltc_pg_i64(r, 0, 4);
     if (dtc_issue_credit(c, st, &in, id) != 0) return -1;
+    PGresult *after = ltc_call_query(c, st, SQL_INVOICE_INFO, 1, (const char *[]){invoice});
+    if (!after) return -1;
+    ltc_audit_change_money(c, ltc_call_printf(c, "invoices/%s", invoice), "credited_amount", amount.currency,
+                           credited_before, 1, ltc_pg_i64(after, 0, 4), 1);
+    ltc_audit_change_money(c, ltc_call_printf(c, "creditNotes/%s", id), "amount", amount.currency, 0, 0, amount.minor,
+                           1);
     if (cust.id[0]) {
         dtc_credit_policy pol;
         if (dtc_credit_policy_load(c, st, &pol) != 0) return -1;

@@ -36,6 +36,7 @@ int dtc_list_invoices(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
 int dtc_record_payment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 /* intake.c (issue #13) */
 int dtc_accept_order_placed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_accept_contract_signed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_accept_customer_changed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_accept_opportunity_closed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 /* credit.c */
@@ -134,13 +135,17 @@ typedef struct dtc_invoice_list {
 } dtc_invoice_list;
 /* Raises the invoices the terms of the locked account `account` have earned with its current progress
  * (dtc_bill_terms): each dated `date` ("YYYY-MM-DD", NULL: today), due its term's due days later, raised by `event`
- * ("ORDER_PLACED" with shipment NULL, "SHIPMENT" or "ACCEPTANCE" with the shipment's UUID); adds them to the terms
+ * ("ORDER_PLACED", "CONTRACT_SIGNED", "MILESTONE" or "RETENTION_DUE" with shipment NULL, "SHIPMENT" or
+ * "ACCEPTANCE" with the shipment's UUID); adds them to the terms
  * and the account, queues an INVOICED milestone for each and applies the order's advance receipts to them. Appends
  * the new ids to `out` (may be NULL). 0 or -1. */
 int dtc_bill_account(ltc_call *c, ltc_status *st, const char *account, const char *event, const char *shipment,
                      const char *date, dtc_invoice_list *out);
+/* The billing policy's advance_billing as stored ("AT_ORDER_PLACEMENT" or "AT_CONTRACT_SIGNATURE"); NULL on error. */
+const char *dtc_advance_billing(ltc_call *c, ltc_status *st);
 int dtc_run_billing(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_release_retention(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_report_billing_milestone(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_get_billing_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_update_billing_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 /* "YYYY-MM-DD" (UTC) of a Timestamp, NULL when absent. */

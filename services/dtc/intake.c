@@ -22,10 +22,11 @@
 static const char SQL_ACCOUNT_INSERT[] =
     "INSERT INTO order_accounts (id, contract_id, deal_id, customer_name, account_owner, solution_owner, "
     "fulfilment_owner, currency, order_total_minor, customer_id, customer_tax_id, customer_country_code, "
-    "customer_billing_currency, customer_account_owner, placed_handoff_id, place_time, credit_decision_id) "
+    "customer_billing_currency, customer_account_owner, placed_handoff_id, place_time, credit_decision_id, "
+    "signed_handoff_id) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::bigint, $10::uuid, coalesce($11, ''), coalesce($12, ''), "
     "coalesce($13, ''), coalesce($14, ''), $15::uuid, CASE WHEN $15::uuid IS NOT NULL THEN coalesce(" LTC_SQL_TS_PARAM(
-        "$16") ", now()) END, (SELECT id FROM credit_decisions WHERE id = $17::uuid)) "
+        "$16") ", now()) END, (SELECT id FROM credit_decisions WHERE id = $17::uuid), $18::uuid) "
                "ON CONFLICT (id) DO NOTHING RETURNING id";
 /* An account opened before the customer reached DTC (a legacy account, or a delivery before the placement): it
  * takes the customer now. */
@@ -70,14 +71,14 @@ static const char SQL_MERGE_AUTO_HOLDS[] =
 static const char SQL_MERGE_MANUAL_HOLDS[] =
     "UPDATE credit_holds SET customer_id = $2 WHERE customer_id = $1 AND state = 'ACTIVE' AND kind = 'MANUAL'";
 static const char SQL_TERM_INSERT[] =
-    "INSERT INTO account_terms (id, account_id, position, kind, share_bps, due_days, total_minor) "
-    "VALUES ($1, $2, $3::integer, $4, $5::integer, $6::integer, $7::bigint)";
+    "INSERT INTO account_terms (id, account_id, position, kind, share_bps, due_days, total_minor, milestone) "
+    "VALUES ($1, $2, $3::integer, $4, $5::integer, $6::integer, $7::bigint, nullif($8, ''))";
 static const char SQL_ACCOUNT_LOCK[] =
     "SELECT contract_id::text, deal_id::text, currency, order_total_minor, accepted_minor, fully_accepted, state "
     "FROM order_accounts WHERE id = $1 FOR UPDATE";
 static const char SQL_TERMS_SELECT[] =
-    "SELECT position, kind, share_bps, due_days, total_minor, invoiced_minor FROM account_terms "
-    "WHERE account_id = $1 ORDER BY position";
+    "SELECT position, kind, share_bps, due_days, total_minor, invoiced_minor, coalesce(milestone, '') "
+    "FROM account_terms WHERE account_id = $1 ORDER BY position";
 static const char SQL_DELIVERY_FIND[] = "SELECT account_id::text FROM deliveries WHERE shipment_id = $1";
 static const char SQL_DELIVERY_INSERT[] =
     "INSERT INTO deliveries (id, account_id, shipment_id, handoff_id, currency, accepted_minor, fully_accepted, "
@@ -157,6 +158,7 @@ typedef struct stored_terms {
     int32_t bps[DTC_MAX_TERMS];
     int32_t due_days[DTC_MAX_TERMS];
     int64_t invoiced[DTC_MAX_TERMS];
+    const char *milestone[DTC_MAX_TERMS]; /* "" for other kinds */
 } stored_terms;
 
 static int load_terms(ltc_call *c, ltc_status *st, const char *account_id, stored_terms *out) {
@@ -173,6 +175,7 @@ static int load_terms(ltc_call *c, ltc_status *st, const char *account_id, store
         out->bps[i] = (int32_t)ltc_pg_i64(r, i, 2);
         out->due_days[i] = (int32_t)ltc_pg_i64(r, i, 3);
         out->invoiced[i] = ltc_pg_i64(r, i, 5);
+        out->milestone[i] = ltc_pg_str(r, i, 6);
     }
     return 0;
 }
@@ -189,6 +192,7 @@ typedef struct order_facts {
     const char *customer;                               /* the credit account it belongs to; NULL: none known */
     const Ltc__Type__V1__CustomerSnapshot *snap;        /* may be NULL */
     const char *placed_handoff, *place_time, *decision; /* placement only; else NULL */
+    const char *signed_handoff;                         /* opened at contract signature only; else NULL */
 } order_facts;
 
 /* Opens the account with its terms unless it exists already (a concurrent first delivery waits on the key).
@@ -211,9 +215,10 @@ static int create_account_if_new(ltc_call *c, ltc_status *st, const order_facts 
                        sn ? sn->account_owner : NULL,
                        f->placed_handoff,
                        f->place_time,
-                       f->decision};
+                       f->decision,
+                       f->signed_handoff};
     *created = 0;
-    PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_INSERT, 17, p);
+    PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_INSERT, 18, p);
     if (!r) return -1;
     if (PQntuples(r) == 0) return 0; /* existed */
     *created = 1;
@@ -231,8 +236,9 @@ static int create_account_if_new(ltc_call *c, ltc_status *st, const order_facts 
                             ltc_term_kind_to_db(t->kind),
                             ltc_sql_i64(c, t->share_bps),
                             ltc_sql_i64(c, t->due_days),
-                            ltc_sql_i64(c, totals[i])};
-        if (!ltc_call_query(c, st, SQL_TERM_INSERT, 7, tp)) return -1;
+                            ltc_sql_i64(c, totals[i]),
+                            t->milestone ? t->milestone : ""};
+        if (!ltc_call_query(c, st, SQL_TERM_INSERT, 8, tp)) return -1;
     }
     return 0;
 }
@@ -252,7 +258,8 @@ static int check_same_order(const PGresult *acc, const order_facts *f, const sto
         what = "payment_terms";
     for (int i = 0; !what && i < terms->n; i++) {
         const Ltc__Type__V1__PaymentTerm *t = f->terms[i];
-        if (terms->kind[i] != t->kind || terms->bps[i] != t->share_bps || terms->due_days[i] != t->due_days)
+        if (terms->kind[i] != t->kind || terms->bps[i] != t->share_bps || terms->due_days[i] != t->due_days ||
+            strcmp(terms->milestone[i], t->milestone ? t->milestone : "") != 0)
             what = "payment_terms";
     }
     if (what)
@@ -694,6 +701,8 @@ static const char SQL_CANCEL_LOCK[] =
     "SELECT contract_id::text, deal_id::text, state, greatest(accepted_minor, shipped_minor), "
     "(SELECT coalesce(sum(amount_minor), 0) FROM credit_notes n WHERE n.account_id = order_accounts.id "
     " AND n.kind = 'RETURN')::bigint, currency FROM order_accounts WHERE id = $1 FOR UPDATE";
+static const char SQL_SIGNATURE_OF_ORDER[] =
+    "SELECT 1 FROM contract_signatures WHERE order_id = $1 AND contract_id = $2 AND NOT advance_billed";
 static const char SQL_ACCOUNT_ALLOCATIONS[] =
     "SELECT l.id::text, l.receipt_id::text FROM allocations l WHERE l.account_id = $1 AND l.state = 'ACTIVE' "
     "ORDER BY l.receipt_id, l.seq";
@@ -710,6 +719,8 @@ static const char SQL_ACCOUNT_CANCEL[] =
  * reversed (that cash is the customer's credit again, unapplied on its receipts: apply it elsewhere or refund it),
  * every invoice's open amount is credited by one CANCELLATION credit note, and the order leaves the customer's
  * exposure; an ORDER_CLOSED milestone goes to LTB. A second cancellation of the same order answers the same.
+ * BTO sends it too, for a signed contract cancelled before its order was placed: an account opened at signature is
+ * cancelled the same way (its advance credited); a signature that opened none answers at once with no account.
  * Errors: INVALID_ARGUMENT (every bad field named); NOT_FOUND ORDER_ACCOUNT_NOT_FOUND (the placement has not reached
  * DTC: the sender retries); FAILED_PRECONDITION ORDER_MISMATCH, ORDER_ACCOUNT_CLOSED (settled and closed already). */
 int dtc_accept_order_cancelled(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
@@ -728,14 +739,23 @@ int dtc_accept_order_cancelled(ltc_call *c, const ProtobufCMessage *m, ProtobufC
     if (lock_order_customer(c, st, order, NULL, NULL, locked) != 0) return -1;
     PGresult *acc = ltc_call_query(c, st, SQL_CANCEL_LOCK, 1, (const char *[]){order});
     if (!acc) return -1;
-    if (PQntuples(acc) == 0)
+    Ltc__Dtc__V1__AcceptOrderCancelledResponse *resp =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptOrderCancelledResponse, LTC__DTC__V1__ACCEPT_ORDER_CANCELLED_RESPONSE__INIT);
+    if (PQntuples(acc) == 0) {
+        /* a signed contract cancelled before its order, its advance not billed at signature: nothing to undo */
+        PGresult *sg = ltc_call_query(c, st, SQL_SIGNATURE_OF_ORDER, 2, (const char *[]){order, contract});
+        if (!sg) return -1;
+        if (PQntuples(sg) > 0) {
+            resp->account = "";
+            *out = &resp->base;
+            return 0;
+        }
         return ltc_status_set(st, LTC_NOT_FOUND, "ORDER_ACCOUNT_NOT_FOUND",
                               "order %s has no account yet (its placement has not reached DTC)", order);
+    }
     if (strcmp(ltc_pg_str(acc, 0, 0), contract) != 0 || strcmp(ltc_pg_str(acc, 0, 1), deal) != 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_MISMATCH",
                               "the contract or deal of cancelled order %s differs from its account's", order);
-    Ltc__Dtc__V1__AcceptOrderCancelledResponse *resp =
-        LTC_NEW(c, Ltc__Dtc__V1__AcceptOrderCancelledResponse, LTC__DTC__V1__ACCEPT_ORDER_CANCELLED_RESPONSE__INIT);
     resp->account = ltc_call_printf(c, "orderAccounts/%s", order);
     const char *state = ltc_pg_str(acc, 0, 2);
     if (strcmp(state, "CANCELLED") == 0) {
@@ -922,6 +942,90 @@ int dtc_accept_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     resp->invoices = ltc_call_alloc(c, sizeof(char *) * DTC_MAX_TERMS);
     for (int i = 0; i < raised.n; i++)
         resp->invoices[resp->n_invoices++] = ltc_call_printf(c, "invoices/%s", raised.ids[i]);
+    *out = &resp->base;
+    return 0;
+}
+
+/* --- AcceptContractSigned ----------------------------------------------------------------------------------------- */
+
+static const char SQL_SIGNATURE_OF[] = "SELECT handoff_id::text FROM contract_signatures WHERE contract_id = $1";
+static const char SQL_SIGNATURE_INSERT[] =
+    "INSERT INTO contract_signatures (contract_id, order_id, deal_id, handoff_id, advance_billed, sign_time) "
+    "VALUES ($1, $2, $3, $4, $5::boolean, coalesce(" LTC_SQL_TS_PARAM("$6") ", now()))";
+
+/* IntakeService/AcceptContractSigned: BTO's customer signed a contract. Under the billing policy
+ * AT_CONTRACT_SIGNATURE, when the contract has an ADVANCE term and a customer, the account of its order to be is
+ * opened now (not placed: AcceptOrderPlaced later finds it, checks the same facts and marks it placed) and the
+ * ADVANCE terms are invoiced, dated the signature; the placement then finds them billed (dtc_bill_terms bills each
+ * term up to its total once). Otherwise the signature is only recorded. Lock order: the credit account, then the
+ * order account. Errors: INVALID_ARGUMENT (every bad field named); ALREADY_EXISTS CONTRACT_ALREADY_SIGNED (the
+ * contract came under another hand-off id). */
+int dtc_accept_contract_signed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Dtc__V1__AcceptContractSignedRequest *req = (const void *)m;
+    char order[LTC_UUID_LEN + 1], contract[LTC_UUID_LEN + 1], deal[LTC_UUID_LEN + 1], customer[LTC_UUID_LEN + 1];
+    ltc_money total = {{0}, 0};
+    int32_t bps[DTC_MAX_TERMS] = {0};
+    int has_advance = 0;
+    if (!ltc_uuid_valid(req->handoff_id)) ltc_status_bad_field(st, "handoff_id", "must be a UUID");
+    ltc_name_parse(req->contract, "contracts", "contract", contract, st);
+    ltc_name_parse(req->order, "orders", "order", order, st);
+    ltc_name_parse(req->deal, "deals", "deal", deal, st);
+    check_snapshot(req->customer, "customer", 0, customer, c, st);
+    ltc_check_triangle(req->iron_triangle, "iron_triangle", 1, st);
+    ltc_money_from_proto(req->contract_total, "contract_total", 0, &total, st);
+    if (ltc_check_payment_terms(c, req->payment_terms, req->n_payment_terms, "payment_terms", DTC_MAX_TERMS, st) == 0)
+        for (size_t i = 0; i < req->n_payment_terms; i++) {
+            bps[i] = req->payment_terms[i]->share_bps;
+            if (req->payment_terms[i]->kind == LTC__TYPE__V1__PAYMENT_TERM_KIND__PAYMENT_TERM_KIND_ADVANCE)
+                has_advance = 1;
+        }
+    check_time(req->sign_time, "sign_time", st);
+    if (st->code != LTC_OK) return -1;
+
+    PGresult *prev = ltc_call_query(c, st, SQL_SIGNATURE_OF, 1, (const char *[]){contract});
+    if (!prev) return -1;
+    if (PQntuples(prev) > 0)
+        return ltc_status_set(st, LTC_ALREADY_EXISTS, "CONTRACT_ALREADY_SIGNED",
+                              "contract %s was signed by hand-off %s", contract, ltc_pg_str(prev, 0, 0));
+    const char *policy = dtc_advance_billing(c, st);
+    if (!policy) return -1;
+    Ltc__Dtc__V1__AcceptContractSignedResponse *resp =
+        LTC_NEW(c, Ltc__Dtc__V1__AcceptContractSignedResponse, LTC__DTC__V1__ACCEPT_CONTRACT_SIGNED_RESPONSE__INIT);
+    int billed = 0;
+    if (strcmp(policy, "AT_CONTRACT_SIGNATURE") == 0 && has_advance && customer[0]) {
+        char locked[LTC_UUID_LEN + 1];
+        if (lock_order_customer(c, st, order, customer, req->customer, locked) != 0) return -1;
+        order_facts f = {.order = order,
+                         .contract = contract,
+                         .deal = deal,
+                         .customer_name = req->customer->legal_name,
+                         .triangle = req->iron_triangle,
+                         .total = total,
+                         .terms = req->payment_terms,
+                         .n_terms = req->n_payment_terms,
+                         .bps = bps,
+                         .customer = locked,
+                         .snap = req->customer,
+                         .signed_handoff = req->handoff_id};
+        int created;
+        if (create_account_if_new(c, st, &f, &created) != 0) return -1;
+        if (created) { /* (an account that exists already was placed: its advance was billed then) */
+            PGresult *acc = ltc_call_query(c, st, SQL_ACCOUNT_LOCK, 1, (const char *[]){order});
+            if (!acc) return -1;
+            dtc_invoice_list raised = {0};
+            if (dtc_bill_account(c, st, order, "CONTRACT_SIGNED", NULL, dtc_date_of(c, req->sign_time), &raised) != 0)
+                return -1;
+            resp->invoices = ltc_call_alloc(c, sizeof(char *) * DTC_MAX_TERMS);
+            for (int i = 0; i < raised.n; i++)
+                resp->invoices[resp->n_invoices++] = ltc_call_printf(c, "invoices/%s", raised.ids[i]);
+            if (reevaluate(c, st, locked, ltc_call_printf(c, "contracts/%s signed", contract)) != 0) return -1;
+            billed = 1;
+        }
+    }
+    const char *sign_time =
+        req->sign_time ? ltc_sql_i64(c, req->sign_time->seconds * 1000000 + req->sign_time->nanos / 1000) : NULL;
+    const char *sp[] = {contract, order, deal, req->handoff_id, billed ? "true" : "false", sign_time};
+    if (!ltc_call_query(c, st, SQL_SIGNATURE_INSERT, 6, sp)) return -1;
     *out = &resp->base;
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "dtc.h"
+#include "ltc/audit.h"
 #include "ledger.h"
 #include "ltc/milestone.h"
 #include "ltc/type/v1/milestone.pb-c.h"
@@ -53,10 +54,10 @@ static const char SQL_RECEIPT_INSERT[] =
     "$5::bigint, $5::bigint, coalesce($6::date, current_date), $7, $10, $11, $12, $8, $9)";
 static const char SQL_RECEIPT_APPLY[] =
     "UPDATE receipts SET applied_minor = applied_minor + $2::bigint, unapplied_minor = unapplied_minor - $2::bigint, "
-    "update_time = now() WHERE id = $1";
+    "update_time = now() WHERE id = $1 RETURNING currency, applied_minor";
 static const char SQL_RECEIPT_REFUND[] =
     "UPDATE receipts SET refunded_minor = refunded_minor + $2::bigint, unapplied_minor = unapplied_minor - $2::bigint, "
-    "update_time = now() WHERE id = $1";
+    "update_time = now() WHERE id = $1 RETURNING currency, refunded_minor";
 static const char SQL_RECEIPT_BOUNCE[] =
     "UPDATE receipts SET state = 'BOUNCED', unapplied_minor = 0, bounce_reason = $2, bounce_time = now(), "
     "update_time = now() WHERE id = $1";
@@ -93,7 +94,8 @@ static const char SQL_INVOICE_PAY[] =
     "UPDATE invoices SET paid_minor = paid_minor + $2::bigint, state = CASE WHEN paid_minor + $2::bigint = 0 THEN "
     "CASE WHEN credited_minor = amount_minor THEN 'CREDITED' ELSE 'UNPAID' END "
     "WHEN paid_minor + $2::bigint + credited_minor = amount_minor THEN 'PAID' ELSE 'PARTLY_PAID' END, "
-    "update_time = now() WHERE id = $1";
+    "update_time = now() FROM (SELECT state AS old_state FROM invoices WHERE id = $1) o WHERE id = $1 "
+    "RETURNING o.old_state, state, paid_minor, currency";
 static const char SQL_ACCOUNT_PAY[] =
     "UPDATE order_accounts SET paid_minor = paid_minor + $2::bigint, update_time = now() WHERE id = $1";
 /* open invoices of a customer (or of one order account) in a currency, oldest due date first */
@@ -185,6 +187,27 @@ static int load_receipt(ltc_call *c, ltc_status *st, const char *id, Ltc__Dtc__V
 /* Applies `amount` of receipt `receipt` to invoice `invoice` of order account `account` (customer, receipt, account
  * and invoice locked; amount checked against the open amount and the unapplied cash): an ACTIVE allocation, the
  * invoice's and the account's paid amounts, the receipt's applied cash, and a PAID milestone to LTB. */
+/* The audit trail's changes (ltc/audit.h) of an invoice's paid amount and state, and a receipt's applied amount, by
+ * `delta` minor units: runs SQL_INVOICE_PAY / SQL_RECEIPT_APPLY and records old and new values. */
+static int pay_invoice(ltc_call *c, ltc_status *st, const char *invoice, int64_t delta) {
+    PGresult *r = ltc_call_query(c, st, SQL_INVOICE_PAY, 2, (const char *[]){invoice, ltc_sql_i64(c, delta)});
+    if (!r) return -1;
+    const char *target = ltc_call_printf(c, "invoices/%s", invoice);
+    int64_t paid = ltc_pg_i64(r, 0, 2);
+    ltc_audit_change_money(c, target, "paid_amount", ltc_pg_str(r, 0, 3), paid - delta, 1, paid, 1);
+    ltc_audit_change(c, target, "state", ltc_pg_str(r, 0, 0), ltc_pg_str(r, 0, 1));
+    return 0;
+}
+
+static int apply_receipt_cash(ltc_call *c, ltc_status *st, const char *receipt, int64_t delta) {
+    PGresult *r = ltc_call_query(c, st, SQL_RECEIPT_APPLY, 2, (const char *[]){receipt, ltc_sql_i64(c, delta)});
+    if (!r) return -1;
+    int64_t applied = ltc_pg_i64(r, 0, 1);
+    ltc_audit_change_money(c, ltc_call_printf(c, "receipts/%s", receipt), "applied_amount", ltc_pg_str(r, 0, 0),
+                           applied - delta, 1, applied, 1);
+    return 0;
+}
+
 static int allocate(ltc_call *c, ltc_status *st, const char *receipt, const char *invoice, const char *account,
                     const char *deal, const char *currency, int64_t amount, const char *method, const char *date,
                     const char *by, char id_out[LTC_UUID_LEN + 1]) {
@@ -193,9 +216,9 @@ static int allocate(ltc_call *c, ltc_status *st, const char *receipt, const char
     const char *amt = ltc_sql_i64(c, amount);
     const char *ap[] = {id, receipt, invoice, account, currency, amt, method, date, by};
     if (!ltc_call_query(c, st, SQL_ALLOC_INSERT, 9, ap)) return -1;
-    if (!ltc_call_query(c, st, SQL_INVOICE_PAY, 2, (const char *[]){invoice, amt})) return -1;
+    if (pay_invoice(c, st, invoice, amount) != 0) return -1;
     if (!ltc_call_query(c, st, SQL_ACCOUNT_PAY, 2, (const char *[]){account, amt})) return -1;
-    if (!ltc_call_query(c, st, SQL_RECEIPT_APPLY, 2, (const char *[]){receipt, amt})) return -1;
+    if (apply_receipt_cash(c, st, receipt, amount) != 0) return -1;
     dtc_posting post = {.event = DTC_EV_ALLOCATION,
                         .a = amount,
                         .source = ltc_call_printf(c, "allocations/%s", id),
@@ -242,9 +265,12 @@ int dtc_reverse_locked(ltc_call *c, ltc_status *st, const char *alloc, const cha
     int64_t amount = ltc_pg_i64(l, 0, 1);
     const char *neg = ltc_sql_i64(c, -amount);
     if (!ltc_call_query(c, st, SQL_ALLOC_REVERSE, 4, (const char *[]){alloc, reason, by, date})) return -1;
-    if (!ltc_call_query(c, st, SQL_INVOICE_PAY, 2, (const char *[]){invoice, neg})) return -1;
+    const char *at = ltc_call_printf(c, "allocations/%s", alloc);
+    ltc_audit_change(c, at, "state", "ACTIVE", "REVERSED");
+    ltc_audit_change(c, at, "reverse_reason", NULL, reason);
+    if (pay_invoice(c, st, invoice, -amount) != 0) return -1;
     if (!ltc_call_query(c, st, SQL_ACCOUNT_PAY, 2, (const char *[]){account, neg})) return -1;
-    if (!ltc_call_query(c, st, SQL_RECEIPT_APPLY, 2, (const char *[]){receipt, neg})) return -1;
+    if (apply_receipt_cash(c, st, receipt, -amount) != 0) return -1;
     dtc_posting post = {.event = DTC_EV_ALLOCATION_REVERSAL,
                         .a = amount,
                         .source = ltc_call_printf(c, "allocations/%s", alloc),
@@ -443,6 +469,7 @@ int dtc_record_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
                            x->bank_account);
         return -1;
     }
+    ltc_audit_change_money(c, ltc_call_printf(c, "receipts/%s", id), "amount", amount.currency, 0, 0, amount.minor, 1);
     dtc_posting post = {.event = DTC_EV_RECEIPT,
                         .a = amount.minor,
                         .source = ltc_call_printf(c, "receipts/%s", id),
@@ -619,6 +646,9 @@ int dtc_bounce_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
         if (dtc_reverse_locked(c, st, ltc_pg_str(al, i, 0), why, date[0] ? date : NULL, dtc_principal(c)) != 0)
             return -1;
     if (!ltc_call_query(c, st, SQL_RECEIPT_BOUNCE, 2, (const char *[]){id, req->reason})) return -1;
+    const char *target = ltc_call_printf(c, "receipts/%s", id);
+    ltc_audit_change(c, target, "state", ltc_pg_str(r, 0, R_STATE), "BOUNCED");
+    ltc_audit_change(c, target, "bounce_reason", NULL, req->reason);
     /* its allocations reversed above, nothing refunded: the whole amount was unapplied cash */
     dtc_posting post = {.event = DTC_EV_BOUNCE,
                         .a = ltc_pg_i64(r, 0, R_AMOUNT),
@@ -664,7 +694,12 @@ int dtc_refund_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     const char *amt = ltc_sql_i64(c, amount.minor);
     const char *fp[] = {fid, id, amount.currency, amt, date[0] ? date : NULL, req->reason, dtc_principal(c)};
     if (!ltc_call_query(c, st, SQL_REFUND_INSERT, 7, fp)) return -1;
-    if (!ltc_call_query(c, st, SQL_RECEIPT_REFUND, 2, (const char *[]){id, amt})) return -1;
+    PGresult *rf = ltc_call_query(c, st, SQL_RECEIPT_REFUND, 2, (const char *[]){id, amt});
+    if (!rf) return -1;
+    ltc_audit_change_money(c, ltc_call_printf(c, "receipts/%s", id), "refunded_amount", amount.currency,
+                           ltc_pg_i64(rf, 0, 1) - amount.minor, 1, ltc_pg_i64(rf, 0, 1), 1);
+    ltc_audit_change_money(c, ltc_call_printf(c, "receipts/%s/refunds/%s", id, fid), "amount", amount.currency, 0, 0,
+                           amount.minor, 1);
     dtc_posting post = {.event = DTC_EV_REFUND,
                         .a = amount.minor,
                         .source = ltc_call_printf(c, "refunds/%s", fid),
@@ -772,6 +807,10 @@ int dtc_payment_record(ltc_call *c, ltc_status *st, const dtc_payment_in *p, cha
     if (dtc_ledger_post(c, st, &post) != 0) return -1;
     PGresult *info = ltc_call_query(c, st, SQL_INVOICE_INFO, 1, (const char *[]){p->invoice});
     if (!info) return -1;
+    /* the audit row's targets: the invoice paid, then the receipt recorded (not the idempotency key) */
+    ltc_audit_target(c, ltc_call_printf(c, "invoices/%s", p->invoice));
+    ltc_audit_change_money(c, ltc_call_printf(c, "receipts/%s", receipt_out), "amount", p->currency, 0, 0, p->amount,
+                           1);
     return allocate(c, st, receipt_out, p->invoice, p->account, ltc_pg_str(info, 0, 3), p->currency, p->amount,
                     "PAYMENT", NULL, dtc_principal(c), NULL);
 }

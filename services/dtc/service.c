@@ -47,6 +47,7 @@ static const ltc_method METHODS[] = {
     LTC_WRITE(DTC_SVC, UpdateDunningPolicy, dtc_update_dunning_policy, NULL),
     LTC_WRITE(DTC_SVC, RunBilling, dtc_run_billing, NULL),
     LTC_WRITE(DTC_SVC, ReleaseRetention, dtc_release_retention, NULL),
+    LTC_WRITE(DTC_SVC, ReportBillingMilestone, dtc_report_billing_milestone, NULL),
     LTC_READ(DTC_SVC, GetBillingPolicy, dtc_get_billing_policy, NULL),
     LTC_WRITE(DTC_SVC, UpdateBillingPolicy, dtc_update_billing_policy, NULL),
     LTC_HANDOFF(DTC_INTAKE, AcceptDelivery, dtc_accept_delivery, "otd"),
@@ -74,7 +75,7 @@ static const ltc_method METHODS[] = {
     LTC_HANDOFF(DTC_INTAKE, AcceptOrderPlaced, dtc_accept_order_placed, "bto"),
     LTC_HANDOFF(DTC_INTAKE, AcceptCustomerChanged, dtc_accept_customer_changed, "ltb"),
     LTC_HANDOFF(DTC_INTAKE, AcceptOpportunityClosed, dtc_accept_opportunity_closed, "ltb"),
-    LTC_HANDOFF(DTC_INTAKE, AcceptOrderCancelled, dtc_accept_order_cancelled, "otd"),
+    LTC_HANDOFF(DTC_INTAKE, AcceptOrderCancelled, dtc_accept_order_cancelled, "otd,bto"),
     LTC_HANDOFF(DTC_INTAKE, AcceptReturn, dtc_accept_return, "otd"),
     LTC_HANDOFF(DTC_INTAKE, AcceptShipment, dtc_accept_shipment, "otd"),
     /* finance close (docs/finance.md): the subledger's reads, the chart and the periods */
@@ -90,6 +91,7 @@ static const ltc_method METHODS[] = {
     LTC_WRITE(DTC_FINANCE, RunRevenueRecognition, dtc_run_revenue_recognition, NULL),
     LTC_READ(DTC_FINANCE, GetRevenueSchedule, dtc_get_revenue_schedule, NULL),
     LTC_READ(DTC_FINANCE, GetRevenueSummary, dtc_get_revenue_summary, NULL),
+    LTC_HANDOFF(DTC_INTAKE, AcceptContractSigned, dtc_accept_contract_signed, "bto"),
 };
 
 static const char *const HEALTH[] = {"ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService",

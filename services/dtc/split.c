@@ -57,7 +57,7 @@ int dtc_bill_terms(int64_t order_total, const int32_t *bps, const int *kinds, in
     int full_acc = p->fully_accepted || (order_total > 0 && p->accepted == order_total);
     int full_ship = full_acc || p->fully_shipped || (order_total > 0 && p->shipped == order_total);
     int64_t delivered = p->shipped > p->accepted ? p->shipped : p->accepted;
-    int started = p->placed || p->shipped > 0 || p->accepted > 0 || p->fully_shipped || full_acc;
+    int started = p->placed || p->contract_signed || p->shipped > 0 || p->accepted > 0 || p->fully_shipped || full_acc;
 
     for (int i = 0; i < n_terms; i++) {
         int64_t target = 0;
@@ -76,6 +76,7 @@ int dtc_bill_terms(int64_t order_total, const int32_t *bps, const int *kinds, in
                     return -1;
                 break;
             case DTC_TERM_RETENTION: target = full_acc && !(p->retention_held & (1u << i)) ? totals[i] : 0; break;
+            case DTC_TERM_MILESTONE: target = p->milestones_reached & (1u << i) ? totals[i] : 0; break;
             default: return -1;
         }
         if (invoiced_so_far[i] < 0 || invoiced_so_far[i] > totals[i]) return -1;

@@ -28,6 +28,7 @@ enum {
     DTC_TERM_ON_DELIVERY = 2,   /* billed by shipped value (or accepted value, when no shipment was reported) */
     DTC_TERM_ON_ACCEPTANCE = 3, /* billed by accepted value */
     DTC_TERM_RETENTION = 4,     /* billed in full once the order is fully accepted, never by a partial one */
+    DTC_TERM_MILESTONE = 5,     /* billed in full when its named billing milestone is reported reached */
 };
 
 /* How far an order has come: cumulative shipped and accepted values (0..order_total) and the flags. */
@@ -39,18 +40,22 @@ typedef struct dtc_bill_progress {
     int fully_accepted; /* the whole order accepted (or accepted == order_total) */
     /* bit i set: term i (a RETENTION term) is held until its retention period ends (billing policy AT_PERIOD_END) */
     uint32_t retention_held;
+    int contract_signed;         /* the contract was signed and the account opened then (advance billed at signature) */
+    uint32_t milestones_reached; /* bit i set: term i (a MILESTONE term) has had its milestone reported reached */
 } dtc_bill_progress;
 
 /* The invoice amount of each term after an event, each term billed by its own event: amount_out[i] =
  * max(target_i - invoiced_so_far[i], 0) where target_i is, for term i's kind (kinds[i], DTC_TERM_*):
- *   ADVANCE        the term's total once placed, shipped or accepted (a later event catches up a missed placement);
+ *   ADVANCE        the term's total once signed (account opened at signature), placed, shipped or accepted (a later
+ *                  event catches up a missed placement; billed at signature, the placement finds nothing left);
  *   ON_DELIVERY    the term's total when fully shipped or fully accepted, else
  *                  floor(total_i * max(shipped, accepted) / order_total) (acceptance implies delivery);
  *   ON_ACCEPTANCE  the term's total when fully accepted, else floor(total_i * accepted / order_total);
- *   RETENTION      the term's total when fully accepted and not held (retention_held), else 0.
+ *   RETENTION      the term's total when fully accepted and not held (retention_held), else 0;
+ *   MILESTONE      the term's total once its milestone was reported reached (milestones_reached), else 0.
  * Targets are cumulative and only grow, so a partial event bills its share and the last one takes the rest: the
  * invoices of a term add up to the term's total exactly. Requires 0 <= shipped, accepted <= order_total and
- * 0 <= invoiced_so_far[i] <= total_i, kinds 1..4. 0, or -1 on bad input (amount_out then unspecified). */
+ * 0 <= invoiced_so_far[i] <= total_i, kinds 1..5. 0, or -1 on bad input (amount_out then unspecified). */
 int dtc_bill_terms(int64_t order_total, const int32_t *bps, const int *kinds, int n_terms, const dtc_bill_progress *p,
                    const int64_t *invoiced_so_far, int64_t *amount_out);
 

@@ -13,6 +13,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <grpc/grpc.h>
+
 #include "auth.h"
 #include "ltc/access.h"
 #include "ltc/audit/v1/audit_service.pb-c.h"
@@ -24,13 +26,15 @@
 #include "ltc/service.h"
 #include "ltc/tls.h"
 #include "ltc/assertion.h"
+#include "ltc/version.h"
 #include "ratelimit.h"
+#include "refusals.h"
 
 /* Seconds a forwarded identity assertion lives: the stage receives it at once (the call's deadline is longer, but
  * a stage checks it when the call starts). */
 #define ASSERTION_TTL 30
 
-#define AUDIT_METHOD "/ltc.audit.v1.AuditService/ListAuditEvents"
+#define AUDIT_SERVICE "/ltc.audit.v1.AuditService/" /* every method's request names its stage in field 1 */
 
 typedef struct route {
     const char *prefix;  /* "/ltc.ltb.v1.LeadToBidService/" */
@@ -46,7 +50,22 @@ typedef struct gateway {
     gw_limiter *limiter;     /* NULL: no rate limit */
     gw_limiter *strangers;   /* per client host: calls that failed authentication; NULL: no limit */
     EVP_PKEY *assertion_key; /* signs the identity forwarded to the stages (ltc/assertion.h); NULL: headers only */
+    gw_refusals *refusals;   /* LTC_GATEWAY_AUDIT_FILE: the chained record of refused calls; NULL: the log only */
 } gateway;
+
+/* A call refused here (it reaches no stage, so no stage's audit_log has it): its line in the refusals file.
+ * principal "" and roles "" when the caller was not authenticated. */
+static void record_refusal(const gateway *g, ltc_call *call, const char *principal, const char *roles,
+                           const char *method, const ltc_status *st) {
+    if (!g->refusals) return;
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    const char *remote = ltc_call_remote(call);
+    if (gw_refusals_record(g->refusals, (int64_t)now.tv_sec * 1000000 + now.tv_nsec / 1000, principal, roles,
+                           remote ? remote : "", method, ltc_call_request_id(call), ltc_call_server_request_id(call),
+                           ltc_code_name(st->code), st->reason) != 0)
+        LTC_WARN("audit_failed", ltc_call_request_id(call), "%.150s: the refusal could not be recorded", method);
+}
 
 static const struct {
     const char *prefix, *service;
@@ -77,19 +96,30 @@ static const route *find_route(const gateway *g, const char *method, const uint8
                                ltc_status *st) {
     for (size_t i = 0; i < g->n_routes; i++)
         if (strncmp(method, g->routes[i].prefix, strlen(g->routes[i].prefix)) == 0) return &g->routes[i];
-    if (strcmp(method, AUDIT_METHOD) != 0) {
+    if (strncmp(method, AUDIT_SERVICE, strlen(AUDIT_SERVICE)) != 0) {
         ltc_status_set(st, LTC_UNIMPLEMENTED, "UNKNOWN_METHOD", "method %.150s is not served here", method);
         return NULL;
     }
-    Ltc__Audit__V1__ListAuditEventsRequest *r = ltc__audit__v1__list_audit_events_request__unpack(NULL, req_len, req);
+    /* the request of the method itself (its other fields need not decode as another method's) */
+    const ProtobufCMessageDescriptor *d = NULL;
+    const ProtobufCServiceDescriptor *svc = &ltc__audit__v1__audit_service__descriptor;
+    for (unsigned i = 0; i < svc->n_methods; i++)
+        if (strcmp(method + strlen(AUDIT_SERVICE), svc->methods[i].name) == 0) d = svc->methods[i].input;
+    if (!d) {
+        ltc_status_set(st, LTC_UNIMPLEMENTED, "UNKNOWN_METHOD", "method %.150s is not served here", method);
+        return NULL;
+    }
+    ProtobufCMessage *r = protobuf_c_message_unpack(d, NULL, req_len, req);
+    const ProtobufCFieldDescriptor *f = r ? protobuf_c_message_descriptor_get_field_by_name(d, "stage") : NULL;
+    const char *stage = f && f->type == PROTOBUF_C_TYPE_STRING ? *(char *const *)((const char *)r + f->offset) : NULL;
     const route *found = NULL;
-    for (size_t i = 0; r && r->stage && i < g->n_routes; i++)
-        if (strcmp(r->stage, g->routes[i].service) == 0) found = &g->routes[i];
+    for (size_t i = 0; stage && i < g->n_routes; i++)
+        if (strcmp(stage, g->routes[i].service) == 0) found = &g->routes[i];
     if (!r)
         ltc_status_set(st, LTC_INVALID_ARGUMENT, "MALFORMED_REQUEST", "the request could not be decoded");
     else if (!found)
         ltc_status_bad_field(st, "stage", "required: ltb, bto, otd or dtc");
-    if (r) ltc__audit__v1__list_audit_events_request__free_unpacked(r, NULL);
+    if (r) protobuf_c_message_free_unpacked(r, NULL);
     return found;
 }
 
@@ -98,7 +128,7 @@ static const route *find_route(const gateway *g, const char *method, const uint8
  * not answered UNIMPLEMENTED to its callers. 0, or -1 with st set (INTERNAL, BAD_METHOD_TABLE). */
 static int check_routes(const gateway *g, ltc_status *st) {
     for (const ltc_access_rule *a = ltc_access_table; a->method; a++) {
-        int routed = strcmp(a->method, AUDIT_METHOD) == 0;
+        int routed = strncmp(a->method, AUDIT_SERVICE, strlen(AUDIT_SERVICE)) == 0;
         for (size_t i = 0; !routed && i < g->n_routes; i++)
             routed = strncmp(a->method, g->routes[i].prefix, strlen(g->routes[i].prefix)) == 0;
         if (!routed)
@@ -132,8 +162,10 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
         }
         if (gw_auth_check(g->auth, ltc_call_metadata(call, "authorization"), time(NULL), &who, st) != 0) {
             if (host) gw_limiter_take(g->strangers, host, now_monotonic());
+            record_refusal(g, call, "", "", method, st);
             return -1;
         }
+        ltc_call_set_principal(call, who.subject); /* the call's log line names who called */
         if (!(ltc_access_roles(method) & who.roles)) {
             if (ltc_access_roles(method) == 0)
                 return ltc_status_set(st, LTC_UNIMPLEMENTED, "UNKNOWN_METHOD", "method %.150s is not served here",
@@ -141,8 +173,11 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
             /* refused before any stage sees it: this log line is its audit record */
             LTC_WARN("access_denied", ltc_call_request_id(call),
                      "principal=%s roles=0x%x method=%.150s ROLE_NOT_ALLOWED", who.subject, who.roles, method);
-            return ltc_status_set(st, LTC_PERMISSION_DENIED, "ROLE_NOT_ALLOWED", "no role of %s may call %.150s",
-                                  who.subject, method);
+            ltc_status_set(st, LTC_PERMISSION_DENIED, "ROLE_NOT_ALLOWED", "no role of %s may call %.150s", who.subject,
+                           method);
+            ltc_roles_format(who.roles, roles, sizeof roles);
+            record_refusal(g, call, who.subject, roles, method, st);
+            return -1;
         }
         ltc_roles_format(who.roles, roles, sizeof roles);
         if (g->limiter) {
@@ -153,6 +188,7 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
                 ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "RATE_LIMITED",
                                "%s is over its rate limit; retry in %lld ms", who.subject, (long long)wait);
                 st->retry_delay_ms = wait;
+                record_refusal(g, call, who.subject, roles, method, st);
                 return -1;
             }
         }
@@ -254,11 +290,103 @@ static int configure(gateway *g, ltc_tls *public_tls, int *plaintext) {
     }
     if (g->auth && unauth_rate > 0 && !(g->strangers = gw_limiter_create((double)unauth_rate, (double)unauth_burst)))
         return -1;
+    const char *refusals = ltc_env_str("LTC_GATEWAY_AUDIT_FILE", NULL);
+    if (refusals && !(g->refusals = gw_refusals_open(refusals, err, sizeof err))) {
+        fprintf(stderr, "gateway: LTC_GATEWAY_AUDIT_FILE: %s\n", err);
+        return -1;
+    }
     return 0;
 }
 
+/* --help: the commands and every variable the gateway reads (docs/configuration.md has defaults and ranges;
+ * tests/deploy/check_version.py checks the two agree). */
+static void usage(FILE *out) {
+    static const char *const vars[][2] = {
+        {"LTC_GATEWAY_LISTEN", "gRPC listen address host:port of the public port"},
+        {"LTC_GATEWAY_METRICS_LISTEN", "Prometheus endpoint host:port, or off (default: the gRPC port + 1000)"},
+        {"LTC_LTB_TARGET", "where calls to LeadToBidService go"},
+        {"LTC_BTO_TARGET", "where calls to BidToOrderService go"},
+        {"LTC_OTD_TARGET", "where calls to OrderToDeliveryService go"},
+        {"LTC_DTC_TARGET", "where calls to DeliveryToCashService go"},
+        {"LTC_GATEWAY_TLS_CERT", "certificate (PEM) of the public port"},
+        {"LTC_GATEWAY_TLS_KEY", "its private key (PEM)"},
+        {"LTC_GATEWAY_JWT_KEYS", "the bearer tokens' key set (JSON)"},
+        {"LTC_GATEWAY_AUTH", "on, or off (with LTC_PLAINTEXT=1 only)"},
+        {"LTC_GATEWAY_AUDIT_FILE", "append-only, hash-chained file of the gateway's refusals (JSON lines)"},
+        {"LTC_GATEWAY_ASSERTION_KEY", "Ed25519 private key (PEM) signing the identity sent to the stages"},
+        {"LTC_TLS_CERT", "this process's internal certificate (PEM), for mTLS to the stages"},
+        {"LTC_TLS_KEY", "its private key (PEM)"},
+        {"LTC_TLS_CA", "the CA of the internal certificates (PEM)"},
+        {"LTC_PLAINTEXT", "1: run without TLS (local development only)"},
+        {"LTC_GATEWAY_RATE_LIMIT", "calls a second per caller"},
+        {"LTC_GATEWAY_RATE_BURST", "burst per caller"},
+        {"LTC_GATEWAY_UNAUTH_RATE_LIMIT", "failed authentications a second per client host"},
+        {"LTC_GATEWAY_UNAUTH_RATE_BURST", "their burst"},
+        {"LTC_GATEWAY_FORWARD_DEADLINE_MS", "deadline of a forwarded call that has none"},
+        {"LTC_GATEWAY_MAX_DEADLINE_MS", "longest deadline of a forwarded call"},
+        {"LTC_GATEWAY_REQUIRE_DEADLINE", "1: refuse calls without a deadline"},
+        {"LTC_GATEWAY_MAX_METADATA_BYTES", "largest request metadata"},
+        {"LTC_GATEWAY_MAX_CONCURRENT_STREAMS", "calls in flight per client connection"},
+        {"LTC_WORKERS", "worker threads"},
+        {"LTC_SHUTDOWN_GRACE_MS", "time calls in flight get at SIGTERM"},
+        {"LTC_MAX_MESSAGE_BYTES", "largest message, both directions"},
+        {"LTC_LOG_LEVEL", "debug, info, warn or error"},
+        {"LTC_FAULT_POINTS, LTC_FAULT_SEED", "fault injection (the fault tests only)"},
+    };
+    fprintf(out,
+            "usage: ltc-gateway [--health-probe | --liveness-probe | --verify-refusals FILE | --version | --help]\n"
+            "The gateway of the LTC Process Center, version %s: TLS and bearer tokens for clients, forwarding to\n"
+            "the stage services over mTLS.\n"
+            "commands:\n"
+            "  (none)           serve until SIGTERM/SIGINT\n"
+            "  --health-probe   ask the gateway running at LTC_GATEWAY_LISTEN for its health; exit 0 when SERVING\n"
+            "  --liveness-probe ask the same gateway whether its loop answers (liveness)\n"
+            "  --verify-refusals FILE  check the hash chain of a refusals file (LTC_GATEWAY_AUDIT_FILE); exit 0 when\n"
+            "                   intact\n"
+            "  --version        print the version and exit\n"
+            "  --help           print this and exit\n"
+            "environment (defaults and ranges: docs/configuration.md):\n",
+            ltc_version());
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) fprintf(out, "  %-34s %s\n", vars[i][0], vars[i][1]);
+}
+
 int main(int argc, char **argv) {
+    int probe_only = 0;
+    const char *verify_file = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--health-probe") == 0) {
+            probe_only = 1;
+        } else if (strcmp(argv[i], "--liveness-probe") == 0) {
+            probe_only = 2;
+        } else if (strcmp(argv[i], "--verify-refusals") == 0 && i + 1 < argc) {
+            verify_file = argv[++i];
+        } else if (strcmp(argv[i], "--version") == 0) {
+            ltc_version_print(stdout, "gateway");
+            return 0;
+        } else if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        } else {
+            fprintf(stderr, "ltc-gateway: unknown argument '%s'\n", argv[i]);
+            usage(stderr);
+            return 2;
+        }
+    }
     ltc_log_init("gateway", ltc_env_str("LTC_LOG_LEVEL", "info"));
+    ltc_version_set_service("gateway");
+    /* a tool: no configuration needed */
+    if (verify_file) {
+        int64_t lines = 0;
+        char report[8192];
+        int problems = gw_refusals_verify(verify_file, &lines, report, sizeof report);
+        if (problems < 0) {
+            fprintf(stderr, "gateway: cannot read %s\n", verify_file);
+            return 2;
+        }
+        printf("%s%lld refusals, %d problems: %s\n", report, (long long)lines, problems,
+               problems ? "NOT INTACT" : "intact");
+        return problems ? 1 : 0;
+    }
     const char *listen = ltc_env_str("LTC_GATEWAY_LISTEN", "127.0.0.1:50051");
     char err[400];
     int internal_tls = ltc_tls_internal_from_env(err, sizeof err);
@@ -266,15 +394,14 @@ int main(int argc, char **argv) {
         fprintf(stderr, "gateway: %s\n", err);
         return 1;
     }
-    if (argc == 2 && strcmp(argv[1], "--health-probe") == 0) {
-        int probe = ltc_health_probe(listen, "gateway", 2000);
+    if (probe_only) {
+        int probe = ltc_health_probe_service(listen, "gateway", probe_only == 2 ? "liveness" : "", 2000);
         ltc_tls_internal_free();
         return probe;
     }
-    if (argc != 1) {
-        fprintf(stderr, "usage: ltc-gateway [--health-probe]\n(configuration: docs/configuration.md)\n");
-        return 2;
-    }
+    /* the first line of the log: which build this is */
+    LTC_INFO("starting", NULL, "ltc-gateway version=%s grpc_core=%s listen=%s", ltc_version(), grpc_version_string(),
+             listen);
     if (ltc_addr_valid(listen) != 0) {
         fprintf(stderr, "gateway: LTC_GATEWAY_LISTEN=%s is not a host:port address\n", listen);
         return 1;
@@ -320,7 +447,9 @@ int main(int argc, char **argv) {
         goto out;
     }
     if (ltc_metrics_start(metrics_listen, &st) != 0) {
-        LTC_ERROR("start_failed", NULL, "metrics: %s", st.message);
+        char why[300] = ""; /* libmicrohttpd's socket is ours: bind it again for the system's reason */
+        if (strcmp(st.reason, "LISTEN_FAILED") == 0) ltc_listen_check(metrics_listen, why, sizeof why);
+        LTC_ERROR("start_failed", NULL, "metrics: %s%s%s%s", st.message, why[0] ? " (" : "", why, why[0] ? ")" : "");
         ltc_status_clear(&st);
         goto out;
     }
@@ -357,6 +486,7 @@ out:
     gw_auth_free(g.auth);
     gw_limiter_free(g.limiter);
     gw_limiter_free(g.strangers);
+    gw_refusals_close(g.refusals);
     ltc_assertion_free_key(g.assertion_key);
     ltc_tls_free(&public_tls);
     ltc_tls_internal_free();

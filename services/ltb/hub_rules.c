@@ -105,3 +105,25 @@ size_t ltb_flow_spans(const ltb_flow_times *t, int64_t now, ltb_stage_span out[4
 }
 
 int64_t ltb_days_late(int64_t due_day, int64_t done_day) { return done_day > due_day ? done_day - due_day : 0; }
+
+int ltb_weighted_add(ltb_weighted *w, int64_t weight, const char *sum_text) {
+    if (weight < 0) return -1;
+    if (!sum_text || !sum_text[0]) return weight == 0 ? 0 : -1;
+    ltb_i128 v = 0;
+    const ltb_i128 cap = (ltb_i128)1 << 120; /* far above any sum of int64 amounts times seconds in int64 */
+    for (const char *p = sum_text; *p; p++) {
+        if (*p < '0' || *p > '9') return -1;
+        v = v * 10 + (*p - '0');
+        if (v > cap) return -1;
+    }
+    if (w->weight > INT64_MAX - weight || w->sum > cap - v) return -1;
+    w->sum += v;
+    w->weight += weight;
+    return 0;
+}
+
+int64_t ltb_weighted_seconds(const ltb_weighted *w) {
+    if (w->weight <= 0) return 0;
+    ltb_i128 q = w->sum / w->weight;
+    return q > INT64_MAX ? INT64_MAX : (int64_t)q;
+}

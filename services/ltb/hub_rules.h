@@ -103,4 +103,19 @@ size_t ltb_flow_spans(const ltb_flow_times *t, int64_t now, ltb_stage_span out[4
  * promised or requested day: max(0, accepted - due). */
 int64_t ltb_days_late(int64_t due_day, int64_t done_day);
 
+/* Revenue-weighted DSO: payments' (amount x seconds from their invoice) summed into a weighted sum and their amounts
+ * into a weight, across deals; the DSO is sum / weight, rounded down (0 without weight; capped at INT64_MAX). */
+__extension__ typedef __int128 ltb_i128;
+typedef struct ltb_weighted {
+    ltb_i128 sum; /* sum of amount x seconds */
+    int64_t weight;
+} ltb_weighted;
+
+/* Adds one deal's figures: `weight` its paid amount and `sum_text` its sum of amount x seconds, as the decimal
+ * integer text PostgreSQL gives for a numeric ("" or NULL: nothing). -1 (nothing added) on text that is not a
+ * non-negative integer, a negative weight, or an overflow. */
+int ltb_weighted_add(ltb_weighted *w, int64_t weight, const char *sum_text);
+/* The weighted mean in seconds. */
+int64_t ltb_weighted_seconds(const ltb_weighted *w);
+
 #endif

@@ -14,8 +14,8 @@ static const char SQL_DEAL_EXISTS[] = "SELECT 1 FROM opportunities WHERE id = $1
 /* $6 the source time in microseconds since the epoch; $8/$9 amount and currency (both NULL or neither). */
 static const char SQL_INSERT[] =
     "INSERT INTO deal_milestones (id, deal_id, stage, kind, record, occur_time, actor, amount_minor, currency, "
-    "on_date, detail, handoff_id) VALUES ($1, $2, $3, $4, $5, " LTC_SQL_TS_PARAM(
-        "$6") ", $7, $8, $9, $10::date, $11, $12)";
+    "on_date, detail, handoff_id, product_skus) VALUES ($1, $2, $3, $4, $5, " LTC_SQL_TS_PARAM(
+        "$6") ", $7, $8, $9, $10::date, $11, $12, $13::text[])";
 
 /* --- AcceptMilestone ----------------------------------------------------------------------------------------- */
 
@@ -45,6 +45,9 @@ int ltb_accept_milestone(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessag
     if (ms->amount) ltc_money_from_proto(ms->amount, "milestone.amount", 1, &amount, st);
     if (ms->date) ltc_date_to_text(ms->date, "milestone.date", 1, date, st);
     ltc_check_text(ms->detail, "milestone.detail", 0, 1000, st);
+    if (ms->n_product_skus > 200) ltc_status_bad_field(st, "milestone.product_skus", "at most 200");
+    for (size_t i = 0; i < ms->n_product_skus && i < 200; i++)
+        ltc_check_text(ms->product_skus[i], ltc_call_printf(c, "milestone.product_skus[%zu]", i), 1, 64, st);
     if (st->code != LTC_OK) return -1;
     /* The sender reports its own stage's milestones (with client certificates; plaintext development has no peer). */
     const char *peer = ltc_call_peer(c);
@@ -76,8 +79,9 @@ int ltb_accept_milestone(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessag
                         ms->amount ? amount.currency : NULL,
                         date[0] ? date : NULL,
                         ms->detail ? ms->detail : "",
-                        req->handoff_id};
-    if (!ltc_call_query(c, st, SQL_INSERT, 12, pi)) return -1;
+                        req->handoff_id,
+                        ltc_sql_text_array(c, (const char *const *)ms->product_skus, ms->n_product_skus)};
+    if (!ltc_call_query(c, st, SQL_INSERT, 13, pi)) return -1;
     ltc_audit_change(c, ltc_call_printf(c, "deals/%s/milestones/%s", deal, id), "kind", NULL, kind);
 
     Ltc__Ltb__V1__AcceptMilestoneResponse *resp =

@@ -49,43 +49,63 @@ static const char SQL_LOST_REASONS[] = FUNNEL_DEALS
     "SELECT d.lost_reason, count(*) FROM d WHERE d.stage IN ('LOST', 'NOT_PURSUED') AND d.lost_reason <> ''"
     " GROUP BY d.lost_reason ORDER BY 2 DESC, 1 LIMIT 50";
 
-/* One row per deal of the period ($1, $2 as above; $3 the group: 'CUSTOMER', 'OWNER', 'MONTH'; $4 deal scope),
+/* One row per deal of the period ($1, $2 as above; $3 the group: 'CUSTOMER', 'OWNER', 'MONTH', 'PRODUCT'; $4 deal scope),
  * ordered by group key: key, lead created, won, first ORDER_PLACED, first ACCEPTED, cash collected (micros, NULL when
  * not reached), the customer's date (day number: ORDER_PLACED's date, else the first promise's), the last
- * acceptance's day, invoiced and paid sums, first invoice and last payment (micros), the latest due day. */
+ * acceptance's day, invoiced and paid sums, first invoice and last payment (micros), the latest due day, the amount
+ * paid against invoices LTB saw and its sum of amount x seconds (numeric text). Group PRODUCT ('PRODUCT'): a row per
+ * SKU of the deal's ORDER_PLACED milestones. */
 #define DAYNO(expr) "((" expr ") - DATE '1970-01-01')"
 #define MS_FIRST(kind)                                                                                                 \
     "(SELECT min(m.occur_time) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = '" kind "')"
-static const char SQL_VELOCITY[] = "SELECT CASE $3::text WHEN 'CUSTOMER' THEN COALESCE('customers/' || o.customer_id::text, '')"
-                                   "  WHEN 'OWNER' THEN o.account_owner ELSE to_char(o.create_time AT TIME ZONE 'UTC', 'YYYY-MM') END AS key,"
-                                   " " LTC_SQL_MICROS("l.create_time") ","
-                                                                       " " LTC_SQL_MICROS(
-                                                                           "(SELECT min(s.create_time) FROM stage_changes s WHERE s.opportunity_id = o.id"
-                                                                           " AND s.stage = 'WON')") ","
-                                                                                                    " " LTC_SQL_MICROS(
-                                                                                                        MS_FIRST(
-                                                                                                            "ORDER_PLACED")) ", " LTC_SQL_MICROS(MS_FIRST("ACCEPTED")) ","
-                                                                                                                                                                       " " LTC_SQL_MICROS("(SELECT min(s.create_time) FROM stage_changes s WHERE s.opportunity_id = o.id"
-                                                                                                                                                                                          " AND s.stage = 'CASH_COLLECTED')") ","
-                                                                                                                                                                                                                              " " DAYNO("COALESCE((SELECT m.on_date FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'ORDER_PLACED'"
-                                                                                                                                                                                                                                        " AND m.on_date IS NOT NULL ORDER BY m.occur_time, m.seq LIMIT 1),"
-                                                                                                                                                                                                                                        " (SELECT m.on_date FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'ORDER_PROMISED'"
-                                                                                                                                                                                                                                        " AND m.on_date IS NOT NULL ORDER BY m.occur_time, m.seq LIMIT 1))") ","
-                                                                                                                                                                                                                                                                                                             " " DAYNO("((SELECT max(m.occur_time) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'ACCEPTED')"
-                                                                                                                                                                                                                                                                                                                       " AT TIME ZONE 'UTC')::date") ","
-                                                                                                                                                                                                                                                                                                                                                     " (SELECT sum(m.amount_minor) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'INVOICED'),"
-                                                                                                                                                                                                                                                                                                                                                     " (SELECT sum(m.amount_minor) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'PAID'),"
-                                                                                                                                                                                                                                                                                                                                                     " " LTC_SQL_MICROS(
-                                                                                                                                                                                                                                                                                                                                                         MS_FIRST("INVOICED")) ","
-                                                                                                                                                                                                                                                                                                                                                                               " " LTC_SQL_MICROS(
-                                                                                                                                                                                                                                                                                                                                                                                   "(SELECT max(m.occur_time) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'PAID')") ","
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                   " " DAYNO(
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                       "(SELECT max(m.on_date) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'INVOICED')") ""
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        " FROM opportunities o JOIN leads l ON l.id = o.lead_id"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        " WHERE o.create_time >= ($1::date::timestamp AT TIME ZONE 'UTC')"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        " AND o.create_time < (($2::date + 1)::timestamp AT TIME ZONE 'UTC')"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        " AND ($4::text IS NULL OR $4 IN (o.account_owner, o.solution_owner, o.fulfilment_owner))"
-                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                                        " ORDER BY 1, o.seq";
+#define VC_SQL_KEY                                                                                                     \
+    "CASE $3::text WHEN 'CUSTOMER' THEN COALESCE('customers/' || o.customer_id::text, '')"                             \
+    " WHEN 'OWNER' THEN o.account_owner WHEN 'PRODUCT' THEN COALESCE(ps.sku, '')"                                      \
+    " ELSE to_char(o.create_time AT TIME ZONE 'UTC', 'YYYY-MM') END"
+#define VC_SQL_STAGE(stage)                                                                                            \
+    LTC_SQL_MICROS("(SELECT min(s.create_time) FROM stage_changes s WHERE s.opportunity_id = o.id"                     \
+                   " AND s.stage = '" stage "')")
+#define VC_SQL_DUE_DAY                                                                                                 \
+    DAYNO("COALESCE((SELECT m.on_date FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'ORDER_PLACED'"       \
+          " AND m.on_date IS NOT NULL ORDER BY m.occur_time, m.seq LIMIT 1),"                                          \
+          " (SELECT m.on_date FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'ORDER_PROMISED'"             \
+          " AND m.on_date IS NOT NULL ORDER BY m.occur_time, m.seq LIMIT 1))")
+#define VC_SQL_DONE_DAY                                                                                                \
+    DAYNO("((SELECT max(m.occur_time) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'ACCEPTED')"          \
+          " AT TIME ZONE 'UTC')::date")
+#define VC_SQL_SUM(kind)                                                                                               \
+    "(SELECT sum(m.amount_minor) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = '" kind "')"
+#define VC_SQL_LAST_PAID                                                                                               \
+    LTC_SQL_MICROS("(SELECT max(m.occur_time) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'PAID')")
+#define VC_SQL_LAST_DUE_DAY                                                                                            \
+    DAYNO("(SELECT max(m.on_date) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'INVOICED')")
+/* group PRODUCT: one row per SKU of the deal's ORDER_PLACED milestones (one NULL row without any, or another group) */
+#define VC_SQL_PRODUCTS                                                                                                \
+    " LEFT JOIN LATERAL (SELECT DISTINCT x.sku FROM deal_milestones m CROSS JOIN unnest(m.product_skus) AS x(sku)"     \
+    " WHERE m.deal_id = o.id AND m.kind = 'ORDER_PLACED') ps ON $3::text = 'PRODUCT'"
+/* revenue-weighted DSO: each payment with its invoice's first INVOICED time (the same record): the amounts paid, and
+ * the sum of amount x whole seconds (numeric: it can pass 2^63). Two index scans per deal (its PAID and its INVOICED
+ * milestones), not one per payment. */
+#define VC_SQL_WEIGHTS                                                                                                 \
+    " CROSS JOIN LATERAL (SELECT sum(pm.amount_minor) AS weight,"                                                      \
+    " sum(pm.amount_minor::numeric * greatest(0, floor(extract(epoch FROM pm.occur_time - inv.t)))::bigint)"           \
+    " AS weighted FROM deal_milestones pm JOIN (SELECT im.record, min(im.occur_time) AS t FROM deal_milestones im"     \
+    " WHERE im.deal_id = o.id AND im.kind = 'INVOICED' GROUP BY im.record) inv ON inv.record = pm.record"              \
+    " WHERE pm.deal_id = o.id AND pm.kind = 'PAID' AND pm.amount_minor IS NOT NULL) w"
+#define VC_SQL_TIMES                                                                                                   \
+    LTC_SQL_MICROS("l.create_time")                                                                                    \
+    ", " VC_SQL_STAGE("WON") ", " LTC_SQL_MICROS(MS_FIRST("ORDER_PLACED")) ", " LTC_SQL_MICROS(                        \
+        MS_FIRST("ACCEPTED")) ", " VC_SQL_STAGE("CASH_COLLECTED")
+#define VC_SQL_CASH                                                                                                    \
+    VC_SQL_SUM("INVOICED") ", " VC_SQL_SUM("PAID") ", " LTC_SQL_MICROS(MS_FIRST("INVOICED")) ", " VC_SQL_LAST_PAID
+static const char SQL_VELOCITY[] =
+    "SELECT " VC_SQL_KEY " AS key, " VC_SQL_TIMES ", " VC_SQL_DUE_DAY ", " VC_SQL_DONE_DAY ", " VC_SQL_CASH
+    ", " VC_SQL_LAST_DUE_DAY ", w.weight, w.weighted::text"
+    " FROM opportunities o JOIN leads l ON l.id = o.lead_id" VC_SQL_PRODUCTS VC_SQL_WEIGHTS
+    " WHERE o.create_time >= ($1::date::timestamp AT TIME ZONE 'UTC')"
+    " AND o.create_time < (($2::date + 1)::timestamp AT TIME ZONE 'UTC')"
+    " AND ($4::text IS NULL OR $4 IN (o.account_owner, o.solution_owner, o.fulfilment_owner))"
+    " ORDER BY 1, o.seq";
 enum {
     VC_KEY,
     VC_LEAD,
@@ -99,7 +119,9 @@ enum {
     VC_PAID,
     VC_FIRST_INVOICE,
     VC_LAST_PAID,
-    VC_LAST_DUE_DAY
+    VC_LAST_DUE_DAY,
+    VC_PAID_WEIGHT,
+    VC_WEIGHTED
 };
 
 /* --- GetFunnelReport ----------------------------------------------------------------------------------------- */
@@ -201,7 +223,9 @@ static Ltc__Ltb__V1__VelocityGroup *velocity_group(ltc_call *c, const PGresult *
         LTC_NEW(c, Ltc__Ltb__V1__DeliveryPerformance, LTC__LTB__V1__DELIVERY_PERFORMANCE__INIT);
     Ltc__Ltb__V1__CashPerformance *cp = LTC_NEW(c, Ltc__Ltb__V1__CashPerformance, LTC__LTB__V1__CASH_PERFORMANCE__INIT);
     int64_t pay_seconds_total = 0, paid_deals = 0;
+    ltb_weighted dso = {0, 0};
     for (int i = from; i < to; i++) {
+        if (ltb_weighted_add(&dso, col_or_zero(r, i, VC_PAID_WEIGHT), ltc_pg_str(r, i, VC_WEIGHTED)) != 0) return NULL;
         ltb_flow_times t = {col_or_zero(r, i, VC_LEAD), col_or_zero(r, i, VC_WON), col_or_zero(r, i, VC_PLACED),
                             col_or_zero(r, i, VC_ACCEPTED), col_or_zero(r, i, VC_CASH)};
         ltb_stage_span sp[4];
@@ -236,6 +260,7 @@ static Ltc__Ltb__V1__VelocityGroup *velocity_group(ltc_call *c, const PGresult *
         }
     }
     cp->average_seconds_to_pay = paid_deals ? pay_seconds_total / paid_deals : 0;
+    cp->revenue_weighted_seconds_to_pay = ltb_weighted_seconds(&dso);
     g->stages = ltc_call_alloc(c, sizeof *g->stages * 4);
     for (int s = 0; s < 4; s++) {
         Ltc__Ltb__V1__StageCycle *x = LTC_NEW(c, Ltc__Ltb__V1__StageCycle, LTC__LTB__V1__STAGE_CYCLE__INIT);
@@ -256,7 +281,7 @@ int ltb_get_velocity_report(ltc_call *c, const ProtobufCMessage *m, ProtobufCMes
     check_period(req->start_date, req->end_date, a, b, st);
     const char *group =
         ltc_enum_to_db(&ltc__ltb__v1__velocity_group_by__descriptor, "VELOCITY_GROUP_BY_", (int)req->group_by);
-    if (!group || req->group_by == 0) ltc_status_bad_field(st, "group_by", "must be CUSTOMER, OWNER or MONTH");
+    if (!group || req->group_by == 0) ltc_status_bad_field(st, "group_by", "must be CUSTOMER, OWNER, MONTH or PRODUCT");
     if (st->code != LTC_OK) return -1;
 
     const char *p[] = {a, b, group, ltc_call_deal_scope(c)};
@@ -271,7 +296,9 @@ int ltb_get_velocity_report(ltc_call *c, const ProtobufCMessage *m, ProtobufCMes
     for (int i = 0; i < n;) {
         int j = i + 1;
         while (j < n && strcmp(ltc_pg_str(r, j, VC_KEY), ltc_pg_str(r, i, VC_KEY)) == 0) j++;
-        v->groups[v->n_groups++] = velocity_group(c, r, i, j);
+        if (!(v->groups[v->n_groups++] = velocity_group(c, r, i, j)))
+            return ltc_status_set(st, LTC_INTERNAL, NULL, "velocity group %s: the weighted DSO overflows",
+                                  ltc_pg_str(r, i, VC_KEY));
         i = j;
     }
     Ltc__Ltb__V1__GetVelocityReportResponse *resp =

@@ -45,7 +45,7 @@ enum {
     S_CUSTOMER_ID /* then the rest of OTD_CUSTOMER_COLS */
 };
 static const char SQL_ORDER_TERMS[] =
-    "SELECT kind, share_bps, due_days FROM order_payment_terms WHERE order_id = $1 ORDER BY position";
+    "SELECT kind, share_bps, due_days, milestone FROM order_payment_terms WHERE order_id = $1 ORDER BY position";
 
 /* --- hand-offs ------------------------------------------------------------------------------------------- */
 

@@ -25,8 +25,9 @@ static const char SQL_LINES_INSERT[] =
     "FROM unnest($3::uuid[], $4::text[], $5::bigint[], $6::bigint[], $7::bigint[]) WITH ORDINALITY "
     "AS t(p, s, q, u, a, n)";
 static const char SQL_TERMS_INSERT[] =
-    "INSERT INTO order_payment_terms (order_id, position, kind, share_bps, due_days) "
-    "SELECT $1, t.n, t.k, t.b, t.d FROM unnest($2::text[], $3::int[], $4::int[]) WITH ORDINALITY AS t(k, b, d, n)";
+    "INSERT INTO order_payment_terms (order_id, position, kind, share_bps, due_days, milestone) "
+    "SELECT $1, t.n, t.k, t.b, t.d, nullif(t.m, '') FROM unnest($2::text[], $3::int[], $4::int[], $5::text[]) "
+    "WITH ORDINALITY AS t(k, b, d, m, n)";
 
 /* --- AcceptOrder -------------------------------------------------------------------------------------------------- */
 
@@ -37,7 +38,7 @@ typedef struct order_input {
     ltc_money total;
     const char **products, **skus;
     int64_t *quantities, *prices, *nets;
-    const char **kinds;
+    const char **kinds, **milestones;
     int64_t *shares, *due_days;
 } order_input;
 
@@ -135,10 +136,12 @@ static void check_terms(ltc_call *c, const Ltc__Otd__V1__AcceptOrderRequest *req
     size_t n = req->n_payment_terms;
     if (ltc_check_payment_terms(c, req->payment_terms, n, "payment_terms", OTD_MAX_TERMS, st) != 0) return;
     in->kinds = ltc_call_alloc(c, n * sizeof *in->kinds);
+    in->milestones = ltc_call_alloc(c, n * sizeof *in->milestones);
     in->shares = ltc_call_alloc(c, n * sizeof *in->shares);
     in->due_days = ltc_call_alloc(c, n * sizeof *in->due_days);
     for (size_t i = 0; i < n; i++) {
         in->kinds[i] = ltc_term_kind_to_db(req->payment_terms[i]->kind);
+        in->milestones[i] = req->payment_terms[i]->milestone ? req->payment_terms[i]->milestone : "";
         in->shares[i] = req->payment_terms[i]->share_bps;
         in->due_days[i] = req->payment_terms[i]->due_days;
     }
@@ -200,10 +203,11 @@ int otd_accept_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
                          ltc_sql_i64_array(c, in.prices, req->n_lines),
                          ltc_sql_i64_array(c, in.nets, req->n_lines)};
     if (!ltc_call_query(c, st, SQL_LINES_INSERT, 7, lp)) return -1;
-    const char *tp[4] = {in.id, ltc_sql_text_array(c, in.kinds, req->n_payment_terms),
+    const char *tp[5] = {in.id, ltc_sql_text_array(c, in.kinds, req->n_payment_terms),
                          ltc_sql_i64_array(c, in.shares, req->n_payment_terms),
-                         ltc_sql_i64_array(c, in.due_days, req->n_payment_terms)};
-    if (!ltc_call_query(c, st, SQL_TERMS_INSERT, 4, tp)) return -1;
+                         ltc_sql_i64_array(c, in.due_days, req->n_payment_terms),
+                         ltc_sql_text_array(c, in.milestones, req->n_payment_terms)};
+    if (!ltc_call_query(c, st, SQL_TERMS_INSERT, 5, tp)) return -1;
 
     Ltc__Otd__V1__AcceptOrderResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__AcceptOrderResponse, LTC__OTD__V1__ACCEPT_ORDER_RESPONSE__INIT);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "ltc/access.h"
+#include "ltc/audit.h"
 #include "ltc/type/v1/milestone.pb-c.h"
 #include "ltc/money.h"
 #include "ltc/proto.h"
@@ -76,7 +77,7 @@ static const char SQL_LINES_OF[] =
     "SELECT order_id, product_id, sku, quantity, unit_price_minor, currency, shipped_quantity, accepted_quantity, "
     "over_delivery_bps, returned_quantity FROM order_lines WHERE order_id = ANY($1::uuid[]) ORDER BY order_id, line_no";
 static const char SQL_TERMS_OF[] =
-    "SELECT order_id, kind, share_bps, due_days FROM order_payment_terms WHERE order_id = ANY($1::uuid[]) "
+    "SELECT order_id, kind, share_bps, due_days, milestone FROM order_payment_terms WHERE order_id = ANY($1::uuid[]) "
     "ORDER BY order_id, position";
 static const char SQL_ORDER_LOCK[] = "SELECT state FROM orders WHERE id = $1 FOR UPDATE";
 static const char SQL_ORDER_SET_STATE[] = "UPDATE orders SET state = $2, update_time = now() WHERE id = $1";
@@ -307,6 +308,12 @@ int otd_order_lock(ltc_call *c, ltc_status *st, const char *id, const char **sta
     return 0;
 }
 
+void otd_audit_order_state(ltc_call *c, const char *id, const char *old, const Ltc__Otd__V1__Order *now) {
+    if (!now) return;
+    ltc_audit_change(c, ltc_call_printf(c, "orders/%s", id), "state", old,
+                     ltc_enum_to_db(&ltc__otd__v1__order_state__descriptor, "ORDER_STATE_", (int)now->state));
+}
+
 int otd_order_set_state(ltc_call *c, ltc_status *st, const char *id, const char *state) {
     const char *params[2] = {id, state};
     return ltc_call_query(c, st, SQL_ORDER_SET_STATE, 2, params) ? 0 : -1;
@@ -470,6 +477,9 @@ int otd_review_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     Ltc__Otd__V1__ReviewOrderResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__ReviewOrderResponse, LTC__OTD__V1__REVIEW_ORDER_RESPONSE__INIT);
     if (otd_load_order(c, st, id, &resp->order) != 0) return -1;
+    otd_audit_order_state(c, id, state, resp->order);
+    ltc_audit_change(c, ltc_call_printf(c, "orders/%s", id), "check.REVIEWER", NULL,
+                     req->approved ? "PASSED" : "FAILED");
     *out = &resp->base;
     return 0;
 }
@@ -529,6 +539,9 @@ int otd_clear_hold(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **ou
     Ltc__Otd__V1__ClearHoldResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__ClearHoldResponse, LTC__OTD__V1__CLEAR_HOLD_RESPONSE__INIT);
     if (otd_load_order(c, st, id, &resp->order) != 0) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "orders/%s", id), ltc_call_printf(c, "check.%s", function), "FAILED",
+                     "CLEARED");
+    otd_audit_order_state(c, id, state, resp->order);
     *out = &resp->base;
     return 0;
 }
@@ -567,6 +580,8 @@ int otd_cancel_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
     Ltc__Otd__V1__CancelOrderResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__CancelOrderResponse, LTC__OTD__V1__CANCEL_ORDER_RESPONSE__INIT);
     if (otd_load_order(c, st, id, &resp->order) != 0) return -1;
+    otd_audit_order_state(c, id, state, resp->order);
+    ltc_audit_change(c, ltc_call_printf(c, "orders/%s", id), "cancel_reason", NULL, req->reason);
     *out = &resp->base;
     return 0;
 }
@@ -624,6 +639,7 @@ int otd_release_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     Ltc__Otd__V1__ReleaseOrderResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__ReleaseOrderResponse, LTC__OTD__V1__RELEASE_ORDER_RESPONSE__INIT);
     if (otd_load_order(c, st, id, &resp->order) != 0) return -1;
+    otd_audit_order_state(c, id, state, resp->order);
     *out = &resp->base;
     return 0;
 }

@@ -170,6 +170,8 @@ int otd_order_lock(ltc_call *c, ltc_status *st, const char *id, const char **sta
 
 /* Sets the order's state (and update_time). 0 or -1. */
 int otd_order_set_state(ltc_call *c, ltc_status *st, const char *id, const char *state);
+/* The audit trail's change of the order's state (ltc/audit.h): `old` (the locked row's) to the state of `now`. */
+void otd_audit_order_state(ltc_call *c, const char *id, const char *old, const Ltc__Otd__V1__Order *now);
 
 /* The service's definition (service.c), run by main.c and driven by the fuzz targets. */
 #include "ltc/service.h"

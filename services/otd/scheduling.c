@@ -7,11 +7,14 @@
  * after another and never book the same capacity twice), their calendars as capacity per day of the horizon, less
  * the work booked by the orders that are not being placed; the routings of the SKUs to place (a SKU without a
  * routing goes on any non-dedicated resource, one unit of work per unit, no lead time). Lock order: orders (by id),
- * then resources. */
+ * then resources (by id), then the capacity_load rows the bookings' triggers change (by resource and day). The load
+ * is read from capacity_load (migration 007), and a run writes only the bookings and promises that changed. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "ltc/audit.h"
 #include "ltc/milestone.h"
+#include "ltc/outbox.h"
 #include "ltc/type/v1/milestone.pb-c.h"
 #include "ltc/otd/v1/availability_service.pb-c.h"
 #include "ltc/proto.h"
@@ -44,16 +47,32 @@ static const char SQL_RESOURCES_LOCK[] =
     "SELECT id, daily_capacity, working_days, dedicated FROM resources ORDER BY id FOR UPDATE";
 static const char SQL_RESOURCES_READ[] =
     "SELECT id, daily_capacity, working_days, dedicated FROM resources ORDER BY id";
-static const char SQL_OVERRIDES[] = "SELECT resource_id, (day - $1::date)::int, capacity FROM resource_calendar_days "
-                                    "WHERE day > $1::date AND day < $1::date + $2::int";
-/* Work booked per resource and day by the orders not being placed ($3: a few ids at most; a scheduling run drops its
- * orders' bookings before it reads the rest). */
-static const char SQL_BOOKED[] =
-    "SELECT resource_id, (day - $1::date)::int, sum(quantity)::bigint FROM capacity_bookings "
-    "WHERE day > $1::date AND day < $1::date + $2::int AND NOT (order_id = ANY($3::uuid[])) GROUP BY 1, 2";
+/* The resources the open lines of the orders $1 can use: their routings' resources, and the general-purpose ones
+ * when a line's SKU has no routing. A plan for a few orders reads (and locks) only these. */
+#define RES_OF_ORDERS                                                                                                  \
+    "SELECT id, daily_capacity, working_days, dedicated FROM resources WHERE id IN (SELECT s.resource_id "             \
+    "FROM order_lines l JOIN routing_steps s USING (sku) WHERE l.order_id = ANY($1::uuid[]) "                          \
+    "AND l.quantity > l.shipped_quantity) OR (NOT dedicated AND EXISTS (SELECT 1 FROM order_lines l "                  \
+    "WHERE l.order_id = ANY($1::uuid[]) AND l.quantity > l.shipped_quantity "                                          \
+    "AND NOT EXISTS (SELECT 1 FROM routings r WHERE r.sku = l.sku))) ORDER BY id"
+static const char SQL_RESOURCES_OF_LOCK[] = RES_OF_ORDERS " FOR UPDATE";
+static const char SQL_RESOURCES_OF_READ[] = RES_OF_ORDERS;
+static const char SQL_RESOURCES_ANY[] = "SELECT EXISTS (SELECT 1 FROM resources)";
+/* The days of a plan, in one round trip ($3: the plan's resources, NULL for all): kind 0, the calendar overrides;
+ * kind 1, the work booked per resource and day (capacity_load, kept by triggers: migration 007); kind 2, what the
+ * orders being placed ($4, NULL for none) hold of it, given back to them. */
+static const char SQL_PLAN_DAYS[] =
+    "SELECT 0, resource_id, (day - $1::date)::int, capacity FROM resource_calendar_days "
+    "WHERE day > $1::date AND day < $1::date + $2::int AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[])) "
+    "UNION ALL SELECT 1, resource_id, (day - $1::date)::int, booked FROM capacity_load "
+    "WHERE day > $1::date AND day < $1::date + $2::int AND booked > 0 "
+    "AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[])) "
+    "UNION ALL SELECT 2, resource_id, (day - $1::date)::int, sum(quantity)::bigint FROM capacity_bookings "
+    "WHERE $4::uuid[] IS NOT NULL AND order_id = ANY($4::uuid[]) AND day > $1::date AND day < $1::date + $2::int "
+    "AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[])) GROUP BY 2, 3";
 static const char SQL_ROUTINGS_OF[] =
     "SELECT r.sku, r.lead_time_days, s.resource_id, s.work_per_unit FROM routings r JOIN routing_steps s USING (sku) "
-    "WHERE r.sku = ANY($1::text[]) ORDER BY r.sku, s.position";
+    "WHERE r.sku = ANY($1::text[]) ORDER BY r.sku COLLATE \"C\", s.position";
 /* The open lines of the orders to place: their unshipped quantity. */
 static const char SQL_PLACE_LINES[] =
     "SELECT l.order_id, l.sku, l.quantity - l.shipped_quantity FROM order_lines l "
@@ -77,17 +96,27 @@ enum {
     PO_PROMISE,
     PO_REQUESTED
 };
-static const char SQL_UNBOOK[] =
-    "DELETE FROM capacity_bookings WHERE order_id = ANY($1::uuid[]) AND day > current_date";
-static const char SQL_BOOK[] =
-    "INSERT INTO capacity_bookings (resource_id, day, order_id, quantity) "
-    "SELECT t.r, $1::date + t.d, t.o, sum(t.w) FROM unnest($2::uuid[], $3::int[], $4::uuid[], $5::bigint[]) "
-    "AS t(r, d, o, w) GROUP BY t.r, t.d, t.o";
+/* Writes the bookings of a run as a diff against the future bookings of the orders placed ($6): the ones no longer
+ * made go, new and changed ones are written, the unchanged ones are not touched (a run where nothing moves writes
+ * nothing). The DELETE and the INSERT touch different rows (keys not made again / keys made), so one statement.
+ * NOT IN (a hashed subplan), not NOT EXISTS: the planner cannot estimate `made` and would pick a nested loop over
+ * every booking times every booking made (seconds at 33,000 bookings). */
+static const char SQL_BOOK_DIFF[] =
+    "WITH made AS MATERIALIZED (SELECT t.r, $1::date + t.d AS day, t.o, sum(t.w) AS w "
+    "FROM unnest($2::uuid[], $3::int[], $4::uuid[], $5::bigint[]) AS t(r, d, o, w) GROUP BY t.r, t.d, t.o), "
+    "gone AS (DELETE FROM capacity_bookings b WHERE b.order_id = ANY($6::uuid[]) AND b.day > $1::date "
+    "AND (b.order_id, b.resource_id, b.day) NOT IN (SELECT m.o, m.r, m.day FROM made m)) "
+    "INSERT INTO capacity_bookings (resource_id, day, order_id, quantity) SELECT m.r, m.day, m.o, m.w FROM made m "
+    "WHERE NOT EXISTS (SELECT 1 FROM capacity_bookings b WHERE b.order_id = m.o AND b.resource_id = m.r "
+    "AND b.day = m.day AND b.quantity = m.w) "
+    "ON CONFLICT (order_id, resource_id, day) DO UPDATE SET quantity = excluded.quantity";
 static const char SQL_ORDERS_PROMISED[] =
     "UPDATE orders o SET state = CASE WHEN o.state = 'RELEASED' THEN 'SCHEDULED' ELSE o.state END, "
     "promise_date = $1::date + t.f, resource_id = t.r, late = ($1::date + t.f) > o.requested_delivery_date, "
     "first_promise_date = coalesce(o.first_promise_date, $1::date + t.f), update_time = now() "
-    "FROM unnest($2::uuid[], $3::int[], $4::uuid[]) AS t(id, f, r) WHERE o.id = t.id";
+    "FROM unnest($2::uuid[], $3::int[], $4::uuid[]) AS t(id, f, r) WHERE o.id = t.id AND (o.state = 'RELEASED' "
+    "OR o.promise_date IS DISTINCT FROM $1::date + t.f OR o.resource_id IS DISTINCT FROM t.r "
+    "OR o.late IS DISTINCT FROM (($1::date + t.f) > o.requested_delivery_date) OR o.first_promise_date IS NULL)";
 /* Orders that no longer fit: a SCHEDULED one goes back to RELEASED without a promise; a partly shipped one keeps
  * its promise, late. */
 static const char SQL_ORDERS_UNFIT[] =
@@ -129,6 +158,7 @@ typedef struct plan {
     int64_t *b_day, *b_work;
     int *main_res; /* per order: the resource of its last booked day */
     int *main_day;
+    const char *placed; /* the orders placed, a SQL uuid[] */
     ltc_call *c;
 } plan;
 
@@ -138,15 +168,19 @@ static int res_index(const plan *p, const char *id) {
     return -1;
 }
 
-/* Resources (locked or read), their calendars, less the bookings of every order but `exclude` (a SQL uuid[]). */
-static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const char *exclude) {
+/* Resources (locked or read: every one, or only those the open lines of the orders `of` can use, a SQL uuid[]),
+ * their calendars, less the load booked, of which the bookings of the orders `own` (a SQL uuid[], the ones being
+ * placed; NULL: none) are given back. */
+static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const char *own, const char *of) {
     memset(p, 0, sizeof *p);
     p->c = c;
     PGresult *t = ltc_call_query(c, st, SQL_TODAY, 0, NULL);
     if (!t) return -1;
     snprintf(p->today, sizeof p->today, "%s", ltc_pg_str(t, 0, 0));
     int dow = (int)ltc_pg_i64(t, 0, 1);
-    PGresult *r = ltc_call_query(c, st, lock ? SQL_RESOURCES_LOCK : SQL_RESOURCES_READ, 0, NULL);
+    PGresult *r =
+        of ? ltc_call_query(c, st, lock ? SQL_RESOURCES_OF_LOCK : SQL_RESOURCES_OF_READ, 1, (const char *[]){of})
+           : ltc_call_query(c, st, lock ? SQL_RESOURCES_LOCK : SQL_RESOURCES_READ, 0, NULL);
     if (!r) return -1;
     p->n_res = PQntuples(r);
     size_t n = (size_t)(p->n_res ? p->n_res : 1);
@@ -163,64 +197,98 @@ static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const char 
         otd_sched_calendar(dow, (int)ltc_pg_i64(r, i, 2), ltc_pg_i64(r, i, 1), NULL, 0, OTD_SCHED_HORIZON,
                            p->load.free + (size_t)i * OTD_SCHED_HORIZON);
     }
-    const char *hp[3] = {p->today, ltc_sql_i64(c, OTD_SCHED_HORIZON), exclude ? exclude : "{}"};
-    PGresult *o = ltc_call_query(c, st, SQL_OVERRIDES, 2, hp);
+    if (p->n_res == 0) return 0;
+    const char *hp[4] = {p->today, ltc_sql_i64(c, OTD_SCHED_HORIZON),
+                         of ? ltc_sql_text_array(c, p->res_ids, (size_t)p->n_res) : NULL, own};
+    PGresult *o = ltc_call_query(c, st, SQL_PLAN_DAYS, 4, hp);
     if (!o) return -1;
+    /* booked per resource and day, less what the orders being placed hold (they are placed again) */
+    int64_t *booked = ltc_call_alloc(c, (size_t)p->n_res * OTD_SCHED_HORIZON * sizeof *booked);
+    memset(booked, 0, (size_t)p->n_res * OTD_SCHED_HORIZON * sizeof *booked);
     for (int i = 0; i < PQntuples(o); i++) {
-        int ri = res_index(p, ltc_pg_str(o, i, 0)), d = (int)ltc_pg_i64(o, i, 1);
-        if (ri >= 0 && d > 0 && d < OTD_SCHED_HORIZON)
-            p->load.free[(size_t)ri * OTD_SCHED_HORIZON + (size_t)d] = ltc_pg_i64(o, i, 2);
+        int kind = (int)ltc_pg_i64(o, i, 0), ri = res_index(p, ltc_pg_str(o, i, 1)), d = (int)ltc_pg_i64(o, i, 2);
+        if (ri < 0 || d <= 0 || d >= OTD_SCHED_HORIZON) continue;
+        size_t at = (size_t)ri * OTD_SCHED_HORIZON + (size_t)d;
+        int64_t v = ltc_pg_i64(o, i, 3);
+        if (kind == 0)
+            p->load.free[at] = v;
+        else
+            booked[at] += kind == 1 ? v : -v;
     }
-    PGresult *b = ltc_call_query(c, st, SQL_BOOKED, 3, hp);
-    if (!b) return -1;
-    for (int i = 0; i < PQntuples(b); i++) {
-        int ri = res_index(p, ltc_pg_str(b, i, 0)), d = (int)ltc_pg_i64(b, i, 1);
-        if (ri >= 0 && d > 0 && d < OTD_SCHED_HORIZON) {
-            int64_t *f = &p->load.free[(size_t)ri * OTD_SCHED_HORIZON + (size_t)d];
-            *f -= ltc_pg_i64(b, i, 2);
-            if (*f < 0) *f = 0; /* a capacity cut below what is booked: nothing more fits that day */
-        }
+    for (size_t i = 0; i < (size_t)p->n_res * OTD_SCHED_HORIZON; i++) {
+        if (booked[i] <= 0) continue;
+        p->load.free[i] -= booked[i];
+        if (p->load.free[i] < 0) p->load.free[i] = 0; /* a capacity cut below what is booked: nothing more fits */
     }
     return 0;
 }
 
 /* The scheduler's lines of one order: per SKU its routing's alternatives and lead time, or the non-dedicated
- * resources. A SKU that cannot be placed is added to *no_route (a SQL-free list of names). */
+ * resources. Built once per plan: the routings' SKUs sorted (byte order), each with its alternatives, shared by
+ * every line of that SKU. */
 typedef struct routes {
-    PGresult *r;
+    int n;
+    const char **sku;
+    int *lead;
+    otd_sched_alt **alts;
+    size_t *n_alts;
+    otd_sched_alt *general; /* the non-dedicated resources: a SKU without a routing */
+    size_t n_general;
 } routes;
 
-static int routes_load(ltc_call *c, ltc_status *st, const char *const *skus, size_t n, routes *out) {
-    const char *p[1] = {ltc_sql_text_array(c, skus, n)};
-    out->r = ltc_call_query(c, st, SQL_ROUTINGS_OF, 1, p);
-    return out->r ? 0 : -1;
+static int routes_load(ltc_call *c, ltc_status *st, const plan *p, const char *const *skus, size_t n, routes *out) {
+    memset(out, 0, sizeof *out);
+    const char *q[1] = {ltc_sql_text_array(c, skus, n)};
+    PGresult *r = ltc_call_query(c, st, SQL_ROUTINGS_OF, 1, q);
+    if (!r) return -1;
+    int rows = PQntuples(r);
+    size_t m = (size_t)(rows ? rows : 1);
+    out->sku = ltc_call_alloc(c, m * sizeof *out->sku);
+    out->lead = ltc_call_alloc(c, m * sizeof *out->lead);
+    out->alts = ltc_call_alloc(c, m * sizeof *out->alts);
+    out->n_alts = ltc_call_alloc(c, m * sizeof *out->n_alts);
+    otd_sched_alt *all = ltc_call_alloc(c, m * sizeof *all);
+    size_t used = 0;
+    for (int i = 0; i < rows; i++) {
+        const char *sku = ltc_pg_str(r, i, 0);
+        if (out->n == 0 || strcmp(out->sku[out->n - 1], sku) != 0) { /* rows come grouped by SKU, in byte order */
+            out->sku[out->n] = sku;
+            out->lead[out->n] = (int)ltc_pg_i64(r, i, 1);
+            out->alts[out->n] = all + used;
+            out->n_alts[out->n++] = 0;
+        }
+        int ri = res_index(p, ltc_pg_str(r, i, 2));
+        if (ri < 0) continue;
+        all[used++] = (otd_sched_alt){ri, ltc_pg_i64(r, i, 3)};
+        out->n_alts[out->n - 1]++;
+    }
+    out->general = ltc_call_alloc(c, (size_t)(p->n_res ? p->n_res : 1) * sizeof *out->general);
+    for (int ri = 0; ri < p->n_res; ri++)
+        if (!p->res_dedicated[ri]) out->general[out->n_general++] = (otd_sched_alt){ri, 1};
+    return 0;
 }
 
 /* Fills line `l` for `sku`; 0, or -1 when nothing can make it. */
-static int line_for(ltc_call *c, const plan *p, const routes *rt, const char *sku, int64_t qty, otd_sched_line *l) {
+static int line_for(const routes *rt, const char *sku, int64_t qty, otd_sched_line *l) {
     memset(l, 0, sizeof *l);
     l->quantity = qty;
-    int first = -1, count = 0;
-    for (int i = 0; i < PQntuples(rt->r); i++)
-        if (strcmp(ltc_pg_str(rt->r, i, 0), sku) == 0) {
-            if (first < 0) first = i;
-            count++;
-        }
-    otd_sched_alt *alts = ltc_call_alloc(c, (size_t)(count > p->n_res ? count : p->n_res + 1) * sizeof *alts);
-    size_t n = 0;
-    if (first >= 0) {
-        l->lead_days = (int)ltc_pg_i64(rt->r, first, 1);
-        for (int i = first; i < first + count; i++) {
-            int ri = res_index(p, ltc_pg_str(rt->r, i, 2));
-            if (ri >= 0) alts[n++] = (otd_sched_alt){ri, ltc_pg_i64(rt->r, i, 3)};
-        }
-    } else {
-        for (int ri = 0; ri < p->n_res; ri++)
-            if (!p->res_dedicated[ri]) alts[n++] = (otd_sched_alt){ri, 1};
+    int lo = 0, hi = rt->n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (strcmp(rt->sku[mid], sku) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
     }
-    l->alts = alts;
-    l->n_alts = n;
-    return n > 0 ? 0 : -1;
+    if (lo < rt->n && strcmp(rt->sku[lo], sku) == 0) {
+        l->lead_days = rt->lead[lo];
+        l->alts = rt->alts[lo];
+        l->n_alts = rt->n_alts[lo];
+    } else {
+        l->alts = rt->general;
+        l->n_alts = rt->n_general;
+    }
+    return l->n_alts > 0 ? 0 : -1;
 }
 
 /* Builds the scheduler's orders for p->po[0..n) from their open lines. Orders with a SKU nothing can make are
@@ -237,7 +305,7 @@ static int plan_orders(ltc_call *c, ltc_status *st, plan *p, char **bad) {
     const char **skus = ltc_call_alloc(c, (size_t)(nl ? nl : 1) * sizeof *skus);
     for (int i = 0; i < nl; i++) skus[i] = ltc_pg_str(lr, i, 1);
     routes rt;
-    if (routes_load(c, st, skus, (size_t)nl, &rt) != 0) return -1;
+    if (routes_load(c, st, p, skus, (size_t)nl, &rt) != 0) return -1;
     otd_sched_line *lines = ltc_call_alloc(c, (size_t)(nl ? nl : 1) * sizeof *lines);
     for (size_t k = 0; k < n; k++) {
         p->so[k].lines = NULL;
@@ -250,7 +318,7 @@ static int plan_orders(ltc_call *c, ltc_status *st, plan *p, char **bad) {
         while (k < n && strcmp(p->po[k].id, oid) != 0) k++;
         if (k == n) break;
         if (!p->so[k].lines) p->so[k].lines = &lines[i];
-        if (line_for(c, p, &rt, skus[i], ltc_pg_i64(lr, i, 2), &lines[i]) != 0)
+        if (line_for(&rt, skus[i], ltc_pg_i64(lr, i, 2), &lines[i]) != 0)
             *bad = *bad ? ltc_call_printf(c, "%s,%s", *bad, skus[i]) : ltc_call_strdup(c, skus[i]);
         p->so[k].n_lines++;
     }
@@ -335,11 +403,14 @@ static int plan_commit(ltc_call *c, ltc_status *st, plan *p, const char *reason,
             unfit[n_unfit++] = p->po[i].id;
         }
     }
-    if (p->n_book) {
-        const char *bp[5] = {p->today, ltc_sql_text_array(c, p->b_res, p->n_book),
-                             ltc_sql_i64_array(c, p->b_day, p->n_book), ltc_sql_text_array(c, p->b_order, p->n_book),
-                             ltc_sql_i64_array(c, p->b_work, p->n_book)};
-        if (!ltc_call_query(c, st, SQL_BOOK, 5, bp)) return -1;
+    if (n) {
+        const char *bp[6] = {p->today,
+                             ltc_sql_text_array(c, p->b_res, p->n_book),
+                             ltc_sql_i64_array(c, p->b_day, p->n_book),
+                             ltc_sql_text_array(c, p->b_order, p->n_book),
+                             ltc_sql_i64_array(c, p->b_work, p->n_book),
+                             p->placed};
+        if (!ltc_call_query(c, st, SQL_BOOK_DIFF, 6, bp)) return -1;
     }
     if (n_ok) {
         const char *up[4] = {p->today, ltc_sql_text_array(c, ids, n_ok), ltc_sql_i64_array(c, fin, n_ok),
@@ -355,17 +426,25 @@ static int plan_commit(ltc_call *c, ltc_status *st, plan *p, const char *reason,
     res->late_orders = ltc_call_alloc(c, (n ? n : 1) * sizeof *res->late_orders);
     res->unscheduled_orders = ltc_call_alloc(c, (n ? n : 1) * sizeof *res->unscheduled_orders);
     res->scheduled_count = (int32_t)n_ok;
-    for (size_t i = 0; i < n; i++) {
+    /* every moved promise's two hand-offs (BTO, LTB's milestone) written with one statement at the end */
+    ltc_outbox_batch batch;
+    ltc_outbox_defer(c, &batch);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
         if (p->so[i].n_lines == 0 && strcmp(p->po[i].state, "PARTIALLY_SHIPPED") == 0) continue;
         char *name = ltc_call_printf(c, "orders/%s", p->po[i].id);
         const char *now = NULL;
         int fits = p->so[i].finish >= 0 && p->main_res[i] >= 0;
-        if (fits && !(now = date_plus(c, st, p->today, p->so[i].finish))) return -1;
+        if (fits && !(now = date_plus(c, st, p->today, p->so[i].finish))) {
+            rc = -1;
+            break;
+        }
         int late = !fits || strcmp(now, p->po[i].requested) > 0;
         if (!fits) res->unscheduled_orders[res->n_unscheduled_orders++] = name;
         if (late) res->late_orders[res->n_late_orders++] = name;
         const char *old = p->po[i].old_promise;
         if (fits ? strcmp(old, now) == 0 : !*old) continue; /* did not move */
+        ltc_audit_change(c, name, "promise_date", *old ? old : NULL, fits ? now : NULL);
         Ltc__Otd__V1__PromiseChange *pc = LTC_NEW(c, Ltc__Otd__V1__PromiseChange, LTC__OTD__V1__PROMISE_CHANGE__INIT);
         pc->order = name;
         pc->previous_promise_date = *old ? date_of(c, old) : NULL;
@@ -375,14 +454,16 @@ static int plan_commit(ltc_call *c, ltc_status *st, plan *p, const char *reason,
         res->changes[res->n_changes++] = pc;
         if (otd_handoff_promise(c, st, p->po[i].id, p->po[i].deal, *old ? old : NULL, fits ? now : NULL, late,
                                 *old ? reason : "") != 0)
-            return -1;
+            rc = -1;
     }
-    return 0;
+    if (ltc_outbox_flush(c, &batch, rc == 0 ? st : NULL) != 0) return -1;
+    return rc;
 }
 
-/* Locks the orders named (ids, a SQL uuid[]) or every open one (ids NULL); drops their future bookings; builds the
- * plan around the rest; places them in EDD order; writes. `only_state`: when not NULL, every order must be in one
- * of the states "RELEASED"/"SCHEDULED"/"PARTIALLY_SHIPPED" (else FAILED_PRECONDITION ORDER_NOT_RELEASED). */
+/* Locks the orders named (ids, a SQL uuid[]) or every open one (ids NULL); builds the plan around the others' load
+ * (for named orders, on the resources their lines can use only); places them in EDD order; writes what changed.
+ * `strict`: a single order must fit (CAPACITY_EXHAUSTED, NO_ROUTING, NO_CAPACITY_RESOURCE). Every order must be
+ * RELEASED, SCHEDULED or PARTIALLY_SHIPPED (else FAILED_PRECONDITION ORDER_NOT_RELEASED). */
 static int schedule_run(ltc_call *c, ltc_status *st, const char *ids, int strict, const char *reason,
                         Ltc__Otd__V1__ScheduleResult *res, plan *p) {
     PGresult *r = ids ? ltc_call_query(c, st, SQL_ORDERS_LOCK_SET, 1, (const char *[]){ids})
@@ -398,12 +479,16 @@ static int schedule_run(ltc_call *c, ltc_status *st, const char *ids, int strict
     const char **idv = ltc_call_alloc(c, (size_t)(PQntuples(r) ? PQntuples(r) : 1) * sizeof *idv);
     for (int i = 0; i < PQntuples(r); i++) idv[i] = ltc_pg_str(r, i, PO_ID);
     const char *set = ltc_sql_text_array(c, idv, (size_t)PQntuples(r));
-    /* their future bookings go first: the plan then reads every booking left (no exclusion list to scan) */
-    if (!ltc_call_query(c, st, SQL_UNBOOK, 1, (const char *[]){set})) return -1;
-    if (plan_open(c, st, p, 1, NULL) != 0) return -1;
-    if (strict && p->n_res == 0)
-        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "NO_CAPACITY_RESOURCE",
-                              "no production resource exists; create one first");
+    /* a set of orders plans on the resources their lines can use; their own bookings are given back to them */
+    if (plan_open(c, st, p, 1, set, ids ? set : NULL) != 0) return -1;
+    p->placed = set;
+    if (strict && p->n_res == 0) {
+        PGresult *any = ltc_call_query(c, st, SQL_RESOURCES_ANY, 0, NULL);
+        if (!any) return -1;
+        if (!ltc_pg_bool(any, 0, 0))
+            return ltc_status_set(st, LTC_FAILED_PRECONDITION, "NO_CAPACITY_RESOURCE",
+                                  "no production resource exists; create one first");
+    }
     plan_take_orders(c, p, r);
     char *bad = NULL;
     if (plan_orders(c, st, p, &bad) != 0) return -1;
@@ -437,7 +522,7 @@ int otd_capacity_feasible(ltc_call *c, ltc_status *st, const char *id, const cha
     const char *set = ltc_sql_text_array(c, idv, 1);
     PGresult *r = ltc_call_query(c, st, SQL_ORDERS_LOCK_SET, 1, (const char *[]){set});
     if (!r) return -1;
-    if (plan_open(c, st, &p, 0, set) != 0) return -1;
+    if (plan_open(c, st, &p, 0, set, set) != 0) return -1;
     plan_take_orders(c, &p, r);
     char *bad = NULL;
     if (plan_orders(c, st, &p, &bad) != 0) return -1;
@@ -754,17 +839,17 @@ int otd_check_availability(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     if (st->code != LTC_OK) return -1;
 
     plan p;
-    if (plan_open(c, st, &p, 0, NULL) != 0) return -1;
+    if (plan_open(c, st, &p, 0, NULL, NULL) != 0) return -1;
     if (as_of[0] && strcmp(as_of, p.today) != 0)
         return ltc_status_bad_field(st, "as_of_date", "only today (%s) can be planned from", p.today);
     const char **skus = ltc_call_alloc(c, n * sizeof *skus);
     for (size_t i = 0; i < n; i++) skus[i] = req->lines[i]->sku;
     routes rt;
-    if (routes_load(c, st, skus, n, &rt) != 0) return -1;
+    if (routes_load(c, st, &p, skus, n, &rt) != 0) return -1;
     otd_sched_line *lines = ltc_call_alloc(c, n * sizeof *lines);
     char *bad = NULL;
     for (size_t i = 0; i < n; i++)
-        if (line_for(c, &p, &rt, skus[i], req->lines[i]->quantity, &lines[i]) != 0)
+        if (line_for(&rt, skus[i], req->lines[i]->quantity, &lines[i]) != 0)
             bad = bad ? ltc_call_printf(c, "%s,%s", bad, skus[i]) : ltc_call_strdup(c, skus[i]);
     if (bad)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "NO_ROUTING",

@@ -55,6 +55,11 @@ static const char *const HEALTH[] = {"ltc.otd.v1.OrderToDeliveryService", "ltc.o
 static const char *const PEERS[] = {"dtc", "bto", "ltb",
                                     NULL};       /* hand-offs: AcceptDelivery; order events; milestones */
 static const char *const ASKS[] = {"dtc", NULL}; /* CreditService/CheckCredit at release and shipment */
+static const char *const ENV[] = {
+    "LTC_CREDIT_DEADLINE_MS",
+    "deadline of the credit question to DTC at release and shipment",
+    NULL,
+};
 
 /* The OTD service: its method table, health names, hand-off peers and migrations. */
 ltc_service_def otd_service(void) {
@@ -66,6 +71,7 @@ ltc_service_def otd_service(void) {
         .health_services = HEALTH,
         .peers = PEERS,
         .asks = ASKS,
+        .env = ENV,
         .migrations = ltc_service_migrations,
         .n_migrations = ltc_service_migrations_count,
     };

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ltc/audit.h"
 #include "ltc/money.h"
 #include "ltc/proto.h"
 #include "ltc/type/v1/milestone.pb-c.h"
@@ -266,6 +267,12 @@ int otd_create_shipment(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     char sid[LTC_UUID_LEN + 1];
     ltc_uuid_new(sid);
     if (write_shipment(c, st, sid, &in, lines, line_of, amount) != 0) return -1;
+    const char *now_state = "";
+    if (otd_order_lock(c, st, in.order, &now_state) != 0) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "orders/%s", in.order), "state", state, now_state);
+    ltc_audit_change(c, ltc_call_printf(c, "shipments/%s", sid), "state", NULL, "SHIPPED");
+    ltc_audit_change_money(c, ltc_call_printf(c, "shipments/%s", sid), "amount", ltc_pg_str(lines, 0, 6), 0, 0, amount,
+                           1);
     Ltc__Otd__V1__CreateShipmentResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__CreateShipmentResponse, LTC__OTD__V1__CREATE_SHIPMENT_RESPONSE__INIT);
     if (otd_load_shipment(c, st, sid, &resp->shipment) != 0) return -1;
@@ -346,6 +353,10 @@ int otd_record_acceptance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
     Ltc__Otd__V1__RecordAcceptanceResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__RecordAcceptanceResponse, LTC__OTD__V1__RECORD_ACCEPTANCE_RESPONSE__INIT);
     if (otd_load_shipment(c, st, sid, &resp->shipment) != 0 || otd_load_order(c, st, oid, &resp->order) != 0) return -1;
+    ltc_audit_change(c, ltc_call_printf(c, "shipments/%s", sid), "state", "SHIPPED",
+                     req->accepted ? "ACCEPTED" : "REJECTED");
+    if (req->note[0]) ltc_audit_change(c, ltc_call_printf(c, "shipments/%s", sid), "acceptance_note", NULL, req->note);
+    otd_audit_order_state(c, oid, order_state, resp->order);
     if (req->accepted && otd_handoff_delivery(c, st, sid, handoff_id) != 0) return -1;
     *out = &resp->base;
     return 0;
@@ -547,6 +558,8 @@ int otd_create_return(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
     Ltc__Otd__V1__CreateReturnResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__CreateReturnResponse, LTC__OTD__V1__CREATE_RETURN_RESPONSE__INIT);
     if (load_return(c, st, id, &resp->rma) != 0 || otd_load_order(c, st, oid, &resp->order) != 0) return -1;
+    ltc_audit_change_money(c, ltc_call_printf(c, "returns/%s", id), "amount", currency, 0, 0, amount, 1);
+    ltc_audit_change(c, ltc_call_printf(c, "returns/%s", id), "reason", NULL, rma->reason);
     *out = &resp->base;
     return 0;
 }

@@ -4,7 +4,8 @@ rendered objects must hold (the schema itself is checked by k8s_schema.sh):
 
   - per process (gateway ltb bto otd dtc): a Deployment, a Service, a PodDisruptionBudget, a HorizontalPodAutoscaler
     and a NetworkPolicy, all selecting the same pods;
-  - Deployments: startup, readiness and liveness probes that exec `ltc-<process> --health-probe` (mTLS: native gRPC
+  - Deployments: startup and readiness probes that exec `ltc-<process> --health-probe`, liveness probes that exec
+    `ltc-<process> --liveness-probe` (mTLS: native gRPC
     probes cannot present a certificate), resources with requests and limits (memory limit at most 256Mi), pod and
     container security context (runAsNonRoot, numeric non-root user, RuntimeDefault seccomp, no privilege escalation, all
     capabilities dropped, read-only root filesystem), termination grace above preStop + LTC_SHUTDOWN_GRACE_MS,
@@ -328,9 +329,11 @@ def check_overlay(name, objs):
         for probe in ("startupProbe", "readinessProbe", "livenessProbe"):
             pr = c.get(probe) or {}
             # mTLS: only the process's own --health-probe (its certificate) can ask; native gRPC probes cannot
-            check(pr.get("exec", {}).get("command") == [f"ltc-{p}", "--health-probe"] and
+            # readiness and startup: serving, database, backlog (service ""); liveness: the loop answers
+            flag = "--liveness-probe" if probe == "livenessProbe" else "--health-probe"
+            check(pr.get("exec", {}).get("command") == [f"ltc-{p}", flag] and
                   not any(k in pr for k in ("grpc", "httpGet", "tcpSocket")),
-                  f"{pw} {probe} is not exec `ltc-{p} --health-probe`: {pr}")
+                  f"{pw} {probe} is not exec `ltc-{p} {flag}`: {pr}")
             check(pr.get("timeoutSeconds", 1) >= 3, f"{pw} {probe} timeout {pr.get('timeoutSeconds', 1)}s "
                                                     f"is not above the probe's own 2 s deadline")
         res = c.get("resources", {})

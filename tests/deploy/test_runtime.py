@@ -14,6 +14,8 @@ The stack (scripts/stack) is brought up by the ctest fixture deploy_stack_up wit
 LTC_PORT_OFFSET in the environment (run alone, this script brings it up itself). Calls are raw gRPC (python3-grpcio,
 no generated stubs): empty List requests through the gateway.
 """
+import json
+import queue
 import os
 import re
 import shlex
@@ -85,9 +87,9 @@ def bin_path(name):
     return Path(os.environ.get("LTC_BIN_DIR", REPO / "build" / "bin")) / f"ltc-{name}"
 
 
-def probe(name, env=None):
-    """Exit code of `ltc-NAME --health-probe` with the stack's environment."""
-    return subprocess.run([str(bin_path(name)), "--health-probe"], env=env or {**os.environ, **stack_env()},
+def probe(name, env=None, flag="--health-probe"):
+    """Exit code of `ltc-NAME --health-probe` (readiness; or flag="--liveness-probe") with the stack's environment."""
+    return subprocess.run([str(bin_path(name)), flag], env=env or {**os.environ, **stack_env()},
                           capture_output=True, timeout=15).returncode
 
 
@@ -143,9 +145,14 @@ def handled_request_ids(log_path):
     """request_id -> the logged outcome of every call the process's server handled ("rpc" events of its log)."""
     out = {}
     for line in Path(log_path).read_text(errors="replace").splitlines():
-        m = re.search(r'"event":"rpc","request_id":"([^"]+)".*"msg":"\S+ (\w+) ', line)
-        if m:
-            out[m.group(1)] = m.group(2)
+        if '"event":"rpc"' not in line:
+            continue
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue
+        if e.get("request_id") and e.get("code"):
+            out[e["request_id"]] = e["code"]
     return out
 
 
@@ -178,6 +185,102 @@ def test_health():
     bad = {**env, "LTC_OTD_LISTEN": "127.0.0.1:1"}
     check(probe("otd", bad) != 0, "otd --health-probe with LTC_OTD_LISTEN=127.0.0.1:1 exits 0")
     say("health: probes, health names, down and restarted checked")
+    test_health_db(env)
+
+
+class Watch:
+    """A grpc.health.v1.Health/Watch stream read by a thread: the statuses it sends, in order, on a queue."""
+
+    def __init__(self, target, service=""):
+        self.ch = grpc.insecure_channel(target)
+        self.q = queue.Queue()
+        self.stream = self.ch.unary_stream("/grpc.health.v1.Health/Watch")(health_request(service), timeout=300)
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        try:
+            for resp in self.stream:
+                self.q.put(resp[1] if len(resp) >= 2 and resp[0] == 0x08 else 0)
+        except grpc.RpcError as e:
+            self.q.put(e.code())
+
+    def next(self, timeout):
+        try:
+            return self.q.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def wait_for(self, want, timeout):
+        """True when `want` arrives within timeout (other statuses before it are skipped)."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            got = self.next(max(0.1, deadline - time.time()))
+            if got == want:
+                return True
+            if isinstance(got, grpc.StatusCode):
+                return False
+        return False
+
+    def close(self):
+        self.stream.cancel()
+        self.ch.close()
+
+
+def wait_status(target, service, want, timeout=30):
+    deadline = time.time() + timeout
+    st = None
+    while time.time() < deadline:
+        st, _ = health_status(target, service)
+        if st == want:
+            return True
+        time.sleep(0.3)
+    return False
+
+
+def test_health_db(env):
+    """Readiness looks at the database, liveness does not: with the stack's PostgreSQL stopped every stage service
+    reports NOT_SERVING for "" (its --health-probe fails) and SERVING for "liveness" (--liveness-probe passes); once
+    PostgreSQL is back, every one is SERVING again."""
+    for p in PROCS:
+        target = env[f"LTC_{p.upper()}_LISTEN"]
+        check(health_status(target, "liveness")[0] == SERVING, f"{p}: Health/Check('liveness') not SERVING")
+        check(probe(p, env, "--liveness-probe") == 0, f"{p}: --liveness-probe is not 0 while it serves")
+    # Health/Watch: the current status at once, then each change
+    watch = Watch(env["LTC_BTO_LISTEN"])
+    live = Watch(env["LTC_BTO_LISTEN"], "liveness")
+    first = watch.next(10)
+    check(first == SERVING, f"bto: Health/Watch('') first sent {first}, want SERVING")
+    check(live.next(10) == SERVING, "bto: Health/Watch('liveness') does not send SERVING first")
+    unknown = Watch(env["LTC_BTO_LISTEN"], "no.such.Service")
+    got = unknown.next(10)
+    check(got == 3, f"bto: Health/Watch of an unknown service sent {got}, want SERVICE_UNKNOWN (3)")
+    unknown.close()
+    stack("stop", "postgres")
+    try:
+        for p in STAGES:
+            target = env[f"LTC_{p.upper()}_LISTEN"]
+            check(wait_status(target, "", NOT_SERVING, 20), f"{p}: PostgreSQL stopped, Health/Check('') still "
+                                                              f"{health_status(target, '')}")
+            check(health_status(target, PUBLIC[p])[0] == NOT_SERVING,
+                  f"{p}: PostgreSQL stopped, Health/Check({PUBLIC[p]!r}) is not NOT_SERVING")
+            check(probe(p, env) != 0, f"{p}: PostgreSQL stopped, --health-probe exits 0")
+            check(health_status(target, "liveness")[0] == SERVING, f"{p}: PostgreSQL stopped, liveness not SERVING")
+            check(probe(p, env, "--liveness-probe") == 0, f"{p}: PostgreSQL stopped, --liveness-probe fails")
+        # the gateway has no database: its readiness does not change
+        check(health_status(env["LTC_GATEWAY_LISTEN"], "")[0] == SERVING, "gateway: not SERVING without PostgreSQL")
+        check(watch.wait_for(NOT_SERVING, 20), "bto: Health/Watch('') sent no NOT_SERVING with PostgreSQL stopped")
+        check(live.next(2) is None, "bto: Health/Watch('liveness') changed with PostgreSQL stopped")
+    finally:
+        stack("start", "postgres")
+    check(watch.wait_for(SERVING, 60), "bto: Health/Watch('') sent no SERVING once PostgreSQL was back")
+    watch.close()
+    live.close()
+    for p in STAGES:
+        target = env[f"LTC_{p.upper()}_LISTEN"]
+        check(wait_status(target, "", SERVING, 60), f"{p}: PostgreSQL back, Health/Check('') not SERVING again")
+        check(wait_probe(p, True, env), f"{p}: PostgreSQL back, --health-probe not 0 again")
+    say("health: readiness follows the database (NOT_SERVING while stopped, SERVING once back), liveness does not")
 
 
 # ---- SIGTERM under load ------------------------------------------------------------------------------------------
@@ -439,7 +542,10 @@ def test_metrics():
               f"build yet", flush=True)
         return 77
 
-    required = ["ltc_rpc_requests_total", "ltc_rpc_duration_seconds", "ltc_workers_busy", "ltc_workers",
+    required = ["grpc_server_started_total", "grpc_server_handled_total", "grpc_server_handling_seconds",
+                "grpc_client_started_total", "grpc_client_handled_total", "grpc_client_handling_seconds",
+                "ltc_db_connections", "ltc_db_transaction_seconds", "ltc_db_errors_total",
+                "ltc_workers_busy", "ltc_workers",
                 "process_resident_memory_bytes", "process_cpu_seconds_total", "process_start_time_seconds"]
     handoff = ["ltc_handoff_pending", "ltc_handoff_oldest_pending_age_seconds", "ltc_handoff_parked"]
     peers = {"ltb": ["bto"], "bto": ["otd"], "otd": ["dtc"], "dtc": ["bto", "ltb"]}
@@ -455,8 +561,10 @@ def test_metrics():
         before[p] = samples
         for fam in required + (handoff if p in STAGES else []):
             check(fam in types, f"{p}: no metric family {fam}")
-        check(types.get("ltc_rpc_requests_total") == "counter", f"{p}: ltc_rpc_requests_total is not a counter")
-        check(types.get("ltc_rpc_duration_seconds") == "histogram", f"{p}: ltc_rpc_duration_seconds not a histogram")
+        check(types.get("grpc_server_handled_total") == "counter", f"{p}: grpc_server_handled_total is not a counter")
+        check(types.get("grpc_server_handling_seconds") == "histogram",
+              f"{p}: grpc_server_handling_seconds not a histogram")
+        check(types.get("grpc_client_handled_total") == "counter", f"{p}: grpc_client_handled_total is not a counter")
         check(value(samples, "ltc_workers") >= 1, f"{p}: ltc_workers = {value(samples, 'ltc_workers')}")
         rss = value(samples, "process_resident_memory_bytes")
         limit = 1024 ** 4 if os.environ.get("LTC_TEST_SANITIZED") else 128 * 1024 ** 2   # ASan's shadow memory
@@ -481,19 +589,32 @@ def test_metrics():
     for p, method in (("gateway", LIST_DEALS), ("bto", LIST_DEALS)):
         _, _, text = fetch(addrs[p])
         after, _ = parse_prometheus(text)
-        d = value(after, "ltc_rpc_requests_total", method=method, code="OK") - \
-            value(before[p], "ltc_rpc_requests_total", method=method, code="OK")
-        check(d >= n, f"{p}: ltc_rpc_requests_total{{method={method},code=OK}} moved by {d}, want >= {n}")
-        d = value(after, "ltc_rpc_duration_seconds_count", method=method) - \
-            value(before[p], "ltc_rpc_duration_seconds_count", method=method)
-        check(d >= n, f"{p}: ltc_rpc_duration_seconds_count{{method={method}}} moved by {d}, want >= {n}")
+        svc, meth = method.strip("/").rsplit("/", 1)
+        lb = dict(grpc_service=svc, grpc_method=meth, grpc_type="unary")
+        d = value(after, "grpc_server_handled_total", grpc_code="OK", **lb) - \
+            value(before[p], "grpc_server_handled_total", grpc_code="OK", **lb)
+        check(d >= n, f"{p}: grpc_server_handled_total{{{meth},OK}} moved by {d}, want >= {n}")
+        d = value(after, "grpc_server_started_total", **lb) - value(before[p], "grpc_server_started_total", **lb)
+        check(d >= n, f"{p}: grpc_server_started_total{{{meth}}} moved by {d}, want >= {n}")
+        d = value(after, "grpc_server_handling_seconds_count", grpc_code="OK", **lb) - \
+            value(before[p], "grpc_server_handling_seconds_count", grpc_code="OK", **lb)
+        check(d >= n, f"{p}: grpc_server_handling_seconds_count{{{meth},OK}} moved by {d}, want >= {n}")
+        if p == "gateway":   # the forwarding, seen from the client side
+            d = value(after, "grpc_client_handled_total", grpc_code="OK", **lb) - \
+                value(before[p], "grpc_client_handled_total", grpc_code="OK", **lb)
+            check(d >= n, f"gateway: grpc_client_handled_total{{{meth},OK}} moved by {d}, want >= {n}")
+        else:   # ListDeals reads the stage's database (no transaction: the relay's and the writes' are counted)
+            d = value(after, "ltc_db_transaction_seconds_count", outcome="commit")
+            check(d >= 1, f"{p}: ltc_db_transaction_seconds_count{{outcome=commit}} is {d}")
+            conns = value(after, "ltc_db_connections", state="idle") + value(after, "ltc_db_connections", state="in_use")
+            check(conns >= 1, f"{p}: ltc_db_connections counts {conns} open connections")
         check(value(after, "process_cpu_seconds_total") >= value(before[p], "process_cpu_seconds_total"),
               f"{p}: process_cpu_seconds_total went back")
         if p == "gateway":
             # counted by its code; an unrouted method may be labelled "unknown" (client input: bounded labels)
             def unimpl(smp):
                 return sum(v for (nm, lb), v in smp.items()
-                           if nm == "ltc_rpc_requests_total" and ("code", "UNIMPLEMENTED") in lb)
+                           if nm == "grpc_server_handled_total" and ("grpc_code", "UNIMPLEMENTED") in lb)
             check(unimpl(after) - unimpl(before[p]) >= 1, "gateway: the UNIMPLEMENTED call is not counted by code")
 
     # "off": no endpoint. A second gateway (no database needed) on spare ports of this stack's range.

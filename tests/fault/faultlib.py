@@ -877,7 +877,7 @@ def intake_served(since):
     """How many times each hand-off was served OK by its receiver since the log offsets `since`: {handoff_id: n}.
     (The relay sends a hand-off's id as the call's x-request-id, which the receiver logs with every call.)"""
     n = collections.Counter()
-    rx = re.compile(rb'"request_id":"([0-9a-f-]{36})".*"msg":"/ltc\.[a-z]+\.v1\.IntakeService/[A-Za-z]+ OK ')
+    rx = re.compile(r"/ltc\.[a-z]+\.v1\.IntakeService/[A-Za-z]+")
     for name in stage_procs():
         p = h.state_dir() / "logs" / f"{name}.log"
         if not p.exists():
@@ -885,10 +885,13 @@ def intake_served(since):
         with open(p, "rb") as f:
             f.seek(since.get(name, 0))
             for line in f:
-                if b"IntakeService" in line:
-                    m = rx.search(line)
-                    if m:
-                        n[m.group(1).decode()] += 1
+                if b"IntakeService" in line and b'"event":"rpc"' in line:
+                    try:
+                        e = json.loads(line)
+                    except ValueError:
+                        continue   # a line cut by a crash
+                    if e.get("code") == "OK" and rx.fullmatch(e.get("method", "")) and e.get("request_id"):
+                        n[e["request_id"]] += 1
     return n
 
 
@@ -1119,8 +1122,8 @@ class Checker:
             f" FROM dtc.order_accounts a WHERE a.deal_id IN {run_deals} GROUP BY a.deal_id")}
         outbox = collections.Counter()
         for s, method in HANDOFFS:
-            for r in _rows(f"SELECT regexp_replace(deal_id, '^deals/', ''), count(*) FROM {s}.outbox"
-                           f" WHERE method = '{method}' AND regexp_replace(deal_id, '^deals/', '') IN"
+            for r in _rows(f"SELECT regexp_replace(deal_id, '^(deals|milestones)/', ''), count(*) FROM {s}.outbox"
+                           f" WHERE method = '{method}' AND regexp_replace(deal_id, '^(deals|milestones)/', '') IN"
                            f" (SELECT id::text FROM {run_deals} x) GROUP BY 1"):
                 outbox[(r[0], method)] = int(r[1])
 
@@ -1170,8 +1173,8 @@ class Checker:
         sent = 0
         for s in ("bto", "otd", "dtc"):
             by_deal = collections.defaultdict(list)
-            for r in _rows(f"SELECT handoff_id::text, regexp_replace(deal_id, '^deals/', ''), seq FROM {s}.outbox"
-                           f" WHERE method = '{method}' AND regexp_replace(deal_id, '^deals/', '') IN"
+            for r in _rows(f"SELECT handoff_id::text, regexp_replace(deal_id, '^(deals|milestones)/', ''), seq FROM {s}.outbox"
+                           f" WHERE method = '{method}' AND regexp_replace(deal_id, '^(deals|milestones)/', '') IN"
                            f" (SELECT id::text FROM {run_deals} x) ORDER BY seq"):
                 sent += 1
                 got = hub.get(r[0])

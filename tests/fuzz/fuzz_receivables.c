@@ -32,14 +32,15 @@ static void billing(const uint8_t *d, size_t n) {
     int kinds[DTC_MAX_TERMS];
     int32_t left = 10000;
     for (int i = 0; i < nt; i++) {
-        kinds[i] = 1 + (int)(take(&d, &n, 1) % 4);
-        int32_t room = left - (nt - 1 - i); /* every later term keeps at least 1 bp */
+        kinds[i] = 1 + (int)(take(&d, &n, 1) % 5); /* ADVANCE .. MILESTONE */
+        int32_t room = left - (nt - 1 - i);        /* every later term keeps at least 1 bp */
         bps[i] = i == nt - 1 ? left : 1 + (int32_t)(take(&d, &n, 2) % (uint64_t)room);
         left -= bps[i];
     }
     int64_t totals[DTC_MAX_TERMS], inv[DTC_MAX_TERMS] = {0}, a[DTC_MAX_TERMS];
     FUZZ_REQUIRE(dtc_term_totals(total, bps, nt, totals) == 0, "split of %lld", (long long)total);
-    dtc_bill_progress p = {.placed = (int)(take(&d, &n, 1) & 1)};
+    uint64_t start = take(&d, &n, 1);
+    dtc_bill_progress p = {.placed = (int)(start & 1), .contract_signed = (int)((start >> 1) & 1)};
     for (int step = 0; step < 12 && n > 0; step++) {
         uint64_t op = take(&d, &n, 1);
         int64_t inc = total ? (int64_t)(take(&d, &n, 4) % (uint64_t)(total + 1)) : 0;
@@ -48,6 +49,7 @@ static void billing(const uint8_t *d, size_t n) {
         if (op & 4) p.fully_shipped = 1;
         if (op & 8) p.fully_accepted = 1;
         p.retention_held = (op & 16) ? (uint32_t)take(&d, &n, 2) : 0;
+        if (op & 32) p.milestones_reached |= (uint32_t)take(&d, &n, 2); /* reported milestones stay reported */
         FUZZ_REQUIRE(dtc_bill_terms(total, bps, kinds, nt, &p, inv, a) == 0, "bill step %d", step);
         for (int i = 0; i < nt; i++) {
             FUZZ_REQUIRE(a[i] >= 0 && inv[i] + a[i] <= totals[i], "term %d billed %lld + %lld of %lld", i,
@@ -55,7 +57,7 @@ static void billing(const uint8_t *d, size_t n) {
             inv[i] += a[i];
         }
     }
-    p.accepted = total, p.fully_accepted = 1, p.retention_held = 0;
+    p.accepted = total, p.fully_accepted = 1, p.retention_held = 0, p.milestones_reached = ~0u; /* all reported */
     FUZZ_REQUIRE(dtc_bill_terms(total, bps, kinds, nt, &p, inv, a) == 0, "final bill");
     int64_t sum = 0;
     for (int i = 0; i < nt; i++) {

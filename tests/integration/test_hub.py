@@ -52,10 +52,11 @@ def percentile(values, pct):
     return v[max(rank, 1) - 1]
 
 
-def milestone(intake, deal, stage, kind, record, at_us, amount=None, date=None, handoff_id=None, detail=""):
+def milestone(intake, deal, stage, kind, record, at_us, amount=None, date=None, handoff_id=None, detail="",
+              skus=()):
     m = ms.Milestone(deal=deal, stage=ms.MilestoneStage.Value("MILESTONE_STAGE_" + stage),
                      kind=ms.MilestoneKind.Value("MILESTONE_KIND_" + kind), record=record, occur_time=ts(at_us),
-                     actor=stage.lower(), detail=detail)
+                     actor=stage.lower(), detail=detail, product_skus=list(skus))
     if amount is not None:
         m.amount.CopyFrom(lc.money(amount, CUR))
     if date is not None:
@@ -144,6 +145,39 @@ class HubTest(h.StackTestCase):
         self.assertDetails(h.expect_error(lambda: s.ltb.GetDealTimeline(lc.ltb.GetDealTimelineRequest(
             deal="orders/x")), h.grpc.StatusCode.INVALID_ARGUMENT), fields=["deal"])
 
+    def test_a_parked_milestone_does_not_hold_back_the_closure(self):
+        """A milestone LTB refuses for good parks (guarantee 7) and holds back the later milestones of its deal, but
+        not the deal's other hand-offs to LTB: milestones are ordered by their own key. A parked milestone row is
+        planted under the key DTC's real milestones of this deal use (read from its outbox), before the payments;
+        with one key per deal for everything, AcceptCashCollected would wait behind it and the opportunity would
+        never reach CASH_COLLECTED."""
+        s = self.stubs
+        deal = h.new_deal(s)
+        deal.run_until("wait_invoices")
+        did = lc.name_id(deal.r["deal"])
+        method = "/ltc.ltb.v1.IntakeService/AcceptMilestone"
+        key = h.wait_until(lambda: h.sql("SELECT deal_id FROM dtc.outbox WHERE method = :'m' AND"
+                                         " regexp_replace(deal_id, '^[a-z]+/', '') = :'d' LIMIT 1", m=method, d=did),
+                           what="DTC's first milestone of the deal")[0][0]
+        self.assertNotEqual(key, did, "milestones have an ordering key of their own")
+        planted = lc.new_id()
+        h.sql("INSERT INTO dtc.outbox (handoff_id, deal_id, destination, method, payload, parked_time, last_error)"
+              " VALUES (:'h', :'k', 'ltb', :'m', '\\x', now(), 'NOT_FOUND: DEAL_NOT_FOUND (planted by test_hub)')",
+              h=planted, k=key, m=method)
+        try:
+            deal.run_until("wait_closure")   # AcceptCashCollected reached LTB: CASH_COLLECTED
+            held = h.sql_int("SELECT count(*) FROM dtc.outbox WHERE deal_id = :'k' AND delivered_time IS NULL"
+                             " AND parked_time IS NULL", k=key)
+            self.assertGreater(held, 0, "the milestones after the parked one wait behind it (PAID, CLOSED)")
+        finally:
+            h.sql("DELETE FROM dtc.outbox WHERE handoff_id = :'h'", h=planted)
+        # with the parked row gone, the held milestones go out, in order
+        tl = lambda: s.ltb.GetDealTimeline(lc.ltb.GetDealTimelineRequest(deal=deal.r["deal"])).timeline  # noqa: E731
+        h.wait_until(lambda: any(e.milestone_kind == ms.MILESTONE_KIND_PAID for e in tl().events),
+                     what="the held PAID milestone at LTB")
+        self.assertEqual(h.sql_int("SELECT count(*) FROM dtc.outbox WHERE deal_id = :'k' AND delivered_time IS NULL",
+                                   k=key), 0)
+
     def test_funnel_and_velocity_of_seeded_deals(self):
         s = self.stubs
         ar = f"ar.hub.{life.run_id()}"
@@ -170,10 +204,12 @@ class HubTest(h.StackTestCase):
         # seed the velocity figures: lead captured and won days ago; milestones between; cash collected now
         now = now_us()
         today = utc_day(now)
+        sku_a, sku_b = f"HUB-{life.run_id()}-A", f"HUB-{life.run_id()}-B"
+        # "won": part of its invoice paid 2 days after invoicing; "cash": all of it 3 days after (DSO weights them)
         plan = {"won": dict(lead=now - 30 * DAY, won=now - 20 * DAY, requested=today + datetime.timedelta(days=5),
-                            paid=False),
+                            paid=False, skus=[sku_a]),
                 "cash": dict(lead=now - 40 * DAY, won=now - 20 * DAY, requested=today - datetime.timedelta(days=8),
-                             paid=True)}
+                             paid=True, skus=[sku_a, sku_b])}
         for path, p in plan.items():
             o, did = opps[path], lc.name_id(opps[path].name)
             h.sql("UPDATE ltb.leads SET create_time = to_timestamp(:'t'::bigint / 1e6) WHERE id = "
@@ -183,13 +219,20 @@ class HubTest(h.StackTestCase):
             deal = "deals/" + did
             amount = lc.to_minor(o.expected_amount)
             p["placed"], p["accepted"], p["invoiced"] = now - 15 * DAY, now - 5 * DAY, now - 4 * DAY
-            milestone(self.intake, deal, "BTO", "ORDER_PLACED", "orders/" + did, p["placed"], amount, p["requested"])
+            milestone(self.intake, deal, "BTO", "ORDER_PLACED", "orders/" + did, p["placed"], amount, p["requested"],
+                      skus=p["skus"])
             milestone(self.intake, deal, "OTD", "ACCEPTED", "shipments/" + did, p["accepted"], amount)
             milestone(self.intake, deal, "DTC", "INVOICED", "invoices/" + did, p["invoiced"], amount,
                       today + datetime.timedelta(days=26))
+            p["payments"] = []   # (amount, seconds from the invoice)
+            if not p["paid"]:
+                part, at = amount // 7, p["invoiced"] + 2 * DAY + 1_234_567
+                milestone(self.intake, deal, "DTC", "PAID", "invoices/" + did, at, part)
+                p["payments"].append((part, (at - p["invoiced"]) // 1_000_000))
             if p["paid"]:
                 p["paid_at"] = now - 1 * DAY
                 milestone(self.intake, deal, "DTC", "PAID", "invoices/" + did, p["paid_at"], amount)
+                p["payments"].append((amount, (p["paid_at"] - p["invoiced"]) // 1_000_000))
                 self.intake.ltb.AcceptCashCollected(ltb_intake.AcceptCashCollectedRequest(
                     handoff_id=lc.new_id(), deal=deal, order="orders/" + lc.new_id(),
                     collected_amount=lc.money(amount, CUR)))
@@ -256,6 +299,34 @@ class HubTest(h.StackTestCase):
         self.assertEqual((g.cash.invoiced_deals, g.cash.paid_on_time, g.cash.paid_late,
                           g.cash.average_seconds_to_pay),
                          (2, 1, 0, (plan["cash"]["paid_at"] - plan["cash"]["invoiced"]) // 1_000_000))
+        pays = [x for p in plan.values() for x in p["payments"]]
+        weighted = sum(a * sec for a, sec in pays) // sum(a for a, _ in pays)
+        self.assertEqual(g.cash.revenue_weighted_seconds_to_pay, weighted)
+        self.assertGreater(weighted, 2 * 86400)   # the big late payment weighs more than the small early one
+        self.assertLess(weighted, 3 * 86400)
+
+        # --- grouped by product: the SKUs of each deal's ORDER_PLACED milestone; a deal under each of its SKUs ---
+        v = s.ltb.GetVelocityReport(lc.ltb.GetVelocityReportRequest(
+            start_date=day, end_date=day, group_by=rp.VELOCITY_GROUP_BY_PRODUCT)).report
+        self.assertEqual(v.group_by, rp.VELOCITY_GROUP_BY_PRODUCT)
+        by_key = {x.key: x for x in v.groups}
+        for sku in (sku_a, sku_b):
+            deals = [p for p in plan.values() if sku in p["skus"]]
+            x = by_key[sku]
+            self.assertEqual(x.deal_count, len(deals), sku)
+            want = {"LTB": [(p["won"] - p["lead"]) // 1_000_000 for p in deals],
+                    "BTO": [(p["placed"] - p["won"]) // 1_000_000 for p in deals],
+                    "OTD": [(p["accepted"] - p["placed"]) // 1_000_000 for p in deals],
+                    "DTC": [(p["cash_at"] - p["accepted"]) // 1_000_000 for p in deals if "cash_at" in p]}
+            got = {ms.MilestoneStage.Name(y.stage)[len("MILESTONE_STAGE_"):]:
+                   (y.duration.count, y.duration.median_seconds, y.duration.p90_seconds) for y in x.stages}
+            self.assertEqual(got, {k: (len(vs), percentile(vs, 50), percentile(vs, 90)) for k, vs in want.items()},
+                             sku)
+            pays = [y for p in deals for y in p["payments"]]
+            self.assertEqual((x.cash.invoiced_deals, x.cash.paid_on_time,
+                              x.cash.revenue_weighted_seconds_to_pay),
+                             (len(deals), sum(1 for p in deals if p["paid"]),
+                              sum(a * sec for a, sec in pays) // sum(a for a, _ in pays)), sku)
         d = h.expect_error(lambda: s.ltb.GetVelocityReport(lc.ltb.GetVelocityReportRequest(start_date=day)),
                            h.grpc.StatusCode.INVALID_ARGUMENT)
         self.assertDetails(d, fields=["end_date", "group_by"])

@@ -1,12 +1,11 @@
 #!/usr/bin/python3
-"""OTD's order events as the other stages receive them (issue #15 with #14 and #16), through the gateway. NOT
-registered in tests/integration/CMakeLists.txt on the planning branch: BTO's AcceptOrderCancelled and
-AcceptPromiseChanged and DTC's AcceptOrderCancelled answer UNIMPLEMENTED there (their rows park). The lead registers
-it once the receivers are merged.
+"""OTD's order events as the other stages receive them (issue #15 with #14 and #16), through the gateway:
 
 - a promise made and moved is delivered to BTO (AcceptPromiseChanged), in order, nothing parked;
 - a cancelled order is delivered to BTO and DTC (AcceptOrderCancelled), nothing parked; DTC raises no invoice for it;
-- the milestones reach LTB's deal timeline.
+- the milestones reach LTB's deal timeline;
+- a return (OTD CreateReturn) of accepted goods becomes a RETURN credit note in DTC (AcceptReturn), visible through
+  DTC's ListCreditNotes and GetCreditNote, of the RMA's value, crediting the order's invoices or the customer.
 
     /usr/bin/python3 tests/integration/test_order_events.py
 """
@@ -88,6 +87,45 @@ class OrderEventsTest(h.StackTestCase):
         want = {"ORDER_REVIEWED", "ORDER_RELEASED", "ORDER_PROMISED", "ORDER_CANCELLED", "ORDER_CLOSED"}
         h.wait_until(lambda: want <= {r[0] for r in h.sql("SELECT kind FROM ltb.deal_milestones WHERE record = :'r'",
                                                           r=cancelled.r["order"])}, what="the milestones in LTB")
+
+    def test_return_becomes_credit_note(self):
+        line = self.stubs.otd.CreateResource(lc.otd.CreateResourceRequest(
+            resource=lc.otd.Resource(display_name=f"Returns {RUN}", daily_capacity=100,
+                                     working_weekdays=[1, 2, 3, 4, 5, 6, 7], dedicated=True),
+            request_id=rid())).resource
+        deal = self.deal_on(line)
+        o = self.stubs.otd.ReleaseOrder(lc.otd.ReleaseOrderRequest(name=deal.r["order"], schedule=True,
+                                                                   request_id=rid())).order
+        lines = [(x.product, x.quantity) for x in o.lines]
+        s = self.stubs.otd.CreateShipment(lc.otd.CreateShipmentRequest(shipment=lc.otd.Shipment(
+            order=o.name, lines=[lc.otd.ShipmentLine(product=p, quantity=q) for p, q in lines]),
+            request_id=rid())).shipment
+        done = self.stubs.otd.RecordAcceptance(lc.otd.RecordAcceptanceRequest(
+            name=s.name, accepted=True, note="all there", request_id=rid())).order
+        self.assertEqual(done.state, lc.otd.ORDER_STATE_CLOSED)
+        product, qty = lines[0]
+        back = self.stubs.otd.CreateReturn(lc.otd.CreateReturnRequest(rma=lc.otd.Return(
+            shipment=s.name, reason="damaged in transit", lines=[lc.otd.ShipmentLine(product=product, quantity=1)]),
+            request_id=rid()))
+        value = lc.to_minor(back.rma.amount)
+        self.assertGreater(value, 0)
+        self.assertLess(value, lc.to_minor(o.total))
+
+        # one flow: OTD's AcceptReturn reaches DTC, which issues the credit note; read it back through DTC's API
+        def note():
+            ns = [n for n in self.stubs.dtc.ListCreditNotes(lc.dtc.ListCreditNotesRequest(order=o.name)).credit_notes
+                  if n.kind == lc.dtc.CREDIT_NOTE_KIND_RETURN]
+            return ns or None
+        notes = h.wait_until(note, what="the return's credit note in DTC")
+        self.assertEqual(len(notes), 1, "an RMA is credited once")
+        n = self.stubs.dtc.GetCreditNote(lc.dtc.GetCreditNoteRequest(name=notes[0].name)).credit_note
+        self.assertEqual(n.source, back.rma.name)
+        self.assertEqual(n.reason, "damaged in transit")
+        self.assertEqual(n.issued_by, "dtc")
+        self.assertEqual(lc.to_minor(n.amount), value)
+        self.assertEqual(lc.to_minor(n.credited_amount) + lc.to_minor(n.customer_credit_amount), value)
+        self.assertEqual(sum(lc.to_minor(x.amount) for x in n.lines), lc.to_minor(n.credited_amount))
+        self.assertEqual(rows(deal, "AcceptReturn"), [("dtc", True, False)])
 
 
 if __name__ == "__main__":

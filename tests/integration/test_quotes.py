@@ -265,6 +265,51 @@ class QuotePricingTest(Quoting):
                                       "price_book.entries[1].product"])
 
 
+class CustomerGroupTest(Quoting):
+
+    def test_customer_group_prices_from_its_book(self):
+        d = h.new_deal(self.stubs)
+        d.run_until("wait_bto_deal")
+        deal, group = d.r["deal"], f"KEY_{RUN}"
+        p = self.product("GRP", 100_00, "CNY")
+        book = self.stubs.bto.CreatePriceBook(lc.bto.CreatePriceBookRequest(
+            price_book=lc.bto.PriceBook(display_name=f"Key accounts {RUN}", currency_code="CNY", customer_group=group,
+                                        valid_from=lc.days_ahead(-1),
+                                        entries=[lc.bto.PriceBookEntry(product=p, unit_price=lc.money(80_00))]),
+            request_id=lc.new_id())).price_book
+        # without a group the group's book never applies
+        q = self.quote(deal, [(p, 2, 0)])
+        self.assertNotEqual(q.price_book, book.name)
+        self.assertEqual(self.minor(q.total, "CNY"), 200_00)
+
+        set_group = lambda g, **kw: self.stubs.bto.SetDealCustomerGroup(lc.bto.SetDealCustomerGroupRequest(
+            name=kw.get("name", deal), customer_group=g, request_id=kw.get("request_id", lc.new_id()))).deal
+        for g, kw, field in [("key accounts", {}, "customer_group"), ("X" * 33, {}, "customer_group"),
+                             (group, {"name": "deal/x"}, "name"), (group, {"request_id": ""}, "request_id")]:
+            e = h.expect_error(lambda: set_group(g, **kw), grpc.StatusCode.INVALID_ARGUMENT)
+            self.assertDetails(e, fields=[field])
+        e = h.expect_error(lambda: set_group(group, name=f"deals/{uuid.uuid4()}"), grpc.StatusCode.NOT_FOUND)
+        self.assertDetails(e, reason="DEAL_NOT_FOUND")
+
+        self.assertEqual(set_group(group).customer_group, group)
+        self.assertEqual(self.stubs.bto.GetDeal(lc.bto.GetDealRequest(name=deal)).deal.customer_group, group)
+        q2 = self.quote(deal, [(p, 2, 0)])
+        self.assertEqual(q2.price_book, book.name)
+        self.assertEqual(self.minor(q2.total, "CNY"), 160_00)
+        self.assertEqual(self.minor(q.total, "CNY"), 200_00)   # the earlier quote keeps its prices
+        # audited like its neighbours: the change with its old and new value, by target
+        events = self.stubs.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage="bto", target=deal,
+                                                                                  page_size=50)).events
+        changes = [(c.field, c.old_value, c.new_value) for ev in events
+                   if ev.method.endswith("/SetDealCustomerGroup") for c in ev.changes]
+        self.assertIn(("customer_group", "", group), changes)
+        # back to the default books; a deal that was ordered cannot change group
+        self.assertEqual(set_group("").customer_group, "")
+        d.run_until("create_order")
+        e = h.expect_error(lambda: set_group(group), grpc.StatusCode.FAILED_PRECONDITION)
+        self.assertDetails(e, reason="DEAL_NOT_OPEN")
+
+
 class ConfigurationRulesTest(Quoting):
     """Every broken rule is named, by ValidateConfiguration and by CreateQuote; a valid configuration is quoted."""
 
@@ -330,9 +375,8 @@ MANAGER = who(f"mgr.sun.{RUN}", "manager")
 DIRECTOR = who(f"dir.wu.{RUN}", "admin")
 
 
-class QuoteApprovalTest(Quoting):
-    """A salesperson's 30% discount waits for a manager; the author cannot approve it; a change to one line re-opens
-    only that line; a director's level; the lifecycle SENT -> ACCEPTED, REJECTED, EXPIRED (and its revision)."""
+class WithDiscountPolicy(Quoting):
+    """Sales up to 10%, a manager up to 35%, above that a director, for the class; BTO's own port for principals."""
 
     @classmethod
     def setUpClass(cls):
@@ -364,6 +408,11 @@ class QuoteApprovalTest(Quoting):
 
     def act(self, rpc, md, **kw):
         return getattr(self.bto, rpc)(getattr(lc.bto, rpc + "Request")(request_id=lc.new_id(), **kw), metadata=md)
+
+
+class QuoteApprovalTest(WithDiscountPolicy):
+    """A salesperson's 30% discount waits for a manager; the author cannot approve it; a change to one line re-opens
+    only that line; a director's level; the lifecycle SENT -> ACCEPTED, REJECTED, EXPIRED (and its revision)."""
 
     def test_thirty_percent_waits_for_a_manager_and_one_changed_line_reopens(self):
         a = self.product("APR-A", 100000, "CNY", cost=40000)
@@ -435,6 +484,99 @@ class QuoteApprovalTest(Quoting):
             self.assertDetails(d, reason="QUOTE_EXPIRED")
         r = self.new_quote([(a, 1, 0)], revision_of=q.name)
         self.assertEqual((r.state, r.revision_of), (lc.bto.QUOTE_STATE_DRAFT, q.name))
+
+
+class ContractAmendTest(WithDiscountPolicy):
+    """A contract is amended into a new version with its changes listed; a revision whose prices go below policy
+    waits for approval first; signing the amendment supersedes the old version; after an order no amendment."""
+
+    def amend(self, name, quote="", date=None, terms=None, reason="customer asked for a change"):
+        terms = terms if terms is not None else [lc.types.PaymentTerm(kind=k, share_bps=b, due_days=dd) for k, b, dd in
+                                                 ((lc.types.PAYMENT_TERM_KIND_ADVANCE, 3000, 0),
+                                                  (lc.types.PAYMENT_TERM_KIND_ON_ACCEPTANCE, 6000, 30),
+                                                  (lc.types.PAYMENT_TERM_KIND_RETENTION, 1000, 365))]
+        return self.stubs.bto.AmendContract(lc.bto.AmendContractRequest(
+            name=name, quote=quote, payment_terms=terms, requested_delivery_date=date or lc.days_ahead(60),
+            reason=reason, request_id=lc.new_id())).contract
+
+    def get(self, name):
+        return self.stubs.bto.GetContract(lc.bto.GetContractRequest(name=name)).contract
+
+    def test_amendment_reapproved_listed_and_superseding(self):
+        FP = grpc.StatusCode.FAILED_PRECONDITION
+        d = h.new_deal(self.stubs)
+        d.run_until("sign_contract")   # 30/60/10, delivery in 60 days
+        v1 = d.r["contract"]
+        # bad input and nothing changed
+        e = h.expect_error(lambda: self.amend(v1, date=lc.days_ahead(-1), reason=""), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertDetails(e, fields=["requested_delivery_date", "reason"])
+        e = h.expect_error(lambda: self.amend(v1), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertDetails(e, fields=["name"])
+        e = h.expect_error(lambda: self.amend(v1, quote=f"quotes/{uuid.uuid4()}", date=lc.days_ahead(90)),
+                           grpc.StatusCode.NOT_FOUND)
+        self.assertDetails(e, reason="QUOTE_NOT_FOUND")
+
+        # the lines: a revision with 30% off line A waits for a manager (the salesperson's limit is 10%)
+        a, b = d.r["products"]["A"], d.r["products"]["B"]
+        rev = self.bto.CreateQuote(lc.bto.CreateQuoteRequest(quote=lc.bto.Quote(
+            deal=d.r["deal"], valid_until=lc.days_ahead(30), revision_of=d.r["quote"],
+            lines=[lc.bto.QuoteLine(product=a, quantity=3, discount_bps=3000),
+                   lc.bto.QuoteLine(product=b, quantity=2, discount_bps=500)]),
+            request_id=lc.new_id()), metadata=SELLER).quote
+        self.assertEqual(rev.state, lc.bto.QUOTE_STATE_PENDING_APPROVAL)
+        e = h.expect_error(lambda: self.amend(v1, quote=rev.name), FP)
+        self.assertDetails(e, reason="QUOTE_NOT_APPROVED")
+        other = self.bto.CreateQuote(lc.bto.CreateQuoteRequest(quote=lc.bto.Quote(
+            deal=d.r["deal"], valid_until=lc.days_ahead(30), lines=[lc.bto.QuoteLine(product=a, quantity=1)]),
+            request_id=lc.new_id()), metadata=SELLER).quote
+        e = h.expect_error(lambda: self.amend(v1, quote=other.name), grpc.StatusCode.INVALID_ARGUMENT)
+        self.assertDetails(e, fields=["quote"])   # not a revision of the contract's quote
+        self.act("ApproveQuote", MANAGER, name=rev.name, comment="key account")
+
+        later = lc.days_ahead(75)
+        v2 = self.amend(v1, quote=rev.name, date=later)
+        self.assertEqual((v2.state, v2.version, v2.amends, v2.quote),
+                         (lc.bto.CONTRACT_STATE_DRAFT, 2, v1, rev.name))
+        self.assertEqual(lc.to_minor(v2.total), lc.to_minor(
+            self.stubs.bto.GetQuote(lc.bto.GetQuoteRequest(name=rev.name)).quote.total))
+        self.assertEqual([c.split(":")[0] for c in v2.amendment_changes], ["lines", "requested_delivery_date"])
+        self.assertIn(rev.name, v2.amendment_changes[0])
+        # the old version stays in force until the amendment is signed: no order from it, no second amendment
+        self.assertEqual(self.get(v1).state, lc.bto.CONTRACT_STATE_SIGNED)
+        for fn in (lambda: self.stubs.bto.CreateOrder(lc.bto.CreateOrderRequest(contract=v1, request_id=lc.new_id())),
+                   lambda: self.amend(v1, date=lc.days_ahead(80)),
+                   lambda: self.stubs.bto.CancelContract(lc.bto.CancelContractRequest(
+                       name=v1, reason="x", request_id=lc.new_id()))):
+            self.assertDetails(h.expect_error(fn, FP), reason="CONTRACT_AMENDMENT_PENDING")
+        # cancelling the unsigned amendment leaves v1 and its quote as they were; amend again (terms only)
+        self.stubs.bto.CancelContract(lc.bto.CancelContractRequest(name=v2.name, reason="withdrawn",
+                                                                   request_id=lc.new_id()))
+        self.assertEqual(self.get(v1).state, lc.bto.CONTRACT_STATE_SIGNED)
+        self.assertEqual(self.stubs.bto.GetQuote(lc.bto.GetQuoteRequest(name=d.r["quote"])).quote.state,
+                         lc.bto.QUOTE_STATE_ACCEPTED)
+        v2 = self.amend(v1, quote=rev.name, date=later,
+                        terms=[lc.types.PaymentTerm(kind=lc.types.PAYMENT_TERM_KIND_ADVANCE, share_bps=5000),
+                               lc.types.PaymentTerm(kind=lc.types.PAYMENT_TERM_KIND_ON_ACCEPTANCE, share_bps=5000,
+                                                    due_days=30)])
+        self.assertEqual([c.split(":")[0] for c in v2.amendment_changes],
+                         ["lines", "payment_terms", "requested_delivery_date"])
+        # signed: it supersedes v1, its quote is the deal's accepted one, and the order is placed from it
+        self.stubs.bto.SignContract(lc.bto.SignContractRequest(name=v2.name, signed_by="Zhao Min",
+                                                               request_id=lc.new_id()))
+        old = self.get(v1)
+        self.assertEqual((old.state, old.superseded_by), (lc.bto.CONTRACT_STATE_SUPERSEDED, v2.name))
+        self.assertEqual(self.stubs.bto.GetQuote(lc.bto.GetQuoteRequest(name=d.r["quote"])).quote.state,
+                         lc.bto.QUOTE_STATE_REJECTED)
+        self.assertEqual(self.stubs.bto.GetQuote(lc.bto.GetQuoteRequest(name=rev.name)).quote.state,
+                         lc.bto.QUOTE_STATE_ACCEPTED)
+        self.assertDetails(h.expect_error(lambda: self.stubs.bto.CreateOrder(lc.bto.CreateOrderRequest(
+            contract=v1, request_id=lc.new_id())), FP), reason="CONTRACT_NOT_SIGNED")
+        o = self.stubs.bto.CreateOrder(lc.bto.CreateOrderRequest(contract=v2.name, request_id=lc.new_id())).order
+        self.assertEqual(lc.to_minor(o.total), lc.to_minor(v2.total))
+        # after ordering: refused, with the way to change an ordered contract in the reason
+        e = h.expect_error(lambda: self.amend(v2.name, date=lc.days_ahead(90)), FP)
+        self.assertDetails(e, reason="CONTRACT_HAS_ORDER")
+        self.assertIn("CancelOrder", e.message)
 
 
 class ContractCancelTest(h.StackTestCase):

@@ -237,6 +237,44 @@ class SecurityTest(unittest.TestCase):
             with self.subTest(roles=roles), as_user(AR, *roles) as s:
                 self.refused(lambda: call(s), C.PERMISSION_DENIED, "ROLE_NOT_ALLOWED")
 
+    def test_only_the_responsible_role_clears_a_hold(self):
+        """OTD ClearHold past the gateway's role table: sales and solution may call it (they clear their own
+        functions' holds) but a REVIEWER hold is fulfilment's (or a manager's), so the deal's own account and solution
+        owners are refused NOT_RESPONSIBLE_FOR_CHECK, finance is refused at the gateway, and the fulfilment owner
+        clears it, recorded as the reviewer (docs/planning.md, "Review")."""
+        deal = RoleDeal()
+        try:
+            r = deal.run_until("wait_otd_order")
+            with as_user(FR, "fulfilment") as s:
+                held = s.otd.ReviewOrder(lc.otd.ReviewOrderRequest(
+                    name=r["order"], approved=False, comment="site survey first", request_id=lc.new_id())).order
+            self.assertEqual(held.state, lc.otd.ORDER_STATE_ON_HOLD)
+            # the refusals must change no row: let the hand-offs of the hold settle first
+            pending = "SELECT " + " + ".join(
+                f"(SELECT count(*) FROM {svc}.outbox WHERE delivered_time IS NULL AND parked_time IS NULL)"
+                for svc in ("ltb", "bto", "otd", "dtc"))
+            h.wait_until(lambda: h.sql_int(pending) == 0, what="the outboxes drained")
+
+            def clear(s):
+                return s.otd.ClearHold(lc.otd.ClearHoldRequest(
+                    name=r["order"], function=lc.otd.REVIEW_FUNCTION_REVIEWER, comment="survey done",
+                    request_id=lc.new_id())).order
+            for who, role in ((AR, "sales"), (SR, "solution")):
+                with self.subTest(role=role), as_user(who, role) as s:
+                    self.refused(lambda: clear(s), C.PERMISSION_DENIED, "NOT_RESPONSIBLE_FOR_CHECK")
+            with as_user(FR, "finance") as s:
+                self.refused(lambda: clear(s), C.PERMISSION_DENIED, "ROLE_NOT_ALLOWED")
+            with as_user(FR, "fulfilment") as s:
+                cleared = clear(s)
+            checks = {c.function: c for c in cleared.checks}
+            self.assertEqual(checks[lc.otd.REVIEW_FUNCTION_REVIEWER].outcome, lc.otd.CHECK_OUTCOME_CLEARED)
+            self.assertEqual(checks[lc.otd.REVIEW_FUNCTION_REVIEWER].reviewer, FR)
+            self.assertEqual(checks[lc.otd.REVIEW_FUNCTION_REVIEWER].comment, "survey done")
+            failed = [c for c in cleared.checks if c.outcome == lc.otd.CHECK_OUTCOME_FAILED]
+            self.assertEqual(cleared.state, lc.otd.ORDER_STATE_ON_HOLD if failed else lc.otd.ORDER_STATE_REVIEWED)
+        finally:
+            deal.close()
+
     # --- authorisation: ownership (OWASP API1) ---------------------------------------------------------------------
 
     def test_other_sales_user_cannot_touch_this_deal(self):
@@ -317,7 +355,7 @@ class SecurityTest(unittest.TestCase):
         """Finding 2: a call with no token to a path made of label syntax leaves no forged series on the gateway's
         /metrics; unknown paths share the one label "unknown", so they cannot fill the per-method slots either."""
         import urllib.request
-        forged = ['/p"} 1\nfake_metric{x="', '/x"} 9\nltc_rpc_requests_total{method="forged",code="OK"} 7',
+        forged = ['/p"} 1\nfake_metric{x="', '/x"} 9\ngrpc_server_handled_total{grpc_method="forged",grpc_code="OK"} 7',
                   "/ltc.ltb.v1.LeadToBidService/NoSuchMethod", '/a{b="c"}/d']
         for i in range(16):   # under the strangers' burst (40): the next test drains it on purpose
             forged.append(f"/flood.v1.S{i}/M")
@@ -331,13 +369,15 @@ class SecurityTest(unittest.TestCase):
         text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
         self.assertNotIn("fake_metric", text)
         self.assertNotIn('method="forged"', text)
+        self.assertNotIn('grpc_method="forged"', text)
         self.assertNotIn("flood.v1", text)
         self.assertNotIn("NoSuchMethod", text)
         for line in text.splitlines():
-            if line.startswith("ltc_rpc_"):
-                self.assertRegex(line, r'^ltc_rpc_[a-z_]+\{method="[A-Za-z0-9_./-]+"(,[a-z]+="[^"\\\n]*")*\} '
+            if line.startswith(("grpc_server_", "grpc_client_")):
+                self.assertRegex(line, r'^grpc_(server|client)_[a-z_]+\{grpc_service="[A-Za-z0-9_./-]+",'
+                                       r'grpc_method="[A-Za-z0-9_./-]+"(,[a-z_]+="[^"\\\n]*")*\} '
                                        r"[0-9.e+-]+$", "a series with a label the caller chose")
-        self.assertIn('method="unknown"', text)
+        self.assertIn('grpc_service="unknown",grpc_method="unknown"', text)
         time.sleep(2.5)   # let this host's budget of failed authentications refill for the tests after this one
 
     def test_strangers_are_limited_before_any_signature_check(self):
@@ -617,6 +657,10 @@ class SecurityTest(unittest.TestCase):
                              ("/ltc.ltb.v1.LeadToBidService/MarkBidLost", "PERMISSION_DENIED", "NOT_IN_IRON_TRIANGLE",
                               "gateway", self.r["bid"], ["sales"]))
             self.assertGreater(e.event_time.seconds, time.time() - 600)
+            # the stage's own id of the call beside the client's, and its place in the hash chain
+            self.assertEqual(str(uuid.UUID(e.server_request_id)), e.server_request_id)
+            self.assertNotEqual(e.server_request_id, rid)
+            self.assertGreater(e.chain_position, 0)
             # the deal's own changes, by their owners, in every stage
             for stage, who, method in (("ltb", AR, "MarkBidWon"), ("bto", AR, "SignContract"),
                                        ("otd", FR, "ReleaseOrder"), ("dtc", lead_to_cash.PeopleDeal.PEOPLE["fin"][0], "RecordPayment"),
@@ -630,18 +674,78 @@ class SecurityTest(unittest.TestCase):
             h.expect_error(lambda: s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage="crm")),
                            C.INVALID_ARGUMENT)
 
+    def test_refused_reads_are_in_the_audit_trail(self):
+        rid = lc.new_id()
+        with as_user(OTHER_SALES, "sales") as s:
+            h.expect_error(lambda: s.ltb.GetOpportunity(lc.ltb.GetOpportunityRequest(name=self.r["opportunity"]),
+                                                        metadata=[("x-request-id", rid)]), C.PERMISSION_DENIED)
+        with as_user("audrey", "auditor") as s:
+            ev = [e for e in s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(
+                stage="ltb", principal=OTHER_SALES, code="PERMISSION_DENIED", page_size=200)).events
+                  if e.request_id == rid]
+        self.assertEqual([(e.method, e.reason, e.target) for e in ev],
+                         [("/ltc.ltb.v1.LeadToBidService/GetOpportunity", "NOT_IN_IRON_TRIANGLE",
+                           self.r["opportunity"])])
+
+    def test_every_stage_audit_trail_verifies(self):
+        """After the whole deal (writes by four people, hand-offs between the stages, refusals), each stage's hash
+        chain verifies in the service: the database's canonical text and the C verifier's agree on real rows."""
+        with as_user("audrey", "auditor") as s:
+            for stage in h.SERVICES:
+                with self.subTest(stage=stage):
+                    v = s.audit.GetAuditTrailIntegrity(lc.audit.GetAuditTrailIntegrityRequest(stage=stage))
+                    self.assertTrue(v.intact, str(v))
+                    self.assertGreater(v.events_checked, 0)
+                    self.assertEqual(v.head.hash, h.sql_value(f"SELECT encode(hash, 'hex') FROM {stage}.audit_chain_head"))
+                    again = s.audit.GetAuditTrailIntegrity(lc.audit.GetAuditTrailIntegrityRequest(
+                        stage=stage, anchors=[v.head]))
+                    self.assertTrue(again.intact, str(again))
+        with as_user(AR, "sales") as s:
+            self.refused(lambda: s.audit.GetAuditTrailIntegrity(lc.audit.GetAuditTrailIntegrityRequest(stage="ltb")),
+                         C.PERMISSION_DENIED, "ROLE_NOT_ALLOWED")
+
+    def test_gateway_refusals_are_recorded_and_chained(self):
+        """Calls the gateway refuses reach no stage: the gateway records them in its own hash-chained file, with the
+        caller's host, subject (when authenticated), its own request id and the client's."""
+        path = Path(os.environ.get("LTC_STATE_DIR", REPO / ".ltc")) / "gateway-refusals.jsonl"
+        no_token, wrong_role = lc.new_id(), lc.new_id()
+        with gateway() as s:
+            h.expect_error(lambda: s.ltb.ListLeads(lc.ltb.ListLeadsRequest(page_size=1),
+                                                   metadata=[("x-request-id", no_token)]), C.UNAUTHENTICATED)
+        with as_user(AR, "auditor") as s:
+            h.expect_error(lambda: s.dtc.RecordPayment(lc.dtc.RecordPaymentRequest(request_id=lc.new_id()),
+                                                       metadata=[("x-request-id", wrong_role)]), C.PERMISSION_DENIED)
+        lines = [json.loads(line) for line in path.read_text().splitlines()]
+        got = {x["request_id"]: x for x in lines if x["request_id"] in (no_token, wrong_role)}
+        self.assertEqual((got[no_token]["principal"], got[no_token]["code"], got[no_token]["method"]),
+                         ("", "UNAUTHENTICATED", "/ltc.ltb.v1.LeadToBidService/ListLeads"))
+        self.assertEqual((got[wrong_role]["principal"], got[wrong_role]["roles"], got[wrong_role]["reason"]),
+                         (AR, "auditor", "ROLE_NOT_ALLOWED"))
+        self.assertTrue(got[wrong_role]["remote"])
+        self.assertEqual(str(uuid.UUID(got[wrong_role]["server_request_id"])), got[wrong_role]["server_request_id"])
+        tool = [str(Path(os.environ["LTC_BIN_DIR"]) / "ltc-gateway"), "--verify-refusals"]
+        p = subprocess.run(tool + [str(path)], capture_output=True, text=True, timeout=60)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        # an edited copy is found (the gateway's own file is left alone)
+        with tempfile.TemporaryDirectory() as d:
+            copy = Path(d) / "edited.jsonl"
+            copy.write_text(path.read_text().replace(f'"request_id":"{wrong_role}"', '"request_id":"nothing"'))
+            p = subprocess.run(tool + [str(copy)], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 1, p.stdout)
+            self.assertIn("content does not match its hash (edited)", p.stdout)
+
     def test_audit_trail_is_append_only_for_the_serving_role(self):
         env = h.stack_env()
         for svc in h.SERVICES:
             dsn = env[f"LTC_{svc.upper()}_DSN"]
             for stmt in (f"UPDATE {svc}.audit_log SET code = 'OK'", f"DELETE FROM {svc}.audit_log",
-                         f"TRUNCATE {svc}.audit_log"):
+                         f"TRUNCATE {svc}.audit_log", f"UPDATE {svc}.audit_chain_head SET position = 0"):
                 with self.subTest(service=svc, statement=stmt):
                     before = h.sql_int(f"SELECT count(*) FROM {svc}.audit_log WHERE code <> 'OK'")
                     p = subprocess.run([h.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", stmt],
                                        capture_output=True, text=True, timeout=30)
                     self.assertNotEqual(p.returncode, 0, f"{stmt} succeeded as ltc_{svc}")
-                    self.assertRegex(p.stderr, r"append-only|permission denied")
+                    self.assertRegex(p.stderr, r"append-only|permission denied|moved only by the audit_log_chain")
                     self.assertEqual(h.sql_int(f"SELECT count(*) FROM {svc}.audit_log WHERE code <> 'OK'"), before)
 
 

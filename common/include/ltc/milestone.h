@@ -6,6 +6,7 @@
 #ifndef LTC_MILESTONE_H
 #define LTC_MILESTONE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "ltc/money.h"
@@ -26,10 +27,17 @@ typedef struct ltc_milestone {
     const ltc_money *amount;
     const char *date;
     const char *detail;
+    /* ORDER_PLACED: the order's SKUs (Milestone.product_skus); NULL/0 for none. */
+    const char *const *product_skus;
+    size_t n_product_skus;
 } ltc_milestone;
 
-/* Queues the milestone to LTB in the call's transaction (ltc_outbox_put, ordered by deal). 0, or -1 with st set
- * (INTERNAL: a bad kind, stage or date is a programming error). */
+/* Queues the milestone to LTB in the call's transaction (ltc_outbox_put, ordered by the deal's milestone stream,
+ * ltc_milestone_ordering_key). 0, or -1 with st set (INTERNAL: a bad kind, stage or date is a programming error). */
 int ltc_milestone_put(ltc_call *c, ltc_status *st, const ltc_milestone *m);
+
+/* The outbox ordering key (outbox.deal_id) of a deal's milestones: "milestones/{deal_id}", apart from the deal's
+ * other hand-offs (keyed by the deal id), so a parked milestone holds back only the deal's later milestones. */
+const char *ltc_milestone_ordering_key(ltc_call *c, const char *deal_id);
 
 #endif

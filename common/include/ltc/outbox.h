@@ -37,6 +37,18 @@ typedef struct ltc_handoff_peer {
 int ltc_outbox_put(ltc_call *c, ltc_status *st, const ltc_handoff_peer *peer, const char *method, const char *deal_id,
                    const char *handoff_id, const ProtobufCMessage *msg);
 
+/* Deferred puts: between ltc_outbox_defer and ltc_outbox_flush, ltc_outbox_put (and so ltc_milestone_put) of this
+ * call checks and packs each hand-off but keeps it in `b` (arena memory of the call); ltc_outbox_flush writes them
+ * all with one statement, in the order put (a scheduling run's thousands of promises: one INSERT instead of one per
+ * row). Every ltc_outbox_defer must be followed by ltc_outbox_flush on every path: with st NULL it discards what was
+ * kept (the transaction is failing anyway) and only ends the deferral. 0, or -1 with st set. */
+typedef struct ltc_outbox_batch {
+    size_t n, cap;
+    const char **handoff_id, **deal_id, **destination, **path, **payload_hex, **traceparent;
+} ltc_outbox_batch;
+void ltc_outbox_defer(ltc_call *c, ltc_outbox_batch *b);
+int ltc_outbox_flush(ltc_call *c, ltc_outbox_batch *b, ltc_status *st);
+
 /* After the call's transaction commits, the relays of this process are woken at once when it put rows (a hook
  * ltc_outbox_put registers on the call: see ltc_call_after_commit for calls outside the server). */
 /* Wakes every relay of this process now (cheap: one eventfd write per relay not already woken). */

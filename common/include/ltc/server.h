@@ -102,6 +102,8 @@ void *ltc_call_new_msg(ltc_call *c, size_t size, const void *init);
 #define LTC_NEW(call, Type, INIT) ((Type *)ltc_call_new_msg((call), sizeof(Type), &(Type)INIT))
 /* The request id: from the `x-request-id` metadata, else generated. Never NULL. */
 const char *ltc_call_request_id(const ltc_call *c);
+/* The id this process gave the call itself (a fresh UUID per call, whatever the client sent); "" outside a call. */
+const char *ltc_call_server_request_id(const ltc_call *c);
 /* The W3C trace context of the call: the caller's valid `traceparent` header, else a new one made at the first
  * hop (the gateway). Always a valid "00-<32 hex>-<16 hex>-<2 hex>" string. */
 const char *ltc_call_traceparent(const ltc_call *c);
@@ -111,6 +113,9 @@ const char *ltc_call_traceparent(const ltc_call *c);
 const char *ltc_call_principal(const ltc_call *c);
 unsigned ltc_call_roles(const ltc_call *c);
 const char *ltc_call_peer(const ltc_call *c);
+/* For a raw handler that authenticates its callers itself (the gateway): records who is calling, for the call's log
+ * line ("principal"). Copied (truncated to 128 bytes); NULL means "". */
+void ltc_call_set_principal(ltc_call *c, const char *principal);
 /* The client's network host as gRPC core reports it, without the port ("ipv4:10.0.0.7", "ipv6:[::1]",
  * "unix:/run/x.sock"; "unknown" for a detached call), for limits on callers that have no identity yet. */
 const char *ltc_call_remote(ltc_call *c);

@@ -17,6 +17,8 @@ typedef struct ltc_service_def {
     const char *const *health_services; /* NULL-terminated full service names */
     const char *const *peers;           /* NULL-terminated hand-off destinations ("bto"); target from LTC_BTO_TARGET */
     const char *const *asks;            /* NULL-terminated peers asked synchronously (ltc/ask.h): "dtc" */
+    const char *const
+        *env; /* the service's own variables for --help: name, meaning, ..., NULL ("LTC_ATP_DEADLINE_MS") */
     const ltc_migration *migrations;
     size_t n_migrations;
 } ltc_service_def;
@@ -33,13 +35,17 @@ extern const size_t ltc_runtime_migrations_count;
 
 /* Runs the service until SIGTERM/SIGINT; returns the process exit code (0 after a clean stop, 1 on bad
  * configuration or a failed start, logged). argv: `--health-probe` checks a running process's health and exits
- * 0 when SERVING (for container health checks), `--migrate-only` applies migrations and exits. */
+ * 0 when SERVING (for container health checks), `--migrate-only` applies migrations and exits, `--version` prints
+ * the version (ltc/version.h), `--help` the commands and the variables the service reads. */
 int ltc_service_main(const ltc_service_def *def, int argc, char **argv);
 
 /* Asks the process listening on `listen_addr` (0.0.0.0 / [::] are probed on loopback) for its health over
  * grpc.health.v1.Health/Check, as a client of the process's own internal identity (mTLS when loaded; the server's
  * certificate must name "ltc-<peer>"). 0 when SERVING, 1 otherwise (not reachable, NOT_SERVING, error). */
 int ltc_health_probe(const char *listen_addr, const char *peer, int deadline_ms);
+/* The same for one health service: "" (readiness: serving, database reachable, hand-off backlog under its threshold)
+ * or "liveness" (the process's loop answers). `--health-probe` asks "", `--liveness-probe` "liveness". */
+int ltc_health_probe_service(const char *listen_addr, const char *peer, const char *service, int deadline_ms);
 
 /* Blocks SIGTERM, SIGINT and SIGPIPE in the calling thread (call before starting threads, so they inherit it). */
 void ltc_block_signals(void);

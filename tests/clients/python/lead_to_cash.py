@@ -578,7 +578,11 @@ def summary_lines(r):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description="Drive one deal from lead to cash through the LTC gateway.")
-    ap.add_argument("--target", default="127.0.0.1:50051", help="gateway address HOST:PORT")
+    default_target = os.environ.get("LTC_GATEWAY_TARGET") or \
+        f"127.0.0.1:{50051 + int(os.environ.get('LTC_PORT_OFFSET') or 0)}"
+    ap.add_argument("--target", default=default_target,
+                    help="gateway address HOST:PORT (default $LTC_GATEWAY_TARGET, else 127.0.0.1:50051 shifted by "
+                         "$LTC_PORT_OFFSET)")
     ap.add_argument("--quiet", action="store_true", help="print only the final state")
     ap.add_argument("--ca-file", default=os.environ.get("LTC_CA_FILE"),
                     help="CA certificate of the gateway's TLS (default $LTC_CA_FILE; none: plaintext)")

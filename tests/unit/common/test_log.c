@@ -12,6 +12,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <grpc/grpc.h>
+#include <grpc/support/log.h>
 #include <jansson.h>
 #include <pthread.h>
 
@@ -290,11 +292,72 @@ static void test_threads(void **state) {
     assert_int_equal(total, THREADS * LINES);
 }
 
+/* Structured fields follow the envelope as strings and numbers; the span id of the context is a field of its own;
+ * envelope keys cannot be overwritten by a field. */
+static void test_fields(void **state) {
+    (void)state;
+    ltc_log_init("dtc", "info");
+    ltc_log_set_context("req-9", "0af7651916cd43dd8448eb211c80319c");
+    ltc_log_set_span("b7ad6b7169203331");
+    ltc_log_field f[] = {{.key = "method", .str = "/ltc.dtc.v1.DeliverToCashService/GetInvoice"},
+                         {.key = "code", .str = "NOT_FOUND"},
+                         {.key = "duration_ms", .num = 1.25},
+                         {.key = "level", .str = "forged"}};
+    capture_start();
+    ltc_log_fields(ltc_log_level_for_code(LTC_NOT_FOUND), "rpc", NULL, f, 4, "short");
+    char *raw = capture_end();
+    ltc_log_set_context(NULL, NULL);
+    json_t *j = one_line(raw);
+    assert_string_equal(str(j, "level"), "info");
+    assert_string_equal(str(j, "request_id"), "req-9");
+    assert_string_equal(str(j, "trace_id"), "0af7651916cd43dd8448eb211c80319c");
+    assert_string_equal(str(j, "span_id"), "b7ad6b7169203331");
+    assert_string_equal(str(j, "method"), "/ltc.dtc.v1.DeliverToCashService/GetInvoice");
+    assert_string_equal(str(j, "code"), "NOT_FOUND");
+    assert_true(json_is_number(json_object_get(j, "duration_ms")));
+    assert_true(json_number_value(json_object_get(j, "duration_ms")) == 1.25);
+    json_decref(j);
+    free(raw);
+}
+
+/* Client errors at info, the server's faults at error. */
+static void test_level_for_code(void **state) {
+    (void)state;
+    assert_int_equal(ltc_log_level_for_code(LTC_OK), LTC_LOG_INFO);
+    assert_int_equal(ltc_log_level_for_code(LTC_NOT_FOUND), LTC_LOG_INFO);
+    assert_int_equal(ltc_log_level_for_code(LTC_INVALID_ARGUMENT), LTC_LOG_INFO);
+    assert_int_equal(ltc_log_level_for_code(LTC_RESOURCE_EXHAUSTED), LTC_LOG_INFO);
+    assert_int_equal(ltc_log_level_for_code(LTC_PERMISSION_DENIED), LTC_LOG_INFO);
+    assert_int_equal(ltc_log_level_for_code(LTC_DEADLINE_EXCEEDED), LTC_LOG_WARN);
+    assert_int_equal(ltc_log_level_for_code(LTC_INTERNAL), LTC_LOG_ERROR);
+    assert_int_equal(ltc_log_level_for_code(LTC_UNAVAILABLE), LTC_LOG_ERROR);
+    assert_int_equal(ltc_log_level_for_code(LTC_DATA_LOSS), LTC_LOG_ERROR);
+}
+
+/* gRPC core's own lines come out as JSON lines of the stream (event "grpc"). */
+static void test_grpc_lines(void **state) {
+    (void)state;
+    ltc_log_init("gateway", "info");
+    grpc_init(); /* gRPC core prints nothing before it (its verbosity is read there) */
+    capture_start();
+    gpr_log(GPR_ERROR, "bind: Address already in use \"%s\"", "x");
+    char *raw = capture_end();
+    grpc_shutdown();
+    json_t *j = one_line(raw);
+    assert_string_equal(str(j, "level"), "error");
+    assert_string_equal(str(j, "event"), "grpc");
+    assert_string_equal(str(j, "msg"), "bind: Address already in use \"x\"");
+    assert_string_equal(str(j, "file"), "test_log.c");
+    json_decref(j);
+    free(raw);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_line_format), cmocka_unit_test(test_no_request_id), cmocka_unit_test(test_levels),
         cmocka_unit_test(test_escaping),    cmocka_unit_test(test_invalid_utf8),  cmocka_unit_test(test_truncation),
-        cmocka_unit_test(test_threads),
+        cmocka_unit_test(test_threads),     cmocka_unit_test(test_fields),        cmocka_unit_test(test_level_for_code),
+        cmocka_unit_test(test_grpc_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -43,9 +43,10 @@ static void test_resolves_path_and_descriptors(void **state) {
         LTC_READ(AUDIT, ListAuditEvents, handler, &BY_STAGE),
         LTC_HANDOFF(LTB_INTAKE, AcceptCashCollected, handler, "dtc"),
         LTC_HANDOFF(LTB_INTAKE, AcceptMilestone, handler, "bto,otd,dtc"),
+        LTC_READ(AUDIT, GetAuditTrailIntegrity, handler, NULL),
     };
     ltc_status st = {0};
-    ltc_method *m = ltc_methods_resolve(rows, 3, ltc_runtime_paths, &st);
+    ltc_method *m = ltc_methods_resolve(rows, 4, ltc_runtime_paths, &st);
     assert_non_null(m);
     assert_string_equal(m[0].path, "/ltc.audit.v1.AuditService/ListAuditEvents");
     assert_ptr_equal(m[0].request, &ltc__audit__v1__list_audit_events_request__descriptor);
@@ -97,8 +98,9 @@ static void test_refuses_a_method_named_twice(void **state) {
         LTC_HANDOFF(LTB_INTAKE, AcceptCashCollected, handler, "dtc"),
         LTC_HANDOFF(LTB_INTAKE, AcceptMilestone, handler, "bto,otd,dtc"),
         LTC_READ(AUDIT, ListAuditEvents, handler, NULL),
+        LTC_READ(AUDIT, GetAuditTrailIntegrity, handler, NULL),
     };
-    assert_refused(rows, 4, NULL,
+    assert_refused(rows, 5, NULL,
                    "/ltc.audit.v1.AuditService/ListAuditEvents is named twice in the method table (rows 0 and 3)");
 }
 
@@ -109,6 +111,10 @@ static void test_refuses_a_runtime_path(void **state) {
         {.service = &grpc__health__v1__health__descriptor, .rpc = "Watch", .handler = handler},
     };
     assert_refused(rows, 2, ltc_runtime_paths, "/grpc.health.v1.Health/Check is a path the runtime serves itself");
+    int watch_reserved = 0; /* Health/Watch is served by the runtime too (health_watch.c) */
+    for (const char *const *p = ltc_runtime_paths; *p; p++)
+        watch_reserved |= strcmp(*p, "/grpc.health.v1.Health/Watch") == 0;
+    assert_true(watch_reserved);
     /* not reserved: accepted */
     ltc_status st = {0};
     ltc_method *m = ltc_methods_resolve(rows, 2, NULL, &st);
@@ -149,7 +155,7 @@ static void test_stage_adds_admin_and_audit(void **state) {
     size_t n = 0;
     ltc_method *m = ltc_methods_resolve_stage(rows, 2, &n, &st);
     assert_non_null(m);
-    assert_int_equal(n, 6); /* the rows, HandoffAdminService's three, AuditService's one */
+    assert_int_equal(n, 7); /* the rows, HandoffAdminService's three, AuditService's two */
     assert_string_equal(m[0].path, "/ltc.ltb.v1.IntakeService/AcceptCashCollected");
     assert_string_equal(m[2].path, "/ltc.admin.v1.HandoffAdminService/GetHandoffBacklog");
     assert_string_equal(m[2].callers, "ops");
@@ -157,6 +163,8 @@ static void test_stage_adds_admin_and_audit(void **state) {
     assert_string_equal(m[4].idempotency_field, "request_id");
     assert_string_equal(m[5].path, "/ltc.audit.v1.AuditService/ListAuditEvents");
     assert_null(m[5].callers);
+    assert_string_equal(m[6].path, "/ltc.audit.v1.AuditService/GetAuditTrailIntegrity");
+    assert_int_equal(m[6].flags, LTC_METHOD_READ);
     ltc_methods_free(m);
     /* a stage that names the audit service itself collides with the runtime's row: paths are unique per process */
     const ltc_method twice[] = {LTC_READ(AUDIT, ListAuditEvents, handler, NULL)};

@@ -24,7 +24,8 @@ static void assert_well_formed(const char *text) {
         memcpy(line, p, n);
         line[n] = 0;
         if (line[0] && line[0] != '#') {
-            assert_true(strncmp(line, "ltc_", 4) == 0 || strncmp(line, "process_", 8) == 0);
+            assert_true(strncmp(line, "ltc_", 4) == 0 || strncmp(line, "process_", 8) == 0 ||
+                        strncmp(line, "grpc_server_", 12) == 0 || strncmp(line, "grpc_client_", 12) == 0);
             char *brace = strchr(line, '{');
             if (brace) {
                 char *close = strchr(brace, '}');
@@ -50,8 +51,9 @@ static void test_forged_label_cannot_start_a_series(void **state) {
     char *text = ltc_metrics_render();
     assert_non_null(text);
     assert_null(strstr(text, "\nfake_metric"));
-    assert_non_null(strstr(text, "method=\"/ltc.ltb.v1.LeadToBidService/GetLead\""));
-    assert_non_null(strstr(text, "method=\"/p___1_fake_metric_x__\""));
+    assert_non_null(strstr(text, "grpc_service=\"ltc.ltb.v1.LeadToBidService\",grpc_method=\"GetLead\""));
+    assert_non_null(strstr(
+        text, "grpc_service=\"p___1_fake_metric_x__\",grpc_method=\"p___1_fake_metric_x__\",grpc_type=\"unary\""));
     assert_well_formed(text);
     free(text);
 }
@@ -65,14 +67,68 @@ static void test_method_labels_are_bounded(void **state) {
     }
     char *text = ltc_metrics_render();
     assert_non_null(text);
-    assert_non_null(strstr(text, "method=\"other\""));
+    assert_non_null(strstr(text, "grpc_method=\"other\""));
     assert_well_formed(text);
     free(text);
+}
+
+/* The gRPC ecosystem's shapes: started, handled by code, the histogram by code (cumulative, +Inf = count), the
+ * client side apart from the server side, and the database's pool and transactions. */
+static void test_grpc_shapes(void **state) {
+    (void)state;
+    ltc_metrics_rpc_started("/ltc.bto.v1.BidToOrderService/GetQuote");
+    ltc_metrics_rpc("/ltc.bto.v1.BidToOrderService/GetQuote", LTC_NOT_FOUND, 0.003);
+    ltc_metrics_client_started("/ltc.otd.v1.IntakeService/AcceptOrder");
+    ltc_metrics_client("/ltc.otd.v1.IntakeService/AcceptOrder", LTC_UNAVAILABLE, 0.02);
+    ltc_metrics_db_connection(1);
+    ltc_metrics_db_connection(1);
+    ltc_metrics_db_tx_begin();
+    ltc_metrics_db_tx_begin();
+    ltc_metrics_db_tx_end(0.004, 1);
+    ltc_metrics_db_error(LTC_DB_ERROR_TIMEOUT);
+    char *text = ltc_metrics_render();
+    assert_non_null(text);
+    const char *lb = "grpc_service=\"ltc.bto.v1.BidToOrderService\",grpc_method=\"GetQuote\",grpc_type=\"unary\"";
+    char want[512];
+    snprintf(want, sizeof want, "\ngrpc_server_started_total{%s} 1\n", lb);
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "\ngrpc_server_handled_total{%s,grpc_code=\"NOT_FOUND\"} 1\n", lb);
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "\ngrpc_server_handling_seconds_bucket{%s,grpc_code=\"NOT_FOUND\",le=\"0.0025\"} 0\n",
+             lb);
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "\ngrpc_server_handling_seconds_bucket{%s,grpc_code=\"NOT_FOUND\",le=\"0.005\"} 1\n",
+             lb);
+    assert_non_null(strstr(text, want));
+    snprintf(want, sizeof want, "\ngrpc_server_handling_seconds_count{%s,grpc_code=\"NOT_FOUND\"} 1\n", lb);
+    assert_non_null(strstr(text, want));
+    assert_non_null(strstr(text, "\ngrpc_client_handled_total{grpc_service=\"ltc.otd.v1.IntakeService\","
+                                 "grpc_method=\"AcceptOrder\",grpc_type=\"unary\",grpc_code=\"UNAVAILABLE\"} 1\n"));
+    /* the client call is not counted as served, nor the served one as made */
+    assert_null(strstr(text, "grpc_server_handled_total{grpc_service=\"ltc.otd.v1.IntakeService\""));
+    assert_null(strstr(text, "grpc_client_handled_total{grpc_service=\"ltc.bto.v1.BidToOrderService\""));
+    assert_non_null(strstr(text, "\nltc_db_connections{state=\"in_use\"} 1\n"));
+    assert_non_null(strstr(text, "\nltc_db_connections{state=\"idle\"} 1\n"));
+    assert_non_null(strstr(text, "\nltc_db_transaction_seconds_count{outcome=\"commit\"} 1\n"));
+    assert_non_null(strstr(text, "\nltc_db_errors_total{kind=\"timeout\"} 1\n"));
+    assert_well_formed(text);
+    free(text);
+}
+
+static void test_handoff_backlog(void **state) {
+    (void)state;
+    ltc_metrics_handoffs("otd", 7, 1.5, 2);
+    ltc_metrics_handoffs("dtc", 5, 0.5, 0);
+    assert_int_equal(ltc_metrics_handoff_backlog(), 12);
+    ltc_metrics_handoffs("otd", 0, 0, 2);
+    assert_int_equal(ltc_metrics_handoff_backlog(), 5);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_forged_label_cannot_start_a_series),
+        cmocka_unit_test(test_grpc_shapes), /* before the flood fills the per-method slots */
+        cmocka_unit_test(test_handoff_backlog),
         cmocka_unit_test(test_method_labels_are_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

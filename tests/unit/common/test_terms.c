@@ -105,10 +105,44 @@ static void test_shares_must_add_up(void **state) {
     assert_non_null(strstr(st.violations[0].description, "10001"));
 }
 
+static void test_milestone_names(void **state) {
+    ltc_call *c = *state;
+    Ltc__Type__V1__PaymentTerm a = term(KIND(ADVANCE), 2000, 0), m1 = term(KIND(MILESTONE), 3000, 15),
+                               m2 = term(KIND(MILESTONE), 5000, 30);
+    Ltc__Type__V1__PaymentTerm *terms[] = {&a, &m1, &m2};
+    m1.milestone = "site survey";
+    m2.milestone = "go-live";
+    ltc_status st = {0};
+    assert_int_equal(ltc_check_payment_terms(c, terms, 3, "t", 10, &st), 0);
+    assert_string_equal(ltc_term_kind_to_db(KIND(MILESTONE)), "MILESTONE");
+    /* unnamed, a duplicate, a name on another kind, too long: each named by its field */
+    char longname[66];
+    memset(longname, 'x', 65);
+    longname[65] = '\0';
+    char *cases[][3] = {
+        {"", "go-live", ""}, {"go-live", "go-live", ""}, {"site", "go-live", "x"}, {longname, "go-live", ""}};
+    const char *fields[] = {"t[1].milestone", "t[2].milestone", "t[0].milestone", "t[1].milestone"};
+    for (int k = 0; k < 4; k++) {
+        m1.milestone = cases[k][0];
+        m2.milestone = cases[k][1];
+        a.milestone = cases[k][2];
+        ltc_status bad = {0};
+        assert_int_equal(ltc_check_payment_terms(c, terms, 3, "t", 10, &bad), -1);
+        assert_int_equal(bad.code, LTC_INVALID_ARGUMENT);
+        assert_int_equal(bad.n_violations, 1);
+        assert_string_equal(bad.violations[0].field, fields[k]);
+        ltc_status_clear(&bad);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_kind_text),  cmocka_unit_test(test_valid_terms),        cmocka_unit_test(test_count),
-        cmocka_unit_test(test_bad_fields), cmocka_unit_test(test_shares_must_add_up),
+        cmocka_unit_test(test_kind_text),
+        cmocka_unit_test(test_valid_terms),
+        cmocka_unit_test(test_count),
+        cmocka_unit_test(test_bad_fields),
+        cmocka_unit_test(test_shares_must_add_up),
+        cmocka_unit_test(test_milestone_names),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -219,6 +219,44 @@ static void test_bill_terms_refusals(void **state) {
     assert_int_equal(dtc_bill_terms(100, bps, NULL, 1, &p, inv, a), -1);
 }
 
+static void test_bill_terms_milestone_and_signature(void **state) {
+    (void)state;
+    const int32_t bps[3] = {2000, 5000, 3000};
+    const int kinds[3] = {DTC_TERM_ADVANCE, DTC_TERM_MILESTONE, DTC_TERM_MILESTONE};
+    int64_t inv[3] = {0, 0, 0}, a[3];
+    /* signed (account opened at signature): the advance in full, no milestone yet */
+    dtc_bill_progress p = {.contract_signed = 1};
+    assert_int_equal(dtc_bill_terms(100001, bps, kinds, 3, &p, inv, a), 0);
+    assert_int_equal(a[0], 20000);
+    assert_int_equal(a[1] + a[2], 0);
+    inv[0] = 20000;
+    /* the placement later finds the advance billed: nothing again */
+    p.placed = 1;
+    assert_int_equal(dtc_bill_terms(100001, bps, kinds, 3, &p, inv, a), 0);
+    assert_int_equal(a[0] + a[1] + a[2], 0);
+    /* deliveries and even full acceptance bill no milestone term */
+    p.shipped = p.accepted = 100001;
+    p.fully_accepted = 1;
+    assert_int_equal(dtc_bill_terms(100001, bps, kinds, 3, &p, inv, a), 0);
+    assert_int_equal(a[0] + a[1] + a[2], 0);
+    /* the second milestone reported: its whole share (the last term takes the remainder) */
+    p.milestones_reached = 1u << 2;
+    assert_int_equal(dtc_bill_terms(100001, bps, kinds, 3, &p, inv, a), 0);
+    assert_int_equal(a[1], 0);
+    assert_int_equal(a[2], 30001);
+    inv[2] = 30001;
+    /* reported again: nothing more; then the first one */
+    assert_int_equal(dtc_bill_terms(100001, bps, kinds, 3, &p, inv, a), 0);
+    assert_int_equal(a[0] + a[1] + a[2], 0);
+    p.milestones_reached |= 1u << 1;
+    assert_int_equal(dtc_bill_terms(100001, bps, kinds, 3, &p, inv, a), 0);
+    assert_int_equal(a[1], 50000);
+    assert_int_equal(inv[0] + a[1] + inv[2], 100001);
+    /* an unknown kind is refused */
+    const int bad[3] = {DTC_TERM_ADVANCE, 6, DTC_TERM_MILESTONE};
+    assert_int_equal(dtc_bill_terms(100001, bps, bad, 3, &p, inv, a), -1);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_term_totals_give_the_remainder_to_the_last),
@@ -228,6 +266,7 @@ int main(void) {
         cmocka_unit_test(test_split_refusals),
         cmocka_unit_test(test_bill_terms_by_event),
         cmocka_unit_test(test_bill_terms_on_delivery_and_catch_up),
+        cmocka_unit_test(test_bill_terms_milestone_and_signature),
         cmocka_unit_test(test_bill_terms_conserve),
         cmocka_unit_test(test_bill_terms_refusals),
     };

@@ -154,6 +154,39 @@ static void test_days_late(void **state) {
     assert_int_equal(ltb_days_late(100, 103), 3);
 }
 
+static void test_weighted_dso(void **state) {
+    (void)state;
+    ltb_weighted w = {0, 0};
+    assert_int_equal(ltb_weighted_seconds(&w), 0); /* no payment: 0 */
+    /* 100.00 paid after 10 days and 900.00 after 20 days: (100 x 10 + 900 x 20) / 1000 = 19 days, not the 15 of a
+     * plain average */
+    const int64_t D = 86400;
+    assert_int_equal(ltb_weighted_add(&w, 10000, "8640000000"), 0); /* 10000 x 10 d */
+    assert_int_equal(ltb_weighted_add(&w, 90000, "155520000000"), 0);
+    assert_int_equal(ltb_weighted_seconds(&w), 19 * D);
+    assert_int_equal(ltb_weighted_add(&w, 0, ""), 0); /* a deal without payments adds nothing */
+    assert_int_equal(ltb_weighted_add(&w, 0, NULL), 0);
+    assert_int_equal(ltb_weighted_seconds(&w), 19 * D);
+    /* rounded down */
+    ltb_weighted r = {0, 0};
+    assert_int_equal(ltb_weighted_add(&r, 3, "10"), 0);
+    assert_int_equal(ltb_weighted_seconds(&r), 3);
+    /* sums past 2^63 (big amounts over long times) stay exact */
+    ltb_weighted big = {0, 0};
+    assert_int_equal(ltb_weighted_add(&big, INT64_MAX / 2, "461168601842738790300000000"), 0);
+    assert_int_equal(ltb_weighted_add(&big, INT64_MAX / 2, "461168601842738790300000000"), 0);
+    assert_int_equal(ltb_weighted_seconds(&big), 100000000);
+    /* refused: not an integer, a negative weight, a weight without its sum, an overflowing weight */
+    ltb_weighted bad = {0, 0};
+    assert_int_equal(ltb_weighted_add(&bad, 5, "1.5"), -1);
+    assert_int_equal(ltb_weighted_add(&bad, 5, "-3"), -1);
+    assert_int_equal(ltb_weighted_add(&bad, -1, "3"), -1);
+    assert_int_equal(ltb_weighted_add(&bad, 5, ""), -1);
+    assert_int_equal(ltb_weighted_add(&bad, INT64_MAX, "1"), 0);
+    assert_int_equal(ltb_weighted_add(&bad, 1, "1"), -1);
+    assert_int_equal(bad.weight, INT64_MAX);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_score_sums_matching_rules_in_order),
@@ -164,6 +197,7 @@ int main(void) {
         cmocka_unit_test(test_flow_spans_closed_and_open),
         cmocka_unit_test(test_flow_spans_never_negative),
         cmocka_unit_test(test_days_late),
+        cmocka_unit_test(test_weighted_dso),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
