@@ -12,6 +12,7 @@
 
 #include "dtc.h"
 #include "ltc/milestone.h"
+#include "revrec_engine.h"
 #include "ltc/type/v1/milestone.pb-c.h"
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
@@ -80,8 +81,8 @@ static const char SQL_TERMS_SELECT[] =
     "FROM account_terms WHERE account_id = $1 ORDER BY position";
 static const char SQL_DELIVERY_FIND[] = "SELECT account_id::text FROM deliveries WHERE shipment_id = $1";
 static const char SQL_DELIVERY_INSERT[] =
-    "INSERT INTO deliveries (id, account_id, shipment_id, handoff_id, currency, accepted_minor, fully_accepted) "
-    "VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::boolean)";
+    "INSERT INTO deliveries (id, account_id, shipment_id, handoff_id, currency, accepted_minor, fully_accepted, "
+    "accept_date) VALUES ($1, $2, $3, $4, $5, $6::bigint, $7::boolean, coalesce($8::date, current_date))";
 /* $4: the acceptance's business date (NULL: today), the start of the retention period once fully accepted */
 static const char SQL_ACCOUNT_UPDATE[] =
     "UPDATE order_accounts SET accepted_minor = $2::bigint, fully_accepted = $3::boolean, fully_accepted_date = "
@@ -392,8 +393,9 @@ int dtc_accept_delivery(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
                         req->handoff_id,
                         d.total.currency,
                         ltc_sql_i64(c, d.accepted.minor),
-                        req->order_fully_accepted ? "true" : "false"};
-    if (!ltc_call_query(c, st, SQL_DELIVERY_INSERT, 7, dp)) {
+                        req->order_fully_accepted ? "true" : "false",
+                        dtc_date_of(c, req->accept_time)};
+    if (!ltc_call_query(c, st, SQL_DELIVERY_INSERT, 8, dp)) {
         if (st->code == LTC_ALREADY_EXISTS) /* the same shipment raced in for another order */
             ltc_status_set(st, LTC_ALREADY_EXISTS, "SHIPMENT_ALREADY_INVOICED", "shipment %s was already handed over",
                            d.shipment);
@@ -421,6 +423,80 @@ int dtc_accept_delivery(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 
 /* --- AcceptOrderPlaced -------------------------------------------------------------------------------------------- */
 
+/* The order's performance obligations (docs/finance.md, "Revenue recognition"): one per line, its standalone selling
+ * price list_price x quantity (the net amounts when no line has a list price), the order total allocated among them
+ * by relative SSP (dtc_revrec_allocate). Validates the lines into ssp/net (INVALID_ARGUMENT naming each bad field). */
+static const char SQL_OBLIGATION_INSERT[] =
+    "INSERT INTO revenue_obligations (account_id, line_no, product, sku, revenue_type, service_months, currency, "
+    "ssp_minor, net_minor, allocated_minor) SELECT $1, t.n, t.product, t.sku, t.kind, t.months, $2, t.ssp, t.net, "
+    "t.alloc FROM unnest($3::text[], $4::text[], $5::text[], $6::bigint[], $7::bigint[], $8::bigint[], $9::bigint[]) "
+    "WITH ORDINALITY AS t(product, sku, kind, months, ssp, net, alloc, n) ON CONFLICT DO NOTHING";
+
+static int check_lines(ltc_call *c, const Ltc__Dtc__V1__AcceptOrderPlacedRequest *req, const ltc_money *total,
+                       int64_t *ssp, int64_t *net, ltc_status *st) {
+    if (req->n_lines > DTC_REVREC_MAX_LINES) return ltc_status_bad_field(st, "lines", "at most 1000 lines");
+    for (size_t i = 0; i < req->n_lines; i++) {
+        const Ltc__Dtc__V1__PlacedOrderLine *l = req->lines[i];
+        ltc_money lp = {{0}, 0}, nm = {{0}, 0};
+        ssp[i] = net[i] = 0;
+        if (!l) return ltc_status_bad_field(st, ltc_call_printf(c, "lines[%zu]", i), "required");
+        ltc_check_text(l->product, ltc_call_printf(c, "lines[%zu].product", i), 0, 200, st);
+        ltc_check_text(l->sku, ltc_call_printf(c, "lines[%zu].sku", i), 0, 200, st);
+        if (l->quantity < 0 || l->quantity > 1000000000)
+            ltc_status_bad_field(st, ltc_call_printf(c, "lines[%zu].quantity", i), "0 to 1000000000");
+        if (l->revenue_type == LTC__TYPE__V1__REVENUE_TYPE__REVENUE_TYPE_OVER_TIME) {
+            if (l->service_months < 1 || l->service_months > DTC_REVREC_MAX_MONTHS)
+                ltc_status_bad_field(st, ltc_call_printf(c, "lines[%zu].service_months", i),
+                                     "1 to 1200 for an OVER_TIME line");
+        } else if (l->revenue_type != LTC__TYPE__V1__REVENUE_TYPE__REVENUE_TYPE_POINT_IN_TIME &&
+                   l->revenue_type != LTC__TYPE__V1__REVENUE_TYPE__REVENUE_TYPE_UNSPECIFIED) {
+            ltc_status_bad_field(st, ltc_call_printf(c, "lines[%zu].revenue_type", i), "unknown revenue type");
+        }
+        if (l->list_price &&
+            ltc_money_from_proto(l->list_price, ltc_call_printf(c, "lines[%zu].list_price", i), 0, &lp, st) == 0 &&
+            lp.minor > 0 && strcmp(lp.currency, total->currency) != 0)
+            ltc_status_bad_field(st, ltc_call_printf(c, "lines[%zu].list_price", i), "not the order's currency");
+        if (l->net_amount &&
+            ltc_money_from_proto(l->net_amount, ltc_call_printf(c, "lines[%zu].net_amount", i), 0, &nm, st) == 0 &&
+            nm.minor > 0 && strcmp(nm.currency, total->currency) != 0)
+            ltc_status_bad_field(st, ltc_call_printf(c, "lines[%zu].net_amount", i), "not the order's currency");
+        if (st->code == LTC_OK && ltc_i64_mul(lp.minor, l->quantity, &ssp[i]) != 0)
+            ltc_status_bad_field(st, ltc_call_printf(c, "lines[%zu].list_price", i), "list price x quantity overflows");
+        net[i] = nm.minor;
+    }
+    return st->code == LTC_OK ? 0 : -1;
+}
+
+static int store_obligations(ltc_call *c, ltc_status *st, const char *order,
+                             const Ltc__Dtc__V1__AcceptOrderPlacedRequest *req, const ltc_money *total, int64_t *ssp,
+                             int64_t *net) {
+    int n = (int)req->n_lines;
+    if (n == 0 || total->minor == 0) return 0;
+    int64_t *alloc = ltc_call_alloc(c, sizeof(int64_t) * (size_t)n);
+    if (dtc_revrec_allocate(total->minor, ssp, n, alloc) != 0 && dtc_revrec_allocate(total->minor, net, n, alloc) != 0)
+        return 0; /* neither list prices nor net amounts: nothing to allocate by (document: no obligations) */
+    const char **prod = ltc_call_alloc(c, sizeof(char *) * (size_t)n),
+               **sku = ltc_call_alloc(c, sizeof(char *) * (size_t)n);
+    const char **kind = ltc_call_alloc(c, sizeof(char *) * (size_t)n);
+    int64_t *months = ltc_call_alloc(c, sizeof(int64_t) * (size_t)n);
+    for (int i = 0; i < n; i++) {
+        const Ltc__Dtc__V1__PlacedOrderLine *l = req->lines[i];
+        int ot = l->revenue_type == LTC__TYPE__V1__REVENUE_TYPE__REVENUE_TYPE_OVER_TIME;
+        prod[i] = l->product, sku[i] = l->sku, kind[i] = ot ? "OVER_TIME" : "POINT_IN_TIME";
+        months[i] = ot ? l->service_months : 0;
+    }
+    const char *p[] = {order,
+                       total->currency,
+                       ltc_sql_text_array(c, prod, (size_t)n),
+                       ltc_sql_text_array(c, sku, (size_t)n),
+                       ltc_sql_text_array(c, kind, (size_t)n),
+                       ltc_sql_i64_array(c, months, (size_t)n),
+                       ltc_sql_i64_array(c, ssp, (size_t)n),
+                       ltc_sql_i64_array(c, net, (size_t)n),
+                       ltc_sql_i64_array(c, alloc, (size_t)n)};
+    return ltc_call_query(c, st, SQL_OBLIGATION_INSERT, 9, p) ? 0 : -1;
+}
+
 /* IntakeService/AcceptOrderPlaced: BTO placed an order. Opens its account (OPEN, nothing accepted) with the customer,
  * so the order counts in the customer's exposure from now on (open orders), and drops the placement reservation of
  * its contract and the admission reservations of its deal; the automatic holds are re-evaluated. AcceptDelivery
@@ -445,6 +521,9 @@ int dtc_accept_order_placed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMes
     if (req->credit_decision[0])
         ltc_name_parse(req->credit_decision, "creditDecisions", "credit_decision", decision, st);
     if (st->code != LTC_OK) return -1;
+    int64_t *ssp = ltc_call_alloc(c, sizeof(int64_t) * (req->n_lines + 1));
+    int64_t *net = ltc_call_alloc(c, sizeof(int64_t) * (req->n_lines + 1));
+    if (check_lines(c, req, &total, ssp, net, st) != 0) return -1;
 
     char locked[LTC_UUID_LEN + 1];
     if (lock_order_customer(c, st, order, customer, req->customer, locked) != 0) return -1;
@@ -485,6 +564,7 @@ int dtc_accept_order_placed(ltc_call *c, const ProtobufCMessage *m, ProtobufCMes
         const char *cp[] = {order, locked, sn->tax_id, sn->country_code, sn->billing_currency, sn->account_owner};
         if (!ltc_call_query(c, st, SQL_ACCOUNT_SET_CUSTOMER, 6, cp)) return -1;
     }
+    if (store_obligations(c, st, order, req, &total, ssp, net) != 0) return -1;
     const char *rp[] = {ltc_call_printf(c, "contracts/%s", contract), deal, locked};
     if (!ltc_call_query(c, st, SQL_RESERVATIONS_PLACED, 3, rp)) return -1;
     /* the ADVANCE terms are billed now, dated the placement (an account a delivery opened first caught them up) */

@@ -41,4 +41,9 @@ int dtc_close_period(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
 int dtc_request_period_reopen(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_approve_period_reopen(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 
+/* revenue.c */
+int dtc_run_revenue_recognition(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_revenue_schedule(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_get_revenue_summary(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
 #endif

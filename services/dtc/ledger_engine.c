@@ -7,8 +7,9 @@ static const char *const ROLES[DTC_ACC_COUNT] = {
     "CASH",           "RECEIVABLES",        "CHARGES_RECEIVABLE", "CONTRACT_ASSET", "ALLOWANCE",
     "UNAPPLIED_CASH", "CONTRACT_LIABILITY", "TAX_PAYABLE",        "REVENUE",        "CHARGES_INCOME",
     "BAD_DEBT",       "FX_REALISED",        "FX_UNREALISED"};
-static const char *const EVENTS[DTC_EV_COUNT] = {"INVOICE", "RECEIPT", "ALLOCATION",  "ALLOCATION_REVERSAL",
-                                                 "BOUNCE",  "REFUND",  "CREDIT_NOTE", "DUNNING_CHARGE"};
+static const char *const EVENTS[DTC_EV_COUNT] = {"INVOICE", "RECEIPT",         "ALLOCATION",  "ALLOCATION_REVERSAL",
+                                                 "BOUNCE",  "REFUND",          "CREDIT_NOTE", "DUNNING_CHARGE",
+                                                 "REVENUE", "CONTRACT_NETTING"};
 
 const char *dtc_ledger_event_name(dtc_ledger_event ev) { return (unsigned)ev < DTC_EV_COUNT ? EVENTS[ev] : NULL; }
 
@@ -47,6 +48,13 @@ int dtc_entry_build(dtc_ledger_event ev, int64_t a, int64_t b, dtc_jline out[DTC
             break;
         case DTC_EV_DUNNING_CHARGE:
             put(out, n, DTC_ACC_CHARGES_RECEIVABLE, a + b, 0), put(out, n, DTC_ACC_CHARGES_INCOME, 0, a + b);
+            break;
+        case DTC_EV_REVENUE: /* recognised: out of the liability billed first, the rest a contract asset */
+            put(out, n, DTC_ACC_CONTRACT_LIABILITY, a, 0), put(out, n, DTC_ACC_CONTRACT_ASSET, b, 0);
+            put(out, n, DTC_ACC_REVENUE, 0, a + b);
+            break;
+        case DTC_EV_CONTRACT_NETTING:
+            put(out, n, DTC_ACC_CONTRACT_LIABILITY, a, 0), put(out, n, DTC_ACC_CONTRACT_ASSET, 0, a);
             break;
         default: return -1;
     }

@@ -35,6 +35,8 @@ typedef enum dtc_ledger_event {
     DTC_EV_REFUND,              /* a: unapplied cash paid back */
     DTC_EV_CREDIT_NOTE,         /* a: credited against open invoice amounts, b: the rest, customer credit */
     DTC_EV_DUNNING_CHARGE,      /* a: a notice's fee, b: its interest */
+    DTC_EV_REVENUE,             /* a: revenue out of the contract liability, b: revenue ahead of billing (asset) */
+    DTC_EV_CONTRACT_NETTING,    /* a: an order's contract asset set off against its contract liability */
     DTC_EV_COUNT
 } dtc_ledger_event;
 

@@ -19,6 +19,7 @@ static const char SQL_ENSURE[] = "INSERT INTO ledger_periods (period) VALUES ($1
 static const char SQL_LOCK[] =
     "SELECT " PERIOD_COLS ", (($1 || '-01')::date + interval '1 month')::date <= current_date "
     "FROM ledger_periods WHERE period = $1 FOR UPDATE";
+static const char SQL_RECOGNISED[] = "SELECT EXISTS (SELECT FROM revenue_runs WHERE period = $1)";
 static const char SQL_CLOSE[] =
     "UPDATE ledger_periods SET state = 'CLOSED', closed_by = $2, close_time = now(), reopen_requested_by = NULL, "
     "reopen_reason = NULL, reopen_request_time = NULL, reopened_by = NULL, reopen_time = NULL, version = version + 1 "
@@ -78,6 +79,12 @@ int dtc_close_period(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
         if (!ltc_pg_bool(r, 0, 7))
             return ltc_status_set(st, LTC_FAILED_PRECONDITION, "PERIOD_NOT_ENDED",
                                   "period %s has not ended yet: it can be closed from its next month on", req->period);
+        PGresult *rr = ltc_call_query(c, st, SQL_RECOGNISED, 1, (const char *[]){req->period});
+        if (!rr) return -1;
+        if (!ltc_pg_bool(rr, 0, 0))
+            return ltc_status_set(st, LTC_FAILED_PRECONDITION, "REVENUE_NOT_RECOGNISED",
+                                  "revenue recognition has not run for period %s: run RunRevenueRecognition first",
+                                  req->period);
         r = ltc_call_query(c, st, SQL_CLOSE, 2, (const char *[]){req->period, dtc_principal(c)});
         if (!r) return -1;
     }

@@ -44,3 +44,22 @@ int dtc_revrec_schedule(int64_t amount, int months, int64_t *out) {
         out[k] = dtc_revrec_recognised(amount, months, k + 1) - dtc_revrec_recognised(amount, months, k);
     return 0;
 }
+
+int64_t dtc_revrec_point_in_time(int64_t amount, int64_t accepted, int64_t total, int fully) {
+    if (amount < 0 || total < 0) return -1;
+    if (fully) return amount;
+    if (total == 0 || accepted <= 0) return 0;
+    if (accepted >= total) return amount;
+    return (int64_t)((__int128)amount * accepted / total);
+}
+
+int dtc_revrec_contract(int64_t revenue, int64_t liability, int64_t asset, int64_t *from_liability, int64_t *to_asset,
+                        int64_t *netting) {
+    if (revenue < 0 || liability < 0 || asset < 0 || !from_liability || !to_asset || !netting) return -1;
+    __int128 net = (__int128)liability - asset - revenue; /* > 0: a liability is left, < 0: an asset */
+    int64_t l1 = net > 0 ? (int64_t)net : 0, a1 = net < 0 ? (int64_t)-net : 0;
+    *netting = asset > a1 ? asset - a1 : 0;
+    *to_asset = a1 > asset ? a1 - asset : 0;
+    *from_liability = liability - l1 - *netting;
+    return 0;
+}

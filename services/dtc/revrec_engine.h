@@ -1,8 +1,7 @@
 /* services/dtc/revrec_engine.h - the pure arithmetic of revenue recognition (IFRS 15, docs/finance.md, "Revenue
  * recognition: the arithmetic"): a transaction price allocated to performance obligations by relative standalone
  * selling price, and an over-time obligation's straight-line schedule. No database; unit-tested in
- * tests/unit/dtc/test_revrec_engine.c. Recognition itself (obligations per order line, RunRevenueRecognition) is not
- * built yet: these are its rules. */
+ * tests/unit/dtc/test_revrec_engine.c. revenue.c stores the obligations and runs the recognition with these rules. */
 #ifndef LTC_DTC_REVREC_ENGINE_H
 #define LTC_DTC_REVREC_ENGINE_H
 
@@ -24,5 +23,18 @@ int64_t dtc_revrec_recognised(int64_t amount, int months, int elapsed);
 
 /* The monthly parts of that schedule: out[k] = recognised(k + 1) - recognised(k), k < months. 0 or -1. */
 int dtc_revrec_schedule(int64_t amount, int months, int64_t *out);
+
+/* Recognised of a point-in-time obligation of amount `amount` once `accepted` of the order's `total` is accepted:
+ * all of it when `fully` (the order is fully accepted), else floor(amount * accepted / total) (accepted clamped to
+ * 0..total; 0 when total is 0). -1 on bad input. */
+int64_t dtc_revrec_point_in_time(int64_t amount, int64_t accepted, int64_t total, int fully);
+
+/* The entries of recognising `revenue` (>= 0) for an order whose contract liability balance is `liability` (credit,
+ * >= 0) and contract asset balance `asset` (debit, >= 0): afterwards the order has only one of the two, the net
+ * (liability - asset - revenue) on its side. *from_liability and *to_asset are the REVENUE entry's Dr 2200 and
+ * Dr 1150 (they add up to `revenue`); *netting is a CONTRACT_NETTING Dr 2200 / Cr 1150 before it (an asset that a
+ * later invoice covered). 0 or -1 on bad input. */
+int dtc_revrec_contract(int64_t revenue, int64_t liability, int64_t asset, int64_t *from_liability, int64_t *to_asset,
+                        int64_t *netting);
 
 #endif

@@ -88,6 +88,9 @@ static const ltc_method METHODS[] = {
     LTC_WRITE(DTC_FINANCE, ClosePeriod, dtc_close_period, NULL),
     LTC_WRITE(DTC_FINANCE, RequestPeriodReopen, dtc_request_period_reopen, NULL),
     LTC_WRITE(DTC_FINANCE, ApprovePeriodReopen, dtc_approve_period_reopen, NULL),
+    LTC_WRITE(DTC_FINANCE, RunRevenueRecognition, dtc_run_revenue_recognition, NULL),
+    LTC_READ(DTC_FINANCE, GetRevenueSchedule, dtc_get_revenue_schedule, NULL),
+    LTC_READ(DTC_FINANCE, GetRevenueSummary, dtc_get_revenue_summary, NULL),
     LTC_HANDOFF(DTC_INTAKE, AcceptContractSigned, dtc_accept_contract_signed, "bto"),
 };
 

@@ -83,14 +83,14 @@ class Finance(h.StackTestCase):
         return K.CustomerSnapshot(customer=f"customers/{cid}", legal_name=f"Ledger {cid[:8]}", country_code="CN",
                                   billing_currency=CUR, account_owner="ar.fin")
 
-    def place(self, snap, total, terms, on):
+    def place(self, snap, total, terms, on, lines=()):
         tri = K.IronTriangle(account_owner="ar.fin", solution_owner="sr.fin", fulfilment_owner="fr.fin")
         f = dict(order=f"orders/{uuid.uuid4()}", contract=f"contracts/{uuid.uuid4()}", deal=f"deals/{uuid.uuid4()}",
                  iron_triangle=tri, order_total=money(total),
                  payment_terms=[K.PaymentTerm(kind=K.PaymentTermKind.Value(k), share_bps=b, due_days=d)
                                 for k, b, d in terms])
         self.intake.dtc.AcceptOrderPlaced(dtc.AcceptOrderPlacedRequest(handoff_id=rid(), customer=snap,
-                                                                       place_time=ts(on), **f))
+                                                                       place_time=ts(on), lines=list(lines), **f))
         return f
 
     def accept(self, f, snap, amount, on, fully=False):
@@ -353,6 +353,11 @@ class Finance(h.StackTestCase):
                                          ("PAYMENT_TERM_KIND_ON_ACCEPTANCE", 5000, 10)], on=f"{Y}-09-03")
         (a,) = self.invoices(f)
         self.assertEqual(self.one_entry(a.name, "INVOICE").period, period)
+        # closing needs the period's revenue recognition first
+        d = h.expect_error(lambda: self.stubs.finance.ClosePeriod(fin.ClosePeriodRequest(
+            period=period, request_id=rid())), C.FAILED_PRECONDITION)
+        self.assertDetails(d, reason="REVENUE_NOT_RECOGNISED")
+        self.stubs.finance.RunRevenueRecognition(fin.RunRevenueRecognitionRequest(period=period, request_id=rid()))
         closed = self.stubs.finance.ClosePeriod(fin.ClosePeriodRequest(period=period, request_id=rid())).period
         self.assertEqual((closed.period, closed.state), (period, "CLOSED"))
         self.assertEqual(self.trial(period).state, "CLOSED")
@@ -407,6 +412,128 @@ class Finance(h.StackTestCase):
         d = h.expect_error(lambda: self.stubs.finance.ClosePeriod(fin.ClosePeriodRequest(period="2019-00")),
                            C.INVALID_ARGUMENT)
         self.assertDetails(d, fields=["period", "request_id"])
+        self.assertControlsMatch()
+
+    # --- revenue recognition (IFRS 15) ------------------------------------------------------------------------------
+
+    def recognise(self, period):
+        return self.stubs.finance.RunRevenueRecognition(fin.RunRevenueRecognitionRequest(period=period,
+                                                                                         request_id=rid()))
+
+    def revenue_entries(self, f, period):
+        return [e for e in self.entries(source=f"orders/{f['order'].split('/')[1]}") if e.period == period]
+
+    def test_revenue_recognition_worked_example(self):
+        """docs/finance.md's worked example: equipment 100,000.00 and installation 20,000.00 (point in time), support
+        12 months 30,000.00 (over time), an order discount of 15,000.00: transaction price 135,000.00, allocated
+        90,000.00 / 18,000.00 / 27,000.00. Terms 10% in advance, 90% retention (billed at final acceptance):
+        recognition runs ahead of billing (a contract asset) until the retention is invoiced."""
+        Y = YEAR
+        snap = self.customer()
+        line = lambda sku, kind, months, listp, net: dtc.PlacedOrderLine(  # noqa: E731
+            product=f"products/{uuid.uuid4()}", sku=sku, quantity=1, product_version=1,
+            revenue_type=kind, service_months=months, list_price=money(listp),
+            net_amount=money(net))
+        lines = [line("EQ-1", "REVENUE_TYPE_POINT_IN_TIME", 0, 100_000_00, 90_000_00),
+                 line("INST-1", "REVENUE_TYPE_POINT_IN_TIME", 0, 20_000_00, 18_000_00),
+                 line("SUP-12", "REVENUE_TYPE_OVER_TIME", 12, 30_000_00, 27_000_00)]
+        f = self.place(snap, 135_000_00, [("PAYMENT_TERM_KIND_ADVANCE", 1000, 10),
+                                          ("PAYMENT_TERM_KIND_RETENTION", 9000, 30)], on=f"{Y}-01-10", lines=lines)
+        order = f["order"]
+        sched = self.stubs.finance.GetRevenueSchedule(fin.GetRevenueScheduleRequest(order=order))
+        self.assertEqual(minor(sched.transaction_price), 135_000_00)
+        got = [(o.line, o.sku, minor(o.standalone_price), minor(o.allocated), minor(o.recognised), minor(o.deferred))
+               for o in sched.obligations]
+        self.assertEqual(got, [(1, "EQ-1", 100_000_00, 90_000_00, 0, 90_000_00),
+                               (2, "INST-1", 20_000_00, 18_000_00, 0, 18_000_00),
+                               (3, "SUP-12", 30_000_00, 27_000_00, 0, 27_000_00)])
+        self.assertEqual(list(sched.obligations[2].schedule), [])   # not started before the order's acceptance
+
+        # January: placed and billed 13,500.00 in advance, nothing accepted: nothing to recognise
+        self.recognise(f"{Y}-01")
+        self.assertEqual(self.revenue_entries(f, f"{Y}-01"), [])
+
+        # February: 60,000.00 of 135,000.00 accepted (4/9): 4/9 of each point-in-time obligation, 48,000.00; the
+        # advance's 13,500.00 out of the contract liability, 34,500.00 a contract asset (recognised, not billed)
+        self.accept(f, snap, 60_000_00, on=f"{Y}-02-20")
+        self.recognise(f"{Y}-02")
+        (e,) = self.revenue_entries(f, f"{Y}-02")
+        self.assertEqual((e.event, iso(e.event_date), e.customer), ("REVENUE", f"{Y}-02-28" if Y % 4 else f"{Y}-02-29",
+                                                                   snap.customer))
+        self.assertBalanced(e)
+        self.assertLines(e, [("2200", 13_500_00, 0), ("1150", 34_500_00, 0), ("4000", 0, 48_000_00)])
+        # a rerun posts nothing
+        self.recognise(f"{Y}-02")
+        self.assertEqual(len(self.revenue_entries(f, f"{Y}-02")), 1)
+
+        # March: fully accepted on the 5th, which bills the retention (121,500.00): the rest of the point-in-time
+        # obligations (60,000.00) and the support's first month (2,250.00); the asset is netted against the new
+        # invoice's liability first
+        self.accept(f, snap, 75_000_00, on=f"{Y}-03-05", fully=True)
+        self.recognise(f"{Y}-03")
+        es = self.revenue_entries(f, f"{Y}-03")
+        self.assertEqual([x.event for x in es], ["CONTRACT_NETTING", "REVENUE"])
+        self.assertLines(es[0], [("2200", 34_500_00, 0), ("1150", 0, 34_500_00)])
+        self.assertLines(es[1], [("2200", 62_250_00, 0), ("4000", 0, 62_250_00)])
+        self.assertEqual(iso(es[1].event_date), f"{Y}-03-31")
+
+        # April: one month, 2,250.00; December: months 2..10, 18,000.00 more; February next year: the last 4,500.00
+        self.recognise(f"{Y}-04")
+        (e,) = self.revenue_entries(f, f"{Y}-04")
+        self.assertLines(e, [("2200", 2_250_00, 0), ("4000", 0, 2_250_00)])
+        self.recognise(f"{Y}-12")
+        (e,) = self.revenue_entries(f, f"{Y}-12")
+        self.assertLines(e, [("2200", 18_000_00, 0), ("4000", 0, 18_000_00)])
+        self.recognise(f"{Y + 1}-02")
+        (e,) = self.revenue_entries(f, f"{Y + 1}-02")
+        self.assertLines(e, [("2200", 4_500_00, 0), ("4000", 0, 4_500_00)])
+        # reruns post nothing new
+        before = len(self.entries(source=f"orders/{order.split('/')[1]}"))
+        self.recognise(f"{Y}-12")
+        self.recognise(f"{Y + 1}-02")
+        self.assertEqual(len(self.entries(source=f"orders/{order.split('/')[1]}")), before)
+
+        sched = self.stubs.finance.GetRevenueSchedule(fin.GetRevenueScheduleRequest(order=order))
+        self.assertEqual((minor(sched.recognised), minor(sched.deferred)), (135_000_00, 0))
+        sup = sched.obligations[2]
+        self.assertEqual(iso(sup.start_date), f"{Y}-03-05")
+        self.assertEqual([(m.period, minor(m.amount)) for m in sup.schedule],
+                         [(f"{Y + (2 + k) // 12}-{(2 + k) % 12 + 1:02d}", 2_250_00) for k in range(12)])
+        # the order's contract balances are gone: 4000 took all of it, 2200 and 1150 are back to zero
+        by = {}
+        for x in self.entries(customer=snap.customer):
+            for ln in x.lines:
+                by[ln.account_code] = by.get(ln.account_code, 0) + minor(ln.debit) - minor(ln.credit)
+        self.assertEqual((by.get("2200"), by.get("1150"), by.get("4000")), (0, 0, -135_000_00))
+
+        # the summary for this customer: per period, recognised by the run and to date, the rest deferred
+        def summary(period):
+            r = self.stubs.finance.GetRevenueSummary(fin.GetRevenueSummaryRequest(period=period,
+                                                                                   customer=snap.customer))
+            self.assertTrue(r.recognition_run)
+            (row,) = r.rows
+            return minor(row.recognised_in_period), minor(row.recognised_to_date), minor(row.deferred)
+        self.assertEqual(summary(f"{Y}-01"), (0, 0, 135_000_00))
+        self.assertEqual(summary(f"{Y}-02"), (48_000_00, 48_000_00, 87_000_00))
+        self.assertEqual(summary(f"{Y}-03"), (62_250_00, 110_250_00, 24_750_00))
+        self.assertEqual(summary(f"{Y}-12"), (18_000_00, 130_500_00, 4_500_00))
+
+        # refusals
+        import datetime
+        today = datetime.date.today()
+        d = h.expect_error(lambda: self.recognise(f"{today.year:04d}-{today.month:02d}"), C.FAILED_PRECONDITION)
+        self.assertDetails(d, reason="PERIOD_NOT_ENDED")
+        d = h.expect_error(lambda: self.stubs.finance.RunRevenueRecognition(fin.RunRevenueRecognitionRequest(
+            period="2019-13")), C.INVALID_ARGUMENT)
+        self.assertDetails(d, fields=["period", "request_id"])
+        d = h.expect_error(lambda: self.stubs.finance.GetRevenueSchedule(fin.GetRevenueScheduleRequest(
+            order=f"orders/{uuid.uuid4()}")), C.NOT_FOUND)
+        self.assertDetails(d, reason="ORDER_ACCOUNT_NOT_FOUND")
+        d = h.expect_error(lambda: self.intake.dtc.AcceptOrderPlaced(dtc.AcceptOrderPlacedRequest(
+            handoff_id=rid(), customer=snap, order=f"orders/{uuid.uuid4()}", contract=f["contract"], deal=f["deal"],
+            iron_triangle=f["iron_triangle"], order_total=money(100), payment_terms=f["payment_terms"],
+            lines=[line("X", "REVENUE_TYPE_OVER_TIME", 0, 100, 100)])), C.INVALID_ARGUMENT)
+        self.assertDetails(d, fields=["lines[0].service_months"])
         self.assertControlsMatch()
 
 

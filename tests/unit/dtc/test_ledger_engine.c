@@ -52,6 +52,21 @@ static void test_each_event(void **state) {
     assert_int_equal(l[0].account, DTC_ACC_CHARGES_RECEIVABLE);
     assert_int_equal(l[0].debit, 1037);
     assert_int_equal(l[1].account, DTC_ACC_CHARGES_INCOME);
+    /* revenue: out of the liability, the rest a contract asset; netting an asset against the liability */
+    assert_int_equal(dtc_entry_build(DTC_EV_REVENUE, 1350, 3450, l, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(l[0].account, DTC_ACC_CONTRACT_LIABILITY);
+    assert_int_equal(l[0].debit, 1350);
+    assert_int_equal(l[1].account, DTC_ACC_CONTRACT_ASSET);
+    assert_int_equal(l[1].debit, 3450);
+    assert_int_equal(l[2].account, DTC_ACC_REVENUE);
+    assert_int_equal(l[2].credit, 4800);
+    assert_int_equal(dtc_entry_build(DTC_EV_CONTRACT_NETTING, 3450, 0, l, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(l[0].account, DTC_ACC_CONTRACT_LIABILITY);
+    assert_int_equal(l[1].account, DTC_ACC_CONTRACT_ASSET);
+    assert_int_equal(l[1].credit, 3450);
+    assert_string_equal(dtc_ledger_event_name(DTC_EV_REVENUE), "REVENUE");
     /* nothing to post */
     assert_int_equal(dtc_entry_build(DTC_EV_DUNNING_CHARGE, 0, 0, l, &n), 0);
     assert_int_equal(n, 0);

@@ -111,12 +111,50 @@ static void test_random_allocations(void **state) {
     }
 }
 
+static void test_point_in_time_and_contract(void **state) {
+    (void)state;
+    /* the accepted share of the order, all of it once fully accepted */
+    assert_int_equal(dtc_revrec_point_in_time(9000000, 0, 13500000, 0), 0);
+    assert_int_equal(dtc_revrec_point_in_time(9000000, 4500000, 13500000, 0), 3000000);
+    assert_int_equal(dtc_revrec_point_in_time(100, 1, 3, 0), 33);
+    assert_int_equal(dtc_revrec_point_in_time(100, 1, 3, 1), 100);
+    assert_int_equal(dtc_revrec_point_in_time(100, 5, 3, 0), 100);
+    assert_int_equal(dtc_revrec_point_in_time(100, 0, 0, 0), 0);
+    assert_int_equal(dtc_revrec_point_in_time(-1, 0, 3, 0), -1);
+    int64_t fl, ta, nt;
+    /* billed ahead: all out of the liability */
+    assert_int_equal(dtc_revrec_contract(500, 800, 0, &fl, &ta, &nt), 0);
+    assert_int_equal(fl, 500), assert_int_equal(ta, 0), assert_int_equal(nt, 0);
+    /* recognition runs ahead of billing: the liability first, the rest a contract asset */
+    assert_int_equal(dtc_revrec_contract(500, 200, 0, &fl, &ta, &nt), 0);
+    assert_int_equal(fl, 200), assert_int_equal(ta, 300), assert_int_equal(nt, 0);
+    /* an invoice since covered the asset: netted first, then out of the liability */
+    assert_int_equal(dtc_revrec_contract(50, 500, 100, &fl, &ta, &nt), 0);
+    assert_int_equal(nt, 100), assert_int_equal(fl, 50), assert_int_equal(ta, 0);
+    /* an asset that grows */
+    assert_int_equal(dtc_revrec_contract(70, 0, 100, &fl, &ta, &nt), 0);
+    assert_int_equal(nt, 0), assert_int_equal(fl, 0), assert_int_equal(ta, 70);
+    assert_int_equal(dtc_revrec_contract(-1, 0, 0, &fl, &ta, &nt), -1);
+    /* random: the entries add up to the revenue and leave one side only, the net */
+    srand(17);
+    for (int i = 0; i < 10000; i++) {
+        int64_t r = rand() % 1000, l = rand() % 1000, a = rand() % 1000;
+        assert_int_equal(dtc_revrec_contract(r, l, a, &fl, &ta, &nt), 0);
+        assert_true(fl >= 0 && ta >= 0 && nt >= 0);
+        assert_int_equal(fl + ta, r);
+        int64_t l1 = l - nt - fl, a1 = a - nt + ta;
+        assert_true(l1 >= 0 && a1 >= 0 && (l1 == 0 || a1 == 0));
+        assert_int_equal(l1 - a1, l - a - r);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_worked_example),
         cmocka_unit_test(test_uneven_shares),
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_random_allocations),
+        cmocka_unit_test(test_point_in_time_and_contract),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
