@@ -1287,10 +1287,11 @@ class Checker:
 
 def snapshot():
     """A fingerprint of every table of every service (outbox excluded: replays change its delivery columns; the audit
-    trail too: a replayed hand-off is a call, recorded as an IDEMPOTENT_REPLAY row, see audit_since)."""
+    trail and its hash chain's head too: a replayed hand-off is a call, recorded as an IDEMPOTENT_REPLAY row that
+    extends the chain, see audit_since)."""
     tables = _rows("SELECT table_schema, table_name FROM information_schema.tables WHERE table_schema IN"
                    " ('ltb', 'bto', 'otd', 'dtc') AND table_type = 'BASE TABLE'"
-                   " AND table_name NOT IN ('outbox', 'audit_log') ORDER BY 1, 2")
+                   " AND table_name NOT IN ('outbox', 'audit_log', 'audit_chain_head') ORDER BY 1, 2")
     parts = [f"SELECT '{s}.{t}', count(*), md5(coalesce(string_agg(x::text, '|' ORDER BY x::text), ''))"
              f" FROM {s}.{t} x" for s, t in tables]
     return {r[0]: (int(r[1]), r[2]) for r in _rows(" UNION ALL ".join(parts))}
