@@ -585,6 +585,7 @@ class Stack:
         self.env = {}                           # service -> extra environment it runs with
         self.held = set()                       # deliberately down: not restarted
         self.pg_down = threading.Event()
+        self.sup_busy = threading.Lock()        # held by the supervisor while it restarts something
         self.restarts = collections.Counter()
         self.sup_stop = threading.Event()
         self.sup = None
@@ -650,17 +651,18 @@ class Stack:
 
     def _supervisor(self):
         while not self.sup_stop.wait(0.2):
-            if self.pg_down.is_set():
-                continue
-            for name in stage_procs():
-                if name in self.held or pid_of(name):
+            with self.sup_busy:
+                if self.pg_down.is_set():
                     continue
-                self.restarts[name] += 1
-                self.hist.event(f"supervisor: {name} dead, restarting")
-                try:
-                    self.start(name, check=False)
-                except Exception as e:      # never let the supervisor die: the next round tries again
-                    self.hist.event(f"supervisor: restarting {name} failed: {e}")
+                for name in stage_procs():
+                    if name in self.held or pid_of(name):
+                        continue
+                    self.restarts[name] += 1
+                    self.hist.event(f"supervisor: {name} dead, restarting")
+                    try:
+                        self.start(name, check=False)
+                    except Exception as e:      # never let the supervisor die: the next round tries again
+                        self.hist.event(f"supervisor: restarting {name} failed: {e}")
 
     # --- fault actions for the schedule ---
     def kill_postgres(self, down_s):
@@ -668,6 +670,11 @@ class Stack:
         holds off while PostgreSQL is down, and resumes whatever happens here: a failed start is retried, and the
         flag is always cleared (a start that raised once left it set, and no dead service was restarted again)."""
         self.pg_down.set()
+        # a restart already under way finishes first: PostgreSQL killed during its migrations would leave it waiting
+        # for the database while holding scripts/stack's set-up lock (scripts/stack now starts PostgreSQL again in that
+        # case, but the fault here is PostgreSQL's death, not that race)
+        with self.sup_busy:
+            pass
         try:
             self.hist.event("kill -9 postgres")
             stack_run(["kill", "postgres"])
