@@ -156,6 +156,23 @@ static const char SQL_BILLING_POLICY_UPDATE[] =
     "update_time = now()";
 static const char SQL_DATE_OF[] = "SELECT coalesce($1::date, current_date)::text";
 
+/* Locks an order's account for a finance write: its customer's credit account first (following merges, the order
+ * every writer of that customer takes), then the account row. Returns the SQL_ACCOUNT_LOCK row, or NULL with `st`
+ * set (NOT_FOUND when the order has no account). */
+static PGresult *lock_order_account(ltc_call *c, ltc_status *st, const char *order, dtc_credit_locked *locked) {
+    PGresult *a = ltc_call_query(c, st, "SELECT coalesce(customer_id::text, '') FROM order_accounts WHERE id = $1", 1,
+                                 (const char *[]){order});
+    if (!a) return NULL;
+    if (PQntuples(a) == 0) {
+        ltc_status_set(st, LTC_NOT_FOUND, "ORDER_ACCOUNT_NOT_FOUND", "order %s has no account", order);
+        return NULL;
+    }
+    if (ltc_pg_str(a, 0, 0)[0] &&
+        dtc_credit_account_lock(c, st, ltc_pg_str(a, 0, 0), NULL, DTC_LOCK_FOLLOW_MERGES, locked) != 0)
+        return NULL;
+    return ltc_call_query(c, st, SQL_ACCOUNT_LOCK, 1, (const char *[]){order});
+}
+
 /* Bills the locked account `account` for `event` on `date`, closes it if that settled it (an advance may have paid
  * the new invoices) and re-evaluates its customer's holds. */
 static int bill_and_settle(ltc_call *c, ltc_status *st, const char *account, const char *customer, const char *event,
@@ -211,16 +228,8 @@ int dtc_release_retention(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
     ltc_check_text(req->reason, "reason", 1, 500, st);
     ltc_date_to_text(req->release_date, "release_date", 1, date, st);
     if (st->code != LTC_OK) return -1;
-    PGresult *a = ltc_call_query(c, st, "SELECT coalesce(customer_id::text, '') FROM order_accounts WHERE id = $1", 1,
-                                 (const char *[]){order});
-    if (!a) return -1;
-    if (PQntuples(a) == 0)
-        return ltc_status_set(st, LTC_NOT_FOUND, "ORDER_ACCOUNT_NOT_FOUND", "order %s has no account", order);
     dtc_credit_locked locked = {.id = ""};
-    if (ltc_pg_str(a, 0, 0)[0] &&
-        dtc_credit_account_lock(c, st, ltc_pg_str(a, 0, 0), NULL, DTC_LOCK_FOLLOW_MERGES, &locked) != 0)
-        return -1;
-    PGresult *l = ltc_call_query(c, st, SQL_ACCOUNT_LOCK, 1, (const char *[]){order});
+    PGresult *l = lock_order_account(c, st, order, &locked);
     if (!l) return -1;
     if (strcmp(ltc_pg_str(l, 0, 0), "OPEN") != 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "ORDER_ACCOUNT_CLOSED", "order account %s is %s", order,
@@ -350,16 +359,8 @@ int dtc_report_billing_milestone(ltc_call *c, const ProtobufCMessage *m, Protobu
     ltc_check_text(req->milestone, "milestone", 1, LTC_TERM_MAX_MILESTONE, st);
     ltc_date_to_text(req->reached_date, "reached_date", 1, date, st);
     if (st->code != LTC_OK) return -1;
-    PGresult *a = ltc_call_query(c, st, "SELECT coalesce(customer_id::text, '') FROM order_accounts WHERE id = $1", 1,
-                                 (const char *[]){order});
-    if (!a) return -1;
-    if (PQntuples(a) == 0)
-        return ltc_status_set(st, LTC_NOT_FOUND, "ORDER_ACCOUNT_NOT_FOUND", "order %s has no account", order);
     dtc_credit_locked locked = {.id = ""};
-    if (ltc_pg_str(a, 0, 0)[0] &&
-        dtc_credit_account_lock(c, st, ltc_pg_str(a, 0, 0), NULL, DTC_LOCK_FOLLOW_MERGES, &locked) != 0)
-        return -1;
-    PGresult *l = ltc_call_query(c, st, SQL_ACCOUNT_LOCK, 1, (const char *[]){order});
+    PGresult *l = lock_order_account(c, st, order, &locked);
     if (!l) return -1;
     const char *tp[] = {order, req->milestone};
     PGresult *t = ltc_call_query(c, st, SQL_MILESTONE_TERM, 2, tp);
