@@ -20,20 +20,12 @@ import urllib.request
 from pathlib import Path
 
 import yaml
+from deploylib import REPO, check, failures
 
-REPO = Path(__file__).resolve().parents[2]
-failures = []
 
 # PromQL words that are not metric names
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or", "unless", "offset",
             "inf", "nan"}
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print(f"FAIL: {msg}", flush=True)
-    return cond
 
 
 def exported_from_source():

@@ -17,19 +17,10 @@ import subprocess
 import sys
 import urllib.request
 from pathlib import Path
+from deploylib import REPO, PORTS, check, failures
 
-REPO = Path(__file__).resolve().parents[2]
 PROCS = ("ltb", "bto", "otd", "dtc", "gateway")
 STAGES = PROCS[:4]
-PORTS = {"gateway": 50051, "ltb": 50061, "bto": 50062, "otd": 50063, "dtc": 50064}
-failures = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print(f"FAIL: {msg}", flush=True)
-    return cond
 
 
 def project_version():

@@ -19,20 +19,10 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+from deploylib import REPO, PORTS, check, failures
 
-REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "scripts" / "stack"
-PORTS = {"gateway": 50051, "ltb": 50061, "bto": 50062, "otd": 50063, "dtc": 50064}
-failures = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print(f"FAIL: {msg}", flush=True)
-    return cond
 
 
 def hold_port():

@@ -29,13 +29,13 @@ import urllib.request
 from pathlib import Path
 
 import grpc
+from deploylib import REPO, check, failures
 
 # These tests drive the stack in plaintext without authentication (the security tests run it secure: tests/security).
 os.environ.setdefault("LTC_STACK_SECURITY", "off")
 os.environ.setdefault("LTC_PLAINTEXT", "1")  # and the processes these tests start themselves
 os.environ.setdefault("LTC_GATEWAY_AUTH", "off")
 
-REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "scripts" / "stack"
 STAGES = ("ltb", "bto", "otd", "dtc")
 PROCS = STAGES + ("gateway",)
@@ -45,15 +45,6 @@ LIST_DEALS = "/ltc.bto.v1.BidToOrderService/ListDeals"        # reads bto.deals
 LIST_PRODUCTS = "/ltc.bto.v1.BidToOrderService/ListProducts"  # reads bto.products (locked by the sigterm test)
 HEALTH = "/grpc.health.v1.Health/Check"
 SERVING, NOT_SERVING = 1, 2
-
-failures = []
-
-
-def check(cond, msg):
-    if not cond:
-        failures.append(msg)
-        print(f"FAIL: {msg}", flush=True)
-    return cond
 
 
 def say(msg):
