@@ -210,6 +210,11 @@ def ms(v):
     return f"{v:.2f}" if v < 100 else f"{v:.0f}"
 
 
+# Lead to cash's steps that are the stage issues' hot paths, shown under each lead-to-cash row.
+HOT_STEPS = (("CreateQuote", "pricing a quote"), ("RequestOrderAdmission", "the admission gate, credit checked"),
+             ("ScheduleOrder", "scheduling"), ("RecordPayment", "a payment applied, posted to the ledger"))
+
+
 def table(a):
     rows = read_rows(a.results)
     main = [r for r in rows if r.get("scenario") not in ("scan", "handoffs")]
@@ -306,6 +311,14 @@ def table(a):
             shown = f"{num(r, 'deals_per_s'):.1f} deals/s ({qps:.0f} calls/s)"
         lines.append((name, human(size), shown, ms(num(r, "p50_ms")), ms(p99), ms(num(r, "p999_ms")), f"{cpu:.0f}",
                       ratio, base, target, verdict, sc, r.get("load", "")))
+        if scen == "l2c":   # the stage issues' hot writes, as lead to cash made them (calls/s, p50, p99 of the step)
+            steps = {f[0]: f for f in (x.split(":") for x in r.get("steps", "").split(";") if x) if len(f) >= 4}
+            win = num(r, "window_s") or 1
+            for step, what in HOT_STEPS:
+                f = steps.get(step)
+                if f:
+                    lines.append((f"  {step} ({what})", human(size), f"{float(f[1]) / win:.0f}", ms(float(f[2])),
+                                  ms(float(f[3])), "", "", "", "a step of " + name, "", "", "", ""))
 
     head = ("scenario", "stored", "QPS", "p50 ms", "p99 ms", "p99.9 ms", "CPU us/call", "ratio", "baseline",
             "target", "", "seq rows/call", "load")
