@@ -13,8 +13,10 @@
 #include <string.h>
 
 #include "ltc/access.h"
+#include "token_cache.h"
 
 enum {
+    VERIFIED_TOKENS = 4096, /* tokens remembered as verified (token_cache.h): about 1 MiB */
     MAX_KEYS = 16,
     MAX_TOKEN = 8192,
     MAX_KEY_BYTES = 64 * 1024
@@ -35,6 +37,7 @@ struct gw_auth {
     char roles_claim[256]; /* JSON Pointer (RFC 6901) to the roles in the claims, "/roles" by default */
     gw_key keys[MAX_KEYS];
     size_t n_keys;
+    gw_token_cache *verified; /* tokens this key set verified (token_cache.h): a new key set starts with none */
 };
 
 size_t gw_auth_key_count(const gw_auth *a) { return a->n_keys; }
@@ -45,6 +48,7 @@ void gw_auth_free(gw_auth *a) {
         OPENSSL_cleanse(a->keys[i].bytes, a->keys[i].len);
         free(a->keys[i].bytes);
     }
+    gw_token_cache_free(a->verified);
     free(a);
 }
 
@@ -163,6 +167,7 @@ gw_auth *gw_auth_load(const char *path, char *err, size_t errlen) {
             goto fail;
         }
     }
+    if (!(a->verified = gw_token_cache_new(VERIFIED_TOKENS))) goto fail_oom;
     json_decref(root);
     return a;
 fail_oom:
@@ -258,6 +263,11 @@ int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_pr
         return ltc_status_set(st, LTC_UNAUTHENTICATED, "MALFORMED_TOKEN",
                               "the token is not a signed JWT (header.payload.signature)");
 
+    /* a token this key set verified before, still inside its validity window: what the check found then */
+    unsigned char hash[GW_TOKEN_HASH_LEN];
+    gw_token_hash(token, tlen, hash);
+    if (gw_token_cache_get(a->verified, hash, now, p)) return 0;
+
     /* the header decides nothing by itself: it names a key, and must name that key's algorithm */
     size_t hlen = 0;
     unsigned char *hraw = b64url_decode(token, (size_t)(dot1 - token), &hlen);
@@ -344,6 +354,9 @@ int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_pr
         if (r) p->roles |= ltc_role_by_name(r, strlen(r));
     }
     if (json_is_string(roles)) p->roles = ltc_roles_parse(json_string_value(roles)); /* "sales manager" */
+    /* valid until exp and from nbf, each with the leeway: the checks above that depend on the time; the lifetime
+     * check only gets easier as time passes */
+    gw_token_cache_put(a->verified, hash, p, nbf ? (long)json_number_value(nbf) - a->leeway : 0, (long)e + a->leeway);
     rc = 0;
 out:
     json_decref(claims);
