@@ -6,7 +6,8 @@
  *        CreateBid, MarkBidWon                                                      -> hand-off to BTO
  *   BTO  (poll GetDeal) CreateQuote (2 lines of a shared catalogue, one discounted), AcceptQuote, CreateContract
  *        (30% advance, 60% on acceptance, 10% retention), SignContract, CreateOrder -> hand-off to OTD
- *   OTD  (poll GetOrder) ReviewOrder, ReleaseOrder, ScheduleOrder (on a pool of shared resources), CreateShipment
+ *   OTD  (poll GetOrder) ReviewOrder, ReleaseOrder (again, 200 ms later, while it ends in CREDIT_HOLD because DTC's
+ *        credit answer did not come in time), ScheduleOrder (on a pool of shared resources), CreateShipment
  *        (everything), RecordAcceptance                                             -> hand-off to DTC
  *   DTC  (poll ListInvoices until they add up to the order total) RecordPayment of each invoice -> hand-offs to
  *        BTO (order closure) and LTB (cash collected)
@@ -468,6 +469,21 @@ static int absorb(deal *d, const ltc_lg_done *done) {
             ltc__bto__v1__create_order_response__free_unpacked(r, NULL);
             return ok && d->total_minor > 0 ? 1 : -1;
         }
+        case S_RELEASE: {
+            /* CREDIT_HOLD because DTC's answer did not come in time (a loaded machine): release again, with a new
+             * request_id, until it is answered (within the deal's give-up time); any other hold fails the deal */
+            UNPACK(Ltc__Otd__V1__ReleaseOrderResponse, ltc__otd__v1__release_order_response, r);
+            int rc = r->order ? 1 : -1;
+            if (r->order && r->order->state == LTC__OTD__V1__ORDER_STATE__ORDER_STATE_CREDIT_HOLD) {
+                rc = -1;
+                d->why = "the order went to CREDIT_HOLD at release";
+                for (size_t i = 0; i < r->order->n_credit_hold_reasons; i++)
+                    if (strcmp(r->order->credit_hold_reasons[i], "CREDIT_SERVICE_UNAVAILABLE") == 0) rc = 0;
+                if (rc == 0) ltc_uuid_new(d->rid);
+            }
+            ltc__otd__v1__release_order_response__free_unpacked(r, NULL);
+            return rc;
+        }
         case S_SHIP: {
             UNPACK(Ltc__Otd__V1__CreateShipmentResponse, ltc__otd__v1__create_shipment_response, r);
             ok = r->shipment && keep(d->shipment, r->shipment->name);
@@ -563,11 +579,11 @@ static int advance(l2c *L, deal *d, const ltc_lg_done *done) {
     }
     if (r == 0) {
         if ((now_ns() - d->wait_since_ns) / 1000000u > POLL_GIVE_UP_MS) {
-            fail_deal(L, d, done, "hand-off never applied");
+            fail_deal(L, d, done, d->step == S_RELEASE ? "credit never answered at release" : "hand-off never applied");
             start_deal(L, d);
             return 0;
         }
-        return L->o->poll_ms;
+        return d->step == S_RELEASE ? 200 : L->o->poll_ms;
     }
     d->attempts = 0;
     if (d->step == S_PAY && ++d->paid < d->n_invoices) {
