@@ -15,16 +15,16 @@ ALTER TABLE capacity_bookings
     DROP CONSTRAINT capacity_bookings_order_id_resource_id_day_key,
     ADD PRIMARY KEY (order_id, resource_id, day);
 
--- As in migration 007, plus the references of the rows written: one anti-join per statement instead of two
--- foreign-key queries per row.
+-- As in migration 007, plus the references of the rows written: one anti-join per statement over the distinct ids
+-- (a run's 33,000 bookings name 10,000 orders and 50 resources) instead of two foreign-key queries per row.
 CREATE OR REPLACE FUNCTION capacity_load_apply() RETURNS trigger LANGUAGE plpgsql SET search_path FROM CURRENT AS $$
 DECLARE
     bad text;
 BEGIN
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        SELECT coalesce((SELECT 'order ' || n.order_id FROM new_rows n
+        SELECT coalesce((SELECT 'order ' || n.order_id FROM (SELECT DISTINCT order_id FROM new_rows) n
                          WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.id = n.order_id) LIMIT 1),
-                        (SELECT 'resource ' || n.resource_id FROM new_rows n
+                        (SELECT 'resource ' || n.resource_id FROM (SELECT DISTINCT resource_id FROM new_rows) n
                          WHERE NOT EXISTS (SELECT 1 FROM resources r WHERE r.id = n.resource_id) LIMIT 1))
         INTO bad;
         IF bad IS NOT NULL THEN
