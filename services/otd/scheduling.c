@@ -104,27 +104,27 @@ enum {
     PO_TODAY, /* today and its ISO weekday on every row: the plan's day 0 without a round trip of its own */
     PO_DOW
 };
-/* Writes the bookings of a run as a diff against the future bookings of the orders placed ($6): the ones no longer
- * made go, new and changed ones are written, the unchanged ones are not touched (a run where nothing moves writes
- * nothing). The DELETE and the INSERT touch different rows (keys not made again / keys made), so one statement.
- * NOT IN (a hashed subplan), not NOT EXISTS: the planner cannot estimate `made` and would pick a nested loop over
- * every booking times every booking made (seconds at 33,000 bookings). */
+/* Writes a run in one statement: the bookings as a diff against the future bookings of the orders placed ($6): the
+ * ones no longer made go, new and changed ones are written, the unchanged ones are not touched (a run where nothing
+ * moves writes nothing); and the promises of the orders that fit ($7 ids, $8 finish day, $9 main resource), skipping
+ * those whose promise, resource and lateness did not change. The DELETE and the INSERT touch different rows (keys
+ * not made again / keys made). NOT IN (a hashed subplan), not NOT EXISTS: the planner cannot estimate `made` and
+ * would pick a nested loop over every booking times every booking made (seconds at 33,000 bookings). */
 static const char SQL_BOOK_DIFF[] =
     "WITH made AS MATERIALIZED (SELECT t.r, $1::date + t.d AS day, t.o, sum(t.w) AS w "
     "FROM unnest($2::uuid[], $3::int[], $4::uuid[], $5::bigint[]) AS t(r, d, o, w) GROUP BY t.r, t.d, t.o), "
     "gone AS (DELETE FROM capacity_bookings b WHERE b.order_id = ANY($6::uuid[]) AND b.day > $1::date "
-    "AND (b.order_id, b.resource_id, b.day) NOT IN (SELECT m.o, m.r, m.day FROM made m)) "
+    "AND (b.order_id, b.resource_id, b.day) NOT IN (SELECT m.o, m.r, m.day FROM made m)), "
+    "promised AS (UPDATE orders o SET state = CASE WHEN o.state = 'RELEASED' THEN 'SCHEDULED' ELSE o.state END, "
+    "promise_date = $1::date + t.f, resource_id = t.r, late = ($1::date + t.f) > o.requested_delivery_date, "
+    "first_promise_date = coalesce(o.first_promise_date, $1::date + t.f), update_time = now() "
+    "FROM unnest($7::uuid[], $8::int[], $9::uuid[]) AS t(id, f, r) WHERE o.id = t.id AND (o.state = 'RELEASED' "
+    "OR o.promise_date IS DISTINCT FROM $1::date + t.f OR o.resource_id IS DISTINCT FROM t.r "
+    "OR o.late IS DISTINCT FROM (($1::date + t.f) > o.requested_delivery_date) OR o.first_promise_date IS NULL)) "
     "INSERT INTO capacity_bookings (resource_id, day, order_id, quantity) SELECT m.r, m.day, m.o, m.w FROM made m "
     "WHERE NOT EXISTS (SELECT 1 FROM capacity_bookings b WHERE b.order_id = m.o AND b.resource_id = m.r "
     "AND b.day = m.day AND b.quantity = m.w) "
     "ON CONFLICT (order_id, resource_id, day) DO UPDATE SET quantity = excluded.quantity";
-static const char SQL_ORDERS_PROMISED[] =
-    "UPDATE orders o SET state = CASE WHEN o.state = 'RELEASED' THEN 'SCHEDULED' ELSE o.state END, "
-    "promise_date = $1::date + t.f, resource_id = t.r, late = ($1::date + t.f) > o.requested_delivery_date, "
-    "first_promise_date = coalesce(o.first_promise_date, $1::date + t.f), update_time = now() "
-    "FROM unnest($2::uuid[], $3::int[], $4::uuid[]) AS t(id, f, r) WHERE o.id = t.id AND (o.state = 'RELEASED' "
-    "OR o.promise_date IS DISTINCT FROM $1::date + t.f OR o.resource_id IS DISTINCT FROM t.r "
-    "OR o.late IS DISTINCT FROM (($1::date + t.f) > o.requested_delivery_date) OR o.first_promise_date IS NULL)";
 /* Orders that no longer fit: a SCHEDULED one goes back to RELEASED without a promise; a partly shipped one keeps
  * its promise, late. */
 static const char SQL_ORDERS_UNFIT[] =
@@ -426,18 +426,16 @@ static int plan_commit(ltc_call *c, ltc_status *st, plan *p, const char *reason,
         }
     }
     if (n) {
-        const char *bp[6] = {p->today,
+        const char *bp[9] = {p->today,
                              ltc_sql_text_array(c, p->b_res, p->n_book),
                              ltc_sql_i64_array(c, p->b_day, p->n_book),
                              ltc_sql_text_array(c, p->b_order, p->n_book),
                              ltc_sql_i64_array(c, p->b_work, p->n_book),
-                             p->placed};
-        if (!ltc_call_query(c, st, SQL_BOOK_DIFF, 6, bp)) return -1;
-    }
-    if (n_ok) {
-        const char *up[4] = {p->today, ltc_sql_text_array(c, ids, n_ok), ltc_sql_i64_array(c, fin, n_ok),
+                             p->placed,
+                             ltc_sql_text_array(c, ids, n_ok),
+                             ltc_sql_i64_array(c, fin, n_ok),
                              ltc_sql_text_array(c, mres, n_ok)};
-        if (!ltc_call_query(c, st, SQL_ORDERS_PROMISED, 4, up)) return -1;
+        if (!ltc_call_query(c, st, SQL_BOOK_DIFF, 9, bp)) return -1;
     }
     if (n_unfit) {
         const char *fp[1] = {ltc_sql_text_array(c, unfit, n_unfit)};
