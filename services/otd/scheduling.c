@@ -8,7 +8,8 @@
  * the work booked by the orders that are not being placed; the routings of the SKUs to place (a SKU without a
  * routing goes on any non-dedicated resource, one unit of work per unit, no lead time). Lock order: orders (by id),
  * then resources (by id), then the capacity_load rows the bookings' triggers change (by resource and day). The load
- * is read from capacity_load (migration 007), and a run writes only the bookings and promises that changed. */
+ * is read from capacity_load (migration 007), and a run writes only the bookings and promises that changed, in one
+ * statement (the bookings' references are checked by their trigger, once per statement: migration 009). */
 #include <stdlib.h>
 #include <string.h>
 
