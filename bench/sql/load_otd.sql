@@ -32,8 +32,8 @@ FROM generate_series(:lo, :hi) i, generate_series(1, 3) p;
 INSERT INTO reviews (id, order_id, approved, comment)
 SELECT bench_id(10, i), bench_id(7, i), true, 'configuration, credit, capacity, terms ok'
 FROM generate_series(:lo, :hi) i;
-INSERT INTO capacity_bookings (id, resource_id, day, order_id, quantity)
-SELECT bench_id(11, i), bench_id(92, 0), date '2020-01-06' + (i % 150) * 7,
+INSERT INTO capacity_bookings (resource_id, day, order_id, quantity)
+SELECT bench_id(92, 0), date '2020-01-06' + (i % 150) * 7,
        bench_id(7, i), 5
 FROM generate_series(:lo, :hi) i;
 INSERT INTO shipments (id, order_id, state, amount_minor, currency, acceptance_note, handoff_id, create_time,

@@ -8,7 +8,8 @@
  * the work booked by the orders that are not being placed; the routings of the SKUs to place (a SKU without a
  * routing goes on any non-dedicated resource, one unit of work per unit, no lead time). Lock order: orders (by id),
  * then resources (by id), then the capacity_load rows the bookings' triggers change (by resource and day). The load
- * is read from capacity_load (migration 007), and a run writes only the bookings and promises that changed. */
+ * is read from capacity_load (migration 007), and a run writes only the bookings and promises that changed, in one
+ * statement (the bookings' references are checked by their trigger, once per statement: migration 009). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,17 +71,23 @@ static const char SQL_PLAN_DAYS[] =
     "UNION ALL SELECT 2, resource_id, (day - $1::date)::int, sum(quantity)::bigint FROM capacity_bookings "
     "WHERE $4::uuid[] IS NOT NULL AND order_id = ANY($4::uuid[]) AND day > $1::date AND day < $1::date + $2::int "
     "AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[])) GROUP BY 2, 3";
-static const char SQL_ROUTINGS_OF[] =
-    "SELECT r.sku, r.lead_time_days, s.resource_id, s.work_per_unit FROM routings r JOIN routing_steps s USING (sku) "
-    "WHERE r.sku = ANY($1::text[]) ORDER BY r.sku COLLATE \"C\", s.position";
-/* The open lines of the orders to place: their unshipped quantity. */
+/* Routings, one row per step: 1, sku, resource, lead time, work per unit (then the step's position); read by SKU
+ * (byte order), then position. */
+#define ROUTING_ROWS                                                                                                   \
+    "SELECT 1, r.sku COLLATE \"C\", s.resource_id::text, r.lead_time_days::bigint, s.work_per_unit, s.position "       \
+    "FROM routings r JOIN routing_steps s USING (sku) "
+static const char SQL_ROUTINGS_OF[] = ROUTING_ROWS "WHERE r.sku = ANY($1::text[]) ORDER BY 2, 6";
+/* The open lines of the orders to place ($1) and the routings of their SKUs, in one round trip: kind 0, a line
+ * (0, order id, sku, unshipped quantity), by order id then line number; then kind 1, the routings (ROUTING_ROWS). */
 static const char SQL_PLACE_LINES[] =
-    "SELECT l.order_id, l.sku, l.quantity - l.shipped_quantity FROM order_lines l "
-    "WHERE l.order_id = ANY($1::uuid[]) AND l.quantity > l.shipped_quantity ORDER BY l.order_id, l.line_no";
+    "WITH l AS MATERIALIZED (SELECT order_id, line_no, sku, quantity - shipped_quantity AS q FROM order_lines "
+    "WHERE order_id = ANY($1::uuid[]) AND quantity > shipped_quantity) "
+    "SELECT 0 AS kind, order_id::text COLLATE \"C\" AS a, sku AS b, q::bigint AS c, NULL::bigint AS d, line_no AS pos "
+    "FROM l UNION ALL " ROUTING_ROWS "WHERE r.sku IN (SELECT sku FROM l) ORDER BY 1, 2, 6";
 /* The orders to place, locked in id order: one ($1), a set ($2), or every open one ($3). */
 #define PLACE_COLS                                                                                                     \
     "id, seq, priority, (requested_delivery_date - current_date)::int, state, deal_id, " LTC_SQL_DATE(                 \
-        "promise_date") ", " LTC_SQL_DATE("requested_delivery_date")
+        "promise_date") ", " LTC_SQL_DATE("requested_delivery_date") ", " LTC_SQL_DATE("current_date") ", extract(isodow FROM current_date)::int"
 static const char SQL_ORDERS_LOCK_SET[] = "SELECT " PLACE_COLS " FROM orders WHERE id = ANY($1::uuid[]) "
                                           "ORDER BY id FOR UPDATE";
 static const char SQL_ORDERS_LOCK_OPEN[] =
@@ -94,29 +101,31 @@ enum {
     PO_STATE,
     PO_DEAL,
     PO_PROMISE,
-    PO_REQUESTED
+    PO_REQUESTED,
+    PO_TODAY, /* today and its ISO weekday on every row: the plan's day 0 without a round trip of its own */
+    PO_DOW
 };
-/* Writes the bookings of a run as a diff against the future bookings of the orders placed ($6): the ones no longer
- * made go, new and changed ones are written, the unchanged ones are not touched (a run where nothing moves writes
- * nothing). The DELETE and the INSERT touch different rows (keys not made again / keys made), so one statement.
- * NOT IN (a hashed subplan), not NOT EXISTS: the planner cannot estimate `made` and would pick a nested loop over
- * every booking times every booking made (seconds at 33,000 bookings). */
+/* Writes a run in one statement: the bookings as a diff against the future bookings of the orders placed ($6): the
+ * ones no longer made go, new and changed ones are written, the unchanged ones are not touched (a run where nothing
+ * moves writes nothing); and the promises of the orders that fit ($7 ids, $8 finish day, $9 main resource), skipping
+ * those whose promise, resource and lateness did not change. The DELETE and the INSERT touch different rows (keys
+ * not made again / keys made). NOT IN (a hashed subplan), not NOT EXISTS: the planner cannot estimate `made` and
+ * would pick a nested loop over every booking times every booking made (seconds at 33,000 bookings). */
 static const char SQL_BOOK_DIFF[] =
     "WITH made AS MATERIALIZED (SELECT t.r, $1::date + t.d AS day, t.o, sum(t.w) AS w "
     "FROM unnest($2::uuid[], $3::int[], $4::uuid[], $5::bigint[]) AS t(r, d, o, w) GROUP BY t.r, t.d, t.o), "
     "gone AS (DELETE FROM capacity_bookings b WHERE b.order_id = ANY($6::uuid[]) AND b.day > $1::date "
-    "AND (b.order_id, b.resource_id, b.day) NOT IN (SELECT m.o, m.r, m.day FROM made m)) "
+    "AND (b.order_id, b.resource_id, b.day) NOT IN (SELECT m.o, m.r, m.day FROM made m)), "
+    "promised AS (UPDATE orders o SET state = CASE WHEN o.state = 'RELEASED' THEN 'SCHEDULED' ELSE o.state END, "
+    "promise_date = $1::date + t.f, resource_id = t.r, late = ($1::date + t.f) > o.requested_delivery_date, "
+    "first_promise_date = coalesce(o.first_promise_date, $1::date + t.f), update_time = now() "
+    "FROM unnest($7::uuid[], $8::int[], $9::uuid[]) AS t(id, f, r) WHERE o.id = t.id AND (o.state = 'RELEASED' "
+    "OR o.promise_date IS DISTINCT FROM $1::date + t.f OR o.resource_id IS DISTINCT FROM t.r "
+    "OR o.late IS DISTINCT FROM (($1::date + t.f) > o.requested_delivery_date) OR o.first_promise_date IS NULL)) "
     "INSERT INTO capacity_bookings (resource_id, day, order_id, quantity) SELECT m.r, m.day, m.o, m.w FROM made m "
     "WHERE NOT EXISTS (SELECT 1 FROM capacity_bookings b WHERE b.order_id = m.o AND b.resource_id = m.r "
     "AND b.day = m.day AND b.quantity = m.w) "
     "ON CONFLICT (order_id, resource_id, day) DO UPDATE SET quantity = excluded.quantity";
-static const char SQL_ORDERS_PROMISED[] =
-    "UPDATE orders o SET state = CASE WHEN o.state = 'RELEASED' THEN 'SCHEDULED' ELSE o.state END, "
-    "promise_date = $1::date + t.f, resource_id = t.r, late = ($1::date + t.f) > o.requested_delivery_date, "
-    "first_promise_date = coalesce(o.first_promise_date, $1::date + t.f), update_time = now() "
-    "FROM unnest($2::uuid[], $3::int[], $4::uuid[]) AS t(id, f, r) WHERE o.id = t.id AND (o.state = 'RELEASED' "
-    "OR o.promise_date IS DISTINCT FROM $1::date + t.f OR o.resource_id IS DISTINCT FROM t.r "
-    "OR o.late IS DISTINCT FROM (($1::date + t.f) > o.requested_delivery_date) OR o.first_promise_date IS NULL)";
 /* Orders that no longer fit: a SCHEDULED one goes back to RELEASED without a promise; a partly shipped one keeps
  * its promise, late. */
 static const char SQL_ORDERS_UNFIT[] =
@@ -170,14 +179,22 @@ static int res_index(const plan *p, const char *id) {
 
 /* Resources (locked or read: every one, or only those the open lines of the orders `of` can use, a SQL uuid[]),
  * their calendars, less the load booked, of which the bookings of the orders `own` (a SQL uuid[], the ones being
- * placed; NULL: none) are given back. */
-static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const char *own, const char *of) {
+ * placed; NULL: none) are given back. `orders`: the orders' rows (PLACE_COLS) when read already, whose first row
+ * gives today; NULL or no row: today is asked for. */
+static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const char *own, const char *of,
+                     const PGresult *orders) {
     memset(p, 0, sizeof *p);
     p->c = c;
-    PGresult *t = ltc_call_query(c, st, SQL_TODAY, 0, NULL);
-    if (!t) return -1;
-    snprintf(p->today, sizeof p->today, "%s", ltc_pg_str(t, 0, 0));
-    int dow = (int)ltc_pg_i64(t, 0, 1);
+    int dow;
+    if (orders && PQntuples(orders) > 0) {
+        snprintf(p->today, sizeof p->today, "%s", ltc_pg_str(orders, 0, PO_TODAY));
+        dow = (int)ltc_pg_i64(orders, 0, PO_DOW);
+    } else {
+        PGresult *t = ltc_call_query(c, st, SQL_TODAY, 0, NULL);
+        if (!t) return -1;
+        snprintf(p->today, sizeof p->today, "%s", ltc_pg_str(t, 0, 0));
+        dow = (int)ltc_pg_i64(t, 0, 1);
+    }
     PGresult *r =
         of ? ltc_call_query(c, st, lock ? SQL_RESOURCES_OF_LOCK : SQL_RESOURCES_OF_READ, 1, (const char *[]){of})
            : ltc_call_query(c, st, lock ? SQL_RESOURCES_LOCK : SQL_RESOURCES_READ, 0, NULL);
@@ -236,35 +253,40 @@ typedef struct routes {
     size_t n_general;
 } routes;
 
-static int routes_load(ltc_call *c, ltc_status *st, const plan *p, const char *const *skus, size_t n, routes *out) {
+/* Builds the routes from the ROUTING_ROWS rows from..PQntuples(r) (grouped by SKU, in byte order). */
+static void routes_from(ltc_call *c, const plan *p, const PGresult *r, int from, routes *out) {
     memset(out, 0, sizeof *out);
-    const char *q[1] = {ltc_sql_text_array(c, skus, n)};
-    PGresult *r = ltc_call_query(c, st, SQL_ROUTINGS_OF, 1, q);
-    if (!r) return -1;
-    int rows = PQntuples(r);
-    size_t m = (size_t)(rows ? rows : 1);
+    int rows = PQntuples(r) - from;
+    size_t m = (size_t)(rows > 0 ? rows : 1);
     out->sku = ltc_call_alloc(c, m * sizeof *out->sku);
     out->lead = ltc_call_alloc(c, m * sizeof *out->lead);
     out->alts = ltc_call_alloc(c, m * sizeof *out->alts);
     out->n_alts = ltc_call_alloc(c, m * sizeof *out->n_alts);
     otd_sched_alt *all = ltc_call_alloc(c, m * sizeof *all);
     size_t used = 0;
-    for (int i = 0; i < rows; i++) {
-        const char *sku = ltc_pg_str(r, i, 0);
-        if (out->n == 0 || strcmp(out->sku[out->n - 1], sku) != 0) { /* rows come grouped by SKU, in byte order */
+    for (int i = from; i < PQntuples(r); i++) {
+        const char *sku = ltc_pg_str(r, i, 1);
+        if (out->n == 0 || strcmp(out->sku[out->n - 1], sku) != 0) {
             out->sku[out->n] = sku;
-            out->lead[out->n] = (int)ltc_pg_i64(r, i, 1);
+            out->lead[out->n] = (int)ltc_pg_i64(r, i, 3);
             out->alts[out->n] = all + used;
             out->n_alts[out->n++] = 0;
         }
         int ri = res_index(p, ltc_pg_str(r, i, 2));
         if (ri < 0) continue;
-        all[used++] = (otd_sched_alt){ri, ltc_pg_i64(r, i, 3)};
+        all[used++] = (otd_sched_alt){ri, ltc_pg_i64(r, i, 4)};
         out->n_alts[out->n - 1]++;
     }
     out->general = ltc_call_alloc(c, (size_t)(p->n_res ? p->n_res : 1) * sizeof *out->general);
     for (int ri = 0; ri < p->n_res; ri++)
         if (!p->res_dedicated[ri]) out->general[out->n_general++] = (otd_sched_alt){ri, 1};
+}
+
+static int routes_load(ltc_call *c, ltc_status *st, const plan *p, const char *const *skus, size_t n, routes *out) {
+    const char *q[1] = {ltc_sql_text_array(c, skus, n)};
+    PGresult *r = ltc_call_query(c, st, SQL_ROUTINGS_OF, 1, q);
+    if (!r) return -1;
+    routes_from(c, p, r, 0, out);
     return 0;
 }
 
@@ -301,11 +323,12 @@ static int plan_orders(ltc_call *c, ltc_status *st, plan *p, char **bad) {
     const char *lp[1] = {ltc_sql_text_array(c, ids, n)};
     PGresult *lr = ltc_call_query(c, st, SQL_PLACE_LINES, 1, lp);
     if (!lr) return -1;
-    int nl = PQntuples(lr);
+    int nl = 0; /* the lines come first (kind 0), then their SKUs' routings */
+    while (nl < PQntuples(lr) && ltc_pg_i64(lr, nl, 0) == 0) nl++;
     const char **skus = ltc_call_alloc(c, (size_t)(nl ? nl : 1) * sizeof *skus);
-    for (int i = 0; i < nl; i++) skus[i] = ltc_pg_str(lr, i, 1);
+    for (int i = 0; i < nl; i++) skus[i] = ltc_pg_str(lr, i, 2);
     routes rt;
-    if (routes_load(c, st, p, skus, (size_t)nl, &rt) != 0) return -1;
+    routes_from(c, p, lr, nl, &rt);
     otd_sched_line *lines = ltc_call_alloc(c, (size_t)(nl ? nl : 1) * sizeof *lines);
     for (size_t k = 0; k < n; k++) {
         p->so[k].lines = NULL;
@@ -314,11 +337,11 @@ static int plan_orders(ltc_call *c, ltc_status *st, plan *p, char **bad) {
     /* rows are grouped by order id, in the orders' id order (both sorted by id) */
     size_t k = 0;
     for (int i = 0; i < nl; i++) {
-        const char *oid = ltc_pg_str(lr, i, 0);
+        const char *oid = ltc_pg_str(lr, i, 1);
         while (k < n && strcmp(p->po[k].id, oid) != 0) k++;
         if (k == n) break;
         if (!p->so[k].lines) p->so[k].lines = &lines[i];
-        if (line_for(&rt, skus[i], ltc_pg_i64(lr, i, 2), &lines[i]) != 0)
+        if (line_for(&rt, skus[i], ltc_pg_i64(lr, i, 3), &lines[i]) != 0)
             *bad = *bad ? ltc_call_printf(c, "%s,%s", *bad, skus[i]) : ltc_call_strdup(c, skus[i]);
         p->so[k].n_lines++;
     }
@@ -404,18 +427,16 @@ static int plan_commit(ltc_call *c, ltc_status *st, plan *p, const char *reason,
         }
     }
     if (n) {
-        const char *bp[6] = {p->today,
+        const char *bp[9] = {p->today,
                              ltc_sql_text_array(c, p->b_res, p->n_book),
                              ltc_sql_i64_array(c, p->b_day, p->n_book),
                              ltc_sql_text_array(c, p->b_order, p->n_book),
                              ltc_sql_i64_array(c, p->b_work, p->n_book),
-                             p->placed};
-        if (!ltc_call_query(c, st, SQL_BOOK_DIFF, 6, bp)) return -1;
-    }
-    if (n_ok) {
-        const char *up[4] = {p->today, ltc_sql_text_array(c, ids, n_ok), ltc_sql_i64_array(c, fin, n_ok),
+                             p->placed,
+                             ltc_sql_text_array(c, ids, n_ok),
+                             ltc_sql_i64_array(c, fin, n_ok),
                              ltc_sql_text_array(c, mres, n_ok)};
-        if (!ltc_call_query(c, st, SQL_ORDERS_PROMISED, 4, up)) return -1;
+        if (!ltc_call_query(c, st, SQL_BOOK_DIFF, 9, bp)) return -1;
     }
     if (n_unfit) {
         const char *fp[1] = {ltc_sql_text_array(c, unfit, n_unfit)};
@@ -464,11 +485,13 @@ static int plan_commit(ltc_call *c, ltc_status *st, plan *p, const char *reason,
  * (for named orders, on the resources their lines can use only); places them in EDD order; writes what changed.
  * `strict`: a single order must fit (CAPACITY_EXHAUSTED, NO_ROUTING, NO_CAPACITY_RESOURCE). Every order must be
  * RELEASED, SCHEDULED or PARTIALLY_SHIPPED (else FAILED_PRECONDITION ORDER_NOT_RELEASED). */
-static int schedule_run(ltc_call *c, ltc_status *st, const char *ids, int strict, const char *reason,
+static int schedule_run(ltc_call *c, ltc_status *st, const char *ids, const char *one, int strict, const char *reason,
                         Ltc__Otd__V1__ScheduleResult *res, plan *p) {
     PGresult *r = ids ? ltc_call_query(c, st, SQL_ORDERS_LOCK_SET, 1, (const char *[]){ids})
                       : ltc_call_query(c, st, SQL_ORDERS_LOCK_OPEN, 0, NULL);
     if (!r) return -1;
+    if (one && PQntuples(r) == 0) /* one order named (ScheduleOrders checks each of a set before) */
+        return ltc_status_set(st, LTC_NOT_FOUND, "ORDER_NOT_FOUND", "order %s not found", one);
     for (int i = 0; i < PQntuples(r); i++) {
         const char *s = ltc_pg_str(r, i, PO_STATE);
         if (strcmp(s, "RELEASED") != 0 && strcmp(s, "SCHEDULED") != 0 && strcmp(s, "PARTIALLY_SHIPPED") != 0)
@@ -480,7 +503,7 @@ static int schedule_run(ltc_call *c, ltc_status *st, const char *ids, int strict
     for (int i = 0; i < PQntuples(r); i++) idv[i] = ltc_pg_str(r, i, PO_ID);
     const char *set = ltc_sql_text_array(c, idv, (size_t)PQntuples(r));
     /* a set of orders plans on the resources their lines can use; their own bookings are given back to them */
-    if (plan_open(c, st, p, 1, set, ids ? set : NULL) != 0) return -1;
+    if (plan_open(c, st, p, 1, set, ids ? set : NULL, r) != 0) return -1;
     p->placed = set;
     if (strict && p->n_res == 0) {
         PGresult *any = ltc_call_query(c, st, SQL_RESOURCES_ANY, 0, NULL);
@@ -507,12 +530,12 @@ static int schedule_run(ltc_call *c, ltc_status *st, const char *ids, int strict
 int otd_schedule_one(ltc_call *c, ltc_status *st, const char *id, int strict, const char *reason) {
     plan p;
     const char *idv[1] = {id};
-    return schedule_run(c, st, ltc_sql_text_array(c, idv, 1), strict, reason, NULL, &p);
+    return schedule_run(c, st, ltc_sql_text_array(c, idv, 1), id, strict, reason, NULL, &p);
 }
 
 int otd_reschedule_all(ltc_call *c, ltc_status *st, const char *reason, Ltc__Otd__V1__ScheduleResult *res) {
     plan p;
-    return schedule_run(c, st, NULL, 0, reason, res, &p);
+    return schedule_run(c, st, NULL, NULL, 0, reason, res, &p);
 }
 
 int otd_capacity_feasible(ltc_call *c, ltc_status *st, const char *id, const char **reason) {
@@ -522,7 +545,7 @@ int otd_capacity_feasible(ltc_call *c, ltc_status *st, const char *id, const cha
     const char *set = ltc_sql_text_array(c, idv, 1);
     PGresult *r = ltc_call_query(c, st, SQL_ORDERS_LOCK_SET, 1, (const char *[]){set});
     if (!r) return -1;
-    if (plan_open(c, st, &p, 0, set, set) != 0) return -1;
+    if (plan_open(c, st, &p, 0, set, set, r) != 0) return -1;
     plan_take_orders(c, &p, r);
     char *bad = NULL;
     if (plan_orders(c, st, &p, &bad) != 0) return -1;
@@ -630,8 +653,7 @@ int otd_schedule_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     const Ltc__Otd__V1__ScheduleOrderRequest *req = (const void *)m;
     char id[LTC_UUID_LEN + 1];
     if (ltc_name_parse(req->name, "orders", "name", id, st) != 0) return -1;
-    const char *state = "";
-    if (otd_order_lock(c, st, id, &state) != 0) return -1;
+    /* schedule_run locks the order (NOT_FOUND when there is none) */
     if (otd_schedule_one(c, st, id, 1, "re-promised on request") != 0) return -1;
     Ltc__Otd__V1__ScheduleOrderResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__ScheduleOrderResponse, LTC__OTD__V1__SCHEDULE_ORDER_RESPONSE__INIT);
@@ -666,8 +688,8 @@ int otd_schedule_orders(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
             for (int k = 0; k < PQntuples(r) && !found; k++) found = strcmp(ltc_pg_str(r, k, PO_ID), ids[i]) == 0;
             if (!found) return ltc_status_set(st, LTC_NOT_FOUND, "ORDER_NOT_FOUND", "order %s not found", ids[i]);
         }
-        if (schedule_run(c, st, set, 0, "rescheduled", resp->result, &p) != 0) return -1;
-    } else if (schedule_run(c, st, NULL, 0, "rescheduled", resp->result, &p) != 0) {
+        if (schedule_run(c, st, set, NULL, 0, "rescheduled", resp->result, &p) != 0) return -1;
+    } else if (schedule_run(c, st, NULL, NULL, 0, "rescheduled", resp->result, &p) != 0) {
         return -1;
     }
     *out = &resp->base;
@@ -839,7 +861,7 @@ int otd_check_availability(ltc_call *c, const ProtobufCMessage *m, ProtobufCMess
     if (st->code != LTC_OK) return -1;
 
     plan p;
-    if (plan_open(c, st, &p, 0, NULL, NULL) != 0) return -1;
+    if (plan_open(c, st, &p, 0, NULL, NULL, NULL) != 0) return -1;
     if (as_of[0] && strcmp(as_of, p.today) != 0)
         return ltc_status_bad_field(st, "as_of_date", "only today (%s) can be planned from", p.today);
     const char **skus = ltc_call_alloc(c, n * sizeof *skus);

@@ -99,6 +99,33 @@ class PlanningTest(h.StackTestCase):
         return h.sql_int("SELECT count(*) FROM otd.outbox WHERE deal_id = :'d' AND method LIKE :'m'",
                          d=deal.r["deal"].split("/")[1], m=f"%{method}")
 
+    def assert_load_matches_bookings(self):
+        """capacity_load holds, per resource and day, the sum of the bookings (the triggers of migrations 007/009
+        keep it; a plan reads only it)."""
+        off = h.sql_value("SELECT count(*) || coalesce(': ' || string_agg(x, '; '), '') FROM (SELECT resource_id || ' ' "
+                          "|| day || ': load '"
+                          " || coalesce(l.booked, 0) || ', bookings ' || coalesce(b.q, 0) AS x FROM otd.capacity_load l "
+                          "FULL JOIN (SELECT resource_id, day, sum(quantity) AS q FROM otd.capacity_bookings "
+                          "GROUP BY 1, 2) b USING (resource_id, day) WHERE coalesce(l.booked, 0) <> coalesce(b.q, 0) "
+                          "LIMIT 5) t")
+        self.assertEqual(off, "0", "capacity_load differs from the bookings (count: resource day: load, bookings)")
+
+    def test_booking_references_checked(self):
+        """A booking of an order or a resource that does not exist is refused (checked once per statement)."""
+        res = self.resource("refs", 5).name.split("/")[1]
+        order = self.order().r["order"].split("/")[1]
+        ok = (f"INSERT INTO otd.capacity_bookings (resource_id, day, order_id, quantity) "
+              f"VALUES ('{res}', current_date + 1, '{order}', 1)")
+        for sql in (ok.replace(order, str(uuid.uuid4())), ok.replace(res, str(uuid.uuid4()))):
+            with self.assertRaises(RuntimeError) as e:
+                h.sql(sql)
+            self.assertIn("does not exist", str(e.exception))
+        h.sql(ok)    # both exist: written, and counted in the load
+        self.assertEqual(h.sql_int("SELECT booked FROM otd.capacity_load WHERE resource_id = :'r' "
+                                   "AND day = current_date + 1", r=res), 1)
+        h.sql(f"DELETE FROM otd.capacity_bookings WHERE order_id = '{order}'")
+        self.assert_load_matches_bookings()
+
     # --- the scenarios ----------------------------------------------------------------------------------------
 
     def test_capacity_hold_cleared_and_lead_time(self):
@@ -221,6 +248,7 @@ class PlanningTest(h.StackTestCase):
         again = self.stubs.otd.ScheduleOrder(lc.otd.ScheduleOrderRequest(name=o1.name, request_id=rid())).order
         self.assertEqual(lc.fmt_date(again.promise_date), ymd(t0 + datetime.timedelta(3)))
         self.assertEqual(lc.fmt_date(self.get(second).promise_date), ymd(t0 + datetime.timedelta(2)))
+        self.assert_load_matches_bookings()
 
     def test_cancel_frees_capacity(self):
         """A scheduled order is cancelled with a reason: its bookings go, a waiting order moves up, and the
@@ -244,6 +272,7 @@ class PlanningTest(h.StackTestCase):
         self.assertTrue(c.cancel_time.seconds > 0 and c.close_time.seconds > 0)
         self.assertEqual(h.sql_int("SELECT count(*) FROM otd.capacity_bookings WHERE order_id = :'o'",
                                    o=o1.name.split("/")[1]), 0)
+        self.assert_load_matches_bookings()
         self.assertEqual(h.sql_int("SELECT count(*) FROM otd.outbox WHERE method LIKE '%AcceptOrderCancelled' AND "
                                    "deal_id = :'d'", d=first.r["deal"].split("/")[1]), 2)   # to BTO and to DTC
         self.assertEqual(h.sql_value("SELECT string_agg(destination, ',' ORDER BY destination) FROM otd.outbox "
