@@ -12,6 +12,7 @@
 #include "ltc/access.h"
 #include "ltc/assertion.h"
 #include "ltc/assert.h"
+#include "ltc/tls.h"
 
 void ltc_authz__identify(ltc_call *c) {
     c->peer[0] = 0;
@@ -22,11 +23,16 @@ void ltc_authz__identify(ltc_call *c) {
     if (!c->srv || !c->srv->opt.tls || !c->srv->opt.client_cert_required || !c->call) return;
     grpc_auth_context *ctx = grpc_call_auth_context(c->call);
     if (!ctx) return;
-    grpc_auth_property_iterator it = grpc_auth_context_find_properties_by_name(ctx, GRPC_X509_CN_PROPERTY_NAME);
+    /* the identity is the certificate's one URI SAN spiffe://ltc/<name> (gRPC sets peer_spiffe_id only for exactly
+     * one well-formed spiffe URI), never its Common Name: a certificate of the mesh CA without that SAN, or with
+     * another trust domain, names nobody and may call nothing but health */
+    grpc_auth_property_iterator it = grpc_auth_context_find_properties_by_name(ctx, GRPC_PEER_SPIFFE_ID_PROPERTY_NAME);
     const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
-    if (p && p->value_length > 0 && p->value_length < sizeof c->peer) {
-        memcpy(c->peer, p->value, p->value_length);
-        c->peer[p->value_length] = 0;
+    char id[96];
+    if (p && p->value_length > 0 && p->value_length < sizeof id) {
+        memcpy(id, p->value, p->value_length);
+        id[p->value_length] = 0;
+        if (ltc_tls_spiffe_name(id, c->peer, sizeof c->peer) != 0) c->peer[0] = 0;
     }
     grpc_auth_context_release(ctx);
 }

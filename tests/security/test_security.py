@@ -565,6 +565,52 @@ class SecurityTest(unittest.TestCase):
         with service_channel("otd", "dtc") as ch:
             raw_call(ch, "/grpc.health.v1.Health/Check")
 
+    def test_mesh_identity_is_the_san_of_a_mesh_ca_certificate(self):
+        """Issue #19: the public (edge) certificate cannot join the mesh, and a mesh certificate's identity is its URI
+        SAN spiffe://ltc/<name>, never its Common Name."""
+        get_lead = lc.ltb.GetLeadRequest(name=self.r["lead"])
+        path = "/ltc.ltb.v1.LeadToBidService/GetLead"
+        # the gateway's public certificate (edge CA, server use only) as a client certificate: no TLS session
+        with service_channel("ltb", "gateway-public") as ch:
+            h.expect_error(lambda: raw_call(ch, path, get_lead), C.UNAVAILABLE)
+        with service_channel("ltb", "gateway-public") as ch:
+            h.expect_error(lambda: raw_call(ch, "/grpc.health.v1.Health/Check"), C.UNAVAILABLE)
+        with tempfile.TemporaryDirectory() as tmp:
+            def mesh_cert(name, cn, san):
+                key, csr, crt = (Path(tmp) / f"{name}.{x}" for x in ("key", "csr", "crt"))
+                subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={cn}"],
+                               check=True, capture_output=True)
+                ext = Path(tmp) / f"{name}.ext"
+                ext.write_text((f"subjectAltName={san}\n" if san else "") +
+                               "extendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n")
+                subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(PKI / "mesh-ca.crt"),
+                                "-CAkey", str(PKI / "mesh-ca.key"), "-CAcreateserial", "-CAserial",
+                                str(Path(tmp) / "serial"), "-days", "1", "-out", str(crt), "-extfile", str(ext)],
+                               check=True, capture_output=True)
+            # the right Common Name, but no SAN, only DNS SANs, another identity or another trust domain: the
+            # mesh CA signed them, so the session opens, and they name nobody who may call a public method
+            mesh_cert("no-san", "gateway", None)
+            mesh_cert("dns-only", "gateway", "DNS:ltc-gateway,DNS:localhost")
+            mesh_cert("other-id", "gateway", "URI:spiffe://ltc/ops,DNS:ltc-gateway")
+            mesh_cert("other-domain", "gateway", "URI:spiffe://example.org/gateway,DNS:ltc-gateway")
+            mesh_cert("two-ids", "gateway", "URI:spiffe://ltc/gateway,URI:spiffe://ltc/ops")
+            for name in ("no-san", "dns-only", "other-id", "other-domain", "two-ids"):
+                with self.subTest(certificate=name), service_channel("ltb", name, pki=Path(tmp)) as ch:
+                    self.refused(lambda: raw_call(ch, path, get_lead), C.PERMISSION_DENIED, "CALLER_NOT_ALLOWED")
+            # the SAN decides, whatever the CN says: CN ops with the SAN of the gateway is the gateway (which then
+            # still needs a signed assertion to be anyone)
+            mesh_cert("san-gateway", "ops", "URI:spiffe://ltc/gateway")
+            with service_channel("ltb", "san-gateway", pki=Path(tmp)) as ch:
+                self.refused(lambda: raw_call(ch, path, get_lead), C.UNAUTHENTICATED, "NO_ASSERTION")
+            with service_channel("dtc", "san-gateway", pki=Path(tmp)) as ch:
+                self.refused(lambda: raw_call(ch, "/ltc.admin.v1.HandoffAdminService/GetHandoffBacklog"),
+                             C.PERMISSION_DENIED, "CALLER_NOT_ALLOWED")
+        # as a client, a process wants the SAN of the peer it meant: LTB's port is not BTO
+        with lc.open_channel(target("ltb"), ca_file=str(PKI / "mesh-ca.crt"), cert_file=str(PKI / "ops.crt"),
+                             key_file=str(PKI / "ops.key"), server_name="ltc-bto") as ch:
+            h.expect_error(lambda: raw_call(ch, "/grpc.health.v1.Health/Check"), C.UNAVAILABLE)
+
     # --- injection and limits -----------------------------------------------------------------------------------------
 
     def test_sql_injection_strings_are_stored_as_text(self):
