@@ -710,8 +710,8 @@ class SecurityTest(unittest.TestCase):
             # the deal's own changes, by their owners, in every stage
             for stage, who, method in (("ltb", AR, "MarkBidWon"), ("bto", AR, "SignContract"),
                                        ("otd", FR, "ReleaseOrder"), ("dtc", lead_to_cash.PeopleDeal.PEOPLE["fin"][0], "RecordPayment"),
-                                       ("bto", "service:ltb", "AcceptWonBid"), ("dtc", "service:otd",
-                                                                                 "AcceptDelivery")):
+                                       # hand-offs: the user whose call caused them (issue #19)
+                                       ("bto", AR, "AcceptWonBid"), ("dtc", FR, "AcceptDelivery")):
                 with self.subTest(stage=stage, method=method):
                     ev = s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage=stage, principal=who,
                                                                                  page_size=500)).events
@@ -719,6 +719,54 @@ class SecurityTest(unittest.TestCase):
                                     f"{who} {method} not in the {stage} trail")
             h.expect_error(lambda: s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage="crm")),
                            C.INVALID_ARGUMENT)
+
+    def test_handoffs_name_the_user_whose_call_caused_them(self):
+        """Issue #19: a hand-off carries the gateway's signed assertion of the user's call that caused it (the outbox
+        row keeps it, the relay sends it as x-ltc-acting), so the receiving stage's audit row names that user and
+        roles, with the sending stage as the caller (the carrier)."""
+        fin = lead_to_cash.PeopleDeal.PEOPLE["fin"][0]
+        cases = [   # (receiving stage, the user's call, its roles, the hand-off, its carrier)
+            ("bto", AR, ["sales"], "/ltc.bto.v1.IntakeService/AcceptWonBid", "ltb"),            # MarkBidWon in LTB
+            ("otd", AR, ["sales"], "/ltc.otd.v1.IntakeService/AcceptOrder", "bto"),             # CreateOrder in BTO
+            ("dtc", AR, ["sales"], "/ltc.dtc.v1.IntakeService/AcceptOrderPlaced", "bto"),       # CreateOrder in BTO
+            ("dtc", FR, ["fulfilment"], "/ltc.dtc.v1.IntakeService/AcceptDelivery", "otd"),     # RecordAcceptance
+            ("ltb", fin, ["finance"], "/ltc.ltb.v1.IntakeService/AcceptCashCollected", "dtc"),  # RecordPayment
+            ("bto", fin, ["finance"], "/ltc.bto.v1.IntakeService/AcceptOrderClosure", "dtc"),   # RecordPayment
+        ]
+        with as_user("audrey", "auditor") as s:
+            for stage, who, roles, method, carrier in cases:
+                with self.subTest(stage=stage, method=method):
+                    ev = s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage=stage, principal=who,
+                                                                                 page_size=500)).events
+                    rows = [e for e in ev if e.method == method and e.code == "OK"]
+                    self.assertTrue(rows, f"no {method} in the {stage} trail names {who}")
+                    self.assertEqual({e.caller for e in rows}, {carrier}, "the carrier is the sending stage")
+                    self.assertIn(tuple(roles), {tuple(e.roles) for e in rows}, "the user's roles at that call")
+
+    def test_a_handoff_with_an_unverifiable_acting_principal_is_refused(self):
+        """A hand-off whose acting principal is not the gateway's signature (made up, signed by another key) is
+        refused before anything is done: UNAUTHENTICATED, BAD_ACTING_PRINCIPAL; without one it is the service's."""
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        import base64
+
+        def b64(b):
+            return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+        now = int(time.time())
+        body = "v1." + b64(json.dumps({"sub": "mallory", "roles": "admin", "aud": "ltb",
+                                       "mth": "/ltc.ltb.v1.LeadToBidService/MarkBidWon", "jti": "abcdefgh12",
+                                       "iat": now, "exp": now + 30}).encode())
+        other_key = ed25519.Ed25519PrivateKey.generate()
+        forged = body + "." + b64(other_key.sign(body.encode()))
+        req = lc.bto.AcceptWonBidRequest(handoff_id=lc.new_id())
+        path = "/ltc.bto.v1.IntakeService/AcceptWonBid"
+        with service_channel("bto", "ltb") as ch:
+            for acting in (forged, "mallory", body + ".AAAA", ""):
+                with self.subTest(acting=acting[:20]):
+                    self.refused(lambda: raw_call(ch, path, req, metadata=[("x-ltc-acting", acting)]),
+                                 C.UNAUTHENTICATED, "BAD_ACTING_PRINCIPAL")
+            # the same call without a claim passes identification (and fails on its empty request instead)
+            d = h.expect_error(lambda: raw_call(ch, path, req), C.INVALID_ARGUMENT)
+            self.assertNotEqual(d.reason, "BAD_ACTING_PRINCIPAL")
 
     def test_refused_reads_are_in_the_audit_trail(self):
         rid = lc.new_id()
