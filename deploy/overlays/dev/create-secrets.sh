@@ -22,7 +22,7 @@
 # the TLS and key Secrets are replaced by the folder's files (restart the pods to read them: kubectl rollout restart).
 #   usage: create-secrets.sh --pki DIR [--namespace NS] [--print] [--tls-only]
 #     --pki DIR        the PKI folder; for development make it with `scripts/pki init DIR` (a development CA, every
-#                      certificate, the token key set). Each certificate's Common Name is checked to be its process.
+#                      certificate, the token key set). Each certificate's URI SAN is checked to be its process.
 #     --namespace NS   default ltc-dev (the overlay's namespace; create it first: kubectl apply -f namespace.yaml)
 #     --print          write the manifests to standard output instead of applying them (new random passwords, no
 #                      cluster needed; the output contains the passwords and private keys: keep it out of logs and
