@@ -74,6 +74,11 @@ EXPOSE 50051 50061 50062 50063 50064 9464
 
 LABEL org.opencontainers.image.title="ltc-process-center" \
       org.opencontainers.image.description="LTC Process Center: gateway and the ltb, bto, otd, dtc stage services"
+# Where compose mounts the writable volumes (a stage's audit spool, the gateway's refusals file): a new named volume
+# takes the owner of the folder it is mounted on, so user 10001 can write there with a read-only root.
+RUN mkdir -p /var/lib/ltc/audit-spool /var/lib/ltc/gateway-audit \
+    && chown 10001:10001 /var/lib/ltc/audit-spool /var/lib/ltc/gateway-audit \
+    && chmod 0700 /var/lib/ltc/audit-spool /var/lib/ltc/gateway-audit
 WORKDIR /
 USER 10001:10001
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/ltc-entrypoint"]

@@ -148,30 +148,45 @@ static int seen_once(uint64_t id, time_t exp, time_t now) {
 
 /* --- verifying -------------------------------------------------------------------------------------------------- */
 
-int ltc_assertion_verify(EVP_PKEY *pub, const char *token, const char *aud, const char *method, time_t now,
-                         char sub[129], char roles[96], ltc_status *st) {
+/* The signature of `token` verifies with the gateway's key: its payload parsed (JSON), and the signature's bytes in
+ * sig (64). NULL with st set (BAD_ASSERTION). */
+static json_t *verified_payload(EVP_PKEY *pub, const char *token, unsigned char sig[80], ltc_status *st) {
     size_t n = token ? strlen(token) : 0;
-    if (n < 8 || n > 2048 || strncmp(token, "v1.", 3) != 0)
-        return ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ASSERTION", "malformed assertion");
+    if (n < 8 || n > 2048 || strncmp(token, "v1.", 3) != 0) {
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ASSERTION", "malformed assertion");
+        return NULL;
+    }
     const char *dot = strchr(token + 3, '.');
-    if (!dot || strchr(dot + 1, '.'))
-        return ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ASSERTION", "malformed assertion");
-    unsigned char sig[80];
-    long sig_len = b64_decode(dot + 1, strlen(dot + 1), sig, sizeof sig);
-    if (sig_len != 64) return ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ASSERTION", "malformed assertion signature");
+    if (!dot || strchr(dot + 1, '.')) {
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ASSERTION", "malformed assertion");
+        return NULL;
+    }
+    long sig_len = b64_decode(dot + 1, strlen(dot + 1), sig, 80);
+    if (sig_len != 64) {
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ASSERTION", "malformed assertion signature");
+        return NULL;
+    }
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     int ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pub) == 1 &&
              EVP_DigestVerify(ctx, sig, (size_t)sig_len, (const unsigned char *)token, (size_t)(dot - token)) == 1;
     EVP_MD_CTX_free(ctx);
-    if (!ok)
-        return ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ASSERTION",
-                              "the assertion's signature does not verify with the gateway's key");
-
+    if (!ok) {
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ASSERTION",
+                       "the assertion's signature does not verify with the gateway's key");
+        return NULL;
+    }
     unsigned char text[1536];
     long len = b64_decode(token + 3, (size_t)(dot - token - 3), text, sizeof text - 1);
-    if (len < 0) return ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ASSERTION", "malformed assertion payload");
-    text[len] = 0;
-    json_t *p = json_loadb((const char *)text, (size_t)len, JSON_REJECT_DUPLICATES, NULL);
+    json_t *p = len < 0 ? NULL : json_loadb((const char *)text, (size_t)len, JSON_REJECT_DUPLICATES, NULL);
+    if (!p) ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ASSERTION", "malformed assertion payload");
+    return p;
+}
+
+int ltc_assertion_verify(EVP_PKEY *pub, const char *token, const char *aud, const char *method, time_t now,
+                         char sub[129], char roles[96], ltc_status *st) {
+    unsigned char sig[80];
+    json_t *p = verified_payload(pub, token, sig, st);
+    if (!p) return -1;
     const char *s = json_string_value(json_object_get(p, "sub"));
     const char *r = json_string_value(json_object_get(p, "roles"));
     const char *a = json_string_value(json_object_get(p, "aud"));
@@ -201,6 +216,43 @@ int ltc_assertion_verify(EVP_PKEY *pub, const char *token, const char *aud, cons
             snprintf(roles, 96, "%s", r);
             rc = 0;
         }
+    }
+    json_decref(p);
+    return rc;
+}
+
+/* --- carried through hand-offs ---------------------------------------------------------------------------------- */
+
+/* Whether `aud` names a stage service: a hand-off's acting principal was asserted to one of them. */
+static int is_stage(const char *aud) {
+    static const char *const STAGES[] = {"ltb", "bto", "otd", "dtc"};
+    for (size_t i = 0; i < sizeof STAGES / sizeof STAGES[0]; i++)
+        if (strcmp(aud, STAGES[i]) == 0) return 1;
+    return 0;
+}
+
+int ltc_assertion_verify_carried(EVP_PKEY *pub, const char *token, char sub[129], char roles[96], char aud_out[17],
+                                 ltc_status *st) {
+    unsigned char sig[80];
+    json_t *p = verified_payload(pub, token, sig, st);
+    if (!p) {
+        snprintf(st->reason, sizeof st->reason, "BAD_ACTING_PRINCIPAL"); /* the hand-off's claim, not a call's */
+        return -1;
+    }
+    const char *s = json_string_value(json_object_get(p, "sub"));
+    const char *r = json_string_value(json_object_get(p, "roles"));
+    const char *a = json_string_value(json_object_get(p, "aud"));
+    const char *m = json_string_value(json_object_get(p, "mth"));
+    int rc = -1;
+    if (!s || !r || !a || !m || strlen(s) == 0 || strlen(s) > 128 || strlen(r) >= 96 || !is_stage(a) ||
+        strncmp(m, "/ltc.", 5) != 0) {
+        ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ACTING_PRINCIPAL",
+                       "the hand-off's acting principal is not an assertion the gateway made for a stage");
+    } else {
+        snprintf(sub, 129, "%s", s);
+        snprintf(roles, 96, "%s", r);
+        snprintf(aud_out, 17, "%s", a);
+        rc = 0;
     }
     json_decref(p);
     return rc;

@@ -140,12 +140,16 @@ int ltc_audit__write(ltc_call *c, const ltc_method *m, const ProtobufCMessage *r
     char roles[96];
     ltc_roles_format(c->roles, roles, sizeof roles);
     char who[140];
-    if (c->principal[0])
+    if (c->principal[0]) {
         snprintf(who, sizeof who, "%s", c->principal);
-    else if (c->peer[0])
+    } else if (c->acting_principal[0]) { /* a hand-off caused by this user's call; the caller column: its carrier */
+        snprintf(who, sizeof who, "%s", c->acting_principal);
+        ltc_roles_format(c->acting_roles, roles, sizeof roles);
+    } else if (c->peer[0]) {
         snprintf(who, sizeof who, "service:%s", c->peer);
-    else
+    } else {
         snprintf(who, sizeof who, "anonymous");
+    }
     const char *target = NULL;
     if (req && m->owner) target = ltc_fields__string(req, m->owner->field);
     if (req && !target) target = ltc_fields__string(req, "name");

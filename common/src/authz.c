@@ -12,21 +12,30 @@
 #include "ltc/access.h"
 #include "ltc/assertion.h"
 #include "ltc/assert.h"
+#include "ltc/tls.h"
 
 void ltc_authz__identify(ltc_call *c) {
     c->peer[0] = 0;
     c->remote[0] = 0;
     c->principal[0] = 0;
     c->roles = 0;
+    c->acting = NULL;
+    c->acting_principal[0] = 0;
+    c->acting_roles = 0;
     c->deal_scoped = 0;
     if (!c->srv || !c->srv->opt.tls || !c->srv->opt.client_cert_required || !c->call) return;
     grpc_auth_context *ctx = grpc_call_auth_context(c->call);
     if (!ctx) return;
-    grpc_auth_property_iterator it = grpc_auth_context_find_properties_by_name(ctx, GRPC_X509_CN_PROPERTY_NAME);
+    /* the identity is the certificate's one URI SAN spiffe://ltc/<name> (gRPC sets peer_spiffe_id only for exactly
+     * one well-formed spiffe URI), never its Common Name: a certificate of the mesh CA without that SAN, or with
+     * another trust domain, names nobody and may call nothing but health */
+    grpc_auth_property_iterator it = grpc_auth_context_find_properties_by_name(ctx, GRPC_PEER_SPIFFE_ID_PROPERTY_NAME);
     const grpc_auth_property *p = grpc_auth_property_iterator_next(&it);
-    if (p && p->value_length > 0 && p->value_length < sizeof c->peer) {
-        memcpy(c->peer, p->value, p->value_length);
-        c->peer[p->value_length] = 0;
+    char id[96];
+    if (p && p->value_length > 0 && p->value_length < sizeof id) {
+        memcpy(id, p->value, p->value_length);
+        id[p->value_length] = 0;
+        if (ltc_tls_spiffe_name(id, c->peer, sizeof c->peer) != 0) c->peer[0] = 0;
     }
     grpc_auth_context_release(ctx);
 }
@@ -56,6 +65,27 @@ static int principal_valid(const char *s) {
 
 static int authorize_roles(ltc_call *c, const ltc_method *m, ltc_status *st);
 
+/* A hand-off (or another internal call) that names the user whose call caused it (x-ltc-acting, put there by the
+ * sending stage's relay from its outbox row): believed only when the gateway's signature verifies; then the audit
+ * rows name that user, with the sending stage as the caller. Without it the call is the sending service's own. */
+static int acting_of_handoff(ltc_call *c, ltc_status *st) {
+    const char *acting = ltc_call_metadata(c, "x-ltc-acting");
+    if (!acting) return 0;
+    char roles[96], aud[17];
+    if (ltc_assertion_verify_carried(c->srv->opt.assertion_key, acting, c->acting_principal, roles, aud, st) != 0) {
+        c->acting_principal[0] = 0;
+        return -1;
+    }
+    if (!principal_valid(c->acting_principal)) {
+        c->acting_principal[0] = 0;
+        return ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ACTING_PRINCIPAL",
+                              "the hand-off's acting principal is malformed");
+    }
+    c->acting_roles = ltc_roles_parse(roles);
+    c->acting = acting;
+    return 0;
+}
+
 /* In plaintext (development, and detached calls) the identity is unknown: forwarded principals are taken as given
  * and calls without one are not restricted. The principal is trusted only from the gateway. */
 int ltc_authz__authorize(ltc_call *c, const ltc_method *m, ltc_status *st) {
@@ -66,7 +96,8 @@ int ltc_authz__authorize(ltc_call *c, const ltc_method *m, ltc_status *st) {
         return ltc_status_set(st, LTC_PERMISSION_DENIED, "CALLER_NOT_ALLOWED", "%s may not call %s",
                               c->peer[0] ? c->peer : "this caller", m->path);
     const int public_method = m->callers == NULL;
-    if (!public_method || (mtls && strcmp(c->peer, "gateway") != 0)) return 0;
+    if (!public_method) return mtls && c->srv->opt.assertion_key ? acting_of_handoff(c, st) : 0;
+    if (mtls && strcmp(c->peer, "gateway") != 0) return 0;
     if (mtls && c->srv->opt.assertion_key) {
         /* the identity the gateway signed for this stage and this method: its certificate alone proves nothing */
         const char *assertion = ltc_call_metadata(c, "x-ltc-assertion");
@@ -82,6 +113,7 @@ int ltc_authz__authorize(ltc_call *c, const ltc_method *m, ltc_status *st) {
             c->principal[0] = 0;
             return ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_PRINCIPAL", "the asserted principal is malformed");
         }
+        c->acting = assertion; /* the hand-offs this call puts carry it on */
         c->roles = ltc_roles_parse(roles);
         return authorize_roles(c, m, st);
     }

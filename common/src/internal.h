@@ -123,9 +123,15 @@ struct ltc_call {
     char method_path[160];
     struct timespec started;
     /* who: set by ltc_authz__identify and ltc_authz__authorize before the handler runs */
-    char peer[65];       /* internal identity (certificate Common Name), "" in plaintext */
+    char peer[65];       /* internal identity (the certificate's URI SAN spiffe://ltc/<name>), "" in plaintext */
     char principal[129]; /* the user or service account, from the gateway; "" for hand-offs */
-    char remote[72];     /* the client's host ("ipv4:127.0.0.1"), found on first ask; "" until then */
+    /* the user whose call caused this work, in a verifiable form: the gateway's assertion of a public call, or the
+     * x-ltc-acting of a hand-off (verified); NULL when none (plaintext, jobs). Written into the outbox rows the call
+     * puts, so the hand-offs it causes carry it on. */
+    const char *acting;
+    char acting_principal[129]; /* a hand-off's: the assertion's subject and roles (audit only, grants nothing) */
+    unsigned acting_roles;
+    char remote[72]; /* the client's host ("ipv4:127.0.0.1"), found on first ask; "" until then */
     unsigned roles;
     int deal_scoped;                       /* principal sees only deals whose iron triangle names it */
     struct ltc_outbox_batch *outbox_batch; /* ltc_outbox_defer: hand-offs kept until ltc_outbox_flush */

@@ -21,12 +21,13 @@
 #include "ltc/metrics.h"
 #include "ltc/sqltext.h"
 
-static const char SQL_PUT[] = "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, traceparent)"
-                              " VALUES ($1, $2, $3, $4, $5, $6)";
+static const char SQL_PUT[] =
+    "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, traceparent, acting_assertion)"
+    " VALUES ($1, $2, $3, $4, $5, $6, $7)";
 static const char SQL_PUT_MANY[] =
-    "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, traceparent) "
-    "SELECT t.h, t.d, t.x, t.m, decode(t.p, 'hex'), t.tp FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
-    "$5::text[], $6::text[]) WITH ORDINALITY AS t(h, d, x, m, p, tp, n) ORDER BY t.n";
+    "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, traceparent, acting_assertion) "
+    "SELECT t.h, t.d, t.x, t.m, decode(t.p, 'hex'), t.tp, NULLIF(t.a, '') FROM unnest($1::uuid[], $2::text[], $3::text[], "
+    "$4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS t(h, d, x, m, p, tp, a, n) ORDER BY t.n";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('ltc_outbox_' || current_schema(), '')";
 
 /* Keeps one packed hand-off in the call's batch (ltc_outbox_defer). */
@@ -34,9 +35,9 @@ static int defer_put(ltc_call *c, ltc_outbox_batch *b, ltc_status *st, const cha
                      const char *destination, const char *path, const uint8_t *buf, size_t n) {
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
-        const char ***cols[6] = {&b->handoff_id, &b->deal_id,     &b->destination,
-                                 &b->path,       &b->payload_hex, &b->traceparent};
-        for (int k = 0; k < 6; k++) {
+        const char ***cols[7] = {&b->handoff_id,  &b->deal_id,     &b->destination, &b->path,
+                                 &b->payload_hex, &b->traceparent, &b->acting};
+        for (int k = 0; k < 7; k++) {
             const char **v = ltc_call_alloc(c, cap * sizeof *v);
             if (b->n) memcpy(v, *cols[k], b->n * sizeof *v);
             *cols[k] = v;
@@ -55,6 +56,7 @@ static int defer_put(ltc_call *c, ltc_outbox_batch *b, ltc_status *st, const cha
     b->destination[b->n] = destination;
     b->path[b->n] = path;
     b->payload_hex[b->n] = h;
+    b->acting[b->n] = c->acting ? ltc_call_strdup(c, c->acting) : NULL;
     b->traceparent[b->n++] = ltc_call_strdup(c, ltc_call_traceparent(c));
     (void)st;
     return 0;
@@ -68,10 +70,11 @@ void ltc_outbox_defer(ltc_call *c, ltc_outbox_batch *b) {
 int ltc_outbox_flush(ltc_call *c, ltc_outbox_batch *b, ltc_status *st) {
     c->outbox_batch = NULL;
     if (!st || b->n == 0) return 0;
-    const char *params[6] = {ltc_sql_text_array(c, b->handoff_id, b->n),  ltc_sql_text_array(c, b->deal_id, b->n),
+    const char *params[7] = {ltc_sql_text_array(c, b->handoff_id, b->n),  ltc_sql_text_array(c, b->deal_id, b->n),
                              ltc_sql_text_array(c, b->destination, b->n), ltc_sql_text_array(c, b->path, b->n),
-                             ltc_sql_text_array(c, b->payload_hex, b->n), ltc_sql_text_array(c, b->traceparent, b->n)};
-    PGresult *r = ltc_db_query(ltc_call_db(c), st, SQL_PUT_MANY, 6, params);
+                             ltc_sql_text_array(c, b->payload_hex, b->n), ltc_sql_text_array(c, b->traceparent, b->n),
+                             ltc_sql_text_array(c, b->acting, b->n)};
+    PGresult *r = ltc_db_query(ltc_call_db(c), st, SQL_PUT_MANY, 7, params);
     if (!r) return -1;
     PQclear(r);
     b->n = 0;
@@ -93,10 +96,12 @@ int ltc_outbox_put(ltc_call *c, ltc_status *st, const ltc_handoff_peer *peer, co
     protobuf_c_message_pack(msg, buf);
     if (c->outbox_batch) return defer_put(c, c->outbox_batch, st, handoff_id, deal_id, peer->destination, path, buf, n);
     /* the trace goes on with the hand-off: the receiver's work joins the trace of the call that caused it */
-    const char *params[6] = {handoff_id, deal_id, peer->destination, path, (const char *)buf, ltc_call_traceparent(c)};
-    const int lens[6] = {0, 0, 0, 0, (int)n, 0};
-    const int fmts[6] = {0, 0, 0, 0, 1, 0};
-    PGresult *r = ltc_db_query_bin(ltc_call_db(c), st, SQL_PUT, 6, params, lens, fmts);
+    /* and the user whose call caused it, in the gateway's signed words: the receiver's audit names them */
+    const char *params[7] = {handoff_id, deal_id, peer->destination, path, (const char *)buf, ltc_call_traceparent(c),
+                             c->acting};
+    const int lens[7] = {0, 0, 0, 0, (int)n, 0, 0};
+    const int fmts[7] = {0, 0, 0, 0, 1, 0, 0};
+    PGresult *r = ltc_db_query_bin(ltc_call_db(c), st, SQL_PUT, 7, params, lens, fmts);
     if (!r) return -1;
     PQclear(r);
     /* no NOTIFY: it would serialise every committing transaction on the notify queue's lock */
@@ -201,21 +206,21 @@ static void relays_remove(lane *r) {
  * (deal_id, destination, seq) partial index, one probe per candidate. (An anti-join on "an older undelivered row
  * exists" was planned as a scan of the whole backlog per candidate: 381 ms per claim with 30k rows pending.) */
 static const char SQL_CLAIM[] =
-    "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts, o.traceparent FROM outbox o"
+    "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts, o.traceparent, o.acting_assertion FROM outbox o"
     " WHERE o.delivered_time IS NULL AND o.parked_time IS NULL AND o.next_attempt_time <= now()"
     "   AND o.seq = (SELECT p.seq FROM outbox p WHERE p.deal_id = o.deal_id AND p.destination = o.destination"
     "                AND p.delivered_time IS NULL ORDER BY p.deal_id, p.destination, p.seq LIMIT 1)"
     " ORDER BY o.seq LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
 /* The same, for one destination (a relay's lane), and for the rows of no configured destination. */
 static const char SQL_CLAIM_DEST[] =
-    "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts, o.traceparent FROM outbox o"
+    "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts, o.traceparent, o.acting_assertion FROM outbox o"
     " WHERE o.delivered_time IS NULL AND o.parked_time IS NULL AND o.next_attempt_time <= now()"
     "   AND o.destination = $2"
     "   AND o.seq = (SELECT p.seq FROM outbox p WHERE p.deal_id = o.deal_id AND p.destination = o.destination"
     "                AND p.delivered_time IS NULL ORDER BY p.deal_id, p.destination, p.seq LIMIT 1)"
     " ORDER BY o.seq LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
 static const char SQL_CLAIM_OTHERS[] =
-    "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts, o.traceparent FROM outbox o"
+    "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts, o.traceparent, o.acting_assertion FROM outbox o"
     " WHERE o.delivered_time IS NULL AND o.parked_time IS NULL AND o.next_attempt_time <= now()"
     "   AND o.destination <> ALL ($2::text[])"
     "   AND o.seq = (SELECT p.seq FROM outbox p WHERE p.deal_id = o.deal_id AND p.destination = o.destination"
@@ -312,7 +317,7 @@ static int deliver_rows(lane *r, const PGresult *rows, int n, ltc_status *st) {
     ltc_client_request *req = calloc((size_t)(n ? n : 1), sizeof *req);
     unsigned char **payload = calloc((size_t)(n ? n : 1), sizeof *payload);
     int *send = calloc((size_t)(n ? n : 1), sizeof *send), *park = calloc((size_t)(n ? n : 1), sizeof *park);
-    ltc_metadata_kv(*md)[2] = calloc((size_t)(n ? n : 1), sizeof *md);
+    ltc_metadata_kv(*md)[3] = calloc((size_t)(n ? n : 1), sizeof *md);
     int rc = -1;
     if (!req || !payload || !send || !park || !md) {
         ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
@@ -340,13 +345,16 @@ static int deliver_rows(lane *r, const PGresult *rows, int n, ltc_status *st) {
         } else {
             md[i][0] = (ltc_metadata_kv){"x-request-id", PQgetvalue(rows, i, 1)};
             md[i][1] = (ltc_metadata_kv){"traceparent", ltc_pg_str(rows, i, 6)};
+            /* the acting principal, as the sending stage received it from the gateway (NULL: none) */
+            const char *acting = ltc_pg_str(rows, i, 7);
+            md[i][2] = (ltc_metadata_kv){"x-ltc-acting", acting && acting[0] ? acting : NULL};
             batch[n_send] = (ltc_client_request){.client = cl,
                                                  .method = PQgetvalue(rows, i, 3),
                                                  .req = payload[i],
                                                  .req_len = len,
                                                  .deadline_ms = r->relay->opt.call_deadline_ms,
                                                  .md = md[i],
-                                                 .n_md = 2};
+                                                 .n_md = 3};
             index[n_send++] = i;
             send[i] = 1;
         }

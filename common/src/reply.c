@@ -147,7 +147,7 @@ static void log_call(ltc_call *c, const ltc_status *st) {
         {.key = "reason", .str = st->code == LTC_OK ? "" : st->reason},
         {.key = "duration_ms", .num = (double)(long long)(ms * 1000.0) / 1000.0},
         {.key = "principal", .str = c->principal},
-        {.key = "peer", .str = c->peer},                             /* internal identity (certificate CN) */
+        {.key = "peer", .str = c->peer}, /* internal identity (URI SAN spiffe://ltc/<name>) */
         {.key = "remote", .str = c->call ? ltc_call_remote(c) : ""}, /* the client's address */
     };
     ltc_log_fields(lvl, "rpc", c->request_id, f, sizeof f / sizeof f[0], "%s %s", c->method_path,

@@ -4,6 +4,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
+#include <openssl/x509v3.h>
 #include <openssl/x509.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,40 @@ fail:
     return -1;
 }
 
+int ltc_tls_spiffe_name(const char *uri, char *name, size_t n) {
+    static const char PREFIX[] = "spiffe://ltc/";
+    if (!uri || strncmp(uri, PREFIX, sizeof PREFIX - 1) != 0) return -1;
+    const char *s = uri + sizeof PREFIX - 1;
+    size_t len = strlen(s);
+    if (len == 0 || len > 32 || len >= n) return -1;
+    for (size_t i = 0; i < len; i++)
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= '0' && s[i] <= '9') || s[i] == '-')) return -1;
+    memcpy(name, s, len + 1);
+    return 0;
+}
+
+/* The name in x's one spiffe URI SAN spiffe://ltc/<name>: 0, -1 when there is none (or it is not of this
+ * deployment), -2 when there are several (gRPC then names the peer nobody). */
+static int own_spiffe_name(X509 *x, char *name, size_t n) {
+    GENERAL_NAMES *sans = X509_get_ext_d2i(x, NID_subject_alt_name, NULL, NULL);
+    int count = 0, ok = 0;
+    for (int i = 0; sans && i < sk_GENERAL_NAME_num(sans); i++) {
+        const GENERAL_NAME *g = sk_GENERAL_NAME_value(sans, i);
+        if (g->type != GEN_URI) continue;
+        const unsigned char *d = ASN1_STRING_get0_data(g->d.uniformResourceIdentifier);
+        int len = ASN1_STRING_length(g->d.uniformResourceIdentifier);
+        if (len <= 0 || len > 200) continue;
+        char uri[201];
+        memcpy(uri, d, (size_t)len);
+        uri[len] = 0;
+        if (strncmp(uri, "spiffe://", 9) != 0) continue;
+        count++;
+        ok = ltc_tls_spiffe_name(uri, name, n) == 0;
+    }
+    GENERAL_NAMES_free(sans);
+    return count > 1 ? -2 : count == 1 && ok ? 0 : -1;
+}
+
 static ltc_tls internal;
 static int internal_set;
 static char identity[65];
@@ -123,11 +158,15 @@ int ltc_tls_internal_from_env(char *err, size_t errlen) {
         return -1;
     }
     X509 *x = parse_cert(internal.cert_pem);
-    int n = x ? X509_NAME_get_text_by_NID(X509_get_subject_name(x), NID_commonName, identity, sizeof identity) : -1;
+    int found = x ? own_spiffe_name(x, identity, sizeof identity) : -1;
     X509_free(x);
-    if (n <= 0) {
+    if (found != 0) {
         ltc_tls_free(&internal);
-        snprintf(err, errlen, "LTC_TLS_CERT %s has no subject Common Name (the process's identity)", cert);
+        snprintf(err, errlen,
+                 found == -2 ? "LTC_TLS_CERT %s has more than one URI SAN spiffe://ltc/<name>"
+                             : "LTC_TLS_CERT %s has no URI SAN spiffe://ltc/<name> (the process's identity; the "
+                               "Common Name is not read)",
+                 cert);
         return -1;
     }
     internal_set = 1;

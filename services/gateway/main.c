@@ -310,6 +310,7 @@ static void usage(FILE *out) {
         {"LTC_DTC_TARGET", "where calls to DeliveryToCashService go"},
         {"LTC_GATEWAY_TLS_CERT", "certificate (PEM) of the public port"},
         {"LTC_GATEWAY_TLS_KEY", "its private key (PEM)"},
+        {"LTC_GATEWAY_TLS_CA", "the CA of the public certificate (PEM), trusted by --health-probe only"},
         {"LTC_GATEWAY_JWT_KEYS", "the bearer tokens' key set (JSON)"},
         {"LTC_GATEWAY_AUTH", "on, or off (with LTC_PLAINTEXT=1 only)"},
         {"LTC_GATEWAY_AUDIT_FILE", "append-only, hash-chained file of the gateway's refusals (JSON lines)"},
@@ -389,6 +390,9 @@ int main(int argc, char **argv) {
     }
     const char *listen = ltc_env_str("LTC_GATEWAY_LISTEN", "127.0.0.1:50051");
     char err[400];
+    /* the probe is a client of the public port, whose certificate comes from the edge CA, not the mesh CA */
+    const char *public_ca = ltc_env_str("LTC_GATEWAY_TLS_CA", NULL);
+    if (probe_only && public_ca && setenv("LTC_TLS_CA", public_ca, 1) != 0) return 1;
     int internal_tls = ltc_tls_internal_from_env(err, sizeof err);
     if (internal_tls < 0) {
         fprintf(stderr, "gateway: %s\n", err);

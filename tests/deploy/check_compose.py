@@ -23,6 +23,15 @@ environment, then checks the resolved configuration:
     each process would read are checked: its certificate names it (CN <name>, SAN ltc-<name>), the key is the
     certificate's, the CA signed it; the gateway's public certificate passes its --health-probe (SAN ltc-gateway, the
     CA it has), its key set's files are all there and hold no private key; no process gets another's key;
+  - identity (issue #19): every mesh certificate has the URI SAN spiffe://ltc/<name>; each process's LTC_TLS_CA is
+    the mesh CA only, which did not sign the gateway's public certificate (the edge CA did: LTC_GATEWAY_TLS_CA, for
+    its --health-probe); the gateway has LTC_GATEWAY_ASSERTION_KEY and each stage LTC_ASSERTION_PUBLIC_KEY, files of
+    read-only volumes (assertion-key for the gateway only, assertion-pub), a matching Ed25519 pair;
+  - the audit: each stage's LTC_AUDIT_SPOOL_DIR is a writable volume of its own (audit-spool-<svc>), the gateway's
+    LTC_GATEWAY_AUDIT_FILE lies in one (gateway-audit);
+  - the database's TLS: PostgreSQL runs with ssl=on, its certificate and key from the read-only volume postgres-tls
+    and deploy/postgres/pg_hba.conf (hostssl only); every DSN (serving and owner) says sslmode=verify-full with
+    sslrootcert in the read-only volume db-ca, whose CA signed PostgreSQL's certificate for the host the DSNs name;
   - without the passwords, `docker-compose config` refuses.
 """
 import os
@@ -51,7 +60,21 @@ TLS_VARS = {"LTC_TLS_CERT": "tls.crt", "LTC_TLS_KEY": "tls.key", "LTC_TLS_CA": "
 GATEWAY_VARS = {"LTC_GATEWAY_TLS_CERT": ("gateway-public-tls", "tls.crt"),
                 "LTC_GATEWAY_TLS_KEY": ("gateway-public-tls", "tls.key"),
                 "LTC_GATEWAY_JWT_KEYS": ("jwt-keys", "keys.json")}
-PKI_VOLUMES = {f"tls-{p}" for p in PROCS} | {"gateway-public-tls", "jwt-keys"}
+PKI_VOLUMES = {f"tls-{p}" for p in PROCS} | {"gateway-public-tls", "jwt-keys", "assertion-key", "assertion-pub", "db-ca",
+                                             "postgres-tls"}
+# Besides the TLS volumes: the read-only volumes of each kind of process, with the variable naming a file in it
+STAGE_FILES = {"LTC_ASSERTION_PUBLIC_KEY": ("assertion-pub", "assertion.pub"), "PGSSLROOTCERT": ("db-ca", "ca.crt")}
+GATEWAY_FILES = {"LTC_GATEWAY_ASSERTION_KEY": ("assertion-key", "assertion.key"),
+                 "LTC_GATEWAY_TLS_CA": ("gateway-public-tls", "ca.crt")}
+
+
+def writable_volume(name):
+    """The one writable volume of each process: a stage's audit spool, the gateway's refusals file."""
+    return "gateway-audit" if name == "gateway" else f"audit-spool-{name}"
+
+
+def dsn_params(dsn):
+    return dict(kv.split("=", 1) for kv in dsn.split() if "=" in kv)
 
 failures = []
 
@@ -101,9 +124,15 @@ def check_tls(name, s, env):
     want = {k: (f"tls-{name}", f) for k, f in TLS_VARS.items()}
     if name == "gateway":
         want.update(GATEWAY_VARS)
-    for k in GATEWAY_VARS:
+        want.update(GATEWAY_FILES)
+    else:
+        want.update(STAGE_FILES)
+    for k in list(GATEWAY_VARS) + list(GATEWAY_FILES):
         if name != "gateway":
             check(k not in env, f"{where} gets {k} (the gateway's)")
+    for k in STAGE_FILES:
+        if name == "gateway":
+            check(k not in env, f"{where} gets {k} (a stage's)")
     for k, (vol, fname) in want.items():
         v = env.get(k)
         if not check(v, f"{where} {k} is not set"):
@@ -115,11 +144,60 @@ def check_tls(name, s, env):
         check(m["type"] == "volume" and got_vol == vol and got_file == fname,
               f"{where} {k}={v} is {got_file!r} of {m['type']} {got_vol!r}, want {fname!r} of volume {vol!r}")
         check(m["read_only"], f"{where} {got_vol} is mounted writable")
-    allowed = {f"tls-{name}"} | ({"gateway-public-tls", "jwt-keys"} if name == "gateway" else set())
+    allowed = {f"tls-{name}"} | ({"gateway-public-tls", "jwt-keys", "assertion-key"} if name == "gateway"
+                                 else {"assertion-pub", "db-ca"})
+    rw = writable_volume(name)
     for m in mounts(s):
-        check(m["type"] == "volume" and m["source"] in allowed and m["read_only"],
+        check(m["type"] == "volume" and ((m["source"] in allowed and m["read_only"]) or
+                                         (m["source"] == rw and not m["read_only"])),
               f"{where} mounts {m['type']} {m['source']} at {m['target']} (read_only {m['read_only']}): only its own "
-              f"TLS volumes {sorted(allowed)}, read-only")
+              f"volumes {sorted(allowed)}, read-only, and {rw}, writable")
+    # the audit: a stage's spool folder, the gateway's refusals file, on its own writable volume
+    var = "LTC_GATEWAY_AUDIT_FILE" if name == "gateway" else "LTC_AUDIT_SPOOL_DIR"
+    path = env.get(var)
+    if check(path, f"{where} {var} is not set (its audit rows would not survive a restart)"):
+        spool = [m for m in mounts(s) if m["source"] == rw]
+        check(spool and (path == spool[0]["target"].rstrip("/") if name != "gateway" else
+                         path.startswith(spool[0]["target"].rstrip("/") + "/")),
+              f"{where} {var}={path} is not on its volume {rw} ({spool})")
+    if name != "gateway":
+        check_db_tls(where, s, env, env.get(f"LTC_{name.upper()}_DSN", ""))
+
+
+def check_db_tls(where, s, env, dsn):
+    """The database connection verifies PostgreSQL's certificate and name: sslmode=verify-full in the DSN (and
+    libpq's default PGSSLMODE where set), sslrootcert a file of the read-only volume db-ca."""
+    params = dsn_params(dsn)
+    check(params.get("sslmode") == "verify-full", f"{where} DSN sslmode={params.get('sslmode')}, want verify-full")
+    root = params.get("sslrootcert")
+    hit = volume_of(s, root) if root else None
+    check(hit is not None and hit[0] == "db-ca" and hit[1] == "ca.crt" and hit[2]["read_only"],
+          f"{where} DSN sslrootcert={root} is not ca.crt of the read-only volume db-ca")
+    if "PGSSLMODE" in env:
+        check(env["PGSSLMODE"] == "verify-full", f"{where} PGSSLMODE={env['PGSSLMODE']}")
+
+
+def check_postgres_tls(pg):
+    where = "postgres:"
+    cmd = [str(c) for c in (pg.get("command") or [])]
+    opts = {cmd[i + 1].split("=", 1)[0]: cmd[i + 1].split("=", 1)[1] for i in range(len(cmd) - 1)
+            if cmd[i] == "-c" and "=" in cmd[i + 1]}
+    check(opts.get("ssl") == "on", f"{where} ssl is not on: {cmd}")
+    for k, f in (("ssl_cert_file", "server.crt"), ("ssl_key_file", "server.key")):
+        hit = volume_of(pg, opts.get(k, "")) if opts.get(k) else None
+        check(hit is not None and hit[0] == "postgres-tls" and hit[1] == f and hit[2]["read_only"],
+              f"{where} {k}={opts.get(k)} is not {f} of the read-only volume postgres-tls")
+    hba = opts.get("hba_file")
+    ms = [m for m in mounts(pg) if hba and m["target"] == hba]
+    if check(ms and ms[0]["source"].endswith("deploy/postgres/pg_hba.conf") and ms[0]["read_only"],
+             f"{where} hba_file={hba} is not deploy/postgres/pg_hba.conf mounted read-only"):
+        lines = [ln.split() for ln in (REPO / "deploy/postgres/pg_hba.conf").read_text().splitlines()
+                 if ln.strip() and not ln.lstrip().startswith("#")]
+        check(all(ln[0] in ("local", "hostssl") or (ln[0] in ("host", "hostnossl") and ln[-1] == "reject")
+                  for ln in lines), f"deploy/postgres/pg_hba.conf lets TCP in without TLS: {lines}")
+    deps = pg.get("depends_on") or {}
+    check(isinstance(deps, dict) and deps.get("pki", {}).get("condition") == "service_completed_successfully",
+          f"{where} does not wait for the pki service (its certificate): {deps}")
 
 
 def check_pki_service(pki, images):
@@ -202,13 +280,35 @@ def check_tls_files(services):
                               f"{name}: volume {vol} holds {other}'s private key")
             if name == "gateway":
                 for f in tlscheck.identity_problems(f"{where}: public", read("LTC_GATEWAY_TLS_CERT"),
-                                                    read("LTC_GATEWAY_TLS_KEY"), read("LTC_TLS_CA"), None,
+                                                    read("LTC_GATEWAY_TLS_KEY"), read("LTC_GATEWAY_TLS_CA"), None,
                                                     "ltc-gateway"):
                     check(False, f + " (ltc-gateway --health-probe verifies it so)")
+                for f in tlscheck.not_issued_by(f"{where}: public", read("LTC_GATEWAY_TLS_CERT"), read("LTC_TLS_CA"),
+                                                "the mesh CA (LTC_TLS_CA)"):
+                    check(False, f + ": the edge certificate would join the mesh")
+                for other in STAGES:
+                    o = services[other]
+                    vol, fname, _ = volume_of(o, o["environment"]["LTC_ASSERTION_PUBLIC_KEY"])
+                    for f in tlscheck.assertion_pair_problems(f"{where} and {other}", read("LTC_GATEWAY_ASSERTION_KEY"),
+                                                              (vol_dir[vol] / fname).read_bytes()):
+                        check(False, f)
                 vol, _f, _m = volume_of(s, env["LTC_GATEWAY_JWT_KEYS"])
                 files = {f.name: f.read_bytes() for f in vol_dir[vol].iterdir()}
                 for f in tlscheck.jwt_problems(f"{where}: {vol}", files):
                     check(False, f)
+            else:
+                for f in tlscheck.not_issued_by(where, (tmp / "pki" / "gateway-public.crt").read_bytes(),
+                                                read("LTC_TLS_CA"), "its mesh CA (LTC_TLS_CA)"):
+                    check(False, f + ": the gateway's public certificate would join the mesh")
+                dsn = dsn_params(env[f"LTC_{name.upper()}_DSN"])
+                vol, fname, _ = volume_of(s, dsn["sslrootcert"])
+                pg = services["postgres"]
+                cmd = [str(c) for c in pg["command"]]
+                crt = next(c.split("=", 1)[1] for c in cmd if c.startswith("ssl_cert_file="))
+                pvol, pfile, _ = volume_of(pg, crt)
+                for f in tlscheck.server_problems(f"{where}: PostgreSQL's certificate", (vol_dir[pvol] / pfile).read_bytes(),
+                                                  (vol_dir[vol] / fname).read_bytes(), dsn["host"]):
+                    check(False, f + " (sslmode=verify-full checks it so)")
 
 
 def run_config(env):
@@ -244,6 +344,7 @@ def main():
     check(any("deploy/postgres/init.sql" in v and "/docker-entrypoint-initdb.d/" in v for v in vols),
           f"postgres does not run deploy/postgres/init.sql at init: {vols}")
     check("healthcheck" in pg, "postgres has no healthcheck")
+    check_postgres_tls(pg)
 
     images = set()
     for name in PROCS:
@@ -317,8 +418,9 @@ def main():
         check(m.get("command") == [f"ltc-{name}", "--migrate-only"], f"{where} command {m.get('command')}")
         check(str(m.get("restart", "no")) == "no", f"{where} restart {m.get('restart')}: a one-shot")
         deps = m.get("depends_on", {})
-        check(isinstance(deps, dict) and list(deps) == ["postgres"] and
-              deps["postgres"].get("condition") == "service_healthy", f"{where} depends_on {deps}")
+        check(isinstance(deps, dict) and sorted(deps) == ["pki", "postgres"] and
+              deps["postgres"].get("condition") == "service_healthy" and
+              deps["pki"].get("condition") == "service_completed_successfully", f"{where} depends_on {deps}")
         check(not m.get("ports"), f"{where} publishes {m.get('ports')}")
         env = m.get("environment", {})
         dsns = {k for k in env if k.endswith("_DSN")}
@@ -332,7 +434,10 @@ def main():
         check(m.get("read_only") is True and m.get("cap_drop") == ["ALL"] and not m.get("cap_add") and
               not m.get("privileged") and "no-new-privileges:true" in (m.get("security_opt") or []),
               f"{where} not hardened like the services")
-        check(not m.get("volumes") and not m.get("configs") and not m.get("env_file"), f"{where} mounts files")
+        check(not m.get("configs") and not m.get("env_file"), f"{where} mounts files")
+        check([(v["source"], v["read_only"]) for v in mounts(m)] == [("db-ca", True)],
+              f"{where} mounts {mounts(m)}: only the read-only volume db-ca")
+        check_db_tls(where, m, env, dsn)
     check_pki_service(services.get("pki"), images)
     check(len(images) == 1, f"the LTC processes use several images: {images}")
     if "pki" in services:   # the files each process would read, made as `up` would make them

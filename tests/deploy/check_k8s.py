@@ -21,6 +21,16 @@ rendered objects must hold (the schema itself is checked by k8s_schema.sh):
     create-secrets.sh makes from a `scripts/pki init` folder are followed to the files each process would read: its
     certificate names it (CN <process>, SAN ltc-<process>), the key is the certificate's, the CA signed it; the
     gateway's public pair passes its --health-probe; the key set's files are all there and none is a private key;
+  - identity and the database (issue #19): the stages' LTC_ASSERTION_PUBLIC_KEY (Secret ltc-assertion-public) and
+    the gateway's LTC_GATEWAY_ASSERTION_KEY (ltc-gateway-assertion, the gateway's only) are mounted Secret files of
+    one Ed25519 pair; the gateway's LTC_GATEWAY_TLS_CA is the edge CA of ltc-gateway-public-tls, which signed its
+    public certificate, while the mesh CA (every LTC_TLS_CA) did not; every mesh certificate has the URI SAN
+    spiffe://ltc/<process>; each stage's LTC_AUDIT_SPOOL_DIR and the gateway's LTC_GATEWAY_AUDIT_FILE lie on a
+    writable volume; the stage containers and their migration init containers have PGSSLMODE=verify-full and
+    PGSSLROOTCERT in the Secret ltc-db-ca (the only thing the init container mounts), the DSNs create-secrets.sh makes
+    say sslmode=verify-full with that sslrootcert, and ltc-db-ca's CA signed the in-cluster PostgreSQL's certificate
+    for the host the DSNs name; that PostgreSQL runs with ssl=on, its key pair from the Secret ltc-postgres-tls and
+    deploy/postgres/pg_hba.conf (TCP with TLS only);
   - Services: ports named grpc and metrics; stage services headless (round-robin over every replica);
   - the ConfigMap: each process listens where its container port is, metrics on 0.0.0.0:9464, targets name Services;
   - network policies, evaluated: default deny, and exactly the expected connections between the processes (gateway to
@@ -57,6 +67,11 @@ GATEWAY_VARS = {"LTC_GATEWAY_TLS_CERT": ("ltc-gateway-public-tls", "tls.crt"),
                 "LTC_GATEWAY_TLS_KEY": ("ltc-gateway-public-tls", "tls.key"),
                 "LTC_GATEWAY_JWT_KEYS": ("ltc-jwt-keys", "keys.json")}
 TLS_SECRETS = {f"ltc-tls-{p}" for p in PROCS} | {"ltc-gateway-public-tls", "ltc-jwt-keys"}
+# Files besides the TLS identity, each a key of a Secret: the gateway's and the stages'
+GATEWAY_FILES = {"LTC_GATEWAY_ASSERTION_KEY": ("ltc-gateway-assertion", "assertion.key"),
+                 "LTC_GATEWAY_TLS_CA": ("ltc-gateway-public-tls", "ca.crt")}
+STAGE_FILES = {"LTC_ASSERTION_PUBLIC_KEY": ("ltc-assertion-public", "assertion.pub"),
+               "PGSSLROOTCERT": ("ltc-db-ca", "ca.crt")}
 
 failures = []
 MADE = ({}, [])   # the Secrets create-secrets.sh makes from a scripts/pki folder: ({name: {key: bytes}}, objects)
@@ -183,9 +198,24 @@ def check_tls(w, p, ps, c, ics, secret_refs):
     want = {k: (f"ltc-tls-{p}", key) for k, key in TLS_VARS.items()}
     if p == "gateway":
         want.update(GATEWAY_VARS)
+        want.update(GATEWAY_FILES)
+        for k in STAGE_FILES:
+            check(k not in env, f"{pw} gets {k} (a stage's)")
     else:
-        for k in GATEWAY_VARS:
+        want.update(STAGE_FILES)
+        for k in list(GATEWAY_VARS) + list(GATEWAY_FILES):
             check(k not in env, f"{pw} gets {k} (the gateway's)")
+        check(env.get("PGSSLMODE", {}).get("value") == "verify-full",
+              f"{pw} PGSSLMODE {env.get('PGSSLMODE')}: want verify-full (PostgreSQL's certificate and name checked)")
+    # the audit: a stage's spool folder, the gateway's refusals file, on a writable volume of the pod
+    var = "LTC_GATEWAY_AUDIT_FILE" if p == "gateway" else "LTC_AUDIT_SPOOL_DIR"
+    path = env.get(var, {}).get("value", "")
+    folder = path.rsplit("/", 1)[0] if p == "gateway" else path
+    vols = {v["name"]: v for v in ps.get("volumes", [])}
+    spool = [m for m in c.get("volumeMounts", []) if m["mountPath"].rstrip("/") == folder.rstrip("/")]
+    check(path.startswith("/") and spool and not spool[0].get("readOnly") and
+          ("emptyDir" in vols.get(spool[0]["name"], {}) or "persistentVolumeClaim" in vols.get(spool[0]["name"], {})),
+          f"{pw} {var}={path!r} is not on a writable volume of the pod ({spool})")
     files = {}
     for k, (secret, key) in want.items():
         e = env.get(k)
@@ -212,12 +242,23 @@ def check_tls(w, p, ps, c, ics, secret_refs):
             items = v["secret"].get("items")
             files["jwt-folder"] = {i["path"]: i["key"] for i in items} if items else None
     mounted = {v["secret"]["secretName"] for v in ps.get("volumes", []) if "secret" in v}
-    own = {f"ltc-tls-{p}"} | ({"ltc-gateway-public-tls", "ltc-jwt-keys"} if p == "gateway" else set())
+    own = {f"ltc-tls-{p}"} | ({"ltc-gateway-public-tls", "ltc-jwt-keys", "ltc-gateway-assertion"} if p == "gateway"
+                              else {"ltc-assertion-public", "ltc-db-ca"})
     check(mounted == own, f"{pw} pod mounts Secrets {sorted(mounted)}, want exactly its own {sorted(own)}")
     for ic in ics:
-        check(not ic.get("volumeMounts") and not any(k.startswith("LTC_TLS") or k.startswith("LTC_GATEWAY_")
-                                                     for k in (e["name"] for e in ic.get("env", []))),
-              f"{pw} init container {ic.get('name')} gets TLS material (--migrate-only needs none)")
+        ienv = {e["name"]: e for e in ic.get("env", [])}
+        check(not any(k.startswith("LTC_TLS") or k.startswith("LTC_GATEWAY_") or k.startswith("LTC_ASSERTION")
+                      for k in ienv), f"{pw} init container {ic.get('name')} gets TLS material (--migrate-only needs none)")
+        mounts = [(vols.get(m["name"], {}).get("secret", {}).get("secretName"), m.get("readOnly"))
+                  for m in ic.get("volumeMounts", [])]
+        check(mounts == [("ltc-db-ca", True)], f"{pw} init container mounts {mounts}: only ltc-db-ca, read-only")
+        check(ienv.get("PGSSLMODE", {}).get("value") == "verify-full", f"{pw} init container PGSSLMODE not verify-full")
+        root = ienv.get("PGSSLROOTCERT", {}).get("value", "")
+        hit = secret_file(ps, ic, root) if root else None
+        check(hit is not None and hit[:2] == ("ltc-db-ca", "ca.crt"),
+              f"{pw} init container PGSSLROOTCERT={root!r} is not ca.crt of Secret ltc-db-ca")
+        if hit:
+            secret_refs.add(hit[:2])
     return files
 
 
@@ -235,8 +276,18 @@ def check_tls_files(w, tls_files, made):
             check(False, f)
         if p == "gateway" and all(v in files for v in GATEWAY_VARS):
             for f in tlscheck.identity_problems(f"{where}: public", read("LTC_GATEWAY_TLS_CERT"),
-                                                read("LTC_GATEWAY_TLS_KEY"), read("LTC_TLS_CA"), None, "ltc-gateway"):
+                                                read("LTC_GATEWAY_TLS_KEY"), read("LTC_GATEWAY_TLS_CA"), None,
+                                                "ltc-gateway"):
                 check(False, f + " (ltc-gateway --health-probe verifies it so)")
+            for f in tlscheck.not_issued_by(f"{where}: public", read("LTC_GATEWAY_TLS_CERT"), read("LTC_TLS_CA"),
+                                            "the mesh CA (LTC_TLS_CA)"):
+                check(False, f + ": the edge certificate would join the mesh")
+            for other, ofiles in tls_files.items():
+                if other != "gateway" and "LTC_ASSERTION_PUBLIC_KEY" in ofiles:
+                    sec, key = ofiles["LTC_ASSERTION_PUBLIC_KEY"]
+                    for f in tlscheck.assertion_pair_problems(f"{where} and {other}", read("LTC_GATEWAY_ASSERTION_KEY"),
+                                                              made.get(sec, {}).get(key, b"")):
+                        check(False, f)
             jwt_secret = files["LTC_GATEWAY_JWT_KEYS"][0]
             folder = made.get(jwt_secret, {})
             if files.get("jwt-folder") is not None:
@@ -476,8 +527,40 @@ def check_overlay(name, objs):
             init = next((c["data"] for n2, c in cms.items() if n2.startswith("ltc-postgres-init")), {})
             check(list(init.values()) == [(REPO / "deploy/postgres/init.sql").read_text()],
                   f"{w} the init ConfigMap is not deploy/postgres/init.sql")
+        pgc = sts["spec"]["template"]["spec"]["containers"][0] if sts else {}
+        pgs = sts["spec"]["template"]["spec"] if sts else {}
+        args = [str(a) for a in pgc.get("args", [])]
+        opts = {args[i + 1].split("=", 1)[0]: args[i + 1].split("=", 1)[1] for i in range(len(args) - 1)
+                if args[i] == "-c" and "=" in args[i + 1]}
+        check(opts.get("ssl") == "on", f"{w} postgres args {args}: ssl is not on")
+        for k, key in (("ssl_cert_file", "tls.crt"), ("ssl_key_file", "tls.key")):
+            hit = secret_file(pgs, pgc, opts.get(k, "")) if opts.get(k) else None
+            if check(hit is not None and hit[:2] == ("ltc-postgres-tls", key),
+                     f"{w} postgres {k}={opts.get(k)} is not {key} of Secret ltc-postgres-tls"):
+                secret_refs.add(hit[:2])
+        hba = opts.get("hba_file", "")
+        hba_dir = hba.rsplit("/", 1)[0]
+        hm = [m for m in pgc.get("volumeMounts", []) if m["mountPath"].rstrip("/") == hba_dir]
+        pvols = {v["name"]: v for v in pgs.get("volumes", [])}
+        cm_name = pvols.get(hm[0]["name"], {}).get("configMap", {}).get("name", "") if hm else ""
+        hba_data = next((c["data"] for n2, c in cms.items() if n2 == cm_name), {})
+        check(hba_data.get(hba.rsplit("/", 1)[-1]) == (REPO / "deploy/postgres/pg_hba.conf").read_text(),
+              f"{w} postgres hba_file={hba!r} is not deploy/postgres/pg_hba.conf from a ConfigMap")
         made, docs = MADE
         if made:
+            for svc in STAGES:
+                for o in ("", "-owner"):
+                    dsn = dict(kv.split("=", 1) for kv in made.get(f"ltc-{svc}-db{o}", {}).get("dsn", b"").decode()
+                               .split() if "=" in kv)
+                    check(dsn.get("sslmode") == "verify-full" and dsn.get("sslrootcert") == "/etc/ltc/db-ca/ca.crt",
+                          f"{w} create-secrets.sh's DSN of ltc-{svc}-db{o}: sslmode {dsn.get('sslmode')}, sslrootcert "
+                          f"{dsn.get('sslrootcert')}: want verify-full with the mounted ltc-db-ca")
+                    if o == "" and "ltc-postgres-tls" in made:
+                        for f in tlscheck.server_problems(f"{w} PostgreSQL's certificate",
+                                                          made["ltc-postgres-tls"].get("tls.crt", b""),
+                                                          made.get("ltc-db-ca", {}).get("ca.crt", b""),
+                                                          dsn.get("host", "")):
+                            check(False, f + " (sslmode=verify-full checks it so)")
             for s in docs:
                 check(s["metadata"].get("namespace") == ns, f"{w} secret {s['metadata']['name']} namespace")
                 for k, v in made[s["metadata"]["name"]].items():
@@ -491,7 +574,8 @@ def check_overlay(name, objs):
             check(all(ty == "kubernetes.io/tls" for ty in tls.values()), f"{w} TLS Secrets' types {tls}")
     else:
         check(secret_refs == {(f"ltc-{s}-db{o}", "dsn") for s in STAGES for o in ("", "-owner")} |
-              {(f"ltc-tls-{p}", k) for p in PROCS for k in TLS_VARS.values()} | set(GATEWAY_VARS.values()),
+              {(f"ltc-tls-{p}", k) for p in PROCS for k in TLS_VARS.values()} | set(GATEWAY_VARS.values()) |
+              set(GATEWAY_FILES.values()) | set(STAGE_FILES.values()),
               f"{w} secret references {sorted(secret_refs)}")
     # the files each process would read, from the Secrets the script makes (the same names in prod)
     check_tls_files(w, tls_files, MADE[0])
@@ -529,7 +613,7 @@ def main():
             (Path(tmp) / "pki/bto.crt").write_bytes((Path(tmp) / "pki/ltb.crt").read_bytes())
             p = subprocess.run([str(REPO / "deploy/overlays/dev/create-secrets.sh"), "--print", "--pki",
                                 f"{tmp}/pki"], capture_output=True, text=True, timeout=60)
-            check(p.returncode != 0 and "CN" in p.stderr, "create-secrets.sh accepts ltb's certificate as bto's")
+            check(p.returncode != 0 and "spiffe://ltc/bto" in p.stderr, "create-secrets.sh accepts ltb's certificate as bto's")
     n = 0
     for overlay in ("dev", "prod"):
         n += check_overlay(overlay, render(overlay))

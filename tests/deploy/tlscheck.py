@@ -55,8 +55,18 @@ def identity_problems(where, cert_pem, key_pem, ca_pem, cn, san):
     if san not in sans:
         out.append(f"{where}: certificate SANs {sans} lack DNS:{san} (the name peers verify)")
     try:
-        key = serialization.load_pem_private_key(key_pem, password=None)
-        if _pub(key.public_key()) != _pub(cert.public_key()):
+        uris = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value.get_values_for_type(
+            x509.UniformResourceIdentifier)
+    except x509.ExtensionNotFound:
+        uris = []
+    spiffe = [u for u in uris if u.startswith("spiffe://")]
+    if cn is not None and spiffe != [f"spiffe://ltc/{cn}"]:
+        out.append(f"{where}: certificate URI SANs {uris}: want exactly spiffe://ltc/{cn} (the identity servers read)")
+    if cn is None and spiffe:
+        out.append(f"{where}: the public certificate has the mesh identity {spiffe}: it must name no process")
+    try:
+        key = serialization.load_pem_private_key(key_pem, password=None) if key_pem is not None else None
+        if key is not None and _pub(key.public_key()) != _pub(cert.public_key()):
             out.append(f"{where}: the private key is not the certificate's")
     except (ValueError, TypeError) as e:
         out.append(f"{where}: the private key is not an unencrypted PEM key: {e}")
@@ -66,6 +76,37 @@ def identity_problems(where, cert_pem, key_pem, ca_pem, cn, san):
         if not any(_issued_by(cert, ca) for ca in cas):
             out.append(f"{where}: the certificate is not signed by the CA bundle it is given")
     return out
+
+
+def not_issued_by(where, cert_pem, ca_pem, what):
+    """The certificate is NOT signed by any CA of ca_pem (the public certificate and the mesh CA)."""
+    cert = x509.load_pem_x509_certificate(cert_pem)
+    cas = [x509.load_pem_x509_certificate(b) for b in
+           re.findall(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", ca_pem, re.S)]
+    return [f"{where}: signed by {what}, which must not sign it"] if any(_issued_by(cert, ca) for ca in cas) else []
+
+
+def assertion_pair_problems(where, private_pem, public_pem):
+    """The gateway's assertion signing key (Ed25519) and the public key the stages verify with belong together."""
+    try:
+        key = serialization.load_pem_private_key(private_pem, password=None)
+        pub = serialization.load_pem_public_key(public_pem)
+    except (ValueError, TypeError) as e:
+        return [f"{where}: the assertion keys are not PEM keys: {e}"]
+    out = []
+    if type(key).__name__.find("Ed25519") < 0:
+        out.append(f"{where}: the assertion key is {type(key).__name__}, not Ed25519")
+    if _pub(key.public_key()) != _pub(pub):
+        out.append(f"{where}: the stages' assertion public key is not the gateway's signing key's")
+    if b"PRIVATE KEY" in public_pem:
+        out.append(f"{where}: the stages' assertion key file holds a private key")
+    return out
+
+
+def server_problems(where, cert_pem, ca_pem, host):
+    """A server certificate (PostgreSQL's) that a client with sslmode=verify-full, sslrootcert ca_pem and host
+    accepts: signed by that CA, the host in its DNS SANs."""
+    return identity_problems(where, cert_pem, None, ca_pem, None, host)
 
 
 def jwt_problems(where, files):

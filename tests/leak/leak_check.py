@@ -71,7 +71,7 @@ def pki():
 def tls_env(name):
     """What scripts/stack gives process `name` when it runs secure (its proc_env)."""
     e = {"LTC_TLS_CERT": str(pki() / f"{name}.crt"), "LTC_TLS_KEY": str(pki() / f"{name}.key"),
-         "LTC_TLS_CA": str(pki() / "ca.crt")}
+         "LTC_TLS_CA": str(pki() / "mesh-ca.crt")}
     if name == "gateway":
         e.update(LTC_GATEWAY_TLS_CERT=str(pki() / "gateway-public.crt"),
                  LTC_GATEWAY_TLS_KEY=str(pki() / "gateway-public.key"),

@@ -565,6 +565,52 @@ class SecurityTest(unittest.TestCase):
         with service_channel("otd", "dtc") as ch:
             raw_call(ch, "/grpc.health.v1.Health/Check")
 
+    def test_mesh_identity_is_the_san_of_a_mesh_ca_certificate(self):
+        """Issue #19: the public (edge) certificate cannot join the mesh, and a mesh certificate's identity is its URI
+        SAN spiffe://ltc/<name>, never its Common Name."""
+        get_lead = lc.ltb.GetLeadRequest(name=self.r["lead"])
+        path = "/ltc.ltb.v1.LeadToBidService/GetLead"
+        # the gateway's public certificate (edge CA, server use only) as a client certificate: no TLS session
+        with service_channel("ltb", "gateway-public") as ch:
+            h.expect_error(lambda: raw_call(ch, path, get_lead), C.UNAVAILABLE)
+        with service_channel("ltb", "gateway-public") as ch:
+            h.expect_error(lambda: raw_call(ch, "/grpc.health.v1.Health/Check"), C.UNAVAILABLE)
+        with tempfile.TemporaryDirectory() as tmp:
+            def mesh_cert(name, cn, san):
+                key, csr, crt = (Path(tmp) / f"{name}.{x}" for x in ("key", "csr", "crt"))
+                subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                                "-nodes", "-keyout", str(key), "-out", str(csr), "-subj", f"/CN={cn}"],
+                               check=True, capture_output=True)
+                ext = Path(tmp) / f"{name}.ext"
+                ext.write_text((f"subjectAltName={san}\n" if san else "") +
+                               "extendedKeyUsage=serverAuth,clientAuth\nbasicConstraints=CA:FALSE\n")
+                subprocess.run(["openssl", "x509", "-req", "-in", str(csr), "-CA", str(PKI / "mesh-ca.crt"),
+                                "-CAkey", str(PKI / "mesh-ca.key"), "-CAcreateserial", "-CAserial",
+                                str(Path(tmp) / "serial"), "-days", "1", "-out", str(crt), "-extfile", str(ext)],
+                               check=True, capture_output=True)
+            # the right Common Name, but no SAN, only DNS SANs, another identity or another trust domain: the
+            # mesh CA signed them, so the session opens, and they name nobody who may call a public method
+            mesh_cert("no-san", "gateway", None)
+            mesh_cert("dns-only", "gateway", "DNS:ltc-gateway,DNS:localhost")
+            mesh_cert("other-id", "gateway", "URI:spiffe://ltc/ops,DNS:ltc-gateway")
+            mesh_cert("other-domain", "gateway", "URI:spiffe://example.org/gateway,DNS:ltc-gateway")
+            mesh_cert("two-ids", "gateway", "URI:spiffe://ltc/gateway,URI:spiffe://ltc/ops")
+            for name in ("no-san", "dns-only", "other-id", "other-domain", "two-ids"):
+                with self.subTest(certificate=name), service_channel("ltb", name, pki=Path(tmp)) as ch:
+                    self.refused(lambda: raw_call(ch, path, get_lead), C.PERMISSION_DENIED, "CALLER_NOT_ALLOWED")
+            # the SAN decides, whatever the CN says: CN ops with the SAN of the gateway is the gateway (which then
+            # still needs a signed assertion to be anyone)
+            mesh_cert("san-gateway", "ops", "URI:spiffe://ltc/gateway")
+            with service_channel("ltb", "san-gateway", pki=Path(tmp)) as ch:
+                self.refused(lambda: raw_call(ch, path, get_lead), C.UNAUTHENTICATED, "NO_ASSERTION")
+            with service_channel("dtc", "san-gateway", pki=Path(tmp)) as ch:
+                self.refused(lambda: raw_call(ch, "/ltc.admin.v1.HandoffAdminService/GetHandoffBacklog"),
+                             C.PERMISSION_DENIED, "CALLER_NOT_ALLOWED")
+        # as a client, a process wants the SAN of the peer it meant: LTB's port is not BTO
+        with lc.open_channel(target("ltb"), ca_file=str(PKI / "mesh-ca.crt"), cert_file=str(PKI / "ops.crt"),
+                             key_file=str(PKI / "ops.key"), server_name="ltc-bto") as ch:
+            h.expect_error(lambda: raw_call(ch, "/grpc.health.v1.Health/Check"), C.UNAVAILABLE)
+
     # --- injection and limits -----------------------------------------------------------------------------------------
 
     def test_sql_injection_strings_are_stored_as_text(self):
@@ -664,8 +710,8 @@ class SecurityTest(unittest.TestCase):
             # the deal's own changes, by their owners, in every stage
             for stage, who, method in (("ltb", AR, "MarkBidWon"), ("bto", AR, "SignContract"),
                                        ("otd", FR, "ReleaseOrder"), ("dtc", lead_to_cash.PeopleDeal.PEOPLE["fin"][0], "RecordPayment"),
-                                       ("bto", "service:ltb", "AcceptWonBid"), ("dtc", "service:otd",
-                                                                                 "AcceptDelivery")):
+                                       # hand-offs: the user whose call caused them (issue #19)
+                                       ("bto", AR, "AcceptWonBid"), ("dtc", FR, "AcceptDelivery")):
                 with self.subTest(stage=stage, method=method):
                     ev = s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage=stage, principal=who,
                                                                                  page_size=500)).events
@@ -673,6 +719,54 @@ class SecurityTest(unittest.TestCase):
                                     f"{who} {method} not in the {stage} trail")
             h.expect_error(lambda: s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage="crm")),
                            C.INVALID_ARGUMENT)
+
+    def test_handoffs_name_the_user_whose_call_caused_them(self):
+        """Issue #19: a hand-off carries the gateway's signed assertion of the user's call that caused it (the outbox
+        row keeps it, the relay sends it as x-ltc-acting), so the receiving stage's audit row names that user and
+        roles, with the sending stage as the caller (the carrier)."""
+        fin = lead_to_cash.PeopleDeal.PEOPLE["fin"][0]
+        cases = [   # (receiving stage, the user's call, its roles, the hand-off, its carrier)
+            ("bto", AR, ["sales"], "/ltc.bto.v1.IntakeService/AcceptWonBid", "ltb"),            # MarkBidWon in LTB
+            ("otd", AR, ["sales"], "/ltc.otd.v1.IntakeService/AcceptOrder", "bto"),             # CreateOrder in BTO
+            ("dtc", AR, ["sales"], "/ltc.dtc.v1.IntakeService/AcceptOrderPlaced", "bto"),       # CreateOrder in BTO
+            ("dtc", FR, ["fulfilment"], "/ltc.dtc.v1.IntakeService/AcceptDelivery", "otd"),     # RecordAcceptance
+            ("ltb", fin, ["finance"], "/ltc.ltb.v1.IntakeService/AcceptCashCollected", "dtc"),  # RecordPayment
+            ("bto", fin, ["finance"], "/ltc.bto.v1.IntakeService/AcceptOrderClosure", "dtc"),   # RecordPayment
+        ]
+        with as_user("audrey", "auditor") as s:
+            for stage, who, roles, method, carrier in cases:
+                with self.subTest(stage=stage, method=method):
+                    ev = s.audit.ListAuditEvents(lc.audit.ListAuditEventsRequest(stage=stage, principal=who,
+                                                                                 page_size=500)).events
+                    rows = [e for e in ev if e.method == method and e.code == "OK"]
+                    self.assertTrue(rows, f"no {method} in the {stage} trail names {who}")
+                    self.assertEqual({e.caller for e in rows}, {carrier}, "the carrier is the sending stage")
+                    self.assertIn(tuple(roles), {tuple(e.roles) for e in rows}, "the user's roles at that call")
+
+    def test_a_handoff_with_an_unverifiable_acting_principal_is_refused(self):
+        """A hand-off whose acting principal is not the gateway's signature (made up, signed by another key) is
+        refused before anything is done: UNAUTHENTICATED, BAD_ACTING_PRINCIPAL; without one it is the service's."""
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        import base64
+
+        def b64(b):
+            return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+        now = int(time.time())
+        body = "v1." + b64(json.dumps({"sub": "mallory", "roles": "admin", "aud": "ltb",
+                                       "mth": "/ltc.ltb.v1.LeadToBidService/MarkBidWon", "jti": "abcdefgh12",
+                                       "iat": now, "exp": now + 30}).encode())
+        other_key = ed25519.Ed25519PrivateKey.generate()
+        forged = body + "." + b64(other_key.sign(body.encode()))
+        req = lc.bto.AcceptWonBidRequest(handoff_id=lc.new_id())
+        path = "/ltc.bto.v1.IntakeService/AcceptWonBid"
+        with service_channel("bto", "ltb") as ch:
+            for acting in (forged, "mallory", body + ".AAAA", ""):
+                with self.subTest(acting=acting[:20]):
+                    self.refused(lambda: raw_call(ch, path, req, metadata=[("x-ltc-acting", acting)]),
+                                 C.UNAUTHENTICATED, "BAD_ACTING_PRINCIPAL")
+            # the same call without a claim passes identification (and fails on its empty request instead)
+            d = h.expect_error(lambda: raw_call(ch, path, req), C.INVALID_ARGUMENT)
+            self.assertNotEqual(d.reason, "BAD_ACTING_PRINCIPAL")
 
     def test_refused_reads_are_in_the_audit_trail(self):
         rid = lc.new_id()

@@ -40,4 +40,14 @@ int ltc_assertion_sign(EVP_PKEY *key, const char *sub, const char *roles, const 
 int ltc_assertion_verify(EVP_PKEY *pub, const char *token, const char *aud, const char *method, time_t now,
                          char sub[129], char roles[96], ltc_status *st);
 
+/* The acting principal of a hand-off (metadata x-ltc-acting): the assertion the gateway signed for the user's call
+ * that caused it, carried by the outbox row and sent by the relay (docs/security.md, "The acting principal through
+ * hand-offs"). Verified with the gateway's key as an assertion is, and its payload complete with `aud` a stage name,
+ * but neither its expiry nor a replay is checked: a hand-off is delivered seconds to hours after the call, and more
+ * than once (the receiver dedups by hand-off id), and a deal's several hand-offs carry the same assertion. It names
+ * who acted; it grants nothing (a hand-off is authorised by its caller's certificate). 0 with sub, roles and aud (the
+ * stage the user called, 17 bytes) filled in, or -1 with st UNAUTHENTICATED, BAD_ACTING_PRINCIPAL. */
+int ltc_assertion_verify_carried(EVP_PKEY *pub, const char *token, char sub[129], char roles[96], char aud[17],
+                                 ltc_status *st);
+
 #endif

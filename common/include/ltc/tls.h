@@ -2,8 +2,8 @@
  *
  * Two uses:
  *  - the internal identity of a process (mTLS between the gateway and the stage services): its certificate (whose
- *    Common Name is the process's identity: "gateway", "ltb", "bto", "otd", "dtc", "ops"), its key and the CA that
- *    signs every internal certificate. Set once at start with ltc_tls_set_internal; servers then require and verify
+ *    URI SAN spiffe://ltc/<name> is the process's identity: "gateway", "ltb", "bto", "otd", "dtc", "ops"; the
+ *    Common Name is not read), its key and the mesh CA that signs every internal certificate. Set once at start with ltc_tls_set_internal; servers then require and verify
  *    client certificates and clients present theirs.
  *  - the gateway's public listener: a server certificate and key only (clients authenticate with tokens).
  * Without them a process speaks plaintext, which only an explicit LTC_PLAINTEXT=1 allows (local development). */
@@ -29,9 +29,13 @@ void ltc_tls_free(ltc_tls *t); /* wipes the key; NULL-safe */
 int ltc_tls_internal_from_env(char *err, size_t errlen);
 /* The process's internal identity, or NULL when it speaks plaintext. */
 const ltc_tls *ltc_tls_internal(void);
-/* The Common Name of the internal certificate ("ltb"), or "" in plaintext. */
+/* The identity named by the internal certificate's URI SAN spiffe://ltc/<name> ("ltb"), or "" in plaintext. */
 const char *ltc_tls_identity(void);
 void ltc_tls_internal_free(void);
+
+/* The identity in a SPIFFE id of this deployment: "spiffe://ltc/bto" gives "bto" (1-32 of a-z 0-9 -). 0, or -1 for
+ * anything else (another trust domain, a longer path, an empty or odd name). */
+int ltc_tls_spiffe_name(const char *uri, char *name, size_t n);
 
 /* Whether LTC_PLAINTEXT=1 was set explicitly (local development only; logged as a warning). */
 int ltc_plaintext_allowed(void);

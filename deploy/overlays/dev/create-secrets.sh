@@ -3,18 +3,26 @@
 # passwords at random, TLS material and token keys from a PKI folder.
 #   ltc-postgres            keys superuser-password, <svc>-password, <svc>-owner-password (svc: ltb bto otd dtc)
 #                           (read by the in-cluster PostgreSQL: its superuser, and init.sql for the service roles)
-#   ltc-<svc>-db            key dsn: host=postgres ... user=ltc_<svc> password=... (each stage service's serving role)
+#   ltc-<svc>-db            key dsn: host=postgres ... user=ltc_<svc> password=... sslmode=verify-full
+#                           sslrootcert=/etc/ltc/db-ca/ca.crt (each stage service's serving role; the owner's alike)
 #   ltc-<svc>-db-owner      key dsn: host=postgres ... user=ltc_<svc>_owner password=... (the schema owner: read only
 #                           by each stage service's migration init container)
 #   ltc-tls-<name>          type kubernetes.io/tls, keys tls.crt tls.key ca.crt, for name in gateway ltb bto otd dtc:
-#                           DIR/<name>.crt, DIR/<name>.key (the process's internal identity, CN <name>) and DIR/ca.crt
-#   ltc-gateway-public-tls  type kubernetes.io/tls, keys tls.crt tls.key: DIR/gateway-public.crt and .key
+#                           DIR/<name>.crt, DIR/<name>.key (the process's internal identity, URI SAN
+#                           spiffe://ltc/<name>) and DIR/mesh-ca.crt (the mesh CA only)
+#   ltc-gateway-public-tls  type kubernetes.io/tls, keys tls.crt tls.key ca.crt: DIR/gateway-public.crt and .key and
+#                           DIR/edge-ca.crt (its CA, for the gateway's --health-probe)
+#   ltc-gateway-assertion   key assertion.key: DIR/assertion.key (the gateway's Ed25519 assertion signing key)
+#   ltc-assertion-public    key assertion.pub: DIR/assertion.pub (the stages verify the gateway's assertions with it)
+#   ltc-db-ca               key ca.crt: DIR/postgres-ca.crt (the CA of PostgreSQL's certificate: sslrootcert)
+#   ltc-postgres-tls        type kubernetes.io/tls, keys tls.crt tls.key: DIR/postgres.crt and .key (the in-cluster
+#                           PostgreSQL's server certificate, SAN DNS:postgres)
 #   ltc-jwt-keys            DIR/jwt/keys.json and the files it names (public keys, HMAC secrets; never a private key)
 # Passwords already in the cluster are kept (the database was initialised with them), so running it again is safe;
 # the TLS and key Secrets are replaced by the folder's files (restart the pods to read them: kubectl rollout restart).
 #   usage: create-secrets.sh --pki DIR [--namespace NS] [--print] [--tls-only]
 #     --pki DIR        the PKI folder; for development make it with `scripts/pki init DIR` (a development CA, every
-#                      certificate, the token key set). Each certificate's Common Name is checked to be its process.
+#                      certificate, the token key set). Each certificate's URI SAN is checked to be its process.
 #     --namespace NS   default ltc-dev (the overlay's namespace; create it first: kubectl apply -f namespace.yaml)
 #     --print          write the manifests to standard output instead of applying them (new random passwords, no
 #                      cluster needed; the output contains the passwords and private keys: keep it out of logs and
@@ -51,18 +59,18 @@ need() {
 
 b64() { base64 <"$1" | tr -d '\n'; }
 
-# The subject Common Name of a PEM certificate.
-common_name() {
-    openssl x509 -in "$1" -noout -subject -nameopt RFC2253 2>/dev/null |
-        sed -n 's/^subject=\(.*,\)\{0,1\}CN=\([^,]*\).*/\2/p'
+# The identity of a PEM certificate: its URI SAN spiffe://ltc/<name> (the Common Name is not read).
+identity() {
+    openssl x509 -in "$1" -noout -ext subjectAltName 2>/dev/null | grep -o 'URI:spiffe://ltc/[a-z0-9-]*' |
+        sed 's|^URI:spiffe://ltc/||'
 }
-
 for n in "${processes[@]}"; do
     need "$n.crt"; need "$n.key"
-    cn=$(common_name "$pki/$n.crt")
-    [ "$cn" = "$n" ] || die "$pki/$n.crt names CN '$cn', not '$n': each process needs its own certificate"
+    id=$(identity "$pki/$n.crt")
+    [ "$id" = "$n" ] || die "$pki/$n.crt names '$id', not spiffe://ltc/$n: each process needs its own certificate"
 done
-need ca.crt; need gateway-public.crt; need gateway-public.key; need jwt/keys.json
+need mesh-ca.crt; need edge-ca.crt; need gateway-public.crt; need gateway-public.key; need jwt/keys.json
+need assertion.key; need assertion.pub; need postgres-ca.crt; need postgres.crt; need postgres.key
 # The files keys.json names (relative to it): each becomes a key of ltc-jwt-keys, mounted beside keys.json.
 jwt_files=()
 while IFS= read -r f; do
@@ -135,7 +143,7 @@ metadata:
     app.kubernetes.io/name: $2
 type: Opaque
 stringData:
-  dsn: "host=postgres port=5432 dbname=ltc user=$3 password=$4 connect_timeout=5"
+  dsn: "host=postgres port=5432 dbname=ltc user=$3 password=$4 connect_timeout=5 sslmode=verify-full sslrootcert=/etc/ltc/db-ca/ca.crt"
 YAML
 }
 
@@ -156,7 +164,7 @@ type: kubernetes.io/tls
 data:
   tls.crt: $(b64 "$pki/$n.crt")
   tls.key: $(b64 "$pki/$n.key")
-  ca.crt: $(b64 "$pki/ca.crt")
+  ca.crt: $(b64 "$pki/mesh-ca.crt")
 YAML
     done
     cat <<YAML
@@ -173,6 +181,54 @@ type: kubernetes.io/tls
 data:
   tls.crt: $(b64 "$pki/gateway-public.crt")
   tls.key: $(b64 "$pki/gateway-public.key")
+  ca.crt: $(b64 "$pki/edge-ca.crt")
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ltc-gateway-assertion
+  namespace: $ns
+  labels:
+    app.kubernetes.io/part-of: ltc-process-center
+    app.kubernetes.io/name: gateway
+type: Opaque
+data:
+  assertion.key: $(b64 "$pki/assertion.key")
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ltc-assertion-public
+  namespace: $ns
+  labels:
+    app.kubernetes.io/part-of: ltc-process-center
+type: Opaque
+data:
+  assertion.pub: $(b64 "$pki/assertion.pub")
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ltc-db-ca
+  namespace: $ns
+  labels:
+    app.kubernetes.io/part-of: ltc-process-center
+type: Opaque
+data:
+  ca.crt: $(b64 "$pki/postgres-ca.crt")
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: ltc-postgres-tls
+  namespace: $ns
+  labels:
+    app.kubernetes.io/part-of: ltc-process-center
+    app.kubernetes.io/name: postgres
+type: kubernetes.io/tls
+data:
+  tls.crt: $(b64 "$pki/postgres.crt")
+  tls.key: $(b64 "$pki/postgres.key")
 ---
 apiVersion: v1
 kind: Secret

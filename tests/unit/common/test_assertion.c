@@ -129,11 +129,63 @@ static void test_forged_tampered_malformed(void **state) {
     assert_non_null(strstr(err, "cannot open"));
 }
 
+/* The acting principal of a hand-off: the assertion of the user's call, carried on by the outbox row. */
+static void expect_carried(const char *token, const char *reason) {
+    char sub[129] = "", roles[96] = "", aud[17] = "";
+    ltc_status st = {0};
+    int rc = ltc_assertion_verify_carried(pub, token, sub, roles, aud, &st);
+    if (!reason) {
+        if (rc != 0) fail_msg("refused: %s %s", st.reason, st.message);
+    } else {
+        assert_int_equal(rc, -1);
+        assert_string_equal(st.reason, reason);
+        assert_int_equal(st.code, LTC_UNAUTHENTICATED);
+        assert_string_equal(sub, "");
+    }
+    ltc_status_clear(&st);
+}
+
+static void test_carried_through_handoffs(void **state) {
+    (void)state;
+    time_t now = time(NULL);
+    char t[1024];
+    assert_int_equal(ltc_assertion_sign(priv, "ar.li.na", "sales", "ltb", M, now, 30, t, sizeof t), 0);
+    /* the call used it (accepted once), and its hand-offs carry it on, late and more than once: still the user */
+    expect(t, "ltb", M, now, NULL);
+    char sub[129], roles[96], aud[17];
+    ltc_status st = {0};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(ltc_assertion_verify_carried(pub, t, sub, roles, aud, &st), 0);
+        assert_string_equal(sub, "ar.li.na");
+        assert_string_equal(roles, "sales");
+        assert_string_equal(aud, "ltb");
+    }
+    /* an hour later (a receiver that was down): the same answer; the call's own check would say expired */
+    expect(t, "ltb", M, now + 3600, "ASSERTION_EXPIRED");
+    expect_carried(t, NULL);
+    /* not the gateway's key, a changed byte, junk: refused as BAD_ACTING_PRINCIPAL */
+    char forged[1024];
+    assert_int_equal(ltc_assertion_sign(other_priv, "ar.li.na", "admin", "ltb", M, now, 30, forged, sizeof forged), 0);
+    expect_carried(forged, "BAD_ACTING_PRINCIPAL");
+    char tampered[1024];
+    snprintf(tampered, sizeof tampered, "%s", t);
+    tampered[5] = tampered[5] == 'A' ? 'B' : 'A';
+    expect_carried(tampered, "BAD_ACTING_PRINCIPAL");
+    expect_carried("", "BAD_ACTING_PRINCIPAL");
+    expect_carried("ar.li.na", "BAD_ACTING_PRINCIPAL");
+    /* signed by the gateway but for no stage (an audience the gateway never asserts to): refused */
+    assert_int_equal(ltc_assertion_sign(priv, "ar.li.na", "sales", "gateway", M, now, 30, t, sizeof t), 0);
+    expect_carried(t, "BAD_ACTING_PRINCIPAL");
+    assert_int_equal(ltc_assertion_sign(priv, "ar.li.na", "sales", "dtc", "GetInvoice", now, 30, t, sizeof t), 0);
+    expect_carried(t, "BAD_ACTING_PRINCIPAL"); /* not a method path of ours */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_good_once_then_replayed),
         cmocka_unit_test(test_bound_to_stage_method_and_time),
         cmocka_unit_test(test_forged_tampered_malformed),
+        cmocka_unit_test(test_carried_through_handoffs),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
