@@ -612,8 +612,10 @@ int ltc_lg_unary(const ltc_lg_options *o, int who, const char *method, const uin
             }
         } else {
             char *msg = grpc_slice_to_c_string(details);
-            ltc_status_set(st, code == GRPC_STATUS_OK ? LTC_INTERNAL : (ltc_code)code, "CALL_FAILED", "%s",
-                           code == GRPC_STATUS_OK ? "no response message" : msg);
+            if (code == GRPC_STATUS_OK)
+                ltc_status_set(st, LTC_INTERNAL, "CALL_FAILED", "no response message");
+            else /* the peer's own status, as it sent it */
+                ltc_status_set(st, (ltc_code)code, NULL, "%s", msg);
             gpr_free(msg);
         }
     }
