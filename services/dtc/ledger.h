@@ -19,12 +19,18 @@ typedef struct dtc_posting {
     const char *receipt;  /* a receipt's UUID whose customer is the entry's when customer is NULL; may be NULL */
     const char *currency; /* the event's currency */
     const char *date;     /* the event's business date "YYYY-MM-DD", NULL: today */
+    const char *invoice;  /* ALLOCATION: the invoice's UUID (its side converts at the invoice's rate); may be NULL */
+    int64_t rate;         /* FX_REVALUATION(_REVERSAL): the rate valued at (a and b are functional amounts) */
 } dtc_posting;
 
 /* Posts the balanced entry of `p` in the caller's transaction: the lines of dtc_entry_build with the chart's codes,
  * dated in the first period not CLOSED on or after the event's date (that period's row held FOR SHARE, so a
  * ClosePeriod waits for it). Nothing when every amount is zero. 0 or -1. */
 int dtc_ledger_post(ltc_call *c, ltc_status *st, const dtc_posting *p);
+
+/* The rate of `currency` on `day` (the latest on or before it) into *rate: 0, or -1 with FAILED_PRECONDITION
+ * EXCHANGE_RATE_MISSING naming both. */
+int dtc_fx_rate_on(ltc_call *c, ltc_status *st, const char *currency, const char *day, int64_t *rate);
 
 /* Checks a period "YYYY-MM" (required or may be empty). 0, or -1 with INVALID_ARGUMENT naming `field`. */
 int dtc_period_parse(const char *s, const char *field, int required, ltc_status *st);
@@ -40,6 +46,13 @@ int dtc_list_periods(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
 int dtc_close_period(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_request_period_reopen(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_approve_period_reopen(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+
+/* fx.c */
+int dtc_set_exchange_rate(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_list_exchange_rates(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+int dtc_run_revaluation(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
+/* 1 when foreign-currency invoices dated on or before the period's end are open and its revaluation has not run */
+int dtc_revaluation_missing(ltc_call *c, ltc_status *st, const char *period);
 
 /* revenue.c */
 int dtc_run_revenue_recognition(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
