@@ -13,16 +13,21 @@
 
 static const char SQL_FUNCTIONAL[] = "SELECT coalesce((SELECT functional_currency::text FROM credit_policy), 'CNY')";
 
-#define RATE_COLS "currency::text, " LTC_SQL_DATE("rate_date") ", rate_scaled, set_by, seq"
+/* the table of 002_credit.sql (numeric rate), read at 10 decimals */
+#define RATE_COLS                                                                                                      \
+    "currency::text, " LTC_SQL_DATE("valid_from") ", round(rate * 10000000000)::bigint, set_by, seq, "                 \
+                                                  "functional_currency::text"
+/* $3: the rate scaled by 10^10 */
 static const char SQL_RATE_SET[] =
-    "WITH old AS (SELECT rate_scaled FROM exchange_rates WHERE currency = $1 AND rate_date = $2::date FOR UPDATE) "
-    "INSERT INTO exchange_rates AS x (currency, rate_date, rate_scaled, set_by) VALUES ($1, $2::date, $3::bigint, $4) "
-    "ON CONFLICT (currency, rate_date) DO UPDATE SET rate_scaled = EXCLUDED.rate_scaled, set_by = EXCLUDED.set_by, "
-    "version = x.version + 1, update_time = now() RETURNING " RATE_COLS ", (SELECT rate_scaled FROM old)";
+    "WITH old AS (SELECT round(rate * 10000000000)::bigint AS r FROM exchange_rates WHERE currency = $1 AND "
+    "functional_currency = $5 AND valid_from = $2::date FOR UPDATE) INSERT INTO exchange_rates AS x (currency, "
+    "functional_currency, valid_from, rate, set_by) VALUES ($1, $5, $2::date, $3::numeric / 10000000000, $4) "
+    "ON CONFLICT (currency, functional_currency, valid_from) DO UPDATE SET rate = EXCLUDED.rate, set_by = "
+    "EXCLUDED.set_by, version = x.version + 1, update_time = now() RETURNING " RATE_COLS ", (SELECT r FROM old)";
 static const char SQL_RATES[] = "SELECT " RATE_COLS " FROM exchange_rates WHERE ($1::bigint = 0 OR seq < $1::bigint) "
                                 "AND ($3::text IS NULL OR currency = $3) ORDER BY seq DESC LIMIT $2::integer";
 
-static Ltc__Dtc__V1__ExchangeRate *rate_from_row(ltc_call *c, const PGresult *r, int i, const char *functional) {
+static Ltc__Dtc__V1__ExchangeRate *rate_from_row(ltc_call *c, const PGresult *r, int i) {
     Ltc__Dtc__V1__ExchangeRate *x = LTC_NEW(c, Ltc__Dtc__V1__ExchangeRate, LTC__DTC__V1__EXCHANGE_RATE__INIT);
     char buf[32];
     x->currency = ltc_call_strdup(c, ltc_pg_str(r, i, 0));
@@ -30,7 +35,7 @@ static Ltc__Dtc__V1__ExchangeRate *rate_from_row(ltc_call *c, const PGresult *r,
     x->name = ltc_call_printf(c, "exchangeRates/%s/%s", x->currency, ltc_pg_str(r, i, 1));
     dtc_fx_rate_format(ltc_pg_i64(r, i, 2), buf);
     x->rate = ltc_call_strdup(c, buf);
-    x->functional_currency = ltc_call_strdup(c, functional);
+    x->functional_currency = ltc_call_strdup(c, ltc_pg_str(r, i, 5));
     x->set_by = ltc_call_strdup(c, ltc_pg_str(r, i, 3));
     return x;
 }
@@ -58,14 +63,14 @@ int dtc_set_exchange_rate(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
     if (dtc_fx_rate_parse(x->rate, &rate) != 0)
         ltc_status_bad_field(st, "exchange_rate.rate", "a decimal > 0 like \"0.0482\", at most 10 decimals");
     if (st->code != LTC_OK) return -1;
-    PGresult *r = ltc_call_query(c, st, SQL_RATE_SET, 4,
-                                 (const char *[]){x->currency, day, ltc_sql_i64(c, rate), dtc_principal(c)});
+    const char *sp[] = {x->currency, day, ltc_sql_i64(c, rate), dtc_principal(c), functional};
+    PGresult *r = ltc_call_query(c, st, SQL_RATE_SET, 5, sp);
     if (!r) return -1;
     Ltc__Dtc__V1__SetExchangeRateResponse *resp =
         LTC_NEW(c, Ltc__Dtc__V1__SetExchangeRateResponse, LTC__DTC__V1__SET_EXCHANGE_RATE_RESPONSE__INIT);
-    resp->exchange_rate = rate_from_row(c, r, 0, functional);
+    resp->exchange_rate = rate_from_row(c, r, 0);
     char old[32] = "";
-    if (!ltc_pg_isnull(r, 0, 5)) dtc_fx_rate_format(ltc_pg_i64(r, 0, 5), old);
+    if (!ltc_pg_isnull(r, 0, 6)) dtc_fx_rate_format(ltc_pg_i64(r, 0, 6), old);
     ltc_audit_change(c, resp->exchange_rate->name, "rate", old[0] ? old : NULL, resp->exchange_rate->rate);
     *out = &resp->base;
     return 0;
@@ -90,7 +95,7 @@ int dtc_list_exchange_rates(ltc_call *c, const ProtobufCMessage *m, ProtobufCMes
         LTC_NEW(c, Ltc__Dtc__V1__ListExchangeRatesResponse, LTC__DTC__V1__LIST_EXCHANGE_RATES_RESPONSE__INIT);
     int n = PQntuples(r), shown = n < limit ? n : limit - 1;
     resp->exchange_rates = ltc_call_alloc(c, sizeof(Ltc__Dtc__V1__ExchangeRate *) * (size_t)(shown > 0 ? shown : 1));
-    for (int i = 0; i < shown; i++) resp->exchange_rates[resp->n_exchange_rates++] = rate_from_row(c, r, i, functional);
+    for (int i = 0; i < shown; i++) resp->exchange_rates[resp->n_exchange_rates++] = rate_from_row(c, r, i);
     if (n >= limit && shown > 0) resp->next_page_token = ltc_page_token(c, ltc_pg_i64(r, shown - 1, 4));
     *out = &resp->base;
     return 0;
@@ -145,7 +150,7 @@ int dtc_run_revaluation(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
         const char *inv = ltc_pg_str(r, i, 0), *currency = ltc_pg_str(r, i, 1);
         int64_t open = ltc_pg_i64(r, i, 2), carried, delta;
         if (strcmp(cur, currency) != 0) { /* a currency with open invoices needs the period end's rate */
-            if (dtc_fx_rate_on(c, st, currency, end, &rate) != 0) return -1;
+            if (dtc_fx_rate_on(c, st, currency, end, functional, &rate) != 0) return -1;
             snprintf(cur, sizeof cur, "%s", currency);
         }
         if (ltc_pg_isnull(r, i, 3)) { /* invoiced without a rate: no functional amount to revalue */

@@ -35,8 +35,9 @@ static const char SQL_LINES_INSERT[] =
     "FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) WITH ORDINALITY "
     "AS t(role, d, c, fd, fc, n) JOIN ledger_accounts a ON a.role = t.role";
 /* the rate of a currency for a day: the latest on or before it */
-static const char SQL_RATE_OF_DAY[] = "SELECT rate_scaled FROM exchange_rates WHERE currency = $1 AND rate_date <= "
-                                      "$2::date ORDER BY rate_date DESC LIMIT 1";
+static const char SQL_RATE_OF_DAY[] =
+    "SELECT round(rate * 10000000000)::bigint FROM exchange_rates WHERE currency = $1 AND functional_currency = $3 "
+    "AND valid_from <= $2::date ORDER BY valid_from DESC LIMIT 1";
 /* an allocation's two documents: the invoice's rate and paid amount, the receipt's rate and applied amount (both
  * already raised by this allocation) */
 static const char SQL_ALLOC_DOCS[] =
@@ -53,16 +54,18 @@ static const char SQL_ALLOC_ENTRY[] =
 /* --- posting ------------------------------------------------------------------------------------------------------ */
 
 /* The rate of `currency` on `day` into *rate; 0 found, 1 none, -1 error. */
-static int rate_of_day(ltc_call *c, ltc_status *st, const char *currency, const char *day, int64_t *rate) {
-    PGresult *r = ltc_call_query(c, st, SQL_RATE_OF_DAY, 2, (const char *[]){currency, day});
+static int rate_of_day(ltc_call *c, ltc_status *st, const char *currency, const char *day, const char *functional,
+                       int64_t *rate) {
+    PGresult *r = ltc_call_query(c, st, SQL_RATE_OF_DAY, 3, (const char *[]){currency, day, functional});
     if (!r) return -1;
     if (PQntuples(r) == 0) return 1;
     *rate = ltc_pg_i64(r, 0, 0);
     return 0;
 }
 
-int dtc_fx_rate_on(ltc_call *c, ltc_status *st, const char *currency, const char *day, int64_t *rate) {
-    int k = rate_of_day(c, st, currency, day, rate);
+int dtc_fx_rate_on(ltc_call *c, ltc_status *st, const char *currency, const char *day, const char *functional,
+                   int64_t *rate) {
+    int k = rate_of_day(c, st, currency, day, functional, rate);
     if (k > 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "EXCHANGE_RATE_MISSING",
                               "no exchange rate of %s on or before %s: set one with SetExchangeRate", currency, day);
@@ -154,7 +157,7 @@ int dtc_ledger_post(ltc_call *c, ltc_status *st, const dtc_posting *p) {
         for (int i = 0; i < n; i++) fd[i] = lines[i].debit, fc[i] = lines[i].credit;
     } else {
         int64_t day_rate = 0;
-        if (rate_of_day(c, st, p->currency, event_date, &day_rate) < 0) return -1;
+        if (rate_of_day(c, st, p->currency, event_date, functional, &day_rate) < 0) return -1;
         if (convert_lines(c, st, p, functional, lines, n, day_rate, fd, fc, &converted, &rate) != 0) return -1;
         int64_t fxd = 0, fxc = 0;
         if (converted && dtc_fx_close(fd, fc, n, &fxd, &fxc) != 0)

@@ -28,9 +28,10 @@ typedef struct dtc_posting {
  * ClosePeriod waits for it). Nothing when every amount is zero. 0 or -1. */
 int dtc_ledger_post(ltc_call *c, ltc_status *st, const dtc_posting *p);
 
-/* The rate of `currency` on `day` (the latest on or before it) into *rate: 0, or -1 with FAILED_PRECONDITION
+/* The rate of `currency` to `functional` on `day` (the latest on or before it) into *rate: 0, or -1 with FAILED_PRECONDITION
  * EXCHANGE_RATE_MISSING naming both. */
-int dtc_fx_rate_on(ltc_call *c, ltc_status *st, const char *currency, const char *day, int64_t *rate);
+int dtc_fx_rate_on(ltc_call *c, ltc_status *st, const char *currency, const char *day, const char *functional,
+                   int64_t *rate);
 
 /* Checks a period "YYYY-MM" (required or may be empty). 0, or -1 with INVALID_ARGUMENT naming `field`. */
 int dtc_period_parse(const char *s, const char *field, int required, ltc_status *st);

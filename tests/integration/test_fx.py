@@ -120,7 +120,7 @@ class ForeignExchange(h.StackTestCase):
         self.set_rate("JPY", f"{Y}-02-10", "0.0475")
         self.set_rate("JPY", f"{Y}-03-05", "0.049")
         listed = self.stubs.finance.ListExchangeRates(fin.ListExchangeRatesRequest(currency="JPY", page_size=500))
-        mine = {iso(r.rate_date): r.rate for r in listed.exchange_rates if r.rate_date.year == Y}
+        mine = {iso(r.rate_date): r.rate for r in listed.exchange_rates if r.rate_date.year == Y and r.rate_date.month <= 3}
         self.assertEqual(mine, {f"{Y}-01-01": "0.0482", f"{Y}-01-31": "0.049", f"{Y}-02-10": "0.0475",
                                 f"{Y}-03-05": "0.049"})
 

@@ -1,21 +1,15 @@
 -- DTC: foreign exchange (issue #17, docs/finance.md "Foreign exchange"): exchange rates by date to the functional
--- currency, the rate each journal entry converted at, lines that carry only functional amounts (the realised gain or
+-- currency (the table of 002, now written and read), the rate each journal entry converted at, lines that carry only functional amounts (the realised gain or
 -- loss of an allocation, a rounding difference, a revaluation), the revaluation runs per period and what each run
 -- revalued per invoice.
 
--- A rate: one major unit of `currency` is worth rate_scaled / 10^10 major units of the functional currency, from
--- rate_date on (the rate of a day is the latest on or before it). SetExchangeRate replaces a day's rate; entries
--- already posted keep the rate they converted at (journal_entries.fx_rate_scaled).
-CREATE TABLE exchange_rates (
-    currency    char(3) NOT NULL CHECK (currency ~ '^[A-Z]{3}$'),
-    rate_date   date NOT NULL,
-    rate_scaled bigint NOT NULL CHECK (rate_scaled > 0),
-    set_by      text NOT NULL CHECK (char_length(set_by) BETWEEN 1 AND 128),
-    version     integer NOT NULL DEFAULT 1 CHECK (version > 0),
-    update_time timestamptz NOT NULL DEFAULT now(),
-    seq         bigserial UNIQUE,
-    PRIMARY KEY (currency, rate_date)
-);
+-- The exchange rates of 002_credit.sql (1 unit of `currency` = `rate` units of `functional_currency` from
+-- `valid_from` on; the rate of a day is the latest on or before it), now written by FinanceService.SetExchangeRate
+-- (which replaces a day's rate; entries already posted keep the rate they converted at, journal_entries.fx_rate_scaled)
+-- and read by the ledger at 10 decimals (round(rate * 10^10)). seq orders ListExchangeRates.
+ALTER TABLE exchange_rates ADD COLUMN seq bigserial UNIQUE,
+    ADD COLUMN version integer NOT NULL DEFAULT 1 CHECK (version > 0),
+    ADD COLUMN update_time timestamptz NOT NULL DEFAULT now();
 
 -- The rate an entry converted its transaction amounts at (10^10 for the functional currency); NULL when it was not
 -- converted (a foreign currency without a rate on or before its event date, or an entry posted before 009).
