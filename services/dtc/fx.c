@@ -149,13 +149,13 @@ int dtc_run_revaluation(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
     for (int i = 0; i < PQntuples(r); i++) {
         const char *inv = ltc_pg_str(r, i, 0), *currency = ltc_pg_str(r, i, 1);
         int64_t open = ltc_pg_i64(r, i, 2), carried, delta;
-        if (strcmp(cur, currency) != 0) { /* a currency with open invoices needs the period end's rate */
-            if (dtc_fx_rate_on(c, st, currency, end, functional, &rate) != 0) return -1;
-            snprintf(cur, sizeof cur, "%s", currency);
-        }
         if (ltc_pg_isnull(r, i, 3)) { /* invoiced without a rate: no functional amount to revalue */
             unconverted++;
             continue;
+        }
+        if (strcmp(cur, currency) != 0) { /* a currency with converted open invoices needs the period end's rate */
+            if (dtc_fx_rate_on(c, st, currency, end, functional, &rate) != 0) return -1;
+            snprintf(cur, sizeof cur, "%s", currency);
         }
         int from = ltc_currency_digits(currency);
         if (from < 0 || to < 0 || dtc_fx_convert(open, from, to, ltc_pg_i64(r, i, 3), &carried) != 0 ||
@@ -196,9 +196,79 @@ int dtc_run_revaluation(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 static const char SQL_REVALUATION_MISSING[] =
     "SELECT NOT EXISTS (SELECT FROM fx_revaluation_runs WHERE period = $1) AND EXISTS (SELECT FROM invoices i "
     "WHERE i.currency <> coalesce((SELECT functional_currency FROM credit_policy), 'CNY') AND i.invoice_date < "
-    "(($1 || '-01')::date + interval '1 month')::date AND i.amount_minor - i.paid_minor - i.credited_minor > 0)";
+    "(($1 || '-01')::date + interval '1 month')::date AND i.amount_minor - i.paid_minor - i.credited_minor > 0 "
+    "AND EXISTS (SELECT FROM journal_entries e WHERE e.source = 'invoices/' || i.id AND e.event = 'INVOICE' "
+    "AND e.fx_rate_scaled IS NOT NULL))";
 
 int dtc_revaluation_missing(ltc_call *c, ltc_status *st, const char *period) {
     PGresult *r = ltc_call_query(c, st, SQL_REVALUATION_MISSING, 1, (const char *[]){period});
     return r ? ltc_pg_bool(r, 0, 0) : -1;
+}
+
+/* --- reports in the functional currency (aging, exposure) --------------------------------------------------------- */
+
+static const char SQL_REPORT_RATE[] = "SELECT round(rate * 10000000000)::bigint, " LTC_SQL_DATE(
+    "valid_from") " FROM exchange_rates WHERE currency = $1 "
+                  "AND functional_currency = $3 AND valid_from <= $2::date ORDER BY valid_from DESC LIMIT 1";
+
+int dtc_fx_report_init(ltc_call *c, ltc_status *st, dtc_fx_report *rep, const char *day) {
+    memset(rep, 0, sizeof *rep);
+    rep->functional = functional_currency(c, st);
+    rep->day = ltc_call_strdup(c, day);
+    return rep->functional ? 0 : -1;
+}
+
+int dtc_fx_report_convert(ltc_call *c, ltc_status *st, dtc_fx_report *rep, const char *currency, int64_t minor,
+                          int64_t *out) {
+    if (strcmp(currency, rep->functional) == 0) {
+        *out = minor;
+        return 0;
+    }
+    int k = 0;
+    while (k < rep->n && strcmp(rep->cur[k], currency) != 0) k++;
+    if (k == rep->n) {
+        if (rep->n == DTC_FX_REPORT_MAX) return ltc_status_set(st, LTC_INTERNAL, NULL, "more than 32 currencies");
+        PGresult *r = ltc_call_query(c, st, SQL_REPORT_RATE, 3, (const char *[]){currency, rep->day, rep->functional});
+        if (!r) return -1;
+        snprintf(rep->cur[k], sizeof rep->cur[k], "%s", currency);
+        rep->found[k] = PQntuples(r) == 1;
+        rep->rate[k] = rep->found[k] ? ltc_pg_i64(r, 0, 0) : 0;
+        rep->rate_date[k] = rep->found[k] ? ltc_call_strdup(c, ltc_pg_str(r, 0, 1)) : NULL;
+        rep->n++;
+    }
+    if (!rep->found[k]) return 1;
+    int from = ltc_currency_digits(currency), to = ltc_currency_digits(rep->functional);
+    if (from < 0 || to < 0 || dtc_fx_convert(minor, from, to, rep->rate[k], out) != 0)
+        return ltc_status_set(st, LTC_INTERNAL, NULL, "%s: cannot convert to %s", currency, rep->functional);
+    return 0;
+}
+
+static Ltc__Type__V1__Date *date_msg(ltc_call *c, const char *iso) {
+    Ltc__Type__V1__Date *d = LTC_NEW(c, Ltc__Type__V1__Date, LTC__TYPE__V1__DATE__INIT);
+    int y = 0, m = 0, dd = 0;
+    sscanf(iso, "%d-%d-%d", &y, &m, &dd);
+    d->year = y, d->month = m, d->day = dd;
+    return d;
+}
+
+void dtc_fx_report_rates(ltc_call *c, const dtc_fx_report *rep, Ltc__Dtc__V1__ConversionRate ***rates, size_t *n_rates,
+                         char ***unconverted, size_t *n_unconverted) {
+    *rates = ltc_call_alloc(c, sizeof(void *) * (size_t)(rep->n ? rep->n : 1));
+    *unconverted = ltc_call_alloc(c, sizeof(char *) * (size_t)(rep->n ? rep->n : 1));
+    *n_rates = *n_unconverted = 0;
+    for (int k = 0; k < rep->n; k++) {
+        if (!rep->found[k]) {
+            (*unconverted)[(*n_unconverted)++] = ltc_call_strdup(c, rep->cur[k]);
+            continue;
+        }
+        Ltc__Dtc__V1__ConversionRate *x = LTC_NEW(c, Ltc__Dtc__V1__ConversionRate, LTC__DTC__V1__CONVERSION_RATE__INIT);
+        char buf[32];
+        dtc_fx_rate_format(rep->rate[k], buf);
+        x->currency_code = ltc_call_strdup(c, rep->cur[k]);
+        x->functional_currency = ltc_call_strdup(c, rep->functional);
+        x->rate = ltc_call_strdup(c, buf);
+        x->rate_date = date_msg(c, rep->rate_date[k]);
+        x->as_of_date = date_msg(c, rep->day);
+        (*rates)[(*n_rates)++] = x;
+    }
 }

@@ -55,6 +55,25 @@ int dtc_run_revaluation(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
 /* 1 when foreign-currency invoices dated on or before the period's end are open and its revaluation has not run */
 int dtc_revaluation_missing(ltc_call *c, ltc_status *st, const char *period);
 
+/* Reports in the functional currency (GetAgingReport, GetCreditExposure): the rate of each currency on `day`, looked
+ * up once per report. */
+#define DTC_FX_REPORT_MAX 32
+typedef struct dtc_fx_report {
+    const char *functional, *day;
+    int n;
+    char cur[DTC_FX_REPORT_MAX][4];
+    int found[DTC_FX_REPORT_MAX];
+    int64_t rate[DTC_FX_REPORT_MAX];
+    const char *rate_date[DTC_FX_REPORT_MAX];
+} dtc_fx_report;
+int dtc_fx_report_init(ltc_call *c, ltc_status *st, dtc_fx_report *rep, const char *day);
+/* `minor` of `currency` in the functional currency into *out: 0, 1 when the currency has no rate, -1 on error. */
+int dtc_fx_report_convert(ltc_call *c, ltc_status *st, dtc_fx_report *rep, const char *currency, int64_t minor,
+                          int64_t *out);
+/* The rates used and the currencies without one, for the response. */
+void dtc_fx_report_rates(ltc_call *c, const dtc_fx_report *rep, Ltc__Dtc__V1__ConversionRate ***rates, size_t *n_rates,
+                         char ***unconverted, size_t *n_unconverted);
+
 /* revenue.c */
 int dtc_run_revenue_recognition(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);
 int dtc_get_revenue_schedule(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st);

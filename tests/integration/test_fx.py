@@ -197,8 +197,8 @@ class ForeignExchange(h.StackTestCase):
                                  0, f"{period} {cur}")
 
     def test_a_currency_without_a_rate(self):
-        # HKD has no rate in any suite: the invoice posts without functional amounts; the revaluation of a period
-        # with it open is refused naming the currency and the day; the customer is invoiced in JPY too
+        # HKD has no rate in any suite: the invoice posts without functional amounts, the revaluation skips it, the
+        # reports list it as unconverted; the customer is invoiced in JPY too
         Y = YEAR
         snap = self.customer("HKD")
         inv = self.invoice_in_advance(snap, 12_345_67, "HKD", f"{Y}-05-10")
@@ -211,11 +211,30 @@ class ForeignExchange(h.StackTestCase):
         self.assertEqual(self.functional(j), [("1100", 10_000, 0, 500_00, 0), ("2200", 0, 10_000, 0, 500_00)])
         tb = self.stubs.finance.GetTrialBalance(fin.GetTrialBalanceRequest(period=f"{Y}-05"))
         self.assertGreaterEqual(tb.unconverted_entry_count, 1)
-        d = h.expect_error(lambda: self.stubs.finance.RunRevaluation(fin.RunRevaluationRequest(
-            period=f"{Y}-05", request_id=rid())), C.FAILED_PRECONDITION)
-        self.assertDetails(d, reason="EXCHANGE_RATE_MISSING")
-        self.assertIn("HKD", d.message)
-        self.assertIn(f"{Y}-05-31", d.message)
+        # the revaluation skips the HKD invoice (no functional amount to revalue) and revalues the JPY one:
+        # 10,000 JPY at 0.051 = 510.00 against 500.00 carried, a gain of 10.00
+        self.set_rate("JPY", f"{Y}-05-31", "0.051")
+        run = self.stubs.finance.RunRevaluation(fin.RunRevaluationRequest(period=f"{Y}-05", request_id=rid()))
+        self.assertGreaterEqual(run.unconverted_count, 1)
+        self.assertEqual([x.event for x in self.entries(source=inv.name)], ["INVOICE"])
+        es = [x for x in self.entries(source=jpy.name) if x.event == "FX_REVALUATION"]
+        self.assertEqual([self.functional(x) for x in es], [[("1100", 0, 0, 10_00, 0), ("7110", 0, 0, 0, 10_00)]])
+        # aging and exposure in the functional currency at the report date's rate, saying which
+        ag = self.stubs.dtc.GetAgingReport(dtc.GetAgingReportRequest(as_of_date=day(f"{Y}-05-31"),
+                                                                     customer=snap.customer))
+        self.assertEqual([(r.currency_code, minor(r.total)) for r in ag.rows], [("HKD", 12_345_67), ("JPY", 10_000)])
+        self.assertEqual([(r.customer, r.currency_code, minor(r.total)) for r in ag.functional_rows],
+                         [(snap.customer, "CNY", 510_00)])
+        self.assertEqual([(r.currency_code, r.rate, iso(r.rate_date), iso(r.as_of_date)) for r in ag.rates],
+                         [("JPY", "0.051", f"{Y}-05-31", f"{Y}-05-31")])
+        self.assertEqual(list(ag.unconverted_currencies), ["HKD"])
+        ex = self.stubs.dtc.GetCreditExposure(dtc.GetCreditExposureRequest(customer=snap.customer,
+                                                                           as_of_date=day(f"{Y}-05-31")))
+        jpy_total = [minor(e.total) for e in ex.exposures if e.currency_code == "JPY"][0]
+        self.assertEqual(minor(ex.functional_total), round(jpy_total * 0.051 * 100))
+        self.assertEqual(ex.functional_total.currency_code, "CNY")
+        self.assertEqual([(r.currency_code, r.rate) for r in ex.rates], [("JPY", "0.051")])
+        self.assertEqual(list(ex.unconverted_currencies), ["HKD"])
         # settle both, so no later ClosePeriod finds them open
         self.pay(snap, inv, 12_345_67, "HKD", f"{Y}-05-20")
         self.pay(snap, jpy, 10_000, "JPY", f"{Y}-05-20")
