@@ -169,7 +169,7 @@ int dtc_run_revaluation(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
         invoices++;
         if (delta == 0) continue;
         int64_t gain = delta > 0 ? delta : 0, loss = delta < 0 ? -delta : 0;
-        dtc_posting p = {.event = DTC_EV_FX_REVALUATION,
+        dtc_posting p = {.event = DTC_EV_FX_REVAL,
                          .a = gain,
                          .b = loss,
                          .source = source,
@@ -178,7 +178,7 @@ int dtc_run_revaluation(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage
                          .date = end,
                          .rate = rate};
         if (dtc_ledger_post(c, st, &p) != 0) return -1;
-        p.event = DTC_EV_FX_REVALUATION_REVERSAL, p.date = next;
+        p.event = DTC_EV_FX_REVAL_REV, p.date = next;
         if (dtc_ledger_post(c, st, &p) != 0) return -1;
         entries += 2, net += delta;
     }

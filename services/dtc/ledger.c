@@ -123,7 +123,7 @@ static int convert_lines(ltc_call *c, ltc_status *st, const dtc_posting *p, cons
 
 int dtc_ledger_post(ltc_call *c, ltc_status *st, const dtc_posting *p) {
     dtc_jline lines[DTC_MAX_JLINES + 1];
-    int n, fx_only = p->event == DTC_EV_FX_REVALUATION || p->event == DTC_EV_FX_REVALUATION_REVERSAL;
+    int n, fx_only = p->event == DTC_EV_FX_REVAL || p->event == DTC_EV_FX_REVAL_REV;
     if (dtc_entry_build(p->event, p->a, p->b, lines, &n) != 0 || (n > 0 && !dtc_entry_balanced(lines, n)))
         return ltc_status_set(st, LTC_INTERNAL, "LEDGER_ENTRY_UNBALANCED", "%s of %s: amounts %lld, %lld",
                               dtc_ledger_event_name(p->event), p->source, (long long)p->a, (long long)p->b);

@@ -56,11 +56,11 @@ int dtc_entry_build(dtc_ledger_event ev, int64_t a, int64_t b, dtc_jline out[DTC
         case DTC_EV_CONTRACT_NETTING:
             put(out, n, DTC_ACC_CONTRACT_LIABILITY, a, 0), put(out, n, DTC_ACC_CONTRACT_ASSET, 0, a);
             break;
-        case DTC_EV_FX_REVALUATION: /* receivables valued at the period end's rate (functional amounts) */
+        case DTC_EV_FX_REVAL: /* receivables valued at the period end's rate (functional amounts) */
             put(out, n, DTC_ACC_RECEIVABLES, a, 0), put(out, n, DTC_ACC_FX_UNREALISED, 0, a);
             put(out, n, DTC_ACC_FX_UNREALISED, b, 0), put(out, n, DTC_ACC_RECEIVABLES, 0, b);
             break;
-        case DTC_EV_FX_REVALUATION_REVERSAL:
+        case DTC_EV_FX_REVAL_REV:
             put(out, n, DTC_ACC_FX_UNREALISED, a, 0), put(out, n, DTC_ACC_RECEIVABLES, 0, a);
             put(out, n, DTC_ACC_RECEIVABLES, b, 0), put(out, n, DTC_ACC_FX_UNREALISED, 0, b);
             break;

@@ -27,18 +27,18 @@ typedef enum dtc_account_role {
 
 /* The events that post. */
 typedef enum dtc_ledger_event {
-    DTC_EV_INVOICE,                 /* a: the invoice's amount */
-    DTC_EV_RECEIPT,                 /* a: cash received */
-    DTC_EV_ALLOCATION,              /* a: unapplied cash applied to an invoice */
-    DTC_EV_ALLOCATION_REVERSAL,     /* a: an allocation reversed (the cash unapplied again) */
-    DTC_EV_BOUNCE,                  /* a: the receipt's cash the bank took back (after its allocations were reversed) */
-    DTC_EV_REFUND,                  /* a: unapplied cash paid back */
-    DTC_EV_CREDIT_NOTE,             /* a: credited against open invoice amounts, b: the rest, customer credit */
-    DTC_EV_DUNNING_CHARGE,          /* a: a notice's fee, b: its interest */
-    DTC_EV_REVENUE,                 /* a: revenue out of the contract liability, b: revenue ahead of billing (asset) */
-    DTC_EV_CONTRACT_NETTING,        /* a: an order's contract asset set off against its contract liability */
-    DTC_EV_FX_REVALUATION,          /* functional amounts only: a: unrealised gain on receivables, b: unrealised loss */
-    DTC_EV_FX_REVALUATION_REVERSAL, /* the revaluation reversed on the next period's first day: a gain, b loss */
+    DTC_EV_INVOICE,             /* a: the invoice's amount */
+    DTC_EV_RECEIPT,             /* a: cash received */
+    DTC_EV_ALLOCATION,          /* a: unapplied cash applied to an invoice */
+    DTC_EV_ALLOCATION_REVERSAL, /* a: an allocation reversed (the cash unapplied again) */
+    DTC_EV_BOUNCE,              /* a: the receipt's cash the bank took back (after its allocations were reversed) */
+    DTC_EV_REFUND,              /* a: unapplied cash paid back */
+    DTC_EV_CREDIT_NOTE,         /* a: credited against open invoice amounts, b: the rest, customer credit */
+    DTC_EV_DUNNING_CHARGE,      /* a: a notice's fee, b: its interest */
+    DTC_EV_REVENUE,             /* a: revenue out of the contract liability, b: revenue ahead of billing (asset) */
+    DTC_EV_CONTRACT_NETTING,    /* a: an order's contract asset set off against its contract liability */
+    DTC_EV_FX_REVAL,            /* functional amounts only: a: unrealised gain on receivables, b: unrealised loss */
+    DTC_EV_FX_REVAL_REV,        /* the revaluation reversed on the next period's first day: a gain, b loss */
     DTC_EV_COUNT
 } dtc_ledger_event;
 

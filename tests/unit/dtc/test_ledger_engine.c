@@ -278,9 +278,7 @@ static void one_run(unsigned seed) {
             int64_t before[DTC_ACC_COUNT];
             for (int k = 0; k < DTC_ACC_COUNT; k++) before[k] = fbal[k];
             for (int rev = 0; rev < 2; rev++) { /* functional-only lines, balanced; the reversal restores the books */
-                assert_int_equal(
-                    dtc_entry_build(rev ? DTC_EV_FX_REVALUATION_REVERSAL : DTC_EV_FX_REVALUATION, gain, loss, l, &n),
-                    0);
+                assert_int_equal(dtc_entry_build(rev ? DTC_EV_FX_REVAL_REV : DTC_EV_FX_REVAL, gain, loss, l, &n), 0);
                 if (n == 0) break;
                 assert_true(dtc_entry_balanced(l, n));
                 for (int k = 0; k < n; k++) fbal[l[k].account] += l[k].debit - l[k].credit;
