@@ -85,6 +85,41 @@ static Ltc__Dtc__V1__AgingRow *aging_row(ltc_call *c, const aging_acc *a, int n_
     return r;
 }
 
+/* The functional-currency rows of the report (docs/finance.md, "Foreign exchange"): per customer (rows come by
+ * customer), each bucket of each currency converted at the as-of date's rate; currencies without one left out. */
+static int functional_aging(ltc_call *c, ltc_status *st, Ltc__Dtc__V1__GetAgingReportResponse *resp,
+                            const aging_acc *accs, int nacc, int nb, const char *as_of) {
+    dtc_fx_report rep;
+    if (dtc_fx_report_init(c, st, &rep, as_of) != 0) return -1;
+    resp->functional_rows = ltc_call_alloc(c, sizeof(Ltc__Dtc__V1__AgingRow *) * (size_t)(nacc ? nacc : 1));
+    aging_acc cust = {0}, all = {.customer = "", .currency = rep.functional};
+    for (int i = 0; i <= nacc; i++) {
+        if (cust.customer && (i == nacc || strcmp(accs[i].customer, cust.customer) != 0)) {
+            if (cust.count > 0) resp->functional_rows[resp->n_functional_rows++] = aging_row(c, &cust, nb);
+            memset(&cust, 0, sizeof cust);
+        }
+        if (i == nacc) break;
+        if (!cust.customer) cust.customer = accs[i].customer, cust.currency = rep.functional;
+        int64_t f[DTC_AGING_MAX_BOUNDS + 2];
+        int k, missing = 0;
+        for (k = 0; k <= nb + 1 && !missing; k++) {
+            int r = dtc_fx_report_convert(c, st, &rep, accs[i].currency, accs[i].b[k], &f[k]);
+            if (r < 0) return -1;
+            missing = r;
+        }
+        if (missing) continue;
+        for (k = 0; k <= nb + 1; k++)
+            if (ltc_i64_add(cust.b[k], f[k], &cust.b[k]) != 0 || ltc_i64_add(cust.total, f[k], &cust.total) != 0 ||
+                ltc_i64_add(all.b[k], f[k], &all.b[k]) != 0 || ltc_i64_add(all.total, f[k], &all.total) != 0)
+                return ltc_status_set(st, LTC_INTERNAL, NULL, "aging sums overflow");
+        cust.count += accs[i].count, all.count += accs[i].count;
+    }
+    resp->functional_total = aging_row(c, &all, nb);
+    dtc_fx_report_rates(c, &rep, &resp->rates, &resp->n_rates, &resp->unconverted_currencies,
+                        &resp->n_unconverted_currencies);
+    return 0;
+}
+
 /* DeliveryToCashService/GetAgingReport: see the proto. Rows come sorted by customer and currency; the totals of each
  * currency are summed from the rows, and the open receivables independently invoice by invoice. */
 int dtc_get_aging_report(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
@@ -130,13 +165,15 @@ int dtc_get_aging_report(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessag
     aging_acc *tot = ltc_call_alloc(c, sizeof(aging_acc) * (size_t)(n ? n : 1));
     int64_t *open = ltc_call_alloc(c, sizeof(int64_t) * (size_t)(n ? n : 1));
     int nt = 0;
-    aging_acc cur = {0};
+    aging_acc cur = {0}, *accs = ltc_call_alloc(c, sizeof(aging_acc) * (size_t)(n ? n : 1));
+    int nacc = 0;
     for (int i = 0; i <= n; i++) {
         const char *cu = i < n ? ltc_pg_str(r, i, 0) : NULL, *cc = i < n ? ltc_pg_str(r, i, 1) : NULL;
         int64_t amt = i < n ? ltc_pg_i64(r, i, 3) : 0;
         if (i < n && amt <= 0) continue; /* settled on that date */
         if (cur.currency && (i == n || strcmp(cu, cur.customer) != 0 || strcmp(cc, cur.currency) != 0)) {
             resp->rows[resp->n_rows++] = aging_row(c, &cur, nb);
+            accs[nacc++] = cur;
             memset(&cur, 0, sizeof cur);
         }
         if (i == n) break;
@@ -162,6 +199,7 @@ int dtc_get_aging_report(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessag
         resp->totals[resp->n_totals++] = aging_row(c, &tot[t], nb);
         resp->open_receivables[resp->n_open_receivables++] = ltc_money_msg(c, tot[t].currency, open[t]);
     }
+    if (functional_aging(c, st, resp, accs, nacc, nb, as_of) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

@@ -13,6 +13,7 @@
 #include "credit_engine.h"
 #include "dtc.h"
 #include "ltc/audit.h"
+#include "ledger.h"
 #include "ltc/fieldmask.h"
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
@@ -300,6 +301,25 @@ int dtc_get_credit_exposure(ltc_call *c, const ProtobufCMessage *m, ProtobufCMes
         resp->exposures[i] = e;
     }
     resp->n_exposures = (size_t)n;
+    /* every currency's total in the functional currency at the as-of date's rate (docs/finance.md) */
+    dtc_fx_report rep;
+    if (dtc_fx_report_init(c, st, &rep, ltc_pg_str(d, 0, 0)) != 0) return -1;
+    int64_t ftotal = 0;
+    for (int i = 0; i < n; i++) {
+        int64_t f, t;
+        dtc_exposure_parts parts;
+        int has_limit;
+        int64_t limit;
+        dtc_credit_exposure_row(x, i, &parts, &has_limit, &limit);
+        if (dtc_exposure_total(&parts, pol.count_admitted, &t) != 0) return -1;
+        int r = dtc_fx_report_convert(c, st, &rep, ltc_pg_str(x, i, 0), t, &f);
+        if (r < 0) return -1;
+        if (r == 0 && ltc_i64_add(ftotal, f, &ftotal) != 0)
+            return ltc_status_set(st, LTC_INTERNAL, "CREDIT_ACCOUNT_CORRUPT", "exposure of %s overflows", acc.id);
+    }
+    resp->functional_total = ltc_money_msg(c, rep.functional, ftotal);
+    dtc_fx_report_rates(c, &rep, &resp->rates, &resp->n_rates, &resp->unconverted_currencies,
+                        &resp->n_unconverted_currencies);
     PGresult *h = ltc_call_query(c, st, SQL_HOLDS_ACTIVE, 1, (const char *[]){acc.id});
     if (!h) return -1;
     int nh = PQntuples(h);

@@ -9,6 +9,8 @@
 #include "ltc/fieldmask.h"
 #include "ledger.h"
 #include "ledger_engine.h"
+#include "fx_engine.h"
+#include "ltc/money.h"
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
 
@@ -23,21 +25,105 @@ static const char SQL_NEXT_MONTH[] =
     "AS m) x";
 static const char SQL_ENTRY_INSERT[] =
     "INSERT INTO journal_entries (id, event, source, customer_id, currency, functional_currency, event_date, "
-    "posting_date, period, total_minor, posted_by) VALUES ($1, $2, $3, coalesce($4::uuid, (SELECT customer_id "
-    "FROM receipts WHERE id = $5::uuid)), $6, $7, $8::date, $9::date, $10, $11::bigint, $12)";
-/* $1 entry, $2 roles, $3 debits, $4 credits, $5 whether functional amounts are the transaction's */
+    "posting_date, period, total_minor, posted_by, fx_rate_scaled) VALUES ($1, $2, $3, coalesce($4::uuid, (SELECT "
+    "customer_id FROM receipts WHERE id = $5::uuid)), $6, $7, $8::date, $9::date, $10, $11::bigint, $12, $13::bigint)";
+/* $1 entry, $2 roles, $3 debits, $4 credits, $5 functional debits, $6 functional credits, $7 whether converted */
 static const char SQL_LINES_INSERT[] =
     "INSERT INTO journal_lines (entry_id, line_no, account_role, account_code, debit_minor, credit_minor, "
     "functional_debit_minor, functional_credit_minor) SELECT $1, t.n, t.role, a.code, t.d, t.c, "
-    "CASE WHEN $5::boolean THEN t.d END, CASE WHEN $5::boolean THEN t.c END "
-    "FROM unnest($2::text[], $3::bigint[], $4::bigint[]) WITH ORDINALITY AS t(role, d, c, n) "
-    "JOIN ledger_accounts a ON a.role = t.role";
+    "CASE WHEN $7::boolean THEN t.fd END, CASE WHEN $7::boolean THEN t.fc END "
+    "FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) WITH ORDINALITY "
+    "AS t(role, d, c, fd, fc, n) JOIN ledger_accounts a ON a.role = t.role";
+/* the rate of a currency for a day: the latest on or before it */
+static const char SQL_RATE_OF_DAY[] =
+    "SELECT round(rate * 10000000000)::bigint FROM exchange_rates WHERE currency = $1 AND functional_currency = $3 "
+    "AND valid_from <= $2::date ORDER BY valid_from DESC LIMIT 1";
+/* an allocation's two documents: the invoice's rate and paid amount, the receipt's rate and applied amount (both
+ * already raised by this allocation) */
+static const char SQL_ALLOC_DOCS[] =
+    "SELECT (SELECT fx_rate_scaled FROM journal_entries WHERE source = 'invoices/' || $1 AND event = 'INVOICE' "
+    "ORDER BY seq LIMIT 1), (SELECT paid_minor FROM invoices WHERE id = $1::uuid), (SELECT fx_rate_scaled FROM "
+    "journal_entries WHERE source = 'receipts/' || $2 AND event = 'RECEIPT' ORDER BY seq LIMIT 1), (SELECT "
+    "applied_minor FROM receipts WHERE id = $2::uuid)";
+/* the functional amounts of the allocation entry a reversal mirrors */
+static const char SQL_ALLOC_ENTRY[] =
+    "SELECT l.account_role, l.functional_debit_minor, l.functional_credit_minor FROM journal_lines l JOIN "
+    "journal_entries e ON e.id = l.entry_id WHERE e.source = $1 AND e.event = 'ALLOCATION' "
+    "AND l.functional_debit_minor IS NOT NULL ORDER BY e.seq DESC, l.line_no";
 
 /* --- posting ------------------------------------------------------------------------------------------------------ */
 
+/* The rate of `currency` on `day` into *rate; 0 found, 1 none, -1 error. */
+static int rate_of_day(ltc_call *c, ltc_status *st, const char *currency, const char *day, const char *functional,
+                       int64_t *rate) {
+    PGresult *r = ltc_call_query(c, st, SQL_RATE_OF_DAY, 3, (const char *[]){currency, day, functional});
+    if (!r) return -1;
+    if (PQntuples(r) == 0) return 1;
+    *rate = ltc_pg_i64(r, 0, 0);
+    return 0;
+}
+
+int dtc_fx_rate_on(ltc_call *c, ltc_status *st, const char *currency, const char *day, const char *functional,
+                   int64_t *rate) {
+    int k = rate_of_day(c, st, currency, day, functional, rate);
+    if (k > 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "EXCHANGE_RATE_MISSING",
+                              "no exchange rate of %s on or before %s: set one with SetExchangeRate", currency, day);
+    return k;
+}
+
+/* The functional amounts of the lines of a foreign-currency event (rate: the event day's, 0 if none). Sets *converted
+ * (0: some rate is missing, the entry is posted without functional amounts) and *used (the rate recorded). */
+static int convert_lines(ltc_call *c, ltc_status *st, const dtc_posting *p, const char *functional,
+                         const dtc_jline *lines, int n, int64_t rate, int64_t *fd, int64_t *fc, int *converted,
+                         int64_t *used) {
+    int from = ltc_currency_digits(p->currency), to = ltc_currency_digits(functional);
+    *converted = 0, *used = rate;
+    if (from < 0 || to < 0) return 0;
+    int64_t rates[DTC_MAX_JLINES + 1], before[DTC_MAX_JLINES + 1];
+    for (int i = 0; i < n; i++) rates[i] = rate, before[i] = -1;
+    if (p->event == DTC_EV_ALLOCATION && p->invoice && p->receipt) {
+        /* the invoice's side at the invoice's rate, the receipt's at the receipt's: the difference is realised */
+        PGresult *d = ltc_call_query(c, st, SQL_ALLOC_DOCS, 2, (const char *[]){p->invoice, p->receipt});
+        if (!d) return -1;
+        for (int i = 0; i < n; i++) {
+            int inv = lines[i].account == DTC_ACC_RECEIVABLES, rec = lines[i].account == DTC_ACC_UNAPPLIED_CASH;
+            int col = inv ? 0 : rec ? 2 : -1;
+            if (col < 0 || ltc_pg_isnull(d, 0, col)) continue;
+            rates[i] = ltc_pg_i64(d, 0, col);
+            before[i] = ltc_pg_i64(d, 0, col + 1) - (lines[i].debit + lines[i].credit);
+        }
+    } else if (p->event == DTC_EV_ALLOCATION_REVERSAL) {
+        /* the allocation's entry mirrored: its realised gain or loss is reversed with it */
+        PGresult *o = ltc_call_query(c, st, SQL_ALLOC_ENTRY, 1, (const char *[]){p->source});
+        if (!o) return -1;
+        int found = 0;
+        for (int i = 0; i < n; i++)
+            for (int k = 0; k < PQntuples(o) && k < 2 * (DTC_MAX_JLINES + 1); k++)
+                if (strcmp(ltc_pg_str(o, k, 0), dtc_account_role_name(lines[i].account)) == 0) {
+                    fd[i] = ltc_pg_i64(o, k, 2), fc[i] = ltc_pg_i64(o, k, 1), found++;
+                    break;
+                }
+        if (found == n) {
+            *converted = 1;
+            return 0;
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        int64_t amount = lines[i].debit + lines[i].credit, f;
+        if (rates[i] <= 0) return 0; /* no rate: not converted */
+        int bad = before[i] >= 0 ? dtc_fx_slice(before[i], amount, from, to, rates[i], &f)
+                                 : dtc_fx_convert(amount, from, to, rates[i], &f);
+        if (bad) return ltc_status_set(st, LTC_INTERNAL, NULL, "%s: functional amount overflows", p->source);
+        fd[i] = lines[i].debit ? f : 0, fc[i] = lines[i].credit ? f : 0;
+    }
+    *converted = 1;
+    return 0;
+}
+
 int dtc_ledger_post(ltc_call *c, ltc_status *st, const dtc_posting *p) {
-    dtc_jline lines[DTC_MAX_JLINES];
-    int n;
+    dtc_jline lines[DTC_MAX_JLINES + 1];
+    int n, fx_only = p->event == DTC_EV_FX_REVAL || p->event == DTC_EV_FX_REVAL_REV;
     if (dtc_entry_build(p->event, p->a, p->b, lines, &n) != 0 || (n > 0 && !dtc_entry_balanced(lines, n)))
         return ltc_status_set(st, LTC_INTERNAL, "LEDGER_ENTRY_UNBALANCED", "%s of %s: amounts %lld, %lld",
                               dtc_ledger_event_name(p->event), p->source, (long long)p->a, (long long)p->b);
@@ -46,6 +132,7 @@ int dtc_ledger_post(ltc_call *c, ltc_status *st, const dtc_posting *p) {
     if (!d) return -1;
     const char *event_date = ltc_call_strdup(c, ltc_pg_str(d, 0, 0)), *functional = ltc_pg_str(d, 0, 2);
     const char *posting = event_date, *period = ltc_call_strdup(c, ltc_pg_str(d, 0, 1));
+    functional = ltc_call_strdup(c, functional);
     /* a CLOSED period takes nothing: the first day of the first period after it that is not closed */
     for (int guard = 0;; guard++) {
         if (guard > 1200)
@@ -58,13 +145,34 @@ int dtc_ledger_post(ltc_call *c, ltc_status *st, const dtc_posting *p) {
         if (!m) return -1;
         posting = ltc_call_strdup(c, ltc_pg_str(m, 0, 0)), period = ltc_call_strdup(c, ltc_pg_str(m, 0, 1));
     }
+    /* functional amounts: the same in the functional currency; converted at the event day's rate otherwise (an
+     * allocation's sides at their documents' rates), the difference on FX_REALISED; a revaluation's are its own */
+    int64_t fd[DTC_MAX_JLINES + 1], fc[DTC_MAX_JLINES + 1], rate = DTC_FX_SCALE;
+    int converted = 1;
+    if (fx_only) {
+        for (int i = 0; i < n; i++)
+            fd[i] = lines[i].debit, fc[i] = lines[i].credit, lines[i].debit = lines[i].credit = 0;
+        rate = p->rate;
+    } else if (strcmp(functional, p->currency) == 0) {
+        for (int i = 0; i < n; i++) fd[i] = lines[i].debit, fc[i] = lines[i].credit;
+    } else {
+        int64_t day_rate = 0;
+        if (rate_of_day(c, st, p->currency, event_date, functional, &day_rate) < 0) return -1;
+        if (convert_lines(c, st, p, functional, lines, n, day_rate, fd, fc, &converted, &rate) != 0) return -1;
+        int64_t fxd = 0, fxc = 0;
+        if (converted && dtc_fx_close(fd, fc, n, &fxd, &fxc) != 0)
+            return ltc_status_set(st, LTC_INTERNAL, NULL, "%s: functional amounts overflow", p->source);
+        if (fxd || fxc) lines[n] = (dtc_jline){DTC_ACC_FX_REALISED, 0, 0}, fd[n] = fxd, fc[n] = fxc, n++;
+        if (!converted) rate = 0;
+    }
     int64_t total = 0;
-    const char *roles[DTC_MAX_JLINES];
-    int64_t debits[DTC_MAX_JLINES], credits[DTC_MAX_JLINES];
+    const char *roles[DTC_MAX_JLINES + 1];
+    int64_t debits[DTC_MAX_JLINES + 1], credits[DTC_MAX_JLINES + 1];
     for (int i = 0; i < n; i++) {
         roles[i] = dtc_account_role_name(lines[i].account);
         debits[i] = lines[i].debit, credits[i] = lines[i].credit;
         total += lines[i].debit;
+        if (!converted) fd[i] = fc[i] = 0;
     }
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
@@ -79,12 +187,17 @@ int dtc_ledger_post(ltc_call *c, ltc_status *st, const dtc_posting *p) {
                         posting,
                         period,
                         ltc_sql_i64(c, total),
-                        dtc_principal(c)};
-    if (!ltc_call_query(c, st, SQL_ENTRY_INSERT, 12, ep)) return -1;
-    const char *lp[] = {id, ltc_sql_text_array(c, roles, (size_t)n), ltc_sql_i64_array(c, debits, (size_t)n),
+                        dtc_principal(c),
+                        converted ? ltc_sql_i64(c, rate) : NULL};
+    if (!ltc_call_query(c, st, SQL_ENTRY_INSERT, 13, ep)) return -1;
+    const char *lp[] = {id,
+                        ltc_sql_text_array(c, roles, (size_t)n),
+                        ltc_sql_i64_array(c, debits, (size_t)n),
                         ltc_sql_i64_array(c, credits, (size_t)n),
-                        strcmp(functional, p->currency) == 0 ? "true" : "false"};
-    PGresult *l = ltc_call_query(c, st, SQL_LINES_INSERT, 5, lp);
+                        ltc_sql_i64_array(c, fd, (size_t)n),
+                        ltc_sql_i64_array(c, fc, (size_t)n),
+                        converted ? "true" : "false"};
+    PGresult *l = ltc_call_query(c, st, SQL_LINES_INSERT, 7, lp);
     if (!l) return -1;
     if (strcmp(PQcmdTuples(l), ltc_sql_i64(c, n)) != 0)
         return ltc_status_set(st, LTC_INTERNAL, "LEDGER_ACCOUNT_MISSING", "the chart of accounts lacks a role of %s",
@@ -197,7 +310,7 @@ int dtc_update_ledger_account(ltc_call *c, const ProtobufCMessage *m, ProtobufCM
 
 #define ENTRY_COLS                                                                                                       \
     "e.id::text, e.event, e.source, coalesce(e.customer_id::text, ''), " LTC_SQL_DATE("e.event_date") ", " LTC_SQL_DATE( \
-        "e.posting_date") ", e.period, e.functional_currency, e.currency, e.posted_by, e.seq"
+        "e.posting_date") ", e.period, e.functional_currency, e.currency, e.posted_by, e.seq, e.fx_rate_scaled"
 static const char SQL_ENTRIES[] =
     "SELECT " ENTRY_COLS " FROM journal_entries e WHERE e.seq > $1::bigint AND ($3::text IS NULL OR e.period = $3) "
     "AND ($4::text IS NULL OR e.source = $4) AND ($5::uuid IS NULL OR e.customer_id = $5::uuid) "
@@ -250,7 +363,12 @@ int dtc_list_journal_entries(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
         e->period = ltc_call_strdup(c, ltc_pg_str(r, i, 6));
         e->functional_currency = ltc_call_strdup(c, ltc_pg_str(r, i, 7));
         e->posted_by = ltc_call_strdup(c, ltc_pg_str(r, i, 9));
-        e->lines = ltc_call_alloc(c, sizeof(Ltc__Dtc__V1__JournalLine *) * DTC_MAX_JLINES);
+        e->lines = ltc_call_alloc(c, sizeof(Ltc__Dtc__V1__JournalLine *) * (DTC_MAX_JLINES + 1));
+        if (!ltc_pg_isnull(r, i, 11)) {
+            char rate[32];
+            dtc_fx_rate_format(ltc_pg_i64(r, i, 11), rate);
+            e->fx_rate = ltc_call_strdup(c, rate);
+        }
         resp->entries[resp->n_entries++] = e;
     }
     if (shown > 0) {
@@ -259,7 +377,7 @@ int dtc_list_journal_entries(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
         for (int k = 0; k < PQntuples(l); k++)
             for (int i = 0; i < shown; i++) {
                 Ltc__Dtc__V1__JournalEntry *e = resp->entries[i];
-                if (strcmp(ids[i], ltc_pg_str(l, k, 0)) != 0 || e->n_lines >= DTC_MAX_JLINES) continue;
+                if (strcmp(ids[i], ltc_pg_str(l, k, 0)) != 0 || e->n_lines > DTC_MAX_JLINES) continue;
                 const char *cur = ltc_pg_str(r, i, 8);
                 Ltc__Dtc__V1__JournalLine *x = LTC_NEW(c, Ltc__Dtc__V1__JournalLine, LTC__DTC__V1__JOURNAL_LINE__INIT);
                 x->account_role = ltc_call_strdup(c, ltc_pg_str(l, k, 1));
@@ -289,7 +407,30 @@ static const char SQL_TRIAL[] =
     "sum(l.debit_minor - l.credit_minor)::bigint "
     "FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id JOIN ledger_accounts a ON a.role = l.account_role "
     "WHERE e.period <= $1 GROUP BY a.code, a.role, a.name, e.currency ORDER BY e.currency, a.code";
+/* the same in the functional currency, over every converted entry whatever its currency */
+static const char SQL_TRIAL_FUNCTIONAL[] =
+    "SELECT a.code, a.role, a.name, e.functional_currency::text, "
+    "coalesce(sum(l.functional_debit_minor) FILTER (WHERE e.period = $1), 0)::bigint, "
+    "coalesce(sum(l.functional_credit_minor) FILTER (WHERE e.period = $1), 0)::bigint, "
+    "sum(l.functional_debit_minor - l.functional_credit_minor)::bigint "
+    "FROM journal_lines l JOIN journal_entries e ON e.id = l.entry_id JOIN ledger_accounts a ON a.role = l.account_role "
+    "WHERE e.period <= $1 AND l.functional_debit_minor IS NOT NULL "
+    "GROUP BY a.code, a.role, a.name, e.functional_currency ORDER BY e.functional_currency, a.code";
+static const char SQL_UNCONVERTED[] =
+    "SELECT count(*) FROM journal_entries WHERE period <= $1 AND fx_rate_scaled IS NULL AND currency <> functional_currency";
 static const char SQL_PERIOD_STATE[] = "SELECT coalesce((SELECT state FROM ledger_periods WHERE period = $1), 'OPEN')";
+
+static Ltc__Dtc__V1__TrialBalanceRow *trial_row(ltc_call *c, const PGresult *r, int i) {
+    Ltc__Dtc__V1__TrialBalanceRow *x = LTC_NEW(c, Ltc__Dtc__V1__TrialBalanceRow, LTC__DTC__V1__TRIAL_BALANCE_ROW__INIT);
+    const char *cur = ltc_pg_str(r, i, 3);
+    x->account_code = ltc_call_strdup(c, ltc_pg_str(r, i, 0));
+    x->account_role = ltc_call_strdup(c, ltc_pg_str(r, i, 1));
+    x->account_name = ltc_call_strdup(c, ltc_pg_str(r, i, 2));
+    x->period_debit = ltc_money_msg(c, cur, ltc_pg_i64(r, i, 4));
+    x->period_credit = ltc_money_msg(c, cur, ltc_pg_i64(r, i, 5));
+    x->closing_balance = ltc_money_msg(c, cur, ltc_pg_i64(r, i, 6));
+    return x;
+}
 
 /* FinanceService/GetTrialBalance: see the proto. */
 int dtc_get_trial_balance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
@@ -303,20 +444,16 @@ int dtc_get_trial_balance(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
         LTC_NEW(c, Ltc__Dtc__V1__GetTrialBalanceResponse, LTC__DTC__V1__GET_TRIAL_BALANCE_RESPONSE__INIT);
     resp->period = ltc_call_strdup(c, req->period);
     resp->state = ltc_call_strdup(c, ltc_pg_str(s, 0, 0));
-    int n = PQntuples(r);
+    PGresult *f = ltc_call_query(c, st, SQL_TRIAL_FUNCTIONAL, 1, (const char *[]){req->period});
+    if (!f) return -1;
+    PGresult *u = ltc_call_query(c, st, SQL_UNCONVERTED, 1, (const char *[]){req->period});
+    if (!u) return -1;
+    resp->unconverted_entry_count = (int32_t)ltc_pg_i64(u, 0, 0);
+    int n = PQntuples(r), nf = PQntuples(f);
     resp->rows = ltc_call_alloc(c, sizeof(Ltc__Dtc__V1__TrialBalanceRow *) * (size_t)(n ? n : 1));
-    for (int i = 0; i < n; i++) {
-        Ltc__Dtc__V1__TrialBalanceRow *x =
-            LTC_NEW(c, Ltc__Dtc__V1__TrialBalanceRow, LTC__DTC__V1__TRIAL_BALANCE_ROW__INIT);
-        const char *cur = ltc_pg_str(r, i, 3);
-        x->account_code = ltc_call_strdup(c, ltc_pg_str(r, i, 0));
-        x->account_role = ltc_call_strdup(c, ltc_pg_str(r, i, 1));
-        x->account_name = ltc_call_strdup(c, ltc_pg_str(r, i, 2));
-        x->period_debit = ltc_money_msg(c, cur, ltc_pg_i64(r, i, 4));
-        x->period_credit = ltc_money_msg(c, cur, ltc_pg_i64(r, i, 5));
-        x->closing_balance = ltc_money_msg(c, cur, ltc_pg_i64(r, i, 6));
-        resp->rows[resp->n_rows++] = x;
-    }
+    resp->functional_rows = ltc_call_alloc(c, sizeof(Ltc__Dtc__V1__TrialBalanceRow *) * (size_t)(nf ? nf : 1));
+    for (int i = 0; i < nf; i++) resp->functional_rows[resp->n_functional_rows++] = trial_row(c, f, i);
+    for (int i = 0; i < n; i++) resp->rows[resp->n_rows++] = trial_row(c, r, i);
     *out = &resp->base;
     return 0;
 }

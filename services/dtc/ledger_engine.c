@@ -7,9 +7,9 @@ static const char *const ROLES[DTC_ACC_COUNT] = {
     "CASH",           "RECEIVABLES",        "CHARGES_RECEIVABLE", "CONTRACT_ASSET", "ALLOWANCE",
     "UNAPPLIED_CASH", "CONTRACT_LIABILITY", "TAX_PAYABLE",        "REVENUE",        "CHARGES_INCOME",
     "BAD_DEBT",       "FX_REALISED",        "FX_UNREALISED"};
-static const char *const EVENTS[DTC_EV_COUNT] = {"INVOICE", "RECEIPT",         "ALLOCATION",  "ALLOCATION_REVERSAL",
-                                                 "BOUNCE",  "REFUND",          "CREDIT_NOTE", "DUNNING_CHARGE",
-                                                 "REVENUE", "CONTRACT_NETTING"};
+static const char *const EVENTS[DTC_EV_COUNT] = {
+    "INVOICE",     "RECEIPT",        "ALLOCATION", "ALLOCATION_REVERSAL", "BOUNCE",         "REFUND",
+    "CREDIT_NOTE", "DUNNING_CHARGE", "REVENUE",    "CONTRACT_NETTING",    "FX_REVALUATION", "FX_REVALUATION_REVERSAL"};
 
 const char *dtc_ledger_event_name(dtc_ledger_event ev) { return (unsigned)ev < DTC_EV_COUNT ? EVENTS[ev] : NULL; }
 
@@ -55,6 +55,14 @@ int dtc_entry_build(dtc_ledger_event ev, int64_t a, int64_t b, dtc_jline out[DTC
             break;
         case DTC_EV_CONTRACT_NETTING:
             put(out, n, DTC_ACC_CONTRACT_LIABILITY, a, 0), put(out, n, DTC_ACC_CONTRACT_ASSET, 0, a);
+            break;
+        case DTC_EV_FX_REVAL: /* receivables valued at the period end's rate (functional amounts) */
+            put(out, n, DTC_ACC_RECEIVABLES, a, 0), put(out, n, DTC_ACC_FX_UNREALISED, 0, a);
+            put(out, n, DTC_ACC_FX_UNREALISED, b, 0), put(out, n, DTC_ACC_RECEIVABLES, 0, b);
+            break;
+        case DTC_EV_FX_REVAL_REV:
+            put(out, n, DTC_ACC_FX_UNREALISED, a, 0), put(out, n, DTC_ACC_RECEIVABLES, 0, a);
+            put(out, n, DTC_ACC_RECEIVABLES, b, 0), put(out, n, DTC_ACC_FX_UNREALISED, 0, b);
             break;
         default: return -1;
     }

@@ -37,6 +37,8 @@ typedef enum dtc_ledger_event {
     DTC_EV_DUNNING_CHARGE,      /* a: a notice's fee, b: its interest */
     DTC_EV_REVENUE,             /* a: revenue out of the contract liability, b: revenue ahead of billing (asset) */
     DTC_EV_CONTRACT_NETTING,    /* a: an order's contract asset set off against its contract liability */
+    DTC_EV_FX_REVAL,            /* functional amounts only: a: unrealised gain on receivables, b: unrealised loss */
+    DTC_EV_FX_REVAL_REV,        /* the revaluation reversed on the next period's first day: a gain, b loss */
     DTC_EV_COUNT
 } dtc_ledger_event;
 

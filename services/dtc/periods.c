@@ -85,6 +85,13 @@ int dtc_close_period(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **
             return ltc_status_set(st, LTC_FAILED_PRECONDITION, "REVENUE_NOT_RECOGNISED",
                                   "revenue recognition has not run for period %s: run RunRevenueRecognition first",
                                   req->period);
+        int missing = dtc_revaluation_missing(c, st, req->period);
+        if (missing < 0) return -1;
+        if (missing)
+            return ltc_status_set(st, LTC_FAILED_PRECONDITION, "REVALUATION_NOT_RUN",
+                                  "foreign-currency invoices are open and the revaluation has not run for period %s: "
+                                  "run RunRevaluation first",
+                                  req->period);
         r = ltc_call_query(c, st, SQL_CLOSE, 2, (const char *[]){req->period, dtc_principal(c)});
         if (!r) return -1;
     }

@@ -224,7 +224,8 @@ static int allocate(ltc_call *c, ltc_status *st, const char *receipt, const char
                         .source = ltc_call_printf(c, "allocations/%s", id),
                         .receipt = receipt,
                         .currency = currency,
-                        .date = date};
+                        .date = date,
+                        .invoice = invoice};
     if (dtc_ledger_post(c, st, &post) != 0) return -1;
     ltc_money m;
     snprintf(m.currency, sizeof m.currency, "%s", currency);

@@ -91,6 +91,10 @@ static const ltc_method METHODS[] = {
     LTC_WRITE(DTC_FINANCE, RunRevenueRecognition, dtc_run_revenue_recognition, NULL),
     LTC_READ(DTC_FINANCE, GetRevenueSchedule, dtc_get_revenue_schedule, NULL),
     LTC_READ(DTC_FINANCE, GetRevenueSummary, dtc_get_revenue_summary, NULL),
+    /* foreign exchange (docs/finance.md, "Foreign exchange") */
+    LTC_WRITE(DTC_FINANCE, SetExchangeRate, dtc_set_exchange_rate, NULL),
+    LTC_READ(DTC_FINANCE, ListExchangeRates, dtc_list_exchange_rates, NULL),
+    LTC_WRITE(DTC_FINANCE, RunRevaluation, dtc_run_revaluation, NULL),
     LTC_HANDOFF(DTC_INTAKE, AcceptContractSigned, dtc_accept_contract_signed, "bto"),
 };
 

@@ -1022,15 +1022,19 @@ class Checker:
                          f" invoices paid {inv_paid}")
 
     def _check_ledger(self):
-        """The finance subledger after the faults (docs/finance.md): every journal entry balances, each currency's
-        trial balance sums to zero, and the control accounts equal the subledger: receivables (1100) = the open
-        amounts of all invoices, unapplied cash (2100) = the receipts' unapplied cash. Over the whole database: each
+        """The finance subledger after the faults (docs/finance.md): every journal entry balances (in its currency and
+        in the functional currency), each currency's trial balance sums to zero, and the control accounts equal the
+        subledger: receivables (1100) = the open amounts of all invoices, unapplied cash (2100) = the receipts'
+        unapplied cash. Over the whole database: each
         event posts in its own transaction, so a crash or a replay can leave neither an event without its entry nor
         an entry twice."""
         for r in _rows("SELECT e.id, e.total_minor, sum(l.debit_minor), sum(l.credit_minor) FROM dtc.journal_entries e"
                        " JOIN dtc.journal_lines l ON l.entry_id = e.id GROUP BY 1, 2"
                        " HAVING sum(l.debit_minor) <> sum(l.credit_minor) OR sum(l.debit_minor) <> e.total_minor"):
             self.err(f"journal entry {r[0]} does not balance: total {r[1]}, debits {r[2]}, credits {r[3]}")
+        for r in _rows("SELECT e.id FROM dtc.journal_entries e JOIN dtc.journal_lines l ON l.entry_id = e.id GROUP BY 1"
+                       " HAVING sum(l.functional_debit_minor) IS DISTINCT FROM sum(l.functional_credit_minor)"):
+            self.err(f"journal entry {r[0]} does not balance in the functional currency")
         ledger = {}
         for cur, role, bal in _rows("SELECT e.currency, l.account_role, sum(l.debit_minor - l.credit_minor)"
                                     " FROM dtc.journal_lines l JOIN dtc.journal_entries e ON e.id = l.entry_id"

@@ -2,7 +2,9 @@
  * test: random sequences of the receivables events (invoices, receipts, allocations, reversals, bounces, refunds,
  * credit notes, dunning charges), applied to a model of the subledger, always leave balanced books whose control
  * accounts equal the subledger (receivables = open invoice amounts, unapplied cash = receipts' unapplied cash, cash =
- * bank receipts not bounced less every refund). */
+ * bank receipts not bounced less every refund). With FX: the same sequences in JPY converted to CNY (each document at
+ * its own rate, allocations realising the difference, rates moving and revaluations with their reversals) balance in
+ * functional currency entry by entry and in total. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,9 +13,46 @@
 
 #include <cmocka.h>
 
+#include "fx_engine.h"
 #include "ledger_engine.h"
 
 static int64_t bal[DTC_ACC_COUNT];
+/* The functional-currency books of the same events (docs/finance.md, "Foreign exchange"): the transaction currency
+ * is JPY (0 digits), the functional CNY (2); each document converts at its own rate, the rest at the day's rate. */
+static int64_t fbal[DTC_ACC_COUNT];
+static int64_t day_rate;
+static int64_t last_fx[2]; /* the FX line of the last functional entry: debit, credit */
+
+/* Converts the event's lines: a line of role `r1` as a slice (before1) at rate1, of `r2` at rate2 (before2; -1: not a
+ * slice), the others at the day's rate; closes the difference on FX_REALISED; checks the entry balances in functional
+ * currency and adds it to fbal. */
+static void fpost_at(dtc_ledger_event ev, int64_t a, int64_t b, int r1, int64_t rate1, int64_t before1, int r2,
+                     int64_t rate2, int64_t before2) {
+    dtc_jline l[DTC_MAX_JLINES];
+    int n = -1;
+    assert_int_equal(dtc_entry_build(ev, a, b, l, &n), 0);
+    int64_t fd[DTC_MAX_JLINES + 1] = {0}, fc[DTC_MAX_JLINES + 1] = {0}, f, fxd, fxc;
+    for (int i = 0; i < n; i++) {
+        int64_t amount = l[i].debit + l[i].credit, rate = day_rate, before = -1;
+        if ((int)l[i].account == r1) rate = rate1, before = before1;
+        if ((int)l[i].account == r2) rate = rate2, before = before2;
+        if (before >= 0)
+            assert_int_equal(dtc_fx_slice(before, amount, 0, 2, rate, &f), 0);
+        else
+            assert_int_equal(dtc_fx_convert(amount, 0, 2, rate, &f), 0);
+        fd[i] = l[i].debit ? f : 0, fc[i] = l[i].credit ? f : 0;
+    }
+    assert_int_equal(dtc_fx_close(fd, fc, n, &fxd, &fxc), 0);
+    fd[n] = fxd, fc[n] = fxc;
+    int64_t sd = 0, sc = 0;
+    for (int i = 0; i <= n; i++) sd += fd[i], sc += fc[i];
+    assert_int_equal(sd, sc); /* balanced in functional currency */
+    for (int i = 0; i < n; i++) fbal[l[i].account] += fd[i] - fc[i];
+    fbal[DTC_ACC_FX_REALISED] += fxd - fxc;
+    last_fx[0] = fxd, last_fx[1] = fxc;
+}
+
+static void fpost(dtc_ledger_event ev, int64_t a, int64_t b) { fpost_at(ev, a, b, -1, 0, -1, -1, 0, -1); }
 
 /* Builds the event's entry, checks it balances, adds it to the balances (debit positive). Returns its line count. */
 static int post(dtc_ledger_event ev, int64_t a, int64_t b) {
@@ -103,15 +142,15 @@ static void test_refusals(void **state) {
 #define MAX_REC 40
 #define MAX_ALLOC 200
 typedef struct {
-    int64_t amount, paid, credited;
+    int64_t amount, paid, credited, rate;
 } inv_t;
 typedef struct {
-    int64_t amount, unapplied, refunded;
+    int64_t amount, unapplied, refunded, rate, applied;
     int cash, bounced; /* cash: a bank receipt (not a credit note's customer credit) */
 } rec_t;
 typedef struct {
     int receipt, invoice, active;
-    int64_t amount;
+    int64_t amount, f_inv, f_rec; /* the functional amounts of its two sides (a reversal mirrors them) */
 } alloc_t;
 
 static inv_t inv[MAX_INV];
@@ -126,6 +165,8 @@ static void check_controls(void) {
     int64_t sum = 0, open = 0, unapplied = 0, cash = 0;
     for (int k = 0; k < DTC_ACC_COUNT; k++) sum += bal[k];
     assert_int_equal(sum, 0); /* the trial balance sums to zero */
+    for (int k = 0; k < DTC_ACC_COUNT; k++) sum += fbal[k];
+    assert_int_equal(sum, 0); /* and in functional currency */
     for (int i = 0; i < ninv; i++) open += open_of(i);
     for (int r = 0; r < nrec; r++) {
         unapplied += rec[r].unapplied;
@@ -142,31 +183,46 @@ static void reverse(int k) {
     al[k].active = 0;
     inv[al[k].invoice].paid -= al[k].amount;
     rec[al[k].receipt].unapplied += al[k].amount;
+    rec[al[k].receipt].applied -= al[k].amount;
     post(DTC_EV_ALLOCATION_REVERSAL, al[k].amount, 0);
+    /* the allocation's functional amounts mirrored: its realised FX reversed */
+    int64_t fd[2] = {al[k].f_inv, 0}, fc[2] = {0, al[k].f_rec}, fxd, fxc;
+    assert_int_equal(dtc_fx_close(fd, fc, 2, &fxd, &fxc), 0);
+    fbal[DTC_ACC_RECEIVABLES] += al[k].f_inv, fbal[DTC_ACC_UNAPPLIED_CASH] -= al[k].f_rec;
+    fbal[DTC_ACC_FX_REALISED] += fxd - fxc;
 }
 
 static void one_run(unsigned seed) {
     srand(seed);
-    for (int k = 0; k < DTC_ACC_COUNT; k++) bal[k] = 0;
+    for (int k = 0; k < DTC_ACC_COUNT; k++) bal[k] = fbal[k] = 0;
     ninv = nrec = nal = 0;
+    day_rate = 400000000 + rand() % 200000000; /* around 0.05 CNY per JPY */
     charges = 0;
     for (int step = 0; step < 300; step++) {
-        int what = rand() % 8;
+        int what = rand() % 9;
         if (what == 0 && ninv < MAX_INV) { /* invoice */
             int64_t a = 1 + rand() % 100000;
-            inv[ninv++] = (inv_t){a, 0, 0};
+            inv[ninv++] = (inv_t){a, 0, 0, day_rate};
             post(DTC_EV_INVOICE, a, 0);
+            fpost(DTC_EV_INVOICE, a, 0);
         } else if (what == 1 && nrec < MAX_REC) { /* receipt */
             int64_t a = 1 + rand() % 100000;
-            rec[nrec++] = (rec_t){a, a, 0, 1, 0};
+            rec[nrec++] = (rec_t){a, a, 0, day_rate, 0, 1, 0};
             post(DTC_EV_RECEIPT, a, 0);
+            fpost(DTC_EV_RECEIPT, a, 0);
         } else if (what == 2 && nrec > 0 && ninv > 0 && nal < MAX_ALLOC) { /* allocation */
             int r = rand() % nrec, i = rand() % ninv;
             int64_t a = rec[r].unapplied < open_of(i) ? rec[r].unapplied : open_of(i);
             if (a <= 0 || rec[r].bounced) continue;
             a = 1 + rand() % a;
-            rec[r].unapplied -= a, inv[i].paid += a;
-            al[nal++] = (alloc_t){r, i, 1, a};
+            int64_t fi, fr;
+            assert_int_equal(dtc_fx_slice(inv[i].paid, a, 0, 2, inv[i].rate, &fi), 0);
+            assert_int_equal(dtc_fx_slice(rec[r].applied, a, 0, 2, rec[r].rate, &fr), 0);
+            fpost_at(DTC_EV_ALLOCATION, a, 0, DTC_ACC_RECEIVABLES, inv[i].rate, inv[i].paid, DTC_ACC_UNAPPLIED_CASH,
+                     rec[r].rate, rec[r].applied);
+            assert_int_equal(last_fx[1] - last_fx[0], fr - fi); /* realised = cash side - invoice side */
+            rec[r].unapplied -= a, inv[i].paid += a, rec[r].applied += a;
+            al[nal++] = (alloc_t){r, i, 1, a, fi, fr};
             post(DTC_EV_ALLOCATION, a, 0);
         } else if (what == 3 && nal > 0) { /* reversal */
             int k = rand() % nal;
@@ -177,6 +233,7 @@ static void one_run(unsigned seed) {
             int64_t a = 1 + rand() % rec[r].unapplied;
             rec[r].unapplied -= a, rec[r].refunded += a;
             post(DTC_EV_REFUND, a, 0);
+            fpost(DTC_EV_REFUND, a, 0);
         } else if (what == 5 && nrec > 0) { /* bounce: a bank receipt, never refunded */
             int r = rand() % nrec;
             if (!rec[r].cash || rec[r].bounced || rec[r].refunded > 0) continue;
@@ -184,6 +241,7 @@ static void one_run(unsigned seed) {
                 if (al[k].active && al[k].receipt == r) reverse(k);
             assert_int_equal(rec[r].unapplied, rec[r].amount);
             post(DTC_EV_BOUNCE, rec[r].amount, 0);
+            fpost(DTC_EV_BOUNCE, rec[r].amount, 0);
             rec[r].unapplied = 0, rec[r].bounced = 1;
         } else if (what == 6 && ninv > 0 && nrec < MAX_REC) { /* credit note: open first, the rest customer credit */
             int i = rand() % ninv;
@@ -193,12 +251,40 @@ static void one_run(unsigned seed) {
             if (left > inv[i].paid) left = inv[i].paid, a = credited + left;
             if (a <= 0) continue;
             inv[i].credited += credited;
-            if (left > 0) rec[nrec++] = (rec_t){left, left, 0, 0, 0};
+            if (left > 0) rec[nrec++] = (rec_t){left, left, 0, day_rate, 0, 0, 0};
             post(DTC_EV_CREDIT_NOTE, credited, left);
+            fpost(DTC_EV_CREDIT_NOTE, credited, left);
         } else if (what == 7) { /* dunning charge */
             int64_t fee = rand() % 3 ? 0 : 1500, interest = rand() % 400;
             charges += fee + interest;
             post(DTC_EV_DUNNING_CHARGE, fee, interest);
+            if (fee + interest) fpost(DTC_EV_DUNNING_CHARGE, fee, interest);
+        } else if (what == 8) { /* the day's rate moves; a revaluation of the open invoices and its reversal */
+            day_rate += (rand() % 40000001) - 20000000;
+            if (day_rate < 1) day_rate = 1;
+            int64_t gain = 0, loss = 0;
+            for (int i = 0; i < ninv; i++) {
+                int64_t carried, d;
+                if (open_of(i) <= 0) continue;
+                assert_int_equal(dtc_fx_convert(open_of(i), 0, 2, inv[i].rate, &carried), 0);
+                assert_int_equal(dtc_fx_unrealised(open_of(i), carried, 0, 2, day_rate, &d), 0);
+                if (d > 0)
+                    gain += d;
+                else
+                    loss -= d;
+            }
+            dtc_jline l[DTC_MAX_JLINES];
+            int n;
+            int64_t before[DTC_ACC_COUNT];
+            for (int k = 0; k < DTC_ACC_COUNT; k++) before[k] = fbal[k];
+            for (int rev = 0; rev < 2; rev++) { /* functional-only lines, balanced; the reversal restores the books */
+                assert_int_equal(dtc_entry_build(rev ? DTC_EV_FX_REVAL_REV : DTC_EV_FX_REVAL, gain, loss, l, &n), 0);
+                if (n == 0) break;
+                assert_true(dtc_entry_balanced(l, n));
+                for (int k = 0; k < n; k++) fbal[l[k].account] += l[k].debit - l[k].credit;
+                if (!rev) assert_int_equal(fbal[DTC_ACC_FX_UNREALISED] - before[DTC_ACC_FX_UNREALISED], loss - gain);
+            }
+            for (int k = 0; k < DTC_ACC_COUNT; k++) assert_int_equal(fbal[k], before[k]);
         }
         check_controls();
     }
