@@ -4,12 +4,12 @@
 #include <string.h>
 
 static const char *const ROLES[DTC_ACC_COUNT] = {
-    "CASH",           "RECEIVABLES",        "CHARGES_RECEIVABLE", "CONTRACT_ASSET", "ALLOWANCE",
-    "UNAPPLIED_CASH", "CONTRACT_LIABILITY", "TAX_PAYABLE",        "REVENUE",        "CHARGES_INCOME",
-    "BAD_DEBT",       "FX_REALISED",        "FX_UNREALISED"};
-static const char *const EVENTS[DTC_EV_COUNT] = {"INVOICE", "RECEIPT",         "ALLOCATION",  "ALLOCATION_REVERSAL",
-                                                 "BOUNCE",  "REFUND",          "CREDIT_NOTE", "DUNNING_CHARGE",
-                                                 "REVENUE", "CONTRACT_NETTING"};
+    "CASH",           "RECEIVABLES",        "CHARGES_RECEIVABLE", "CONTRACT_ASSET",   "ALLOWANCE",
+    "UNAPPLIED_CASH", "CONTRACT_LIABILITY", "TAX_PAYABLE",        "REVENUE",          "CHARGES_INCOME",
+    "BAD_DEBT",       "FX_REALISED",        "FX_UNREALISED",      "BAD_DEBT_RECOVERY"};
+static const char *const EVENTS[DTC_EV_COUNT] = {
+    "INVOICE",        "RECEIPT", "ALLOCATION",       "ALLOCATION_REVERSAL", "BOUNCE",    "REFUND",  "CREDIT_NOTE",
+    "DUNNING_CHARGE", "REVENUE", "CONTRACT_NETTING", "PROVISION",           "WRITE_OFF", "RECOVERY"};
 
 const char *dtc_ledger_event_name(dtc_ledger_event ev) { return (unsigned)ev < DTC_EV_COUNT ? EVENTS[ev] : NULL; }
 
@@ -55,6 +55,17 @@ int dtc_entry_build(dtc_ledger_event ev, int64_t a, int64_t b, dtc_jline out[DTC
             break;
         case DTC_EV_CONTRACT_NETTING:
             put(out, n, DTC_ACC_CONTRACT_LIABILITY, a, 0), put(out, n, DTC_ACC_CONTRACT_ASSET, 0, a);
+            break;
+        case DTC_EV_PROVISION: /* raise (a) or release (b) the allowance, never both in one entry */
+            if (a > 0 && b > 0) return -1;
+            put(out, n, DTC_ACC_BAD_DEBT, a, b), put(out, n, DTC_ACC_ALLOWANCE, b, a);
+            break;
+        case DTC_EV_WRITE_OFF: /* the receivable out: first against its allowance, the rest an expense */
+            put(out, n, DTC_ACC_ALLOWANCE, a, 0), put(out, n, DTC_ACC_BAD_DEBT, b, 0);
+            put(out, n, DTC_ACC_RECEIVABLES, 0, a + b);
+            break;
+        case DTC_EV_RECOVERY:
+            put(out, n, DTC_ACC_UNAPPLIED_CASH, a, 0), put(out, n, DTC_ACC_BAD_DEBT_RECOVERY, 0, a);
             break;
         default: return -1;
     }

@@ -1,8 +1,9 @@
 /* Unit tests of DTC's double entry (services/dtc/ledger_engine.c): the lines of each event, refusals, and a property
  * test: random sequences of the receivables events (invoices, receipts, allocations, reversals, bounces, refunds,
- * credit notes, dunning charges), applied to a model of the subledger, always leave balanced books whose control
- * accounts equal the subledger (receivables = open invoice amounts, unapplied cash = receipts' unapplied cash, cash =
- * bank receipts not bounced less every refund). */
+ * credit notes, dunning charges, provision runs, write-offs, recoveries), applied to a model of the subledger, always
+ * leave balanced books whose control accounts equal the subledger (receivables = open invoice amounts net of
+ * write-offs, unapplied cash = receipts' unapplied cash, cash = bank receipts not bounced less every refund, allowance
+ * = the invoices' allowances, bad-debt recovery = what was recovered). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -67,6 +68,27 @@ static void test_each_event(void **state) {
     assert_int_equal(l[1].account, DTC_ACC_CONTRACT_ASSET);
     assert_int_equal(l[1].credit, 3450);
     assert_string_equal(dtc_ledger_event_name(DTC_EV_REVENUE), "REVENUE");
+    /* doubtful debt: a provision raised, released; a write-off against the allowance and expense; a recovery */
+    assert_int_equal(dtc_entry_build(DTC_EV_PROVISION, 500, 0, l, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(l[0].account, DTC_ACC_BAD_DEBT), assert_int_equal(l[0].debit, 500);
+    assert_int_equal(l[1].account, DTC_ACC_ALLOWANCE), assert_int_equal(l[1].credit, 500);
+    assert_int_equal(dtc_entry_build(DTC_EV_PROVISION, 0, 200, l, &n), 0);
+    assert_int_equal(l[0].account, DTC_ACC_BAD_DEBT), assert_int_equal(l[0].credit, 200);
+    assert_int_equal(l[1].account, DTC_ACC_ALLOWANCE), assert_int_equal(l[1].debit, 200);
+    assert_int_equal(dtc_entry_build(DTC_EV_PROVISION, 1, 1, l, &n), -1); /* never both ways */
+    assert_int_equal(dtc_entry_build(DTC_EV_WRITE_OFF, 2500, 7500, l, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(l[0].account, DTC_ACC_ALLOWANCE), assert_int_equal(l[0].debit, 2500);
+    assert_int_equal(l[1].account, DTC_ACC_BAD_DEBT), assert_int_equal(l[1].debit, 7500);
+    assert_int_equal(l[2].account, DTC_ACC_RECEIVABLES), assert_int_equal(l[2].credit, 10000);
+    assert_int_equal(dtc_entry_build(DTC_EV_WRITE_OFF, 0, 300, l, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(dtc_entry_build(DTC_EV_RECOVERY, 400, 0, l, &n), 0);
+    assert_int_equal(l[0].account, DTC_ACC_UNAPPLIED_CASH), assert_int_equal(l[0].debit, 400);
+    assert_int_equal(l[1].account, DTC_ACC_BAD_DEBT_RECOVERY), assert_int_equal(l[1].credit, 400);
+    assert_string_equal(dtc_ledger_event_name(DTC_EV_WRITE_OFF), "WRITE_OFF");
+    assert_string_equal(dtc_account_role_name(DTC_ACC_BAD_DEBT_RECOVERY), "BAD_DEBT_RECOVERY");
     /* nothing to post */
     assert_int_equal(dtc_entry_build(DTC_EV_DUNNING_CHARGE, 0, 0, l, &n), 0);
     assert_int_equal(n, 0);
@@ -103,11 +125,12 @@ static void test_refusals(void **state) {
 #define MAX_REC 40
 #define MAX_ALLOC 200
 typedef struct {
-    int64_t amount, paid, credited;
+    int64_t amount, paid, credited, written_off, recovered, allowance;
 } inv_t;
 typedef struct {
     int64_t amount, unapplied, refunded;
     int cash, bounced; /* cash: a bank receipt (not a credit note's customer credit) */
+    int recovered;     /* took part in a recovery: never bounced (BounceReceipt refuses it) */
 } rec_t;
 typedef struct {
     int receipt, invoice, active;
@@ -118,15 +141,15 @@ static inv_t inv[MAX_INV];
 static rec_t rec[MAX_REC];
 static alloc_t al[MAX_ALLOC];
 static int ninv, nrec, nal;
-static int64_t charges;
+static int64_t charges, recovered;
 
-static int64_t open_of(int i) { return inv[i].amount - inv[i].paid - inv[i].credited; }
+static int64_t open_of(int i) { return inv[i].amount - inv[i].paid - inv[i].credited - inv[i].written_off; }
 
 static void check_controls(void) {
-    int64_t sum = 0, open = 0, unapplied = 0, cash = 0;
+    int64_t sum = 0, open = 0, unapplied = 0, cash = 0, allowance = 0;
     for (int k = 0; k < DTC_ACC_COUNT; k++) sum += bal[k];
     assert_int_equal(sum, 0); /* the trial balance sums to zero */
-    for (int i = 0; i < ninv; i++) open += open_of(i);
+    for (int i = 0; i < ninv; i++) open += open_of(i), allowance += inv[i].allowance;
     for (int r = 0; r < nrec; r++) {
         unapplied += rec[r].unapplied;
         if (rec[r].cash && !rec[r].bounced) cash += rec[r].amount;
@@ -136,6 +159,8 @@ static void check_controls(void) {
     assert_int_equal(-bal[DTC_ACC_UNAPPLIED_CASH], unapplied);
     assert_int_equal(bal[DTC_ACC_CASH], cash);
     assert_int_equal(bal[DTC_ACC_CHARGES_RECEIVABLE], charges);
+    assert_int_equal(-bal[DTC_ACC_ALLOWANCE], allowance);
+    assert_int_equal(-bal[DTC_ACC_BAD_DEBT_RECOVERY], recovered);
 }
 
 static void reverse(int k) {
@@ -149,16 +174,16 @@ static void one_run(unsigned seed) {
     srand(seed);
     for (int k = 0; k < DTC_ACC_COUNT; k++) bal[k] = 0;
     ninv = nrec = nal = 0;
-    charges = 0;
+    charges = recovered = 0;
     for (int step = 0; step < 300; step++) {
-        int what = rand() % 8;
+        int what = rand() % 11;
         if (what == 0 && ninv < MAX_INV) { /* invoice */
             int64_t a = 1 + rand() % 100000;
-            inv[ninv++] = (inv_t){a, 0, 0};
+            inv[ninv++] = (inv_t){a, 0, 0, 0, 0, 0};
             post(DTC_EV_INVOICE, a, 0);
         } else if (what == 1 && nrec < MAX_REC) { /* receipt */
             int64_t a = 1 + rand() % 100000;
-            rec[nrec++] = (rec_t){a, a, 0, 1, 0};
+            rec[nrec++] = (rec_t){a, a, 0, 1, 0, 0};
             post(DTC_EV_RECEIPT, a, 0);
         } else if (what == 2 && nrec > 0 && ninv > 0 && nal < MAX_ALLOC) { /* allocation */
             int r = rand() % nrec, i = rand() % ninv;
@@ -179,7 +204,7 @@ static void one_run(unsigned seed) {
             post(DTC_EV_REFUND, a, 0);
         } else if (what == 5 && nrec > 0) { /* bounce: a bank receipt, never refunded */
             int r = rand() % nrec;
-            if (!rec[r].cash || rec[r].bounced || rec[r].refunded > 0) continue;
+            if (!rec[r].cash || rec[r].bounced || rec[r].refunded > 0 || rec[r].recovered) continue;
             for (int k = 0; k < nal; k++)
                 if (al[k].active && al[k].receipt == r) reverse(k);
             assert_int_equal(rec[r].unapplied, rec[r].amount);
@@ -193,12 +218,33 @@ static void one_run(unsigned seed) {
             if (left > inv[i].paid) left = inv[i].paid, a = credited + left;
             if (a <= 0) continue;
             inv[i].credited += credited;
-            if (left > 0) rec[nrec++] = (rec_t){left, left, 0, 0, 0};
+            if (left > 0) rec[nrec++] = (rec_t){left, left, 0, 0, 0, 0};
             post(DTC_EV_CREDIT_NOTE, credited, left);
         } else if (what == 7) { /* dunning charge */
             int64_t fee = rand() % 3 ? 0 : 1500, interest = rand() % 400;
             charges += fee + interest;
             post(DTC_EV_DUNNING_CHARGE, fee, interest);
+        } else if (what == 8) { /* provision run: every invoice's allowance set to a share of its open amount */
+            int64_t before = 0, after = 0;
+            for (int i = 0; i < ninv; i++) {
+                before += inv[i].allowance;
+                inv[i].allowance = open_of(i) * (rand() % 101) / 100;
+                after += inv[i].allowance;
+            }
+            post(DTC_EV_PROVISION, after > before ? after - before : 0, before > after ? before - after : 0);
+        } else if (what == 9 && ninv > 0) { /* write-off of part or all of an open amount */
+            int i = rand() % ninv;
+            if (open_of(i) <= 0) continue;
+            int64_t a = 1 + rand() % open_of(i), from = a < inv[i].allowance ? a : inv[i].allowance;
+            inv[i].written_off += a, inv[i].allowance -= from;
+            post(DTC_EV_WRITE_OFF, from, a - from);
+        } else if (what == 10 && ninv > 0 && nrec > 0) { /* recovery: unapplied cash on written-off debt */
+            int i = rand() % ninv, r = rand() % nrec;
+            int64_t room = inv[i].written_off - inv[i].recovered;
+            if (room <= 0 || rec[r].unapplied <= 0 || rec[r].bounced) continue;
+            int64_t a = 1 + rand() % (room < rec[r].unapplied ? room : rec[r].unapplied);
+            inv[i].recovered += a, rec[r].unapplied -= a, rec[r].recovered = 1, recovered += a;
+            post(DTC_EV_RECOVERY, a, 0);
         }
         check_controls();
     }
