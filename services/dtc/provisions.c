@@ -12,6 +12,7 @@
 #include "dtc.h"
 #include "ledger.h"
 #include "ltc/audit.h"
+#include "ltc/fieldmask.h"
 #include "provision_engine.h"
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
@@ -146,7 +147,9 @@ int dtc_get_provision_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMe
     return 0;
 }
 
-/* FinanceService/UpdateProvisionPolicy: replaces the bounds and percentages. */
+static const char *const UPDATABLE[] = {"bucket_bounds", "percentages_bps"};
+
+/* FinanceService/UpdateProvisionPolicy (AIP-134): the bounds and/or the percentages. */
 int dtc_update_provision_policy(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Dtc__V1__UpdateProvisionPolicyRequest *req = (const void *)m;
     const Ltc__Dtc__V1__ProvisionPolicy *x = req->provision_policy;
@@ -154,26 +157,31 @@ int dtc_update_provision_policy(ltc_call *c, const ProtobufCMessage *m, Protobuf
     if (!x) return ltc_status_bad_field(st, "provision_policy", "required");
     if (x->name[0] && strcmp(x->name, "provisionPolicy") != 0)
         ltc_status_bad_field(st, "provision_policy.name", "must be \"provisionPolicy\"");
-    int nb = (int)x->n_bucket_bounds, nbps = (int)x->n_percentages_bps;
-    if (nb < 1 || nb > DTC_AGING_MAX_BOUNDS || dtc_aging_bounds_check(x->bucket_bounds, nb) != 0)
-        ltc_status_bad_field(st, "provision_policy.bucket_bounds", "1 to %d increasing days, each 1 to 36500",
-                             DTC_AGING_MAX_BOUNDS);
-    else if (nbps != nb + 2 || dtc_provision_policy_check(x->percentages_bps, nbps) != 0)
-        ltc_status_bad_field(st, "provision_policy.percentages_bps",
-                             "%d non-decreasing basis points 0 to 10000 (not due, each bucket, beyond the last)",
-                             nb + 2);
+    unsigned bits =
+        ltc_update_mask_bits(req->update_mask, &ltc__dtc__v1__provision_policy__descriptor, UPDATABLE, 2, st);
     if (st->code != LTC_OK) return -1;
     PGresult *l = ltc_call_query(c, st, SQL_POLICY_LOCK, 0, NULL);
     if (!l) return -1;
     if (x->etag[0] && strcmp(x->etag, ltc_call_printf(c, "v%s", ltc_pg_str(l, 0, 0))) != 0)
         return ltc_status_set(st, LTC_ABORTED, "ETAG_MISMATCH",
                               "the provision policy changed since etag %.40s: read it again", x->etag);
-    int64_t b[DTC_AGING_MAX_BOUNDS], p[DTC_AGING_MAX_BOUNDS + 2];
-    for (int i = 0; i < nb; i++) b[i] = x->bucket_bounds[i];
-    for (int i = 0; i < nbps; i++) p[i] = x->percentages_bps[i];
-    const char *bounds = ltc_sql_i64_array(c, b, (size_t)nb), *bps = ltc_sql_i64_array(c, p, (size_t)nbps);
     policy_t was;
     if (load_policy(c, st, &was, NULL) != 0) return -1;
+    const int32_t *nbounds = (bits & 1u) ? x->bucket_bounds : was.bounds;
+    const int32_t *nbps_v = (bits & 2u) ? x->percentages_bps : was.bps;
+    int nb = (bits & 1u) ? (int)x->n_bucket_bounds : was.nb, nbps = (bits & 2u) ? (int)x->n_percentages_bps : was.nbps;
+    if (nb < 1 || nb > DTC_AGING_MAX_BOUNDS || dtc_aging_bounds_check(nbounds, nb) != 0)
+        ltc_status_bad_field(st, "provision_policy.bucket_bounds", "1 to %d increasing days, each 1 to 36500",
+                             DTC_AGING_MAX_BOUNDS);
+    else if (nbps != nb + 2 || dtc_provision_policy_check(nbps_v, nbps) != 0)
+        ltc_status_bad_field(st, "provision_policy.percentages_bps",
+                             "%d non-decreasing basis points 0 to 10000 (not due, each bucket, beyond the last)",
+                             nb + 2);
+    if (st->code != LTC_OK) return -1;
+    int64_t b[DTC_AGING_MAX_BOUNDS], p[DTC_AGING_MAX_BOUNDS + 2];
+    for (int i = 0; i < nb; i++) b[i] = nbounds[i];
+    for (int i = 0; i < nbps; i++) p[i] = nbps_v[i];
+    const char *bounds = ltc_sql_i64_array(c, b, (size_t)nb), *bps = ltc_sql_i64_array(c, p, (size_t)nbps);
     if (!ltc_call_query(c, st, SQL_POLICY_UPDATE, 3, (const char *[]){bounds, bps, dtc_principal(c)})) return -1;
     int64_t wb[DTC_AGING_MAX_BOUNDS], wp[DTC_AGING_MAX_BOUNDS + 2];
     for (int i = 0; i < was.nb; i++) wb[i] = was.bounds[i];
