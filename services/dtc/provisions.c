@@ -116,7 +116,8 @@ static int load_policy(ltc_call *c, ltc_status *st, policy_t *p, Ltc__Dtc__V1__P
     if (!r) return -1;
     p->nb = parse_ints(ltc_pg_str(r, 0, 0), p->bounds, DTC_AGING_MAX_BOUNDS);
     p->nbps = parse_ints(ltc_pg_str(r, 0, 1), p->bps, DTC_AGING_MAX_BOUNDS + 2);
-    if (p->nb < 1 || p->nbps != p->nb + 2)
+    if (p->nb < 1 || p->nbps != p->nb + 2 || dtc_aging_bounds_check(p->bounds, p->nb) != 0 ||
+        dtc_provision_policy_check(p->bps, p->nbps) != 0)
         return ltc_status_set(st, LTC_INTERNAL, "PROVISION_POLICY_CORRUPT", "the provision policy cannot be read");
     if (out) {
         Ltc__Dtc__V1__ProvisionPolicy *x =
@@ -297,7 +298,8 @@ int dtc_run_provision(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
         int b = specific ? pol.nb + 2 : dtc_aging_bucket(ltc_pg_i64(r, i, 2), pol.bounds, pol.nb);
         int rc = specific ? dtc_provision_specific(open, ltc_pg_isnull(r, i, 5) ? 0 : ltc_pg_i64(r, i, 5),
                                                    ltc_pg_isnull(r, i, 6) ? -1 : (int32_t)ltc_pg_i64(r, i, 6), &need)
-                          : dtc_provision_required(open, pol.bps[b], &need);
+                 : b >= 0 ? dtc_provision_required(open, pol.bps[b], &need)
+                          : -1;
         if (b < 0 || rc != 0)
             return ltc_status_set(st, LTC_INTERNAL, "PROVISION_FAILED", "invoice %s: open %lld", ltc_pg_str(r, i, 0),
                                   (long long)open);
