@@ -225,6 +225,10 @@ class DoubtfulDebt(h.StackTestCase):
                              C.PERMISSION_DENIED)
         self.assertDetails(err, reason="APPROVER_IS_REQUESTER")
         self.assertEqual(self.entries(source=wo.name), [])
+        # the database holds it too: the requester cannot be the one who decided
+        with self.assertRaisesRegex(RuntimeError, "write_offs_four_eyes"):
+            h.sql("UPDATE dtc.write_offs SET state = 'REJECTED', decided_by = requested_by, decide_time = now() "
+                  "WHERE id = :'id'", id=wo.name.split("/")[1])
         done = self.approve(wo.name)
         self.assertEqual((done.state, done.decided_by), ("APPROVED", "fin.manager"))
         # the allowance held for C (6,172.84) first, the rest an expense
