@@ -15,7 +15,8 @@
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
 
 /* The open amount of every invoice as of $1 (dated on or before it, less what was applied and not yet reversed on
- * that date, the v1 payments of that date that have no receipt, and the credit notes of that date), of customer $2 and
+ * that date, the v1 payments of that date that have no receipt, the credit notes and the approved write-offs of that
+ * date), of customer $2 and
  * currency $3 (NULL: all). Columns: customer, currency, days past due on $1, open amount. */
 static const char SQL_AGING[] =
     "SELECT coalesce(a.customer_id::text, ''), i.currency::text, ($1::date - i.due_date)::bigint, "
@@ -25,7 +26,9 @@ static const char SQL_AGING[] =
     "  - coalesce((SELECT sum(p.amount_minor) FROM payments p WHERE p.invoice_id = i.id"
     "     AND p.create_time::date <= $1::date AND NOT EXISTS (SELECT FROM receipts r WHERE r.id = p.id)), 0)"
     "  - coalesce((SELECT sum(cl.amount_minor) FROM credit_note_lines cl JOIN credit_notes n ON n.id = cl.credit_note_id"
-    "     WHERE cl.invoice_id = i.id AND n.issue_date <= $1::date), 0))::bigint AS open_minor "
+    "     WHERE cl.invoice_id = i.id AND n.issue_date <= $1::date), 0)"
+    "  - coalesce((SELECT sum(w.amount_minor) FROM write_offs w WHERE w.invoice_id = i.id AND w.state = 'APPROVED'"
+    "     AND w.write_off_date <= $1::date), 0))::bigint AS open_minor "
     "FROM invoices i JOIN order_accounts a ON a.id = i.account_id "
     "WHERE i.invoice_date <= $1::date AND ($2::uuid IS NULL OR a.customer_id = $2::uuid) "
     "AND ($3::text IS NULL OR i.currency = $3) ORDER BY 1, 2";
@@ -42,7 +45,7 @@ static const char SQL_POLICY_UPDATE[] =
 /* open, undisputed invoices past due as of $1 (current amounts: a notice asks for today's debt) */
 static const char SQL_DUNNABLE[] =
     "SELECT i.id::text, a.customer_id::text, i.currency, ($1::date - i.due_date)::bigint, "
-    "(i.amount_minor - i.paid_minor - i.credited_minor)::bigint FROM invoices i "
+    "(i.amount_minor - i.paid_minor - i.credited_minor - i.written_off_minor)::bigint FROM invoices i "
     "JOIN order_accounts a ON a.id = i.account_id WHERE i.state IN ('UNPAID', 'PARTLY_PAID') AND NOT i.disputed "
     "AND i.due_date < $1::date AND i.invoice_date <= $1::date ORDER BY i.due_date, i.seq FOR UPDATE OF i";
 #define NOTICE_COLS                                                                                                    \

@@ -18,12 +18,13 @@ static const char SQL_ACCOUNT[] =
     "SELECT deal_id::text, currency, coalesce(customer_id::text, ''), state FROM order_accounts WHERE id = $1";
 /* the open invoices of an account, the named invoice (or the shipment's) first, then the newest */
 static const char SQL_OPEN_INVOICES[] =
-    "SELECT id::text, amount_minor - paid_minor - credited_minor FROM invoices WHERE account_id = $1 "
+    "SELECT id::text, amount_minor - paid_minor - credited_minor - written_off_minor FROM invoices WHERE account_id = $1 "
     "AND state IN ('UNPAID', 'PARTLY_PAID') AND ($3::boolean = false OR id = $2::uuid) "
     "ORDER BY (coalesce(id = $2::uuid, false) OR coalesce(shipment_id = $4::uuid, false)) DESC, seq DESC FOR UPDATE";
 static const char SQL_INVOICE_CREDIT[] =
     "UPDATE invoices SET credited_minor = credited_minor + $2::bigint, state = CASE WHEN paid_minor + credited_minor "
-    "+ $2::bigint = amount_minor THEN CASE WHEN paid_minor = 0 THEN 'CREDITED' ELSE 'PAID' END ELSE state END, "
+    "+ written_off_minor + $2::bigint = amount_minor THEN CASE WHEN written_off_minor > 0 THEN 'WRITTEN_OFF' "
+    "WHEN paid_minor = 0 THEN 'CREDITED' ELSE 'PAID' END ELSE state END, "
     "update_time = now() WHERE id = $1";
 static const char SQL_ACCOUNT_CREDIT[] =
     "UPDATE order_accounts SET credited_minor = credited_minor + $2::bigint, update_time = now() WHERE id = $1";

@@ -708,7 +708,7 @@ static const char SQL_ACCOUNT_ALLOCATIONS[] =
     "ORDER BY l.receipt_id, l.seq";
 static const char SQL_RECEIPT_LOCK_ONLY[] = "SELECT 1 FROM receipts WHERE id = $1 FOR UPDATE";
 static const char SQL_ACCOUNT_OPEN_SUM[] =
-    "SELECT coalesce(sum(amount_minor - paid_minor - credited_minor), 0)::bigint FROM invoices "
+    "SELECT coalesce(sum(amount_minor - paid_minor - credited_minor - written_off_minor), 0)::bigint FROM invoices "
     "WHERE account_id = $1 AND state IN ('UNPAID', 'PARTLY_PAID')";
 static const char SQL_ACCOUNT_CANCEL[] =
     "UPDATE order_accounts SET state = 'CANCELLED', cancel_time = coalesce(" LTC_SQL_TS_PARAM(

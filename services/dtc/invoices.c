@@ -1,5 +1,6 @@
 /* services/dtc/invoices.c - invoices (发票) raised by AcceptDelivery (intake.c) and paid by RecordPayment
- * (payments.c): the invoice loader, GetInvoice and ListInvoices. Life cycle: UNPAID -> PARTLY_PAID -> PAID. */
+ * (payments.c): the invoice loader, GetInvoice and ListInvoices. Life cycle: UNPAID -> PARTLY_PAID -> PAID (or
+ * CREDITED; WRITTEN_OFF when a write-off settles what is open, provisions.c). */
 #include "dtc.h"
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
@@ -10,7 +11,7 @@
     "id::text, account_id::text, shipment_id::text, term_kind, currency, amount_minor, paid_minor, " LTC_SQL_DATE(                                            \
         "invoice_date") ", " LTC_SQL_DATE("due_date") ", state, " LTC_SQL_MICROS("create_time") ", seq, " INVOICE_CUSTOMER                                    \
                                                                                                 ", billing_event, credited_minor, disputed, dispute_reason, " \
-                                                                                                "greatest(current_date - due_date, 0)"
+                                                                                                "greatest(current_date - due_date, 0), written_off_minor, recovered_minor"
 static const char SQL_INVOICE_GET[] = "SELECT " INVOICE_COLS " FROM invoices WHERE id = $1";
 /* $4: only invoices of this customer (its order accounts'), NULL for all. */
 static const char SQL_INVOICES_ALL[] =
@@ -34,7 +35,9 @@ static Ltc__Dtc__V1__Invoice *invoice_from_row(ltc_call *c, const PGresult *r, i
     inv->term_kind = ltc_term_kind_from_db(ltc_pg_str(r, row, 3));
     inv->amount = ltc_money_msg(c, cur, ltc_pg_i64(r, row, 5));
     inv->paid_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, row, 6));
-    int64_t open = ltc_pg_i64(r, row, 5) - ltc_pg_i64(r, row, 6) - ltc_pg_i64(r, row, 14);
+    int64_t open = ltc_pg_i64(r, row, 5) - ltc_pg_i64(r, row, 6) - ltc_pg_i64(r, row, 14) - ltc_pg_i64(r, row, 18);
+    inv->written_off_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, row, 18));
+    inv->recovered_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, row, 19));
     inv->open_amount = ltc_money_msg(c, cur, open);
     inv->credited_amount = ltc_money_msg(c, cur, ltc_pg_i64(r, row, 14));
     inv->disputed = ltc_pg_bool(r, row, 15);

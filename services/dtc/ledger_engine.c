@@ -4,12 +4,13 @@
 #include <string.h>
 
 static const char *const ROLES[DTC_ACC_COUNT] = {
-    "CASH",           "RECEIVABLES",        "CHARGES_RECEIVABLE", "CONTRACT_ASSET", "ALLOWANCE",
-    "UNAPPLIED_CASH", "CONTRACT_LIABILITY", "TAX_PAYABLE",        "REVENUE",        "CHARGES_INCOME",
-    "BAD_DEBT",       "FX_REALISED",        "FX_UNREALISED"};
+    "CASH",           "RECEIVABLES",        "CHARGES_RECEIVABLE", "CONTRACT_ASSET",   "ALLOWANCE",
+    "UNAPPLIED_CASH", "CONTRACT_LIABILITY", "TAX_PAYABLE",        "REVENUE",          "CHARGES_INCOME",
+    "BAD_DEBT",       "FX_REALISED",        "FX_UNREALISED",      "BAD_DEBT_RECOVERY"};
 static const char *const EVENTS[DTC_EV_COUNT] = {
     "INVOICE",     "RECEIPT",        "ALLOCATION", "ALLOCATION_REVERSAL", "BOUNCE",         "REFUND",
-    "CREDIT_NOTE", "DUNNING_CHARGE", "REVENUE",    "CONTRACT_NETTING",    "FX_REVALUATION", "FX_REVALUATION_REVERSAL"};
+    "CREDIT_NOTE", "DUNNING_CHARGE", "REVENUE",    "CONTRACT_NETTING",    "FX_REVALUATION", "FX_REVALUATION_REVERSAL",
+    "PROVISION",   "WRITE_OFF",      "RECOVERY"};
 
 const char *dtc_ledger_event_name(dtc_ledger_event ev) { return (unsigned)ev < DTC_EV_COUNT ? EVENTS[ev] : NULL; }
 
@@ -63,6 +64,17 @@ int dtc_entry_build(dtc_ledger_event ev, int64_t a, int64_t b, dtc_jline out[DTC
         case DTC_EV_FX_REVAL_REV:
             put(out, n, DTC_ACC_FX_UNREALISED, a, 0), put(out, n, DTC_ACC_RECEIVABLES, 0, a);
             put(out, n, DTC_ACC_RECEIVABLES, b, 0), put(out, n, DTC_ACC_FX_UNREALISED, 0, b);
+            break;
+        case DTC_EV_PROVISION: /* raise (a) or release (b) the allowance, never both in one entry */
+            if (a > 0 && b > 0) return -1;
+            put(out, n, DTC_ACC_BAD_DEBT, a, b), put(out, n, DTC_ACC_ALLOWANCE, b, a);
+            break;
+        case DTC_EV_WRITE_OFF: /* the receivable out: first against its allowance, the rest an expense */
+            put(out, n, DTC_ACC_ALLOWANCE, a, 0), put(out, n, DTC_ACC_BAD_DEBT, b, 0);
+            put(out, n, DTC_ACC_RECEIVABLES, 0, a + b);
+            break;
+        case DTC_EV_RECOVERY:
+            put(out, n, DTC_ACC_UNAPPLIED_CASH, a, 0), put(out, n, DTC_ACC_BAD_DEBT_RECOVERY, 0, a);
             break;
         default: return -1;
     }

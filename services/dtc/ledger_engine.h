@@ -22,6 +22,7 @@ typedef enum dtc_account_role {
     DTC_ACC_BAD_DEBT,           /* 6100 bad-debt expense */
     DTC_ACC_FX_REALISED,        /* 7100 realised FX gain/loss */
     DTC_ACC_FX_UNREALISED,      /* 7110 unrealised FX gain/loss */
+    DTC_ACC_BAD_DEBT_RECOVERY,  /* 4200 bad-debt recovery (income): cash on written-off debt */
     DTC_ACC_COUNT
 } dtc_account_role;
 
@@ -39,6 +40,9 @@ typedef enum dtc_ledger_event {
     DTC_EV_CONTRACT_NETTING,    /* a: an order's contract asset set off against its contract liability */
     DTC_EV_FX_REVAL,            /* functional amounts only: a: unrealised gain on receivables, b: unrealised loss */
     DTC_EV_FX_REVAL_REV,        /* the revaluation reversed on the next period's first day: a gain, b loss */
+    DTC_EV_PROVISION,           /* a: allowance raised (expense), b: allowance released; one of the two is 0 */
+    DTC_EV_WRITE_OFF,           /* a: written off against the invoice's allowance, b: the rest, bad-debt expense */
+    DTC_EV_RECOVERY,            /* a: unapplied cash taken as recovery of written-off debt */
     DTC_EV_COUNT
 } dtc_ledger_event;
 

@@ -19,7 +19,8 @@ static const char SQL_INVOICE_ACCOUNT[] =
     "WHERE i.id = $1";
 static const char SQL_ACCOUNT_LOCK[] = "SELECT state FROM order_accounts WHERE id = $1 FOR UPDATE";
 static const char SQL_INVOICE_LOCK[] =
-    "SELECT currency, amount_minor - credited_minor, paid_minor, state FROM invoices WHERE id = $1 FOR UPDATE";
+    "SELECT currency, amount_minor - credited_minor - written_off_minor, paid_minor, state FROM invoices WHERE id = $1 "
+    "FOR UPDATE";
 /* the v1 record of the payment, with the receipt's id */
 static const char SQL_PAYMENT_INSERT[] =
     "INSERT INTO payments (id, invoice_id, account_id, currency, amount_minor, reference) "

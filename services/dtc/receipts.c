@@ -88,12 +88,15 @@ static const char SQL_INVOICE_INFO[] =
     "SELECT i.account_id::text, coalesce(a.customer_id::text, ''), i.currency, a.deal_id::text FROM invoices i "
     "JOIN order_accounts a ON a.id = i.account_id WHERE i.id = $1";
 static const char SQL_ACCOUNT_LOCK[] = "SELECT state FROM order_accounts WHERE id = $1 FOR UPDATE";
+static const char SQL_RECEIPT_RECOVERED[] = "SELECT 1 FROM bad_debt_recoveries WHERE receipt_id = $1 LIMIT 1";
 static const char SQL_INVOICE_LOCK[] =
-    "SELECT currency, amount_minor - credited_minor, paid_minor, state FROM invoices WHERE id = $1 FOR UPDATE";
+    "SELECT currency, amount_minor - credited_minor - written_off_minor, paid_minor, state FROM invoices WHERE id = $1 "
+    "FOR UPDATE";
 static const char SQL_INVOICE_PAY[] =
     "UPDATE invoices SET paid_minor = paid_minor + $2::bigint, state = CASE WHEN paid_minor + $2::bigint = 0 THEN "
-    "CASE WHEN credited_minor = amount_minor THEN 'CREDITED' ELSE 'UNPAID' END "
-    "WHEN paid_minor + $2::bigint + credited_minor = amount_minor THEN 'PAID' ELSE 'PARTLY_PAID' END, "
+    "CASE WHEN credited_minor = amount_minor THEN 'CREDITED' WHEN credited_minor + written_off_minor = amount_minor "
+    "THEN 'WRITTEN_OFF' ELSE 'UNPAID' END WHEN paid_minor + $2::bigint + credited_minor + written_off_minor = "
+    "amount_minor THEN CASE WHEN written_off_minor > 0 THEN 'WRITTEN_OFF' ELSE 'PAID' END ELSE 'PARTLY_PAID' END, "
     "update_time = now() FROM (SELECT state AS old_state FROM invoices WHERE id = $1) o WHERE id = $1 "
     "RETURNING o.old_state, state, paid_minor, currency";
 static const char SQL_ACCOUNT_PAY[] =
@@ -557,6 +560,9 @@ int dtc_apply_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage *
             if (strcmp(ltc_pg_str(il, 0, 3), "PAID") == 0)
                 return ltc_status_set(st, LTC_FAILED_PRECONDITION, "INVOICE_ALREADY_PAID", "invoice %s is paid",
                                       inv[i]);
+            if (strcmp(ltc_pg_str(il, 0, 3), "WRITTEN_OFF") == 0)
+                return ltc_status_set(st, LTC_FAILED_PRECONDITION, "INVOICE_WRITTEN_OFF",
+                                      "invoice %s is written off: cash for it is a recovery (RecordRecovery)", inv[i]);
             int64_t open = ltc_pg_i64(il, 0, 1) - ltc_pg_i64(il, 0, 2);
             if (amt[i].minor > open)
                 return ltc_status_set(st, LTC_FAILED_PRECONDITION, "OVERPAYMENT",
@@ -639,6 +645,11 @@ int dtc_bounce_receipt(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage 
     if (ltc_pg_i64(r, 0, R_REFUNDED) > 0)
         return ltc_status_set(st, LTC_FAILED_PRECONDITION, "RECEIPT_REFUNDED",
                               "receipt %s was partly refunded: a bounce cannot undo a refund", id);
+    PGresult *rv = ltc_call_query(c, st, SQL_RECEIPT_RECOVERED, 1, (const char *[]){id});
+    if (!rv) return -1;
+    if (PQntuples(rv) > 0)
+        return ltc_status_set(st, LTC_FAILED_PRECONDITION, "RECEIPT_HAS_RECOVERY",
+                              "receipt %s paid a recovery of written-off debt (recoveries are not reversed)", id);
     PGresult *al = ltc_call_query(c, st, SQL_ALLOC_ACTIVE_OF_RECEIPT, 1, (const char *[]){id});
     if (!al) return -1;
     const char *why = ltc_call_printf(c, "receipt bounced: %s", req->reason);

@@ -96,6 +96,15 @@ static const ltc_method METHODS[] = {
     LTC_READ(DTC_FINANCE, ListExchangeRates, dtc_list_exchange_rates, NULL),
     LTC_WRITE(DTC_FINANCE, RunRevaluation, dtc_run_revaluation, NULL),
     LTC_HANDOFF(DTC_INTAKE, AcceptContractSigned, dtc_accept_contract_signed, "bto"),
+    /* doubtful debt (docs/finance.md): provisions, write-offs (a second person decides), recoveries */
+    LTC_READ(DTC_FINANCE, GetProvisionPolicy, dtc_get_provision_policy, NULL),
+    LTC_WRITE(DTC_FINANCE, UpdateProvisionPolicy, dtc_update_provision_policy, NULL),
+    LTC_WRITE(DTC_FINANCE, SetSpecificProvision, dtc_set_specific_provision, NULL),
+    LTC_WRITE(DTC_FINANCE, RunProvision, dtc_run_provision, NULL),
+    LTC_WRITE(DTC_FINANCE, RequestWriteOff, dtc_request_write_off, NULL),
+    LTC_WRITE(DTC_FINANCE, ApproveWriteOff, dtc_approve_write_off, NULL),
+    LTC_WRITE(DTC_FINANCE, RejectWriteOff, dtc_reject_write_off, NULL),
+    LTC_WRITE(DTC_FINANCE, RecordRecovery, dtc_record_recovery, NULL),
 };
 
 static const char *const HEALTH[] = {"ltc.dtc.v1.DeliveryToCashService", "ltc.dtc.v1.IntakeService",

@@ -1040,8 +1040,8 @@ class Checker:
                                     " FROM dtc.journal_lines l JOIN dtc.journal_entries e ON e.id = l.entry_id"
                                     " GROUP BY 1, 2"):
             ledger.setdefault(cur, {})[role] = int(bal)
-        open_ = {c: int(v) for c, v in _rows("SELECT currency, sum(amount_minor - paid_minor - credited_minor)"
-                                              " FROM dtc.invoices GROUP BY 1")}
+        open_ = {c: int(v) for c, v in _rows("SELECT currency, sum(amount_minor - paid_minor - credited_minor"
+                                              " - written_off_minor) FROM dtc.invoices GROUP BY 1")}
         unapplied = {c: int(v) for c, v in _rows("SELECT currency, sum(unapplied_minor) FROM dtc.receipts GROUP BY 1")}
         for cur in set(ledger) | set(open_) | set(unapplied):
             roles = ledger.get(cur, {})

@@ -151,8 +151,8 @@ class Finance(h.StackTestCase):
         self.assertTrue(by, "the ledger is empty")
         for cur, rows in by.items():
             self.assertEqual(sum(rows.values()), 0, f"trial balance of {cur}: {rows}")
-            open_ = h.sql_int("SELECT coalesce(sum(amount_minor - paid_minor - credited_minor), 0) FROM dtc.invoices "
-                              "WHERE currency = :'c'", c=cur)
+            open_ = h.sql_int("SELECT coalesce(sum(amount_minor - paid_minor - credited_minor - written_off_minor), 0) "
+                              "FROM dtc.invoices WHERE currency = :'c'", c=cur)
             unapplied = h.sql_int("SELECT coalesce(sum(unapplied_minor), 0) FROM dtc.receipts WHERE currency = :'c'",
                                   c=cur)
             self.assertEqual(rows.get("RECEIVABLES", 0), open_, f"receivables of {cur}")
@@ -307,7 +307,7 @@ class Finance(h.StackTestCase):
         codes = {x.role: x.code for x in chart}
         self.assertEqual(codes["RECEIVABLES"], "1100")
         self.assertEqual(codes["UNAPPLIED_CASH"], "2100")
-        self.assertEqual(len(chart), 13)
+        self.assertEqual(len(chart), 14)
         fees = next(x for x in chart if x.role == "CHARGES_INCOME")
         new_code = f"41{random.randint(10, 99)}"
         upd = self.stubs.finance.UpdateLedgerAccount(fin.UpdateLedgerAccountRequest(

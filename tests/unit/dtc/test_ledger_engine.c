@@ -106,6 +106,27 @@ static void test_each_event(void **state) {
     assert_int_equal(l[1].account, DTC_ACC_CONTRACT_ASSET);
     assert_int_equal(l[1].credit, 3450);
     assert_string_equal(dtc_ledger_event_name(DTC_EV_REVENUE), "REVENUE");
+    /* doubtful debt: a provision raised, released; a write-off against the allowance and expense; a recovery */
+    assert_int_equal(dtc_entry_build(DTC_EV_PROVISION, 500, 0, l, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(l[0].account, DTC_ACC_BAD_DEBT), assert_int_equal(l[0].debit, 500);
+    assert_int_equal(l[1].account, DTC_ACC_ALLOWANCE), assert_int_equal(l[1].credit, 500);
+    assert_int_equal(dtc_entry_build(DTC_EV_PROVISION, 0, 200, l, &n), 0);
+    assert_int_equal(l[0].account, DTC_ACC_BAD_DEBT), assert_int_equal(l[0].credit, 200);
+    assert_int_equal(l[1].account, DTC_ACC_ALLOWANCE), assert_int_equal(l[1].debit, 200);
+    assert_int_equal(dtc_entry_build(DTC_EV_PROVISION, 1, 1, l, &n), -1); /* never both ways */
+    assert_int_equal(dtc_entry_build(DTC_EV_WRITE_OFF, 2500, 7500, l, &n), 0);
+    assert_int_equal(n, 3);
+    assert_int_equal(l[0].account, DTC_ACC_ALLOWANCE), assert_int_equal(l[0].debit, 2500);
+    assert_int_equal(l[1].account, DTC_ACC_BAD_DEBT), assert_int_equal(l[1].debit, 7500);
+    assert_int_equal(l[2].account, DTC_ACC_RECEIVABLES), assert_int_equal(l[2].credit, 10000);
+    assert_int_equal(dtc_entry_build(DTC_EV_WRITE_OFF, 0, 300, l, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(dtc_entry_build(DTC_EV_RECOVERY, 400, 0, l, &n), 0);
+    assert_int_equal(l[0].account, DTC_ACC_UNAPPLIED_CASH), assert_int_equal(l[0].debit, 400);
+    assert_int_equal(l[1].account, DTC_ACC_BAD_DEBT_RECOVERY), assert_int_equal(l[1].credit, 400);
+    assert_string_equal(dtc_ledger_event_name(DTC_EV_WRITE_OFF), "WRITE_OFF");
+    assert_string_equal(dtc_account_role_name(DTC_ACC_BAD_DEBT_RECOVERY), "BAD_DEBT_RECOVERY");
     /* nothing to post */
     assert_int_equal(dtc_entry_build(DTC_EV_DUNNING_CHARGE, 0, 0, l, &n), 0);
     assert_int_equal(n, 0);
