@@ -8,11 +8,15 @@
 #include <jwt.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ltc/access.h"
+#include "ltc/log.h"
+#include "ltc/metrics.h"
+#include "ltc/reload.h"
 
 enum {
     MAX_KEYS = 16,
@@ -35,6 +39,8 @@ struct gw_auth {
     char roles_claim[256]; /* JSON Pointer (RFC 6901) to the roles in the claims, "/roles" by default */
     gw_key keys[MAX_KEYS];
     size_t n_keys;
+    ltc_file_stamps stamps; /* the key set and its key files, as they were just before being read */
+    int refs;               /* gw_keys: the holder's own (while in use) and every acquire's */
 };
 
 size_t gw_auth_key_count(const gw_auth *a) { return a->n_keys; }
@@ -45,15 +51,18 @@ void gw_auth_free(gw_auth *a) {
         OPENSSL_cleanse(a->keys[i].bytes, a->keys[i].len);
         free(a->keys[i].bytes);
     }
+    ltc_file_stamps_free(&a->stamps);
     free(a);
 }
 
-static unsigned char *read_key(const char *dir, const char *file, size_t *len, char *err, size_t errlen) {
+static unsigned char *read_key(const char *dir, const char *file, size_t *len, ltc_file_stamps *stamps, char *err,
+                               size_t errlen) {
     char path[1024];
     if (file[0] == '/')
         snprintf(path, sizeof path, "%s", file);
     else
         snprintf(path, sizeof path, "%s/%s", dir, file);
+    ltc_file_stamps_add(stamps, path);
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "key file %s cannot be read: %s", path, strerror(errno));
@@ -73,13 +82,19 @@ static unsigned char *read_key(const char *dir, const char *file, size_t *len, c
 }
 
 gw_auth *gw_auth_load(const char *path, char *err, size_t errlen) {
+    gw_auth *a = calloc(1, sizeof *a);
+    if (!a) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    ltc_file_stamps_add(&a->stamps, path);
     json_error_t je;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         snprintf(err, errlen, "%s: %s (line %d)", path, je.text, je.line);
+        gw_auth_free(a);
         return NULL;
     }
-    gw_auth *a = calloc(1, sizeof *a);
     char dir[900];
     snprintf(dir, sizeof dir, "%s", path);
     char *slash = strrchr(dir, '/');
@@ -148,7 +163,7 @@ gw_auth *gw_auth_load(const char *path, char *err, size_t errlen) {
             goto fail;
         }
         snprintf(key->kid, sizeof key->kid, "%s", kid);
-        key->bytes = read_key(dir, file, &key->len, err, errlen);
+        key->bytes = read_key(dir, file, &key->len, &a->stamps, err, errlen);
         if (!key->bytes) goto fail;
         a->n_keys++;
         int hmac = key->alg == JWT_ALG_HS256 || key->alg == JWT_ALG_HS384 || key->alg == JWT_ALG_HS512;
@@ -348,4 +363,94 @@ int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_pr
 out:
     json_decref(claims);
     return rc;
+}
+
+/* --- the key set in use, re-read while running ---------------------------------------------------------------- */
+
+struct gw_keys {
+    char *path;
+    pthread_mutex_t mu;
+    gw_auth *current;
+    ltc_file_stamps stamps; /* of the last attempt to read (the reload thread's alone) */
+};
+
+static void auth_unref(gw_keys *k, gw_auth *a) {
+    pthread_mutex_lock(&k->mu);
+    int last = --a->refs == 0;
+    pthread_mutex_unlock(&k->mu);
+    if (last) gw_auth_free(a);
+}
+
+gw_keys *gw_keys_open(const char *path, char *err, size_t errlen) {
+    gw_keys *k = calloc(1, sizeof *k);
+    if (!k || !(k->path = strdup(path))) {
+        free(k);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    if (!(k->current = gw_auth_load(path, err, errlen))) {
+        free(k->path);
+        free(k);
+        return NULL;
+    }
+    k->stamps = k->current->stamps;
+    memset(&k->current->stamps, 0, sizeof k->current->stamps);
+    k->current->refs = 1;
+    pthread_mutex_init(&k->mu, NULL);
+    ltc_reload_register("jwt_keys", gw_keys_check, k);
+    return k;
+}
+
+void gw_keys_close(gw_keys *k) {
+    if (!k) return;
+    ltc_reload_unregister(k);
+    auth_unref(k, k->current);
+    ltc_file_stamps_free(&k->stamps);
+    pthread_mutex_destroy(&k->mu);
+    free(k->path);
+    free(k);
+}
+
+const gw_auth *gw_keys_acquire(gw_keys *k) {
+    pthread_mutex_lock(&k->mu);
+    gw_auth *a = k->current;
+    a->refs++;
+    pthread_mutex_unlock(&k->mu);
+    return a;
+}
+
+void gw_keys_release(gw_keys *k, const gw_auth *a) {
+    if (a) auth_unref(k, (gw_auth *)a);
+}
+
+int gw_keys_check(void *keys, int force) {
+    gw_keys *k = keys;
+    if (!force && !ltc_file_stamps_changed(&k->stamps)) return 0;
+    char err[400];
+    gw_auth *a = gw_auth_load(k->path, err, sizeof err);
+    if (!a) {
+        /* the files as they are now: tried again at their next change (the second half of an edit) */
+        ltc_file_stamps seen = {0};
+        for (size_t i = 0; i < k->stamps.n; i++) ltc_file_stamps_add(&seen, k->stamps.path[i]);
+        ltc_file_stamps_free(&k->stamps);
+        k->stamps = seen;
+        LTC_ERROR("reload_refused", NULL, "jwt_keys: %s; the key set in use stays", err);
+        ltc_metrics_reload("jwt_keys", 0);
+        return -1;
+    }
+    ltc_file_stamps_free(&k->stamps);
+    k->stamps = a->stamps;
+    memset(&a->stamps, 0, sizeof a->stamps);
+    a->refs = 1;
+    pthread_mutex_lock(&k->mu);
+    gw_auth *old = k->current;
+    k->current = a;
+    pthread_mutex_unlock(&k->mu);
+    auth_unref(k, old);
+    char kids[MAX_KEYS * 66] = "";
+    for (size_t i = 0; i < a->n_keys; i++)
+        snprintf(kids + strlen(kids), sizeof kids - strlen(kids), "%s%s", i ? "," : "", a->keys[i].kid);
+    LTC_INFO("reloaded", NULL, "jwt_keys: %s read again (kids %s)", k->path, kids);
+    ltc_metrics_reload("jwt_keys", 1);
+    return 1;
 }
