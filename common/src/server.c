@@ -163,7 +163,10 @@ static grpc_ssl_certificate_config_reload_status fetch_certificate_config(void *
         return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_UNCHANGED;
     const ltc_tls *t = ltc_tls_source_acquire(s->opt.tls);
     grpc_ssl_pem_key_cert_pair pair = {t->key_pem, t->cert_pem};
-    *config = grpc_ssl_server_certificate_config_create(s->opt.client_cert_required ? t->ca_pem : NULL, &pair, 1);
+    /* gRPC 1.51 asserts that a fetched config has roots even when no client certificate is asked for (the public
+     * port): then our own chain stands in, never used (no CertificateRequest is sent, nothing is verified) */
+    *config =
+        grpc_ssl_server_certificate_config_create(s->opt.client_cert_required ? t->ca_pem : t->cert_pem, &pair, 1);
     ltc_tls_source_release(s->opt.tls, t);
     if (!*config) {
         atomic_store(&s->tls_generation, seen);

@@ -1,0 +1,357 @@
+#!/usr/bin/python3
+"""test_rotation - the rotation drill of docs/operations.md, performed on the running secure stack while calls go on.
+
+Clients call through the gateway without pause (one connection kept open, and a new connection for every call of a
+second loop) while the drill replaces, file by file and without restarting anything:
+  1. the gateway's public certificate: a new key from the same CA; then a bad certificate and a key of another
+     certificate, both refused (the certificate in use stays); then a new CA added to the bundle and a certificate
+     from it;
+  2. every process's internal (mTLS) certificate, from the new CA;
+  3. the token signing key: a new kid added, its tokens accepted, the old kid removed, the old kid's tokens refused;
+  4. the gateway's assertion key: the new public key beside the old one at the stages, the gateway signing with the
+     new one, the old public key removed.
+Every call of both loops must succeed, and new connections must see each new certificate's serial number. Then the
+original files are put back the same way (the stack's other tests use them).
+
+The processes re-read their files every LTC_RELOAD_INTERVAL_SECONDS (1 in this suite: tests/security/CMakeLists.txt);
+each step waits for ltc_reload_total{result="applied"} of the processes concerned to move.
+
+    /usr/bin/python3 tests/security/test_rotation.py      (LTC_STATE_DIR, LTC_PORT_OFFSET as the fixture sets them)
+"""
+
+import datetime
+import ipaddress
+import json
+import os
+import re
+import socket
+import ssl
+import sys
+import threading
+import time
+import unittest
+import urllib.request
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(REPO / "tests" / "integration"))
+os.environ.setdefault("LTC_STACK_SECURITY", "on")
+
+import grpc  # noqa: E402
+import jwt  # noqa: E402  (PyJWT)
+from cryptography import x509  # noqa: E402
+from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa  # noqa: E402
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # noqa: E402
+
+import harness as h  # noqa: E402
+import ltc_client as lc  # noqa: E402
+
+C = grpc.StatusCode
+PKI = Path(os.environ.get("LTC_STATE_DIR", REPO / ".ltc")) / "pki"
+ISSUER, AUDIENCE = "https://idp.ltc.test", "ltc"
+STAGES = ["ltb", "bto", "otd", "dtc"]
+PROCS = ["gateway"] + STAGES
+LOOP_CALLS = [("/ltc.ltb.v1.LeadToBidService/ListLeads", lambda: lc.ltb.ListLeadsRequest(page_size=1)),
+              ("/ltc.bto.v1.BidToOrderService/ListProducts", lambda: lc.bto.ListProductsRequest(page_size=1))]
+
+
+def port(name):
+    return h.DEFAULT_PORTS[name] + h.offset()
+
+
+def reloads(name, material, result="applied"):
+    """ltc_reload_total of process `name` (its metrics port is its gRPC port + 1000, scripts/stack)."""
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port(name) + 1000}/metrics", timeout=5).read().decode()
+    m = re.search(r'^ltc_reload_total\{material="%s",result="%s"\} (\d+)$' % (material, result), text, re.M)
+    if not m:
+        raise AssertionError(f"{name} has no ltc_reload_total for {material}")
+    return int(m.group(1))
+
+
+def write_atomic(path, data, mode=0o600):
+    """As an operator (or a Kubernetes secret update) should: a new file renamed over the old one."""
+    tmp = path.with_name(path.name + ".drill-tmp")
+    tmp.write_bytes(data)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
+
+
+def pem_key(key):
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+def pem_pub(key):
+    return key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+
+
+def new_ca(cn):
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+            .not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=False, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
+                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .sign(key, hashes.SHA256()))
+    return cert, key
+
+
+def issue(ca_cert, ca_key, cn, san_name):
+    """A certificate as scripts/pki makes them (CN, SANs ltc-<name>, localhost, 127.0.0.1; server and client use)."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
+            .issuer_name(ca_cert.subject).public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=2))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(san_name), x509.DNSName("localhost"),
+                                                        x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                           critical=False)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]),
+                           critical=False)
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=False,
+                                         crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+            .sign(ca_key, hashes.SHA256()))
+    return cert, key
+
+
+def served_serial(name, cafile, client=None):
+    """The serial number of the certificate a NEW connection to `name`'s port is given (client: an identity of the
+    PKI to present, for the stages' mTLS ports)."""
+    ctx = ssl.create_default_context(cafile=str(cafile))
+    ctx.set_alpn_protocols(["h2"])
+    if client:
+        ctx.load_cert_chain(str(PKI / f"{client}.crt"), str(PKI / f"{client}.key"))
+    with socket.create_connection(("127.0.0.1", port(name)), timeout=5) as raw:
+        with ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+            der = tls.getpeercert(binary_form=True)
+    return x509.load_der_x509_certificate(der).serial_number
+
+
+def token(sub, roles, key_pem, kid):
+    now = int(time.time())
+    return jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "roles": list(roles), "iat": now, "nbf": now,
+                       "exp": now + 900}, key_pem, algorithm="RS256", headers={"kid": kid})
+
+
+class CallLoop(threading.Thread):
+    """Calls through the gateway until stopped: over one connection kept open (fresh=False), or over a new channel
+    for every call (fresh=True: each call makes a new TLS handshake with the gateway). Records every failure."""
+
+    def __init__(self, cafile, fresh, pause):
+        super().__init__(daemon=True)
+        self.cafile, self.fresh, self.pause = str(cafile), fresh, pause
+        self.token = None
+        self.ok = 0
+        self.failures = []
+        self.halt = threading.Event()
+
+    def run(self):
+        channel = None if self.fresh else lc.open_channel(f"127.0.0.1:{port('gateway')}", ca_file=self.cafile)
+        i = 0
+        while not self.halt.is_set():
+            method, request = LOOP_CALLS[i % len(LOOP_CALLS)]
+            i += 1
+            ch = channel or lc.open_channel(f"127.0.0.1:{port('gateway')}", ca_file=self.cafile)
+            try:
+                lc.call_raw(ch, method, request().SerializeToString(), timeout=10,
+                            metadata=[("authorization", f"Bearer {self.token}")] + list(lc.request_metadata()))
+                self.ok += 1
+            except grpc.RpcError as e:
+                self.failures.append(f"{time.strftime('%H:%M:%S')} {method}: {lc.describe_error(e)}")
+            finally:
+                if ch is not channel:
+                    ch.close()
+            time.sleep(self.pause)
+        if channel:
+            channel.close()
+
+
+class RotationDrill(unittest.TestCase):
+    maxDiff = None
+
+    @classmethod
+    def setUpClass(cls):
+        if not (PKI / "ca.crt").exists():
+            raise unittest.SkipTest(f"no development PKI in {PKI}: the stack is not running with security on")
+        cls.files = ["ca.crt", "gateway-public.crt", "gateway-public.key", "jwt/keys.json", "assertion.key",
+                     "assertion.pub"] + [f"{n}.{ext}" for n in PROCS for ext in ("crt", "key")]
+        cls.original = {f: (PKI / f).read_bytes() for f in cls.files}
+        cls.old_ca = x509.load_pem_x509_certificate(cls.original["ca.crt"])
+        cls.old_ca_key = serialization.load_pem_private_key((PKI / "ca.key").read_bytes(), None)
+        cls.new_ca, cls.new_ca_key = new_ca("LTC rotation drill CA")
+        cls.tmp = PKI / "drill"
+        cls.tmp.mkdir(exist_ok=True)
+        cls.both_cas = cls.tmp / "both-cas.crt"   # what clients are given before the new CA is used
+        cls.both_cas.write_bytes(cls.original["ca.crt"] + cls.new_ca.public_bytes(serialization.Encoding.PEM))
+        cls.old_rs256 = (PKI / "jwt" / "rs256.key").read_bytes()
+
+    def wait_applied(self, names, material, before, what):
+        h.wait_until(lambda: all(reloads(n, material) > before[n] for n in names), timeout=20,
+                     what=f"{what}: {material} re-read by {', '.join(names)}")
+
+    def counts(self, names, material, result="applied"):
+        return {n: reloads(n, material, result) for n in names}
+
+    def replace_pair(self, name, cert, key, material, procs):
+        """Writes <name>.key then <name>.crt and waits until `procs` applied the pair."""
+        before = self.counts(procs, material)
+        write_atomic(PKI / f"{name}.key", pem_key(key))
+        write_atomic(PKI / f"{name}.crt", cert.public_bytes(serialization.Encoding.PEM), 0o644)
+        self.wait_applied(procs, material, before, name)
+
+    def expect_serial(self, name, serial, client=None):
+        h.wait_until(lambda: served_serial(name, self.both_cas, client) == serial, timeout=15,
+                     what=f"new connections to {name} to get certificate serial {serial:x}")
+
+    def test_rotation_drill_without_a_failed_call(self):
+        kept = CallLoop(self.both_cas, fresh=False, pause=0.03)
+        fresh = CallLoop(self.both_cas, fresh=True, pause=0.15)
+        old_token = token("drill.loop", ["manager"], self.old_rs256, "dev-rs256")
+        kept.token = fresh.token = old_token
+        kept.start()
+        fresh.start()
+        try:
+            self.drill(kept, fresh, old_token)
+        finally:
+            kept.halt.set()
+            fresh.halt.set()
+            kept.join(30)
+            fresh.join(30)
+            self.restore()
+        print(f"drill: {kept.ok} calls over one connection, {fresh.ok} calls over new connections, "
+              f"{len(kept.failures) + len(fresh.failures)} failed", flush=True)
+        self.assertEqual(kept.failures + fresh.failures, [], "calls failed during the drill")
+        self.assertGreater(kept.ok, 100)
+        self.assertGreater(fresh.ok, 20)
+
+    def drill(self, kept, fresh, old_token):
+        gw = ["gateway"]
+        # 1. the gateway's public certificate: a new key, the same CA
+        cert, key = issue(self.old_ca, self.old_ca_key, "ltc-gateway", "ltc-gateway")
+        self.replace_pair("gateway-public", cert, key, "tls_public", gw)
+        self.expect_serial("gateway", cert.serial_number)
+        good_public = (PKI / "gateway-public.crt").read_bytes(), (PKI / "gateway-public.key").read_bytes()
+
+        # 1b. bad new files are refused and the certificate in use stays
+        refused = self.counts(gw, "tls_public", "refused")
+        write_atomic(PKI / "gateway-public.crt", b"-----BEGIN CERTIFICATE-----\nnot one\n-----END CERTIFICATE-----\n")
+        h.wait_until(lambda: reloads("gateway", "tls_public", "refused") > refused["gateway"], timeout=20,
+                     what="the gateway to refuse an unparsable certificate")
+        self.assertEqual(served_serial("gateway", self.both_cas), cert.serial_number)
+        refused = self.counts(gw, "tls_public", "refused")
+        write_atomic(PKI / "gateway-public.crt", good_public[0], 0o644)
+        write_atomic(PKI / "gateway-public.key", pem_key(ec.generate_private_key(ec.SECP256R1())))  # not its key
+        h.wait_until(lambda: reloads("gateway", "tls_public", "refused") > refused["gateway"], timeout=20,
+                     what="the gateway to refuse a key that is not the certificate's")
+        self.assertEqual(served_serial("gateway", self.both_cas), cert.serial_number)
+        before = self.counts(gw, "tls_public")
+        write_atomic(PKI / "gateway-public.key", good_public[1])
+        self.wait_applied(gw, "tls_public", before, "the good pair back")
+
+        # 1c. a new CA: into every process's bundle first, then certificates from it
+        before = self.counts(PROCS, "tls_internal")
+        write_atomic(PKI / "ca.crt", self.both_cas.read_bytes(), 0o644)
+        self.wait_applied(PROCS, "tls_internal", before, "the CA bundle with the new CA")
+        cert, key = issue(self.new_ca, self.new_ca_key, "ltc-gateway", "ltc-gateway")
+        self.replace_pair("gateway-public", cert, key, "tls_public", gw)
+        self.expect_serial("gateway", cert.serial_number)
+
+        # 2. every process's internal certificate, from the new CA
+        for name in PROCS:
+            cert, key = issue(self.new_ca, self.new_ca_key, name, f"ltc-{name}")
+            self.replace_pair(name, cert, key, "tls_internal", [name])
+            if name != "gateway":   # the gateway's internal certificate is a client's: its stages see it
+                self.expect_serial(name, cert.serial_number, client="ops")
+        time.sleep(1.5)   # calls go on over the gateway's new channels to the stages
+
+        # 3. the token signing key: a new kid beside the old one, then the old one removed
+        new_rs = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        write_atomic(PKI / "jwt" / "drill-rs256.pub.pem", pem_pub(new_rs), 0o644)
+        keyset = json.loads(self.original["jwt/keys.json"])
+        keyset["keys"].append({"kid": "drill-rs256", "alg": "RS256", "file": "drill-rs256.pub.pem"})
+        before = self.counts(gw, "jwt_keys")
+        write_atomic(PKI / "jwt" / "keys.json", json.dumps(keyset).encode(), 0o644)
+        self.wait_applied(gw, "jwt_keys", before, "the key set with the new kid")
+        new_token = token("drill.loop", ["manager"], pem_key(new_rs), "drill-rs256")
+        kept.token = fresh.token = new_token   # the identity provider now signs with the new key
+        time.sleep(1.5)
+        keyset["keys"] = [k for k in keyset["keys"] if k["kid"] != "dev-rs256"]
+        before = self.counts(gw, "jwt_keys")
+        write_atomic(PKI / "jwt" / "keys.json", json.dumps(keyset).encode(), 0o644)
+        self.wait_applied(gw, "jwt_keys", before, "the key set without the old kid")
+        channel = lc.open_channel(f"127.0.0.1:{port('gateway')}", ca_file=str(self.both_cas))
+        try:
+            method, request = LOOP_CALLS[0]
+            d = h.expect_error(lambda: lc.call_raw(channel, method, request().SerializeToString(), timeout=10,
+                                                   metadata=[("authorization", f"Bearer {old_token}")]),
+                               C.UNAUTHENTICATED)
+            self.assertEqual(d.reason, "UNKNOWN_KEY", str(d))
+            lc.call_raw(channel, method, request().SerializeToString(), timeout=10,
+                        metadata=[("authorization", f"Bearer {new_token}")])
+        finally:
+            channel.close()
+
+        # 4. the gateway's assertion key: the stages accept old and new, the gateway signs with the new one, then
+        #    the old public key goes
+        new_ed = ed25519.Ed25519PrivateKey.generate()
+        before = self.counts(STAGES, "assertion_public_keys")
+        write_atomic(PKI / "assertion.pub", self.original["assertion.pub"] + pem_pub(new_ed), 0o644)
+        self.wait_applied(STAGES, "assertion_public_keys", before, "both assertion keys")
+        before = self.counts(gw, "assertion_key")
+        write_atomic(PKI / "assertion.key", pem_key(new_ed))
+        self.wait_applied(gw, "assertion_key", before, "the new assertion key")
+        time.sleep(1.5)
+        before = self.counts(STAGES, "assertion_public_keys")
+        write_atomic(PKI / "assertion.pub", pem_pub(new_ed), 0o644)
+        self.wait_applied(STAGES, "assertion_public_keys", before, "the new assertion key alone")
+        time.sleep(1.5)
+
+    @classmethod
+    def restore(cls):
+        """The original files back, in an order that keeps every call working (the stack's other tests use them)."""
+        self = cls("test_rotation_drill_without_a_failed_call")
+        orig = cls.original
+        before = self.counts(["gateway"], "jwt_keys")
+        write_atomic(PKI / "jwt" / "keys.json", orig["jwt/keys.json"], 0o644)
+        self.wait_applied(["gateway"], "jwt_keys", before, "restore: the key set")
+        (PKI / "jwt" / "drill-rs256.pub.pem").unlink(missing_ok=True)
+        for name, material in [("gateway-public", "tls_public")] + [(n, "tls_internal") for n in PROCS]:
+            proc = "gateway" if name == "gateway-public" else name
+            if all((PKI / f"{name}.{ext}").read_bytes() == orig[f"{name}.{ext}"] for ext in ("crt", "key")):
+                continue
+            before = self.counts([proc], material)
+            write_atomic(PKI / f"{name}.key", orig[f"{name}.key"])
+            write_atomic(PKI / f"{name}.crt", orig[f"{name}.crt"], 0o644)
+            self.wait_applied([proc], material, before, f"restore: {name}")
+        if (PKI / "ca.crt").read_bytes() != orig["ca.crt"]:
+            before = self.counts(PROCS, "tls_internal")
+            write_atomic(PKI / "ca.crt", orig["ca.crt"], 0o644)
+            self.wait_applied(PROCS, "tls_internal", before, "restore: the CA bundle")
+        if (PKI / "assertion.key").read_bytes() != orig["assertion.key"]:
+            current_pub = (PKI / "assertion.pub").read_bytes()
+            if current_pub != orig["assertion.pub"]:
+                before = self.counts(STAGES, "assertion_public_keys")
+                write_atomic(PKI / "assertion.pub", orig["assertion.pub"] + current_pub, 0o644)
+                self.wait_applied(STAGES, "assertion_public_keys", before, "restore: both assertion keys")
+            before = self.counts(["gateway"], "assertion_key")
+            write_atomic(PKI / "assertion.key", orig["assertion.key"])
+            self.wait_applied(["gateway"], "assertion_key", before, "restore: the assertion key")
+            time.sleep(1.5)
+        if (PKI / "assertion.pub").read_bytes() != orig["assertion.pub"]:
+            before = self.counts(STAGES, "assertion_public_keys")
+            write_atomic(PKI / "assertion.pub", orig["assertion.pub"], 0o644)
+            self.wait_applied(STAGES, "assertion_public_keys", before, "restore: the assertion key alone")
+        for f in cls.tmp.iterdir():
+            f.unlink()
+        cls.tmp.rmdir()
+
+
+if __name__ == "__main__":
+    h.main()
