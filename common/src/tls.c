@@ -129,7 +129,7 @@ static held *read_source(ltc_tls_source *s, ltc_file_stamps *stamps, ltc_status 
     if (s->ca_file) ltc_file_stamps_add(stamps, s->ca_file);
     held *h = calloc(1, sizeof *h);
     if (!h) {
-        ltc_status_set(st, LTC_INTERNAL, "OUT_OF_MEMORY", "out of memory");
+        ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
         ltc_file_stamps_free(stamps);
         return NULL;
     }
@@ -163,7 +163,7 @@ ltc_tls_source *ltc_tls_source_open(const char *material, const char *cert_file,
     s->ca_file = dup_or_null(ca_file);
     pthread_mutex_init(&s->mu, NULL);
     if (!s->cert_file || !s->key_file || (ca_file && !s->ca_file) || !(s->current = read_source(s, &s->stamps, st))) {
-        if (!st->reason[0]) ltc_status_set(st, LTC_INTERNAL, "OUT_OF_MEMORY", "out of memory");
+        if (!st->reason[0]) ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
         ltc_tls_source_close(s);
         return NULL;
     }
