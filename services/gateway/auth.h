@@ -12,7 +12,8 @@
  * the audience, exp required and in the future, nbf (when present) not in the future, both within the leeway, and the
  * life exp - iat (exp - now without iat) at most "max_lifetime_seconds" (default a day); sub is the principal; the
  * roles are at the JSON Pointer "roles_claim" (default "/roles"): an array of role names, or one string of them
- * (ltc/access.h). Key files are relative to the key set's folder.
+ * (ltc/access.h). Key files are relative to the key set's folder. "jwks_file" names a JWK Set (RFC 7517) whose RSA
+ * and EC public keys join "keys" (each with its kid; alg from the JWK, else from the key's type and curve).
  *
  * The key set is re-read while the gateway runs (gw_keys; ltc/reload.h: SIGHUP, or a change of the key set or of a
  * key file it names): a rotation adds the new kid beside the old one, then removes the old one. A key set that does
