@@ -121,7 +121,8 @@ static int cn_of(const char *cert_pem, char *cn, size_t n) {
     return len > 0 ? 0 : -1;
 }
 
-/* Reads the files into a new held (refs 1) with the stamps taken before reading. NULL with st set. */
+/* Reads the files into a new held (refs 1); *stamps are taken before reading (also when it fails: a change during the
+ * read is then seen at the next check; the caller frees them). NULL with st set. */
 static held *read_source(ltc_tls_source *s, ltc_file_stamps *stamps, ltc_status *st) {
     memset(stamps, 0, sizeof *stamps);
     ltc_file_stamps_add(stamps, s->cert_file);
@@ -130,12 +131,10 @@ static held *read_source(ltc_tls_source *s, ltc_file_stamps *stamps, ltc_status 
     held *h = calloc(1, sizeof *h);
     if (!h) {
         ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
-        ltc_file_stamps_free(stamps);
         return NULL;
     }
     if (ltc_tls_load(&h->tls, s->cert_file, s->key_file, s->ca_file, st) != 0) {
         free(h);
-        ltc_file_stamps_free(stamps);
         return NULL;
     }
     char cn[65];
@@ -144,7 +143,6 @@ static held *read_source(ltc_tls_source *s, ltc_file_stamps *stamps, ltc_status 
                        "%s names another identity than the process's (%s)", s->cert_file, s->required_cn);
         ltc_tls_free(&h->tls);
         free(h);
-        ltc_file_stamps_free(stamps);
         return NULL;
     }
     h->refs = 1;
@@ -225,11 +223,10 @@ int ltc_tls_source_check(void *source, int force) {
     ltc_status st = {0};
     held *h = read_source(s, &stamps, &st);
     if (!h) {
-        /* remember what was seen: the next change (the missing half of a pair written in two steps) tries again */
-        ltc_file_stamps fresh = {0};
-        for (size_t i = 0; i < s->stamps.n; i++) ltc_file_stamps_add(&fresh, s->stamps.path[i]);
+        /* the files as they were just before this attempt: the next change (the missing half of a pair written in two
+         * steps, even while this attempt was reading) tries again */
         ltc_file_stamps_free(&s->stamps);
-        s->stamps = fresh;
+        s->stamps = stamps;
         LTC_ERROR("reload_refused", NULL, "%s: %s (%s); the material in use stays", s->material, st.message, st.reason);
         ltc_metrics_reload(s->material, 0);
         ltc_status_clear(&st);

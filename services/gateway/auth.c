@@ -249,7 +249,9 @@ out:
     return rc;
 }
 
-gw_auth *gw_auth_load(const char *path, char *err, size_t errlen) {
+/* gw_auth_load; when it fails and `seen` is given, the stamps of the files it read (taken before reading each) go there,
+ * so that a file changed while it was read counts as a change at the next check. */
+static gw_auth *load_stamped(const char *path, ltc_file_stamps *seen, char *err, size_t errlen) {
     gw_auth *a = calloc(1, sizeof *a);
     if (!a) {
         snprintf(err, errlen, "out of memory");
@@ -260,6 +262,10 @@ gw_auth *gw_auth_load(const char *path, char *err, size_t errlen) {
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &je);
     if (!root) {
         snprintf(err, errlen, "%s: %s (line %d)", path, je.text, je.line);
+        if (seen) {
+            *seen = a->stamps;
+            memset(&a->stamps, 0, sizeof a->stamps);
+        }
         gw_auth_free(a);
         return NULL;
     }
@@ -358,10 +364,16 @@ gw_auth *gw_auth_load(const char *path, char *err, size_t errlen) {
 fail_oom:
     snprintf(err, errlen, "out of memory");
 fail:
+    if (seen) {
+        *seen = a->stamps;
+        memset(&a->stamps, 0, sizeof a->stamps);
+    }
     gw_auth_free(a);
     json_decref(root);
     return NULL;
 }
+
+gw_auth *gw_auth_load(const char *path, char *err, size_t errlen) { return load_stamped(path, NULL, err, errlen); }
 
 /* base64url (no padding) to bytes; NULL when malformed. */
 static unsigned char *b64url_decode(const char *in, size_t n, size_t *out_len) {
@@ -602,11 +614,10 @@ int gw_keys_check(void *keys, int force) {
     gw_keys *k = keys;
     if (!force && !ltc_file_stamps_changed(&k->stamps)) return 0;
     char err[400];
-    gw_auth *a = gw_auth_load(k->path, err, sizeof err);
+    ltc_file_stamps seen = {0};
+    gw_auth *a = load_stamped(k->path, &seen, err, sizeof err);
     if (!a) {
-        /* the files as they are now: tried again at their next change (the second half of an edit) */
-        ltc_file_stamps seen = {0};
-        for (size_t i = 0; i < k->stamps.n; i++) ltc_file_stamps_add(&seen, k->stamps.path[i]);
+        /* the files as they were just before this attempt: a change since (the second half of an edit) is seen */
         ltc_file_stamps_free(&k->stamps);
         k->stamps = seen;
         LTC_ERROR("reload_refused", NULL, "jwt_keys: %s; the key set in use stays", err);

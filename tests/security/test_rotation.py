@@ -7,7 +7,8 @@ second loop) while the drill replaces, file by file and without restarting anyth
      certificate, both refused (the certificate in use stays); then a new CA added to the bundle and a certificate
      from it;
   2. every process's internal (mTLS) certificate, from the new CA;
-  3. the token signing key: a new kid added, its tokens accepted, the old kid removed, the old kid's tokens refused;
+  3. the token signing keys: a JWKS file (RFC 7517) added to the key set with a new EC kid, then the JWKS alone
+     rewritten with a new RSA kid, whose tokens the clients then use; the old kid removed, its tokens refused;
   4. the gateway's assertion key: the new public key beside the old one at the stages, the gateway signing with the
      new one, the old public key removed.
 Every call of both loops must succeed, and new connections must see each new certificate's serial number. Then the
@@ -19,6 +20,7 @@ each step waits for ltc_reload_total{result="applied"} of the processes concerne
     /usr/bin/python3 tests/security/test_rotation.py      (LTC_STATE_DIR, LTC_PORT_OFFSET as the fixture sets them)
 """
 
+import base64
 import datetime
 import ipaddress
 import json
@@ -134,10 +136,28 @@ def served_serial(name, cafile, client=None):
     return x509.load_der_x509_certificate(der).serial_number
 
 
-def token(sub, roles, key_pem, kid):
+def token(sub, roles, key_pem, kid, alg="RS256"):
     now = int(time.time())
     return jwt.encode({"iss": ISSUER, "aud": AUDIENCE, "sub": sub, "roles": list(roles), "iat": now, "nbf": now,
-                       "exp": now + 900}, key_pem, algorithm="RS256", headers={"kid": kid})
+                       "exp": now + 900}, key_pem, algorithm=alg, headers={"kid": kid})
+
+
+def b64u(data):
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def jwk_rsa(key, kid):
+    """The public key as an IdP's JWKS lists it."""
+    n = key.public_key().public_numbers()
+    return {"kty": "RSA", "kid": kid, "use": "sig", "alg": "RS256",
+            "n": b64u(n.n.to_bytes((n.n.bit_length() + 7) // 8, "big")),
+            "e": b64u(n.e.to_bytes((n.e.bit_length() + 7) // 8, "big"))}
+
+
+def jwk_ec(key, kid):
+    n = key.public_key().public_numbers()
+    return {"kty": "EC", "kid": kid, "use": "sig", "crv": "P-256", "x": b64u(n.x.to_bytes(32, "big")),
+            "y": b64u(n.y.to_bytes(32, "big"))}
 
 
 class CallLoop(threading.Thread):
@@ -271,14 +291,21 @@ class RotationDrill(unittest.TestCase):
                 self.expect_serial(name, cert.serial_number, client="ops")
         time.sleep(1.5)   # calls go on over the gateway's new channels to the stages
 
-        # 3. the token signing key: a new kid beside the old one, then the old one removed
+        # 3. the token signing keys, published as a JWKS (RFC 7517) file beside the key set: first an EC key, then
+        #    the JWKS alone changes (the IdP's next key, RSA, added), then the old kid leaves the set
+        new_es = ec.generate_private_key(ec.SECP256R1())
         new_rs = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        write_atomic(PKI / "jwt" / "drill-rs256.pub.pem", pem_pub(new_rs), 0o644)
+        jwks = PKI / "jwt" / "drill.jwks"
+        write_atomic(jwks, json.dumps({"keys": [jwk_ec(new_es, "drill-es256")]}).encode(), 0o644)
         keyset = json.loads(self.original["jwt/keys.json"])
-        keyset["keys"].append({"kid": "drill-rs256", "alg": "RS256", "file": "drill-rs256.pub.pem"})
+        keyset["jwks_file"] = "drill.jwks"
         before = self.counts(gw, "jwt_keys")
         write_atomic(PKI / "jwt" / "keys.json", json.dumps(keyset).encode(), 0o644)
-        self.wait_applied(gw, "jwt_keys", before, "the key set with the new kid")
+        self.wait_applied(gw, "jwt_keys", before, "the key set with a JWKS file")
+        before = self.counts(gw, "jwt_keys")
+        write_atomic(jwks, json.dumps({"keys": [jwk_ec(new_es, "drill-es256"),
+                                                jwk_rsa(new_rs, "drill-rs256")]}).encode(), 0o644)
+        self.wait_applied(gw, "jwt_keys", before, "the JWKS file with the new RSA kid")
         new_token = token("drill.loop", ["manager"], pem_key(new_rs), "drill-rs256")
         kept.token = fresh.token = new_token   # the identity provider now signs with the new key
         time.sleep(1.5)
@@ -286,6 +313,7 @@ class RotationDrill(unittest.TestCase):
         before = self.counts(gw, "jwt_keys")
         write_atomic(PKI / "jwt" / "keys.json", json.dumps(keyset).encode(), 0o644)
         self.wait_applied(gw, "jwt_keys", before, "the key set without the old kid")
+        es_token = token("drill.loop", ["manager"], pem_key(new_es), "drill-es256", alg="ES256")
         channel = lc.open_channel(f"127.0.0.1:{port('gateway')}", ca_file=str(self.both_cas))
         try:
             method, request = LOOP_CALLS[0]
@@ -293,8 +321,9 @@ class RotationDrill(unittest.TestCase):
                                                    metadata=[("authorization", f"Bearer {old_token}")]),
                                C.UNAUTHENTICATED)
             self.assertEqual(d.reason, "UNKNOWN_KEY", str(d))
-            lc.call_raw(channel, method, request().SerializeToString(), timeout=10,
-                        metadata=[("authorization", f"Bearer {new_token}")])
+            for good in (new_token, es_token):
+                lc.call_raw(channel, method, request().SerializeToString(), timeout=10,
+                            metadata=[("authorization", f"Bearer {good}")])
         finally:
             channel.close()
 
@@ -321,7 +350,7 @@ class RotationDrill(unittest.TestCase):
         before = self.counts(["gateway"], "jwt_keys")
         write_atomic(PKI / "jwt" / "keys.json", orig["jwt/keys.json"], 0o644)
         self.wait_applied(["gateway"], "jwt_keys", before, "restore: the key set")
-        (PKI / "jwt" / "drill-rs256.pub.pem").unlink(missing_ok=True)
+        (PKI / "jwt" / "drill.jwks").unlink(missing_ok=True)
         for name, material in [("gateway-public", "tls_public")] + [(n, "tls_internal") for n in PROCS]:
             proc = "gateway" if name == "gateway-public" else name
             if all((PKI / f"{name}.{ext}").read_bytes() == orig[f"{name}.{ext}"] for ext in ("crt", "key")):
