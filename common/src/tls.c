@@ -151,6 +151,8 @@ static held *read_source(ltc_tls_source *s, ltc_file_stamps *stamps, ltc_status 
 
 static char *dup_or_null(const char *p) { return p ? strdup(p) : NULL; }
 
+static int same_text(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
 ltc_tls_source *ltc_tls_source_open(const char *material, const char *cert_file, const char *key_file,
                                     const char *ca_file, ltc_status *st) {
     ltc_tls_source *s = calloc(1, sizeof *s);
@@ -234,13 +236,25 @@ int ltc_tls_source_check(void *source, int force) {
     }
     pthread_mutex_lock(&s->mu);
     held *old = s->current;
-    s->current = h;
-    s->generation++;
+    /* the same bytes again (SIGHUP, a touched file): nothing to hand on, no new channels or handshake configs */
+    int same = same_text(old->tls.cert_pem, h->tls.cert_pem) && same_text(old->tls.key_pem, h->tls.key_pem) &&
+               same_text(old->tls.ca_pem, h->tls.ca_pem);
+    if (same) {
+        held_unref(h);
+    } else {
+        s->current = h;
+        s->generation++;
+        held_unref(old);
+    }
     unsigned long g = s->generation;
-    held_unref(old);
     pthread_mutex_unlock(&s->mu);
     ltc_file_stamps_free(&s->stamps);
     s->stamps = stamps;
+    if (same) {
+        LTC_INFO("reloaded", NULL, "%s: %s read again, unchanged (generation %lu)", s->material, s->cert_file, g);
+        ltc_metrics_reload(s->material, 1);
+        return 1;
+    }
     char serial[80];
     ltc_tls_source_serial(s, serial, sizeof serial);
     LTC_INFO("reloaded", NULL, "%s: %s read again (generation %lu, certificate serial %s)", s->material, s->cert_file,

@@ -10,7 +10,8 @@ second loop) while the drill replaces, file by file and without restarting anyth
   3. the token signing keys: a JWKS file (RFC 7517) added to the key set with a new EC kid, then the JWKS alone
      rewritten with a new RSA kid, whose tokens the clients then use; the old kid removed, its tokens refused;
   4. the gateway's assertion key: the new public key beside the old one at the stages, the gateway signing with the
-     new one, the old public key removed.
+     new one, the old public key removed;
+  5. SIGHUP to the gateway and a stage: every file re-read at once, changed or not.
 Every call of both loops must succeed, and new connections must see each new certificate's serial number. Then the
 original files are put back the same way (the stack's other tests use them).
 
@@ -26,6 +27,7 @@ import ipaddress
 import json
 import os
 import re
+import signal
 import socket
 import ssl
 import sys
@@ -341,6 +343,17 @@ class RotationDrill(unittest.TestCase):
         write_atomic(PKI / "assertion.pub", pem_pub(new_ed), 0o644)
         self.wait_applied(STAGES, "assertion_public_keys", before, "the new assertion key alone")
         time.sleep(1.5)
+
+        # 5. SIGHUP re-reads every file at once, changed or not (the watcher re-reads only changed ones)
+        pid_of = {n: int((PKI.parent / "run" / f"{n}.pid").read_text().split()[0]) for n in ("gateway", "ltb")}
+        materials = {"gateway": ["tls_public", "tls_internal", "jwt_keys", "assertion_key"],
+                     "ltb": ["tls_internal", "assertion_public_keys"]}
+        before = {(n, m): reloads(n, m) for n in materials for m in materials[n]}
+        for n, pid in pid_of.items():
+            os.kill(pid, signal.SIGHUP)
+        h.wait_until(lambda: all(reloads(n, m) > before[(n, m)] for n, m in before), timeout=10,
+                     what="SIGHUP to re-read every file of the gateway and ltb")
+        time.sleep(1)
 
     @classmethod
     def restore(cls):
