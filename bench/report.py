@@ -210,6 +210,11 @@ def ms(v):
     return f"{v:.2f}" if v < 100 else f"{v:.0f}"
 
 
+# Lead to cash's steps that are the stage issues' hot paths, shown under each lead-to-cash row.
+HOT_STEPS = (("CreateQuote", "pricing a quote"), ("RequestOrderAdmission", "the admission gate, credit checked"),
+             ("ScheduleOrder", "scheduling"), ("RecordPayment", "a payment applied, posted to the ledger"))
+
+
 def table(a):
     rows = read_rows(a.results)
     main = [r for r in rows if r.get("scenario") not in ("scan", "handoffs")]
@@ -233,8 +238,12 @@ def table(a):
         size = size_of(label)
         name = re.sub(r"@\d+$", "", label)
         qps, p99 = num(r, "qps"), num(r, "p99_ms")
-        # the baselines measured right before this size's scenarios, when there are
-        echo_qps = num(by_label.get(f"echo@{size}", echo or {}), "qps")
+        # the baselines measured right before this size's scenarios, when there are; a "(plaintext)" comparison row
+        # of a secure run against the plaintext echo, every other row against the echo of its own run (TLS when the
+        # stack is secure)
+        plain = "(plaintext)" in label
+        ekey = "echo (plaintext)" if plain else "echo"
+        echo_qps = num(by_label.get(f"{ekey}@{size}", by_label.get(ekey) or echo or {}), "qps")
         pg_write_qps = num(by_label.get(f"pgbench state change@{size}", pg_write or {}), "qps")
         if label.startswith("echo@") or label.startswith("pgbench state change@"):
             lines.append((name + " (again)", human(size), f"{qps:.0f}", ms(num(r, "p50_ms")), ms(p99),
@@ -244,6 +253,11 @@ def table(a):
         ratio, base, target, verdict = "", "", "", ""
         if scen == "pgbench" and label != "pgbench read" and label != "pgbench state change" and pg_write_qps:
             ratio, base = f"{qps / pg_write_qps:.2f}", "pgbench state change"
+        elif scen == "echo" and plain:
+            if size is None and echo and echo.get("security") == "tls" and num(echo, "qps"):
+                ratio, base = f"{qps / num(echo, 'qps'):.2f}", "echo (TLS)"
+            else:
+                ratio, base = "1.00", "baseline of the (plaintext) rows"
         elif scen == "echo" and label != "echo" and echo_qps:
             ratio, base = f"{qps / echo_qps:.2f}", "echo"
         elif scen in ("echo", "pgbench"):
@@ -280,7 +294,8 @@ def table(a):
             ok = allowed and dps / allowed >= L2C_RATIO and h.get("backlog_growing") == "no"
             verdict = "met" if ok else "MISSED"
             verdicts.append((label, verdict))
-        if size is not None and scen in ("get-lead", "get-opportunity", "mark-won", "l2c") and "direct" not in label:
+        if size is not None and scen in ("get-lead", "get-opportunity", "mark-won", "l2c") and "direct" not in label \
+                and not plain:
             rate = num(r, "deals_per_s") if scen == "l2c" else qps   # flat growth: the rate at the first size
             if scen not in first_size:
                 first_size[scen] = (size, rate)
@@ -296,10 +311,22 @@ def table(a):
             shown = f"{num(r, 'deals_per_s'):.1f} deals/s ({qps:.0f} calls/s)"
         lines.append((name, human(size), shown, ms(num(r, "p50_ms")), ms(p99), ms(num(r, "p999_ms")), f"{cpu:.0f}",
                       ratio, base, target, verdict, sc, r.get("load", "")))
+        if scen == "l2c":   # the stage issues' hot writes, as lead to cash made them (calls/s, p50, p99 of the step)
+            steps = {f[0]: f for f in (x.split(":") for x in r.get("steps", "").split(";") if x) if len(f) >= 4}
+            win = num(r, "window_s") or 1
+            for step, what in HOT_STEPS:
+                f = steps.get(step)
+                if f:
+                    lines.append((f"  {step} ({what})", human(size), f"{float(f[1]) / win:.0f}", ms(float(f[2])),
+                                  ms(float(f[3])), "", "", "", "a step of " + name, "", "", "", ""))
 
     head = ("scenario", "stored", "QPS", "p50 ms", "p99 ms", "p99.9 ms", "CPU us/call", "ratio", "baseline",
             "target", "", "seq rows/call", "load")
     out = []
+    secure = any(r.get("security") == "tls" for r in main)
+    out.append("stack: " + ("as shipped: TLS at the gateway and the echo, mTLS between the processes, bearer tokens, "
+                            "audit; rows marked (plaintext): the same stack restarted in plaintext" if secure else
+                            "plaintext, no tokens (LTC_BENCH_SECURITY=off)"))
     widths = [max(len(str(x[i])) for x in [head] + lines) for i in range(len(head))]
     fmt = "  ".join("{:<%d}" % w for w in widths)
     out.append(fmt.format(*head))
@@ -307,7 +334,7 @@ def table(a):
     for ln in lines:
         out.append(fmt.format(*ln))
 
-    md = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    md = [out[0], "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for ln in lines:
         md.append("| " + " | ".join(str(x) for x in ln) + " |")
 

@@ -13,6 +13,7 @@
 #include "loadgen.h"
 
 #define BENCH_MAX_WATCH 12
+#define BENCH_MAX_TOKENS 8
 
 /* A process, or a process and its children, at one moment: CPU ticks (user + system). */
 #define PROC_TREE_MAX 512
@@ -51,7 +52,18 @@ typedef struct bench_opts {
     int n_watch;
     const char *extra[8]; /* KEY=VALUE fields added to the row as they are */
     int n_extra;
+    /* TLS and tokens (the stack as shipped): --ca FILE (the roots of the target's certificate; none: plaintext),
+     * --tls-name NAME (the name checked in its certificate), --token [WHO=]FILE (the bearer token of a caller) */
+    char *ca_pem;
+    const char *tls_name;
+    const char *token_who[BENCH_MAX_TOKENS];
+    char *authorization[BENCH_MAX_TOKENS]; /* "Bearer <token>" */
+    int n_tokens;
 } bench_opts;
+
+/* The index of caller `who`'s token (as --token WHO=FILE named it), 0 when there are no tokens, or -1 when there are
+ * tokens but none for `who`. */
+int bench_token_index(const bench_opts *o, const char *who);
 
 /* --- processes (procstat.c) --- */
 double proc_cpu_s(int pid, int tree);                  /* utime + stime in seconds (tree: with every child, exited ones

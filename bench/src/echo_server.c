@@ -1,7 +1,9 @@
 /* ltc-bench-echo: the bare echo server of the benchmark, on the project's runtime (ltc_server: the same completion
  * queue, worker threads, logging and health as every service) with one READ method and no database.
  *
- * Environment: LTC_BENCH_ECHO_LISTEN (127.0.0.1:50059), LTC_WORKERS (8), LTC_LOG_LEVEL (info). Stops on SIGTERM. */
+ * Environment: LTC_BENCH_ECHO_LISTEN (127.0.0.1:50059), LTC_WORKERS (8), LTC_LOG_LEVEL (info); LTC_BENCH_ECHO_TLS_CERT
+ * and LTC_BENCH_ECHO_TLS_KEY: serve TLS with this certificate and key (as the gateway's public port: no client
+ * certificate), the baseline of the secure stack's rows. Stops on SIGTERM. */
 #include <stdio.h>
 #include <string.h>
 
@@ -10,6 +12,7 @@
 #include "ltc/log.h"
 #include "ltc/server.h"
 #include "ltc/service.h"
+#include "ltc/tls.h"
 
 /* Echo: the request's payload back. Never fails. */
 static int echo(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
@@ -45,8 +48,19 @@ int main(int argc, char **argv) {
         fprintf(stderr, "echo: bad LTC_BENCH_ECHO_LISTEN or LTC_WORKERS\n");
         return 1;
     }
-    ltc_block_signals();
+    const char *cert = ltc_env_str("LTC_BENCH_ECHO_TLS_CERT", ""), *key = ltc_env_str("LTC_BENCH_ECHO_TLS_KEY", "");
+    ltc_tls_source *tls = NULL;
     ltc_status st = {0};
+    if ((cert[0] != 0) != (key[0] != 0)) {
+        fprintf(stderr, "echo: set both LTC_BENCH_ECHO_TLS_CERT and LTC_BENCH_ECHO_TLS_KEY, or neither\n");
+        return 1;
+    }
+    if (cert[0] && !(tls = ltc_tls_source_open("tls_public", cert, key, NULL, &st))) {
+        fprintf(stderr, "echo: %s\n", st.message);
+        ltc_status_clear(&st);
+        return 1;
+    }
+    ltc_block_signals();
     ltc_server_options so = {
         .service_name = "echo",
         .listen_addr = listen,
@@ -56,14 +70,17 @@ int main(int argc, char **argv) {
         .health_services = HEALTH,
         .max_message_bytes = 4 * 1024 * 1024,
         .shutdown_grace_ms = 1000,
+        .tls = tls,
     };
     ltc_server *server = ltc_server_start(&so, &st);
     if (!server) {
         LTC_ERROR("start_failed", NULL, "%s", st.message);
+        ltc_tls_source_close(tls);
         return 1;
     }
-    LTC_INFO("serving", NULL, "echo on %s, %ld workers", listen, workers);
+    LTC_INFO("serving", NULL, "echo on %s%s, %ld workers", listen, cert[0] ? " (TLS)" : "", workers);
     ltc_wait_for_signal();
     ltc_server_stop(server);
+    ltc_tls_source_close(tls);
     return 0;
 }

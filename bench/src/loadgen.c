@@ -182,6 +182,15 @@ static void start_call(lg_slot *s) {
     grpc_op ops[6];
     memset(ops, 0, sizeof ops);
     ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    grpc_metadata auth;
+    if (o->n_authorization) { /* gRPC core copies the metadata when the batch starts */
+        unsigned who = s->cur.who >= 0 && (unsigned)s->cur.who < o->n_authorization ? (unsigned)s->cur.who : 0;
+        memset(&auth, 0, sizeof auth);
+        auth.key = grpc_slice_from_static_string("authorization");
+        auth.value = grpc_slice_from_static_string(o->authorization[who]);
+        ops[0].data.send_initial_metadata.count = 1;
+        ops[0].data.send_initial_metadata.metadata = &auth;
+    }
     ops[1].op = GRPC_OP_SEND_MESSAGE;
     ops[1].data.send_message.send_message = s->req_bb;
     ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
@@ -406,8 +415,17 @@ static grpc_channel *make_channel(const ltc_lg_options *o) {
         {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES, {.integer = 0}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 1000}},
     };
-    grpc_channel_args cargs = {4, args};
-    grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+    grpc_arg all[5];
+    memcpy(all, args, sizeof args);
+    size_t n = 4;
+    if (o->ca_pem && o->tls_name)
+        all[n++] = (grpc_arg){GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG, {.string = (char *)o->tls_name}};
+    grpc_channel_args cargs = {n, all};
+    /* TLS as a client of the gateway's public port: its roots only, no client certificate (callers authenticate
+     * with their token) */
+    grpc_channel_credentials *creds =
+        o->ca_pem ? grpc_ssl_credentials_create(o->ca_pem, NULL, NULL, NULL) : grpc_insecure_credentials_create();
+    if (!creds) return NULL;
     grpc_channel *ch = grpc_channel_create(o->target, creds, &cargs);
     grpc_channel_credentials_release(creds);
     return ch;
@@ -520,4 +538,99 @@ fail:
     ltc_lg_result_free(out);
     grpc_shutdown();
     return NULL;
+}
+
+int ltc_lg_unary(const ltc_lg_options *o, int who, const char *method, const uint8_t *req, size_t len, uint8_t **resp,
+                 size_t *resp_len, ltc_status *st) {
+    *resp = NULL;
+    *resp_len = 0;
+    if (!o || !o->target || ltc_addr_valid(o->target) != 0) {
+        ltc_status_set(st, LTC_INVALID_ARGUMENT, "BAD_TARGET", "a host:port target is needed");
+        return -1;
+    }
+    ltc_lg_options lo = *o;
+    if (lo.max_message_bytes <= 0) lo.max_message_bytes = 4 * 1024 * 1024;
+    grpc_init();
+    int rc = -1;
+    grpc_channel *ch = make_channel(&lo);
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+    if (!ch || !cq) {
+        ltc_status_set(st, LTC_INVALID_ARGUMENT, "BAD_TARGET", "cannot create a channel to %s", o->target);
+        goto done;
+    }
+    grpc_call *call = grpc_channel_create_call(ch, NULL, GRPC_PROPAGATE_DEFAULTS, cq,
+                                               grpc_slice_from_copied_string(method), NULL, in_ms(10000), NULL);
+    grpc_slice sl = grpc_slice_from_copied_buffer((const char *)req, len);
+    grpc_byte_buffer *req_bb = grpc_raw_byte_buffer_create(&sl, 1), *resp_bb = NULL;
+    grpc_slice_unref(sl);
+    grpc_metadata_array initial, trailing;
+    grpc_metadata_array_init(&initial);
+    grpc_metadata_array_init(&trailing);
+    grpc_status_code code = GRPC_STATUS_UNKNOWN;
+    grpc_slice details = grpc_empty_slice();
+    grpc_metadata auth;
+    grpc_op ops[6];
+    memset(ops, 0, sizeof ops);
+    ops[0].op = GRPC_OP_SEND_INITIAL_METADATA;
+    if (o->n_authorization) {
+        unsigned w = who >= 0 && (unsigned)who < o->n_authorization ? (unsigned)who : 0;
+        memset(&auth, 0, sizeof auth);
+        auth.key = grpc_slice_from_static_string("authorization");
+        auth.value = grpc_slice_from_copied_string(o->authorization[w]);
+        ops[0].data.send_initial_metadata.count = 1;
+        ops[0].data.send_initial_metadata.metadata = &auth;
+    }
+    ops[1].op = GRPC_OP_SEND_MESSAGE;
+    ops[1].data.send_message.send_message = req_bb;
+    ops[2].op = GRPC_OP_SEND_CLOSE_FROM_CLIENT;
+    ops[3].op = GRPC_OP_RECV_INITIAL_METADATA;
+    ops[3].data.recv_initial_metadata.recv_initial_metadata = &initial;
+    ops[4].op = GRPC_OP_RECV_MESSAGE;
+    ops[4].data.recv_message.recv_message = &resp_bb;
+    ops[5].op = GRPC_OP_RECV_STATUS_ON_CLIENT;
+    ops[5].data.recv_status_on_client.trailing_metadata = &trailing;
+    ops[5].data.recv_status_on_client.status = &code;
+    ops[5].data.recv_status_on_client.status_details = &details;
+    if (grpc_call_start_batch(call, ops, 6, (void *)1, NULL) != GRPC_CALL_OK) {
+        ltc_status_set(st, LTC_INTERNAL, "CALL_FAILED", "grpc_call_start_batch failed");
+    } else {
+        grpc_event ev = grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_OP_COMPLETE && code == GRPC_STATUS_OK && resp_bb) {
+            grpc_byte_buffer_reader rd;
+            if (grpc_byte_buffer_reader_init(&rd, resp_bb)) {
+                grpc_slice all = grpc_byte_buffer_reader_readall(&rd);
+                *resp_len = GRPC_SLICE_LENGTH(all);
+                *resp = malloc(*resp_len ? *resp_len : 1);
+                if (*resp) {
+                    if (*resp_len) memcpy(*resp, GRPC_SLICE_START_PTR(all), *resp_len);
+                    rc = 0;
+                } else {
+                    ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+                }
+                grpc_slice_unref(all);
+                grpc_byte_buffer_reader_destroy(&rd);
+            }
+        } else {
+            char *msg = grpc_slice_to_c_string(details);
+            ltc_status_set(st, code == GRPC_STATUS_OK ? LTC_INTERNAL : (ltc_code)code, "CALL_FAILED", "%s",
+                           code == GRPC_STATUS_OK ? "no response message" : msg);
+            gpr_free(msg);
+        }
+    }
+    grpc_call_unref(call);
+    if (o->n_authorization) grpc_slice_unref(auth.value);
+    grpc_byte_buffer_destroy(req_bb);
+    if (resp_bb) grpc_byte_buffer_destroy(resp_bb);
+    grpc_slice_unref(details);
+    grpc_metadata_array_destroy(&initial);
+    grpc_metadata_array_destroy(&trailing);
+done:
+    if (ch) grpc_channel_destroy(ch);
+    if (cq) {
+        grpc_completion_queue_shutdown(cq);
+        while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type != GRPC_QUEUE_SHUTDOWN) {}
+        grpc_completion_queue_destroy(cq);
+    }
+    grpc_shutdown();
+    return rc;
 }

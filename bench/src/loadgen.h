@@ -68,6 +68,7 @@ typedef struct ltc_lg_call {
     size_t len;
     int delay_ms; /* > 0: start the call this much later (the slot waits, nothing is in flight) */
     int klass;    /* histogram class, 0..LTC_LG_MAX_CLASSES-1 */
+    int who;      /* the caller: index into the options' `authorization` values (ignored when there are none) */
 } ltc_lg_call;
 
 /* The outcome of a slot's call, as its `next` callback sees it. */
@@ -98,6 +99,13 @@ typedef struct ltc_lg_options {
     double duration_s;     /* the measured window */
     int deadline_ms;       /* per call (0 -> 10000) */
     int max_message_bytes; /* receive limit (0 -> 4 MiB) */
+    /* TLS: the PEM roots the server's certificate must chain to (NULL: plaintext). The server's name is checked as
+     * the target's host (127.0.0.1 must be in the certificate's SANs) unless `tls_name` overrides it. */
+    const char *ca_pem;
+    const char *tls_name;
+    /* `authorization` header values ("Bearer <token>"), one per caller; a call sends the one of its `who`. */
+    const char *const *authorization;
+    unsigned n_authorization;
     ltc_lg_next_fn next;
     ltc_lg_window_fn on_window; /* may be NULL */
     void *user;
@@ -123,5 +131,11 @@ typedef struct ltc_lg_result {
  * invalid or the run cannot start. Blocks for warm-up + duration (plus draining). */
 ltc_lg_result *ltc_loadgen_run(const ltc_lg_options *o, ltc_status *st);
 void ltc_lg_result_free(ltc_lg_result *r); /* NULL-safe */
+
+/* One blocking unary call over a channel of its own made as the options say (target, TLS, the `who`'s
+ * authorization), for a scenario's set-up before the run. 0 with *resp (malloc'd, caller frees), or -1 with st
+ * holding the peer's status. */
+int ltc_lg_unary(const ltc_lg_options *o, int who, const char *method, const uint8_t *req, size_t len, uint8_t **resp,
+                 size_t *resp_len, ltc_status *st);
 
 #endif

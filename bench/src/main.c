@@ -3,7 +3,11 @@
  *   ltc-bench SCENARIO --target HOST:PORT [--concurrency 64] [--threads 1] [--channels 1] [--warmup 2]
  *             [--duration 10] [--names FILE] [--watch NAME=PID[+]]... [--label TEXT] [--out FILE]
  *             [--rss-out FILE] [--rss-every S] [--payload 16] [--poll-ms 5] [--resources 4] [--deadline-ms 10000]
- *             [--extra KEY=VALUE]...
+ *             [--extra KEY=VALUE]... [--ca FILE [--tls-name NAME]] [--token [WHO=]FILE]...
+ *
+ * --ca: TLS to the target, whose certificate must chain to FILE's roots (without it: plaintext). --token: a caller's
+ * bearer token (the file holds the JWT), sent as `authorization: Bearer ...`; the l2c scenario wants one for each of
+ * ar, sr, fr and fin (the deal's account, solution and fulfilment owners, and finance), the others use the first.
  *
  * SCENARIO: echo | get-lead | get-opportunity | mark-won | l2c (docs/performance.md). --watch PID+ measures the
  * process and its children (PostgreSQL's postmaster and backends). The row goes to stdout and is appended to --out.
@@ -31,7 +35,58 @@ static void usage(void) {
         "usage: ltc-bench echo|get-lead|get-opportunity|mark-won|deal-timeline|velocity-report|l2c --target HOST:PORT [--concurrency N]\n"
         "       [--threads N] [--channels N] [--warmup S] [--duration S] [--names FILE] [--watch NAME=PID[+]]...\n"
         "       [--label TEXT] [--out FILE] [--rss-out FILE] [--rss-every S] [--payload BYTES] [--poll-ms MS]\n"
-        "       [--resources N] [--deadline-ms MS] [--extra KEY=VALUE]...\n");
+        "       [--resources N] [--deadline-ms MS] [--extra KEY=VALUE]... [--ca FILE [--tls-name NAME]]\n"
+        "       [--token [WHO=]FILE]...\n");
+}
+
+/* The whole of a small file, NUL-terminated, surrounding whitespace removed; NULL (message printed) on error. */
+static char *read_small_file(const char *path) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "ltc-bench: cannot read %s: %s\n", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 16, n = 0;
+    char *buf = malloc(cap + 1);
+    if (buf) n = fread(buf, 1, cap, f);
+    int too_big = buf && n == cap && fgetc(f) != EOF;
+    fclose(f);
+    if (!buf || too_big || n == 0) {
+        fprintf(stderr, "ltc-bench: %s is empty or larger than 64 KiB\n", path);
+        free(buf);
+        return NULL;
+    }
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r' || buf[n - 1] == ' ')) n--;
+    buf[n] = 0;
+    return buf;
+}
+
+/* --token [WHO=]FILE */
+static int parse_token(bench_opts *o, const char *arg) {
+    if (o->n_tokens >= BENCH_MAX_TOKENS) return -1;
+    const char *eq = strchr(arg, '='), *file = eq ? eq + 1 : arg;
+    char *jwt = read_small_file(file);
+    if (!jwt) return -1;
+    size_t len = strlen(jwt);
+    int bad = strpbrk(jwt, " \t\r\n") != NULL;
+    char *value = bad ? NULL : malloc(len + 8);
+    if (!value) {
+        if (bad) fprintf(stderr, "ltc-bench: %s does not hold one token\n", file);
+        free(jwt);
+        return -1;
+    }
+    snprintf(value, len + 8, "Bearer %s", jwt);
+    free(jwt);
+    o->token_who[o->n_tokens] = eq ? strndup(arg, (size_t)(eq - arg)) : "";
+    o->authorization[o->n_tokens++] = value;
+    return 0;
+}
+
+int bench_token_index(const bench_opts *o, const char *who) {
+    if (o->n_tokens == 0) return 0;
+    for (int i = 0; i < o->n_tokens; i++)
+        if (strcmp(o->token_who[i], who) == 0) return i;
+    return -1;
 }
 
 static int parse_watch(bench_opts *o, const char *arg) {
@@ -97,7 +152,14 @@ static int parse_args(bench_opts *o, int argc, char **argv) {
             o->resources = atoi(v);
         else if (strcmp(a, "--deadline-ms") == 0)
             o->deadline_ms = atoi(v);
-        else if (strcmp(a, "--extra") == 0) {
+        else if (strcmp(a, "--tls-name") == 0)
+            o->tls_name = v;
+        else if (strcmp(a, "--ca") == 0) {
+            free(o->ca_pem);
+            if (!(o->ca_pem = read_small_file(v))) return -1;
+        } else if (strcmp(a, "--token") == 0) {
+            if (parse_token(o, v) != 0) return -1;
+        } else if (strcmp(a, "--extra") == 0) {
             if (o->n_extra >= 8 || !strchr(v, '=') || v[0] == '=') return -1;
             o->extra[o->n_extra++] = v;
         } else if (strcmp(a, "--watch") == 0) {
@@ -213,6 +275,10 @@ ltc_lg_result *bench_run_load(bench_opts *o, ltc_lg_next_fn next, void *user) {
         .warmup_s = o->warmup_s,
         .duration_s = o->duration_s,
         .deadline_ms = o->deadline_ms,
+        .ca_pem = o->ca_pem,
+        .tls_name = o->tls_name,
+        .authorization = (const char *const *)o->authorization,
+        .n_authorization = (unsigned)o->n_tokens,
         .next = h_next,
         .on_window = h_window,
         .user = &h,
@@ -384,6 +450,11 @@ int main(int argc, char **argv) {
         usage();
         return 2;
     }
-    if (strcmp(o.scenario, "l2c") == 0) return scenario_l2c(&o);
-    return scenario_simple(&o);
+    int rc = strcmp(o.scenario, "l2c") == 0 ? scenario_l2c(&o) : scenario_simple(&o);
+    free(o.ca_pem);
+    for (int i = 0; i < o.n_tokens; i++) {
+        if (o.token_who[i][0]) free((char *)o.token_who[i]);
+        free(o.authorization[i]);
+    }
+    return rc;
 }

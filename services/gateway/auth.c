@@ -22,8 +22,10 @@
 #include "ltc/log.h"
 #include "ltc/metrics.h"
 #include "ltc/reload.h"
+#include "token_cache.h"
 
 enum {
+    VERIFIED_TOKENS = 4096, /* tokens remembered as verified (token_cache.h): about 1 MiB */
     MAX_KEYS = 16,
     MAX_TOKEN = 8192,
     MAX_KEY_BYTES = 64 * 1024
@@ -44,8 +46,9 @@ struct gw_auth {
     char roles_claim[256]; /* JSON Pointer (RFC 6901) to the roles in the claims, "/roles" by default */
     gw_key keys[MAX_KEYS];
     size_t n_keys;
-    ltc_file_stamps stamps; /* the key set and its key files, as they were just before being read */
-    int refs;               /* gw_keys: the holder's own (while in use) and every acquire's */
+    ltc_file_stamps stamps;   /* the key set and its key files, as they were just before being read */
+    int refs;                 /* gw_keys: the holder's own (while in use) and every acquire's */
+    gw_token_cache *verified; /* tokens this key set verified (token_cache.h): a new key set starts with none */
 };
 
 size_t gw_auth_key_count(const gw_auth *a) { return a->n_keys; }
@@ -57,6 +60,7 @@ void gw_auth_free(gw_auth *a) {
         free(a->keys[i].bytes);
     }
     ltc_file_stamps_free(&a->stamps);
+    gw_token_cache_free(a->verified);
     free(a);
 }
 
@@ -359,6 +363,7 @@ static gw_auth *load_stamped(const char *path, ltc_file_stamps *seen, char *err,
         }
     }
     if (jwks_file && load_jwks(a, dir, json_string_value(jwks_file), path, err, errlen) != 0) goto fail;
+    if (!(a->verified = gw_token_cache_new(VERIFIED_TOKENS))) goto fail_oom;
     json_decref(root);
     return a;
 fail_oom:
@@ -460,6 +465,11 @@ int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_pr
         return ltc_status_set(st, LTC_UNAUTHENTICATED, "MALFORMED_TOKEN",
                               "the token is not a signed JWT (header.payload.signature)");
 
+    /* a token this key set verified before, still inside its validity window: what the check found then */
+    unsigned char hash[GW_TOKEN_HASH_LEN];
+    gw_token_hash(token, tlen, hash);
+    if (gw_token_cache_get(a->verified, hash, now, p)) return 0;
+
     /* the header decides nothing by itself: it names a key, and must name that key's algorithm */
     size_t hlen = 0;
     unsigned char *hraw = b64url_decode(token, (size_t)(dot1 - token), &hlen);
@@ -546,6 +556,9 @@ int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_pr
         if (r) p->roles |= ltc_role_by_name(r, strlen(r));
     }
     if (json_is_string(roles)) p->roles = ltc_roles_parse(json_string_value(roles)); /* "sales manager" */
+    /* valid until exp and from nbf, each with the leeway: the checks above that depend on the time; the lifetime
+     * check only gets easier as time passes */
+    gw_token_cache_put(a->verified, hash, p, nbf ? (long)json_number_value(nbf) - a->leeway : 0, (long)e + a->leeway);
     rc = 0;
 out:
     json_decref(claims);

@@ -56,29 +56,31 @@ static const char SQL_LOST_REASONS[] = FUNNEL_DEALS
  * paid against invoices LTB saw and its sum of amount x seconds (numeric text). Group PRODUCT ('PRODUCT'): a row per
  * SKU of the deal's ORDER_PLACED milestones. */
 #define DAYNO(expr) "((" expr ") - DATE '1970-01-01')"
-#define MS_FIRST(kind)                                                                                                 \
-    "(SELECT min(m.occur_time) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = '" kind "')"
 #define VC_SQL_KEY                                                                                                     \
     "CASE $3::text WHEN 'CUSTOMER' THEN COALESCE('customers/' || o.customer_id::text, '')"                             \
     " WHEN 'OWNER' THEN o.account_owner WHEN 'PRODUCT' THEN COALESCE(ps.sku, '')"                                      \
     " ELSE to_char(o.create_time AT TIME ZONE 'UTC', 'YYYY-MM') END"
-#define VC_SQL_STAGE(stage)                                                                                            \
-    LTC_SQL_MICROS("(SELECT min(s.create_time) FROM stage_changes s WHERE s.opportunity_id = o.id"                     \
-                   " AND s.stage = '" stage "')")
-#define VC_SQL_DUE_DAY                                                                                                 \
-    DAYNO("COALESCE((SELECT m.on_date FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'ORDER_PLACED'"       \
-          " AND m.on_date IS NOT NULL ORDER BY m.occur_time, m.seq LIMIT 1),"                                          \
-          " (SELECT m.on_date FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'ORDER_PROMISED'"             \
-          " AND m.on_date IS NOT NULL ORDER BY m.occur_time, m.seq LIMIT 1))")
-#define VC_SQL_DONE_DAY                                                                                                \
-    DAYNO("((SELECT max(m.occur_time) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'ACCEPTED')"          \
-          " AT TIME ZONE 'UTC')::date")
-#define VC_SQL_SUM(kind)                                                                                               \
-    "(SELECT sum(m.amount_minor) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = '" kind "')"
-#define VC_SQL_LAST_PAID                                                                                               \
-    LTC_SQL_MICROS("(SELECT max(m.occur_time) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'PAID')")
-#define VC_SQL_LAST_DUE_DAY                                                                                            \
-    DAYNO("(SELECT max(m.on_date) FROM deal_milestones m WHERE m.deal_id = o.id AND m.kind = 'INVOICED')")
+/* A deal's stage changes and milestones, each read once (one index range per deal) and folded into what the report
+ * needs: one pass instead of a subquery per figure (a busy week holds hundreds of thousands of deals). The customer's
+ * date is the first ORDER_PLACED milestone's date, else the first ORDER_PROMISED one's (by time, then seq). */
+#define VC_SQL_STAGES                                                                                                  \
+    " CROSS JOIN LATERAL (SELECT min(s.create_time) FILTER (WHERE s.stage = 'WON') AS won,"                            \
+    " min(s.create_time) FILTER (WHERE s.stage = 'CASH_COLLECTED') AS cash"                                            \
+    " FROM stage_changes s WHERE s.opportunity_id = o.id) sc"
+#define VC_SQL_MILESTONES                                                                                              \
+    " CROSS JOIN LATERAL (SELECT min(m.occur_time) FILTER (WHERE m.kind = 'ORDER_PLACED') AS placed,"                  \
+    " min(m.occur_time) FILTER (WHERE m.kind = 'ACCEPTED') AS accepted,"                                               \
+    " max(m.occur_time) FILTER (WHERE m.kind = 'ACCEPTED') AS last_accepted,"                                          \
+    " sum(m.amount_minor) FILTER (WHERE m.kind = 'INVOICED') AS invoiced,"                                             \
+    " sum(m.amount_minor) FILTER (WHERE m.kind = 'PAID') AS paid,"                                                     \
+    " min(m.occur_time) FILTER (WHERE m.kind = 'INVOICED') AS first_invoice,"                                          \
+    " max(m.occur_time) FILTER (WHERE m.kind = 'PAID') AS last_paid,"                                                  \
+    " max(m.on_date) FILTER (WHERE m.kind = 'INVOICED') AS last_due,"                                                  \
+    " (array_agg(m.on_date ORDER BY m.occur_time, m.seq) FILTER (WHERE m.kind = 'ORDER_PLACED'"                        \
+    "  AND m.on_date IS NOT NULL))[1] AS placed_on,"                                                                   \
+    " (array_agg(m.on_date ORDER BY m.occur_time, m.seq) FILTER (WHERE m.kind = 'ORDER_PROMISED'"                      \
+    "  AND m.on_date IS NOT NULL))[1] AS promised_on"                                                                  \
+    " FROM deal_milestones m WHERE m.deal_id = o.id) ms"
 /* group PRODUCT: one row per SKU of the deal's ORDER_PLACED milestones (one NULL row without any, or another group) */
 #define VC_SQL_PRODUCTS                                                                                                \
     " LEFT JOIN LATERAL (SELECT DISTINCT x.sku FROM deal_milestones m CROSS JOIN unnest(m.product_skus) AS x(sku)"     \
@@ -92,20 +94,18 @@ static const char SQL_LOST_REASONS[] = FUNNEL_DEALS
     " AS weighted FROM deal_milestones pm JOIN (SELECT im.record, min(im.occur_time) AS t FROM deal_milestones im"     \
     " WHERE im.deal_id = o.id AND im.kind = 'INVOICED' GROUP BY im.record) inv ON inv.record = pm.record"              \
     " WHERE pm.deal_id = o.id AND pm.kind = 'PAID' AND pm.amount_minor IS NOT NULL) w"
-#define VC_SQL_TIMES                                                                                                   \
-    LTC_SQL_MICROS("l.create_time")                                                                                    \
-    ", " VC_SQL_STAGE("WON") ", " LTC_SQL_MICROS(MS_FIRST("ORDER_PLACED")) ", " LTC_SQL_MICROS(                        \
-        MS_FIRST("ACCEPTED")) ", " VC_SQL_STAGE("CASH_COLLECTED")
-#define VC_SQL_CASH                                                                                                    \
-    VC_SQL_SUM("INVOICED") ", " VC_SQL_SUM("PAID") ", " LTC_SQL_MICROS(MS_FIRST("INVOICED")) ", " VC_SQL_LAST_PAID
 static const char SQL_VELOCITY[] =
-    "SELECT " VC_SQL_KEY " AS key, " VC_SQL_TIMES ", " VC_SQL_DUE_DAY ", " VC_SQL_DONE_DAY ", " VC_SQL_CASH
-    ", " VC_SQL_LAST_DUE_DAY ", w.weight, w.weighted::text"
-    " FROM opportunities o JOIN leads l ON l.id = o.lead_id" VC_SQL_PRODUCTS VC_SQL_WEIGHTS
-    " WHERE o.create_time >= ($1::date::timestamp AT TIME ZONE 'UTC')"
-    " AND o.create_time < (($2::date + 1)::timestamp AT TIME ZONE 'UTC')"
-    " AND ($4::text IS NULL OR $4 IN (o.account_owner, o.solution_owner, o.fulfilment_owner))"
-    " ORDER BY 1, o.seq";
+    "SELECT " VC_SQL_KEY
+    " AS key, " LTC_SQL_MICROS("l.create_time") ", " LTC_SQL_MICROS("sc.won") ", " LTC_SQL_MICROS("ms.placed") ", " LTC_SQL_MICROS("ms.accepted") ", " LTC_SQL_MICROS("sc.cash") ", " DAYNO("COALESCE(ms.placed_on, ms.promised_on)") ", " DAYNO("(ms.last_accepted AT TIME ZONE 'UTC')::date") ", ms.invoiced, ms.paid, " LTC_SQL_MICROS(
+        "ms.first_invoice") ", " LTC_SQL_MICROS("ms.last_paid") ", " DAYNO("ms.last_due") ", w.weight, w.weighted::text"
+                                                                                          " FROM opportunities o JOIN leads l ON l.id = o.lead_id" VC_SQL_STAGES
+                                                                                              VC_SQL_MILESTONES
+                                                                                                  VC_SQL_PRODUCTS
+                                                                                                      VC_SQL_WEIGHTS
+                                                                                          " WHERE o.create_time >= ($1::date::timestamp AT TIME ZONE 'UTC')"
+                                                                                          " AND o.create_time < (($2::date + 1)::timestamp AT TIME ZONE 'UTC')"
+                                                                                          " AND ($4::text IS NULL OR $4 IN (o.account_owner, o.solution_owner, o.fulfilment_owner))"
+                                                                                          " ORDER BY 1, o.seq";
 enum {
     VC_KEY,
     VC_LEAD,

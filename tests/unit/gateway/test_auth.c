@@ -307,6 +307,42 @@ static void test_keys_and_algorithms(void **state) {
     expect(&t, "ALGORITHM_NOT_ALLOWED");
 }
 
+/* A token checked once is remembered (token_cache.h), which changes no verdict: the same token is accepted again
+ * with the same principal, refused once it expires or before its nbf, and a key set read again (keys rotated)
+ * remembers nothing of the old one's tokens. */
+static void test_verified_tokens_are_remembered_not_trusted_forever(void **state) {
+    (void)state;
+    tok t = good();
+    t.nbf = (long)now + 100; /* valid from now + 100 - 30 (leeway) */
+    t.exp = (long)now + 600;
+    char *b = bearer(&t);
+    gw_principal p1, p2;
+    ltc_status st = {0};
+    assert_int_equal(gw_auth_check(auth, b, now + 70, &p1, &st), 0);
+    assert_int_equal(gw_auth_check(auth, b, now + 70, &p2, &st), 0); /* from the cache */
+    assert_string_equal(p2.subject, "ar.li.na");
+    assert_int_equal(p2.roles, p1.roles);
+    assert_int_equal(p2.expires, p1.expires);
+    assert_int_equal(gw_auth_check(auth, b, now + 69, &p2, &st), -1); /* before nbf - leeway */
+    assert_string_equal(st.reason, "TOKEN_NOT_YET_VALID");
+    ltc_status_clear(&st);
+    assert_int_equal(gw_auth_check(auth, b, now + 630, &p2, &st), 0); /* exp + leeway: still valid */
+    assert_int_equal(gw_auth_check(auth, b, now + 631, &p2, &st), -1);
+    assert_string_equal(st.reason, "TOKEN_EXPIRED");
+    ltc_status_clear(&st);
+    /* the key set again, without the key that signed it: refused at once */
+    char err[300] = "";
+    gw_auth *rotated = load("{\"issuer\": \"" ISS "\", \"audience\": \"" AUD "\", \"keys\": ["
+                            "{\"kid\": \"es\", \"alg\": \"ES256\", \"file\": \"es.pub\"}]}",
+                            err, sizeof err);
+    assert_non_null(rotated);
+    assert_int_equal(gw_auth_check(rotated, b, now + 70, &p2, &st), -1);
+    assert_string_equal(st.reason, "UNKNOWN_KEY");
+    ltc_status_clear(&st);
+    gw_auth_free(rotated);
+    free(b);
+}
+
 static void refuse_raw(const char *header, const char *reason) {
     gw_principal p;
     ltc_status st = {0};
@@ -608,6 +644,7 @@ int main(void) {
         cmocka_unit_test(test_token_lifetime_is_bounded),
         cmocka_unit_test(test_roles_claim_path),
         cmocka_unit_test(test_keys_and_algorithms),
+        cmocka_unit_test(test_verified_tokens_are_remembered_not_trusted_forever),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_key_set_errors),
         cmocka_unit_test(test_jwks_file),
