@@ -49,13 +49,13 @@ int main(int argc, char **argv) {
         return 1;
     }
     const char *cert = ltc_env_str("LTC_BENCH_ECHO_TLS_CERT", ""), *key = ltc_env_str("LTC_BENCH_ECHO_TLS_KEY", "");
-    ltc_tls tls = {0};
+    ltc_tls_source *tls = NULL;
     ltc_status st = {0};
     if ((cert[0] != 0) != (key[0] != 0)) {
         fprintf(stderr, "echo: set both LTC_BENCH_ECHO_TLS_CERT and LTC_BENCH_ECHO_TLS_KEY, or neither\n");
         return 1;
     }
-    if (cert[0] && ltc_tls_load(&tls, cert, key, NULL, &st) != 0) {
+    if (cert[0] && !(tls = ltc_tls_source_open("tls_public", cert, key, NULL, &st))) {
         fprintf(stderr, "echo: %s\n", st.message);
         ltc_status_clear(&st);
         return 1;
@@ -70,17 +70,17 @@ int main(int argc, char **argv) {
         .health_services = HEALTH,
         .max_message_bytes = 4 * 1024 * 1024,
         .shutdown_grace_ms = 1000,
-        .tls = cert[0] ? &tls : NULL,
+        .tls = tls,
     };
     ltc_server *server = ltc_server_start(&so, &st);
     if (!server) {
         LTC_ERROR("start_failed", NULL, "%s", st.message);
-        ltc_tls_free(&tls);
+        ltc_tls_source_close(tls);
         return 1;
     }
     LTC_INFO("serving", NULL, "echo on %s%s, %ld workers", listen, cert[0] ? " (TLS)" : "", workers);
     ltc_wait_for_signal();
     ltc_server_stop(server);
-    ltc_tls_free(&tls);
+    ltc_tls_source_close(tls);
     return 0;
 }

@@ -3,6 +3,7 @@
 #include "ltc/assertion.h"
 
 #include <jansson.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
@@ -12,6 +13,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "ltc/log.h"
+#include "ltc/metrics.h"
+#include "ltc/reload.h"
+
+#define LTC_STR_(x) #x
+#define LTC_STR(x) LTC_STR_(x)
 
 /* --- base64url without padding -------------------------------------------------------------------------------- */
 
@@ -78,6 +86,124 @@ EVP_PKEY *ltc_assertion_load_key(const char *path, int private_key, char *err, s
 }
 
 void ltc_assertion_free_key(EVP_PKEY *k) { EVP_PKEY_free(k); }
+
+struct ltc_keyring {
+    char material[32];
+    char *path;
+    int private_key;
+    pthread_mutex_t mu;
+    EVP_PKEY *keys[LTC_ASSERTION_MAX_KEYS];
+    size_t n;
+    ltc_file_stamps stamps;
+};
+
+/* Every key of the file into keys; how many, or 0 with err set. */
+static size_t read_ring(const char *path, int private_key, EVP_PKEY **keys, char *err, size_t errlen) {
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: cannot open", path);
+        return 0;
+    }
+    size_t n = 0;
+    const char *bad = NULL;
+    for (;;) {
+        EVP_PKEY *k = private_key ? PEM_read_PrivateKey(f, NULL, NULL, NULL) : PEM_read_PUBKEY(f, NULL, NULL, NULL);
+        if (!k) break;
+        if (EVP_PKEY_id(k) != EVP_PKEY_ED25519) bad = "not an Ed25519 key (openssl genpkey -algorithm ed25519)";
+        if (n == (private_key ? 1 : LTC_ASSERTION_MAX_KEYS))
+            bad = private_key ? "holds more than one private key"
+                              : "holds more than " LTC_STR(LTC_ASSERTION_MAX_KEYS) " keys";
+        if (bad) {
+            EVP_PKEY_free(k);
+            break;
+        }
+        keys[n++] = k;
+    }
+    int trailing = !bad && !feof(f) && fgetc(f) != EOF; /* the reader stopped before the end: something unparsable */
+    fclose(f);
+    ERR_clear_error();
+    if (bad || n == 0 || trailing) {
+        snprintf(err, errlen, "%s: %s", path,
+                 bad           ? bad
+                 : private_key ? "not a PEM private key"
+                               : "not PEM public keys only");
+        for (size_t i = 0; i < n; i++) EVP_PKEY_free(keys[i]);
+        return 0;
+    }
+    return n;
+}
+
+ltc_keyring *ltc_keyring_open(const char *material, const char *path, int private_key, char *err, size_t errlen) {
+    ltc_keyring *r = calloc(1, sizeof *r);
+    if (!r || !(r->path = strdup(path))) {
+        free(r);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(r->material, sizeof r->material, "%s", material);
+    r->private_key = private_key;
+    pthread_mutex_init(&r->mu, NULL);
+    ltc_file_stamps_add(&r->stamps, path);
+    if (!(r->n = read_ring(path, private_key, r->keys, err, errlen))) {
+        ltc_keyring_close(r);
+        return NULL;
+    }
+    ltc_reload_register(r->material, ltc_keyring_check, r);
+    return r;
+}
+
+void ltc_keyring_close(ltc_keyring *r) {
+    if (!r) return;
+    ltc_reload_unregister(r);
+    for (size_t i = 0; i < r->n; i++) EVP_PKEY_free(r->keys[i]);
+    ltc_file_stamps_free(&r->stamps);
+    pthread_mutex_destroy(&r->mu);
+    free(r->path);
+    free(r);
+}
+
+size_t ltc_keyring_acquire(ltc_keyring *r, EVP_PKEY **keys) {
+    pthread_mutex_lock(&r->mu);
+    size_t n = r->n;
+    for (size_t i = 0; i < n; i++) {
+        EVP_PKEY_up_ref(r->keys[i]);
+        keys[i] = r->keys[i];
+    }
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+void ltc_keyring_release(EVP_PKEY **keys, size_t n) {
+    for (size_t i = 0; i < n; i++) EVP_PKEY_free(keys[i]);
+}
+
+int ltc_keyring_check(void *ring, int force) {
+    ltc_keyring *r = ring;
+    if (!force && !ltc_file_stamps_changed(&r->stamps)) return 0;
+    ltc_file_stamps stamps = {0};
+    ltc_file_stamps_add(&stamps, r->path);
+    ltc_file_stamps_free(&r->stamps);
+    r->stamps = stamps; /* a refused file is tried again at its next change */
+    EVP_PKEY *keys[LTC_ASSERTION_MAX_KEYS];
+    char err[300];
+    size_t n = read_ring(r->path, r->private_key, keys, err, sizeof err);
+    if (!n) {
+        LTC_ERROR("reload_refused", NULL, "%s: %s; the keys in use stay", r->material, err);
+        ltc_metrics_reload(r->material, 0);
+        return -1;
+    }
+    EVP_PKEY *old[LTC_ASSERTION_MAX_KEYS];
+    pthread_mutex_lock(&r->mu);
+    size_t n_old = r->n;
+    memcpy(old, r->keys, sizeof old);
+    memcpy(r->keys, keys, n * sizeof *keys);
+    r->n = n;
+    pthread_mutex_unlock(&r->mu);
+    ltc_keyring_release(old, n_old); /* calls holding them keep their own references */
+    LTC_INFO("reloaded", NULL, "%s: %s read again (%zu key%s)", r->material, r->path, n, n == 1 ? "" : "s");
+    ltc_metrics_reload(r->material, 1);
+    return 1;
+}
 
 /* --- signing ---------------------------------------------------------------------------------------------------- */
 
@@ -148,9 +274,10 @@ static int seen_once(uint64_t id, time_t exp, time_t now) {
 
 /* --- verifying -------------------------------------------------------------------------------------------------- */
 
-/* The signature of `token` verifies with the gateway's key: its payload parsed (JSON), and the signature's bytes in
- * sig (64). NULL with st set (BAD_ASSERTION). */
-static json_t *verified_payload(EVP_PKEY *pub, const char *token, unsigned char sig[80], ltc_status *st) {
+/* The signature of `token` verifies with one of the gateway's keys (during a rotation: the old one and the new): its
+ * payload parsed (JSON), and the signature's bytes in sig (64). NULL with st set (BAD_ASSERTION). */
+static json_t *verified_payload(EVP_PKEY *const *pubs, size_t n_keys, const char *token, unsigned char sig[80],
+                                ltc_status *st) {
     size_t n = token ? strlen(token) : 0;
     if (n < 8 || n > 2048 || strncmp(token, "v1.", 3) != 0) {
         ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ASSERTION", "malformed assertion");
@@ -166,10 +293,13 @@ static json_t *verified_payload(EVP_PKEY *pub, const char *token, unsigned char 
         ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ASSERTION", "malformed assertion signature");
         return NULL;
     }
-    EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-    int ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pub) == 1 &&
+    int ok = 0;
+    for (size_t i = 0; i < n_keys && !ok; i++) { /* during a rotation: the old key and the new one */
+        EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+        ok = ctx && EVP_DigestVerifyInit(ctx, NULL, NULL, NULL, pubs[i]) == 1 &&
              EVP_DigestVerify(ctx, sig, (size_t)sig_len, (const unsigned char *)token, (size_t)(dot - token)) == 1;
-    EVP_MD_CTX_free(ctx);
+        EVP_MD_CTX_free(ctx);
+    }
     if (!ok) {
         ltc_status_set(st, LTC_UNAUTHENTICATED, "BAD_ASSERTION",
                        "the assertion's signature does not verify with the gateway's key");
@@ -182,10 +312,10 @@ static json_t *verified_payload(EVP_PKEY *pub, const char *token, unsigned char 
     return p;
 }
 
-int ltc_assertion_verify(EVP_PKEY *pub, const char *token, const char *aud, const char *method, time_t now,
-                         char sub[129], char roles[96], ltc_status *st) {
+int ltc_assertion_verify(EVP_PKEY *const *pubs, size_t n_keys, const char *token, const char *aud, const char *method,
+                         time_t now, char sub[129], char roles[96], ltc_status *st) {
     unsigned char sig[80];
-    json_t *p = verified_payload(pub, token, sig, st);
+    json_t *p = verified_payload(pubs, n_keys, token, sig, st);
     if (!p) return -1;
     const char *s = json_string_value(json_object_get(p, "sub"));
     const char *r = json_string_value(json_object_get(p, "roles"));
@@ -231,10 +361,10 @@ static int is_stage(const char *aud) {
     return 0;
 }
 
-int ltc_assertion_verify_carried(EVP_PKEY *pub, const char *token, char sub[129], char roles[96], char aud_out[17],
-                                 ltc_status *st) {
+int ltc_assertion_verify_carried(EVP_PKEY *const *pubs, size_t n_keys, const char *token, char sub[129], char roles[96],
+                                 char aud_out[17], ltc_status *st) {
     unsigned char sig[80];
-    json_t *p = verified_payload(pub, token, sig, st);
+    json_t *p = verified_payload(pubs, n_keys, token, sig, st);
     if (!p) {
         snprintf(st->reason, sizeof st->reason, "BAD_ACTING_PRINCIPAL"); /* the hand-off's claim, not a call's */
         return -1;

@@ -72,7 +72,11 @@ static int acting_of_handoff(ltc_call *c, ltc_status *st) {
     const char *acting = ltc_call_metadata(c, "x-ltc-acting");
     if (!acting) return 0;
     char roles[96], aud[17];
-    if (ltc_assertion_verify_carried(c->srv->opt.assertion_key, acting, c->acting_principal, roles, aud, st) != 0) {
+    EVP_PKEY *keys[LTC_ASSERTION_MAX_KEYS]; /* the gateway's public keys: two during a rotation */
+    size_t n_keys = ltc_keyring_acquire(c->srv->opt.assertion_keys, keys);
+    int verified = ltc_assertion_verify_carried(keys, n_keys, acting, c->acting_principal, roles, aud, st);
+    ltc_keyring_release(keys, n_keys);
+    if (verified != 0) {
         c->acting_principal[0] = 0;
         return -1;
     }
@@ -96,16 +100,20 @@ int ltc_authz__authorize(ltc_call *c, const ltc_method *m, ltc_status *st) {
         return ltc_status_set(st, LTC_PERMISSION_DENIED, "CALLER_NOT_ALLOWED", "%s may not call %s",
                               c->peer[0] ? c->peer : "this caller", m->path);
     const int public_method = m->callers == NULL;
-    if (!public_method) return mtls && c->srv->opt.assertion_key ? acting_of_handoff(c, st) : 0;
+    if (!public_method) return mtls && c->srv->opt.assertion_keys ? acting_of_handoff(c, st) : 0;
     if (mtls && strcmp(c->peer, "gateway") != 0) return 0;
-    if (mtls && c->srv->opt.assertion_key) {
+    if (mtls && c->srv->opt.assertion_keys) {
         /* the identity the gateway signed for this stage and this method: its certificate alone proves nothing */
         const char *assertion = ltc_call_metadata(c, "x-ltc-assertion");
         char roles[96];
         if (!assertion)
             return ltc_status_set(st, LTC_UNAUTHENTICATED, "NO_ASSERTION", "the gateway forwarded no signed identity");
-        if (ltc_assertion_verify(c->srv->opt.assertion_key, assertion, c->srv->opt.service_name, m->path, time(NULL),
-                                 c->principal, roles, st) != 0) {
+        EVP_PKEY *keys[LTC_ASSERTION_MAX_KEYS]; /* the gateway's public keys: two during a rotation */
+        size_t n_keys = ltc_keyring_acquire(c->srv->opt.assertion_keys, keys);
+        int verified = ltc_assertion_verify(keys, n_keys, assertion, c->srv->opt.service_name, m->path, time(NULL),
+                                            c->principal, roles, st);
+        ltc_keyring_release(keys, n_keys);
+        if (verified != 0) {
             c->principal[0] = 0;
             return -1;
         }

@@ -8,6 +8,7 @@
 #include <grpc/slice.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,35 +16,41 @@
 
 #include "internal.h"
 #include "ltc/config.h"
+#include "ltc/log.h"
 #include "ltc/metrics.h"
 #include "ltc/tls.h"
 
-struct ltc_client {
+/* One channel and the calls using it. When the process's certificates are reloaded the client builds a new channel
+ * for the calls that start from then on; the old one is destroyed when its last call has ended, so calls in flight
+ * finish on the connection they started on. */
+struct ltc_channel_ref {
     grpc_channel *channel;
+    unsigned long generation; /* of the internal TLS source it was built with (0: plaintext) */
+    int refs;                 /* the client's own (while current) and one for every call on it */
 };
 
-ltc_client *ltc_client_create(const char *target, const char *peer, int max_message_bytes) {
-    if (ltc_target_valid(target) != 0) return NULL;
-    ltc_client *c = calloc(1, sizeof *c);
-    if (!c) return NULL;
-    grpc_init();
-    if (max_message_bytes <= 0) max_message_bytes = 4 * 1024 * 1024;
+struct ltc_client {
+    pthread_mutex_t mu;
+    ltc_channel_ref *current;
+    char *target;
+    char peer_name[80]; /* "ltc-otd"; "" without a peer */
+    int max_message_bytes;
+};
+
+static grpc_channel *build_channel(ltc_client *c, const ltc_tls *tls) {
     /* round_robin over every address the target resolves to (a headless Service's pods), so new replicas get
      * traffic; reconnect quickly after a peer restarts (the default backoff grows to two minutes). */
-    char peer_name[80];
-    snprintf(peer_name, sizeof peer_name, "ltc-%s", peer ? peer : "");
-    const ltc_tls *tls = ltc_tls_internal();
     grpc_arg args[7] = {
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = max_message_bytes}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = max_message_bytes}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = c->max_message_bytes}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = c->max_message_bytes}},
         {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = 100}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 2000}},
         {GRPC_ARG_STRING, GRPC_ARG_LB_POLICY_NAME, {.string = "round_robin"}},
         /* mTLS: the peer's certificate must name it ("ltc-otd"), whatever address reaches it */
-        {GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG, {.string = peer_name}},
+        {GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG, {.string = c->peer_name}},
     };
-    grpc_channel_args cargs = {tls && peer ? 7 : 6, args};
+    grpc_channel_args cargs = {tls && c->peer_name[0] ? 7 : 6, args};
     grpc_channel_credentials *creds;
     if (tls) {
         grpc_ssl_pem_key_cert_pair pair = {tls->key_pem, tls->cert_pem};
@@ -51,9 +58,47 @@ ltc_client *ltc_client_create(const char *target, const char *peer, int max_mess
     } else {
         creds = grpc_insecure_credentials_create();
     }
-    c->channel = grpc_channel_create(target, creds, &cargs);
+    grpc_channel *ch = grpc_channel_create(c->target, creds, &cargs);
     grpc_channel_credentials_release(creds);
-    if (!c->channel) {
+    return ch;
+}
+
+/* A new channel reference (refs 1) with the current internal material, or NULL. */
+static ltc_channel_ref *new_ref(ltc_client *c) {
+    ltc_channel_ref *r = calloc(1, sizeof *r);
+    if (!r) return NULL;
+    ltc_tls_source *src = ltc_tls_internal();
+    const ltc_tls *tls = src ? ltc_tls_source_acquire(src) : NULL;
+    r->generation = src ? ltc_tls_source_generation(src) : 0;
+    r->channel = build_channel(c, tls);
+    if (src) ltc_tls_source_release(src, tls);
+    if (!r->channel) {
+        free(r);
+        return NULL;
+    }
+    r->refs = 1;
+    return r;
+}
+
+static void unref_locked(ltc_channel_ref *r) {
+    if (--r->refs == 0) {
+        grpc_channel_destroy(r->channel);
+        free(r);
+    }
+}
+
+ltc_client *ltc_client_create(const char *target, const char *peer, int max_message_bytes) {
+    if (ltc_target_valid(target) != 0) return NULL;
+    ltc_client *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    grpc_init();
+    c->max_message_bytes = max_message_bytes > 0 ? max_message_bytes : 4 * 1024 * 1024;
+    if (peer) snprintf(c->peer_name, sizeof c->peer_name, "ltc-%s", peer);
+    c->target = strdup(target);
+    pthread_mutex_init(&c->mu, NULL);
+    if (!c->target || !(c->current = new_ref(c))) {
+        pthread_mutex_destroy(&c->mu);
+        free(c->target);
         free(c);
         grpc_shutdown();
         return NULL;
@@ -61,11 +106,42 @@ ltc_client *ltc_client_create(const char *target, const char *peer, int max_mess
     return c;
 }
 
-grpc_channel *ltc_client__channel(ltc_client *c) { return c ? c->channel : NULL; }
+ltc_channel_ref *ltc_client__acquire(ltc_client *c) {
+    if (!c) return NULL;
+    ltc_tls_source *src = ltc_tls_internal();
+    unsigned long g = src ? ltc_tls_source_generation(src) : 0;
+    pthread_mutex_lock(&c->mu);
+    if (c->current->generation != g) {
+        ltc_channel_ref *fresh = new_ref(c);
+        if (fresh) { /* else: keep the old channel (it still works until its certificate expires) */
+            unref_locked(c->current);
+            c->current = fresh;
+            LTC_INFO("channel_renewed", NULL, "%s: new connections with the certificates of generation %lu", c->target,
+                     fresh->generation);
+        }
+    }
+    ltc_channel_ref *r = c->current;
+    r->refs++;
+    pthread_mutex_unlock(&c->mu);
+    return r;
+}
+
+grpc_channel *ltc_client__channel_of(ltc_channel_ref *r) { return r ? r->channel : NULL; }
+
+void ltc_client__release(ltc_client *c, ltc_channel_ref *r) {
+    if (!c || !r) return;
+    pthread_mutex_lock(&c->mu);
+    unref_locked(r);
+    pthread_mutex_unlock(&c->mu);
+}
 
 void ltc_client_destroy(ltc_client *c) {
     if (!c) return;
-    grpc_channel_destroy(c->channel);
+    pthread_mutex_lock(&c->mu);
+    unref_locked(c->current); /* calls still under way hold theirs */
+    pthread_mutex_unlock(&c->mu);
+    pthread_mutex_destroy(&c->mu);
+    free(c->target);
     free(c);
     grpc_shutdown();
 }
@@ -96,6 +172,8 @@ typedef struct one_call {
     grpc_slice details;
     int started;
     struct timespec t0; /* for grpc_client_handling_seconds */
+    ltc_client *client;
+    ltc_channel_ref *channel; /* held until the call is unref'd */
 } one_call;
 
 static double seconds_since(const struct timespec *t0) {
@@ -117,8 +195,10 @@ static int start_one(one_call *o, ltc_client *c, ltc_call *parent, grpc_completi
         deadline_ms > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC), gpr_time_from_millis(deadline_ms, GPR_TIMESPAN))
                         : gpr_inf_future(GPR_CLOCK_MONOTONIC);
     grpc_slice method_slice = grpc_slice_from_copied_string(method);
-    o->call = grpc_channel_create_call(c->channel, ltc_call__grpc(parent), GRPC_PROPAGATE_DEFAULTS, cq, method_slice,
-                                       NULL, deadline, NULL);
+    o->client = c;
+    o->channel = ltc_client__acquire(c);
+    o->call = grpc_channel_create_call(o->channel->channel, ltc_call__grpc(parent), GRPC_PROPAGATE_DEFAULTS, cq,
+                                       method_slice, NULL, deadline, NULL);
     grpc_slice_unref(method_slice);
     for (size_t i = 0; i < n_md && o->n_send < 8; i++) {
         if (!md[i].value) continue;
@@ -198,6 +278,7 @@ static int finish_one(one_call *o, int ok, const char *method, uint8_t **resp, s
         grpc_slice_unref(o->send_md[i].value);
     }
     if (o->call) grpc_call_unref(o->call);
+    ltc_client__release(o->client, o->channel);
     return rc;
 }
 

@@ -174,6 +174,8 @@ struct ltc_server {
     struct ltc_call *watches; /* open streams */
     int n_watches, watch_stop;
     atomic_int ready; /* readiness as the watcher last evaluated it */
+    /* TLS: the generation of opt.tls the server's handshakes use (the certificate config fetcher, server.c) */
+    atomic_ulong tls_generation;
 };
 
 /* ---- call.c ---- */
@@ -332,7 +334,12 @@ void *ltc_watch__thread(void *arg);
 /* ---- client.c ---- */
 
 /* The channel behind a client, for the proxy's asynchronous calls. */
-grpc_channel *ltc_client__channel(ltc_client *c);
+/* The client's current channel, held for one call (a reload of the certificates meanwhile makes a new one for later
+ * calls and destroys this one when its last call is released). */
+typedef struct ltc_channel_ref ltc_channel_ref;
+ltc_channel_ref *ltc_client__acquire(ltc_client *c);
+grpc_channel *ltc_client__channel_of(ltc_channel_ref *r);
+void ltc_client__release(ltc_client *c, ltc_channel_ref *r);
 
 /* ---- outbox.c ---- */
 

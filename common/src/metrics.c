@@ -159,6 +159,19 @@ void ltc_metrics_busy(int delta) {
     pthread_mutex_unlock(&mu);
 }
 
+static const char *const reload_materials[] = LTC_RELOAD_MATERIALS;
+enum {
+    N_RELOAD = sizeof reload_materials / sizeof reload_materials[0]
+};
+static unsigned long long reloads[N_RELOAD][2]; /* [material][refused, applied] */
+
+void ltc_metrics_reload(const char *material, int ok) {
+    pthread_mutex_lock(&mu);
+    for (size_t i = 0; i < N_RELOAD; i++)
+        if (strcmp(reload_materials[i], material) == 0) reloads[i][ok ? 1 : 0]++;
+    pthread_mutex_unlock(&mu);
+}
+
 void ltc_metrics_handoffs(const char *destination, long pending, double oldest_age_s, long parked) {
     pthread_mutex_lock(&mu);
     dest_stats *d = NULL;
@@ -326,6 +339,12 @@ char *ltc_metrics_render(void) {
     render_calls(&b, &server_calls, "server", "served");
     render_calls(&b, &client_calls, "client", "made to peers (the gateway's forwarding, hand-offs, peer calls)");
     render_db(&b);
+    put(&b, "# HELP ltc_reload_total Certificates and keys re-read while running, by material and result (refused: "
+            "the new files were bad, the old material stays in use).\n# TYPE ltc_reload_total counter\n");
+    for (size_t i = 0; i < N_RELOAD; i++)
+        for (int ok = 1; ok >= 0; ok--)
+            put(&b, "ltc_reload_total{material=\"%s\",result=\"%s\"} %llu\n", reload_materials[i],
+                ok ? "applied" : "refused", reloads[i][ok]);
     if (n_dests) {
         put(&b, "# HELP ltc_handoff_pending Hand-offs written and not yet delivered (not parked).\n"
                 "# TYPE ltc_handoff_pending gauge\n");

@@ -27,6 +27,8 @@ struct ltc_proxy {
     char peer[32];
     struct timespec t0;
     const char *label; /* the method as a metrics label: a public RPC of the contract, else "unknown" */
+    ltc_client *client;
+    ltc_channel_ref *channel; /* held until the call is unref'd (a certificate reload does not cut it) */
 };
 
 /* Releases c's forwarding state, if any. */
@@ -35,6 +37,7 @@ static void proxy_free(ltc_call *c) {
     if (!p) return;
     c->fwd = NULL;
     if (p->call) grpc_call_unref(p->call);
+    ltc_client__release(p->client, p->channel);
     for (size_t i = 0; i < p->n_md; i++) {
         grpc_slice_unref(p->md[i].key);
         grpc_slice_unref(p->md[i].value);
@@ -60,7 +63,9 @@ int ltc_proxy__start(ltc_call *c, const ltc_forward *f, ltc_status *st) {
     p->details = grpc_empty_slice();
     grpc_metadata_array_init(&p->initial);
     grpc_metadata_array_init(&p->trailing);
-    p->call = grpc_channel_create_call(ltc_client__channel(f->client), c->call, GRPC_PROPAGATE_DEFAULTS, c->srv->cq,
+    p->client = f->client;
+    p->channel = ltc_client__acquire(f->client);
+    p->call = grpc_channel_create_call(ltc_client__channel_of(p->channel), c->call, GRPC_PROPAGATE_DEFAULTS, c->srv->cq,
                                        c->details.method, NULL, deadline, NULL);
     if (!p->call) {
         ltc_status_set(st, LTC_INTERNAL, "FORWARD_FAILED", "cannot start the call to %s", p->peer);

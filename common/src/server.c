@@ -152,6 +152,32 @@ static void *worker_main(void *arg) {
     return NULL;
 }
 
+/* gRPC's certificate config fetcher (called for each new connection): the source's material when its generation
+ * moved since the last answer, else UNCHANGED. gRPC copies what it is given and frees the config. */
+static grpc_ssl_certificate_config_reload_status fetch_certificate_config(void *user,
+                                                                          grpc_ssl_server_certificate_config **config) {
+    ltc_server *s = user;
+    unsigned long g = ltc_tls_source_generation(s->opt.tls), seen = atomic_load(&s->tls_generation);
+    if (g == seen) return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_UNCHANGED;
+    if (!atomic_compare_exchange_strong(&s->tls_generation, &seen, g))
+        return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_UNCHANGED;
+    const ltc_tls *t = ltc_tls_source_acquire(s->opt.tls);
+    grpc_ssl_pem_key_cert_pair pair = {t->key_pem, t->cert_pem};
+    /* gRPC 1.51 asserts that a fetched config has roots even when no client certificate is asked for (the public
+     * port): then our own chain stands in, never used (no CertificateRequest is sent, nothing is verified) */
+    *config =
+        grpc_ssl_server_certificate_config_create(s->opt.client_cert_required ? t->ca_pem : t->cert_pem, &pair, 1);
+    ltc_tls_source_release(s->opt.tls, t);
+    if (!*config) {
+        atomic_store(&s->tls_generation, seen);
+        return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_FAIL;
+    }
+    if (seen != 0)
+        LTC_INFO("tls_serving", NULL, "%s: new connections get the certificate of generation %lu",
+                 s->opt.service_name ? s->opt.service_name : "server", g);
+    return GRPC_SSL_CERTIFICATE_CONFIG_RELOAD_NEW;
+}
+
 ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
     ltc_server *s = calloc(1, sizeof *s);
     if (!s) {
@@ -229,12 +255,12 @@ ltc_server *ltc_server_start(const ltc_server_options *opt, ltc_status *st) {
     }
     grpc_server_credentials *creds;
     if (s->opt.tls) {
-        grpc_ssl_pem_key_cert_pair pair = {s->opt.tls->key_pem, s->opt.tls->cert_pem};
-        creds = grpc_ssl_server_credentials_create_ex(s->opt.client_cert_required ? s->opt.tls->ca_pem : NULL, &pair, 1,
-                                                      s->opt.client_cert_required
-                                                          ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
-                                                          : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
-                                                      NULL);
+        /* gRPC asks the fetcher at every new connection: new handshakes get a reloaded certificate */
+        creds = grpc_ssl_server_credentials_create_with_options(
+            grpc_ssl_server_credentials_create_options_using_config_fetcher(
+                s->opt.client_cert_required ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+                                            : GRPC_SSL_DONT_REQUEST_CLIENT_CERTIFICATE,
+                fetch_certificate_config, s));
     } else {
         creds = grpc_insecure_server_credentials_create();
     }

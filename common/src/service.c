@@ -23,6 +23,7 @@
 #include "ltc/methods.h"
 #include "ltc/metrics.h"
 #include "ltc/outbox.h"
+#include "ltc/reload.h"
 #include "ltc/version.h"
 
 void ltc_default_metrics_listen(const char *grpc_listen, char *out, size_t n) {
@@ -49,6 +50,7 @@ void ltc_block_signals(void) {
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
@@ -58,9 +60,15 @@ int ltc_wait_for_signal(void) {
     sigemptyset(&set);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
-    int sig = 0;
-    while (sigwait(&set, &sig) != 0) {}
-    return sig;
+    sigaddset(&set, SIGHUP);
+    for (;;) {
+        int sig = 0;
+        while (sigwait(&set, &sig) != 0) {}
+        if (sig != SIGHUP) return sig;
+        /* SIGHUP: read every certificate and key file again (ltc/reload.h) */
+        int refused = ltc_reload_run(1);
+        LTC_INFO("sighup", NULL, "certificates and keys read again, %d refused", refused);
+    }
 }
 
 /* Returns 1 when SIGTERM/SIGINT is pending (used while retrying at start-up). */
@@ -326,7 +334,9 @@ static void usage(FILE *out, const ltc_service_def *def) {
         {"LTC_TLS_KEY", "its private key (PEM)"},
         {"LTC_TLS_CA", "the CA of the internal certificates (PEM)"},
         {"LTC_PLAINTEXT", "1: run without TLS (local development only)"},
-        {"LTC_ASSERTION_PUBLIC_KEY", "the gateway's Ed25519 public key (PEM): verified identity"},
+        {"LTC_ASSERTION_PUBLIC_KEY", "the gateway's Ed25519 public key(s) (PEM): verified identity"},
+        {"LTC_RELOAD_INTERVAL_SECONDS",
+         "how often certificate and key files are checked for a change (0: SIGHUP only)"},
         {"LTC_AUDIT_SPOOL_DIR", "durable spool of audit rows while the database is down"},
         {"LTC_LOG_LEVEL", "debug, info, warn or error"},
         {"LTC_WORKERS", "worker threads"},
@@ -375,8 +385,9 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     ltc_version_set_service(def->name);
     char tls_err[400];
     int tls = migrate_only ? 0 : ltc_tls_internal_from_env(tls_err, sizeof tls_err); /* migrating serves nothing */
-    if (tls < 0) {
+    if (tls < 0 || ltc_reload_configure(tls_err, sizeof tls_err) != 0) {
         fprintf(stderr, "%s: %s\n", def->name, tls_err);
+        ltc_tls_internal_free();
         return 1;
     }
     if (probe) {
@@ -447,7 +458,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     const char *assertion_pub = ltc_env_str("LTC_ASSERTION_PUBLIC_KEY", NULL);
     if (assertion_pub) {
         char kerr[400];
-        if (!(so.assertion_key = ltc_assertion_load_key(assertion_pub, 0, kerr, sizeof kerr))) {
+        if (!(so.assertion_keys = ltc_keyring_open("assertion_public_keys", assertion_pub, 0, kerr, sizeof kerr))) {
             LTC_ERROR("start_failed", NULL, "LTC_ASSERTION_PUBLIC_KEY: %s", kerr);
             ltc_metrics_stop();
             ltc_methods_free(methods);
@@ -466,7 +477,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
             ltc_ask_close_all();
             ltc_metrics_stop();
             ltc_methods_free(methods);
-            ltc_assertion_free_key(so.assertion_key);
+            ltc_keyring_close(so.assertion_keys);
             free(health);
             return 1;
         }
@@ -493,7 +504,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         ltc_status_clear(&st);
         ltc_metrics_stop();
         ltc_methods_free(methods);
-        ltc_assertion_free_key(so.assertion_key);
+        ltc_keyring_close(so.assertion_keys);
         free(health);
         return 1;
     }
@@ -518,13 +529,17 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
             ltc_ask_close_all();
             ltc_metrics_stop();
             ltc_methods_free(methods);
-            ltc_assertion_free_key(so.assertion_key);
+            ltc_keyring_close(so.assertion_keys);
             free(health);
             return 1;
         }
     }
+    char rerr[200];
+    if (ltc_reload_start(rerr, sizeof rerr) != 0) /* certificates and keys re-read while serving (ltc/reload.h) */
+        LTC_ERROR("reload_off", NULL, "%s: certificates and keys are re-read on SIGHUP only", rerr);
     LTC_INFO("serving", NULL, "%s on %s, metrics on %s", def->name, cfg.listen, cfg.metrics_listen);
     int sig = ltc_wait_for_signal();
+    ltc_reload_stop();
     LTC_INFO("stopping", NULL, "signal %d: draining", sig);
     ltc_server_set_serving(server, 0);
     ltc_relay_stop(relay);
@@ -533,7 +548,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     ltc_ask_close_all();
     ltc_metrics_stop();
     ltc_methods_free(methods);
-    ltc_assertion_free_key(so.assertion_key);
+    ltc_keyring_close(so.assertion_keys);
     free(health);
     LTC_INFO("stopped", NULL, "clean exit");
     return 0;

@@ -1,16 +1,22 @@
 /* tls.c - certificates and keys from files, checked at start (parse, key matches certificate) so that a bad file
- * stops the process with a message instead of failing every handshake later. */
+ * stops the process with a message instead of failing every handshake later; and again at every reload, so that a
+ * bad new file is refused while the old material stays in use (ltc_tls_source). */
 #include "ltc/tls.h"
 
+#include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 #include <openssl/x509.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ltc/config.h"
+#include "ltc/log.h"
+#include "ltc/metrics.h"
+#include "ltc/reload.h"
 
 enum {
     MAX_PEM_BYTES = 1 << 20
@@ -119,16 +125,190 @@ static int own_spiffe_name(X509 *x, char *name, size_t n) {
     return count > 1 ? -2 : count == 1 && ok ? 0 : -1;
 }
 
-static ltc_tls internal;
-static int internal_set;
+/* --- sources: material that may be replaced while running ----------------------------------------------------- */
+
+typedef struct held {
+    ltc_tls tls; /* first: a const ltc_tls * handed out is the held */
+    int refs;    /* the source's own (while current) and every acquire's */
+} held;
+
+struct ltc_tls_source {
+    char material[32];
+    char *cert_file, *key_file, *ca_file;
+    char required_id[65]; /* the URI SAN spiffe://ltc/<name> a reload must keep; "": any */
+    pthread_mutex_t mu;
+    held *current;
+    unsigned long generation;
+    ltc_file_stamps stamps;
+};
+
+static void held_unref(held *h) { /* under the source's mutex */
+    if (--h->refs == 0) {
+        ltc_tls_free(&h->tls);
+        free(h);
+    }
+}
+
+static int id_of(const char *cert_pem, char *id, size_t n) {
+    X509 *x = parse_cert(cert_pem);
+    int found = x ? own_spiffe_name(x, id, n) : -1;
+    X509_free(x);
+    return found;
+}
+
+/* Reads the files into a new held (refs 1); *stamps are taken before reading (also when it fails: a change during the
+ * read is then seen at the next check; the caller frees them). NULL with st set. */
+static held *read_source(ltc_tls_source *s, ltc_file_stamps *stamps, ltc_status *st) {
+    memset(stamps, 0, sizeof *stamps);
+    ltc_file_stamps_add(stamps, s->cert_file);
+    ltc_file_stamps_add(stamps, s->key_file);
+    if (s->ca_file) ltc_file_stamps_add(stamps, s->ca_file);
+    held *h = calloc(1, sizeof *h);
+    if (!h) {
+        ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        return NULL;
+    }
+    if (ltc_tls_load(&h->tls, s->cert_file, s->key_file, s->ca_file, st) != 0) {
+        free(h);
+        return NULL;
+    }
+    char id[65];
+    if (s->required_id[0] && (id_of(h->tls.cert_pem, id, sizeof id) != 0 || strcmp(id, s->required_id) != 0)) {
+        ltc_status_set(st, LTC_FAILED_PRECONDITION, "TLS_IDENTITY_CHANGED",
+                       "%s names another identity than the process's (spiffe://ltc/%s)", s->cert_file, s->required_id);
+        ltc_tls_free(&h->tls);
+        free(h);
+        return NULL;
+    }
+    h->refs = 1;
+    return h;
+}
+
+static char *dup_or_null(const char *p) { return p ? strdup(p) : NULL; }
+
+static int same_text(const char *a, const char *b) { return a == b || (a && b && strcmp(a, b) == 0); }
+
+ltc_tls_source *ltc_tls_source_open(const char *material, const char *cert_file, const char *key_file,
+                                    const char *ca_file, ltc_status *st) {
+    ltc_tls_source *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    snprintf(s->material, sizeof s->material, "%s", material);
+    s->cert_file = dup_or_null(cert_file);
+    s->key_file = dup_or_null(key_file);
+    s->ca_file = dup_or_null(ca_file);
+    pthread_mutex_init(&s->mu, NULL);
+    if (!s->cert_file || !s->key_file || (ca_file && !s->ca_file) || !(s->current = read_source(s, &s->stamps, st))) {
+        if (!st->reason[0]) ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        ltc_tls_source_close(s);
+        return NULL;
+    }
+    s->generation = 1;
+    ltc_reload_register(s->material, ltc_tls_source_check, s);
+    return s;
+}
+
+void ltc_tls_source_close(ltc_tls_source *s) {
+    if (!s) return;
+    ltc_reload_unregister(s);
+    if (s->current) held_unref(s->current);
+    ltc_file_stamps_free(&s->stamps);
+    free(s->cert_file);
+    free(s->key_file);
+    free(s->ca_file);
+    pthread_mutex_destroy(&s->mu);
+    free(s);
+}
+
+const ltc_tls *ltc_tls_source_acquire(ltc_tls_source *s) {
+    pthread_mutex_lock(&s->mu);
+    held *h = s->current;
+    h->refs++;
+    pthread_mutex_unlock(&s->mu);
+    return &h->tls;
+}
+
+void ltc_tls_source_release(ltc_tls_source *s, const ltc_tls *t) {
+    if (!t) return;
+    pthread_mutex_lock(&s->mu);
+    held_unref((held *)(void *)t);
+    pthread_mutex_unlock(&s->mu);
+}
+
+unsigned long ltc_tls_source_generation(ltc_tls_source *s) {
+    pthread_mutex_lock(&s->mu);
+    unsigned long g = s->generation;
+    pthread_mutex_unlock(&s->mu);
+    return g;
+}
+
+void ltc_tls_source_serial(ltc_tls_source *s, char *out, size_t n) {
+    const ltc_tls *t = ltc_tls_source_acquire(s);
+    X509 *x = parse_cert(t->cert_pem);
+    ltc_tls_source_release(s, t);
+    BIGNUM *bn = x ? ASN1_INTEGER_to_BN(X509_get0_serialNumber(x), NULL) : NULL;
+    char *hex = bn ? BN_bn2hex(bn) : NULL;
+    snprintf(out, n, "%s", hex ? hex : "");
+    OPENSSL_free(hex);
+    BN_free(bn);
+    X509_free(x);
+}
+
+int ltc_tls_source_check(void *source, int force) {
+    ltc_tls_source *s = source;
+    if (!force && !ltc_file_stamps_changed(&s->stamps)) return 0;
+    ltc_file_stamps stamps;
+    ltc_status st = {0};
+    held *h = read_source(s, &stamps, &st);
+    if (!h) {
+        /* the files as they were just before this attempt: the next change (the missing half of a pair written in two
+         * steps, even while this attempt was reading) tries again */
+        ltc_file_stamps_free(&s->stamps);
+        s->stamps = stamps;
+        LTC_ERROR("reload_refused", NULL, "%s: %s (%s); the material in use stays", s->material, st.message, st.reason);
+        ltc_metrics_reload(s->material, 0);
+        ltc_status_clear(&st);
+        return -1;
+    }
+    pthread_mutex_lock(&s->mu);
+    held *old = s->current;
+    /* the same bytes again (SIGHUP, a touched file): nothing to hand on, no new channels or handshake configs */
+    int same = same_text(old->tls.cert_pem, h->tls.cert_pem) && same_text(old->tls.key_pem, h->tls.key_pem) &&
+               same_text(old->tls.ca_pem, h->tls.ca_pem);
+    if (same) {
+        held_unref(h);
+    } else {
+        s->current = h;
+        s->generation++;
+        held_unref(old);
+    }
+    unsigned long g = s->generation;
+    pthread_mutex_unlock(&s->mu);
+    ltc_file_stamps_free(&s->stamps);
+    s->stamps = stamps;
+    if (same) {
+        LTC_INFO("reloaded", NULL, "%s: %s read again, unchanged (generation %lu)", s->material, s->cert_file, g);
+        ltc_metrics_reload(s->material, 1);
+        return 1;
+    }
+    char serial[80];
+    ltc_tls_source_serial(s, serial, sizeof serial);
+    LTC_INFO("reloaded", NULL, "%s: %s read again (generation %lu, certificate serial %s)", s->material, s->cert_file,
+             g, serial);
+    ltc_metrics_reload(s->material, 1);
+    return 1;
+}
+
+/* --- the process's internal identity ---------------------------------------------------------------------------- */
+
+static ltc_tls_source *internal;
 static char identity[65];
 
-const ltc_tls *ltc_tls_internal(void) { return internal_set ? &internal : NULL; }
+ltc_tls_source *ltc_tls_internal(void) { return internal; }
 const char *ltc_tls_identity(void) { return identity; }
 
 void ltc_tls_internal_free(void) {
-    if (internal_set) ltc_tls_free(&internal);
-    internal_set = 0;
+    ltc_tls_source_close(internal);
+    internal = NULL;
     identity[0] = 0;
 }
 
@@ -152,16 +332,20 @@ int ltc_tls_internal_from_env(char *err, size_t errlen) {
         return -1;
     }
     ltc_status st = {0};
-    if (ltc_tls_load(&internal, cert, key, ca, &st) != 0) {
+    ltc_tls_source *s = ltc_tls_source_open("tls_internal", cert, key, ca, &st);
+    if (!s) {
         snprintf(err, errlen, "%s", st.message);
         ltc_status_clear(&st);
         return -1;
     }
-    X509 *x = parse_cert(internal.cert_pem);
+    const ltc_tls *t = ltc_tls_source_acquire(s);
+    X509 *x = parse_cert(t->cert_pem);
     int found = x ? own_spiffe_name(x, identity, sizeof identity) : -1;
     X509_free(x);
+    ltc_tls_source_release(s, t);
     if (found != 0) {
-        ltc_tls_free(&internal);
+        ltc_tls_source_close(s);
+        identity[0] = 0;
         snprintf(err, errlen,
                  found == -2 ? "LTC_TLS_CERT %s has more than one URI SAN spiffe://ltc/<name>"
                              : "LTC_TLS_CERT %s has no URI SAN spiffe://ltc/<name> (the process's identity; the "
@@ -169,6 +353,7 @@ int ltc_tls_internal_from_env(char *err, size_t errlen) {
                  cert);
         return -1;
     }
-    internal_set = 1;
+    snprintf(s->required_id, sizeof s->required_id, "%s", identity); /* a reload may not change who we are */
+    internal = s;
     return 1;
 }

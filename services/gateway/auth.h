@@ -12,7 +12,12 @@
  * the audience, exp required and in the future, nbf (when present) not in the future, both within the leeway, and the
  * life exp - iat (exp - now without iat) at most "max_lifetime_seconds" (default a day); sub is the principal; the
  * roles are at the JSON Pointer "roles_claim" (default "/roles"): an array of role names, or one string of them
- * (ltc/access.h). Key files are relative to the key set's folder. */
+ * (ltc/access.h). Key files are relative to the key set's folder. "jwks_file" names a JWK Set (RFC 7517) whose RSA
+ * and EC public keys join "keys" (each with its kid; alg from the JWK, else from the key's type and curve).
+ *
+ * The key set is re-read while the gateway runs (gw_keys; ltc/reload.h: SIGHUP, or a change of the key set or of a
+ * key file it names): a rotation adds the new kid beside the old one, then removes the old one. A key set that does
+ * not load is refused (logged, ltc_reload_total{material="jwt_keys",result="refused"}) and the one in use stays. */
 #ifndef LTC_GATEWAY_AUTH_H
 #define LTC_GATEWAY_AUTH_H
 
@@ -39,5 +44,15 @@ size_t gw_auth_key_count(const gw_auth *a);
  * BAD_SIGNATURE, TOKEN_EXPIRED, TOKEN_LIFETIME_TOO_LONG, TOKEN_NOT_YET_VALID, WRONG_ISSUER, WRONG_AUDIENCE,
  * NO_SUBJECT). */
 int gw_auth_check(const gw_auth *a, const char *authorization, time_t now, gw_principal *p, ltc_status *st);
+
+/* The key set at `path`, re-read while running (registered as "jwt_keys"). NULL with err set. */
+typedef struct gw_keys gw_keys;
+gw_keys *gw_keys_open(const char *path, char *err, size_t errlen);
+void gw_keys_close(gw_keys *k); /* NULL-safe; after every user is gone */
+/* The key set in use, valid until released (a reload meanwhile does not free it). */
+const gw_auth *gw_keys_acquire(gw_keys *k);
+void gw_keys_release(gw_keys *k, const gw_auth *a);
+/* Re-reads the key set when force or a file changed (ltc_reload_check_fn). 1 applied, 0 unchanged, -1 refused. */
+int gw_keys_check(void *keys, int force);
 
 #endif

@@ -26,6 +26,7 @@
 #include "ltc/service.h"
 #include "ltc/tls.h"
 #include "ltc/assertion.h"
+#include "ltc/reload.h"
 #include "ltc/version.h"
 #include "ratelimit.h"
 #include "refusals.h"
@@ -46,11 +47,11 @@ typedef struct gateway {
     route routes[5];
     size_t n_routes;
     int default_deadline_ms, max_deadline_ms, require_deadline;
-    gw_auth *auth;           /* NULL: authentication off (LTC_GATEWAY_AUTH=off, plaintext development only) */
-    gw_limiter *limiter;     /* NULL: no rate limit */
-    gw_limiter *strangers;   /* per client host: calls that failed authentication; NULL: no limit */
-    EVP_PKEY *assertion_key; /* signs the identity forwarded to the stages (ltc/assertion.h); NULL: headers only */
-    gw_refusals *refusals;   /* LTC_GATEWAY_AUDIT_FILE: the chained record of refused calls; NULL: the log only */
+    gw_keys *auth;              /* NULL: authentication off (LTC_GATEWAY_AUTH=off, plaintext development only) */
+    gw_limiter *limiter;        /* NULL: no rate limit */
+    gw_limiter *strangers;      /* per client host: calls that failed authentication; NULL: no limit */
+    ltc_keyring *assertion_key; /* signs the identity forwarded to the stages (ltc/assertion.h); NULL: headers only */
+    gw_refusals *refusals;      /* LTC_GATEWAY_AUDIT_FILE: the chained record of refused calls; NULL: the log only */
 } gateway;
 
 /* A call refused here (it reaches no stage, so no stage's audit_log has it): its line in the refusals file.
@@ -160,7 +161,10 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
                 return -1;
             }
         }
-        if (gw_auth_check(g->auth, ltc_call_metadata(call, "authorization"), time(NULL), &who, st) != 0) {
+        const gw_auth *keys = gw_keys_acquire(g->auth); /* the key set in use now (re-read while running) */
+        int checked = gw_auth_check(keys, ltc_call_metadata(call, "authorization"), time(NULL), &who, st);
+        gw_keys_release(g->auth, keys);
+        if (checked != 0) {
             if (host) gw_limiter_take(g->strangers, host, now_monotonic());
             record_refusal(g, call, "", "", method, st);
             return -1;
@@ -216,8 +220,12 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
         fwd->n_md = 4;
         if (g->assertion_key) {
             char signed_id[1024];
-            if (ltc_assertion_sign(g->assertion_key, who.subject, roles, r->service, method, time(NULL), ASSERTION_TTL,
-                                   signed_id, sizeof signed_id) != 0)
+            EVP_PKEY *key[LTC_ASSERTION_MAX_KEYS];
+            size_t n_key = ltc_keyring_acquire(g->assertion_key, key);
+            int signed_rc = ltc_assertion_sign(key[0], who.subject, roles, r->service, method, time(NULL),
+                                               ASSERTION_TTL, signed_id, sizeof signed_id);
+            ltc_keyring_release(key, n_key);
+            if (signed_rc != 0)
                 return ltc_status_set(st, LTC_INTERNAL, "ASSERTION_FAILED", "cannot sign the forwarded identity");
             fwd->md[4] = (ltc_metadata_kv){"x-ltc-assertion", ltc_call_strdup(call, signed_id)};
             fwd->n_md = 5;
@@ -227,7 +235,7 @@ static int forward(ltc_call *call, const char *method, const uint8_t *req, size_
 }
 
 /* The gateway's configuration beyond the common variables: TLS, authentication, limits. 0, or -1 (printed). */
-static int configure(gateway *g, ltc_tls *public_tls, int *plaintext) {
+static int configure(gateway *g, ltc_tls_source **public_tls, int *plaintext) {
     char err[400];
     long deadline, max_deadline, require, rate, burst, unauth_rate, unauth_burst;
     if (ltc_env_int("LTC_GATEWAY_FORWARD_DEADLINE_MS", 30000, 100, 600000, &deadline, err, sizeof err) != 0 ||
@@ -252,7 +260,7 @@ static int configure(gateway *g, ltc_tls *public_tls, int *plaintext) {
             return -1;
         }
         ltc_status st = {0};
-        if (ltc_tls_load(public_tls, cert, key, NULL, &st) != 0) {
+        if (!(*public_tls = ltc_tls_source_open("tls_public", cert, key, NULL, &st))) {
             fprintf(stderr, "gateway: %s\n", st.message);
             ltc_status_clear(&st);
             return -1;
@@ -278,13 +286,13 @@ static int configure(gateway *g, ltc_tls *public_tls, int *plaintext) {
     } else if (!keys) {
         fprintf(stderr, "gateway: LTC_GATEWAY_JWT_KEYS (the token key set, docs/security.md) is required\n");
         return -1;
-    } else if (!(g->auth = gw_auth_load(keys, err, sizeof err))) {
+    } else if (!(g->auth = gw_keys_open(keys, err, sizeof err))) {
         fprintf(stderr, "gateway: LTC_GATEWAY_JWT_KEYS: %s\n", err);
         return -1;
     }
     if (g->auth && rate > 0 && !(g->limiter = gw_limiter_create((double)rate, (double)burst))) return -1;
     const char *assertion_key = ltc_env_str("LTC_GATEWAY_ASSERTION_KEY", NULL);
-    if (assertion_key && !(g->assertion_key = ltc_assertion_load_key(assertion_key, 1, err, sizeof err))) {
+    if (assertion_key && !(g->assertion_key = ltc_keyring_open("assertion_key", assertion_key, 1, err, sizeof err))) {
         fprintf(stderr, "gateway: LTC_GATEWAY_ASSERTION_KEY: %s\n", err);
         return -1;
     }
@@ -318,6 +326,8 @@ static void usage(FILE *out) {
         {"LTC_TLS_CERT", "this process's internal certificate (PEM), for mTLS to the stages"},
         {"LTC_TLS_KEY", "its private key (PEM)"},
         {"LTC_TLS_CA", "the CA of the internal certificates (PEM)"},
+        {"LTC_RELOAD_INTERVAL_SECONDS",
+         "how often certificate and key files are checked for a change (0: SIGHUP only)"},
         {"LTC_PLAINTEXT", "1: run without TLS (local development only)"},
         {"LTC_GATEWAY_RATE_LIMIT", "calls a second per caller"},
         {"LTC_GATEWAY_RATE_BURST", "burst per caller"},
@@ -423,8 +433,12 @@ int main(int argc, char **argv) {
     ltc_default_metrics_listen(listen, metrics_default, sizeof metrics_default);
     const char *metrics_listen = ltc_env_str("LTC_GATEWAY_METRICS_LISTEN", metrics_default);
     gateway g = {0};
-    ltc_tls public_tls = {0};
+    ltc_tls_source *public_tls = NULL;
     int plaintext = 0, rc = 1;
+    if (ltc_reload_configure(err, sizeof err) != 0) {
+        fprintf(stderr, "gateway: %s\n", err);
+        goto out;
+    }
     if (configure(&g, &public_tls, &plaintext) != 0) goto out;
     if (plaintext) LTC_WARN("plaintext", NULL, "LTC_PLAINTEXT=1: the public port has no TLS (local development only)");
     if (!g.auth)
@@ -468,7 +482,7 @@ int main(int argc, char **argv) {
         .max_metadata_bytes = (int)max_md,
         .max_concurrent_streams = (int)max_streams,
         .shutdown_grace_ms = (int)grace,
-        .tls = plaintext ? NULL : &public_tls,
+        .tls = plaintext ? NULL : public_tls,
         .client_cert_required = 0,
     };
     ltc_server *server = ltc_server_start(&so, &st);
@@ -477,9 +491,12 @@ int main(int argc, char **argv) {
         ltc_status_clear(&st);
         goto out;
     }
+    if (ltc_reload_start(err, sizeof err) != 0) /* certificates and keys re-read while serving (ltc/reload.h) */
+        LTC_ERROR("reload_off", NULL, "%s: certificates and keys are re-read on SIGHUP only", err);
     LTC_INFO("serving", NULL, "gateway on %s (%s, %s), metrics on %s", listen, plaintext ? "plaintext" : "TLS",
              g.auth ? "bearer tokens" : "no authentication", metrics_listen);
     int sig = ltc_wait_for_signal();
+    ltc_reload_stop();
     LTC_INFO("stopping", NULL, "signal %d: draining", sig);
     ltc_server_stop(server);
     LTC_INFO("stopped", NULL, "clean exit");
@@ -487,12 +504,12 @@ int main(int argc, char **argv) {
 out:
     ltc_metrics_stop();
     for (size_t i = 0; i < g.n_routes; i++) ltc_client_destroy(g.routes[i].client);
-    gw_auth_free(g.auth);
+    gw_keys_close(g.auth);
     gw_limiter_free(g.limiter);
     gw_limiter_free(g.strangers);
     gw_refusals_close(g.refusals);
-    ltc_assertion_free_key(g.assertion_key);
-    ltc_tls_free(&public_tls);
+    ltc_keyring_close(g.assertion_key);
+    ltc_tls_source_close(public_tls);
     ltc_tls_internal_free();
     return rc;
 }

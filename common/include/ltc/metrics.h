@@ -14,6 +14,7 @@
  *   ltc_handoff_oldest_pending_age_seconds{destination}
  *   ltc_handoff_parked{destination}              hand-offs refused for good, waiting for an operator
  *   ltc_workers / ltc_workers_busy               worker threads and how many are serving a call
+ *   ltc_reload_total{material,result=applied|refused}   certificates and keys re-read while running (ltc/reload.h)
  *   process_resident_memory_bytes, process_cpu_seconds_total, process_start_time_seconds
  *
  * Recording is thread-safe and cheap (one mutex, no allocation after a method is first seen). Method labels are
@@ -54,6 +55,11 @@ void ltc_metrics_busy(int delta);
 void ltc_metrics_handoffs(const char *destination, long pending, double oldest_age_s, long parked);
 /* The hand-offs pending over every destination, as last reported (readiness compares it with its threshold). */
 long ltc_metrics_handoff_backlog(void);
+
+/* Key material re-read while running: `material` is one of LTC_RELOAD_MATERIALS below, ok 1 applied, 0 refused. */
+#define LTC_RELOAD_MATERIALS                                                                                           \
+    { "tls_internal", "tls_public", "jwt_keys", "assertion_key", "assertion_public_keys" }
+void ltc_metrics_reload(const char *material, int ok);
 
 /* The exposition text (malloc'd, caller frees), as served at /metrics. */
 char *ltc_metrics_render(void);

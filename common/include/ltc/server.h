@@ -189,11 +189,13 @@ typedef struct ltc_server_options {
     int max_message_bytes;      /* receive and send limit */
     int max_metadata_bytes;     /* request header limit (0: 8 KiB) */
     int max_concurrent_streams; /* per connection (0: 100) */
-    const struct ltc_tls *tls;  /* NULL: plaintext (only with LTC_PLAINTEXT=1) */
-    int client_cert_required;   /* mTLS: verify the caller's certificate against tls->ca_pem */
-    /* The gateway's Ed25519 public key (ltc/assertion.h): a public method called by the gateway then takes its
-     * principal and roles only from a valid x-ltc-assertion. NULL: from the x-ltc-principal/x-ltc-roles headers. */
-    struct evp_pkey_st *assertion_key;
+    struct ltc_tls_source *tls; /* NULL: plaintext (only with LTC_PLAINTEXT=1); re-read while serving: new
+                                   handshakes get the current certificate, open connections keep theirs */
+    int client_cert_required;   /* mTLS: verify the caller's certificate against the source's CA bundle */
+    /* The gateway's Ed25519 public keys (ltc/assertion.h; re-read while serving): a public method called by the gateway
+     * then takes its principal and roles only from a valid x-ltc-assertion. NULL: from the x-ltc-principal/x-ltc-roles
+     * headers. */
+    struct ltc_keyring *assertion_keys;
     int shutdown_grace_ms; /* in-flight calls get this long on SIGTERM */
 } ltc_server_options;
 

@@ -65,7 +65,7 @@ static int teardown(void **state) {
 static void expect(const char *token, const char *aud, const char *method, time_t now, const char *reason) {
     char sub[129] = "", roles[96] = "";
     ltc_status st = {0};
-    int rc = ltc_assertion_verify(pub, token, aud, method, now, sub, roles, &st);
+    int rc = ltc_assertion_verify(&pub, 1, token, aud, method, now, sub, roles, &st);
     if (reason) {
         if (rc == 0) fail_msg("accepted an assertion that should fail with %s", reason);
         assert_int_equal(st.code, LTC_UNAUTHENTICATED);
@@ -84,7 +84,7 @@ static void test_good_once_then_replayed(void **state) {
     assert_int_equal(ltc_assertion_sign(priv, "ar.li.na", "sales,manager", "ltb", M, now, 30, t, sizeof t), 0);
     char sub[129], roles[96];
     ltc_status st = {0};
-    assert_int_equal(ltc_assertion_verify(pub, t, "ltb", M, now, sub, roles, &st), 0);
+    assert_int_equal(ltc_assertion_verify(&pub, 1, t, "ltb", M, now, sub, roles, &st), 0);
     assert_string_equal(sub, "ar.li.na");
     assert_string_equal(roles, "sales,manager");
     expect(t, "ltb", M, now, "ASSERTION_REPLAYED"); /* the same assertion again: refused */
@@ -133,7 +133,7 @@ static void test_forged_tampered_malformed(void **state) {
 static void expect_carried(const char *token, const char *reason) {
     char sub[129] = "", roles[96] = "", aud[17] = "";
     ltc_status st = {0};
-    int rc = ltc_assertion_verify_carried(pub, token, sub, roles, aud, &st);
+    int rc = ltc_assertion_verify_carried(&pub, 1, token, sub, roles, aud, &st);
     if (!reason) {
         if (rc != 0) fail_msg("refused: %s %s", st.reason, st.message);
     } else {
@@ -155,7 +155,7 @@ static void test_carried_through_handoffs(void **state) {
     char sub[129], roles[96], aud[17];
     ltc_status st = {0};
     for (int i = 0; i < 3; i++) {
-        assert_int_equal(ltc_assertion_verify_carried(pub, t, sub, roles, aud, &st), 0);
+        assert_int_equal(ltc_assertion_verify_carried(&pub, 1, t, sub, roles, aud, &st), 0);
         assert_string_equal(sub, "ar.li.na");
         assert_string_equal(roles, "sales");
         assert_string_equal(aud, "ltb");

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 #include <jwt.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
@@ -435,6 +437,154 @@ static void test_key_set_errors(void **state) {
     gw_auth_free(one);
 }
 
+/* base64url (no padding) of n bytes into out. */
+static void b64url(const unsigned char *in, size_t n, char *out) {
+    int len = EVP_EncodeBlock((unsigned char *)out, in, (int)n);
+    while (len > 0 && out[len - 1] == '=') len--;
+    out[len] = 0;
+    for (char *c = out; *c; c++) *c = *c == '+' ? '-' : *c == '/' ? '_' : *c;
+}
+
+static EVP_PKEY *parse_pub(const char *pem) {
+    BIO *b = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *k = PEM_read_bio_PUBKEY(b, NULL, NULL, NULL);
+    BIO_free(b);
+    assert_non_null(k);
+    return k;
+}
+
+/* The JWKs of the test's RSA and EC public keys, as an IdP publishes them. */
+static void jwks_members(char *rsa_n, char *rsa_e, char *ec_x, char *ec_y) {
+    EVP_PKEY *rs = parse_pub(rs_pub), *es = parse_pub(es_pub);
+    BIGNUM *n = NULL, *e = NULL;
+    assert_int_equal(EVP_PKEY_get_bn_param(rs, OSSL_PKEY_PARAM_RSA_N, &n), 1);
+    assert_int_equal(EVP_PKEY_get_bn_param(rs, OSSL_PKEY_PARAM_RSA_E, &e), 1);
+    unsigned char buf[600];
+    b64url(buf, (size_t)BN_bn2bin(n, buf), rsa_n);
+    b64url(buf, (size_t)BN_bn2bin(e, buf), rsa_e);
+    size_t len = 0;
+    assert_int_equal(EVP_PKEY_get_octet_string_param(es, OSSL_PKEY_PARAM_PUB_KEY, buf, sizeof buf, &len), 1);
+    assert_int_equal(len, 65); /* 04 || x || y */
+    b64url(buf + 1, 32, ec_x);
+    b64url(buf + 33, 32, ec_y);
+    BN_free(n);
+    BN_free(e);
+    EVP_PKEY_free(rs);
+    EVP_PKEY_free(es);
+}
+
+static void test_jwks_file(void **state) {
+    (void)state;
+    char n[400], e[16], x[64], y[64], jwks[2048], err[300] = "";
+    jwks_members(n, e, x, y);
+    snprintf(
+        jwks, sizeof jwks,
+        "{\"keys\": [{\"kty\": \"RSA\", \"kid\": \"idp-rs\", \"use\": \"sig\", \"alg\": \"RS256\", \"n\": \"%s\", "
+        "\"e\": \"%s\"}, {\"kty\": \"EC\", \"kid\": \"idp-es\", \"crv\": \"P-256\", \"x\": \"%s\", \"y\": \"%s\"}]}",
+        n, e, x, y);
+    write_file("idp.jwks", jwks);
+    gw_auth *saved = auth;
+    auth = load("{\"issuer\": \"" ISS "\", \"audience\": \"" AUD "\", \"jwks_file\": \"idp.jwks\", \"keys\": ["
+                "{\"kid\": \"hs\", \"alg\": \"HS256\", \"file\": \"hs.secret\"}]}",
+                err, sizeof err);
+    if (!auth) fail_msg("JWKS key set refused: %s", err);
+    assert_int_equal(gw_auth_key_count(auth), 3);
+    tok t = good();
+    t.kid = "idp-rs";
+    expect(&t, NULL);
+    t = good();
+    t.alg = JWT_ALG_ES256;
+    t.kid = "idp-es";
+    t.key = es_priv;
+    expect(&t, NULL);
+    t.kid = "idp-rs"; /* an ES256 token naming the RSA key */
+    expect(&t, "ALGORITHM_NOT_ALLOWED");
+    t = good();
+    t.kid = "idp-es"; /* an RS256 token naming the EC key (its algorithm, from the curve, is ES256) */
+    expect(&t, "ALGORITHM_NOT_ALLOWED");
+    t = good();
+    t.kid = "idp-rs";
+    t.key = other_priv;
+    expect(&t, "BAD_SIGNATURE");
+    gw_auth_free(auth);
+    /* a JWKS alone is a key set */
+    auth = load("{\"issuer\": \"" ISS "\", \"audience\": \"" AUD "\", \"jwks_file\": \"idp.jwks\"}", err, sizeof err);
+    if (!auth) fail_msg("JWKS-only key set refused: %s", err);
+    assert_int_equal(gw_auth_key_count(auth), 2);
+    gw_auth_free(auth);
+    auth = saved;
+
+    static const char *const bad[][2] = {
+        {"{\"keys\": [{\"kty\": \"oct\", \"kid\": \"s\", \"k\": \"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\"}]}",
+         "kty"},
+        {"{\"keys\": [{\"kty\": \"RSA\", \"kid\": \"r\", \"n\": \"AQAB\", \"e\": \"AQAB\"}]}", "2048 bits"},
+        {"{\"keys\": [{\"kty\": \"EC\", \"kid\": \"c\", \"crv\": \"P-256\", \"x\": \"AQAB\", \"y\": \"AQAB\"}]}",
+         "of its size"},
+        {"{\"keys\": [{\"kty\": \"EC\", \"kid\": \"c\", \"crv\": \"secp256k1\", \"x\": \"AQAB\", \"y\": \"AQAB\"}]}",
+         "P-256"},
+        {"{\"keys\": []}", "at least one key"},
+        {"{\"keys\": [{\"kty\": \"RSA\", \"n\": \"AQAB\", \"e\": \"AQAB\"}]}", "kid"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        write_file("bad.jwks", bad[i][0]);
+        refuse_load("{\"issuer\": \"i\", \"audience\": \"ltc\", \"jwks_file\": \"bad.jwks\"}", bad[i][1]);
+    }
+    /* a private key, a wrong use, a wrong alg, on the good key's members */
+    char one[1200];
+    snprintf(one, sizeof one,
+             "{\"keys\": [{\"kty\": \"EC\", \"kid\": \"c\", \"crv\": \"P-256\", \"x\": \"%s\", "
+             "\"y\": \"%s\", \"d\": \"AQAB\"}]}",
+             x, y);
+    write_file("bad.jwks", one);
+    refuse_load("{\"issuer\": \"i\", \"audience\": \"ltc\", \"jwks_file\": \"bad.jwks\"}", "private key");
+    snprintf(one, sizeof one,
+             "{\"keys\": [{\"kty\": \"EC\", \"kid\": \"c\", \"crv\": \"P-256\", \"x\": \"%s\", "
+             "\"y\": \"%s\", \"use\": \"enc\"}]}",
+             x, y);
+    write_file("bad.jwks", one);
+    refuse_load("{\"issuer\": \"i\", \"audience\": \"ltc\", \"jwks_file\": \"bad.jwks\"}", "sig");
+    snprintf(one, sizeof one,
+             "{\"keys\": [{\"kty\": \"EC\", \"kid\": \"c\", \"crv\": \"P-256\", \"x\": \"%s\", "
+             "\"y\": \"%s\", \"alg\": \"HS256\"}]}",
+             x, y);
+    write_file("bad.jwks", one);
+    refuse_load("{\"issuer\": \"i\", \"audience\": \"ltc\", \"jwks_file\": \"bad.jwks\"}", "does not fit");
+    refuse_load("{\"issuer\": \"i\", \"audience\": \"ltc\", \"jwks_file\": \"missing.jwks\"}", "missing.jwks");
+}
+
+/* The key set re-read while running: a new kid is taken, a bad set is refused and the one in use stays. */
+static void test_key_set_reload(void **state) {
+    (void)state;
+    char path[512], err[300] = "";
+    snprintf(path, sizeof path, "%s/live.json", dir);
+    write_file("live.json", "{\"issuer\": \"" ISS "\", \"audience\": \"" AUD "\", \"keys\": [{\"kid\": \"rs\", "
+                            "\"alg\": \"RS256\", \"file\": \"rs.pub\"}]}");
+    gw_keys *keys = gw_keys_open(path, err, sizeof err);
+    if (!keys) fail_msg("%s", err);
+    const gw_auth *in_use = gw_keys_acquire(keys);
+    assert_int_equal(gw_auth_key_count(in_use), 1);
+    assert_int_equal(gw_keys_check(keys, 0), 0);
+    sleep(1); /* a rewrite in place within the same clock tick could keep size and time; the inode may be reused */
+    write_file("live.json", "{\"issuer\": \"" ISS "\", \"audience\": \"" AUD "\", \"keys\": [{\"kid\": \"rs\", "
+                            "\"alg\": \"RS256\", \"file\": \"rs.pub\"}, {\"kid\": \"es\", \"alg\": \"ES256\", "
+                            "\"file\": \"es.pub\"}]}");
+    assert_int_equal(gw_keys_check(keys, 0), 1);
+    assert_int_equal(gw_auth_key_count(in_use), 1); /* what a call holds stays whole */
+    gw_keys_release(keys, in_use);
+    in_use = gw_keys_acquire(keys);
+    assert_int_equal(gw_auth_key_count(in_use), 2);
+    gw_keys_release(keys, in_use);
+    sleep(1);
+    write_file("live.json", "{\"issuer\": \"" ISS "\", \"audience\": \"" AUD "\", \"keys\": [{\"kid\": \"x\", "
+                            "\"alg\": \"none\", \"file\": \"rs.pub\"}]}");
+    assert_int_equal(gw_keys_check(keys, 0), -1);
+    assert_int_equal(gw_keys_check(keys, 0), 0); /* not again until the next change */
+    in_use = gw_keys_acquire(keys);
+    assert_int_equal(gw_auth_key_count(in_use), 2);
+    gw_keys_release(keys, in_use);
+    gw_keys_close(keys);
+}
+
 static void test_rate_limiter(void **state) {
     (void)state;
     gw_limiter *l = gw_limiter_create(10, 5);
@@ -497,6 +647,8 @@ int main(void) {
         cmocka_unit_test(test_verified_tokens_are_remembered_not_trusted_forever),
         cmocka_unit_test(test_malformed),
         cmocka_unit_test(test_key_set_errors),
+        cmocka_unit_test(test_jwks_file),
+        cmocka_unit_test(test_key_set_reload),
         cmocka_unit_test(test_rate_limiter),
         cmocka_unit_test(test_permission_table),
     };
