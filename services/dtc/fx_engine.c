@@ -41,7 +41,7 @@ void dtc_fx_rate_format(int64_t rate, char out[32]) {
     snprintf(f, sizeof f, "%010lld", (long long)frac);
     size_t n = strlen(f);
     while (n > 0 && f[n - 1] == '0') f[--n] = '\0';
-    snprintf(out, 32, "%lld.%s", (long long)whole, f);
+    snprintf(out, 32, "%lld.%.10s", (long long)whole, f); /* frac < 10^10: at most 10 digits */
 }
 
 static __int128 pow10i(int k) {
