@@ -16,7 +16,7 @@ int dtc_fx_rate_parse(const char *s, int64_t *out) {
         }
         if (*p < '0' || *p > '9') return -1;
         if (!dot) {
-            if (++iw > 12) return -1;
+            if (++iw > 8) return -1; /* 8 digits + 10 decimals fit in int64 (< 9.2e18) */
             whole = whole * 10 + (*p - '0');
         } else {
             if (++fd > DTC_FX_DECIMALS) return -1;
@@ -25,7 +25,7 @@ int dtc_fx_rate_parse(const char *s, int64_t *out) {
     }
     if (dot && fd == 0) return -1;
     for (int i = fd; i < DTC_FX_DECIMALS; i++) frac *= 10;
-    int64_t r = whole * DTC_FX_SCALE + frac; /* 12 digits + 10 decimals < 2^63 */
+    int64_t r = whole * DTC_FX_SCALE + frac; /* < 10^18 */
     if (r <= 0) return -1;
     *out = r;
     return 0;
@@ -53,7 +53,8 @@ static __int128 pow10i(int k) {
 int dtc_fx_convert(int64_t minor, int from_digits, int to_digits, int64_t rate, int64_t *out) {
     if (rate <= 0 || from_digits < 0 || from_digits > 4 || to_digits < 0 || to_digits > 4) return -1;
     /* functional minor = minor / 10^from * rate / SCALE * 10^to */
-    __int128 num = (__int128)minor * rate * pow10i(to_digits);
+    __int128 num; /* |minor| * rate < 2^63 * 2^63 fits; times 10^to may not: out of range, refused */
+    if (__builtin_mul_overflow((__int128)minor * rate, pow10i(to_digits), &num)) return -1;
     __int128 den = (__int128)DTC_FX_SCALE * pow10i(from_digits);
     int neg = num < 0;
     if (neg) num = -num;

@@ -14,7 +14,7 @@
 #define DTC_FX_SCALE 10000000000LL
 #define DTC_FX_DECIMALS 10
 
-/* Parses a rate "123.4567" (digits, at most one '.', at most 10 decimals, at most 12 integer digits, > 0; no sign,
+/* Parses a rate "123.4567" (digits, at most one '.', at most 10 decimals, at most 8 integer digits, > 0; no sign,
  * no exponent). 0 and *out, or -1. */
 int dtc_fx_rate_parse(const char *s, int64_t *out);
 /* Writes the rate in its shortest exact decimal form ("0.0482", "7", "1.5") into out (32 bytes). */

@@ -38,8 +38,9 @@ static void test_rate_parse_and_format(void **state) {
     dtc_fx_rate_format(rate("3"), buf);
     assert_string_equal(buf, "3");
     int64_t r;
-    const char *bad[] = {"",    "0",  "0.0", "-1", "+1", "1.", ".5", "1.2.3", "1e3", "0.00000000001", "1234567890123",
-                         "7,1", " 7", "abc"};
+    const char *bad[] = {
+        "",          "0",   "0.0", "-1", "+1", "1.", ".5", "1.2.3", "1e3", "0.00000000001", "1234567890123",
+        "123456789", "7,1", " 7",  "abc"};
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) assert_int_equal(dtc_fx_rate_parse(bad[i], &r), -1);
     assert_int_equal(dtc_fx_rate_parse(NULL, &r), -1);
 }
@@ -62,7 +63,7 @@ static void test_convert_and_round(void **state) {
     int64_t out;
     assert_int_equal(dtc_fx_convert(1, 0, 2, 0, &out), -1);
     assert_int_equal(dtc_fx_convert(1, -1, 2, DTC_FX_SCALE, &out), -1);
-    assert_int_equal(dtc_fx_convert(INT64_MAX, 0, 4, rate("999999999999"), &out), -1);
+    assert_int_equal(dtc_fx_convert(INT64_MAX, 0, 4, rate("99999999"), &out), -1);
 }
 
 static void test_realised_on_a_jpy_invoice(void **state) {
