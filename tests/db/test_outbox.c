@@ -41,7 +41,7 @@ static const char SQL_RESET[] =
     " deal_id text NOT NULL, destination text NOT NULL, method text NOT NULL, payload bytea NOT NULL,"
     " create_time timestamptz NOT NULL DEFAULT now(), attempts integer NOT NULL DEFAULT 0,"
     " next_attempt_time timestamptz NOT NULL DEFAULT now(), delivered_time timestamptz, parked_time timestamptz,"
-    " last_error text, traceparent text)";
+    " last_error text, traceparent text, acting_assertion text)"; /* as common/migrations 001, 002 and 010 make it */
 static const char SQL_ADD[] =
     "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, next_attempt_time, parked_time)"
     " VALUES (gen_random_uuid(), $1, 'bto', '/x', '\\x01', now() + make_interval(secs => $2::int),"
