@@ -75,6 +75,7 @@ def tls_env(name):
     if name == "gateway":
         e.update(LTC_GATEWAY_TLS_CERT=str(pki() / "gateway-public.crt"),
                  LTC_GATEWAY_TLS_KEY=str(pki() / "gateway-public.key"),
+                 LTC_GATEWAY_TLS_CA=str(pki() / "edge-ca.crt"),   # what its --health-probe verifies the port with
                  LTC_GATEWAY_JWT_KEYS=str(pki() / "jwt" / "keys.json"))
     return e
 
