@@ -131,119 +131,48 @@ YAML
 
 # dsn_secret NAME SERVICE ROLE PASSWORD: a Secret holding the libpq DSN of one database role.
 dsn_secret() {
-    cat <<YAML
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: $1
-  namespace: $ns
-  labels:
-    app.kubernetes.io/part-of: ltc-process-center
-    app.kubernetes.io/name: $2
-type: Opaque
-stringData:
-  dsn: "host=postgres port=5432 dbname=ltc user=$3 password=$4 connect_timeout=5 sslmode=verify-full sslrootcert=/etc/ltc/db-ca/ca.crt"
-YAML
+    secret_head "$1" "$2" Opaque stringData
+    printf '  dsn: "host=postgres port=5432 dbname=ltc user=%s password=%s connect_timeout=5 sslmode=verify-full' "$3" "$4"
+    printf ' sslrootcert=/etc/ltc/db-ca/ca.crt"\n'
 }
+
+# secret_head NAME COMPONENT TYPE FIELD: the start of one Secret of the overlay (COMPONENT "": no name label), up to
+# its FIELD ("data" or "stringData"), whose entries the caller prints ("  key: value").
+secret_head() {
+    printf -- '---\napiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\n  namespace: %s\n  labels:\n' "$1" "$ns"
+    printf '    app.kubernetes.io/part-of: ltc-process-center\n'
+    [ -z "$2" ] || printf '    app.kubernetes.io/name: %s\n' "$2"
+    printf 'type: %s\n%s:\n' "$3" "$4"
+}
+
+# file_entry KEY FILE: a data entry holding the file's bytes.
+file_entry() { printf '  %s: %s\n' "$1" "$(b64 "$2")"; }
 
 tls_manifests() {
     local n f
     for n in "${processes[@]}"; do
-        cat <<YAML
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ltc-tls-$n
-  namespace: $ns
-  labels:
-    app.kubernetes.io/part-of: ltc-process-center
-    app.kubernetes.io/name: $n
-type: kubernetes.io/tls
-data:
-  tls.crt: $(b64 "$pki/$n.crt")
-  tls.key: $(b64 "$pki/$n.key")
-  ca.crt: $(b64 "$pki/mesh-ca.crt")
-YAML
+        secret_head "ltc-tls-$n" "$n" kubernetes.io/tls data
+        file_entry tls.crt "$pki/$n.crt"
+        file_entry tls.key "$pki/$n.key"
+        file_entry ca.crt "$pki/mesh-ca.crt"
     done
-    cat <<YAML
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ltc-gateway-public-tls
-  namespace: $ns
-  labels:
-    app.kubernetes.io/part-of: ltc-process-center
-    app.kubernetes.io/name: gateway
-type: kubernetes.io/tls
-data:
-  tls.crt: $(b64 "$pki/gateway-public.crt")
-  tls.key: $(b64 "$pki/gateway-public.key")
-  ca.crt: $(b64 "$pki/edge-ca.crt")
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ltc-gateway-assertion
-  namespace: $ns
-  labels:
-    app.kubernetes.io/part-of: ltc-process-center
-    app.kubernetes.io/name: gateway
-type: Opaque
-data:
-  assertion.key: $(b64 "$pki/assertion.key")
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ltc-assertion-public
-  namespace: $ns
-  labels:
-    app.kubernetes.io/part-of: ltc-process-center
-type: Opaque
-data:
-  assertion.pub: $(b64 "$pki/assertion.pub")
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ltc-db-ca
-  namespace: $ns
-  labels:
-    app.kubernetes.io/part-of: ltc-process-center
-type: Opaque
-data:
-  ca.crt: $(b64 "$pki/postgres-ca.crt")
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ltc-postgres-tls
-  namespace: $ns
-  labels:
-    app.kubernetes.io/part-of: ltc-process-center
-    app.kubernetes.io/name: postgres
-type: kubernetes.io/tls
-data:
-  tls.crt: $(b64 "$pki/postgres.crt")
-  tls.key: $(b64 "$pki/postgres.key")
----
-apiVersion: v1
-kind: Secret
-metadata:
-  name: ltc-jwt-keys
-  namespace: $ns
-  labels:
-    app.kubernetes.io/part-of: ltc-process-center
-    app.kubernetes.io/name: gateway
-type: Opaque
-data:
-  keys.json: $(b64 "$pki/jwt/keys.json")
-YAML
+    secret_head ltc-gateway-public-tls gateway kubernetes.io/tls data
+    file_entry tls.crt "$pki/gateway-public.crt"
+    file_entry tls.key "$pki/gateway-public.key"
+    file_entry ca.crt "$pki/edge-ca.crt"
+    secret_head ltc-gateway-assertion gateway Opaque data
+    file_entry assertion.key "$pki/assertion.key"
+    secret_head ltc-assertion-public "" Opaque data
+    file_entry assertion.pub "$pki/assertion.pub"
+    secret_head ltc-db-ca "" Opaque data
+    file_entry ca.crt "$pki/postgres-ca.crt"
+    secret_head ltc-postgres-tls postgres kubernetes.io/tls data
+    file_entry tls.crt "$pki/postgres.crt"
+    file_entry tls.key "$pki/postgres.key"
+    secret_head ltc-jwt-keys gateway Opaque data
+    file_entry keys.json "$pki/jwt/keys.json"
     for f in "${jwt_files[@]}"; do
-        printf '  %s: %s\n' "$f" "$(b64 "$pki/jwt/$f")"
+        file_entry "$f" "$pki/jwt/$f"
     done
 }
 
