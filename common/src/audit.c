@@ -196,10 +196,7 @@ int ltc_audit__write(ltc_call *c, const ltc_method *m, const ProtobufCMessage *r
                               ltc_sql_array(c, hnp, n),
                               c->server_request_id};
     ltc_audit__reset(c);
-    PGresult *r = ltc_db_query(c->w->db, st, SQL_AUDIT, 16, params);
-    if (!r) return -1;
-    PQclear(r);
-    return 0;
+    return ltc_db_send_bin(c->w->db, st, SQL_AUDIT, 16, params, NULL, NULL); /* goes out with the COMMIT */
 }
 
 /* Written for every write, and for a read refused to its caller (not allowed, not in the iron triangle). */

@@ -57,6 +57,8 @@ struct ltc_db {
     int unbounded;       /* migrations: no statement timeout, no client-side wait bound */
     int counted;         /* the open connection is counted in ltc_db_connections */
     int64_t tx_started;  /* monotonic ms of the open transaction's BEGIN (ltc_db_transaction_seconds) */
+    int begin_pending;   /* ltc_db_begin was called: BEGIN goes out with the transaction's first statement */
+    int piped;           /* statements sent in pipeline mode whose results are not read yet */
 };
 
 ltc_db *ltc_db_create(const char *dsn, const char *schema) {
@@ -86,6 +88,7 @@ static void drop_conn(ltc_db *db) {
     db->counted = 0;
     db->conn = NULL;
     db->n_stmts = 0;
+    db->piped = 0;
 }
 
 void ltc_db_destroy(ltc_db *db) {
@@ -114,54 +117,75 @@ void ltc_db_set_deadline(ltc_db *db, int64_t ms_left) {
     db->deadline_ms = ms_left == INT64_MAX ? 0 : mono_ms() + (ms_left > 0 ? ms_left : 0);
 }
 
-/* Waits for the results of the query sent on db's connection, at most until the caller's deadline or the statement
- * timeout plus LTC_DB_WAIT_GRACE_MS, whichever comes first (a server that stopped answering, a network partition: no
- * worker waits longer). Returns the last result (the first failed one, when one failed), NULL with st set when the
- * wait ran out: then the connection is dropped, which ends the statement on the server too (its session notices the
- * closed connection: client_connection_check_interval) and rolls its transaction back. */
-static PGresult *await_result(ltc_db *db, ltc_status *st) {
+/* The moment a wait for an answer gives up: the caller's deadline or the statement timeout plus
+ * LTC_DB_WAIT_GRACE_MS, whichever comes first (0: never, for migrations). */
+static int64_t wait_bound(const ltc_db *db, int *by_deadline) {
     int64_t bound = 0;
-    int by_deadline = 0;
+    *by_deadline = 0;
     if (!db->unbounded) bound = mono_ms() + db->opt.statement_timeout_ms + LTC_DB_WAIT_GRACE_MS;
     if (db->deadline_ms && (!bound || db->deadline_ms < bound)) {
         bound = db->deadline_ms;
-        by_deadline = 1;
+        *by_deadline = 1;
     }
+    return bound;
+}
+
+/* Reads input until the next result can be taken without blocking (or the connection failed: PQgetResult says
+ * how). -1 with st set when the bound passed: the connection is then dropped, which ends the statement on the
+ * server too (its session notices the closed connection: client_connection_check_interval) and rolls its
+ * transaction back. */
+static int wait_ready(ltc_db *db, int64_t bound, int by_deadline, ltc_status *st) {
+    while (PQisBusy(db->conn)) {
+        int64_t left = bound ? bound - mono_ms() : -1;
+        if (bound && left <= 0) {
+            if (by_deadline) {
+                db->deadline_ms = 0; /* spent: what follows (the rollback, the failure's audit row) is not cut */
+                LTC_WARN("db_deadline", NULL, "the call's deadline passed during a statement: connection dropped");
+                drop_conn(db);
+                ltc_status_set(st, LTC_DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED",
+                               "the deadline passed during a database statement, which was cancelled");
+            } else {
+                ltc_metrics_db_error(LTC_DB_ERROR_TIMEOUT);
+                LTC_WARN("db_timeout", NULL, "no answer from the database within %d ms: connection dropped",
+                         db->opt.statement_timeout_ms + LTC_DB_WAIT_GRACE_MS);
+                drop_conn(db);
+                ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database did not answer in time");
+            }
+            return -1;
+        }
+        struct pollfd fd = {.fd = PQsocket(db->conn), .events = POLLIN};
+        int n = poll(&fd, 1, left < 0 ? -1 : (left > 60000 ? 60000 : (int)left));
+        if (n < 0 && errno != EINTR) break;
+        if (n > 0 && !PQconsumeInput(db->conn)) break; /* the connection failed: PQgetResult says how */
+    }
+    return 0;
+}
+
+/* Keeps the first failed result of a sequence, else the last one. */
+static void keep_result(PGresult **last, PGresult *r) {
+    if (*last && PQresultStatus(*last) == PGRES_FATAL_ERROR) {
+        PQclear(r);
+    } else {
+        PQclear(*last);
+        *last = r;
+    }
+}
+
+/* Waits for the results of the query sent on db's connection, bounded as wait_bound says. Returns the last result
+ * (the first failed one, when one failed), NULL with st set when the wait ran out (wait_ready). */
+static PGresult *await_result(ltc_db *db, ltc_status *st) {
+    int by_deadline;
+    int64_t bound = wait_bound(db, &by_deadline);
     PGresult *last = NULL;
     for (;;) {
-        while (PQisBusy(db->conn)) {
-            int64_t left = bound ? bound - mono_ms() : -1;
-            if (bound && left <= 0) {
-                PQclear(last);
-                if (by_deadline) {
-                    db->deadline_ms = 0; /* spent: what follows (the rollback, the failure's audit row) is not cut */
-                    LTC_WARN("db_deadline", NULL, "the call's deadline passed during a statement: connection dropped");
-                    drop_conn(db);
-                    ltc_status_set(st, LTC_DEADLINE_EXCEEDED, "DEADLINE_EXCEEDED",
-                                   "the deadline passed during a database statement, which was cancelled");
-                } else {
-                    ltc_metrics_db_error(LTC_DB_ERROR_TIMEOUT);
-                    LTC_WARN("db_timeout", NULL, "no answer from the database within %d ms: connection dropped",
-                             db->opt.statement_timeout_ms + LTC_DB_WAIT_GRACE_MS);
-                    drop_conn(db);
-                    ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database did not answer in time");
-                }
-                return NULL;
-            }
-            struct pollfd fd = {.fd = PQsocket(db->conn), .events = POLLIN};
-            int n = poll(&fd, 1, left < 0 ? -1 : (left > 60000 ? 60000 : (int)left));
-            if (n < 0 && errno != EINTR) break;
-            if (n > 0 && !PQconsumeInput(db->conn)) break; /* the connection failed: PQgetResult says how */
+        if (wait_ready(db, bound, by_deadline, st) != 0) {
+            PQclear(last);
+            return NULL;
         }
         PGresult *r = PQgetResult(db->conn);
         if (!r) break;
         ExecStatusType t = PQresultStatus(r);
-        if (last && PQresultStatus(last) == PGRES_FATAL_ERROR) {
-            PQclear(r); /* keep the first error */
-        } else {
-            PQclear(last);
-            last = r;
-        }
+        keep_result(&last, r);
         if (t == PGRES_COPY_IN || t == PGRES_COPY_OUT || t == PGRES_COPY_BOTH) break;
         if (PQstatus(db->conn) != CONNECTION_OK) break;
     }
@@ -287,23 +311,80 @@ static void map_error(ltc_db *db, const PGresult *r, ltc_status *st) {
     }
 }
 
-int ltc_db_exec_text(ltc_db *db, ltc_status *st, const char *sql) {
-    if (!db) return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "no database");
-    if (ltc_db_connect(db, st) != 0) return -1;
-    ltc_status tmo = {0};
-    PGresult *r = exec_text(db, sql, &tmo);
-    if (!r) {
-        *st = tmo;
-        return -1;
+static const char SQL_BEGIN[] = "BEGIN";
+static const char SQL_COMMIT[] = "COMMIT";
+
+/* Pipeline mode (libpq 14+, docs/performance.md): a transaction's BEGIN is sent with its first statement, and the
+ * statements a write sends for their effect only (ltc_db_send_bin: its audit row, its stored response) go out with
+ * the next statement or the COMMIT: one round trip where there were two to four. The server runs them in order;
+ * after a failure it skips the rest up to the Sync (PGRES_PIPELINE_ABORTED), and the first failure is reported. */
+static int pipe_enter(ltc_db *db) {
+    if (PQpipelineStatus(db->conn) == PQ_PIPELINE_OFF && !PQenterPipelineMode(db->conn)) return -1;
+    if (db->begin_pending) {
+        db->begin_pending = 0;
+        if (!PQsendQueryParams(db->conn, SQL_BEGIN, 0, NULL, NULL, NULL, NULL, 0)) return -1;
+        db->piped++;
     }
-    ExecStatusType t = PQresultStatus(r);
-    if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) {
-        PQclear(r);
-        return 0;
+    return 0;
+}
+
+static void pipe_broken(ltc_db *db, ltc_status *st) {
+    if (db->conn) {
+        LTC_WARN("db_unavailable", NULL, "%.200s", PQerrorMessage(db->conn));
+        ltc_metrics_db_error(LTC_DB_ERROR_CONNECTION);
+        drop_conn(db);
     }
-    map_error(db, r, st);
-    PQclear(r);
-    return -1;
+    ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database unavailable");
+}
+
+/* Sends Sync and reads the results of every statement in the pipeline, in order, then leaves pipeline mode.
+ * Returns the last statement's result when every statement succeeded, else NULL with st set from the first
+ * failure (or the connection's loss, or the wait's bound: wait_ready). */
+static PGresult *pipe_finish(ltc_db *db, ltc_status *st) {
+    PGresult *last = NULL;
+    int synced = 0, nulls = 0;
+    if (PQpipelineSync(db->conn)) {
+        int by_deadline;
+        int64_t bound = wait_bound(db, &by_deadline);
+        while (!synced && PQstatus(db->conn) == CONNECTION_OK) {
+            if (wait_ready(db, bound, by_deadline, st) != 0) {
+                PQclear(last);
+                return NULL; /* the connection is dropped */
+            }
+            PGresult *r = PQgetResult(db->conn);
+            if (!r) {
+                if (++nulls > 1 && !PQisBusy(db->conn)) break; /* the end of one statement's results, never two */
+                continue;
+            }
+            nulls = 0;
+            ExecStatusType t = PQresultStatus(r);
+            if (t == PGRES_PIPELINE_SYNC) {
+                PQclear(r);
+                synced = 1;
+            } else if (t == PGRES_PIPELINE_ABORTED) {
+                PQclear(r);
+            } else {
+                keep_result(&last, r);
+            }
+        }
+    }
+    db->piped = 0;
+    if (!synced || !PQexitPipelineMode(db->conn)) {
+        if (last && PQresultStatus(last) == PGRES_FATAL_ERROR) {
+            map_error(db, last, st);
+            if (db->conn) drop_conn(db); /* whatever map_error made of it, this connection's state is unknown */
+        } else {
+            pipe_broken(db, st);
+        }
+        PQclear(last);
+        return NULL;
+    }
+    if (!last) last = PQmakeEmptyPGresult(db->conn, PGRES_FATAL_ERROR);
+    ExecStatusType t = PQresultStatus(last);
+    if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) return last;
+    map_error(db, last, st);
+    PQclear(last);
+    return NULL;
 }
 
 static const stmt *prepared(ltc_db *db, const char *sql, int nparams, int *index, ltc_status *st) {
@@ -323,6 +404,11 @@ static const stmt *prepared(ltc_db *db, const char *sql, int nparams, int *index
         db->stmts = s;
         db->cap_stmts = cap;
     }
+    if (db->piped) { /* a statement prepared on first use waits for the pipeline before it */
+        PGresult *pr = pipe_finish(db, st);
+        if (!pr) return NULL;
+        PQclear(pr);
+    }
     char name[32];
     snprintf(name, sizeof name, "s%zu", db->n_stmts);
     PGresult *r = PQsendPrepare(db->conn, name, sql, nparams, NULL) ? await_result(db, st)
@@ -339,26 +425,65 @@ static const stmt *prepared(ltc_db *db, const char *sql, int nparams, int *index
     return &db->stmts[db->n_stmts++];
 }
 
+/* A connection a statement can run on: connected now (or again, outside a transaction). 0, or -1 with st set. */
+static int usable(ltc_db *db, ltc_status *st) {
+    if (db->in_tx && (db->tx_broken || !db->conn || PQstatus(db->conn) != CONNECTION_OK)) {
+        /* never carry on a transaction on a new connection: its first half is gone */
+        if (db->conn && PQstatus(db->conn) != CONNECTION_OK) drop_conn(db);
+        db->tx_broken = 1;
+        return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database connection lost in a transaction");
+    }
+    if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) return ltc_db_connect(db, st);
+    return 0;
+}
+
+int ltc_db_exec_text(ltc_db *db, ltc_status *st, const char *sql) {
+    if (!db) return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "no database");
+    if (usable(db, st) != 0) return -1;
+    if (db->begin_pending || db->piped) { /* simple-protocol text runs after the transaction's BEGIN and sends */
+        if (pipe_enter(db) != 0) {
+            pipe_broken(db, st);
+            return -1;
+        }
+        PGresult *pr = pipe_finish(db, st);
+        if (!pr) return -1;
+        PQclear(pr);
+    }
+    ltc_status tmo = {0};
+    PGresult *r = exec_text(db, sql, &tmo);
+    if (!r) {
+        *st = tmo;
+        return -1;
+    }
+    ExecStatusType t = PQresultStatus(r);
+    if (t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK) {
+        PQclear(r);
+        return 0;
+    }
+    map_error(db, r, st);
+    PQclear(r);
+    return -1;
+}
+
 PGresult *ltc_db_query_bin(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params,
                            const int *lengths, const int *formats) {
     if (!db) {
         ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "no database");
         return NULL;
     }
-    if (db->in_tx && (db->tx_broken || !db->conn || PQstatus(db->conn) != CONNECTION_OK)) {
-        /* never carry on a transaction on a new connection: its first half is gone */
-        if (db->conn && PQstatus(db->conn) != CONNECTION_OK) drop_conn(db);
-        db->tx_broken = 1;
-        ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "database connection lost in a transaction");
-        return NULL;
-    }
-    if (!db->conn || PQstatus(db->conn) != CONNECTION_OK) {
-        if (ltc_db_connect(db, st) != 0) return NULL;
-    }
+    if (usable(db, st) != 0) return NULL;
     int idx;
     if (!prepared(db, sql, nparams, &idx, st)) return NULL;
     char name[32];
     snprintf(name, sizeof name, "s%d", idx);
+    if (db->begin_pending || db->piped) {
+        if (pipe_enter(db) != 0 || !PQsendQueryPrepared(db->conn, name, nparams, params, lengths, formats, 0)) {
+            pipe_broken(db, st);
+            return NULL;
+        }
+        db->piped++;
+        return pipe_finish(db, st);
+    }
     PGresult *r = PQsendQueryPrepared(db->conn, name, nparams, params, lengths, formats, 0)
                       ? await_result(db, st)
                       : PQmakeEmptyPGresult(db->conn, PGRES_FATAL_ERROR);
@@ -374,6 +499,26 @@ PGresult *ltc_db_query(ltc_db *db, ltc_status *st, const char *sql, int nparams,
     return ltc_db_query_bin(db, st, sql, nparams, params, NULL, NULL);
 }
 
+int ltc_db_send_bin(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params,
+                    const int *lengths, const int *formats) {
+    if (!db || !db->in_tx) {
+        PGresult *r = ltc_db_query_bin(db, st, sql, nparams, params, lengths, formats);
+        PQclear(r);
+        return r ? 0 : -1;
+    }
+    if (usable(db, st) != 0) return -1;
+    int idx;
+    if (!prepared(db, sql, nparams, &idx, st)) return -1;
+    char name[32];
+    snprintf(name, sizeof name, "s%d", idx);
+    if (pipe_enter(db) != 0 || !PQsendQueryPrepared(db->conn, name, nparams, params, lengths, formats, 0)) {
+        pipe_broken(db, st);
+        return -1;
+    }
+    db->piped++;
+    return 0;
+}
+
 int ltc_db_exec(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params) {
     PGresult *r = ltc_db_query(db, st, sql, nparams, params);
     if (!r) return -1;
@@ -381,13 +526,11 @@ int ltc_db_exec(ltc_db *db, ltc_status *st, const char *sql, int nparams, const 
     return 0;
 }
 
-static const char SQL_BEGIN[] = "BEGIN";
-static const char SQL_COMMIT[] = "COMMIT";
-
 int ltc_db_begin(ltc_db *db, ltc_status *st) {
     if (!db) return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "no database");
     if (db->in_tx) return ltc_status_set(st, LTC_INTERNAL, "NESTED_TRANSACTION", "transaction already open");
-    if (ltc_db_exec(db, st, SQL_BEGIN, 0, NULL) != 0) return -1;
+    if (usable(db, st) != 0) return -1;
+    db->begin_pending = 1; /* sent with the first statement (pipe_enter) */
     db->in_tx = 1;
     db->tx_broken = 0;
     db->tx_started = mono_ms();
@@ -397,12 +540,21 @@ int ltc_db_begin(ltc_db *db, ltc_status *st) {
 
 int ltc_db_commit(ltc_db *db, ltc_status *st) {
     if (!db) return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "no database");
-    PGresult *r = ltc_db_query(db, st, SQL_COMMIT, 0, NULL);
+    if (db->in_tx && db->begin_pending && !db->piped) { /* no statement ran: nothing to commit */
+        db->begin_pending = 0;
+        db->in_tx = 0;
+        ltc_metrics_db_tx_end((double)(mono_ms() - db->tx_started) / 1e3, 1);
+        return 0;
+    }
+    PGresult *r = ltc_db_query(db, st, SQL_COMMIT, 0, NULL); /* with the statements sent ahead (pipe_finish) */
     if (db->in_tx)
         ltc_metrics_db_tx_end((double)(mono_ms() - db->tx_started) / 1e3, r && strcmp(PQcmdStatus(r), "COMMIT") == 0);
     db->in_tx = 0;
     db->tx_broken = 0;
-    if (!r) return -1; /* outcome unknown when the connection broke during COMMIT: callers retry idempotently */
+    if (!r)
+        return -1; /* a statement sent ahead failed (st says which way: the transaction is then left failed, for
+                          the caller's rollback), or the connection broke during COMMIT: the outcome is unknown,
+                          callers retry idempotently */
     /* COMMIT of a failed transaction reports ROLLBACK */
     int rolled_back = strcmp(PQcmdStatus(r), "ROLLBACK") == 0;
     PQclear(r);
@@ -415,8 +567,11 @@ void ltc_db_rollback(ltc_db *db) {
     if (db->in_tx) ltc_metrics_db_tx_end((double)(mono_ms() - db->tx_started) / 1e3, 0);
     db->in_tx = 0;
     db->tx_broken = 0;
-    if (!db->conn || PQtransactionStatus(db->conn) == PQTRANS_IDLE) return;
+    db->begin_pending = 0;
     ltc_status st = {0};
+    if (db->piped && db->conn) PQclear(pipe_finish(db, &st)); /* statements sent ahead: their outcome is moot */
+    ltc_status_clear(&st);
+    if (!db->conn || PQtransactionStatus(db->conn) == PQTRANS_IDLE) return;
     PGresult *r = exec_text(db, "ROLLBACK", &st); /* bounded: a silent server costs a dropped connection */
     ltc_status_clear(&st);
     PQclear(r);

@@ -87,8 +87,5 @@ int ltc_idempotency__store(ltc_call *c, const ltc_method *m, const char *key, co
     const char *params[4] = {m->path, ltc_call_principal(c), key, (const char *)resp};
     const int lens[4] = {0, 0, 0, (int)len};
     const int fmts[4] = {0, 0, 0, 1};
-    PGresult *r = ltc_db_query_bin(c->w->db, st, SQL_KEY_STORE, 4, params, lens, fmts);
-    if (!r) return -1;
-    PQclear(r);
-    return 0;
+    return ltc_db_send_bin(c->w->db, st, SQL_KEY_STORE, 4, params, lens, fmts); /* goes out with the COMMIT */
 }

@@ -101,9 +101,8 @@ int ltc_outbox_put(ltc_call *c, ltc_status *st, const ltc_handoff_peer *peer, co
                              c->acting};
     const int lens[7] = {0, 0, 0, 0, (int)n, 0, 0};
     const int fmts[7] = {0, 0, 0, 0, 1, 0, 0};
-    PGresult *r = ltc_db_query_bin(ltc_call_db(c), st, SQL_PUT, 7, params, lens, fmts);
-    if (!r) return -1;
-    PQclear(r);
+    /* sent ahead: it goes out with the handler's next statement or the COMMIT */
+    if (ltc_db_send_bin(ltc_call_db(c), st, SQL_PUT, 7, params, lens, fmts) != 0) return -1;
     /* no NOTIFY: it would serialise every committing transaction on the notify queue's lock */
     return ltc_outbox__wake_after_commit(c, st);
 }

@@ -54,6 +54,14 @@ PGresult *ltc_db_query(ltc_db *db, ltc_status *st, const char *sql, int nparams,
 PGresult *ltc_db_query_bin(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params,
                            const int *lengths, const int *formats);
 
+/* Inside a transaction: sends a statement whose only result is its success (an INSERT of a row nothing reads back)
+ * without waiting for it; it goes out with the next statement or the COMMIT in one round trip (libpq's pipeline
+ * mode), and its failure, if it fails, is what that statement or the COMMIT reports (mapped as ltc_db_query maps
+ * it; the transaction is then failed, for the caller's rollback). Outside a transaction: ltc_db_query_bin. The
+ * parameters are copied at once. 0, or -1 with st set (the connection is lost). */
+int ltc_db_send_bin(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params,
+                    const int *lengths, const int *formats);
+
 /* Runs a statement and discards its result. 0 or -1. */
 int ltc_db_exec(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params);
 
@@ -71,6 +79,8 @@ void ltc_db_set_deadline(ltc_db *db, int64_t ms_left);
  * statement. 0 or -1 with st set. */
 int ltc_db_exec_text(ltc_db *db, ltc_status *st, const char *sql);
 
+/* BEGIN is sent with the transaction's first statement (one round trip fewer); a transaction that ran none commits
+ * and rolls back without a word to the server. */
 int ltc_db_begin(ltc_db *db, ltc_status *st);
 int ltc_db_commit(ltc_db *db, ltc_status *st);
 void ltc_db_rollback(ltc_db *db);            /* no-op outside a transaction */
