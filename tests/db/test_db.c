@@ -2,7 +2,8 @@
  * deadline cancels its statement (the statement fails DEADLINE_EXCEEDED at the deadline and stops on the server too),
  * the server's statement_timeout ends a long statement, and a server that stops answering (a partition: a proxy
  * that goes silent) costs at most the statement timeout plus the grace, then UNAVAILABLE; the handle works again
- * once the path is back. */
+ * once the path is back. And pipeline mode (ltc_db_send_bin, BEGIN with the first statement) keeps a transaction
+ * whole. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -224,6 +225,103 @@ static void test_silent_server_is_unavailable_within_the_bound(void **state) {
     usleep(200 * 1000); /* the pumps see stop and close */
 }
 
+/* Pipeline mode: BEGIN goes out with the first statement and ltc_db_send_bin's statements with the next statement
+ * or COMMIT. What a caller relies on: everything sent commits together; a sent statement's failure fails the
+ * COMMIT with its own mapping and nothing of the transaction stays; a transaction that ran nothing commits; text
+ * run first in a transaction (SET TRANSACTION) still runs inside it; a statement prepared on first use after sends
+ * waits for them. */
+static const char SQL_PIPE_TABLE[] = "CREATE TABLE IF NOT EXISTS pipe_t (k text PRIMARY KEY, v int NOT NULL)";
+static const char SQL_PIPE_CLEAR[] = "DELETE FROM pipe_t";
+static const char SQL_PIPE_PUT[] = "INSERT INTO pipe_t (k, v) VALUES ($1, $2::int)";
+static const char SQL_PIPE_COUNT[] = "SELECT count(*), COALESCE(sum(v), 0) FROM pipe_t";
+static const char SQL_PIPE_ISO[] = "SELECT current_setting('transaction_isolation')";
+
+static void pipe_counts(ltc_db *db, int64_t *n, int64_t *sum) {
+    ltc_status st = {0};
+    PGresult *r = ltc_db_query(db, &st, SQL_PIPE_COUNT, 0, NULL);
+    assert_non_null(r);
+    *n = ltc_pg_i64(r, 0, 0);
+    *sum = ltc_pg_i64(r, 0, 1);
+    PQclear(r);
+}
+
+static void test_pipeline_sends_commit_together_or_not_at_all(void **state) {
+    (void)state;
+    ltc_db_set_options(NULL);
+    ltc_db *db = ltc_db_create(dsn(), "dbtest"), *other = ltc_db_create(dsn(), "dbtest");
+    ltc_status st = {0};
+    assert_int_equal(ltc_db_exec_text(db, &st, "CREATE SCHEMA IF NOT EXISTS dbtest"), 0);
+    assert_int_equal(ltc_db_exec(db, &st, SQL_PIPE_TABLE, 0, NULL), 0);
+    assert_int_equal(ltc_db_exec(db, &st, SQL_PIPE_CLEAR, 0, NULL), 0);
+    int64_t n, sum;
+
+    /* sends, then a read in the same transaction sees them (they ran first), then COMMIT */
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    const char *a[2] = {"a", "1"}, *b[2] = {"b", "2"};
+    assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, a, NULL, NULL), 0);
+    assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, b, NULL, NULL), 0);
+    pipe_counts(other, &n, &sum);
+    assert_int_equal(n, 0); /* nothing visible before the COMMIT */
+    pipe_counts(db, &n, &sum);
+    assert_int_equal(n, 2);
+    const char *c[2] = {"c", "4"};
+    assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, c, NULL, NULL), 0);
+    assert_int_equal(ltc_db_commit(db, &st), 0);
+    pipe_counts(other, &n, &sum);
+    assert_int_equal(n, 3);
+    assert_int_equal(sum, 7);
+
+    /* a sent statement fails (duplicate key): COMMIT reports it as ALREADY_EXISTS, nothing of it stays */
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    const char *d[2] = {"d", "8"};
+    assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, d, NULL, NULL), 0);
+    assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, a, NULL, NULL), 0);
+    assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, (const char *[]){"e", "16"}, NULL, NULL), 0);
+    assert_int_not_equal(ltc_db_commit(db, &st), 0);
+    assert_int_equal(st.code, LTC_ALREADY_EXISTS);
+    ltc_status_clear(&st);
+    ltc_db_rollback(db);
+    assert_int_equal(ltc_db_in_transaction(db), 0);
+    pipe_counts(db, &n, &sum); /* and the handle works on */
+    assert_int_equal(n, 3);
+    assert_int_equal(sum, 7);
+
+    /* a failed statement after a send: the statement's call reports the first failure */
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, b, NULL, NULL), 0);
+    assert_null(ltc_db_query(db, &st, SQL_PIPE_COUNT, 0, NULL));
+    assert_int_equal(st.code, LTC_ALREADY_EXISTS);
+    ltc_status_clear(&st);
+    ltc_db_rollback(db);
+
+    /* nothing ran: COMMIT and ROLLBACK need no statement */
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    assert_int_equal(ltc_db_commit(db, &st), 0);
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    ltc_db_rollback(db);
+    assert_int_equal(ltc_db_in_transaction(db), 0);
+
+    /* text first in a transaction runs inside it: SET TRANSACTION must be its first statement */
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    assert_int_equal(ltc_db_exec_text(db, &st, "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"), 0);
+    PGresult *r = ltc_db_query(db, &st, SQL_PIPE_ISO, 0, NULL);
+    assert_non_null(r);
+    assert_string_equal(ltc_pg_str(r, 0, 0), "repeatable read");
+    PQclear(r);
+    assert_int_equal(ltc_db_commit(db, &st), 0);
+
+    /* outside a transaction a send is a statement like any other */
+    const char *f[2] = {"f", "32"};
+    assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, f, NULL, NULL), 0);
+    pipe_counts(other, &n, &sum);
+    assert_int_equal(sum, 39);
+    assert_int_not_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, f, NULL, NULL), 0);
+    assert_int_equal(st.code, LTC_ALREADY_EXISTS);
+    ltc_status_clear(&st);
+    ltc_db_destroy(db);
+    ltc_db_destroy(other);
+}
+
 int main(void) {
     if (!getenv("LTC_TEST_DSN")) {
         fprintf(stderr, "LTC_TEST_DSN is not set: run through tests/db/with_pg.sh\n");
@@ -233,6 +331,7 @@ int main(void) {
         cmocka_unit_test(test_deadline_cancels_the_statement),
         cmocka_unit_test(test_statement_timeout),
         cmocka_unit_test(test_silent_server_is_unavailable_within_the_bound),
+        cmocka_unit_test(test_pipeline_sends_commit_together_or_not_at_all),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
