@@ -11,9 +11,11 @@
 #include "internal.h"
 #include "ltc/access.h"
 #include "ltc/assert.h"
+#include "google/protobuf/duration.pb-c.h"
 #include "google/protobuf/timestamp.pb-c.h"
 #include "ltc/audit.h"
 #include "ltc/audit_chain.h"
+#include "ltc/audit_sealer.h"
 #include "ltc/audit/v1/audit_service.pb-c.h"
 #include "ltc/log.h"
 #include "ltc/money.h"
@@ -21,7 +23,8 @@
 #include "ltc/sqltext.h"
 
 /* $9 the targets; $10..$15 the changes in step: target, field, old, new, has old, has new; $16 the server's own
- * request id. The chain columns are set by the trigger of runtime migration 009. */
+ * request id. The row is inserted unsealed: the sealer (ltc/audit_sealer.h, runtime migration 011) chains it after the
+ * commit. */
 static const char SQL_AUDIT[] =
     "INSERT INTO audit_log (principal, roles, caller, method, target, request_id, code, reason, server_request_id,"
     " targets, changes) "
@@ -205,8 +208,9 @@ void ltc_audit__outside(ltc_call *c, const ltc_method *m, const ProtobufCMessage
     int refused = outcome->code == LTC_PERMISSION_DENIED || outcome->code == LTC_UNAUTHENTICATED;
     if (!((m->flags & LTC_METHOD_WRITE) || refused) || !c->w->db) return;
     ltc_status st = {0};
-    if (ltc_audit__write(c, m, req, outcome, reason, &st) != 0 &&
-        ltc_audit_spool__call(c, m, req, outcome, reason) != 0)
+    if (ltc_audit__write(c, m, req, outcome, reason, &st) == 0)
+        ltc_audit_sealer_nudge(); /* committed (no transaction around it): the sealer chains it */
+    else if (ltc_audit_spool__call(c, m, req, outcome, reason) != 0)
         LTC_WARN("audit_failed", c->request_id, "%s: %s", m->path, st.message);
     ltc_status_clear(&st);
 }
@@ -361,8 +365,15 @@ static const char SQL_CHAIN_HEAD[] =
     "SELECT h.position, encode(h.hash, 'hex'),"
     " (SELECT count(*) FROM audit_log WHERE chain_position IS NULL AND seq <= h.legacy_seq)"
     " FROM audit_chain_head h";
-static const char SQL_UNCHAINED[] = "SELECT seq FROM audit_log WHERE chain_position IS NULL"
-                                    " AND seq > (SELECT legacy_seq FROM audit_chain_head) ORDER BY seq LIMIT 101";
+/* The rows written but not sealed yet (runtime migration 011): how many, and the oldest's wait in seconds; then those
+ * waiting longer than $1 milliseconds. */
+static const char SQL_PENDING[] =
+    "SELECT count(*), COALESCE(extract(epoch FROM now() - min(COALESCE(inserted_at, event_time))), 0)::float8"
+    " FROM audit_log WHERE chain_position IS NULL AND seq > (SELECT legacy_seq FROM audit_chain_head)";
+static const char SQL_PENDING_TOO_LONG[] =
+    "SELECT seq, (extract(epoch FROM now() - COALESCE(inserted_at, event_time)) * 1000)::bigint FROM audit_log"
+    " WHERE chain_position IS NULL AND seq > (SELECT legacy_seq FROM audit_chain_head)"
+    " AND COALESCE(inserted_at, event_time) < now() - $1::bigint * interval '1 millisecond' ORDER BY seq LIMIT 101";
 static const char SQL_ANCHOR[] =
     "SELECT COALESCE(encode(row_hash, 'hex'), ''), seq FROM audit_log WHERE chain_position = $1";
 
@@ -431,7 +442,8 @@ static int walk_chain(verify_out *o, ltc_db *db, ltc_audit_chain_walk *w, ltc_st
     }
 }
 
-/* GetAuditTrailIntegrity: recomputes every chained event, walks the positions, compares the head and the anchors.
+/* GetAuditTrailIntegrity: recomputes every chained event, walks the positions, compares the head and the anchors,
+ * and counts the events not sealed yet (a problem when one waited longer than ltc_audit_max_pending_ms).
  * Errors: INVALID_ARGUMENT "stage", "anchors" (more than 100, a position below 1, a hash not 64 hex digits). */
 static int get_audit_trail_integrity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Audit__V1__GetAuditTrailIntegrityRequest *req = (const void *)m;
@@ -475,11 +487,24 @@ static int get_audit_trail_integrity(ltc_call *c, const ProtobufCMessage *m, Pro
                                     (long long)hp, (long long)w.position));
     }
     PQclear(r);
-    if (!(r = ltc_db_query(db, st, SQL_UNCHAINED, 0, NULL))) goto done;
+    if (!(r = ltc_db_query(db, st, SQL_PENDING, 0, NULL))) goto done;
+    resp->events_pending = ltc_pg_i64(r, 0, 0);
+    if (resp->events_pending > 0) {
+        double age = strtod(PQgetvalue(r, 0, 1), NULL);
+        Google__Protobuf__Duration *d = LTC_NEW(c, Google__Protobuf__Duration, GOOGLE__PROTOBUF__DURATION__INIT);
+        d->seconds = (int64_t)age;
+        d->nanos = (int32_t)((age - (double)d->seconds) * 1e9);
+        resp->oldest_pending_age = d;
+    }
+    PQclear(r);
+    const char *bound = ltc_call_printf(c, "%ld", ltc_audit_max_pending_ms());
+    if (!(r = ltc_db_query(db, st, SQL_PENDING_TOO_LONG, 1, &bound))) goto done;
     for (int i = 0; i < PQntuples(r); i++)
-        problem(
-            &o, LTC__AUDIT__V1__CHAIN_PROBLEM_KIND__CHAIN_PROBLEM_KIND_UNCHAINED, 0, ltc_pg_i64(r, i, 0),
-            ltc_call_printf(c, "event %s was written after the chain started but is not in it", PQgetvalue(r, i, 0)));
+        problem(&o, LTC__AUDIT__V1__CHAIN_PROBLEM_KIND__CHAIN_PROBLEM_KIND_PENDING_TOO_LONG, 0, ltc_pg_i64(r, i, 0),
+                ltc_call_printf(c,
+                                "event %s has waited %s ms to be sealed into the chain (bound %s ms): no sealer runs, "
+                                "or it fails; until sealed it can be edited undetected",
+                                PQgetvalue(r, i, 0), PQgetvalue(r, i, 1), bound));
     PQclear(r);
     for (size_t i = 0; i < req->n_anchors; i++) {
         const char *pos = ltc_call_printf(c, "%lld", (long long)req->anchors[i]->chain_position);

@@ -16,6 +16,7 @@
 
 #include "grpc/health/v1/health.pb-c.h"
 #include "ltc/ask.h"
+#include "ltc/audit_sealer.h"
 #include "ltc/audit_spool.h"
 #include "ltc/client.h"
 #include "ltc/config.h"
@@ -130,6 +131,7 @@ typedef struct svc_config {
     const char *migrate_dsn;     /* the schema owner's DSN for the migrations; NULL: they run over dsn */
     const char *audit_spool_dir; /* LTC_AUDIT_SPOOL_DIR: the durable spool of audit rows; NULL: none */
     long workers, grace_ms, max_msg, handoff_deadline_ms, max_backoff_ms;
+    long seal_interval_ms, seal_max_pending_s; /* the audit chain's sealer (ltc/audit_sealer.h) */
     long db_connect_s, db_statement_ms, db_idle_tx_ms, db_ka_idle_s, db_ka_interval_s, db_ka_count, db_tcp_user_ms;
     ltc_relay_peer peers[8];
     size_t n_peers;
@@ -188,6 +190,8 @@ static int load_config(const ltc_service_def *def, svc_config *cfg, int migrate_
         {"LTC_MAX_MESSAGE_BYTES", 4 * 1024 * 1024, 1024, 64 * 1024 * 1024, &cfg->max_msg},
         {"LTC_HANDOFF_DEADLINE_MS", 5000, 100, 600000, &cfg->handoff_deadline_ms},
         {"LTC_RELAY_MAX_BACKOFF_MS", 30000, 100, 3600000, &cfg->max_backoff_ms},
+        {"LTC_AUDIT_SEAL_INTERVAL_MS", 150, 10, 60000, &cfg->seal_interval_ms},
+        {"LTC_AUDIT_SEAL_MAX_PENDING_S", 60, 1, 86400, &cfg->seal_max_pending_s},
         {"LTC_DB_CONNECT_TIMEOUT_S", 5, 2, 600, &cfg->db_connect_s},
         {"LTC_DB_STATEMENT_TIMEOUT_MS", 15000, 100, 3600000, &cfg->db_statement_ms},
         {"LTC_DB_IDLE_TX_TIMEOUT_MS", 60000, 1000, 86400000, &cfg->db_idle_tx_ms},
@@ -338,6 +342,8 @@ static void usage(FILE *out, const ltc_service_def *def) {
         {"LTC_RELOAD_INTERVAL_SECONDS",
          "how often certificate and key files are checked for a change (0: SIGHUP only)"},
         {"LTC_AUDIT_SPOOL_DIR", "durable spool of audit rows while the database is down"},
+        {"LTC_AUDIT_SEAL_INTERVAL_MS", "how often the audit chain's sealer runs (also after each write)"},
+        {"LTC_AUDIT_SEAL_MAX_PENDING_S", "an audit row unsealed longer than this is an integrity problem"},
         {"LTC_LOG_LEVEL", "debug, info, warn or error"},
         {"LTC_WORKERS", "worker threads"},
         {"LTC_SHUTDOWN_GRACE_MS", "time calls in flight get at SIGTERM"},
@@ -508,6 +514,21 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         free(health);
         return 1;
     }
+    /* the audit chain after the commit (runtime migration 011): its own thread and connection */
+    ltc_audit_set_max_pending_ms(cfg.seal_max_pending_s * 1000);
+    ltc_audit_sealer *sealer = ltc_audit_sealer_start(def->name, cfg.dsn, cfg.seal_interval_ms, &st);
+    if (!sealer) {
+        LTC_ERROR("start_failed", NULL, "audit sealer: %s", st.message);
+        ltc_status_clear(&st);
+        ltc_server_stop(server);
+        ltc_audit_spool_stop(spool);
+        ltc_ask_close_all();
+        ltc_metrics_stop();
+        ltc_methods_free(methods);
+        ltc_keyring_close(so.assertion_keys);
+        free(health);
+        return 1;
+    }
     ltc_relay *relay = NULL;
     if (cfg.n_peers > 0) {
         ltc_relay_options ro = {
@@ -525,6 +546,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
             LTC_ERROR("start_failed", NULL, "relay: %s", st.message);
             ltc_status_clear(&st);
             ltc_server_stop(server);
+            ltc_audit_sealer_stop(sealer);
             ltc_audit_spool_stop(spool);
             ltc_ask_close_all();
             ltc_metrics_stop();
@@ -544,7 +566,8 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     ltc_server_set_serving(server, 0);
     ltc_relay_stop(relay);
     ltc_server_stop(server);
-    ltc_audit_spool_stop(spool);
+    ltc_audit_spool_stop(spool); /* its last rows first: the sealer's last round chains them */
+    ltc_audit_sealer_stop(sealer);
     ltc_ask_close_all();
     ltc_metrics_stop();
     ltc_methods_free(methods);

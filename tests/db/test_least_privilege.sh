@@ -121,6 +121,16 @@ check_all() {
             SELECT pg_advisory_xact_lock(1), pg_notify('ltc_outbox_$s', '');
             LISTEN ltc_outbox_$s;"
 
+        # the audit chain (runtime migrations 009, 011): the serving role inserts rows and runs the sealer, but writes
+        # neither the chain columns nor the head itself
+        expect_ok "$s" "$phase: insert an audit row and seal it" "
+            INSERT INTO $s.audit_log (principal, roles, caller, method, target, request_id, code, reason)
+                VALUES ('dbpriv', '', '', '/x', '', 'dbpriv-test', 'OK', '');
+            SELECT $s.audit_chain_seal(100);"
+        expect_denied "$s" "$phase: write the chain columns of $s.audit_log" \
+            "UPDATE $s.audit_log SET row_hash = '\\x00' WHERE request_id = 'dbpriv-test';"
+        expect_denied "$s" "$phase: move $s.audit_chain_head" "UPDATE $s.audit_chain_head SET position = 0;"
+
         # no DDL in its own schema
         expect_denied "$s" "$phase: CREATE TABLE in $s" "CREATE TABLE $s.dbpriv_x (i int);"
         expect_denied "$s" "$phase: CREATE TABLE in $s (search_path)" "CREATE TABLE dbpriv_x (i int);"

@@ -4,10 +4,11 @@ changed (targets) and every changed field's old and new value (money and dates a
 by target, principal, time and outcome, on any stage (the gateway routes by `stage`); a refused call is listed with
 its outcome and no changes.
 
-Tamper-evident (issue #19): every row is chained to the one before by hash, per stage; GetAuditTrailIntegrity finds a row
-edited or deleted by the database owner (here a superuser, with the append-only triggers disabled), a head moved, and
-a chain rewritten from an edited row on (against an anchor kept from before); concurrent writers make one chain; each
-row records the server's own request id beside the client's."""
+Tamper-evident (issue #19): every row is chained to the one before by hash, per stage, by the stage's sealer after
+the row's commit (runtime migration 011); GetAuditTrailIntegrity finds a row edited or deleted by the database owner
+(here a superuser, with the append-only triggers disabled), a head moved, a chain rewritten from an edited row on
+(against an anchor kept from before), and a row left unsealed too long; concurrent writers make one chain; each row
+records the server's own request id beside the client's."""
 
 import sys
 import threading
@@ -196,6 +197,16 @@ def rechain_from(position):
 
 
 class AuditChainTest(h.StackTestCase):
+    def sealed(self, **kw):
+        """verify(**kw) once the sealer has chained every committed row (within a few seconds)."""
+        deadline = time.time() + 10
+        while True:
+            v = self.verify(**kw)
+            if v.events_pending == 0 or time.time() > deadline:
+                self.assertEqual(v.events_pending, 0, v)
+                return v
+            time.sleep(0.1)
+
     def verify(self, **kw):
         stub = au_grpc.AuditServiceStub(self.stubs.channel)
         kw.setdefault("stage", "ltb")
@@ -206,7 +217,8 @@ class AuditChainTest(h.StackTestCase):
                       for p in v.problems)
 
     def row_of(self, opp_name, method):
-        """(seq, chain_position) of the newest ltb row of `method` on opp_name."""
+        """(seq, chain_position) of the newest ltb row of `method` on opp_name, once sealed."""
+        self.sealed()
         seq, pos = h.sql(f"SELECT seq, chain_position FROM {STAGE_SCHEMA}.audit_log WHERE target = :'t' "
                          "AND method LIKE :'m' ORDER BY seq DESC LIMIT 1", t=opp_name, m="%/" + method)[0]
         return int(seq), int(pos)
@@ -217,6 +229,7 @@ class AuditChainTest(h.StackTestCase):
         rid = "client-" + uuid.uuid4().hex
         s.ltb.LoseOpportunity(lc.ltb.LoseOpportunityRequest(name=opp.name, reason="budget", request_id=lc.new_id()),
                               metadata=lc.request_metadata(rid))
+        self.sealed()
         ev = [e for e in AuditTrailTest.events(self, target=opp.name) if e.method.endswith("/LoseOpportunity")][0]
         self.assertEqual(ev.request_id, rid)
         self.assertEqual(str(uuid.UUID(ev.server_request_id)), ev.server_request_id)
@@ -225,7 +238,7 @@ class AuditChainTest(h.StackTestCase):
 
     def test_concurrent_writers_make_one_verifiable_chain(self):
         s = self.stubs
-        before = self.verify()
+        before = self.sealed()
         self.assertTrue(before.intact, before)
         errors = []
 
@@ -241,7 +254,7 @@ class AuditChainTest(h.StackTestCase):
         for t in threads:
             t.join()
         self.assertEqual(errors, [])
-        after = self.verify(anchors=[before.head] if before.head.chain_position else [])
+        after = self.sealed(anchors=[before.head] if before.head.chain_position else [])
         self.assertTrue(after.intact, after)
         self.assertGreaterEqual(after.head.chain_position - before.head.chain_position, 64)
         self.assertEqual(after.events_checked, after.head.chain_position)
@@ -289,16 +302,34 @@ class AuditChainTest(h.StackTestCase):
         self.assertTrue(self.verify(anchors=[anchor]).intact)
 
         # the head is moved only by the chain's trigger, whatever is granted: not by a superuser without disabling it
-        with self.assertRaisesRegex(RuntimeError, "moved only by the audit_log_chain trigger"):
+        with self.assertRaisesRegex(RuntimeError, "moved only by audit_chain_seal"):
             h.sql(f"UPDATE {STAGE_SCHEMA}.audit_chain_head SET position = 0")
 
-        # 4. a row written outside the chain
-        tamper(f"INSERT INTO {t} (principal, roles, caller, method, target, request_id, code, reason) "
-               "VALUES ('mallory', '', '', '/x/Y', '', 'r', 'OK', '');")
-        v = self.verify()
-        self.assertEqual([k for k, _ in self.kinds(v)], ["UNCHAINED"])
-        tamper(f"DELETE FROM {t} WHERE chain_position IS NULL AND principal = 'mallory';")
-        self.assertTrue(self.verify().intact)
+        # 4. a row left unsealed too long: the head held by another session, so no sealer can chain it
+        def hold_head():
+            h.sql(f"BEGIN; SELECT 1 FROM {STAGE_SCHEMA}.audit_chain_head FOR UPDATE; SELECT pg_sleep(6); COMMIT")
+        holder = threading.Thread(target=hold_head)
+        holder.start()
+        try:
+            for _ in range(100):
+                if h.sql_int("SELECT count(*) FROM pg_stat_activity WHERE state = 'active'"
+                             " AND query LIKE '%pg_sleep(6)%' AND pid <> pg_backend_pid()"):
+                    break
+                time.sleep(0.05)
+            tamper(f"INSERT INTO {t} (principal, roles, caller, method, target, request_id, code, reason, inserted_at) "
+                   "VALUES ('mallory', '', '', '/x/Y', '', 'r-unsealed', 'OK', '', now() - interval '2 hours');")
+            mseq = h.sql_int(f"SELECT seq FROM {t} WHERE request_id = 'r-unsealed'")
+            v = self.verify()
+            self.assertFalse(v.intact)
+            self.assertIn(("PENDING_TOO_LONG", 0), self.kinds(v))
+            self.assertIn(mseq, [p.sequence for p in v.problems if p.kind == au.CHAIN_PROBLEM_KIND_PENDING_TOO_LONG])
+            self.assertGreaterEqual(v.events_pending, 1)
+            self.assertGreaterEqual(v.oldest_pending_age.seconds, 7000)
+        finally:
+            holder.join()
+        v = self.sealed()   # the head free again: sealed like any other row, the trail intact
+        self.assertTrue(v.intact, v)
+        self.assertGreater(h.sql_int(f"SELECT chain_position FROM {t} WHERE seq = {mseq}"), 0)
 
         for bad in ([au.AuditAnchor(chain_position=0, hash="0" * 64)], [au.AuditAnchor(chain_position=1, hash="xy")]):
             d = h.expect_error(lambda: self.verify(anchors=bad), C.INVALID_ARGUMENT)
