@@ -27,6 +27,13 @@ WRITE_RATIO = 0.6
 L2C_RATIO = 0.5
 RSS_LIMIT_KB = 64 * MIB
 BIG_TABLE_ROWS = 10000   # a sequential scan of a table this large on a hot path is a bug
+EXIT_SEQ_SCAN = 3        # table's exit status when a hot plan scans a table that grows with stored deals
+
+
+def grows_with_deals(live, deals):
+    """A table this size at this many stored deals grows with them (not a small configuration table)."""
+    limit = BIG_TABLE_ROWS if not deals else min(BIG_TABLE_ROWS, max(deals // 2, 500))
+    return live >= limit
 
 
 def fmt_row(fields):
@@ -109,6 +116,7 @@ def read_stats(path):
 def scan_row(a):
     before, after = read_stats(a.before), read_stats(a.after)
     calls = 0
+    deals = size_of(a.label)
     for row in read_rows(a.results):
         if row.get("label") == a.label and row.get("scenario") not in ("scan", "handoffs"):
             calls = int(num(row, "calls_all"))
@@ -120,7 +128,7 @@ def scan_row(a):
         if scans - b[0] > 0 and d_rows > 0:
             seq.append((d_rows, rel, scans - b[0], live))
             total += d_rows
-            if live >= BIG_TABLE_ROWS:
+            if grows_with_deals(live, deals):
                 big += scans - b[0]
     seq.sort(reverse=True)
     row = {
@@ -213,6 +221,34 @@ def ms(v):
 # Lead to cash's steps that are the stage issues' hot paths, shown under each lead-to-cash row.
 HOT_STEPS = (("CreateQuote", "pricing a quote"), ("RequestOrderAdmission", "the admission gate, credit checked"),
              ("ScheduleOrder", "scheduling"), ("RecordPayment", "a payment applied, posted to the ledger"))
+
+
+def hot_plan_scans(path):
+    """The sequential scans in the hot plans of explain.txt (bench/sql/explain.sql) of tables that grow with the
+    stored deals: [(section, relation, live rows, plan line)], and the stored deals the plans ran on."""
+    sections, sizes, deals = [], {}, None
+    section = ""
+    with open(path) as f:
+        for line in f:
+            if line.startswith("=="):
+                section = line.strip("= \n")
+            m = re.match(r"\s*size (\S+) (\d+)\s*$", line)
+            if m:
+                sizes[m.group(1)] = int(m.group(2))
+                continue
+            m = re.match(r"\s*stored deals (\d+)\s*$", line)
+            if m:
+                deals = int(m.group(1))
+                continue
+            m = re.search(r"Seq Scan on (\w+)", line)
+            if m:
+                sections.append((section, m.group(1), line.strip()))
+    found = []
+    for section, rel, line in sections:
+        schema = section.split()[0] if section else ""
+        live = sizes.get(f"{schema}.{rel}", 0)
+        found.append((section, rel, live, line, grows_with_deals(live, deals)))
+    return found, deals
 
 
 def table(a):
@@ -320,6 +356,20 @@ def table(a):
                     lines.append((f"  {step} ({what})", human(size), f"{float(f[1]) / win:.0f}", ms(float(f[2])),
                                   ms(float(f[3])), "", "", "", "a step of " + name, "", "", "", ""))
 
+    # the hot paths' plans (explain.txt, at the largest size): a sequential scan of a table that grows with the stored
+    # deals is a growth bug, shown as a row of the table and failing the run (EXIT_SEQ_SCAN)
+    explain_flags, bad_plans = [], 0
+    if a.explain and os.path.exists(a.explain):
+        found, deals = hot_plan_scans(a.explain)
+        for section, rel, live, line, grows in found:
+            bad_plans += grows
+            explain_flags.append(f"  {'GROWS WITH DEALS ' if grows else ''}{section}: {line} ({rel}: {live} rows)")
+        verdict = "MISSED" if bad_plans else "met"
+        verdicts.append(("hot plans without sequential scans of growing tables", verdict))
+        lines.append(("hot plans (explain.txt)", human(deals), "", "", "", "", "", "", "",
+                      "no seq scan of a table growing with deals", verdict,
+                      f"{bad_plans} seq scans of growing tables!" if bad_plans else "0", ""))
+
     head = ("scenario", "stored", "QPS", "p50 ms", "p99 ms", "p99.9 ms", "CPU us/call", "ratio", "baseline",
             "target", "", "seq rows/call", "load")
     out = []
@@ -423,28 +473,20 @@ def table(a):
                              f"({len(pts)} samples over {(pts[-1][0] - t0) / 60:.1f} min; flat: "
                              f"{'met' if flat else 'MISSED'})")
 
-    explain_flags = []
-    if a.explain and os.path.exists(a.explain):
-        section = ""
-        with open(a.explain) as f:
-            for line in f:
-                if line.startswith("=="):
-                    section = line.strip("= \n")
-                elif "Seq Scan" in line:
-                    explain_flags.append(f"  {section}: {line.strip()}")
-
     text = ["\n".join(out), ""]
     text += details
     text.append("memory (VmRSS, sampled every second in each scenario's window):")
     text += mem_lines
     text.append("plans of the hot paths (explain.txt): " +
-                ("sequential scans:" if explain_flags else "index scans only"))
+                ("sequential scans:" if explain_flags else "index scans only") +
+                (f" ({bad_plans} of tables that grow with the stored deals: FAILED)" if bad_plans else ""))
     text += explain_flags
     text.append("targets: " + ", ".join(f"{l}: {v}" for l, v in verdicts))
     print("\n".join(text))
     if a.markdown:
         with open(a.markdown, "w") as f:
             f.write("\n".join(md) + "\n\n```\n" + "\n".join(text[2:]) + "\n```\n")
+    return EXIT_SEQ_SCAN if bad_plans else 0
 
 
 def main():
@@ -479,7 +521,8 @@ def main():
     p.add_argument("--explain")
     p.add_argument("--rss")
     a = ap.parse_args()
-    {"pgbench-row": pgbench_row, "scan-row": scan_row, "handoff-row": handoff_row, "table": table}[a.cmd](a)
+    sys.exit({"pgbench-row": pgbench_row, "scan-row": scan_row, "handoff-row": handoff_row, "table": table}[a.cmd](a)
+             or 0)
 
 
 if __name__ == "__main__":

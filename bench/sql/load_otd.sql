@@ -1,7 +1,7 @@
 -- bench/sql/load_otd.sql - closed deals :lo..:hi in OTD (see load_ltb.sql): the order (ACCEPTED) with 2 lines
--- (shipped and accepted in full), 3 payment terms, its review, a capacity booking on a shared resource (a past
--- Monday), one shipment of both lines (ACCEPTED), the acceptance hand-off to DTC (delivered), and the idempotency
--- keys of 6 client writes and 1 hand-off.
+-- (shipped and accepted in full), 3 payment terms, its review with its five checks, its credit check at release, a
+-- capacity booking on a shared resource (a past Monday), one shipment of both lines (ACCEPTED), the acceptance
+-- hand-off to DTC (delivered), and the idempotency keys of 6 client writes and 1 hand-off.
 \set ON_ERROR_STOP on
 SET search_path = otd, public;
 SET session_replication_role = replica;
@@ -31,6 +31,18 @@ SELECT bench_id(38 + p, i), bench_id(7, i), p,
 FROM generate_series(:lo, :hi) i, generate_series(1, 3) p;
 INSERT INTO reviews (id, order_id, approved, comment)
 SELECT bench_id(10, i), bench_id(7, i), true, 'configuration, credit, capacity, terms ok'
+FROM generate_series(:lo, :hi) i;
+-- the review's five checks (OTD migration 003) and the credit check at release (002): GetOrder and the order's
+-- intake read them by order; without them these tables stay as small as one run makes them, and their plans (a
+-- sequential scan of a few hundred rows) say nothing of a million deals
+INSERT INTO order_checks (id, order_id, function, outcome, reviewer, create_time)
+SELECT bench_id(100 + f, i), bench_id(7, i),
+       (ARRAY['CONFIGURATION', 'CREDIT', 'CAPACITY', 'TERMS', 'REVIEWER'])[f + 1], 'PASSED', 'fr.chen.jie',
+       now() - interval '275 days'
+FROM generate_series(:lo, :hi) i, generate_series(0, 4) f;
+INSERT INTO credit_checks (id, order_id, stage, outcome, credit_decision_id, checked_by, create_time)
+SELECT bench_id(105, i), bench_id(7, i), 'RELEASE', 'APPROVED', bench_id(106, i), 'fr.chen.jie',
+       now() - interval '270 days'
 FROM generate_series(:lo, :hi) i;
 INSERT INTO capacity_bookings (resource_id, day, order_id, quantity)
 SELECT bench_id(92, 0), date '2020-01-06' + (i % 150) * 7,
