@@ -235,6 +235,8 @@ def replica_lines(main, handoffs):
         r = per[n].get(what)
         if not r:
             return "-"
+        if r.get("scenario") == "failed":
+            return f"FAILED ({r.get('error', '')}), load {r.get('load', '')}"
         v = num(r, "deals_per_s") if what == "lead to cash" else num(r, "qps")
         b = base.get(what)
         bv = (num(b, "deals_per_s") if what == "lead to cash" else num(b, "qps")) if b else 0
@@ -258,7 +260,8 @@ def replica_lines(main, handoffs):
 
 def table(a):
     rows = read_rows(a.results)
-    main = [r for r in rows if r.get("scenario") not in ("scan", "handoffs")]
+    failed = [r for r in rows if r.get("scenario") == "failed"]   # a scenario of the scale-out run that failed
+    main = [r for r in rows if r.get("scenario") not in ("scan", "handoffs", "failed")]
     scans = {r["label"]: r for r in rows if r.get("scenario") == "scan"}
     handoffs = {r["label"]: r for r in rows if r.get("scenario") == "handoffs"}
     by_label = {r["label"]: r for r in main}
@@ -475,7 +478,7 @@ def table(a):
                     explain_flags.append(f"  {section}: {line.strip()}")
 
     text = ["\n".join(out), ""]
-    text += replica_lines(main, handoffs)
+    text += replica_lines(main + failed, handoffs)
     text += details
     text.append("memory (VmRSS, sampled every second in each scenario's window):")
     text += mem_lines

@@ -77,7 +77,7 @@ CASES = {
     # three replicas of every stage service and of the gateway (LTC_STACK_REPLICAS=3): the workload's channel balances
     # over the three gateways (round_robin over scripts/stack's ipv4: list), each of which must have served calls, and
     # OTD's third replica is killed at half the deals (the supervisor starts it again): every hand-off exactly once
-    "replicas3": dict(deals=40, replicas=3, schedule=[(0.5, "kill", "otd3")]),
+    "replicas3": dict(deals=30, replicas=3, schedule=[(0.5, "kill", "otd3")]),
     # PostgreSQL unreachable without being stopped: the services reach it through a proxy that goes silent for 8 s
     "db_partition": dict(deals=100, schedule=[(0.35, "partition", 8.0)], db_proxy=True),
     # LTB hangs (SIGSTOP) for 10 s: DTC's closures to BTO must flow as before while its hand-offs to LTB wait
