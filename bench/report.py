@@ -251,9 +251,53 @@ def hot_plan_scans(path):
     return found, deals
 
 
+# The scale-out run's rows (bench/run --replicas): "get-lead, 2 replicas@1000"
+REPLICA_LABEL = re.compile(r"^(get-lead|mark-won|lead to cash), (\d+) replicas?@\d+$")
+
+
+def replica_lines(main, handoffs):
+    """Throughput per replica count: get-lead (QPS), mark-won (QPS), lead to cash (deals/s), each with its share of
+    the one-replica figure, the CPU summed over every process per call or deal, and the machine's load."""
+    per = {}
+    for r in main:
+        m = REPLICA_LABEL.match(r.get("label", ""))
+        if m:
+            per.setdefault(int(m.group(2)), {})[m.group(1)] = r
+    if not per:
+        return []
+    base = per.get(1, {})
+
+    def fig(n, what):
+        r = per[n].get(what)
+        if not r:
+            return "-"
+        if r.get("scenario") == "failed":
+            return f"FAILED ({r.get('error', '')}), load {r.get('load', '')}"
+        v = num(r, "deals_per_s") if what == "lead to cash" else num(r, "qps")
+        b = base.get(what)
+        bv = (num(b, "deals_per_s") if what == "lead to cash" else num(b, "qps")) if b else 0
+        share = f" ({v / bv:.2f})" if bv and n != 1 else ""
+        unit = " deals/s" if what == "lead to cash" else "/s"
+        extra = f", p99 {ms(num(r, 'p99_ms'))} ms" if what == "get-lead" else ""
+        if what != "get-lead":
+            h = handoffs.get(r["label"], {})
+            extra = f", backlog growing {h.get('backlog_growing', '?')}"
+        return f"{v:.1f}{unit}{share}{extra}, CPU {num(r, 'cpu_total_us'):.0f} us, load {r.get('load', '')}"
+
+    out = ["throughput per replica count (every stage service and the gateway N times; the load generator balances "
+           "over the N gateways; in parentheses: the share of 1 replica's figure; CPU: summed over every process, "
+           "per call):"]
+    for n in sorted(per):
+        out.append(f"  {n} replica{'s' if n > 1 else ' '}  get-lead {fig(n, 'get-lead')}")
+        out.append(f"              mark-won {fig(n, 'mark-won')}")
+        out.append(f"              lead to cash {fig(n, 'lead to cash')}")
+    return out
+
+
 def table(a):
     rows = read_rows(a.results)
-    main = [r for r in rows if r.get("scenario") not in ("scan", "handoffs")]
+    failed = [r for r in rows if r.get("scenario") == "failed"]   # a scenario of the scale-out run that failed
+    main = [r for r in rows if r.get("scenario") not in ("scan", "handoffs", "failed")]
     scans = {r["label"]: r for r in rows if r.get("scenario") == "scan"}
     handoffs = {r["label"]: r for r in rows if r.get("scenario") == "handoffs"}
     by_label = {r["label"]: r for r in main}
@@ -331,7 +375,7 @@ def table(a):
             verdict = "met" if ok else "MISSED"
             verdicts.append((label, verdict))
         if size is not None and scen in ("get-lead", "get-opportunity", "mark-won", "l2c") and "direct" not in label \
-                and not plain:
+                and not plain and not REPLICA_LABEL.match(label):
             rate = num(r, "deals_per_s") if scen == "l2c" else qps   # flat growth: the rate at the first size
             if scen not in first_size:
                 first_size[scen] = (size, rate)
@@ -474,6 +518,7 @@ def table(a):
                              f"{'met' if flat else 'MISSED'})")
 
     text = ["\n".join(out), ""]
+    text += replica_lines(main + failed, handoffs)
     text += details
     text.append("memory (VmRSS, sampled every second in each scenario's window):")
     text += mem_lines

@@ -12,7 +12,7 @@
 
 #include "loadgen.h"
 
-#define BENCH_MAX_WATCH 12
+#define BENCH_MAX_WATCH 20
 #define BENCH_MAX_TOKENS 8
 
 /* A process, or a process and its children, at one moment: CPU ticks (user + system). */
@@ -82,7 +82,7 @@ ltc_lg_result *bench_run_load(bench_opts *o, ltc_lg_next_fn next, void *user);
  * memory). `calls` is the number of units the CPU is divided by (calls, or deals). Add fields with row_add, then
  * row_end writes it to --out and stdout. */
 typedef struct bench_row {
-    char buf[8192];
+    char buf[16384];
     size_t len;
 } bench_row;
 void row_begin(bench_row *row, const bench_opts *o, const ltc_lg_result *r, double units);

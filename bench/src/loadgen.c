@@ -407,19 +407,24 @@ static void merge_result(ltc_lg_result *into, const ltc_lg_result *from) {
 }
 
 static grpc_channel *make_channel(const ltc_lg_options *o) {
-    grpc_arg args[4] = {
+    grpc_arg args[5] = {
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = o->max_message_bytes}},
         /* each channel its own TCP connection (identical channels would otherwise share one) */
         {GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, {.integer = 1}},
         /* the loader makes no retries: every call it counts went over the wire once */
         {GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_RETRIES, {.integer = 0}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 1000}},
+        /* a static list of replicas ("ipv4:127.0.0.1:P1,127.0.0.1:P2"): each channel connects to every address and
+         * spreads its calls over them in turn (one address: the same as pick_first) */
+        {GRPC_ARG_STRING, GRPC_ARG_LB_POLICY_NAME, {.string = "round_robin"}},
     };
-    grpc_arg all[5];
+    grpc_arg all[6];
     memcpy(all, args, sizeof args);
-    size_t n = 4;
-    if (o->ca_pem && o->tls_name)
-        all[n++] = (grpc_arg){GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG, {.string = (char *)o->tls_name}};
+    size_t n = 5;
+    /* a list is no host name to check the certificate against: localhost (the gateway's certificate names it) */
+    const char *tls_name = o->tls_name ? o->tls_name : strncmp(o->target, "ipv4:", 5) == 0 ? "localhost" : NULL;
+    if (o->ca_pem && tls_name)
+        all[n++] = (grpc_arg){GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG, {.string = (char *)tls_name}};
     grpc_channel_args cargs = {n, all};
     /* TLS as a client of the gateway's public port: its roots only, no client certificate (callers authenticate
      * with their token) */
@@ -445,10 +450,11 @@ static void run_free(lg_run *run) {
 }
 
 ltc_lg_result *ltc_loadgen_run(const ltc_lg_options *opt, ltc_status *st) {
-    if (!opt || !opt->next || !opt->target || ltc_addr_valid(opt->target) != 0 || opt->concurrency == 0 ||
+    if (!opt || !opt->next || !opt->target || ltc_target_valid(opt->target) != 0 || opt->concurrency == 0 ||
         opt->duration_s <= 0 || opt->warmup_s < 0) {
         ltc_status_set(st, LTC_INVALID_ARGUMENT, "BAD_OPTIONS",
-                       "load generator needs a host:port target, a next callback, concurrency > 0, duration > 0");
+                       "load generator needs a host:port (or ipv4:host:port,host:port) target, a next callback, "
+                       "concurrency > 0, duration > 0");
         return NULL;
     }
     ltc_lg_options o = *opt;
@@ -544,8 +550,8 @@ int ltc_lg_unary(const ltc_lg_options *o, int who, const char *method, const uin
                  size_t *resp_len, ltc_status *st) {
     *resp = NULL;
     *resp_len = 0;
-    if (!o || !o->target || ltc_addr_valid(o->target) != 0) {
-        ltc_status_set(st, LTC_INVALID_ARGUMENT, "BAD_TARGET", "a host:port target is needed");
+    if (!o || !o->target || ltc_target_valid(o->target) != 0) {
+        ltc_status_set(st, LTC_INVALID_ARGUMENT, "BAD_TARGET", "a host:port (or ipv4:host:port,...) target is needed");
         return -1;
     }
     ltc_lg_options lo = *o;

@@ -1,10 +1,13 @@
 /* main.c - ltc-bench: command line, the measuring harness around the load generator, result rows.
  *
- *   ltc-bench SCENARIO --target HOST:PORT [--concurrency 64] [--threads 1] [--channels 1] [--warmup 2]
+ *   ltc-bench SCENARIO --target TARGET [--concurrency 64] [--threads 1] [--channels 1] [--warmup 2]
  *             [--duration 10] [--names FILE] [--watch NAME=PID[+]]... [--label TEXT] [--out FILE]
  *             [--rss-out FILE] [--rss-every S] [--payload 16] [--poll-ms 5] [--resources 4] [--deadline-ms 10000]
  *             [--extra KEY=VALUE]... [--ca FILE [--tls-name NAME]] [--token [WHO=]FILE]...
  *
+ * TARGET: HOST:PORT, or replicas as gRPC's static list ipv4:HOST:PORT,HOST:PORT,... (every channel connects to each
+ * and spreads its calls over them with round_robin; over TLS the certificate is checked for localhost unless
+ * --tls-name says otherwise).
  * --ca: TLS to the target, whose certificate must chain to FILE's roots (without it: plaintext). --token: a caller's
  * bearer token (the file holds the JWT), sent as `authorization: Bearer ...`; the l2c scenario wants one for each of
  * ar, sr, fr and fin (the deal's account, solution and fulfilment owners, and finance), the others use the first.
@@ -32,7 +35,7 @@
 static void usage(void) {
     fprintf(
         stderr,
-        "usage: ltc-bench echo|get-lead|get-opportunity|mark-won|deal-timeline|velocity-report|l2c --target HOST:PORT [--concurrency N]\n"
+        "usage: ltc-bench echo|get-lead|get-opportunity|mark-won|deal-timeline|velocity-report|l2c --target HOST:PORT|ipv4:H:P,H:P [--concurrency N]\n"
         "       [--threads N] [--channels N] [--warmup S] [--duration S] [--names FILE] [--watch NAME=PID[+]]...\n"
         "       [--label TEXT] [--out FILE] [--rss-out FILE] [--rss-every S] [--payload BYTES] [--poll-ms MS]\n"
         "       [--resources N] [--deadline-ms MS] [--extra KEY=VALUE]... [--ca FILE [--tls-name NAME]]\n"

@@ -494,16 +494,22 @@ def pid_alive(pid):
     return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
-REPLICA_PORT_SHIFT = 30     # scripts/stack: a second replica (ltb2 ...) listens on its service's port + 30
+REPLICA_PORT_STEP = 15      # scripts/stack: replica K of a process (ltb2, gateway3 ...) listens on its port + 15 x (K - 1)
+REPLICA_NAMES = tuple(f"{x}{k}" for k in (2, 3) for x in SERVICES + ("gateway",))
 
 
 def base_of(name):
-    """The service of a process name: ltb2 (a second replica) -> ltb."""
-    return name[:-1] if name in tuple(f"{x}2" for x in SERVICES) else name
+    """The process of a replica's name: ltb2, ltb3 -> ltb; gateway2 -> gateway."""
+    return name[:-1] if name in REPLICA_NAMES else name
+
+
+def replica_of(name):
+    """K of replica K (ltb3 -> 3); 1 for a process's own name."""
+    return int(name[-1]) if name in REPLICA_NAMES else 1
 
 
 def replicas():
-    """How many replicas of each stage service the stack runs (scripts/stack records it at `up`)."""
+    """How many replicas of each process the stack runs (scripts/stack records it at `up`)."""
     try:
         return int((h.state_dir() / "run" / "replicas").read_text().strip() or 1)
     except (OSError, ValueError):
@@ -511,8 +517,13 @@ def replicas():
 
 
 def stage_procs():
-    """The stage processes of the stack: every service, and each one's second replica when it runs two."""
-    return SERVICES + (tuple(f"{x}2" for x in SERVICES) if replicas() == 2 else ())
+    """The stage processes of the stack: every service, and its further replicas when it runs several."""
+    return SERVICES + tuple(f"{x}{k}" for k in range(2, replicas() + 1) for x in SERVICES)
+
+
+def gateway_procs():
+    """The gateway and its further replicas."""
+    return ("gateway",) + tuple(f"gateway{k}" for k in range(2, replicas() + 1))
 
 
 def pid_of(name):
@@ -536,11 +547,11 @@ ENV_FILE = "fault-env.json"
 def stack_ports(name=None):
     """The ports a process of this stack listens on (gRPC and metrics), or all of the stack's with PostgreSQL."""
     o = h.offset()
-    names = [name] if name else list(h.PROCESSES) + [f"{x}2" for x in SERVICES]
+    names = [name] if name else list(h.PROCESSES) + list(REPLICA_NAMES)
     ports = []
     for n in names:
-        if base_of(n) != n:     # a second replica: no metrics endpoint
-            ports.append(h.DEFAULT_PORTS[base_of(n)] + o + REPLICA_PORT_SHIFT)
+        if base_of(n) != n:     # a replica: no metrics endpoint
+            ports.append(h.DEFAULT_PORTS[base_of(n)] + o + REPLICA_PORT_STEP * (replica_of(n) - 1))
             continue
         ports += [h.DEFAULT_PORTS[n] + o, h.DEFAULT_PORTS[n] + o + 1000]
     if not name:
@@ -856,12 +867,26 @@ def handoff_latency(sender, destination, t_from, t_to):
     return int(r[0]), round(float(r[1]), 3), round(float(r[2]), 3)
 
 
-def log_offsets():
+def log_offsets(names=None):
+    """The size of each process's log (the stage processes', or those named), to read what they log from here."""
     out = {}
-    for name in stage_procs():
+    for name in names or stage_procs():
         p = h.state_dir() / "logs" / f"{name}.log"
         out[name] = p.stat().st_size if p.exists() else 0
     return out
+
+
+def rpc_counts(since):
+    """How many calls each process of `since` (its log offsets) logged since then (its "event":"rpc" lines)."""
+    n = {}
+    for name, off in since.items():
+        p = h.state_dir() / "logs" / f"{name}.log"
+        n[name] = 0
+        if p.exists():
+            with open(p, "rb") as f:
+                f.seek(off)
+                n[name] = sum(1 for line in f if b'"event":"rpc"' in line)
+    return n
 
 
 def crash_counts(since):

@@ -74,6 +74,10 @@ CASES = {
                      points=(crash_rules("server.after_commit", 0.005, 0.002)
                              + ["relay.after_send=0.005", "relay.send_twice=0.2"]),
                      schedule=[(0.5, "kill", "bto2")]),
+    # three replicas of every stage service and of the gateway (LTC_STACK_REPLICAS=3): the workload's channel balances
+    # over the three gateways (round_robin over scripts/stack's ipv4: list), each of which must have served calls, and
+    # OTD's third replica is killed at half the deals (the supervisor starts it again): every hand-off exactly once
+    "replicas3": dict(deals=30, replicas=3, schedule=[(0.5, "kill", "otd3")]),
     # PostgreSQL unreachable without being stopped: the services reach it through a proxy that goes silent for 8 s
     "db_partition": dict(deals=100, schedule=[(0.35, "partition", 8.0)], db_proxy=True),
     # LTB hangs (SIGSTOP) for 10 s: DTC's closures to BTO must flow as before while its hand-offs to LTB wait
@@ -353,11 +357,13 @@ def run_case(name, args):
 
 
 def switch_replicas(n):
-    """Brings the stack down and up again with n replicas of every stage service (the database stays)."""
+    """Brings the stack down and up again with n replicas of every stage service and of the gateway (the database
+    stays)."""
     say(f"  (the stack with {n} replica{'s' if n > 1 else ''} of every stage service)")
     fl.stack_run(["down"], check=False)
     env = dict(BASE_ENV, LTC_STACK_REPLICAS=str(n))
     fl.stack_run(["up"], env=env, timeout=300)
+    h.stack_env(refresh=True)     # the targets changed: with replicas, lists of every replica's address
     (h.state_dir() / fl.ENV_FILE).write_text(json.dumps({s: BASE_ENV for s in fl.stage_procs()}, sort_keys=True))
     h.ensure_up()
 
@@ -369,6 +375,7 @@ def _run_case(name, args, spec, deals, seed, tag, env, t_start):
         env = partition_env(stack)
     stack.apply(env, BASE_ENV)
     offsets = fl.log_offsets()
+    gw_offsets = fl.log_offsets(fl.gateway_procs())
     rows_before = sum(v[2] for v in fl.outbox_state().values())
     stubs = h.gateway()
     wl = fl.Workload(stubs, hist, tag, deals, args.workers, seed, conflict_share=spec.get("conflicts", 0.0),
@@ -407,6 +414,10 @@ def _run_case(name, args, spec, deals, seed, tag, env, t_start):
         checker.err(e)
         ok = False
     served_twice = sum(1 for v in served.values() if v >= 2)
+    gw_calls = fl.rpc_counts(gw_offsets)   # with replicas: the calls went through every gateway replica
+    if len(gw_calls) > 1 and min(gw_calls.values()) == 0:
+        checker.err(f"a gateway replica served no call of the workload: {gw_calls}")
+        ok = False
     if spec.get("every_handoff_twice") and served_twice < new_handoffs:
         checker.err(f"relay.send_twice=1, but only {served_twice} of {new_handoffs} hand-offs were served twice")
         ok = False
@@ -465,6 +476,7 @@ def _run_case(name, args, spec, deals, seed, tag, env, t_start):
         "handoff_latency": latency,
         "partition_probes": stack.partition_probes or None,
         "replicas": fl.replicas(),
+        "calls_per_gateway": gw_calls,
         "per_deal_order_pairs_checked": order_pairs,
     }
     figures.update(checker.figures)

@@ -217,14 +217,21 @@ class _Service:
 def open_channel(target, ca_file=None, token=None, cert_file=None, key_file=None, server_name=None):
     """A channel to target: plaintext without ca_file; else TLS verified against ca_file, with a client certificate
     when cert_file/key_file are given (mTLS to a service's own port), and `authorization: Bearer <token>` on every
-    call when token is given (the gateway)."""
+    call when token is given (the gateway). A static list of replicas ("ipv4:127.0.0.1:P1,127.0.0.1:P2", as
+    `scripts/stack client-env` gives with LTC_STACK_REPLICAS > 1) is balanced with round_robin, and over TLS its
+    certificate is checked for the name localhost (the list itself is no host name)."""
+    options = []
+    if target.startswith("ipv4:"):
+        options.append(("grpc.lb_policy_name", "round_robin"))
+        server_name = server_name or "localhost"
     if not ca_file:
-        return grpc.insecure_channel(target)
+        return grpc.insecure_channel(target, options)
     read = lambda f: open(f, "rb").read() if f else None
     creds = grpc.ssl_channel_credentials(read(ca_file), read(key_file), read(cert_file))
     if token:
         creds = grpc.composite_channel_credentials(creds, grpc.access_token_call_credentials(token))
-    options = [("grpc.ssl_target_name_override", server_name)] if server_name else []
+    if server_name:
+        options.append(("grpc.ssl_target_name_override", server_name))
     return grpc.secure_channel(target, creds, options)
 
 
