@@ -501,7 +501,7 @@ PGresult *ltc_db_query(ltc_db *db, ltc_status *st, const char *sql, int nparams,
 
 int ltc_db_send_bin(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params,
                     const int *lengths, const int *formats) {
-    if (!db || !db->in_tx) {
+    if (!db || !db->in_tx || !db->opt.pipeline) {
         PGresult *r = ltc_db_query_bin(db, st, sql, nparams, params, lengths, formats);
         PQclear(r);
         return r ? 0 : -1;
@@ -530,7 +530,8 @@ int ltc_db_begin(ltc_db *db, ltc_status *st) {
     if (!db) return ltc_status_set(st, LTC_UNAVAILABLE, "DATABASE_UNAVAILABLE", "no database");
     if (db->in_tx) return ltc_status_set(st, LTC_INTERNAL, "NESTED_TRANSACTION", "transaction already open");
     if (usable(db, st) != 0) return -1;
-    db->begin_pending = 1; /* sent with the first statement (pipe_enter) */
+    if (!db->opt.pipeline && ltc_db_exec(db, st, SQL_BEGIN, 0, NULL) != 0) return -1;
+    db->begin_pending = db->opt.pipeline; /* sent with the first statement (pipe_enter) */
     db->in_tx = 1;
     db->tx_broken = 0;
     db->tx_started = mono_ms();

@@ -132,7 +132,8 @@ typedef struct svc_config {
     const char *audit_spool_dir; /* LTC_AUDIT_SPOOL_DIR: the durable spool of audit rows; NULL: none */
     long workers, grace_ms, max_msg, handoff_deadline_ms, max_backoff_ms;
     long seal_interval_ms, seal_max_pending_s; /* the audit chain's sealer (ltc/audit_sealer.h) */
-    long db_connect_s, db_statement_ms, db_idle_tx_ms, db_ka_idle_s, db_ka_interval_s, db_ka_count, db_tcp_user_ms;
+    long db_connect_s, db_statement_ms, db_idle_tx_ms, db_ka_idle_s, db_ka_interval_s, db_ka_count, db_tcp_user_ms,
+        db_pipeline;
     ltc_relay_peer peers[8];
     size_t n_peers;
     ltc_relay_peer asks[8]; /* peers asked synchronously (ltc/ask.h) and their targets */
@@ -199,6 +200,7 @@ static int load_config(const ltc_service_def *def, svc_config *cfg, int migrate_
         {"LTC_DB_KEEPALIVE_INTERVAL_S", 5, 1, 600, &cfg->db_ka_interval_s},
         {"LTC_DB_KEEPALIVE_COUNT", 3, 1, 100, &cfg->db_ka_count},
         {"LTC_DB_TCP_USER_TIMEOUT_MS", 20000, 0, 3600000, &cfg->db_tcp_user_ms},
+        {"LTC_DB_PIPELINE", 1, 0, 1, &cfg->db_pipeline},
     };
     for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
         if (ltc_env_int(ints[i].var, ints[i].def, ints[i].min, ints[i].max, ints[i].out, err, sizeof err) != 0) {
@@ -225,6 +227,7 @@ static int load_config(const ltc_service_def *def, svc_config *cfg, int migrate_
         .keepalives_interval_s = (int)cfg->db_ka_interval_s,
         .keepalives_count = (int)cfg->db_ka_count,
         .tcp_user_timeout_ms = (int)cfg->db_tcp_user_ms,
+        .pipeline = (int)cfg->db_pipeline,
     };
     ltc_db_set_options(&dbo);
     for (const char *const *p = def->peers; p && *p && cfg->n_peers < 8; p++) {
@@ -358,6 +361,7 @@ static void usage(FILE *out, const ltc_service_def *def) {
         {"LTC_DB_KEEPALIVE_INTERVAL_S", "TCP keepalive interval"},
         {"LTC_DB_KEEPALIVE_COUNT", "TCP keepalive probes"},
         {"LTC_DB_TCP_USER_TIMEOUT_MS", "libpq tcp_user_timeout"},
+        {"LTC_DB_PIPELINE", "1: a write's fixed statements in pipeline mode; 0: one round trip each"},
     };
     for (size_t i = 0; i < sizeof common / sizeof common[0]; i++)
         fprintf(out, "  %-30s %s\n", common[i][0], common[i][1]);

@@ -245,9 +245,10 @@ static void pipe_counts(ltc_db *db, int64_t *n, int64_t *sum) {
     PQclear(r);
 }
 
-static void test_pipeline_sends_commit_together_or_not_at_all(void **state) {
-    (void)state;
-    ltc_db_set_options(NULL);
+static void pipeline_cases(int pipeline) {
+    ltc_db_options o = LTC_DB_OPTIONS_DEFAULT;
+    o.pipeline = pipeline;
+    ltc_db_set_options(&o);
     ltc_db *db = ltc_db_create(dsn(), "dbtest"), *other = ltc_db_create(dsn(), "dbtest");
     ltc_status st = {0};
     assert_int_equal(ltc_db_exec_text(db, &st, "CREATE SCHEMA IF NOT EXISTS dbtest"), 0);
@@ -271,13 +272,18 @@ static void test_pipeline_sends_commit_together_or_not_at_all(void **state) {
     assert_int_equal(n, 3);
     assert_int_equal(sum, 7);
 
-    /* a sent statement fails (duplicate key): COMMIT reports it as ALREADY_EXISTS, nothing of it stays */
+    /* a sent statement fails (duplicate key): reported as ALREADY_EXISTS by the COMMIT (pipelined) or by the send
+     * itself (one by one), and nothing of the transaction stays */
     assert_int_equal(ltc_db_begin(db, &st), 0);
     const char *d[2] = {"d", "8"};
     assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, d, NULL, NULL), 0);
-    assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, a, NULL, NULL), 0);
-    assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, (const char *[]){"e", "16"}, NULL, NULL), 0);
-    assert_int_not_equal(ltc_db_commit(db, &st), 0);
+    if (pipeline) {
+        assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, a, NULL, NULL), 0);
+        assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, (const char *[]){"e", "16"}, NULL, NULL), 0);
+        assert_int_not_equal(ltc_db_commit(db, &st), 0);
+    } else {
+        assert_int_not_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, a, NULL, NULL), 0);
+    }
     assert_int_equal(st.code, LTC_ALREADY_EXISTS);
     ltc_status_clear(&st);
     ltc_db_rollback(db);
@@ -286,10 +292,14 @@ static void test_pipeline_sends_commit_together_or_not_at_all(void **state) {
     assert_int_equal(n, 3);
     assert_int_equal(sum, 7);
 
-    /* a failed statement after a send: the statement's call reports the first failure */
+    /* a failed send before a statement: the statement's call (pipelined) or the send reports it */
     assert_int_equal(ltc_db_begin(db, &st), 0);
-    assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, b, NULL, NULL), 0);
-    assert_null(ltc_db_query(db, &st, SQL_PIPE_COUNT, 0, NULL));
+    if (pipeline) {
+        assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, b, NULL, NULL), 0);
+        assert_null(ltc_db_query(db, &st, SQL_PIPE_COUNT, 0, NULL));
+    } else {
+        assert_int_not_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, b, NULL, NULL), 0);
+    }
     assert_int_equal(st.code, LTC_ALREADY_EXISTS);
     ltc_status_clear(&st);
     ltc_db_rollback(db);
@@ -320,6 +330,14 @@ static void test_pipeline_sends_commit_together_or_not_at_all(void **state) {
     ltc_status_clear(&st);
     ltc_db_destroy(db);
     ltc_db_destroy(other);
+    ltc_db_set_options(NULL);
+}
+
+/* The same promises with LTC_DB_PIPELINE=0 (every statement in a round trip of its own). */
+static void test_pipeline_sends_commit_together_or_not_at_all(void **state) {
+    (void)state;
+    pipeline_cases(1);
+    pipeline_cases(0);
 }
 
 int main(void) {

@@ -26,9 +26,11 @@ typedef struct ltc_db_options {
     int idle_tx_timeout_ms;
     int keepalives_idle_s, keepalives_interval_s, keepalives_count;
     int tcp_user_timeout_ms;
+    int pipeline; /* 1: BEGIN with the first statement, ltc_db_send_bin's statements with the next (pipeline mode);
+                     0: every statement in a round trip of its own (for a proxy that does not pass pipelines) */
 } ltc_db_options;
 #define LTC_DB_OPTIONS_DEFAULT                                                                                         \
-    { 5, 15000, 60000, 10, 5, 3, 20000 }
+    { 5, 15000, 60000, 10, 5, 3, 20000, 1 }
 #define LTC_DB_WAIT_GRACE_MS 1000
 
 /* Sets the options every handle uses from its next connection on (process-wide; NULL: the defaults). */
