@@ -48,9 +48,8 @@ EXPLAIN (COSTS OFF) SELECT order_id, product_id FROM order_lines WHERE order_id 
 ORDER BY order_id, line_no;
 EXPLAIN (COSTS OFF) SELECT (day - current_date)::int, booked FROM capacity_load
 WHERE resource_id = ANY(ARRAY[bench_id(92, 0)]) AND day > current_date AND day < current_date + 367 AND booked > 0;
-EXPLAIN (COSTS OFF) SELECT b.resource_id, (x.day - current_date)::int, sum(x.w)::bigint
-FROM capacity_bookings b, unnest(b.days, b.work) AS x(day, w) WHERE b.order_id = ANY(ARRAY[bench_id(7, :n / 2)])
-AND x.day > current_date AND x.day < current_date + 367 GROUP BY 1, 2;
+EXPLAIN (COSTS OFF) SELECT resource_id, (day - current_date)::int, sum(quantity)::bigint FROM capacity_bookings
+WHERE order_id = ANY(ARRAY[bench_id(7, :n / 2)]) AND day > current_date AND day < current_date + 367 GROUP BY 1, 2;
 SET search_path = dtc, public;
 \echo '== dtc ListInvoices of an order, RecordPayment (services/dtc/accounts.c SQL_INVOICES_OF_ORDER)'
 EXPLAIN (COSTS OFF) SELECT id FROM invoices WHERE account_id = bench_id(7, :n / 2) AND seq > 0 ORDER BY seq LIMIT 8;

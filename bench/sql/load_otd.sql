@@ -32,9 +32,9 @@ FROM generate_series(:lo, :hi) i, generate_series(1, 3) p;
 INSERT INTO reviews (id, order_id, approved, comment)
 SELECT bench_id(10, i), bench_id(7, i), true, 'configuration, credit, capacity, terms ok'
 FROM generate_series(:lo, :hi) i;
-INSERT INTO capacity_bookings (resource_id, days, order_id, work)
-SELECT bench_id(92, 0), ARRAY[date '2020-01-06' + (i % 150) * 7],
-       bench_id(7, i), ARRAY[5::bigint]
+INSERT INTO capacity_bookings (resource_id, day, order_id, quantity)
+SELECT bench_id(92, 0), date '2020-01-06' + (i % 150) * 7,
+       bench_id(7, i), 5
 FROM generate_series(:lo, :hi) i;
 INSERT INTO shipments (id, order_id, state, amount_minor, currency, acceptance_note, handoff_id, create_time,
                        decide_time, update_time)

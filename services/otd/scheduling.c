@@ -61,18 +61,17 @@ static const char SQL_RESOURCES_OF_READ[] = RES_OF_ORDERS;
 static const char SQL_RESOURCES_ANY[] = "SELECT EXISTS (SELECT 1 FROM resources)";
 /* The days of a plan, in one round trip: kind 0, the calendar overrides; kind 1, the work booked per resource and
  * day (capacity_load, kept by triggers: migration 007); kind 2, what the orders being placed ($4, NULL for none) hold
- * of it, given back to them (their bookings' day and work arrays: migration 010). Two forms, so that the overrides
- * and the load are read through their (resource, day) keys when the plan's resources ($3) are named: every resource
- * (SQL_PLAN_DAYS_ALL, $3 NULL) or the ones named (SQL_PLAN_DAYS_OF). */
+ * of it, given back to them (through the bookings' (order, resource, day) key). Two forms, so that the overrides and
+ * the load can be read through their (resource, day) keys when the plan's resources ($3) are named (a `$3 IS NULL OR`
+ * kept the index out): every resource (SQL_PLAN_DAYS_ALL, $3 NULL) or the ones named (SQL_PLAN_DAYS_OF). */
 #define PLAN_DAYS(RES)                                                                                                 \
     "SELECT 0, resource_id, (day - $1::date)::int, capacity FROM resource_calendar_days "                              \
     "WHERE day > $1::date AND day < $1::date + $2::int" RES " "                                                        \
     "UNION ALL SELECT 1, resource_id, (day - $1::date)::int, booked FROM capacity_load "                               \
     "WHERE day > $1::date AND day < $1::date + $2::int AND booked > 0" RES " "                                         \
-    "UNION ALL SELECT 2, b.resource_id, (x.day - $1::date)::int, sum(x.w)::bigint "                                    \
-    "FROM capacity_bookings b, unnest(b.days, b.work) AS x(day, w) WHERE b.order_id = ANY($4::uuid[]) "                \
-    "AND ($3::uuid[] IS NULL OR b.resource_id = ANY($3::uuid[])) AND x.day > $1::date "                                \
-    "AND x.day < $1::date + $2::int GROUP BY 2, 3"
+    "UNION ALL SELECT 2, resource_id, (day - $1::date)::int, sum(quantity)::bigint FROM capacity_bookings "            \
+    "WHERE $4::uuid[] IS NOT NULL AND order_id = ANY($4::uuid[]) AND day > $1::date AND day < $1::date + $2::int "     \
+    "AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[])) GROUP BY 2, 3"
 static const char SQL_PLAN_DAYS_ALL[] = PLAN_DAYS("");
 static const char SQL_PLAN_DAYS_OF[] = PLAN_DAYS(" AND resource_id = ANY($3::uuid[])");
 /* Routings, one row per step: 1, sku, resource, lead time, work per unit (then the step's position); read by SKU
@@ -109,37 +108,27 @@ enum {
     PO_TODAY, /* today and its ISO weekday on every row: the plan's day 0 without a round trip of its own */
     PO_DOW
 };
-/* Writes a run in one statement: the bookings (one row per order and resource, its days and work as arrays:
- * migration 010) as a diff against those of the orders placed ($6): an (order, resource) row keeps its days up to
- * today and takes the days made after it ($2 resource, $3 day from today, $4 order, $5 work per booking made); a row
- * left with no day goes, a new or changed one is written, an unchanged one is not touched (a run where nothing moves
- * writes no booking). And the promises of the orders that fit ($7 ids, $8 finish day, $9 main resource), skipping
- * those whose promise, resource and lateness did not change. The DELETE and the INSERT touch different rows (no day
- * left / some). The days a plan books are all after today (the scheduler starts tomorrow), so a row's days stay
- * sorted: its kept days, then the new ones. */
+/* Writes a run in one statement: the bookings as a diff against the future bookings of the orders placed ($6): the
+ * ones no longer made go, new and changed ones are written, the unchanged ones are not touched (a run where nothing
+ * moves writes nothing); and the promises of the orders that fit ($7 ids, $8 finish day, $9 main resource), skipping
+ * those whose promise, resource and lateness did not change. The DELETE and the INSERT touch different rows (keys
+ * not made again / keys made). NOT IN (a hashed subplan), not NOT EXISTS: the planner cannot estimate `made` and
+ * would pick a nested loop over every booking times every booking made (seconds at 33,000 bookings). */
 static const char SQL_BOOK_DIFF[] =
-    "WITH made AS MATERIALIZED (SELECT t.o, t.r, array_agg($1::date + t.d ORDER BY t.d) AS days, "
-    "array_agg(t.w ORDER BY t.d) AS work FROM (SELECT u.o, u.r, u.d, sum(u.w)::bigint AS w "
-    "FROM unnest($2::uuid[], $3::int[], $4::uuid[], $5::bigint[]) AS u(r, d, o, w) GROUP BY 1, 2, 3) t "
-    "GROUP BY t.o, t.r), "
-    "old AS MATERIALIZED (SELECT b.order_id AS o, b.resource_id AS r, b.days, b.work, CASE WHEN b.days[1] > $1::date "
-    "THEN 0 ELSE (SELECT count(*) FROM unnest(b.days) AS k(day) WHERE k.day <= $1::date)::int END AS kept "
-    "FROM capacity_bookings b WHERE b.order_id = ANY($6::uuid[])), "
-    "want AS MATERIALIZED (SELECT coalesce(m.o, b.o) AS o, coalesce(m.r, b.r) AS r, "
-    "coalesce(b.days[1:b.kept], '{}') || coalesce(m.days, '{}') AS days, "
-    "coalesce(b.work[1:b.kept], '{}') || coalesce(m.work, '{}') AS work, b.days AS odays, b.work AS owork "
-    "FROM made m FULL JOIN old b ON b.o = m.o AND b.r = m.r), "
-    "gone AS (DELETE FROM capacity_bookings c USING want w WHERE c.order_id = w.o AND c.resource_id = w.r "
-    "AND cardinality(w.days) = 0), "
+    "WITH made AS MATERIALIZED (SELECT t.r, $1::date + t.d AS day, t.o, sum(t.w) AS w "
+    "FROM unnest($2::uuid[], $3::int[], $4::uuid[], $5::bigint[]) AS t(r, d, o, w) GROUP BY t.r, t.d, t.o), "
+    "gone AS (DELETE FROM capacity_bookings b WHERE b.order_id = ANY($6::uuid[]) AND b.day > $1::date "
+    "AND (b.order_id, b.resource_id, b.day) NOT IN (SELECT m.o, m.r, m.day FROM made m)), "
     "promised AS (UPDATE orders o SET state = CASE WHEN o.state = 'RELEASED' THEN 'SCHEDULED' ELSE o.state END, "
     "promise_date = $1::date + t.f, resource_id = t.r, late = ($1::date + t.f) > o.requested_delivery_date, "
     "first_promise_date = coalesce(o.first_promise_date, $1::date + t.f), update_time = now() "
     "FROM unnest($7::uuid[], $8::int[], $9::uuid[]) AS t(id, f, r) WHERE o.id = t.id AND (o.state = 'RELEASED' "
     "OR o.promise_date IS DISTINCT FROM $1::date + t.f OR o.resource_id IS DISTINCT FROM t.r "
     "OR o.late IS DISTINCT FROM (($1::date + t.f) > o.requested_delivery_date) OR o.first_promise_date IS NULL)) "
-    "INSERT INTO capacity_bookings (order_id, resource_id, days, work) SELECT w.o, w.r, w.days, w.work FROM want w "
-    "WHERE cardinality(w.days) > 0 AND (w.odays IS NULL OR w.odays <> w.days OR w.owork <> w.work) "
-    "ON CONFLICT (order_id, resource_id) DO UPDATE SET days = excluded.days, work = excluded.work";
+    "INSERT INTO capacity_bookings (resource_id, day, order_id, quantity) SELECT m.r, m.day, m.o, m.w FROM made m "
+    "WHERE NOT EXISTS (SELECT 1 FROM capacity_bookings b WHERE b.order_id = m.o AND b.resource_id = m.r "
+    "AND b.day = m.day AND b.quantity = m.w) "
+    "ON CONFLICT (order_id, resource_id, day) DO UPDATE SET quantity = excluded.quantity";
 /* Orders that no longer fit: a SCHEDULED one goes back to RELEASED without a promise; a partly shipped one keeps
  * its promise, late. */
 static const char SQL_ORDERS_UNFIT[] =

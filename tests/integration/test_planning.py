@@ -100,13 +100,13 @@ class PlanningTest(h.StackTestCase):
                          d=deal.r["deal"].split("/")[1], m=f"%{method}")
 
     def assert_load_matches_bookings(self):
-        """capacity_load holds, per resource and day, the sum of the bookings (the triggers of migrations 007/009/010
+        """capacity_load holds, per resource and day, the sum of the bookings (the triggers of migrations 007/009
         keep it; a plan reads only it)."""
         off = h.sql_value("SELECT count(*) || coalesce(': ' || string_agg(x, '; '), '') FROM (SELECT resource_id || ' ' "
                           "|| day || ': load '"
                           " || coalesce(l.booked, 0) || ', bookings ' || coalesce(b.q, 0) AS x FROM otd.capacity_load l "
-                          "FULL JOIN (SELECT resource_id, x.day, sum(x.w) AS q FROM otd.capacity_bookings, "
-                          "unnest(days, work) AS x(day, w) GROUP BY 1, 2) b USING (resource_id, day) WHERE coalesce(l.booked, 0) <> coalesce(b.q, 0) "
+                          "FULL JOIN (SELECT resource_id, day, sum(quantity) AS q FROM otd.capacity_bookings "
+                          "GROUP BY 1, 2) b USING (resource_id, day) WHERE coalesce(l.booked, 0) <> coalesce(b.q, 0) "
                           "LIMIT 5) t")
         self.assertEqual(off, "0", "capacity_load differs from the bookings (count: resource day: load, bookings)")
 
@@ -114,26 +114,15 @@ class PlanningTest(h.StackTestCase):
         """A booking of an order or a resource that does not exist is refused (checked once per statement)."""
         res = self.resource("refs", 5).name.split("/")[1]
         order = self.order().r["order"].split("/")[1]
-        ok = (f"INSERT INTO otd.capacity_bookings (resource_id, days, order_id, work) "
-              f"VALUES ('{res}', ARRAY[current_date + 1, current_date + 3], '{order}', ARRAY[1, 2])")
+        ok = (f"INSERT INTO otd.capacity_bookings (resource_id, day, order_id, quantity) "
+              f"VALUES ('{res}', current_date + 1, '{order}', 1)")
         for sql in (ok.replace(order, str(uuid.uuid4())), ok.replace(res, str(uuid.uuid4()))):
             with self.assertRaises(RuntimeError) as e:
                 h.sql(sql)
             self.assertIn("does not exist", str(e.exception))
-        h.sql(ok)    # both exist: written, and counted in the load, day by day
-        self.assertEqual(h.sql_value("SELECT string_agg((day - current_date) || ':' || booked, ',' ORDER BY day) "
-                                     "FROM otd.capacity_load WHERE resource_id = :'r' AND booked <> 0", r=res), "1:1,3:2")
-        self.assert_load_matches_bookings()
-        # an update of the arrays moves the load set-wise (the statement's old rows out, its new rows in)
-        h.sql(f"UPDATE otd.capacity_bookings SET days = ARRAY[current_date + 3, current_date + 4], work = ARRAY[5, 1] "
-              f"WHERE order_id = '{order}'")
-        self.assertEqual(h.sql_value("SELECT string_agg((day - current_date) || ':' || booked, ',' ORDER BY day) "
-                                     "FROM otd.capacity_load WHERE resource_id = :'r' AND booked <> 0", r=res), "3:5,4:1")
-        # days and work must pair up, with positive work
-        for bad in ("ARRAY[current_date + 1]::date[], ARRAY[1, 2]::bigint[]", "ARRAY[current_date + 1], ARRAY[0]"):
-            with self.assertRaises(RuntimeError) as e:
-                h.sql(f"UPDATE otd.capacity_bookings SET (days, work) = ({bad}) WHERE order_id = '{order}'")
-            self.assertIn("check constraint", str(e.exception))
+        h.sql(ok)    # both exist: written, and counted in the load
+        self.assertEqual(h.sql_int("SELECT booked FROM otd.capacity_load WHERE resource_id = :'r' "
+                                   "AND day = current_date + 1", r=res), 1)
         h.sql(f"DELETE FROM otd.capacity_bookings WHERE order_id = '{order}'")
         self.assert_load_matches_bookings()
 
