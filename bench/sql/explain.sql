@@ -121,7 +121,7 @@ EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT order_id, kind FROM order_payment_t
 WHERE order_id = ANY(ARRAY[bench_id(7, :n / 2)]) ORDER BY order_id, position;
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT DISTINCT ON (order_id, function) * FROM order_checks
 WHERE order_id = ANY(ARRAY[bench_id(7, :n / 2)]) ORDER BY order_id, function, seq DESC;
-\echo '== otd ScheduleOrder (services/otd/scheduling.c SQL_ORDERS_LOCK_SET, SQL_RESOURCES_OF_LOCK, SQL_PLAN_DAYS, SQL_PLACE_LINES, SQL_BOOK_DIFF)'
+\echo '== otd ScheduleOrder (services/otd/scheduling.c SQL_ORDERS_LOCK_SET, SQL_RESOURCES_OF_LOCK, SQL_PLAN_DAYS_OF, SQL_PLACE_LINES, SQL_BOOK_DIFF)'
 BEGIN;
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT id, seq, priority, state FROM orders
 WHERE id = ANY(ARRAY[bench_id(7, :n / 2)]) ORDER BY id FOR UPDATE;

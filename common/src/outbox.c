@@ -24,41 +24,49 @@
 static const char SQL_PUT[] =
     "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, traceparent, acting_assertion)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7)";
+/* A batch in one statement: the payloads as one binary bytea ($5, their bytes one after another) cut by their
+ * lengths ($6; the offsets are the running sums), so that nothing is hex-encoded and decoded; the traceparent and the
+ * acting assertion are the call's, the same for every row. */
 static const char SQL_PUT_MANY[] =
     "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, traceparent, acting_assertion) "
-    "SELECT t.h, t.d, t.x, t.m, decode(t.p, 'hex'), t.tp, NULLIF(t.a, '') FROM unnest($1::uuid[], $2::text[], $3::text[], "
-    "$4::text[], $5::text[], $6::text[], $7::text[]) WITH ORDINALITY AS t(h, d, x, m, p, tp, a, n) ORDER BY t.n";
+    "SELECT t.h, t.d, t.x, t.m, substring($5::bytea FROM (t.e - t.l + 1)::int FOR t.l), $7::text, $8::text "
+    "FROM (SELECT u.*, sum(u.l) OVER (ORDER BY u.n) AS e FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
+    "$6::int[]) WITH ORDINALITY AS u(h, d, x, m, l, n)) t ORDER BY t.n";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('ltc_outbox_' || current_schema(), '')";
 
-/* Keeps one packed hand-off in the call's batch (ltc_outbox_defer). */
+/* Keeps one packed hand-off in the call's batch (ltc_outbox_defer): its payload appended to the batch's bytes. */
 static int defer_put(ltc_call *c, ltc_outbox_batch *b, ltc_status *st, const char *handoff_id, const char *deal_id,
                      const char *destination, const char *path, const uint8_t *buf, size_t n) {
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 64;
-        const char ***cols[7] = {&b->handoff_id,  &b->deal_id,     &b->destination, &b->path,
-                                 &b->payload_hex, &b->traceparent, &b->acting};
-        for (int k = 0; k < 7; k++) {
+        const char ***cols[4] = {&b->handoff_id, &b->deal_id, &b->destination, &b->path};
+        for (int k = 0; k < 4; k++) {
             const char **v = ltc_call_alloc(c, cap * sizeof *v);
             if (b->n) memcpy(v, *cols[k], b->n * sizeof *v);
             *cols[k] = v;
         }
+        int64_t *len = ltc_call_alloc(c, cap * sizeof *len);
+        if (b->n) memcpy(len, b->payload_len, b->n * sizeof *len);
+        b->payload_len = len;
         b->cap = cap;
     }
-    static const char hex[] = "0123456789abcdef";
-    char *h = ltc_call_alloc(c, 2 * n + 1);
-    for (size_t i = 0; i < n; i++) {
-        h[2 * i] = hex[buf[i] >> 4];
-        h[2 * i + 1] = hex[buf[i] & 15];
+    if (b->bytes_len + n > b->bytes_cap || !b->bytes) {
+        size_t cap = b->bytes_cap ? b->bytes_cap * 2 : 4096;
+        while (cap < b->bytes_len + n) cap *= 2;
+        uint8_t *v = ltc_call_alloc(c, cap);
+        if (b->bytes_len) memcpy(v, b->bytes, b->bytes_len);
+        b->bytes = v;
+        b->bytes_cap = cap;
     }
-    h[2 * n] = '\0';
+    if (n > INT32_MAX || b->bytes_len + n > INT32_MAX)
+        return ltc_status_set(st, LTC_INTERNAL, NULL, "a batch of hand-offs over 2 GiB");
+    if (n) memcpy(b->bytes + b->bytes_len, buf, n);
+    b->bytes_len += n;
     b->handoff_id[b->n] = ltc_call_strdup(c, handoff_id);
     b->deal_id[b->n] = ltc_call_strdup(c, deal_id);
     b->destination[b->n] = destination;
     b->path[b->n] = path;
-    b->payload_hex[b->n] = h;
-    b->acting[b->n] = c->acting ? ltc_call_strdup(c, c->acting) : NULL;
-    b->traceparent[b->n++] = ltc_call_strdup(c, ltc_call_traceparent(c));
-    (void)st;
+    b->payload_len[b->n++] = (int64_t)n;
     return 0;
 }
 
@@ -70,11 +78,17 @@ void ltc_outbox_defer(ltc_call *c, ltc_outbox_batch *b) {
 int ltc_outbox_flush(ltc_call *c, ltc_outbox_batch *b, ltc_status *st) {
     c->outbox_batch = NULL;
     if (!st || b->n == 0) return 0;
-    const char *params[7] = {ltc_sql_text_array(c, b->handoff_id, b->n),  ltc_sql_text_array(c, b->deal_id, b->n),
-                             ltc_sql_text_array(c, b->destination, b->n), ltc_sql_text_array(c, b->path, b->n),
-                             ltc_sql_text_array(c, b->payload_hex, b->n), ltc_sql_text_array(c, b->traceparent, b->n),
-                             ltc_sql_text_array(c, b->acting, b->n)};
-    PGresult *r = ltc_db_query(ltc_call_db(c), st, SQL_PUT_MANY, 7, params);
+    const char *params[8] = {ltc_sql_text_array(c, b->handoff_id, b->n),
+                             ltc_sql_text_array(c, b->deal_id, b->n),
+                             ltc_sql_text_array(c, b->destination, b->n),
+                             ltc_sql_text_array(c, b->path, b->n),
+                             b->bytes_len ? (const char *)b->bytes : "",
+                             ltc_sql_i64_array(c, b->payload_len, b->n),
+                             ltc_call_traceparent(c),
+                             c->acting};
+    const int lens[8] = {0, 0, 0, 0, (int)b->bytes_len, 0, 0, 0};
+    const int fmts[8] = {0, 0, 0, 0, 1, 0, 0, 0};
+    PGresult *r = ltc_db_query_bin(ltc_call_db(c), st, SQL_PUT_MANY, 8, params, lens, fmts);
     if (!r) return -1;
     PQclear(r);
     b->n = 0;

@@ -59,18 +59,21 @@ static const char SQL_RESOURCES_READ[] =
 static const char SQL_RESOURCES_OF_LOCK[] = RES_OF_ORDERS " FOR UPDATE";
 static const char SQL_RESOURCES_OF_READ[] = RES_OF_ORDERS;
 static const char SQL_RESOURCES_ANY[] = "SELECT EXISTS (SELECT 1 FROM resources)";
-/* The days of a plan, in one round trip ($3: the plan's resources, NULL for all): kind 0, the calendar overrides;
- * kind 1, the work booked per resource and day (capacity_load, kept by triggers: migration 007); kind 2, what the
- * orders being placed ($4, NULL for none) hold of it, given back to them. */
-static const char SQL_PLAN_DAYS[] =
-    "SELECT 0, resource_id, (day - $1::date)::int, capacity FROM resource_calendar_days "
-    "WHERE day > $1::date AND day < $1::date + $2::int AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[])) "
-    "UNION ALL SELECT 1, resource_id, (day - $1::date)::int, booked FROM capacity_load "
-    "WHERE day > $1::date AND day < $1::date + $2::int AND booked > 0 "
-    "AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[])) "
-    "UNION ALL SELECT 2, resource_id, (day - $1::date)::int, sum(quantity)::bigint FROM capacity_bookings "
-    "WHERE $4::uuid[] IS NOT NULL AND order_id = ANY($4::uuid[]) AND day > $1::date AND day < $1::date + $2::int "
-    "AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[])) GROUP BY 2, 3";
+/* The days of a plan, in one round trip: kind 0, the calendar overrides; kind 1, the work booked per resource and
+ * day (capacity_load, kept by triggers: migration 007); kind 2, what the orders being placed ($4, NULL for none) hold
+ * of it, given back to them (through the bookings' (order, resource, day) key). Two forms, so that the overrides and
+ * the load can be read through their (resource, day) keys when the plan's resources ($3) are named (a `$3 IS NULL OR`
+ * kept the index out): every resource (SQL_PLAN_DAYS_ALL, $3 NULL) or the ones named (SQL_PLAN_DAYS_OF). */
+#define PLAN_DAYS(RES)                                                                                                 \
+    "SELECT 0, resource_id, (day - $1::date)::int, capacity FROM resource_calendar_days "                              \
+    "WHERE day > $1::date AND day < $1::date + $2::int" RES " "                                                        \
+    "UNION ALL SELECT 1, resource_id, (day - $1::date)::int, booked FROM capacity_load "                               \
+    "WHERE day > $1::date AND day < $1::date + $2::int AND booked > 0" RES " "                                         \
+    "UNION ALL SELECT 2, resource_id, (day - $1::date)::int, sum(quantity)::bigint FROM capacity_bookings "            \
+    "WHERE $4::uuid[] IS NOT NULL AND order_id = ANY($4::uuid[]) AND day > $1::date AND day < $1::date + $2::int "     \
+    "AND ($3::uuid[] IS NULL OR resource_id = ANY($3::uuid[])) GROUP BY 2, 3"
+static const char SQL_PLAN_DAYS_ALL[] = PLAN_DAYS("");
+static const char SQL_PLAN_DAYS_OF[] = PLAN_DAYS(" AND resource_id = ANY($3::uuid[])");
 /* Routings, one row per step: 1, sku, resource, lead time, work per unit (then the step's position); read by SKU
  * (byte order), then position. */
 #define ROUTING_ROWS                                                                                                   \
@@ -217,7 +220,7 @@ static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const char 
     if (p->n_res == 0) return 0;
     const char *hp[4] = {p->today, ltc_sql_i64(c, OTD_SCHED_HORIZON),
                          of ? ltc_sql_text_array(c, p->res_ids, (size_t)p->n_res) : NULL, own};
-    PGresult *o = ltc_call_query(c, st, SQL_PLAN_DAYS, 4, hp);
+    PGresult *o = ltc_call_query(c, st, of ? SQL_PLAN_DAYS_OF : SQL_PLAN_DAYS_ALL, 4, hp);
     if (!o) return -1;
     /* booked per resource and day, less what the orders being placed hold (they are placed again) */
     int64_t *booked = ltc_call_alloc(c, (size_t)p->n_res * OTD_SCHED_HORIZON * sizeof *booked);

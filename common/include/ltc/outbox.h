@@ -44,7 +44,10 @@ int ltc_outbox_put(ltc_call *c, ltc_status *st, const ltc_handoff_peer *peer, co
  * kept (the transaction is failing anyway) and only ends the deferral. 0, or -1 with st set. */
 typedef struct ltc_outbox_batch {
     size_t n, cap;
-    const char **handoff_id, **deal_id, **destination, **path, **payload_hex, **traceparent, **acting;
+    const char **handoff_id, **deal_id, **destination, **path;
+    int64_t *payload_len; /* per row: its payload's length in bytes */
+    uint8_t *bytes;       /* the payloads, one after another */
+    size_t bytes_len, bytes_cap;
 } ltc_outbox_batch;
 void ltc_outbox_defer(ltc_call *c, ltc_outbox_batch *b);
 int ltc_outbox_flush(ltc_call *c, ltc_outbox_batch *b, ltc_status *st);
