@@ -13,13 +13,16 @@
 #define SEAL_BATCH 500     /* rows per audit_chain_seal call (one transaction) */
 #define SEAL_MIN_GAP_MS 20 /* between two rounds: nudges of many commits are served by one round */
 #define SEAL_MAX_BACKOFF_MS 5000
+#define SEAL_FULL_PASS_MS 5000 /* how often a round starts from the oldest unsealed row, not where the last stopped */
 
 struct ltc_audit_sealer {
     char *service;
     ltc_db *db;
     long interval_ms;
     pthread_t thread;
-    int stop; /* under mu */
+    int stop;          /* under mu */
+    int64_t from_seq;  /* the highest seq the last round sealed: the next starts above it */
+    int64_t full_pass; /* monotonic ms of the last round that started from the oldest unsealed row */
 };
 
 /* The running sealer's wake-up: static, so a nudge never touches freed memory. */
@@ -39,15 +42,35 @@ void ltc_audit_sealer_nudge(void) {
     pthread_mutex_unlock(&mu);
 }
 
-int ltc_audit_seal(ltc_db *db, int max_rows, ltc_status *st) {
-    char n[16];
+static const char SQL_SEAL_AFTER[] = "SELECT sealed, last_seq FROM audit_chain_seal_after($1::bigint, $2::integer)";
+
+/* Seals up to max_rows rows above *from_seq (runtime migration 011 audit_chain_seal_after) and moves *from_seq to the
+ * highest seq sealed. How many, or -1 with st set. */
+static int seal_after(ltc_db *db, int64_t *from_seq, int max_rows, ltc_status *st) {
+    char f[24], n[16];
+    snprintf(f, sizeof f, "%lld", (long long)*from_seq);
     snprintf(n, sizeof n, "%d", max_rows);
-    const char *params[1] = {n};
-    PGresult *r = ltc_db_query(db, st, "SELECT audit_chain_seal($1::integer)", 1, params);
+    const char *params[2] = {f, n};
+    PGresult *r = ltc_db_query(db, st, SQL_SEAL_AFTER, 2, params);
     if (!r) return -1;
-    int rows = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+    int rows = 0;
+    if (PQntuples(r) == 1) {
+        rows = atoi(PQgetvalue(r, 0, 0));
+        *from_seq = strtoll(PQgetvalue(r, 0, 1), NULL, 10);
+    }
     PQclear(r);
     return rows;
+}
+
+int ltc_audit_seal(ltc_db *db, int max_rows, ltc_status *st) {
+    int64_t from = 0;
+    return seal_after(db, &from, max_rows, st);
+}
+
+static int64_t mono_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000 + t.tv_nsec / 1000000;
 }
 
 static void sleep_ms(long ms) {
@@ -67,12 +90,16 @@ static struct timespec after_ms(long ms) {
     return t;
 }
 
-/* Seals until nothing is left (or another sealer holds the head). 0, or -1 when the database failed (logged once
- * per outage). */
+/* Seals until nothing is left (or another sealer holds the head), from where the last round stopped and from the
+ * oldest unsealed row every SEAL_FULL_PASS_MS. 0, or -1 when the database failed (logged once per outage). */
 static int seal_round(ltc_audit_sealer *s, int *failing) {
+    if (mono_ms() - s->full_pass >= SEAL_FULL_PASS_MS) { /* rows that committed after a higher seq was sealed */
+        s->from_seq = 0;
+        s->full_pass = mono_ms();
+    }
     for (;;) {
         ltc_status st = {0};
-        int n = ltc_audit_seal(s->db, SEAL_BATCH, &st);
+        int n = seal_after(s->db, &s->from_seq, SEAL_BATCH, &st);
         if (n < 0) {
             if (!*failing) LTC_WARN("audit_seal_failed", NULL, "%s: %s (retrying)", ltc_code_name(st.code), st.message);
             *failing = 1;

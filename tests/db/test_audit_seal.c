@@ -169,9 +169,33 @@ static void test_concurrent_writers_and_sealers_make_one_chain(void **state) {
          i++)
         usleep(100 * 1000);
     assert_int_equal(pos, want + 1);
+
+    /* a row that commits after one with a higher seq was sealed: below where the sealer's rounds start, it is sealed
+     * by the next pass from the oldest unsealed row (every 5 s) */
+    ltc_db *slow = ltc_db_create(dsn(), SCHEMA);
+    assert_non_null(slow);
+    assert_int_equal(ltc_db_begin(slow, &st), 0);
+    assert_int_equal(ltc_db_exec(slow, &st,
+                                 "INSERT INTO audit_log (principal, roles, caller, method, target, request_id,"
+                                 " code, reason) VALUES ('slow', '', '', '/a.B/C', '', 'slow', 'OK', '')",
+                                 0, NULL),
+                     0);
+    exec_ok(db, "INSERT INTO audit_log (principal, roles, caller, method, target, request_id, code, reason)"
+                " VALUES ('quick', '', '', '/a.B/C', '', 'quick', 'OK', '')");
+    ltc_audit_sealer_nudge();
+    for (int i = 0; i < 50 && scalar(db, "SELECT chain_position FROM audit_log WHERE request_id = 'quick'") < 0; i++)
+        usleep(100 * 1000);
+    assert_int_equal(scalar(db, "SELECT chain_position FROM audit_log WHERE request_id = 'quick'"), want + 2);
+    assert_int_equal(ltc_db_commit(slow, &st), 0);
+    ltc_db_destroy(slow);
+    ltc_audit_sealer_nudge();
+    for (int i = 0; i < 120 && (pos = scalar(db, "SELECT chain_position FROM audit_log WHERE request_id = 'slow'")) < 0;
+         i++)
+        usleep(100 * 1000);
+    assert_int_equal(pos, want + 3);
     ltc_audit_sealer_stop(s);
     assert_int_equal(walk(db, &rows, last), 0);
-    assert_int_equal(rows, want + 1);
+    assert_int_equal(rows, want + 3);
     ltc_db_destroy(db);
 }
 
