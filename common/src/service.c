@@ -464,16 +464,19 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         .tls = ltc_tls_internal(),
         .client_cert_required = 1,
     };
+    /* What start-up has made so far; `out` undoes it in reverse (every stop is NULL-safe), on a failure as at exit. */
+    ltc_audit_spool *spool = NULL;
+    ltc_server *server = NULL;
+    ltc_audit_sealer *sealer = NULL;
+    ltc_relay *relay = NULL;
+    int rc = 1;
     /* the gateway's public key: the identity of public calls then comes only from its signed assertions */
     const char *assertion_pub = ltc_env_str("LTC_ASSERTION_PUBLIC_KEY", NULL);
     if (assertion_pub) {
         char kerr[400];
         if (!(so.assertion_keys = ltc_keyring_open("assertion_public_keys", assertion_pub, 0, kerr, sizeof kerr))) {
             LTC_ERROR("start_failed", NULL, "LTC_ASSERTION_PUBLIC_KEY: %s", kerr);
-            ltc_metrics_stop();
-            ltc_methods_free(methods);
-            free(health);
-            return 1;
+            goto out;
         }
     } else if (so.tls) {
         LTC_WARN("insecure_identity", NULL,
@@ -483,57 +486,29 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     for (size_t i = 0; i < cfg.n_asks; i++) {
         if (ltc_ask_open(cfg.asks[i].destination, cfg.asks[i].target, (int)cfg.max_msg, &st) != 0) {
             LTC_ERROR("start_failed", NULL, "%s", st.message);
-            ltc_status_clear(&st);
-            ltc_ask_close_all();
-            ltc_metrics_stop();
-            ltc_methods_free(methods);
-            ltc_keyring_close(so.assertion_keys);
-            free(health);
-            return 1;
+            goto out;
         }
     }
-    ltc_audit_spool *spool = NULL;
     if (cfg.audit_spool_dir) {
         /* before the server: a refused call's audit row has somewhere to go from the first call on */
         spool = ltc_audit_spool_start(def->name, cfg.audit_spool_dir, cfg.dsn, &st);
         if (!spool) {
             LTC_ERROR("start_failed", NULL, "LTC_AUDIT_SPOOL_DIR: %s", st.message);
-            ltc_status_clear(&st);
-            ltc_ask_close_all();
-            ltc_metrics_stop();
-            ltc_methods_free(methods);
-            free(health);
-            return 1;
+            goto out;
         }
     }
-    ltc_server *server = ltc_server_start(&so, &st);
+    server = ltc_server_start(&so, &st);
     if (!server) {
-        ltc_audit_spool_stop(spool);
-        ltc_ask_close_all();
         LTC_ERROR("start_failed", NULL, "%s", st.message);
-        ltc_status_clear(&st);
-        ltc_metrics_stop();
-        ltc_methods_free(methods);
-        ltc_keyring_close(so.assertion_keys);
-        free(health);
-        return 1;
+        goto out;
     }
     /* the audit chain after the commit (runtime migration 011): its own thread and connection */
     ltc_audit_set_max_pending_ms(cfg.seal_max_pending_s * 1000);
-    ltc_audit_sealer *sealer = ltc_audit_sealer_start(def->name, cfg.dsn, cfg.seal_interval_ms, &st);
+    sealer = ltc_audit_sealer_start(def->name, cfg.dsn, cfg.seal_interval_ms, &st);
     if (!sealer) {
         LTC_ERROR("start_failed", NULL, "audit sealer: %s", st.message);
-        ltc_status_clear(&st);
-        ltc_server_stop(server);
-        ltc_audit_spool_stop(spool);
-        ltc_ask_close_all();
-        ltc_metrics_stop();
-        ltc_methods_free(methods);
-        ltc_keyring_close(so.assertion_keys);
-        free(health);
-        return 1;
+        goto out;
     }
-    ltc_relay *relay = NULL;
     if (cfg.n_peers > 0) {
         ltc_relay_options ro = {
             .service_name = def->name,
@@ -548,16 +523,7 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
         relay = ltc_relay_start(&ro, &st);
         if (!relay) {
             LTC_ERROR("start_failed", NULL, "relay: %s", st.message);
-            ltc_status_clear(&st);
-            ltc_server_stop(server);
-            ltc_audit_sealer_stop(sealer);
-            ltc_audit_spool_stop(spool);
-            ltc_ask_close_all();
-            ltc_metrics_stop();
-            ltc_methods_free(methods);
-            ltc_keyring_close(so.assertion_keys);
-            free(health);
-            return 1;
+            goto out;
         }
     }
     char rerr[200];
@@ -568,6 +534,9 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     ltc_reload_stop();
     LTC_INFO("stopping", NULL, "signal %d: draining", sig);
     ltc_server_set_serving(server, 0);
+    rc = 0;
+out:
+    ltc_status_clear(&st);
     ltc_relay_stop(relay);
     ltc_server_stop(server);
     ltc_audit_spool_stop(spool); /* its last rows first: the sealer's last round chains them */
@@ -577,6 +546,6 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     ltc_methods_free(methods);
     ltc_keyring_close(so.assertion_keys);
     free(health);
-    LTC_INFO("stopped", NULL, "clean exit");
-    return 0;
+    if (rc == 0) LTC_INFO("stopped", NULL, "clean exit");
+    return rc;
 }
