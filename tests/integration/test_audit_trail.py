@@ -316,9 +316,10 @@ class AuditChainTest(h.StackTestCase):
                              " AND query LIKE '%pg_sleep(6)%' AND pid <> pg_backend_pid()"):
                     break
                 time.sleep(0.05)
+            rid = f"r-unsealed-{uuid.uuid4().hex[:12]}"   # its own: the suite runs again on a kept stack
             tamper(f"INSERT INTO {t} (principal, roles, caller, method, target, request_id, code, reason, inserted_at) "
-                   "VALUES ('mallory', '', '', '/x/Y', '', 'r-unsealed', 'OK', '', now() - interval '2 hours');")
-            mseq = h.sql_int(f"SELECT seq FROM {t} WHERE request_id = 'r-unsealed'")
+                   f"VALUES ('mallory', '', '', '/x/Y', '', '{rid}', 'OK', '', now() - interval '2 hours');")
+            mseq = h.sql_int(f"SELECT seq FROM {t} WHERE request_id = :'r'", r=rid)
             v = self.verify()
             self.assertFalse(v.intact)
             self.assertIn(("PENDING_TOO_LONG", 0), self.kinds(v))

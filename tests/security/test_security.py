@@ -845,7 +845,7 @@ class SecurityTest(unittest.TestCase):
                     p = subprocess.run([h.PSQL, "-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", dsn, "-c", stmt],
                                        capture_output=True, text=True, timeout=30)
                     self.assertNotEqual(p.returncode, 0, f"{stmt} succeeded as ltc_{svc}")
-                    self.assertRegex(p.stderr, r"append-only|permission denied|moved only by the audit_log_chain")
+                    self.assertRegex(p.stderr, r"append-only|permission denied|moved only by (the audit_log_chain|audit_chain_seal)")
                     self.assertEqual(h.sql_int(f"SELECT count(*) FROM {svc}.audit_log WHERE code <> 'OK'"), before)
 
 
