@@ -2,7 +2,11 @@
  *
  * Memory comes from a singly linked list of blocks. The first block is created with the arena and survives
  * ltc_arena_reset; later blocks are malloc'd on demand (each at least as large as the first, and as large as the
- * request) and freed by reset. Every allocation is 16-byte aligned and zeroed. Out of memory aborts. */
+ * request) and freed by reset. Every allocation is 16-byte aligned and zeroed. Out of memory aborts.
+ *
+ * Blocks come from calloc, so a block that has never been reset is known to be zero past its offset and its
+ * allocations are not cleared again: a large block straight from mmap is then touched only where it is written
+ * (clearing every byte of it cost a scheduling run of 10,000 orders a fifth of its CPU, docs/performance.md). */
 #include "ltc/arena.h"
 
 #include <stdarg.h>
@@ -19,6 +23,7 @@ typedef struct block {
     struct block *next;
     size_t cap; /* usable bytes after the (aligned) header */
     size_t off; /* bytes of the payload already handed out (incl. alignment padding) */
+    int zero;   /* the payload past off is all zero (a calloc'd block not reset since) */
 } block;
 
 /* The header is padded to the alignment so that the payload of a block from malloc (which glibc aligns to 16 on
@@ -42,11 +47,12 @@ static unsigned char *payload(block *b) { return (unsigned char *)b + BLOCK_HDR;
 /* A new block with at least `cap` usable bytes, enough for one allocation of `cap - ALIGN + 1` after alignment. */
 static block *block_new(size_t cap) {
     if (cap > (size_t)PTRDIFF_MAX - BLOCK_HDR) oom(cap);
-    block *b = malloc(BLOCK_HDR + cap);
+    block *b = calloc(1, BLOCK_HDR + cap);
     if (!b) oom(BLOCK_HDR + cap);
     b->next = NULL;
     b->cap = cap;
     b->off = 0;
+    b->zero = 1;
     return b;
 }
 
@@ -81,6 +87,7 @@ void ltc_arena_reset(ltc_arena *a) {
         b = next;
     }
     a->first->next = NULL;
+    a->first->zero = a->first->off == 0 && a->first->zero; /* what was handed out may have been written */
     a->first->off = 0;
     a->cur = a->first;
     a->used = 0;
@@ -98,7 +105,8 @@ static void *carve(block *b, size_t n) {
 
 void *ltc_arena_alloc(ltc_arena *a, size_t n) {
     size_t want = n ? n : 1; /* distinct pointers even for zero-size requests */
-    void *p = carve(a->cur, want);
+    block *from = a->cur;
+    void *p = carve(from, want);
     if (!p) {
         if (want > (size_t)PTRDIFF_MAX - BLOCK_HDR - LTC_ARENA_ALIGN) oom(n); /* no object can be that large */
         size_t need = want + LTC_ARENA_ALIGN; /* room for the worst-case alignment padding */
@@ -117,8 +125,9 @@ void *ltc_arena_alloc(ltc_arena *a, size_t n) {
         }
         p = carve(b, want);
         if (!p) oom(n); /* cannot happen: the block was sized for it */
+        from = b;
     }
-    memset(p, 0, want);
+    if (!from->zero) memset(p, 0, want);
     a->used += n;
     return p;
 }

@@ -89,6 +89,23 @@ static void test_reset_reuses_first_block(void **state) {
     ltc_arena_destroy(a);
 }
 
+/* Every allocation is zero however the memory was used before: fresh blocks are not cleared again (they come from
+ * calloc), the first block is once it has been handed out and reset. */
+static void test_zero_across_resets(void **state) {
+    (void)state;
+    ltc_arena *a = ltc_arena_create(1024);
+    for (int round = 0; round < 20; round++) {
+        for (size_t i = 0; i < 300; i++) {
+            size_t n = 1 + (i * 131 + (size_t)round * 17) % (i % 50 == 0 ? 9000 : 400);
+            unsigned char *p = ltc_arena_alloc(a, n);
+            if (!all_zero(p, n)) fail_msg("round %d allocation %zu (%zu bytes) not zero", round, i, n);
+            memset(p, 0xA5, n);
+        }
+        ltc_arena_reset(a);
+    }
+    ltc_arena_destroy(a);
+}
+
 static void test_strdup_printf(void **state) {
     (void)state;
     ltc_arena *a = ltc_arena_create(0);
@@ -143,8 +160,8 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_alignment_and_zero), cmocka_unit_test(test_used),
         cmocka_unit_test(test_many_blocks),        cmocka_unit_test(test_reset_reuses_first_block),
-        cmocka_unit_test(test_strdup_printf),      cmocka_unit_test(test_destroy_null),
-        cmocka_unit_test(test_oom_aborts),
+        cmocka_unit_test(test_zero_across_resets), cmocka_unit_test(test_strdup_printf),
+        cmocka_unit_test(test_destroy_null),       cmocka_unit_test(test_oom_aborts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
