@@ -44,12 +44,27 @@ char *ltc_sql_text_array(ltc_call *c, const char *const *items, size_t n) {
     return out;
 }
 
+/* Writes v in decimal at out, after a comma when `comma`; returns the characters written (at most 21). A scheduling
+ * run sends 130,000 of them: snprintf was a tenth of its CPU. */
+static size_t i64_text(char *out, int64_t v, int comma) {
+    char digits[20];
+    size_t n = 0, len = 0;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        digits[n++] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (comma) out[len++] = ',';
+    if (v < 0) out[len++] = '-';
+    while (n) out[len++] = digits[--n];
+    return len;
+}
+
 char *ltc_sql_i64_array(ltc_call *c, const int64_t *items, size_t n) {
     size_t cap = 3 + n * 21, len = 1; /* 21 = a comma and at most 20 characters of an int64 */
     char *out = ltc_call_alloc(c, cap);
     out[0] = '{';
-    for (size_t i = 0; i < n; i++)
-        len += (size_t)snprintf(out + len, cap - len, "%s%lld", i ? "," : "", (long long)items[i]);
+    for (size_t i = 0; i < n; i++) len += i64_text(out + len, items[i], i > 0);
     out[len++] = '}';
     out[len] = '\0';
     return out;
