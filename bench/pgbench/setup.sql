@@ -33,6 +33,7 @@ CREATE TABLE outbox (
     parked_time timestamptz,
     last_error text
 );
-CREATE INDEX outbox_pending ON outbox (seq) WHERE delivered_time IS NULL;
+CREATE INDEX outbox_ready ON outbox (seq) WHERE delivered_time IS NULL AND parked_time IS NULL;
+CREATE INDEX outbox_parked ON outbox (destination, seq) WHERE delivered_time IS NULL AND parked_time IS NOT NULL;
 CREATE INDEX outbox_pending_deal ON outbox (deal_id, destination, seq) WHERE delivered_time IS NULL;
 VACUUM ANALYZE records;

@@ -168,6 +168,9 @@ struct lane {
     int listening;
     unsigned int seed;
     time_t backlog_time;
+    time_t parked_time; /* when the parked rows were last counted */
+    long parked;        /* that count */
+    int parked_dirty;   /* this lane parked a row since */
 };
 
 struct ltc_relay {
@@ -315,6 +318,7 @@ static int record_failure(lane *r, const PGresult *rows, int i, const ltc_status
     snprintf(err, sizeof err, "%s %.63s: %.255s", ltc_code_name(cs->code), cs->reason, cs->message);
     if (park) {
         LTC_ERROR("handoff_parked", handoff, "%s to %s refused, parked: %s", method, dest, err);
+        r->parked_dirty = 1;
         return ltc_outbox_mark_parked(r->db, seq, err, st);
     }
     long delay = ltc_outbox_backoff_ms(attempts, r->relay->opt.max_backoff_ms, &r->seed);
@@ -507,18 +511,34 @@ static void relay_wait_stop(lane *r, long ms) {
     while (poll(&fd, 1, (int)ms) < 0 && errno == EINTR) {}
 }
 
+/* Per destination: rows to send, the age of the oldest of them, rows parked. Two aggregates, so that each reads its
+ * own partial index (migration 013): the ready rows (as many as the backlog) and the parked ones; a single
+ * `delivered_time IS NULL` scan would match neither. $1: one destination, or NULL for all; $2: count the parked rows
+ * (false: 0). */
 static const char SQL_BACKLOG[] =
-    "SELECT destination, count(*) FILTER (WHERE parked_time IS NULL),"
-    " coalesce(extract(epoch FROM now() - min(create_time) FILTER (WHERE parked_time IS NULL)), 0)::float8,"
-    " count(*) FILTER (WHERE parked_time IS NOT NULL)"
-    " FROM outbox WHERE delivered_time IS NULL GROUP BY destination";
+    "SELECT destination, sum(ready)::bigint, max(age)::float8, sum(parked)::bigint FROM ("
+    " SELECT destination, count(*) AS ready, extract(epoch FROM now() - min(create_time)) AS age, 0 AS parked"
+    " FROM outbox WHERE delivered_time IS NULL AND parked_time IS NULL AND ($1::text IS NULL OR destination = $1)"
+    " GROUP BY destination"
+    " UNION ALL SELECT destination, 0, 0, count(*) FROM outbox"
+    " WHERE $2::bool AND delivered_time IS NULL AND parked_time IS NOT NULL AND ($1::text IS NULL OR destination = $1)"
+    " GROUP BY destination) t GROUP BY destination";
 
-PGresult *ltc_outbox_backlog(ltc_db *db, ltc_status *st) { return ltc_db_query(db, st, SQL_BACKLOG, 0, NULL); }
+/* Parked rows are counted every PARKED_COUNT_S, and at the next gauge refresh after this lane parked one: they stay
+ * until replayed, and counting 140,000 of them took 77 ms (the rows to send are counted every 2 s). */
+#define PARKED_COUNT_S 30
+
+PGresult *ltc_outbox_backlog(ltc_db *db, ltc_status *st) {
+    return ltc_db_query(db, st, SQL_BACKLOG, 2, (const char *[]){NULL, "true"});
+}
 
 /* Refreshes the hand-off gauges of the lane's destination (0 when it has no row). */
 static void refresh_backlog(lane *r) {
     ltc_status st = {0};
-    PGresult *res = ltc_outbox_backlog(r->db, &st);
+    time_t now = time(NULL);
+    int count_parked = r->parked_dirty || now - r->parked_time >= PARKED_COUNT_S;
+    PGresult *res =
+        ltc_db_query(r->db, &st, SQL_BACKLOG, 2, (const char *[]){r->destination, count_parked ? "true" : "false"});
     if (!res) {
         ltc_status_clear(&st);
         return;
@@ -531,7 +551,12 @@ static void refresh_backlog(lane *r) {
         oldest = strtod(PQgetvalue(res, k, 2), NULL);
         parked = (long)ltc_pg_i64(res, k, 3);
     }
-    ltc_metrics_handoffs(r->destination, pending, oldest, parked);
+    if (count_parked) {
+        r->parked = parked;
+        r->parked_time = now;
+        r->parked_dirty = 0;
+    }
+    ltc_metrics_handoffs(r->destination, pending, oldest, r->parked);
     PQclear(res);
 }
 
@@ -576,7 +601,7 @@ static void *relay_main(void *arg) {
         }
         db_backoff = 100;
         time_t now = time(NULL);
-        if (now - r->backlog_time >= 2) { /* gauges every 2 s: one aggregate over the (partial-indexed) backlog */
+        if (now - r->backlog_time >= 2) { /* gauges every 2 s: its destination's ready and parked rows */
             refresh_backlog(r);
             r->backlog_time = now;
         }
