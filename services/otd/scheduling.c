@@ -562,9 +562,15 @@ static int schedule_run(ltc_call *c, ltc_status *st, const char *ids, const char
     return plan_commit(c, st, p, reason, res);
 }
 
+/* A plan for one order runs its statements with generic plans (planned once per connection): their custom plans
+ * were replanned at each call, about 2 ms of a re-promise's 10 (docs/performance.md, "The scheduler"). Only here: a
+ * run over every order keeps custom plans, whose row estimates follow its arrays of thousands. */
+static const char SQL_GENERIC_PLANS[] = "SET LOCAL plan_cache_mode = force_generic_plan";
+
 int otd_schedule_one(ltc_call *c, ltc_status *st, const char *id, int strict, const char *reason) {
     plan p;
     const char *idv[1] = {id};
+    if (!ltc_call_query(c, st, SQL_GENERIC_PLANS, 0, NULL)) return -1;
     return schedule_run(c, st, ltc_sql_text_array(c, idv, 1), id, strict, reason, NULL, &p);
 }
 
