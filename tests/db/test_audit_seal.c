@@ -2,7 +2,8 @@
  * (tests/db/with_pg.sh provides LTC_TEST_DSN): writers insert unsealed rows with no lock; two sealers on their own
  * connections, racing the writers, make one chain without a gap whose every hash the pure walk
  * (ltc/audit_chain.h) recomputes; the sealer thread chains a row by itself soon after it is written; a sealed row
- * cannot be changed, nor an unsealed row's content, and the insert trigger ignores chain values sent by a writer.
+ * cannot be changed, nor an unsealed row's content (the sealing update changing any other column, each tried), and
+ * the insert trigger ignores chain values sent by a writer.
  * (The test's role owns the schema: what the serving role may not do, tests/db/test_least_privilege.sh checks.) */
 #include <pthread.h>
 #include <setjmp.h>
@@ -125,6 +126,41 @@ static void test_concurrent_writers_and_sealers_make_one_chain(void **state) {
     /* its content cannot be changed while it waits, nor can the head be moved by hand */
     assert_true(exec_refused(db, "UPDATE audit_log SET reason = 'X' WHERE request_id = 'forged'"));
     assert_true(exec_refused(db, "DELETE FROM audit_log WHERE request_id = 'forged'"));
+    /* the one update let through (migration 014 checks it column-wise): the owner filling in all three chain columns
+     * of an unsealed row, nothing else of it; with any other column changed too it is refused, for every column the
+     * table has (read from the catalogue, so a column added later is covered), and so is one chain column alone */
+    assert_true(exec_refused(db, "UPDATE audit_log SET chain_position = 999999 WHERE request_id = 'forged'"));
+    exec_ok(db,
+            "DO $$ DECLARE c record; v text; n bigint := 0; BEGIN"
+            "  BEGIN"
+            "    UPDATE audit_log SET chain_position = 999999, prev_hash = '\\x00', row_hash = '\\x00'"
+            "     WHERE request_id = 'forged';"
+            "    GET DIAGNOSTICS n = ROW_COUNT;"
+            "    RAISE EXCEPTION USING ERRCODE = 'LTC01', MESSAGE = 'undo';"
+            "  EXCEPTION WHEN SQLSTATE 'LTC01' THEN NULL;"
+            "  END;"
+            "  IF n <> 1 THEN RAISE EXCEPTION 'the owner''s sealing update was refused'; END IF;"
+            "  n := 0;"
+            "  FOR c IN SELECT attname, format_type(atttypid, atttypmod) AS t FROM pg_attribute"
+            "            WHERE attrelid = 'audit_log'::regclass AND attnum > 0 AND NOT attisdropped"
+            "              AND attname NOT IN ('chain_position', 'prev_hash', 'row_hash') LOOP"
+            "    v := CASE c.t WHEN 'bigint' THEN '%1$I + 1' WHEN 'text' THEN '%1$I || ''x'''"
+            "      WHEN 'timestamp with time zone' THEN 'COALESCE(%1$I, now()) + interval ''1 second'''"
+            "      WHEN 'text[]' THEN '%1$I || ''x''::text' WHEN 'jsonb' THEN '%1$I || ''[1]''::jsonb'"
+            "      WHEN 'uuid' THEN 'gen_random_uuid()' END;"
+            "    IF v IS NULL THEN RAISE EXCEPTION 'no changed value for column % (%)', c.attname, c.t; END IF;"
+            "    BEGIN"
+            "      EXECUTE format('UPDATE audit_log SET chain_position = 999999, prev_hash = ''\\x00'','"
+            "                     || ' row_hash = ''\\x00'', %1$I = ' || v || ' WHERE request_id = ''forged''',"
+            "                     c.attname);"
+            "      RAISE EXCEPTION 'a sealing update that changed % went through', c.attname USING ERRCODE = 'LTC02';"
+            "    EXCEPTION WHEN insufficient_privilege THEN"
+            "      IF SQLERRM <> 'audit_log is append-only' THEN RAISE EXCEPTION '%: %', c.attname, SQLERRM; END IF;"
+            "    END;"
+            "    n := n + 1;"
+            "  END LOOP;"
+            "  IF n < 15 THEN RAISE EXCEPTION 'only % columns tried', n; END IF;"
+            "END $$");
 
     worker w[WRITERS];
     pthread_t t[WRITERS];
