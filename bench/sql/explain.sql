@@ -53,13 +53,13 @@ SET LOCAL cursor_tuple_fraction = 1;
 EXPLAIN (COSTS OFF) DECLARE ltb_velocity_rows NO SCROLL CURSOR FOR
 SELECT CASE 'MONTH'::text WHEN 'CUSTOMER' THEN COALESCE('customers/' || o.customer_id::text, '') WHEN 'OWNER' THEN
 o.account_owner WHEN 'PRODUCT' THEN COALESCE(ps.sku, '') ELSE to_char(o.create_time AT TIME ZONE 'UTC', 'YYYY-MM')
-END AS key, (extract(epoch FROM l.create_time) * 1000000)::bigint, (extract(epoch FROM sc.won) * 1000000)::bigint,
-(extract(epoch FROM ms.placed) * 1000000)::bigint, (extract(epoch FROM ms.accepted) * 1000000)::bigint,
-(extract(epoch FROM sc.cash) * 1000000)::bigint, ((COALESCE(ms.placed_on, ms.promised_on)) - DATE '1970-01-01'),
-(((ms.last_accepted AT TIME ZONE 'UTC')::date) - DATE '1970-01-01'), ms.invoiced, ms.paid, (extract(epoch FROM
-ms.first_invoice) * 1000000)::bigint, (extract(epoch FROM ms.last_paid) * 1000000)::bigint, ((ms.last_due) - DATE
-'1970-01-01'), w.weight, w.weighted::text FROM opportunities o JOIN leads l ON l.id = o.lead_id CROSS JOIN LATERAL
-(SELECT min(s.create_time) FILTER (WHERE s.stage = 'WON') AS won, min(s.create_time) FILTER (WHERE s.stage =
+END AS key, (extract(epoch FROM (SELECT l.create_time FROM leads l WHERE l.id = o.lead_id)) * 1000000)::bigint,
+(extract(epoch FROM sc.won) * 1000000)::bigint, (extract(epoch FROM ms.placed) * 1000000)::bigint, (extract(epoch
+FROM ms.accepted) * 1000000)::bigint, (extract(epoch FROM sc.cash) * 1000000)::bigint, ((COALESCE(ms.placed_on,
+ms.promised_on)) - DATE '1970-01-01'), (((ms.last_accepted AT TIME ZONE 'UTC')::date) - DATE '1970-01-01'),
+ms.invoiced, ms.paid, (extract(epoch FROM ms.first_invoice) * 1000000)::bigint, (extract(epoch FROM ms.last_paid) *
+1000000)::bigint, ((ms.last_due) - DATE '1970-01-01'), w.weight, w.weighted::text FROM opportunities o CROSS JOIN
+LATERAL (SELECT min(s.create_time) FILTER (WHERE s.stage = 'WON') AS won, min(s.create_time) FILTER (WHERE s.stage =
 'CASH_COLLECTED') AS cash FROM stage_changes s WHERE s.opportunity_id = o.id) sc CROSS JOIN LATERAL (SELECT
 min(m.occur_time) FILTER (WHERE m.kind = 'ORDER_PLACED') AS placed, min(m.occur_time) FILTER (WHERE m.kind =
 'ACCEPTED') AS accepted, max(m.occur_time) FILTER (WHERE m.kind = 'ACCEPTED') AS last_accepted, sum(m.amount_minor)
