@@ -40,7 +40,7 @@ ORDER BY m.occur_time, m.seq;
 -- GetVelocityReport runs its statement as a cursor read to the end (cursor_tuple_fraction = 1). Its period here is a
 -- week holding 1% of the stored deals, as a year or more of deals spread over the weeks would: the stored deals are
 -- all created on one day (399 days ago) and the mark-won pools "now", so neither day is a realistic week (the pools'
--- week is half the table, where reading leads and opportunities whole is the right plan: docs/performance.md).
+-- week is half the table, where a sequential scan of opportunities would be a right plan: docs/performance.md).
 -- Every hundredth stored deal is dated into the week 30..24 days ago inside this transaction, which is rolled back.
 \echo '== ltb GetVelocityReport, a week holding 1% of the stored deals (services/ltb/reports.c SQL_VELOCITY_SELECT)'
 BEGIN;

@@ -4,7 +4,8 @@
  *   conversions, the win rate and the lost reasons: plain SQL aggregates.
  * - GetVelocityReport: per group (customer, owner, month), each flow stage's cycle time and lead to cash (median
  *   and p90, nearest rank), delivery against the customer's date and cash against due dates, from the deals' stage
- *   history and milestones: one row per deal from SQL, the statistics in C (hub_rules.c). */
+ *   history and milestones: one row per deal from SQL, read through a cursor in batches and folded group by group
+ *   (memory bounded by a batch and the current group, not the period), the statistics in C (hub_rules.c). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -210,13 +211,13 @@ int ltb_get_funnel_report(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
 
 /* The report reads its rows through a cursor, VC_BATCH at a time, and folds each group as its rows arrive (they come
  * ordered by group key): what it holds is one batch of rows and the current group's per-deal durations, never the
- * period's whole result (a busy week's 80k rows made a 30 MiB PGresult, ltb's peak at 100k stored deals). The
+ * period's whole result (a busy week's 100k rows added some 30 MiB to ltb, its peak at 100k stored deals). The
  * statistics are exact nearest-rank percentiles, so the group's durations are kept (5 x 8 bytes a deal of the largest
  * group, in buffers reused from group to group); everything else is running sums. */
 #define VC_BATCH "1000"
 static const char SQL_VELOCITY_DECLARE[] = "DECLARE ltb_velocity_rows NO SCROLL CURSOR FOR " SQL_VELOCITY_SELECT;
-/* The cursor's plan is made for reading every row (a cursor's default is the first tenth fast: index-ordered nested
- * loops that cost twice the hash join over a busy week). */
+/* The cursor's plan is made for reading every row (a cursor's default makes its first tenth fast: index-ordered nested
+ * loops that took 3.7 s for a busy week's rows where the plan for all of them took 2.1 s). */
 static const char SQL_VELOCITY_ALL_ROWS[] = "SET LOCAL cursor_tuple_fraction = 1";
 static const char SQL_VELOCITY_FETCH[] = "FETCH FORWARD " VC_BATCH " FROM ltb_velocity_rows";
 static const char SQL_VELOCITY_CLOSE[] = "CLOSE ltb_velocity_rows";
