@@ -173,6 +173,9 @@ const char *ltc_call_peer(const ltc_call *c) { return c->peer; }
 void ltc_call_set_principal(ltc_call *c, const char *principal) {
     snprintf(c->principal, sizeof c->principal, "%s", principal ? principal : "");
 }
+size_t ltc_call_max_message_bytes(const ltc_call *c) {
+    return c->srv && c->srv->opt.max_message_bytes > 0 ? (size_t)c->srv->opt.max_message_bytes : 4u * 1024 * 1024;
+}
 const char *ltc_call_service_name(const ltc_call *c) { return c->srv ? c->srv->opt.service_name : NULL; }
 const char *ltc_call_deal_scope(const ltc_call *c) { return c->deal_scoped ? c->principal : NULL; }
 

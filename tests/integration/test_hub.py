@@ -332,5 +332,62 @@ class HubTest(h.StackTestCase):
         self.assertDetails(d, fields=["end_date", "group_by"])
 
 
+    def test_velocity_groups_across_read_batches(self):
+        """GetVelocityReport reads its rows through a cursor 1000 at a time (reports.c VC_BATCH) and folds them group
+        by group: 2,701 deals stored straight into LTB on a day of their own, three owners of 1500, 1 and 1200 deals,
+        so a group spans three batches' worth of rows and groups change inside a batch. Each owner's figures match
+        those computed here from the same times."""
+        s = self.stubs
+        run = life.run_id()
+        day = datetime.date(1990, 1, 1) + datetime.timedelta(days=int(run, 16) % 3650)
+        sizes = {"a": 1500, "b": 1, "c": 1200}
+        first = {"a": 1, "b": 1501, "c": 1502}
+        h.sql(f"""
+            BEGIN;
+            SET LOCAL session_replication_role = replica;
+            SET LOCAL search_path = ltb;
+            CREATE TEMP TABLE batch_deals ON COMMIT DROP AS
+              SELECT i, md5('{run}l' || i)::uuid AS lead, md5('{run}o' || i)::uuid AS opp,
+                     'ar.batch.{run}.' || CASE WHEN i <= 1500 THEN 'a' WHEN i = 1501 THEN 'b' ELSE 'c' END AS owner,
+                     '{day}'::date::timestamp AT TIME ZONE 'UTC' + i * interval '1 second' AS lead_at,
+                     '{day}'::date::timestamp AT TIME ZONE 'UTC' + i * interval '1 second'
+                       + ((i * 7919) % 100000 + 1) * interval '1 second' AS won_at,
+                     '{day}'::date::timestamp AT TIME ZONE 'UTC' + i * interval '1 second'
+                       + ((i * 7919) % 100000 + 1) * interval '1 second'
+                       + ((i * 104729) % 200000 + 1) * interval '1 second' AS cash_at
+              FROM generate_series(1, 2701) i;
+            INSERT INTO leads (id, source, company_name, contact_name, contact_email, state, version, create_time)
+              SELECT lead, 'EVENT', 'Batch ' || i, 'Li Lei', 'batch' || i || '@example.com', 'QUALIFIED', 2, lead_at
+              FROM batch_deals;
+            INSERT INTO opportunities (id, lead_id, customer_name, title, account_owner, solution_owner,
+                                       fulfilment_owner, expected_minor, currency, expected_close_date,
+                                       win_probability_bps, stage, version, create_time)
+              SELECT opp, lead, 'Batch ' || i, 'Batch deal', owner, 'sr.batch', 'fr.batch', 100, 'CNY',
+                     '{day}'::date + 30, 5000, 'QUALIFIED', 1, '{day}'::date::timestamp AT TIME ZONE 'UTC'
+                       + interval '12 hours'
+              FROM batch_deals;
+            INSERT INTO stage_changes (id, opportunity_id, stage, create_time)
+              SELECT md5('{run}w' || i)::uuid, opp, 'WON', won_at FROM batch_deals
+              UNION ALL SELECT md5('{run}c' || i)::uuid, opp, 'CASH_COLLECTED', cash_at FROM batch_deals
+              WHERE i % 3 = 0;
+            COMMIT;""")
+        v = s.ltb.GetVelocityReport(lc.ltb.GetVelocityReportRequest(
+            start_date=lc.date(day), end_date=lc.date(day), group_by=rp.VELOCITY_GROUP_BY_OWNER), timeout=120).report
+        got = {x.key: x for x in v.groups if x.key.startswith(f"ar.batch.{run}.")}
+        self.assertEqual(sorted(got), [f"ar.batch.{run}.{k}" for k in "abc"])
+        for k, n in sizes.items():
+            deals = range(first[k], first[k] + n)
+            won = [(i * 7919) % 100000 + 1 for i in deals]                      # seconds from lead to won
+            cash = [(i * 7919) % 100000 + 1 + (i * 104729) % 200000 + 1 for i in deals if i % 3 == 0]
+            bto = [(i * 104729) % 200000 + 1 for i in deals if i % 3 == 0]      # won to cash: BTO's span, closed
+            g = got[f"ar.batch.{run}.{k}"]
+            self.assertEqual(g.deal_count, n, k)
+            stages = {ms.MilestoneStage.Name(x.stage)[len("MILESTONE_STAGE_"):]:
+                      (x.duration.count, x.duration.median_seconds, x.duration.p90_seconds) for x in g.stages}
+            self.assertEqual(stages["LTB"], (n, percentile(won, 50), percentile(won, 90)), k)
+            self.assertEqual(stages["BTO"], (len(bto), percentile(bto, 50), percentile(bto, 90)), k)
+            self.assertEqual((g.lead_to_cash.count, g.lead_to_cash.median_seconds, g.lead_to_cash.p90_seconds),
+                             (len(cash), percentile(cash, 50), percentile(cash, 90)), k)
+
 if __name__ == "__main__":
     h.main()

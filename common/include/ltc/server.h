@@ -124,6 +124,9 @@ const char *ltc_call_remote(ltc_call *c);
 const char *ltc_call_deal_scope(const ltc_call *c);
 /* The serving process's service name ("ltb"); NULL for a detached call. */
 const char *ltc_call_service_name(const ltc_call *c);
+/* The largest message the process sends or receives (LTC_MAX_MESSAGE_BYTES; 4 MiB for a detached call): a handler
+ * whose response grows with the data can stop building it past this size instead of failing at the send. */
+size_t ltc_call_max_message_bytes(const ltc_call *c);
 /* The method path being served. */
 const char *ltc_call_method(const ltc_call *c);
 /* Milliseconds left before the caller's deadline (INT64_MAX when it set none). */
