@@ -140,6 +140,10 @@ PGresult *ltc_call_query(ltc_call *c, ltc_status *st, const char *sql, int npara
     return r;
 }
 
+int ltc_call_send(ltc_call *c, ltc_status *st, const char *sql, int nparams, const char *const *params) {
+    return ltc_db_send_now(c->w->db, st, sql, nparams, params, NULL, NULL);
+}
+
 void ltc_call__clear_results(ltc_worker *w) {
     if (!w) return;
     for (size_t i = 0; i < w->n_results; i++) PQclear(w->results[i]);

@@ -519,6 +519,17 @@ int ltc_db_send_bin(ltc_db *db, ltc_status *st, const char *sql, int nparams, co
     return 0;
 }
 
+int ltc_db_send_now(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params,
+                    const int *lengths, const int *formats) {
+    if (ltc_db_send_bin(db, st, sql, nparams, params, lengths, formats) != 0) return -1;
+    /* in pipeline mode libpq keeps a small statement in its buffer until the next one: write it now */
+    if (db->piped && PQflush(db->conn) != 0) {
+        pipe_broken(db, st);
+        return -1;
+    }
+    return 0;
+}
+
 int ltc_db_exec(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params) {
     PGresult *r = ltc_db_query(db, st, sql, nparams, params);
     if (!r) return -1;

@@ -88,9 +88,9 @@ int ltc_outbox_flush(ltc_call *c, ltc_outbox_batch *b, ltc_status *st) {
                              c->acting};
     const int lens[8] = {0, 0, 0, 0, (int)b->bytes_len, 0, 0, 0};
     const int fmts[8] = {0, 0, 0, 0, 1, 0, 0, 0};
-    PGresult *r = ltc_db_query_bin(ltc_call_db(c), st, SQL_PUT_MANY, 8, params, lens, fmts);
-    if (!r) return -1;
-    PQclear(r);
+    /* sent without waiting: the server writes the rows while the handler and the call's end (its reply packed, its
+     * audit row) go on; a failure is what the next statement or the COMMIT reports, and the call rolls back */
+    if (ltc_db_send_now(ltc_call_db(c), st, SQL_PUT_MANY, 8, params, lens, fmts) != 0) return -1;
     b->n = 0;
     return ltc_outbox__wake_after_commit(c, st);
 }

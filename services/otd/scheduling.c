@@ -474,11 +474,13 @@ static int plan_commit(ltc_call *c, ltc_status *st, plan *p, const char *reason,
                               ltc_sql_i64_array(c, ok, n_ok),
                               ltc_sql_i64_array(c, fin, n_ok),
                               ltc_sql_i64_array(c, mres, n_ok)};
-        if (!ltc_call_query(c, st, SQL_BOOK_DIFF, 10, bp)) return -1;
+        /* sent without waiting: the server writes the bookings and promises while the loop below builds the
+         * changes and the hand-offs (a run over every order: 0.4 s of the server's and 0.2 s of ours) */
+        if (ltc_call_send(c, st, SQL_BOOK_DIFF, 10, bp) != 0) return -1;
     }
     if (n_unfit) {
         const char *fp[1] = {ltc_sql_text_array(c, unfit, n_unfit)};
-        if (!ltc_call_query(c, st, SQL_ORDERS_UNFIT, 1, fp)) return -1;
+        if (ltc_call_send(c, st, SQL_ORDERS_UNFIT, 1, fp) != 0) return -1;
     }
     if (!res) res = LTC_NEW(c, Ltc__Otd__V1__ScheduleResult, LTC__OTD__V1__SCHEDULE_RESULT__INIT);
     res->changes = ltc_call_alloc(c, (n ? n : 1) * sizeof *res->changes);

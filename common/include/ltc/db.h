@@ -64,6 +64,12 @@ PGresult *ltc_db_query_bin(ltc_db *db, ltc_status *st, const char *sql, int npar
 int ltc_db_send_bin(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params,
                     const int *lengths, const int *formats);
 
+/* Same, and the statement leaves at once (its bytes written to the server now, not with the next statement): the
+ * server runs a long write while the caller goes on with its own work, and the caller meets its result at the next
+ * statement or the COMMIT. Outside a transaction: ltc_db_query_bin. 0, or -1 with st set. */
+int ltc_db_send_now(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params,
+                    const int *lengths, const int *formats);
+
 /* Runs a statement and discards its result. 0 or -1. */
 int ltc_db_exec(ltc_db *db, ltc_status *st, const char *sql, int nparams, const char *const *params);
 

@@ -40,8 +40,9 @@ int ltc_outbox_put(ltc_call *c, ltc_status *st, const ltc_handoff_peer *peer, co
 /* Deferred puts: between ltc_outbox_defer and ltc_outbox_flush, ltc_outbox_put (and so ltc_milestone_put) of this
  * call checks and packs each hand-off but keeps it in `b` (arena memory of the call); ltc_outbox_flush writes them
  * all with one statement, in the order put (a scheduling run's thousands of promises: one INSERT instead of one per
- * row). Every ltc_outbox_defer must be followed by ltc_outbox_flush on every path: with st NULL it discards what was
- * kept (the transaction is failing anyway) and only ends the deferral. 0, or -1 with st set. */
+ * row). The INSERT is sent without waiting (ltc_db_send_now): its failure is what the call's next statement or
+ * COMMIT reports. Every ltc_outbox_defer must be followed by ltc_outbox_flush on every path: with st NULL it discards
+ * what was kept (the transaction is failing anyway) and only ends the deferral. 0, or -1 with st set. */
 typedef struct ltc_outbox_batch {
     size_t n, cap;
     const char **handoff_id, **deal_id, **destination, **path;

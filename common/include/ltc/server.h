@@ -92,6 +92,10 @@ typedef struct ltc_method {
 ltc_db *ltc_call_db(ltc_call *c);
 /* Like ltc_db_query on the call's db; the result is cleared automatically when the call ends. */
 PGresult *ltc_call_query(ltc_call *c, ltc_status *st, const char *sql, int nparams, const char *const *params);
+/* Inside a WRITE method: sends a statement whose only result is its success and goes on without waiting
+ * (ltc_db_send_now): the server runs it while the handler builds what comes next; its failure is what the next
+ * statement or the COMMIT reports. 0, or -1 with st set. */
+int ltc_call_send(ltc_call *c, ltc_status *st, const char *sql, int nparams, const char *const *params);
 /* Scratch memory freed when the call ends. */
 ltc_arena *ltc_call_arena(ltc_call *c);
 void *ltc_call_alloc(ltc_call *c, size_t n);
