@@ -4,7 +4,9 @@
 #include <openssl/rand.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdint.h>
 #include <sys/random.h>
+#include <time.h>
 #include <uuid/uuid.h>
 
 /* Random bytes from OpenSSL's CSPRNG, drawn 4 KiB at a time per thread: one RAND_bytes call (and its locking)
@@ -45,6 +47,18 @@ void ltc_uuid_new(char out[LTC_UUID_LEN + 1]) {
     uuid_t u;
     ltc_random_bytes(u, sizeof u);
     u[6] = (unsigned char)((u[6] & 0x0f) | 0x40); /* version 4 */
+    u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
+    uuid_unparse_lower(u, out);
+}
+
+void ltc_uuid_new_v7(char out[LTC_UUID_LEN + 1]) {
+    uuid_t u;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ms = (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+    ltc_random_bytes(u + 6, sizeof u - 6);
+    for (int i = 0; i < 6; i++) u[i] = (unsigned char)(ms >> (40 - 8 * i));
+    u[6] = (unsigned char)((u[6] & 0x0f) | 0x70); /* version 7 */
     u[8] = (unsigned char)((u[8] & 0x3f) | 0x80); /* RFC 4122 variant */
     uuid_unparse_lower(u, out);
 }

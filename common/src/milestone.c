@@ -54,7 +54,7 @@ int ltc_milestone_put(ltc_call *c, ltc_status *st, const ltc_milestone *m) {
     }
 
     char hid[LTC_UUID_LEN + 1];
-    ltc_uuid_new(hid);
+    ltc_uuid_new_v7(hid);
     Ltc__Ltb__V1__AcceptMilestoneRequest *msg =
         LTC_NEW(c, Ltc__Ltb__V1__AcceptMilestoneRequest, LTC__LTB__V1__ACCEPT_MILESTONE_REQUEST__INIT);
     msg->handoff_id = ltc_call_strdup(c, hid);

@@ -98,7 +98,7 @@ int bto_handoff_order(ltc_call *c, ltc_status *st, const char *order_id) {
     if (!t) return -1;
 
     char handoff_id[LTC_UUID_LEN + 1];
-    ltc_uuid_new(handoff_id);
+    ltc_uuid_new_v7(handoff_id);
     Ltc__Otd__V1__AcceptOrderRequest *msg =
         LTC_NEW(c, Ltc__Otd__V1__AcceptOrderRequest, LTC__OTD__V1__ACCEPT_ORDER_REQUEST__INIT);
     msg->handoff_id = ltc_call_strdup(c, handoff_id);
@@ -137,7 +137,7 @@ int bto_handoff_order(ltc_call *c, ltc_status *st, const char *order_id) {
 
     /* DTC opens the order's account at once: the placed order counts in the customer's exposure */
     char placed_id[LTC_UUID_LEN + 1];
-    ltc_uuid_new(placed_id);
+    ltc_uuid_new_v7(placed_id);
     Ltc__Dtc__V1__AcceptOrderPlacedRequest *p2 =
         LTC_NEW(c, Ltc__Dtc__V1__AcceptOrderPlacedRequest, LTC__DTC__V1__ACCEPT_ORDER_PLACED_REQUEST__INIT);
     p2->handoff_id = ltc_call_strdup(c, placed_id);
@@ -184,7 +184,7 @@ int bto_handoff_contract_signed(ltc_call *c, ltc_status *st, const char *contrac
     if (!t) return -1;
     const char *deal_id = ltc_pg_str(r, 0, S_DEAL);
     char handoff_id[LTC_UUID_LEN + 1];
-    ltc_uuid_new(handoff_id);
+    ltc_uuid_new_v7(handoff_id);
     Ltc__Dtc__V1__AcceptContractSignedRequest *m =
         LTC_NEW(c, Ltc__Dtc__V1__AcceptContractSignedRequest, LTC__DTC__V1__ACCEPT_CONTRACT_SIGNED_REQUEST__INIT);
     m->handoff_id = ltc_call_strdup(c, handoff_id);
@@ -203,7 +203,7 @@ int bto_handoff_contract_signed(ltc_call *c, ltc_status *st, const char *contrac
 int bto_handoff_contract_cancelled(ltc_call *c, ltc_status *st, const char *contract_id, const char *order_id,
                                    const char *deal_id, const char *reason) {
     char handoff_id[LTC_UUID_LEN + 1];
-    ltc_uuid_new(handoff_id);
+    ltc_uuid_new_v7(handoff_id);
     Ltc__Dtc__V1__AcceptOrderCancelledRequest *m =
         LTC_NEW(c, Ltc__Dtc__V1__AcceptOrderCancelledRequest, LTC__DTC__V1__ACCEPT_ORDER_CANCELLED_REQUEST__INIT);
     m->handoff_id = ltc_call_strdup(c, handoff_id);

@@ -35,7 +35,7 @@ enum {
  * done). */
 static int put_order_closure(ltc_call *c, ltc_status *st, const char *order, const PGresult *a) {
     char hid[LTC_UUID_LEN + 1];
-    ltc_uuid_new(hid);
+    ltc_uuid_new_v7(hid);
     Ltc__Bto__V1__AcceptOrderClosureRequest *msg =
         LTC_NEW(c, Ltc__Bto__V1__AcceptOrderClosureRequest, LTC__BTO__V1__ACCEPT_ORDER_CLOSURE_REQUEST__INIT);
     msg->handoff_id = ltc_call_strdup(c, hid);
@@ -49,7 +49,7 @@ static int put_order_closure(ltc_call *c, ltc_status *st, const char *order, con
 /* The cash of the order is collected: LTB adds it to the deal's opportunity. */
 static int put_cash_collected(ltc_call *c, ltc_status *st, const char *order, const PGresult *a) {
     char hid[LTC_UUID_LEN + 1];
-    ltc_uuid_new(hid);
+    ltc_uuid_new_v7(hid);
     Ltc__Ltb__V1__AcceptCashCollectedRequest *msg =
         LTC_NEW(c, Ltc__Ltb__V1__AcceptCashCollectedRequest, LTC__LTB__V1__ACCEPT_CASH_COLLECTED_REQUEST__INIT);
     msg->handoff_id = ltc_call_strdup(c, hid);

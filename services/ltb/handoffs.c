@@ -81,9 +81,9 @@ int ltb_handoff_customer_changed(ltc_call *c, ltc_status *st, const char *id, Lt
     char *survivor = survivor_id ? ltc_call_printf(c, "customers/%s", survivor_id) : "";
     Google__Protobuf__Timestamp *when = ltc_ts_from_pg(c, r, 0, 6);
     char hb[LTC_UUID_LEN + 1], ho[LTC_UUID_LEN + 1], hd[LTC_UUID_LEN + 1];
-    ltc_uuid_new(hb);
-    ltc_uuid_new(ho);
-    ltc_uuid_new(hd);
+    ltc_uuid_new_v7(hb);
+    ltc_uuid_new_v7(ho);
+    ltc_uuid_new_v7(hd);
 
     Ltc__Bto__V1__AcceptCustomerChangedRequest *b =
         LTC_NEW(c, Ltc__Bto__V1__AcceptCustomerChangedRequest, LTC__BTO__V1__ACCEPT_CUSTOMER_CHANGED_REQUEST__INIT);
@@ -127,7 +127,7 @@ int ltb_handoff_won_bid(ltc_call *c, ltc_status *st, const char *opp_id, const c
     if (!q) return -1;
 
     char handoff_id[LTC_UUID_LEN + 1];
-    ltc_uuid_new(handoff_id);
+    ltc_uuid_new_v7(handoff_id);
     Ltc__Bto__V1__AcceptWonBidRequest *h =
         LTC_NEW(c, Ltc__Bto__V1__AcceptWonBidRequest, LTC__BTO__V1__ACCEPT_WON_BID_REQUEST__INIT);
     h->handoff_id = ltc_call_strdup(c, handoff_id);
@@ -160,7 +160,7 @@ int ltb_handoff_won_bid(ltc_call *c, ltc_status *st, const char *opp_id, const c
 int ltb_handoff_opportunity_closed(ltc_call *c, ltc_status *st, const char *opp_id, const char *customer_id,
                                    const char *reason, const char *credit_decision_id) {
     char handoff_id[LTC_UUID_LEN + 1];
-    ltc_uuid_new(handoff_id);
+    ltc_uuid_new_v7(handoff_id);
     Ltc__Dtc__V1__AcceptOpportunityClosedRequest *h =
         LTC_NEW(c, Ltc__Dtc__V1__AcceptOpportunityClosedRequest, LTC__DTC__V1__ACCEPT_OPPORTUNITY_CLOSED_REQUEST__INIT);
     h->handoff_id = ltc_call_strdup(c, handoff_id);

@@ -90,8 +90,8 @@ int otd_handoff_cancelled(ltc_call *c, ltc_status *st, const char *order_id) {
         return ltc_status_set(st, LTC_INTERNAL, NULL, "order %s is not cancelled at its hand-off", order_id);
     const char *deal = ltc_pg_str(r, 0, 1);
     char hb[LTC_UUID_LEN + 1], hd[LTC_UUID_LEN + 1];
-    ltc_uuid_new(hb);
-    ltc_uuid_new(hd);
+    ltc_uuid_new_v7(hb);
+    ltc_uuid_new_v7(hd);
     Ltc__Bto__V1__AcceptOrderCancelledRequest *b =
         LTC_NEW(c, Ltc__Bto__V1__AcceptOrderCancelledRequest, LTC__BTO__V1__ACCEPT_ORDER_CANCELLED_REQUEST__INIT);
     b->handoff_id = ltc_call_strdup(c, hb);
@@ -119,7 +119,7 @@ int otd_handoff_cancelled(ltc_call *c, ltc_status *st, const char *order_id) {
 int otd_handoff_promise(ltc_call *c, ltc_status *st, const char *order_id, const char *deal_id, const char *previous,
                         const char *promise, int late, const char *reason) {
     char h[LTC_UUID_LEN + 1];
-    ltc_uuid_new(h);
+    ltc_uuid_new_v7(h);
     Ltc__Bto__V1__AcceptPromiseChangedRequest *b =
         LTC_NEW(c, Ltc__Bto__V1__AcceptPromiseChangedRequest, LTC__BTO__V1__ACCEPT_PROMISE_CHANGED_REQUEST__INIT);
     b->handoff_id = ltc_call_strdup(c, h);
@@ -182,7 +182,7 @@ int otd_handoff_shipment(ltc_call *c, ltc_status *st, const char *shipment_id, i
         return ltc_status_set(st, LTC_INTERNAL, NULL, "shipment %s vanished before its hand-off", shipment_id);
     const char *deal_id = ltc_pg_str(r, 0, S_DEAL);
     char h[LTC_UUID_LEN + 1];
-    ltc_uuid_new(h);
+    ltc_uuid_new_v7(h);
     Ltc__Dtc__V1__AcceptShipmentRequest *m =
         LTC_NEW(c, Ltc__Dtc__V1__AcceptShipmentRequest, LTC__DTC__V1__ACCEPT_SHIPMENT_REQUEST__INIT);
     m->handoff_id = ltc_call_strdup(c, h);

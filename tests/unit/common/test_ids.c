@@ -4,7 +4,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -24,6 +26,41 @@ static void test_uuid_new(void **state) {
     for (size_t i = 0; i < LTC_UUID_LEN; i++) assert_false(a[i] >= 'A' && a[i] <= 'F');
     assert_int_equal(a[14], '4');
     assert_non_null(strchr("89ab", a[19]));
+}
+
+/* The first 48 bits of a v7 UUID, the Unix time in milliseconds it was made at. */
+static uint64_t v7_ms(const char *u) {
+    char hex[13];
+    memcpy(hex, u, 8);
+    memcpy(hex + 8, u + 9, 4);
+    hex[12] = 0;
+    return (uint64_t)strtoull(hex, NULL, 16);
+}
+
+static uint64_t now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void test_uuid_new_v7(void **state) {
+    (void)state;
+    char prev[LTC_UUID_LEN + 1] = "";
+    uint64_t before = now_ms();
+    for (int i = 0; i < 2000; i++) {
+        char u[LTC_UUID_LEN + 1];
+        ltc_uuid_new_v7(u);
+        assert_true(ltc_uuid_valid(u));
+        assert_int_equal(u[14], '7'); /* version 7 */
+        assert_non_null(strchr("89ab", u[19]));
+        for (size_t k = 0; k < LTC_UUID_LEN; k++) assert_false(u[k] >= 'A' && u[k] <= 'F');
+        assert_string_not_equal(u, prev);
+        uint64_t ms = v7_ms(u);
+        assert_true(ms >= before && ms <= now_ms());
+        /* made later, in another millisecond: sorts after (as text and as PostgreSQL's uuid order) */
+        if (prev[0] && v7_ms(prev) < ms) assert_true(strcmp(prev, u) < 0);
+        memcpy(prev, u, sizeof u);
+    }
 }
 
 static void test_uuid_valid(void **state) {
@@ -96,6 +133,7 @@ static void test_name_parse_bad(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uuid_new),
+        cmocka_unit_test(test_uuid_new_v7),
         cmocka_unit_test(test_uuid_valid),
         cmocka_unit_test(test_name_parse_ok),
         cmocka_unit_test(test_name_parse_bad),
