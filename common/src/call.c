@@ -144,6 +144,39 @@ int ltc_call_send(ltc_call *c, ltc_status *st, const char *sql, int nparams, con
     return ltc_db_send_now(c->w->db, st, sql, nparams, params, NULL, NULL);
 }
 
+/* Spreads p into libpq's three arrays (in the arena); -1 with st set when a binary parameter could not be built. */
+static int split_params(ltc_call *c, ltc_status *st, int n, const ltc_sql_param *p, const char ***values, int **lens,
+                        int **fmts) {
+    size_t k = n > 0 ? (size_t)n : 1;
+    *values = ltc_call_alloc(c, k * sizeof **values);
+    *lens = ltc_call_alloc(c, k * sizeof **lens);
+    *fmts = ltc_call_alloc(c, k * sizeof **fmts);
+    for (int i = 0; i < n; i++) {
+        if (p[i].format == 1 && !p[i].value)
+            return ltc_status_set(st, LTC_INTERNAL, NULL, "statement parameter $%d could not be encoded", i + 1);
+        (*values)[i] = p[i].value;
+        (*lens)[i] = p[i].len;
+        (*fmts)[i] = p[i].format;
+    }
+    return 0;
+}
+
+PGresult *ltc_call_query_params(ltc_call *c, ltc_status *st, const char *sql, int nparams, const ltc_sql_param *p) {
+    const char **v;
+    int *l, *f;
+    if (split_params(c, st, nparams, p, &v, &l, &f) != 0) return NULL;
+    PGresult *r = ltc_db_query_bin(c->w->db, st, sql, nparams, v, l, f);
+    if (r) track_result(c->w, r);
+    return r;
+}
+
+int ltc_call_send_params(ltc_call *c, ltc_status *st, const char *sql, int nparams, const ltc_sql_param *p) {
+    const char **v;
+    int *l, *f;
+    if (split_params(c, st, nparams, p, &v, &l, &f) != 0) return -1;
+    return ltc_db_send_now(c->w->db, st, sql, nparams, v, l, f);
+}
+
 void ltc_call__clear_results(ltc_worker *w) {
     if (!w) return;
     for (size_t i = 0; i < w->n_results; i++) PQclear(w->results[i]);

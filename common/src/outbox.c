@@ -78,19 +78,18 @@ void ltc_outbox_defer(ltc_call *c, ltc_outbox_batch *b) {
 int ltc_outbox_flush(ltc_call *c, ltc_outbox_batch *b, ltc_status *st) {
     c->outbox_batch = NULL;
     if (!st || b->n == 0) return 0;
-    const char *params[8] = {ltc_sql_text_array(c, b->handoff_id, b->n),
-                             ltc_sql_text_array(c, b->deal_id, b->n),
-                             ltc_sql_text_array(c, b->destination, b->n),
-                             ltc_sql_text_array(c, b->path, b->n),
-                             b->bytes_len ? (const char *)b->bytes : "",
-                             ltc_sql_i64_array(c, b->payload_len, b->n),
-                             ltc_call_traceparent(c),
-                             c->acting};
-    const int lens[8] = {0, 0, 0, 0, (int)b->bytes_len, 0, 0, 0};
-    const int fmts[8] = {0, 0, 0, 0, 1, 0, 0, 0};
+    /* the arrays in the binary format: the server does not parse 80,000 items of text (a run of 10,000 promises) */
+    const ltc_sql_param params[8] = {ltc_sql_uuid_array_bin(c, b->handoff_id, b->n),
+                                     ltc_sql_text_array_bin(c, b->deal_id, b->n),
+                                     ltc_sql_text_array_bin(c, b->destination, b->n),
+                                     ltc_sql_text_array_bin(c, b->path, b->n),
+                                     {b->bytes_len ? (const char *)b->bytes : "", (int)b->bytes_len, 1},
+                                     ltc_sql_int4_array_bin(c, b->payload_len, b->n),
+                                     ltc_sql_text_param(ltc_call_traceparent(c)),
+                                     ltc_sql_text_param(c->acting)};
     /* sent without waiting: the server writes the rows while the handler and the call's end (its reply packed, its
      * audit row) go on; a failure is what the next statement or the COMMIT reports, and the call rolls back */
-    if (ltc_db_send_now(ltc_call_db(c), st, SQL_PUT_MANY, 8, params, lens, fmts) != 0) return -1;
+    if (ltc_call_send_params(c, st, SQL_PUT_MANY, 8, params) != 0) return -1;
     b->n = 0;
     return ltc_outbox__wake_after_commit(c, st);
 }

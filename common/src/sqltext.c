@@ -1,9 +1,13 @@
-/* sqltext.c - statement parameters as PostgreSQL parses them: int64 as decimal text, array literals (see
- * ltc/sqltext.h). */
+/* sqltext.c - statement parameters as PostgreSQL parses them: int64 as decimal text, array literals, and arrays in
+ * the binary format (see ltc/sqltext.h). */
 #include "ltc/sqltext.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <uuid/uuid.h>
+
+#include "ltc/ids.h"
 
 char *ltc_sql_i64(ltc_call *c, int64_t v) { return ltc_call_printf(c, "%lld", (long long)v); }
 
@@ -68,4 +72,102 @@ char *ltc_sql_i64_array(ltc_call *c, const int64_t *items, size_t n) {
     out[len++] = '}';
     out[len] = '\0';
     return out;
+}
+
+/* --- binary arrays ---------------------------------------------------------------------------------------------- */
+
+enum {
+    OID_INT8 = 20,
+    OID_INT4 = 23,
+    OID_TEXT = 25,
+    OID_UUID = 2950,
+    BIN_MAX = 1 << 30
+};
+
+static void put_be32(unsigned char *p, uint32_t v) {
+    p[0] = (unsigned char)(v >> 24);
+    p[1] = (unsigned char)(v >> 16);
+    p[2] = (unsigned char)(v >> 8);
+    p[3] = (unsigned char)v;
+}
+
+static const ltc_sql_param BAD = {NULL, 0, 1};
+
+/* The array's header for n elements of type `oid`, at out; returns its length (12 bytes, 20 with a dimension). */
+static size_t bin_header(unsigned char *out, uint32_t oid, size_t n) {
+    put_be32(out, n ? 1 : 0); /* dimensions: none for an empty array */
+    put_be32(out + 4, 0);     /* no NULL element */
+    put_be32(out + 8, oid);
+    if (!n) return 12;
+    put_be32(out + 12, (uint32_t)n);
+    put_be32(out + 16, 1); /* lower bound */
+    return 20;
+}
+
+/* An array of n fixed-width elements (width bytes each), the header written and out->len set; the elements go at
+ * the returned pointer, each after its 4-byte length (written here). */
+static unsigned char *bin_fixed(ltc_call *c, uint32_t oid, size_t n, size_t width, ltc_sql_param *out) {
+    if (n > (BIN_MAX - 20) / (4 + width)) {
+        *out = BAD;
+        return NULL;
+    }
+    size_t len = 20 + n * (4 + width);
+    unsigned char *b = ltc_call_alloc(c, len);
+    size_t h = bin_header(b, oid, n);
+    for (size_t i = 0; i < n; i++) put_be32(b + h + i * (4 + width), (uint32_t)width);
+    *out = (ltc_sql_param){(const char *)b, (int)(h + n * (4 + width)), 1};
+    return b + h;
+}
+
+ltc_sql_param ltc_sql_uuid_array_bin(ltc_call *c, const char *const *ids, size_t n) {
+    ltc_sql_param out;
+    unsigned char *e = bin_fixed(c, OID_UUID, n, 16, &out);
+    if (!e) return out;
+    for (size_t i = 0; i < n; i++) {
+        uuid_t u;
+        if (!ids[i] || !ltc_uuid_valid(ids[i]) || uuid_parse(ids[i], u) != 0) return BAD;
+        memcpy(e + i * 20 + 4, u, 16);
+    }
+    return out;
+}
+
+ltc_sql_param ltc_sql_int4_array_bin(ltc_call *c, const int64_t *items, size_t n) {
+    ltc_sql_param out;
+    unsigned char *e = bin_fixed(c, OID_INT4, n, 4, &out);
+    if (!e) return out;
+    for (size_t i = 0; i < n; i++) {
+        if (items[i] < INT32_MIN || items[i] > INT32_MAX) return BAD;
+        put_be32(e + i * 8 + 4, (uint32_t)(int32_t)items[i]);
+    }
+    return out;
+}
+
+ltc_sql_param ltc_sql_int8_array_bin(ltc_call *c, const int64_t *items, size_t n) {
+    ltc_sql_param out;
+    unsigned char *e = bin_fixed(c, OID_INT8, n, 8, &out);
+    if (!e) return out;
+    for (size_t i = 0; i < n; i++) {
+        uint64_t v = (uint64_t)items[i];
+        put_be32(e + i * 12 + 4, (uint32_t)(v >> 32));
+        put_be32(e + i * 12 + 8, (uint32_t)v);
+    }
+    return out;
+}
+
+ltc_sql_param ltc_sql_text_array_bin(ltc_call *c, const char *const *items, size_t n) {
+    size_t len = 20;
+    for (size_t i = 0; i < n; i++) {
+        len += 4 + strlen(items[i] ? items[i] : "");
+        if (len > BIN_MAX) return BAD;
+    }
+    unsigned char *b = ltc_call_alloc(c, len);
+    size_t at = bin_header(b, OID_TEXT, n);
+    for (size_t i = 0; i < n; i++) {
+        const char *s = items[i] ? items[i] : "";
+        size_t k = strlen(s);
+        put_be32(b + at, (uint32_t)k);
+        memcpy(b + at + 4, s, k);
+        at += 4 + k;
+    }
+    return (ltc_sql_param){(const char *)b, (int)at, 1};
 }

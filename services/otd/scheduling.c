@@ -16,6 +16,7 @@
 #include "ltc/audit.h"
 #include "ltc/milestone.h"
 #include "ltc/outbox.h"
+
 #include "ltc/type/v1/milestone.pb-c.h"
 #include "ltc/otd/v1/availability_service.pb-c.h"
 #include "ltc/proto.h"
@@ -182,7 +183,7 @@ typedef struct plan {
     plan_booking *book;
     int *main_res; /* per order: the resource of its last booked day */
     int *main_day;
-    const char *placed; /* the orders placed, a SQL uuid[] */
+    ltc_sql_param placed; /* the orders placed, a uuid[] */
     ltc_call *c;
 } plan;
 
@@ -192,12 +193,12 @@ static int res_index(const plan *p, const char *id) {
     return -1;
 }
 
-/* Resources (locked or read: every one, or only those the open lines of the orders `of` can use, a SQL uuid[]),
- * their calendars, less the load booked, of which the bookings of the orders `own` (a SQL uuid[], the ones being
- * placed; NULL: none) are given back. `orders`: the orders' rows (PLACE_COLS) when read already, whose first row
+/* Resources (locked or read: every one, or only those the open lines of the orders `of` can use, a uuid[]), their
+ * calendars, less the load booked, of which the bookings of the orders `own` (a uuid[], the ones being placed;
+ * NULL: none) are given back. `orders`: the orders' rows (PLACE_COLS) when read already, whose first row
  * gives today; NULL or no row: today is asked for. */
-static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const char *own, const char *of,
-                     const PGresult *orders) {
+static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const ltc_sql_param *own,
+                     const ltc_sql_param *of, const PGresult *orders) {
     memset(p, 0, sizeof *p);
     p->c = c;
     int dow;
@@ -211,7 +212,7 @@ static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const char 
         dow = (int)ltc_pg_i64(t, 0, 1);
     }
     PGresult *r =
-        of ? ltc_call_query(c, st, lock ? SQL_RESOURCES_OF_LOCK : SQL_RESOURCES_OF_READ, 1, (const char *[]){of})
+        of ? ltc_call_query_params(c, st, lock ? SQL_RESOURCES_OF_LOCK : SQL_RESOURCES_OF_READ, 1, of)
            : ltc_call_query(c, st, lock ? SQL_RESOURCES_LOCK : SQL_RESOURCES_READ, 0, NULL);
     if (!r) return -1;
     p->n_res = PQntuples(r);
@@ -230,9 +231,11 @@ static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const char 
                            p->load.free + (size_t)i * OTD_SCHED_HORIZON);
     }
     if (p->n_res == 0) return 0;
-    const char *hp[4] = {p->today, ltc_sql_i64(c, OTD_SCHED_HORIZON),
-                         of ? ltc_sql_text_array(c, p->res_ids, (size_t)p->n_res) : NULL, own};
-    PGresult *o = ltc_call_query(c, st, of ? SQL_PLAN_DAYS_OF : SQL_PLAN_DAYS_ALL, 4, hp);
+    const ltc_sql_param hp[4] = {
+        ltc_sql_text_param(p->today), ltc_sql_text_param(ltc_sql_i64(c, OTD_SCHED_HORIZON)),
+        of ? ltc_sql_uuid_array_bin(c, p->res_ids, (size_t)p->n_res) : ltc_sql_text_param(NULL),
+        own ? *own : ltc_sql_text_param(NULL)};
+    PGresult *o = ltc_call_query_params(c, st, of ? SQL_PLAN_DAYS_OF : SQL_PLAN_DAYS_ALL, 4, hp);
     if (!o) return -1;
     /* booked per resource and day, less what the orders being placed hold (they are placed again) */
     int64_t *booked = ltc_call_alloc(c, (size_t)p->n_res * OTD_SCHED_HORIZON * sizeof *booked);
@@ -335,8 +338,8 @@ static int plan_orders(ltc_call *c, ltc_status *st, plan *p, char **bad) {
     size_t n = p->n_orders;
     const char **ids = ltc_call_alloc(c, (n ? n : 1) * sizeof *ids);
     for (size_t i = 0; i < n; i++) ids[i] = p->po[i].id;
-    const char *lp[1] = {ltc_sql_text_array(c, ids, n)};
-    PGresult *lr = ltc_call_query(c, st, SQL_PLACE_LINES, 1, lp);
+    const ltc_sql_param lp[1] = {ltc_sql_uuid_array_bin(c, ids, n)};
+    PGresult *lr = ltc_call_query_params(c, st, SQL_PLACE_LINES, 1, lp);
     if (!lr) return -1;
     int nl = 0; /* the lines come first (kind 0), then their SKUs' routings */
     while (nl < PQntuples(lr) && ltc_pg_i64(lr, nl, 0) == 0) nl++;
@@ -464,23 +467,23 @@ static int plan_commit(ltc_call *c, ltc_status *st, plan *p, const char *reason,
             bo[k] = p->book[k].order + 1;
             bw[k] = p->book[k].work;
         }
-        const char *bp[10] = {p->today,
-                              ltc_sql_text_array(c, p->res_ids, (size_t)p->n_res),
-                              ltc_sql_i64_array(c, br, p->n_book),
-                              ltc_sql_i64_array(c, bd, p->n_book),
-                              ltc_sql_i64_array(c, bo, p->n_book),
-                              p->placed,
-                              ltc_sql_i64_array(c, bw, p->n_book),
-                              ltc_sql_i64_array(c, ok, n_ok),
-                              ltc_sql_i64_array(c, fin, n_ok),
-                              ltc_sql_i64_array(c, mres, n_ok)};
+        const ltc_sql_param bp[10] = {ltc_sql_text_param(p->today),
+                                      ltc_sql_uuid_array_bin(c, p->res_ids, (size_t)p->n_res),
+                                      ltc_sql_int4_array_bin(c, br, p->n_book),
+                                      ltc_sql_int4_array_bin(c, bd, p->n_book),
+                                      ltc_sql_int4_array_bin(c, bo, p->n_book),
+                                      p->placed,
+                                      ltc_sql_int8_array_bin(c, bw, p->n_book),
+                                      ltc_sql_int4_array_bin(c, ok, n_ok),
+                                      ltc_sql_int4_array_bin(c, fin, n_ok),
+                                      ltc_sql_int4_array_bin(c, mres, n_ok)};
         /* sent without waiting: the server writes the bookings and promises while the loop below builds the
          * changes and the hand-offs (a run over every order: 0.4 s of the server's and 0.2 s of ours) */
-        if (ltc_call_send(c, st, SQL_BOOK_DIFF, 10, bp) != 0) return -1;
+        if (ltc_call_send_params(c, st, SQL_BOOK_DIFF, 10, bp) != 0) return -1;
     }
     if (n_unfit) {
-        const char *fp[1] = {ltc_sql_text_array(c, unfit, n_unfit)};
-        if (ltc_call_send(c, st, SQL_ORDERS_UNFIT, 1, fp) != 0) return -1;
+        const ltc_sql_param fp[1] = {ltc_sql_uuid_array_bin(c, unfit, n_unfit)};
+        if (ltc_call_send_params(c, st, SQL_ORDERS_UNFIT, 1, fp) != 0) return -1;
     }
     if (!res) res = LTC_NEW(c, Ltc__Otd__V1__ScheduleResult, LTC__OTD__V1__SCHEDULE_RESULT__INIT);
     res->changes = ltc_call_alloc(c, (n ? n : 1) * sizeof *res->changes);
@@ -541,9 +544,9 @@ static int schedule_run(ltc_call *c, ltc_status *st, const char *ids, const char
     }
     const char **idv = ltc_call_alloc(c, (size_t)(PQntuples(r) ? PQntuples(r) : 1) * sizeof *idv);
     for (int i = 0; i < PQntuples(r); i++) idv[i] = ltc_pg_str(r, i, PO_ID);
-    const char *set = ltc_sql_text_array(c, idv, (size_t)PQntuples(r));
+    ltc_sql_param set = ltc_sql_uuid_array_bin(c, idv, (size_t)PQntuples(r));
     /* a set of orders plans on the resources their lines can use; their own bookings are given back to them */
-    if (plan_open(c, st, p, 1, set, ids ? set : NULL, r) != 0) return -1;
+    if (plan_open(c, st, p, 1, &set, ids ? &set : NULL, r) != 0) return -1;
     p->placed = set;
     if (strict && p->n_res == 0) {
         PGresult *any = ltc_call_query(c, st, SQL_RESOURCES_ANY, 0, NULL);
@@ -588,10 +591,10 @@ int otd_capacity_feasible(ltc_call *c, ltc_status *st, const char *id, const cha
     *reason = NULL;
     plan p;
     const char *idv[1] = {id};
-    const char *set = ltc_sql_text_array(c, idv, 1);
-    PGresult *r = ltc_call_query(c, st, SQL_ORDERS_LOCK_SET, 1, (const char *[]){set});
+    ltc_sql_param set = ltc_sql_uuid_array_bin(c, idv, 1);
+    PGresult *r = ltc_call_query_params(c, st, SQL_ORDERS_LOCK_SET, 1, &set);
     if (!r) return -1;
-    if (plan_open(c, st, &p, 0, set, set, r) != 0) return -1;
+    if (plan_open(c, st, &p, 0, &set, &set, r) != 0) return -1;
     plan_take_orders(c, &p, r);
     char *bad = NULL;
     if (plan_orders(c, st, &p, &bad) != 0) return -1;

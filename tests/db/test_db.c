@@ -3,7 +3,7 @@
  * the server's statement_timeout ends a long statement, and a server that stops answering (a partition: a proxy
  * that goes silent) costs at most the statement timeout plus the grace, then UNAVAILABLE; the handle works again
  * once the path is back. And pipeline mode (ltc_db_send_bin, BEGIN with the first statement) keeps a transaction
- * whole. */
+ * whole; ltc_db_send_now's statement reaches the server at once; ltc/sqltext.h's binary arrays read back as built. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -25,6 +25,8 @@
 #include <cmocka.h>
 
 #include "ltc/db.h"
+#include "ltc/server.h"
+#include "ltc/sqltext.h"
 
 static const char *dsn(void) {
     const char *d = getenv("LTC_TEST_DSN");
@@ -333,6 +335,120 @@ static void pipeline_cases(int pipeline) {
     ltc_db_set_options(NULL);
 }
 
+/* ltc_db_send_now: the statement reaches the server at once, not with the next statement. Proved without a clock:
+ * another connection sees the sender's transaction hold the lock its INSERT took while the sender sends nothing
+ * more (ltc_db_send_bin keeps so small a statement in libpq's buffer until the next one); its failure is what the
+ * COMMIT reports. */
+static const char SQL_PIPE_LOCKED[] = "SELECT count(*) FROM pg_locks WHERE pid = $1::int "
+                                      "AND relation = 'dbtest.pipe_t'::regclass AND mode = 'RowExclusiveLock' AND granted";
+static const char SQL_PID[] = "SELECT pg_backend_pid()::text";
+
+static int64_t pipe_lockers(ltc_db *db, const char *pid) {
+    ltc_status st = {0};
+    PGresult *r = ltc_db_query(db, &st, SQL_PIPE_LOCKED, 1, &pid);
+    assert_non_null(r);
+    int64_t n = ltc_pg_i64(r, 0, 0);
+    PQclear(r);
+    return n;
+}
+
+static void test_send_now_leaves_at_once(void **state) {
+    (void)state;
+    ltc_db_set_options(NULL);
+    ltc_db *db = ltc_db_create(dsn(), "dbtest"), *other = ltc_db_create(dsn(), "dbtest");
+    ltc_status st = {0};
+    assert_int_equal(ltc_db_exec_text(db, &st, "CREATE SCHEMA IF NOT EXISTS dbtest"), 0);
+    assert_int_equal(ltc_db_exec(db, &st, SQL_PIPE_TABLE, 0, NULL), 0);
+    assert_int_equal(ltc_db_exec(db, &st, SQL_PIPE_CLEAR, 0, NULL), 0);
+    PGresult *pr = ltc_db_query(db, &st, SQL_PID, 0, NULL);
+    assert_non_null(pr);
+    char pid[16];
+    snprintf(pid, sizeof pid, "%s", ltc_pg_str(pr, 0, 0));
+    PQclear(pr);
+
+    /* a send (kept in libpq's buffer): the server has not seen it, whatever the wait */
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    assert_int_equal(ltc_db_send_bin(db, &st, SQL_PIPE_PUT, 2, (const char *[]){"s", "1"}, NULL, NULL), 0);
+    usleep(300 * 1000);
+    assert_int_equal(pipe_lockers(other, pid), 0);
+    ltc_db_rollback(db);
+
+    /* send_now: the INSERT runs while the sender waits on nothing */
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    assert_int_equal(ltc_db_send_now(db, &st, SQL_PIPE_PUT, 2, (const char *[]){"n", "2"}, NULL, NULL), 0);
+    int64_t seen = 0;
+    for (int i = 0; i < 200 && !seen; i++) { /* at most 10 s */
+        seen = pipe_lockers(other, pid);
+        if (!seen) usleep(50 * 1000);
+    }
+    assert_int_equal(seen, 1);
+    assert_int_equal(ltc_db_commit(db, &st), 0);
+    int64_t n, sum;
+    pipe_counts(other, &n, &sum);
+    assert_int_equal(n, 1);
+    assert_int_equal(sum, 2);
+    ltc_db_set_options(NULL);
+
+    /* a failing send_now: the COMMIT reports it, nothing stays */
+    assert_int_equal(ltc_db_begin(db, &st), 0);
+    assert_int_equal(ltc_db_send_now(db, &st, SQL_PIPE_PUT, 2, (const char *[]){"m", "4"}, NULL, NULL), 0);
+    assert_int_equal(ltc_db_send_now(db, &st, SQL_PIPE_PUT, 2, (const char *[]){"n", "8"}, NULL, NULL), 0);
+    assert_int_not_equal(ltc_db_commit(db, &st), 0);
+    assert_int_equal(st.code, LTC_ALREADY_EXISTS);
+    ltc_status_clear(&st);
+    ltc_db_rollback(db);
+    pipe_counts(other, &n, &sum);
+    assert_int_equal(n, 1);
+    ltc_db_destroy(db);
+    ltc_db_destroy(other);
+}
+
+/* ltc/sqltext.h's binary arrays as the server reads them: each round-trips to the text PostgreSQL prints for it,
+ * empty arrays included; one that cannot be built fails its statement with INTERNAL and runs nothing. */
+static void test_binary_arrays_round_trip(void **state) {
+    (void)state;
+    ltc_db *db = ltc_db_create(dsn(), "dbtest");
+    ltc_call *c = ltc_call_create_detached(db);
+    ltc_status st = {0};
+    const char *ids[] = {"0189f7e2-1c3a-7b4d-8e5f-000000000001", "FFFFFFFF-FFFF-4FFF-BFFF-FFFFFFFFFFFF"};
+    const int64_t i4[] = {1, -2, INT32_MAX, INT32_MIN, 0};
+    const int64_t i8[] = {INT64_MAX, INT64_MIN, 7};
+    const char *texts[] = {"a", "with \"quote\", {brace}", "", "\xe4\xb8\xad\xe6\x96\x87", NULL};
+    const ltc_sql_param p[4] = {ltc_sql_uuid_array_bin(c, ids, 2), ltc_sql_int4_array_bin(c, i4, 5),
+                                ltc_sql_int8_array_bin(c, i8, 3), ltc_sql_text_array_bin(c, texts, 5)};
+    PGresult *r = ltc_call_query_params(
+        c, &st, "SELECT $1::uuid[]::text, $2::int[]::text, $3::bigint[]::text, $4::text[]::text", 4, p);
+    assert_non_null(r);
+    assert_string_equal(ltc_pg_str(r, 0, 0),
+                        "{0189f7e2-1c3a-7b4d-8e5f-000000000001,ffffffff-ffff-4fff-bfff-ffffffffffff}");
+    assert_string_equal(ltc_pg_str(r, 0, 1), "{1,-2,2147483647,-2147483648,0}");
+    assert_string_equal(ltc_pg_str(r, 0, 2), "{9223372036854775807,-9223372036854775808,7}");
+    assert_string_equal(ltc_pg_str(r, 0, 3), "{a,\"with \\\"quote\\\", {brace}\",\"\",\xe4\xb8\xad\xe6\x96\x87,\"\"}");
+
+    const ltc_sql_param e[4] = {ltc_sql_uuid_array_bin(c, ids, 0), ltc_sql_int4_array_bin(c, i4, 0),
+                                ltc_sql_int8_array_bin(c, i8, 0), ltc_sql_text_array_bin(c, texts, 0)};
+    r = ltc_call_query_params(c, &st,
+                              "SELECT cardinality($1::uuid[]), cardinality($2::int[]), cardinality($3::bigint[]), "
+                              "cardinality($4::text[])",
+                              4, e);
+    assert_non_null(r);
+    for (int k = 0; k < 4; k++) assert_int_equal(ltc_pg_i64(r, 0, k), 0);
+
+    /* not a UUID, out of int4's range: INTERNAL, nothing sent */
+    const char *bad_ids[] = {ids[0], "not-a-uuid"};
+    const int64_t big[] = {(int64_t)INT32_MAX + 1};
+    const ltc_sql_param b1[1] = {ltc_sql_uuid_array_bin(c, bad_ids, 2)};
+    assert_null(ltc_call_query_params(c, &st, "SELECT $1::uuid[]", 1, b1));
+    assert_int_equal(st.code, LTC_INTERNAL);
+    ltc_status_clear(&st);
+    const ltc_sql_param b2[1] = {ltc_sql_int4_array_bin(c, big, 1)};
+    assert_int_not_equal(ltc_call_send_params(c, &st, "SELECT $1::int[]", 1, b2), 0);
+    assert_int_equal(st.code, LTC_INTERNAL);
+    ltc_status_clear(&st);
+    ltc_call_destroy_detached(c);
+    ltc_db_destroy(db);
+}
+
 /* The same promises with LTC_DB_PIPELINE=0 (every statement in a round trip of its own). */
 static void test_pipeline_sends_commit_together_or_not_at_all(void **state) {
     (void)state;
@@ -350,6 +466,8 @@ int main(void) {
         cmocka_unit_test(test_statement_timeout),
         cmocka_unit_test(test_silent_server_is_unavailable_within_the_bound),
         cmocka_unit_test(test_pipeline_sends_commit_together_or_not_at_all),
+        cmocka_unit_test(test_send_now_leaves_at_once),
+        cmocka_unit_test(test_binary_arrays_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,6 +92,17 @@ typedef struct ltc_method {
 ltc_db *ltc_call_db(ltc_call *c);
 /* Like ltc_db_query on the call's db; the result is cleared automatically when the call ends. */
 PGresult *ltc_call_query(ltc_call *c, ltc_status *st, const char *sql, int nparams, const char *const *params);
+/* A statement parameter as libpq takes it: text (format 0; value NULL is SQL NULL) or PostgreSQL's binary format
+ * (format 1, len bytes: ltc/sqltext.h's binary arrays). A binary parameter whose value is NULL is one that could
+ * not be built: the statement is not run and the call fails with INTERNAL. */
+typedef struct ltc_sql_param {
+    const char *value;
+    int len;
+    int format;
+} ltc_sql_param;
+/* ltc_call_query and ltc_call_send with such parameters. */
+PGresult *ltc_call_query_params(ltc_call *c, ltc_status *st, const char *sql, int nparams, const ltc_sql_param *p);
+int ltc_call_send_params(ltc_call *c, ltc_status *st, const char *sql, int nparams, const ltc_sql_param *p);
 /* Inside a WRITE method: sends a statement whose only result is its success and goes on without waiting
  * (ltc_db_send_now): the server runs it while the handler builds what comes next; its failure is what the next
  * statement or the COMMIT reports. 0, or -1 with st set. */
