@@ -29,9 +29,9 @@ static const char SQL_PUT[] =
  * acting assertion are the call's, the same for every row. */
 static const char SQL_PUT_MANY[] =
     "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload, traceparent, acting_assertion) "
-    "SELECT t.h, t.d, t.x, t.m, substring($5::bytea FROM (t.e - t.l + 1)::int FOR t.l), $7::text, $8::text "
-    "FROM (SELECT u.*, sum(u.l) OVER (ORDER BY u.n) AS e FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
-    "$6::int[]) WITH ORDINALITY AS u(h, d, x, m, l, n)) t ORDER BY t.n";
+    "SELECT u.h, u.d, u.x, u.m, u.p, $6::text, $7::text "
+    "FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::bytea[]) WITH ORDINALITY AS u(h, d, x, m, p, n) "
+    "ORDER BY u.n";
 static const char SQL_NOTIFY[] = "SELECT pg_notify('ltc_outbox_' || current_schema(), '')";
 
 /* Keeps one packed hand-off in the call's batch (ltc_outbox_defer): its payload appended to the batch's bytes. */
@@ -79,17 +79,16 @@ int ltc_outbox_flush(ltc_call *c, ltc_outbox_batch *b, ltc_status *st) {
     c->outbox_batch = NULL;
     if (!st || b->n == 0) return 0;
     /* the arrays in the binary format: the server does not parse 80,000 items of text (a run of 10,000 promises) */
-    const ltc_sql_param params[8] = {ltc_sql_uuid_array_bin(c, b->handoff_id, b->n),
+    const ltc_sql_param params[7] = {ltc_sql_uuid_array_bin(c, b->handoff_id, b->n),
                                      ltc_sql_text_array_bin(c, b->deal_id, b->n),
                                      ltc_sql_text_array_bin(c, b->destination, b->n),
                                      ltc_sql_text_array_bin(c, b->path, b->n),
-                                     {b->bytes_len ? (const char *)b->bytes : "", (int)b->bytes_len, 1},
-                                     ltc_sql_int4_array_bin(c, b->payload_len, b->n),
+                                     ltc_sql_bytea_array_bin(c, b->bytes, b->payload_len, b->n),
                                      ltc_sql_text_param(ltc_call_traceparent(c)),
                                      ltc_sql_text_param(c->acting)};
     /* sent without waiting: the server writes the rows while the handler and the call's end (its reply packed, its
      * audit row) go on; a failure is what the next statement or the COMMIT reports, and the call rolls back */
-    if (ltc_call_send_params(c, st, SQL_PUT_MANY, 8, params) != 0) return -1;
+    if (ltc_call_send_params(c, st, SQL_PUT_MANY, 7, params) != 0) return -1;
     b->n = 0;
     return ltc_outbox__wake_after_commit(c, st);
 }

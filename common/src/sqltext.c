@@ -77,6 +77,7 @@ char *ltc_sql_i64_array(ltc_call *c, const int64_t *items, size_t n) {
 /* --- binary arrays ---------------------------------------------------------------------------------------------- */
 
 enum {
+    OID_BYTEA = 17,
     OID_INT8 = 20,
     OID_INT4 = 23,
     OID_TEXT = 25,
@@ -168,6 +169,25 @@ ltc_sql_param ltc_sql_text_array_bin(ltc_call *c, const char *const *items, size
         put_be32(b + at, (uint32_t)k);
         memcpy(b + at + 4, s, k);
         at += 4 + k;
+    }
+    return (ltc_sql_param){(const char *)b, (int)at, 1};
+}
+
+ltc_sql_param ltc_sql_bytea_array_bin(ltc_call *c, const uint8_t *bytes, const int64_t *lens, size_t n) {
+    size_t len = 20;
+    for (size_t i = 0; i < n; i++) {
+        if (lens[i] < 0 || (uint64_t)lens[i] > BIN_MAX) return BAD;
+        len += 4 + (size_t)lens[i];
+        if (len > BIN_MAX) return BAD;
+    }
+    unsigned char *b = ltc_call_alloc(c, len);
+    size_t at = bin_header(b, OID_BYTEA, n), from = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t k = (size_t)lens[i];
+        put_be32(b + at, (uint32_t)k);
+        if (k) memcpy(b + at + 4, bytes + from, k);
+        at += 4 + k;
+        from += k;
     }
     return (ltc_sql_param){(const char *)b, (int)at, 1};
 }

@@ -425,6 +425,13 @@ static void test_binary_arrays_round_trip(void **state) {
     assert_string_equal(ltc_pg_str(r, 0, 2), "{9223372036854775807,-9223372036854775808,7}");
     assert_string_equal(ltc_pg_str(r, 0, 3), "{a,\"with \\\"quote\\\", {brace}\",\"\",\xe4\xb8\xad\xe6\x96\x87,\"\"}");
 
+    const uint8_t bytes[] = {0, 1, 2, 0xff, 'a'};
+    const int64_t lens[] = {2, 0, 3};
+    const ltc_sql_param by[1] = {ltc_sql_bytea_array_bin(c, bytes, lens, 3)};
+    r = ltc_call_query_params(c, &st, "SELECT $1::bytea[]::text", 1, by);
+    assert_non_null(r);
+    assert_string_equal(ltc_pg_str(r, 0, 0), "{\"\\\\x0001\",\"\\\\x\",\"\\\\x02ff61\"}");
+
     const ltc_sql_param e[4] = {ltc_sql_uuid_array_bin(c, ids, 0), ltc_sql_int4_array_bin(c, i4, 0),
                                 ltc_sql_int8_array_bin(c, i8, 0), ltc_sql_text_array_bin(c, texts, 0)};
     r = ltc_call_query_params(c, &st,
