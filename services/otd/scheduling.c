@@ -201,8 +201,8 @@ static int res_index(const plan *p, const char *id) {
  * calendars, less the load booked, of which the bookings of the orders `own` (a uuid[], the ones being placed;
  * NULL: none) are given back. `orders`: the orders' rows (PLACE_COLS) when read already, whose first row
  * gives today; NULL or no row: today is asked for. */
-static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const ltc_sql_param *own,
-                     const ltc_sql_param *of, const PGresult *orders) {
+static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const ltc_sql_param *own, const ltc_sql_param *of,
+                     const PGresult *orders) {
     memset(p, 0, sizeof *p);
     p->c = c;
     int dow;
@@ -215,9 +215,8 @@ static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const ltc_s
         snprintf(p->today, sizeof p->today, "%s", ltc_pg_str(t, 0, 0));
         dow = (int)ltc_pg_i64(t, 0, 1);
     }
-    PGresult *r =
-        of ? ltc_call_query_params(c, st, lock ? SQL_RESOURCES_OF_LOCK : SQL_RESOURCES_OF_READ, 1, of)
-           : ltc_call_query(c, st, lock ? SQL_RESOURCES_LOCK : SQL_RESOURCES_READ, 0, NULL);
+    PGresult *r = of ? ltc_call_query_params(c, st, lock ? SQL_RESOURCES_OF_LOCK : SQL_RESOURCES_OF_READ, 1, of)
+                     : ltc_call_query(c, st, lock ? SQL_RESOURCES_LOCK : SQL_RESOURCES_READ, 0, NULL);
     if (!r) return -1;
     p->n_res = PQntuples(r);
     size_t n = (size_t)(p->n_res ? p->n_res : 1);
@@ -235,10 +234,10 @@ static int plan_open(ltc_call *c, ltc_status *st, plan *p, int lock, const ltc_s
                            p->load.free + (size_t)i * OTD_SCHED_HORIZON);
     }
     if (p->n_res == 0) return 0;
-    const ltc_sql_param hp[4] = {
-        ltc_sql_text_param(p->today), ltc_sql_text_param(ltc_sql_i64(c, OTD_SCHED_HORIZON)),
-        of ? ltc_sql_uuid_array_bin(c, p->res_ids, (size_t)p->n_res) : ltc_sql_text_param(NULL),
-        own ? *own : ltc_sql_text_param(NULL)};
+    const ltc_sql_param hp[4] = {ltc_sql_text_param(p->today), ltc_sql_text_param(ltc_sql_i64(c, OTD_SCHED_HORIZON)),
+                                 of ? ltc_sql_uuid_array_bin(c, p->res_ids, (size_t)p->n_res)
+                                    : ltc_sql_text_param(NULL),
+                                 own ? *own : ltc_sql_text_param(NULL)};
     PGresult *o = ltc_call_query_params(c, st, of ? SQL_PLAN_DAYS_OF : SQL_PLAN_DAYS_ALL, 4, hp);
     if (!o) return -1;
     /* booked per resource and day, less what the orders being placed hold (they are placed again) */

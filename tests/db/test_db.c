@@ -339,8 +339,9 @@ static void pipeline_cases(int pipeline) {
  * another connection sees the sender's transaction hold the lock its INSERT took while the sender sends nothing
  * more (ltc_db_send_bin keeps so small a statement in libpq's buffer until the next one); its failure is what the
  * COMMIT reports. */
-static const char SQL_PIPE_LOCKED[] = "SELECT count(*) FROM pg_locks WHERE pid = $1::int "
-                                      "AND relation = 'dbtest.pipe_t'::regclass AND mode = 'RowExclusiveLock' AND granted";
+static const char SQL_PIPE_LOCKED[] =
+    "SELECT count(*) FROM pg_locks WHERE pid = $1::int "
+    "AND relation = 'dbtest.pipe_t'::regclass AND mode = 'RowExclusiveLock' AND granted";
 static const char SQL_PID[] = "SELECT pg_backend_pid()::text";
 
 static int64_t pipe_lockers(ltc_db *db, const char *pid) {

@@ -132,11 +132,8 @@ static void test_name_parse_bad(void **state) {
 
 int main(void) {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_uuid_new),
-        cmocka_unit_test(test_uuid_new_v7),
-        cmocka_unit_test(test_uuid_valid),
-        cmocka_unit_test(test_name_parse_ok),
-        cmocka_unit_test(test_name_parse_bad),
+        cmocka_unit_test(test_uuid_new),      cmocka_unit_test(test_uuid_new_v7),    cmocka_unit_test(test_uuid_valid),
+        cmocka_unit_test(test_name_parse_ok), cmocka_unit_test(test_name_parse_bad),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
