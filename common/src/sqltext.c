@@ -132,27 +132,26 @@ ltc_sql_param ltc_sql_uuid_array_bin(ltc_call *c, const char *const *ids, size_t
     return out;
 }
 
-ltc_sql_param ltc_sql_int4_array_bin(ltc_call *c, const int64_t *items, size_t n) {
+/* n integers of `width` bytes each (4: int4, 8: int8), big-endian two's complement; BAD when one does not fit. */
+static ltc_sql_param bin_ints(ltc_call *c, uint32_t oid, size_t width, const int64_t *items, size_t n) {
     ltc_sql_param out;
-    unsigned char *e = bin_fixed(c, OID_INT4, n, 4, &out);
+    unsigned char *e = bin_fixed(c, oid, n, width, &out);
     if (!e) return out;
     for (size_t i = 0; i < n; i++) {
-        if (items[i] < INT32_MIN || items[i] > INT32_MAX) return BAD;
-        put_be32(e + i * 8 + 4, (uint32_t)(int32_t)items[i]);
+        if (width == 4 && (items[i] < INT32_MIN || items[i] > INT32_MAX)) return BAD;
+        uint64_t v = (uint64_t)items[i];
+        unsigned char *p = e + i * (4 + width) + 4;
+        for (size_t k = 0; k < width; k++) p[k] = (unsigned char)(v >> (8 * (width - 1 - k)));
     }
     return out;
 }
 
+ltc_sql_param ltc_sql_int4_array_bin(ltc_call *c, const int64_t *items, size_t n) {
+    return bin_ints(c, OID_INT4, 4, items, n);
+}
+
 ltc_sql_param ltc_sql_int8_array_bin(ltc_call *c, const int64_t *items, size_t n) {
-    ltc_sql_param out;
-    unsigned char *e = bin_fixed(c, OID_INT8, n, 8, &out);
-    if (!e) return out;
-    for (size_t i = 0; i < n; i++) {
-        uint64_t v = (uint64_t)items[i];
-        put_be32(e + i * 12 + 4, (uint32_t)(v >> 32));
-        put_be32(e + i * 12 + 8, (uint32_t)v);
-    }
-    return out;
+    return bin_ints(c, OID_INT8, 8, items, n);
 }
 
 ltc_sql_param ltc_sql_text_array_bin(ltc_call *c, const char *const *items, size_t n) {

@@ -45,14 +45,17 @@ static const char SQL_RUNNING[] =
     "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'ltc-dbtest' AND state = 'active'"
     " AND query LIKE 'SELECT pg_sleep%'";
 
-static long running_sleeps(ltc_db *probe) {
+/* The count a one-value query answers on db (pg_stat_activity, pg_locks). */
+static int64_t count_of(ltc_db *db, const char *sql, int nparams, const char *const *params) {
     ltc_status st = {0};
-    PGresult *r = ltc_db_query(probe, &st, SQL_RUNNING, 0, NULL);
+    PGresult *r = ltc_db_query(db, &st, sql, nparams, params);
     assert_non_null(r);
-    long n = (long)ltc_pg_i64(r, 0, 0);
+    int64_t n = ltc_pg_i64(r, 0, 0);
     PQclear(r);
     return n;
 }
+
+static int64_t running_sleeps(ltc_db *probe) { return count_of(probe, SQL_RUNNING, 0, NULL); }
 
 static void test_deadline_cancels_the_statement(void **state) {
     (void)state;
@@ -344,14 +347,7 @@ static const char SQL_PIPE_LOCKED[] =
     "AND relation = 'dbtest.pipe_t'::regclass AND mode = 'RowExclusiveLock' AND granted";
 static const char SQL_PID[] = "SELECT pg_backend_pid()::text";
 
-static int64_t pipe_lockers(ltc_db *db, const char *pid) {
-    ltc_status st = {0};
-    PGresult *r = ltc_db_query(db, &st, SQL_PIPE_LOCKED, 1, &pid);
-    assert_non_null(r);
-    int64_t n = ltc_pg_i64(r, 0, 0);
-    PQclear(r);
-    return n;
-}
+static int64_t pipe_lockers(ltc_db *db, const char *pid) { return count_of(db, SQL_PIPE_LOCKED, 1, &pid); }
 
 static void test_send_now_leaves_at_once(void **state) {
     (void)state;
