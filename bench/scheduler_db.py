@@ -13,6 +13,7 @@ opened by a first cheap call, outside the figures.
 On demand only; it leaves 10,000 orders in the stack (their promise hand-offs to BTO park until BTO serves
 AcceptPromiseChanged): run it on a throw-away stack.
 """
+import json
 import sys
 import time
 import uuid
@@ -54,6 +55,19 @@ ANALYZE otd.orders; ANALYZE otd.order_lines; ANALYZE otd.capacity_bookings;
 """)
 
 
+def otd_time(method):
+    """OTD's own time for its last call of method, from its rpc log line (receipt to reply: the gateway's hop and
+    the client's decoding excluded), or None when the log is not at hand (a stack whose logs are elsewhere)."""
+    log = h.state_dir() / "logs" / "otd.log"
+    for _ in range(20):  # the line is written as the reply goes: give it a moment
+        if log.exists():
+            for line in reversed(log.read_text(errors="replace").splitlines()):
+                if '"event":"rpc"' in line and f"/{method}" in line:
+                    return json.loads(line).get("duration_ms")
+        time.sleep(0.1)
+    return None
+
+
 def main():
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 10000
     h.ensure_up()
@@ -68,6 +82,9 @@ def main():
     full = time.monotonic() - t0
     print(f"ScheduleOrders (all, from nothing): {full * 1000:.0f} ms, {r.scheduled_count} placed, "
           f"{len(r.changes)} promises changed, {len(r.late_orders)} late")
+    own = otd_time("ltc.otd.v1.OrderToDeliveryService/ScheduleOrders")
+    if own is not None:
+        print(f"ScheduleOrders in OTD (its rpc log: receipt to reply): {own:.0f} ms")
     oid = h.sql_value("SELECT md5(:'x')::uuid", x=f"{RUN}o{n // 2}")
     one = f"orders/{oid}"
     # let the relays deliver (or park) the promises' hand-offs first: they compete for the same two cores
