@@ -56,8 +56,9 @@ ANALYZE otd.orders; ANALYZE otd.order_lines; ANALYZE otd.capacity_bookings;
 
 
 def otd_time(method):
-    """OTD's own time for its last call of method, from its rpc log line (receipt to reply: the gateway's hop and
-    the client's decoding excluded), or None when the log is not at hand (a stack whose logs are elsewhere)."""
+    """OTD's own time for its last call of method, from its rpc log line (written as the reply starts: from the
+    request's receipt to the reply's start, so without the reply's sending, the gateway's hop and the client's
+    decoding), or None when the log is not at hand (a stack whose logs are elsewhere)."""
     log = h.state_dir() / "logs" / "otd.log"
     for _ in range(20):  # the line is written as the reply goes: give it a moment
         if log.exists():

@@ -29,13 +29,16 @@ static const char SQL_DUE[] =
     "- extract(month FROM a.fully_accepted_date) + 1)::integer ELSE 0 END "
     "FROM revenue_obligations o JOIN order_accounts a ON a.id = o.account_id "
     "WHERE o.recognised_minor < o.allocated_minor ORDER BY o.account_id, o.line_no FOR UPDATE OF o";
-/* the order's contract liability (credit) and contract asset (debit) balances in the journal */
+/* the order's contract liability (credit) and contract asset (debit) balances in the journal: the entries of the
+ * order, its invoices and its credit notes, found by source through journal_entries_source_idx (the sources as one
+ * array: an OR of IN-subqueries cannot use the index, and was a scan of the whole journal for every order a
+ * recognition run posts) */
 static const char SQL_CONTRACT[] =
     "SELECT coalesce(sum(l.credit_minor - l.debit_minor) FILTER (WHERE l.account_role = 'CONTRACT_LIABILITY'), 0)::bigint, "
     "coalesce(sum(l.debit_minor - l.credit_minor) FILTER (WHERE l.account_role = 'CONTRACT_ASSET'), 0)::bigint "
-    "FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id WHERE e.source = 'orders/' || $1::text "
-    "OR e.source IN (SELECT 'invoices/' || id FROM invoices WHERE account_id = ($1::text)::uuid) "
-    "OR e.source IN (SELECT 'creditNotes/' || id FROM credit_notes WHERE account_id = ($1::text)::uuid)";
+    "FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id WHERE e.source = ANY (ARRAY['orders/' || $1::text] "
+    "|| ARRAY(SELECT 'invoices/' || id FROM invoices WHERE account_id = ($1::text)::uuid) "
+    "|| ARRAY(SELECT 'creditNotes/' || id FROM credit_notes WHERE account_id = ($1::text)::uuid))";
 static const char SQL_RECOGNISE[] =
     "UPDATE revenue_obligations SET recognised_minor = recognised_minor + $3::bigint WHERE account_id = $1 "
     "AND line_no = $2::integer";
