@@ -21,6 +21,7 @@
 #include "ltc/client.h"
 #include "ltc/config.h"
 #include "ltc/log.h"
+#include "ltc/memory.h"
 #include "ltc/methods.h"
 #include "ltc/metrics.h"
 #include "ltc/outbox.h"
@@ -62,9 +63,13 @@ int ltc_wait_for_signal(void) {
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGHUP);
+    const struct timespec trim_every = {LTC_MEMORY_TRIM_S, 0};
     for (;;) {
-        int sig = 0;
-        while (sigwait(&set, &sig) != 0) {}
+        int sig = sigtimedwait(&set, NULL, &trim_every);
+        if (sig < 0) { /* no signal for a while (or EINTR): freed memory back to the system (ltc/memory.h) */
+            ltc_memory_trim();
+            continue;
+        }
         if (sig != SIGHUP) return sig;
         /* SIGHUP: read every certificate and key file again (ltc/reload.h) */
         int refused = ltc_reload_run(1);
@@ -421,6 +426,11 @@ int ltc_service_main(const ltc_service_def *def, int argc, char **argv) {
     else if (strcmp(ltc_tls_identity(), def->name) != 0)
         LTC_WARN("tls_identity", NULL, "LTC_TLS_CERT names \"%s\", not \"%s\": peers will refuse it",
                  ltc_tls_identity(), def->name);
+    char mem_err[200];
+    if (ltc_memory_configure(mem_err, sizeof mem_err) != 0) {
+        fprintf(stderr, "%s: %s\n", def->name, mem_err);
+        return 1;
+    }
     ltc_block_signals();
     if (migrate(def, &cfg) != 0) return 1;
     if (migrate_only) return 0;

@@ -21,6 +21,7 @@
 #include "ltc/client.h"
 #include "ltc/config.h"
 #include "ltc/log.h"
+#include "ltc/memory.h"
 #include "ltc/metrics.h"
 #include "ltc/server.h"
 #include "ltc/service.h"
@@ -445,6 +446,11 @@ int main(int argc, char **argv) {
         LTC_WARN("auth_off", NULL, "LTC_GATEWAY_AUTH=off: callers are not authenticated (local development only)");
     if (internal_tls == 0)
         LTC_WARN("plaintext", NULL, "LTC_PLAINTEXT=1: calls to the services are not mTLS (local development only)");
+    char mem_err[200];
+    if (ltc_memory_configure(mem_err, sizeof mem_err) != 0) {
+        fprintf(stderr, "gateway: %s\n", mem_err);
+        goto out;
+    }
     ltc_block_signals(); /* before any thread starts (gRPC's too), so that only sigwait below takes SIGTERM */
     for (size_t i = 0; i < sizeof public_services / sizeof public_services[0]; i++) {
         char var[64];

@@ -49,7 +49,8 @@ int ltc_health_probe_service(const char *listen_addr, const char *peer, const ch
 
 /* Blocks SIGTERM, SIGINT and SIGPIPE in the calling thread (call before starting threads, so they inherit it). */
 void ltc_block_signals(void);
-/* Waits until SIGTERM or SIGINT arrives; returns the signal number. */
+/* Waits until SIGTERM or SIGINT arrives; returns the signal number. SIGHUP reloads the certificates; every
+ * LTC_MEMORY_TRIM_S without a signal, freed memory goes back to the system (ltc/memory.h). */
 int ltc_wait_for_signal(void);
 
 /* The default metrics address of a process: its actual gRPC listen address with the port + 1000 ("off" when that is not
