@@ -355,6 +355,7 @@ static void usage(FILE *out, const ltc_service_def *def) {
         {"LTC_LOG_LEVEL", "debug, info, warn or error"},
         {"LTC_WORKERS", "worker threads"},
         {"LTC_SHUTDOWN_GRACE_MS", "time calls in flight get at SIGTERM"},
+        {"LTC_MALLOC_ARENAS", "most malloc arenas for the threads (one per core, 2-8)"},
         {"LTC_READY_MAX_HANDOFF_BACKLOG", "hand-offs waiting above which readiness is NOT_SERVING (0: no limit)"},
         {"LTC_MAX_MESSAGE_BYTES", "largest message, both directions"},
         {"LTC_HANDOFF_DEADLINE_MS", "deadline of each hand-off call"},

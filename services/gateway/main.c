@@ -341,6 +341,7 @@ static void usage(FILE *out) {
         {"LTC_GATEWAY_MAX_CONCURRENT_STREAMS", "calls in flight per client connection"},
         {"LTC_WORKERS", "worker threads"},
         {"LTC_SHUTDOWN_GRACE_MS", "time calls in flight get at SIGTERM"},
+        {"LTC_MALLOC_ARENAS", "most malloc arenas for the threads (one per core, 2-8)"},
         {"LTC_MAX_MESSAGE_BYTES", "largest message, both directions"},
         {"LTC_LOG_LEVEL", "debug, info, warn or error"},
         {"LTC_FAULT_POINTS, LTC_FAULT_SEED", "fault injection (the fault tests only)"},
