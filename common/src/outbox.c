@@ -234,19 +234,6 @@ static const char SQL_CLAIM_DEST[] =
     "   AND o.seq = (SELECT p.seq FROM outbox p WHERE p.deal_id = o.deal_id AND p.destination = o.destination"
     "                AND p.delivered_time IS NULL ORDER BY p.deal_id, p.destination, p.seq LIMIT 1)"
     " ORDER BY o.seq LIMIT $1 FOR UPDATE OF o SKIP LOCKED";
-/* The runs of the deals whose oldest rows a lane claimed ($1: the claimed rows' seqs, in the claim's order): each
- * deal's undelivered rows for the same receiver from the claimed one on, at most $2, in seq order, through the
- * (deal_id, destination, seq) partial index; then the claimed row's position in $1 and whether the row is due (not
- * parked, its retry time come). No lock is taken on the later rows: no other relay can claim them while this one
- * holds their deal's oldest row (a claim only takes a deal's oldest undelivered row, and SKIP LOCKED passes over a
- * locked one), and the UPDATE that records an outcome takes the row's lock. */
-static const char SQL_CLAIM_RUNS[] =
-    "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts, o.traceparent, o.acting_assertion,"
-    " h.n, o.parked_time IS NULL AND o.next_attempt_time <= now()"
-    " FROM unnest($1::bigint[]) WITH ORDINALITY AS h(seq, n) JOIN outbox c ON c.seq = h.seq,"
-    " LATERAL (SELECT p.* FROM outbox p WHERE p.deal_id = c.deal_id AND p.destination = c.destination"
-    "          AND p.delivered_time IS NULL AND p.seq >= c.seq ORDER BY p.deal_id, p.destination, p.seq LIMIT $2) o"
-    " ORDER BY h.n, o.seq";
 static const char SQL_CLAIM_OTHERS[] =
     "SELECT o.seq, o.handoff_id, o.destination, o.method, o.payload, o.attempts, o.traceparent, o.acting_assertion FROM outbox o"
     " WHERE o.delivered_time IS NULL AND o.parked_time IS NULL AND o.next_attempt_time <= now()"
@@ -339,169 +326,117 @@ static int record_failure(lane *r, const PGresult *rows, int i, const ltc_status
     return ltc_outbox_mark_retry(r->db, seq, err, delay, st);
 }
 
-/* One claimed row on its way: the call (its outcome in req.st), its payload and metadata, and what became of it. */
-typedef struct {
-    ltc_client_request req;
-    unsigned char *payload;
-    ltc_metadata_kv md[3];
-    int tried; /* sent, or refused before sending (no payload, no such peer) */
-    int sent;
-    int park;
-} outgoing;
-
-/* Sends wave w of the rows (row i is in wave wave[i]; wave NULL: every row in wave 0), all its calls at once, and
- * waits for them. A row of a deal held (held[group[i]]) is not sent; a row that fails, or cannot be sent, holds its
- * deal for the waves after. */
-static void send_wave(lane *r, const PGresult *rows, int n, const int *group, const int *wave, int w, outgoing *o,
-                      unsigned char *held, ltc_client_request *batch, int *index) {
+/* Delivers the claimed rows, all at once (a batch holds at most one row per deal and receiver, the oldest
+ * undelivered one, so their order does not matter), and records every outcome in the open transaction: the
+ * delivered ones with one statement. 0, or -1 on a database error. */
+static int deliver_rows(lane *r, const PGresult *rows, int n, ltc_status *st) {
+    ltc_client_request *req = calloc((size_t)(n ? n : 1), sizeof *req);
+    unsigned char **payload = calloc((size_t)(n ? n : 1), sizeof *payload);
+    int *send = calloc((size_t)(n ? n : 1), sizeof *send), *park = calloc((size_t)(n ? n : 1), sizeof *park);
+    ltc_metadata_kv(*md)[3] = calloc((size_t)(n ? n : 1), sizeof *md);
+    int rc = -1;
+    if (!req || !payload || !send || !park || !md) {
+        ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        goto out;
+    }
+    ltc_client_request *batch = calloc((size_t)(n ? n : 1), sizeof *batch);
+    int *index = calloc((size_t)(n ? n : 1), sizeof *index);
     size_t n_send = 0;
+    if (!batch || !index) {
+        free(batch);
+        free(index);
+        ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        goto out;
+    }
     for (int i = 0; i < n; i++) {
-        if ((wave ? wave[i] : 0) != w || (group && held[group[i]])) continue;
-        outgoing *x = &o[i];
         size_t len = 0;
-        x->tried = 1;
-        x->payload = PQunescapeBytea((const unsigned char *)PQgetvalue(rows, i, 4), &len);
+        payload[i] = PQunescapeBytea((const unsigned char *)PQgetvalue(rows, i, 4), &len);
         ltc_client *cl = strcmp(r->destination, PQgetvalue(rows, i, 2)) == 0 ? r->client : NULL;
-        if (!x->payload) {
-            ltc_status_set(&x->req.st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
+        if (!payload[i]) {
+            ltc_status_set(&req[i].st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
         } else if (!cl) {
-            ltc_status_set(&x->req.st, LTC_FAILED_PRECONDITION, "UNKNOWN_DESTINATION", "no peer named %s is configured",
+            ltc_status_set(&req[i].st, LTC_FAILED_PRECONDITION, "UNKNOWN_DESTINATION", "no peer named %s is configured",
                            PQgetvalue(rows, i, 2));
-            x->park = 1;
+            park[i] = 1;
         } else {
-            x->md[0] = (ltc_metadata_kv){"x-request-id", PQgetvalue(rows, i, 1)};
-            x->md[1] = (ltc_metadata_kv){"traceparent", ltc_pg_str(rows, i, 6)};
+            md[i][0] = (ltc_metadata_kv){"x-request-id", PQgetvalue(rows, i, 1)};
+            md[i][1] = (ltc_metadata_kv){"traceparent", ltc_pg_str(rows, i, 6)};
             /* the acting principal, as the sending stage received it from the gateway (NULL: none) */
             const char *acting = ltc_pg_str(rows, i, 7);
-            x->md[2] = (ltc_metadata_kv){"x-ltc-acting", acting && acting[0] ? acting : NULL};
+            md[i][2] = (ltc_metadata_kv){"x-ltc-acting", acting && acting[0] ? acting : NULL};
             batch[n_send] = (ltc_client_request){.client = cl,
                                                  .method = PQgetvalue(rows, i, 3),
-                                                 .req = x->payload,
+                                                 .req = payload[i],
                                                  .req_len = len,
                                                  .deadline_ms = r->relay->opt.call_deadline_ms,
-                                                 .md = x->md,
+                                                 .md = md[i],
                                                  .n_md = 3};
             index[n_send++] = i;
-            x->sent = 1;
+            send[i] = 1;
         }
-        if (!x->sent && group) held[group[i]] = 1;
     }
     ltc_client_call_many(batch, n_send);
     for (size_t k = 0; k < n_send; k++) {
         int i = index[k];
-        ltc_client_request *q = &o[i].req;
-        *q = batch[k];
-        if (q->st.code == LTC_OK && ltc_fault_hit("relay.send_twice", q->method)) {
+        req[i] = batch[k];
+        if (req[i].st.code == LTC_OK && ltc_fault_hit("relay.send_twice", req[i].method)) {
             /* the duplicate must change nothing */
-            free(q->resp);
-            q->resp = NULL;
-            ltc_client_call(q->client, NULL, q->method, q->req, q->req_len, q->deadline_ms, q->md, 2, &q->resp,
-                            &q->resp_len, &q->st);
+            free(req[i].resp);
+            req[i].resp = NULL;
+            ltc_client_call(req[i].client, NULL, req[i].method, req[i].req, req[i].req_len, req[i].deadline_ms,
+                            req[i].md, 2, &req[i].resp, &req[i].resp_len, &req[i].st);
         }
-        free(q->resp);
-        q->resp = NULL;
-        if (q->st.code != LTC_OK && group) held[group[i]] = 1;
+        free(req[i].resp);
+        req[i].resp = NULL;
     }
-}
-
-/* Delivers the claimed rows in waves and records every outcome in the open transaction: the delivered ones with one
- * statement. Row i is the wave[i]-th row of its deal's run (group[i]; wave -1: not to be sent). Wave 0 holds each
- * deal's oldest undelivered row, so the calls of one wave go out all at once (their order does not matter), and a
- * deal's next row goes out in the next wave only once the receiver acknowledged every row of the deal before it: a
- * deal's hand-offs arrive in order (guarantee 5), and a run of them takes one round, not one round each. After a
- * failure the deal's later rows are not sent: they stay as they were, behind the failed one. group and wave NULL:
- * every row in wave 0, each its own deal. 0, or -1 on a database error. */
-static int deliver_rows(lane *r, const PGresult *rows, int n, const int *group, const int *wave, ltc_status *st) {
-    size_t cap_n = (size_t)(n ? n : 1);
-    outgoing *o = calloc(cap_n, sizeof *o);
-    ltc_client_request *batch = calloc(cap_n, sizeof *batch);
-    int *index = calloc(cap_n, sizeof *index);
-    unsigned char *held = calloc(cap_n, 1); /* per deal: a row of it failed, so its later rows wait */
+    free(batch);
+    free(index);
+    /* the outcomes, in the claiming transaction */
     size_t cap = (size_t)n * 24 + 3, used = 0;
     char *seqs = malloc(cap);
-    int rc = -1;
-    if (!o || !batch || !index || !held || !seqs) {
+    if (!seqs) {
         ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
         goto out;
     }
-    int n_waves = 1;
-    for (int i = 0; wave && i < n; i++)
-        if (wave[i] + 1 > n_waves) n_waves = wave[i] + 1;
-    for (int w = 0; w < n_waves; w++) send_wave(r, rows, n, group, wave, w, o, held, batch, index);
-    /* the outcomes, in the claiming transaction */
     seqs[used++] = '{';
     int n_delivered = 0;
     for (int i = 0; i < n; i++) {
-        outgoing *x = &o[i];
-        if (!x->tried) continue; /* behind a failed row of its deal, or not due: left as it was */
-        if (x->sent && x->req.st.code == LTC_OK) {
-            ltc_fault_crash_point("relay.after_send", x->req.method);
+        if (send[i] && req[i].st.code == LTC_OK) {
+            ltc_fault_crash_point("relay.after_send", req[i].method);
             used += (size_t)snprintf(seqs + used, cap - used, "%s%s", n_delivered ? "," : "", PQgetvalue(rows, i, 0));
             n_delivered++;
-            LTC_INFO("handoff_delivered", PQgetvalue(rows, i, 1), "%s to %s (attempt %lld)", x->req.method,
+            LTC_INFO("handoff_delivered", PQgetvalue(rows, i, 1), "%s to %s (attempt %lld)", req[i].method,
                      PQgetvalue(rows, i, 2), (long long)ltc_pg_i64(rows, i, 5) + 1);
             continue;
         }
-        if (x->sent) x->park = !ltc_code_is_retryable(x->req.st.code);
-        if (record_failure(r, rows, i, &x->req.st, x->park, st) != 0) goto out;
+        if (send[i]) park[i] = !ltc_code_is_retryable(req[i].st.code);
+        if (record_failure(r, rows, i, &req[i].st, park[i], st) != 0) {
+            free(seqs);
+            goto out;
+        }
     }
     seqs[used++] = '}';
     seqs[used] = 0;
-    if (n_delivered > 0 && ltc_db_exec(r->db, st, SQL_DELIVERED_MANY, 1, (const char *[]){seqs}) != 0) goto out;
+    if (n_delivered > 0) {
+        const char *p[1] = {seqs};
+        if (ltc_db_exec(r->db, st, SQL_DELIVERED_MANY, 1, p) != 0) {
+            free(seqs);
+            goto out;
+        }
+    }
+    free(seqs);
     rc = 0;
 out:
-    for (int i = 0; o && i < n; i++) {
-        PQfreemem(o[i].payload);
-        free(o[i].req.resp);
-        ltc_status_clear(&o[i].req.st);
+    for (int i = 0; payload && i < n; i++) PQfreemem(payload[i]);
+    for (int i = 0; req && i < n; i++) {
+        free(req[i].resp);
+        ltc_status_clear(&req[i].st);
     }
-    free(o);
-    free(batch);
-    free(index);
-    free(held);
-    free(seqs);
-    return rc;
-}
-
-/* A deal's run: at most this many of its waiting rows to one receiver go in one round (in order, one wave each). */
-#define RUN_MAX 16
-
-/* Delivers the deals whose oldest rows were claimed (`heads`, a claim's rows), each with the run of due rows behind
- * its claimed one (SQL_CLAIM_RUNS), in waves. Returns the number of rows tried, or -1 on a database error. */
-static int deliver_runs(lane *r, const PGresult *heads, ltc_status *st) {
-    int n = PQntuples(heads);
-    size_t cap = (size_t)n * 21 + 3, used = 0;
-    char *seqs = malloc(cap);
-    if (!seqs) return ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
-    seqs[used++] = '{';
-    for (int i = 0; i < n; i++)
-        used += (size_t)snprintf(seqs + used, cap - used, "%s%lld", i ? "," : "", (long long)ltc_pg_i64(heads, i, 0));
-    seqs[used++] = '}';
-    seqs[used] = 0;
-    char run_max[16];
-    snprintf(run_max, sizeof run_max, "%d", RUN_MAX);
-    PGresult *rows = ltc_db_query(r->db, st, SQL_CLAIM_RUNS, 2, (const char *[]){seqs, run_max});
-    free(seqs);
-    if (!rows) return -1;
-    /* each deal's run: its rows from the claimed one on while they are due (a row parked or waiting for its retry
-     * holds the ones behind it, which get wave -1: not sent) */
-    int m = PQntuples(rows), tried = 0, rc = -1;
-    int *group = malloc((size_t)(m ? m : 1) * sizeof *group), *wave = malloc((size_t)(m ? m : 1) * sizeof *wave);
-    if (!group || !wave) {
-        ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
-        goto out;
-    }
-    for (int i = 0, w = 0; i < m; i++) {
-        group[i] = (int)ltc_pg_i64(rows, i, 8) - 1;
-        if (i == 0 || group[i] != group[i - 1]) w = 0; /* the deal's claimed row: due, as the claim found it */
-        wave[i] = w >= 0 && ltc_pg_bool(rows, i, 9) ? w++ : (w = -1);
-        tried += wave[i] >= 0;
-    }
-    rc = deliver_rows(r, rows, m, group, wave, st) == 0 ? tried : -1;
-out:
-    free(group);
-    free(wave);
-    PQclear(rows);
+    free(req);
+    free(payload);
+    free(send);
+    free(park);
+    free(md);
     return rc;
 }
 
@@ -515,14 +450,12 @@ static int relay_batch(lane *r) {
     PGresult *rows = ltc_outbox_claim_for(r->db, r->destination, limit, &st);
     if (!rows) goto fail;
     int n = PQntuples(rows);
-    if (n > 0 && !atomic_load(&relay->stop)) {
-        int sent = deliver_runs(r, rows, &st);
+    if (n > 0 && !atomic_load(&relay->stop) && deliver_rows(r, rows, n, &st) != 0) {
         PQclear(rows);
-        if (sent < 0) goto fail;
-        total += sent;
-    } else {
-        PQclear(rows);
+        goto fail;
     }
+    PQclear(rows);
+    total += n;
     /* Rows of no configured destination only appear when a peer is taken out of the configuration: looking for them
      * once a second is enough, and spares every batch a scan of the whole ready backlog (1 ms a batch in DTC under
      * lead to cash, docs/performance.md). */
@@ -535,7 +468,7 @@ static int relay_batch(lane *r) {
         rows = ltc_db_query(r->db, &st, SQL_CLAIM_OTHERS, 2, p);
         if (!rows) goto fail;
         n = PQntuples(rows);
-        if (n > 0 && deliver_rows(r, rows, n, NULL, NULL, &st) != 0) { /* no lane's destination: each is parked */
+        if (n > 0 && deliver_rows(r, rows, n, &st) != 0) { /* no lane's destination: each is parked */
             PQclear(rows);
             goto fail;
         }

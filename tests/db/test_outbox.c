@@ -3,8 +3,7 @@
  * locked by one relay is invisible to another (FOR UPDATE SKIP LOCKED) while still holding back its deal.
  * The relay's wake-ups: a commit that put a row wakes the relays of its process at once (no NOTIFY), a row nobody
  * woke for (another replica's, or one whose writer died after its commit) is found by the idle poll, and stopping
- * a relay does not wait for its poll. A deal's waiting rows go in one round, in order, each after the one before was
- * acknowledged, and the rows behind a failed one are not sent. */
+ * a relay does not wait for its poll. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -371,118 +370,6 @@ static void test_put_checks_the_method_and_message_type(void **state) {
     ltc_db_destroy(db);
 }
 
-/* A receiver that answers every call at once and logs the first byte of each request, in the order received; a
- * request whose first byte is 0xEE fails with UNAVAILABLE (retryable). */
-static pthread_mutex_t log_mu = PTHREAD_MUTEX_INITIALIZER;
-static unsigned char received[64];
-static size_t n_received;
-
-static int logging_receiver(ltc_call *call, const char *method, const uint8_t *req, size_t req_len, uint8_t **resp,
-                            size_t *resp_len, ltc_status *st, ltc_forward *fwd, void *user) {
-    (void)call, (void)method, (void)fwd, (void)user;
-    pthread_mutex_lock(&log_mu);
-    if (req_len > 0 && n_received < sizeof received) received[n_received++] = req[0];
-    pthread_mutex_unlock(&log_mu);
-    if (req_len > 0 && req[0] == 0xEE) return ltc_status_set(st, LTC_UNAVAILABLE, NULL, "refused for the test"), -1;
-    *resp = malloc(1);
-    *resp_len = 0;
-    return *resp ? 0 : -1;
-}
-
-/* A deal's waiting rows to one receiver go in one round of the relay (one transaction: one delivered_time), in order,
- * each only after the receiver acknowledged the one before; behind a row that fails, the deal's later rows are not
- * sent (they stay undelivered, untried), while another deal's run goes on. */
-static void test_deal_runs_go_in_one_round_in_order(void **state) {
-    (void)state;
-    int probe = socket(AF_INET, SOCK_STREAM, 0); /* a free port for the receiver */
-    assert_true(probe >= 0);
-    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    assert_int_equal(bind(probe, (struct sockaddr *)&a, sizeof a), 0);
-    socklen_t alen = sizeof a;
-    assert_int_equal(getsockname(probe, (struct sockaddr *)&a, &alen), 0);
-    close(probe);
-    char target[32];
-    snprintf(target, sizeof target, "127.0.0.1:%d", ntohs(a.sin_port));
-    ltc_server_options so = {.service_name = "receiver",
-                             .listen_addr = target,
-                             .workers = 4,
-                             .raw_handler = logging_receiver,
-                             .max_message_bytes = 1 << 20};
-    ltc_status st = {0};
-    ltc_server *srv = ltc_server_start(&so, &st);
-    assert_non_null(srv);
-
-    ltc_db *db = open_db();
-    assert_int_equal(ltc_db_exec(db, &st, "DELETE FROM outbox", 0, NULL), 0);
-    /* deal A: four rows (0x01-0x04); deal B: 0x11, then 0xEE (fails), then 0x13 (must wait behind it); written
-     * interleaved, so that seq order is not deal order */
-    static const char SQL_PUT[] = "INSERT INTO outbox (handoff_id, deal_id, destination, method, payload)"
-                                  " VALUES (gen_random_uuid(), $1, 'recv', '/x.Y/Z', decode($2, 'hex'))";
-    const char *rows[][2] = {{"deal-a", "01"}, {"deal-b", "11"}, {"deal-a", "02"}, {"deal-b", "ee"},
-                             {"deal-a", "03"}, {"deal-b", "13"}, {"deal-a", "04"}};
-    for (int i = 0; i < 7; i++) assert_int_equal(ltc_db_exec(db, &st, SQL_PUT, 2, rows[i]), 0);
-    n_received = 0;
-    const ltc_relay_peer peers[] = {{"recv", target}};
-    ltc_relay_options o = {.service_name = "relay_test",
-                           .db_dsn = dsn(),
-                           .db_schema = "relay_test",
-                           .peers = peers,
-                           .n_peers = 1,
-                           .call_deadline_ms = 3000,
-                           .max_backoff_ms = 60000,
-                           .batch_size = 8,
-                           .poll_ms = 60000};
-    ltc_relay *r = ltc_relay_start(&o, &st);
-    assert_non_null(r);
-    static const char SQL_A_DONE[] = "SELECT count(*) = 4 AND count(DISTINCT delivered_time) = 1 FROM outbox"
-                                     " WHERE deal_id = 'deal-a' AND delivered_time IS NOT NULL";
-    int done = 0;
-    for (double t0 = now_ms(); !done && now_ms() - t0 < 10000; usleep(10000)) {
-        PGresult *q = ltc_db_query(db, &st, SQL_A_DONE, 0, NULL);
-        assert_non_null(q);
-        done = ltc_pg_bool(q, 0, 0);
-        PQclear(q);
-    }
-    assert_true(done);  /* deal A's four rows: delivered in one relay transaction */
-    usleep(300 * 1000); /* B's failed row is retried after its backoff: 0x13 must still not go */
-    ltc_relay_stop(r);
-    PGresult *q = ltc_db_query(db, &st,
-                               "SELECT encode(payload, 'hex'), delivered_time IS NOT NULL, attempts FROM outbox"
-                               " WHERE deal_id = 'deal-b' ORDER BY seq",
-                               0, NULL);
-    assert_non_null(q);
-    assert_int_equal(PQntuples(q), 3);
-    assert_string_equal(PQgetvalue(q, 0, 1), "t"); /* 0x11 delivered */
-    assert_string_equal(PQgetvalue(q, 1, 1), "f"); /* 0xEE refused: a retry recorded */
-    assert_true(ltc_pg_i64(q, 1, 2) >= 1);
-    assert_string_equal(PQgetvalue(q, 2, 1), "f"); /* 0x13: behind it, never tried */
-    assert_int_equal(ltc_pg_i64(q, 2, 2), 0);
-    PQclear(q);
-    /* what the receiver saw: each deal's rows in order, 0x13 never */
-    pthread_mutex_lock(&log_mu);
-    int next_a = 1, seen_11 = 0, seen_ee = 0;
-    for (size_t i = 0; i < n_received; i++) {
-        unsigned char b = received[i];
-        if (b <= 0x04) {
-            assert_int_equal(b, next_a); /* A in order, each once */
-            next_a++;
-        } else if (b == 0x11) {
-            seen_11++;
-        } else if (b == 0xEE) {
-            assert_int_equal(seen_11, 1); /* only after 0x11 was acknowledged */
-            seen_ee++;
-        } else {
-            fail_msg("the receiver got 0x%02x", b); /* 0x13 must wait behind 0xEE */
-        }
-    }
-    pthread_mutex_unlock(&log_mu);
-    assert_int_equal(next_a, 5);
-    assert_int_equal(seen_11, 1);
-    assert_true(seen_ee >= 1);
-    ltc_server_stop(srv);
-    ltc_db_destroy(db);
-}
-
 int main(void) {
     if (!getenv("LTC_TEST_DSN")) {
         fprintf(stderr, "LTC_TEST_DSN is not set: run through tests/db/with_pg.sh\n");
@@ -495,7 +382,6 @@ int main(void) {
         cmocka_unit_test(test_commit_wakes_relay_in_process),
         cmocka_unit_test(test_unwoken_row_found_by_poll),
         cmocka_unit_test(test_hung_receiver_delays_only_its_own_rows),
-        cmocka_unit_test(test_deal_runs_go_in_one_round_in_order),
         cmocka_unit_test(test_put_checks_the_method_and_message_type),
     };
     return cmocka_run_group_tests(tests, setup, NULL);

@@ -9,8 +9,7 @@
  * calls the receiver with a deadline (at most batch_size calls in flight per destination), and marks them delivered
  * on OK. Transient failures retry with capped
  * exponential backoff and jitter; a status that retrying cannot fix parks the row with its reason. Rows of one deal
- * to one destination are delivered in order: a claim takes a deal's oldest undelivered row, and the run of due rows
- * behind it goes in the same round, each after the one before was acknowledged. The receiver dedups by hand-off id. */
+ * to one destination are delivered in order. The receiver dedups by hand-off id. */
 #ifndef LTC_OUTBOX_H
 #define LTC_OUTBOX_H
 
@@ -79,8 +78,8 @@ typedef struct ltc_relay_options {
     size_t n_peers;
     int call_deadline_ms; /* per delivery attempt */
     int max_backoff_ms;   /* cap of the exponential backoff */
-    int batch_size; /* deals claimed per transaction of a lane (their oldest rows): the calls in flight per destination */
-    int poll_ms;    /* idle poll interval; 0: LTC_RELAY_POLL_MS */
+    int batch_size;       /* rows claimed per transaction of a lane: the calls in flight per destination */
+    int poll_ms;          /* idle poll interval; 0: LTC_RELAY_POLL_MS */
 } ltc_relay_options;
 
 /* --- the relay's steps, exposed for tests and operators' tools ------------------------------------------- */
