@@ -37,14 +37,21 @@ struct ltc_client {
     int max_message_bytes;
 };
 
+/* How long one connection attempt may take before it counts as failed (gRPC's own default is 20 s). A peer that
+ * refuses the connection fails at once whatever this is; this bounds only a peer that accepts and stays silent. */
+#define CONNECT_TIMEOUT_MS 5000
+
 static grpc_channel *build_channel(ltc_client *c, const ltc_tls *tls) {
     /* round_robin over every address the target resolves to (a headless Service's pods), so new replicas get
-     * traffic; reconnect quickly after a peer restarts (the default backoff grows to two minutes). */
+     * traffic; reconnect quickly after a peer restarts (the default backoff grows to two minutes). gRPC core takes
+     * GRPC_ARG_MIN_RECONNECT_BACKOFF_MS as the time a connection attempt (TCP, TLS, the peer's HTTP/2 SETTINGS) may
+     * take: at 100 ms a peer slow to greet (a loaded host, a sanitizer build) timed the attempt out, the channel went
+     * to transient failure, and every call on it failed UNAVAILABLE at once although its deadline had seconds left. */
     grpc_arg args[7] = {
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, {.integer = c->max_message_bytes}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_SEND_MESSAGE_LENGTH, {.integer = c->max_message_bytes}},
         {GRPC_ARG_INTEGER, GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, {.integer = 100}},
-        {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = 100}},
+        {GRPC_ARG_INTEGER, GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, {.integer = CONNECT_TIMEOUT_MS}},
         {GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, {.integer = 2000}},
         {GRPC_ARG_STRING, GRPC_ARG_LB_POLICY_NAME, {.string = "round_robin"}},
         /* mTLS: the peer's certificate must name it ("ltc-otd"), whatever address reaches it */

@@ -1,12 +1,19 @@
 /* Unit tests of common/src/ask.c on detached calls: a question is typed (the request must be the method's input, the
  * method must exist), asked only of a peer the process opened, and a peer that cannot be reached answers
- * UNAVAILABLE or DEADLINE_EXCEEDED within the deadline, never success: callers fail closed on it. */
+ * UNAVAILABLE or DEADLINE_EXCEEDED within the deadline, never success: callers fail closed on it; a peer still
+ * setting up its connection gets the whole deadline. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -78,6 +85,41 @@ static void test_unreachable_peer_fails_closed_within_the_deadline(void **state)
     ltc_ask_close_all();
 }
 
+/* A peer whose connection is still being set up (here: a listener that accepts and never sends HTTP/2's SETTINGS,
+ * like a process slow to greet under load) is waited for until the question's deadline: the channel's connection
+ * attempt has seconds, not the 100 ms reconnect backoff, so the question is not failed early as UNAVAILABLE. */
+static void test_peer_slow_to_greet_gets_the_whole_deadline(void **state) {
+    (void)state;
+    int ls = socket(AF_INET, SOCK_STREAM, 0);
+    assert_true(ls >= 0);
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    assert_int_equal(bind(ls, (struct sockaddr *)&a, sizeof a), 0);
+    assert_int_equal(listen(ls, 16), 0); /* the kernel completes the handshakes; nobody ever answers */
+    socklen_t al = sizeof a;
+    assert_int_equal(getsockname(ls, (struct sockaddr *)&a, &al), 0);
+    char target[64];
+    snprintf(target, sizeof target, "127.0.0.1:%d", (int)ntohs(a.sin_port));
+
+    ltc_status st = {0};
+    assert_int_equal(ltc_ask_open("dtc", target, 0, &st), 0);
+    ltc_call *c = ltc_call_create_detached(NULL);
+    Ltc__Dtc__V1__CheckCreditRequest req = LTC__DTC__V1__CHECK_CREDIT_REQUEST__INIT;
+    ProtobufCMessage *out = NULL;
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(ltc_ask(c, &st, &DTC_CREDIT, "CheckCredit", &req.base, 1500, &out), -1);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+    assert_null(out);
+    assert_int_equal(st.code, LTC_DEADLINE_EXCEEDED);
+    assert_true(ms >= 1400);
+    assert_true(ms < 5000);
+    ltc_status_clear(&st);
+    ltc_call_destroy_detached(c);
+    ltc_ask_close_all();
+    close(ls);
+}
+
 static void test_bad_target_is_refused_at_open(void **state) {
     (void)state;
     ltc_status st = {0};
@@ -93,6 +135,7 @@ int main(void) {
         cmocka_unit_test(test_unknown_method_is_refused),
         cmocka_unit_test(test_peer_not_opened_is_refused),
         cmocka_unit_test(test_unreachable_peer_fails_closed_within_the_deadline),
+        cmocka_unit_test(test_peer_slow_to_greet_gets_the_whole_deadline),
         cmocka_unit_test(test_bad_target_is_refused_at_open),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
