@@ -64,25 +64,33 @@ static void test_peer_not_opened_is_refused(void **state) {
     ltc_call_destroy_detached(c);
 }
 
-/* Nothing listens on port 1 of loopback: the question fails fast, and never as success. */
-static void test_unreachable_peer_fails_closed_within_the_deadline(void **state) {
-    (void)state;
+/* Asks CheckCredit of the peer at `target` (opened and closed here) with an empty request and `deadline_ms`: the
+ * call must fail, with no answer; its status in *code and the milliseconds it took returned. */
+static long ask_failing(const char *target, int deadline_ms, ltc_code *code) {
     ltc_status st = {0};
-    assert_int_equal(ltc_ask_open("dtc", "127.0.0.1:1", 0, &st), 0);
+    assert_int_equal(ltc_ask_open("dtc", target, 0, &st), 0);
     ltc_call *c = ltc_call_create_detached(NULL);
     Ltc__Dtc__V1__CheckCreditRequest req = LTC__DTC__V1__CHECK_CREDIT_REQUEST__INIT;
     ProtobufCMessage *out = NULL;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(ltc_ask(c, &st, &DTC_CREDIT, "CheckCredit", &req.base, 300, &out), -1);
+    assert_int_equal(ltc_ask(c, &st, &DTC_CREDIT, "CheckCredit", &req.base, deadline_ms, &out), -1);
     clock_gettime(CLOCK_MONOTONIC, &t1);
     assert_null(out);
-    assert_true(st.code == LTC_UNAVAILABLE || st.code == LTC_DEADLINE_EXCEEDED);
-    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-    assert_true(ms < 5000);
+    *code = st.code;
     ltc_status_clear(&st);
     ltc_call_destroy_detached(c);
     ltc_ask_close_all();
+    return (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+}
+
+/* Nothing listens on port 1 of loopback: the question fails fast, and never as success. */
+static void test_unreachable_peer_fails_closed_within_the_deadline(void **state) {
+    (void)state;
+    ltc_code code;
+    long ms = ask_failing("127.0.0.1:1", 300, &code);
+    assert_true(code == LTC_UNAVAILABLE || code == LTC_DEADLINE_EXCEEDED);
+    assert_true(ms < 5000);
 }
 
 /* A peer whose connection is still being set up (here: a listener that accepts and never sends HTTP/2's SETTINGS,
@@ -100,23 +108,11 @@ static void test_peer_slow_to_greet_gets_the_whole_deadline(void **state) {
     char target[64];
     snprintf(target, sizeof target, "127.0.0.1:%d", (int)ntohs(a.sin_port));
 
-    ltc_status st = {0};
-    assert_int_equal(ltc_ask_open("dtc", target, 0, &st), 0);
-    ltc_call *c = ltc_call_create_detached(NULL);
-    Ltc__Dtc__V1__CheckCreditRequest req = LTC__DTC__V1__CHECK_CREDIT_REQUEST__INIT;
-    ProtobufCMessage *out = NULL;
-    struct timespec t0, t1;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
-    assert_int_equal(ltc_ask(c, &st, &DTC_CREDIT, "CheckCredit", &req.base, 1500, &out), -1);
-    clock_gettime(CLOCK_MONOTONIC, &t1);
-    long ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
-    assert_null(out);
-    assert_int_equal(st.code, LTC_DEADLINE_EXCEEDED);
+    ltc_code code;
+    long ms = ask_failing(target, 1500, &code);
+    assert_int_equal(code, LTC_DEADLINE_EXCEEDED);
     assert_true(ms >= 1400);
     assert_true(ms < 5000);
-    ltc_status_clear(&st);
-    ltc_call_destroy_detached(c);
-    ltc_ask_close_all();
     close(ls);
 }
 
