@@ -10,12 +10,13 @@
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
 
-static const char SQL_DEAL_EXISTS[] = "SELECT 1 FROM opportunities WHERE id = $1";
-/* $6 the source time in microseconds since the epoch; $8/$9 amount and currency (both NULL or neither). */
+/* One statement: the milestone is written only when its deal is an opportunity of LTB (no row back: NOT_FOUND).
+ * $6 the source time in microseconds since the epoch; $8/$9 amount and currency (both NULL or neither). */
 static const char SQL_INSERT[] =
     "INSERT INTO deal_milestones (id, deal_id, stage, kind, record, occur_time, actor, amount_minor, currency, "
-    "on_date, detail, handoff_id, product_skus) VALUES ($1, $2, $3, $4, $5, " LTC_SQL_TS_PARAM(
-        "$6") ", $7, $8, $9, $10::date, $11, $12, $13::text[])";
+    "on_date, detail, handoff_id, product_skus) SELECT $1::uuid, o.id, $3::text, $4::text, $5::text, " LTC_SQL_TS_PARAM(
+        "$6") ", $7::text, $8::bigint, $9::text, $10::date, $11::text, $12::uuid, $13::text[] "
+              "FROM opportunities o WHERE o.id = $2::uuid RETURNING 1";
 
 /* --- AcceptMilestone ----------------------------------------------------------------------------------------- */
 
@@ -60,12 +61,6 @@ int ltb_accept_milestone(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessag
                                   peer, stage);
     }
 
-    const char *pd[] = {deal};
-    PGresult *r = ltc_call_query(c, st, SQL_DEAL_EXISTS, 1, pd);
-    if (!r) return -1;
-    if (PQntuples(r) == 0)
-        return ltc_status_set(st, LTC_NOT_FOUND, "DEAL_NOT_FOUND", "deal %s is not an opportunity of LTB", deal);
-
     char id[LTC_UUID_LEN + 1];
     ltc_uuid_new(id);
     const char *pi[] = {id,
@@ -81,7 +76,10 @@ int ltb_accept_milestone(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessag
                         ms->detail ? ms->detail : "",
                         req->handoff_id,
                         ltc_sql_text_array(c, (const char *const *)ms->product_skus, ms->n_product_skus)};
-    if (!ltc_call_query(c, st, SQL_INSERT, 13, pi)) return -1;
+    PGresult *r = ltc_call_query(c, st, SQL_INSERT, 13, pi);
+    if (!r) return -1;
+    if (PQntuples(r) == 0)
+        return ltc_status_set(st, LTC_NOT_FOUND, "DEAL_NOT_FOUND", "deal %s is not an opportunity of LTB", deal);
     ltc_audit_change(c, ltc_call_printf(c, "deals/%s/milestones/%s", deal, id), "kind", NULL, kind);
 
     Ltc__Ltb__V1__AcceptMilestoneResponse *resp =
