@@ -88,15 +88,14 @@ static const char SQL_PLACE_LINES[] =
     "WHERE order_id = ANY($1::uuid[]) AND quantity > shipped_quantity) "
     "SELECT 0 AS kind, order_id::text COLLATE \"C\" AS a, sku AS b, q::bigint AS c, NULL::bigint AS d, line_no AS pos "
     "FROM l UNION ALL " ROUTING_ROWS "WHERE r.sku IN (SELECT sku FROM l) ORDER BY 1, 2, 6";
-/* The orders to place, locked in id order: one ($1), a set ($2), or every open one ($3). */
+/* The orders to place, locked in id order: a set ($1), or every open one (through orders_open_idx, keyed by id on
+ * the generated is_open: OTD migration 012). */
 #define PLACE_COLS                                                                                                     \
     "id, seq, priority, (requested_delivery_date - current_date)::int, state, deal_id, " LTC_SQL_DATE(                 \
         "promise_date") ", " LTC_SQL_DATE("requested_delivery_date") ", " LTC_SQL_DATE("current_date") ", extract(isodow FROM current_date)::int"
 static const char SQL_ORDERS_LOCK_SET[] = "SELECT " PLACE_COLS " FROM orders WHERE id = ANY($1::uuid[]) "
                                           "ORDER BY id FOR UPDATE";
-static const char SQL_ORDERS_LOCK_OPEN[] =
-    "SELECT " PLACE_COLS " FROM orders WHERE state IN ('RELEASED', 'SCHEDULED', 'PARTIALLY_SHIPPED') "
-    "ORDER BY id FOR UPDATE";
+static const char SQL_ORDERS_LOCK_OPEN[] = "SELECT " PLACE_COLS " FROM orders WHERE is_open ORDER BY id FOR UPDATE";
 enum {
     PO_ID,
     PO_SEQ,

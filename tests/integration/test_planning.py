@@ -126,6 +126,31 @@ class PlanningTest(h.StackTestCase):
         h.sql(f"DELETE FROM otd.capacity_bookings WHERE order_id = '{order}'")
         self.assert_load_matches_bookings()
 
+    def test_promise_written_in_place(self):
+        """A promise (RELEASED -> SCHEDULED with its date, resource and lateness) and a re-promise change no column
+        an index of otd.orders uses, so PostgreSQL writes them as heap-only (HOT) updates: no new index entries, a
+        first run's 10,000 promises 60-95 ms instead of 160-200 (OTD migration 012, docs/performance.md)."""
+        written = ("state", "promise_date", "resource_id", "late", "first_promise_date", "update_time")
+        blocking = h.sql_value(
+            "SELECT count(*) || coalesce(': ' || string_agg(c.relname, ', '), '') FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid WHERE i.indrelid = 'otd.orders'::regclass "
+            "AND pg_get_indexdef(i.indexrelid) ~ :'cols'", cols=r"\m(" + "|".join(written) + r")\M")
+        self.assertEqual(blocking, "0", "indexes of otd.orders on a column a promise writes")
+        order = self.order().r["order"].split("/")[1]
+        # What PostgreSQL does with the rows: the order released (is_open turns true: a new version), then promised
+        # and re-promised as the bookings statement does, counted in the transaction's own statistics, rolled back.
+        hot = h.sql_value(
+            "BEGIN;\n"
+            "UPDATE otd.orders SET state = 'RELEASED', update_time = now() WHERE id = :'o';\n"
+            "SELECT pg_stat_get_xact_tuples_hot_updated('otd.orders'::regclass) AS before \\gset\n"
+            "UPDATE otd.orders SET state = 'SCHEDULED', promise_date = current_date + 9, resource_id = :'r', "
+            "late = false, first_promise_date = current_date + 9, update_time = now() WHERE id = :'o';\n"
+            "UPDATE otd.orders SET promise_date = current_date + 12, resource_id = :'r2', late = true, "
+            "update_time = now() WHERE id = :'o';\n"
+            "SELECT pg_stat_get_xact_tuples_hot_updated('otd.orders'::regclass) - :before;\n"
+            "ROLLBACK;", o=order, r=str(uuid.uuid4()), r2=str(uuid.uuid4()))
+        self.assertEqual(hot, "2", "the promise and the re-promise as heap-only updates")
+
     # --- the scenarios ----------------------------------------------------------------------------------------
 
     def test_capacity_hold_cleared_and_lead_time(self):
