@@ -18,7 +18,10 @@
 --   close); the page's dead versions are pruned as it is next visited. The table takes twice the pages (about 4 MB
 --   for 10,000 orders), its indexes do not grow.
 --
--- The fillfactor is set first: adding the stored column rewrites the table, with the new setting.
+-- The fillfactor is set first: adding the stored column rewrites the table, with the new setting. The rewrite holds
+-- an exclusive lock on orders while it runs (OTD's calls that touch orders wait for it): plan the upgrade of a large
+-- table accordingly. Old OTD binaries work on the new schema (they name their columns, and no statement of theirs
+-- needs the dropped index), so a rolling upgrade stays possible (docs/operations.md "Upgrades").
 ALTER TABLE orders SET (fillfactor = 50);
 DROP INDEX orders_open_idx;
 DROP INDEX orders_credit_hold_idx;
