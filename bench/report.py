@@ -21,10 +21,12 @@ import sys
 
 MIB = 1024
 
-# Targets of issue 7.
-READ_RATIO, READ_P99_MS = 0.25, 5.0
-WRITE_RATIO = 0.6
-L2C_RATIO = 0.5
+# Targets of issue #22 (docs/performance.md), ratios within one run.
+READ_RATIO, READ_P99_MS = 0.25, 5.0   # a read through the gateway / the bare echo (TLS vs TLS), and its p99
+WRITE_RATIO = 0.8        # a state change through the stack / pgbench running that transition's own SQL
+WRITE_SQL_RATIO = 0.4    # that SQL / pgbench's plain state change (an UPDATE and an outbox INSERT)
+L2C_RATIO = 0.4          # lead to cash / PostgreSQL's rate for the deal's write transactions
+HANDOFF_P99_MS = 250.0   # a hand-off written -> delivered, p99, every kind
 RSS_LIMIT_KB = 64 * MIB
 BIG_TABLE_ROWS = 10000   # a sequential scan of a table this large on a hot path is a bug
 EXIT_SEQ_SCAN = 3        # table's exit status when a hot plan scans a table that grows with stored deals
@@ -111,6 +113,16 @@ def read_stats(path):
             if len(p) == 5:
                 out[p[0]] = tuple(int(x) for x in p[1:])
     return out
+
+
+def handoffs_fast(h):
+    """Every kind of hand-off of a scenario delivered within HANDOFF_P99_MS of being written, at its p99 (the
+    handoffs row's stages: method:rows:p50:p99:undelivered). No hand-off measured: nothing to fail."""
+    for x in h.get("stages", "").split(";"):
+        f = x.split(":")
+        if len(f) >= 4 and f[3] not in ("", "-") and float(f[3]) >= HANDOFF_P99_MS:
+            return False
+    return True
 
 
 def scan_row(a):
@@ -333,6 +345,10 @@ def table(a):
         ratio, base, target, verdict = "", "", "", ""
         if scen == "pgbench" and label != "pgbench read" and label != "pgbench state change" and pg_write_qps:
             ratio, base = f"{qps / pg_write_qps:.2f}", "pgbench state change"
+            if label == "pgbench MarkBidWon SQL":   # the transition's SQL is lean
+                target = f">= {WRITE_SQL_RATIO}"
+                verdict = "met" if qps / pg_write_qps >= WRITE_SQL_RATIO else "MISSED"
+                verdicts.append((label, verdict))
         elif scen == "echo" and plain:
             if size is None and echo and echo.get("security") == "tls" and num(echo, "qps"):
                 ratio, base = f"{qps / num(echo, 'qps'):.2f}", "echo (TLS)"
@@ -354,14 +370,17 @@ def table(a):
                 verdicts.append((label, verdict))
             if pg_read_qps:
                 base += f" ({qps / pg_read_qps:.2f} of pgbench read)"
-        elif scen == "mark-won" and pg_write_qps:
-            ratio = f"{qps / pg_write_qps:.2f}"
-            base = "pgbench state change"
-            if pg_markwon_qps:
-                base += f" ({qps / pg_markwon_qps:.2f} of pgbench MarkBidWon SQL)"
-            target = f">= {WRITE_RATIO}, hand-offs keep up"
-            keeps_up = handoffs.get(label, {}).get("backlog_growing", "no") == "no"
-            verdict = "met" if qps / pg_write_qps >= WRITE_RATIO and keeps_up else "MISSED"
+        elif scen == "mark-won" and (pg_markwon_qps or pg_write_qps):
+            # against its own SQL run by pgbench (the service adds little); without that row, the plain state change
+            versus = pg_markwon_qps or pg_write_qps
+            ratio = f"{qps / versus:.2f}"
+            base = "pgbench MarkBidWon SQL" if pg_markwon_qps else "pgbench state change"
+            if pg_markwon_qps and pg_write_qps:
+                base += f" ({qps / pg_write_qps:.2f} of pgbench state change)"
+            target = f">= {WRITE_RATIO}, hand-offs keep up, p99 < {HANDOFF_P99_MS:g} ms"
+            h = handoffs.get(label, {})
+            ok = qps / versus >= WRITE_RATIO and h.get("backlog_growing", "no") == "no" and handoffs_fast(h)
+            verdict = "met" if ok else "MISSED"
             verdicts.append((label, verdict))
         elif scen == "l2c":
             h = handoffs.get(label, {})
@@ -370,8 +389,8 @@ def table(a):
             allowed = pg_write_qps / wtx if wtx else 0
             ratio = f"{dps / allowed:.2f}" if allowed else "-"
             base = f"pgbench state change / {wtx:.1f} tx per deal = {allowed:.0f} deals/s"
-            target = f">= {L2C_RATIO}, no growing backlog"
-            ok = allowed and dps / allowed >= L2C_RATIO and h.get("backlog_growing") == "no"
+            target = f">= {L2C_RATIO}, no growing backlog, hand-off p99 < {HANDOFF_P99_MS:g} ms"
+            ok = allowed and dps / allowed >= L2C_RATIO and h.get("backlog_growing") == "no" and handoffs_fast(h)
             verdict = "met" if ok else "MISSED"
             verdicts.append((label, verdict))
         if size is not None and scen in ("get-lead", "get-opportunity", "mark-won", "l2c") and "direct" not in label \

@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """bench/test_report.py - checks that bench/report.py fails a run whose hot plans (explain.txt) scan a table that
-grows with the stored deals, and passes one whose only sequential scans read small tables (ctest bench_report_plans).
-Standard library only."""
+grows with the stored deals, and passes one whose only sequential scans read small tables; and that it judges
+mark-won by issue #22's targets: against pgbench of its own SQL, with its hand-offs in time (ctest
+bench_report_plans). Standard library only."""
 
 import os
 import subprocess
@@ -33,8 +34,31 @@ def run(rel):
         return p.returncode, p.stdout
 
 
+# A run's rows (results.tsv: tab-separated key=value) with mark-won at `won` calls/s against its SQL's 1,000 tx/s
+# (and the plain state change's 2,000), its hand-offs delivered at p99 `p99` ms.
+MARKWON = ("scenario=pgbench\tlabel=pgbench state change\tqps=2000\n"
+           "scenario=pgbench\tlabel=pgbench MarkBidWon SQL\tqps=1000\n"
+           "scenario=mark-won\tlabel=mark-won@1000\tqps={won}\tp99_ms=90\n"
+           "scenario=handoffs\tlabel=mark-won@1000\tbacklog_growing=no\tstages=ltb>AcceptWonBid:500:40:{p99}:0\n")
+
+
+def verdicts(won, p99):
+    with tempfile.TemporaryDirectory() as d:
+        results = os.path.join(d, "results.tsv")
+        with open(results, "w") as f:
+            f.write(MARKWON.format(won=won, p99=p99))
+        p = subprocess.run([sys.executable, REPORT, "table", results], capture_output=True, text=True)
+        line = next((x for x in p.stdout.splitlines() if x.startswith("targets:")), "")
+        return p.returncode, line
+
+
 def main():
     failures = 0
+    for won, p99, want in ((850, 120, "met"), (700, 120, "MISSED"), (850, 300, "MISSED")):
+        code, line = verdicts(won, p99)
+        if code != 0 or f"mark-won@1000: {want}" not in line or "pgbench MarkBidWon SQL: met" not in line:
+            print(f"mark-won at {won}/s of 1000 (its SQL), hand-offs p99 {p99} ms: want {want} (exit {code}): {line}")
+            failures += 1
     code, out = run("orders")   # 100,000 rows at 100,000 deals: grows with them
     if code != 3 or "GROWS WITH DEALS" not in out or "MISSED" not in out:
         print(f"a sequential scan of orders was not failed (exit {code}):\n{out}")
