@@ -170,6 +170,10 @@ struct lane {
     long parked;        /* that count */
     int parked_dirty;   /* this lane parked a row since */
     time_t others_time; /* the first lane: when it last looked for rows of no configured destination */
+    /* Rows of the destination may be waiting for a retry time: set at the start, after a database error and when
+     * this lane schedules a retry; cleared when the database says nothing of the destination is undelivered. While
+     * clear, an empty claim waits for a wake-up or the poll without asking when the next row is due. */
+    int due_unknown;
 };
 
 struct ltc_relay {
@@ -321,6 +325,7 @@ static int record_failure(lane *r, const PGresult *rows, int i, const ltc_status
         return ltc_outbox_mark_parked(r->db, seq, err, st);
     }
     long delay = ltc_outbox_backoff_ms(attempts, r->relay->opt.max_backoff_ms, &r->seed);
+    r->due_unknown = 1;
     LTC_WARN("handoff_retry", handoff, "%s to %s failed (attempt %d), retry in %ldms: %s", method, dest, attempts + 1,
              delay, err);
     return ltc_outbox_mark_retry(r->db, seq, err, delay, st);
@@ -566,15 +571,22 @@ static void refresh_backlog(lane *r) {
 
 /* Time to wait before the next claim when the last one found nothing: until the next retry of the lane's destination
  * is due, at most the poll interval. The poll is what finds rows another replica committed (replicas do not wake each
- * other), among them the rows of a replica that died between its commit and waking its own relay. */
+ * other), among them the rows of a replica that died between its commit and waking its own relay, and the retries
+ * such a replica had scheduled. The database is asked only while a retry of this lane's may be pending
+ * (due_unknown): otherwise every row the lane can deliver comes with a wake-up, and the question, one statement
+ * after every empty claim, reads the destination's whole backlog for nothing (docs/performance.md). */
 static long next_due_ms(lane *r) {
     long poll_ms = r->relay->opt.poll_ms > 0 ? r->relay->opt.poll_ms : LTC_RELAY_POLL_MS;
+    if (!r->due_unknown) return poll_ms;
     ltc_status st = {0};
     const char *p[1] = {r->destination};
     PGresult *res = ltc_db_query(r->db, &st, SQL_NEXT_DUE, 1, p);
     long ms = poll_ms;
     if (res) {
-        if (!PQgetisnull(res, 0, 0)) ms = (long)ltc_pg_i64(res, 0, 0);
+        if (PQgetisnull(res, 0, 0))
+            r->due_unknown = 0; /* nothing of the destination undelivered: no retry waits */
+        else
+            ms = (long)ltc_pg_i64(res, 0, 0);
         PQclear(res);
     }
     ltc_status_clear(&st);
@@ -592,6 +604,7 @@ static void *relay_main(void *arg) {
         if (ltc_db_connect(r->db, &st) != 0 || relay_listen(r) != 0) {
             ltc_status_clear(&st);
             r->listening = 0;
+            r->due_unknown = 1;
             relay_wait_stop(r, db_backoff);
             db_backoff = db_backoff * 2 > 5000 ? 5000 : db_backoff * 2;
             continue;
@@ -599,6 +612,7 @@ static void *relay_main(void *arg) {
         relay_take_wake(r);
         int n = relay_batch(r);
         if (n < 0) {
+            r->due_unknown = 1; /* a retry it recorded may have been rolled back, or not */
             relay_wait_stop(r, db_backoff);
             db_backoff = db_backoff * 2 > 5000 ? 5000 : db_backoff * 2;
             continue;
@@ -662,6 +676,7 @@ ltc_relay *ltc_relay_start(const ltc_relay_options *opt, ltc_status *st) {
         l->index = i;
         l->wake_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
         l->seed = (unsigned)time(NULL) ^ (unsigned)(uintptr_t)l;
+        l->due_unknown = 1; /* retries from before this start may be waiting */
         l->destination = strdup(opt->peers[i].destination);
         l->db = ltc_db_create(opt->db_dsn, opt->db_schema);
         l->client = ltc_client_create(opt->peers[i].target, opt->peers[i].destination, 0);
