@@ -22,9 +22,13 @@
 static const char SQL_ACCOUNT_ENSURE[] =
     "INSERT INTO credit_accounts (customer_id, legal_name, tax_id, country_code, billing_currency, account_owner) "
     "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (customer_id) DO NOTHING";
-static const char SQL_ACCOUNT_MERGED[] = "SELECT merged_into::text FROM credit_accounts WHERE customer_id = $1";
+/* the account of customer $1 locked, or, when $2 and $1 was merged, the account it was merged into: a tombstone's
+ * merged_into never changes, so it is read unlocked and only the account that takes the work is locked. The row
+ * says which account it is; a merged_into in it means one more hop (a chain, or merged while we looked). */
 static const char SQL_ACCOUNT_LOCK[] =
-    "SELECT merged_into::text, customer_blocked, account_owner FROM credit_accounts WHERE customer_id = $1 FOR UPDATE";
+    "SELECT a.customer_id::text, a.merged_into::text, a.customer_blocked, a.account_owner FROM credit_accounts a "
+    "WHERE a.customer_id = CASE WHEN $2::boolean THEN coalesce((SELECT t.merged_into FROM credit_accounts t "
+    "WHERE t.customer_id = $1::uuid), $1::uuid) ELSE $1::uuid END FOR UPDATE OF a";
 static const char SQL_ACCOUNT_TOUCH[] =
     "UPDATE credit_accounts SET version = version + 1, update_time = now() WHERE customer_id = $1";
 
@@ -62,13 +66,22 @@ enum {
     X_ADMITTED,
     X_LIMIT
 };
-static const char SQL_OVERDUE[] =
-    "SELECT coalesce(max(coalesce($2::date, current_date) - i.due_date), 0)::integer,"
-    " (array_agg(i.id::text ORDER BY i.due_date, i.seq))[1]"
-    " FROM invoices i JOIN order_accounts a ON a.id = i.account_id"
-    " WHERE a.customer_id = $1 AND i.state IN ('UNPAID', 'PARTLY_PAID') AND i.due_date < coalesce($2::date, current_date)";
-static const char SQL_AUTO_HOLDS[] =
-    "SELECT id::text, kind FROM credit_holds WHERE customer_id = $1 AND state = 'ACTIVE' AND kind <> 'MANUAL'";
+/* the oldest overdue invoice of customer $1 as of $2 (today when NULL): its days overdue (0: none) and its id */
+#define OVERDUE_OF_CUSTOMER                                                                                            \
+    "SELECT coalesce(max(coalesce($2::date, current_date) - i.due_date), 0)::integer,"                                 \
+    " (array_agg(i.id::text ORDER BY i.due_date, i.seq))[1]"                                                           \
+    " FROM invoices i JOIN order_accounts a ON a.id = i.account_id"                                                    \
+    " WHERE a.customer_id = $1 AND i.state IN ('UNPAID', 'PARTLY_PAID') AND i.due_date < coalesce($2::date, current_date)"
+static const char SQL_OVERDUE[] = OVERDUE_OF_CUSTOMER;
+/* The holds' evaluation of customer $1 as of $2 in one statement: the reservations whose time is up lapse (the
+ * exposure read next counts only live ones either way), and one row per automatic hold (id, kind), each with the
+ * oldest overdue invoice's days and id; one row with NULL hold when there is none. */
+static const char SQL_HOLDS_EVALUATION[] =
+    "WITH lapse AS (UPDATE credit_reservations SET released_time = now(), release_reason = 'EXPIRED', "
+    "update_time = now() WHERE customer_id = $1 AND released_time IS NULL AND expire_time <= now()),"
+    " o (days, invoice) AS (" OVERDUE_OF_CUSTOMER ")"
+    " SELECT o.days, o.invoice, h.id::text, h.kind FROM o LEFT JOIN credit_holds h ON h.customer_id = $1 "
+    "AND h.state = 'ACTIVE' AND h.kind <> 'MANUAL' ORDER BY h.seq";
 static const char SQL_HOLD_PLACE_AUTO[] =
     "INSERT INTO credit_holds (id, customer_id, kind, reason, placed_by, cause_invoice_id) "
     "VALUES ($1, $2, $3, $4, 'system', $5::uuid)";
@@ -78,9 +91,6 @@ static const char SQL_HOLD_RELEASE_AUTO[] =
 static const char SQL_HOLDS_ACTIVE_KINDS[] =
     "SELECT bool_or(kind = 'MANUAL'), bool_or(kind = 'OVERDUE'), bool_or(kind = 'OVER_LIMIT') FROM credit_holds "
     "WHERE customer_id = $1 AND state = 'ACTIVE'";
-static const char SQL_RESERVATIONS_LAPSE[] =
-    "UPDATE credit_reservations SET released_time = now(), release_reason = 'EXPIRED', update_time = now() "
-    "WHERE customer_id = $1 AND released_time IS NULL AND expire_time <= now()";
 static const char SQL_OTHER_CURRENCY[] =
     "SELECT currency FROM credit_decisions WHERE reference = $1 AND currency <> $2 LIMIT 1";
 static const char SQL_ORDER_PAID[] = "SELECT paid_minor FROM order_accounts WHERE id = $1";
@@ -145,32 +155,24 @@ int dtc_credit_account_lock(ltc_call *c, ltc_status *st, const char *customer,
                            snap ? snap->account_owner : ""};
         if (!ltc_call_query(c, st, SQL_ACCOUNT_ENSURE, 6, p)) return -1;
     }
+    const char *follow = flags & DTC_LOCK_FOLLOW_MERGES ? "true" : "false";
     for (int hop = 0; hop < 16; hop++) {
-        const char *p[] = {id};
-        if (flags & DTC_LOCK_FOLLOW_MERGES) { /* a tombstone's merged_into never changes: follow it unlocked */
-            PGresult *m = ltc_call_query(c, st, SQL_ACCOUNT_MERGED, 1, p);
-            if (!m) return -1;
-            if (PQntuples(m) == 1 && !ltc_pg_isnull(m, 0, 0)) {
-                snprintf(id, sizeof id, "%s", ltc_pg_str(m, 0, 0));
-                continue;
-            }
-        }
-        PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_LOCK, 1, p);
+        PGresult *r = ltc_call_query(c, st, SQL_ACCOUNT_LOCK, 2, (const char *[]){id, follow});
         if (!r) return -1;
         if (PQntuples(r) == 0)
             return ltc_status_set(st, LTC_NOT_FOUND, "CREDIT_ACCOUNT_NOT_FOUND", "no credit account for customer %s",
                                   id);
-        if (!ltc_pg_isnull(r, 0, 0)) {
+        if (!ltc_pg_isnull(r, 0, 1)) {
             if (!(flags & DTC_LOCK_FOLLOW_MERGES))
                 return ltc_status_set(st, LTC_FAILED_PRECONDITION, "CUSTOMER_MERGED",
                                       "customer %s was merged into customers/%s: use the survivor", id,
-                                      ltc_pg_str(r, 0, 0));
-            snprintf(id, sizeof id, "%s", ltc_pg_str(r, 0, 0)); /* merged while we looked */
+                                      ltc_pg_str(r, 0, 1));
+            snprintf(id, sizeof id, "%s", ltc_pg_str(r, 0, 1)); /* a chain, or merged while we looked */
             continue;
         }
-        snprintf(out->id, sizeof out->id, "%s", id);
-        out->blocked = ltc_pg_bool(r, 0, 1);
-        snprintf(out->account_owner, sizeof out->account_owner, "%s", ltc_pg_str(r, 0, 2));
+        snprintf(out->id, sizeof out->id, "%s", ltc_pg_str(r, 0, 0));
+        out->blocked = ltc_pg_bool(r, 0, 2);
+        snprintf(out->account_owner, sizeof out->account_owner, "%s", ltc_pg_str(r, 0, 3));
         return 0;
     }
     return ltc_status_set(st, LTC_INTERNAL, "CREDIT_ACCOUNT_CORRUPT", "customer %s: merge chain too long", customer);
@@ -240,12 +242,11 @@ static int place_auto(ltc_call *c, ltc_status *st, const char *customer, const c
 
 int dtc_credit_evaluate_holds(ltc_call *c, ltc_status *st, const char *customer, const char *as_of,
                               const dtc_credit_policy *pol, const char *cause) {
-    const char *p[] = {customer};
-    if (!ltc_call_query(c, st, SQL_RESERVATIONS_LAPSE, 1, p)) return -1;
-
-    int days;
-    const char *invoice;
-    if (dtc_credit_overdue(c, st, customer, as_of, &days, &invoice) != 0) return -1;
+    const char *p[] = {customer, as_of};
+    PGresult *h = ltc_call_query(c, st, SQL_HOLDS_EVALUATION, 2, p);
+    if (!h) return -1;
+    int days = (int)ltc_pg_i64(h, 0, 0);
+    const char *invoice = ltc_pg_isnull(h, 0, 1) ? NULL : ltc_pg_str(h, 0, 1);
     int want_overdue = dtc_overdue_hold_wanted(days, pol->overdue_days);
 
     PGresult *x = dtc_credit_exposure_query(c, st, customer, NULL, NULL, NULL);
@@ -262,11 +263,9 @@ int dtc_credit_evaluate_holds(ltc_call *c, ltc_status *st, const char *customer,
                                         (long long)limit, ltc_pg_str(x, i, X_CURRENCY));
     }
 
-    PGresult *h = ltc_call_query(c, st, SQL_AUTO_HOLDS, 1, p);
-    if (!h) return -1;
     int have_overdue = 0, have_over = 0, changed = 0;
-    for (int i = 0; i < PQntuples(h); i++) {
-        const char *id = ltc_pg_str(h, i, 0), *kind = ltc_pg_str(h, i, 1);
+    for (int i = 0; i < PQntuples(h) && !ltc_pg_isnull(h, i, 2); i++) {
+        const char *id = ltc_pg_str(h, i, 2), *kind = ltc_pg_str(h, i, 3);
         int overdue = strcmp(kind, "OVERDUE") == 0;
         int wanted = overdue ? want_overdue : over_text != NULL;
         if (wanted) {

@@ -14,25 +14,28 @@
 
 /* --- SQL ---------------------------------------------------------------------------------------------------------- */
 
+/* the event's day and period, the functional currency, and the period's state, locked FOR SHARE until the transaction
+ * ends (a ClosePeriod waits for the postings under way); NULL state: the period has no row yet */
 static const char SQL_EVENT_DATE[] =
     "SELECT to_char(d, 'YYYY-MM-DD'), to_char(d, 'YYYY-MM'), coalesce((SELECT functional_currency::text "
-    "FROM credit_policy), 'CNY') FROM (SELECT coalesce($1::date, current_date) AS d) x";
+    "FROM credit_policy), 'CNY'), (SELECT state FROM ledger_periods WHERE period = to_char(d, 'YYYY-MM') FOR SHARE) "
+    "FROM (SELECT coalesce($1::date, current_date) AS d) x";
 static const char SQL_PERIOD_ENSURE[] = "INSERT INTO ledger_periods (period) VALUES ($1) ON CONFLICT DO NOTHING";
-/* held FOR SHARE until the transaction ends: a ClosePeriod waits for the postings under way */
 static const char SQL_PERIOD_SHARE[] = "SELECT state FROM ledger_periods WHERE period = $1 FOR SHARE";
 static const char SQL_NEXT_MONTH[] =
     "SELECT to_char(m, 'YYYY-MM-DD'), to_char(m, 'YYYY-MM') FROM (SELECT (($1 || '-01')::date + interval '1 month')::date "
     "AS m) x";
+/* the entry and its lines in one statement: $1-$13 the entry; $14 roles, $15 debits, $16 credits, $17 functional
+ * debits, $18 functional credits, $19 whether converted. The count of rows is the lines'. */
 static const char SQL_ENTRY_INSERT[] =
-    "INSERT INTO journal_entries (id, event, source, customer_id, currency, functional_currency, event_date, "
-    "posting_date, period, total_minor, posted_by, fx_rate_scaled) VALUES ($1, $2, $3, coalesce($4::uuid, (SELECT "
-    "customer_id FROM receipts WHERE id = $5::uuid)), $6, $7, $8::date, $9::date, $10, $11::bigint, $12, $13::bigint)";
-/* $1 entry, $2 roles, $3 debits, $4 credits, $5 functional debits, $6 functional credits, $7 whether converted */
-static const char SQL_LINES_INSERT[] =
+    "WITH e AS (INSERT INTO journal_entries (id, event, source, customer_id, currency, functional_currency, "
+    "event_date, posting_date, period, total_minor, posted_by, fx_rate_scaled) VALUES ($1, $2, $3, coalesce($4::uuid, "
+    "(SELECT customer_id FROM receipts WHERE id = $5::uuid)), $6, $7, $8::date, $9::date, $10, $11::bigint, $12, "
+    "$13::bigint) RETURNING id) "
     "INSERT INTO journal_lines (entry_id, line_no, account_role, account_code, debit_minor, credit_minor, "
-    "functional_debit_minor, functional_credit_minor) SELECT $1, t.n, t.role, a.code, t.d, t.c, "
-    "CASE WHEN $7::boolean THEN t.fd END, CASE WHEN $7::boolean THEN t.fc END "
-    "FROM unnest($2::text[], $3::bigint[], $4::bigint[], $5::bigint[], $6::bigint[]) WITH ORDINALITY "
+    "functional_debit_minor, functional_credit_minor) SELECT e.id, t.n, t.role, a.code, t.d, t.c, "
+    "CASE WHEN $19::boolean THEN t.fd END, CASE WHEN $19::boolean THEN t.fc END "
+    "FROM e, unnest($14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[]) WITH ORDINALITY "
     "AS t(role, d, c, fd, fc, n) JOIN ledger_accounts a ON a.role = t.role";
 /* the rate of a currency for a day: the latest on or before it */
 static const char SQL_RATE_OF_DAY[] =
@@ -133,17 +136,23 @@ int dtc_ledger_post(ltc_call *c, ltc_status *st, const dtc_posting *p) {
     const char *event_date = ltc_call_strdup(c, ltc_pg_str(d, 0, 0)), *functional = ltc_pg_str(d, 0, 2);
     const char *posting = event_date, *period = ltc_call_strdup(c, ltc_pg_str(d, 0, 1));
     functional = ltc_call_strdup(c, functional);
-    /* a CLOSED period takes nothing: the first day of the first period after it that is not closed */
+    /* a CLOSED period takes nothing: the first day of the first period after it that is not closed. The first
+     * period's state came with the date (locked); a period without a row yet is made, then locked. */
+    const char *state = ltc_pg_isnull(d, 0, 3) ? NULL : ltc_call_strdup(c, ltc_pg_str(d, 0, 3));
     for (int guard = 0;; guard++) {
         if (guard > 1200)
             return ltc_status_set(st, LTC_FAILED_PRECONDITION, "NO_OPEN_PERIOD", "no open period after %s", event_date);
-        if (!ltc_call_query(c, st, SQL_PERIOD_ENSURE, 1, (const char *[]){period})) return -1;
-        PGresult *s = ltc_call_query(c, st, SQL_PERIOD_SHARE, 1, (const char *[]){period});
-        if (!s) return -1;
-        if (PQntuples(s) == 1 && strcmp(ltc_pg_str(s, 0, 0), "OPEN") == 0) break;
+        if (!state) {
+            if (!ltc_call_query(c, st, SQL_PERIOD_ENSURE, 1, (const char *[]){period})) return -1;
+            PGresult *s = ltc_call_query(c, st, SQL_PERIOD_SHARE, 1, (const char *[]){period});
+            if (!s) return -1;
+            state = PQntuples(s) == 1 ? ltc_call_strdup(c, ltc_pg_str(s, 0, 0)) : "";
+        }
+        if (strcmp(state, "OPEN") == 0) break;
         PGresult *m = ltc_call_query(c, st, SQL_NEXT_MONTH, 1, (const char *[]){period});
         if (!m) return -1;
         posting = ltc_call_strdup(c, ltc_pg_str(m, 0, 0)), period = ltc_call_strdup(c, ltc_pg_str(m, 0, 1));
+        state = NULL;
     }
     /* functional amounts: the same in the functional currency; converted at the event day's rate otherwise (an
      * allocation's sides at their documents' rates), the difference on FX_REALISED; a revaluation's are its own */
@@ -188,16 +197,14 @@ int dtc_ledger_post(ltc_call *c, ltc_status *st, const dtc_posting *p) {
                         period,
                         ltc_sql_i64(c, total),
                         dtc_principal(c),
-                        converted ? ltc_sql_i64(c, rate) : NULL};
-    if (!ltc_call_query(c, st, SQL_ENTRY_INSERT, 13, ep)) return -1;
-    const char *lp[] = {id,
+                        converted ? ltc_sql_i64(c, rate) : NULL,
                         ltc_sql_text_array(c, roles, (size_t)n),
                         ltc_sql_i64_array(c, debits, (size_t)n),
                         ltc_sql_i64_array(c, credits, (size_t)n),
                         ltc_sql_i64_array(c, fd, (size_t)n),
                         ltc_sql_i64_array(c, fc, (size_t)n),
                         converted ? "true" : "false"};
-    PGresult *l = ltc_call_query(c, st, SQL_LINES_INSERT, 7, lp);
+    PGresult *l = ltc_call_query(c, st, SQL_ENTRY_INSERT, 19, ep);
     if (!l) return -1;
     if (strcmp(PQcmdTuples(l), ltc_sql_i64(c, n)) != 0)
         return ltc_status_set(st, LTC_INTERNAL, "LEDGER_ACCOUNT_MISSING", "the chart of accounts lacks a role of %s",

@@ -8,7 +8,8 @@ own port of the plaintext stack (no gateway, no other stage needed):
   fitting the limit alone but not together: exactly one is APPROVED (and reserves), the other REFUSED with
   LIMIT_EXCEEDED — they serialise on the customer's credit-account row;
 - a repeat for the approved reference is decided again and replaces its reservation instead of adding one;
-- a manual hold refuses even at RELEASE, and its release by finance lifts it.
+- a manual hold refuses even at RELEASE, and its release by finance lifts it;
+- an order's reservation past its time lapses (released, EXPIRED) at the customer's next evaluation.
 
 In plaintext the principal forwarded in x-ltc-principal is taken as given (tests only), which gives the two finance
 users four eyes needs.
@@ -283,6 +284,26 @@ class CreditIntake(unittest.TestCase):
     def changed(self, snap, change, survivor=""):
         return self.intake.AcceptCustomerChanged(dtc.AcceptCustomerChangedRequest(
             handoff_id=lc.new_id(), customer=snap, change=change, survivor=survivor, note="test"), timeout=10)
+
+    def test_a_reservation_past_its_time_lapses_at_the_next_evaluation(self):
+        cid, snap = self.new_customer(100_000)
+        ref = f"contracts/{uuid.uuid4()}"
+        self.assertTrue(self.check(snap, dtc.CREDIT_STAGE_ORDER_PLACEMENT, ref, 60_000).reserved)
+        live = "SELECT count(*) FROM dtc.credit_reservations WHERE reference = :'r' AND released_time IS NULL"
+        self.assertEqual(h.sql_int(live, r=ref), 1)
+        # the order was never placed and its reservation's time is up (as if the TTL had passed)
+        h.sql("UPDATE dtc.credit_reservations SET expire_time = now() - interval '1 second' "
+              "WHERE reference = :'r' AND released_time IS NULL", r=ref)
+        # the next evaluation of the customer's holds (here a check for another order) lapses it ...
+        other = self.check(snap, dtc.CREDIT_STAGE_ORDER_PLACEMENT, f"contracts/{uuid.uuid4()}", 60_000)
+        self.assertEqual((other.outcome, minor(other.exposure)), (dtc.CREDIT_OUTCOME_APPROVED, 0))
+        self.assertEqual(h.sql_int(live, r=ref), 0)
+        self.assertEqual(h.sql("SELECT release_reason FROM dtc.credit_reservations WHERE reference = :'r'", r=ref),
+                         [["EXPIRED"]])
+        # ... and only it: the new order's reservation stands
+        exp = self.pub.GetCreditExposure(dtc.GetCreditExposureRequest(customer=f"customers/{cid}"),
+                                         metadata=as_user(FIN1), timeout=10).exposures
+        self.assertEqual(minor(exp[0].pending_order_reservations), 60_000)
 
     def test_blocked_refused_everywhere_and_merged_resolves_to_survivor(self):
         cid, snap = self.new_customer(100_000)
