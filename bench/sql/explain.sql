@@ -236,12 +236,63 @@ FROM invoices i JOIN order_accounts a ON a.id = i.account_id WHERE i.id = bench_
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT currency, paid_minor, state FROM invoices WHERE id = bench_id(48, :n / 2)
 FOR UPDATE;
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT i.id::text, i.account_id::text FROM invoices i
-JOIN order_accounts a ON a.id = i.account_id WHERE a.customer_id = bench_id(99, 1) AND i.currency = 'CNY'
+JOIN order_accounts a ON a.id = i.account_id WHERE a.customer_id = bench_id(120, (:n / 2 + 3) / 4) AND i.currency = 'CNY'
   AND i.state IN ('UNPAID', 'PARTLY_PAID') AND a.state = 'OPEN' ORDER BY i.due_date, i.seq;
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT id::text, unapplied_minor FROM receipts
 WHERE account_id = bench_id(7, :n / 2) AND currency = 'CNY' AND state = 'RECEIVED' AND unapplied_minor > 0
 ORDER BY seq FOR UPDATE;
 ROLLBACK;
+\echo '== dtc credit and ledger of a stored deal customer (services/dtc/credit.c SQL_ACCOUNT_LOCK, SQL_HOLDS_EVALUATION, SQL_EXPOSURE, SQL_OTHER_CURRENCY; ledger.c SQL_EVENT_DATE, SQL_ENTRY_INSERT, SQL_ALLOC_DOCS)'
+BEGIN;
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT a.customer_id::text, a.merged_into::text, a.customer_blocked
+FROM credit_accounts a WHERE a.customer_id = coalesce((SELECT t.merged_into FROM credit_accounts t
+  WHERE t.customer_id = bench_id(120, (:n / 2 + 3) / 4)), bench_id(120, (:n / 2 + 3) / 4)) FOR UPDATE OF a;
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+WITH lapse AS (UPDATE credit_reservations SET released_time = now(), release_reason = 'EXPIRED', update_time = now()
+  WHERE customer_id = bench_id(120, (:n / 2 + 3) / 4) AND released_time IS NULL AND expire_time <= now()),
+o (days, invoice) AS (SELECT coalesce(max(current_date - i.due_date), 0)::integer,
+  (array_agg(i.id::text ORDER BY i.due_date, i.seq))[1] FROM invoices i JOIN order_accounts a ON a.id = i.account_id
+  WHERE a.customer_id = bench_id(120, (:n / 2 + 3) / 4) AND i.state IN ('UNPAID', 'PARTLY_PAID')
+  AND i.due_date < current_date)
+SELECT o.days, o.invoice, h.id::text, h.kind FROM o LEFT JOIN credit_holds h
+  ON h.customer_id = bench_id(120, (:n / 2 + 3) / 4) AND h.state = 'ACTIVE' AND h.kind <> 'MANUAL' ORDER BY h.seq;
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+WITH a AS (SELECT currency::text AS currency, sum(invoiced_minor - paid_minor - credited_minor) AS r
+  FROM order_accounts WHERE customer_id = bench_id(120, (:n / 2 + 3) / 4) AND state = 'OPEN' GROUP BY 1),
+s AS (SELECT currency::text AS currency, sum(amount_minor) AS p FROM credit_reservations
+  WHERE customer_id = bench_id(120, (:n / 2 + 3) / 4) AND released_time IS NULL
+  AND (expire_time IS NULL OR expire_time > now()) GROUP BY 1),
+l AS (SELECT currency::text AS currency, limit_minor FROM credit_limits
+  WHERE customer_id = bench_id(120, (:n / 2 + 3) / 4)),
+cur AS (SELECT currency FROM a UNION SELECT currency FROM s UNION SELECT currency FROM l)
+SELECT cur.currency, a.r, s.p, l.limit_minor FROM cur LEFT JOIN a USING (currency) LEFT JOIN s USING (currency)
+  LEFT JOIN l USING (currency);
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT currency FROM credit_decisions
+WHERE reference = 'contracts/' || bench_id(6, :n / 2) AND currency <> 'CNY' LIMIT 1;
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) SELECT to_char(d, 'YYYY-MM-DD'), (SELECT state FROM ledger_periods
+  WHERE period = to_char(d, 'YYYY-MM') FOR SHARE) FROM (SELECT current_date AS d) x;
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+WITH e AS (INSERT INTO journal_entries (id, event, source, customer_id, currency, functional_currency, event_date,
+  posting_date, period, total_minor, posted_by, fx_rate_scaled) VALUES (bench_id(99, :n), 'RECEIPT',
+  'receipts/' || bench_id(99, :n), bench_id(120, (:n / 2 + 3) / 4), 'CNY', 'CNY', current_date, current_date,
+  to_char(current_date, 'YYYY-MM'), 1, 'bench', 10000000000) RETURNING id)
+INSERT INTO journal_lines (entry_id, line_no, account_role, account_code, debit_minor, credit_minor,
+  functional_debit_minor, functional_credit_minor)
+SELECT e.id, t.n, t.role, a.code, t.d, t.c, t.d, t.c FROM e, unnest(ARRAY['CASH', 'UNAPPLIED_CASH'], ARRAY[1, 0],
+  ARRAY[0, 1]) WITH ORDINALITY AS t(role, d, c, n) JOIN ledger_accounts a ON a.role = t.role;
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+SELECT (SELECT fx_rate_scaled FROM journal_entries WHERE source = 'invoices/' || bench_id(48, :n / 2)
+  AND event = 'INVOICE' ORDER BY seq LIMIT 1), (SELECT paid_minor FROM invoices WHERE id = bench_id(48, :n / 2)),
+  (SELECT fx_rate_scaled FROM journal_entries WHERE source = 'receipts/' || bench_id(135, :n / 2)
+  AND event = 'RECEIPT' ORDER BY seq LIMIT 1), (SELECT applied_minor FROM receipts WHERE id = bench_id(135, :n / 2));
+ROLLBACK;
+\echo '== dtc RunRevenueRecognition, an order contract balances (services/dtc/revenue.c SQL_CONTRACT)'
+EXPLAIN (ANALYZE, BUFFERS, COSTS OFF)
+SELECT coalesce(sum(l.credit_minor - l.debit_minor) FILTER (WHERE l.account_role = 'CONTRACT_LIABILITY'), 0)::bigint,
+  coalesce(sum(l.debit_minor - l.credit_minor) FILTER (WHERE l.account_role = 'CONTRACT_ASSET'), 0)::bigint
+FROM journal_entries e JOIN journal_lines l ON l.entry_id = e.id WHERE e.source = ANY (ARRAY['orders/' ||
+  bench_id(7, :n / 2)::text] || ARRAY(SELECT 'invoices/' || id FROM invoices WHERE account_id = bench_id(7, :n / 2))
+  || ARRAY(SELECT 'creditNotes/' || id FROM credit_notes WHERE account_id = bench_id(7, :n / 2)));
 \echo '== dtc ListInvoices of an order (services/dtc/accounts.c SQL_INVOICES_OF_ORDER)'
 EXPLAIN (COSTS OFF) SELECT id FROM invoices WHERE account_id = bench_id(7, :n / 2) AND seq > 0 ORDER BY seq LIMIT 8;
 \echo '== table sizes (live rows, for the flag of a sequential scan of a table that grows with the deals)'
