@@ -167,6 +167,18 @@ int ltc_authz__check_owner(ltc_call *c, const ltc_method *m, const ProtobufCMess
                           "%s is not in the iron triangle of the deal of %.200s", c->principal, name);
 }
 
+int ltc_call_check_owners(ltc_call *c, const char *account_owner, const char *solution_owner,
+                          const char *fulfilment_owner, const char *name, ltc_status *st) {
+    const char *owners[] = {account_owner, solution_owner, fulfilment_owner};
+    c->owners_checked = 1;
+    if (!c->deal_scoped) return 0;
+    for (size_t i = 0; i < sizeof owners / sizeof owners[0]; i++)
+        if (owners[i] && strcmp(owners[i], c->principal) == 0) return 0;
+    c->owners_checked = -1;
+    return ltc_status_set(st, LTC_PERMISSION_DENIED, "NOT_IN_IRON_TRIANGLE",
+                          "%s is not in the iron triangle of the deal of %.200s", c->principal, name ? name : "");
+}
+
 const char *ltc_call_remote(ltc_call *c) {
     if (c->remote[0]) return c->remote;
     char *peer = c->call ? grpc_call_get_peer(c->call) : NULL;

@@ -15,17 +15,29 @@ static int db_lost(const ltc_status *st) {
 }
 
 /* A READ method: no transaction. A connection that died while idle (database restarted) is noticed by its first
- * query: reads are safe to run again once on a new connection. */
+ * query: reads are safe to run again once on a new connection. The ownership lookup runs before the handler, or,
+ * when the handler checks the owners of the record it reads (by_handler), only if it returned without doing so. */
 static int run_read(ltc_call *c, const ltc_method *m, const ProtobufCMessage *req, uint8_t **out, size_t *out_len,
                     ltc_status *st) {
+    int by_handler = m->owner && m->owner->by_handler;
     for (int attempt = 0;; attempt++) {
         ProtobufCMessage *resp = NULL;
-        int owned = ltc_authz__check_owner(c, m, req, st) == 0;
-        if (!owned && st->code == LTC_PERMISSION_DENIED) {
+        c->owners_checked = 0;
+        int rc = by_handler ? 0 : ltc_authz__check_owner(c, m, req, st);
+        int refused = rc != 0 && st->code == LTC_PERMISSION_DENIED;
+        if (rc == 0) {
+            rc = m->handler(c, req, &resp, st);
+            refused = rc != 0 && c->owners_checked < 0;
+            if (rc == 0 && by_handler && c->owners_checked == 0) { /* the handler did not check: the lookup now */
+                rc = ltc_authz__check_owner(c, m, req, st);
+                refused = rc != 0 && st->code == LTC_PERMISSION_DENIED;
+            }
+        }
+        if (refused) {
             ltc_audit__outside(c, m, req, st, NULL); /* a refused read is recorded too */
             return -1;
         }
-        if (owned && m->handler(c, req, &resp, st) == 0) {
+        if (rc == 0) {
             *out = ltc_fields__pack(resp, out_len);
             return *out ? 0 : ltc_status_set(st, LTC_RESOURCE_EXHAUSTED, "OUT_OF_MEMORY", "out of memory");
         }

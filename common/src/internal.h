@@ -133,7 +133,8 @@ struct ltc_call {
     unsigned acting_roles;
     char remote[72]; /* the client's host ("ipv4:127.0.0.1"), found on first ask; "" until then */
     unsigned roles;
-    int deal_scoped;                       /* principal sees only deals whose iron triangle names it */
+    int deal_scoped;    /* principal sees only deals whose iron triangle names it */
+    int owners_checked; /* a by_handler READ: 0 not yet, 1 the caller is an owner, -1 refused (ltc_call_check_owners) */
     struct ltc_outbox_batch *outbox_batch; /* ltc_outbox_defer: hand-offs kept until ltc_outbox_flush */
     /* forwarding (raw handler returned LTC_RAW_FORWARD): owned by proxy.c, NULL otherwise */
     struct ltc_proxy *fwd;

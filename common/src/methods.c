@@ -65,6 +65,9 @@ static int check_row(const ltc_method *r, size_t i, ltc_status *st) {
     if (r->owner && (!r->owner->field || !r->owner->sql || string_field_path(md->input, r->owner->field) != 0))
         return BAD_TABLE(st, "/%.100s/%.64s: ownership field \"%.32s\" is not a string field path of its request",
                          r->service->name, r->rpc, r->owner->field ? r->owner->field : "");
+    if (r->owner && r->owner->by_handler && (r->flags & LTC_METHOD_WRITE))
+        return BAD_TABLE(st, "/%.100s/%.64s: a WRITE method's owners are looked up before its handler, not by it",
+                         r->service->name, r->rpc);
     return 0;
 }
 

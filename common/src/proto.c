@@ -296,6 +296,11 @@ Ltc__Type__V1__IronTriangle *ltc_triangle_from_pg(ltc_call *c, const PGresult *r
     return t;
 }
 
+int ltc_call_check_triangle(ltc_call *c, const Ltc__Type__V1__IronTriangle *t, const char *name, ltc_status *st) {
+    return ltc_call_check_owners(c, t ? t->account_owner : NULL, t ? t->solution_owner : NULL,
+                                 t ? t->fulfilment_owner : NULL, name, st);
+}
+
 int ltc_check_triangle(const Ltc__Type__V1__IronTriangle *t, const char *field, int required, ltc_status *st) {
     char path[160];
     if (!t) {

@@ -102,13 +102,15 @@ int bto_load_deal(ltc_call *c, ltc_status *st, const char *id, Ltc__Bto__V1__Dea
     return 0;
 }
 
-/* GetDeal: returns one deal with its requirements. Errors: INVALID_ARGUMENT "name", NOT_FOUND "DEAL_NOT_FOUND". */
+/* GetDeal: returns one deal with its requirements; its owners are checked on the deal read (by_handler,
+ * service.c). Errors: INVALID_ARGUMENT "name", NOT_FOUND "DEAL_NOT_FOUND", PERMISSION_DENIED NOT_IN_IRON_TRIANGLE. */
 int bto_get_deal(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Bto__V1__GetDealRequest *req = (const void *)m;
     char id[LTC_UUID_LEN + 1];
     if (ltc_name_parse(req->name, "deals", "name", id, st) != 0) return -1;
     Ltc__Bto__V1__Deal *d;
-    if (bto_load_deal(c, st, id, &d) != 0) return -1;
+    if (bto_load_deal(c, st, id, &d) != 0 || ltc_call_check_triangle(c, d->iron_triangle, req->name, st) != 0)
+        return -1;
     Ltc__Bto__V1__GetDealResponse *resp =
         LTC_NEW(c, Ltc__Bto__V1__GetDealResponse, LTC__BTO__V1__GET_DEAL_RESPONSE__INIT);
     resp->deal = d;

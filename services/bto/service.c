@@ -19,7 +19,8 @@
 static const ltc_owner_lookup DEAL = {"name", DEAL_SQL}, DEAL_OF_QUOTE = {"quote.deal", DEAL_SQL},
                               QUOTE = {"name", QUOTE_SQL}, QUOTE_OF_CONTRACT = {"contract.quote", QUOTE_SQL},
                               CONTRACT = {"name", CONTRACT_SQL}, CONTRACT_OF_ORDER = {"contract", CONTRACT_SQL},
-                              ORDER = {"name", ORDER_SQL}, DEAL_OF_SUGGESTION = {"deal", DEAL_SQL};
+                              ORDER = {"name", ORDER_SQL}, DEAL_OF_SUGGESTION = {"deal", DEAL_SQL},
+                              DEAL_READ = {"name", DEAL_SQL, .by_handler = 1}; /* GetDeal checks the deal it read */
 
 static const ltc_method METHODS[] = {
     LTC_WRITE(BTO_SVC, CreateProduct, bto_create_product, NULL),
@@ -33,7 +34,7 @@ static const ltc_method METHODS[] = {
     LTC_WRITE(BTO_SVC, CreateConfigurationRule, bto_create_configuration_rule, NULL),
     LTC_READ(BTO_SVC, ValidateConfiguration, bto_validate_configuration, NULL),
     LTC_READ(BTO_SVC, SuggestConfigurations, bto_suggest_configurations, &DEAL_OF_SUGGESTION),
-    LTC_READ(BTO_SVC, GetDeal, bto_get_deal, &DEAL),
+    LTC_READ(BTO_SVC, GetDeal, bto_get_deal, &DEAL_READ),
     LTC_WRITE(BTO_SVC, SetDealCustomerGroup, bto_set_deal_customer_group, &DEAL),
     LTC_READ(BTO_SVC, ListDeals, bto_list_deals, NULL),
     LTC_WRITE(BTO_SVC, CreateQuote, bto_create_quote, &DEAL_OF_QUOTE),

@@ -336,13 +336,20 @@ int ltb_opp_details(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1
     return ltb_admission_attach(c, st, opps, n);
 }
 
-int ltb_load_opportunity(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity **out) {
+/* The opportunity's row (OPP_COLUMNS), or NULL with st set (NOT_FOUND OPPORTUNITY_NOT_FOUND, or the database's). */
+static PGresult *opp_row(ltc_call *c, ltc_status *st, const char *id) {
     const char *p[] = {id};
     PGresult *r = ltc_call_query(c, st, SQL_OPP_GET, 1, p);
-    if (!r) return -1;
-    if (PQntuples(r) == 0)
-        return ltc_status_set(st, LTC_NOT_FOUND, "OPPORTUNITY_NOT_FOUND", "opportunity %s does not exist", id);
-    return ltb_opp_from_result(c, st, r, out);
+    if (r && PQntuples(r) == 0) {
+        ltc_status_set(st, LTC_NOT_FOUND, "OPPORTUNITY_NOT_FOUND", "opportunity %s does not exist", id);
+        return NULL;
+    }
+    return r;
+}
+
+int ltb_load_opportunity(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V1__Opportunity **out) {
+    PGresult *r = opp_row(c, st, id);
+    return r ? ltb_opp_from_result(c, st, r, out) : -1;
 }
 
 int ltb_opp_from_result(ltc_call *c, ltc_status *st, const PGresult *r, Ltc__Ltb__V1__Opportunity **out) {
@@ -389,15 +396,21 @@ int ltb_opp_enter_stage(ltc_call *c, ltc_status *st, const char *id, Ltc__Ltb__V
 
 /* --- handlers ------------------------------------------------------------------------------------------------ */
 
-/* GetOpportunity: the whole opportunity, with requirements and stage history (oldest first).
- * INVALID_ARGUMENT for a malformed name, NOT_FOUND (OPPORTUNITY_NOT_FOUND). */
+/* GetOpportunity: the whole opportunity, with requirements and stage history (oldest first). Its owners are
+ * checked on the row read (the method's lookup is by_handler, services/ltb/service.c): one statement fewer a read.
+ * INVALID_ARGUMENT for a malformed name, NOT_FOUND (OPPORTUNITY_NOT_FOUND), PERMISSION_DENIED NOT_IN_IRON_TRIANGLE. */
 int ltb_get_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Ltb__V1__GetOpportunityRequest *req = (const void *)m;
     char id[LTC_UUID_LEN + 1];
     if (ltc_name_parse(req->name, "opportunities", "name", id, st) != 0) return -1;
     Ltc__Ltb__V1__GetOpportunityResponse *resp =
         LTC_NEW(c, Ltc__Ltb__V1__GetOpportunityResponse, LTC__LTB__V1__GET_OPPORTUNITY_RESPONSE__INIT);
-    if (ltb_load_opportunity(c, st, id, &resp->opportunity) != 0) return -1;
+    PGresult *r = opp_row(c, st, id);
+    if (!r) return -1;
+    if (ltc_call_check_owners(c, ltc_pg_str(r, 0, OC_AR), ltc_pg_str(r, 0, OC_SR), ltc_pg_str(r, 0, OC_FR), req->name,
+                              st) != 0)
+        return -1;
+    if (ltb_opp_from_result(c, st, r, &resp->opportunity) != 0) return -1;
     *out = &resp->base;
     return 0;
 }

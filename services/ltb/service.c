@@ -17,6 +17,7 @@
     "SELECT o.account_owner, o.solution_owner, o.fulfilment_owner FROM bids b "                                        \
     "JOIN opportunities o ON o.id = b.opportunity_id WHERE b.id = $1"
 static const ltc_owner_lookup OPPORTUNITY = {"name", OPPORTUNITY_SQL};
+static const ltc_owner_lookup OPPORTUNITY_READ = {"name", OPPORTUNITY_SQL, .by_handler = 1}; /* GetOpportunity */
 static const ltc_owner_lookup OPPORTUNITY_OF_UPDATE = {"opportunity.name", OPPORTUNITY_SQL};
 static const ltc_owner_lookup OPPORTUNITY_OF_BID = {"bid.opportunity", OPPORTUNITY_SQL};
 static const ltc_owner_lookup BID = {"name", BID_SQL};
@@ -30,7 +31,7 @@ static const ltc_method METHODS[] = {
     LTC_WRITE(LTB_SVC, UpdateLead, ltb_update_lead, NULL),
     LTC_WRITE(LTB_SVC, QualifyLead, ltb_qualify_lead, NULL),
     LTC_WRITE(LTB_SVC, DisqualifyLead, ltb_disqualify_lead, NULL),
-    LTC_READ(LTB_SVC, GetOpportunity, ltb_get_opportunity, &OPPORTUNITY),
+    LTC_READ(LTB_SVC, GetOpportunity, ltb_get_opportunity, &OPPORTUNITY_READ),
     LTC_READ(LTB_SVC, ListOpportunities, ltb_list_opportunities, NULL),
     LTC_WRITE(LTB_SVC, UpdateOpportunity, ltb_update_opportunity, &OPPORTUNITY_OF_UPDATE),
     LTC_WRITE(LTB_SVC, CreateBid, ltb_create_bid, &OPPORTUNITY_OF_BID),

@@ -321,15 +321,18 @@ int otd_order_set_state(ltc_call *c, ltc_status *st, const char *id, const char 
 
 /* --- GetOrder / ListOrders ------------------------------------------------------------------------------- */
 
-/* GetOrder: one order with its lines (shipped and accepted quantities), promise date and late flag.
- * Errors: INVALID_ARGUMENT "name", NOT_FOUND "ORDER_NOT_FOUND". */
+/* GetOrder: one order with its lines (shipped and accepted quantities), promise date and late flag; its owners are
+ * checked on the order read (by_handler, service.c). Errors: INVALID_ARGUMENT "name", NOT_FOUND "ORDER_NOT_FOUND",
+ * PERMISSION_DENIED NOT_IN_IRON_TRIANGLE. */
 int otd_get_order(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Otd__V1__GetOrderRequest *req = (const void *)m;
     char id[LTC_UUID_LEN + 1];
     if (ltc_name_parse(req->name, "orders", "name", id, st) != 0) return -1;
     Ltc__Otd__V1__GetOrderResponse *resp =
         LTC_NEW(c, Ltc__Otd__V1__GetOrderResponse, LTC__OTD__V1__GET_ORDER_RESPONSE__INIT);
-    if (otd_load_order(c, st, id, &resp->order) != 0) return -1;
+    if (otd_load_order(c, st, id, &resp->order) != 0 ||
+        ltc_call_check_triangle(c, resp->order->iron_triangle, req->name, st) != 0)
+        return -1;
     *out = &resp->base;
     return 0;
 }

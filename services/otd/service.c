@@ -19,11 +19,12 @@
 #define SHIPMENT_SQL                                                                                                   \
     "SELECT o.account_owner, o.solution_owner, o.fulfilment_owner FROM shipments s "                                   \
     "JOIN orders o ON o.id = s.order_id WHERE s.id = $1"
+static const ltc_owner_lookup ORDER_READ = {"name", ORDER_SQL, .by_handler = 1}; /* GetOrder checks the order it read */
 static const ltc_owner_lookup ORDER = {"name", ORDER_SQL}, ORDER_OF_SHIPMENT = {"shipment.order", ORDER_SQL},
                               SHIPMENT = {"name", SHIPMENT_SQL}, SHIPMENT_OF_RETURN = {"rma.shipment", SHIPMENT_SQL};
 
 static const ltc_method METHODS[] = {
-    LTC_READ(OTD_SVC, GetOrder, otd_get_order, &ORDER),
+    LTC_READ(OTD_SVC, GetOrder, otd_get_order, &ORDER_READ),
     LTC_READ(OTD_SVC, ListOrders, otd_list_orders, NULL),
     LTC_WRITE(OTD_SVC, ReviewOrder, otd_review_order, &ORDER),
     LTC_WRITE(OTD_SVC, ReleaseOrder, otd_release_order, &ORDER),

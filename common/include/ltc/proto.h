@@ -50,6 +50,8 @@ struct Ltc__Type__V1__IronTriangle;
 /* An IronTriangle in the arena from three consecutive result columns of `row`: AR at `col`, SR, FR (SQL NULL reads
  * as ""). */
 struct Ltc__Type__V1__IronTriangle *ltc_triangle_from_pg(ltc_call *c, const PGresult *r, int row, int col);
+/* ltc_call_check_owners (ltc/server.h) on a record's IronTriangle as read (NULL: no owners). */
+int ltc_call_check_triangle(ltc_call *c, const struct Ltc__Type__V1__IronTriangle *t, const char *name, ltc_status *st);
 /* Checks an iron triangle: each owner at most 128 characters of valid UTF-8. When `required`, the message and every
  * owner must be present (1 to 128 characters); otherwise a missing message and empty owners pass. Adds a violation
  * per bad owner ("<field>.account_owner" etc.) to st. Returns 0 or -1 (INVALID_ARGUMENT). */

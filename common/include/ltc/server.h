@@ -47,6 +47,11 @@ enum {
 typedef struct ltc_owner_lookup {
     const char *field; /* request field with the record's resource name ("name", "quote.deal"): its last segment */
     const char *sql;   /* $1 = that id (a UUID) -> one row: account_owner, solution_owner, fulfilment_owner */
+    /* READ methods only. 1: the handler reads the record's owners with the record and checks them itself
+     * (ltc_call_check_owners), so the lookup's statement is not run before it; if the handler returns without
+     * having checked, the runtime runs the lookup after it and discards the response when the caller is not an
+     * owner. The outcome is the same either way (a record not found is NOT_FOUND, before any ownership check). */
+    int by_handler;
 } ltc_owner_lookup;
 
 /* A method the server serves. A method table (a stage's services/<stage>/service.c) names each RPC by its generated
@@ -87,6 +92,13 @@ typedef struct ltc_method {
     }
 
 /* --- inside a handler ------------------------------------------------------------------------------------ */
+
+/* For a READ method whose ownership lookup is by_handler: the caller against the iron triangle of the record the
+ * handler has just read (its account, solution and fulfilment owners; `name` its resource name, for the message).
+ * 0, or -1 with PERMISSION_DENIED NOT_IN_IRON_TRIANGLE (the handler then returns -1). Callers who see every deal
+ * pass. Call it before reading anything else of the record. */
+int ltc_call_check_owners(ltc_call *c, const char *account_owner, const char *solution_owner,
+                          const char *fulfilment_owner, const char *name, ltc_status *st);
 
 /* The worker's database handle (search_path = the service's schema). Inside a transaction for WRITE methods. */
 ltc_db *ltc_call_db(ltc_call *c);

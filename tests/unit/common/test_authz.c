@@ -1,12 +1,14 @@
 /* Unit tests of common/src/authz.c on detached calls: which callers a method's allow-list admits under mTLS, the
  * principal and roles forwarded by the gateway against the permission table (ltc/access.h), plaintext development,
- * and when the ownership check of deal-scoped callers asks the database. Identity and metadata are set through
+ * and when the ownership check of deal-scoped callers asks the database, or is left to a READ handler that reads the
+ * record's owners with it (ltc_call_check_owners, run through ltc_call_run). Identity and metadata are set through
  * internal.h's test hooks; "mTLS" is a server context with TLS and client certificates required. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -201,6 +203,70 @@ static void test_owner_check_asks_only_when_it_must(void **state) {
     done(c);
 }
 
+static void test_owners_checked_on_the_record_read(void **state) {
+    (void)state;
+    ltc_status st = {0};
+    ltc_call *c = call_from(NULL);
+    ltc_call__set_identity(c, "gateway", "sr@example.com", LTC_ROLE_SALES, 1);
+    assert_int_equal(ltc_call_check_owners(c, "ar@example.com", "sr@example.com", "fr@example.com", "deals/x", &st), 0);
+    assert_int_equal(c->owners_checked, 1);
+    assert_int_equal(ltc_call_check_owners(c, "ar@example.com", NULL, "fr@example.com", "deals/x", &st), -1);
+    assert_int_equal(c->owners_checked, -1);
+    assert_int_equal(st.code, LTC_PERMISSION_DENIED);
+    assert_string_equal(st.reason, "NOT_IN_IRON_TRIANGLE");
+    ltc_status_clear(&st);
+    ltc_call__set_identity(c, "gateway", "boss@example.com", LTC_ROLE_MANAGER, 0); /* sees every deal */
+    assert_int_equal(ltc_call_check_owners(c, "ar@example.com", "sr@example.com", "fr@example.com", "deals/x", &st), 0);
+    done(c);
+}
+
+/* A READ whose lookup is by_handler, through ltc_call_run on a call without a database: a handler that checks the
+ * owners of its record answers without the lookup's statement (which would fail UNAVAILABLE here), one that refuses
+ * gives PERMISSION_DENIED, and one that forgets gets the lookup run after it (UNAVAILABLE: it was asked). */
+static int check_mode; /* 1 the handler checks the owners; 0 it forgets */
+static int read_opportunity(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
+    const Ltc__Ltb__V1__GetOpportunityRequest *req = (const void *)m;
+    if (check_mode && ltc_call_check_owners(c, "ar@example.com", "sr@example.com", "fr@example.com", req->name, st))
+        return -1;
+    *out = &LTC_NEW(c, Ltc__Ltb__V1__GetOpportunityResponse, LTC__LTB__V1__GET_OPPORTUNITY_RESPONSE__INIT)->base;
+    return 0;
+}
+static const ltc_owner_lookup OPP_BY_HANDLER = {
+    "name", "SELECT account_owner, solution_owner, fulfilment_owner FROM opportunities WHERE id = $1", 1};
+static const ltc_method OPP_READ = {.path = "/ltc.ltb.v1.LeadToBidService/GetOpportunity",
+                                    .request = &ltc__ltb__v1__get_opportunity_request__descriptor,
+                                    .response = &ltc__ltb__v1__get_opportunity_response__descriptor,
+                                    .handler = read_opportunity,
+                                    .flags = LTC_METHOD_READ,
+                                    .owner = &OPP_BY_HANDLER};
+
+static int run_opportunity_read(ltc_call *c, const char *principal, int mode, ltc_status *st) {
+    Ltc__Ltb__V1__GetOpportunityRequest req = LTC__LTB__V1__GET_OPPORTUNITY_REQUEST__INIT;
+    req.name = "opportunities/4f1c2d3e-0000-4000-8000-000000000001";
+    uint8_t buf[128], *out = NULL;
+    size_t n = protobuf_c_message_pack(&req.base, buf), out_len = 0;
+    check_mode = mode;
+    ltc_call__set_identity(c, "gateway", principal, LTC_ROLE_SALES, 1);
+    int rc = ltc_call_run(c, &OPP_READ, buf, n, sizeof buf, &out, &out_len, st);
+    free(out);
+    return rc;
+}
+
+static void test_read_with_owners_checked_by_its_handler(void **state) {
+    (void)state;
+    ltc_status st = {0};
+    ltc_call *c = call_from(NULL);
+    assert_int_equal(run_opportunity_read(c, "fr@example.com", 1, &st), 0); /* no statement before the handler */
+    assert_int_equal(run_opportunity_read(c, "eve@example.com", 1, &st), -1);
+    assert_int_equal(st.code, LTC_PERMISSION_DENIED);
+    assert_string_equal(st.reason, "NOT_IN_IRON_TRIANGLE");
+    ltc_status_clear(&st);
+    assert_int_equal(run_opportunity_read(c, "fr@example.com", 0, &st), -1); /* forgot: the lookup ran after it */
+    assert_int_equal(st.code, LTC_UNAVAILABLE);
+    ltc_status_clear(&st);
+    done(c);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_allow_list_under_mtls),
@@ -209,6 +275,8 @@ int main(void) {
         cmocka_unit_test(test_plaintext_development),
         cmocka_unit_test(test_identify_resets_who),
         cmocka_unit_test(test_owner_check_asks_only_when_it_must),
+        cmocka_unit_test(test_owners_checked_on_the_record_read),
+        cmocka_unit_test(test_read_with_owners_checked_by_its_handler),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -145,6 +145,20 @@ static void test_refuses_bad_request_fields(void **state) {
     assert_refused(rows2, 1, NULL, "ownership field \"deal\"");
     const ltc_method rows3[] = {LTC_READ(AUDIT, ListAuditEvents, handler, &not_string)};
     assert_refused(rows3, 1, NULL, "ownership field \"page_size\"");
+    /* a WRITE's owners are looked up before its handler: a lookup left to the handler is for READ methods only */
+    static const ltc_owner_lookup by_handler = {"stage", "SELECT 1", 1};
+    const ltc_method rows4[] = {{.handler = handler,
+                                 .flags = LTC_METHOD_WRITE,
+                                 .owner = &by_handler,
+                                 .service = &AUDIT,
+                                 .rpc = "ListAuditEvents"}};
+    assert_refused(rows4, 1, NULL, "a WRITE method's owners are looked up before its handler");
+    const ltc_method rows5[] = {LTC_READ(AUDIT, ListAuditEvents, handler, &by_handler),
+                                LTC_READ(AUDIT, GetAuditTrailIntegrity, handler, NULL)};
+    ltc_status st = {0};
+    ltc_method *m = ltc_methods_resolve(rows5, 2, NULL, &st);
+    assert_non_null(m);
+    ltc_methods_free(m);
 }
 
 static void test_stage_adds_admin_and_audit(void **state) {
