@@ -22,7 +22,7 @@ static const ltc_owner_lookup OPPORTUNITY_OF_UPDATE = {"opportunity.name", OPPOR
 static const ltc_owner_lookup OPPORTUNITY_OF_BID = {"bid.opportunity", OPPORTUNITY_SQL};
 static const ltc_owner_lookup BID = {"name", BID_SQL};
 static const ltc_owner_lookup OPPORTUNITY_OF_ADMISSION = {"opportunity", OPPORTUNITY_SQL};
-static const ltc_owner_lookup DEAL = {"deal", OPPORTUNITY_SQL};
+static const ltc_owner_lookup DEAL_READ = {"deal", OPPORTUNITY_SQL, .by_handler = 1}; /* GetDealTimeline */
 
 static const ltc_method METHODS[] = {
     LTC_WRITE(LTB_SVC, CreateLead, ltb_create_lead, NULL),
@@ -61,7 +61,7 @@ static const ltc_method METHODS[] = {
     LTC_WRITE(LTB_SVC, LoseOpportunity, ltb_lose_opportunity, &OPPORTUNITY),
     LTC_WRITE(LTB_SVC, ReopenOpportunity, ltb_reopen_opportunity, &OPPORTUNITY),
     LTC_READ(LTB_SVC, ListStaleOpportunities, ltb_list_stale_opportunities, NULL),
-    LTC_READ(LTB_SVC, GetDealTimeline, ltb_get_deal_timeline, &DEAL),
+    LTC_READ(LTB_SVC, GetDealTimeline, ltb_get_deal_timeline, &DEAL_READ),
     LTC_READ(LTB_SVC, GetFunnelReport, ltb_get_funnel_report, NULL),
     LTC_READ(LTB_SVC, GetVelocityReport, ltb_get_velocity_report, NULL),
     LTC_HANDOFF(INTAKE_SVC, AcceptCashCollected, ltb_accept_cash_collected, "dtc"),

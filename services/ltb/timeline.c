@@ -14,7 +14,8 @@
 
 /* --- SQL ----------------------------------------------------------------------------------------------------- */
 
-static const char SQL_DEAL[] = "SELECT stage FROM opportunities WHERE id = $1";
+static const char SQL_DEAL[] =
+    "SELECT stage, account_owner, solution_owner, fulfilment_owner FROM opportunities WHERE id = $1";
 /* Every event of deal $1: kind, stage, milestone kind, opportunity stage, record, actor, time (micros), amount,
  * currency, date, detail, a tie-breaker (source order, then arrival). */
 #define EV_MICROS(col) LTC_SQL_MICROS(col)
@@ -84,8 +85,9 @@ static void note_flow(ltb_flow_times *f, const char *kind, const char *opp_stage
     }
 }
 
-/* GetDealTimeline: every event of the deal in time order and the stages' durations. INVALID_ARGUMENT (deal);
- * NOT_FOUND (DEAL_NOT_FOUND). */
+/* GetDealTimeline: every event of the deal in time order and the stages' durations; the deal's owners are checked on
+ * its row (by_handler, service.c). INVALID_ARGUMENT (deal); NOT_FOUND (DEAL_NOT_FOUND); PERMISSION_DENIED
+ * NOT_IN_IRON_TRIANGLE. */
 int ltb_get_deal_timeline(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessage **out, ltc_status *st) {
     const Ltc__Ltb__V1__GetDealTimelineRequest *req = (const void *)m;
     char id[LTC_UUID_LEN + 1];
@@ -95,6 +97,8 @@ int ltb_get_deal_timeline(ltc_call *c, const ProtobufCMessage *m, ProtobufCMessa
     if (!rd) return -1;
     if (PQntuples(rd) == 0)
         return ltc_status_set(st, LTC_NOT_FOUND, "DEAL_NOT_FOUND", "deal %s is not an opportunity of LTB", id);
+    if (ltc_call_check_owners(c, ltc_pg_str(rd, 0, 1), ltc_pg_str(rd, 0, 2), ltc_pg_str(rd, 0, 3), req->deal, st) != 0)
+        return -1;
     PGresult *r = ltc_call_query(c, st, SQL_EVENTS, 1, p);
     if (!r) return -1;
 

@@ -283,6 +283,7 @@ class SecurityTest(unittest.TestCase):
             reads = {
                 "GetOpportunity": lambda: s.ltb.GetOpportunity(lc.ltb.GetOpportunityRequest(name=r["opportunity"])),
                 "GetBid": lambda: s.ltb.GetBid(lc.ltb.GetBidRequest(name=r["bid"])),
+                "GetDealTimeline": lambda: s.ltb.GetDealTimeline(lc.ltb.GetDealTimelineRequest(deal=r["deal"])),
                 "GetDeal": lambda: s.bto.GetDeal(lc.bto.GetDealRequest(name=r["deal"])),
                 "GetQuote": lambda: s.bto.GetQuote(lc.bto.GetQuoteRequest(name=r["quote"])),
                 "GetContract": lambda: s.bto.GetContract(lc.bto.GetContractRequest(name=r["contract"])),
